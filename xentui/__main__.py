@@ -1,0 +1,5 @@
+import sys
+
+from xentui.cli import main
+
+sys.exit(main())

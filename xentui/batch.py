@@ -1,0 +1,96 @@
+"""Batch mode: snapshots to stdout as xentop text, CSV or JSON lines.
+
+Stops cleanly on SIGINT, SIGTERM and a closed pipe.  Imports no textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TextIO, TypeVar
+
+from xentui.model import Snapshot
+from xentui.output import records
+from xentui.output.xentop import XentopOptions, format_frame
+from xentui.poller import Poller
+from xentui.sources import Source, SourceError
+
+# CPU(%) is true on iteration 1: a first sample this long before it (xentop prints 0.0).
+PRIME_S = 1.0
+FORMATS = ("text", "csv", "json")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    delay: float = 3.0
+    iterations: int | None = None  # None: until stopped
+    format: str = "text"
+    xentop: XentopOptions = field(default_factory=XentopOptions)
+
+
+def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
+    if opts.format == "json":
+        return records.json_frame(snapshot, iteration)
+    if opts.format == "csv":
+        header = records.csv_header() if iteration == 1 else ""
+        return header + records.csv_rows(snapshot, iteration)
+    return format_frame(snapshot, opts.xentop)
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> tuple[bool, T | None]:
+    """Run ``work`` unless ``stop`` is set first: (stopped, result)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        stopper.cancel()
+        return False, task.result()
+    task.cancel()
+    return True, None
+
+
+async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout) -> int:
+    """Print ``opts.iterations`` frames (or until a signal); return the exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay))
+    iteration = 0
+    try:
+        while opts.iterations is None or iteration < opts.iterations:
+            started = time.monotonic()
+            stopped, snapshot = await _unless_stopped(stop, poller.tick())
+            if stopped or snapshot is None:
+                break
+            iteration += 1
+            out.write(render(snapshot, iteration, opts))
+            out.flush()
+            if opts.iterations is not None and iteration >= opts.iterations:
+                break
+            wait = opts.delay - (time.monotonic() - started)
+            stopped, _ = await _unless_stopped(stop, asyncio.sleep(max(wait, 0)))
+            if stopped:
+                break
+    except SourceError as err:
+        print(f"xentui: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a filter should.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        return 0
+    finally:
+        poller.close()
+    return 0
+
+
+def main(source: Source, opts: BatchOptions) -> int:
+    return asyncio.run(run_batch(source, opts))

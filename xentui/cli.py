@@ -1,0 +1,96 @@
+"""Command line: xentop's options plus ours.  Bad input gets one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from xentui import __version__
+from xentui.poller import check_delay
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _delay(text: str) -> float:
+    try:
+        return check_delay(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _iterations(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"iterations {text!r} must be a whole number of 1 or more, e.g. -i 5")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="xentui",
+        description="Live view of every virtual machine on a Xen or KVM host (successor to xentop). "
+        "'xentui lab up|down|status' runs tiny test guests under the local libvirtd.",
+    )
+    p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, "
+                   "else xen:///system on a Xen host, else qemu:///system)")
+    p.add_argument("-d", "--delay", type=_delay, default=3.0, metavar="SECONDS",
+                   help="seconds between updates, 0.2 to 3600, fractions allowed (default 3)")
+    p.add_argument("-b", "--batch", action="store_true", help="print to stdout instead of the full-screen UI")
+    p.add_argument("-i", "--iterations", type=_iterations, metavar="N", help="stop after N updates")
+    p.add_argument("-n", "--networks", action="store_true", help="batch: per-network lines")
+    p.add_argument("-x", "--vbds", action="store_true", help="batch: per-block-device lines")
+    p.add_argument("-v", "--vcpus", action="store_true", help="batch: per-vCPU line")
+    p.add_argument("-r", "--repeat-header", action="store_true", help="batch: header before each domain")
+    p.add_argument("-f", "--full-name", action="store_true", help="batch: do not cut names at 10 characters")
+    p.add_argument("-z", "--dom0-first", action="store_true", help="batch: Domain-0 first, whatever the order")
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text",
+                   help="batch output: xentop text (default), CSV, or one JSON object per update")
+    p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["lab"]:
+        from xentui import lab
+
+        return lab.main(argv[1:])
+    args = build_parser().parse_args(argv)
+
+    from xentui.sources import SourceError, open_source
+
+    try:
+        source = open_source(args.connect)
+    except SourceError as err:
+        print(f"xentui: {err}", file=sys.stderr)
+        return 1
+    if args.batch:
+        from xentui import batch
+        from xentui.output.xentop import XentopOptions
+
+        opts = batch.BatchOptions(
+            delay=args.delay,
+            iterations=args.iterations,
+            format=args.format,
+            xentop=XentopOptions(
+                networks=args.networks,
+                vbds=args.vbds,
+                vcpus=args.vcpus,
+                repeat_header=args.repeat_header,
+                full_name=args.full_name,
+                dom0_first=args.dom0_first,
+            ),
+        )
+        return batch.main(source, opts)
+    from xentui.ui.app import run_app
+
+    return run_app(source, delay=args.delay, iterations=args.iterations)

@@ -1,0 +1,194 @@
+"""A lab of tiny real guests under the local libvirtd, for trying and testing xentui.
+
+Each guest is 32 MiB with a 1 MiB read-only virtio disk whose boot sector sets its
+load (a disk, not a floppy: SeaBIOS's floppy timeouts fail when several guests boot
+at once on a busy host, leaving them halted in the BIOS):
+
+- ``busy``: ``jmp $`` spins one vCPU at 100 %;
+- ``idle``: ``sti; hlt`` loop, wakes only for timer interrupts (about 0 %);
+- ``half``: spins for one BIOS timer tick (55 ms), halts for the next (about 50 %).
+
+Guests are transient (``createXML``): destroying one leaves nothing behind.
+KVM is used when qemu can open /dev/kvm, else QEMU's TCG emulation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import libvirt
+
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+URI = "qemu:///system"
+IMAGE_DIR = Path("/var/lib/libvirt/images/xentui-lab")
+PID_DIR = Path("/run/libvirt/qemu")
+LAB_PREFIX = "xtlab-"  # short: xentop cuts names at 10 characters
+DISK_BYTES = 1 << 20
+
+BOOT_CODE = {
+    "busy": bytes.fromhex("ebfe"),  # jmp $
+    "idle": bytes.fromhex("fbf4ebfd"),  # sti; hlt; jmp short -3 (to hlt)
+    # sti; xor ax,ax; mov ds,ax; busy: mov ax,[0x46c]; spin: cmp ax,[0x46c]; je spin; hlt; jmp busy
+    "half": bytes.fromhex("fb31c08ed8a16c043b066c0474faf4ebf4"),
+}
+LAB_GUESTS = (("busy", 1), ("idle", 2), ("half", 1))  # (kind, vCPUs) for `xentui lab up`
+
+
+def boot_sector_image(kind: str) -> bytes:
+    """A disk image whose boot sector runs BOOT_CODE[kind]."""
+    image = bytearray(DISK_BYTES)
+    code = BOOT_CODE[kind]
+    image[: len(code)] = code
+    image[510:512] = b"\x55\xaa"
+    return bytes(image)
+
+
+def image_path(kind: str) -> Path:
+    path = IMAGE_DIR / f"{kind}.img"
+    data = boot_sector_image(kind)
+    if not path.exists() or path.read_bytes() != data:
+        IMAGE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, virt_type: str = "kvm") -> str:
+    return f"""<domain type='{virt_type}'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory_mib}</memory>
+  <vcpu>{vcpus}</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source file='{image_path(kind)}'/>
+      <target dev='vda' bus='virtio'/>
+      <readonly/>
+    </disk>
+    <interface type='ethernet'><model type='e1000'/></interface>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>"""
+
+
+def _run_quiet(*cmd: str) -> None:
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kvm_device_ready() -> bool:
+    """Give the kvm group access to /dev/kvm, as udev would on a normal boot."""
+    kvm = Path("/dev/kvm")
+    if not kvm.exists():
+        return False
+    try:
+        gid = grp.getgrnam("kvm").gr_gid
+        st = kvm.stat()
+        if os.geteuid() == 0 and (st.st_gid != gid or st.st_mode & 0o060 != 0o060):
+            os.chown(kvm, -1, gid)
+            os.chmod(kvm, 0o660)
+    except (KeyError, OSError):
+        pass
+    return True
+
+
+def connect(uri: str = URI, timeout: float = 30.0) -> libvirt.virConnect:
+    """A read-write connection to the local libvirtd, starting it when absent."""
+    try:
+        return libvirt.open(uri)
+    except libvirt.libvirtError:
+        pass
+    _kvm_device_ready()
+    for daemon in ("virtlogd", "libvirtd"):
+        if shutil.which(daemon) and subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode:
+            _run_quiet(daemon, "-d")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return libvirt.open(uri)
+        except libvirt.libvirtError as err:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"libvirtd did not answer on {uri} within {timeout:.0f} s: {err}") from None
+            time.sleep(0.2)
+
+
+_virt_type: str | None = None
+
+
+def start_guest(conn: libvirt.virConnect, name: str, kind: str, vcpus: int = 1) -> libvirt.virDomain:
+    """Boot a transient lab guest; KVM when it works, else TCG (remembered)."""
+    global _virt_type
+    _kvm_device_ready()
+    for virt_type in [_virt_type] if _virt_type else ["kvm", "qemu"]:
+        try:
+            dom = conn.createXML(guest_xml(name, kind, vcpus=vcpus, virt_type=virt_type), 0)
+        except libvirt.libvirtError as err:
+            if virt_type == "kvm" and _virt_type is None and "kvm" in str(err).lower():
+                continue
+            raise
+        _virt_type = virt_type
+        return dom
+    raise RuntimeError("unreachable")
+
+
+def destroy_guests(conn: libvirt.virConnect, prefix: str) -> list[str]:
+    """Destroy every running domain whose name starts with ``prefix``."""
+    gone = []
+    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+        if dom.name().startswith(prefix):
+            try:
+                dom.destroy()
+                gone.append(dom.name())
+            except libvirt.libvirtError:
+                pass
+    return gone
+
+
+def qemu_pid(name: str) -> int:
+    """The qemu process of a running guest, from libvirt's pid file."""
+    return int((PID_DIR / f"{name}.pid").read_text().strip())
+
+
+def virt_type() -> str | None:
+    """'kvm' or 'qemu' (TCG) once a guest has booted."""
+    return _virt_type
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="xentui lab", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("up", "down", "status"))
+    args = parser.parse_args(argv)
+    try:
+        conn = connect()
+    except RuntimeError as err:
+        print(f"xentui lab: {err}")
+        return 1
+    if args.action == "down":
+        gone = destroy_guests(conn, LAB_PREFIX)
+        print("destroyed: " + (", ".join(gone) if gone else "nothing"))
+        return 0
+    if args.action == "up":
+        running = {d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)}
+        for kind, vcpus in LAB_GUESTS:
+            name = LAB_PREFIX + kind
+            if name not in running:
+                try:
+                    start_guest(conn, name, kind, vcpus)
+                except libvirt.libvirtError as err:
+                    print(f"xentui lab: cannot start {name}: {err}")
+                    return 1
+        print(f"lab up ({_virt_type or 'already running'}); watch it with: xentui -c {URI}")
+    for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+        if dom.name().startswith(LAB_PREFIX):
+            print(f"  {dom.name():24} id {dom.ID():<4} {dom.info()[3]} vCPU")
+    return 0

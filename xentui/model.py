@@ -1,0 +1,311 @@
+"""Immutable samples and the one place where counters become rates.
+
+Sources return a :class:`RawSample` each tick (counters as the hypervisor reports
+them).  :func:`build_snapshot` turns the previous and the current raw sample into a
+:class:`Snapshot`: every rate xentui shows is computed here and nowhere else.
+
+Pure standard library: no I/O, no libvirt, no textual.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+NS_PER_S = 1_000_000_000
+SECTOR_BYTES = 512  # xentop's RSECT/WSECT are 512-byte sectors
+
+
+class DomainState(enum.Enum):
+    """Domain state, with xentop's six flag letters ``dsbcpr``."""
+
+    NOSTATE = "nostate"
+    RUNNING = "running"
+    BLOCKED = "blocked"
+    PAUSED = "paused"
+    SHUTDOWN = "shutdown"  # shutting down
+    SHUTOFF = "shutoff"  # defined, not running
+    CRASHED = "crashed"
+    PMSUSPENDED = "pmsuspended"
+    DYING = "dying"
+
+    @property
+    def flags(self) -> str:
+        """xentop's STATE column: one letter per flag in the order d s b c p r."""
+        letter = _STATE_LETTER.get(self)
+        return "".join(ch if ch == letter else "-" for ch in "dsbcpr")
+
+
+_STATE_LETTER = {
+    DomainState.DYING: "d",
+    DomainState.SHUTDOWN: "s",
+    DomainState.BLOCKED: "b",
+    DomainState.CRASHED: "c",
+    DomainState.PAUSED: "p",
+    DomainState.PMSUSPENDED: "p",
+    DomainState.RUNNING: "r",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VcpuSample:
+    number: int
+    online: bool = True
+    time_ns: int | None = None
+    delay_ns: int | None = None  # time runnable but not running (steal)
+    pcpu: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NetSample:
+    name: str
+    rx_bytes: int | None = None
+    rx_packets: int | None = None
+    rx_errs: int | None = None
+    rx_drop: int | None = None
+    tx_bytes: int | None = None
+    tx_packets: int | None = None
+    tx_errs: int | None = None
+    tx_drop: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSample:
+    name: str
+    path: str = ""
+    rd_reqs: int | None = None
+    rd_bytes: int | None = None
+    wr_reqs: int | None = None
+    wr_bytes: int | None = None
+    oo_reqs: int | None = None  # Xen blkback "out of requests"; unknown elsewhere
+    errors: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSample:
+    """One domain's counters at one instant, keyed by ``uuid``."""
+
+    uuid: str
+    name: str
+    domid: int | None
+    state: DomainState
+    cpu_ns: int | None = None
+    vcpus_current: int | None = None
+    vcpus_max: int | None = None
+    mem_kib: int | None = None
+    maxmem_kib: int | None = None  # None: no limit
+    rss_kib: int | None = None
+    vcpus: tuple[VcpuSample, ...] = ()
+    nets: tuple[NetSample, ...] = ()
+    blocks: tuple[BlockSample, ...] = ()
+    ssid: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.state is not DomainState.SHUTOFF
+
+
+@dataclass(frozen=True, slots=True)
+class HostSample:
+    hostname: str
+    hypervisor: str  # e.g. "QEMU", "Xen", "TEST"
+    hypervisor_version: str
+    uri: str
+    pcpus: int
+    mhz: int
+    mem_total_kib: int
+    mem_free_kib: int
+    cpu_model: str = ""
+    libvirt_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawSample:
+    """What a source returns for one tick."""
+
+    monotonic: float  # seconds, for intervals
+    wall: float  # seconds since the epoch, for display
+    host: HostSample
+    domains: tuple[DomainSample, ...]
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VcpuRates:
+    number: int
+    cpu_pct: float | None  # % of one pCPU
+    steal_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRates:
+    cpu_pct: float | None = None  # % of one pCPU (xentop)
+    cpu_host_pct: float | None = None  # % of the whole host (virt-top)
+    vcpus: tuple[VcpuRates, ...] = ()
+    net_rx_bytes_s: float | None = None
+    net_tx_bytes_s: float | None = None
+    net_rx_packets_s: float | None = None
+    net_tx_packets_s: float | None = None
+    blk_rd_bytes_s: float | None = None
+    blk_wr_bytes_s: float | None = None
+    blk_rd_reqs_s: float | None = None
+    blk_wr_reqs_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainView:
+    """A domain as shown: its sample, its rates and derived figures."""
+
+    sample: DomainSample
+    rates: DomainRates
+    mem_pct: float | None
+    maxmem_pct: float | None
+
+    @property
+    def uuid(self) -> str:
+        return self.sample.uuid
+
+    @property
+    def name(self) -> str:
+        return self.sample.name
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    seq: int
+    wall: float
+    interval_s: float | None  # None on the first snapshot (no rates yet)
+    host: HostSample
+    domains: tuple[DomainView, ...]
+    errors: tuple[str, ...] = field(default=())
+
+    def by_uuid(self) -> dict[str, DomainView]:
+        return {d.uuid: d for d in self.domains}
+
+
+# --- rate maths -------------------------------------------------------------
+
+
+def counter_rate(prev: int | None, cur: int | None, seconds: float) -> float | None:
+    """Per-second rate of a monotonic counter, or None when it cannot be true.
+
+    A counter that went backwards was reset (device re-plugged, domain restarted):
+    no rate is better than a negative or giant one.
+    """
+    if prev is None or cur is None or seconds <= 0 or cur < prev:
+        return None
+    return (cur - prev) / seconds
+
+
+def _pct_of_ns(prev: int | None, cur: int | None, seconds: float) -> float | None:
+    rate = counter_rate(prev, cur, seconds)
+    return None if rate is None else 100.0 * rate / NS_PER_S
+
+
+def _sum(values: list[int | None]) -> int | None:
+    """Total of device counters; None when any is unknown (a partial sum lies)."""
+    if any(v is None for v in values):
+        return None
+    return sum(values)  # type: ignore[arg-type]
+
+
+def net_totals(dom: DomainSample) -> dict[str, int | None]:
+    nets = dom.nets
+    return {
+        "rx_bytes": _sum([n.rx_bytes for n in nets]),
+        "tx_bytes": _sum([n.tx_bytes for n in nets]),
+        "rx_packets": _sum([n.rx_packets for n in nets]),
+        "tx_packets": _sum([n.tx_packets for n in nets]),
+    }
+
+
+def block_totals(dom: DomainSample) -> dict[str, int | None]:
+    blocks = dom.blocks
+    return {
+        "rd_reqs": _sum([b.rd_reqs for b in blocks]),
+        "wr_reqs": _sum([b.wr_reqs for b in blocks]),
+        "rd_bytes": _sum([b.rd_bytes for b in blocks]),
+        "wr_bytes": _sum([b.wr_bytes for b in blocks]),
+        "oo_reqs": _sum([b.oo_reqs for b in blocks]),
+    }
+
+
+def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
+    """True when both samples come from one run of one domain.
+
+    Same UUID is required by the caller; a changed domain id (destroyed and started
+    again between ticks) or an inactive side means the counters restarted.
+    """
+    return prev.active and cur.active and prev.domid == cur.domid
+
+
+def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int) -> DomainRates:
+    if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
+        return DomainRates()
+    cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
+    host_pct = None if cpu_pct is None or pcpus <= 0 else cpu_pct / pcpus
+    old_vcpus = {v.number: v for v in prev.vcpus}
+    vcpus = tuple(
+        VcpuRates(
+            number=v.number,
+            cpu_pct=_pct_of_ns(old.time_ns, v.time_ns, seconds) if old else None,
+            steal_pct=_pct_of_ns(old.delay_ns, v.delay_ns, seconds) if old else None,
+        )
+        for v in cur.vcpus
+        for old in [old_vcpus.get(v.number)]
+    )
+    # Devices must match one to one, else a hot-plug would make totals jump.
+    nets_same = [n.name for n in prev.nets] == [n.name for n in cur.nets]
+    blocks_same = [b.name for b in prev.blocks] == [b.name for b in cur.blocks]
+    n0, n1 = net_totals(prev), net_totals(cur)
+    b0, b1 = block_totals(prev), block_totals(cur)
+
+    def net(key: str) -> float | None:
+        return counter_rate(n0[key], n1[key], seconds) if nets_same else None
+
+    def blk(key: str) -> float | None:
+        return counter_rate(b0[key], b1[key], seconds) if blocks_same else None
+
+    return DomainRates(
+        cpu_pct=cpu_pct,
+        cpu_host_pct=host_pct,
+        vcpus=vcpus,
+        net_rx_bytes_s=net("rx_bytes"),
+        net_tx_bytes_s=net("tx_bytes"),
+        net_rx_packets_s=net("rx_packets"),
+        net_tx_packets_s=net("tx_packets"),
+        blk_rd_bytes_s=blk("rd_bytes"),
+        blk_wr_bytes_s=blk("wr_bytes"),
+        blk_rd_reqs_s=blk("rd_reqs"),
+        blk_wr_reqs_s=blk("wr_reqs"),
+    )
+
+
+def _pct_of(part: int | None, whole: int) -> float | None:
+    if part is None or whole <= 0:
+        return None
+    return 100.0 * part / whole
+
+
+def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snapshot:
+    """Combine two raw samples into what the outputs show."""
+    seconds = cur.monotonic - prev.monotonic if prev is not None else 0.0
+    old = {d.uuid: d for d in prev.domains} if prev is not None else {}
+    total = cur.host.mem_total_kib
+    views = tuple(
+        DomainView(
+            sample=d,
+            rates=domain_rates(old.get(d.uuid), d, seconds, cur.host.pcpus),
+            mem_pct=_pct_of(d.mem_kib, total),
+            maxmem_pct=_pct_of(d.maxmem_kib, total),
+        )
+        for d in cur.domains
+    )
+    return Snapshot(
+        seq=seq,
+        wall=cur.wall,
+        interval_s=seconds if prev is not None else None,
+        host=cur.host,
+        domains=views,
+        errors=cur.errors,
+    )

@@ -1,0 +1,157 @@
+"""Machine-readable batch output: CSV rows and JSON lines, units in the field names."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from xentui.model import (
+    SECTOR_BYTES,
+    DomainRates,
+    DomainSample,
+    DomainState,
+    DomainView,
+    Snapshot,
+    block_totals,
+    net_totals,
+)
+
+JSON_FORMAT = "xentui-batch"
+JSON_VERSION = 1
+
+
+def _round(value: float | None, places: int = 3) -> float | None:
+    return None if value is None else round(value, places)
+
+
+def _div(value: int | None, by: int) -> int | None:
+    return None if value is None else value // by
+
+
+def domain_record(view: DomainView) -> dict:
+    """Every per-domain figure, flat, with units in the names (None = unknown)."""
+    d, r = view.sample, view.rates
+    net = net_totals(d)
+    blk = block_totals(d)
+    return {
+        "name": d.name,
+        "uuid": d.uuid,
+        "id": d.domid,
+        "state": d.state.value,
+        "state_flags": d.state.flags,
+        "cpu_ns": d.cpu_ns,
+        "cpu_s": _round(None if d.cpu_ns is None else d.cpu_ns / 1e9),
+        "cpu_pct_of_one_pcpu": _round(r.cpu_pct, 2),
+        "cpu_pct_of_host": _round(r.cpu_host_pct, 2),
+        "mem_kib": d.mem_kib,
+        "mem_pct_of_host": _round(view.mem_pct, 2),
+        "maxmem_kib": d.maxmem_kib,
+        "maxmem_pct_of_host": _round(view.maxmem_pct, 2),
+        "rss_kib": d.rss_kib,
+        "vcpus_online": d.vcpus_current,
+        "vcpus_max": d.vcpus_max,
+        "nets": len(d.nets),
+        "net_rx_bytes": net["rx_bytes"],
+        "net_tx_bytes": net["tx_bytes"],
+        "net_rx_packets": net["rx_packets"],
+        "net_tx_packets": net["tx_packets"],
+        "net_rx_bytes_per_s": _round(r.net_rx_bytes_s),
+        "net_tx_bytes_per_s": _round(r.net_tx_bytes_s),
+        "net_rx_packets_per_s": _round(r.net_rx_packets_s),
+        "net_tx_packets_per_s": _round(r.net_tx_packets_s),
+        "vbds": len(d.blocks),
+        "vbd_oo_reqs": blk["oo_reqs"],
+        "vbd_rd_reqs": blk["rd_reqs"],
+        "vbd_wr_reqs": blk["wr_reqs"],
+        "vbd_rd_bytes": blk["rd_bytes"],
+        "vbd_wr_bytes": blk["wr_bytes"],
+        "vbd_rd_sectors": _div(blk["rd_bytes"], SECTOR_BYTES),
+        "vbd_wr_sectors": _div(blk["wr_bytes"], SECTOR_BYTES),
+        "vbd_rd_reqs_per_s": _round(r.blk_rd_reqs_s),
+        "vbd_wr_reqs_per_s": _round(r.blk_wr_reqs_s),
+        "vbd_rd_bytes_per_s": _round(r.blk_rd_bytes_s),
+        "vbd_wr_bytes_per_s": _round(r.blk_wr_bytes_s),
+        "ssid": d.ssid,
+    }
+
+
+def _detail(view: DomainView) -> dict:
+    rates = {v.number: v for v in view.rates.vcpus}
+    vcpus = []
+    for v in view.sample.vcpus:
+        rate = rates.get(v.number)
+        vcpus.append({
+            "number": v.number,
+            "online": v.online,
+            "time_ns": v.time_ns,
+            "steal_ns": v.delay_ns,
+            "pcpu": v.pcpu,
+            "cpu_pct_of_one_pcpu": _round(rate.cpu_pct if rate else None, 2),
+            "steal_pct": _round(rate.steal_pct if rate else None, 2),
+        })
+    return {
+        "vcpu_list": vcpus,
+        "net_list": [asdict(n) for n in view.sample.nets],
+        "vbd_list": [asdict(b) for b in view.sample.blocks],
+    }
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def json_frame(snapshot: Snapshot, iteration: int) -> str:
+    """One JSON object (one line) for one iteration, every domain with every field."""
+    host = asdict(snapshot.host)
+    host["mem_used_kib"] = snapshot.host.mem_total_kib - snapshot.host.mem_free_kib
+    frame = {
+        "format": JSON_FORMAT,
+        "version": JSON_VERSION,
+        "iteration": iteration,
+        "time": _iso(snapshot.wall),
+        "epoch_s": round(snapshot.wall, 3),
+        "interval_s": _round(snapshot.interval_s),
+        "host": host,
+        "domains": [domain_record(v) | _detail(v) for v in snapshot.domains if v.sample.active],
+        "errors": list(snapshot.errors),
+    }
+    return json.dumps(frame, separators=(",", ":")) + "\n"
+
+
+def _csv_fields() -> list[str]:
+    """Column names: the common ones, then domain_record()'s keys in order."""
+    probe = DomainView(
+        sample=DomainSample(uuid="", name="", domid=None, state=DomainState.RUNNING),
+        rates=DomainRates(),
+        mem_pct=None,
+        maxmem_pct=None,
+    )
+    return ["iteration", "time", "interval_s", "host", *domain_record(probe)]
+
+
+CSV_FIELDS = _csv_fields()
+
+
+def csv_header() -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(CSV_FIELDS)
+    return buf.getvalue()
+
+
+def csv_rows(snapshot: Snapshot, iteration: int) -> str:
+    """One CSV row per active domain; empty cells are unknown figures."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    common = {
+        "iteration": iteration,
+        "time": _iso(snapshot.wall),
+        "interval_s": _round(snapshot.interval_s),
+        "host": snapshot.host.hostname,
+    }
+    for view in snapshot.domains:
+        if view.sample.active:
+            writer.writerow(common | domain_record(view))
+    return buf.getvalue()

@@ -1,0 +1,194 @@
+"""Batch text identical in layout to ``xentop -b``, so xentop's parsers keep working.
+
+Header names, widths, number formats, state letters, ``no limit``/``n/a``, the
+cumulative NET/VBD columns, their growing widths and the -v/-n/-x detail lines follow
+``tools/xentop/xentop.c``.  Only active domains are listed, as xentop does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xentui.model import (
+    SECTOR_BYTES,
+    BlockSample,
+    DomainView,
+    NetSample,
+    Snapshot,
+    block_totals,
+    net_totals,
+)
+
+# (header, default width), in xentop's order.
+FIELDS: tuple[tuple[str, int], ...] = (
+    ("NAME", 10),
+    ("STATE", 6),
+    ("CPU(sec)", 10),
+    ("CPU(%)", 6),
+    ("MEM(k)", 10),
+    ("MEM(%)", 6),
+    ("MAXMEM(k)", 10),
+    ("MAXMEM(%)", 9),
+    ("VCPUS", 5),
+    ("NETS", 4),
+    ("NETTX(k)", 8),
+    ("NETRX(k)", 8),
+    ("VBDS", 4),
+    ("VBD_OO", 8),
+    ("VBD_RD", 8),
+    ("VBD_WR", 8),
+    ("VBD_RSECT", 10),
+    ("VBD_WSECT", 10),
+    ("SSID", 4),
+)
+# Columns whose width grows with the numbers, as xentop's adjust_field_widths().
+GROWING = ("NETTX(k)", "NETRX(k)", "VBD_RD", "VBD_WR", "VBD_RSECT", "VBD_WSECT")
+DOM0 = "Domain-0"
+
+
+@dataclass(frozen=True)
+class XentopOptions:
+    networks: bool = False  # -n
+    vbds: bool = False  # -x
+    vcpus: bool = False  # -v
+    repeat_header: bool = False  # -r
+    full_name: bool = False  # -f
+    dom0_first: bool = False  # -z
+
+
+def _digits(n: int) -> int:
+    """xentop's INT_FIELD_WIDTH: decimal digits of n (n >= 1)."""
+    return int(math.log10(n)) + 1
+
+
+def _num(value: int | None, width: int) -> str:
+    """A right-aligned integer, or xentop's '-' for a figure it does not have."""
+    return f"{value:>{width}d}" if value is not None else f"{'-':>{width}}"
+
+
+def _sectors(nbytes: int | None) -> int | None:
+    return None if nbytes is None else nbytes // SECTOR_BYTES
+
+
+def _kib(nbytes: int | None) -> int:
+    return (nbytes or 0) // 1024
+
+
+def _cumulative(view: DomainView) -> dict[str, int | None]:
+    """The growing columns' values for one domain."""
+    net = net_totals(view.sample)
+    blk = block_totals(view.sample)
+    return {
+        "NETTX(k)": _kib(net["tx_bytes"]),
+        "NETRX(k)": _kib(net["rx_bytes"]),
+        "VBD_OO": blk["oo_reqs"],
+        "VBD_RD": blk["rd_reqs"],
+        "VBD_WR": blk["wr_reqs"],
+        "VBD_RSECT": _sectors(blk["rd_bytes"]),
+        "VBD_WSECT": _sectors(blk["wr_bytes"]),
+    }
+
+
+def ordered(views: tuple[DomainView, ...], dom0_first: bool) -> list[DomainView]:
+    """Active domains by name, case-insensitive (xentop's default sort)."""
+    shown = sorted((v for v in views if v.sample.active), key=lambda v: v.name.lower())
+    if dom0_first:
+        shown.sort(key=lambda v: v.name != DOM0)  # stable: the rest keep their order
+    return shown
+
+
+def widths(views: list[DomainView], opts: XentopOptions) -> dict[str, int]:
+    width = dict(FIELDS)
+    for view in views:
+        if opts.full_name:
+            width["NAME"] = max(width["NAME"], len(view.name))
+        for key, value in _cumulative(view).items():
+            if key in GROWING:
+                width[key] = max(width[key], _digits((value or 0) + 1))
+    return width
+
+
+def header_line(width: dict[str, int]) -> str:
+    return " ".join(f"{name:>{width[name]}}" for name, _ in FIELDS)
+
+
+def domain_line(view: DomainView, width: dict[str, int], full_name: bool) -> str:
+    d = view.sample
+    name = f"{d.name:>{width['NAME']}}" if full_name else f"{d.name[:10]:>10}"
+    cum = _cumulative(view)
+    cells = [
+        name,
+        d.state.flags,
+        _num(None if d.cpu_ns is None else d.cpu_ns // 1_000_000_000, 10),
+        f"{view.rates.cpu_pct or 0.0:6.1f}",
+        _num(d.mem_kib, 10),
+        f"{view.mem_pct or 0.0:6.1f}",
+        f"{'no limit':>10}" if d.maxmem_kib is None else _num(d.maxmem_kib, 10),
+        f"{'n/a':>9}" if view.maxmem_pct is None else f"{view.maxmem_pct:9.1f}",
+        _num(d.vcpus_current, 5),
+        _num(len(d.nets), 4),
+        _num(cum["NETTX(k)"], width["NETTX(k)"]),
+        _num(cum["NETRX(k)"], width["NETRX(k)"]),
+        _num(len(d.blocks), 4),
+        _num(cum["VBD_OO"], 8),
+        _num(cum["VBD_RD"], width["VBD_RD"]),
+        _num(cum["VBD_WR"], width["VBD_WR"]),
+        _num(cum["VBD_RSECT"], width["VBD_RSECT"]),
+        _num(cum["VBD_WSECT"], width["VBD_WSECT"]),
+        _num(d.ssid, 4),
+    ]
+    return " ".join(cells)
+
+
+def vcpu_line(view: DomainView) -> str:
+    parts = ["VCPUs(sec): "]
+    for i, vcpu in enumerate(view.sample.vcpus):
+        if not vcpu.online:
+            continue
+        if i != 0 and i % 5 == 0:
+            parts.append("\n        ")
+        seconds = "-" if vcpu.time_ns is None else str(vcpu.time_ns // 1_000_000_000)
+        parts.append(f" {i:2d}: {seconds:>10}s")
+    return "".join(parts)
+
+
+def net_line(i: int, n: NetSample) -> str:
+    def c(v: int | None) -> str:
+        return _num(v, 8)
+
+    return (
+        f"Net{i} RX: {c(n.rx_bytes)}bytes {c(n.rx_packets)}pkts {c(n.rx_errs)}err {c(n.rx_drop)}drop  "
+        f"TX: {c(n.tx_bytes)}bytes {c(n.tx_packets)}pkts {c(n.tx_errs)}err {c(n.tx_drop)}drop"
+    )
+
+
+def vbd_line(i: int, b: BlockSample) -> str:
+    # xentop prints "VBD <BlkBack|BlkTap> <devno> [maj:min] "; libvirt gives the
+    # target name and its index instead, in the same places.
+    return (
+        f"VBD {b.name} {i:4d}  OO: {_num(b.oo_reqs, 8)}   RD: {_num(b.rd_reqs, 8)}   "
+        f"WR: {_num(b.wr_reqs, 8)}   RSECT: {_num(_sectors(b.rd_bytes), 10)}   "
+        f"WSECT: {_num(_sectors(b.wr_bytes), 10)}"
+    )
+
+
+def format_frame(snapshot: Snapshot, opts: XentopOptions) -> str:
+    """One batch iteration, newline-terminated, exactly as ``xentop -b`` lays it out."""
+    views = ordered(snapshot.domains, opts.dom0_first)
+    width = widths(views, opts)
+    header = header_line(width)
+    lines = []
+    for n, view in enumerate(views):
+        if n == 0 or opts.repeat_header:
+            lines.append(header)
+        lines.append(domain_line(view, width, opts.full_name))
+        if opts.vcpus:
+            lines.append(vcpu_line(view))
+        if opts.networks:
+            lines.extend(net_line(i, net) for i, net in enumerate(view.sample.nets))
+        if opts.vbds:
+            lines.extend(vbd_line(i, blk) for i, blk in enumerate(view.sample.blocks))
+    if not views:
+        lines.append(header)
+    return "\n".join(lines) + "\n"

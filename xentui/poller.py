@@ -1,0 +1,81 @@
+"""The async loop: one blocking collection per tick, in one worker thread.
+
+A tick never overlaps the previous one: the next collection starts only after the
+last one returned (a slow tick delays the next; it never piles up).  Each tick
+publishes an immutable :class:`~xentui.model.Snapshot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from xentui.model import RawSample, Snapshot, build_snapshot
+from xentui.sources import Source
+
+MIN_DELAY = 0.2
+MAX_DELAY = 3600.0
+
+
+def check_delay(value: float | str) -> float:
+    """Seconds between ticks, or ValueError with a line fit for the user."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"delay {value!r} is not a number; give seconds from {MIN_DELAY:g} to {MAX_DELAY:g}, e.g. 1.5") from None
+    if not MIN_DELAY <= seconds <= MAX_DELAY:  # also rejects nan
+        raise ValueError(f"delay {value!r} is out of range; give seconds from {MIN_DELAY:g} to {MAX_DELAY:g}")
+    return seconds
+
+
+class Poller:
+    """Turns a :class:`Source` into a stream of snapshots.
+
+    ``prime``: seconds between a silent first sample and the first published one, so
+    that even the first snapshot carries true rates (0 publishes the first sample
+    as is, without rates, as xentop does).
+    """
+
+    def __init__(self, source: Source, delay: float, *, prime: float = 0.0):
+        self.source = source
+        self.delay = check_delay(delay)
+        self.prime = prime
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xentui-poll")
+        self._previous: RawSample | None = None
+        self._seq = 0
+        self.busy = False  # a collection is running now
+
+    async def _collect(self) -> RawSample:
+        loop = asyncio.get_running_loop()
+        self.busy = True
+        try:
+            return await loop.run_in_executor(self._executor, self.source.collect)
+        finally:
+            self.busy = False
+
+    async def tick(self) -> Snapshot:
+        """Collect once and return the snapshot built against the previous sample."""
+        if self._previous is None and self.prime > 0:
+            self._previous = await self._collect()
+            await asyncio.sleep(self.prime)
+        raw = await self._collect()
+        self._seq += 1
+        snapshot = build_snapshot(self._previous, raw, self._seq)
+        self._previous = raw
+        return snapshot
+
+    async def snapshots(self) -> AsyncIterator[Snapshot]:
+        """Snapshots forever, one per ``delay`` seconds (``delay`` may change)."""
+        while True:
+            started = time.monotonic()
+            yield await self.tick()
+            wait = self.delay - (time.monotonic() - started)
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    def close(self) -> None:
+        """Close the source after any collection in flight (never concurrently)."""
+        self._executor.submit(self.source.close)
+        self._executor.shutdown(wait=False)

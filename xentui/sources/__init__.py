@@ -1,0 +1,38 @@
+"""Where data comes from: each module is one place, all behind :class:`Source`."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from xentui.model import RawSample
+
+
+class SourceError(Exception):
+    """A failure the user must read: one line saying what is wrong and what to do."""
+
+
+class Source(Protocol):
+    """A place that yields one :class:`RawSample` per call (blocking)."""
+
+    uri: str
+
+    def collect(self) -> RawSample: ...
+
+    def close(self) -> None: ...
+
+
+def default_uri(env: dict[str, str] | None = None, proc_xen: str = "/proc/xen") -> str:
+    """``LIBVIRT_DEFAULT_URI``, else Xen when this is a Xen host, else QEMU/KVM."""
+    env = os.environ if env is None else env
+    uri = env.get("LIBVIRT_DEFAULT_URI", "").strip()
+    if uri:
+        return uri
+    return "xen:///system" if os.path.exists(proc_xen) else "qemu:///system"
+
+
+def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
+    """Open the source for ``uri`` (default: :func:`default_uri`)."""
+    from xentui.sources.libvirt_source import LibvirtSource
+
+    return LibvirtSource(uri or default_uri(), readonly=readonly)

@@ -24,9 +24,9 @@ def check_delay(value: float | str) -> float:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"delay {value!r} is not a number; give seconds from {MIN_DELAY:g} to {MAX_DELAY:g}, e.g. 1.5") from None
-    if not MIN_DELAY <= seconds <= MAX_DELAY:  # also rejects nan
-        raise ValueError(f"delay {value!r} is out of range; give seconds from {MIN_DELAY:g} to {MAX_DELAY:g}")
+        seconds = float("nan")
+    if not MIN_DELAY <= seconds <= MAX_DELAY:  # also rejects nan and inf
+        raise ValueError(f"delay {value!r} is not a number of seconds from {MIN_DELAY:g} to {MAX_DELAY:g}, e.g. 1.5")
     return seconds
 
 

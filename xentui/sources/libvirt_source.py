@@ -8,6 +8,7 @@ what the driver returns, never guessed from the URI.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import xml.etree.ElementTree as ET
@@ -378,7 +379,5 @@ class LibvirtSource:
         )
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(libvirt.libvirtError):
             self.conn.close()
-        except libvirt.libvirtError:
-            pass

@@ -1,0 +1,127 @@
+"""Rate maths: the only place counters become rates."""
+
+import pytest
+
+from xentui.model import (
+    BlockSample,
+    DomainSample,
+    DomainState,
+    HostSample,
+    NetSample,
+    RawSample,
+    VcpuSample,
+    build_snapshot,
+    counter_rate,
+)
+
+HOST = HostSample(
+    hostname="h", hypervisor="QEMU", hypervisor_version="7.2.0", uri="qemu:///system",
+    pcpus=4, mhz=2000, mem_total_kib=4 * 1024 * 1024, mem_free_kib=1024 * 1024,
+)
+UUID = "11111111-2222-3333-4444-555555555555"
+
+
+def dom(cpu_s: float, *, uuid=UUID, name="web", domid=7, state=DomainState.RUNNING, **kw) -> DomainSample:
+    return DomainSample(uuid=uuid, name=name, domid=domid, state=state, cpu_ns=int(cpu_s * 1e9), **kw)
+
+
+def raw(t: float, *domains: DomainSample) -> RawSample:
+    return RawSample(monotonic=t, wall=1_700_000_000 + t, host=HOST, domains=domains)
+
+
+def test_counter_rate():
+    assert counter_rate(100, 300, 2.0) == 100.0
+    assert counter_rate(None, 300, 2.0) is None
+    assert counter_rate(300, 100, 2.0) is None  # reset: no negative rate
+    assert counter_rate(100, 300, 0.0) is None
+
+
+def test_cpu_pct_of_one_pcpu_and_of_host():
+    snap = build_snapshot(raw(10.0, dom(100.0)), raw(12.0, dom(103.0)))
+    view = snap.domains[0]
+    assert view.rates.cpu_pct == pytest.approx(150.0)  # 1.5 pCPUs busy, as xentop shows it
+    assert view.rates.cpu_host_pct == pytest.approx(37.5)  # of 4 pCPUs, as virt-top shows it
+    assert snap.interval_s == pytest.approx(2.0)
+
+
+def test_first_snapshot_has_no_rates():
+    snap = build_snapshot(None, raw(1.0, dom(5.0)))
+    assert snap.interval_s is None
+    assert snap.domains[0].rates.cpu_pct is None
+
+
+def test_vcpu_and_steal_rates():
+    a = dom(1, vcpus=(VcpuSample(0, time_ns=1_000_000_000, delay_ns=0), VcpuSample(1, time_ns=0, delay_ns=0)))
+    b = dom(2, vcpus=(VcpuSample(0, time_ns=1_900_000_000, delay_ns=50_000_000), VcpuSample(1, time_ns=100_000_000,
+                                                                                           delay_ns=0)))
+    rates = build_snapshot(raw(0, a), raw(1, b)).domains[0].rates.vcpus
+    assert [round(r.cpu_pct, 3) for r in rates] == [90.0, 10.0]
+    assert [round(r.steal_pct, 3) for r in rates] == [5.0, 0.0]
+
+
+def test_uuid_reused_with_new_domid_gives_no_rate():
+    """Destroyed and started again between ticks: counters restart, the rate must not lie."""
+    old = dom(500.0, domid=7)
+    new = dom(0.2, domid=9)
+    assert build_snapshot(raw(0, old), raw(1, new)).domains[0].rates.cpu_pct is None
+
+
+def test_same_name_new_uuid_is_a_new_domain():
+    old = dom(500.0, uuid="aaaaaaaa-0000-0000-0000-000000000000")
+    new = dom(0.5, uuid="bbbbbbbb-0000-0000-0000-000000000000")
+    snap = build_snapshot(raw(0, old), raw(1, new))
+    assert [d.uuid for d in snap.domains] == [new.uuid]
+    assert snap.domains[0].rates.cpu_pct is None
+
+
+def test_counter_reset_with_same_domid_gives_no_rate():
+    assert build_snapshot(raw(0, dom(500.0)), raw(1, dom(2.0))).domains[0].rates.cpu_pct is None
+
+
+def test_paused_then_shutoff_has_no_rate():
+    off = dom(0, state=DomainState.SHUTOFF, domid=None)
+    assert build_snapshot(raw(0, dom(5.0)), raw(1, off)).domains[0].rates.cpu_pct is None
+
+
+def test_net_and_block_rates_sum_devices():
+    def sample(rx, tx, rd, wr):
+        return dom(1, nets=(NetSample("vnet0", rx_bytes=rx, tx_bytes=tx, rx_packets=rx // 100, tx_packets=tx // 100),
+                            NetSample("vnet1", rx_bytes=rx, tx_bytes=tx, rx_packets=rx // 100, tx_packets=tx // 100)),
+                   blocks=(BlockSample("vda", rd_reqs=rd // 4096, rd_bytes=rd, wr_reqs=wr // 4096, wr_bytes=wr),))
+
+    r = build_snapshot(raw(0, sample(1000, 2000, 0, 0)), raw(2, sample(3000, 2000, 8192, 40960))).domains[0].rates
+    assert r.net_rx_bytes_s == 2000.0  # two NICs, 2000 B each over 2 s
+    assert r.net_tx_bytes_s == 0.0
+    assert r.net_rx_packets_s == 20.0
+    assert r.blk_rd_bytes_s == 4096.0
+    assert r.blk_wr_bytes_s == 20480.0
+    assert r.blk_rd_reqs_s == 1.0
+    assert r.blk_wr_reqs_s == 5.0
+
+
+def test_hotplugged_nic_gives_no_net_rate():
+    a = dom(1, nets=(NetSample("vnet0", rx_bytes=10, tx_bytes=10),))
+    b = dom(2, nets=(NetSample("vnet0", rx_bytes=20, tx_bytes=20), NetSample("vnet1", rx_bytes=9e9, tx_bytes=9e9)))
+    assert build_snapshot(raw(0, a), raw(1, b)).domains[0].rates.net_rx_bytes_s is None
+
+
+def test_unknown_device_counter_makes_total_unknown():
+    a = dom(1, nets=(NetSample("vnet0", rx_bytes=10), NetSample("vnet1", rx_bytes=None)))
+    b = dom(2, nets=(NetSample("vnet0", rx_bytes=20), NetSample("vnet1", rx_bytes=None)))
+    assert build_snapshot(raw(0, a), raw(1, b)).domains[0].rates.net_rx_bytes_s is None
+
+
+def test_mem_pct_of_host():
+    view = build_snapshot(None, raw(0, dom(1, mem_kib=1024 * 1024, maxmem_kib=None))).domains[0]
+    assert view.mem_pct == pytest.approx(25.0)
+    assert view.maxmem_pct is None
+
+
+@pytest.mark.parametrize(
+    ("state", "flags"),
+    [(DomainState.RUNNING, "-----r"), (DomainState.BLOCKED, "--b---"), (DomainState.PAUSED, "----p-"),
+     (DomainState.SHUTDOWN, "-s----"), (DomainState.CRASHED, "---c--"), (DomainState.DYING, "d-----"),
+     (DomainState.NOSTATE, "------")],
+)
+def test_state_flags(state, flags):
+    assert state.flags == flags

@@ -1,0 +1,100 @@
+"""The real-guest lab: a running libvirtd and tiny KVM (or TCG) guests, always cleaned up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import libvirt
+import pytest
+
+from xentui import lab
+from xentui.sources.libvirt_source import LibvirtSource
+
+URI = lab.URI
+TEST_PREFIX = "xtest-"
+
+
+def _boot_settle(dom: libvirt.virDomain, seconds: float = 1.5) -> None:
+    """Give SeaBIOS time to reach the boot sector (0.4 s when the host is quiet)."""
+    time.sleep(seconds)
+
+
+@pytest.fixture(scope="session")
+def conn() -> Iterator[libvirt.virConnect]:
+    """A read-write connection to the local libvirtd, started when absent."""
+    c = lab.connect(URI)
+    lab.destroy_guests(c, TEST_PREFIX)  # leftovers of a run that was killed
+    yield c
+    lab.destroy_guests(c, TEST_PREFIX)
+    c.close()
+
+
+class Guests:
+    """Starts uniquely named guests and destroys all of them afterwards, pass or fail."""
+
+    def __init__(self, conn: libvirt.virConnect):
+        self.conn = conn
+        self.started: list[libvirt.virDomain] = []
+
+    def start(self, kind: str, vcpus: int = 1, settle: bool = True) -> libvirt.virDomain:
+        name = f"{TEST_PREFIX}{kind}-{os.getpid() % 10000}-{uuid.uuid4().hex[:4]}"
+        dom = lab.start_guest(self.conn, name, kind, vcpus)
+        self.started.append(dom)
+        if settle:
+            _boot_settle(dom)
+        return dom
+
+    def cleanup(self) -> None:
+        for dom in self.started:
+            with contextlib.suppress(libvirt.libvirtError):  # already gone
+                dom.destroy()
+
+
+@pytest.fixture
+def guests(conn) -> Iterator[Guests]:
+    g = Guests(conn)
+    try:
+        yield g
+    finally:
+        g.cleanup()
+
+
+@pytest.fixture(scope="module")
+def busy_and_idle(conn) -> Iterator[tuple[libvirt.virDomain, libvirt.virDomain]]:
+    """One busy (jmp $) and one idle (hlt loop, 2 vCPUs) guest for a module's tests."""
+    g = Guests(conn)
+    try:
+        busy = g.start("busy", vcpus=1, settle=False)
+        idle = g.start("idle", vcpus=2, settle=False)
+        time.sleep(2.0)
+        yield busy, idle
+    finally:
+        g.cleanup()
+
+
+@pytest.fixture
+def source() -> Iterator[LibvirtSource]:
+    s = LibvirtSource(URI)
+    yield s
+    s.close()
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/<pid>/stat, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()

@@ -99,6 +99,10 @@ class DomainSample:
     nets: tuple[NetSample, ...] = ()
     blocks: tuple[BlockSample, ...] = ()
     ssid: int = 0
+    io: IoTotals = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "io", IoTotals.of(self.nets, self.blocks))
 
     @property
     def active(self) -> bool:
@@ -202,32 +206,49 @@ def _pct_of_ns(prev: int | None, cur: int | None, seconds: float) -> float | Non
     return None if rate is None else 100.0 * rate / NS_PER_S
 
 
-def _sum(values: list[int | None]) -> int | None:
-    """Total of device counters; None when any is unknown (a partial sum lies)."""
-    if any(v is None for v in values):
-        return None
-    return sum(values)  # type: ignore[arg-type]
+def _total(devices: tuple, attr: str) -> int | None:
+    """Sum of one counter over devices; None when any is unknown (a partial sum lies)."""
+    total = 0
+    for device in devices:
+        value = getattr(device, attr)
+        if value is None:
+            return None
+        total += value
+    return total
 
 
-def net_totals(dom: DomainSample) -> dict[str, int | None]:
-    nets = dom.nets
-    return {
-        "rx_bytes": _sum([n.rx_bytes for n in nets]),
-        "tx_bytes": _sum([n.tx_bytes for n in nets]),
-        "rx_packets": _sum([n.rx_packets for n in nets]),
-        "tx_packets": _sum([n.tx_packets for n in nets]),
-    }
+@dataclass(frozen=True, slots=True)
+class IoTotals:
+    """A domain's network and block counters summed over its devices."""
+
+    net_rx_bytes: int | None = 0
+    net_tx_bytes: int | None = 0
+    net_rx_packets: int | None = 0
+    net_tx_packets: int | None = 0
+    blk_rd_reqs: int | None = 0
+    blk_wr_reqs: int | None = 0
+    blk_rd_bytes: int | None = 0
+    blk_wr_bytes: int | None = 0
+    blk_oo_reqs: int | None = 0
+
+    @classmethod
+    def of(cls, nets: tuple[NetSample, ...], blocks: tuple[BlockSample, ...]) -> IoTotals:
+        if not nets and not blocks:
+            return NO_IO
+        return cls(
+            net_rx_bytes=_total(nets, "rx_bytes"),
+            net_tx_bytes=_total(nets, "tx_bytes"),
+            net_rx_packets=_total(nets, "rx_packets"),
+            net_tx_packets=_total(nets, "tx_packets"),
+            blk_rd_reqs=_total(blocks, "rd_reqs"),
+            blk_wr_reqs=_total(blocks, "wr_reqs"),
+            blk_rd_bytes=_total(blocks, "rd_bytes"),
+            blk_wr_bytes=_total(blocks, "wr_bytes"),
+            blk_oo_reqs=_total(blocks, "oo_reqs"),
+        )
 
 
-def block_totals(dom: DomainSample) -> dict[str, int | None]:
-    blocks = dom.blocks
-    return {
-        "rd_reqs": _sum([b.rd_reqs for b in blocks]),
-        "wr_reqs": _sum([b.wr_reqs for b in blocks]),
-        "rd_bytes": _sum([b.rd_bytes for b in blocks]),
-        "wr_bytes": _sum([b.wr_bytes for b in blocks]),
-        "oo_reqs": _sum([b.oo_reqs for b in blocks]),
-    }
+NO_IO = IoTotals()
 
 
 def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
@@ -254,30 +275,31 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         for v in cur.vcpus
         for old in [old_vcpus.get(v.number)]
     )
+    if not (cur.nets or cur.blocks or prev.nets or prev.blocks):
+        return DomainRates(cpu_pct=cpu_pct, cpu_host_pct=host_pct, vcpus=vcpus)
     # Devices must match one to one, else a hot-plug would make totals jump.
     nets_same = [n.name for n in prev.nets] == [n.name for n in cur.nets]
     blocks_same = [b.name for b in prev.blocks] == [b.name for b in cur.blocks]
-    n0, n1 = net_totals(prev), net_totals(cur)
-    b0, b1 = block_totals(prev), block_totals(cur)
+    a, b = prev.io, cur.io
 
     def net(key: str) -> float | None:
-        return counter_rate(n0[key], n1[key], seconds) if nets_same else None
+        return counter_rate(getattr(a, key), getattr(b, key), seconds) if nets_same else None
 
     def blk(key: str) -> float | None:
-        return counter_rate(b0[key], b1[key], seconds) if blocks_same else None
+        return counter_rate(getattr(a, key), getattr(b, key), seconds) if blocks_same else None
 
     return DomainRates(
         cpu_pct=cpu_pct,
         cpu_host_pct=host_pct,
         vcpus=vcpus,
-        net_rx_bytes_s=net("rx_bytes"),
-        net_tx_bytes_s=net("tx_bytes"),
-        net_rx_packets_s=net("rx_packets"),
-        net_tx_packets_s=net("tx_packets"),
-        blk_rd_bytes_s=blk("rd_bytes"),
-        blk_wr_bytes_s=blk("wr_bytes"),
-        blk_rd_reqs_s=blk("rd_reqs"),
-        blk_wr_reqs_s=blk("wr_reqs"),
+        net_rx_bytes_s=net("net_rx_bytes"),
+        net_tx_bytes_s=net("net_tx_bytes"),
+        net_rx_packets_s=net("net_rx_packets"),
+        net_tx_packets_s=net("net_tx_packets"),
+        blk_rd_bytes_s=blk("blk_rd_bytes"),
+        blk_wr_bytes_s=blk("blk_wr_bytes"),
+        blk_rd_reqs_s=blk("blk_rd_reqs"),
+        blk_wr_reqs_s=blk("blk_wr_reqs"),
     )
 
 

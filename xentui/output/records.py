@@ -15,8 +15,6 @@ from xentui.model import (
     DomainState,
     DomainView,
     Snapshot,
-    block_totals,
-    net_totals,
 )
 
 JSON_FORMAT = "xentui-batch"
@@ -34,8 +32,7 @@ def _div(value: int | None, by: int) -> int | None:
 def domain_record(view: DomainView) -> dict:
     """Every per-domain figure, flat, with units in the names (None = unknown)."""
     d, r = view.sample, view.rates
-    net = net_totals(d)
-    blk = block_totals(d)
+    io = d.io
     return {
         "name": d.name,
         "uuid": d.uuid,
@@ -54,22 +51,22 @@ def domain_record(view: DomainView) -> dict:
         "vcpus_online": d.vcpus_current,
         "vcpus_max": d.vcpus_max,
         "nets": len(d.nets),
-        "net_rx_bytes": net["rx_bytes"],
-        "net_tx_bytes": net["tx_bytes"],
-        "net_rx_packets": net["rx_packets"],
-        "net_tx_packets": net["tx_packets"],
+        "net_rx_bytes": io.net_rx_bytes,
+        "net_tx_bytes": io.net_tx_bytes,
+        "net_rx_packets": io.net_rx_packets,
+        "net_tx_packets": io.net_tx_packets,
         "net_rx_bytes_per_s": _round(r.net_rx_bytes_s),
         "net_tx_bytes_per_s": _round(r.net_tx_bytes_s),
         "net_rx_packets_per_s": _round(r.net_rx_packets_s),
         "net_tx_packets_per_s": _round(r.net_tx_packets_s),
         "vbds": len(d.blocks),
-        "vbd_oo_reqs": blk["oo_reqs"],
-        "vbd_rd_reqs": blk["rd_reqs"],
-        "vbd_wr_reqs": blk["wr_reqs"],
-        "vbd_rd_bytes": blk["rd_bytes"],
-        "vbd_wr_bytes": blk["wr_bytes"],
-        "vbd_rd_sectors": _div(blk["rd_bytes"], SECTOR_BYTES),
-        "vbd_wr_sectors": _div(blk["wr_bytes"], SECTOR_BYTES),
+        "vbd_oo_reqs": io.blk_oo_reqs,
+        "vbd_rd_reqs": io.blk_rd_reqs,
+        "vbd_wr_reqs": io.blk_wr_reqs,
+        "vbd_rd_bytes": io.blk_rd_bytes,
+        "vbd_wr_bytes": io.blk_wr_bytes,
+        "vbd_rd_sectors": _div(io.blk_rd_bytes, SECTOR_BYTES),
+        "vbd_wr_sectors": _div(io.blk_wr_bytes, SECTOR_BYTES),
         "vbd_rd_reqs_per_s": _round(r.blk_rd_reqs_s),
         "vbd_wr_reqs_per_s": _round(r.blk_wr_reqs_s),
         "vbd_rd_bytes_per_s": _round(r.blk_rd_bytes_s),

@@ -16,8 +16,6 @@ from xentui.model import (
     DomainView,
     NetSample,
     Snapshot,
-    block_totals,
-    net_totals,
 )
 
 # (header, default width), in xentop's order.
@@ -77,16 +75,15 @@ def _kib(nbytes: int | None) -> int:
 
 def _cumulative(view: DomainView) -> dict[str, int | None]:
     """The growing columns' values for one domain."""
-    net = net_totals(view.sample)
-    blk = block_totals(view.sample)
+    io = view.sample.io
     return {
-        "NETTX(k)": _kib(net["tx_bytes"]),
-        "NETRX(k)": _kib(net["rx_bytes"]),
-        "VBD_OO": blk["oo_reqs"],
-        "VBD_RD": blk["rd_reqs"],
-        "VBD_WR": blk["wr_reqs"],
-        "VBD_RSECT": _sectors(blk["rd_bytes"]),
-        "VBD_WSECT": _sectors(blk["wr_bytes"]),
+        "NETTX(k)": _kib(io.net_tx_bytes),
+        "NETRX(k)": _kib(io.net_rx_bytes),
+        "VBD_OO": io.blk_oo_reqs,
+        "VBD_RD": io.blk_rd_reqs,
+        "VBD_WR": io.blk_wr_reqs,
+        "VBD_RSECT": _sectors(io.blk_rd_bytes),
+        "VBD_WSECT": _sectors(io.blk_wr_bytes),
     }
 
 

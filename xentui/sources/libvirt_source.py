@@ -9,6 +9,7 @@ what the driver returns, never guessed from the URI.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import time
 import xml.etree.ElementTree as ET
@@ -70,61 +71,51 @@ def error_line(err: libvirt.libvirtError) -> str:
     return (err.get_error_message() or str(err)).strip().splitlines()[0]
 
 
+VCPU_FIELDS = ("state", "time", "delay", "pcpu")
+NET_FIELDS = ("name", "rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
+BLOCK_FIELDS = ("name", "path", "rd.reqs", "rd.bytes", "wr.reqs", "wr.bytes", "errors")
+
+
+@functools.cache
+def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """('net', 0, ('name', ...)) -> ('net.0.name', ...): made once, not per tick."""
+    return tuple(f"{group}.{index}.{f}" for f in fields)
+
+
 def parse_stats(uuid: str, name: str, domid: int | None, rec: dict) -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`."""
-    state = STATE_BY_CODE.get(rec.get("state.state", 0), DomainState.NOSTATE)
-    vcpu_max = rec.get("vcpu.maximum")
-    vcpus = tuple(
-        VcpuSample(
-            number=n,
-            online=rec.get(f"vcpu.{n}.state", 1) != libvirt.VIR_VCPU_OFFLINE,
-            time_ns=rec.get(f"vcpu.{n}.time"),
-            delay_ns=rec.get(f"vcpu.{n}.delay"),
-            pcpu=rec.get(f"vcpu.{n}.pcpu"),
-        )
-        for n in range(vcpu_max or 0)
-        if f"vcpu.{n}.state" in rec or f"vcpu.{n}.time" in rec
-    )
-    nets = tuple(
-        NetSample(
-            name=rec.get(f"net.{i}.name", f"net{i}"),
-            rx_bytes=rec.get(f"net.{i}.rx.bytes"),
-            rx_packets=rec.get(f"net.{i}.rx.pkts"),
-            rx_errs=rec.get(f"net.{i}.rx.errs"),
-            rx_drop=rec.get(f"net.{i}.rx.drop"),
-            tx_bytes=rec.get(f"net.{i}.tx.bytes"),
-            tx_packets=rec.get(f"net.{i}.tx.pkts"),
-            tx_errs=rec.get(f"net.{i}.tx.errs"),
-            tx_drop=rec.get(f"net.{i}.tx.drop"),
-        )
-        for i in range(rec.get("net.count", 0))
-    )
-    blocks = tuple(
-        BlockSample(
-            name=rec.get(f"block.{i}.name", f"block{i}"),
-            path=rec.get(f"block.{i}.path", ""),
-            rd_reqs=rec.get(f"block.{i}.rd.reqs"),
-            rd_bytes=rec.get(f"block.{i}.rd.bytes"),
-            wr_reqs=rec.get(f"block.{i}.wr.reqs"),
-            wr_bytes=rec.get(f"block.{i}.wr.bytes"),
-            errors=rec.get(f"block.{i}.errors"),
-        )
-        for i in range(rec.get("block.count", 0))
-    )
+    get = rec.get
+    vcpus = []
+    for n in range(get("vcpu.maximum") or 0):
+        k_state, k_time, k_delay, k_pcpu = stat_keys("vcpu", n, VCPU_FIELDS)
+        if k_state in rec or k_time in rec:
+            online = get(k_state, 1) != libvirt.VIR_VCPU_OFFLINE
+            vcpus.append(VcpuSample(n, online, get(k_time), get(k_delay), get(k_pcpu)))
+    nets = []
+    for i in range(get("net.count", 0)):
+        keys = stat_keys("net", i, NET_FIELDS)
+        nets.append(NetSample(get(keys[0], f"net{i}"), *map(get, keys[1:])))
+    blocks = []
+    for i in range(get("block.count", 0)):
+        k_name, k_path, k_rd_reqs, k_rd_bytes, k_wr_reqs, k_wr_bytes, k_errors = stat_keys("block", i, BLOCK_FIELDS)
+        blocks.append(BlockSample(
+            name=get(k_name, f"block{i}"), path=get(k_path, ""), rd_reqs=get(k_rd_reqs), rd_bytes=get(k_rd_bytes),
+            wr_reqs=get(k_wr_reqs), wr_bytes=get(k_wr_bytes), errors=get(k_errors),
+        ))
     return DomainSample(
         uuid=uuid,
         name=name,
         domid=domid,
-        state=state,
-        cpu_ns=rec.get("cpu.time"),
-        vcpus_current=rec.get("vcpu.current"),
-        vcpus_max=vcpu_max,
-        mem_kib=rec.get("balloon.current"),
-        maxmem_kib=rec.get("balloon.maximum"),
-        rss_kib=rec.get("balloon.rss"),
-        vcpus=vcpus,
-        nets=nets,
-        blocks=blocks,
+        state=STATE_BY_CODE.get(get("state.state", 0), DomainState.NOSTATE),
+        cpu_ns=get("cpu.time"),
+        vcpus_current=get("vcpu.current"),
+        vcpus_max=get("vcpu.maximum"),
+        mem_kib=get("balloon.current"),
+        maxmem_kib=get("balloon.maximum"),
+        rss_kib=get("balloon.rss"),
+        vcpus=tuple(vcpus),
+        nets=tuple(nets),
+        blocks=tuple(blocks),
     )
 
 
@@ -288,9 +279,10 @@ class LibvirtSource:
         rec["vcpu.current"] = sum(1 for i in infos if i[1] != libvirt.VIR_VCPU_OFFLINE)
         rec.setdefault("vcpu.maximum", len(infos))
         for number, state, cpu_ns, pcpu in infos:
-            rec[f"vcpu.{number}.state"] = state
-            rec[f"vcpu.{number}.time"] = cpu_ns
-            rec[f"vcpu.{number}.pcpu"] = pcpu
+            k_state, k_time, _k_delay, k_pcpu = stat_keys("vcpu", number, VCPU_FIELDS)
+            rec[k_state] = state
+            rec[k_time] = cpu_ns
+            rec[k_pcpu] = pcpu
 
     def _fill_devices(self, dom: libvirt.virDomain, rec: dict, missing: frozenset[str]) -> None:
         key = (dom.UUIDString(), dom.ID())
@@ -302,7 +294,8 @@ class LibvirtSource:
         if "net" in missing:
             rec["net.count"] = len(devices.nets)
             for i, name in enumerate(devices.nets):
-                rec[f"net.{i}.name"] = name
+                keys = stat_keys("net", i, NET_FIELDS)
+                rec[keys[0]] = name
                 self.calls += 1
                 try:
                     stats = dom.interfaceStats(name)
@@ -310,32 +303,23 @@ class LibvirtSource:
                     if err.get_error_code() in VANISHED:
                         raise
                     continue
-                for field, value in zip(
-                    ("rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop"),
-                    stats,
-                    strict=False,
-                ):
-                    rec[f"net.{i}.{field}"] = value
+                rec.update(zip(keys[1:], stats, strict=False))
         if "block" in missing:
             rec["block.count"] = len(devices.disks)
             for i, (name, path) in enumerate(devices.disks):
-                rec[f"block.{i}.name"] = name
-                rec[f"block.{i}.path"] = path
+                keys = stat_keys("block", i, BLOCK_FIELDS)
+                rec[keys[0]] = name
+                rec[keys[1]] = path
                 self.calls += 1
                 try:
-                    rd_reqs, rd_bytes, wr_reqs, wr_bytes, errs = dom.blockStats(name)
+                    stats = dom.blockStats(name)  # rd_req, rd_bytes, wr_req, wr_bytes, errs (-1: unknown)
                 except libvirt.libvirtError as err:
                     if err.get_error_code() in VANISHED:
                         raise
                     continue
-                rec.update({
-                    f"block.{i}.rd.reqs": rd_reqs,
-                    f"block.{i}.rd.bytes": rd_bytes,
-                    f"block.{i}.wr.reqs": wr_reqs,
-                    f"block.{i}.wr.bytes": wr_bytes,
-                })
-                if errs >= 0:
-                    rec[f"block.{i}.errors"] = errs
+                rec.update(zip(keys[2:6], stats[:4], strict=True))
+                if stats[4] >= 0:
+                    rec[keys[6]] = stats[4]
 
     def collect_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...]]:
         records = self._bulk()

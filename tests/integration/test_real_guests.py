@@ -39,7 +39,7 @@ def test_busy_guest_cpu_matches_its_qemu_process(busy_and_idle, source):
     snap, reference = measure(source, lab.qemu_pid(busy.name()))
     ours = view_of(snap, busy).rates.cpu_pct
     print(f"busy guest: xentui {ours:.1f}%  /proc/<pid>/stat {reference:.1f}%")
-    assert reference > 80, "the busy guest should spin one vCPU"
+    assert reference > 40, "the busy guest should spin its vCPU (more than 40 % even on a loaded 2-core host)"
     assert abs(ours - reference) <= 3.0
     vcpu0 = view_of(snap, busy).rates.vcpus[0]
     assert vcpu0.cpu_pct == pytest.approx(ours, abs=5.0)  # its only vCPU does the spinning

@@ -6,7 +6,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import libvirt
 import pytest
@@ -16,11 +16,6 @@ from xentui.sources.libvirt_source import LibvirtSource
 
 URI = lab.URI
 TEST_PREFIX = "xtest-"
-
-
-def _boot_settle(dom: libvirt.virDomain, seconds: float = 1.5) -> None:
-    """Give SeaBIOS time to reach the boot sector (0.4 s when the host is quiet)."""
-    time.sleep(seconds)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +40,7 @@ class Guests:
         dom = lab.start_guest(self.conn, name, kind, vcpus)
         self.started.append(dom)
         if settle:
-            _boot_settle(dom)
+            time.sleep(1.5)  # SeaBIOS reaches the boot sector in 0.4 s on a quiet host
         return dom
 
     def cleanup(self) -> None:
@@ -70,7 +65,7 @@ def busy_and_idle(conn) -> Iterator[tuple[libvirt.virDomain, libvirt.virDomain]]
     try:
         busy = g.start("busy", vcpus=1, settle=False)
         idle = g.start("idle", vcpus=2, settle=False)
-        time.sleep(2.0)
+        wait_until_halted(idle)
         yield busy, idle
     finally:
         g.cleanup()
@@ -91,10 +86,12 @@ def proc_cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.1) -> bool:
+def wait_until_halted(dom: libvirt.virDomain, timeout: float = 30.0) -> None:
+    """Wait until an idle guest has left the BIOS for its hlt loop (slow on a loaded host)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
+        before = dom.info()[4]
+        time.sleep(0.5)
+        if dom.info()[4] - before < 0.02 * 0.5e9:  # under 2 % of a pCPU
+            return
+    raise AssertionError(f"{dom.name()} still busy after {timeout:.0f} s: did it boot?")

@@ -22,10 +22,20 @@ TEST_PREFIX = "xtest-"
 def conn() -> Iterator[libvirt.virConnect]:
     """A read-write connection to the local libvirtd, started when absent."""
     c = lab.connect(URI)
-    lab.destroy_guests(c, TEST_PREFIX)  # leftovers of a run that was killed
+    destroy_orphans(c)
     yield c
-    lab.destroy_guests(c, TEST_PREFIX)
+    lab.destroy_guests(c, f"{TEST_PREFIX}{os.getpid()}-")
     c.close()
+
+
+def destroy_orphans(c: libvirt.virConnect) -> None:
+    """Destroy test guests left by a run that was killed (its pid is gone), not a concurrent run's."""
+    for dom in c.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+        parts = dom.name().split("-")
+        orphan = len(parts) > 1 and parts[1].isdigit() and not os.path.exists(f"/proc/{parts[1]}")
+        if dom.name().startswith(TEST_PREFIX) and orphan:
+            with contextlib.suppress(libvirt.libvirtError):
+                dom.destroy()
 
 
 class Guests:
@@ -36,7 +46,7 @@ class Guests:
         self.started: list[libvirt.virDomain] = []
 
     def start(self, kind: str, vcpus: int = 1, settle: bool = True) -> libvirt.virDomain:
-        name = f"{TEST_PREFIX}{kind}-{os.getpid() % 10000}-{uuid.uuid4().hex[:4]}"
+        name = f"{TEST_PREFIX}{os.getpid()}-{kind}-{uuid.uuid4().hex[:4]}"
         dom = lab.start_guest(self.conn, name, kind, vcpus)
         self.started.append(dom)
         if settle:

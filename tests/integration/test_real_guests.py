@@ -165,3 +165,19 @@ def test_test_driver_groups_learnt_at_run_time():
     d = sample.domains[0]
     assert d.cpu_ns and d.mem_kib == 2097152 and d.maxmem_kib == 8388608 and len(d.vcpus) == 2
     assert [n.name for n in d.nets] == ["testnet0"] and [b.name for b in d.blocks] == ["vda"]
+
+
+def test_same_name_recreated_between_ticks_gives_no_absurd_rate(conn, guests, source):
+    """Destroyed and booted again under the same name: a new UUID, a new row, no borrowed counters."""
+    dom = guests.start("busy")
+    name = dom.name()
+    time.sleep(1.0)
+    first = source.collect()
+    dom.destroy()
+    again = lab.start_guest(conn, name, "idle")
+    guests.started.append(again)
+    second = source.collect()
+    snap = build_snapshot(first, second)
+    rows = [v for v in snap.domains if v.name == name]
+    assert len(rows) == 1 and rows[0].uuid == again.UUIDString() != dom.UUIDString()
+    assert rows[0].rates.cpu_pct is None or 0 <= rows[0].rates.cpu_pct <= 100 * 2

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, "
                    "else xen:///system on a Xen host, else qemu:///system)")
+    p.add_argument("-w", "--write", action="store_true",
+                   help="allow actions on domains (pause, destroy, pin, ...); read-only without it")
     p.add_argument("-d", "--delay", type=_delay, default=3.0, metavar="SECONDS",
                    help="seconds between updates, 0.2 to 3600, fractions allowed (default 3)")
     p.add_argument("-b", "--batch", action="store_true", help="print to stdout instead of the full-screen UI")
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from xentui.sources import SourceError, open_source
 
     try:
-        source = open_source(args.connect)
+        source = open_source(args.connect, readonly=not args.write)
     except SourceError as err:
         print(f"xentui: {err}", file=sys.stderr)
         return 1

@@ -54,6 +54,8 @@ class VcpuSample:
     time_ns: int | None = None
     delay_ns: int | None = None  # time runnable but not running (steal)
     pcpu: int | None = None
+    hard_affinity: frozenset[int] | None = None  # pCPUs it may run on (None: not fetched)
+    soft_affinity: frozenset[int] | None = None  # pCPUs it prefers (Xen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,8 @@ class BlockSample:
     wr_bytes: int | None = None
     oo_reqs: int | None = None  # Xen blkback "out of requests"; unknown elsewhere
     errors: int | None = None
+    kind: str = ""  # Xen back-end type, e.g. "BlkBack"
+    devno: int | None = None  # Xen virtual device number, e.g. 51712 (xvda)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,7 @@ class DomainSample:
     nets: tuple[NetSample, ...] = ()
     blocks: tuple[BlockSample, ...] = ()
     ssid: int = 0
+    flags: str | None = None  # exact xentop flags when the source has them (Xen)
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +112,11 @@ class DomainSample:
     @property
     def active(self) -> bool:
         return self.state is not DomainState.SHUTOFF
+
+    @property
+    def state_flags(self) -> str:
+        """xentop's STATE column, ``dsbcpr``."""
+        return self.flags if self.flags is not None else self.state.flags
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +131,7 @@ class HostSample:
     mem_free_kib: int
     cpu_model: str = ""
     libvirt_version: str = ""
+    cache_monitoring: str = ""  # why there is no Cache QoS data, when there is none
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +142,8 @@ class RawSample:
     wall: float  # seconds since the epoch, for display
     host: HostSample
     domains: tuple[DomainSample, ...]
-    errors: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()  # what failed this tick
+    notices: tuple[str, ...] = ()  # what the admin must know about what is shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +193,8 @@ class Snapshot:
     interval_s: float | None  # None on the first snapshot (no rates yet)
     host: HostSample
     domains: tuple[DomainView, ...]
-    errors: tuple[str, ...] = field(default=())
+    errors: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
 
     def by_uuid(self) -> dict[str, DomainView]:
         return {d.uuid: d for d in self.domains}
@@ -330,4 +343,5 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
         host=cur.host,
         domains=views,
         errors=cur.errors,
+        notices=cur.notices,
     )

@@ -8,6 +8,7 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from xentui.cpulist import format_cpulist
 from xentui.model import (
     SECTOR_BYTES,
     DomainRates,
@@ -38,7 +39,7 @@ def domain_record(view: DomainView) -> dict:
         "uuid": d.uuid,
         "id": d.domid,
         "state": d.state.value,
-        "state_flags": d.state.flags,
+        "state_flags": d.state_flags,
         "cpu_ns": d.cpu_ns,
         "cpu_s": _round(None if d.cpu_ns is None else d.cpu_ns / 1e9),
         "cpu_pct_of_one_pcpu": _round(r.cpu_pct, 2),
@@ -75,7 +76,7 @@ def domain_record(view: DomainView) -> dict:
     }
 
 
-def _detail(view: DomainView) -> dict:
+def _detail(view: DomainView, ncpus: int) -> dict:
     rates = {v.number: v for v in view.rates.vcpus}
     vcpus = []
     for v in view.sample.vcpus:
@@ -86,6 +87,8 @@ def _detail(view: DomainView) -> dict:
             "time_ns": v.time_ns,
             "steal_ns": v.delay_ns,
             "pcpu": v.pcpu,
+            "hard_affinity": None if v.hard_affinity is None else format_cpulist(v.hard_affinity, ncpus),
+            "soft_affinity": None if v.soft_affinity is None else format_cpulist(v.soft_affinity, ncpus),
             "cpu_pct_of_one_pcpu": _round(rate.cpu_pct if rate else None, 2),
             "steal_pct": _round(rate.steal_pct if rate else None, 2),
         })
@@ -112,7 +115,8 @@ def json_frame(snapshot: Snapshot, iteration: int) -> str:
         "epoch_s": round(snapshot.wall, 3),
         "interval_s": _round(snapshot.interval_s),
         "host": host,
-        "domains": [domain_record(v) | _detail(v) for v in snapshot.domains if v.sample.active],
+        "domains": [domain_record(v) | _detail(v, snapshot.host.pcpus) for v in snapshot.domains if v.sample.active],
+        "notices": list(snapshot.notices),
         "errors": list(snapshot.errors),
     }
     return json.dumps(frame, separators=(",", ":")) + "\n"

@@ -116,7 +116,7 @@ def domain_line(view: DomainView, width: dict[str, int], full_name: bool) -> str
     cum = _cumulative(view)
     cells = [
         name,
-        d.state.flags,
+        d.state_flags,
         _num(None if d.cpu_ns is None else d.cpu_ns // 1_000_000_000, 10),
         f"{view.rates.cpu_pct or 0.0:6.1f}",
         _num(d.mem_kib, 10),
@@ -160,11 +160,17 @@ def net_line(i: int, n: NetSample) -> str:
     )
 
 
+def vbd_label(i: int, b: BlockSample) -> str:
+    """xentop's "BlkBack 51712 [ca: 0] " on Xen; libvirt's target name and index elsewhere."""
+    if b.devno is None:
+        return f"{b.name} {i:4d} "
+    major, minor = b.devno >> 8, b.devno & 0xFF  # linux/kdev_t.h, as xentop
+    return f"{b.kind} {b.devno:4d} [{major:2x}:{minor:2x}] "
+
+
 def vbd_line(i: int, b: BlockSample) -> str:
-    # xentop prints "VBD <BlkBack|BlkTap> <devno> [maj:min] "; libvirt gives the
-    # target name and its index instead, in the same places.
     return (
-        f"VBD {b.name} {i:4d}  OO: {_num(b.oo_reqs, 8)}   RD: {_num(b.rd_reqs, 8)}   "
+        f"VBD {vbd_label(i, b)} OO: {_num(b.oo_reqs, 8)}   RD: {_num(b.rd_reqs, 8)}   "
         f"WR: {_num(b.wr_reqs, 8)}   RSECT: {_num(_sectors(b.rd_bytes), 10)}   "
         f"WSECT: {_num(_sectors(b.wr_bytes), 10)}"
     )

@@ -32,7 +32,15 @@ def default_uri(env: dict[str, str] | None = None, proc_xen: str = "/proc/xen") 
 
 
 def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
-    """Open the source for ``uri`` (default: :func:`default_uri`)."""
+    """The source for ``uri``; with none given, Xen itself on a dom0, else :func:`default_uri`.
+
+    On a dom0 libxenstat sees every domain, where libvirt's libxl driver sees only the
+    ones libvirt started; ``-c xen:///system`` still selects libvirt.
+    """
+    from xentui.sources import xen
+
+    if uri is None and not os.environ.get("LIBVIRT_DEFAULT_URI") and xen.is_dom0():
+        return xen.XenSource(readonly=readonly)
     from xentui.sources.libvirt_source import LibvirtSource
 
     return LibvirtSource(uri or default_uri(), readonly=readonly)

@@ -167,6 +167,8 @@ class LibvirtSource:
         self._devices: dict[tuple[str, int | None], Devices] = {}
         self._host_static = self._read_host_static()
         self._node_memstats = True
+        self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
+        self._xenstat_failed = False
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
 
     # --- host --------------------------------------------------------------
@@ -354,14 +356,38 @@ class LibvirtSource:
             host = self.host_sample()
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
+        hidden = self._hidden_xen_domains(len([d for d in domains if d.active]))
         return RawSample(
             monotonic=(before + after) / 2,
             wall=time.time(),
             host=host,
             domains=domains,
             errors=errors,
+            notices=(hidden,) if hidden else (),
         )
 
+    def _hidden_xen_domains(self, listed: int) -> str | None:
+        """On a Xen dom0, say how many running domains libvirt's libxl driver does not list."""
+        if self._host_static["hypervisor"] != "Xen" or self._xenstat_failed:
+            return None
+        from xentui.sources import xen
+
+        try:
+            if self._xenstat is None:
+                if not xen.is_dom0():
+                    raise SourceError("not a dom0")
+                self._xenstat = xen.XenStat()
+            running = self._xenstat.count_domains()
+        except (SourceError, OSError):
+            self._xenstat_failed = True
+            return None
+        if running <= listed:
+            return None
+        return (f"libvirt lists only the domains it started: {running - listed} more of the {running} running "
+                f"on this host are not shown (run xentui without -c to see every domain)")
+
     def close(self) -> None:
+        if self._xenstat is not None:
+            self._xenstat.close()
         with contextlib.suppress(libvirt.libvirtError):
             self.conn.close()

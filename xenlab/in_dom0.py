@@ -1,0 +1,187 @@
+"""The lab's test program, run inside the Xen dom0 (system Python, xentui on PYTHONPATH).
+
+It records facts only; the host's pytest asserts on them.  Everything lands in
+/root/out: raw outputs of xentop, xentui and xl, and results.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+OUT = Path("/root/out")
+KERNEL = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
+INITRD = Path("/opt/xenlab/domu-initrd.gz")
+ITERATIONS = 8
+results: dict = {"steps": []}
+
+
+def sh(*cmd: str, check: bool = True, timeout: float = 120) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    record = {"cmd": " ".join(cmd), "rc": proc.returncode, "out": proc.stdout[-4000:], "err": proc.stderr[-2000:]}
+    results["steps"].append(record)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout
+
+
+def save(name: str, text: str) -> None:
+    (OUT / name).write_text(text)
+
+
+def loop_disk(name: str, mib: int = 32) -> str:
+    path = Path(f"/root/{name}.img")
+    with path.open("wb") as f:
+        f.truncate(mib << 20)
+    return sh("losetup", "-f", "--show", str(path)).strip()
+
+
+def xl_config(name: str, role: str, ip: str, disk: str | None) -> Path:
+    lines = [
+        f'name = "{name}"', 'type = "pv"', f'kernel = "{KERNEL}"', f'ramdisk = "{INITRD}"',
+        f'extra = "console=hvc0 quiet xenlab_role={role} xenlab_ip={ip}"', "memory = 128", "vcpus = 1",
+        "vif = ['bridge=xenbr0']",
+    ]
+    if disk:
+        lines.append(f"disk = ['phy:{disk},xvda,w']")
+    path = Path(f"/root/{name}.cfg")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def libvirt_xml(name: str, role: str, ip: str) -> Path:
+    path = Path(f"/root/{name}.xml")
+    path.write_text(f"""<domain type='xen'>
+  <name>{name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='xenpv'>linux</type><kernel>{KERNEL}</kernel><initrd>{INITRD}</initrd>
+    <cmdline>console=hvc0 quiet xenlab_role={role} xenlab_ip={ip}</cmdline></os>
+  <devices><interface type='bridge'><source bridge='xenbr0'/></interface></devices>
+</domain>""")
+    return path
+
+
+def wait_up(name: str, timeout: float = 240) -> float:
+    log = Path(f"/var/log/xen/console/guest-{name}.log")
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if log.exists() and "XENLAB-DOMU-UP" in log.read_text(errors="replace"):
+            return time.monotonic() - started
+        time.sleep(1)
+    raise RuntimeError(f"{name} did not come up within {timeout:.0f} s")
+
+
+def read_stamped(proc: subprocess.Popen, lines: list) -> None:
+    for line in proc.stdout:
+        lines.append((time.time(), line.rstrip("\n")))
+
+
+def side_by_side() -> None:
+    """xentop -b and xentui -b at the same time, every line stamped as it arrives."""
+    commands = {
+        "xentop": ["xentop", "-b", "-d", "1", "-i", str(ITERATIONS + 1), "-f", "-n", "-x", "-v"],
+        "xentui": [sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", str(ITERATIONS), "-f", "-n", "-x", "-v"],
+        "xentui-json": [sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", "2", "--format", "json"],
+    }
+    procs, captured, readers = {}, {}, []
+    for name, cmd in commands.items():
+        procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        captured[name] = []
+        reader = threading.Thread(target=read_stamped, args=(procs[name], captured[name]))
+        reader.start()
+        readers.append(reader)
+    for name, proc in procs.items():
+        proc.wait(timeout=180)
+        results[f"{name}_rc"] = proc.returncode
+        results[f"{name}_stderr"] = proc.stderr.read()
+    for reader in readers:
+        reader.join()
+    for name, lines in captured.items():
+        save(f"{name}.stamped.json", json.dumps(lines))
+        save(f"{name}.txt", "\n".join(line for _, line in lines) + "\n")
+
+
+def actions() -> None:
+    from xentui.actions import Action, ActionError, perform
+    from xentui.sources.xen import XenSource
+
+    ro = XenSource(readonly=True)
+    busy = next(d for d in ro.collect().domains if d.name == "xl-busy")
+    try:
+        perform(ro, busy, Action.PAUSE, ncpus=2)
+        results["readonly_refusal"] = None
+    except ActionError as err:
+        results["readonly_refusal"] = str(err)
+    save("xl-list-after-refusal.txt", sh("xl", "list"))
+
+    rw = XenSource(readonly=False)
+    busy = next(d for d in rw.collect().domains if d.name == "xl-busy")
+    results["pin_seconds"] = perform(rw, busy, Action.PIN, ncpus=2, vcpu=0, hard="1", soft="0-1")
+    save("xl-vcpu-list-after-pin.txt", sh("xl", "vcpu-list", "xl-busy"))
+    time.sleep(11)  # xentui re-reads affinity every 10 s
+    pinned = next(d for d in rw.collect().domains if d.name == "xl-busy")
+    results["affinity_after_pin"] = [sorted(pinned.vcpus[0].hard_affinity or ()),
+                                     sorted(pinned.vcpus[0].soft_affinity or ())]
+    results["pause_seconds"] = perform(rw, busy, Action.PAUSE, ncpus=2)
+    save("xl-list-after-pause.txt", sh("xl", "list"))
+    paused = next(d for d in rw.collect().domains if d.name == "xl-busy")
+    results["flags_after_pause"] = paused.state_flags
+    perform(rw, busy, Action.RESUME, ncpus=2)
+    save("xl-list-after-unpause.txt", sh("xl", "list"))
+    results["flags_after_unpause"] = next(d for d in rw.collect().domains if d.name == "xl-busy").state_flags
+    bogus = dataclasses.replace(busy, uuid="00000000-dead-beef-0000-000000000000")
+    try:
+        perform(rw, bogus, Action.DESTROY, ncpus=2)
+        results["replaced_refusal"] = None
+    except ActionError as err:
+        results["replaced_refusal"] = str(err)
+    save("xl-list-after-replaced.txt", sh("xl", "list"))
+
+
+def libvirt_view() -> None:
+    from xentui.sources.libvirt_source import LibvirtSource
+
+    src = LibvirtSource("xen:///system")
+    sample = src.collect()
+    results["libvirt_domains"] = sorted(d.name for d in sample.domains)
+    results["libvirt_notices"] = list(sample.notices)
+    results["libvirt_bulk_supported"] = src.bulk_supported
+    results["libvirt_cpu_ns"] = {d.name: d.cpu_ns for d in sample.domains}
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    try:
+        sh("xl", "info")
+        disk_io = loop_disk("vbd-io")
+        sh("xl", "create", str(xl_config("xl-busy", "busy", "10.9.0.2", None)))
+        sh("xl", "create", str(xl_config("xl-io", "io", "10.9.0.3", disk_io)))
+        sh("virsh", "-c", "xen:///system", "create", str(libvirt_xml("lv-idle", "idle", "10.9.0.4")))
+        results["boot_seconds"] = {name: wait_up(name) for name in ("xl-busy", "xl-io", "lv-idle")}
+        time.sleep(3)
+        side_by_side()
+        save("xl-vcpu-list.txt", sh("xl", "vcpu-list"))
+        save("xl-list.txt", sh("xl", "list"))
+        save("xl-psr-cmt-show.txt", sh("xl", "psr-cmt-show", "cache-occupancy", check=False))
+        save("xl-psr-hwinfo.txt", sh("xl", "psr-hwinfo", check=False))
+        libvirt_view()
+        actions()
+        results["ok"] = True
+    except Exception:
+        results["ok"] = False
+        results["error"] = traceback.format_exc()
+    save("results.json", json.dumps(results, indent=1))
+    for log in Path("/var/log/xen/console").glob("guest-*.log"):
+        save(f"console-{log.stem}.txt", log.read_text(errors="replace"))
+    return 0 if results["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

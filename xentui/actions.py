@@ -1,0 +1,90 @@
+"""Domain actions, validated and guarded before they reach a source.
+
+Read-only unless the session was opened with --write; refused when the domain the
+admin chose has been replaced (same name, new UUID); every argument checked first.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+from typing import Protocol
+
+from xentui.cpulist import CpuListError, parse_cpulist
+from xentui.model import DomainSample
+
+READ_ONLY = "read-only session: start xentui with --write (-w) to act on domains"
+
+
+class Action(enum.Enum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    SHUTDOWN = "shutdown"
+    REBOOT = "reboot"
+    DESTROY = "destroy"
+    PIN = "pin"  # params: vcpu (int or "all"), hard (cpu list), soft (cpu list, Xen)
+    BALLOON = "balloon"  # params: memory (e.g. "512M", "1G", "262144k")
+
+
+class ActionError(Exception):
+    """An action refused or failed: one line for the admin."""
+
+
+class ActingSource(Protocol):
+    readonly: bool
+
+    def act(self, domain: DomainSample, action: Action, **params: object) -> None: ...
+
+    def current_uuid(self, domain: DomainSample) -> str | None: ...
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_KIB_PER_UNIT = {"": 1024, "k": 1, "m": 1024, "g": 1024**2, "t": 1024**3}  # bare number: MiB, as xl mem-set
+
+
+def parse_memory_kib(text: str) -> int:
+    """``'512M'`` -> 524288 KiB.  A bare number is MiB, as ``xl mem-set`` reads it."""
+    match = _SIZE.match(str(text))
+    if not match or int(match.group(1)) == 0:
+        raise ActionError(f"memory {text!r} is not a size; write e.g. 512M, 2G or 262144k")
+    return int(match.group(1)) * _KIB_PER_UNIT[match.group(2).lower()]
+
+
+def validate(action: Action, params: dict, ncpus: int, vcpus: int) -> dict:
+    """Checked, normalised parameters for ``action``, or ActionError."""
+    if action is Action.PIN:
+        vcpu = params.get("vcpu", "all")
+        if vcpu != "all" and not (isinstance(vcpu, int) and 0 <= vcpu < vcpus):
+            raise ActionError(f"vCPU {vcpu!r} does not exist; this domain has vCPUs 0-{vcpus - 1} (or all)")
+        out = {"vcpu": vcpu}
+        for key in ("hard", "soft"):
+            if params.get(key) is not None:
+                try:
+                    cpus = parse_cpulist(str(params[key]), ncpus)
+                except CpuListError as err:
+                    raise ActionError(str(err)) from None
+                if not cpus:
+                    raise ActionError(f"{key} affinity {params[key]!r} leaves no pCPU to run on")
+                out[key] = cpus
+        if "hard" not in out and "soft" not in out:
+            raise ActionError("pin needs a cpu list, e.g. 0-3,^2 or all")
+        return out
+    if action is Action.BALLOON:
+        return {"memory_kib": parse_memory_kib(params.get("memory", ""))}
+    return {}
+
+
+def perform(source: ActingSource, domain: DomainSample, action: Action, *, ncpus: int, **params: object) -> float:
+    """Do ``action`` on ``domain``; return the seconds it took.  Raises ActionError."""
+    if source.readonly:
+        raise ActionError(READ_ONLY)
+    checked = validate(action, params, ncpus, len(domain.vcpus) or 1)
+    now = source.current_uuid(domain)
+    if now is None:
+        raise ActionError(f"{domain.name} is gone: nothing done")
+    if now != domain.uuid:
+        raise ActionError(f"{domain.name} was replaced by another domain of that name (UUID {now}): nothing done")
+    started = time.monotonic()
+    source.act(domain, action, **checked)
+    return time.monotonic() - started

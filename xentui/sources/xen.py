@@ -1,0 +1,346 @@
+"""Xen, read as xentop reads it: libxenstat through ctypes, plus ``xl`` for the rest.
+
+libxenstat sees every domain whoever created it (libvirt's libxl driver sees only the
+ones libvirt started), so on a dom0 this is the default source.  Affinity comes from
+``xl vcpu-list`` (not every tick), UUIDs from xenstore (once per domain), actions go
+through ``xl``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from xentui.cpulist import CpuListError, parse_cpulist
+from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, RawSample, VcpuSample
+from xentui.sources import SourceError
+
+XENSTAT_ALL = 0x1 | 0x2 | 0x4 | 0x8  # VCPU | NETWORK | XEN_VERSION | VBD
+NO_LIMIT = 2**64 - 1  # xenstat_domain_max_mem() when a domain has no limit
+VBD_KINDS = ("Unidentified", "BlkBack", "BlkTap")
+AFFINITY_EVERY_S = 10.0  # `xl vcpu-list` cadence; also run when a domain appears
+CAPABILITIES = Path("/proc/xen/capabilities")
+
+# xentop's flag letters, in its order, and the libxenstat call behind each.
+FLAG_CALLS = (("d", "dying"), ("s", "shutdown"), ("b", "blocked"), ("c", "crashed"), ("p", "paused"), ("r", "running"))
+# One state for a domain with several flags: xentop's summary-line priority.
+STATE_PRIORITY = (("r", DomainState.RUNNING), ("b", DomainState.BLOCKED), ("p", DomainState.PAUSED),
+                  ("s", DomainState.SHUTDOWN), ("c", DomainState.CRASHED), ("d", DomainState.DYING))
+
+
+def is_dom0(capabilities: Path = CAPABILITIES) -> bool:
+    """True in a Xen control domain (``/proc/xen/capabilities`` holds ``control_d``)."""
+    try:
+        return "control_d" in capabilities.read_text()
+    except OSError:
+        return False
+
+
+def _find_library(name: str, pattern: str) -> str | None:
+    found = ctypes.util.find_library(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/*/{pattern}") + glob.glob(f"/usr/lib/{pattern}")
+                        + glob.glob(f"/usr/local/lib/{pattern}"))
+    return candidates[-1] if candidates else None
+
+
+def _declare(lib: ctypes.CDLL, restype, names: str, *argtypes) -> None:
+    for name in names.split():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = list(argtypes)
+
+
+class XenStat:
+    """The few libxenstat calls xentop makes, typed for ctypes."""
+
+    def __init__(self, path: str | None = None):
+        path = path or _find_library("xenstat", "libxenstat.so*")
+        if not path:
+            raise SourceError("libxenstat not found: install Xen's tools (Debian: libxenmisc4.17) on this dom0")
+        lib = ctypes.CDLL(path)
+        p, u, ull, s = ctypes.c_void_p, ctypes.c_uint, ctypes.c_ulonglong, ctypes.c_char_p
+        _declare(lib, p, "xenstat_init")
+        _declare(lib, None, "xenstat_uninit xenstat_free_node", p)
+        _declare(lib, p, "xenstat_get_node", p, u)
+        _declare(lib, p, "xenstat_node_domain_by_index xenstat_domain_vcpu xenstat_domain_network "
+                         "xenstat_domain_vbd", p, u)
+        _declare(lib, s, "xenstat_node_xen_version xenstat_domain_name", p)
+        _declare(lib, ull, "xenstat_node_tot_mem xenstat_node_free_mem xenstat_node_cpu_hz xenstat_domain_cpu_ns "
+                           "xenstat_domain_cur_mem xenstat_domain_max_mem xenstat_vcpu_ns", p)
+        _declare(lib, u, "xenstat_node_num_domains xenstat_node_num_cpus xenstat_domain_id xenstat_domain_num_vcpus "
+                         "xenstat_domain_ssid xenstat_domain_num_networks xenstat_domain_num_vbds xenstat_vcpu_online "
+                         "xenstat_network_id xenstat_vbd_type xenstat_vbd_dev", p)
+        _declare(lib, u, " ".join(f"xenstat_domain_{call}" for _, call in FLAG_CALLS), p)
+        _declare(lib, ull, "xenstat_network_rbytes xenstat_network_rpackets xenstat_network_rerrs "
+                           "xenstat_network_rdrop xenstat_network_tbytes xenstat_network_tpackets "
+                           "xenstat_network_terrs xenstat_network_tdrop xenstat_vbd_oo_reqs xenstat_vbd_rd_reqs "
+                           "xenstat_vbd_wr_reqs xenstat_vbd_rd_sects xenstat_vbd_wr_sects", p)
+        self.has_vbd_error = hasattr(lib, "xenstat_vbd_error")
+        if self.has_vbd_error:
+            _declare(lib, ctypes.c_bool, "xenstat_vbd_error", p)
+        self.lib = lib
+        self.handle = lib.xenstat_init()
+        if not self.handle:
+            raise SourceError("xenstat_init failed: run xentui as root in dom0 (it needs /dev/xen/privcmd)")
+
+    def count_domains(self) -> int:
+        node = self.lib.xenstat_get_node(self.handle, 0)
+        if not node:
+            raise SourceError("failed to retrieve statistics from libxenstat")
+        try:
+            return self.lib.xenstat_node_num_domains(node)
+        finally:
+            self.lib.xenstat_free_node(node)
+
+    def close(self) -> None:
+        if self.handle:
+            self.lib.xenstat_uninit(self.handle)
+            self.handle = None
+
+
+class XenStore:
+    """Read-only xenstore access for domain UUIDs (libxenstore through ctypes)."""
+
+    def __init__(self):
+        path = _find_library("xenstore", "libxenstore.so*")
+        self.lib = ctypes.CDLL(path) if path else None
+        self.libc = ctypes.CDLL(None)
+        self.handle = None
+        if self.lib:
+            _declare(self.lib, ctypes.c_void_p, "xs_open", ctypes.c_ulong)
+            _declare(self.lib, ctypes.c_void_p, "xs_read", ctypes.c_void_p, ctypes.c_uint32, ctypes.c_char_p,
+                     ctypes.POINTER(ctypes.c_uint))
+            _declare(self.lib, None, "xs_close", ctypes.c_void_p)
+            self.libc.free.argtypes = [ctypes.c_void_p]
+            self.handle = self.lib.xs_open(0)
+
+    def read(self, path: str) -> str | None:
+        if not self.handle:
+            return None
+        length = ctypes.c_uint()
+        ptr = self.lib.xs_read(self.handle, 0, path.encode(), ctypes.byref(length))
+        if not ptr:
+            return None
+        try:
+            return ctypes.string_at(ptr, length.value).decode(errors="replace")
+        finally:
+            self.libc.free(ptr)
+
+    def close(self) -> None:
+        if self.handle:
+            self.lib.xs_close(self.handle)
+            self.handle = None
+
+
+def parse_vcpu_list(text: str, ncpus: int) -> dict[tuple[int, int], tuple[int | None, frozenset[int], frozenset[int]]]:
+    """``xl vcpu-list`` -> {(domid, vcpu): (pcpu or None, hard, soft)}."""
+    out = {}
+    for line in text.splitlines()[1:]:
+        tokens = line.split()
+        if len(tokens) < 9 or tokens[-2] != "/":
+            continue
+        try:
+            domid, vcpu = int(tokens[-8]), int(tokens[-7])
+            pcpu = None if tokens[-6] == "-" else int(tokens[-6])
+            out[(domid, vcpu)] = (pcpu, parse_cpulist(tokens[-3], ncpus), parse_cpulist(tokens[-1], ncpus))
+        except (ValueError, CpuListError):
+            continue
+    return out
+
+
+def xl(*args: str, timeout: float = 30.0) -> str:
+    """Run ``xl``; its first error line becomes a SourceError."""
+    try:
+        proc = subprocess.run(["xl", *args], capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise SourceError("xl not found: install Xen's tools (Debian: xen-utils)") from None
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"xl {' '.join(args)} did not answer within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        message = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise SourceError(f"xl {' '.join(args)}: {message.split(': ', 1)[-1] if 'libxl' in message else message}")
+    return proc.stdout
+
+
+def cache_monitoring_status() -> str:
+    """Why Xen gives no Cache QoS numbers, in xl's own words, or '' when CMT works."""
+    try:
+        xl("psr-cmt-show", "cache-occupancy", timeout=10)
+    except SourceError as err:
+        reason = str(err).split(": ", 1)[-1]
+        if "disabled" in reason or "not supported" in reason:
+            return f"{reason}: boot Xen with psr=cmt:1 on a CPU with Intel CMT"
+        return reason
+    return ""
+
+
+class XenSource:
+    """All domains of this Xen host, with xentop's numbers."""
+
+    def __init__(self, *, readonly: bool = True, stat: XenStat | None = None):
+        self.readonly = readonly
+        self.uri = "xen (libxenstat)"
+        self.stat = stat or XenStat()
+        self.store = XenStore()
+        self.hostname = socket.gethostname()
+        self._uuids: dict[int, str] = {}
+        self._affinity: dict = {}
+        self._affinity_at = -AFFINITY_EVERY_S
+        self._known_domids: set[int] = set()
+        self.cache_monitoring = cache_monitoring_status()
+        self._ncpus = 0
+        self.calls = 0
+
+    def _uuid(self, domid: int) -> str:
+        uuid = self._uuids.get(domid)
+        if uuid is None:
+            vm = self.store.read(f"/local/domain/{domid}/vm") or ""
+            uuid = vm.rsplit("/", 1)[-1] if vm.startswith("/vm/") else f"xen-domid-{domid}"
+            self._uuids[domid] = uuid
+        return uuid
+
+    def _refresh_affinity(self, domids: set[int], ncpus: int) -> str | None:
+        now = time.monotonic()
+        if now - self._affinity_at < AFFINITY_EVERY_S and domids <= self._known_domids:
+            return None
+        self._affinity_at = now
+        self._known_domids = domids
+        try:
+            self._affinity = parse_vcpu_list(xl("vcpu-list", timeout=10), ncpus)
+        except SourceError as err:
+            return str(err)
+        return None
+
+    def _domain(self, d, ncpus: int) -> DomainSample:
+        lib = self.stat.lib
+        domid = lib.xenstat_domain_id(d)
+        flags = "".join(letter if getattr(lib, f"xenstat_domain_{call}")(d) else "-" for letter, call in FLAG_CALLS)
+        state = next((st for letter, st in STATE_PRIORITY if letter in flags), DomainState.NOSTATE)
+        vcpus = []
+        for n in range(lib.xenstat_domain_num_vcpus(d)):
+            v = lib.xenstat_domain_vcpu(d, n)
+            pcpu, hard, soft = self._affinity.get((domid, n), (None, None, None))
+            vcpus.append(VcpuSample(n, online=bool(lib.xenstat_vcpu_online(v)), time_ns=lib.xenstat_vcpu_ns(v),
+                                    pcpu=pcpu, hard_affinity=hard, soft_affinity=soft))
+        nets = []
+        for i in range(lib.xenstat_domain_num_networks(d)):
+            n = lib.xenstat_domain_network(d, i)
+            nets.append(NetSample(
+                name=f"vif{domid}.{lib.xenstat_network_id(n)}",
+                rx_bytes=lib.xenstat_network_rbytes(n), rx_packets=lib.xenstat_network_rpackets(n),
+                rx_errs=lib.xenstat_network_rerrs(n), rx_drop=lib.xenstat_network_rdrop(n),
+                tx_bytes=lib.xenstat_network_tbytes(n), tx_packets=lib.xenstat_network_tpackets(n),
+                tx_errs=lib.xenstat_network_terrs(n), tx_drop=lib.xenstat_network_tdrop(n),
+            ))
+        blocks = []
+        for i in range(lib.xenstat_domain_num_vbds(d)):
+            b = lib.xenstat_domain_vbd(d, i)
+            kind = lib.xenstat_vbd_type(b)
+            devno = lib.xenstat_vbd_dev(b)
+            failed = self.stat.has_vbd_error and lib.xenstat_vbd_error(b)
+            blocks.append(BlockSample(
+                name=str(devno), kind=VBD_KINDS[kind] if kind < len(VBD_KINDS) else str(kind), devno=devno,
+                **({} if failed else {
+                    "oo_reqs": lib.xenstat_vbd_oo_reqs(b), "rd_reqs": lib.xenstat_vbd_rd_reqs(b),
+                    "wr_reqs": lib.xenstat_vbd_wr_reqs(b), "rd_bytes": lib.xenstat_vbd_rd_sects(b) * 512,
+                    "wr_bytes": lib.xenstat_vbd_wr_sects(b) * 512,
+                }),
+            ))
+        max_mem = lib.xenstat_domain_max_mem(d)
+        return DomainSample(
+            uuid=self._uuid(domid),
+            name=(lib.xenstat_domain_name(d) or b"").decode(errors="replace"),
+            domid=domid,
+            state=state,
+            flags=flags,
+            cpu_ns=lib.xenstat_domain_cpu_ns(d),
+            vcpus_current=len(vcpus),
+            vcpus_max=len(vcpus),
+            mem_kib=lib.xenstat_domain_cur_mem(d) // 1024,
+            maxmem_kib=None if max_mem == NO_LIMIT else max_mem // 1024,
+            vcpus=tuple(vcpus),
+            nets=tuple(nets),
+            blocks=tuple(blocks),
+            ssid=lib.xenstat_domain_ssid(d),
+        )
+
+    def collect(self) -> RawSample:
+        lib = self.stat.lib
+        stamp = time.monotonic()
+        self.calls += 1
+        node = lib.xenstat_get_node(self.stat.handle, XENSTAT_ALL)
+        if not node:
+            raise SourceError("failed to retrieve statistics from libxenstat")
+        try:
+            ncpus = self._ncpus = lib.xenstat_node_num_cpus(node)
+            handles = [lib.xenstat_node_domain_by_index(node, i) for i in range(lib.xenstat_node_num_domains(node))]
+            error = self._refresh_affinity({lib.xenstat_domain_id(d) for d in handles}, ncpus)
+            domains = tuple(self._domain(d, ncpus) for d in handles)
+            host = HostSample(
+                hostname=self.hostname,
+                hypervisor="Xen",
+                hypervisor_version=(lib.xenstat_node_xen_version(node) or b"?").decode(),
+                uri=self.uri,
+                pcpus=ncpus,
+                mhz=lib.xenstat_node_cpu_hz(node) // 1_000_000,
+                mem_total_kib=lib.xenstat_node_tot_mem(node) // 1024,
+                mem_free_kib=lib.xenstat_node_free_mem(node) // 1024,
+                cache_monitoring=self.cache_monitoring,
+            )
+        finally:
+            lib.xenstat_free_node(node)
+        live = {d.domid for d in domains}
+        for domid in [k for k in self._uuids if k not in live]:
+            del self._uuids[domid]
+        return RawSample(monotonic=stamp, wall=time.time(), host=host, domains=domains,
+                         errors=(error,) if error else ())
+
+    # --- actions (guarded by xentui.actions.perform) ------------------------------
+
+    def current_uuid(self, domain: DomainSample) -> str | None:
+        """The UUID the target's domid has now (None when that domid is gone)."""
+        if domain.domid is None:
+            return None
+        vm = self.store.read(f"/local/domain/{domain.domid}/vm")
+        if vm is None:
+            return None
+        return vm.rsplit("/", 1)[-1] if vm.startswith("/vm/") else f"xen-domid-{domain.domid}"
+
+    def act(self, domain: DomainSample, action, **params) -> None:
+        from xentui.actions import ActionError
+
+        try:
+            xl(*_xl_action(domain, action, params, self._ncpus))
+        except SourceError as err:
+            raise ActionError(str(err)) from None
+
+    def close(self) -> None:
+        self.stat.close()
+        self.store.close()
+
+
+def _xl_action(domain: DomainSample, action, params: dict, ncpus: int) -> list[str]:
+    """The ``xl`` command line for one action (arguments already validated)."""
+    from xentui.actions import Action
+    from xentui.cpulist import format_cpulist
+
+    domid = str(domain.domid)
+    simple = {Action.PAUSE: "pause", Action.RESUME: "unpause", Action.SHUTDOWN: "shutdown",
+              Action.REBOOT: "reboot", Action.DESTROY: "destroy"}
+    if action in simple:
+        return [simple[action], domid]
+    if action is Action.PIN:
+        hard = format_cpulist(params["hard"], ncpus) if "hard" in params else "-"
+        soft = format_cpulist(params["soft"], ncpus) if "soft" in params else "-"
+        return ["vcpu-pin", domid, str(params["vcpu"]), hard, soft]
+    if action is Action.BALLOON:
+        return ["mem-set", domid, f"{params['memory_kib']}k"]
+    raise SourceError(f"{action.value} is not available on Xen")

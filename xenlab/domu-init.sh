@@ -21,10 +21,10 @@ case "$role" in
     while :; do
       ping -c 1 -W 1 10.9.0.1 >/dev/null 2>&1
       echo 3 > /proc/sys/vm/drop_caches
-      dd if=/dev/xvda of=/dev/null bs=64k count=4 skip=$((n % 64)) 2>/dev/null
-      dd if=/dev/zero of=/dev/xvda bs=4k count=4 seek=$((n % 256)) conv=fsync 2>/dev/null
+      dd if=/dev/xvda of=/dev/null bs=16k count=1 skip=$((n % 256)) 2>/dev/null
+      dd if=/dev/zero of=/dev/xvda bs=4k count=1 seek=$((n % 1024)) conv=fsync 2>/dev/null
       n=$((n + 1))
-      sleep 1
+      usleep 200000
     done ;;
   *) while :; do sleep 3600; done ;;
 esac

@@ -18,7 +18,7 @@ from pathlib import Path
 OUT = Path("/root/out")
 KERNEL = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
 INITRD = Path("/opt/xenlab/domu-initrd.gz")
-ITERATIONS = 8
+ITERATIONS = 12
 results: dict = {"steps": []}
 
 
@@ -83,29 +83,41 @@ def read_stamped(proc: subprocess.Popen, lines: list) -> None:
         lines.append((time.time(), line.rstrip("\n")))
 
 
+def start_stamped(cmd: list[str]) -> tuple[subprocess.Popen, list, threading.Thread]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list = []
+    reader = threading.Thread(target=read_stamped, args=(proc, lines))
+    reader.start()
+    return proc, lines, reader
+
+
 def side_by_side() -> None:
-    """xentop -b and xentui -b at the same time, every line stamped as it arrives."""
-    commands = {
-        "xentop": ["xentop", "-b", "-d", "1", "-i", str(ITERATIONS + 1), "-f", "-n", "-x", "-v"],
-        "xentui": [sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", str(ITERATIONS), "-f", "-n", "-x", "-v"],
-        "xentui-json": [sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", "2", "--format", "json"],
-    }
-    procs, captured, readers = {}, {}, []
-    for name, cmd in commands.items():
-        procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        captured[name] = []
-        reader = threading.Thread(target=read_stamped, args=(procs[name], captured[name]))
-        reader.start()
-        readers.append(reader)
-    for name, proc in procs.items():
+    """xentop -b and xentui -b at the same time, every line stamped as it arrives.
+
+    xentui starts first (Python starts slowly under emulation); xentop starts when
+    xentui's first frame is out, so that both run in their steady state together.
+    """
+    runs = {}
+    runs["xentui"] = start_stamped([sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", str(ITERATIONS + 3),
+                                    "-f", "-n", "-x", "-v"])
+    deadline = time.monotonic() + 60
+    while not runs["xentui"][1] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    runs["xentop"] = start_stamped(["xentop", "-b", "-d", "1", "-i", str(ITERATIONS), "-f", "-n", "-x", "-v"])
+    for name, (proc, lines, reader) in runs.items():
         proc.wait(timeout=180)
+        reader.join()
         results[f"{name}_rc"] = proc.returncode
         results[f"{name}_stderr"] = proc.stderr.read()
-    for reader in readers:
-        reader.join()
-    for name, lines in captured.items():
         save(f"{name}.stamped.json", json.dumps(lines))
         save(f"{name}.txt", "\n".join(line for _, line in lines) + "\n")
+    save("xentui.json", sh(sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", "2", "--format", "json"))
+
+
+def pin_layout() -> None:
+    """Steady loads: the busy domU alone on pCPU 1, everything else on pCPU 0."""
+    for domain, cpu in (("Domain-0", "0"), ("xl-io", "0"), ("lv-idle", "0"), ("xl-busy", "1")):
+        sh("xl", "vcpu-pin", domain, "all", cpu)
 
 
 def actions() -> None:
@@ -123,7 +135,7 @@ def actions() -> None:
 
     rw = XenSource(readonly=False)
     busy = next(d for d in rw.collect().domains if d.name == "xl-busy")
-    results["pin_seconds"] = perform(rw, busy, Action.PIN, ncpus=2, vcpu=0, hard="1", soft="0-1")
+    results["pin_seconds"] = perform(rw, busy, Action.PIN, ncpus=2, vcpu=0, hard="0", soft="1")
     save("xl-vcpu-list-after-pin.txt", sh("xl", "vcpu-list", "xl-busy"))
     time.sleep(11)  # xentui re-reads affinity every 10 s
     pinned = next(d for d in rw.collect().domains if d.name == "xl-busy")
@@ -165,7 +177,8 @@ def main() -> int:
         sh("xl", "create", str(xl_config("xl-io", "io", "10.9.0.3", disk_io)))
         sh("virsh", "-c", "xen:///system", "create", str(libvirt_xml("lv-idle", "idle", "10.9.0.4")))
         results["boot_seconds"] = {name: wait_up(name) for name in ("xl-busy", "xl-io", "lv-idle")}
-        time.sleep(3)
+        pin_layout()
+        time.sleep(2)
         side_by_side()
         save("xl-vcpu-list.txt", sh("xl", "vcpu-list"))
         save("xl-list.txt", sh("xl", "list"))

@@ -9,7 +9,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TextIO, TypeVar
@@ -66,7 +65,6 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
     iteration = 0
     try:
         while opts.iterations is None or iteration < opts.iterations:
-            started = time.monotonic()
             stopped, snapshot = await _unless_stopped(stop, poller.tick())
             if stopped or snapshot is None:
                 break
@@ -75,8 +73,7 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
             out.flush()
             if opts.iterations is not None and iteration >= opts.iterations:
                 break
-            wait = opts.delay - (time.monotonic() - started)
-            stopped, _ = await _unless_stopped(stop, asyncio.sleep(max(wait, 0)))
+            stopped, _ = await _unless_stopped(stop, asyncio.sleep(poller.until_next()))
             if stopped:
                 break
     except SourceError as err:

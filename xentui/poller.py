@@ -45,6 +45,7 @@ class Poller:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xentui-poll")
         self._previous: RawSample | None = None
         self._seq = 0
+        self._last_start = 0.0  # monotonic time the last published collection began
         self.busy = False  # a collection is running now
 
     async def _collect(self) -> RawSample:
@@ -60,20 +61,22 @@ class Poller:
         if self._previous is None and self.prime > 0:
             self._previous = await self._collect()
             await asyncio.sleep(self.prime)
+        self._last_start = time.monotonic()
         raw = await self._collect()
         self._seq += 1
         snapshot = build_snapshot(self._previous, raw, self._seq)
         self._previous = raw
         return snapshot
 
+    def until_next(self) -> float:
+        """Seconds to wait so that collections start ``delay`` apart (0 when late)."""
+        return max(0.0, self.delay - (time.monotonic() - self._last_start))
+
     async def snapshots(self) -> AsyncIterator[Snapshot]:
         """Snapshots forever, one per ``delay`` seconds (``delay`` may change)."""
         while True:
-            started = time.monotonic()
             yield await self.tick()
-            wait = self.delay - (time.monotonic() - started)
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await asyncio.sleep(self.until_next())
 
     def close(self) -> None:
         """Close the source after any collection in flight (never concurrently)."""

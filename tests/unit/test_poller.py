@@ -90,3 +90,21 @@ def test_delay_range(bad):
 
 def test_delay_accepts_fractions():
     assert check_delay("0.2") == 0.2 and check_delay(1.5) == 1.5 and check_delay("3600") == 3600
+
+
+def test_samples_are_delay_apart_even_after_the_prime():
+    """The prime's sleep must not make the second interval short (it did: 0.09 s instead of 1 s)."""
+
+    async def run():
+        poller = Poller(SlowSource(0.01), delay=0.4, prime=0.4)
+        snaps = []
+        async for snap in poller.snapshots():
+            snaps.append(snap)
+            if len(snaps) == 3:
+                break
+        poller.close()
+        return snaps
+
+    snaps = asyncio.run(run())
+    for snap in snaps:
+        assert snap.interval_s == pytest.approx(0.4, abs=0.08)

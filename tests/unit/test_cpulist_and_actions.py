@@ -1,0 +1,108 @@
+"""CPU lists (xl's syntax), xl vcpu-list parsing, and the guards every action passes."""
+
+import dataclasses
+
+import pytest
+
+from xentui.actions import READ_ONLY, Action, ActionError, parse_memory_kib, perform, validate
+from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
+from xentui.model import DomainSample, DomainState, VcpuSample
+from xentui.sources.xen import parse_vcpu_list
+
+
+@pytest.mark.parametrize(
+    ("text", "cpus"),
+    [("0-3,^2", {0, 1, 3}), ("all", set(range(8))), ("none", set()), ("5", {5}), ("0-1,4-5", {0, 1, 4, 5}),
+     ("^0", set(range(1, 8))), (" 1 , 2 ", {1, 2}), ("0-7,^1-6", {0, 7})],
+)
+def test_parse_cpulist(text, cpus):
+    assert parse_cpulist(text, 8) == cpus
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [("8", "pCPU 8 does not exist; this host has pCPUs 0-7"), ("3-1", "backwards"), ("a", "is not a CPU number"),
+     ("1,,2", "is not a CPU number"), ("-1", "is not a CPU number"), ("nodes:0", "is not a CPU number")],
+)
+def test_bad_cpulist_says_what_is_right(text, needle):
+    with pytest.raises(CpuListError, match=needle):
+        parse_cpulist(text, 8)
+
+
+@pytest.mark.parametrize(("cpus", "text"), [({0, 1, 2, 3, 6}, "0-3,6"), (set(range(8)), "all"), (set(), "none"),
+                                            ({7}, "7"), ({1, 3, 5}, "1,3,5")])
+def test_format_cpulist_round_trips(cpus, text):
+    assert format_cpulist(cpus, 8) == text
+    assert parse_cpulist(text, 8) == cpus
+
+
+def test_parse_real_xl_vcpu_list(data_dir):
+    parsed = parse_vcpu_list((data_dir / "xl-vcpu-list-domu.txt").read_text(), 2)
+    assert parsed[(0, 0)] == (0, {0, 1}, {0, 1})
+    assert parsed[(2, 0)] == (0, {0}, {0, 1})  # probe1 vCPU 0 pinned: "0 / all"
+    assert parsed[(2, 1)] == (1, {1}, {0, 1})
+    assert parsed[(3, 1)] == (0, {0}, {0, 1})
+    assert len(parsed) == 6
+
+
+def test_memory_sizes():
+    assert parse_memory_kib("512M") == 512 * 1024
+    assert parse_memory_kib("2G") == 2 * 1024 * 1024
+    assert parse_memory_kib("262144k") == 262144
+    assert parse_memory_kib("256") == 256 * 1024  # bare number: MiB, as xl mem-set
+    for bad in ("", "0", "-5M", "1.5G", "lots"):
+        with pytest.raises(ActionError, match="write e.g. 512M"):
+            parse_memory_kib(bad)
+
+
+def test_pin_validation():
+    assert validate(Action.PIN, {"vcpu": 0, "hard": "1"}, ncpus=2, vcpus=2) == {"vcpu": 0, "hard": {1}}
+    with pytest.raises(ActionError, match="vCPUs 0-1"):
+        validate(Action.PIN, {"vcpu": 5, "hard": "1"}, ncpus=2, vcpus=2)
+    with pytest.raises(ActionError, match="leaves no pCPU"):
+        validate(Action.PIN, {"vcpu": 0, "hard": "none"}, ncpus=2, vcpus=2)
+    with pytest.raises(ActionError, match="does not exist"):
+        validate(Action.PIN, {"vcpu": "all", "hard": "0-4"}, ncpus=2, vcpus=2)
+
+
+class RecordingSource:
+    """Stands in for a hypervisor only to see which calls the guard lets through."""
+
+    def __init__(self, readonly: bool, uuid_now: str | None):
+        self.readonly = readonly
+        self.uuid_now = uuid_now
+        self.done: list = []
+
+    def current_uuid(self, domain):
+        return self.uuid_now
+
+    def act(self, domain, action, **params):
+        self.done.append((domain.name, action, params))
+
+
+DOM = DomainSample(uuid="u1", name="web", domid=3, state=DomainState.RUNNING, vcpus=(VcpuSample(0), VcpuSample(1)))
+
+
+def test_read_only_refuses_before_touching_anything():
+    src = RecordingSource(readonly=True, uuid_now="u1")
+    with pytest.raises(ActionError, match="--write"):
+        perform(src, DOM, Action.DESTROY, ncpus=2)
+    assert src.done == [] and "--write" in READ_ONLY
+
+
+def test_replaced_domain_is_refused():
+    src = RecordingSource(readonly=False, uuid_now="u2")
+    with pytest.raises(ActionError, match="replaced by another domain of that name"):
+        perform(src, DOM, Action.DESTROY, ncpus=2)
+    gone = RecordingSource(readonly=False, uuid_now=None)
+    with pytest.raises(ActionError, match="is gone"):
+        perform(gone, DOM, Action.PAUSE, ncpus=2)
+    assert src.done == gone.done == []
+
+
+def test_valid_action_goes_through():
+    src = RecordingSource(readonly=False, uuid_now="u1")
+    perform(src, DOM, Action.PIN, ncpus=4, vcpu=1, hard="0-3,^2")
+    perform(src, dataclasses.replace(DOM), Action.BALLOON, ncpus=4, memory="1G")
+    assert src.done == [("web", Action.PIN, {"vcpu": 1, "hard": {0, 1, 3}}),
+                        ("web", Action.BALLOON, {"memory_kib": 1048576})]

@@ -51,7 +51,7 @@ def test_memory_sizes():
     assert parse_memory_kib("262144k") == 262144
     assert parse_memory_kib("256") == 256 * 1024  # bare number: MiB, as xl mem-set
     for bad in ("", "0", "-5M", "1.5G", "lots"):
-        with pytest.raises(ActionError, match="write e.g. 512M"):
+        with pytest.raises(ActionError, match=r"write e\.g\. 512M"):
             parse_memory_kib(bad)
 
 

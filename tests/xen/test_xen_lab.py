@@ -7,6 +7,7 @@ out; these tests judge them.  XENTUI_XENLAB_OUT=DIR reuses a finished lab's reco
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -104,7 +105,7 @@ def test_every_column_agrees_with_xentop_in_the_same_second(out):
 def test_cumulative_columns_within_one_interval(out):
     top = frames(out, "xentop")
     growth = {}  # largest one-interval growth xentop saw, per domain and column
-    for (_, f0), (_, f1) in zip(top, top[1:]):
+    for (_, f0), (_, f1) in itertools.pairwise(top):
         for name in DOMAINS:
             for column in CUMULATIVE:
                 if f0[name][column] != "-":
@@ -116,7 +117,7 @@ def test_cumulative_columns_within_one_interval(out):
                 assert (a[name][column] == "-") == (b[name][column] == "-")
                 if a[name][column] != "-":
                     diff = abs(int(a[name][column]) - int(b[name][column]))
-                    assert diff <= growth[name, column] + 1, f"{column} of {name}: {a[name][column]} vs {b[name][column]}"
+                    assert diff <= growth[name, column] + 1, f"{column} of {name}: {a[name][column]} {b[name][column]}"
     assert max(growth["xl-io", "VBD_RD"], growth["xl-io", "NETTX(k)"] + growth["xl-io", "NETRX(k)"]) > 0
 
 
@@ -139,20 +140,25 @@ def test_affinity_equals_xl_vcpu_list(out):
     assert xl["xl-busy", 0] == ("1", "all")  # the lab pinned it there
 
 
+def xl_states(path: Path) -> dict[str, str]:
+    """{name: state letters} from `xl list`."""
+    return {line.split()[0]: line.split()[4] for line in path.read_text().splitlines()[1:]}
+
+
 def test_pin_pause_unpause_through_xentui_are_confirmed_by_xl(out, results):
     after_pin = xl_vcpu_list((out / "xl-vcpu-list-after-pin.txt").read_text())
     assert after_pin["xl-busy", 0] == ("0", "1")
     assert results["affinity_after_pin"] == [[0], [1]]  # and xentui reads it back
-    state = {line.split()[0]: line.split()[4] for line in (out / "xl-list-after-pause.txt").read_text().splitlines()[1:]}
+    state = xl_states(out / "xl-list-after-pause.txt")
     assert "p" in state["xl-busy"]
     assert results["flags_after_pause"] == "----p-"
-    state = {line.split()[0]: line.split()[4] for line in (out / "xl-list-after-unpause.txt").read_text().splitlines()[1:]}
+    state = xl_states(out / "xl-list-after-unpause.txt")
     assert "p" not in state["xl-busy"] and "p" not in results["flags_after_unpause"]
 
 
 def test_refusals_touch_nothing(out, results):
     assert "--write" in results["readonly_refusal"]
-    state = {line.split()[0]: line.split()[4] for line in (out / "xl-list-after-refusal.txt").read_text().splitlines()[1:]}
+    state = xl_states(out / "xl-list-after-refusal.txt")
     assert "p" not in state["xl-busy"]
     assert "replaced by another domain" in results["replaced_refusal"]
     assert "xl-busy" in (out / "xl-list-after-replaced.txt").read_text()

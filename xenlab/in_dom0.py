@@ -18,7 +18,7 @@ from pathlib import Path
 OUT = Path("/root/out")
 KERNEL = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
 INITRD = Path("/opt/xenlab/domu-initrd.gz")
-ITERATIONS = 12
+ITERATIONS = 20
 results: dict = {"steps": []}
 
 
@@ -182,8 +182,10 @@ def main() -> int:
         side_by_side()
         save("xl-vcpu-list.txt", sh("xl", "vcpu-list"))
         save("xl-list.txt", sh("xl", "list"))
-        save("xl-psr-cmt-show.txt", sh("xl", "psr-cmt-show", "cache-occupancy", check=False))
-        save("xl-psr-hwinfo.txt", sh("xl", "psr-hwinfo", check=False))
+        for name, cmd in (("xl-psr-cmt-show.txt", ["xl", "psr-cmt-show", "cache-occupancy"]),
+                          ("xl-psr-hwinfo.txt", ["xl", "psr-hwinfo"])):
+            sh(*cmd, check=False)
+            save(name, results["steps"][-1]["out"] + results["steps"][-1]["err"])
         libvirt_view()
         actions()
         results["ok"] = True

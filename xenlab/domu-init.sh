@@ -17,16 +17,16 @@ echo "XENLAB-DOMU-UP role=$role ip=$addr disk=$(cat /sys/block/xvda/size 2>/dev/
 case "$role" in
   busy) while :; do :; done ;;
   io)
-    # Light, steady traffic: ten small direct reads a second, a write and a ping every second.
+    # Light, steady traffic: two small direct reads a second; a write and a ping every 5 s.
     n=0
     while :; do
       dd if=/dev/xvda of=/dev/null bs=4k count=1 skip=$((n % 4096)) iflag=direct 2>/dev/null
       if [ $((n % 10)) = 0 ]; then
         dd if=/dev/zero of=/dev/xvda bs=4k count=1 seek=$((n % 4096)) oflag=direct 2>/dev/null
-        ping -c 1 -W 1 10.9.0.1 >/dev/null 2>&1 &
+        ping -c 1 -W 1 10.9.0.1 >/dev/null 2>&1
       fi
       n=$((n + 1))
-      usleep 100000
+      usleep 500000
     done ;;
   *) while :; do sleep 3600; done ;;
 esac

@@ -98,7 +98,7 @@ def side_by_side() -> None:
     xentui's first frame is out, so that both run in their steady state together.
     """
     runs = {}
-    runs["xentui"] = start_stamped([sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", str(ITERATIONS + 3),
+    runs["xentui"] = start_stamped(["xentui", "-b", "-d", "1", "-i", str(ITERATIONS + 3),
                                     "-f", "-n", "-x", "-v"])
     deadline = time.monotonic() + 60
     while not runs["xentui"][1] and time.monotonic() < deadline:
@@ -111,7 +111,7 @@ def side_by_side() -> None:
         results[f"{name}_stderr"] = proc.stderr.read()
         save(f"{name}.stamped.json", json.dumps(lines))
         save(f"{name}.txt", "\n".join(line for _, line in lines) + "\n")
-    save("xentui.json", sh(sys.executable, "-m", "xentui", "-b", "-d", "1", "-i", "2", "--format", "json"))
+    save("xentui.json", sh("xentui", "-b", "-d", "1", "-i", "2", "--format", "json"))
 
 
 def pin_layout() -> None:
@@ -155,6 +155,15 @@ def actions() -> None:
     except ActionError as err:
         results["replaced_refusal"] = str(err)
     save("xl-list-after-replaced.txt", sh("xl", "list"))
+
+    io = next(d for d in rw.collect().domains if d.name == "xl-io")
+    perform(rw, io, Action.BALLOON, ncpus=2, memory="96M")
+    time.sleep(3)
+    save("xl-list-after-mem-set.txt", sh("xl", "list"))
+    results["mem_kib_after_mem_set"] = next(d for d in rw.collect().domains if d.name == "xl-io").mem_kib
+    perform(rw, busy, Action.DESTROY, ncpus=2)
+    save("xl-list-after-destroy.txt", sh("xl", "list"))
+    results["domains_after_destroy"] = sorted(d.name for d in rw.collect().domains)
 
 
 def libvirt_view() -> None:

@@ -106,6 +106,9 @@ def stage(base: Path) -> None:
         shutil.copy2(HERE / name, lab / name)
     (lab / "dom0-init.sh").chmod(0o755)
     (lab / "domu-initrd.gz").write_bytes(domu_initrd(base))
+    wrapper = base / "usr/local/bin/xentui"
+    wrapper.write_text('#!/bin/sh\nPYTHONPATH=/opt/xentui exec python3 -m xentui "$@"\n')
+    wrapper.chmod(0o755)
     defaults = base / "etc/default/xen"
     text = defaults.read_text() if defaults.exists() else ""
     if "XENCONSOLED_ARGS" not in text:

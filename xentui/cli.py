@@ -95,4 +95,4 @@ def main(argv: list[str] | None = None) -> int:
         return batch.main(source, opts)
     from xentui.ui.app import run_app
 
-    return run_app(source, delay=args.delay, iterations=args.iterations)
+    return run_app(source, delay=args.delay)

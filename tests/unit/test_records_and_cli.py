@@ -99,3 +99,14 @@ def test_parse_real_kvm_domstats(data_dir):
     assert d.vcpus_current == 2 and len(d.vcpus) == 2
     assert d.vcpus[0] == VcpuSample(0, online=True, time_ns=12740000000, delay_ns=734800890)
     assert isinstance(d, DomainSample)
+
+
+def test_dom0_detection(tmp_path):
+    from xentui.sources.xen import is_dom0
+
+    caps = tmp_path / "capabilities"
+    assert not is_dom0(caps)  # absent: not Xen
+    caps.write_text("")
+    assert not is_dom0(caps)  # a domU
+    caps.write_text("control_d\n")
+    assert is_dom0(caps)

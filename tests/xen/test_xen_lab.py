@@ -188,6 +188,15 @@ def test_pin_pause_unpause_through_xentui_are_confirmed_by_xl(out, results):
     assert "p" not in state["xl-busy"] and "p" not in results["flags_after_unpause"]
 
 
+def test_mem_set_and_destroy_through_xentui_are_confirmed_by_xl(out, results):
+    mem_mib = {line.split()[0]: int(line.split()[2]) for line in
+               (out / "xl-list-after-mem-set.txt").read_text().splitlines()[1:]}
+    assert mem_mib["xl-io"] == 96
+    assert results["mem_kib_after_mem_set"] == 96 * 1024
+    assert "xl-busy" not in xl_states(out / "xl-list-after-destroy.txt")
+    assert results["domains_after_destroy"] == ["Domain-0", "lv-idle", "xl-io"]
+
+
 def test_refusals_touch_nothing(out, results):
     assert "--write" in results["readonly_refusal"]
     state = xl_states(out / "xl-list-after-refusal.txt")

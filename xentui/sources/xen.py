@@ -13,6 +13,7 @@ import ctypes.util
 import glob
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -192,8 +193,11 @@ class XenSource:
         self.store = XenStore()
         self.hostname = socket.gethostname()
         self._uuids: dict[int, str] = {}
-        self._affinity: dict = {}
-        self._affinity_at = -AFFINITY_EVERY_S
+        self._affinity: dict = {}  # replaced whole by the affinity thread; read by collect()
+        self._affinity_error: str | None = None
+        self._affinity_thread: threading.Thread | None = None
+        self._refresh_now = threading.Event()
+        self._closing = threading.Event()
         self._known_domids: set[int] = set()
         self.cache_monitoring = cache_monitoring_status()
         self._ncpus = 0
@@ -207,17 +211,25 @@ class XenSource:
             self._uuids[domid] = uuid
         return uuid
 
-    def _refresh_affinity(self, domids: set[int], ncpus: int) -> str | None:
-        now = time.monotonic()
-        if now - self._affinity_at < AFFINITY_EVERY_S and domids <= self._known_domids:
-            return None
-        self._affinity_at = now
+    def _watch_affinity(self, domids: set[int]) -> None:
+        """Keep affinity fresh off the tick: `xl vcpu-list` takes a second on a busy dom0."""
+        if self._affinity_thread is None:
+            self._affinity_thread = threading.Thread(target=self._affinity_loop, name="xentui-xl-vcpu-list",
+                                                     daemon=True)
+            self._affinity_thread.start()
+        elif not domids <= self._known_domids:
+            self._refresh_now.set()  # a domain appeared: read its placement now
         self._known_domids = domids
-        try:
-            self._affinity = parse_vcpu_list(xl("vcpu-list", timeout=10), ncpus)
-        except SourceError as err:
-            return str(err)
-        return None
+
+    def _affinity_loop(self) -> None:
+        while not self._closing.is_set():
+            try:
+                self._affinity = parse_vcpu_list(xl("vcpu-list", timeout=30), self._ncpus)
+                self._affinity_error = None
+            except SourceError as err:
+                self._affinity_error = str(err)
+            self._refresh_now.wait(AFFINITY_EVERY_S)
+            self._refresh_now.clear()
 
     def _domain(self, d, ncpus: int) -> DomainSample:
         lib = self.stat.lib
@@ -282,7 +294,7 @@ class XenSource:
         try:
             ncpus = self._ncpus = lib.xenstat_node_num_cpus(node)
             handles = [lib.xenstat_node_domain_by_index(node, i) for i in range(lib.xenstat_node_num_domains(node))]
-            error = self._refresh_affinity({lib.xenstat_domain_id(d) for d in handles}, ncpus)
+            self._watch_affinity({lib.xenstat_domain_id(d) for d in handles})
             domains = tuple(self._domain(d, ncpus) for d in handles)
             host = HostSample(
                 hostname=self.hostname,
@@ -300,6 +312,7 @@ class XenSource:
         live = {d.domid for d in domains}
         for domid in [k for k in self._uuids if k not in live]:
             del self._uuids[domid]
+        error = self._affinity_error
         return RawSample(monotonic=stamp, wall=time.time(), host=host, domains=domains,
                          errors=(error,) if error else ())
 
@@ -323,6 +336,8 @@ class XenSource:
             raise ActionError(str(err)) from None
 
     def close(self) -> None:
+        self._closing.set()
+        self._refresh_now.set()
         self.stat.close()
         self.store.close()
 

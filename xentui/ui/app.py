@@ -64,13 +64,15 @@ def host_line(snapshot: Snapshot) -> str:
         f"{len(snapshot.domains)} domains: {summary}   "
         f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, {human_kib(h.mem_free_kib)} free   "
         f"CPU(%) = % of one pCPU"
+        + "".join(f"\n{note}" for note in snapshot.notices)
+        + (f"\nCache QoS: {h.cache_monitoring}" if h.cache_monitoring else "")
     )
 
 
 class XentuiApp(App):
     TITLE = "xentui"
     CSS = """
-    #host { height: 2; padding: 0 1; }
+    #host { height: auto; padding: 0 1; }
     DataTable { height: 1fr; }
     """
     BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "quit", "Quit", show=False)]
@@ -118,6 +120,6 @@ class XentuiApp(App):
         self.poller.close()
 
 
-def run_app(source: Source, delay: float, iterations: int | None = None) -> int:
+def run_app(source: Source, delay: float) -> int:
     XentuiApp(source, delay).run()
     return 0

@@ -2,8 +2,8 @@
 
 libxenstat sees every domain whoever created it (libvirt's libxl driver sees only the
 ones libvirt started), so on a dom0 this is the default source.  Affinity comes from
-``xl vcpu-list`` (not every tick), UUIDs from xenstore (once per domain), actions go
-through ``xl``.
+``xl vcpu-list`` in a thread of its own (every 10 s and when a domain appears, never in
+the tick), UUIDs from xenstore (once per domain), actions go through ``xl``.
 """
 
 from __future__ import annotations

@@ -17,14 +17,15 @@ echo "XENLAB-DOMU-UP role=$role ip=$addr disk=$(cat /sys/block/xvda/size 2>/dev/
 case "$role" in
   busy) while :; do :; done ;;
   io)
-    # Light, steady traffic: two small direct reads a second; a write and a ping every 5 s.
+    # Light, steady traffic: one small operation every 0.5 s, in turn a direct read, a direct
+    # write, a read, a ping (bursts would make one second unlike the next).
     n=0
     while :; do
-      dd if=/dev/xvda of=/dev/null bs=4k count=1 skip=$((n % 4096)) iflag=direct 2>/dev/null
-      if [ $((n % 10)) = 0 ]; then
-        dd if=/dev/zero of=/dev/xvda bs=4k count=1 seek=$((n % 4096)) oflag=direct 2>/dev/null
-        ping -c 1 -W 1 10.9.0.1 >/dev/null 2>&1
-      fi
+      case $((n % 4)) in
+        1) dd if=/dev/zero of=/dev/xvda bs=4k count=1 seek=$((n % 4096)) oflag=direct 2>/dev/null ;;
+        3) ping -c 1 -W 1 10.9.0.1 >/dev/null 2>&1 ;;
+        *) dd if=/dev/xvda of=/dev/null bs=4k count=1 skip=$((n % 4096)) iflag=direct 2>/dev/null ;;
+      esac
       n=$((n + 1))
       usleep 500000
     done ;;

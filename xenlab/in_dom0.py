@@ -18,7 +18,7 @@ from pathlib import Path
 OUT = Path("/root/out")
 KERNEL = sorted(Path("/boot").glob("vmlinuz-*"))[-1]
 INITRD = Path("/opt/xenlab/domu-initrd.gz")
-ITERATIONS = 20
+ITERATIONS = 30
 results: dict = {"steps": []}
 
 

@@ -44,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "else xen:///system on a Xen host, else qemu:///system)")
     p.add_argument("-w", "--write", action="store_true",
                    help="allow actions on domains (pause, destroy, pin, ...); read-only without it")
-    p.add_argument("-d", "--delay", type=_delay, default=3.0, metavar="SECONDS",
+    p.add_argument("-d", "--delay", type=_delay, metavar="SECONDS",
                    help="seconds between updates, 0.2 to 3600, fractions allowed (default 3)")
+    p.add_argument("--theme", metavar="NAME", help="colour theme: xentui-dark (default), xentui-light, classic, "
+                   "high-contrast, or one of ~/.config/xentui/themes/*.toml")
     p.add_argument("-b", "--batch", action="store_true", help="print to stdout instead of the full-screen UI")
     p.add_argument("-i", "--iterations", type=_iterations, metavar="N", help="stop after N updates")
     p.add_argument("-n", "--networks", action="store_true", help="batch: per-network lines")
@@ -75,12 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     except SourceError as err:
         print(f"xentui: {err}", file=sys.stderr)
         return 1
+    from xentui import config
+
+    config_path = config.config_dir() / "config.toml"
+    settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
     if args.batch:
         from xentui import batch
         from xentui.output.xentop import XentopOptions
 
         opts = batch.BatchOptions(
-            delay=args.delay,
+            delay=args.delay if args.delay is not None else 3.0,  # xentop's default; the UI's setting is not used
             iterations=args.iterations,
             format=args.format,
             xentop=XentopOptions(
@@ -95,4 +101,4 @@ def main(argv: list[str] | None = None) -> int:
         return batch.main(source, opts)
     from xentui.ui.app import run_app
 
-    return run_app(source, delay=args.delay)
+    return run_app(source, settings, problems, config_path)

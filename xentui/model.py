@@ -132,6 +132,7 @@ class HostSample:
     cpu_model: str = ""
     libvirt_version: str = ""
     cache_monitoring: str = ""  # why there is no Cache QoS data, when there is none
+    boot_time: float | None = None  # epoch seconds the host booted, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ class RawSample:
     domains: tuple[DomainSample, ...]
     errors: tuple[str, ...] = ()  # what failed this tick
     notices: tuple[str, ...] = ()  # what the admin must know about what is shown
+    pcpu_busy_ns: tuple[int, ...] | None = None  # per physical CPU, cumulative (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,7 @@ class Snapshot:
     domains: tuple[DomainView, ...]
     errors: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
+    pcpu_pct: tuple[float | None, ...] | None = None  # busy % of each physical CPU
 
     def by_uuid(self) -> dict[str, DomainView]:
         return {d.uuid: d for d in self.domains}
@@ -344,4 +347,13 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
         domains=views,
         errors=cur.errors,
         notices=cur.notices,
+        pcpu_pct=_pcpu_pct(prev, cur, seconds),
     )
+
+
+def _pcpu_pct(prev: RawSample | None, cur: RawSample, seconds: float) -> tuple[float | None, ...] | None:
+    if prev is None or cur.pcpu_busy_ns is None or prev.pcpu_busy_ns is None:
+        return None
+    if len(prev.pcpu_busy_ns) != len(cur.pcpu_busy_ns):
+        return None
+    return tuple(_pct_of_ns(a, b, seconds) for a, b in zip(prev.pcpu_busy_ns, cur.pcpu_busy_ns, strict=True))

@@ -17,3 +17,14 @@ def memory_kib() -> tuple[int, int]:
     """(total, free) KiB as /proc/meminfo says: MemTotal, MemFree."""
     vm = psutil.virtual_memory()
     return vm.total // 1024, vm.free // 1024
+
+
+def pcpu_busy_ns() -> tuple[int, ...]:
+    """Cumulative busy time of each CPU of this machine (all but idle and iowait), in ns."""
+    return tuple(
+        int((sum(t) - t.idle - getattr(t, "iowait", 0.0)) * 1e9) for t in psutil.cpu_times(percpu=True)
+    )
+
+
+def boot_time() -> float:
+    return psutil.boot_time()

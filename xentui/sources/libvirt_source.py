@@ -27,6 +27,7 @@ from xentui.model import (
     VcpuSample,
 )
 from xentui.sources import SourceError
+from xentui.sources import host as local_host
 
 # libvirt must never print to stderr: it would corrupt a full-screen UI.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -167,6 +168,9 @@ class LibvirtSource:
         self._devices: dict[tuple[str, int | None], Devices] = {}
         self._host_static = self._read_host_static()
         self._node_memstats = True
+        # This machine's per-CPU load is the hypervisor's when libvirt is local (not on Xen: dom0 is a guest).
+        self._local_pcpus = local_host.is_local_uri(uri) and self._host_static["hypervisor"] in ("QEMU", "KVM")
+        self._boot_time = local_host.boot_time() if local_host.is_local_uri(uri) else None
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
@@ -215,7 +219,8 @@ class LibvirtSource:
 
     def host_sample(self) -> HostSample:
         total, free = self._memory()
-        return HostSample(uri=self.uri, mem_total_kib=total, mem_free_kib=free, **self._host_static)
+        return HostSample(uri=self.uri, mem_total_kib=total, mem_free_kib=free,
+                          boot_time=self._boot_time, **self._host_static)
 
     # --- domains -------------------------------------------------------------
 
@@ -364,6 +369,7 @@ class LibvirtSource:
             domains=domains,
             errors=errors,
             notices=(hidden,) if hidden else (),
+            pcpu_busy_ns=local_host.pcpu_busy_ns() if self._local_pcpus else None,
         )
 
     def _hidden_xen_domains(self, listed: int) -> str | None:

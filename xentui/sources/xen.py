@@ -34,6 +34,17 @@ STATE_PRIORITY = (("r", DomainState.RUNNING), ("b", DomainState.BLOCKED), ("p", 
                   ("s", DomainState.SHUTDOWN), ("c", DomainState.CRASHED), ("d", DomainState.DYING))
 
 
+def _boot_time() -> float | None:
+    """When dom0 (so, near enough, the host) booted, from /proc/stat's btime."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def is_dom0(capabilities: Path = CAPABILITIES) -> bool:
     """True in a Xen control domain (``/proc/xen/capabilities`` holds ``control_d``)."""
     try:
@@ -192,6 +203,7 @@ class XenSource:
         self.stat = stat or XenStat()
         self.store = XenStore()
         self.hostname = socket.gethostname()
+        self.boot_time = _boot_time()
         self._uuids: dict[int, str] = {}
         self._affinity: dict = {}  # replaced whole by the affinity thread; read by collect()
         self._affinity_error: str | None = None
@@ -306,6 +318,7 @@ class XenSource:
                 mem_total_kib=lib.xenstat_node_tot_mem(node) // 1024,
                 mem_free_kib=lib.xenstat_node_free_mem(node) // 1024,
                 cache_monitoring=self.cache_monitoring,
+                boot_time=self.boot_time,
             )
         finally:
             lib.xenstat_free_node(node)

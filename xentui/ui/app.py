@@ -1,125 +1,335 @@
-"""The full-screen app: a host line and a live domain table fed by the poller.
+"""The full-screen app: host header, live domain table, xentop's keys and htop's habits.
 
-Widgets never call libvirt: a worker drives the :class:`~xentui.poller.Poller`
-(whose blocking calls run in its own thread) and hands each Snapshot to the table.
+Widgets never call libvirt: a worker drives the Poller (its blocking calls run in its own
+thread) and each Snapshot flows one way into the widgets.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+import re
+from pathlib import Path
 
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.content import Content
+from textual.markup import escape
+from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Static
 
-from xentui.model import Snapshot
-from xentui.output.units import human_bytes, human_kib, pct
-from xentui.poller import Poller
+from xentui import config
+from xentui.model import DomainView, Snapshot
+from xentui.output.xentop import net_line, vbd_line, vcpu_line
+from xentui.poller import Poller, check_delay
 from xentui.sources import Source, SourceError
+from xentui.ui import columns as cols
+from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
+from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
+from xentui.ui.widgets.domain_table import DomainTable
+from xentui.ui.widgets.host_header import HostHeader
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("name", "NAME"),
-    ("state", "STATE"),
-    ("cpu_pct", "CPU(%)"),
-    ("cpu_s", "CPU(sec)"),
-    ("mem", "MEM"),
-    ("mem_pct", "MEM(%)"),
-    ("maxmem", "MAXMEM"),
-    ("vcpus", "VCPUS"),
-    ("net_rx", "NET RX/s"),
-    ("net_tx", "NET TX/s"),
-    ("blk_rd", "DISK RD/s"),
-    ("blk_wr", "DISK WR/s"),
-)
-
-
-def row_cells(view) -> dict[str, str]:
-    d, r = view.sample, view.rates
-    return {
-        "name": d.name,
-        "state": d.state.flags if d.active else "off",
-        "cpu_pct": pct(r.cpu_pct),
-        "cpu_s": "-" if d.cpu_ns is None else str(d.cpu_ns // 1_000_000_000),
-        "mem": human_kib(d.mem_kib),
-        "mem_pct": pct(view.mem_pct),
-        "maxmem": "no limit" if d.maxmem_kib is None else human_kib(d.maxmem_kib),
-        "vcpus": "-" if d.vcpus_current is None else str(d.vcpus_current),
-        "net_rx": human_bytes(r.net_rx_bytes_s, "/s"),
-        "net_tx": human_bytes(r.net_tx_bytes_s, "/s"),
-        "blk_rd": human_bytes(r.blk_rd_bytes_s, "/s"),
-        "blk_wr": human_bytes(r.blk_wr_bytes_s, "/s"),
-    }
-
-
-def host_line(snapshot: Snapshot) -> str:
-    h = snapshot.host
-    states: dict[str, int] = {}
-    for view in snapshot.domains:
-        states[view.sample.state.value] = states.get(view.sample.state.value, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no domains"
-    used = h.mem_total_kib - h.mem_free_kib
-    return (
-        f"xentui - {time.strftime('%H:%M:%S', time.localtime(snapshot.wall))}   {h.hostname}   "
-        f"{h.hypervisor} {h.hypervisor_version}   CPUs: {h.pcpus} @ {h.mhz}MHz\n"
-        f"{len(snapshot.domains)} domains: {summary}   "
-        f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, {human_kib(h.mem_free_kib)} free   "
-        f"CPU(%) = % of one pCPU"
-        + "".join(f"\n{note}" for note in snapshot.notices)
-        + (f"\nCache QoS: {h.cache_monitoring}" if h.cache_monitoring else "")
-    )
+RETRY_S = 5.0
+KEYS = [
+    ("q Q Esc", "quit (Esc first clears a filter)"),
+    ("Up Down PgUp PgDn", "move in the table"),
+    ("s S", "sort by the next column (xentop)"),
+    ("< > F6", "sort by the previous / next column"),
+    ("i I", "invert the sort order"),
+    ("click header", "sort by that column (again: invert)"),
+    ("/", "filter by name: substring or regular expression (empty clears)"),
+    ("t", "CPU(%): % of one pCPU (xentop) or % of the whole host (virt-top)"),
+    ("d D", "delay between updates, 0.2 to 3600 s"),
+    ("Space", "pause / resume updates"),
+    ("n N", "network lines of the selected domain (xentop -n)"),
+    ("b B", "block device lines of the selected domain (xentop -x)"),
+    ("v V", "vCPU line of the selected domain (xentop -v)"),
+    ("r R", "show / hide the table header"),
+    ("c F2", "choose columns"),
+    ("Ctrl+L", "repaint"),
+    ("Ctrl+P", "command palette: change theme, ..."),
+    ("F1 ?", "this help"),
+]
 
 
 class XentuiApp(App):
     TITLE = "xentui"
     CSS = """
-    #host { height: auto; padding: 0 1; }
-    DataTable { height: 1fr; }
+    Screen { layout: vertical; }
+    DomainTable { height: 1fr; }
+    #detail { height: auto; max-height: 12; padding: 0 1; background: $panel; }
+    #detail.-hidden { display: none; }
     """
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "quit", "Quit", show=False)]
+    BINDINGS = [
+        Binding("q,Q", "quit", "Quit"),
+        Binding("escape", "escape", show=False),
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("s,S", "sort(1)", "Sort", show=False),
+        Binding("greater_than_sign,f6", "sort(1)", "Sort", key_display="> F6"),
+        Binding("less_than_sign", "sort(-1)", show=False),
+        Binding("i,I", "invert", "Invert", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("t", "cpu_mode", "CPU%"),
+        Binding("d,D", "delay", "Delay"),
+        Binding("space", "pause", "Pause"),
+        Binding("n,N", "detail('nets')", "Nets", show=False),
+        Binding("b,B", "detail('vbds')", "VBDs", show=False),
+        Binding("v,V", "detail('vcpus')", "vCPUs", show=False),
+        Binding("r,R", "header", show=False),
+        Binding("c,f2", "choose_columns", "Columns", key_display="c"),
+        Binding("ctrl+l", "repaint", show=False),
+    ]
 
-    def __init__(self, source: Source, delay: float):
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
+    paused: reactive[bool] = reactive(False)
+
+    def __init__(self, source: Source, settings: config.Settings, *, config_path: Path | None = None,
+                 problems: list[str] | None = None, prime: float | None = None):
         super().__init__()
-        self.poller = Poller(source, delay, prime=min(1.0, delay))
+        self.animation_level = "none"  # calm over SSH: nothing moves unless the data does
+        self.source = source
+        self.settings = settings
+        self.config_path = config_path
+        self.problems = list(problems or [])
+        self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
+        self.filter_text = ""
+        self.filter_re: re.Pattern | None = None
+        self.details: set[str] = set()
+        self.last_fit: tuple[str, ...] = ()
+        for theme in builtin_themes():
+            self.register_theme(theme)
+        themes, errors = user_themes(config.config_dir() / "themes")
+        for theme in themes:
+            self.register_theme(theme)
+        self.problems += errors
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        else:
+            known = ", ".join(sorted(self.available_themes))
+            self.problems.append(f"theme {settings.theme!r} not found (known: {known}); using {DEFAULT_THEME}")
+            self.theme = DEFAULT_THEME
+
+    # --- layout -------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static("connecting…", id="host")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield HostHeader("connecting…", id="host")
+        yield DomainTable(id="domains")
+        yield Static("", id="detail", classes="-hidden")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        for problem in self.problems:
+            self.notify(problem, severity="warning", timeout=10)
+        self.refit()
+        self.table.focus()
         self.run_worker(self._poll(), name="poller", exclusive=True)
 
-    async def _poll(self) -> None:
-        try:
-            async for snapshot in self.poller.snapshots():
-                self.show(snapshot)
-        except SourceError as err:
-            self.query_one("#host", Static).update(f"[b]{err}[/b]")
+    @property
+    def table(self) -> DomainTable:
+        return self.query_one(DomainTable)
 
-    def show(self, snapshot: Snapshot) -> None:
-        """Update rows by domain key, only the cells that changed."""
-        self.query_one("#host", Static).update(host_line(snapshot))
-        table = self.query_one(DataTable)
-        present = set()
-        for view in sorted(snapshot.domains, key=lambda v: v.name.lower()):
-            present.add(view.uuid)
-            cells = row_cells(view)
-            if view.uuid not in table.rows:
-                table.add_row(*cells.values(), key=view.uuid)
-                continue
-            for key, text in cells.items():
-                if table.get_cell(view.uuid, key) != text:
-                    table.update_cell(view.uuid, key, text)
-        for key in [k for k in table.rows if k.value not in present]:
-            table.remove_row(key)
+    def chosen_columns(self) -> tuple[str, ...]:
+        return cols.known(self.settings.columns or cols.DEFAULT_COLUMNS)
+
+    def refit(self, force: bool = False) -> None:
+        """Columns that fit the terminal, least important dropped first; rebuilt only on change."""
+        names = [v.name for v in self.snapshot.domains] if self.snapshot else []
+        name_width = min(40, max([8, *map(len, names)]))
+        fitted = cols.fit(self.chosen_columns(), self.size.width - 2, name_width)
+        if force or fitted != self.last_fit or name_width != self.table.name_width:
+            self.table.name_width = name_width
+            self.table.set_columns(fitted, self.settings.sort, self.settings.reverse)
+            self.last_fit = fitted
+            if self.snapshot:
+                self.present(self.snapshot)
+
+    def on_resize(self) -> None:
+        self.refit()
+
+    # --- data ---------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                async for snapshot in self.poller.snapshots():
+                    self.snapshot = snapshot
+            except SourceError as err:
+                self.notify(f"{err}; retrying in {RETRY_S:.0f} s", severity="error", timeout=RETRY_S)
+                await asyncio.sleep(RETRY_S)
+
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None and not self.paused:
+            self.present(snapshot)
+
+    def visible(self, snapshot: Snapshot) -> list[DomainView]:
+        views = list(snapshot.domains)
+        if self.filter_re is not None:
+            views = [v for v in views if self.filter_re.search(v.name)]
+        column = cols.BY_KEY.get(self.settings.sort, cols.BY_KEY["cpu_pct"])
+        return cols.ordered(views, column, self.context, self.settings.reverse)
+
+    @property
+    def context(self) -> cols.Context:
+        return cols.Context(cpu_mode=self.settings.cpu_mode)
+
+    def present(self, snapshot: Snapshot) -> None:
+        if min(40, max([8, *(len(v.name) for v in snapshot.domains)])) > self.table.name_width:
+            self.refit()
+        self.query_one(HostHeader).show(snapshot, cpu_mode=self.settings.cpu_mode, mode_line=self.mode_line(),
+                                        width=self.size.width)
+        self.table.present(self.visible(snapshot), self.context)
+        self.update_detail()
+
+    def mode_line(self) -> str:
+        parts = ["[$level-warn]read-only[/]" if getattr(self.source, "readonly", True) else "[$level-crit]WRITE[/]",
+                 f"every {self.poller.delay:g} s"]
+        if self.paused:
+            parts.append("[reverse] PAUSED [/]")
+        if self.filter_text:
+            parts.append(f"filter: {escape(self.filter_text)}")
+        return "  ".join(parts)
+
+    def selected(self) -> DomainView | None:
+        uuid = self.table.cursor_domain()
+        if uuid is None or self.snapshot is None:
+            return None
+        return self.snapshot.by_uuid().get(uuid)
+
+    def update_detail(self) -> None:
+        pane = self.query_one("#detail", Static)
+        view = self.selected()
+        pane.set_class(not self.details or view is None, "-hidden")
+        if not self.details or view is None:
+            return
+        lines = [view.name]
+        if "vcpus" in self.details:
+            lines.append(vcpu_line(view))
+        if "nets" in self.details:
+            lines.extend(net_line(i, n) for i, n in enumerate(view.sample.nets))
+        if "vbds" in self.details:
+            lines.extend(vbd_line(i, b) for i, b in enumerate(view.sample.blocks))
+        pane.update(Content("\n".join(lines)))  # plain text: "[ca: 0]" is not markup
+
+    @on(DataTable.RowHighlighted)
+    def _row_moved(self) -> None:
+        self.update_detail()
+
+    # --- settings -----------------------------------------------------------------
+
+    def change(self, **changes) -> None:
+        """Apply and persist a settings change."""
+        self.settings = config.replace(self.settings, **changes)
+        if self.config_path is not None:
+            problem = config.save(self.settings, self.config_path)
+            if problem:
+                self.notify(problem, severity="warning")
+
+    def watch_theme(self, theme: str) -> None:
+        if hasattr(self, "settings") and theme != self.settings.theme:
+            self.change(theme=theme)
+
+    # --- actions (keys) -------------------------------------------------------------
+
+    def action_escape(self) -> None:
+        if self.filter_text:
+            self.apply_filter("")
+        else:
+            self.exit()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(KEYS))
+
+    def action_sort(self, step: int) -> None:
+        shown = self.table.shown or ("cpu_pct",)
+        current = shown.index(self.settings.sort) if self.settings.sort in shown else -1
+        key = shown[(current + step) % len(shown)]
+        self.sort_by(key, reverse=self.settings.reverse)
+
+    def sort_by(self, key: str, reverse: bool) -> None:
+        self.change(sort=key, reverse=reverse)
+        self.refit(force=True)
+
+    def action_invert(self) -> None:
+        self.sort_by(self.settings.sort, not self.settings.reverse)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        same = key == self.settings.sort
+        self.sort_by(key, reverse=not self.settings.reverse if same else cols.BY_KEY[key].numeric)
+
+    def action_cpu_mode(self) -> None:
+        self.change(cpu_mode="host" if self.settings.cpu_mode == "pcpu" else "pcpu")
+        if self.snapshot:
+            self.present(self.snapshot)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused and self.snapshot:
+            self.present(self.snapshot)
+        elif self.snapshot:
+            self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.settings.cpu_mode,
+                                            mode_line=self.mode_line(), width=self.size.width)
+
+    def action_detail(self, kind: str) -> None:
+        self.details ^= {kind}
+        self.update_detail()
+
+    def action_header(self) -> None:
+        self.table.show_header = not self.table.show_header
+
+    def action_repaint(self) -> None:
+        self.refresh(layout=True)
+
+    def action_delay(self) -> None:
+        def done(value: str | None) -> None:
+            if value is None or not value.strip():
+                return
+            try:
+                seconds = check_delay(value.strip())
+            except ValueError as err:
+                self.notify(str(err), severity="error")
+                return
+            self.poller.delay = seconds
+            self.change(delay=seconds)
+            self.notify(f"updates every {seconds:g} s")
+
+        self.push_screen(PromptScreen("Delay (seconds, 0.2 to 3600):", f"{self.poller.delay:g}"), done)
+
+    def action_filter(self) -> None:
+        def done(value: str | None) -> None:
+            if value is not None:
+                self.apply_filter(value.strip())
+
+        self.push_screen(PromptScreen("Filter by name (substring or regular expression; empty clears):",
+                                      self.filter_text, "e.g. web or ^db-[0-9]+$"), done)
+
+    def apply_filter(self, text: str) -> None:
+        self.filter_text = text
+        if not text:
+            self.filter_re = None
+        else:
+            try:
+                self.filter_re = re.compile(text, re.IGNORECASE)
+            except re.error as err:
+                self.filter_re = re.compile(re.escape(text), re.IGNORECASE)
+                self.notify(f"{text!r} is not a regular expression ({err}): matching it as plain text",
+                            severity="warning")
+        if self.snapshot:
+            self.present(self.snapshot)
+
+    def action_choose_columns(self) -> None:
+        def done(keys: tuple[str, ...] | None) -> None:
+            if keys:
+                self.change(columns=keys)
+                self.refit(force=True)
+
+        self.push_screen(ColumnsScreen(self.chosen_columns()), done)
 
     def on_unmount(self) -> None:
         self.poller.close()
 
 
-def run_app(source: Source, delay: float) -> int:
-    XentuiApp(source, delay).run()
+def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None) -> int:
+    XentuiApp(source, settings, config_path=config_path, problems=problems).run()
     return 0

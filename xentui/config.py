@@ -1,0 +1,120 @@
+"""Settings that persist: columns, sort, delay, theme, CPU mode.
+
+Precedence: command line > ``XENTUI_*`` environment > ``~/.config/xentui/config.toml``
+(XDG) > defaults.  A malformed file or value is reported in one line and the default
+is used; nothing here ever stops xentui from starting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+
+__all__ = ["CPU_MODES", "Settings", "config_dir", "load", "replace", "save"]
+from pathlib import Path
+
+from xentui.poller import check_delay
+
+CPU_MODES = ("pcpu", "host")  # % of one pCPU (xentop) or % of the whole host (virt-top)
+
+
+def config_dir(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "xentui"
+
+
+@dataclass(frozen=True)
+class Settings:
+    delay: float = 3.0
+    sort: str = "cpu_pct"
+    reverse: bool = True  # largest first
+    columns: tuple[str, ...] = ()  # empty: the default set
+    theme: str = "xentui-dark"
+    cpu_mode: str = "pcpu"
+
+
+def _coerce(name: str, value: object) -> object:
+    """One setting, checked; ValueError says what would be right."""
+    if name == "delay":
+        return check_delay(value)  # type: ignore[arg-type]
+    if name == "reverse":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"reverse {value!r} must be true or false")
+    if name == "columns":
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ValueError("columns must be a list of column names, e.g. [\"name\", \"cpu_pct\"]")
+        return tuple(i.strip() for i in items if i.strip())
+    if name == "cpu_mode":
+        if value not in CPU_MODES:
+            raise ValueError(f"cpu_mode {value!r} must be one of {', '.join(CPU_MODES)}")
+        return value
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} {value!r} must be a non-empty string")
+    return value
+
+
+def _apply(settings: Settings, values: dict, origin: str, problems: list[str]) -> Settings:
+    known = {f.name for f in fields(Settings)}
+    changes = {}
+    for name, value in values.items():
+        if name not in known:
+            problems.append(f"{origin}: unknown setting {name!r} (known: {', '.join(sorted(known))})")
+            continue
+        try:
+            changes[name] = _coerce(name, value)
+        except ValueError as err:
+            problems.append(f"{origin}: {err}")
+    return replace(settings, **changes)
+
+
+def load(path: Path | None = None, env: dict[str, str] | None = None,
+         cli: dict[str, object] | None = None) -> tuple[Settings, list[str]]:
+    """Settings from every layer, and the one-line problems met on the way."""
+    env = os.environ if env is None else env
+    path = path or config_dir(env) / "config.toml"
+    problems: list[str] = []
+    settings = Settings()
+    if path.exists():
+        try:
+            settings = _apply(settings, tomllib.loads(path.read_text()), str(path), problems)
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:
+            problems.append(f"{path}: unreadable, defaults used ({err})")
+    from_env = {f.name: env[f"XENTUI_{f.name.upper()}"] for f in fields(Settings) if f"XENTUI_{f.name.upper()}" in env}
+    settings = _apply(settings, from_env, "environment", problems)
+    settings = _apply(settings, {k: v for k, v in (cli or {}).items() if v is not None}, "command line", problems)
+    return settings, problems
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def save(settings: Settings, path: Path | None = None) -> str | None:
+    """Write the settings (atomically); the error line when that is impossible."""
+    path = path or config_dir() / "config.toml"
+    text = "# xentui settings, rewritten when you change them in the UI\n" + "".join(
+        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items()
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as err:
+        return f"cannot save settings to {path}: {err.strerror}"
+    return None

@@ -1,0 +1,77 @@
+"""Deterministic made-up hosts: for screenshots, snapshot tests and frame benchmarks.
+
+Every call advances a fake clock by exactly ``step`` seconds and every counter by a fixed
+pattern, so two runs give identical screens.  Never used against a real hypervisor.
+"""
+
+from __future__ import annotations
+
+from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, RawSample, VcpuSample
+
+NAMES = ("web", "db", "cache", "build", "mail", "dns", "backup", "ci-runner", "monitor", "proxy")
+# (state, share of one pCPU per vCPU) for the first domains; the rest cycle through them.
+PROFILES = ((DomainState.RUNNING, 0.97), (DomainState.RUNNING, 0.42), (DomainState.BLOCKED, 0.03),
+            (DomainState.RUNNING, 0.71), (DomainState.PAUSED, 0.0), (DomainState.BLOCKED, 0.01),
+            (DomainState.RUNNING, 0.18), (DomainState.CRASHED, 0.0), (DomainState.BLOCKED, 0.06),
+            (DomainState.RUNNING, 0.55))
+
+
+class SyntheticSource:
+    """``count`` domains on a ``pcpus``-pCPU host whose numbers follow a fixed script."""
+
+    def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "QEMU"):
+        self.uri = "synthetic://"
+        self.readonly = True
+        self.count = count
+        self.pcpus = pcpus
+        self.step = step
+        self.hypervisor = hypervisor
+        self.tick = 0
+
+    def _domain(self, i: int) -> DomainSample:
+        state, share = PROFILES[i % len(PROFILES)]
+        vcpus = 1 + i % 4
+        name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f"-{i // len(NAMES)}")
+        t = self.tick * self.step
+        wobble = 1.0 + 0.05 * ((self.tick + i) % 3 - 1)  # -5 %, 0, +5 %: numbers move, deterministically
+        busy_ns = int(share * wobble * 1e9)
+        vcpu_ns = int(t * 1e9 * share)
+        nets = (NetSample(f"vnet{i}", rx_bytes=int(t * 125_000 * (i % 5)), tx_bytes=int(t * 40_000 * (i % 7)),
+                          rx_packets=int(t * 90 * (i % 5)), tx_packets=int(t * 30 * (i % 7)),
+                          rx_errs=0, rx_drop=0, tx_errs=0, tx_drop=0),)
+        blocks = (BlockSample("vda", path=f"/var/lib/libvirt/images/{name}.qcow2",
+                              rd_reqs=int(t * 20 * (i % 4)), rd_bytes=int(t * 2_000_000 * (i % 4)),
+                              wr_reqs=int(t * 11 * (i % 3)), wr_bytes=int(t * 700_000 * (i % 3))),)
+        return DomainSample(
+            uuid=f"{i:08x}-5e1f-4a11-8000-00000000{i:04x}",
+            name=name,
+            domid=None if state is DomainState.SHUTOFF else i + 1,
+            state=state,
+            cpu_ns=int(1_000e9 * (i + 1) + self.tick * busy_ns * vcpus),
+            vcpus_current=vcpus,
+            vcpus_max=vcpus,
+            mem_kib=(512 << 10) * (1 + i % 8),
+            maxmem_kib=(1024 << 10) * (1 + i % 8),
+            rss_kib=(500 << 10) * (1 + i % 8),
+            vcpus=tuple(VcpuSample(n, time_ns=vcpu_ns + int(self.tick * busy_ns), delay_ns=int(t * 1e7 * (n + 1)),
+                                   pcpu=(i + n) % self.pcpus) for n in range(vcpus)),
+            nets=nets,
+            blocks=blocks,
+        )
+
+    def collect(self) -> RawSample:
+        self.tick += 1
+        total = 64 << 20  # 64 GiB
+        host = HostSample(
+            hostname="hv01.example.net", hypervisor=self.hypervisor, hypervisor_version="8.2.2", uri=self.uri,
+            pcpus=self.pcpus, mhz=2400, mem_total_kib=total, mem_free_kib=total // 3, cpu_model="x86_64",
+            libvirt_version="10.0.0", boot_time=1_795_000_000.0 - 3 * 86400 - 4 * 3600,
+        )
+        domains = tuple(self._domain(i) for i in range(self.count))
+        busy = tuple(int(self.tick * self.step * 1e9 * (0.1 + 0.8 * ((c * 37) % 10) / 10)) for c in range(self.pcpus))
+        return RawSample(monotonic=1000.0 + self.tick * self.step, wall=1_795_000_000.0 + self.tick * self.step,
+                         host=host, domains=domains,
+                         pcpu_busy_ns=busy)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,172 @@
+"""The domain table's columns: header, width, how to show, sort and colour each figure.
+
+Every xentop column is here (cumulative NET/VBD counters included) plus rates.  A column's
+``priority`` decides which go first when the terminal is too narrow (higher goes first).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from xentui.model import SECTOR_BYTES, DomainState, DomainView
+from xentui.output.units import human_bytes, human_kib
+
+# Level thresholds: CPU as % of the domain's own vCPUs, memory as % of the host.
+CPU_WARN, CPU_CRIT = 70.0, 90.0
+MEM_WARN, MEM_CRIT = 50.0, 80.0
+STATE_ORDER = {DomainState.RUNNING: 0, DomainState.BLOCKED: 1, DomainState.PAUSED: 2, DomainState.PMSUSPENDED: 2,
+               DomainState.SHUTDOWN: 3, DomainState.CRASHED: 4, DomainState.DYING: 5, DomainState.NOSTATE: 6,
+               DomainState.SHUTOFF: 7}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a cell's text depends on besides its domain."""
+
+    cpu_mode: str = "pcpu"  # "pcpu": % of one pCPU (xentop); "host": % of the whole host (virt-top)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    width: int
+    priority: int  # 0 never dropped; higher numbers are dropped first when narrow
+    value: Callable[[DomainView, Context], object]  # what sorting compares
+    text: Callable[[DomainView, Context], str]
+    numeric: bool = True
+    level: Callable[[DomainView, Context], str | None] = lambda _v, _c: None
+    help: str = ""
+
+
+def _num(v: float | int | None, fmt: str = "{:.1f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def _cpu(v: DomainView, c: Context) -> float | None:
+    return v.rates.cpu_host_pct if c.cpu_mode == "host" else v.rates.cpu_pct
+
+
+def _cpu_level(v: DomainView, _c: Context) -> str | None:
+    pct, vcpus = v.rates.cpu_pct, v.sample.vcpus_current or 1
+    if pct is None:
+        return None
+    share = pct / vcpus
+    return "crit" if share >= CPU_CRIT else "warn" if share >= CPU_WARN else None
+
+
+def _mem_level(v: DomainView, _c: Context) -> str | None:
+    pct = v.mem_pct
+    if pct is None:
+        return None
+    return "crit" if pct >= MEM_CRIT else "warn" if pct >= MEM_WARN else None
+
+
+def _state_level(v: DomainView, _c: Context) -> str | None:
+    return v.sample.state.value
+
+
+def _sectors(n: int | None) -> int | None:
+    return None if n is None else n // SECTOR_BYTES
+
+
+def _kib(n: int | None) -> int | None:
+    return None if n is None else n // 1024
+
+
+def _rate(attr: str) -> tuple[Callable, Callable]:
+    def value(v: DomainView, _c: Context) -> float | None:
+        return getattr(v.rates, attr)
+
+    def text(v: DomainView, _c: Context) -> str:
+        return human_bytes(getattr(v.rates, attr), "/s")
+
+    return value, text
+
+
+def _count(get: Callable[[DomainView], int | None]) -> tuple[Callable, Callable]:
+    return (lambda v, _c: get(v)), (lambda v, _c: _num(get(v), "{}"))
+
+
+def _col(key, header, width, priority, pair, **kw) -> Column:
+    value, text = pair
+    return Column(key, header, width, priority, value, text, **kw)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("name", "NAME", 16, 0, lambda v, _c: v.name.lower(), lambda v, _c: v.name, numeric=False,
+           help="domain name, in full"),
+    Column("state", "STATE", 6, 1, lambda v, _c: STATE_ORDER[v.sample.state], lambda v, _c: v.sample.state_flags,
+           numeric=False, level=_state_level, help="xentop's flags: dying shutdown blocked crashed paused running"),
+    Column("cpu_pct", "CPU(%)", 7, 0, _cpu, lambda v, c: _num(_cpu(v, c)), level=_cpu_level,
+           help="CPU use: % of one pCPU (xentop) or of the whole host (virt-top); key t toggles"),
+    _col("cpu_s", "CPU(sec)", 9, 4, _count(lambda v: None if v.sample.cpu_ns is None else v.sample.cpu_ns // 10**9),
+         help="CPU seconds used since the domain started"),
+    Column("mem", "MEM", 9, 1, lambda v, _c: v.sample.mem_kib, lambda v, _c: human_kib(v.sample.mem_kib),
+           level=_mem_level, help="current memory (balloon)"),
+    Column("mem_pct", "MEM(%)", 6, 3, lambda v, _c: v.mem_pct, lambda v, _c: _num(v.mem_pct), level=_mem_level,
+           help="current memory as % of the host's"),
+    Column("maxmem", "MAXMEM", 9, 5, lambda v, _c: math.inf if v.sample.maxmem_kib is None else v.sample.maxmem_kib,
+           lambda v, _c: "no limit" if v.sample.maxmem_kib is None else human_kib(v.sample.maxmem_kib),
+           help="maximum memory"),
+    Column("maxmem_pct", "MAXMEM(%)", 9, 8, lambda v, _c: v.maxmem_pct,
+           lambda v, _c: "n/a" if v.maxmem_pct is None else _num(v.maxmem_pct), help="maximum memory as % of host"),
+    _col("vcpus", "VCPUS", 5, 2, _count(lambda v: v.sample.vcpus_current), help="vCPUs online"),
+    _col("nets", "NETS", 4, 7, _count(lambda v: len(v.sample.nets)), help="network interfaces"),
+    _col("net_rx_s", "NET RX/s", 10, 2, _rate("net_rx_bytes_s"), help="bytes received per second"),
+    _col("net_tx_s", "NET TX/s", 10, 2, _rate("net_tx_bytes_s"), help="bytes sent per second"),
+    _col("nettx", "NETTX(k)", 9, 9, _count(lambda v: _kib(v.sample.io.net_tx_bytes)),
+         help="KiB sent since start (xentop)"),
+    _col("netrx", "NETRX(k)", 9, 9, _count(lambda v: _kib(v.sample.io.net_rx_bytes)),
+         help="KiB received since start (xentop)"),
+    _col("vbds", "VBDS", 4, 7, _count(lambda v: len(v.sample.blocks)), help="block devices"),
+    _col("rd_s", "DISK RD/s", 10, 3, _rate("blk_rd_bytes_s"), help="bytes read per second"),
+    _col("wr_s", "DISK WR/s", 10, 3, _rate("blk_wr_bytes_s"), help="bytes written per second"),
+    _col("vbd_oo", "VBD_OO", 8, 9, _count(lambda v: v.sample.io.blk_oo_reqs), help="requests blocked (Xen blkback)"),
+    _col("vbd_rd", "VBD_RD", 8, 9, _count(lambda v: v.sample.io.blk_rd_reqs), help="read requests since start"),
+    _col("vbd_wr", "VBD_WR", 8, 9, _count(lambda v: v.sample.io.blk_wr_reqs), help="write requests since start"),
+    _col("vbd_rsect", "VBD_RSECT", 10, 9, _count(lambda v: _sectors(v.sample.io.blk_rd_bytes)),
+         help="sectors read since start"),
+    _col("vbd_wsect", "VBD_WSECT", 10, 9, _count(lambda v: _sectors(v.sample.io.blk_wr_bytes)),
+         help="sectors written since start"),
+    _col("ssid", "SSID", 4, 9, _count(lambda v: v.sample.ssid), help="Xen security label id"),
+    _col("id", "ID", 5, 6, _count(lambda v: v.sample.domid), help="domain id"),
+)
+BY_KEY = {c.key: c for c in COLUMNS}
+DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus", "net_rx_s", "net_tx_s",
+                   "rd_s", "wr_s", "nets", "vbds", "id")
+
+
+def known(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys that name columns, in order; ``name`` always first."""
+    chosen = [k for k in keys if k in BY_KEY and k != "name"]
+    return ("name", *chosen)
+
+
+def fit(keys: tuple[str, ...], width: int, name_width: int) -> tuple[str, ...]:
+    """Drop columns, least important first, until the row fits ``width`` cells (no wrapping)."""
+    shown = list(known(keys))
+
+    def total() -> int:
+        return sum((name_width if k == "name" else BY_KEY[k].width) + 2 for k in shown)
+
+    while total() > width:
+        droppable = [k for k in shown if BY_KEY[k].priority > 0]
+        if not droppable:
+            break
+        worst = max(droppable, key=lambda k: (BY_KEY[k].priority, shown.index(k)))
+        shown.remove(worst)
+    return tuple(shown)
+
+
+def ordered(views: list[DomainView], column: Column, ctx: Context, reverse: bool) -> list[DomainView]:
+    """Views sorted by ``column`` (ties by name); unknown figures last in either direction."""
+    known_, unknown = [], []
+    for view in views:
+        (unknown if column.value(view, ctx) is None else known_).append(view)
+    known_.sort(key=lambda v: v.name.lower())
+    known_.sort(key=lambda v: column.value(v, ctx), reverse=reverse)  # stable: names break ties
+    unknown.sort(key=lambda v: v.name.lower())
+    return known_ + unknown

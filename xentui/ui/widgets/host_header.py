@@ -1,0 +1,62 @@
+"""The host header: who, what hypervisor, uptime, pCPUs, memory, domains by state, pCPU bars."""
+
+from __future__ import annotations
+
+import time
+
+from textual.content import Content
+from textual.markup import escape
+from textual.widgets import Static
+
+from xentui.model import DomainState, Snapshot
+from xentui.output.units import human_kib
+
+SUMMARY = (("running", DomainState.RUNNING), ("blocked", DomainState.BLOCKED), ("paused", DomainState.PAUSED),
+           ("crashed", DomainState.CRASHED), ("dying", DomainState.DYING), ("shutdown", DomainState.SHUTDOWN))
+BAR = 10  # cells of one pCPU bar
+
+
+def uptime(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
+
+
+def pcpu_bars(pcts: tuple[float | None, ...], width: int) -> list[str]:
+    """``0[|||||     42%]`` per pCPU, as many per line as fit; markup coloured by level."""
+    cells = []
+    label = len(str(len(pcts) - 1))
+    for cpu, pct in enumerate(pcts):
+        value = 0.0 if pct is None else max(0.0, min(100.0, pct))
+        filled = round(value / 100 * BAR)
+        level = "$level-crit" if value >= 90 else "$level-warn" if value >= 70 else "$dom-running"
+        bar = f"[{level}]{'|' * filled}[/]{' ' * (BAR - filled)}"
+        cells.append(f"{cpu:>{label}}\\[{bar}{'  -' if pct is None else f'{value:3.0f}'}%]")
+    per_line = max(1, width // (label + BAR + 7))
+    return ["  ".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
+
+
+class HostHeader(Static):
+    DEFAULT_CSS = "HostHeader { height: auto; padding: 0 1; }"
+
+    def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: str, width: int) -> None:
+        h = snapshot.host
+        clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
+        up = f"  up {uptime(snapshot.wall - h.boot_time)}" if h.boot_time else ""
+        used = h.mem_total_kib - h.mem_free_kib
+        lines = [
+            f"[b]{escape(h.hostname)}[/b]  {h.hypervisor} {h.hypervisor_version}  {clock}{up}   {mode_line}",
+            f"CPUs: {h.pcpus} @ {h.mhz}MHz   Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, "
+            f"{human_kib(h.mem_free_kib)} free",
+        ]
+        counts = {name: sum(1 for v in snapshot.domains if v.sample.state is state) for name, state in SUMMARY}
+        summary = ", ".join(f"[$dom-{name}]{n} {name}[/]" if n else f"{n} {name}" for name, n in counts.items())
+        cpu_text = "% of one pCPU" if cpu_mode == "pcpu" else "% of the host"
+        lines.append(f"{len(snapshot.domains)} domains: {summary}   CPU(%) = {cpu_text} ([b]t[/b])")
+        if snapshot.pcpu_pct:
+            lines.extend(pcpu_bars(snapshot.pcpu_pct, width - 2))
+        lines.extend(f"[$level-warn]{escape(note)}[/]" for note in snapshot.notices)
+        if h.cache_monitoring:
+            lines.append(f"Cache QoS: {escape(h.cache_monitoring)}")
+        lines.extend(f"[$level-crit]{escape(err)}[/]" for err in snapshot.errors)
+        self.update(Content.from_markup("\n".join(lines)))

@@ -84,7 +84,7 @@ class XentuiApp(App):
     paused: reactive[bool] = reactive(False)
 
     def __init__(self, source: Source, settings: config.Settings, *, config_path: Path | None = None,
-                 problems: list[str] | None = None, prime: float | None = None):
+                 problems: list[str] | None = None, prime: float | None = None, poll: bool = True):
         super().__init__()
         self.animation_level = "none"  # calm over SSH: nothing moves unless the data does
         self.source = source
@@ -92,6 +92,7 @@ class XentuiApp(App):
         self.config_path = config_path
         self.problems = list(problems or [])
         self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
+        self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
         self.filter_text = ""
         self.filter_re: re.Pattern | None = None
         self.details: set[str] = set()
@@ -122,7 +123,8 @@ class XentuiApp(App):
             self.notify(problem, severity="warning", timeout=10)
         self.refit()
         self.table.focus()
-        self.run_worker(self._poll(), name="poller", exclusive=True)
+        if self.poll:
+            self.run_worker(self._poll(), name="poller", exclusive=True)
 
     @property
     def table(self) -> DomainTable:

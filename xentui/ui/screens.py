@@ -61,7 +61,7 @@ class PromptScreen(ModalScreen[str | None]):
 class ColumnsScreen(ModalScreen[tuple[str, ...] | None]):
     """Choose the table's columns; Enter keeps the choice, Esc drops it."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "done", "Done")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "done", "Done", priority=True)]
     DEFAULT_CSS = """
     ColumnsScreen { align: center middle; }
     ColumnsScreen > Vertical { width: 70; height: 80%; border: round $primary; background: $surface; }

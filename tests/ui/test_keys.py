@@ -1,0 +1,211 @@
+"""Every key of the live view, driven with Textual's Pilot on deterministic data."""
+
+import pytest
+
+from xentui import config
+from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
+
+from .conftest import snapshots
+
+
+def names(app) -> list[str]:
+    table = app.table
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+async def started(app, pilot, count=12):
+    snaps = snapshots(count)
+    app.snapshot = snaps[-1]
+    await pilot.pause()
+    return snaps
+
+
+@pytest.mark.asyncio
+async def test_rows_sorted_by_cpu_and_cursor_stays_on_its_domain(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        snaps = await started(app, pilot)
+        busiest = max(snaps[-1].domains, key=lambda v: v.rates.cpu_pct)
+        assert names(app)[0] == busiest.name  # the busiest domain on top
+        await pilot.press("down", "down")
+        chosen = app.table.cursor_domain()
+        for snap in snapshots(12, ticks=5)[2:]:  # numbers move, order changes
+            app.snapshot = snap
+            await pilot.pause()
+            assert app.table.cursor_domain() == chosen
+        assert app.table.row_count == len(snaps[-1].domains)
+
+
+@pytest.mark.asyncio
+async def test_vanished_domain_goes_and_new_one_comes(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot, count=12)
+        app.snapshot = snapshots(count=11)[-1]
+        await pilot.pause()
+        assert app.table.row_count == 11
+        app.snapshot = snapshots(count=13)[-1]
+        await pilot.pause()
+        assert app.table.row_count == 13
+
+
+@pytest.mark.asyncio
+async def test_sort_keys_s_greater_less_and_invert(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await started(app, pilot)
+        shown = app.table.shown
+        start = shown.index("cpu_pct")
+        await pilot.press("s")
+        assert app.settings.sort == shown[start + 1]
+        await pilot.press("greater_than_sign")
+        assert app.settings.sort == shown[start + 2]
+        await pilot.press("less_than_sign", "less_than_sign", "less_than_sign")
+        assert app.settings.sort == shown[start - 1]
+        await pilot.press("f6")
+        assert app.settings.sort == "cpu_pct"
+        before = names(app)
+        await pilot.press("i")
+        assert app.settings.reverse is False
+        assert names(app)[-1] == before[0]  # inverted
+        assert config.load(app.config_path)[0].reverse is False  # persisted
+
+
+@pytest.mark.asyncio
+async def test_click_on_header_sorts_by_that_column(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.click("DomainTable", offset=(2, 0))  # the NAME header
+        assert app.settings.sort == "name" and app.settings.reverse is False
+        assert names(app) == sorted(names(app), key=str.lower)
+        await pilot.click("DomainTable", offset=(2, 0))
+        assert app.settings.reverse is True
+
+
+@pytest.mark.asyncio
+async def test_filter_substring_regex_bad_regex_and_escape(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("slash")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"web", "enter")
+        assert set(names(app)) == {"web", "web-1"}
+        await pilot.press("slash", *["backspace"] * 3, *"^d[bn]", "enter")
+        assert set(names(app)) == {"db", "dns", "db-1"}
+        await pilot.press("slash", *["backspace"] * 6, *"ci-(", "enter")  # not a regex: plain text
+        assert names(app) == [] and app.filter_text == "ci-("
+        await pilot.press("escape")  # first Esc clears the filter
+        assert app.table.row_count == 12 and app.is_running
+
+
+@pytest.mark.asyncio
+async def test_cpu_mode_toggle(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        snaps = await started(app, pilot)
+        top = max(snaps[-1].domains, key=lambda v: v.rates.cpu_pct)
+        cell = lambda: str(app.table.get_cell(top.uuid, "cpu_pct")).strip()  # noqa: E731
+        assert cell() == f"{top.rates.cpu_pct:.1f}"
+        await pilot.press("t")
+        assert cell() == f"{top.rates.cpu_host_pct:.1f}" and app.settings.cpu_mode == "host"
+        assert "% of the host" in str(app.query_one("#host").render())
+
+
+@pytest.mark.asyncio
+async def test_delay_prompt_good_and_bad(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("d", *["backspace"] * 5, *"1.5", "enter")
+        assert app.poller.delay == 1.5 and app.settings.delay == 1.5
+        await pilot.press("D", *["backspace"] * 5, *"0.01", "enter")
+        assert app.poller.delay == 1.5  # refused, with a notification
+        assert any("0.2 to 3600" in n.message for n in app._notifications)
+
+
+@pytest.mark.asyncio
+async def test_pause_freezes_the_table(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        await pilot.press("space")
+        assert app.paused
+        app.snapshot = snapshots(count=5)[-1]
+        await pilot.pause()
+        assert app.table.row_count == 12  # frozen
+        await pilot.press("space")
+        assert app.table.row_count == 5
+
+
+@pytest.mark.asyncio
+async def test_detail_lines_n_b_v_and_header_r(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(app, pilot)
+        detail = app.query_one("#detail")
+        assert not detail.display or detail.has_class("-hidden")
+        await pilot.press("v")
+        assert "VCPUs(sec):" in str(detail.render())
+        await pilot.press("n", "b")
+        text = str(detail.render())
+        assert "Net0 RX:" in text and "VBD vda" in text
+        await pilot.press("v", "n", "b")
+        assert detail.has_class("-hidden")
+        await pilot.press("r")
+        assert app.table.show_header is False
+        await pilot.press("R")
+        assert app.table.show_header is True
+
+
+@pytest.mark.asyncio
+async def test_help_lists_every_key(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        await started(app, pilot)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        bound = {b.key for b in app.BINDINGS}
+        for key in ("q,Q", "f1,question_mark", "slash", "t", "d,D", "space", "n,N", "b,B", "v,V", "r,R", "c,f2",
+                    "s,S", "i,I", "less_than_sign", "greater_than_sign,f6"):
+            assert key in bound
+
+
+@pytest.mark.asyncio
+async def test_choose_columns_and_persist(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await started(app, pilot)
+        assert "mem_pct" in app.table.shown
+        await pilot.press("c")
+        assert isinstance(app.screen, ColumnsScreen)
+        await pilot.press("down", "down", "down", "down", "space")  # MEM(%): after STATE, CPU(%), CPU(sec), MEM
+        await pilot.press("enter")
+        assert "mem_pct" not in app.table.shown
+        assert "mem_pct" not in config.load(app.config_path)[0].columns
+
+
+@pytest.mark.asyncio
+async def test_narrow_terminal_drops_columns_by_priority(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app, pilot)
+        shown = app.table.shown
+        assert shown[:3] == ("name", "state", "cpu_pct") and "mem" in shown
+        width = sum(app.table.widths[k] + 2 for k in shown)
+        assert width <= 78
+
+
+@pytest.mark.asyncio
+async def test_quit_keys(make_app):
+    for key in ("q", "Q", "escape"):
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(app, pilot)
+            await pilot.press(key)
+            await pilot.pause()
+            assert not app.is_running

@@ -28,7 +28,7 @@ class ThemeError(ValueError):
 
 def _colour(value: object, where: str) -> str:
     text = str(value)
-    if text.startswith("ansi_"):
+    if text.startswith("ansi_") or where.endswith("text-style"):
         return text
     try:
         Color.parse(text)

@@ -1,0 +1,68 @@
+"""Regenerate every screenshot (SVG and PNG) from deterministic data.
+
+    .venv/bin/python screenshots/make.py
+
+Needs rsvg-convert (Debian: librsvg2-bin) and a monospace font (fonts-dejavu-core) for the PNGs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.ui.snapshot_app import DemoScreenApp  # noqa: E402
+
+# (file stem, terminal size, app settings, keys pressed before the shot)
+SCENES = [
+    ("main-120x40", (120, 40), {}, []),
+    ("main-80x24", (80, 24), {}, []),
+    ("help", (120, 50), {}, ["f1"]),
+    ("details-host-cpu", (120, 40), {}, ["t", "v", "n", "b"]),
+    ("filter", (120, 40), {}, ["slash", *"^(web|db)", "enter"]),
+    ("theme-light", (120, 40), {"theme": "xentui-light"}, []),
+    ("theme-classic", (120, 40), {"theme": "classic"}, []),
+    ("theme-high-contrast", (120, 40), {"theme": "high-contrast"}, []),
+]
+
+
+async def shoot(stem: str, size: tuple[int, int], settings: dict, keys: list[str]) -> Path:
+    app = DemoScreenApp(**settings)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        if keys:
+            await pilot.press(*keys)
+            await pilot.pause()
+        return Path(app.save_screenshot(filename=f"{stem}.svg", path=str(HERE)))
+
+
+def to_png(svg: Path) -> Path:
+    """rsvg-convert draws Textual's non-breaking spaces too narrow: give it plain, preserved spaces."""
+    text = svg.read_text().replace("&#160;", " ").replace("<svg ", '<svg xml:space="preserve" ', 1)
+    text = re.sub(r"font-family: [^;\"]*", "font-family: DejaVu Sans Mono, monospace", text)
+    fixed = svg.with_suffix(".png.svg")
+    fixed.write_text(text)
+    png = svg.with_suffix(".png")
+    subprocess.run(["rsvg-convert", "-w", "1600", str(fixed), "-o", str(png)], check=True)
+    fixed.unlink()
+    return png
+
+
+def main() -> int:
+    if not shutil.which("rsvg-convert"):
+        print("screenshots/make.py: rsvg-convert not found; install it with: apt-get install librsvg2-bin")
+        return 1
+    for stem, size, settings, keys in SCENES:
+        svg = asyncio.run(shoot(stem, size, settings, keys))
+        print(f"{svg.name}  {to_png(svg).name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""A deterministic xentui screen for snapshot tests and screenshots: synthetic host, fixed clock."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from xentui import config
+from xentui.model import build_snapshot
+from xentui.sources.synthetic import SyntheticSource
+from xentui.ui.app import XentuiApp
+
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+
+class DemoScreenApp(XentuiApp):
+    """The app on two synthetic samples, no poller: every run draws the same screen."""
+
+    def __init__(self, theme: str = "xentui-dark", count: int = 12, **settings):
+        super().__init__(SyntheticSource(count=count), config.Settings(theme=theme, **settings), config_path=None,
+                         poll=False)
+        self.count = count
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        source = self.source
+        first = source.collect()
+        self.snapshot = build_snapshot(first, source.collect(), 2)
+
+
+app = DemoScreenApp()

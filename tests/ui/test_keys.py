@@ -110,7 +110,7 @@ async def test_cpu_mode_toggle(make_app):
         assert cell() == f"{top.rates.cpu_pct:.1f}"
         await pilot.press("t")
         assert cell() == f"{top.rates.cpu_host_pct:.1f}" and app.settings.cpu_mode == "host"
-        assert "% of the host" in str(app.query_one("#host").render())
+        assert "% of the whole host" in str(app.query_one("#host").render())
 
 
 @pytest.mark.asyncio

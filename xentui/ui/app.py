@@ -14,6 +14,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.content import Content
+from textual.filter import ANSIToTruecolor, Monochrome, NoColor
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Static
@@ -103,7 +104,13 @@ class XentuiApp(App):
         for theme in themes:
             self.register_theme(theme)
         self.problems += errors
-        if settings.theme in self.available_themes:
+        if self.no_color:  # https://no-color.org (Textual read and removed NO_COLOR)
+            # The terminal's own colours only, meaning by bold and reverse.  Textual's own answer
+            # to NO_COLOR is greyscale, which still sends colours: strip them instead.
+            self.theme = "no-color"
+            self._filters = [f for f in self._filters if not isinstance(f, Monochrome | ANSIToTruecolor)]
+            self._filters.append(NoColor())
+        elif settings.theme in self.available_themes:
             self.theme = settings.theme
         else:
             known = ", ".join(sorted(self.available_themes))
@@ -227,7 +234,7 @@ class XentuiApp(App):
                 self.notify(problem, severity="warning")
 
     def watch_theme(self, theme: str) -> None:
-        if hasattr(self, "settings") and theme != self.settings.theme:
+        if hasattr(self, "settings") and theme != self.settings.theme and theme != "no-color":
             self.change(theme=theme)
 
     # --- actions (keys) -------------------------------------------------------------

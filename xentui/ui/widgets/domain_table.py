@@ -39,7 +39,8 @@ class DomainTable(DataTable):
     DomainTable > .domain-table--blocked { color: $dom-blocked; }
     DomainTable > .domain-table--paused { color: $dom-paused; }
     DomainTable > .domain-table--pmsuspended { color: $dom-paused; }
-    DomainTable > .domain-table--crashed { color: $dom-crashed; text-style: bold; }
+    DomainTable > .domain-table--crashed { color: $dom-crashed; text-style: bold reverse; }
+    DomainTable > .domain-table--paused { text-style: italic; }
     DomainTable > .domain-table--dying { color: $dom-crashed; }
     DomainTable > .domain-table--shutdown { color: $dom-shutdown; }
     DomainTable > .domain-table--shutoff { color: $dom-shutdown; }

@@ -37,22 +37,22 @@ def pcpu_bars(pcts: tuple[float | None, ...], width: int) -> list[str]:
 
 
 class HostHeader(Static):
-    DEFAULT_CSS = "HostHeader { height: auto; padding: 0 1; }"
+    DEFAULT_CSS = "HostHeader { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: str, width: int) -> None:
         h = snapshot.host
         clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
         up = f"  up {uptime(snapshot.wall - h.boot_time)}" if h.boot_time else ""
         used = h.mem_total_kib - h.mem_free_kib
+        cpu_text = "% of one pCPU" if cpu_mode == "pcpu" else "% of the whole host"
         lines = [
             f"[b]{escape(h.hostname)}[/b]  {h.hypervisor} {h.hypervisor_version}  {clock}{up}   {mode_line}",
-            f"CPUs: {h.pcpus} @ {h.mhz}MHz   Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, "
-            f"{human_kib(h.mem_free_kib)} free",
+            f"CPUs: {h.pcpus} @ {h.mhz}MHz   CPU(%) = {cpu_text} ([b]t[/b] toggles)",
+            f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, {human_kib(h.mem_free_kib)} free",
         ]
         counts = {name: sum(1 for v in snapshot.domains if v.sample.state is state) for name, state in SUMMARY}
         summary = ", ".join(f"[$dom-{name}]{n} {name}[/]" if n else f"{n} {name}" for name, n in counts.items())
-        cpu_text = "% of one pCPU" if cpu_mode == "pcpu" else "% of the host"
-        lines.append(f"{len(snapshot.domains)} domains: {summary}   CPU(%) = {cpu_text} ([b]t[/b])")
+        lines.append(f"{len(snapshot.domains)} domains: {summary}")
         if snapshot.pcpu_pct:
             lines.extend(pcpu_bars(snapshot.pcpu_pct, width - 2))
         lines.extend(f"[$level-warn]{escape(note)}[/]" for note in snapshot.notices)

@@ -1,0 +1,92 @@
+"""The real `xentui` in a real terminal (tmux), on real lab guests, read back with capture-pane."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from .conftest import URI
+
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is installed by "
+                                                                                       "scripts/install-deps --test")]
+
+
+class Tmux:
+    def __init__(self, tmp_path, width=120, height=30, env: dict[str, str] | None = None):
+        self.session = f"xentui-test-{uuid.uuid4().hex[:6]}"
+        settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
+        command = " ".join(f"{k}={v}" for k, v in settings.items())
+        command += f" {sys.executable} -m xentui -c {URI} -d 1"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
+                        command], check=True)
+
+    def screen(self, escapes: bool = False) -> str:
+        cmd = ["tmux", "capture-pane", "-p", "-t", self.session] + (["-e"] if escapes else [])
+        return subprocess.run(cmd, capture_output=True, text=True).stdout
+
+    def wait_for(self, predicate, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if predicate(text):
+                return text
+            time.sleep(0.3)
+        raise AssertionError(f"the screen never showed what was expected:\n{self.screen()}")
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    sessions = []
+
+    def start(**kw) -> Tmux:
+        session = Tmux(tmp_path, **kw)
+        sessions.append(session)
+        return session
+
+    yield start
+    for session in sessions:
+        session.close()
+
+
+def table_rows(text: str, names: set[str]) -> list[str]:
+    return [line.split()[0] for line in text.splitlines() if line.split() and line.split()[0] in names]
+
+
+def test_busy_guest_on_top_when_sorted_by_cpu(busy_and_idle, tmux):
+    busy, idle = busy_and_idle
+    term = tmux()
+    names = {busy.name(), idle.name()}
+    screen = term.wait_for(lambda t: len(table_rows(t, names)) == 2 and "CPU(%)▼" in t and re.search(
+        rf"{busy.name()}\s+-----r\s+\d", t))
+    rows = table_rows(screen, names)
+    assert rows[0] == busy.name(), screen
+    busy_line = next(line for line in screen.splitlines() if line.split() and line.split()[0] == busy.name())
+    assert float(busy_line.split()[2]) > 40
+    assert "read-only" in screen
+    term.keys("q")
+    time.sleep(1)
+    assert "Traceback" not in term.screen()
+
+
+@pytest.mark.parametrize("env", [{"TERM": "linux"}, {"NO_COLOR": "1"}, {"TERM": "xterm-256color"}])
+def test_terminal_kinds_render_and_no_color_means_no_colour(busy_and_idle, tmux, env):
+    busy, _ = busy_and_idle
+    term = tmux(width=80, height=24, env=env)
+    screen = term.wait_for(lambda t: busy.name() in t and "CPU(%)" in t)
+    assert all(len(line) <= 80 for line in screen.splitlines())
+    assert "Traceback" not in screen
+    coloured = term.screen(escapes=True)
+    if "NO_COLOR" in env:
+        assert not re.search(r"\x1b\[[0-9;]*(38|48);[25];", coloured), "NO_COLOR still drew colours"

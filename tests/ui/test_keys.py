@@ -10,7 +10,7 @@ from .conftest import snapshots
 
 def names(app) -> list[str]:
     table = app.table
-    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    return [table.cell_text(uuid, "name") for uuid in table.order]
 
 
 async def started(app, pilot, count=12):
@@ -106,7 +106,7 @@ async def test_cpu_mode_toggle(make_app):
     async with app.run_test(size=(120, 40)) as pilot:
         snaps = await started(app, pilot)
         top = max(snaps[-1].domains, key=lambda v: v.rates.cpu_pct)
-        cell = lambda: str(app.table.get_cell(top.uuid, "cpu_pct")).strip()  # noqa: E731
+        cell = lambda: app.table.cell_text(top.uuid, "cpu_pct")  # noqa: E731
         assert cell() == f"{top.rates.cpu_pct:.1f}"
         await pilot.press("t")
         assert cell() == f"{top.rates.cpu_host_pct:.1f}" and app.settings.cpu_mode == "host"

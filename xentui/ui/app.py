@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.filter import ANSIToTruecolor, Monochrome, NoColor
 from textual.markup import escape
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from xentui import config
 from xentui.model import DomainView, Snapshot
@@ -219,7 +219,7 @@ class XentuiApp(App):
             lines.extend(vbd_line(i, b) for i, b in enumerate(view.sample.blocks))
         pane.update(Content("\n".join(lines)))  # plain text: "[ca: 0]" is not markup
 
-    @on(DataTable.RowHighlighted)
+    @on(DomainTable.CursorMoved)
     def _row_moved(self) -> None:
         self.update_detail()
 
@@ -261,9 +261,9 @@ class XentuiApp(App):
     def action_invert(self) -> None:
         self.sort_by(self.settings.sort, not self.settings.reverse)
 
-    @on(DataTable.HeaderSelected)
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        key = event.column_key.value
+    @on(DomainTable.HeaderClicked)
+    def _header_clicked(self, event: DomainTable.HeaderClicked) -> None:
+        key = event.key
         same = key == self.settings.sort
         self.sort_by(key, reverse=not self.settings.reverse if same else cols.BY_KEY[key].numeric)
 

@@ -1,127 +1,242 @@
-"""The domain table: rows keyed by domain UUID, only changed cells rewritten.
+"""The domain table: rows keyed by domain UUID; only the lines that changed are repainted.
 
-Cursor, scroll and selection survive every refresh; the cursor stays on its domain when
-the order changes; a vanished domain's row goes and a new one comes.  Colours come from
-component classes (``domain-table--crit``, ``domain-table--paused``, ...) styled with
-theme variables in CSS, never from colours in code.
+A Line-API widget (not DataTable: DataTable repaints every visible row when one cell
+changes, tens of KB per frame over SSH).  Each tick ``present()`` compares the new rows
+with the old ones line by line and refreshes only the changed lines, so when only a few
+numbers move only a few lines are sent.  The cursor stays on its domain when the order
+changes; scroll position survives every refresh.  Colours come from component classes
+(``domain-table--crit``, ``domain-table--paused``, ...) styled with theme variables.
 """
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from xentui.model import DomainView
 from xentui.ui.columns import BY_KEY, Context
 
 LEVELS = ("warn", "crit", "running", "blocked", "paused", "pmsuspended", "crashed", "shutdown", "shutoff", "dying",
           "nostate")
+Cells = tuple[tuple[str, str | None], ...]
 
 
-class NameCell(str):
-    """A name that knows its row, so that DataTable.sort can put rows in our order."""
-
-    row_key: str
-
-    def __new__(cls, text: str, row_key: str) -> NameCell:
-        cell = super().__new__(cls, text)
-        cell.row_key = row_key
-        return cell
-
-
-class DomainTable(DataTable):
-    COMPONENT_CLASSES = {f"domain-table--{level}" for level in LEVELS}
+class DomainTable(ScrollView, can_focus=True):
+    COMPONENT_CLASSES = {f"domain-table--{level}" for level in LEVELS} | {"domain-table--header",
+                                                                          "domain-table--cursor"}
     DEFAULT_CSS = """
+    DomainTable { background: $surface; }
+    DomainTable > .domain-table--header { text-style: bold; background: $panel; }
+    DomainTable > .domain-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground;
+                                          text-style: bold; }
     DomainTable > .domain-table--warn { color: $level-warn; }
     DomainTable > .domain-table--crit { color: $level-crit; text-style: bold; }
     DomainTable > .domain-table--running { color: $dom-running; }
     DomainTable > .domain-table--blocked { color: $dom-blocked; }
-    DomainTable > .domain-table--paused { color: $dom-paused; }
+    DomainTable > .domain-table--paused { color: $dom-paused; text-style: italic; }
     DomainTable > .domain-table--pmsuspended { color: $dom-paused; }
     DomainTable > .domain-table--crashed { color: $dom-crashed; text-style: bold reverse; }
-    DomainTable > .domain-table--paused { text-style: italic; }
     DomainTable > .domain-table--dying { color: $dom-crashed; }
     DomainTable > .domain-table--shutdown { color: $dom-shutdown; }
     DomainTable > .domain-table--shutoff { color: $dom-shutdown; }
     DomainTable > .domain-table--nostate { color: $dom-blocked; }
     """
+    BINDINGS = [
+        Binding("up", "move(-1)", show=False),
+        Binding("down", "move(1)", show=False),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
+        Binding("home", "move(-1000000)", show=False),
+        Binding("end", "move(1000000)", show=False),
+    ]
+
+    class HeaderClicked(Message):
+        def __init__(self, key: str):
+            super().__init__()
+            self.key = key
+
+    class CursorMoved(Message):
+        def __init__(self, uuid: str | None):
+            super().__init__()
+            self.uuid = uuid
 
     def __init__(self, **kwargs):
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.shown: tuple[str, ...] = ()
-        self.name_width = 16
         self.widths: dict[str, int] = {}
-        self._cells: dict[str, tuple[tuple[str, str | None], ...]] = {}
-        self._order: list[str] = []
+        self.labels: dict[str, str] = {}
+        self.name_width = 16
+        self.order: list[str] = []  # UUIDs in display order
+        self.cells: dict[str, Cells] = {}
+        self.cursor = 0
+        self._show_header = True
+        self._strips: dict[str, tuple[Cells, bool, Strip]] = {}
+        self._styles: dict[str, Style] = {}
 
-    def _styles(self) -> dict[str, object]:
-        return {level: self.get_component_rich_style(f"domain-table--{level}", partial=True) for level in LEVELS}
+    # --- public -------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self.order)
+
+    @property
+    def show_header(self) -> bool:
+        return self._show_header
+
+    @show_header.setter
+    def show_header(self, value: bool) -> None:
+        self._show_header = value
+        self._resize()
+        self.refresh()
+
+    def cursor_domain(self) -> str | None:
+        return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
+
+    def cell_text(self, uuid: str, key: str) -> str:
+        return self.cells[uuid][self.shown.index(key)][0]
 
     def set_columns(self, keys: tuple[str, ...], sort_key: str, reverse: bool) -> None:
-        """(Re)build the columns; rows are refilled on the next present()."""
-        cursor = self.cursor_domain()
-        self.clear(columns=True)
-        self.widths = {}
+        """(Re)build the columns; everything is repainted once."""
+        self.shown = keys
+        self.widths, self.labels = {}, {}
         for key in keys:
             column = BY_KEY[key]
             label = column.header + (("▼" if reverse else "▲") if key == sort_key else "")
             width = self.name_width if key == "name" else max(column.width, len(label))
             self.widths[key] = width
-            self.add_column(label.rjust(width) if column.numeric else label, key=key, width=width)
-        self.shown = keys
-        self._cells = {}
-        self._order = []
-        self._restore = cursor
-
-    def cursor_domain(self) -> str | None:
-        """The UUID of the row under the cursor."""
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except RowDoesNotExist:
-            return None
+            self.labels[key] = label
+        self.cells = {}
+        self._strips.clear()
+        self._resize()
+        self.refresh()
 
     def present(self, views: list[DomainView], ctx: Context) -> None:
-        """Show ``views`` in this order, touching only what changed."""
-        cursor = getattr(self, "_restore", None) or self.cursor_domain()
-        self._restore = None
-        styles = self._styles()
+        """Show ``views`` in this order; repaint only the lines whose content changed."""
         columns = [BY_KEY[k] for k in self.shown]
-        wanted = []
-        for view in views:
-            uuid = view.uuid
-            wanted.append(uuid)
-            cells = tuple((c.text(view, ctx), c.level(view, ctx)) for c in columns)
-            old = self._cells.get(uuid)
-            if old == cells:
-                continue
-            self._cells[uuid] = cells
-            rendered = [self._render(c, text, level, styles, uuid, self.widths[c.key])
-                        for c, (text, level) in zip(columns, cells, strict=True)]
-            if old is None:
-                self.add_row(*rendered, key=uuid)
-            else:
-                for column, cell, before, value in zip(columns, cells, old, rendered, strict=True):
-                    if cell != before:
-                        self.update_cell(uuid, column.key, value)
-        gone = set(self._cells) - set(wanted)
-        for uuid in gone:
-            self.remove_row(uuid)
-            del self._cells[uuid]
-        if wanted != self._order:
-            rank = {uuid: i for i, uuid in enumerate(wanted)}
-            self.sort("name", key=lambda name: rank[name.row_key])
-            self._order = wanted
-        if cursor in self._cells:
-            row = self.get_row_index(cursor)
-            if row != self.cursor_row:
-                self.move_cursor(row=row, animate=False)
+        chosen = self.cursor_domain()
+        old_order, old_cells, old_cursor = self.order, self.cells, self.cursor
+        self.order = [v.uuid for v in views]
+        self.cells = {v.uuid: tuple((c.text(v, ctx), c.level(v, ctx)) for c in columns) for v in views}
+        if chosen in self.cells:
+            self.cursor = self.order.index(chosen)
+        else:
+            self.cursor = min(self.cursor, max(0, len(self.order) - 1))
+        for uuid in [u for u in self._strips if u not in self.cells]:
+            del self._strips[uuid]
+        if len(old_order) != len(self.order):
+            self._resize()
+        changed = [
+            i for i in range(max(len(old_order), len(self.order)))
+            if i >= len(old_order) or i >= len(self.order) or old_order[i] != self.order[i]
+            or old_cells.get(old_order[i]) != self.cells[self.order[i]]
+        ]
+        if self.cursor != old_cursor:
+            changed += [old_cursor, self.cursor]
+        self._refresh_rows(changed)
+        if chosen != self.cursor_domain():
+            self.post_message(self.CursorMoved(self.cursor_domain()))
+        if self.cursor != old_cursor:
+            self._keep_cursor_visible()
 
-    @staticmethod
-    def _render(column, text: str, level: str | None, styles: dict, uuid: str, width: int) -> object:
-        if column.key == "name":
-            return NameCell(text, uuid)
-        padded = text.rjust(width) if column.numeric else text
-        return Text(padded, style=styles[level] if level else "")
+    # --- drawing ------------------------------------------------------------------
+
+    @property
+    def header_lines(self) -> int:
+        return 1 if self._show_header else 0
+
+    def _resize(self) -> None:
+        width = sum(w + 2 for w in self.widths.values())
+        self.virtual_size = Size(width, len(self.order) + self.header_lines)
+
+    def _refresh_rows(self, rows: list[int]) -> None:
+        top = int(self.scroll_offset.y)
+        height = self.size.height
+        for row in set(rows):
+            y = row + self.header_lines - top
+            if self.header_lines <= y < height:
+                self.refresh(Region(0, y, self.size.width, 1))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._strips.clear()
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"domain-table--{name}", partial=True)
+        return style
+
+    def _line(self, texts: list[tuple[str, Style | None]], base: Style) -> Strip:
+        segments = []
+        for key, (text, style) in zip(self.shown, texts, strict=True):
+            width = self.widths[key]
+            body = text[:width].rjust(width) if BY_KEY[key].numeric else text[:width].ljust(width)
+            segments.append(Segment(" ", base))
+            segments.append(Segment(body, base + style if style else base))
+            segments.append(Segment(" ", base))
+        return Strip(segments, sum(w + 2 for w in self.widths.values()))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        x = int(self.scroll_offset.x)
+        if y < self.header_lines:
+            header = base + self._style("header")
+            strip = self._line([(self.labels[k], None) for k in self.shown], header)
+            return strip.crop(x, x + width).extend_cell_length(width, header)
+        row = y - self.header_lines + int(self.scroll_offset.y)
+        if row >= len(self.order):
+            return Strip.blank(width, base)
+        uuid = self.order[row]
+        cells = self.cells[uuid]
+        selected = row == self.cursor
+        cached = self._strips.get(uuid)
+        if cached is None or cached[0] != cells or cached[1] != selected:
+            row_base = base + self._style("cursor") if selected else base
+            strip = self._line([(t, self._style(level) if level else None) for t, level in cells], row_base)
+            cached = self._strips[uuid] = (cells, selected, strip)
+        return cached[2].crop(x, x + width).extend_cell_length(width, base)
+
+    # --- input --------------------------------------------------------------------
+
+    def _move_to(self, row: int) -> None:
+        if not self.order:
+            return
+        row = max(0, min(len(self.order) - 1, row))
+        if row != self.cursor:
+            self._refresh_rows([self.cursor, row])
+            self.cursor = row
+            self._keep_cursor_visible()
+            self.post_message(self.CursorMoved(self.cursor_domain()))
+
+    def _keep_cursor_visible(self) -> None:
+        rows = self.size.height - self.header_lines
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif rows > 0 and self.cursor >= top + rows:
+            self.scroll_to(y=self.cursor - rows + 1, animate=False)
+
+    def action_move(self, step: int) -> None:
+        self._move_to(self.cursor + step)
+
+    def action_page(self, step: int) -> None:
+        self._move_to(self.cursor + step * max(1, self.size.height - self.header_lines))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y < self.header_lines:
+            x = event.x + int(self.scroll_offset.x)
+            for key in self.shown:
+                x -= self.widths[key] + 2
+                if x < 0:
+                    self.post_message(self.HeaderClicked(key))
+                    return
+        else:
+            self._move_to(event.y - self.header_lines + int(self.scroll_offset.y))

@@ -1,0 +1,113 @@
+"""What the live view costs: frame time at 1000 domains, CPU of the monitor, bytes per frame.
+
+    .venv/bin/python bench/tui_cost.py [--seconds 60]
+
+1. frame cost: one tick's table update plus render at 1000 domains (synthetic host, in process,
+   headless), median of 20 ticks;
+2. CPU of the real `xentui` over --seconds at 1 Hz on a 1000-domain test-driver host, in a
+   real pseudo-terminal (200x50), from /proc/<pid>/stat;
+3. bytes written to the terminal per frame at 200x50 with 50 domains when only numbers change.
+Prints a Markdown table for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from poll_cost import test_driver_xml  # noqa: E402
+
+from xentui import config  # noqa: E402
+from xentui.model import build_snapshot  # noqa: E402
+from xentui.sources.synthetic import SyntheticSource  # noqa: E402
+from xentui.ui.app import XentuiApp  # noqa: E402
+
+
+async def frame_cost(domains: int = 1000, ticks: int = 20) -> tuple[float, float]:
+    source = SyntheticSource(count=domains, pcpus=64)
+    app = XentuiApp(source, config.Settings(), config_path=None, poll=False)
+    samples = []
+    async with app.run_test(size=(200, 50)) as pilot:
+        prev = source.collect()
+        for seq in range(ticks + 2):
+            raw = source.collect()
+            snapshot = build_snapshot(prev, raw, seq)
+            prev = raw
+            started = time.perf_counter()
+            app.snapshot = snapshot
+            await pilot.pause()  # the update and the repaint it causes
+            if seq >= 2:  # the first frames build every row
+                samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), max(samples)
+
+
+def run_in_pty(argv: list[str], seconds: float, size=(200, 50)) -> tuple[list[tuple[float, int]], float]:
+    """Run argv on a pseudo-terminal; return [(time, bytes read)] and its CPU seconds."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm-256color"
+        os.execvp(argv[0], argv)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    chunks = []
+    deadline = time.monotonic() + seconds
+    cpu = 0.0
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunks.append((time.monotonic(), len(os.read(fd, 65536))))
+            except OSError:
+                break
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
+    return chunks, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    median, worst = asyncio.run(frame_cost())
+    rows = ["| measure | result | target |", "|---|---|---|",
+            f"| frame cost, 1000 domains (table update + render), median / worst of 20 | {median:.1f} ms / "
+            f"{worst:.1f} ms | ≤ 50 ms |"]
+    env_home = tempfile.mkdtemp()
+    os.environ["XDG_CONFIG_HOME"] = env_home  # no saved settings
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.xml"
+        big.write_text(test_driver_xml(1000))
+        _chunks, cpu = run_in_pty([sys.executable, "-m", "xentui", "-c", f"test://{big}", "-d", "1"], args.seconds)
+        rows.append(f"| CPU of `xentui` over {args.seconds:.0f} s at 1 Hz, 1000 domains (test driver, "
+                    f"collection included) | {100 * cpu / args.seconds:.1f} % of one core | ≤ 5 % |")
+        small = Path(tmp) / "small.xml"
+        small.write_text(test_driver_xml(50))
+        chunks, _ = run_in_pty([sys.executable, "-m", "xentui", "-c", f"test://{small}", "-d", "1"], 20)
+        start = chunks[0][0] + 6  # past start-up, the first full paint and the prime
+        steady = [n for t, n in chunks if start <= t < start + 12]
+        per_frame = sum(steady) / 12
+        rows.append(f"| bytes written per frame, 200x50, 50 domains, numbers changing (12 frames) | "
+                    f"{per_frame / 1024:.1f} KB | ≤ 8 KB |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

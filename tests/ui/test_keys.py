@@ -64,8 +64,10 @@ async def test_sort_keys_s_greater_less_and_invert(make_app):
         assert app.settings.sort == shown[start - 1]
         await pilot.press("f6")
         assert app.settings.sort == "cpu_pct"
+        chosen = app.table.cursor_domain()
         before = names(app)
         await pilot.press("i")
+        assert app.table.cursor_domain() == chosen  # the cursor keeps its domain through a re-sort
         assert app.settings.reverse is False
         assert names(app)[-1] == before[0]  # inverted
         assert config.load(app.config_path)[0].reverse is False  # persisted

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.filter import ANSIToTruecolor, Monochrome, NoColor
 from textual.markup import escape
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widgets import Footer, Static
 
 from xentui import config
@@ -81,8 +81,9 @@ class XentuiApp(App):
         Binding("ctrl+l", "repaint", show=False),
     ]
 
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
-    paused: reactive[bool] = reactive(False)
+    # var, not reactive: a reactive would repaint the whole screen on every snapshot.
+    snapshot: var[Snapshot | None] = var(None, always_update=True, init=False)
+    paused: var[bool] = var(False)
 
     def __init__(self, source: Source, settings: config.Settings, *, config_path: Path | None = None,
                  problems: list[str] | None = None, prime: float | None = None, poll: bool = True):

@@ -161,12 +161,18 @@ def fit(keys: tuple[str, ...], width: int, name_width: int) -> tuple[str, ...]:
     return tuple(shown)
 
 
+def _shown_value(value: object) -> object:
+    return round(value, 1) if isinstance(value, float) else value
+
+
 def ordered(views: list[DomainView], column: Column, ctx: Context, reverse: bool) -> list[DomainView]:
     """Views sorted by ``column`` (ties by name); unknown figures last in either direction."""
     known_, unknown = [], []
     for view in views:
         (unknown if column.value(view, ctx) is None else known_).append(view)
     known_.sort(key=lambda v: v.name.lower())
-    known_.sort(key=lambda v: column.value(v, ctx), reverse=reverse)  # stable: names break ties
+    # Compare what is shown (one decimal), so that equal-looking rows keep their order by name
+    # instead of swapping on invisible jitter every tick.
+    known_.sort(key=lambda v: _shown_value(column.value(v, ctx)), reverse=reverse)
     unknown.sort(key=lambda v: v.name.lower())
     return known_ + unknown

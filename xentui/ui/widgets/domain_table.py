@@ -75,6 +75,7 @@ class DomainTable(ScrollView, can_focus=True):
         self.order: list[str] = []  # UUIDs in display order
         self.cells: dict[str, Cells] = {}
         self.cursor = 0
+        self._restore: str | None = None  # the cursor's domain across a rebuild of the columns
         self._show_header = True
         self._strips: dict[str, tuple[Cells, bool, Strip]] = {}
         self._styles: dict[str, Style] = {}
@@ -111,7 +112,9 @@ class DomainTable(ScrollView, can_focus=True):
             width = self.name_width if key == "name" else max(column.width, len(label))
             self.widths[key] = width
             self.labels[key] = label
+        self._restore = self.cursor_domain() or self._restore
         self.cells = {}
+        self.order = []  # the next present() paints every row
         self._strips.clear()
         self._resize()
         self.refresh()
@@ -119,7 +122,8 @@ class DomainTable(ScrollView, can_focus=True):
     def present(self, views: list[DomainView], ctx: Context) -> None:
         """Show ``views`` in this order; repaint only the lines whose content changed."""
         columns = [BY_KEY[k] for k in self.shown]
-        chosen = self.cursor_domain()
+        chosen = self.cursor_domain() or self._restore
+        self._restore = None
         old_order, old_cells, old_cursor = self.order, self.cells, self.cursor
         self.order = [v.uuid for v in views]
         self.cells = {v.uuid: tuple((c.text(v, ctx), c.level(v, ctx)) for c in columns) for v in views}
@@ -131,14 +135,16 @@ class DomainTable(ScrollView, can_focus=True):
             del self._strips[uuid]
         if len(old_order) != len(self.order):
             self._resize()
-        changed = [
-            i for i in range(max(len(old_order), len(self.order)))
-            if i >= len(old_order) or i >= len(self.order) or old_order[i] != self.order[i]
-            or old_cells.get(old_order[i]) != self.cells[self.order[i]]
-        ]
-        if self.cursor != old_cursor:
-            changed += [old_cursor, self.cursor]
-        self._refresh_rows(changed)
+        whole_rows = [old_cursor, self.cursor] if self.cursor != old_cursor else []
+        for i in range(max(len(old_order), len(self.order))):
+            if (i >= len(old_order) or i >= len(self.order) or old_order[i] != self.order[i]
+                    or old_order[i] not in old_cells):
+                whole_rows.append(i)
+            elif old_cells.get(old_order[i]) != self.cells[self.order[i]]:
+                # Same domain on the same line: repaint just the cells that changed.
+                old, new = old_cells[old_order[i]], self.cells[self.order[i]]
+                self._refresh_cells(i, [n for n, (a, b) in enumerate(zip(old, new, strict=True)) if a != b])
+        self._refresh_rows(whole_rows)
         if chosen != self.cursor_domain():
             self.post_message(self.CursorMoved(self.cursor_domain()))
         if self.cursor != old_cursor:
@@ -162,6 +168,17 @@ class DomainTable(ScrollView, can_focus=True):
             if self.header_lines <= y < height:
                 self.refresh(Region(0, y, self.size.width, 1))
 
+    def _refresh_cells(self, row: int, columns: list[int]) -> None:
+        y = row + self.header_lines - int(self.scroll_offset.y)
+        if not self.header_lines <= y < self.size.height:
+            return
+        x = -int(self.scroll_offset.x)
+        for n, key in enumerate(self.shown):
+            width = self.widths[key] + 2
+            if n in columns:
+                self.refresh(Region(x, y, width, 1))
+            x += width
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
@@ -178,10 +195,12 @@ class DomainTable(ScrollView, can_focus=True):
         for key, (text, style) in zip(self.shown, texts, strict=True):
             width = self.widths[key]
             body = text[:width].rjust(width) if BY_KEY[key].numeric else text[:width].ljust(width)
-            segments.append(Segment(" ", base))
-            segments.append(Segment(body, base + style if style else base))
-            segments.append(Segment(" ", base))
-        return Strip(segments, sum(w + 2 for w in self.widths.values()))
+            if style:
+                segments += [Segment(" ", base), Segment(body, base + style), Segment(" ", base)]
+            else:
+                segments.append(Segment(f" {body} ", base))
+        # One segment per run of one style: fewer escape sequences sent to the terminal.
+        return Strip(segments, sum(w + 2 for w in self.widths.values())).simplify()
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width

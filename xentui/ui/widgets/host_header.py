@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from textual.content import Content
+from textual.geometry import Region
 from textual.markup import escape
-from textual.widgets import Static
+from textual.widget import Widget
 
 from xentui.model import DomainState, Snapshot
 from xentui.output.units import human_kib
@@ -36,8 +37,17 @@ def pcpu_bars(pcts: tuple[float | None, ...], width: int) -> list[str]:
     return ["  ".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
 
 
-class HostHeader(Static):
-    DEFAULT_CSS = "HostHeader { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }"
+class HostHeader(Widget):
+    """Repaints only its lines that changed (the clock, the bars), never the whole screen."""
+
+    DEFAULT_CSS = "HostHeader { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    def __init__(self, text: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.lines: list[str] = [text]
+
+    def render(self) -> Content:
+        return Content.from_markup("\n".join(self.lines))
 
     def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: str, width: int) -> None:
         h = snapshot.host
@@ -59,4 +69,10 @@ class HostHeader(Static):
         if h.cache_monitoring:
             lines.append(f"Cache QoS: {escape(h.cache_monitoring)}")
         lines.extend(f"[$level-crit]{escape(err)}[/]" for err in snapshot.errors)
-        self.update(Content.from_markup("\n".join(lines)))
+        old, self.lines = self.lines, lines
+        if len(old) != len(lines):
+            self.styles.height = len(lines)  # a layout change: only when the line count changes
+            return
+        for y, (a, b) in enumerate(zip(old, lines, strict=True)):
+            if a != b:
+                self.refresh(Region(0, y, self.size.width, 1))

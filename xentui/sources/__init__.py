@@ -34,11 +34,21 @@ def default_uri(env: dict[str, str] | None = None, proc_xen: str = "/proc/xen") 
 def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
     """The source for ``uri``; with none given, Xen itself on a dom0, else :func:`default_uri`.
 
+    ``synthetic://N`` is a made-up host of N domains with deterministic numbers, for
+    benchmarks and trying the UI (it says SYNTHETIC in its header).
+
     On a dom0 libxenstat sees every domain, where libvirt's libxl driver sees only the
     ones libvirt started; ``-c xen:///system`` still selects libvirt.
     """
     from xentui.sources import xen
 
+    if uri is not None and uri.startswith("synthetic://"):
+        from xentui.sources.synthetic import SyntheticSource
+
+        count = uri.removeprefix("synthetic://") or "12"
+        if not count.isdigit() or not 1 <= int(count) <= 100_000:
+            raise SourceError(f"{uri!r}: write synthetic://N with N domains from 1 to 100000, e.g. synthetic://1000")
+        return SyntheticSource(count=int(count))
     if uri is None and not os.environ.get("LIBVIRT_DEFAULT_URI") and xen.is_dom0():
         return xen.XenSource(readonly=readonly)
     from xentui.sources.libvirt_source import LibvirtSource

@@ -19,7 +19,7 @@ PROFILES = ((DomainState.RUNNING, 0.97), (DomainState.RUNNING, 0.42), (DomainSta
 class SyntheticSource:
     """``count`` domains on a ``pcpus``-pCPU host whose numbers follow a fixed script."""
 
-    def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "QEMU"):
+    def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC"):
         self.uri = "synthetic://"
         self.readonly = True
         self.count = count
@@ -63,7 +63,7 @@ class SyntheticSource:
         self.tick += 1
         total = 64 << 20  # 64 GiB
         host = HostSample(
-            hostname="hv01.example.net", hypervisor=self.hypervisor, hypervisor_version="8.2.2", uri=self.uri,
+            hostname="made-up-host", hypervisor=self.hypervisor, hypervisor_version="8.2.2", uri=self.uri,
             pcpus=self.pcpus, mhz=2400, mem_total_kib=total, mem_free_kib=total // 3, cpu_model="x86_64",
             libvirt_version="10.0.0", boot_time=1_795_000_000.0 - 3 * 86400 - 4 * 3600,
         )

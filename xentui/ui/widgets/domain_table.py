@@ -73,7 +73,10 @@ class DomainTable(ScrollView, can_focus=True):
         self.labels: dict[str, str] = {}
         self.name_width = 16
         self.order: list[str] = []  # UUIDs in display order
-        self.cells: dict[str, Cells] = {}
+        self.views: dict[str, DomainView] = {}
+        self.ctx = Context()
+        self.cells: dict[str, Cells] = {}  # computed this tick, on demand
+        self._painted: dict[int, tuple[str, Cells]] = {}  # what each line showed when last drawn
         self.cursor = 0
         self._restore: str | None = None  # the cursor's domain across a rebuild of the columns
         self._show_header = True
@@ -100,7 +103,7 @@ class DomainTable(ScrollView, can_focus=True):
         return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
 
     def cell_text(self, uuid: str, key: str) -> str:
-        return self.cells[uuid][self.shown.index(key)][0]
+        return self.cells_for(uuid)[self.shown.index(key)][0]
 
     def set_columns(self, keys: tuple[str, ...], sort_key: str, reverse: bool) -> None:
         """(Re)build the columns; everything is repainted once."""
@@ -114,41 +117,60 @@ class DomainTable(ScrollView, can_focus=True):
             self.labels[key] = label
         self._restore = self.cursor_domain() or self._restore
         self.cells = {}
-        self.order = []  # the next present() paints every row
+        self._painted = {}  # the next present() paints every row
         self._strips.clear()
         self._resize()
         self.refresh()
 
     def present(self, views: list[DomainView], ctx: Context) -> None:
-        """Show ``views`` in this order; repaint only the lines whose content changed."""
-        columns = [BY_KEY[k] for k in self.shown]
+        """Show ``views`` in this order; repaint only the visible cells whose text changed.
+
+        Cells are computed for the visible lines only (and for others when scrolled to), so a
+        1000-domain tick costs what 40 lines cost.
+        """
         chosen = self.cursor_domain() or self._restore
         self._restore = None
-        old_order, old_cells, old_cursor = self.order, self.cells, self.cursor
+        old_count, old_cursor = len(self.order), self.cursor
         self.order = [v.uuid for v in views]
-        self.cells = {v.uuid: tuple((c.text(v, ctx), c.level(v, ctx)) for c in columns) for v in views}
-        if chosen in self.cells:
+        self.views = {v.uuid: v for v in views}
+        self.ctx = ctx
+        self.cells = {}
+        if chosen in self.views:
             self.cursor = self.order.index(chosen)
         else:
             self.cursor = min(self.cursor, max(0, len(self.order) - 1))
-        for uuid in [u for u in self._strips if u not in self.cells]:
+        for uuid in [u for u in self._strips if u not in self.views]:
             del self._strips[uuid]
-        if len(old_order) != len(self.order):
+        if old_count != len(self.order):
             self._resize()
-        whole_rows = [old_cursor, self.cursor] if self.cursor != old_cursor else []
-        for i in range(max(len(old_order), len(self.order))):
-            if (i >= len(old_order) or i >= len(self.order) or old_order[i] != self.order[i]
-                    or old_order[i] not in old_cells):
-                whole_rows.append(i)
-            elif old_cells.get(old_order[i]) != self.cells[self.order[i]]:
-                # Same domain on the same line: repaint just the cells that changed.
-                old, new = old_cells[old_order[i]], self.cells[self.order[i]]
-                self._refresh_cells(i, [n for n, (a, b) in enumerate(zip(old, new, strict=True)) if a != b])
-        self._refresh_rows(whole_rows)
+        top = int(self.scroll_offset.y)
+        rows = range(top, top + max(0, self.size.height - self.header_lines))
+        whole = {old_cursor, self.cursor} if self.cursor != old_cursor else set()
+        for i in rows:
+            painted = self._painted.get(i)
+            if i >= len(self.order):
+                if painted is not None:
+                    whole.add(i)
+                continue
+            uuid = self.order[i]
+            if painted is None or painted[0] != uuid:
+                whole.add(i)
+            elif i not in whole and painted[1] != self.cells_for(uuid):
+                new = self.cells_for(uuid)
+                self._refresh_cells(i, [n for n, (a, b) in enumerate(zip(painted[1], new, strict=True)) if a != b])
+        self._refresh_rows(sorted(whole))
         if chosen != self.cursor_domain():
             self.post_message(self.CursorMoved(self.cursor_domain()))
         if self.cursor != old_cursor:
             self._keep_cursor_visible()
+
+    def cells_for(self, uuid: str) -> Cells:
+        cells = self.cells.get(uuid)
+        if cells is None:
+            view = self.views[uuid]
+            cells = self.cells[uuid] = tuple((BY_KEY[k].text(view, self.ctx), BY_KEY[k].level(view, self.ctx))
+                                             for k in self.shown)
+        return cells
 
     # --- drawing ------------------------------------------------------------------
 
@@ -212,9 +234,11 @@ class DomainTable(ScrollView, can_focus=True):
             return strip.crop(x, x + width).extend_cell_length(width, header)
         row = y - self.header_lines + int(self.scroll_offset.y)
         if row >= len(self.order):
+            self._painted.pop(row, None)
             return Strip.blank(width, base)
         uuid = self.order[row]
-        cells = self.cells[uuid]
+        cells = self.cells_for(uuid)
+        self._painted[row] = (uuid, cells)
         selected = row == self.cursor
         cached = self._strips.get(uuid)
         if cached is None or cached[0] != cells or cached[1] != selected:

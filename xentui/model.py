@@ -276,47 +276,45 @@ def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
     return prev.active and cur.active and prev.domid == cur.domid
 
 
+def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[VcpuRates, ...]:
+    old_vcpus = {v.number: v for v in prev.vcpus}
+    out = []
+    for v in cur.vcpus:
+        old = old_vcpus.get(v.number)
+        if old is None:
+            out.append(VcpuRates(v.number, None, None))
+        else:
+            out.append(VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
+                                 _pct_of_ns(old.delay_ns, v.delay_ns, seconds)))
+    return tuple(out)
+
+
+NO_RATES = (None, None, None, None)
+
+
 def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int) -> DomainRates:
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
         return DomainRates()
     cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
     host_pct = None if cpu_pct is None or pcpus <= 0 else cpu_pct / pcpus
-    old_vcpus = {v.number: v for v in prev.vcpus}
-    vcpus = tuple(
-        VcpuRates(
-            number=v.number,
-            cpu_pct=_pct_of_ns(old.time_ns, v.time_ns, seconds) if old else None,
-            steal_pct=_pct_of_ns(old.delay_ns, v.delay_ns, seconds) if old else None,
-        )
-        for v in cur.vcpus
-        for old in [old_vcpus.get(v.number)]
-    )
-    if not (cur.nets or cur.blocks or prev.nets or prev.blocks):
-        return DomainRates(cpu_pct=cpu_pct, cpu_host_pct=host_pct, vcpus=vcpus)
-    # Devices must match one to one, else a hot-plug would make totals jump.
-    nets_same = [n.name for n in prev.nets] == [n.name for n in cur.nets]
-    blocks_same = [b.name for b in prev.blocks] == [b.name for b in cur.blocks]
+    vcpus = _vcpu_rates(prev, cur, seconds)
     a, b = prev.io, cur.io
-
-    def net(key: str) -> float | None:
-        return counter_rate(getattr(a, key), getattr(b, key), seconds) if nets_same else None
-
-    def blk(key: str) -> float | None:
-        return counter_rate(getattr(a, key), getattr(b, key), seconds) if blocks_same else None
-
-    return DomainRates(
-        cpu_pct=cpu_pct,
-        cpu_host_pct=host_pct,
-        vcpus=vcpus,
-        net_rx_bytes_s=net("net_rx_bytes"),
-        net_tx_bytes_s=net("net_tx_bytes"),
-        net_rx_packets_s=net("net_rx_packets"),
-        net_tx_packets_s=net("net_tx_packets"),
-        blk_rd_bytes_s=blk("blk_rd_bytes"),
-        blk_wr_bytes_s=blk("blk_wr_bytes"),
-        blk_rd_reqs_s=blk("blk_rd_reqs"),
-        blk_wr_reqs_s=blk("blk_wr_reqs"),
-    )
+    # Devices must match one to one, else a hot-plug would make totals jump.
+    if [n.name for n in prev.nets] == [n.name for n in cur.nets]:
+        net = (counter_rate(a.net_rx_bytes, b.net_rx_bytes, seconds),
+               counter_rate(a.net_tx_bytes, b.net_tx_bytes, seconds),
+               counter_rate(a.net_rx_packets, b.net_rx_packets, seconds),
+               counter_rate(a.net_tx_packets, b.net_tx_packets, seconds))
+    else:
+        net = NO_RATES
+    if [d.name for d in prev.blocks] == [d.name for d in cur.blocks]:
+        blk = (counter_rate(a.blk_rd_bytes, b.blk_rd_bytes, seconds),
+               counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, seconds),
+               counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds),
+               counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, seconds))
+    else:
+        blk = NO_RATES
+    return DomainRates(cpu_pct, host_pct, vcpus, *net, *blk)
 
 
 def _pct_of(part: int | None, whole: int) -> float | None:

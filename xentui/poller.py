@@ -56,15 +56,27 @@ class Poller:
         finally:
             self.busy = False
 
+    def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
+        """In the worker thread: the sample, and the snapshot built against the previous one."""
+        raw = self.source.collect()
+        return raw, build_snapshot(self._previous, raw, self._seq + 1)
+
     async def tick(self) -> Snapshot:
-        """Collect once and return the snapshot built against the previous sample."""
+        """Collect once and return the snapshot built against the previous sample.
+
+        The rate maths runs in the worker thread too: the event loop only receives the result.
+        """
         if self._previous is None and self.prime > 0:
             self._previous = await self._collect()
             await asyncio.sleep(self.prime)
         self._last_start = time.monotonic()
-        raw = await self._collect()
+        loop = asyncio.get_running_loop()
+        self.busy = True
+        try:
+            raw, snapshot = await loop.run_in_executor(self._executor, self._collect_and_build)
+        finally:
+            self.busy = False
         self._seq += 1
-        snapshot = build_snapshot(self._previous, raw, self._seq)
         self._previous = raw
         return snapshot
 

@@ -60,7 +60,10 @@ class HostHeader(Widget):
             f"CPUs: {h.pcpus} @ {h.mhz}MHz   CPU(%) = {cpu_text} ([b]t[/b] toggles)",
             f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, {human_kib(h.mem_free_kib)} free",
         ]
-        counts = {name: sum(1 for v in snapshot.domains if v.sample.state is state) for name, state in SUMMARY}
+        by_state: dict[DomainState, int] = {}
+        for view in snapshot.domains:
+            by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1
+        counts = {name: by_state.get(state, 0) for name, state in SUMMARY}
         summary = ", ".join(f"[$dom-{name}]{n} {name}[/]" if n else f"{n} {name}" for name, n in counts.items())
         lines.append(f"{len(snapshot.domains)} domains: {summary}")
         if snapshot.pcpu_pct:

@@ -25,11 +25,13 @@ from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.poller import Poller, check_delay
 from xentui.sources import Source, SourceError
 from xentui.ui import columns as cols
+from xentui.ui import partial_updates
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
 from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from xentui.ui.widgets.domain_table import DomainTable
 from xentui.ui.widgets.host_header import HostHeader
 
+partial_updates.install()
 RETRY_S = 5.0
 KEYS = [
     ("q Q Esc", "quit (Esc first clears a filter)"),

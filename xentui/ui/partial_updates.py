@@ -1,0 +1,36 @@
+"""Send only the changed part of a line to the terminal.
+
+Textual 8.2.8's ``ChopsUpdate.render_segments`` crops a partial update on the right only
+(its source says "TODO: crop to x extents"): a changed cell at column 90 resends the line
+from column 0.  Over SSH at 3 a.m. those bytes are the frame rate.  This crops both sides,
+so a tick where only numbers change sends only those numbers.  Textual is pinned exactly
+(pyproject.toml); ``tests/ui/test_partial_updates.py`` checks the patch against its output.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.control import Control
+from textual._compositor import ChopsUpdate
+
+
+def render_segments(self: ChopsUpdate, console: Console) -> str:
+    sequences: list[str] = []
+    append = sequences.append
+    move_to = Control.move_to
+    last_y = self.spans[-1][0]
+    for y, x1, x2 in self.spans:
+        for end, (x, strip) in zip(self.chop_ends[y], self.chops[y].items(), strict=False):
+            if strip is None or x > x2 or end <= x1:
+                continue
+            start, stop = max(x, x1), min(end, x2)
+            piece = strip if (start, stop) == (x, end) else strip.crop(start - x, stop - x)
+            append(move_to(start, y).segment.text)
+            append(piece.render(console))
+        if y != last_y:
+            append("\n")
+    return "".join(sequences)
+
+
+def install() -> None:
+    ChopsUpdate.render_segments = render_segments  # type: ignore[method-assign]

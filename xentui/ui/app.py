@@ -203,9 +203,7 @@ class XentuiApp(App):
 
     def selected(self) -> DomainView | None:
         uuid = self.table.cursor_domain()
-        if uuid is None or self.snapshot is None:
-            return None
-        return self.snapshot.by_uuid().get(uuid)
+        return None if uuid is None else self.table.views.get(uuid)
 
     def update_detail(self) -> None:
         pane = self.query_one("#detail", Static)

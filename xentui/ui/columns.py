@@ -101,7 +101,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("state", "STATE", 6, 1, lambda v, _c: STATE_ORDER[v.sample.state], lambda v, _c: v.sample.state_flags,
            numeric=False, level=_state_level, help="xentop's flags: dying shutdown blocked crashed paused running"),
     Column("cpu_pct", "CPU(%)", 7, 0, _cpu, lambda v, c: _num(_cpu(v, c)), level=_cpu_level,
-           help="CPU use: % of one pCPU (xentop) or of the whole host (virt-top); key t toggles"),
+           help="% of one pCPU (xentop) or of the whole host (virt-top): t"),
     _col("cpu_s", "CPU(sec)", 9, 4, _count(lambda v: None if v.sample.cpu_ns is None else v.sample.cpu_ns // 10**9),
          help="CPU seconds used since the domain started"),
     Column("mem", "MEM", 9, 1, lambda v, _c: v.sample.mem_kib, lambda v, _c: human_kib(v.sample.mem_kib),

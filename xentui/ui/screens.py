@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, SelectionList, Static
 
@@ -15,8 +15,8 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 84; height: auto; max-height: 90%; border: round $primary;
-                            background: $surface; padding: 0 1; }
+    HelpScreen > VerticalScroll { width: 84; height: auto; max-height: 90%; border: round $primary;
+                                  background: $surface; padding: 0 1; }
     """
 
     def __init__(self, keys: list[tuple[str, str]]):
@@ -24,8 +24,8 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("[b]xentui keys[/b]  (Esc closes)")
+        with VerticalScroll():
+            yield Label("[b]xentui keys[/b]  (Esc closes; arrows scroll)")
             yield Static("\n".join(f"[b]{key:>12}[/b]  {what}" for key, what in self.keys))
             yield Label("[b]columns[/b]")
             yield Static("\n".join(f"[b]{c.header:>12}[/b]  {c.help}" for c in COLUMNS))

@@ -242,8 +242,10 @@ class DomainTable(ScrollView, can_focus=True):
         selected = row == self.cursor
         cached = self._strips.get(uuid)
         if cached is None or cached[0] != cells or cached[1] != selected:
+            # On the cursor row the cursor's colours win: level colours on it would be hard to read.
             row_base = base + self._style("cursor") if selected else base
-            strip = self._line([(t, self._style(level) if level else None) for t, level in cells], row_base)
+            strip = self._line([(t, self._style(level) if level and not selected else None) for t, level in cells],
+                               row_base)
             cached = self._strips[uuid] = (cells, selected, strip)
         return cached[2].crop(x, x + width).extend_cell_length(width, base)
 

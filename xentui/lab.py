@@ -159,11 +159,6 @@ def qemu_pid(name: str) -> int:
     return int((PID_DIR / f"{name}.pid").read_text().strip())
 
 
-def virt_type() -> str | None:
-    """'kvm' or 'qemu' (TCG) once a guest has booted."""
-    return _virt_type
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="xentui lab", description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=("up", "down", "status"))

@@ -46,15 +46,10 @@ class Poller:
         self._previous: RawSample | None = None
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
-        self.busy = False  # a collection is running now
 
-    async def _collect(self) -> RawSample:
-        loop = asyncio.get_running_loop()
-        self.busy = True
-        try:
-            return await loop.run_in_executor(self._executor, self.source.collect)
-        finally:
-            self.busy = False
+    async def _in_worker(self, work):
+        """Run blocking ``work`` in the poller's one worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
         """In the worker thread: the sample, and the snapshot built against the previous one."""
@@ -67,15 +62,10 @@ class Poller:
         The rate maths runs in the worker thread too: the event loop only receives the result.
         """
         if self._previous is None and self.prime > 0:
-            self._previous = await self._collect()
+            self._previous = await self._in_worker(self.source.collect)
             await asyncio.sleep(self.prime)
         self._last_start = time.monotonic()
-        loop = asyncio.get_running_loop()
-        self.busy = True
-        try:
-            raw, snapshot = await loop.run_in_executor(self._executor, self._collect_and_build)
-        finally:
-            self.busy = False
+        raw, snapshot = await self._in_worker(self._collect_and_build)
         self._seq += 1
         self._previous = raw
         return snapshot

@@ -13,12 +13,6 @@ def is_local_uri(uri: str) -> bool:
     return host in (None, "", "localhost", "127.0.0.1", "::1")
 
 
-def memory_kib() -> tuple[int, int]:
-    """(total, free) KiB as /proc/meminfo says: MemTotal, MemFree."""
-    vm = psutil.virtual_memory()
-    return vm.total // 1024, vm.free // 1024
-
-
 def pcpu_busy_ns() -> tuple[int, ...]:
     """Cumulative busy time of each CPU of this machine (all but idle and iowait), in ns."""
     return tuple(

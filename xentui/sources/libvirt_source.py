@@ -165,12 +165,14 @@ class LibvirtSource:
         self.conn = conn
         self.bulk_supported: bool | None = None  # learnt on the first tick
         self.missing_groups: frozenset[str] = frozenset()
+        self._groups_learnt = False  # judged once, on the first tick with an active domain
         self._devices: dict[tuple[str, int | None], Devices] = {}
         self._host_static = self._read_host_static()
         self._node_memstats = True
         # This machine's per-CPU load is the hypervisor's when libvirt is local (not on Xen: dom0 is a guest).
-        self._local_pcpus = local_host.is_local_uri(uri) and self._host_static["hypervisor"] in ("QEMU", "KVM")
-        self._boot_time = local_host.boot_time() if local_host.is_local_uri(uri) else None
+        local = local_host.is_local_uri(uri)
+        self._local_pcpus = local and self._host_static["hypervisor"] in ("QEMU", "KVM")
+        self._boot_time = local_host.boot_time() if local else None
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
@@ -239,12 +241,9 @@ class LibvirtSource:
         return records
 
     def _listed(self) -> list[tuple[libvirt.virDomain, dict]]:
-        """Fallback when there is no bulk call: every domain, with its state."""
+        """Fallback when there is no bulk call: every domain, with no statistics yet."""
         self.calls += 1
-        out = []
-        for dom in self.conn.listAllDomains(0):
-            out.append((dom, {}))
-        return out
+        return [(dom, {}) for dom in self.conn.listAllDomains(0)]
 
     def _learn_missing(self, records: list[tuple[libvirt.virDomain, dict]]) -> None:
         """Which groups this driver leaves out, judged on the active domains."""
@@ -253,6 +252,7 @@ class LibvirtSource:
             return
         missing = {group for group, key in PROBE_KEYS.items() if not any(key in rec for rec in active)}
         self.missing_groups = frozenset(missing)
+        self._groups_learnt = True
 
     def _fill(self, dom: libvirt.virDomain, rec: dict, missing: frozenset[str]) -> dict:
         """Add what the bulk call left out, by per-domain calls. May raise libvirtError."""
@@ -333,7 +333,7 @@ class LibvirtSource:
         if records is None:
             records = self._listed()
             self.missing_groups = frozenset(PROBE_KEYS)
-        elif self.missing_groups == frozenset() and records:
+        elif not self._groups_learnt:
             self._learn_missing(records)
         missing = self.missing_groups
         samples: list[DomainSample] = []

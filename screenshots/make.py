@@ -29,6 +29,10 @@ SCENES = [
     ("theme-light", (120, 40), {"theme": "xentui-light"}, []),
     ("theme-classic", (120, 40), {"theme": "classic"}, []),
     ("theme-high-contrast", (120, 40), {"theme": "high-contrast"}, []),
+    ("vcpu-view", (120, 40), {}, ["down", "down", "down", "enter"]),
+    ("vcpu-pin-preview", (120, 40), {"write": True}, ["down", "down", "down", "enter", "a", "p", *"nodes:1,^7",
+                                                      "enter"]),
+    ("pcpu-view", (120, 40), {}, ["1"]),
 ]
 
 
@@ -36,8 +40,8 @@ async def shoot(stem: str, size: tuple[int, int], settings: dict, keys: list[str
     app = DemoScreenApp(**settings)
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
-        if keys:
-            await pilot.press(*keys)
+        for key in keys:  # one at a time: a key may open a screen the next one is meant for
+            await pilot.press(key)
             await pilot.pause()
         return Path(app.save_screenshot(filename=f"{stem}.svg", path=str(HERE)))
 

@@ -125,9 +125,11 @@ def actions() -> None:
     from xentui.sources.xen import XenSource
 
     ro = XenSource(readonly=True)
-    busy = next(d for d in ro.collect().domains if d.name == "xl-busy")
+    sample = ro.collect()
+    host = sample.host
+    busy = next(d for d in sample.domains if d.name == "xl-busy")
     try:
-        perform(ro, busy, Action.PAUSE, ncpus=2)
+        perform(ro, busy, Action.PAUSE, host=host)
         results["readonly_refusal"] = None
     except ActionError as err:
         results["readonly_refusal"] = str(err)
@@ -135,33 +137,33 @@ def actions() -> None:
 
     rw = XenSource(readonly=False)
     busy = next(d for d in rw.collect().domains if d.name == "xl-busy")
-    results["pin_seconds"] = perform(rw, busy, Action.PIN, ncpus=2, vcpu=0, hard="0", soft="1")
+    results["pin_seconds"] = perform(rw, busy, Action.PIN, host=host, vcpu=0, hard="0", soft="1")
     save("xl-vcpu-list-after-pin.txt", sh("xl", "vcpu-list", "xl-busy"))
     time.sleep(11)  # xentui re-reads affinity every 10 s
     pinned = next(d for d in rw.collect().domains if d.name == "xl-busy")
     results["affinity_after_pin"] = [sorted(pinned.vcpus[0].hard_affinity or ()),
                                      sorted(pinned.vcpus[0].soft_affinity or ())]
-    results["pause_seconds"] = perform(rw, busy, Action.PAUSE, ncpus=2)
+    results["pause_seconds"] = perform(rw, busy, Action.PAUSE, host=host)
     save("xl-list-after-pause.txt", sh("xl", "list"))
     paused = next(d for d in rw.collect().domains if d.name == "xl-busy")
     results["flags_after_pause"] = paused.state_flags
-    perform(rw, busy, Action.RESUME, ncpus=2)
+    perform(rw, busy, Action.RESUME, host=host)
     save("xl-list-after-unpause.txt", sh("xl", "list"))
     results["flags_after_unpause"] = next(d for d in rw.collect().domains if d.name == "xl-busy").state_flags
     bogus = dataclasses.replace(busy, uuid="00000000-dead-beef-0000-000000000000")
     try:
-        perform(rw, bogus, Action.DESTROY, ncpus=2)
+        perform(rw, bogus, Action.DESTROY, host=host)
         results["replaced_refusal"] = None
     except ActionError as err:
         results["replaced_refusal"] = str(err)
     save("xl-list-after-replaced.txt", sh("xl", "list"))
 
     io = next(d for d in rw.collect().domains if d.name == "xl-io")
-    perform(rw, io, Action.BALLOON, ncpus=2, memory="96M")
+    perform(rw, io, Action.BALLOON, host=host, memory="96M")
     time.sleep(3)
     save("xl-list-after-mem-set.txt", sh("xl", "list"))
     results["mem_kib_after_mem_set"] = next(d for d in rw.collect().domains if d.name == "xl-io").mem_kib
-    perform(rw, busy, Action.DESTROY, ncpus=2)
+    perform(rw, busy, Action.DESTROY, host=host)
     save("xl-list-after-destroy.txt", sh("xl", "list"))
     results["domains_after_destroy"] = sorted(d.name for d in rw.collect().domains)
 

@@ -11,8 +11,8 @@ import re
 import time
 from typing import Protocol
 
-from xentui.cpulist import CpuListError, parse_cpulist
-from xentui.model import DomainSample
+from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
+from xentui.model import DomainSample, HostSample
 
 READ_ONLY = "read-only session: start xentui with --write (-w) to act on domains"
 
@@ -23,7 +23,7 @@ class Action(enum.Enum):
     SHUTDOWN = "shutdown"
     REBOOT = "reboot"
     DESTROY = "destroy"
-    PIN = "pin"  # params: vcpu (int or "all"), hard (cpu list), soft (cpu list, Xen)
+    PIN = "pin"  # params: vcpu (int or "all"), hard (cpu list), soft (cpu list, Xen), persistent (bool)
     BALLOON = "balloon"  # params: memory (e.g. "512M", "1G", "262144k")
 
 
@@ -51,35 +51,46 @@ def parse_memory_kib(text: str) -> int:
     return int(match.group(1)) * _KIB_PER_UNIT[match.group(2).lower()]
 
 
-def validate(action: Action, params: dict, ncpus: int, vcpus: int) -> dict:
+def validate(action: Action, params: dict, host: HostSample, vcpus: int) -> dict:
     """Checked, normalised parameters for ``action``, or ActionError."""
     if action is Action.PIN:
         vcpu = params.get("vcpu", "all")
         if vcpu != "all" and not (isinstance(vcpu, int) and 0 <= vcpu < vcpus):
             raise ActionError(f"vCPU {vcpu!r} does not exist; this domain has vCPUs 0-{vcpus - 1} (or all)")
-        out = {"vcpu": vcpu}
+        out: dict[str, object] = {"vcpu": vcpu, "persistent": bool(params.get("persistent", False))}
         for key in ("hard", "soft"):
             if params.get(key) is not None:
-                try:
-                    cpus = parse_cpulist(str(params[key]), ncpus)
-                except CpuListError as err:
-                    raise ActionError(str(err)) from None
-                if not cpus:
-                    raise ActionError(f"{key} affinity {params[key]!r} leaves no pCPU to run on")
-                out[key] = cpus
+                out[key] = pin_cpus(str(params[key]), host, key)
         if "hard" not in out and "soft" not in out:
-            raise ActionError("pin needs a cpu list, e.g. 0-3,^2 or all")
+            raise ActionError("pin needs a cpu list, e.g. 0-3,^2 or nodes:0 or all")
         return out
     if action is Action.BALLOON:
         return {"memory_kib": parse_memory_kib(params.get("memory", ""))}
     return {}
 
 
-def perform(source: ActingSource, domain: DomainSample, action: Action, *, ncpus: int, **params: object) -> float:
+def pin_cpus(text: str, host: HostSample, key: str = "hard") -> frozenset[int]:
+    """The pCPUs a cpu list names on ``host``; ``all`` means every online pCPU."""
+    offline = host.offline()
+    try:
+        cpus = parse_cpulist(text, host.cpumap_size, host.nodes())
+    except CpuListError as err:
+        raise ActionError(str(err)) from None
+    if text.strip() == "all":
+        cpus -= offline
+    elif cpus & offline:
+        raise ActionError(f"{key} affinity {text!r} names offline pCPU(s) {format_cpulist(cpus & offline)}; "
+                          f"online pCPUs: {format_cpulist(frozenset(range(host.cpumap_size)) - offline)}")
+    if not cpus:
+        raise ActionError(f"{key} affinity {text!r} leaves no pCPU to run on")
+    return cpus
+
+
+def perform(source: ActingSource, domain: DomainSample, action: Action, *, host: HostSample, **params: object) -> float:
     """Do ``action`` on ``domain``; return the seconds it took.  Raises ActionError."""
     if source.readonly:
         raise ActionError(READ_ONLY)
-    checked = validate(action, params, ncpus, len(domain.vcpus) or 1)
+    checked = validate(action, params, host, domain.vcpus_max or len(domain.vcpus) or 1)
     now = source.current_uuid(domain)
     if now is None:
         raise ActionError(f"{domain.name} is gone: nothing done")

@@ -70,6 +70,17 @@ class Poller:
         self._previous = raw
         return snapshot
 
+    async def call(self, work):
+        """Run blocking ``work`` (an action) in the worker thread, between two collections."""
+        return await self._in_worker(work)
+
+    def watch_placement(self, uuid: str | None, every_domain: bool = False) -> None:
+        """Tell the source which domain's vCPU placement a view shows (read each tick), and
+        whether a view shows every domain's current pCPU.  Sources without it ignore this."""
+        cache = getattr(self.source, "placement", None)
+        if cache is not None:
+            cache.watch, cache.want_all = uuid, every_domain
+
     def until_next(self) -> float:
         """Seconds to wait so that collections start ``delay`` apart (0 when late)."""
         return max(0.0, self.delay - (time.monotonic() - self._last_start))

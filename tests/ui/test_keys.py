@@ -172,8 +172,8 @@ async def test_help_lists_every_key(make_app):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         bound = {b.key for b in app.BINDINGS}
-        for key in ("q,Q", "f1,question_mark", "slash", "t", "d,D", "space", "n,N", "b,B", "v,V", "r,R", "c,f2",
-                    "s,S", "i,I", "less_than_sign", "greater_than_sign,f6"):
+        for key in ("q,Q", "f1,question_mark", "slash", "t", "d,D", "space", "n,N", "b,B", "v", "enter,V", "1",
+                    "r,R", "c,f2", "s,S", "i,I", "less_than_sign", "greater_than_sign,f6"):
             assert key in bound
 
 

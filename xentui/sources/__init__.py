@@ -48,7 +48,7 @@ def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
         count = uri.removeprefix("synthetic://") or "12"
         if not count.isdigit() or not 1 <= int(count) <= 100_000:
             raise SourceError(f"{uri!r}: write synthetic://N with N domains from 1 to 100000, e.g. synthetic://1000")
-        return SyntheticSource(count=int(count))
+        return SyntheticSource(count=int(count), readonly=readonly)
     if uri is None and not os.environ.get("LIBVIRT_DEFAULT_URI") and xen.is_dom0():
         return xen.XenSource(readonly=readonly)
     from xentui.sources.libvirt_source import LibvirtSource

@@ -28,6 +28,7 @@ from xentui.model import (
 )
 from xentui.sources import SourceError
 from xentui.sources import host as local_host
+from xentui.sources.placement import Key, PlacementCache, VcpuPlace, parse_topology, placement_from_vcpus
 
 # libvirt must never print to stderr: it would corrupt a full-screen UI.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -83,15 +84,20 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
     return tuple(f"{group}.{index}.{f}" for f in fields)
 
 
-def parse_stats(uuid: str, name: str, domid: int | None, rec: dict) -> DomainSample:
-    """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`."""
+def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
+                placement: dict[int, VcpuPlace] | None = None) -> DomainSample:
+    """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
+
+    ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry.
+    """
     get = rec.get
     vcpus = []
     for n in range(get("vcpu.maximum") or 0):
         k_state, k_time, k_delay, k_pcpu = stat_keys("vcpu", n, VCPU_FIELDS)
         if k_state in rec or k_time in rec:
             online = get(k_state, 1) != libvirt.VIR_VCPU_OFFLINE
-            vcpus.append(VcpuSample(n, online, get(k_time), get(k_delay), get(k_pcpu)))
+            pcpu, hard = placement.get(n, (None, None)) if placement else (None, None)
+            vcpus.append(VcpuSample(n, online, get(k_time), get(k_delay), get(k_pcpu, pcpu), hard))
     nets = []
     for i in range(get("net.count", 0)):
         keys = stat_keys("net", i, NET_FIELDS)
@@ -175,6 +181,7 @@ class LibvirtSource:
         self._boot_time = local_host.boot_time() if local else None
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
+        self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
 
     # --- host --------------------------------------------------------------
@@ -192,6 +199,7 @@ class LibvirtSource:
             except libvirt.libvirtError:
                 hostname = socket.gethostname()
             return {
+                "topology": self._topology(),
                 "hostname": hostname,
                 "hypervisor": hv_type,
                 "hypervisor_version": hv_version,
@@ -202,6 +210,17 @@ class LibvirtSource:
             }
         except libvirt.libvirtError as err:
             raise SourceError(f"cannot read host information from {self.uri!r}: {error_line(err)}") from None
+
+    def _topology(self) -> tuple:
+        """pCPUs by NUMA node and socket, with which are online; () when the driver cannot say."""
+        try:
+            _size, online, _count = self.conn.getCPUMap()
+        except libvirt.libvirtError:
+            online = None
+        try:
+            return parse_topology(self.conn.getCapabilities(), online)
+        except (libvirt.libvirtError, ET.ParseError, ValueError):
+            return ()
 
     def _memory(self) -> tuple[int, int]:
         """(total, free) KiB of the hypervisor's host."""
@@ -278,11 +297,12 @@ class LibvirtSource:
     def _fill_vcpus(self, dom: libvirt.virDomain, rec: dict) -> None:
         self.calls += 1
         try:
-            infos, _maps = dom.vcpus()
+            infos, maps = dom.vcpus()
         except libvirt.libvirtError as err:
             if err.get_error_code() in VANISHED:
                 raise
             return
+        self.placement.store((dom.UUIDString(), dom.ID()), placement_from_vcpus(infos, maps))  # free with it
         rec["vcpu.current"] = sum(1 for i in infos if i[1] != libvirt.VIR_VCPU_OFFLINE)
         rec.setdefault("vcpu.maximum", len(infos))
         for number, state, cpu_ns, pcpu in infos:
@@ -336,22 +356,39 @@ class LibvirtSource:
         elif not self._groups_learnt:
             self._learn_missing(records)
         missing = self.missing_groups
-        samples: list[DomainSample] = []
+        filled: list[tuple[libvirt.virDomain, dict, Key]] = []
         errors: list[str] = []
         for dom, rec in records:
             try:
                 if missing or "state.state" not in rec:
                     rec = self._fill(dom, rec, missing)
                 domid = dom.ID()
-                samples.append(parse_stats(dom.UUIDString(), dom.name(), domid if domid >= 0 else None, rec))
+                filled.append((dom, rec, (dom.UUIDString(), domid if domid >= 0 else None)))
             except libvirt.libvirtError as err:
                 if err.get_error_code() in VANISHED:
                     continue
                 errors.append(f"{dom.name()}: {error_line(err)}")
-        live = {(d.uuid, d.domid) for d in samples}
+        if "vcpu" not in missing:  # else _fill_vcpus read the placement already
+            self._read_placement(filled)
+        samples = tuple(parse_stats(key[0], dom.name(), key[1], rec, self.placement.get(key))
+                        for dom, rec, key in filled)
+        live = {key for _dom, _rec, key in filled}
         for key in [k for k in self._devices if k not in live]:
             del self._devices[key]
-        return tuple(samples), tuple(errors)
+        self.placement.prune(live)
+        return samples, tuple(errors)
+
+    def _read_placement(self, filled: list[tuple[libvirt.virDomain, dict, Key]]) -> None:
+        """One ``vcpus()`` call for each domain the placement cache says is due."""
+        active = {key: dom for dom, rec, key in filled
+                  if rec.get("state.state") not in (None, libvirt.VIR_DOMAIN_SHUTOFF)}
+        for key in self.placement.due(list(active)):
+            self.calls += 1
+            try:
+                infos, maps = active[key].vcpus()
+            except libvirt.libvirtError:
+                continue  # gone, or a driver without it: the vCPU view says "unknown"
+            self.placement.store(key, placement_from_vcpus(infos, maps))
 
     def collect(self) -> RawSample:
         try:
@@ -391,6 +428,22 @@ class LibvirtSource:
             return None
         return (f"libvirt lists only the domains it started: {running - listed} more of the {running} running "
                 f"on this host are not shown (run xentui without -c to see every domain)")
+
+    # --- actions (guarded by xentui.actions.perform) ------------------------------
+
+    def current_uuid(self, domain: DomainSample) -> str | None:
+        from xentui.sources import libvirt_actions
+
+        return libvirt_actions.current_uuid(self.conn, domain)
+
+    def act(self, domain: DomainSample, action, **params) -> None:
+        from xentui.sources import libvirt_actions
+
+        size = max(self._host_static["pcpus"], len(self._host_static["topology"]))
+        try:
+            libvirt_actions.act(self.conn, domain, action, params, size)
+        finally:
+            self.placement.forget(domain.uuid)  # show the new placement on the next tick
 
     def close(self) -> None:
         if self._xenstat is not None:

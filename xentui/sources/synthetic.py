@@ -6,7 +6,7 @@ pattern, so two runs give identical screens.  Never used against a real hypervis
 
 from __future__ import annotations
 
-from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, RawSample, VcpuSample
+from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
 
 NAMES = ("web", "db", "cache", "build", "mail", "dns", "backup", "ci-runner", "monitor", "proxy")
 # (state, share of one pCPU per vCPU) for the first domains; the rest cycle through them.
@@ -19,14 +19,23 @@ PROFILES = ((DomainState.RUNNING, 0.97), (DomainState.RUNNING, 0.42), (DomainSta
 class SyntheticSource:
     """``count`` domains on a ``pcpus``-pCPU host whose numbers follow a fixed script."""
 
-    def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC"):
+    def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC",
+                 readonly: bool = True):
         self.uri = "synthetic://"
-        self.readonly = True
+        self.readonly = readonly
+        self._pins: dict[tuple[int, int], frozenset[int]] = {}  # (domain, vCPU) -> pCPUs, set by act()
         self.count = count
         self.pcpus = pcpus
         self.step = step
         self.hypervisor = hypervisor
         self.tick = 0
+        self._vcpu_ns: dict[int, int] = {}  # cumulative busy time of each domain's vCPUs
+        per_node = max(1, pcpus // 2)  # two NUMA nodes (one socket each) when there are 2+ pCPUs
+        self.topology = tuple(Pcpu(n, node=n // per_node, socket=n // per_node, core=n % per_node)
+                              for n in range(pcpus))
+        self._all = frozenset(range(pcpus))
+        self._nodes = [frozenset(p.number for p in self.topology if p.node == node)
+                       for node in sorted({p.node for p in self.topology})]
 
     def _domain(self, i: int) -> DomainSample:
         state, share = PROFILES[i % len(PROFILES)]
@@ -34,8 +43,8 @@ class SyntheticSource:
         name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f"-{i // len(NAMES)}")
         t = self.tick * self.step
         wobble = 1.0 + 0.05 * ((self.tick + i) % 3 - 1)  # -5 %, 0, +5 %: numbers move, deterministically
-        busy_ns = int(share * wobble * 1e9)
-        vcpu_ns = int(t * 1e9 * share)
+        busy_ns = int(min(1.0, share * wobble) * 1e9 * self.step)  # each vCPU's busy time this tick (≤ 100 %)
+        self._vcpu_ns[i] = vcpu_ns = self._vcpu_ns.get(i, int(1_000e9 * (i + 1) / vcpus)) + busy_ns
         nets = (NetSample(f"vnet{i}", rx_bytes=int(t * 125_000 * (i % 5)), tx_bytes=int(t * 40_000 * (i % 7)),
                           rx_packets=int(t * 90 * (i % 5)), tx_packets=int(t * 30 * (i % 7)),
                           rx_errs=0, rx_drop=0, tx_errs=0, tx_drop=0),)
@@ -47,17 +56,34 @@ class SyntheticSource:
             name=name,
             domid=None if state is DomainState.SHUTOFF else i + 1,
             state=state,
-            cpu_ns=int(1_000e9 * (i + 1) + self.tick * busy_ns * vcpus),
+            cpu_ns=vcpu_ns * vcpus,
             vcpus_current=vcpus,
             vcpus_max=vcpus,
             mem_kib=(512 << 10) * (1 + i % 8),
             maxmem_kib=(1024 << 10) * (1 + i % 8),
             rss_kib=(500 << 10) * (1 + i % 8),
-            vcpus=tuple(VcpuSample(n, time_ns=vcpu_ns + int(self.tick * busy_ns), delay_ns=int(t * 1e7 * (n + 1)),
-                                   pcpu=(i + n) % self.pcpus) for n in range(vcpus)),
+            vcpus=tuple(self._vcpu(i, n, vcpu_ns, int(t * 1e7 * (n + 1)))
+                        for n in range(vcpus)),
             nets=nets,
             blocks=blocks,
         )
+
+    def _vcpu(self, i: int, n: int, time_ns: int, delay_ns: int) -> VcpuSample:
+        allowed = self._affinity(i, n)
+        pcpu = min(allowed) + (i + n + self.tick // 5) % len(allowed)  # moves now and then, always allowed
+        return VcpuSample(n, time_ns=time_ns, delay_ns=delay_ns, pcpu=pcpu if pcpu in allowed else min(allowed),
+                          hard_affinity=allowed)
+
+    def _affinity(self, i: int, n: int) -> frozenset[int]:
+        """Some domains float, some are held to a NUMA node, some pinned one vCPU per pCPU."""
+        if (i, n) in self._pins:
+            return self._pins[(i, n)]
+        kind = i % 3
+        if kind == 0:
+            return self._all
+        if kind == 1:
+            return self._nodes[i % len(self._nodes)]
+        return frozenset({(i + n) % self.pcpus})
 
     def collect(self) -> RawSample:
         self.tick += 1
@@ -65,13 +91,27 @@ class SyntheticSource:
         host = HostSample(
             hostname="made-up-host", hypervisor=self.hypervisor, hypervisor_version="8.2.2", uri=self.uri,
             pcpus=self.pcpus, mhz=2400, mem_total_kib=total, mem_free_kib=total // 3, cpu_model="x86_64",
-            libvirt_version="10.0.0", boot_time=1_795_000_000.0 - 3 * 86400 - 4 * 3600,
+            libvirt_version="10.0.0", boot_time=1_795_000_000.0 - 3 * 86400 - 4 * 3600, topology=self.topology,
         )
         domains = tuple(self._domain(i) for i in range(self.count))
         busy = tuple(int(self.tick * self.step * 1e9 * (0.1 + 0.8 * ((c * 37) % 10) / 10)) for c in range(self.pcpus))
         return RawSample(monotonic=1000.0 + self.tick * self.step, wall=1_795_000_000.0 + self.tick * self.step,
                          host=host, domains=domains,
                          pcpu_busy_ns=busy)
+
+    # The made-up host obeys pins (only): enough to try the vCPU view's pinning without a hypervisor.
+    def current_uuid(self, domain: DomainSample) -> str | None:
+        return domain.uuid
+
+    def act(self, domain: DomainSample, action, **params) -> None:
+        from xentui.actions import Action, ActionError
+
+        if action is not Action.PIN or "hard" not in params:
+            raise ActionError(f"{action.value}: the synthetic host only takes vCPU pins")
+        i = int(domain.uuid.split("-")[-1], 16)
+        vcpus = range(len(domain.vcpus)) if params["vcpu"] == "all" else [params["vcpu"]]
+        for n in vcpus:
+            self._pins[(i, n)] = frozenset(params["hard"])
 
     def close(self) -> None:
         pass

@@ -1,0 +1,134 @@
+"""vCPU pinning round trip on real guests, checked by virsh and by the kernel's view of the qemu thread."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from xentui import lab
+from xentui.actions import Action, ActionError, perform
+from xentui.model import DomainSample
+from xentui.sources.libvirt_source import LibvirtSource
+
+from .conftest import URI
+
+
+def virsh_vcpupin(name: str, *extra: str) -> dict[int, str]:
+    """``virsh vcpupin NAME`` -> {vcpu: cpu list}."""
+    out = subprocess.run(["virsh", "-c", URI, "vcpupin", name, *extra], capture_output=True, text=True,
+                         check=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    return {int(r[0]): r[1] for r in rows if len(r) == 2 and r[0].isdigit()}
+
+
+def vcpu_thread(pid: int, vcpu: int) -> int:
+    """The qemu thread that runs ``vcpu`` (named "CPU 0/KVM", or "CPU 0/TCG" without KVM)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if (task / "comm").read_text().strip() in (f"CPU {vcpu}/KVM", f"CPU {vcpu}/TCG"):
+            return int(task.name)
+    raise AssertionError(f"no thread for vCPU {vcpu} in qemu {pid}")
+
+
+def cpus_allowed(pid: int, tid: int) -> str:
+    for line in Path(f"/proc/{pid}/task/{tid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no Cpus_allowed_list")
+
+
+def sample_of(source: LibvirtSource, name: str) -> tuple[DomainSample, object]:
+    raw = source.collect()
+    return next(d for d in raw.domains if d.name == name), raw.host
+
+
+def wait_for_vcpu(source: LibvirtSource, name: str, check, ticks: int = 8) -> DomainSample:
+    """Tick (0.5 s apart) until ``check(vcpu 0)`` holds; the view watches this domain."""
+    for _ in range(ticks):
+        sample, _host = sample_of(source, name)
+        if check(sample.vcpus[0]):
+            return sample
+        time.sleep(0.5)
+    raise AssertionError(f"vCPU 0 of {name} never satisfied the check: {sample.vcpus[0]}")
+
+
+@pytest.fixture
+def writer():
+    s = LibvirtSource(URI, readonly=False)
+    yield s
+    s.close()
+
+
+def test_pin_to_pcpu_1_and_back_to_all(guests, writer):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs two host CPUs")
+    dom = guests.start("busy")
+    name, pid = dom.name(), lab.qemu_pid(dom.name())
+    tid = vcpu_thread(pid, 0)
+    sample, host = sample_of(writer, name)
+    writer.placement.watch = sample.uuid  # as the vCPU view does
+    every = f"0-{host.cpumap_size - 1}"
+    assert cpus_allowed(pid, tid) == every and virsh_vcpupin(name)[0] == every
+
+    took = perform(writer, sample, Action.PIN, host=host, vcpu=0, hard="1")
+    assert took < 2.0
+    assert virsh_vcpupin(name) == {0: "1"}
+    assert cpus_allowed(pid, tid) == "1"
+    pinned = wait_for_vcpu(writer, name, lambda v: v.pcpu == 1 and v.hard_affinity == {1})
+    assert pinned.vcpus[0].pcpu == 1  # the busy vCPU really runs on pCPU 1 now
+
+    perform(writer, pinned, Action.PIN, host=host, vcpu="all", hard="all")
+    assert virsh_vcpupin(name) == {0: every}
+    assert cpus_allowed(pid, tid) == every
+    wait_for_vcpu(writer, name, lambda v: v.hard_affinity == frozenset(range(host.cpumap_size)))
+
+
+def test_persistent_pin_of_a_transient_guest_says_nothing_was_done(guests, writer):
+    dom = guests.start("idle")
+    name, pid = dom.name(), lab.qemu_pid(dom.name())
+    sample, host = sample_of(writer, name)
+    before = cpus_allowed(pid, vcpu_thread(pid, 0))
+    with pytest.raises(ActionError) as err:
+        perform(writer, sample, Action.PIN, host=host, vcpu=0, hard="0", persistent=True)
+    message = str(err.value)
+    assert "\n" not in message and "nothing pinned" in message and "transient" in message
+    assert cpus_allowed(pid, vcpu_thread(pid, 0)) == before
+
+
+def test_bad_pins_are_refused_before_libvirt(guests, writer):
+    dom = guests.start("idle")
+    sample, host = sample_of(writer, dom.name())
+    for spec, needle in (("0-99", "does not exist"), ("nodes:7", "NUMA node 7 does not exist"),
+                         ("x", "not a pCPU number"), ("none", "leaves no pCPU")):
+        with pytest.raises(ActionError, match=needle):
+            perform(writer, sample, Action.PIN, host=host, vcpu=0, hard=spec)
+    with pytest.raises(ActionError, match="--write"):
+        reader = LibvirtSource(URI)
+        perform(reader, sample, Action.PIN, host=host, vcpu=0, hard="0")
+
+
+def test_placement_is_read_sparingly(busy_and_idle, source):
+    """Bulk call + node memory each tick; vcpus() only for new domains, a watched one, or a view of all."""
+    first = source.collect()
+    active = [d for d in first.domains if d.active]
+    assert all(v.hard_affinity is not None for d in active for v in d.vcpus)  # read when they appeared
+    calls = source.calls
+    for _ in range(3):
+        source.collect()
+    assert source.calls - calls == 3 * 2  # steady ticks: getAllDomainStats + getMemoryStats only
+
+    busy = next(d for d in active if "-busy-" in d.name)
+    source.placement.watch = busy.uuid
+    calls = source.calls
+    raw = source.collect()
+    assert source.calls - calls == 3  # + one vcpus() for the watched domain
+    assert next(d for d in raw.domains if d.uuid == busy.uuid).vcpus[0].pcpu is not None
+
+    source.placement.watch, source.placement.want_all = None, True
+    time.sleep(2.1)  # older than ALL_REFRESH_S
+    calls = source.calls
+    source.collect()
+    assert source.calls - calls == 2 + len(active)  # the pCPU view: everyone's placement, once per 2 s

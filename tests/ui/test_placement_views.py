@@ -1,0 +1,216 @@
+"""The vCPU view (matrix, pinning with preview) and the pCPU view, rendered and driven by Pilot."""
+
+from __future__ import annotations
+
+import libvirt
+import pytest
+from textual.content import Content
+
+from xentui import config
+from xentui.model import (
+    DomainRates,
+    DomainSample,
+    DomainState,
+    DomainView,
+    HostSample,
+    Pcpu,
+    Snapshot,
+    VcpuSample,
+    build_snapshot,
+)
+from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.synthetic import SyntheticSource
+from xentui.ui.app import XentuiApp
+from xentui.ui.placement_render import matrix, pcpu_lines, vcpu_table
+from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
+from xentui.ui.screens import PromptScreen
+
+NUMA8 = HostSample(hostname="h", hypervisor="QEMU", hypervisor_version="7.2", uri="x", pcpus=8, mhz=1,
+                   mem_total_kib=1, mem_free_kib=1,
+                   topology=tuple(Pcpu(n, node=n // 4, socket=n // 4, online=n != 6) for n in range(8)))
+VIEW = DomainView(DomainSample(uuid="u", name="web", domid=1, state=DomainState.RUNNING, vcpus=(
+    VcpuSample(0, time_ns=5_000_000_000, pcpu=1, hard_affinity=frozenset({0, 1, 2, 3})),
+    VcpuSample(1, time_ns=7_000_000_000, pcpu=5, hard_affinity=frozenset({5}), soft_affinity=frozenset({4, 5})),
+    VcpuSample(2))), DomainRates(), None, None)
+
+
+def plain(lines: list[str]) -> list[str]:
+    return [Content.from_markup(line).plain for line in lines]
+
+
+def test_matrix_marks_current_allowed_denied_offline_and_groups_by_node():
+    lines = plain(matrix(VIEW, NUMA8, chosen=set(), proposed=None))
+    assert lines[0].split() == ["n0", "n1"]
+    assert lines[2].strip() == "0123 4567"
+    assert lines[3] == "vCPU   0  #@## ..x."
+    assert lines[4] == "vCPU   1  .... .@x."
+    assert lines[5].startswith("vCPU   2  ???? ??x?") and "affinity not read yet" in lines[5]
+
+
+def test_matrix_previews_a_pin_on_the_chosen_vcpu_only():
+    lines = plain(matrix(VIEW, NUMA8, chosen={0}, proposed=frozenset({4, 5})))
+    assert lines[3] == "vCPU   0  .... **x."
+    assert lines[4] == "vCPU   1  .... .@x."
+
+
+def test_vcpu_table_shows_ranges_and_marks_the_chosen():
+    lines = plain(vcpu_table(VIEW, NUMA8, chosen={1}))
+    assert lines[1].split()[:4] == ["0", "online", "1", "-"]
+    assert lines[1].split()[-2:] == ["0-3", "-"]
+    assert lines[2].startswith(">") and lines[2].split()[-2:] == ["5", "4-5"]
+    assert lines[3].split()[-2:] == ["?", "-"]
+
+
+def test_pcpu_lines_group_by_node_and_list_vcpus():
+    snap = Snapshot(seq=1, wall=0.0, interval_s=1.0, host=NUMA8, domains=(VIEW,),
+                    pcpu_pct=(10.0, 95.0, 0.0, 0.0, 0.0, 50.0, None, 0.0))
+    lines = plain(pcpu_lines(snap))
+    assert lines[0].startswith("NUMA node 0 (socket 0)  pCPUs 0-3")
+    assert lines[2].split()[-2:] == ["95.0%", "web/0"]
+    assert lines[5].startswith("NUMA node 1")
+    assert lines[7].split()[-1] == "web/1" and lines[8].split() == ["6", "offline"]
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).render())
+
+
+class Driver:
+    """A synthetic host the test ticks by hand (deterministic), in write mode when asked."""
+
+    def __init__(self, write: bool, tmp_path):
+        self.source = SyntheticSource(count=12, readonly=not write)
+        self.app = XentuiApp(self.source, config.Settings(), config_path=tmp_path / "c.toml", poll=False)
+        self.prev = self.source.collect()
+
+    async def tick(self, pilot) -> None:
+        raw = self.source.collect()
+        self.app.snapshot = build_snapshot(self.prev, raw, raw.monotonic)
+        self.prev = raw
+        await pilot.pause()
+
+
+async def settled(pilot, screen: VcpuScreen) -> None:
+    """Until the pin in flight (in the poller's worker thread) has finished."""
+    for _ in range(200):
+        if not screen.busy:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the pin never finished")
+
+
+async def open_vcpu_view(driver: Driver, pilot, name: str = "proxy") -> VcpuScreen:
+    await driver.tick(pilot)
+    while driver.app.selected().name != name:
+        await pilot.press("down")
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(driver.app.screen, VcpuScreen)
+    return driver.app.screen
+
+
+@pytest.mark.asyncio
+async def test_enter_opens_the_vcpu_view_which_watches_its_domain(tmp_path):
+    d = Driver(False, tmp_path)
+    d.source.placement = cache = type("Cache", (), {"watch": None, "want_all": False})()  # what the poller sets
+    async with d.app.run_test(size=(120, 40)) as pilot:
+        screen = await open_vcpu_view(d, pilot)
+        assert cache.watch == screen.uuid
+        assert "vCPUs of proxy" in text_of(screen, "#vcpu-title")
+        grid = text_of(screen, "#vcpu-grid")
+        assert "vCPU   0" in grid and "vCPU   1" in grid and "@" in grid
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(d.app.screen, VcpuScreen) and cache.watch is None
+        await pilot.press("V")
+        assert isinstance(d.app.screen, VcpuScreen)
+
+
+@pytest.mark.asyncio
+async def test_read_only_pin_explains_how_to_write(tmp_path):
+    d = Driver(False, tmp_path)
+    async with d.app.run_test(size=(120, 40)) as pilot:
+        screen = await open_vcpu_view(d, pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        assert not isinstance(d.app.screen, PromptScreen)
+        assert "--write" in text_of(screen, "#vcpu-status")
+
+
+@pytest.mark.asyncio
+async def test_pin_all_vcpus_previews_then_applies_on_y(tmp_path):
+    d = Driver(True, tmp_path)
+    async with d.app.run_test(size=(120, 40)) as pilot:
+        screen = await open_vcpu_view(d, pilot)
+        await pilot.press("a", "p")
+        await pilot.pause()
+        assert isinstance(d.app.screen, PromptScreen)
+        await pilot.press(*"nodes:1,^7", "enter")
+        await pilot.pause()
+        assert screen.proposed == ("nodes:1,^7", frozenset({4, 5, 6}))
+        assert "Pin vCPU 0-1 of proxy to pCPUs 4-6" in text_of(screen, "#vcpu-status")
+        assert "vCPU   0  .... ***." in text_of(screen, "#vcpu-grid")
+        await pilot.press("y")
+        await pilot.pause()
+        await settled(pilot, screen)
+        await d.tick(pilot)
+        view = d.app.snapshot.by_uuid()[screen.uuid]
+        assert all(v.hard_affinity == {4, 5, 6} for v in view.sample.vcpus)
+        assert "4-6" in text_of(screen, "#vcpu-rows") and screen.proposed is None
+
+
+@pytest.mark.asyncio
+async def test_bad_pin_list_gives_one_line_and_no_preview(tmp_path):
+    d = Driver(True, tmp_path)
+    async with d.app.run_test(size=(120, 40)) as pilot:
+        screen = await open_vcpu_view(d, pilot)
+        await pilot.press("p", *"0-99", "enter")
+        await pilot.pause()
+        assert screen.proposed is None
+        status = text_of(screen, "#vcpu-status")
+        assert "pCPU 99 does not exist; this host has pCPUs 0-7" in status and "\n" not in status
+        await pilot.press("p", *"2", "enter", "n")  # a preview, cancelled
+        await pilot.pause()
+        assert screen.proposed is None
+        await d.tick(pilot)
+        assert d.app.snapshot.by_uuid()[screen.uuid].sample.vcpus[0].hard_affinity == frozenset(range(8))
+
+
+@pytest.mark.asyncio
+async def test_key_1_opens_the_pcpu_view(tmp_path):
+    d = Driver(False, tmp_path)
+    async with d.app.run_test(size=(120, 40)) as pilot:
+        await d.tick(pilot)
+        await pilot.press("1")
+        await pilot.pause()
+        screen = d.app.screen
+        assert isinstance(screen, PcpuScreen)
+        body = text_of(screen, "#pcpu-lines")
+        assert "NUMA node 0" in body and "NUMA node 1" in body and "proxy/0" in body
+        await d.tick(pilot)  # keeps updating while open
+        await pilot.press("escape")
+        assert not isinstance(d.app.screen, PcpuScreen)
+
+
+@pytest.mark.asyncio
+async def test_pinning_through_the_ui_on_libvirts_test_driver(tmp_path):
+    """Real libvirt code end to end: the test driver's domain pinned from the vCPU view."""
+    source = LibvirtSource("test:///default", readonly=False)
+    app = XentuiApp(source, config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.snapshot is None:
+            await pilot.pause(0.05)
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, VcpuScreen)
+        await pilot.press("p", *"0,2", "enter", "y")
+        await pilot.pause()
+        await settled(pilot, screen)
+        dom = source.conn.lookupByName("test")
+        cpumap = dom.vcpus()[1][0]
+        assert [i for i, on in enumerate(cpumap) if on] == [0, 2]
+        await pilot.press("p", *"1", "enter")  # pCPU 1 is offline on the test driver's host
+        await pilot.pause()
+        assert "offline pCPU(s) 1" in text_of(screen, "#vcpu-status")
+    assert libvirt.getVersion() > 0

@@ -1,0 +1,72 @@
+"""Host topology, the placement cache's reading policy, and the vCPU matrix text."""
+
+from __future__ import annotations
+
+import libvirt
+
+from xentui.model import Pcpu
+from xentui.sources import placement
+from xentui.sources.placement import PlacementCache, parse_topology, placement_from_vcpus
+
+
+def test_topology_from_real_xen_capabilities(data_dir):
+    xml = (data_dir / "virsh-capabilities-xen.txt").read_text()
+    assert parse_topology(xml) == (Pcpu(0, node=0, socket=0, core=0), Pcpu(1, node=0, socket=0, core=1))
+
+
+def test_topology_from_the_test_driver_with_its_online_map():
+    conn = libvirt.openReadOnly("test:///default")
+    size, online, _count = conn.getCPUMap()
+    topo = parse_topology(conn.getCapabilities(), online)
+    by_number = {p.number: p for p in topo}
+    assert by_number[0] == Pcpu(0, node=0, socket=0, core=0, online=True)
+    assert by_number[9].node == 1 and by_number[9].socket == 1
+    assert {p.number for p in topo if not p.online} == {n for n in range(size) if not online[n]}
+
+
+def test_cpus_without_ids_in_the_topology_still_count():
+    xml = "<capabilities><host><topology><cells num='1'><cell id='0'><cpus num='1'><cpu id='0'/></cpus>" \
+          "</cell></cells></topology></host></capabilities>"
+    assert parse_topology(xml, [True, False]) == (Pcpu(0, node=0, socket=0), Pcpu(1, online=False))
+
+
+def test_placement_from_vcpus_call():
+    infos = [(0, 1, 10, 1), (1, 1, 10, -1)]
+    maps = [(False, True), (True, True)]
+    assert placement_from_vcpus(infos, maps) == {0: (1, frozenset({1})), 1: (None, frozenset({0, 1}))}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_cache_reads_new_and_watched_domains_and_spreads_the_rest():
+    clock = Clock()
+    cache = PlacementCache(clock=clock)
+    keys = [(f"u{i}", i) for i in range(300)]
+    assert cache.due(keys) == keys  # all new
+    for key in keys:
+        cache.store(key, {0: (0, frozenset({0}))})
+    assert cache.due(keys) == []  # fresh: nothing to read
+    cache.watch = "u7"
+    assert cache.due(keys) == [("u7", 7)]
+    clock.now += placement.REFRESH_S
+    due = cache.due(keys)
+    assert due[0] == ("u7", 7) and len(due) == 1 + 300 // int(placement.REFRESH_S)  # 1/60 of them a tick
+    cache.watch, cache.want_all = None, True
+    assert len(cache.due(keys)) == placement.ALL_BUDGET  # a view of every pCPU: bounded too
+
+
+def test_cache_hides_a_stale_current_pcpu_but_keeps_affinity():
+    clock = Clock()
+    cache = PlacementCache(clock=clock)
+    cache.store(("u", 1), {0: (3, frozenset({2, 3}))})
+    assert cache.get(("u", 1)) == {0: (3, frozenset({2, 3}))}
+    clock.now += placement.FRESH_PCPU_S + 1
+    assert cache.get(("u", 1)) == {0: (None, frozenset({2, 3}))}
+    cache.forget("u")
+    assert cache.get(("u", 1)) is None

@@ -1,0 +1,250 @@
+"""The vCPU view (placement and pinning of one domain) and the pCPU view (the host's CPUs)."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import ScrollableContainer, VerticalScroll
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
+from xentui.cpulist import format_cpulist
+from xentui.model import DomainView, Snapshot
+from xentui.ui.placement_render import LEGEND, matrix, pcpu_lines, vcpu_table
+from xentui.ui.screens import PromptScreen
+
+
+class VcpuScreen(Screen[None]):
+    """One domain's vCPUs: where each runs, where it may run, and pinning with a preview."""
+
+    BINDINGS = [
+        Binding("escape,q", "close", "Back"),
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("a", "all", "All vCPUs"),
+        Binding("p,enter", "pin", "Pin"),
+        Binding("y", "confirm", "Apply", show=False),
+        Binding("n", "cancel", "Cancel", show=False),
+        Binding("c", "persistent", "Config too"),
+    ]
+    DEFAULT_CSS = """
+    VcpuScreen { layout: vertical; }
+    VcpuScreen Static { text-wrap: nowrap; }
+    VcpuScreen #vcpu-title { height: auto; padding: 0 1; background: $panel; }
+    VcpuScreen #vcpu-table { height: auto; max-height: 45%; }
+    VcpuScreen #vcpu-table > Static { width: auto; padding: 0 1; }
+    VcpuScreen #vcpu-matrix { height: 1fr; }
+    VcpuScreen #vcpu-matrix > Static { width: auto; padding: 0 1; }
+    VcpuScreen #vcpu-status { height: auto; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self, uuid: str):
+        super().__init__()
+        self.uuid = uuid
+        self.view: DomainView | None = None
+        self.snapshot: Snapshot | None = None
+        self.cursor = 0
+        self.all_vcpus = False
+        self.persistent = False
+        self.proposed: tuple[str, frozenset[int]] | None = None  # (cpu list as typed, pCPUs)
+        self.busy = False
+        self.note: str | None = None  # the last result or refusal, shown until the next key
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="vcpu-title")
+        with VerticalScroll(id="vcpu-table"):
+            yield Static(id="vcpu-rows")
+        with ScrollableContainer(id="vcpu-matrix"):
+            yield Static(id="vcpu-grid")
+        yield Static(id="vcpu-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.poller.watch_placement(self.uuid)
+        if self.app.snapshot is not None:
+            self.show(self.app.snapshot)
+
+    def on_unmount(self) -> None:
+        self.app.poller.watch_placement(None)
+
+    def chosen(self) -> set[int]:
+        if self.view is None:
+            return set()
+        numbers = [v.number for v in self.view.sample.vcpus]
+        if self.all_vcpus:
+            return set(numbers)
+        return {numbers[min(self.cursor, len(numbers) - 1)]} if numbers else set()
+
+    def show(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        view = snapshot.by_uuid().get(self.uuid)
+        if view is None:
+            gone = self.view.name if self.view else "the domain"
+            self.query_one("#vcpu-title", Static).update(f"[$level-crit]{escape(gone)} is gone[/] (Esc: back)")
+            self.proposed = None
+            return
+        self.view = view
+        self.render_view()
+
+    def render_view(self) -> None:
+        view, snapshot = self.view, self.snapshot
+        if view is None or snapshot is None:
+            return
+        host = snapshot.host
+        chosen = self.chosen()
+        nodes = ", ".join(f"node {n}: {format_cpulist(c)}" for n, c in host.nodes().items())
+        offline = host.offline()
+        self.query_one("#vcpu-title", Static).update(
+            f"[b]vCPUs of {escape(view.name)}[/b] ({len(view.sample.vcpus)}, {view.sample.state.value})   "
+            f"host: {host.cpumap_size} pCPUs "
+            f"({nodes}){f', offline: {format_cpulist(offline)}' if offline else ''}")
+        self.query_one("#vcpu-rows", Static).update("\n".join(vcpu_table(view, host, chosen)))
+        proposed = self.proposed[1] if self.proposed else None
+        self.query_one("#vcpu-grid", Static).update("\n".join([*matrix(view, host, chosen, proposed), "", LEGEND]))
+        self.update_status()
+
+    def update_status(self, message: str | None = None) -> None:
+        where = "live and in the persistent config" if self.persistent else "live only (c: also the persistent config)"
+        if message is not None:
+            self.note = message
+        if self.note is not None and self.proposed is None:
+            text = self.note
+        elif self.proposed is not None and self.view is not None:
+            text = (f"[b $level-warn]Pin vCPU {format_cpulist(frozenset(self.chosen()))} of {self.view.name} to "
+                    f"pCPUs {format_cpulist(self.proposed[1])}, {where}?[/]  [b]y[/b] apply, [b]n[/b]/Esc cancel")
+        else:
+            target = "all vCPUs" if self.all_vcpus else "the marked vCPU"
+            text = f"[b]p[/b]/Enter: pin {target}   [b]a[/b]: one / all vCPUs   pinning applies {where}"
+        self.query_one("#vcpu-status", Static).update(text)
+
+    # --- keys ----------------------------------------------------------------------
+
+    def action_close(self) -> None:
+        if self.proposed is not None:
+            self.action_cancel()
+        else:
+            self.dismiss(None)
+
+    def action_move(self, step: int) -> None:
+        self.note = None
+        if self.view is not None and self.view.sample.vcpus and self.proposed is None:
+            self.all_vcpus = False
+            self.cursor = max(0, min(len(self.view.sample.vcpus) - 1, self.cursor + step))
+            self.render_view()
+
+    def action_all(self) -> None:
+        self.note = None
+        if self.proposed is None:
+            self.all_vcpus = not self.all_vcpus
+            self.render_view()
+
+    def action_persistent(self) -> None:
+        self.persistent = not self.persistent
+        self.update_status()
+
+    def action_pin(self) -> None:
+        if self.view is None or self.snapshot is None or self.busy:
+            return
+        self.note = None
+        if getattr(self.app.source, "readonly", True):
+            self.app.notify(READ_ONLY, severity="warning")
+            self.update_status(f"[$level-warn]{escape(READ_ONLY)}[/]")
+            return
+        if not hasattr(self.app.source, "act"):
+            self.app.notify("this source cannot pin vCPUs", severity="warning")
+            return
+        targets = format_cpulist(frozenset(self.chosen()))
+
+        def done(text: str | None) -> None:
+            if text is None or not text.strip() or self.view is None or self.snapshot is None:
+                return
+            try:
+                params = validate(Action.PIN, {"vcpu": self._vcpu_param(), "hard": text.strip()},
+                                  self.snapshot.host, self.view.sample.vcpus_max or len(self.view.sample.vcpus))
+            except ActionError as err:
+                self.app.notify(str(err), severity="error")
+                self.update_status(f"[$level-crit]{escape(str(err))}[/]")
+                return
+            self.proposed = (text.strip(), params["hard"])
+            self.render_view()
+
+        self.app.push_screen(PromptScreen(f"Pin vCPU {targets} of {self.view.name} to pCPUs:", "",
+                                          "e.g. 0-3,^2 or nodes:0 or all"), done)
+
+    def _vcpu_param(self) -> int | str:
+        chosen = self.chosen()
+        return "all" if self.all_vcpus or len(chosen) != 1 else next(iter(chosen))
+
+    def action_cancel(self) -> None:
+        if self.proposed is not None:
+            self.proposed = None
+            self.render_view()
+
+    def action_confirm(self) -> None:
+        if self.proposed is None or self.view is None or self.snapshot is None or self.busy:
+            return
+        text, _cpus = self.proposed
+        sample, host, vcpu = self.view.sample, self.snapshot.host, self._vcpu_param()
+        self.busy = True
+        self.update_status("pinning…")
+        self.run_worker(self._apply(sample, host, vcpu, text), exclusive=True)
+
+    async def _apply(self, sample, host, vcpu, text: str) -> None:
+        source, persistent = self.app.source, self.persistent
+        started = time.monotonic()
+        try:
+            await self.app.poller.call(lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,
+                                                       hard=text, persistent=persistent))
+        except ActionError as err:
+            self.app.notify(str(err), severity="error", timeout=10)
+            self.note = f"[$level-crit]{escape(str(err))}[/]"
+        else:
+            took = (time.monotonic() - started) * 1000
+            where = "live + config" if persistent else "live"
+            done = f"pinned vCPU {vcpu} of {sample.name} to {text} ({where}) in {took:.0f} ms"
+            self.app.notify(done)
+            self.note = f"[$dom-running]{escape(done)}[/]; the matrix shows it from the next update"
+        finally:
+            self.busy = False
+            self.proposed = None
+            self.render_view()
+
+
+class PcpuScreen(Screen[None]):
+    """Every physical CPU: its use and which domains' vCPUs run on it (virt-top -1, xentop -p)."""
+
+    BINDINGS = [Binding("escape,q,1", "close", "Back")]
+    DEFAULT_CSS = """
+    PcpuScreen Static { text-wrap: nowrap; }
+    PcpuScreen #pcpu-title { height: auto; padding: 0 1; background: $panel; }
+    PcpuScreen #pcpu-body > Static { width: auto; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="pcpu-title")
+        with ScrollableContainer(id="pcpu-body"):
+            yield Static(id="pcpu-lines")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.poller.watch_placement(None, every_domain=True)
+        if self.app.snapshot is not None:
+            self.show(self.app.snapshot)
+
+    def on_unmount(self) -> None:
+        self.app.poller.watch_placement(None)
+
+    def show(self, snapshot: Snapshot) -> None:
+        host = snapshot.host
+        usage = "use from this host's /proc/stat" if snapshot.pcpu_pct else "use unknown here (local KVM hosts only)"
+        self.query_one("#pcpu-title", Static).update(
+            f"[b]pCPUs of {host.hostname}[/b]  {host.cpumap_size} pCPUs @ {host.mhz}MHz, {len(host.nodes())} NUMA "
+            f"node(s); {usage}; vCPUs shown as domain/vCPU (placement re-read every few seconds while open)")
+        self.query_one("#pcpu-lines", Static).update("\n".join(pcpu_lines(snapshot)))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

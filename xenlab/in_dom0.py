@@ -139,15 +139,17 @@ def actions() -> None:
     busy = next(d for d in rw.collect().domains if d.name == "xl-busy")
     results["pin_seconds"] = perform(rw, busy, Action.PIN, host=host, vcpu=0, hard="0", soft="1")
     save("xl-vcpu-list-after-pin.txt", sh("xl", "vcpu-list", "xl-busy"))
-    time.sleep(11)  # xentui re-reads affinity every 10 s
-    pinned = next(d for d in rw.collect().domains if d.name == "xl-busy")
+    time.sleep(4)  # a pin makes xentui re-read affinity at once (xl vcpu-list: ~1-2 s under TCG)
+    sample = rw.collect()
+    results["topology"] = [[p.number, p.node, p.socket, p.core, p.online] for p in sample.host.topology]
+    pinned = next(d for d in sample.domains if d.name == "xl-busy")
     results["affinity_after_pin"] = [sorted(pinned.vcpus[0].hard_affinity or ()),
                                      sorted(pinned.vcpus[0].soft_affinity or ())]
     results["pause_seconds"] = perform(rw, busy, Action.PAUSE, host=host)
     save("xl-list-after-pause.txt", sh("xl", "list"))
     paused = next(d for d in rw.collect().domains if d.name == "xl-busy")
     results["flags_after_pause"] = paused.state_flags
-    perform(rw, busy, Action.RESUME, host=host)
+    perform(rw, paused, Action.RESUME, host=host)
     save("xl-list-after-unpause.txt", sh("xl", "list"))
     results["flags_after_unpause"] = next(d for d in rw.collect().domains if d.name == "xl-busy").state_flags
     bogus = dataclasses.replace(busy, uuid="00000000-dead-beef-0000-000000000000")
@@ -177,6 +179,19 @@ def libvirt_view() -> None:
     results["libvirt_notices"] = list(sample.notices)
     results["libvirt_bulk_supported"] = src.bulk_supported
     results["libvirt_cpu_ns"] = {d.name: d.cpu_ns for d in sample.domains}
+    results["libvirt_topology"] = [[p.number, p.node, p.socket, p.core, p.online] for p in sample.host.topology]
+    results["libvirt_affinity"] = {d.name: [sorted(v.hard_affinity or ()) for v in d.vcpus] for d in sample.domains}
+    # Pinning through libvirt's libxl driver: libvirt-python needs virNodeGetCPUMap, which libxl lacks.
+    from xentui.actions import Action, ActionError, perform
+
+    writer = LibvirtSource("xen:///system", readonly=False)
+    idle = next(d for d in writer.collect().domains if d.name == "lv-idle")
+    try:
+        perform(writer, idle, Action.PIN, host=sample.host, vcpu=0, hard="1")
+        results["libvirt_pin_refusal"] = None
+    except ActionError as err:
+        results["libvirt_pin_refusal"] = str(err)
+    save("xl-vcpu-list-after-libvirt-pin.txt", sh("xl", "vcpu-list", "lv-idle"))
 
 
 def main() -> int:

@@ -12,7 +12,7 @@ import time
 from typing import Protocol
 
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
-from xentui.model import DomainSample, HostSample
+from xentui.model import DomainSample, DomainState, HostSample
 
 READ_ONLY = "read-only session: start xentui with --write (-w) to act on domains"
 
@@ -25,6 +25,26 @@ class Action(enum.Enum):
     DESTROY = "destroy"
     PIN = "pin"  # params: vcpu (int or "all"), hard (cpu list), soft (cpu list, Xen), persistent (bool)
     BALLOON = "balloon"  # params: memory (e.g. "512M", "1G", "262144k")
+    START = "start"  # a defined domain that is off
+
+
+_LIVE = (Action.PAUSE, Action.SHUTDOWN, Action.REBOOT, Action.DESTROY, Action.BALLOON, Action.PIN)
+OFFERED = {
+    DomainState.RUNNING: _LIVE,
+    DomainState.BLOCKED: _LIVE,
+    DomainState.NOSTATE: _LIVE,
+    DomainState.PAUSED: (Action.RESUME, Action.DESTROY, Action.BALLOON, Action.PIN),
+    DomainState.SHUTDOWN: (Action.DESTROY,),
+    DomainState.CRASHED: (Action.DESTROY,),
+    DomainState.PMSUSPENDED: (Action.DESTROY,),
+    DomainState.DYING: (),
+    DomainState.SHUTOFF: (Action.START,),
+}
+
+
+def offered(domain: DomainSample) -> tuple[Action, ...]:
+    """The actions that make sense for the domain's state (pause a running one, start one that is off)."""
+    return OFFERED.get(domain.state, ())
 
 
 class ActionError(Exception):
@@ -90,6 +110,9 @@ def perform(source: ActingSource, domain: DomainSample, action: Action, *, host:
     """Do ``action`` on ``domain``; return the seconds it took.  Raises ActionError."""
     if source.readonly:
         raise ActionError(READ_ONLY)
+    if action not in offered(domain):
+        raise ActionError(f"{action.value} is not offered for {domain.name} while it is {domain.state.value}: "
+                          f"nothing done")
     checked = validate(action, params, host, domain.vcpus_max or len(domain.vcpus) or 1)
     now = source.current_uuid(domain)
     if now is None:

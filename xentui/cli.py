@@ -72,6 +72,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from xentui.sources import SourceError, open_source
 
+    loop = None
+    if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
+        import asyncio
+
+        from xentui.sources import events
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        events.use_loop(loop)
     try:
         source = open_source(args.connect, readonly=not args.write)
     except SourceError as err:
@@ -101,4 +110,4 @@ def main(argv: list[str] | None = None) -> int:
         return batch.main(source, opts)
     from xentui.ui.app import run_app
 
-    return run_app(source, settings, problems, config_path)
+    return run_app(source, settings, problems, config_path, loop=loop)

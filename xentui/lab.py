@@ -6,7 +6,8 @@ at once on a busy host, leaving them halted in the BIOS):
 
 - ``busy``: ``jmp $`` spins one vCPU at 100 %;
 - ``idle``: ``sti; hlt`` loop, wakes only for timer interrupts (about 0 %);
-- ``half``: spins for one BIOS timer tick (55 ms), halts for the next (about 50 %).
+- ``half``: spins for one BIOS timer tick (55 ms), halts for the next (about 50 %);
+- ``polite``: idle, and powers off when the ACPI power button is pressed (shutdown, reboot).
 
 Guests are transient (``createXML``): destroying one leaves nothing behind.
 KVM is used when qemu can open /dev/kvm, else QEMU's TCG emulation.
@@ -37,6 +38,10 @@ BOOT_CODE = {
     "idle": bytes.fromhex("fbf4ebfd"),  # sti; hlt; jmp short -3 (to hlt)
     # sti; xor ax,ax; mov ds,ax; busy: mov ax,[0x46c]; spin: cmp ax,[0x46c]; je spin; hlt; jmp busy
     "half": bytes.fromhex("fb31c08ed8a16c043b066c0474faf4ebf4"),
+    # An idle guest that obeys the ACPI power button (shutdown, and libvirt's reboot): sti; enable PWRBTN
+    # (out 0x602, 0x100); loop: hlt; in ax, 0x600 (PM1a_STS: QEMU's piix4-pm at 0x600, with <acpi/>); test ax, 0x100;
+    # jz loop; out 0x604, 0x2000 (SLP_EN with SLP_TYP 0: QEMU's soft power off); jmp loop
+    "polite": bytes.fromhex("fbba0206b80001eff4ba0006eda9000174f6ba0406b80020efebed"),
 }
 LAB_GUESTS = (("busy", 1), ("idle", 2), ("half", 1))  # (kind, vCPUs) for `xentui lab up`
 
@@ -67,6 +72,7 @@ def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, vir
   <memory unit='MiB'>{memory_mib}</memory>
   <vcpu>{vcpus}</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <devices>

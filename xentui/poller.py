@@ -8,6 +8,7 @@ publishes an immutable :class:`~xentui.model.Snapshot`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ class Poller:
         self._previous: RawSample | None = None
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
+        self._wake: asyncio.Event | None = None
 
     async def _in_worker(self, work):
         """Run blocking ``work`` in the poller's one worker thread."""
@@ -85,11 +87,21 @@ class Poller:
         """Seconds to wait so that collections start ``delay`` apart (0 when late)."""
         return max(0.0, self.delay - (time.monotonic() - self._last_start))
 
+    def wake(self) -> None:
+        """Collect now, not at the next tick (a lifecycle event, an action done); on the loop's thread."""
+        if self._wake is not None:
+            self._wake.set()
+
     async def snapshots(self) -> AsyncIterator[Snapshot]:
-        """Snapshots forever, one per ``delay`` seconds (``delay`` may change)."""
+        """Snapshots forever, one per ``delay`` seconds (``delay`` may change), sooner when woken."""
+        self._wake = asyncio.Event()
         while True:
+            self._wake.clear()  # a wake-up from now on asks for another collection
             yield await self.tick()
-            await asyncio.sleep(self.until_next())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.until_next())
+            # Woken early: still at most one collection per MIN_DELAY, however many events come.
+            await asyncio.sleep(max(0.0, MIN_DELAY - (time.monotonic() - self._last_start)))
 
     def close(self) -> None:
         """Close the source after any collection in flight (never concurrently)."""

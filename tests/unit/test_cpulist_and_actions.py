@@ -151,3 +151,19 @@ def test_host_topology_helpers():
     assert NUMA8.nodes() == {0: {0, 1, 2, 3}, 1: {4, 5, 6, 7}}
     assert NUMA8.offline() == {6}
     assert HOST2.nodes() == {0: {0, 1}} and HOST2.offline() == frozenset()  # unknown topology: one node
+
+
+def test_actions_offered_by_state():
+    from xentui.actions import offered
+
+    def at(state):
+        return dataclasses.replace(DOM, state=state)
+
+    assert Action.PAUSE in offered(DOM) and Action.RESUME not in offered(DOM)
+    assert offered(at(DomainState.PAUSED))[0] is Action.RESUME and Action.PAUSE not in offered(at(DomainState.PAUSED))
+    assert offered(at(DomainState.SHUTOFF)) == (Action.START,)
+    assert offered(at(DomainState.CRASHED)) == (Action.DESTROY,)
+    src = RecordingSource(readonly=False, uuid_now="u1")
+    with pytest.raises(ActionError, match="resume is not offered for web while it is running: nothing done"):
+        perform(src, DOM, Action.RESUME, host=HOST2)
+    assert src.done == []

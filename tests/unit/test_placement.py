@@ -70,3 +70,27 @@ def test_cache_hides_a_stale_current_pcpu_but_keeps_affinity():
     assert cache.get(("u", 1)) == {0: (None, frozenset({2, 3}))}
     cache.forget("u")
     assert cache.get(("u", 1)) is None
+
+
+def test_xen_topology_from_real_xl_info_n(data_dir):
+    from xentui.sources.xen import parse_xl_topology
+
+    text = (data_dir / "xl-info-n.txt").read_text()
+    assert parse_xl_topology(text) == (Pcpu(0, node=0, socket=0, core=0), Pcpu(1, node=0, socket=0, core=1))
+    offline = "cpu_topology           :\ncpu:    core    socket     node\n  0:       0        1        1\n" \
+              "  1:       -        -        -\ndevice topology        :\n"
+    assert parse_xl_topology(offline) == (Pcpu(0, node=1, socket=1, core=0), Pcpu(1, online=False))
+
+
+def test_xen_persistent_pin_is_refused_in_words():
+    import pytest
+
+    from xentui.actions import Action
+    from xentui.model import DomainSample, DomainState
+    from xentui.sources import SourceError
+    from xentui.sources.xen import _xl_action
+
+    dom = DomainSample(uuid="u", name="d", domid=3, state=DomainState.RUNNING)
+    assert _xl_action(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1})}, 2) == ["vcpu-pin", "3", "0", "1", "-"]
+    with pytest.raises(SourceError, match="running domain only"):
+        _xl_action(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1}), "persistent": True}, 2)

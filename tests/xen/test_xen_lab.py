@@ -209,6 +209,7 @@ def test_pin_pause_unpause_through_xentui_are_confirmed_by_xl(out, results):
     after_pin = xl_vcpu_list((out / "xl-vcpu-list-after-pin.txt").read_text())
     assert after_pin["xl-busy", 0] == ("0", "1")
     assert results["affinity_after_pin"] == [[0], [1]]  # and xentui reads it back
+    assert results["topology"] == [[0, 0, 0, 0, True], [1, 0, 0, 1, True]]  # from xl info -n
     state = xl_states(out / "xl-list-after-pause.txt")
     assert "p" in state["xl-busy"]
     assert results["flags_after_pause"] == "----p-"
@@ -249,3 +250,12 @@ def test_cache_monitoring_refusal_is_explained(out):
     assert xl_says == "CMT is disabled in the system"  # TCG has no Intel CMT
     assert frame["host"]["cache_monitoring"].startswith(xl_says)
     assert "psr=cmt:1" in frame["host"]["cache_monitoring"]
+
+
+def test_libvirt_on_xen_topology_and_its_pinning_limit(out, results):
+    """libvirt-python sizes cpumaps with virNodeGetCPUMap, which the libxl driver lacks: vcpus() and
+    pinVcpu() fail there.  xentui says so in one line, touches nothing, and points to the xl source."""
+    assert results["libvirt_topology"] == [[0, 0, 0, 0, True], [1, 0, 0, 1, True]]  # from virsh capabilities
+    refusal = results["libvirt_pin_refusal"]
+    assert refusal and "\n" not in refusal and "without -c" in refusal and "nothing pinned" in refusal
+    assert xl_vcpu_list((out / "xl-vcpu-list-after-libvirt-pin.txt").read_text())["lv-idle", 0][0] == "0"

@@ -35,7 +35,7 @@ def act(conn: libvirt.virConnect, domain: DomainSample, action: Action, params: 
             dom.setMemoryFlags(params["memory_kib"], LIVE)
         else:
             {Action.PAUSE: dom.suspend, Action.RESUME: dom.resume, Action.SHUTDOWN: dom.shutdown,
-             Action.REBOOT: lambda: dom.reboot(0), Action.DESTROY: dom.destroy}[action]()
+             Action.REBOOT: lambda: dom.reboot(0), Action.DESTROY: dom.destroy, Action.START: dom.create}[action]()
     except libvirt.libvirtError as err:
         raise ActionError(f"{action.value} {domain.name}: {_line(err)}") from None
 
@@ -52,6 +52,11 @@ def _pin(dom: libvirt.virDomain, domain: DomainSample, params: dict, cpumap_size
         try:
             _pin_one(dom, vcpu, cpumap, flags)
         except libvirt.libvirtError as err:
+            if "virNodeGetCPUMap" in (err.get_error_message() or "") and not done:
+                # libvirt-python sizes every cpumap with virNodeGetCPUMap, which libxl does not implement.
+                raise ActionError(f"pin {domain.name}: libvirt-python cannot pin through this driver (it has no "
+                                  "virNodeGetCPUMap); on a Xen dom0 run xentui without -c, it pins with xl: "
+                                  "nothing pinned") from None
             applied = f"vCPU {format_cpulist(frozenset(done))} pinned, " if done else "nothing pinned: "
             left = frozenset(targets) - frozenset(done)
             raise ActionError(f"pin {domain.name}: {applied}vCPU {vcpu} failed ({_line(err)}); "

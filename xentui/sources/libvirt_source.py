@@ -182,6 +182,7 @@ class LibvirtSource:
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
+        self._event_ids: list[int] = []
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
 
     # --- host --------------------------------------------------------------
@@ -387,7 +388,7 @@ class LibvirtSource:
             try:
                 infos, maps = active[key].vcpus()
             except libvirt.libvirtError:
-                continue  # gone, or a driver without it: the vCPU view says "unknown"
+                infos, maps = [], []  # gone, or unreadable here: try again at the slow cadence, not every tick
             self.placement.store(key, placement_from_vcpus(infos, maps))
 
     def collect(self) -> RawSample:
@@ -429,6 +430,26 @@ class LibvirtSource:
         return (f"libvirt lists only the domains it started: {running - listed} more of the {running} running "
                 f"on this host are not shown (run xentui without -c to see every domain)")
 
+    # --- events ---------------------------------------------------------------------
+
+    def subscribe(self, on_change) -> str | None:
+        """Call ``on_change(uuid)`` (on the event loop's thread) when a domain starts, stops,
+        pauses, ...  None when subscribed, else why not (the caller then relies on polling)."""
+        from xentui.sources import events
+
+        if not events.registered():
+            return "no libvirt event loop"
+
+        def lifecycle(_conn, dom, _event, _detail, _opaque) -> None:
+            on_change(dom.UUIDString())
+
+        try:
+            self._event_ids.append(self.conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle, None))
+        except libvirt.libvirtError as err:
+            return error_line(err)
+        return None
+
     # --- actions (guarded by xentui.actions.perform) ------------------------------
 
     def current_uuid(self, domain: DomainSample) -> str | None:
@@ -446,6 +467,10 @@ class LibvirtSource:
             self.placement.forget(domain.uuid)  # show the new placement on the next tick
 
     def close(self) -> None:
+        for event_id in self._event_ids:
+            with contextlib.suppress(libvirt.libvirtError):
+                self.conn.domainEventDeregisterAny(event_id)
+        self._event_ids.clear()
         if self._xenstat is not None:
             self._xenstat.close()
         with contextlib.suppress(libvirt.libvirtError):

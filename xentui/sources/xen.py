@@ -8,6 +8,7 @@ the tick), UUIDs from xenstore (once per domain), actions go through ``xl``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import glob
@@ -15,16 +16,18 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from xentui.cpulist import CpuListError, parse_cpulist
-from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, RawSample, VcpuSample
+from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
 from xentui.sources import SourceError
 
 XENSTAT_ALL = 0x1 | 0x2 | 0x4 | 0x8  # VCPU | NETWORK | XEN_VERSION | VBD
 NO_LIMIT = 2**64 - 1  # xenstat_domain_max_mem() when a domain has no limit
 VBD_KINDS = ("Unidentified", "BlkBack", "BlkTap")
 AFFINITY_EVERY_S = 10.0  # `xl vcpu-list` cadence; also run when a domain appears
+AFFINITY_VIEW_S = 2.0  # ...while the vCPU or pCPU view is open
 CAPABILITIES = Path("/proc/xen/capabilities")
 
 # xentop's flag letters, in its order, and the libxenstat call behind each.
@@ -167,6 +170,40 @@ def parse_vcpu_list(text: str, ncpus: int) -> dict[tuple[int, int], tuple[int | 
     return out
 
 
+def parse_xl_topology(text: str) -> tuple[Pcpu, ...]:
+    """The ``cpu_topology`` table of ``xl info -n`` (``cpu: core socket node``); ``-`` marks an offline CPU."""
+    out = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("cpu_topology"):
+            inside = True
+            continue
+        if not inside:
+            continue
+        head, sep, rest = line.partition(":")
+        if not sep or not head.strip().isdigit():
+            if out and not line.startswith(" "):
+                break  # the next section
+            continue
+        fields = rest.split()
+        if len(fields) != 3:
+            continue
+        if all(f.isdigit() for f in fields):
+            core, socket_id, node = map(int, fields)
+            out.append(Pcpu(int(head), node=node, socket=socket_id, core=core))
+        else:
+            out.append(Pcpu(int(head), online=False))
+    return tuple(out)
+
+
+@dataclass
+class PlacementWish:
+    """What the views want (set by the poller): read placement more often while one is open."""
+
+    watch: str | None = None
+    want_all: bool = False
+
+
 def xl(*args: str, timeout: float = 30.0) -> str:
     """Run ``xl``; its first error line becomes a SourceError."""
     try:
@@ -213,6 +250,8 @@ class XenSource:
         self._known_domids: set[int] = set()
         self.cache_monitoring = cache_monitoring_status()
         self._ncpus = 0
+        self._topology: tuple[Pcpu, ...] = ()  # from `xl info -n`, read once by the affinity thread
+        self.placement = PlacementWish()
         self.calls = 0
 
     def _uuid(self, domid: int) -> str:
@@ -234,13 +273,16 @@ class XenSource:
         self._known_domids = domids
 
     def _affinity_loop(self) -> None:
+        with contextlib.suppress(SourceError):  # else the views show one node of every pCPU
+            self._topology = parse_xl_topology(xl("info", "-n", timeout=30))
         while not self._closing.is_set():
             try:
                 self._affinity = parse_vcpu_list(xl("vcpu-list", timeout=30), self._ncpus)
                 self._affinity_error = None
             except SourceError as err:
                 self._affinity_error = str(err)
-            self._refresh_now.wait(AFFINITY_EVERY_S)
+            wanted = self.placement.watch is not None or self.placement.want_all
+            self._refresh_now.wait(AFFINITY_VIEW_S if wanted else AFFINITY_EVERY_S)
             self._refresh_now.clear()
 
     def _domain(self, d, ncpus: int) -> DomainSample:
@@ -319,6 +361,7 @@ class XenSource:
                 mem_free_kib=lib.xenstat_node_free_mem(node) // 1024,
                 cache_monitoring=self.cache_monitoring,
                 boot_time=self.boot_time,
+                topology=self._topology,
             )
         finally:
             lib.xenstat_free_node(node)
@@ -347,6 +390,8 @@ class XenSource:
             xl(*_xl_action(domain, action, params, self._ncpus))
         except SourceError as err:
             raise ActionError(str(err)) from None
+        finally:
+            self._refresh_now.set()  # show the new placement (and state) soon
 
     def close(self) -> None:
         self._closing.set()
@@ -366,6 +411,9 @@ def _xl_action(domain: DomainSample, action, params: dict, ncpus: int) -> list[s
     if action in simple:
         return [simple[action], domid]
     if action is Action.PIN:
+        if params.get("persistent"):
+            raise SourceError("xl vcpu-pin changes the running domain only; put cpus= / cpus_soft= in its xl config "
+                              "file for the next boot: nothing done")
         hard = format_cpulist(params["hard"], ncpus) if "hard" in params else "-"
         soft = format_cpulist(params["soft"], ncpus) if "soft" in params else "-"
         return ["vcpu-pin", domid, str(params["vcpu"]), hard, soft]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
 from textual.filter import ANSIToTruecolor, Monochrome, NoColor
@@ -21,12 +21,14 @@ from textual.reactive import var
 from textual.widgets import Footer, Static
 
 from xentui import config
+from xentui.actions import Action
 from xentui.model import DomainView, Snapshot
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.poller import Poller, check_delay
 from xentui.sources import Source, SourceError
 from xentui.ui import columns as cols
 from xentui.ui import partial_updates
+from xentui.ui.domain_actions import ACTIONS, DomainActions
 from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
 from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
@@ -45,7 +47,16 @@ KEYS = [
     ("/", "filter by name: substring or regular expression (empty clears)"),
     ("t", "CPU(%): % of one pCPU (xentop) or % of the whole host (virt-top)"),
     ("d D", "delay between updates, 0.2 to 3600 s"),
-    ("Space", "pause / resume updates"),
+    ("Space", "tag / untag the selected domain (actions apply to tagged domains, else the selected one)"),
+    ("u U", "untag every domain"),
+    ("z Z", "pause / resume updates"),
+    ("x F9", "action menu: the actions offered for the domain's state (needs --write)"),
+    ("p", "pause / resume the domain"),
+    ("o", "shut down (ACPI; asks y/n)"),
+    ("e", "reboot (asks y/n)"),
+    ("k", "destroy: force off (asks you to type the domain's name)"),
+    ("m", "set balloon memory (e.g. 512M)"),
+    ("g", "start a defined domain that is off"),
     ("n N", "network lines of the selected domain (xentop -n)"),
     ("b B", "block device lines of the selected domain (xentop -x)"),
     ("v", "vCPU line of the selected domain (xentop -v)"),
@@ -59,7 +70,7 @@ KEYS = [
 ]
 
 
-class XentuiApp(App):
+class XentuiApp(DomainActions, App):
     TITLE = "xentui"
     CSS = """
     Screen { layout: vertical; }
@@ -78,7 +89,16 @@ class XentuiApp(App):
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("t", "cpu_mode", "CPU%"),
         Binding("d,D", "delay", "Delay"),
-        Binding("space", "pause", "Pause"),
+        Binding("space", "tag", "Tag"),
+        Binding("u,U", "untag", show=False),
+        Binding("z,Z", "pause", "Freeze", key_display="z"),
+        Binding("x,f9", "menu", "Act", key_display="x"),
+        Binding("p", "act('pause,resume')", show=False),
+        Binding("o", "act('shutdown')", show=False),
+        Binding("e", "act('reboot')", show=False),
+        Binding("k", "act('destroy')", show=False),
+        Binding("m", "act('balloon')", show=False),
+        Binding("g", "act('start')", show=False),
         Binding("n,N", "detail('nets')", "Nets", show=False),
         Binding("b,B", "detail('vbds')", "VBDs", show=False),
         Binding("v", "detail('vcpus')", "vCPUs", show=False),
@@ -104,6 +124,7 @@ class XentuiApp(App):
         self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
         self.filter_text = ""
+        self.events = False  # lifecycle events subscribed
         self.filter_re: re.Pattern | None = None
         self.details: set[str] = set()
         self.last_fit: tuple[str, ...] = ()
@@ -167,7 +188,24 @@ class XentuiApp(App):
 
     # --- data ---------------------------------------------------------------------
 
+    async def _subscribe(self) -> None:
+        """libvirt lifecycle events make state changes show at once; without them, polling alone."""
+        subscribe = getattr(self.source, "subscribe", None)
+        if subscribe is None:
+            return
+        try:
+            reason = await self.poller.call(lambda: subscribe(self._domain_event))
+        except Exception as err:  # events are a bonus: never fatal
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        self.events = reason is None
+        if reason is not None:
+            self.notify(f"no lifecycle events ({reason}): changes show at the next update", timeout=6)
+
+    def _domain_event(self, _uuid: str) -> None:
+        self.poller.wake()  # on the loop's thread (libvirt's events run on it)
+
     async def _poll(self) -> None:
+        await self._subscribe()
         while True:
             try:
                 async for snapshot in self.poller.snapshots():
@@ -203,7 +241,7 @@ class XentuiApp(App):
 
     def mode_line(self) -> str:
         parts = ["[$level-warn]read-only[/]" if getattr(self.source, "readonly", True) else "[$level-crit]WRITE[/]",
-                 f"every {self.poller.delay:g} s"]
+                 f"every {self.poller.delay:g} s" + (" + events" if self.events else "")]
         if self.paused:
             parts.append("[reverse] PAUSED [/]")
         if self.filter_text:
@@ -294,6 +332,28 @@ class XentuiApp(App):
         self.details ^= {kind}
         self.update_detail()
 
+    def targets(self) -> list[DomainView]:
+        """Tagged domains (in table order), else the selected one."""
+        table = self.table
+        tagged = [table.views[u] for u in table.order if u in table.tagged]
+        chosen = self.selected()
+        return tagged or ([chosen] if chosen is not None else [])
+
+    def action_tag(self) -> None:
+        self.table.toggle_tag()
+
+    def action_untag(self) -> None:
+        self.table.clear_tags()
+
+    def action_act(self, names: str) -> None:
+        self.request([Action(name) for name in names.split(",")])
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for action, (key, label, _confirm) in ACTIONS.items():
+            yield SystemCommand(f"Domain: {label}", f"{action.value} the tagged or selected domain (key {key})",
+                                lambda a=action: self.request([a]))
+
     def action_vcpu_view(self) -> None:
         view = self.selected()
         if view is not None:
@@ -357,9 +417,10 @@ class XentuiApp(App):
         self.poller.close()
 
 
-def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None) -> int:
+def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None,
+            loop: asyncio.AbstractEventLoop | None = None) -> int:
     # Each tick at 1000 domains allocates ~20 000 short-lived, acyclic objects: with the default
     # threshold (700) the cyclic GC ran ~30 times a tick, over Textual's whole heap (1 % of a core).
     gc.set_threshold(20_000, 20, 20)
-    XentuiApp(source, settings, config_path=config_path, problems=problems).run()
+    XentuiApp(source, settings, config_path=config_path, problems=problems).run(loop=loop)
     return 0

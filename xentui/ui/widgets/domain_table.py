@@ -28,13 +28,14 @@ Cells = tuple[tuple[str, str | None], ...]
 
 
 class DomainTable(ScrollView, can_focus=True):
-    COMPONENT_CLASSES = {f"domain-table--{level}" for level in LEVELS} | {"domain-table--header",
-                                                                          "domain-table--cursor"}
+    COMPONENT_CLASSES = {f"domain-table--{level}" for level in LEVELS} | {
+        "domain-table--header", "domain-table--cursor", "domain-table--tagged"}
     DEFAULT_CSS = """
     DomainTable { background: $surface; }
     DomainTable > .domain-table--header { text-style: bold; background: $panel; }
     DomainTable > .domain-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground;
                                           text-style: bold; }
+    DomainTable > .domain-table--tagged { text-style: bold underline; }
     DomainTable > .domain-table--warn { color: $level-warn; }
     DomainTable > .domain-table--crit { color: $level-crit; text-style: bold; }
     DomainTable > .domain-table--running { color: $dom-running; }
@@ -80,7 +81,8 @@ class DomainTable(ScrollView, can_focus=True):
         self.cursor = 0
         self._restore: str | None = None  # the cursor's domain across a rebuild of the columns
         self._show_header = True
-        self._strips: dict[str, tuple[Cells, bool, Strip]] = {}
+        self._strips: dict[str, tuple[Cells, bool, bool, Strip]] = {}
+        self.tagged: set[str] = set()  # UUIDs tagged with Space: actions apply to them
         self._styles: dict[str, Style] = {}
 
     # --- public -------------------------------------------------------------------
@@ -101,6 +103,20 @@ class DomainTable(ScrollView, can_focus=True):
 
     def cursor_domain(self) -> str | None:
         return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
+
+    def toggle_tag(self) -> None:
+        """Tag or untag the cursor's domain, then move down (as htop's Space)."""
+        uuid = self.cursor_domain()
+        if uuid is None:
+            return
+        self.tagged ^= {uuid}
+        self._refresh_rows([self.cursor])
+        self.action_move(1)
+
+    def clear_tags(self) -> None:
+        rows = [i for i, uuid in enumerate(self.order) if uuid in self.tagged]
+        self.tagged.clear()
+        self._refresh_rows(rows)
 
     def cell_text(self, uuid: str, key: str) -> str:
         return self.cells_for(uuid)[self.shown.index(key)][0]
@@ -141,6 +157,7 @@ class DomainTable(ScrollView, can_focus=True):
             self.cursor = min(self.cursor, max(0, len(self.order) - 1))
         for uuid in [u for u in self._strips if u not in self.views]:
             del self._strips[uuid]
+        self.tagged &= self.views.keys()  # a domain that went is no longer tagged
         if old_count != len(self.order):
             self._resize()
         top = int(self.scroll_offset.y)
@@ -212,15 +229,17 @@ class DomainTable(ScrollView, can_focus=True):
             style = self._styles[name] = self.get_component_rich_style(f"domain-table--{name}", partial=True)
         return style
 
-    def _line(self, texts: list[tuple[str, Style | None]], base: Style) -> Strip:
+    def _line(self, texts: list[tuple[str, Style | None]], base: Style, mark: str = " ") -> Strip:
+        """One row; ``mark`` replaces the first column's left padding (``*``: tagged, readable without colour)."""
         segments = []
-        for key, (text, style) in zip(self.shown, texts, strict=True):
+        for n, (key, (text, style)) in enumerate(zip(self.shown, texts, strict=True)):
             width = self.widths[key]
             body = text[:width].rjust(width) if BY_KEY[key].numeric else text[:width].ljust(width)
+            left = mark if n == 0 else " "
             if style:
-                segments += [Segment(" ", base), Segment(body, base + style), Segment(" ", base)]
+                segments += [Segment(left, base), Segment(body, base + style), Segment(" ", base)]
             else:
-                segments.append(Segment(f" {body} ", base))
+                segments.append(Segment(f"{left}{body} ", base))
         # One segment per run of one style: fewer escape sequences sent to the terminal.
         return Strip(segments, sum(w + 2 for w in self.widths.values())).simplify()
 
@@ -240,14 +259,17 @@ class DomainTable(ScrollView, can_focus=True):
         cells = self.cells_for(uuid)
         self._painted[row] = (uuid, cells)
         selected = row == self.cursor
+        tagged = uuid in self.tagged
         cached = self._strips.get(uuid)
-        if cached is None or cached[0] != cells or cached[1] != selected:
+        if cached is None or cached[0] != cells or cached[1] != selected or cached[2] != tagged:
             # On the cursor row the cursor's colours win: level colours on it would be hard to read.
             row_base = base + self._style("cursor") if selected else base
+            if tagged:
+                row_base += self._style("tagged")
             strip = self._line([(t, self._style(level) if level and not selected else None) for t, level in cells],
-                               row_base)
-            cached = self._strips[uuid] = (cells, selected, strip)
-        return cached[2].crop(x, x + width).extend_cell_length(width, base)
+                               row_base, "*" if tagged else " ")
+            cached = self._strips[uuid] = (cells, selected, tagged, strip)
+        return cached[3].crop(x, x + width).extend_cell_length(width, base)
 
     # --- input --------------------------------------------------------------------
 

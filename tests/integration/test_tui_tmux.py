@@ -18,11 +18,11 @@ pytestmark = [pytest.mark.lab, pytest.mark.skipif(not shutil.which("tmux"), reas
 
 
 class Tmux:
-    def __init__(self, tmp_path, width=120, height=30, env: dict[str, str] | None = None):
+    def __init__(self, tmp_path, width=120, height=30, env: dict[str, str] | None = None, args: str = "-d 1"):
         self.session = f"xentui-test-{uuid.uuid4().hex[:6]}"
         settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
         command = " ".join(f"{k}={v}" for k, v in settings.items())
-        command += f" {sys.executable} -m xentui -c {URI} -d 1"
+        command += f" {sys.executable} -m xentui -c {URI} {args}"
         subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
                         command], check=True)
 
@@ -90,3 +90,38 @@ def test_terminal_kinds_render_and_no_color_means_no_colour(busy_and_idle, tmux,
     coloured = term.screen(escapes=True)
     if "NO_COLOR" in env:
         assert not re.search(r"\x1b\[[0-9;]*(38|48);[25];", coloured), "NO_COLOR still drew colours"
+
+
+def test_lifecycle_event_removes_a_destroyed_guest_before_the_next_tick(guests, tmux):
+    """At a 5 s delay, a guest destroyed from outside (virsh destroy) leaves the screen at once."""
+    dom = guests.start("idle")
+    name = dom.name()
+    term = tmux(args="-d 5")
+    screen = term.wait_for(lambda t: name in t and "+ events" in t)
+    clock = re.search(r"\d\d:\d\d:\d\d", screen).group()
+    term.wait_for(lambda t: re.search(r"\d\d:\d\d:\d\d", t).group() != clock, timeout=8)  # a tick just ran
+    destroyed = time.monotonic()
+    subprocess.run(["virsh", "-c", URI, "destroy", name], check=True, capture_output=True)
+    term.wait_for(lambda t: name not in t, timeout=3)  # the next tick is ~5 s away
+    assert time.monotonic() - destroyed < 3
+    assert "Traceback" not in term.screen()
+
+
+def test_pause_and_destroy_from_the_keyboard_with_write(guests, tmux):
+    dom = guests.start("idle")
+    name = dom.name()
+    term = tmux(args="-d 1 --write", env={"XENTUI_SORT": "name"})
+    term.wait_for(lambda t: name in t and "WRITE" in t)
+    term.keys("/")
+    term.wait_for(lambda t: "Filter by name" in t)
+    term.keys(name, "Enter")  # only this guest in the table
+    term.wait_for(lambda t: "filter: " in t)
+    term.keys("p")
+    term.wait_for(lambda t: re.search(rf"{name}\s+----p-", t) is not None)
+    assert subprocess.run(["virsh", "-c", URI, "domstate", name], capture_output=True, text=True).stdout.strip() \
+        == "paused"
+    term.keys("k")
+    term.wait_for(lambda t: "Destroy (force off)" in t and "Type" in t)
+    term.keys(name, "Enter")
+    term.wait_for(lambda t: f"destroy {name}: done in" in t)
+    assert subprocess.run(["virsh", "-c", URI, "domstate", name], capture_output=True).returncode != 0  # gone

@@ -33,6 +33,8 @@ SCENES = [
     ("vcpu-pin-preview", (120, 40), {"write": True}, ["down", "down", "down", "enter", "a", "p", *"nodes:1,^7",
                                                       "enter"]),
     ("pcpu-view", (120, 40), {}, ["1"]),
+    ("action-menu", (120, 40), {"write": True}, ["x"]),
+    ("destroy-confirm", (120, 40), {"write": True}, ["down", "k"]),
 ]
 
 

@@ -6,6 +6,8 @@ pattern, so two runs give identical screens.  Never used against a real hypervis
 
 from __future__ import annotations
 
+import functools
+
 from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
 
 NAMES = ("web", "db", "cache", "build", "mail", "dns", "backup", "ci-runner", "monitor", "proxy")
@@ -34,25 +36,33 @@ class SyntheticSource:
         self.topology = tuple(Pcpu(n, node=n // per_node, socket=n // per_node, core=n % per_node)
                               for n in range(pcpus))
         self._all = frozenset(range(pcpus))
+        self._single = [frozenset({n}) for n in range(pcpus)]
+        self._lowest: dict[frozenset[int], int] = {}
         self._nodes = [frozenset(p.number for p in self.topology if p.node == node)
                        for node in sorted({p.node for p in self.topology})]
+
+    @functools.cache  # noqa: B019 - one source per run; the cache is its size
+    def _names(self, i: int) -> tuple[str, str, str, str]:
+        """(uuid, name, NIC, disk path): made once, not every tick (this host should cost next to nothing)."""
+        name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f"-{i // len(NAMES)}")
+        return f"{i:08x}-5e1f-4a11-8000-00000000{i:04x}", name, f"vnet{i}", f"/var/lib/libvirt/images/{name}.qcow2"
 
     def _domain(self, i: int) -> DomainSample:
         state, share = PROFILES[i % len(PROFILES)]
         vcpus = 1 + i % 4
-        name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f"-{i // len(NAMES)}")
+        uuid, name, nic, path = self._names(i)
         t = self.tick * self.step
         wobble = 1.0 + 0.05 * ((self.tick + i) % 3 - 1)  # -5 %, 0, +5 %: numbers move, deterministically
         busy_ns = int(min(1.0, share * wobble) * 1e9 * self.step)  # each vCPU's busy time this tick (≤ 100 %)
         self._vcpu_ns[i] = vcpu_ns = self._vcpu_ns.get(i, int(1_000e9 * (i + 1) / vcpus)) + busy_ns
-        nets = (NetSample(f"vnet{i}", rx_bytes=int(t * 125_000 * (i % 5)), tx_bytes=int(t * 40_000 * (i % 7)),
+        nets = (NetSample(nic, rx_bytes=int(t * 125_000 * (i % 5)), tx_bytes=int(t * 40_000 * (i % 7)),
                           rx_packets=int(t * 90 * (i % 5)), tx_packets=int(t * 30 * (i % 7)),
                           rx_errs=0, rx_drop=0, tx_errs=0, tx_drop=0),)
-        blocks = (BlockSample("vda", path=f"/var/lib/libvirt/images/{name}.qcow2",
+        blocks = (BlockSample("vda", path=path,
                               rd_reqs=int(t * 20 * (i % 4)), rd_bytes=int(t * 2_000_000 * (i % 4)),
                               wr_reqs=int(t * 11 * (i % 3)), wr_bytes=int(t * 700_000 * (i % 3))),)
         return DomainSample(
-            uuid=f"{i:08x}-5e1f-4a11-8000-00000000{i:04x}",
+            uuid=uuid,
             name=name,
             domid=None if state is DomainState.SHUTOFF else i + 1,
             state=state,
@@ -70,8 +80,11 @@ class SyntheticSource:
 
     def _vcpu(self, i: int, n: int, time_ns: int, delay_ns: int) -> VcpuSample:
         allowed = self._affinity(i, n)
-        pcpu = min(allowed) + (i + n + self.tick // 5) % len(allowed)  # moves now and then, always allowed
-        return VcpuSample(n, time_ns=time_ns, delay_ns=delay_ns, pcpu=pcpu if pcpu in allowed else min(allowed),
+        low = self._lowest.get(allowed)
+        if low is None:
+            low = self._lowest[allowed] = min(allowed)
+        pcpu = low + (i + n + self.tick // 5) % len(allowed)  # moves now and then, always allowed
+        return VcpuSample(n, time_ns=time_ns, delay_ns=delay_ns, pcpu=pcpu if pcpu in allowed else low,
                           hard_affinity=allowed)
 
     def _affinity(self, i: int, n: int) -> frozenset[int]:
@@ -83,7 +96,7 @@ class SyntheticSource:
             return self._all
         if kind == 1:
             return self._nodes[i % len(self._nodes)]
-        return frozenset({(i + n) % self.pcpus})
+        return self._single[(i + n) % self.pcpus]
 
     def collect(self) -> RawSample:
         self.tick += 1

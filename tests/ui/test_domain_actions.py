@@ -38,7 +38,7 @@ def state(app: XentuiApp, name: str) -> str:
     return STATE.get(app.source.conn.lookupByName(name).info()[0], "other")
 
 
-async def until(pilot, check, what: str, seconds: float = 5.0) -> None:
+async def until(pilot, check, what: str, seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.05)):
         if check():
             return

@@ -31,6 +31,7 @@ class BatchOptions:
     delay: float = 3.0
     iterations: int | None = None  # None: until stopped
     format: str = "text"
+    reconnect: bool = False  # a lost connection: wait and go on (else exit 1)
     xentop: XentopOptions = field(default_factory=XentopOptions)
 
 
@@ -63,9 +64,25 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
         loop.add_signal_handler(sig, stop.set)
     poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay))
     iteration = 0
+    attempt = 0
     try:
         while opts.iterations is None or iteration < opts.iterations:
-            stopped, snapshot = await _unless_stopped(stop, poller.tick())
+            try:
+                stopped, snapshot = await _unless_stopped(stop, poller.tick())
+            except SourceError as err:
+                if not opts.reconnect:
+                    raise
+                wait = poller.backoff(attempt)
+                if attempt == 0:
+                    print(f"xentui: {err}; retrying (1 s doubling to 30 s) until it answers", file=sys.stderr)
+                attempt += 1
+                stopped, _ = await _unless_stopped(stop, poller.wait_to_retry(wait))
+                if stopped:
+                    break
+                continue
+            if attempt:
+                print("xentui: connection back", file=sys.stderr)
+                attempt = 0
             if stopped or snapshot is None:
                 break
             iteration += 1

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-z", "--dom0-first", action="store_true", help="batch: Domain-0 first, whatever the order")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="batch output: xentop text (default), CSV, or one JSON object per update")
+    p.add_argument("--reconnect", action="store_true",
+                   help="batch: when the connection is lost, wait and go on (1 s doubling to 30 s between tries) "
+                        "instead of exiting with status 1")
     p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
     return p
 
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             delay=args.delay if args.delay is not None else 3.0,  # xentop's default; the UI's setting is not used
             iterations=args.iterations,
             format=args.format,
+            reconnect=args.reconnect,
             xentop=XentopOptions(
                 networks=args.networks,
                 vbds=args.vbds,

@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from xentui.model import RawSample, Snapshot, build_snapshot
-from xentui.sources import Source
+from xentui.sources import Source, SourceError
 
 MIN_DELAY = 0.2
 MAX_DELAY = 3600.0
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # between reconnection attempts after a lost connection
 
 
 def check_delay(value: float | str) -> float:
@@ -48,6 +49,7 @@ class Poller:
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
         self._wake: asyncio.Event | None = None
+        self.lost: str | None = None  # why the source is unreachable (None: it answers)
 
     async def _in_worker(self, work):
         """Run blocking ``work`` in the poller's one worker thread."""
@@ -67,7 +69,14 @@ class Poller:
             self._previous = await self._in_worker(self.source.collect)
             await asyncio.sleep(self.prime)
         self._last_start = time.monotonic()
-        raw, snapshot = await self._in_worker(self._collect_and_build)
+        try:
+            if self.lost is not None and hasattr(self.source, "reconnect"):
+                await self._in_worker(self.source.reconnect)
+            raw, snapshot = await self._in_worker(self._collect_and_build)
+        except SourceError as err:
+            self.lost = str(err)
+            raise
+        self.lost = None
         self._seq += 1
         self._previous = raw
         return snapshot
@@ -86,6 +95,21 @@ class Poller:
     def until_next(self) -> float:
         """Seconds to wait so that collections start ``delay`` apart (0 when late)."""
         return max(0.0, self.delay - (time.monotonic() - self._last_start))
+
+    @staticmethod
+    def backoff(attempt: int) -> float:
+        """Seconds before reconnection attempt ``attempt`` (0, 1, ...): 1 s doubling to 30 s."""
+        return BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
+
+    async def wait_to_retry(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less: the source is probed each second and a reachable one ends the wait
+        (a long back-off must not keep the admin waiting once libvirtd is back)."""
+        probe = getattr(self.source, "reachable", None)
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(1.0, left))
+            if probe is not None and await self._in_worker(probe):
+                return
 
     def wake(self) -> None:
         """Collect now, not at the next tick (a lifecycle event, an action done); on the loop's thread."""

@@ -18,10 +18,22 @@ URI = lab.URI
 TEST_PREFIX = "xtest-"
 
 
+class LiveConnection:
+    """A virConnect that opens itself again when libvirtd was restarted (the fault tests do that)."""
+
+    def __init__(self):
+        self._conn = lab.connect(URI)
+
+    def __getattr__(self, name: str):
+        if not self._conn.isAlive():
+            self._conn = lab.connect(URI)
+        return getattr(self._conn, name)
+
+
 @pytest.fixture(scope="session")
 def conn() -> Iterator[libvirt.virConnect]:
     """A read-write connection to the local libvirtd, started when absent."""
-    c = lab.connect(URI)
+    c = LiveConnection()
     destroy_orphans(c)
     yield c
     lab.destroy_guests(c, f"{TEST_PREFIX}{os.getpid()}-")
@@ -56,7 +68,7 @@ class Guests:
     def cleanup(self) -> None:
         for dom in self.started:
             with contextlib.suppress(libvirt.libvirtError):  # already gone
-                dom.destroy()
+                self.conn.lookupByName(dom.name()).destroy()  # by name: libvirtd may have restarted since
 
 
 @pytest.fixture

@@ -114,8 +114,9 @@ def test_pause_and_destroy_from_the_keyboard_with_write(guests, tmux):
     term.wait_for(lambda t: name in t and "WRITE" in t)
     term.keys("/")
     term.wait_for(lambda t: "Filter by name" in t)
+    time.sleep(0.5)  # the prompt is drawn a moment before its input has the focus
     term.keys(name, "Enter")  # only this guest in the table
-    term.wait_for(lambda t: "filter: " in t)
+    term.wait_for(lambda t: "filter: " in t and table_rows(t, {name}) == [name])
     term.keys("p")
     term.wait_for(lambda t: re.search(rf"{name}\s+----p-", t) is not None)
     assert subprocess.run(["virsh", "-c", URI, "domstate", name], capture_output=True, text=True).stdout.strip() \
@@ -123,5 +124,5 @@ def test_pause_and_destroy_from_the_keyboard_with_write(guests, tmux):
     term.keys("k")
     term.wait_for(lambda t: "Destroy (force off)" in t and "Type" in t)
     term.keys(name, "Enter")
-    term.wait_for(lambda t: f"destroy {name}: done in" in t)
+    term.wait_for(lambda t: table_rows(t, {name}) == [] and "destroy" in t and "done in" in t)  # the toast
     assert subprocess.run(["virsh", "-c", URI, "domstate", name], capture_output=True).returncode != 0  # gone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit
 
 import psutil
@@ -22,3 +23,35 @@ def pcpu_busy_ns() -> tuple[int, ...]:
 
 def boot_time() -> float:
     return psutil.boot_time()
+
+
+# Where libvirt's daemons listen on this machine (monolithic libvirtd, or the modular virtqemud).
+DAEMON_SOCKETS = ("/run/libvirt/libvirt-sock", "/run/libvirt/virtqemud-sock", "/run/libvirt/virtxend-sock")
+LIBVIRT_TCP_PORT = 16509
+
+
+def daemon_reachable(uri: str, readonly: bool = False, timeout: float = 0.5) -> bool | None:
+    """Whether the daemon behind ``uri`` accepts a connection now (a socket connect, no libvirt call);
+    None when that cannot be told cheaply (ssh, tls, the test driver)."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme
+    if scheme.startswith("test") or "+ssh" in scheme or "+tls" in scheme or "+libssh" in scheme:
+        return None
+    if parts.hostname and not scheme.endswith("+unix"):
+        if "+tcp" not in scheme:
+            return None  # plain remote URIs default to TLS
+        try:
+            with socket.create_connection((parts.hostname, parts.port or LIBVIRT_TCP_PORT), timeout=timeout):
+                return True
+        except OSError:
+            return False
+    paths = [p + ("-ro" if readonly else "") for p in DAEMON_SOCKETS]
+    for path in paths:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                sock.connect(path)
+                return True
+        except OSError:
+            continue
+    return False

@@ -54,6 +54,8 @@ STATE_BY_CODE = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
 }
 
+KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 5, 3  # libvirt closes a connection after ~5 * (3 + 1) s of silence
+
 # A domain that vanished between listing and asking: normal churn, not a failure.
 VANISHED = {libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_OPERATION_INVALID}
 UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED}
@@ -160,15 +162,7 @@ class LibvirtSource:
     def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None):
         self.uri = uri
         self.readonly = readonly
-        if conn is None:
-            try:
-                conn = libvirt.openReadOnly(uri) if readonly else libvirt.open(uri)
-            except libvirt.libvirtError as err:
-                raise SourceError(
-                    f"cannot connect to {uri!r}: {error_line(err)} "
-                    "(is libvirtd running? choose another hypervisor with -c URI)"
-                ) from None
-        self.conn = conn
+        self.conn = conn if conn is not None else self._open()
         self.bulk_supported: bool | None = None  # learnt on the first tick
         self.missing_groups: frozenset[str] = frozenset()
         self._groups_learnt = False  # judged once, on the first tick with an active domain
@@ -183,7 +177,37 @@ class LibvirtSource:
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
         self._event_ids: list[int] = []
+        self._on_change = None  # the lifecycle callback, registered again after a reconnect
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
+
+    def _open(self) -> libvirt.virConnect:
+        try:
+            conn = libvirt.openReadOnly(self.uri) if self.readonly else libvirt.open(self.uri)
+        except libvirt.libvirtError as err:
+            raise SourceError(f"cannot connect to {self.uri!r}: {error_line(err)} "
+                              "(is libvirtd running? choose another hypervisor with -c URI)") from None
+        from xentui.sources import events
+
+        if events.registered():  # keepalive needs an event loop: a dead link is noticed within ~20 s
+            with contextlib.suppress(libvirt.libvirtError):
+                conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
+        return conn
+
+    def reconnect(self) -> None:
+        """A new connection after the old one died (libvirtd restarted, link down); events again."""
+        with contextlib.suppress(libvirt.libvirtError):
+            self.conn.close()
+        self.conn = self._open()
+        self._host_static = self._read_host_static()
+        self._devices.clear()
+        self.placement.entries.clear()
+        self._event_ids.clear()  # they died with the old connection
+        if self._on_change is not None:
+            self.subscribe(self._on_change)
+
+    def reachable(self) -> bool | None:
+        """Cheap check that libvirtd accepts connections again (None: cannot tell for this URI)."""
+        return local_host.daemon_reachable(self.uri, self.readonly)
 
     # --- host --------------------------------------------------------------
 
@@ -439,6 +463,7 @@ class LibvirtSource:
 
         if not events.registered():
             return "no libvirt event loop"
+        self._on_change = on_change
 
         def lifecycle(_conn, dom, _event, _detail, _opaque) -> None:
             on_change(dom.UUIDString())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import time
 from pathlib import Path
 
 from textual import on
@@ -36,7 +37,6 @@ from xentui.ui.widgets.domain_table import DomainTable
 from xentui.ui.widgets.host_header import HostHeader
 
 partial_updates.install()
-RETRY_S = 5.0
 KEYS = [
     ("q Q Esc", "quit (Esc first clears a filter)"),
     ("Up Down PgUp PgDn", "move in the table"),
@@ -125,6 +125,8 @@ class XentuiApp(DomainActions, App):
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
         self.filter_text = ""
         self.events = False  # lifecycle events subscribed
+        self.lost: str | None = None  # the source stopped answering: what the header says
+        self.lost_at = 0.0
         self.filter_re: re.Pattern | None = None
         self.details: set[str] = set()
         self.last_fit: tuple[str, ...] = ()
@@ -206,13 +208,23 @@ class XentuiApp(DomainActions, App):
 
     async def _poll(self) -> None:
         await self._subscribe()
+        attempt = 0
         while True:
             try:
                 async for snapshot in self.poller.snapshots():
+                    if self.lost is not None:
+                        self.notify(f"connection back after {time.monotonic() - self.lost_at:.0f} s")
+                        self.lost = None
+                    attempt = 0
                     self.snapshot = snapshot
             except SourceError as err:
-                self.notify(f"{err}; retrying in {RETRY_S:.0f} s", severity="error", timeout=RETRY_S)
-                await asyncio.sleep(RETRY_S)
+                wait = self.poller.backoff(attempt)
+                attempt += 1
+                if self.lost is None:
+                    self.lost_at = time.monotonic()
+                self.lost = f"connection lost: {err}; retrying in {wait:.0f} s (the data shown is from before)"
+                self.show_header()
+                await self.poller.wait_to_retry(wait)
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is not None and not self.paused:
@@ -234,16 +246,22 @@ class XentuiApp(DomainActions, App):
     def present(self, snapshot: Snapshot) -> None:
         if min(40, max([8, *(len(v.name) for v in snapshot.domains)])) > self.table.name_width:
             self.refit()
-        self.query_one(HostHeader).show(snapshot, cpu_mode=self.settings.cpu_mode, mode_line=self.mode_line(),
-                                        width=self.size.width)
+        self.show_header()
         self.table.present(self.visible(snapshot), self.context)
         self.update_detail()
+
+    def show_header(self) -> None:
+        if self.snapshot is not None:
+            self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.settings.cpu_mode,
+                                            mode_line=self.mode_line(), width=self.size.width, alert=self.lost)
 
     def mode_line(self) -> str:
         parts = ["[$level-warn]read-only[/]" if getattr(self.source, "readonly", True) else "[$level-crit]WRITE[/]",
                  f"every {self.poller.delay:g} s" + (" + events" if self.events else "")]
         if self.paused:
             parts.append("[reverse] PAUSED [/]")
+        if self.lost is not None:
+            parts.append("[reverse $level-crit] STALE [/]")
         if self.filter_text:
             parts.append(f"filter: {escape(self.filter_text)}")
         return "  ".join(parts)
@@ -324,9 +342,8 @@ class XentuiApp(DomainActions, App):
         self.paused = not self.paused
         if not self.paused and self.snapshot:
             self.present(self.snapshot)
-        elif self.snapshot:
-            self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.settings.cpu_mode,
-                                            mode_line=self.mode_line(), width=self.size.width)
+        else:
+            self.show_header()
 
     def action_detail(self, kind: str) -> None:
         self.details ^= {kind}

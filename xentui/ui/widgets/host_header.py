@@ -49,7 +49,8 @@ class HostHeader(Widget):
     def render(self) -> Content:
         return Content.from_markup("\n".join(self.lines))
 
-    def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: str, width: int) -> None:
+    def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: str, width: int, alert: str | None = None) -> None:
+        """``alert``: the source stopped answering; said on the second line, the data kept (stale)."""
         h = snapshot.host
         clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
         up = f"  up {uptime(snapshot.wall - h.boot_time)}" if h.boot_time else ""
@@ -60,6 +61,8 @@ class HostHeader(Widget):
             f"CPUs: {h.pcpus} @ {h.mhz}MHz   CPU(%) = {cpu_text} ([b]t[/b] toggles)",
             f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, {human_kib(h.mem_free_kib)} free",
         ]
+        if alert:
+            lines.insert(1, f"[b $level-crit]{escape(alert)}[/]")
         by_state: dict[DomainState, int] = {}
         for view in snapshot.domains:
             by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1

@@ -84,3 +84,4 @@ def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
     times = [f["epoch_s"] for f in frames]
     assert len(frames) >= 4 and times == sorted(times)
     print(f"UI live again {recovered:.2f} s after libvirtd answered")
+

@@ -94,3 +94,38 @@ def test_xen_persistent_pin_is_refused_in_words():
     assert _xl_action(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1})}, 2) == ["vcpu-pin", "3", "0", "1", "-"]
     with pytest.raises(SourceError, match="running domain only"):
         _xl_action(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1}), "persistent": True}, 2)
+
+
+def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
+    """A call that does not return by its deadline keeps running in a daemon thread; the retry answers
+    (libvirt's NOWAIT skips the domain the hung call holds); hung calls are bounded, then reported."""
+    import threading
+
+    import pytest
+
+    from xentui.sources import SourceError, libvirt_source
+
+    monkeypatch.setattr(libvirt_source, "MIN_DEADLINE_S", 0.2)
+    source = libvirt_source.LibvirtSource("test:///default")
+    release = threading.Event()
+    answers = iter(["hung", "second"])
+
+    def call():
+        answer = next(answers)
+        if answer == "hung":
+            release.wait(5)
+        return answer
+
+    assert source._within_deadline(call) == "second"
+    assert len(source._stuck) == 1 and not source._stuck[0].done()
+    with pytest.raises(SourceError, match="did not answer within"):
+        source._within_deadline(lambda: release.wait(5))  # hangs twice: the source is unreachable
+    with pytest.raises(SourceError, match="did not answer within"):
+        source._within_deadline(lambda: release.wait(5))  # 5 hung now
+    with pytest.raises(SourceError, match="5 calls to libvirtd have not returned"):
+        source._within_deadline(lambda: "never")  # no more threads: refused until they return
+    release.set()
+    for future in source._stuck:
+        future.result(timeout=2)
+    assert source._within_deadline(lambda: "fine") == "fine"  # they finished: calls go through again
+    assert not [f for f in source._stuck if not f.done()]

@@ -8,9 +8,11 @@ what the driver returns, never guessed from the URI.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import socket
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ STATE_BY_CODE = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
 }
 
+MIN_DEADLINE_S = 2.0  # a stats call taking longer is left running in the background
+MAX_STUCK_CALLS = 4
 KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 5, 3  # libvirt closes a connection after ~5 * (3 + 1) s of silence
 
 # A domain that vanished between listing and asking: normal churn, not a failure.
@@ -63,6 +67,21 @@ UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED}
 # Per-domain calls used when a group is missing from the bulk answer.
 PROBE_KEYS = {"cpu": "cpu.time", "balloon": "balloon.current", "vcpu": "vcpu.current",
               "net": "net.count", "block": "block.count"}
+
+
+def _in_daemon_thread(call) -> concurrent.futures.Future:
+    """``call()`` in a daemon thread: a call hung in libvirt never keeps xentui from exiting
+    (a ThreadPoolExecutor's threads are joined at exit)."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as err:  # handed to the waiting thread
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="xentui-libvirt-call", daemon=True).start()
+    return future
 
 
 def _version(number: int) -> str:
@@ -176,6 +195,8 @@ class LibvirtSource:
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
+        self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running
+        self._last_call_s = 0.0
         self._event_ids: list[int] = []
         self._on_change = None  # the lifecycle callback, registered again after a reconnect
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
@@ -202,6 +223,7 @@ class LibvirtSource:
         self._devices.clear()
         self.placement.entries.clear()
         self._event_ids.clear()  # they died with the old connection
+        self._stuck.clear()
         if self._on_change is not None:
             self.subscribe(self._on_change)
 
@@ -270,12 +292,40 @@ class LibvirtSource:
 
     # --- domains -------------------------------------------------------------
 
+    def _within_deadline(self, call):
+        """``call()`` in a helper thread, given ``deadline_s`` to answer.
+
+        A domain whose qemu hangs (SIGSTOP, a stuck monitor) blocks a stats call for good, holding
+        that domain's job.  The call is left to finish in the background and made once more: with
+        NOWAIT the second call skips the domain the first one holds, so every other row stays live.
+        Abandoned calls are counted; at MAX_STUCK_CALLS the source is reported unreachable.
+        """
+        self._stuck = [f for f in self._stuck if not f.done()]
+        if len(self._stuck) >= MAX_STUCK_CALLS:
+            raise SourceError(f"{self.uri!r}: {len(self._stuck)} calls to libvirtd have not returned; waiting for them")
+        for _ in range(2):
+            started = time.monotonic()
+            future = _in_daemon_thread(call)
+            try:
+                result = future.result(timeout=self.deadline_s)
+            except concurrent.futures.TimeoutError:
+                self._stuck.append(future)
+                continue
+            self._last_call_s = time.monotonic() - started
+            return result
+        raise SourceError(f"{self.uri!r}: libvirtd did not answer within {2 * self.deadline_s:.1f} s")
+
+    @property
+    def deadline_s(self) -> float:
+        """Time allowed to one stats call: generous next to what it usually takes."""
+        return max(MIN_DEADLINE_S, 4 * self._last_call_s)
+
     def _bulk(self) -> list[tuple[libvirt.virDomain, dict]] | None:
         if self.bulk_supported is False:
             return None
         try:
             self.calls += 1
-            records = self.conn.getAllDomainStats(STATS, STATS_FLAGS)
+            records = self._within_deadline(lambda: self.conn.getAllDomainStats(STATS, STATS_FLAGS))
         except libvirt.libvirtError as err:
             if err.get_error_code() not in UNSUPPORTED:
                 raise

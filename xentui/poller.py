@@ -49,10 +49,13 @@ class Poller:
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
         self._wake: asyncio.Event | None = None
+        self._closed = False
         self.lost: str | None = None  # why the source is unreachable (None: it answers)
 
     async def _in_worker(self, work):
-        """Run blocking ``work`` in the poller's one worker thread."""
+        """Run blocking ``work`` in the poller's one worker thread (cancelled once the poller is closed)."""
+        if self._closed:
+            raise asyncio.CancelledError
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
@@ -129,5 +132,6 @@ class Poller:
 
     def close(self) -> None:
         """Close the source after any collection in flight (never concurrently)."""
+        self._closed = True
         self._executor.submit(self.source.close)
         self._executor.shutdown(wait=False)

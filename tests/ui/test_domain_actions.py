@@ -172,3 +172,15 @@ async def test_actions_are_in_the_command_palette(host_xml, tmp_path):
         pause = next(c for c in app.get_system_commands(app.screen) if c.title == "Domain: pause")
         pause.callback()
         await until(pilot, lambda: state(app, "dom0000") == "paused", "paused from the palette")
+
+
+@pytest.mark.asyncio
+async def test_keys_typed_into_a_dialog_before_it_has_focus_never_act(host_xml, tmp_path):
+    """`/` then "pd" at once (a paste, a fast typist): `p` must not pause the selected domain."""
+    app = make(host_xml, tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(app, pilot)
+        await pilot.press("slash", "p", "k", "d", "escape")
+        await pilot.pause(0.5)
+        assert state(app, "dom0000") == "running"
+        assert not isinstance(app.screen, ConfirmScreen)

@@ -19,6 +19,7 @@ from textual.content import Content
 from textual.filter import ANSIToTruecolor, Monochrome, NoColor
 from textual.markup import escape
 from textual.reactive import var
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from xentui import config
@@ -68,6 +69,9 @@ KEYS = [
     ("Ctrl+P", "command palette: change theme, ..."),
     ("F1 ?", "this help"),
 ]
+
+
+GUARDED_ACTIONS = {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view"}
 
 
 class XentuiApp(DomainActions, App):
@@ -348,6 +352,11 @@ class XentuiApp(DomainActions, App):
     def action_detail(self, kind: str) -> None:
         self.details ^= {kind}
         self.update_detail()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Domain actions never fire while a dialog is open: keys typed fast after `/` (or pasted) can reach
+        the app before the prompt's input has the focus, and `p` must not pause a VM then."""
+        return not (action in GUARDED_ACTIONS and isinstance(self.screen, ModalScreen))
 
     def targets(self) -> list[DomainView]:
         """Tagged domains (in table order), else the selected one."""

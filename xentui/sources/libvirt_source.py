@@ -348,7 +348,7 @@ class LibvirtSource:
         self.missing_groups = frozenset(missing)
         self._groups_learnt = True
 
-    def _fill(self, dom: libvirt.virDomain, rec: dict, missing: frozenset[str]) -> dict:
+    def _fill(self, dom: libvirt.virDomain, key: Key, rec: dict, missing: frozenset[str]) -> dict:
         """Add what the bulk call left out, by per-domain calls. May raise libvirtError."""
         rec = dict(rec)
         if "state.state" not in rec or missing & {"cpu", "balloon"}:
@@ -364,12 +364,12 @@ class LibvirtSource:
         if rec.get("state.state") == libvirt.VIR_DOMAIN_SHUTOFF:
             return rec
         if "vcpu" in missing:
-            self._fill_vcpus(dom, rec)
+            self._fill_vcpus(dom, key, rec)
         if missing & {"net", "block"}:
-            self._fill_devices(dom, rec, missing)
+            self._fill_devices(dom, key, rec, missing)
         return rec
 
-    def _fill_vcpus(self, dom: libvirt.virDomain, rec: dict) -> None:
+    def _fill_vcpus(self, dom: libvirt.virDomain, key: Key, rec: dict) -> None:
         self.calls += 1
         try:
             infos, maps = dom.vcpus()
@@ -377,7 +377,7 @@ class LibvirtSource:
             if err.get_error_code() in VANISHED:
                 raise
             return
-        self.placement.store((dom.UUIDString(), dom.ID()), placement_from_vcpus(infos, maps))  # free with it
+        self.placement.store(key, placement_from_vcpus(infos, maps))  # comes free with the call
         rec["vcpu.current"] = sum(1 for i in infos if i[1] != libvirt.VIR_VCPU_OFFLINE)
         rec.setdefault("vcpu.maximum", len(infos))
         for number, state, cpu_ns, pcpu in infos:
@@ -386,8 +386,7 @@ class LibvirtSource:
             rec[k_time] = cpu_ns
             rec[k_pcpu] = pcpu
 
-    def _fill_devices(self, dom: libvirt.virDomain, rec: dict, missing: frozenset[str]) -> None:
-        key = (dom.UUIDString(), dom.ID())
+    def _fill_devices(self, dom: libvirt.virDomain, key: Key, rec: dict, missing: frozenset[str]) -> None:
         devices = self._devices.get(key)
         if devices is None:
             self.calls += 1
@@ -435,10 +434,11 @@ class LibvirtSource:
         errors: list[str] = []
         for dom, rec in records:
             try:
-                if missing or "state.state" not in rec:
-                    rec = self._fill(dom, rec, missing)
                 domid = dom.ID()
-                filled.append((dom, rec, (dom.UUIDString(), domid if domid >= 0 else None)))
+                key = (dom.UUIDString(), domid if domid >= 0 else None)  # once: each call is a driver call
+                if missing or "state.state" not in rec:
+                    rec = self._fill(dom, key, rec, missing)
+                filled.append((dom, rec, key))
             except libvirt.libvirtError as err:
                 if err.get_error_code() in VANISHED:
                     continue

@@ -55,12 +55,22 @@ class Placement:
     vcpus: dict[int, VcpuPlace]
 
 
+_CPU_SETS: dict[tuple[bool, ...], frozenset[int]] = {}  # cpumap -> its pCPUs: most vCPUs share a few maps
+
+
+def _cpus_of(cpumap: tuple[bool, ...]) -> frozenset[int]:
+    cpus = _CPU_SETS.get(cpumap)
+    if cpus is None:
+        if len(_CPU_SETS) > 4096:
+            _CPU_SETS.clear()
+        cpus = _CPU_SETS[cpumap] = frozenset(i for i, on in enumerate(cpumap) if on)
+    return cpus
+
+
 def placement_from_vcpus(infos: list, cpumaps: list) -> dict[int, VcpuPlace]:
     """``dom.vcpus()`` -> {vcpu: (pcpu, hard affinity)}."""
-    out: dict[int, VcpuPlace] = {}
-    for (number, _state, _cpu_ns, pcpu), cpumap in zip(infos, cpumaps, strict=False):
-        out[number] = (pcpu if pcpu >= 0 else None, frozenset(i for i, on in enumerate(cpumap) if on))
-    return out
+    return {number: (pcpu if pcpu >= 0 else None, _cpus_of(cpumap))
+            for (number, _state, _cpu_ns, pcpu), cpumap in zip(infos, cpumaps, strict=False)}
 
 
 @dataclass

@@ -111,7 +111,7 @@ def side_by_side() -> None:
         results[f"{name}_stderr"] = proc.stderr.read()
         save(f"{name}.stamped.json", json.dumps(lines))
         save(f"{name}.txt", "\n".join(line for _, line in lines) + "\n")
-    save("xentui.json", sh("xentui", "-b", "-d", "1", "-i", "2", "--format", "json"))
+    save("xentui.json", sh("xentui", "-b", "-d", "1", "-i", "5", "--format", "json"))  # affinity comes off the tick
 
 
 def pin_layout() -> None:

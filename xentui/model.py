@@ -139,6 +139,7 @@ class DomainSample:
     blocks: tuple[BlockSample, ...] = ()
     ssid: int = 0
     flags: str | None = None  # exact xentop flags when the source has them (Xen)
+    stale: str = ""  # why some figures are old (the domain is not answering), else ""
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -374,7 +375,8 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
                counter_rate(a.net_tx_packets, b.net_tx_packets, seconds))
     else:
         net = NO_RATES
-    if [d.name for d in prev.blocks] == [d.name for d in cur.blocks]:
+    # Kept figures of a domain that does not answer give no rate, neither while kept nor once fresh again.
+    if not (prev.stale or cur.stale) and [d.name for d in prev.blocks] == [d.name for d in cur.blocks]:
         blk = (counter_rate(a.blk_rd_bytes, b.blk_rd_bytes, seconds),
                counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, seconds),
                counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,8 @@ class Poller:
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
         self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self._closed = False
         self.lost: str | None = None  # why the source is unreachable (None: it answers)
 
@@ -115,13 +118,20 @@ class Poller:
                 return
 
     def wake(self) -> None:
-        """Collect now, not at the next tick (a lifecycle event, an action done); on the loop's thread."""
-        if self._wake is not None:
+        """Collect now, not at the next tick (a lifecycle event, an action done, a connection closed);
+        from any thread (libvirt may call its close callback from the thread that found the socket dead)."""
+        if self._wake is None or self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
             self._wake.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                self._loop.call_soon_threadsafe(self._wake.set)
 
     async def snapshots(self) -> AsyncIterator[Snapshot]:
         """Snapshots forever, one per ``delay`` seconds (``delay`` may change), sooner when woken."""
         self._wake = asyncio.Event()
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         while True:
             self._wake.clear()  # a wake-up from now on asks for another collection
             yield await self.tick()

@@ -27,7 +27,20 @@ class LiveConnection:
     def __getattr__(self, name: str):
         if not self._conn.isAlive():
             self._conn = lab.connect(URI)
-        return getattr(self._conn, name)
+        attr = getattr(self._conn, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except libvirt.libvirtError as err:  # the socket died with the old libvirtd: once more, anew
+                if err.get_error_code() not in (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_INTERNAL_ERROR):
+                    raise
+                self._conn = lab.connect(URI)
+                return getattr(self._conn, name)(*args, **kwargs)
+
+        return call
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import contextlib
+import itertools
 import json
+import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 import libvirt
@@ -14,7 +22,8 @@ import pytest
 
 from xentui import lab
 
-from .conftest import URI
+from .conftest import TEST_PREFIX, URI
+from .tcp_link import Link
 from .test_tui_tmux import Tmux
 
 pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is installed by scripts/install-deps --test")
@@ -85,3 +94,212 @@ def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
     assert len(frames) >= 4 and times == sorted(times)
     print(f"UI live again {recovered:.2f} s after libvirtd answered")
 
+
+
+def read_frames(proc: subprocess.Popen, until: float) -> list[dict]:
+    """JSON frames a batch run prints until the monotonic time ``until``."""
+    frames = []
+    while time.monotonic() < until:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        frames.append(json.loads(line) | {"_seen": time.monotonic()})
+    return frames
+
+
+def by_name(frame: dict, name: str) -> dict:
+    return next(d for d in frame["domains"] if d["name"] == name)
+
+
+def test_a_stopped_qemu_makes_only_its_own_row_stale(guests, tmp_path):
+    """qemu SIGSTOPped: its monitor hangs; that row says so, the other rows keep updating every tick.
+
+    A UI in tmux polls the same libvirtd meanwhile: a second client holding a healthy domain's job for a
+    moment must not mark that domain stale.
+    """
+    healthy, stuck = guests.start("busy"), guests.start("idle")
+    pid = lab.qemu_pid(stuck.name())
+    term = Tmux(tmp_path, args="-d 1", width=140)
+    batch = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "-c", URI, "-d", "1", "--format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        term.wait_for(lambda t: stuck.name() in t)
+        read_frames(batch, time.monotonic() + 2.5)
+        os.kill(pid, signal.SIGSTOP)
+        stopped = time.monotonic()
+        frames = read_frames(batch, stopped + 12)
+        screen = term.wait_for(lambda t: any(stuck.name() in line and "stale" in line for line in t.splitlines()))
+        stale = [f for f in frames if by_name(f, stuck.name())["stale"]]
+        assert stale, "the stopped domain was never marked stale"
+        first_stale = stale[0]["_seen"] - stopped
+        assert first_stale < 6, f"marked stale only {first_stale:.1f} s after SIGSTOP"
+        assert "not answering" in by_name(stale[-1], stuck.name())["stale"]
+        assert all(f["_seen"] - stale[0]["_seen"] < 12 for f in stale)
+        # Every other row kept updating: a frame a second, the busy guest at ~100 % in each one, never stale.
+        gaps = [b["epoch_s"] - a["epoch_s"] for a, b in itertools.pairwise(frames)]
+        assert len(frames) >= 9 and max(gaps) < 3.5, gaps
+        busy = [by_name(f, healthy.name()) for f in frames]
+        assert all(d["stale"] is None for d in busy)
+        assert all(80 <= d["cpu_pct_of_one_pcpu"] <= 110 for d in busy[1:])
+        rows = {line.split()[0]: line for line in screen.splitlines() if line.strip()}
+        assert rows[stuck.name()].split()[1] == "stale", screen  # the STATE column
+        assert rows[healthy.name()].split()[1] != "stale", screen
+        os.kill(pid, signal.SIGCONT)
+        resumed = time.monotonic()
+        frames = read_frames(batch, resumed + 6)
+        fresh = [f for f in frames if not by_name(f, stuck.name())["stale"]]
+        assert fresh, "the domain stayed stale after SIGCONT"
+        back = fresh[0]["_seen"] - resumed
+        assert back < 4, f"fresh again only {back:.1f} s after SIGCONT"
+        for f in frames:  # figures kept while stale give no absurd rate once fresh
+            d = by_name(f, stuck.name())
+            assert d["vbd_rd_bytes_per_s"] is None or 0 <= d["vbd_rd_bytes_per_s"] < 1e9
+        term.wait_for(lambda t: not any("stale" in line for line in t.splitlines() if stuck.name() in line))
+        assert "Traceback" not in term.screen()
+        print(f"stale {first_stale:.1f} s after SIGSTOP; fresh {back:.1f} s after SIGCONT; "
+              f"largest gap between frames {max(gaps):.1f} s")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+        term.close()
+        batch.terminate()
+        _out, err = batch.communicate(timeout=15)
+    assert "Traceback" not in err
+
+
+TCP_PORT = 16519  # not libvirt's 16509: the test's own listener, gone after it
+
+
+@pytest.fixture
+def libvirtd_on_tcp(tmp_path):
+    """libvirtd restarted to listen on loopback TCP without auth, and restarted as before afterwards."""
+    conf = tmp_path / "libvirtd.conf"
+    conf.write_text(f'listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "127.0.0.1"\ntcp_port = "{TCP_PORT}"\n'
+                    'auth_tcp = "none"\n')
+    kill_libvirtd()
+    try:
+        subprocess.run(["libvirtd", "-d", "--listen", "-f", str(conf)], check=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                libvirt.openReadOnly(f"qemu+tcp://127.0.0.1:{TCP_PORT}/system").close()
+                break
+            except libvirt.libvirtError:
+                assert time.monotonic() < deadline, "libvirtd did not listen on TCP"
+                time.sleep(0.1)
+        yield
+    finally:
+        kill_libvirtd()
+        start_libvirtd()
+
+
+def test_a_dead_tcp_link_is_noticed_and_recovered(libvirtd_on_tcp, guests, tmp_path):
+    dom = guests.start("idle")
+    name = dom.name()
+    link = Link(TCP_PORT)
+    uri = f"qemu+tcp://127.0.0.1:{link.port}/system"
+    term = Tmux(tmp_path, args=f"-c {uri} -d 30", width=140)  # no tick while cut: keepalive must notice
+    try:
+        term.wait_for(lambda t: name in t and "+ events" in t)
+        link.cut()
+        cut = time.monotonic()
+        screen = term.wait_for(lambda t: "connection lost" in t, timeout=30)
+        noticed = time.monotonic() - cut
+        assert noticed <= 20, f"a dead link noticed only after {noticed:.1f} s"
+        assert name in screen and "STALE" in screen  # the last data stays, marked stale
+        time.sleep(3)
+        link.restore()
+        restored = time.monotonic()
+        term.wait_for(lambda t: "STALE" not in t and name in t and "+ events" in t, timeout=30)
+        recovered = time.monotonic() - restored
+        assert recovered <= 12, f"live again only {recovered:.1f} s after the link came back"
+        assert "Traceback" not in term.screen()
+        print(f"dead link noticed after {noticed:.1f} s; live again {recovered:.1f} s after it came back")
+    finally:
+        term.close()
+        link.close()
+
+
+def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_path):
+    """For a minute a thread boots and destroys guests (names come back with new UUIDs) under a UI and a
+    batch run: no crash, no negative or absurd rate, no row of a domain that is gone."""
+    steady = guests.start("busy")
+    prefix = f"{TEST_PREFIX}{os.getpid()}-churn-"
+    term = Tmux(tmp_path, args="-d 0.5", width=140)
+    batch = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "-c", URI, "-d", "0.5", "--format", "json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    born: dict[str, float] = {}  # uuid -> wall time it was created
+    died: dict[str, float] = {}  # uuid -> wall time its destroy returned
+    stop = threading.Event()
+
+    free_names: queue.Queue[str] = queue.Queue()
+    for n in range(16):  # names come back with new UUIDs once their last holder is gone
+        free_names.put(f"{prefix}{n}")
+
+    def destroy(dom: libvirt.virDomain) -> None:
+        dom.destroy()  # ~1.5 s each here (SIGTERM, teardown): several run at once
+        died[dom.UUIDString()] = time.time()
+        free_names.put(dom.name())
+
+    def churn() -> None:
+        conn = libvirt.open(URI)
+        alive: collections.deque = collections.deque()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as destroyer:
+            while not stop.is_set():
+                name = free_names.get()
+                started = time.time()
+                dom = lab.start_guest(conn, name, "idle")
+                born[dom.UUIDString()] = started
+                alive.append(dom)
+                if len(alive) > 3:
+                    destroyer.submit(destroy, alive.popleft())
+            for dom in alive:
+                destroyer.submit(destroy, dom)
+        conn.close()
+
+    workers = [threading.Thread(target=churn, daemon=True) for _ in range(3)]  # three at a time: ~0.4 s each
+    try:
+        term.wait_for(lambda t: steady.name() in t)
+        began = time.monotonic()
+        for worker in workers:
+            worker.start()
+        frames = read_frames(batch, began + 60)
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=30)
+        ended = time.time()
+        frames += read_frames(batch, time.monotonic() + 3)
+        screen = term.wait_for(lambda t: prefix not in t and steady.name() in t, timeout=5)
+        assert "Traceback" not in screen
+        exited = batch.poll()
+    finally:
+        stop.set()
+        term.close()
+        batch.terminate()
+        _out, err = batch.communicate(timeout=15)
+    assert exited is None, f"the batch run died: {err}"
+    assert "Traceback" not in err
+    per_second = len(born) / 60
+    assert len(died) == len(born)
+    seen = set()
+    previous = None  # a frame's collection starts after the previous frame was stamped
+    for frame in frames:
+        t = frame["epoch_s"]
+        for d in frame["domains"]:
+            assert d["cpu_pct_of_one_pcpu"] is None or 0 <= d["cpu_pct_of_one_pcpu"] <= 150, d
+            for key in ("net_rx_bytes_per_s", "net_tx_bytes_per_s", "vbd_rd_bytes_per_s", "vbd_wr_bytes_per_s"):
+                assert d.get(key) is None or 0 <= d[key] < 1e9, (key, d)
+            if not d["name"].startswith(prefix):
+                continue
+            seen.add(d["uuid"])
+            assert d["uuid"] in born, f"{d['name']} {d['uuid']} was never created"
+            assert born[d["uuid"]] <= t + 1.0
+            gone = died.get(d["uuid"])
+            assert gone is None or previous is None or gone > previous - 0.5, \
+                f"a ghost row: {d['name']} died {previous - gone:.1f} s before this frame's collection began"
+        previous = t
+    last = [f for f in frames if f["epoch_s"] > ended + 1.0]
+    assert last and not any(d["name"].startswith(prefix) for f in last for d in f["domains"])
+    assert len(seen) >= len(born) // 4  # the frames did see the churn
+    assert per_second >= 1.5, f"only {per_second:.1f} guests created per second"
+    print(f"churn: {len(born)} guests in 60 s ({per_second:.1f}/s), {len(frames)} frames, {len(seen)} seen")

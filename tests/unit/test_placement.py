@@ -100,6 +100,7 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
     """A call that does not return by its deadline keeps running in a daemon thread; the retry answers
     (libvirt's NOWAIT skips the domain the hung call holds); hung calls are bounded, then reported."""
     import threading
+    import time
 
     import pytest
 
@@ -118,6 +119,12 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
 
     assert source._within_deadline(call) == "second"
     assert len(source._stuck) == 1 and not source._stuck[0].done()
+    # Slow twice while libvirtd answers a trivial call: busy, not gone, so the second call is waited for.
+    slow = iter([0.5, 0.3])
+    assert source._within_deadline(lambda: release.wait(next(slow)) or "late") == "late"
+    time.sleep(0.5)  # the first, abandoned slow call has returned too
+    source._last_call_s = 0.0  # the deadline back to 0.2 s
+    monkeypatch.setattr(source, "_answers", lambda: False)  # from now on libvirtd answers nothing
     with pytest.raises(SourceError, match="did not answer within"):
         source._within_deadline(lambda: release.wait(5))  # hangs twice: the source is unreachable
     with pytest.raises(SourceError, match="did not answer within"):

@@ -93,6 +93,7 @@ def _detail(view: DomainView, ncpus: int) -> dict:
             "steal_pct": _round(rate.steal_pct if rate else None, 2),
         })
     return {
+        "stale": view.sample.stale or None,  # why some figures are old (the domain does not answer)
         "vcpu_list": vcpus,
         "net_list": [asdict(n) for n in view.sample.nets],
         "vbd_list": [asdict(b) for b in view.sample.blocks],

@@ -56,9 +56,13 @@ STATE_BY_CODE = {
     libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
 }
 
+STUCK_AFTER_MS = 2000  # a QEMU monitor busy this long on one command is not answering
+MONITOR_KEYS = ("balloon.", "block.")  # figures QEMU gives only through its monitor (under the domain's job)
+CONNECT_DEADLINE_S = 10.0  # to open a connection and read the host's facts
 MIN_DEADLINE_S = 2.0  # a stats call taking longer is left running in the background
+SLOW_CALL_LIMIT_S = 30.0  # a stats call of a busy (answering) libvirtd is waited for this long
 MAX_STUCK_CALLS = 4
-KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 5, 3  # libvirt closes a connection after ~5 * (3 + 1) s of silence
+KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 4, 3  # libvirt closes a connection after ~4 * (3 + 1) s of silence
 
 # A domain that vanished between listing and asking: normal churn, not a failure.
 VANISHED = {libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_OPERATION_INVALID}
@@ -84,6 +88,11 @@ def _in_daemon_thread(call) -> concurrent.futures.Future:
     return future
 
 
+def _close_quietly(conn: libvirt.virConnect) -> None:
+    with contextlib.suppress(libvirt.libvirtError):
+        conn.close()
+
+
 def _version(number: int) -> str:
     major, rest = divmod(number, 1_000_000)
     minor, micro = divmod(rest, 1_000)
@@ -106,7 +115,7 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
 
 
 def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
-                placement: dict[int, VcpuPlace] | None = None) -> DomainSample:
+                placement: dict[int, VcpuPlace] | None = None, stale: str = "") -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
 
     ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry.
@@ -144,6 +153,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
         vcpus=tuple(vcpus),
         nets=tuple(nets),
         blocks=tuple(blocks),
+        stale=stale,
     )
 
 
@@ -181,12 +191,14 @@ class LibvirtSource:
     def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None):
         self.uri = uri
         self.readonly = readonly
-        self.conn = conn if conn is not None else self._open()
+        if conn is None:
+            self.conn, self._host_static = self._open_within_deadline()
+        else:
+            self.conn, self._host_static = conn, self._read_host_static(conn)
         self.bulk_supported: bool | None = None  # learnt on the first tick
         self.missing_groups: frozenset[str] = frozenset()
         self._groups_learnt = False  # judged once, on the first tick with an active domain
         self._devices: dict[tuple[str, int | None], Devices] = {}
-        self._host_static = self._read_host_static()
         self._node_memstats = True
         # This machine's per-CPU load is the hypervisor's when libvirt is local (not on Xen: dom0 is a guest).
         local = local_host.is_local_uri(uri)
@@ -195,11 +207,28 @@ class LibvirtSource:
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
+        self._answered: dict[Key, dict] = {}  # each domain's last figures read through its monitor
+        self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running
         self._last_call_s = 0.0
         self._event_ids: list[int] = []
         self._on_change = None  # the lifecycle callback, registered again after a reconnect
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
+
+    def _open_within_deadline(self) -> tuple[libvirt.virConnect, dict]:
+        """A new connection and the host's static facts, or SourceError after CONNECT_DEADLINE_S."""
+        def connect() -> tuple[libvirt.virConnect, dict]:
+            conn = self._open()
+            return conn, self._read_host_static(conn)
+
+        future = _in_daemon_thread(connect)
+        try:
+            return future.result(timeout=CONNECT_DEADLINE_S)
+        except concurrent.futures.TimeoutError:
+            # A late answer must not leave an open connection behind.
+            future.add_done_callback(lambda f: f.exception() is None and _close_quietly(f.result()[0]))
+            raise SourceError(f"cannot connect to {self.uri!r}: no answer within {CONNECT_DEADLINE_S:.0f} s "
+                              "(is the link to the host down?)") from None
 
     def _open(self) -> libvirt.virConnect:
         try:
@@ -215,12 +244,18 @@ class LibvirtSource:
         return conn
 
     def reconnect(self) -> None:
-        """A new connection after the old one died (libvirtd restarted, link down); events again."""
-        with contextlib.suppress(libvirt.libvirtError):
-            self.conn.close()
-        self.conn = self._open()
-        self._host_static = self._read_host_static()
+        """A new connection after the old one died (libvirtd restarted, link down); events again.
+
+        Over a dead link, closing the old connection and opening a new one can each wait for an
+        answer that never comes: both run in daemon threads, the open given CONNECT_DEADLINE_S.
+        """
+        old = self.conn
+        if old is not self._abandoned:  # closed once only, however many attempts fail
+            self._abandoned = old
+            _in_daemon_thread(lambda: _close_quietly(old))
+        self.conn, self._host_static = self._open_within_deadline()
         self._devices.clear()
+        self._answered.clear()
         self.placement.entries.clear()
         self._event_ids.clear()  # they died with the old connection
         self._stuck.clear()
@@ -233,39 +268,40 @@ class LibvirtSource:
 
     # --- host --------------------------------------------------------------
 
-    def _read_host_static(self) -> dict:
+    def _read_host_static(self, conn: libvirt.virConnect) -> dict:
         try:
-            model, _mem_mib, cpus, mhz, *_ = self.conn.getInfo()
-            hv_type = self.conn.getType()
+            model, _mem_mib, cpus, mhz, *_ = conn.getInfo()
+            hv_type = conn.getType()
             try:
-                hv_version = _version(self.conn.getVersion())
+                hv_version = _version(conn.getVersion())
             except libvirt.libvirtError:
                 hv_version = "?"
             try:
-                hostname = self.conn.getHostname()
+                hostname = conn.getHostname()
             except libvirt.libvirtError:
                 hostname = socket.gethostname()
             return {
-                "topology": self._topology(),
+                "topology": self._topology(conn),
                 "hostname": hostname,
                 "hypervisor": hv_type,
                 "hypervisor_version": hv_version,
                 "pcpus": cpus,
                 "mhz": mhz,
                 "cpu_model": model,
-                "libvirt_version": _version(self.conn.getLibVersion()),
+                "libvirt_version": _version(conn.getLibVersion()),
             }
         except libvirt.libvirtError as err:
             raise SourceError(f"cannot read host information from {self.uri!r}: {error_line(err)}") from None
 
-    def _topology(self) -> tuple:
+    @staticmethod
+    def _topology(conn: libvirt.virConnect) -> tuple:
         """pCPUs by NUMA node and socket, with which are online; () when the driver cannot say."""
         try:
-            _size, online, _count = self.conn.getCPUMap()
+            _size, online, _count = conn.getCPUMap()
         except libvirt.libvirtError:
             online = None
         try:
-            return parse_topology(self.conn.getCapabilities(), online)
+            return parse_topology(conn.getCapabilities(), online)
         except (libvirt.libvirtError, ET.ParseError, ValueError):
             return ()
 
@@ -298,22 +334,37 @@ class LibvirtSource:
         A domain whose qemu hangs (SIGSTOP, a stuck monitor) blocks a stats call for good, holding
         that domain's job.  The call is left to finish in the background and made once more: with
         NOWAIT the second call skips the domain the first one holds, so every other row stays live.
+        A second slow call is waited for (up to SLOW_CALL_LIMIT_S) while libvirtd answers a trivial
+        call: it is busy (guests starting and stopping hold their domains' locks), not gone.
         Abandoned calls are counted; at MAX_STUCK_CALLS the source is reported unreachable.
         """
         self._stuck = [f for f in self._stuck if not f.done()]
         if len(self._stuck) >= MAX_STUCK_CALLS:
             raise SourceError(f"{self.uri!r}: {len(self._stuck)} calls to libvirtd have not returned; waiting for them")
-        for _ in range(2):
+        for attempt in range(2):
             started = time.monotonic()
             future = _in_daemon_thread(call)
             try:
                 result = future.result(timeout=self.deadline_s)
             except concurrent.futures.TimeoutError:
+                if attempt == 1 and self._answers():
+                    with contextlib.suppress(concurrent.futures.TimeoutError):
+                        result = future.result(timeout=SLOW_CALL_LIMIT_S)
+                        self._last_call_s = time.monotonic() - started
+                        return result
                 self._stuck.append(future)
                 continue
             self._last_call_s = time.monotonic() - started
             return result
         raise SourceError(f"{self.uri!r}: libvirtd did not answer within {2 * self.deadline_s:.1f} s")
+
+    def _answers(self) -> bool:
+        """Whether libvirtd answers a trivial call within a second or two."""
+        try:
+            _in_daemon_thread(self.conn.getLibVersion).result(timeout=MIN_DEADLINE_S)
+        except (concurrent.futures.TimeoutError, libvirt.libvirtError):
+            return False
+        return True
 
     @property
     def deadline_s(self) -> float:
@@ -445,13 +496,50 @@ class LibvirtSource:
                 errors.append(f"{dom.name()}: {error_line(err)}")
         if "vcpu" not in missing:  # else _fill_vcpus read the placement already
             self._read_placement(filled)
-        samples = tuple(parse_stats(key[0], dom.name(), key[1], rec, self.placement.get(key))
+        stale = self._not_answering(filled)
+        samples = tuple(parse_stats(key[0], dom.name(), key[1], rec, self.placement.get(key), stale.get(key, ""))
                         for dom, rec, key in filled)
         live = {key for _dom, _rec, key in filled}
-        for key in [k for k in self._devices if k not in live]:
-            del self._devices[key]
+        for cache in (self._devices, self._answered):
+            for key in [k for k in cache if k not in live]:
+                del cache[key]
         self.placement.prune(live)
         return samples, tuple(errors)
+
+    def _not_answering(self, filled: list[tuple[libvirt.virDomain, dict, Key]]) -> dict[Key, str]:
+        """Domains whose QEMU monitor hangs (qemu stopped, stuck), each with why its row is stale.
+
+        NOWAIT skips a domain whose job is held, so its record lacks the monitor's figures
+        (``balloon.rss``, block counters).  That also happens when another client holds the job
+        for a moment, so the domain's control info decides: only a monitor busy on one command for
+        STUCK_AFTER_MS marks the row.  Its last monitor figures are kept, marked stale.
+        """
+        stale: dict[Key, str] = {}
+        for dom, rec, key in filled:
+            if rec.get("state.state") in (None, libvirt.VIR_DOMAIN_SHUTOFF):
+                continue
+            if "balloon.rss" in rec:
+                self._answered[key] = {k: v for k, v in rec.items() if k.startswith(MONITOR_KEYS)}
+                continue
+            last = self._answered.get(key)
+            if last is None:  # never answered through a monitor here (not QEMU, or just started)
+                continue
+            busy_ms = self._monitor_busy_ms(dom)
+            if busy_ms is not None and busy_ms >= STUCK_AFTER_MS:
+                for k, v in last.items():
+                    rec.setdefault(k, v)
+                stale[key] = (f"not answering: its QEMU monitor has been busy on one command for "
+                              f"{busy_ms / 1000:.0f} s; memory and disk figures are the last it gave")
+        return stale
+
+    def _monitor_busy_ms(self, dom: libvirt.virDomain) -> int | None:
+        """How long the domain's monitor has been busy on one command (None: it is not, or unknown)."""
+        self.calls += 1
+        try:
+            state, _details, busy_ms = dom.controlInfo()
+        except libvirt.libvirtError:
+            return None
+        return busy_ms if state == libvirt.VIR_DOMAIN_CONTROL_OCCUPIED else None
 
     def _read_placement(self, filled: list[tuple[libvirt.virDomain, dict, Key]]) -> None:
         """One ``vcpus()`` call for each domain the placement cache says is due."""
@@ -474,13 +562,16 @@ class LibvirtSource:
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
         hidden = self._hidden_xen_domains(len([d for d in domains if d.active]))
+        notices = [f"{d.name} is {d.stale}" for d in domains if d.stale]
+        if hidden:
+            notices.append(hidden)
         return RawSample(
             monotonic=(before + after) / 2,
             wall=time.time(),
             host=host,
             domains=domains,
             errors=errors,
-            notices=(hidden,) if hidden else (),
+            notices=tuple(notices),
             pcpu_busy_ns=local_host.pcpu_busy_ns() if self._local_pcpus else None,
         )
 
@@ -523,6 +614,8 @@ class LibvirtSource:
                 None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle, None))
         except libvirt.libvirtError as err:
             return error_line(err)
+        with contextlib.suppress(libvirt.libvirtError):  # closed by keepalive or EOF: look now, not next tick
+            self.conn.registerCloseCallback(lambda _conn, _reason, _opaque: on_change(""), None)
         return None
 
     # --- actions (guarded by xentui.actions.perform) ------------------------------

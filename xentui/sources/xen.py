@@ -273,14 +273,15 @@ class XenSource:
         self._known_domids = domids
 
     def _affinity_loop(self) -> None:
-        with contextlib.suppress(SourceError):  # else the views show one node of every pCPU
-            self._topology = parse_xl_topology(xl("info", "-n", timeout=30))
         while not self._closing.is_set():
             try:
                 self._affinity = parse_vcpu_list(xl("vcpu-list", timeout=30), self._ncpus)
                 self._affinity_error = None
             except SourceError as err:
                 self._affinity_error = str(err)
+            if not self._topology:  # after the affinity, which every frame shows; else one node of every pCPU
+                with contextlib.suppress(SourceError):
+                    self._topology = parse_xl_topology(xl("info", "-n", timeout=30))
             wanted = self.placement.watch is not None or self.placement.want_all
             self._refresh_now.wait(AFFINITY_VIEW_S if wanted else AFFINITY_EVERY_S)
             self._refresh_now.clear()

@@ -280,7 +280,7 @@ class XentuiApp(DomainActions, App):
         pane.set_class(not self.details or view is None, "-hidden")
         if not self.details or view is None:
             return
-        lines = [view.name]
+        lines = [view.name + (f": {view.sample.stale}" if view.sample.stale else "")]
         if "vcpus" in self.details:
             lines.append(vcpu_line(view))
         if "nets" in self.details:

@@ -65,7 +65,11 @@ def _mem_level(v: DomainView, _c: Context) -> str | None:
 
 
 def _state_level(v: DomainView, _c: Context) -> str | None:
-    return v.sample.state.value
+    return "crit" if v.sample.stale else v.sample.state.value
+
+
+def _state_text(v: DomainView, _c: Context) -> str:
+    return "stale" if v.sample.stale else v.sample.state_flags
 
 
 def _sectors(n: int | None) -> int | None:
@@ -98,7 +102,7 @@ def _col(key, header, width, priority, pair, **kw) -> Column:
 COLUMNS: tuple[Column, ...] = (
     Column("name", "NAME", 16, 0, lambda v, _c: v.name.lower(), lambda v, _c: v.name, numeric=False,
            help="domain name, in full"),
-    Column("state", "STATE", 6, 1, lambda v, _c: STATE_ORDER[v.sample.state], lambda v, _c: v.sample.state_flags,
+    Column("state", "STATE", 6, 1, lambda v, _c: STATE_ORDER[v.sample.state], _state_text,
            numeric=False, level=_state_level, help="xentop's flags: dying shutdown blocked crashed paused running"),
     Column("cpu_pct", "CPU(%)", 7, 0, _cpu, lambda v, c: _num(_cpu(v, c)), level=_cpu_level,
            help="% of one pCPU (xentop) or of the whole host (virt-top): t"),

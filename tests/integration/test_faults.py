@@ -12,6 +12,7 @@ import queue
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -140,7 +141,9 @@ def test_a_stopped_qemu_makes_only_its_own_row_stale(guests, tmp_path):
         assert len(frames) >= 9 and max(gaps) < 3.5, gaps
         busy = [by_name(f, healthy.name()) for f in frames]
         assert all(d["stale"] is None for d in busy)
-        assert all(80 <= d["cpu_pct_of_one_pcpu"] <= 110 for d in busy[1:])
+        # Its CPU time grows in every frame (a fresh figure, not a kept one) and is ~100 % of a pCPU.
+        assert all(a["cpu_ns"] < b["cpu_ns"] for a, b in itertools.pairwise(busy))
+        assert 80 <= statistics.median(d["cpu_pct_of_one_pcpu"] for d in busy[1:]) <= 110
         rows = {line.split()[0]: line for line in screen.splitlines() if line.strip()}
         assert rows[stuck.name()].split()[1] == "stale", screen  # the STATE column
         assert rows[healthy.name()].split()[1] != "stale", screen

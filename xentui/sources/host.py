@@ -21,6 +21,12 @@ def pcpu_busy_ns() -> tuple[int, ...]:
     )
 
 
+def memory_kib() -> tuple[int, int]:
+    """(MemTotal, MemFree) of this machine in KiB: what libvirt's node memory stats report."""
+    memory = psutil.virtual_memory()
+    return memory.total // 1024, memory.free // 1024
+
+
 def boot_time() -> float:
     return psutil.boot_time()
 

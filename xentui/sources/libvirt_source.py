@@ -88,6 +88,10 @@ def _in_daemon_thread(call) -> concurrent.futures.Future:
     return future
 
 
+class NoAnswer(Exception):
+    """A libvirt call did not return within its deadline (it goes on in the background)."""
+
+
 def _close_quietly(conn: libvirt.virConnect) -> None:
     with contextlib.suppress(libvirt.libvirtError):
         conn.close()
@@ -208,9 +212,13 @@ class LibvirtSource:
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
         self._answered: dict[Key, dict] = {}  # each domain's last figures read through its monitor
+        self._busy_since: dict[Key, float] = {}  # when a domain's monitor began its current command
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
+        self._pending: dict[object, concurrent.futures.Future] = {}  # bounded calls still running
+        self._last_memory: tuple[int, int] | None = None
         self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running
         self._last_call_s = 0.0
+        self._answer_started = 0.0  # when the stats call that answered this tick began
         self._event_ids: list[int] = []
         self._on_change = None  # the lifecycle callback, registered again after a reconnect
         self.calls = 0  # libvirt round trips made by collect(), for tests and bench
@@ -256,6 +264,8 @@ class LibvirtSource:
         self.conn, self._host_static = self._open_within_deadline()
         self._devices.clear()
         self._answered.clear()
+        self._busy_since.clear()
+        self._pending.clear()
         self.placement.entries.clear()
         self._event_ids.clear()  # they died with the old connection
         self._stuck.clear()
@@ -306,7 +316,19 @@ class LibvirtSource:
             return ()
 
     def _memory(self) -> tuple[int, int]:
-        """(total, free) KiB of the hypervisor's host."""
+        """(total, free) KiB of the hypervisor's host; the last figures while libvirtd does not answer."""
+        try:
+            memory = self._bounded("memory", self._read_memory)
+        except NoAnswer:
+            if self._last_memory is None:
+                raise SourceError(f"{self.uri!r}: libvirtd did not say how much memory the host has") from None
+            return self._last_memory
+        self._last_memory = memory
+        return memory
+
+    def _read_memory(self) -> tuple[int, int]:
+        if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
+            return local_host.memory_kib()
         if self._node_memstats:
             try:
                 self.calls += 1
@@ -351,12 +373,31 @@ class LibvirtSource:
                     with contextlib.suppress(concurrent.futures.TimeoutError):
                         result = future.result(timeout=SLOW_CALL_LIMIT_S)
                         self._last_call_s = time.monotonic() - started
+                        self._answer_started = started
                         return result
                 self._stuck.append(future)
                 continue
             self._last_call_s = time.monotonic() - started
+            self._answer_started = started
             return result
         raise SourceError(f"{self.uri!r}: libvirtd did not answer within {2 * self.deadline_s:.1f} s")
+
+    def _bounded(self, key: object, call):
+        """``call()`` given MIN_DEADLINE_S, for the calls of a tick besides the stats call (a host's
+        memory, a domain's control info or vCPUs), any of which can hang behind a stuck QEMU monitor.
+        Raises NoAnswer when it does not return in time, or while the last such call (same ``key``)
+        is still running: a hung call is never made again on top of itself."""
+        pending = self._pending.get(key)
+        if pending is not None:
+            if not pending.done():
+                raise NoAnswer
+            del self._pending[key]
+        future = _in_daemon_thread(call)
+        try:
+            return future.result(timeout=MIN_DEADLINE_S)
+        except concurrent.futures.TimeoutError:
+            self._pending[key] = future
+            raise NoAnswer from None
 
     def _answers(self) -> bool:
         """Whether libvirtd answers a trivial call within a second or two."""
@@ -494,13 +535,13 @@ class LibvirtSource:
                 if err.get_error_code() in VANISHED:
                     continue
                 errors.append(f"{dom.name()}: {error_line(err)}")
-        if "vcpu" not in missing:  # else _fill_vcpus read the placement already
-            self._read_placement(filled)
         stale = self._not_answering(filled)
+        if "vcpu" not in missing:  # else _fill_vcpus read the placement already
+            self._read_placement([entry for entry in filled if entry[2] not in stale])
         samples = tuple(parse_stats(key[0], dom.name(), key[1], rec, self.placement.get(key), stale.get(key, ""))
                         for dom, rec, key in filled)
         live = {key for _dom, _rec, key in filled}
-        for cache in (self._devices, self._answered):
+        for cache in (self._devices, self._answered, self._busy_since):
             for key in [k for k in cache if k not in live]:
                 del cache[key]
         self.placement.prune(live)
@@ -524,7 +565,7 @@ class LibvirtSource:
             last = self._answered.get(key)
             if last is None:  # never answered through a monitor here (not QEMU, or just started)
                 continue
-            busy_ms = self._monitor_busy_ms(dom)
+            busy_ms = self._monitor_busy_ms(dom, key)
             if busy_ms is not None and busy_ms >= STUCK_AFTER_MS:
                 for k, v in last.items():
                     rec.setdefault(k, v)
@@ -532,14 +573,21 @@ class LibvirtSource:
                               f"{busy_ms / 1000:.0f} s; memory and disk figures are the last it gave")
         return stale
 
-    def _monitor_busy_ms(self, dom: libvirt.virDomain) -> int | None:
+    def _monitor_busy_ms(self, dom: libvirt.virDomain, key: Key) -> int | None:
         """How long the domain's monitor has been busy on one command (None: it is not, or unknown)."""
         self.calls += 1
         try:
-            state, _details, busy_ms = dom.controlInfo()
+            state, _details, busy_ms = self._bounded(("control", key), dom.controlInfo)
         except libvirt.libvirtError:
             return None
-        return busy_ms if state == libvirt.VIR_DOMAIN_CONTROL_OCCUPIED else None
+        except NoAnswer:  # even the question hangs: it has not answered since before the last one
+            since = self._busy_since.setdefault(key, time.monotonic() - MIN_DEADLINE_S)
+            return int((time.monotonic() - since) * 1000)
+        if state != libvirt.VIR_DOMAIN_CONTROL_OCCUPIED:
+            self._busy_since.pop(key, None)
+            return None
+        self._busy_since[key] = time.monotonic() - busy_ms / 1000
+        return busy_ms
 
     def _read_placement(self, filled: list[tuple[libvirt.virDomain, dict, Key]]) -> None:
         """One ``vcpus()`` call for each domain the placement cache says is due."""
@@ -548,16 +596,17 @@ class LibvirtSource:
         for key in self.placement.due(list(active)):
             self.calls += 1
             try:
-                infos, maps = active[key].vcpus()
-            except libvirt.libvirtError:
+                infos, maps = self._bounded(("vcpus", key), active[key].vcpus)
+            except (libvirt.libvirtError, NoAnswer):
                 infos, maps = [], []  # gone, or unreadable here: try again at the slow cadence, not every tick
             self.placement.store(key, placement_from_vcpus(infos, maps))
 
     def collect(self) -> RawSample:
         try:
-            before = time.monotonic()
+            before = self._answer_started = time.monotonic()
             domains, errors = self.collect_domains()
             after = time.monotonic()
+            before = self._answer_started  # a call abandoned at its deadline read nothing: its time does not count
             host = self.host_sample()
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None

@@ -130,8 +130,10 @@ def test_xen_cmt_show_tables_and_not_attached_domains():
     assert xen_l3(occ) == (L3Cache(0, 30 * MIB), L3Cache(1, 30 * MIB))
     assert occ.values == {0: (2112, 1056), 3: (8448, 0)}
     web = xen_cache(3, occ, total, local)
-    assert web.banks == (CacheBank(0, 8448 * 1024, mbm_total_bytes_s=524288 * 1024.0, mbm_local_bytes_s=500000 * 1024.0),
-                         CacheBank(1, 0, mbm_total_bytes_s=0.0, mbm_local_bytes_s=0.0))
+    assert web.banks == (
+        CacheBank(0, 8448 * 1024, mbm_total_bytes_s=524288 * 1024.0, mbm_local_bytes_s=500000 * 1024.0),
+        CacheBank(1, 0, mbm_total_bytes_s=0.0, mbm_local_bytes_s=0.0),
+    )
     absent = xen_cache(7, occ, total, local)  # not attached: absent from xl's table
     assert absent.banks == () and absent.status == NOT_ATTACHED
     no_bw = xen_cache(0, occ, None, None)

@@ -124,7 +124,7 @@ class XenCmtTable:
     error: str = ""  # xl's refusal, e.g. "CMT is disabled in the system"
 
 
-_LIBXL_PREFIX = re.compile(r"^libxl: (?:error|warning): [^:\s]+:\d+:[^:\s]+: ")
+_LIBXL_PREFIX = re.compile(r"^(?:libxl: )?(?:error|warning): [^:\s]+:\d+:[^:\s]+: ")
 
 
 def xl_message(text: str) -> str:

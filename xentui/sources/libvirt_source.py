@@ -21,6 +21,7 @@ import libvirt
 
 from xentui.model import (
     BlockSample,
+    CacheSample,
     DomainSample,
     DomainState,
     HostSample,
@@ -28,9 +29,10 @@ from xentui.model import (
     RawSample,
     VcpuSample,
 )
-from xentui.sources import SourceError
+from xentui.sources import SourceError, cache_qos
 from xentui.sources import host as local_host
 from xentui.sources.placement import Key, PlacementCache, VcpuPlace, parse_topology, placement_from_vcpus
+from xentui.sources.resctrl import Resctrl
 
 # libvirt must never print to stderr: it would corrupt a full-screen UI.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -42,6 +44,8 @@ STATS = (
     | libvirt.VIR_DOMAIN_STATS_VCPU
     | libvirt.VIR_DOMAIN_STATS_INTERFACE
     | libvirt.VIR_DOMAIN_STATS_BLOCK
+    | libvirt.VIR_DOMAIN_STATS_PERF  # legacy perf.cmt/mbmt/mbml, when enabled
+    | libvirt.VIR_DOMAIN_STATS_MEMORY  # memory.bandwidth.monitor.* (cpu.cache.monitor.* is in CPU_TOTAL)
 )
 STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
@@ -106,10 +110,11 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
 
 
 def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
-                placement: dict[int, VcpuPlace] | None = None) -> DomainSample:
+                placement: dict[int, VcpuPlace] | None = None, cache: CacheSample | None = None) -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
 
-    ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry.
+    ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry; ``cache``
+    (from resctrl) is used when libvirt has no cache monitor of its own for the domain.
     """
     get = rec.get
     vcpus = []
@@ -144,7 +149,11 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
         vcpus=tuple(vcpus),
         nets=tuple(nets),
         blocks=tuple(blocks),
+        cache=cache_qos.libvirt_cache(rec) or cache,
     )
+
+
+NO_LIBVIRT_MONITOR = "no domain has a libvirt cache monitor (<cachetune vcpus='0-1'><monitor level='3' vcpus='0-1'/>)"
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,10 @@ class LibvirtSource:
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
+        # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
+        self.resctrl = Resctrl() if self._local_pcpus else None
+        self._cache_status = ""
+        self._resctrl_l3: tuple | None = None
         self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running
         self._last_call_s = 0.0
         self._event_ids: list[int] = []
@@ -247,6 +260,7 @@ class LibvirtSource:
                 hostname = socket.gethostname()
             return {
                 "topology": self._topology(),
+                "l3_caches": self._l3_caches(),
                 "hostname": hostname,
                 "hypervisor": hv_type,
                 "hypervisor_version": hv_version,
@@ -269,6 +283,13 @@ class LibvirtSource:
         except (libvirt.libvirtError, ET.ParseError, ValueError):
             return ()
 
+    def _l3_caches(self) -> tuple:
+        """Each L3's size, from the capabilities' ``<cache>`` (libvirt shows it when resctrl is mounted)."""
+        try:
+            return cache_qos.capabilities_l3(self.conn.getCapabilities())
+        except libvirt.libvirtError:
+            return ()
+
     def _memory(self) -> tuple[int, int]:
         """(total, free) KiB of the hypervisor's host."""
         if self._node_memstats:
@@ -287,8 +308,15 @@ class LibvirtSource:
 
     def host_sample(self) -> HostSample:
         total, free = self._memory()
-        return HostSample(uri=self.uri, mem_total_kib=total, mem_free_kib=free,
-                          boot_time=self._boot_time, **self._host_static)
+        static = self._host_static
+        if not static["l3_caches"] and self.resctrl is not None and not self._cache_status:
+            if self._resctrl_l3 is None:  # read once: sysfs has one cache directory per CPU and level
+                self._resctrl_l3 = self.resctrl.l3_caches()
+            static = static | {"l3_caches": self._resctrl_l3}
+        return HostSample(uri=self.uri, mem_total_kib=total, mem_free_kib=free, boot_time=self._boot_time,
+                          cache_monitoring=self._cache_status,
+                          cache_rmids=self.resctrl.num_rmids() if self.resctrl and not self._cache_status else None,
+                          **static)
 
     # --- domains -------------------------------------------------------------
 
@@ -445,13 +473,32 @@ class LibvirtSource:
                 errors.append(f"{dom.name()}: {error_line(err)}")
         if "vcpu" not in missing:  # else _fill_vcpus read the placement already
             self._read_placement(filled)
-        samples = tuple(parse_stats(key[0], dom.name(), key[1], rec, self.placement.get(key))
-                        for dom, rec, key in filled)
+        named = [(dom.name(), rec, key) for dom, rec, key in filled]
+        resctrl = self._resctrl_caches(named)
+        samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), resctrl.get(key[0]))
+                        for name, rec, key in named)
         live = {key for _dom, _rec, key in filled}
         for key in [k for k in self._devices if k not in live]:
             del self._devices[key]
         self.placement.prune(live)
         return samples, tuple(errors)
+
+    def _resctrl_caches(self, named: list[tuple[str, dict, Key]]) -> dict[str, CacheSample]:
+        """resctrl figures for the running domains libvirt does not monitor; sets the host's "why not" line."""
+        active = [(name, rec, key) for name, rec, key in named
+                  if rec.get("state.state") not in (None, libvirt.VIR_DOMAIN_SHUTOFF)]
+        own = any(cache_qos.libvirt_cache(rec) is not None for _name, rec, _key in active)
+        reason = self.resctrl.status() if self.resctrl is not None else "not a local QEMU/KVM host (no resctrl)"
+        if reason:
+            self._cache_status = "" if own else f"{reason}; {NO_LIBVIRT_MONITOR}"
+            return {}
+        self._cache_status = ""
+        wanted = {key[0]: name for name, rec, key in active if cache_qos.libvirt_cache(rec) is None}
+        try:
+            return self.resctrl.samples(wanted) if wanted else {}
+        except OSError as err:
+            self._cache_status = f"resctrl unreadable: {err.strerror or err}"
+            return {}
 
     def _read_placement(self, filled: list[tuple[libvirt.virDomain, dict, Key]]) -> None:
         """One ``vcpus()`` call for each domain the placement cache says is due."""
@@ -533,13 +580,35 @@ class LibvirtSource:
         return libvirt_actions.current_uuid(self.conn, domain)
 
     def act(self, domain: DomainSample, action, **params) -> None:
+        from xentui.actions import CACHE_ACTIONS
         from xentui.sources import libvirt_actions
 
+        if action in CACHE_ACTIONS:
+            self._cache_act(domain, action)
+            return
         size = max(self._host_static["pcpus"], len(self._host_static["topology"]))
         try:
             libvirt_actions.act(self.conn, domain, action, params, size)
         finally:
             self.placement.forget(domain.uuid)  # show the new placement on the next tick
+
+    def _cache_act(self, domain: DomainSample, action) -> None:
+        """Attach / detach a resctrl monitoring group (libvirt's own monitors live in the domain XML)."""
+        from xentui.actions import Action, ActionError
+
+        if domain.cache is not None and domain.cache.source == "libvirt":
+            raise ActionError(f"{domain.name} is monitored by libvirt's <cachetune><monitor>: edit its XML "
+                              "(virsh edit) to change that; nothing done")
+        if self.resctrl is None:
+            raise ActionError("cache monitoring groups need resctrl on this host: xentui must run on the "
+                              "QEMU/KVM host itself (qemu:///system); nothing done")
+        try:
+            if action is Action.CACHE_ATTACH:
+                self.resctrl.attach(domain.name)
+            else:
+                self.resctrl.detach(domain.name)
+        except SourceError as err:
+            raise ActionError(str(err)) from None
 
     def close(self) -> None:
         for event_id in self._event_ids:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import os
 import socket
 import threading
 import time
@@ -187,7 +188,8 @@ def parse_devices(xml: str) -> Devices:
 class LibvirtSource:
     """Read one libvirt connection; read-only unless asked otherwise."""
 
-    def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None):
+    def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None,
+                 resctrl: Resctrl | None = None):
         self.uri = uri
         self.readonly = readonly
         self.conn = conn if conn is not None else self._open()
@@ -205,7 +207,9 @@ class LibvirtSource:
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
-        self.resctrl = Resctrl() if self._local_pcpus else None
+        # XENTUI_RESCTRL_ROOT asks for resctrl by name (any local driver); tests pass their own tree.
+        wanted = self._local_pcpus or (local and bool(os.environ.get("XENTUI_RESCTRL_ROOT")))
+        self.resctrl = resctrl if resctrl is not None else Resctrl() if wanted else None
         self._cache_status = ""
         self._resctrl_l3: tuple | None = None
         self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running

@@ -214,3 +214,52 @@ def test_status_only_cache_and_no_cache():
     view = snap.domains[0].cache
     assert view.status == NOT_ATTACHED and view.banks == () and view.occupancy_bytes is None
     assert build_snapshot(None, raw(1.0, dom(None))).domains[0].cache is None
+
+
+# --- Xen source glue and actions ---------------------------------------------------------------
+
+
+def test_xl_message_strips_libxl_prefix_either_way():
+    real = psr("xl-psr-cmt-attach-0-disabled.txt")
+    assert cache_qos.xl_message(real) == "CMT is not supported in this system: No such device"
+    assert cache_qos.xl_message("error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: There is no free CMT RMID") \
+        == "There is no free CMT RMID"
+
+
+def test_xen_caches_from_tables():
+    from xentui.sources.xen import xen_caches
+
+    tables = tuple(parse_psr_cmt_show(psr(f"xl-psr-cmt-show-{kind}.txt"))
+                   for kind in ("cache-occupancy", "total-mem-bandwidth", "local-mem-bandwidth"))
+    caches, why, l3, rmids = xen_caches(tables, [0, 3, 5])
+    assert why == "" and rmids == 71 and l3 == (L3Cache(0, 30 * MIB), L3Cache(1, 30 * MIB))
+    assert caches[3].banks[0].occupancy_bytes == 8448 * 1024
+    assert caches[5].status == NOT_ATTACHED
+    assert xen_caches(None, [0])[1] == "reading xl psr-cmt-show…"
+    disabled = (parse_psr_cmt_show(psr("xl-psr-cmt-show-disabled.txt")),) * 3
+    caches, why, _l3, _rmids = xen_caches(disabled, [0])
+    assert caches == {} and why.startswith("CMT is disabled in the system: boot Xen with psr=cmt:1")
+    unsupported = parse_psr_cmt_show(psr("xl-psr-cmt-show-unsupported.txt"))
+    caches, why, _l3, _rmids = xen_caches((tables[0], unsupported, unsupported), [3])
+    assert why == "" and caches[3].banks[0].mbm_total_bytes_s is None  # occupancy only on this CPU
+
+
+def test_xen_cache_actions_are_xl_psr_cmt_attach_and_detach():
+    from xentui.actions import Action
+    from xentui.sources.xen import _xl_action
+
+    d = DomainSample(uuid="u", name="web", domid=3, state=DomainState.RUNNING)
+    assert _xl_action(d, Action.CACHE_ATTACH, {}, 4) == ["psr-cmt-attach", "3"]
+    assert _xl_action(d, Action.CACHE_DETACH, {}, 4) == ["psr-cmt-detach", "3"]
+
+
+def test_xen_out_of_rmids_is_said_plainly():
+    from xentui.sources.xen import XenSource
+
+    source = XenSource.__new__(XenSource)  # no libxenstat here: only the refusal wording is tested
+    source._cmt = (parse_psr_cmt_show(psr("xl-psr-cmt-show-cache-occupancy.txt")), None, None)
+    error = "xl psr-cmt-attach 5: error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: There is no free CMT RMID"
+    assert source._cmt_refusal(error) == "no free RMID (2 domains attached, 71 RMIDs): detach another domain first"
+    refusal = source._cmt_refusal("xl psr-cmt-attach 5: " + psr("xl-psr-cmt-attach-domu-disabled.txt").strip())
+    assert refusal == ("CMT is not supported in this system: No such device: "
+                       "boot Xen with psr=cmt:1 on a CPU with Intel CMT")

@@ -1,6 +1,7 @@
 """Linux resctrl under a temporary root: groups mapped to domains by vCPU threads, attach, detach."""
 
 import errno
+import re
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,40 @@ def test_attach_refused_without_resctrl_or_domain(tmp_path, host):
         Resctrl(tmp_path / "none").attach("web")
     with pytest.raises(SourceError, match="no qemu vCPU threads"):
         host.resctrl().attach("nowhere")
+
+
+def test_libvirt_source_attaches_through_the_guards(host):
+    """A (write mode) on the test driver's domain: perform() checks, the source makes the resctrl group."""
+    import libvirt
+
+    from xentui.actions import READ_ONLY, Action, ActionError, perform
+    from xentui.sources.libvirt_source import LibvirtSource
+
+    host.qemu("test", 4242, (4243,))
+    source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
+                           resctrl=host.resctrl())
+    raw = source.collect()
+    test = next(d for d in raw.domains if d.name == "test")
+    assert test.cache.status == NOT_ATTACHED
+    perform(source, test, Action.CACHE_ATTACH, host=raw.host)
+    assert (host.root / "mon_groups" / "xentui-test" / "tasks").read_text() == "4243\n"
+    assert source.collect().domains[0].cache.group == "mon_groups/xentui-test"
+    source.readonly = True
+    with pytest.raises(ActionError, match=re.escape(READ_ONLY)):
+        perform(source, test, Action.CACHE_DETACH, host=raw.host)
+    source.close()
+
+
+def test_libvirt_monitored_domain_is_not_detached_by_xentui(host):
+    import libvirt
+
+    from xentui.actions import Action, ActionError
+    from xentui.model import CacheSample, DomainSample, DomainState
+    from xentui.sources.libvirt_source import LibvirtSource
+
+    source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
+                           resctrl=host.resctrl())
+    d = DomainSample(uuid="u", name="test", domid=1, state=DomainState.RUNNING, cache=CacheSample("libvirt"))
+    with pytest.raises(ActionError, match="monitored by libvirt's <cachetune><monitor>"):
+        source.act(d, Action.CACHE_DETACH)
+    source.close()

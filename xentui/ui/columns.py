@@ -94,8 +94,8 @@ def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
         return None if v.cache is None else getattr(v.cache, attr)
 
     def text(v: DomainView, _c: Context) -> str:
-        if v.cache is not None and v.cache.status:
-            return "press A" if v.cache.status == NOT_ATTACHED else "n/a"
+        if v.cache is not None and v.cache.status:  # the LLC cell says what to do, the header and detail why
+            return "press A" if attr == "occupancy_bytes" and v.cache.status == NOT_ATTACHED else "-"
         figure = value(v, _c)
         if pct:
             return _num(figure)

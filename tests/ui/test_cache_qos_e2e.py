@@ -173,3 +173,33 @@ def test_resctrl_not_mounted_is_the_hosts_reason(tmp_path):
 def test_synthetic_host_has_no_cache_columns():
     snap = build_snapshot(None, SyntheticSource(count=2).collect())
     assert all(v.cache is None for v in snap.domains)
+
+
+async def test_key_a_attaches_then_detaches_in_write_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    fake = FakeHost(tmp_path, cache_ids=(0,), rmids=2)
+    fake.qemu("test", 4242, (4243,))
+    source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
+                           resctrl=fake.resctrl())
+    group = fake.root / GROUP
+    app = XentuiApp(source, config.Settings(), config_path=None, poll=False)
+    async with app.run_test(size=(200, 30)) as pilot:
+        app.snapshot = build_snapshot(None, source.collect())
+        await pilot.pause()
+        assert app.table.cell_text(TEST_UUID, "llc") == "press A"
+        await pilot.press("A")
+        await app.workers.wait_for_complete()
+        assert (group / "tasks").read_text() == "4243\n"
+        assert any(n.message.startswith("cache-attach test: done") for n in app._notifications)
+        fake.counters(GROUP, 0, 0, 0, 0)  # what the kernel adds to a new group
+        app.snapshot = build_snapshot(None, source.collect())
+        await pilot.pause()
+        assert app.table.cell_text(TEST_UUID, "llc") == "0B"  # attached: counting from now
+        (group / "tasks").unlink()  # the kernel drops a group's files with it; a plain directory needs this
+        for name in ("mon_data/mon_L3_00", "mon_data"):
+            for f in (group / name).glob("*"):
+                f.unlink()
+            (group / name).rmdir()
+        await pilot.press("A")
+        await app.workers.wait_for_complete()
+        assert not group.exists()

@@ -154,7 +154,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
     )
 
 
-NO_LIBVIRT_MONITOR = "no domain has a libvirt cache monitor (<cachetune vcpus='0-1'><monitor level='3' vcpus='0-1'/>)"
+NO_LIBVIRT_MONITOR = "and no domain has a libvirt <cachetune><monitor>"
 
 
 @dataclass(frozen=True)
@@ -491,9 +491,9 @@ class LibvirtSource:
         """resctrl figures for the running domains libvirt does not monitor; sets the host's "why not" line."""
         active = [(name, rec, key) for name, rec, key in named
                   if rec.get("state.state") not in (None, libvirt.VIR_DOMAIN_SHUTOFF)]
-        own = any(cache_qos.libvirt_cache(rec) is not None for _name, rec, _key in active)
-        reason = self.resctrl.status() if self.resctrl is not None else "not a local QEMU/KVM host (no resctrl)"
+        reason = self.resctrl.status() if self.resctrl is not None else "no resctrl (not a local QEMU/KVM host)"
         if reason:
+            own = any(cache_qos.libvirt_cache(rec) is not None for _name, rec, _key in active)
             self._cache_status = "" if own else f"{reason}; {NO_LIBVIRT_MONITOR}"
             return {}
         self._cache_status = ""

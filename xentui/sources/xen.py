@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import dataclasses
 import glob
 import socket
 import subprocess
@@ -320,7 +319,7 @@ class XenSource:
             self._cmt_now.wait(CMT_EVERY_S)
             self._cmt_now.clear()
 
-    def _domain(self, d, ncpus: int) -> DomainSample:
+    def _domain(self, d, ncpus: int, caches: dict) -> DomainSample:
         lib = self.stat.lib
         domid = lib.xenstat_domain_id(d)
         flags = "".join(letter if getattr(lib, f"xenstat_domain_{call}")(d) else "-" for letter, call in FLAG_CALLS)
@@ -371,6 +370,7 @@ class XenSource:
             nets=tuple(nets),
             blocks=tuple(blocks),
             ssid=lib.xenstat_domain_ssid(d),
+            cache=caches.get(domid),
         )
 
     def collect(self) -> RawSample:
@@ -383,12 +383,12 @@ class XenSource:
         try:
             ncpus = self._ncpus = lib.xenstat_node_num_cpus(node)
             handles = [lib.xenstat_node_domain_by_index(node, i) for i in range(lib.xenstat_node_num_domains(node))]
-            self._watch_affinity({lib.xenstat_domain_id(d) for d in handles})
-            domains = tuple(self._domain(d, ncpus) for d in handles)
-            cache_status, l3, rmids = self.cache_monitoring, (), None
+            domids = [lib.xenstat_domain_id(d) for d in handles]
+            self._watch_affinity(set(domids))
+            caches, cache_status, l3, rmids = {}, self.cache_monitoring, (), None
             if not cache_status:
-                caches, cache_status, l3, rmids = xen_caches(self._cmt, [d.domid for d in domains])
-                domains = tuple(dataclasses.replace(d, cache=caches.get(d.domid)) for d in domains)
+                caches, cache_status, l3, rmids = xen_caches(self._cmt, domids)
+            domains = tuple(self._domain(d, ncpus, caches) for d in handles)
             host = HostSample(
                 hostname=self.hostname,
                 hypervisor="Xen",

@@ -154,7 +154,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
     )
 
 
-NO_LIBVIRT_MONITOR = "and no domain has a libvirt <cachetune><monitor>"
+NO_LIBVIRT_MONITOR = "no domain has a libvirt <cachetune><monitor> either"
 
 
 @dataclass(frozen=True)

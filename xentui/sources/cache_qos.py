@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from xentui.model import CacheBank, CacheSample, L3Cache
 
-NOT_ATTACHED = "not monitored: press A to attach"
+NOT_ATTACHED = "domain not attached: press A to attach"  # the wording
 XEN_DISABLED_HINT = "boot Xen with psr=cmt:1 on a CPU with Intel CMT"
 _UNIT_BYTES = {"B": 1, "KiB": 1024, "KB": 1024, "K": 1024, "MiB": 1 << 20, "MB": 1 << 20, "M": 1 << 20,
                "GiB": 1 << 30, "GB": 1 << 30}

@@ -51,7 +51,7 @@ def host_cache_line(snapshot: Snapshot) -> str | None:
     parts.append(f"{len(monitored)} monitored domains hold {human_bytes(held)}{share}")
     unattached = sum(1 for c in caches if c.status == NOT_ATTACHED)
     if unattached:
-        parts.append(f"- {unattached} not monitored: press A to attach")
+        parts.append(f"- {unattached} not attached: press A to attach")
     other = sorted({c.status for c in caches if c.status and c.status != NOT_ATTACHED})
     if other:
         parts.append(f"- {other[0]}" + (f" (+{len(other) - 1} more reasons)" if len(other) > 1 else ""))

@@ -154,7 +154,8 @@ async def test_no_data_is_explained(make_app, data_dir):
         await pilot.pause()
         assert app.table.cell_text("u", "llc") == "press A"
         assert "1 not attached: press A to attach" in host_cache_line(app.snapshot)
-        assert cache_lines(app.snapshot.domains[0], HOST) == ["Cache QoS (resctrl): domain not attached: press A to attach"]
+        assert cache_lines(app.snapshot.domains[0], HOST) == [
+            "Cache QoS (resctrl): domain not attached: press A to attach"]
         # 3. A in a read-only session: refused plainly
         await pilot.press("A")
         await pilot.pause()

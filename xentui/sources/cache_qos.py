@@ -28,9 +28,9 @@ def libvirt_cache(rec: dict) -> CacheSample | None:
     Monitors of several vCPU groups are summed per cache id: the domain's figure is all its vCPUs.
     """
     get = rec.get
-    if not get("cpu.cache.monitor.count") and not get("memory.bandwidth.monitor.count"):
-        if "perf.cmt" not in rec and "perf.mbmt" not in rec and "perf.mbml" not in rec:
-            return None  # the usual case, every tick for every domain: kept cheap
+    if (not get("cpu.cache.monitor.count") and not get("memory.bandwidth.monitor.count")
+            and "perf.cmt" not in rec and "perf.mbmt" not in rec and "perf.mbml" not in rec):
+        return None  # the usual case, every tick for every domain: kept cheap
     banks: dict[int | None, dict[str, int]] = {}
     names = []
     for n in range(get("cpu.cache.monitor.count") or 0):

@@ -105,7 +105,7 @@ def parse_psr_hwinfo(text: str) -> XenCmtInfo:
         key, value = key.strip(), value.strip()
         if sep and key == "Enabled":
             enabled = value == "1"
-        elif sep and key == "Total RMID" and value.isdigit():
+        elif sep and key == "Total RMID" and value.isdecimal():
             rmids = int(value)
         elif key.startswith("Supported monitor types"):
             in_types = True
@@ -152,7 +152,7 @@ def parse_psr_cmt_show(text: str) -> XenCmtTable:
             continue
         if stripped.startswith("Total RMID:"):
             tail = stripped.split(":", 1)[1].strip()
-            rmids = int(tail) if tail.isdigit() else None
+            rmids = int(tail) if tail.isdecimal() else None
         elif stripped.startswith("Name") and "Socket" in stripped:
             sockets = tuple(int(n) for n in re.findall(r"Socket\s+(\d+)", stripped))
         elif m := _L3.match(stripped):

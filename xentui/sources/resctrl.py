@@ -36,7 +36,7 @@ def _read(path: Path) -> str | None:
 def _counter(path: Path) -> int | None:
     """A mon_data file: bytes, or None for "Unavailable" / "Error" (RMID not readable now)."""
     text = _read(path)
-    return int(text) if text is not None and text.isdigit() else None
+    return int(text) if text is not None and text.isdecimal() else None
 
 
 class Resctrl:
@@ -63,7 +63,7 @@ class Resctrl:
 
     def num_rmids(self) -> int | None:
         text = _read(self.root / "info" / "L3_MON" / "num_rmids")
-        return int(text) if text and text.isdigit() else None
+        return int(text) if text and text.isdecimal() else None
 
     def mon_features(self) -> tuple[str, ...]:
         return tuple((_read(self.root / "info" / "L3_MON" / "mon_features") or "").split())
@@ -75,7 +75,7 @@ class Resctrl:
             if _read(index / "level") != "3":
                 continue
             cache_id, size = _read(index / "id"), _SIZE.match(_read(index / "size") or "")
-            if cache_id and cache_id.isdigit() and size:
+            if cache_id and cache_id.isdecimal() and size:
                 out[int(cache_id)] = int(size[1]) * {"": 1, "K": 1024, "M": 1 << 20, "G": 1 << 30}[size[2]]
         return tuple(L3Cache(cid, size) for cid, size in sorted(out.items()))
 
@@ -100,13 +100,13 @@ class Resctrl:
 
     def tasks(self, group: Path) -> frozenset[int]:
         text = _read(group / "tasks") or ""
-        return frozenset(int(t) for t in text.split() if t.isdigit())
+        return frozenset(int(t) for t in text.split() if t.isdecimal())
 
     def banks(self, group: Path) -> tuple[CacheBank, ...]:
         """``mon_data/mon_L3_XX/*`` of one group, by cache id."""
         out = []
         for domain in sorted(self._subdirs(group / "mon_data")):
-            if not domain.name.startswith("mon_L3_") or not domain.name[7:].isdigit():
+            if not domain.name.startswith("mon_L3_") or not domain.name[7:].isdecimal():
                 continue
             out.append(CacheBank(int(domain.name[7:]), _counter(domain / "llc_occupancy"),
                                  _counter(domain / "mbm_total_bytes"), _counter(domain / "mbm_local_bytes")))
@@ -116,14 +116,14 @@ class Resctrl:
 
     def qemu_pid(self, name: str) -> int | None:
         text = _read(self.qemu_run / f"{name}.pid")
-        return int(text) if text and text.isdigit() else None
+        return int(text) if text and text.isdecimal() else None
 
     def vcpu_threads(self, name: str) -> tuple[frozenset[int], frozenset[int]]:
         """(vCPU thread ids, every thread id) of the domain's qemu; empty when it has none here."""
         pid = self.qemu_pid(name)
         if pid is None:
             return frozenset(), frozenset()
-        threads = frozenset(int(p.name) for p in self._subdirs(self.proc / str(pid) / "task") if p.name.isdigit())
+        threads = frozenset(int(p.name) for p in self._subdirs(self.proc / str(pid) / "task") if p.name.isdecimal())
         vcpus = self._vcpus.get((name, pid))
         if vcpus is None or not vcpus <= threads:  # first look, or a vCPU thread went (hot-unplug, restart)
             vcpus = frozenset(t for t in threads

@@ -491,7 +491,12 @@ class LibvirtSource:
         """resctrl figures for the running domains libvirt does not monitor; sets the host's "why not" line."""
         active = [(name, rec, key) for name, rec, key in named
                   if rec.get("state.state") not in (None, libvirt.VIR_DOMAIN_SHUTOFF)]
-        reason = self.resctrl.status() if self.resctrl is not None else "no resctrl (not a local QEMU/KVM host)"
+        if self.resctrl is not None:
+            reason = self.resctrl.status()
+        elif self._host_static["hypervisor"] == "Xen":
+            reason = "libvirt's libxl driver has no Cache QoS: run xentui without -c (it reads xl psr-cmt-show)"
+        else:
+            reason = "no resctrl (not a local QEMU/KVM host)"
         if reason:
             own = any(cache_qos.libvirt_cache(rec) is not None for _name, rec, _key in active)
             self._cache_status = "" if own else f"{reason}; {NO_LIBVIRT_MONITOR}"

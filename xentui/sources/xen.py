@@ -450,6 +450,7 @@ class XenSource:
     def close(self) -> None:
         self._closing.set()
         self._refresh_now.set()
+        self._cmt_now.set()
         self.stat.close()
         self.store.close()
 

@@ -263,3 +263,15 @@ def test_xen_out_of_rmids_is_said_plainly():
     refusal = source._cmt_refusal("xl psr-cmt-attach 5: " + psr("xl-psr-cmt-attach-domu-disabled.txt").strip())
     assert refusal == ("CMT is not supported in this system: No such device: "
                        "boot Xen with psr=cmt:1 on a CPU with Intel CMT")
+
+
+def test_parse_stats_prefers_libvirt_monitors_over_resctrl():
+    from xentui.sources.libvirt_source import parse_stats
+
+    resctrl = CacheSample("resctrl", status=NOT_ATTACHED)
+    own = {"state.state": 1, "cpu.cache.monitor.count": 1, "cpu.cache.monitor.0.name": "vcpus_0",
+           "cpu.cache.monitor.0.bank.count": 1, "cpu.cache.monitor.0.bank.0.id": 0,
+           "cpu.cache.monitor.0.bank.0.bytes": 5 * MIB}
+    assert parse_stats("u", "d", 1, own, cache=resctrl).cache.banks == (CacheBank(0, 5 * MIB),)
+    assert parse_stats("u", "d", 1, {"state.state": 1, "cpu.cache.monitor.count": 0}, cache=resctrl).cache is resctrl
+    assert parse_stats("u", "d", 1, {"state.state": 1}).cache is None

@@ -263,8 +263,7 @@ class LibvirtSource:
             except libvirt.libvirtError:
                 hostname = socket.gethostname()
             return {
-                "topology": self._topology(),
-                "l3_caches": self._l3_caches(),
+                **self._from_capabilities(),
                 "hostname": hostname,
                 "hypervisor": hv_type,
                 "hypervisor_version": hv_version,
@@ -276,23 +275,22 @@ class LibvirtSource:
         except libvirt.libvirtError as err:
             raise SourceError(f"cannot read host information from {self.uri!r}: {error_line(err)}") from None
 
-    def _topology(self) -> tuple:
-        """pCPUs by NUMA node and socket, with which are online; () when the driver cannot say."""
+    def _from_capabilities(self) -> dict:
+        """pCPUs by NUMA node and socket, with which are online, and each L3's size (libvirt shows the
+        ``<cache>`` banks when resctrl is mounted); () when the driver cannot say."""
         try:
             _size, online, _count = self.conn.getCPUMap()
         except libvirt.libvirtError:
             online = None
         try:
-            return parse_topology(self.conn.getCapabilities(), online)
-        except (libvirt.libvirtError, ET.ParseError, ValueError):
-            return ()
-
-    def _l3_caches(self) -> tuple:
-        """Each L3's size, from the capabilities' ``<cache>`` (libvirt shows it when resctrl is mounted)."""
-        try:
-            return cache_qos.capabilities_l3(self.conn.getCapabilities())
+            caps = self.conn.getCapabilities()
         except libvirt.libvirtError:
-            return ()
+            return {"topology": (), "l3_caches": ()}
+        try:
+            topology = parse_topology(caps, online)
+        except (ET.ParseError, ValueError):
+            topology = ()
+        return {"topology": topology, "l3_caches": cache_qos.capabilities_l3(caps)}
 
     def _memory(self) -> tuple[int, int]:
         """(total, free) KiB of the hypervisor's host."""

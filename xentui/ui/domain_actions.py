@@ -18,7 +18,6 @@ from textual.widgets.option_list import Option
 
 from xentui.actions import CACHE_ACTIONS, READ_ONLY, Action, ActionError, offered, parse_memory_kib, perform
 from xentui.model import DomainView
-from xentui.sources.cache_qos import NOT_ATTACHED
 
 # action -> (key, menu label, confirmation: None, "yes" or "name")
 ACTIONS: dict[Action, tuple[str, str, str | None]] = {
@@ -35,10 +34,11 @@ ACTIONS: dict[Action, tuple[str, str, str | None]] = {
 
 
 def cache_action(view: DomainView) -> Action | None:
-    """Attach a domain that is not monitored, detach one that is; None when the host has no Cache QoS."""
+    """Attach a domain that is not monitored (attach says why it cannot, e.g. no vCPU threads found),
+    detach one that is; None when the host has no Cache QoS."""
     if view.cache is None:
         return None
-    return Action.CACHE_ATTACH if view.cache.status == NOT_ATTACHED else Action.CACHE_DETACH
+    return Action.CACHE_ATTACH if view.cache.status else Action.CACHE_DETACH
 
 
 def fits(action: Action, view: DomainView) -> bool:

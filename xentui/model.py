@@ -464,8 +464,9 @@ def wrapping_rate(prev: int | None, cur: int | None, seconds: float, bits: int =
 
 
 def _sum(values) -> float | int | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    """Sum over the L3s; None when any is unknown (a partial sum lies, as in IoTotals)."""
+    values = list(values)
+    return None if not values or None in values else sum(values)
 
 
 def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, host: HostSample) -> CacheView | None:

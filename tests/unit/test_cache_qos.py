@@ -276,3 +276,13 @@ def test_parse_stats_prefers_libvirt_monitors_over_resctrl():
     assert parse_stats("u", "d", 1, own, cache=resctrl).cache.banks == (CacheBank(0, 5 * MIB),)
     assert parse_stats("u", "d", 1, {"state.state": 1, "cpu.cache.monitor.count": 0}, cache=resctrl).cache is resctrl
     assert parse_stats("u", "d", 1, {"state.state": 1}).cache is None
+
+
+def test_llc_cells_turn_warn_then_crit():
+    from xentui.ui import columns as cols
+
+    ctx = cols.Context()
+    level = cols.BY_KEY["llc_pct"].level
+    for held, expected in ((8 * MIB, None), (16 * MIB, "warn"), (26 * MIB, "crit")):
+        view = build_snapshot(None, raw(1.0, dom(resctrl(held, 0, 0)))).domains[0]
+        assert level(view, ctx) == expected

@@ -17,6 +17,7 @@ from xentui.sources.cache_qos import NOT_ATTACHED
 # Level thresholds: CPU as % of the domain's own vCPUs, memory as % of the host.
 CPU_WARN, CPU_CRIT = 70.0, 90.0
 MEM_WARN, MEM_CRIT = 50.0, 80.0
+LLC_WARN, LLC_CRIT = 50.0, 80.0  # share of one socket's L3 held by one domain
 STATE_ORDER = {DomainState.RUNNING: 0, DomainState.BLOCKED: 1, DomainState.PAUSED: 2, DomainState.PMSUSPENDED: 2,
                DomainState.SHUTDOWN: 3, DomainState.CRASHED: 4, DomainState.DYING: 5, DomainState.NOSTATE: 6,
                DomainState.SHUTOFF: 7}
@@ -104,6 +105,13 @@ def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
     return value, text
 
 
+def _llc_level(v: DomainView, _c: Context) -> str | None:
+    pct = None if v.cache is None else v.cache.occupancy_pct
+    if pct is None:
+        return None
+    return "crit" if pct >= LLC_CRIT else "warn" if pct >= LLC_WARN else None
+
+
 def _count(get: Callable[[DomainView], int | None]) -> tuple[Callable, Callable]:
     return (lambda v, _c: get(v)), (lambda v, _c: _num(get(v), "{}"))
 
@@ -149,8 +157,9 @@ COLUMNS: tuple[Column, ...] = (
          help="sectors read since start"),
     _col("vbd_wsect", "VBD_WSECT", 10, 9, _count(lambda v: _sectors(v.sample.io.blk_wr_bytes)),
          help="sectors written since start"),
-    _col("llc", "LLC", 9, 4, _cache("occupancy_bytes"), help="last-level cache held now (Cache QoS), all L3s"),
-    _col("llc_pct", "LLC(%)", 6, 5, _cache("occupancy_pct", pct=True),
+    _col("llc", "LLC", 9, 4, _cache("occupancy_bytes"), level=_llc_level,
+         help="last-level cache held now (Cache QoS), all L3s"),
+    _col("llc_pct", "LLC(%)", 6, 5, _cache("occupancy_pct", pct=True), level=_llc_level,
          help="largest share of one socket's L3 the domain holds"),
     _col("mbm_total", "MBM TOT/s", 10, 5, _cache("mbm_total_bytes_s"), help="memory bandwidth, total (MBM)"),
     _col("mbm_local", "MBM LOC/s", 10, 6, _cache("mbm_local_bytes_s"), help="memory bandwidth, local node (MBM)"),

@@ -35,6 +35,7 @@ SCENES = [
     ("pcpu-view", (120, 40), {}, ["1"]),
     ("action-menu", (120, 40), {"write": True}, ["x"]),
     ("destroy-confirm", (120, 40), {"write": True}, ["down", "k"]),
+    ("cache-qos", (160, 40), {"cache": True}, ["down", "l"]),
 ]
 
 

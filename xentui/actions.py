@@ -26,14 +26,19 @@ class Action(enum.Enum):
     PIN = "pin"  # params: vcpu (int or "all"), hard (cpu list), soft (cpu list, Xen), persistent (bool)
     BALLOON = "balloon"  # params: memory (e.g. "512M", "1G", "262144k")
     START = "start"  # a defined domain that is off
+    CACHE_ATTACH = "cache-attach"  # Cache QoS monitoring (xl psr-cmt-attach, a resctrl monitoring group)
+    CACHE_DETACH = "cache-detach"
 
 
-_LIVE = (Action.PAUSE, Action.SHUTDOWN, Action.REBOOT, Action.DESTROY, Action.BALLOON, Action.PIN)
+CACHE_ACTIONS = (Action.CACHE_ATTACH, Action.CACHE_DETACH)
+
+
+_LIVE = (Action.PAUSE, Action.SHUTDOWN, Action.REBOOT, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS)
 OFFERED = {
     DomainState.RUNNING: _LIVE,
     DomainState.BLOCKED: _LIVE,
     DomainState.NOSTATE: _LIVE,
-    DomainState.PAUSED: (Action.RESUME, Action.DESTROY, Action.BALLOON, Action.PIN),
+    DomainState.PAUSED: (Action.RESUME, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS),
     DomainState.SHUTDOWN: (Action.DESTROY,),
     DomainState.CRASHED: (Action.DESTROY,),
     DomainState.PMSUSPENDED: (Action.DESTROY,),

@@ -121,6 +121,33 @@ class BlockSample:
 
 
 @record
+class CacheBank:
+    """Cache QoS of one domain on one L3 cache (one socket, usually).
+
+    Occupancy is bytes now; the MBM figures are cumulative byte counters (resctrl, libvirt),
+    or rates the source measured itself (``xl psr-cmt-show``, libvirt's legacy perf events).
+    """
+
+    cache_id: int | None  # the L3's id (resctrl mon_L3_XX, Xen socket); None: every L3 together
+    occupancy_bytes: int | None = None
+    mbm_total_bytes: int | None = None  # cumulative
+    mbm_local_bytes: int | None = None  # cumulative
+    mbm_total_bytes_s: float | None = None  # measured by the source (no counter to difference)
+    mbm_local_bytes_s: float | None = None
+
+
+@record
+class CacheSample:
+    """A domain's Cache QoS: from which source and group, per L3; or why there is none."""
+
+    source: str  # "libvirt", "resctrl", "xen", "perf"
+    group: str = ""  # monitoring group / monitor name: counters restart when it changes
+    banks: tuple[CacheBank, ...] = ()
+    status: str = ""  # why no numbers, e.g. "not attached: press A to attach"
+    counter_bits: int = 64  # MBM counter width: resctrl's files are 64-bit (the kernel folds hardware overflow)
+
+
+@record
 class DomainSample:
     """One domain's counters at one instant, keyed by ``uuid``."""
 
@@ -139,6 +166,7 @@ class DomainSample:
     blocks: tuple[BlockSample, ...] = ()
     ssid: int = 0
     flags: str | None = None  # exact xentop flags when the source has them (Xen)
+    cache: CacheSample | None = None  # Cache QoS (None: the host has none; HostSample.cache_monitoring says why)
     stale: str = ""  # why some figures are old (the domain is not answering), else ""
     io: IoTotals = field(init=False, repr=False, compare=False)
 
@@ -167,6 +195,12 @@ class Pcpu:
 
 
 @record
+class L3Cache:
+    cache_id: int
+    size_bytes: int
+
+
+@record
 class HostSample:
     hostname: str
     hypervisor: str  # e.g. "QEMU", "Xen", "TEST"
@@ -181,6 +215,15 @@ class HostSample:
     cache_monitoring: str = ""  # why there is no Cache QoS data, when there is none
     boot_time: float | None = None  # epoch seconds the host booted, when known
     topology: tuple[Pcpu, ...] = ()  # one per pCPU, by number; empty: unknown (one node, all online)
+    l3_caches: tuple[L3Cache, ...] = ()  # size of each L3 (cache id), when Cache QoS knows it
+    cache_rmids: int | None = None  # monitoring ids the hardware has (RMIDs), when known
+
+    def l3_bytes(self, cache_id: int | None) -> int | None:
+        """Size of one L3 (None: all of them together)."""
+        sizes = {c.cache_id: c.size_bytes for c in self.l3_caches}
+        if cache_id is None:
+            return sum(sizes.values()) or None
+        return sizes.get(cache_id)
 
     @property
     def cpumap_size(self) -> int:
@@ -239,6 +282,28 @@ class DomainRates:
 
 
 @record
+class CacheBankView:
+    cache_id: int | None
+    occupancy_bytes: int | None
+    occupancy_pct: float | None  # of that L3
+    mbm_total_bytes_s: float | None
+    mbm_local_bytes_s: float | None
+
+
+@record
+class CacheView:
+    """A domain's Cache QoS as shown: per L3, and summed over them."""
+
+    source: str
+    banks: tuple[CacheBankView, ...] = ()
+    status: str = ""  # why no numbers
+    occupancy_bytes: int | None = None  # summed over the L3s
+    occupancy_pct: float | None = None  # the largest share the domain holds of one L3
+    mbm_total_bytes_s: float | None = None
+    mbm_local_bytes_s: float | None = None
+
+
+@record
 class DomainView:
     """A domain as shown: its sample, its rates and derived figures."""
 
@@ -246,6 +311,7 @@ class DomainView:
     rates: DomainRates
     mem_pct: float | None
     maxmem_pct: float | None
+    cache: CacheView | None = None
 
     @property
     def uuid(self) -> str:
@@ -386,6 +452,56 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
     return DomainRates(cpu_pct, host_pct, vcpus, *net, *blk)
 
 
+# MBM: a counter that went backwards wrapped only if the difference modulo its width is a
+# bandwidth memory can carry; else the group was re-created (RMID reused) and there is no rate.
+MAX_MBM_BYTES_S = 2**40  # 1 TiB/s: no socket's memory moves more
+
+
+def wrapping_rate(prev: int | None, cur: int | None, seconds: float, bits: int = 64) -> float | None:
+    """Per-second rate of a ``bits``-wide counter that may have wrapped once; None when implausible."""
+    if prev is None or cur is None or seconds <= 0:
+        return None
+    rate = ((cur - prev) % (1 << bits)) / seconds
+    return rate if rate <= MAX_MBM_BYTES_S else None
+
+
+def _sum(values) -> float | int | None:
+    """Sum over the L3s; None when any is unknown (a partial sum lies, as in IoTotals)."""
+    values = list(values)
+    return None if not values or None in values else sum(values)
+
+
+def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, host: HostSample) -> CacheView | None:
+    """Occupancy as % of each L3, MBM counters as bytes/s (wrap-safe), summed over the L3s."""
+    cache = cur.cache
+    if cache is None:
+        return None
+    old_cache = prev.cache if prev is not None and same_incarnation(prev, cur) else None
+    comparable = (old_cache is not None and old_cache.source == cache.source and old_cache.group == cache.group
+                  and seconds > 0)
+    old = {b.cache_id: b for b in old_cache.banks} if comparable else {}
+    banks = []
+    for b in cache.banks:
+        a = old.get(b.cache_id)
+        total, local = b.mbm_total_bytes_s, b.mbm_local_bytes_s
+        if a is not None:
+            if total is None:
+                total = wrapping_rate(a.mbm_total_bytes, b.mbm_total_bytes, seconds, cache.counter_bits)
+            if local is None:
+                local = wrapping_rate(a.mbm_local_bytes, b.mbm_local_bytes, seconds, cache.counter_bits)
+        size = host.l3_bytes(b.cache_id)
+        banks.append(CacheBankView(b.cache_id, b.occupancy_bytes, _pct_of(b.occupancy_bytes, size or 0), total, local))
+    return CacheView(
+        source=cache.source,
+        banks=tuple(banks),
+        status=cache.status,
+        occupancy_bytes=_sum(v.occupancy_bytes for v in banks),
+        occupancy_pct=max((v.occupancy_pct for v in banks if v.occupancy_pct is not None), default=None),
+        mbm_total_bytes_s=_sum(v.mbm_total_bytes_s for v in banks),
+        mbm_local_bytes_s=_sum(v.mbm_local_bytes_s for v in banks),
+    )
+
+
 def _pct_of(part: int | None, whole: int) -> float | None:
     if part is None or whole <= 0:
         return None
@@ -403,6 +519,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
             rates=domain_rates(old.get(d.uuid), d, seconds, cur.host.pcpus),
             mem_pct=_pct_of(d.mem_kib, total),
             maxmem_pct=_pct_of(d.maxmem_kib, total),
+            cache=None if d.cache is None else cache_view(old.get(d.uuid), d, seconds, cur.host),
         )
         for d in cur.domains
     )

@@ -17,8 +17,10 @@ time.tzset()
 class DemoScreenApp(XentuiApp):
     """The app on two synthetic samples, no poller: every run draws the same screen."""
 
-    def __init__(self, theme: str = "xentui-dark", count: int = 12, write: bool = False, **settings):
-        super().__init__(SyntheticSource(count=count, readonly=not write), config.Settings(theme=theme, **settings),
+    def __init__(self, theme: str = "xentui-dark", count: int = 12, write: bool = False, cache: bool = False,
+                 **settings):
+        super().__init__(SyntheticSource(count=count, readonly=not write, cache=cache),
+                         config.Settings(theme=theme, **settings),
                          config_path=None, poll=False)
         self.count = count
 

@@ -19,3 +19,11 @@ def test_help_screen(snap_compare):
 
 def test_details_and_host_cpu(snap_compare):
     assert snap_compare(APP, terminal_size=(120, 40), press=["t", "v", "n", "b"])
+
+
+CACHE_APP = str(Path(__file__).parent / "snapshot_cache_app.py")
+
+
+def test_cache_qos_columns_and_detail(snap_compare):
+    """LLC / MBM columns, the host's Cache QoS line, "press A" for a domain not attached, per-socket detail (l)."""
+    assert snap_compare(CACHE_APP, terminal_size=(160, 40), press=["down", "l"])

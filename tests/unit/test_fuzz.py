@@ -131,3 +131,43 @@ def test_bad_uris_give_one_line(uri):
     if code == 0:
         return  # a good URI, e.g. synthetic://12
     assert code in (1, 2) and err.count("\n") == 1 and err.startswith("xentui: ") and "Traceback" not in err
+
+
+# --- Cache QoS: xl outputs and resctrl files of any shape parse or are skipped, never raise ----------
+
+xl_text = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(["Total RMID: 71", "Total RMID: x²", "Name  ID  Socket 0  Socket 1",
+                              "Total L3 Cache Size   30720 KB  30720 KB", "web  3  8448 KB  0 KB", "dom 1 ² KB",
+                              "Enabled         : 1", "Supported monitor types:", "cache-occupancy", "",
+                              "CMT is disabled in the system", "libxl: error: a.c:1:f: There is no free CMT RMID"]),
+             max_size=8).map("\n".join),
+)
+
+
+@MANY
+@given(xl_text)
+def test_xl_psr_outputs(text):
+    from xentui.sources.cache_qos import parse_psr_cmt_show, parse_psr_hwinfo, xen_cache, xl_message
+
+    table = parse_psr_cmt_show(text)
+    assert "\n" not in table.error
+    for domid in table.values or {}:
+        xen_cache(domid, table, table, table)  # rows shorter than the header are tolerated
+    parse_psr_hwinfo(text)
+    assert "\n" not in xl_message(text)
+
+
+@MANY
+@given(st.lists(st.text(alphabet=string.digits + "²٣ -xUnavailable\n", max_size=12), min_size=5, max_size=5))
+def test_resctrl_files(tmp_path_factory, values):
+    from tests.resctrl_tree import FakeHost
+
+    host = FakeHost(tmp_path_factory.mktemp("r"))
+    host.qemu("vm", 10, (11,))
+    group = host.group("mon_groups/g", tasks=(11,))
+    (group / "tasks").write_text(values[0])
+    host.counters("mon_groups/g", 0, values[1], values[2], values[3])
+    (host.run / "vm.pid").write_text(values[4] or "10")
+    out = host.resctrl().samples({"u": "vm"})
+    assert out["u"].status or all(isinstance(b.occupancy_bytes, int | None) for b in out["u"].banks)

@@ -73,6 +73,20 @@ def domain_record(view: DomainView) -> dict:
         "vbd_rd_bytes_per_s": _round(r.blk_rd_bytes_s),
         "vbd_wr_bytes_per_s": _round(r.blk_wr_bytes_s),
         "ssid": d.ssid,
+        **_cache_record(view),
+    }
+
+
+def _cache_record(view: DomainView) -> dict:
+    """Cache QoS summed over the L3s (None: unknown); the status says why there are no numbers."""
+    c = view.cache
+    return {
+        "llc_occupancy_bytes": None if c is None else c.occupancy_bytes,
+        "llc_occupancy_pct_of_l3": None if c is None else _round(c.occupancy_pct, 2),
+        "mbm_total_bytes_per_s": None if c is None else _round(c.mbm_total_bytes_s),
+        "mbm_local_bytes_per_s": None if c is None else _round(c.mbm_local_bytes_s),
+        "cache_qos_source": None if c is None else c.source,
+        "cache_qos_status": None if c is None else (c.status or None),
     }
 
 
@@ -97,6 +111,11 @@ def _detail(view: DomainView, ncpus: int) -> dict:
         "vcpu_list": vcpus,
         "net_list": [asdict(n) for n in view.sample.nets],
         "vbd_list": [asdict(b) for b in view.sample.blocks],
+        "cache_list": [] if view.cache is None else [
+            {"cache_id": b.cache_id, "llc_occupancy_bytes": b.occupancy_bytes,
+             "llc_occupancy_pct_of_l3": _round(b.occupancy_pct, 2),
+             "mbm_total_bytes_per_s": _round(b.mbm_total_bytes_s), "mbm_local_bytes_per_s": _round(b.mbm_local_bytes_s)}
+            for b in view.cache.banks],
     }
 
 

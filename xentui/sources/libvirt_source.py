@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ import libvirt
 
 from xentui.model import (
     BlockSample,
+    CacheSample,
     DomainSample,
     DomainState,
     HostSample,
@@ -28,9 +30,10 @@ from xentui.model import (
     RawSample,
     VcpuSample,
 )
-from xentui.sources import SourceError
+from xentui.sources import SourceError, cache_qos
 from xentui.sources import host as local_host
 from xentui.sources.placement import Key, PlacementCache, VcpuPlace, parse_topology, placement_from_vcpus
+from xentui.sources.resctrl import Resctrl
 
 # libvirt must never print to stderr: it would corrupt a full-screen UI.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -42,6 +45,8 @@ STATS = (
     | libvirt.VIR_DOMAIN_STATS_VCPU
     | libvirt.VIR_DOMAIN_STATS_INTERFACE
     | libvirt.VIR_DOMAIN_STATS_BLOCK
+    | libvirt.VIR_DOMAIN_STATS_PERF  # legacy perf.cmt/mbmt/mbml, when enabled
+    | libvirt.VIR_DOMAIN_STATS_MEMORY  # memory.bandwidth.monitor.* (cpu.cache.monitor.* is in CPU_TOTAL)
 )
 STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 
@@ -119,10 +124,12 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
 
 
 def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
-                placement: dict[int, VcpuPlace] | None = None, stale: str = "") -> DomainSample:
+                placement: dict[int, VcpuPlace] | None = None, cache: CacheSample | None = None,
+                stale: str = "") -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
 
-    ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry.
+    ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry; ``cache``
+    (from resctrl) is used when libvirt has no cache monitor of its own for the domain.
     """
     get = rec.get
     vcpus = []
@@ -157,8 +164,12 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
         vcpus=tuple(vcpus),
         nets=tuple(nets),
         blocks=tuple(blocks),
+        cache=cache_qos.libvirt_cache(rec) or cache,
         stale=stale,
     )
+
+
+NO_LIBVIRT_MONITOR = "no domain has a libvirt <cachetune><monitor> either"
 
 
 @dataclass(frozen=True)
@@ -192,7 +203,8 @@ def parse_devices(xml: str) -> Devices:
 class LibvirtSource:
     """Read one libvirt connection; read-only unless asked otherwise."""
 
-    def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None):
+    def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None,
+                 resctrl: Resctrl | None = None):
         self.uri = uri
         self.readonly = readonly
         if conn is None:
@@ -216,6 +228,12 @@ class LibvirtSource:
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._pending: dict[object, concurrent.futures.Future] = {}  # bounded calls still running
         self._last_memory: tuple[int, int] | None = None
+        # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
+        # XENTUI_RESCTRL_ROOT asks for resctrl by name (any local driver); tests pass their own tree.
+        wanted = self._local_pcpus or (local and bool(os.environ.get("XENTUI_RESCTRL_ROOT")))
+        self.resctrl = resctrl if resctrl is not None else Resctrl() if wanted else None
+        self._cache_status = ""
+        self._resctrl_l3: tuple | None = None
         self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running
         self._last_call_s = 0.0
         self._answer_started = 0.0  # when the stats call that answered this tick began
@@ -291,7 +309,7 @@ class LibvirtSource:
             except libvirt.libvirtError:
                 hostname = socket.gethostname()
             return {
-                "topology": self._topology(conn),
+                **self._from_capabilities(conn),
                 "hostname": hostname,
                 "hypervisor": hv_type,
                 "hypervisor_version": hv_version,
@@ -304,16 +322,22 @@ class LibvirtSource:
             raise SourceError(f"cannot read host information from {self.uri!r}: {error_line(err)}") from None
 
     @staticmethod
-    def _topology(conn: libvirt.virConnect) -> tuple:
-        """pCPUs by NUMA node and socket, with which are online; () when the driver cannot say."""
+    def _from_capabilities(conn: libvirt.virConnect) -> dict:
+        """pCPUs by NUMA node and socket, with which are online, and each L3's size (libvirt shows the
+        ``<cache>`` banks when resctrl is mounted); () when the driver cannot say."""
         try:
             _size, online, _count = conn.getCPUMap()
         except libvirt.libvirtError:
             online = None
         try:
-            return parse_topology(conn.getCapabilities(), online)
-        except (libvirt.libvirtError, ET.ParseError, ValueError):
-            return ()
+            caps = conn.getCapabilities()
+        except libvirt.libvirtError:
+            return {"topology": (), "l3_caches": ()}
+        try:
+            topology = parse_topology(caps, online)
+        except (ET.ParseError, ValueError):
+            topology = ()
+        return {"topology": topology, "l3_caches": cache_qos.capabilities_l3(caps)}
 
     def _memory(self) -> tuple[int, int]:
         """(total, free) KiB of the hypervisor's host; the last figures while libvirtd does not answer."""
@@ -345,8 +369,15 @@ class LibvirtSource:
 
     def host_sample(self) -> HostSample:
         total, free = self._memory()
-        return HostSample(uri=self.uri, mem_total_kib=total, mem_free_kib=free,
-                          boot_time=self._boot_time, **self._host_static)
+        static = self._host_static
+        if not static["l3_caches"] and self.resctrl is not None and not self._cache_status:
+            if self._resctrl_l3 is None:  # read once: sysfs has one cache directory per CPU and level
+                self._resctrl_l3 = self.resctrl.l3_caches()
+            static = static | {"l3_caches": self._resctrl_l3}
+        return HostSample(uri=self.uri, mem_total_kib=total, mem_free_kib=free, boot_time=self._boot_time,
+                          cache_monitoring=self._cache_status,
+                          cache_rmids=self.resctrl.num_rmids() if self.resctrl and not self._cache_status else None,
+                          **static)
 
     # --- domains -------------------------------------------------------------
 
@@ -538,8 +569,11 @@ class LibvirtSource:
         stale = self._not_answering(filled)
         if "vcpu" not in missing:  # else _fill_vcpus read the placement already
             self._read_placement([entry for entry in filled if entry[2] not in stale])
-        samples = tuple(parse_stats(key[0], dom.name(), key[1], rec, self.placement.get(key), stale.get(key, ""))
-                        for dom, rec, key in filled)
+        named = [(dom.name(), rec, key) for dom, rec, key in filled]
+        resctrl = self._resctrl_caches(named)
+        samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), resctrl.get(key[0]),
+                                    stale.get(key, ""))
+                        for name, rec, key in named)
         live = {key for _dom, _rec, key in filled}
         for cache in (self._devices, self._answered, self._busy_since):
             for key in [k for k in cache if k not in live]:
@@ -588,6 +622,28 @@ class LibvirtSource:
             return None
         self._busy_since[key] = time.monotonic() - busy_ms / 1000
         return busy_ms
+
+    def _resctrl_caches(self, named: list[tuple[str, dict, Key]]) -> dict[str, CacheSample]:
+        """resctrl figures for the running domains libvirt does not monitor; sets the host's "why not" line."""
+        active = [(name, rec, key) for name, rec, key in named
+                  if rec.get("state.state") not in (None, libvirt.VIR_DOMAIN_SHUTOFF)]
+        if self.resctrl is not None:
+            reason = self.resctrl.status()
+        elif self._host_static["hypervisor"] == "Xen":
+            reason = "libvirt's libxl driver has no Cache QoS: run xentui without -c (it reads xl psr-cmt-show)"
+        else:
+            reason = "no resctrl (not a local QEMU/KVM host)"
+        if reason:
+            own = any(cache_qos.libvirt_cache(rec) is not None for _name, rec, _key in active)
+            self._cache_status = "" if own else f"{reason}; {NO_LIBVIRT_MONITOR}"
+            return {}
+        self._cache_status = ""
+        wanted = {key[0]: name for name, rec, key in active if cache_qos.libvirt_cache(rec) is None}
+        try:
+            return self.resctrl.samples(wanted) if wanted else {}
+        except OSError as err:
+            self._cache_status = f"resctrl unreadable: {err.strerror or err}"
+            return {}
 
     def _read_placement(self, filled: list[tuple[libvirt.virDomain, dict, Key]]) -> None:
         """One ``vcpus()`` call for each domain the placement cache says is due."""
@@ -675,13 +731,35 @@ class LibvirtSource:
         return libvirt_actions.current_uuid(self.conn, domain)
 
     def act(self, domain: DomainSample, action, **params) -> None:
+        from xentui.actions import CACHE_ACTIONS
         from xentui.sources import libvirt_actions
 
+        if action in CACHE_ACTIONS:
+            self._cache_act(domain, action)
+            return
         size = max(self._host_static["pcpus"], len(self._host_static["topology"]))
         try:
             libvirt_actions.act(self.conn, domain, action, params, size)
         finally:
             self.placement.forget(domain.uuid)  # show the new placement on the next tick
+
+    def _cache_act(self, domain: DomainSample, action) -> None:
+        """Attach / detach a resctrl monitoring group (libvirt's own monitors live in the domain XML)."""
+        from xentui.actions import Action, ActionError
+
+        if domain.cache is not None and domain.cache.source == "libvirt":
+            raise ActionError(f"{domain.name} is monitored by libvirt's <cachetune><monitor>: edit its XML "
+                              "(virsh edit) to change that; nothing done")
+        if self.resctrl is None:
+            raise ActionError("cache monitoring groups need resctrl on this host: xentui must run on the "
+                              "QEMU/KVM host itself (qemu:///system); nothing done")
+        try:
+            if action is Action.CACHE_ATTACH:
+                self.resctrl.attach(domain.name)
+            else:
+                self.resctrl.detach(domain.name)
+        except SourceError as err:
+            raise ActionError(str(err)) from None
 
     def close(self) -> None:
         for event_id in self._event_ids:

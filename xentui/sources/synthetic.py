@@ -8,7 +8,23 @@ from __future__ import annotations
 
 import functools
 
-from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
+from xentui.model import (
+    BlockSample,
+    CacheBank,
+    CacheSample,
+    DomainSample,
+    DomainState,
+    HostSample,
+    L3Cache,
+    NetSample,
+    Pcpu,
+    RawSample,
+    VcpuSample,
+)
+from xentui.sources.cache_qos import NOT_ATTACHED
+
+MIB = 1 << 20
+L3_BYTES = 32 * MIB  # per socket, when the made-up host has Cache QoS
 
 NAMES = ("web", "db", "cache", "build", "mail", "dns", "backup", "ci-runner", "monitor", "proxy")
 # (state, share of one pCPU per vCPU) for the first domains; the rest cycle through them.
@@ -22,8 +38,9 @@ class SyntheticSource:
     """``count`` domains on a ``pcpus``-pCPU host whose numbers follow a fixed script."""
 
     def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC",
-                 readonly: bool = True):
+                 readonly: bool = True, cache: bool = False):
         self.uri = "synthetic://"
+        self.cache = cache  # Cache QoS as resctrl would give it (every fourth domain not attached)
         self.readonly = readonly
         self._pins: dict[tuple[int, int], frozenset[int]] = {}  # (domain, vCPU) -> pCPUs, set by act()
         self.count = count
@@ -76,7 +93,20 @@ class SyntheticSource:
                         for n in range(vcpus)),
             nets=nets,
             blocks=blocks,
+            cache=self._cache(i, t) if self.cache and state is not DomainState.SHUTOFF else None,
         )
+
+    def _cache(self, i: int, t: float) -> CacheSample:
+        """LLC mostly on the domain's own socket; MBM counters growing at a fixed rate."""
+        if i % 4 == 3:
+            return CacheSample("resctrl", status=NOT_ATTACHED)
+        home = i % len(self._nodes)
+        banks = []
+        for socket in range(len(self._nodes)):
+            share = 1.0 if socket == home else 0.1
+            bandwidth = int(t * 100 * MIB * (1 + i % 3) * share)
+            banks.append(CacheBank(socket, int(MIB * (1.5 + 2 * (i % 5)) * share), bandwidth, bandwidth * 4 // 5))
+        return CacheSample("resctrl", group=f"mon_groups/xentui-{self._names(i)[1]}", banks=tuple(banks))
 
     def _vcpu(self, i: int, n: int, time_ns: int, delay_ns: int) -> VcpuSample:
         allowed = self._affinity(i, n)
@@ -105,6 +135,8 @@ class SyntheticSource:
             hostname="made-up-host", hypervisor=self.hypervisor, hypervisor_version="8.2.2", uri=self.uri,
             pcpus=self.pcpus, mhz=2400, mem_total_kib=total, mem_free_kib=total // 3, cpu_model="x86_64",
             libvirt_version="10.0.0", boot_time=1_795_000_000.0 - 3 * 86400 - 4 * 3600, topology=self.topology,
+            l3_caches=tuple(L3Cache(n, L3_BYTES) for n in range(len(self._nodes))) if self.cache else (),
+            cache_rmids=128 if self.cache else None,
         )
         domains = tuple(self._domain(i) for i in range(self.count))
         busy = tuple(int(self.tick * self.step * 1e9 * (0.1 + 0.8 * ((c * 37) % 10) / 10)) for c in range(self.pcpus))

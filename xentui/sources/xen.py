@@ -21,7 +21,7 @@ from pathlib import Path
 
 from xentui.cpulist import CpuListError, parse_cpulist
 from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
-from xentui.sources import SourceError
+from xentui.sources import SourceError, cache_qos
 
 XENSTAT_ALL = 0x1 | 0x2 | 0x4 | 0x8  # VCPU | NETWORK | XEN_VERSION | VBD
 NO_LIMIT = 2**64 - 1  # xenstat_domain_max_mem() when a domain has no limit
@@ -29,6 +29,8 @@ VBD_KINDS = ("Unidentified", "BlkBack", "BlkTap")
 AFFINITY_EVERY_S = 10.0  # `xl vcpu-list` cadence; also run when a domain appears
 AFFINITY_VIEW_S = 2.0  # ...while the vCPU or pCPU view is open
 CAPABILITIES = Path("/proc/xen/capabilities")
+CMT_EVERY_S = 3.0  # `xl psr-cmt-show` cadence (three calls; bandwidths are xl's own short measurement)
+CMT_TYPES = ("cache-occupancy", "total-mem-bandwidth", "local-mem-bandwidth")
 
 # xentop's flag letters, in its order, and the libxenstat call behind each.
 FLAG_CALLS = (("d", "dying"), ("s", "shutdown"), ("b", "blocked"), ("c", "crashed"), ("p", "paused"), ("r", "running"))
@@ -224,11 +226,32 @@ def cache_monitoring_status() -> str:
     try:
         xl("psr-cmt-show", "cache-occupancy", timeout=10)
     except SourceError as err:
-        reason = str(err).split(": ", 1)[-1]
-        if "disabled" in reason or "not supported" in reason:
-            return f"{reason}: boot Xen with psr=cmt:1 on a CPU with Intel CMT"
-        return reason
+        return cache_qos.xen_status(cache_qos.xl_message(str(err).split(": ", 1)[-1]))
     return ""
+
+
+def read_cmt() -> tuple[cache_qos.XenCmtTable, ...]:
+    """The three ``xl psr-cmt-show`` tables (a type the CPU lacks comes back with its ``error``)."""
+    out = []
+    for kind in CMT_TYPES:
+        try:
+            out.append(cache_qos.parse_psr_cmt_show(xl("psr-cmt-show", kind, timeout=10)))
+        except SourceError as err:
+            out.append(cache_qos.XenCmtTable(error=cache_qos.xl_message(str(err).split(": ", 1)[-1])))
+    return tuple(out)
+
+
+def xen_caches(tables: tuple[cache_qos.XenCmtTable, ...] | None,
+               domids: list[int]) -> tuple[dict, str, tuple, int | None]:
+    """({domid: CacheSample}, why none, L3 sizes, RMIDs) from the last tables read."""
+    if tables is None:
+        return {}, "reading xl psr-cmt-show…", (), None
+    occupancy, total, local = tables
+    if occupancy.error:
+        return {}, cache_qos.xen_status(occupancy.error), (), None
+    caches = {d: cache_qos.xen_cache(d, occupancy, None if total.error else total, None if local.error else local)
+              for d in domids}
+    return caches, "", cache_qos.xen_l3(occupancy), occupancy.total_rmid
 
 
 class XenSource:
@@ -249,6 +272,10 @@ class XenSource:
         self._closing = threading.Event()
         self._known_domids: set[int] = set()
         self.cache_monitoring = cache_monitoring_status()
+        self._cmt: tuple[cache_qos.XenCmtTable, ...] | None = None  # replaced whole by the CMT thread
+        self._cmt_now = threading.Event()
+        if not self.cache_monitoring:
+            threading.Thread(target=self._cmt_loop, name="xentui-xl-psr-cmt", daemon=True).start()
         self._ncpus = 0
         self._topology: tuple[Pcpu, ...] = ()  # from `xl info -n`, read once by the affinity thread
         self.placement = PlacementWish()
@@ -286,7 +313,14 @@ class XenSource:
             self._refresh_now.wait(AFFINITY_VIEW_S if wanted else AFFINITY_EVERY_S)
             self._refresh_now.clear()
 
-    def _domain(self, d, ncpus: int) -> DomainSample:
+    def _cmt_loop(self) -> None:
+        """Cache QoS off the tick: `xl psr-cmt-show` measures bandwidth over a short sleep of its own."""
+        while not self._closing.is_set():
+            self._cmt = read_cmt()
+            self._cmt_now.wait(CMT_EVERY_S)
+            self._cmt_now.clear()
+
+    def _domain(self, d, ncpus: int, caches: dict) -> DomainSample:
         lib = self.stat.lib
         domid = lib.xenstat_domain_id(d)
         flags = "".join(letter if getattr(lib, f"xenstat_domain_{call}")(d) else "-" for letter, call in FLAG_CALLS)
@@ -337,6 +371,7 @@ class XenSource:
             nets=tuple(nets),
             blocks=tuple(blocks),
             ssid=lib.xenstat_domain_ssid(d),
+            cache=caches.get(domid),
         )
 
     def collect(self) -> RawSample:
@@ -349,8 +384,12 @@ class XenSource:
         try:
             ncpus = self._ncpus = lib.xenstat_node_num_cpus(node)
             handles = [lib.xenstat_node_domain_by_index(node, i) for i in range(lib.xenstat_node_num_domains(node))]
-            self._watch_affinity({lib.xenstat_domain_id(d) for d in handles})
-            domains = tuple(self._domain(d, ncpus) for d in handles)
+            domids = [lib.xenstat_domain_id(d) for d in handles]
+            self._watch_affinity(set(domids))
+            caches, cache_status, l3, rmids = {}, self.cache_monitoring, (), None
+            if not cache_status:
+                caches, cache_status, l3, rmids = xen_caches(self._cmt, domids)
+            domains = tuple(self._domain(d, ncpus, caches) for d in handles)
             host = HostSample(
                 hostname=self.hostname,
                 hypervisor="Xen",
@@ -360,7 +399,9 @@ class XenSource:
                 mhz=lib.xenstat_node_cpu_hz(node) // 1_000_000,
                 mem_total_kib=lib.xenstat_node_tot_mem(node) // 1024,
                 mem_free_kib=lib.xenstat_node_free_mem(node) // 1024,
-                cache_monitoring=self.cache_monitoring,
+                cache_monitoring=cache_status,
+                l3_caches=l3,
+                cache_rmids=rmids,
                 boot_time=self.boot_time,
                 topology=self._topology,
             )
@@ -385,18 +426,32 @@ class XenSource:
         return vm.rsplit("/", 1)[-1] if vm.startswith("/vm/") else f"xen-domid-{domain.domid}"
 
     def act(self, domain: DomainSample, action, **params) -> None:
-        from xentui.actions import ActionError
+        from xentui.actions import CACHE_ACTIONS, ActionError
 
         try:
             xl(*_xl_action(domain, action, params, self._ncpus))
         except SourceError as err:
+            if action in CACHE_ACTIONS:
+                raise ActionError(self._cmt_refusal(str(err))) from None
             raise ActionError(str(err)) from None
         finally:
             self._refresh_now.set()  # show the new placement (and state) soon
+            self._cmt_now.set()
+
+    def _cmt_refusal(self, error: str) -> str:
+        """xl's refusal to attach, plainly; running out of RMIDs says what to do."""
+        reason = cache_qos.xl_message(error.split(": ", 1)[-1])
+        if "RMID" in reason or "No space" in reason or "Too many users" in reason:
+            tables = self._cmt
+            attached = len(tables[0].values or {}) if tables else "?"
+            total = tables[0].total_rmid if tables and tables[0].total_rmid else "?"
+            return f"no free RMID ({attached} domains attached, {total} RMIDs): detach another domain first"
+        return cache_qos.xen_status(reason)
 
     def close(self) -> None:
         self._closing.set()
         self._refresh_now.set()
+        self._cmt_now.set()
         self.stat.close()
         self.store.close()
 
@@ -420,4 +475,8 @@ def _xl_action(domain: DomainSample, action, params: dict, ncpus: int) -> list[s
         return ["vcpu-pin", domid, str(params["vcpu"]), hard, soft]
     if action is Action.BALLOON:
         return ["mem-set", domid, f"{params['memory_kib']}k"]
+    if action is Action.CACHE_ATTACH:
+        return ["psr-cmt-attach", domid]
+    if action is Action.CACHE_DETACH:
+        return ["psr-cmt-detach", domid]
     raise SourceError(f"{action.value} is not available on Xen")

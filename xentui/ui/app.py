@@ -30,6 +30,7 @@ from xentui.poller import Poller, check_delay
 from xentui.sources import Source, SourceError
 from xentui.ui import columns as cols
 from xentui.ui import partial_updates
+from xentui.ui.cache_render import cache_lines
 from xentui.ui.domain_actions import ACTIONS, DomainActions
 from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
@@ -58,6 +59,8 @@ KEYS = [
     ("k", "destroy: force off (asks you to type the domain's name)"),
     ("m", "set balloon memory (e.g. 512M)"),
     ("g", "start a defined domain that is off"),
+    ("A", "attach / detach Cache QoS monitoring of the domain (xl psr-cmt-attach, a resctrl group)"),
+    ("l L", "Cache QoS of the selected domain per socket: LLC held, % of that L3, memory bandwidth"),
     ("n N", "network lines of the selected domain (xentop -n)"),
     ("b B", "block device lines of the selected domain (xentop -x)"),
     ("v", "vCPU line of the selected domain (xentop -v)"),
@@ -71,7 +74,7 @@ KEYS = [
 ]
 
 
-GUARDED_ACTIONS = {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view"}
+GUARDED_ACTIONS = {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view", "cache_monitor"}
 
 
 class XentuiApp(DomainActions, App):
@@ -103,6 +106,8 @@ class XentuiApp(DomainActions, App):
         Binding("k", "act('destroy')", show=False),
         Binding("m", "act('balloon')", show=False),
         Binding("g", "act('start')", show=False),
+        Binding("A", "cache_monitor", show=False),
+        Binding("l,L", "detail('cache')", "LLC", show=False),
         Binding("n,N", "detail('nets')", "Nets", show=False),
         Binding("b,B", "detail('vbds')", "VBDs", show=False),
         Binding("v", "detail('vcpus')", "vCPUs", show=False),
@@ -134,6 +139,7 @@ class XentuiApp(DomainActions, App):
         self.filter_re: re.Pattern | None = None
         self.details: set[str] = set()
         self.last_fit: tuple[str, ...] = ()
+        self.cache_columns = False  # Cache QoS columns shown: only when some domain has Cache QoS
         for theme in builtin_themes():
             self.register_theme(theme)
         themes, errors = user_themes(config.config_dir() / "themes")
@@ -175,7 +181,8 @@ class XentuiApp(DomainActions, App):
         return self.query_one(DomainTable)
 
     def chosen_columns(self) -> tuple[str, ...]:
-        return cols.known(self.settings.columns or cols.DEFAULT_COLUMNS)
+        keys = cols.known(self.settings.columns or cols.DEFAULT_COLUMNS)
+        return keys if self.cache_columns else tuple(k for k in keys if k not in cols.CACHE_COLUMNS)
 
     def refit(self, force: bool = False) -> None:
         """Columns that fit the terminal, least important dropped first; rebuilt only on change."""
@@ -248,6 +255,10 @@ class XentuiApp(DomainActions, App):
         return cols.Context(cpu_mode=self.settings.cpu_mode)
 
     def present(self, snapshot: Snapshot) -> None:
+        has_cache = any(v.cache is not None for v in snapshot.domains)
+        if has_cache != self.cache_columns:
+            self.cache_columns = has_cache
+            self.refit(force=True)
         if min(40, max([8, *(len(v.name) for v in snapshot.domains)])) > self.table.name_width:
             self.refit()
         self.show_header()
@@ -287,6 +298,8 @@ class XentuiApp(DomainActions, App):
             lines.extend(net_line(i, n) for i, n in enumerate(view.sample.nets))
         if "vbds" in self.details:
             lines.extend(vbd_line(i, b) for i, b in enumerate(view.sample.blocks))
+        if "cache" in self.details:
+            lines.extend(cache_lines(view, self.snapshot.host if self.snapshot else None))
         pane.update(Content("\n".join(lines)))  # plain text: "[ca: 0]" is not markup
 
     @on(DomainTable.CursorMoved)

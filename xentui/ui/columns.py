@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from xentui.model import SECTOR_BYTES, DomainState, DomainView
 from xentui.output.units import human_bytes, human_kib
+from xentui.sources.cache_qos import NOT_ATTACHED
 
 # Level thresholds: CPU as % of the domain's own vCPUs, memory as % of the host.
 CPU_WARN, CPU_CRIT = 70.0, 90.0
 MEM_WARN, MEM_CRIT = 50.0, 80.0
+LLC_WARN, LLC_CRIT = 50.0, 80.0  # share of one socket's L3 held by one domain
 STATE_ORDER = {DomainState.RUNNING: 0, DomainState.BLOCKED: 1, DomainState.PAUSED: 2, DomainState.PMSUSPENDED: 2,
                DomainState.SHUTDOWN: 3, DomainState.CRASHED: 4, DomainState.DYING: 5, DomainState.NOSTATE: 6,
                DomainState.SHUTOFF: 7}
@@ -90,6 +92,30 @@ def _rate(attr: str) -> tuple[Callable, Callable]:
     return value, text
 
 
+def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
+    """A Cache QoS figure; a domain not monitored says how to attach it instead of a blank."""
+
+    def value(v: DomainView, _c: Context) -> float | None:
+        return None if v.cache is None else getattr(v.cache, attr)
+
+    def text(v: DomainView, _c: Context) -> str:
+        if v.cache is not None and v.cache.status:  # the LLC cell says what to do, the header and detail why
+            return "press A" if attr == "occupancy_bytes" and v.cache.status == NOT_ATTACHED else "-"
+        figure = value(v, _c)
+        if pct:
+            return _num(figure)
+        return human_bytes(figure, "" if attr == "occupancy_bytes" else "/s")
+
+    return value, text
+
+
+def _llc_level(v: DomainView, _c: Context) -> str | None:
+    pct = None if v.cache is None else v.cache.occupancy_pct
+    if pct is None:
+        return None
+    return "crit" if pct >= LLC_CRIT else "warn" if pct >= LLC_WARN else None
+
+
 def _count(get: Callable[[DomainView], int | None]) -> tuple[Callable, Callable]:
     return (lambda v, _c: get(v)), (lambda v, _c: _num(get(v), "{}"))
 
@@ -135,12 +161,19 @@ COLUMNS: tuple[Column, ...] = (
          help="sectors read since start"),
     _col("vbd_wsect", "VBD_WSECT", 10, 9, _count(lambda v: _sectors(v.sample.io.blk_wr_bytes)),
          help="sectors written since start"),
+    _col("llc", "LLC", 9, 4, _cache("occupancy_bytes"), level=_llc_level,
+         help="last-level cache held now (Cache QoS), all L3s"),
+    _col("llc_pct", "LLC(%)", 6, 5, _cache("occupancy_pct", pct=True), level=_llc_level,
+         help="largest share of one socket's L3 the domain holds"),
+    _col("mbm_total", "MBM TOT/s", 10, 5, _cache("mbm_total_bytes_s"), help="memory bandwidth, total (MBM)"),
+    _col("mbm_local", "MBM LOC/s", 10, 6, _cache("mbm_local_bytes_s"), help="memory bandwidth, local node (MBM)"),
     _col("ssid", "SSID", 4, 9, _count(lambda v: v.sample.ssid), help="Xen security label id"),
     _col("id", "ID", 5, 6, _count(lambda v: v.sample.domid), help="domain id"),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus", "net_rx_s", "net_tx_s",
-                   "rd_s", "wr_s", "nets", "vbds", "id")
+                   "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds", "id")
+CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from xentui.actions import READ_ONLY, Action, ActionError, offered, parse_memory_kib, perform
+from xentui.actions import CACHE_ACTIONS, READ_ONLY, Action, ActionError, offered, parse_memory_kib, perform
 from xentui.model import DomainView
 
 # action -> (key, menu label, confirmation: None, "yes" or "name")
@@ -28,7 +28,24 @@ ACTIONS: dict[Action, tuple[str, str, str | None]] = {
     Action.DESTROY: ("k", "destroy (force off)", "name"),
     Action.BALLOON: ("m", "set balloon memory…", None),
     Action.START: ("g", "start", None),
+    Action.CACHE_ATTACH: ("A", "attach Cache QoS monitoring", None),
+    Action.CACHE_DETACH: ("A", "detach Cache QoS monitoring", None),
 }
+
+
+def cache_action(view: DomainView) -> Action | None:
+    """Attach a domain that is not monitored (attach says why it cannot, e.g. no vCPU threads found),
+    detach one that is; None when the host has no Cache QoS."""
+    if view.cache is None:
+        return None
+    return Action.CACHE_ATTACH if view.cache.status else Action.CACHE_DETACH
+
+
+def fits(action: Action, view: DomainView) -> bool:
+    """Offered for the domain's state (and, for Cache QoS, its monitoring)."""
+    if action in CACHE_ACTIONS:
+        return action is cache_action(view) and action in offered(view.sample)
+    return action in offered(view.sample)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -114,7 +131,7 @@ class DomainActions:
             self.notify(READ_ONLY, severity="warning", timeout=8)
             return
         for action in wanted:
-            fit = [v for v in targets if action in offered(v.sample)]
+            fit = [v for v in targets if fits(action, v)]
             if fit:
                 self.confirm_then_act(action, fit, skipped=[v for v in targets if v not in fit])
                 return
@@ -126,7 +143,7 @@ class DomainActions:
         targets = self.targets()
         if not targets:
             return
-        actions = [a for a in ACTIONS if any(a in offered(v.sample) for v in targets)]
+        actions = [a for a in ACTIONS if any(fits(a, v) for v in targets)]
         if not actions:
             self.notify(f"no action is offered for {describe(targets)} now", severity="warning")
             return
@@ -137,6 +154,20 @@ class DomainActions:
 
         mode = " (read-only: start with --write to act)" if getattr(self.source, "readonly", True) else ""
         self.push_screen(ActionMenu(f"Act on {describe(targets)}{mode}", actions), chosen)
+
+    def action_cache_monitor(self) -> None:
+        """A: attach the domain's Cache QoS monitoring, or detach it; says why when the host has none."""
+        targets = self.targets()
+        if not targets:
+            return
+        if self.snapshot is not None and self.snapshot.host.cache_monitoring:
+            self.notify(f"Cache QoS: {self.snapshot.host.cache_monitoring}", severity="warning", timeout=10)
+            return
+        wanted = cache_action(targets[0])
+        if wanted is None:
+            self.notify(f"no Cache QoS source for {targets[0].name}", severity="warning")
+            return
+        self.request([wanted])
 
     def confirm_then_act(self, action: Action, targets: list[DomainView], skipped: list[DomainView]) -> None:
         _key, label, confirm = ACTIONS[action]

@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from xentui.model import DomainState, Snapshot
 from xentui.output.units import human_kib
+from xentui.ui.cache_render import host_cache_line
 
 SUMMARY = (("running", DomainState.RUNNING), ("blocked", DomainState.BLOCKED), ("paused", DomainState.PAUSED),
            ("crashed", DomainState.CRASHED), ("dying", DomainState.DYING), ("shutdown", DomainState.SHUTDOWN))
@@ -72,8 +73,9 @@ class HostHeader(Widget):
         if snapshot.pcpu_pct:
             lines.extend(pcpu_bars(snapshot.pcpu_pct, width - 2))
         lines.extend(f"[$level-warn]{escape(note)}[/]" for note in snapshot.notices)
-        if h.cache_monitoring:
-            lines.append(f"Cache QoS: {escape(h.cache_monitoring)}")
+        cache = host_cache_line(snapshot)
+        if cache:
+            lines.append(escape(cache))
         lines.extend(f"[$level-crit]{escape(err)}[/]" for err in snapshot.errors)
         old, self.lines = self.lines, lines
         if len(old) != len(lines):

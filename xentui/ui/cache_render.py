@@ -1,0 +1,60 @@
+"""Cache QoS as text: the domain detail's per-socket lines and the host header's line."""
+
+from __future__ import annotations
+
+from xentui.model import DomainView, HostSample, Snapshot
+from xentui.output.units import human_bytes
+from xentui.sources.cache_qos import NOT_ATTACHED
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def cache_lines(view: DomainView, host: HostSample | None) -> list[str]:
+    """One line per L3 (socket): occupancy, its share of that L3, MBM total / local."""
+    c = view.cache
+    if c is None:
+        why = host.cache_monitoring if host is not None and host.cache_monitoring else "no Cache QoS source"
+        return [f"Cache QoS: {why}"]
+    if c.status:
+        return [f"Cache QoS ({c.source}): {c.status}"]
+    lines = [f"Cache QoS ({c.source}): LLC {human_bytes(c.occupancy_bytes)}, "
+             f"MBM total {human_bytes(c.mbm_total_bytes_s, '/s')}, local {human_bytes(c.mbm_local_bytes_s, '/s')}"]
+    for b in c.banks:
+        where = "all L3" if b.cache_id is None else f"L3 {b.cache_id}"
+        size = None if host is None else host.l3_bytes(b.cache_id)
+        of = f" of {human_bytes(size)}" if size else ""
+        lines.append(f"  {where:<6} LLC {human_bytes(b.occupancy_bytes):>9} ({_pct(b.occupancy_pct)}{of})  "
+                     f"MBM total {human_bytes(b.mbm_total_bytes_s, '/s'):>11}  "
+                     f"local {human_bytes(b.mbm_local_bytes_s, '/s'):>11}")
+    return lines
+
+
+def host_cache_line(snapshot: Snapshot) -> str | None:
+    """Total L3 and how much the monitored domains hold; or why there is no Cache QoS; None: nothing to say."""
+    h = snapshot.host
+    if h.cache_monitoring:
+        return f"Cache QoS: {h.cache_monitoring}"
+    caches = [v.cache for v in snapshot.domains if v.cache is not None]
+    if not caches:
+        return None
+    monitored = [c for c in caches if not c.status]
+    held = sum(c.occupancy_bytes or 0 for c in monitored)
+    source = "/".join(sorted({c.source for c in caches}))
+    total = h.l3_bytes(None)
+    parts = [f"Cache QoS ({source}):"]
+    if total:
+        sizes = ", ".join(human_bytes(c.size_bytes) for c in h.l3_caches)
+        parts.append(f"L3 {human_bytes(total)} ({len(h.l3_caches)}: {sizes}),")
+    share = f" ({100 * held / total:.1f} %)" if total else ""
+    parts.append(f"{len(monitored)} monitored domains hold {human_bytes(held)}{share}")
+    unattached = sum(1 for c in caches if c.status == NOT_ATTACHED)
+    if unattached:
+        parts.append(f"- {unattached} not attached: press A to attach")
+    other = sorted({c.status for c in caches if c.status and c.status != NOT_ATTACHED})
+    if other:
+        parts.append(f"- {other[0]}" + (f" (+{len(other) - 1} more reasons)" if len(other) > 1 else ""))
+    if h.cache_rmids:
+        parts.append(f"- {h.cache_rmids} RMIDs")
+    return " ".join(parts)

@@ -768,5 +768,6 @@ class LibvirtSource:
         self._event_ids.clear()
         if self._xenstat is not None:
             self._xenstat.close()
-        with contextlib.suppress(libvirt.libvirtError):
-            self.conn.close()
+        if self.conn is not self._abandoned:  # a failed reconnect left the old one, already being closed
+            self._abandoned = self.conn
+            _close_quietly(self.conn)

@@ -47,6 +47,8 @@ class Link:
     def _connect(self, client: socket.socket) -> None:
         self._up.wait()  # a connection made while cut waits, like a SYN on a dead path
         try:
+            if self._closed:
+                raise OSError("link closed")
             server = socket.create_connection(("127.0.0.1", self.target_port))
         except OSError:
             client.close()
@@ -56,7 +58,7 @@ class Link:
 
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
         peer = {a: b, b: a}
-        try:
+        try:  # select() on a socket closed meanwhile raises ValueError
             while not self._closed:
                 self._up.wait()
                 ready, _, _ = select.select([a, b], [], [], 0.2)
@@ -67,7 +69,7 @@ class Link:
                     if not data:
                         return
                     peer[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):
             return
         finally:
             for sock in (a, b):

@@ -341,6 +341,8 @@ class LibvirtSource:
 
     def _memory(self) -> tuple[int, int]:
         """(total, free) KiB of the hypervisor's host; the last figures while libvirtd does not answer."""
+        if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
+            return local_host.memory_kib()
         try:
             memory = self._bounded("memory", self._read_memory)
         except NoAnswer:
@@ -351,8 +353,6 @@ class LibvirtSource:
         return memory
 
     def _read_memory(self) -> tuple[int, int]:
-        if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
-            return local_host.memory_kib()
         if self._node_memstats:
             try:
                 self.calls += 1

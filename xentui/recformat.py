@@ -7,9 +7,11 @@ gzip'd JSON lines (see docs/record-format.md).  Line 1 is the header::
 then one line per tick::
 
     {"t": monotonic, "w": wall, "h": [host static] (first tick and when it changed), "f": mem_free_kib,
-     "d": [[domain fields...], ...], "p": [pcpu busy ns] | null, "e": [errors], "n": [notices]}
+     "d": [domain, ...], "p": [pcpu busy ns] | null, "e": [errors], "n": [notices]}
 
 Objects are positional arrays in the order the header's ``fields`` names (so the file documents itself).
+A domain is written whole (an array) the first time its UUID appears, else as a delta against its
+previous tick: ``{"=": uuid, "<field index>": new value, ...}`` (only the fields that changed).
 Decoding checks every type: a damaged file is refused whole, with one line, never half-shown.
 Pure standard library plus the model.
 """
@@ -80,13 +82,31 @@ def encode_domain(d: DomainSample) -> list:
             d.ssid, d.flags]
 
 
-def encode_tick(raw: RawSample, host: list | None) -> str:
-    """One line; ``host`` is the encoded static host when it must be written (first tick, or it changed)."""
+def _delta(prev: list | None, cur: list) -> list | dict:
+    if prev is None:
+        return cur
+    changed: dict[str, Any] = {"=": cur[0]}
+    for i in range(1, len(cur)):
+        if cur[i] != prev[i]:
+            changed[str(i)] = cur[i]
+    return changed
+
+
+def encode_tick(raw: RawSample, host: list | None, previous: dict[str, list]) -> str:
+    """One line; ``host`` is the encoded static host when it must be written (first tick, or it changed);
+    ``previous``: each domain's encoded fields at the last tick (updated here: the deltas' base)."""
     tick: dict[str, Any] = {"t": raw.monotonic, "w": raw.wall}
     if host is not None:
         tick["h"] = host
     tick["f"] = raw.host.mem_free_kib
-    tick["d"] = [encode_domain(d) for d in raw.domains]
+    current = {}
+    domains = []
+    for d in raw.domains:
+        fields = current[d.uuid] = encode_domain(d)
+        domains.append(_delta(previous.get(d.uuid), fields))
+    previous.clear()
+    previous.update(current)
+    tick["d"] = domains
     tick["p"] = None if raw.pcpu_busy_ns is None else list(raw.pcpu_busy_ns)
     if raw.errors:
         tick["e"] = list(raw.errors)
@@ -219,8 +239,31 @@ def check_header(v: Any) -> dict:
     return v
 
 
-def decode_tick(v: Any, host: HostSample | None) -> RawSample:
-    """One tick; ``host`` is the last static host (None before the first)."""
+def _undelta(v: Any, previous: dict[str, list], current: dict[str, list]) -> list:
+    if type(v) is dict:
+        uuid = v.get("=")
+        base = previous.get(uuid) if type(uuid) is str else None
+        if base is None:
+            raise FormatError(f"a domain delta for {uuid!r}, which was not in the tick before")
+        fields = list(base)
+        for key, value in v.items():
+            if key == "=":
+                continue
+            i = int(key) if key.isdigit() else 0
+            if not 1 <= i < len(DOMAIN_FIELDS):
+                raise FormatError(f"domain delta field {key!r} is not 1 to {len(DOMAIN_FIELDS) - 1}")
+            fields[i] = value
+        v = fields
+    d = _list(v, "domain", len(DOMAIN_FIELDS))
+    if type(d[0]) is not str or d[0] in current:
+        raise FormatError("a domain without a UUID, or the same UUID twice in one tick")
+    current[d[0]] = d
+    return d
+
+
+def decode_tick(v: Any, host: HostSample | None, previous: dict[str, list]) -> RawSample:
+    """One tick; ``host`` is the last static host (None before the first); ``previous``: each domain's fields
+    at the tick before (the deltas' base; updated here)."""
     if type(v) is not dict:
         raise FormatError("a tick is not a JSON object")
     free = _int(v.get("f"), "free memory", False)
@@ -231,12 +274,16 @@ def decode_tick(v: Any, host: HostSample | None) -> RawSample:
     else:
         host = _with_free(host, free)
     busy = v.get("p")
-    return RawSample(
+    current: dict[str, list] = {}
+    raw = RawSample(
         monotonic=_float(v.get("t"), "monotonic time"), wall=_float(v.get("w"), "wall time"), host=host,
-        domains=tuple(decode_domain(d) for d in _list(v.get("d"), "domains")),
+        domains=tuple(decode_domain(_undelta(d, previous, current)) for d in _list(v.get("d"), "domains")),
         errors=_strs(v.get("e", []), "errors"), notices=_strs(v.get("n", []), "notices"),
         pcpu_busy_ns=None if busy is None else tuple(_int(b, "pCPU busy", False) for b in _list(busy, "pCPU busy")),
     )
+    previous.clear()
+    previous.update(current)
+    return raw
 
 
 def _with_free(host: HostSample, free: int) -> HostSample:

@@ -47,10 +47,13 @@ def test_round_trip_equals_what_was_recorded(tmp_path):
             build_snapshot(samples[i - 1], samples[i], i)
 
 
-def test_static_host_written_once(tmp_path):
+def test_static_host_written_once_and_domains_as_deltas(tmp_path):
     path = write(tmp_path / "s.xtrec.gz", synthetic_samples(count=5, domains=2))
     ticks = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()[1:]]
     assert ["h" in t for t in ticks] == [True, False, False, False, False]
+    assert [type(d).__name__ for d in ticks[0]["d"]] == ["list", "list"]
+    assert all(type(d) is dict and "1" not in d for d in ticks[1]["d"])  # the name did not change: not written
+    assert type(ticks[-1]["d"][-1]) is list  # a domain new at that tick: whole
 
 
 def test_replay_position_seek_step_speed(tmp_path):

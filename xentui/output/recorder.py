@@ -21,6 +21,7 @@ class Recorder:
         self.path = str(path)
         self._file: IO[bytes] = gzip.open(self.path, "wb", compresslevel=6)  # noqa: SIM115 - open until close()
         self._host: list | None = None
+        self._domains: dict[str, list] = {}  # each domain's fields at the last tick: the deltas' base
         self.ticks = 0
         self.bytes_raw = 0
         head = recformat.header(uri, delay, time.time() if created is None else created, __version__)
@@ -33,7 +34,7 @@ class Recorder:
 
     def write(self, raw: RawSample) -> None:
         host = recformat.encode_host(raw.host)
-        self._write(recformat.encode_tick(raw, host if host != self._host else None))
+        self._write(recformat.encode_tick(raw, host if host != self._host else None, self._domains))
         self._host = host
         self.ticks += 1
         if self.ticks % FLUSH_EVERY == 0:

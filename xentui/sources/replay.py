@@ -45,6 +45,7 @@ def load(path: str | Path) -> Recording:
     samples: list[RawSample] = []
     header: dict | None = None
     host: HostSample | None = None
+    domains: dict[str, list] = {}
     line_no = 0
     try:
         with gzip.open(name, "rb") as f:
@@ -58,7 +59,7 @@ def load(path: str | Path) -> Recording:
                     if header is None:
                         header = recformat.check_header(value)
                         continue
-                    raw = recformat.decode_tick(value, host)
+                    raw = recformat.decode_tick(value, host, domains)
                 except recformat.FormatError as err:
                     where = "" if header is None else f"line {line_no}: "
                     raise ReplayError(f"{name}: {where}{err}") from None

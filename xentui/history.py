@@ -21,6 +21,11 @@ DOMAIN_SERIES = ("cpu_pct", "mem_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_
 HOST_SERIES = ("cpu_pct", "mem_used_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s")
 
 
+def capacity_for(delay_s: float, span_s: float = 3600.0) -> int:
+    """Ticks for ``span_s`` of history at ``delay_s`` between ticks, at most DEFAULT_CAPACITY."""
+    return max(1, min(DEFAULT_CAPACITY, math.ceil(span_s / max(delay_s, 0.001))))
+
+
 class Ring:
     """The last ``capacity`` floats, oldest first."""
 

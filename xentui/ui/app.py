@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 
 from xentui import config
 from xentui.actions import Action
+from xentui.history import History, capacity_for
 from xentui.model import DomainView, Snapshot
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.poller import Poller, check_delay
@@ -32,6 +33,7 @@ from xentui.ui import columns as cols
 from xentui.ui import partial_updates
 from xentui.ui.domain_actions import ACTIONS, DomainActions
 from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
+from xentui.ui.replay_controls import REPLAY_ACTIONS, REPLAY_BINDINGS, REPLAY_KEYS, ReplayControls
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
 from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from xentui.ui.widgets.domain_table import DomainTable
@@ -68,13 +70,14 @@ KEYS = [
     ("Ctrl+L", "repaint"),
     ("Ctrl+P", "command palette: change theme, ..."),
     ("F1 ?", "this help"),
+    *REPLAY_KEYS,
 ]
 
 
 GUARDED_ACTIONS = {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view"}
 
 
-class XentuiApp(DomainActions, App):
+class XentuiApp(ReplayControls, DomainActions, App):
     TITLE = "xentui"
     CSS = """
     Screen { layout: vertical; }
@@ -111,6 +114,7 @@ class XentuiApp(DomainActions, App):
         Binding("r,R", "header", show=False),
         Binding("c,f2", "choose_columns", "Columns", key_display="c"),
         Binding("ctrl+l", "repaint", show=False),
+        *REPLAY_BINDINGS,
     ]
 
     # var, not reactive: a reactive would repaint the whole screen on every snapshot.
@@ -127,6 +131,7 @@ class XentuiApp(DomainActions, App):
         self.problems = list(problems or [])
         self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
+        self.history = History(capacity_for(settings.delay))
         self.filter_text = ""
         self.events = False  # lifecycle events subscribed
         self.lost: str | None = None  # the source stopped answering: what the header says
@@ -167,7 +172,10 @@ class XentuiApp(DomainActions, App):
         self.refit()
         self.table.focus()
         if self.poll:
-            self.run_worker(self._poll(), name="poller", exclusive=True)
+            self.run_worker(self._replay() if self.replaying else self._poll(), name="poller", exclusive=True)
+        if self.replaying is not None and self.replaying.fallback:
+            self.notify(f"{self.replaying.fallback}: showing the bundled demo (-c URI picks a hypervisor)",
+                        severity="warning", timeout=15)
         self.call_after_refresh(gc.freeze)  # start-up objects live for the whole run: never scan them again
 
     @property
@@ -231,6 +239,8 @@ class XentuiApp(DomainActions, App):
                 await self.poller.wait_to_retry(wait)
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None:
+            self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
         if snapshot is not None and not self.paused:
             self.present(snapshot)
             if isinstance(self.screen, VcpuScreen | PcpuScreen):
@@ -256,10 +266,15 @@ class XentuiApp(DomainActions, App):
 
     def show_header(self) -> None:
         if self.snapshot is not None:
+            alert = self.lost
+            if alert is None and self.replaying is not None and self.replaying.fallback:
+                alert = f"{self.replaying.fallback}; this is the bundled demo, not this host"
             self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.settings.cpu_mode,
-                                            mode_line=self.mode_line(), width=self.size.width, alert=self.lost)
+                                            mode_line=self.mode_line(), width=self.size.width, alert=alert)
 
     def mode_line(self) -> str:
+        if self.replaying is not None:
+            return self.replay_mode_line()
         parts = ["[$level-warn]read-only[/]" if getattr(self.source, "readonly", True) else "[$level-crit]WRITE[/]",
                  f"every {self.poller.delay:g} s" + (" + events" if self.events else "")]
         if self.paused:
@@ -343,6 +358,9 @@ class XentuiApp(DomainActions, App):
             self.present(self.snapshot)
 
     def action_pause(self) -> None:
+        if self.replaying is not None:
+            self.replay_toggle()
+            return
         self.paused = not self.paused
         if not self.paused and self.snapshot:
             self.present(self.snapshot)
@@ -356,6 +374,10 @@ class XentuiApp(DomainActions, App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Domain actions never fire while a dialog is open: keys typed fast after `/` (or pasted) can reach
         the app before the prompt's input has the focus, and `p` must not pause a VM then."""
+        if action in REPLAY_ACTIONS:
+            return self.replaying is not None
+        if self.replaying is not None and action in ("act", "menu", "untag", "delay"):
+            return False  # a recording cannot be acted on, and its pace is the recording's
         return not (action in GUARDED_ACTIONS and isinstance(self.screen, ModalScreen))
 
     def targets(self) -> list[DomainView]:
@@ -366,6 +388,9 @@ class XentuiApp(DomainActions, App):
         return tagged or ([chosen] if chosen is not None else [])
 
     def action_tag(self) -> None:
+        if self.replaying is not None:  # Space: play / pause
+            self.replay_toggle()
+            return
         self.table.toggle_tag()
 
     def action_untag(self) -> None:

@@ -1,0 +1,72 @@
+"""Replay in the live view: header says so, keys move the recording, actions are off, history follows."""
+
+from __future__ import annotations
+
+import pytest
+
+from xentui import config
+from xentui.output.recorder import Recorder
+from xentui.sources.replay import ReplaySource
+from xentui.sources.synthetic import SyntheticSource
+from xentui.ui.app import XentuiApp
+
+
+def recording(path, ticks: int = 40, domains: int = 4):
+    source = SyntheticSource(count=domains)
+    rec = Recorder(path, source.uri, 1.0, created=0.0)
+    for _ in range(ticks):
+        rec.write(source.collect())
+    rec.close()
+    return path
+
+
+@pytest.fixture
+def replay_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    source = ReplaySource.open(recording(tmp_path / "r.xtrec.gz"))
+    return XentuiApp(source, config.Settings(), config_path=None)
+
+
+def header_text(app) -> str:
+    return "\n".join(app.query_one("#host").lines)
+
+
+@pytest.mark.asyncio
+async def test_replay_keys(replay_app):
+    app, src = replay_app, replay_app.source
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        assert "REPLAY" in header_text(app) and "(actions off)" in header_text(app)
+        await pilot.press("space")  # pause
+        assert not src.playing
+        at = src.index
+        await pilot.press("full_stop", "full_stop")
+        assert src.index == at + 2 and app.snapshot.seq == at + 3
+        await pilot.press("comma")
+        assert src.index == at + 1
+        await pilot.press("right_square_bracket")
+        assert src.index == at + 11 and not src.playing
+        await pilot.press("left_square_bracket")
+        assert src.index == at + 1
+        assert len(app.history.times()) == src.index + 1  # history as it was at that point
+        await pilot.press("plus", "plus")
+        assert src.speed == 4.0
+        await pilot.press("minus")
+        assert src.speed == 2.0
+        await pilot.press("end")
+        assert src.at_end and "END" in header_text(app)
+        await pilot.press("home")
+        assert src.index == 0
+        await pilot.press("x", "k", "p")  # actions: none fires, no dialog opens
+        assert app.screen is app.screen_stack[0]
+
+
+@pytest.mark.asyncio
+async def test_replay_plays_at_the_recorded_pace_times_speed(replay_app):
+    app, src = replay_app, replay_app.source
+    src.speed = 64.0  # 1 s ticks -> ~16 ms
+    async with app.run_test(size=(120, 30)) as pilot:
+        start = src.index
+        await pilot.pause(0.5)
+        assert src.index > start + 5
+        assert app.snapshot.seq == src.index + 1

@@ -1,0 +1,116 @@
+"""Replay in the live view: the recording's clock instead of the poller, and the keys that move it.
+
+Snapshots come from :meth:`ReplaySource.snapshot` (rates from recorded times); the wait between
+ticks is the recorded interval divided by the speed, and stepping or seeking never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.markup import escape
+
+from xentui.history import History
+from xentui.sources.replay import ReplaySource
+
+REPLAY_BINDINGS = [
+    Binding("comma", "replay_step(-1)", "Back", key_display=","),
+    Binding("full_stop", "replay_step(1)", "Step", key_display="."),
+    Binding("left_square_bracket", "replay_seek(-10)", "-10s", key_display="["),
+    Binding("right_square_bracket", "replay_seek(10)", "+10s", key_display="]"),
+    Binding("left_curly_bracket", "replay_seek(-60)", show=False),
+    Binding("right_curly_bracket", "replay_seek(60)", show=False),
+    Binding("home", "replay_jump(0)", show=False, priority=True),  # before the table: in a replay only
+    Binding("end", "replay_jump(-1)", show=False, priority=True),
+    Binding("minus", "replay_speed(-1)", "Slower", key_display="-"),
+    Binding("plus,equals_sign", "replay_speed(1)", "Faster", key_display="+"),
+]
+REPLAY_ACTIONS = {"replay_step", "replay_seek", "replay_jump", "replay_speed"}
+REFILL_TICKS = 600  # after a seek, history is rebuilt from at most this many ticks before the new position
+REPLAY_KEYS = [
+    ("Space z", "replay: play / pause"),
+    (", .", "replay: one tick back / forward (pauses)"),
+    ("[ ] { }", "replay: 10 s / 60 s back / forward"),
+    ("Home End", "replay: first / last tick"),
+    ("- +", "replay: slower / faster (x0.25 to x64)"),
+]
+
+
+class ReplayControls:
+    """Mixed into the App: ``self.source`` is a ReplaySource when replaying."""
+
+    source: object
+    history: History
+    _replay_wake: asyncio.Event | None = None
+
+    @property
+    def replaying(self) -> ReplaySource | None:
+        return self.source if isinstance(self.source, ReplaySource) else None
+
+    async def _replay(self) -> None:
+        src = self.replaying
+        assert src is not None
+        self._replay_wake = asyncio.Event()
+        self._replay_show(refill=True)
+        while True:
+            wait = src.wait_s() if src.playing and not src.at_end else None
+            try:
+                await asyncio.wait_for(self._replay_wake.wait(), wait)
+            except TimeoutError:
+                src.step(1)
+                self._replay_show()
+            self._replay_wake.clear()
+
+    def _replay_show(self, refill: bool = False) -> None:
+        src = self.replaying
+        if getattr(self, "_exit", False):
+            return  # closing: the widgets may be gone already
+        if refill:  # history as it was at this point of the recording
+            self.history.clear()
+            for index in range(max(0, src.index - min(REFILL_TICKS, self.history.capacity) + 1), src.index):
+                self.history.add(src.snapshot(index))
+        with contextlib.suppress(NoMatches):  # the app closed between two ticks
+            self.snapshot = src.snapshot()
+
+    def replay_mode_line(self) -> str:
+        src = self.replaying
+        state = "▶" if src.playing and not src.at_end else "END" if src.at_end else "⏸ paused"
+        what = "DEMO: a session recorded from real lab guests" if src.demo else escape(src.recording.path)
+        return f"[reverse $level-warn] REPLAY [/] {what}  {src.position()}  {state}  (actions off)"
+
+    def _replay_moved(self, refill: bool) -> None:
+        self._replay_show(refill=refill)
+        if self._replay_wake is not None:
+            self._replay_wake.set()  # the wait to the next tick starts again from here
+
+    def replay_toggle(self) -> None:
+        src = self.replaying
+        if src.at_end and not src.playing:
+            src.seek(1)
+        src.playing = not src.playing
+        self._replay_moved(refill=False)
+
+    def action_replay_step(self, ticks: int) -> None:
+        src = self.replaying
+        src.playing = False
+        src.step(ticks)
+        self._replay_moved(refill=ticks < 0)
+
+    def action_replay_seek(self, seconds: float) -> None:
+        src = self.replaying
+        src.seek_seconds(seconds)
+        self._replay_moved(refill=True)
+
+    def action_replay_jump(self, index: int) -> None:
+        src = self.replaying
+        src.seek(index if index >= 0 else len(src) - 1)
+        self._replay_moved(refill=True)
+
+    def action_replay_speed(self, step: int) -> None:
+        speed = self.replaying.faster(step)
+        self._replay_moved(refill=False)
+        with contextlib.suppress(Exception):
+            self.notify(f"replay speed x{speed:g}", timeout=2)

@@ -70,3 +70,20 @@ async def test_replay_plays_at_the_recorded_pace_times_speed(replay_app):
         await pilot.pause(0.5)
         assert src.index > start + 5
         assert app.snapshot.seq == src.index + 1
+
+
+@pytest.mark.asyncio
+async def test_cpu_sparkline_column_follows_the_history(replay_app):
+    app = replay_app
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("space")
+        for _ in range(12):
+            await pilot.press("full_stop")
+        assert "cpu_hist" in app.table.shown
+        web = next(v for v in app.snapshot.domains if v.name == "web")  # ~97 % of its one vCPU
+        idle = next(v for v in app.snapshot.domains if v.name == "cache")  # ~3 % of each of 3 vCPUs
+        spark = app.table.cell_text(web.uuid, "cpu_hist")
+        assert len(spark) == 12 and set(spark) <= {"▇", "█"}
+        assert app.table.cell_text(idle.uuid, "cpu_hist") == "▁" * 12
+        await pilot.press("home")  # seek: the history is the recording's up to there (one tick, no rates)
+        assert app.table.cell_text(web.uuid, "cpu_hist").strip() == ""

@@ -255,7 +255,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
 
     @property
     def context(self) -> cols.Context:
-        return cols.Context(cpu_mode=self.settings.cpu_mode)
+        return cols.Context(cpu_mode=self.settings.cpu_mode, history=self.history)
 
     def present(self, snapshot: Snapshot) -> None:
         if min(40, max([8, *(len(v.name) for v in snapshot.domains)])) > self.table.name_width:

@@ -87,3 +87,31 @@ async def test_cpu_sparkline_column_follows_the_history(replay_app):
         assert app.table.cell_text(idle.uuid, "cpu_hist") == "▁" * 12
         await pilot.press("home")  # seek: the history is the recording's up to there (one tick, no rates)
         assert app.table.cell_text(web.uuid, "cpu_hist").strip() == ""
+
+
+@pytest.mark.asyncio
+async def test_chart_screens_draw_the_history_while_shown(replay_app):
+    from xentui.ui.charts import Chart, DomainChartsScreen, HostChartsScreen
+
+    app, src = replay_app, replay_app.source
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("space", *["full_stop"] * 20)
+        await pilot.press("h")
+        assert isinstance(app.screen, DomainChartsScreen)
+        await pilot.pause()
+        charts = list(app.screen.query(Chart))
+        assert len(charts) == 4
+        text = "\n".join(str(c.render()) for c in charts)
+        assert "CPU % per vCPU" in text and "Memory (MiB)" in text and "Network" in text and "Disk" in text
+        title = str(app.screen.query_one("#charts-title").render())
+        assert "last 22 updates" in title and "LLC occupancy: not collected" in title
+        screen = app.screen
+        calls = []
+        screen.show = lambda snap: calls.append(snap)  # redrawn while shown ...
+        await pilot.press("full_stop")
+        assert len(calls) == 1
+        await pilot.press("escape", "H")
+        assert isinstance(app.screen, HostChartsScreen)
+        await pilot.press("full_stop")
+        assert len(calls) == 1  # ... and not once it is closed
+        assert src.index == 23

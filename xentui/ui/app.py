@@ -31,6 +31,7 @@ from xentui.poller import Poller, check_delay
 from xentui.sources import Source, SourceError
 from xentui.ui import columns as cols
 from xentui.ui import partial_updates
+from xentui.ui.charts import ChartsScreen, DomainChartsScreen, HostChartsScreen
 from xentui.ui.domain_actions import ACTIONS, DomainActions
 from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
 from xentui.ui.replay_controls import REPLAY_ACTIONS, REPLAY_BINDINGS, REPLAY_KEYS, ReplayControls
@@ -64,6 +65,8 @@ KEYS = [
     ("b B", "block device lines of the selected domain (xentop -x)"),
     ("v", "vCPU line of the selected domain (xentop -v)"),
     ("Enter V", "vCPU view of the selected domain: placement matrix, pin (p), all vCPUs (a), config too (c)"),
+    ("h", "charts of the selected domain: CPU % per vCPU, memory, network, disk (history)"),
+    ("H", "charts of the host: CPU busy, memory used, all domains' network and disk"),
     ("1", "pCPU view: use of each physical CPU and the vCPUs on it, by NUMA node (virt-top -1)"),
     ("r R", "show / hide the table header"),
     ("c F2", "choose columns"),
@@ -111,6 +114,8 @@ class XentuiApp(ReplayControls, DomainActions, App):
         Binding("v", "detail('vcpus')", "vCPUs", show=False),
         Binding("enter,V", "vcpu_view", "vCPUs", key_display="Enter"),
         Binding("1", "pcpu_view", "pCPUs"),
+        Binding("h", "charts", "Charts"),
+        Binding("H", "host_charts", show=False),
         Binding("r,R", "header", show=False),
         Binding("c,f2", "choose_columns", "Columns", key_display="c"),
         Binding("ctrl+l", "repaint", show=False),
@@ -243,7 +248,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
             self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
         if snapshot is not None and not self.paused:
             self.present(snapshot)
-            if isinstance(self.screen, VcpuScreen | PcpuScreen):
+            if isinstance(self.screen, VcpuScreen | PcpuScreen | ChartsScreen):  # the shown screen only
                 self.screen.show(snapshot)
 
     def visible(self, snapshot: Snapshot) -> list[DomainView]:
@@ -409,6 +414,14 @@ class XentuiApp(ReplayControls, DomainActions, App):
         view = self.selected()
         if view is not None:
             self.push_screen(VcpuScreen(view.uuid))
+
+    def action_charts(self) -> None:
+        view = self.selected()
+        if view is not None:
+            self.push_screen(DomainChartsScreen(view.uuid))
+
+    def action_host_charts(self) -> None:
+        self.push_screen(HostChartsScreen())
 
     def action_pcpu_view(self) -> None:
         self.push_screen(PcpuScreen())

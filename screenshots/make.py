@@ -35,6 +35,9 @@ SCENES = [
     ("pcpu-view", (120, 40), {}, ["1"]),
     ("action-menu", (120, 40), {"write": True}, ["x"]),
     ("destroy-confirm", (120, 40), {"write": True}, ["down", "k"]),
+    ("charts-domain", (140, 44), {"ticks": 120}, ["down", "down", "down", "h"]),
+    ("charts-host", (140, 44), {"ticks": 120}, ["H"]),
+    ("main-history", (120, 30), {"ticks": 40}, []),
 ]
 
 

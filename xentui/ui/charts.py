@@ -41,7 +41,7 @@ class Chart(PlotextPlot):
         plt.ylabel(ylabel)
         theme = self.app.theme_variables
         now = times[-1] if times else 0.0
-        drawn = False
+        drawn, peak = False, 0.0
         for n, (label, values) in enumerate(series):
             xs = times[-len(values):] if values else []
             points = [(x - now, v / scale) for x, v in zip(xs, values, strict=False) if not math.isnan(v)]
@@ -50,10 +50,11 @@ class Chart(PlotextPlot):
             colour = theme.get(PALETTE[n % len(PALETTE)], "#ffffff").lstrip("#")
             rgb = tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4)) if len(colour) >= 6 else None
             plt.plot([p[0] for p in points], [p[1] for p in points], label=label, color=rgb or "white",
-                     marker="braille")
+                     marker="hd")  # half blocks: every terminal font has them
             drawn = True
-        if ymax is not None:
-            plt.ylim(0, ymax)
+            peak = max(peak, max(p[1] for p in points))
+        # from 0, a little above the highest of the line and ``ymax``: a flat line is not drawn on the frame
+        plt.ylim(0, max(peak, ymax or 0.0, 1e-9) * 1.1 or 1.0)
         if not drawn:
             plt.title(f"{title}: no data yet")
         self.refresh()

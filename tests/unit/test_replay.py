@@ -183,3 +183,22 @@ def test_bundled_demo_is_in_the_package_and_reads():
     source = ReplaySource.open(path, demo=True)
     assert len(source) >= 30 and path.stat().st_size <= 200_000
     assert source.samples[0].host.hypervisor in ("QEMU", "KVM")  # real guests, not the synthetic host
+
+
+def test_no_hypervisor_shows_the_demo_and_says_why(tmp_path, monkeypatch):
+    import xentui.sources.replay as replay_mod
+    import xentui.ui.app as app_mod
+
+    demo = write(tmp_path / "demo.xtrec.gz", synthetic_samples(count=3, domains=2))
+    monkeypatch.setattr(replay_mod, "demo_path", lambda: demo)
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "test:///nonexistent/host.xml")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    shown = []
+    monkeypatch.setattr(app_mod, "run_app", lambda source, *a, **kw: shown.append(source) or 0)
+    code, out, err = run_cli([])
+    assert code == 0 and len(shown) == 1 and shown[0].demo
+    assert "test:///nonexistent/host.xml" in shown[0].fallback
+    lines = err.splitlines()
+    assert len(lines) == 2 and "test:///nonexistent/host.xml" in lines[0] and "bundled demo" in lines[1]
+    code, out, err = run_cli(["-b", "-i", "1"])  # batch: one line and status 1, never a demo
+    assert code == 1 and out == "" and err.count("\n") == 1 and "xentui --demo" in err

@@ -117,6 +117,10 @@ def replay(source, opts: BatchOptions, out: TextIO | None = None) -> int:
             iteration += 1
             out.write(render(source.snapshot(index), iteration, opts))
         out.flush()
+    except SourceError as err:  # a large recording's values are checked as they are read
+        out.flush()
+        print(f"xentui: {err}", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno())

@@ -261,34 +261,33 @@ def _undelta(v: Any, previous: dict[str, list], current: dict[str, list]) -> lis
     return d
 
 
-def decode_tick(v: Any, host: HostSample | None, previous: dict[str, list]) -> RawSample:
-    """One tick; ``host`` is the last static host (None before the first); ``previous``: each domain's fields
-    at the tick before (the deltas' base; updated here)."""
+def resolve_tick(v: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """A tick made whole (fast, JSON level): the host written out and every domain delta applied.
+
+    ``state`` carries the last host and each domain's fields from tick to tick (updated here).
+    Checks the structure only; :func:`decode_tick` checks every value.
+    """
     if type(v) is not dict:
         raise FormatError("a tick is not a JSON object")
-    free = _int(v.get("f"), "free memory", False)
     if "h" in v:
-        host = decode_host(v["h"], free)
-    elif host is None:
+        state["h"] = v["h"]
+    elif "h" not in state:
         raise FormatError("the first tick has no host")
-    else:
-        host = _with_free(host, free)
-    busy = v.get("p")
+    _float(v.get("t"), "monotonic time")
+    previous: dict[str, list] = state.setdefault("d", {})
     current: dict[str, list] = {}
-    raw = RawSample(
-        monotonic=_float(v.get("t"), "monotonic time"), wall=_float(v.get("w"), "wall time"), host=host,
-        domains=tuple(decode_domain(_undelta(d, previous, current)) for d in _list(v.get("d"), "domains")),
+    domains = [_undelta(d, previous, current) for d in _list(v.get("d"), "domains")]
+    state["d"] = current
+    return {**v, "h": state["h"], "d": domains}
+
+
+def decode_tick(v: dict[str, Any]) -> RawSample:
+    """A whole tick (from :func:`resolve_tick`) as a RawSample, every value checked."""
+    busy = v.get("p")
+    return RawSample(
+        monotonic=_float(v.get("t"), "monotonic time"), wall=_float(v.get("w"), "wall time"),
+        host=decode_host(v["h"], _int(v.get("f"), "free memory", False)),
+        domains=tuple(decode_domain(d) for d in v["d"]),
         errors=_strs(v.get("e", []), "errors"), notices=_strs(v.get("n", []), "notices"),
         pcpu_busy_ns=None if busy is None else tuple(_int(b, "pCPU busy", False) for b in _list(busy, "pCPU busy")),
     )
-    previous.clear()
-    previous.update(current)
-    return raw
-
-
-def _with_free(host: HostSample, free: int) -> HostSample:
-    if host.mem_free_kib == free:
-        return host
-    return HostSample(host.hostname, host.hypervisor, host.hypervisor_version, host.uri, host.pcpus, host.mhz,
-                      host.mem_total_kib, free, host.cpu_model, host.libvirt_version, host.cache_monitoring,
-                      host.boot_time, host.topology)

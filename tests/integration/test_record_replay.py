@@ -30,7 +30,7 @@ def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
         time.sleep(0.5)
     recorder.close()
     replay = ReplaySource.open(path)
-    assert list(replay.samples) == recorded
+    assert list(replay.recording.samples) == recorded
     for i in range(1, len(recorded)):
         assert replay.snapshot(i) == build_snapshot(recorded[i - 1], recorded[i], i + 1)
     busy_view = next(v for v in replay.snapshot(len(recorded) - 1).domains if v.uuid == busy.UUIDString())

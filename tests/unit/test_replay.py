@@ -74,7 +74,7 @@ def test_replay_position_seek_step_speed(tmp_path):
 
 def test_collect_walks_to_the_end(tmp_path):
     source = ReplaySource.open(write(tmp_path / "s.xtrec.gz", synthetic_samples(count=3, domains=1)))
-    assert source.collect() is source.samples[2]
+    assert source.collect() is source.recording.sample(2)
     with pytest.raises(ReplayError.__mro__[1]):  # SourceError: the end, as a source says it
         source.collect()
 
@@ -182,7 +182,7 @@ def test_bundled_demo_is_in_the_package_and_reads():
         pytest.skip("the demo is recorded from the lab guests (xentui record); not bundled yet")
     source = ReplaySource.open(path, demo=True)
     assert len(source) >= 30 and path.stat().st_size <= 200_000
-    assert source.samples[0].host.hypervisor in ("QEMU", "KVM")  # real guests, not the synthetic host
+    assert source.recording.sample(0).host.hypervisor in ("QEMU", "KVM")  # real guests, not the synthetic host
 
 
 def test_no_hypervisor_shows_the_demo_and_says_why(tmp_path, monkeypatch):
@@ -202,3 +202,23 @@ def test_no_hypervisor_shows_the_demo_and_says_why(tmp_path, monkeypatch):
     assert len(lines) == 2 and "test:///nonexistent/host.xml" in lines[0] and "bundled demo" in lines[1]
     code, out, err = run_cli(["-b", "-i", "1"])  # batch: one line and status 1, never a demo
     assert code == 1 and out == "" and err.count("\n") == 1 and "xentui --demo" in err
+
+
+def test_large_recordings_are_decoded_when_shown(tmp_path, monkeypatch):
+    import xentui.sources.replay as replay_mod
+
+    monkeypatch.setattr(replay_mod, "EAGER_DOMAIN_TICKS", 10)
+    samples = synthetic_samples(count=6, domains=4)
+    recording = load(write(tmp_path / "big.xtrec.gz", samples))
+    assert not recording.eager and len(recording) == 6 and list(recording.times) == [s.monotonic for s in samples]
+    assert list(recording.samples) == samples
+    # a bad value in a large file: found when that tick is read, one line naming file and tick
+    lines = gzip.decompress((tmp_path / "big.xtrec.gz").read_bytes()).splitlines(keepends=True)
+    lines[4] = lines[4].replace(b'"f":', b'"f":-', 1)
+    bad = tmp_path / "bad.xtrec.gz"
+    bad.write_bytes(gzip.compress(b"".join(lines)))
+    source = ReplaySource.open(bad)
+    with pytest.raises(ReplayError, match=r"bad.xtrec.gz: tick 4: free memory"):
+        source.snapshot(3)
+    code, out, err = run_cli(["-b", "--replay", str(bad)])
+    assert code == 2 and out.count("NAME") == 2 and err.count("\n") == 1 and "tick 4" in err

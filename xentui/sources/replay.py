@@ -11,12 +11,12 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from dataclasses import dataclass
+from array import array
 from importlib import resources
 from pathlib import Path
 
 from xentui import recformat
-from xentui.model import HostSample, RawSample, Snapshot, build_snapshot
+from xentui.model import RawSample, Snapshot, build_snapshot
 from xentui.sources import SourceError
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
@@ -27,11 +27,51 @@ class ReplayError(SourceError):
     """A recording that cannot be read: one line naming the file and what is wrong."""
 
 
-@dataclass(frozen=True)
+EAGER_DOMAIN_TICKS = 100_000  # up to this many domain-ticks a recording is decoded (and checked) whole at open
+CACHE_TICKS = 8
+
+
 class Recording:
-    path: str
-    header: dict
-    samples: tuple[RawSample, ...]
+    """A recording's ticks: all decoded when small; else each kept as compressed whole-tick JSON and
+    decoded when shown (an hour of 1000 domains would be ~9 GB of Python objects; this way ~0.2 GB).
+
+    Structure (gzip, JSON, deltas) is checked at open either way; values of a large recording are
+    checked as its ticks are decoded, and a bad one raises ReplayError naming file and tick.
+    """
+
+    def __init__(self, path: str, header: dict, times: array, ticks: list[bytes] | None,
+                 samples: list[RawSample] | None):
+        self.path = path
+        self.header = header
+        self.times = times  # monotonic seconds of each tick: seek and pace without decoding
+        self._ticks = ticks
+        self._samples = samples
+        self._cache: dict[int, RawSample] = {}
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @property
+    def eager(self) -> bool:
+        return self._samples is not None
+
+    def sample(self, index: int) -> RawSample:
+        if self._samples is not None:
+            return self._samples[index]
+        raw = self._cache.get(index)
+        if raw is None:
+            try:
+                raw = recformat.decode_tick(json.loads(zlib.decompress(self._ticks[index])))
+            except recformat.FormatError as err:
+                raise ReplayError(f"{self.path}: tick {index + 1}: {err}") from None
+            if len(self._cache) >= CACHE_TICKS:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[index] = raw
+        return raw
+
+    @property
+    def samples(self) -> tuple[RawSample, ...]:
+        return tuple(self.sample(i) for i in range(len(self)))
 
 
 def demo_path() -> Path:
@@ -40,12 +80,14 @@ def demo_path() -> Path:
 
 
 def load(path: str | Path) -> Recording:
-    """Read and check a whole recording, or ReplayError with one line."""
+    """Read and check a recording, or ReplayError with one line."""
     name = str(path)
-    samples: list[RawSample] = []
     header: dict | None = None
-    host: HostSample | None = None
-    domains: dict[str, list] = {}
+    state: dict = {}
+    times = array("d")
+    ticks: list[bytes] = []
+    samples: list[RawSample] | None = []
+    domain_ticks = 0
     line_no = 0
     try:
         with gzip.open(name, "rb") as f:
@@ -59,12 +101,17 @@ def load(path: str | Path) -> Recording:
                     if header is None:
                         header = recformat.check_header(value)
                         continue
-                    raw = recformat.decode_tick(value, host, domains)
+                    whole = recformat.resolve_tick(value, state)
+                    domain_ticks += len(whole["d"])
+                    if domain_ticks > EAGER_DOMAIN_TICKS:
+                        samples = None  # large: kept compressed, decoded when shown
+                    if samples is not None:
+                        samples.append(recformat.decode_tick(whole))
+                    ticks.append(_pack(whole))
                 except recformat.FormatError as err:
                     where = "" if header is None else f"line {line_no}: "
                     raise ReplayError(f"{name}: {where}{err}") from None
-                host = raw.host
-                samples.append(raw)
+                times.append(whole["t"])
     except FileNotFoundError:
         raise ReplayError(f"{name}: no such file (write one with 'xentui record -o {name}')") from None
     except IsADirectoryError:
@@ -75,15 +122,19 @@ def load(path: str | Path) -> Recording:
         raise ReplayError(f"{name}: not a xentui recording (not gzip-compressed; 'xentui record' writes "
                           ".xtrec.gz files)") from None
     except EOFError:
-        raise ReplayError(f"{name}: truncated after {len(samples)} complete ticks (the file was cut short, "
+        raise ReplayError(f"{name}: truncated after {len(times)} complete ticks (the file was cut short, "
                           "e.g. the recorder was killed or the copy is incomplete)") from None
     except (zlib.error, OSError) as err:
         raise ReplayError(f"{name}: corrupt compressed data near line {line_no + 1} ({_first(err)})") from None
     if header is None:
         raise ReplayError(f"{name}: empty file (a recording starts with a {recformat.FORMAT!r} header line)")
-    if not samples:
+    if not times:
         raise ReplayError(f"{name}: holds a header but no ticks (the recording stopped before its first sample)")
-    return Recording(name, header, tuple(samples))
+    return Recording(name, header, times, None if samples is not None else ticks, samples)
+
+
+def _pack(whole: dict) -> bytes:
+    return zlib.compress(json.dumps(whole, separators=(",", ":")).encode(), 1)
 
 
 def _first(err: BaseException) -> str:
@@ -103,10 +154,10 @@ class ReplaySource:
 
     def __init__(self, recording: Recording, *, demo: bool = False):
         self.recording = recording
-        self.samples = recording.samples
+        self.times = recording.times
         self.demo = demo
         self.uri = f"replay:{recording.path}"
-        self.index = min(1, len(self.samples) - 1)  # the first tick has no rates: start at the second
+        self.index = min(1, len(recording) - 1)  # the first tick has no rates: start at the second
         self.speed = 1.0
         self.playing = True
         self.fallback: str | None = None  # why the live source failed, when the demo stands in for it
@@ -118,10 +169,10 @@ class ReplaySource:
     # --- the source interface ---------------------------------------------------
 
     def collect(self) -> RawSample:
-        if self.index + 1 >= len(self.samples):
+        if self.index + 1 >= len(self.recording):
             raise SourceError(f"{self.recording.path}: end of the recording")
         self.index += 1
-        return self.samples[self.index]
+        return self.recording.sample(self.index)
 
     def close(self) -> None:
         pass
@@ -129,34 +180,34 @@ class ReplaySource:
     # --- position -----------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.recording)
 
     @property
     def at_end(self) -> bool:
-        return self.index >= len(self.samples) - 1
+        return self.index >= len(self.recording) - 1
 
     def snapshot(self, index: int | None = None) -> Snapshot:
         """The snapshot of tick ``index`` (default: the current one), rates against the tick before it."""
         i = self.index if index is None else index
-        prev = self.samples[i - 1] if i > 0 else None
-        return build_snapshot(prev, self.samples[i], seq=i + 1)
+        prev = self.recording.sample(i - 1) if i > 0 else None
+        return build_snapshot(prev, self.recording.sample(i), seq=i + 1)
 
     def seek(self, index: int) -> None:
-        self.index = max(0, min(len(self.samples) - 1, index))
+        self.index = max(0, min(len(self.recording) - 1, index))
 
     def step(self, ticks: int) -> None:
         self.seek(self.index + ticks)
 
     def seek_seconds(self, seconds: float) -> None:
         """Move by recorded time (negative: back), at least one tick."""
-        target = self.samples[self.index].monotonic + seconds
+        target = self.times[self.index] + seconds
         i = self.index
         if seconds >= 0:
-            while i + 1 < len(self.samples) and self.samples[i + 1].monotonic <= target:
+            while i + 1 < len(self.times) and self.times[i + 1] <= target:
                 i += 1
             i = max(i, self.index + 1)
         else:
-            while i > 0 and self.samples[i - 1].monotonic >= target:
+            while i > 0 and self.times[i - 1] >= target:
                 i -= 1
             i = min(i, self.index - 1)
         self.seek(i)
@@ -171,15 +222,15 @@ class ReplaySource:
         """Real seconds until the next tick at this speed: the recorded interval / speed."""
         if self.at_end:
             return MAX_WAIT_S
-        gap = self.samples[self.index + 1].monotonic - self.samples[self.index].monotonic
+        gap = self.times[self.index + 1] - self.times[self.index]
         return max(0.0, min(MAX_WAIT_S, gap / self.speed))
 
     def position(self) -> str:
         """E.g. '00:01:05 / 00:10:00  tick 66/601  x2'."""
-        first = self.samples[0].monotonic
-        now = self.samples[self.index].monotonic - first
-        total = self.samples[-1].monotonic - first
-        return f"{_hms(now)} / {_hms(total)}  tick {self.index + 1}/{len(self.samples)}  x{self.speed:g}"
+        first = self.times[0]
+        now = self.times[self.index] - first
+        total = self.times[-1] - first
+        return f"{_hms(now)} / {_hms(total)}  tick {self.index + 1}/{len(self.times)}  x{self.speed:g}"
 
 
 def _hms(seconds: float) -> str:

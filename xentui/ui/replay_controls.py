@@ -1,7 +1,8 @@
 """Replay in the live view: the recording's clock instead of the poller, and the keys that move it.
 
-Snapshots come from :meth:`ReplaySource.snapshot` (rates from recorded times); the wait between
-ticks is the recorded interval divided by the speed, and stepping or seeking never waits.
+Snapshots come from :meth:`ReplaySource.snapshot` (rates from recorded times), made in a worker
+thread (a large recording decodes its ticks as they are shown); the wait between ticks is the
+recorded interval divided by the speed, and stepping or seeking never waits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from textual.css.query import NoMatches
 from textual.markup import escape
 
 from xentui.history import History
+from xentui.model import Snapshot
+from xentui.sources import SourceError
 from xentui.sources.replay import ReplaySource
 
 REPLAY_BINDINGS = [
@@ -29,7 +32,8 @@ REPLAY_BINDINGS = [
     Binding("plus,equals_sign", "replay_speed(1)", "Faster", key_display="+"),
 ]
 REPLAY_ACTIONS = {"replay_step", "replay_seek", "replay_jump", "replay_speed"}
-REFILL_TICKS = 600  # after a seek, history is rebuilt from at most this many ticks before the new position
+REFILL_TICKS = 600  # after a seek, history is rebuilt from at most this many ticks before the new position ...
+REFILL_DOMAIN_TICKS = 20_000  # ... and at most this many domain-ticks (a large host: fewer ticks)
 REPLAY_KEYS = [
     ("Space z", "replay: play / pause"),
     (", .", "replay: one tick back / forward (pauses)"),
@@ -45,6 +49,7 @@ class ReplayControls:
     source: object
     history: History
     _replay_wake: asyncio.Event | None = None
+    _replay_refill = True
 
     @property
     def replaying(self) -> ReplaySource | None:
@@ -54,26 +59,39 @@ class ReplayControls:
         src = self.replaying
         assert src is not None
         self._replay_wake = asyncio.Event()
-        self._replay_show(refill=True)
         while True:
+            refill, self._replay_refill = self._replay_refill, False
+            try:
+                shots = await asyncio.to_thread(self._replay_snapshots, src.index, refill)
+            except SourceError as err:  # a damaged tick in a large recording
+                src.playing = False
+                self.notify(str(err), severity="error", timeout=30)
+                shots = []
+            if refill:
+                self.history.clear()
+            for shot in shots[:-1]:
+                self.history.add(shot)
+            if shots and not getattr(self, "_exit", False):
+                with contextlib.suppress(NoMatches):  # the app closed between two ticks
+                    self.snapshot = shots[-1]
+            if self._replay_wake.is_set():  # moved by a key meanwhile: show that first
+                self._replay_wake.clear()
+                continue
             wait = src.wait_s() if src.playing and not src.at_end else None
             try:
                 await asyncio.wait_for(self._replay_wake.wait(), wait)
+                self._replay_wake.clear()
             except TimeoutError:
                 src.step(1)
-                self._replay_show()
-            self._replay_wake.clear()
 
-    def _replay_show(self, refill: bool = False) -> None:
+    def _replay_snapshots(self, index: int, refill: bool) -> list[Snapshot]:
+        """In a worker thread: the snapshot at ``index``, after those that rebuild the history up to it."""
         src = self.replaying
-        if getattr(self, "_exit", False):
-            return  # closing: the widgets may be gone already
-        if refill:  # history as it was at this point of the recording
-            self.history.clear()
-            for index in range(max(0, src.index - min(REFILL_TICKS, self.history.capacity) + 1), src.index):
-                self.history.add(src.snapshot(index))
-        with contextlib.suppress(NoMatches):  # the app closed between two ticks
-            self.snapshot = src.snapshot()
+        if not refill:
+            return [src.snapshot(index)]
+        domains = len(src.recording.sample(index).domains)
+        ticks = min(REFILL_TICKS, self.history.capacity, max(2, REFILL_DOMAIN_TICKS // max(1, domains)))
+        return [src.snapshot(i) for i in range(max(0, index - ticks + 1), index + 1)]
 
     def replay_mode_line(self) -> str:
         src = self.replaying
@@ -82,9 +100,10 @@ class ReplayControls:
         return f"[reverse $level-warn] REPLAY [/] {what}  {src.position()}  {state}  (actions off)"
 
     def _replay_moved(self, refill: bool) -> None:
-        self._replay_show(refill=refill)
+        """Show the new position (the replay loop does it, off the event loop) and start the wait again."""
+        self._replay_refill = self._replay_refill or refill
         if self._replay_wake is not None:
-            self._replay_wake.set()  # the wait to the next tick starts again from here
+            self._replay_wake.set()
 
     def replay_toggle(self) -> None:
         src = self.replaying

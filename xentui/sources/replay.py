@@ -27,7 +27,7 @@ class ReplayError(SourceError):
     """A recording that cannot be read: one line naming the file and what is wrong."""
 
 
-EAGER_DOMAIN_TICKS = 100_000  # up to this many domain-ticks a recording is decoded (and checked) whole at open
+EAGER_DOMAIN_TICKS = 20_000  # up to this many domain-ticks a recording is decoded (and checked) whole at open
 CACHE_TICKS = 8
 
 

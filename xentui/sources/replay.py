@@ -226,11 +226,11 @@ class ReplaySource:
         return max(0.0, min(MAX_WAIT_S, gap / self.speed))
 
     def position(self) -> str:
-        """E.g. '00:01:05 / 00:10:00  tick 66/601  x2'."""
+        """E.g. '00:01:05/00:10:00 tick 66/601 x2'."""
         first = self.times[0]
         now = self.times[self.index] - first
         total = self.times[-1] - first
-        return f"{_hms(now)} / {_hms(total)}  tick {self.index + 1}/{len(self.times)}  x{self.speed:g}"
+        return f"{_hms(now)}/{_hms(total)} tick {self.index + 1}/{len(self.times)} x{self.speed:g}"
 
 
 def _hms(seconds: float) -> str:

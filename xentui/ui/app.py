@@ -119,7 +119,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
         Binding("r,R", "header", show=False),
         Binding("c,f2", "choose_columns", "Columns", key_display="c"),
         Binding("ctrl+l", "repaint", show=False),
-        *REPLAY_BINDINGS,
+        *REPLAY_BINDINGS,  # shown and on in a replay only
     ]
 
     # var, not reactive: a reactive would repaint the whole screen on every snapshot.
@@ -363,9 +363,6 @@ class XentuiApp(ReplayControls, DomainActions, App):
             self.present(self.snapshot)
 
     def action_pause(self) -> None:
-        if self.replaying is not None:
-            self.replay_toggle()
-            return
         self.paused = not self.paused
         if not self.paused and self.snapshot:
             self.present(self.snapshot)
@@ -381,7 +378,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
         the app before the prompt's input has the focus, and `p` must not pause a VM then."""
         if action in REPLAY_ACTIONS:
             return self.replaying is not None
-        if self.replaying is not None and action in ("act", "menu", "untag", "delay"):
+        if self.replaying is not None and action in ("act", "menu", "tag", "untag", "delay", "pause"):
             return False  # a recording cannot be acted on, and its pace is the recording's
         return not (action in GUARDED_ACTIONS and isinstance(self.screen, ModalScreen))
 
@@ -393,9 +390,6 @@ class XentuiApp(ReplayControls, DomainActions, App):
         return tagged or ([chosen] if chosen is not None else [])
 
     def action_tag(self) -> None:
-        if self.replaying is not None:  # Space: play / pause
-            self.replay_toggle()
-            return
         self.table.toggle_tag()
 
     def action_untag(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -20,6 +21,7 @@ from xentui.sources import SourceError
 from xentui.sources.replay import ReplaySource
 
 REPLAY_BINDINGS = [
+    Binding("space,z,Z", "replay_toggle", "Play/pause", key_display="Space"),
     Binding("comma", "replay_step(-1)", "Back", key_display=","),
     Binding("full_stop", "replay_step(1)", "Step", key_display="."),
     Binding("left_square_bracket", "replay_seek(-10)", "-10s", key_display="["),
@@ -31,7 +33,7 @@ REPLAY_BINDINGS = [
     Binding("minus", "replay_speed(-1)", "Slower", key_display="-"),
     Binding("plus,equals_sign", "replay_speed(1)", "Faster", key_display="+"),
 ]
-REPLAY_ACTIONS = {"replay_step", "replay_seek", "replay_jump", "replay_speed"}
+REPLAY_ACTIONS = {"replay_toggle", "replay_step", "replay_seek", "replay_jump", "replay_speed"}
 REFILL_TICKS = 600  # after a seek, history is rebuilt from at most this many ticks before the new position ...
 REFILL_DOMAIN_TICKS = 20_000  # ... and at most this many domain-ticks (a large host: fewer ticks)
 REPLAY_KEYS = [
@@ -95,9 +97,9 @@ class ReplayControls:
 
     def replay_mode_line(self) -> str:
         src = self.replaying
-        state = "▶" if src.playing and not src.at_end else "END" if src.at_end else "⏸ paused"
-        what = "DEMO: a session recorded from real lab guests" if src.demo else escape(src.recording.path)
-        return f"[reverse $level-warn] REPLAY [/] {what}  {src.position()}  {state}  (actions off)"
+        state = "playing" if src.playing and not src.at_end else "END" if src.at_end else "paused"
+        what = "demo: recorded from real lab guests" if src.demo else escape(Path(src.recording.path).name)
+        return f"[reverse $level-warn] REPLAY [/] {src.position()} {state}  {what}  actions off"
 
     def _replay_moved(self, refill: bool) -> None:
         """Show the new position (the replay loop does it, off the event loop) and start the wait again."""
@@ -105,7 +107,7 @@ class ReplayControls:
         if self._replay_wake is not None:
             self._replay_wake.set()
 
-    def replay_toggle(self) -> None:
+    def action_replay_toggle(self) -> None:
         src = self.replaying
         if src.at_end and not src.playing:
             src.seek(1)

@@ -7,6 +7,8 @@ live view's.  Stops at ``--duration``, on Ctrl-C or SIGTERM, always leaving a co
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import re
 import signal
 import sys
 import threading
@@ -33,6 +35,13 @@ def _duration(text: str) -> float:
     return value
 
 
+def _regex(text: str) -> re.Pattern:
+    try:
+        return re.compile(text)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f"--match {text!r} is not a regular expression ({err})") from None
+
+
 def _delay(text: str) -> float:
     try:
         return check_delay(text)
@@ -48,6 +57,8 @@ def parser(parent_error) -> argparse.ArgumentParser:
     p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (as for xentui)")
     p.add_argument("-d", "--delay", type=_delay, default=1.0, metavar="SECONDS",
                    help="seconds between samples, 0.2 to 3600 (default 1)")
+    p.add_argument("--match", type=_regex, metavar="REGEX",
+                   help="record only the domains whose name matches, e.g. '^web-' (default: all)")
     p.add_argument("--duration", type=_duration, metavar="T", help="stop after T (90, 90s, 15m, 2h); "
                    "default: until Ctrl-C")
     return p
@@ -67,29 +78,33 @@ def main(argv: list[str], parent_error) -> int:
         source.close()
         return EXIT_USAGE
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"xentui record: recording {source.uri} every {args.delay:g} s to {args.output} "
           f"({f'for {args.duration:g} s' if args.duration else 'until Ctrl-C'})", file=sys.stderr)
     code = 0
     start = time.monotonic()
     try:
-        code = record(source, recorder, args.delay, args.duration, stop, start)
+        code = record(source, recorder, args.delay, args.duration, stop, start, args.match)
     finally:
         recorder.close()
         source.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to {args.output}",
           file=sys.stderr)
     return code
 
 
 def record(source, recorder: Recorder, delay: float, duration: float | None, stop: threading.Event,
-           start: float) -> int:
+           start: float, match: re.Pattern | None = None) -> int:
     """Collect and write until ``duration`` is up or ``stop`` is set; 1 when the source failed."""
     while not stop.is_set():
         began = time.monotonic()
         try:
-            recorder.write(source.collect())
+            raw = source.collect()
+            if match is not None:
+                raw = dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name)))
+            recorder.write(raw)
         except SourceError as err:
             print(f"xentui record: {err}; stopping (what came before is kept)", file=sys.stderr)
             return 1

@@ -150,9 +150,13 @@ def test_record_command(tmp_path):
     code, _, err = run_cli(["record", "-o", str(path), "-c", "synthetic://4", "-d", "0.2", "--duration", "0.6"])
     assert code == 0 and "3 ticks" in err
     assert len(load(path).samples) == 3
+    code, _, err = run_cli(["record", "-o", str(path), "-c", "synthetic://12", "-d", "0.2", "--duration", "0.2",
+                            "--match", "^(web|db)$"])
+    assert code == 0 and [d.name for d in load(path).sample(0).domains] == ["web", "db"]
     code, _, err = run_cli(["record", "-o", str(tmp_path / "no" / "dir.gz"), "-c", "synthetic://1"])
     assert code == 2 and err.count("\n") == 1 and "cannot write" in err
-    for argv in (["record"], ["record", "-o", "x", "--duration", "soon"], ["record", "-o", "x", "-d", "0"]):
+    for argv in (["record"], ["record", "-o", "x", "--duration", "soon"], ["record", "-o", "x", "-d", "0"],
+                 ["record", "-o", "x", "--match", "(web"]):
         code, _, err = run_cli(argv)
         assert code == 2 and err.count("\n") == 1 and err.startswith("xentui record: "), argv
 

@@ -226,3 +226,24 @@ def test_large_recordings_are_decoded_when_shown(tmp_path, monkeypatch):
         source.snapshot(3)
     code, out, err = run_cli(["-b", "--replay", str(bad)])
     assert code == 2 and out.count("NAME") == 2 and err.count("\n") == 1 and "tick 4" in err
+
+
+def test_sigterm_leaves_a_complete_recording(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path, root = tmp_path / "term.xtrec.gz", Path(__file__).parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "xentui", "record", "-o", str(path), "-c", "synthetic://5",
+                             "-d", "0.2"], stderr=subprocess.PIPE, text=True, cwd=root,
+                            env=os.environ | {"PYTHONPATH": str(root)})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not path.exists():
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "written to" in err and "Traceback" not in err
+    assert len(load(path)) >= 2

@@ -136,7 +136,8 @@ class XentuiApp(ReplayControls, DomainActions, App):
         self.problems = list(problems or [])
         self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
-        self.history = History(capacity_for(settings.delay))
+        recording = getattr(source, "recording", None)  # a replay keeps an hour of the recording's own pace
+        self.history = History(capacity_for(recording.header["delay"] if recording else settings.delay))
         self.filter_text = ""
         self.events = False  # lifecycle events subscribed
         self.lost: str | None = None  # the source stopped answering: what the header says

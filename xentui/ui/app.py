@@ -274,7 +274,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
         if self.snapshot is not None:
             alert = self.lost
             if alert is None and self.replaying is not None and self.replaying.fallback:
-                alert = f"{self.replaying.fallback}; this is the bundled demo, not this host"
+                alert = f"the bundled demo, not this host: {self.replaying.fallback}"  # said first: lines get cut
             self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.settings.cpu_mode,
                                             mode_line=self.mode_line(), width=self.size.width, alert=alert)
 

@@ -144,3 +144,15 @@ async def test_chart_screens_draw_the_history_while_shown(replay_app):
         await settled(pilot, app)
         assert len(calls) == 1  # ... and not once it is closed
         assert src.index == 23
+
+
+@pytest.mark.asyncio
+async def test_demo_standing_in_for_a_failed_connection_says_so(replay_app):
+    app = replay_app
+    app.source.demo = True
+    app.source.fallback = "cannot connect to 'qemu:///system': Failed to connect socket"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot, app)
+        text = header_text(app)
+        assert "REPLAY" in text and "demo: recorded from real lab guests" in text
+        assert "the bundled demo, not this host: cannot connect to 'qemu:///system'" in text

@@ -86,7 +86,6 @@ def load(path: str | Path) -> Recording:
     state: dict = {}
     times = array("d")
     ticks: list[bytes] = []
-    samples: list[RawSample] | None = []
     domain_ticks = 0
     line_no = 0
     try:
@@ -103,10 +102,6 @@ def load(path: str | Path) -> Recording:
                         continue
                     whole = recformat.resolve_tick(value, state)
                     domain_ticks += len(whole["d"])
-                    if domain_ticks > EAGER_DOMAIN_TICKS:
-                        samples = None  # large: kept compressed, decoded when shown
-                    if samples is not None:
-                        samples.append(recformat.decode_tick(whole))
                     ticks.append(_pack(whole))
                 except recformat.FormatError as err:
                     where = "" if header is None else f"line {line_no}: "
@@ -130,7 +125,15 @@ def load(path: str | Path) -> Recording:
         raise ReplayError(f"{name}: empty file (a recording starts with a {recformat.FORMAT!r} header line)")
     if not times:
         raise ReplayError(f"{name}: holds a header but no ticks (the recording stopped before its first sample)")
-    return Recording(name, header, times, None if samples is not None else ticks, samples)
+    if domain_ticks > EAGER_DOMAIN_TICKS:
+        return Recording(name, header, times, ticks, None)  # large: kept compressed, decoded when shown
+    samples = []
+    for i, packed in enumerate(ticks):
+        try:
+            samples.append(recformat.decode_tick(json.loads(zlib.decompress(packed))))
+        except recformat.FormatError as err:
+            raise ReplayError(f"{name}: line {i + 2}: {err}") from None
+    return Recording(name, header, times, None, samples)
 
 
 def _pack(whole: dict) -> bytes:

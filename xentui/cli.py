@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop(loop)
         events.use_loop(loop)
     try:
-        source = _replay(args) or open_source(args.connect, readonly=not args.write)
+        source = _replay(args)
+        if source is None:
+            source = open_source(args.connect, readonly=not args.write)
     except ReplayError as err:
         print(f"xentui: {err}", file=sys.stderr)
         return EXIT_USAGE

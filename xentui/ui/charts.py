@@ -54,7 +54,8 @@ class Chart(PlotextPlot):
             drawn = True
             peak = max(peak, max(p[1] for p in points))
         # from 0, a little above the highest of the line and ``ymax``: a flat line is not drawn on the frame
-        plt.ylim(0, max(peak, ymax or 0.0, 1e-9) * 1.1 or 1.0)
+        top = max(peak, ymax or 0.0)
+        plt.ylim(0, top * 1.1 if top > 0 else 1.0)  # all zero (an idle NIC): 0 to 1, not 0 to 1e-9
         if not drawn:
             plt.title(f"{title}: no data yet")
         self.refresh()

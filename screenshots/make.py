@@ -36,16 +36,34 @@ SCENES = [
     ("action-menu", (120, 40), {"write": True}, ["x"]),
     ("destroy-confirm", (120, 40), {"write": True}, ["down", "k"]),
     ("cache-qos", (160, 40), {"cache": True}, ["down", "l"]),
+    ("charts-domain", (140, 44), {"ticks": 120}, ["down", "down", "down", "h"]),
+    ("charts-host", (140, 44), {"ticks": 120}, ["H"]),
+    ("main-history", (120, 30), {"ticks": 40}, []),
+]
+# The bundled demo (real lab guests), paused on its last tick: the same screen every run.
+DEMO_SCENES = [
+    ("demo-replay", (120, 30), {}, ["space", "end"]),
+    ("demo-charts-domain", (140, 44), {}, ["space", "end", "h"]),
+    ("demo-charts-host", (140, 44), {}, ["space", "end", "H"]),
 ]
 
 
+def demo_app():
+    from xentui import config
+    from xentui.sources.replay import ReplaySource, demo_path
+    from xentui.ui.app import XentuiApp
+
+    return XentuiApp(ReplaySource.open(demo_path(), demo=True), config.Settings(), config_path=None)
+
+
 async def shoot(stem: str, size: tuple[int, int], settings: dict, keys: list[str]) -> Path:
-    app = DemoScreenApp(**settings)
+    demo = stem.startswith("demo-")
+    app = demo_app() if demo else DemoScreenApp(**settings)
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await pilot.pause(0.5 if demo else None)
         for key in keys:  # one at a time: a key may open a screen the next one is meant for
             await pilot.press(key)
-            await pilot.pause()
+            await pilot.pause(0.5 if demo else None)  # a replay makes its snapshots in a worker thread
         return Path(app.save_screenshot(filename=f"{stem}.svg", path=str(HERE)))
 
 
@@ -65,7 +83,10 @@ def main() -> int:
     if not shutil.which("rsvg-convert"):
         print("screenshots/make.py: rsvg-convert not found; install it with: apt-get install librsvg2-bin")
         return 1
-    for stem, size, settings, keys in SCENES:
+    from xentui.sources.replay import demo_path
+
+    scenes = SCENES + (DEMO_SCENES if demo_path().exists() else [])
+    for stem, size, settings, keys in scenes:
         svg = asyncio.run(shoot(stem, size, settings, keys))
         print(f"{svg.name}  {to_png(svg).name}")
     return 0

@@ -106,5 +106,26 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
     return 0
 
 
+def replay(source, opts: BatchOptions, out: TextIO | None = None) -> int:
+    """A recording as fast as it can be written (no real-time waits): every tick, or the first -i N."""
+    out = sys.stdout if out is None else out
+    iteration = 0
+    try:
+        for index in range(source.index, len(source)):
+            if opts.iterations is not None and iteration >= opts.iterations:
+                break
+            iteration += 1
+            out.write(render(source.snapshot(index), iteration, opts))
+        out.flush()
+    except SourceError as err:  # a large recording's values are checked as they are read
+        out.flush()
+        print(f"xentui: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+    return 0
+
+
 def main(source: Source, opts: BatchOptions) -> int:
     return asyncio.run(run_batch(source, opts))

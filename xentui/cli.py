@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="xentui",
         description="Live view of every virtual machine on a Xen or KVM host (successor to xentop). "
-        "'xentui lab up|down|status' runs tiny test guests under the local libvirtd.",
+        "'xentui lab up|down|status' runs tiny test guests under the local libvirtd; "
+        "'xentui record -o FILE' records a session for --replay.",
     )
     p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, "
                    "else xen:///system on a Xen host, else qemu:///system)")
@@ -61,8 +62,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reconnect", action="store_true",
                    help="batch: when the connection is lost, wait and go on (1 s doubling to 30 s between tries) "
                         "instead of exiting with status 1")
+    p.add_argument("--replay", metavar="FILE", help="show a session written by 'xentui record -o FILE' "
+                   "(UI: Space pauses, , . step, [ ] seek, - + speed; batch: -b --replay FILE)")
+    p.add_argument("--demo", action="store_true", help="replay the session bundled with xentui (real lab guests)")
     p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
     return p
+
+
+def _usage_error(parser: argparse.ArgumentParser):
+    def error(message: str) -> NoReturn:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: {message} (see '{parser.prog} --help')\n")
+
+    return error
+
+
+def _replay(args: argparse.Namespace):
+    """The replay source asked for (--replay, --demo), or None."""
+    from xentui.sources.replay import ReplaySource, demo_path
+
+    if args.demo:
+        return ReplaySource.open(demo_path(), demo=True)
+    if args.replay:
+        return ReplaySource.open(args.replay)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         from xentui import lab
 
         return lab.main(argv[1:])
-    args = build_parser().parse_args(argv)
+    if argv[:1] == ["record"]:
+        from xentui import record_main
+
+        return record_main.main(argv[1:], _usage_error)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.replay and args.demo:
+        parser.error("--replay and --demo are two sessions: choose one")
+    if (args.replay or args.demo) and (args.connect or args.write):
+        parser.error("a replay shows a recording: -c and -w do not apply to it")
 
     from xentui.sources import SourceError, open_source
+    from xentui.sources.replay import ReplayError, ReplaySource, demo_path
 
     loop = None
     if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
@@ -85,10 +117,26 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop(loop)
         events.use_loop(loop)
     try:
-        source = open_source(args.connect, readonly=not args.write)
-    except SourceError as err:
+        source = _replay(args)
+        if source is None:
+            source = open_source(args.connect, readonly=not args.write)
+    except ReplayError as err:
         print(f"xentui: {err}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    except SourceError as err:
+        # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
+        # batch mode and an explicit -c fail with one line, as a script expects.
+        if args.batch or args.connect:
+            print(f"xentui: {err} (xentui --demo shows a recorded session)", file=sys.stderr)
+            return 1
+        print(f"xentui: {err}\nxentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
+              file=sys.stderr)
+        try:
+            source = ReplaySource.open(demo_path(), demo=True)
+        except ReplayError as demo_err:
+            print(f"xentui: {demo_err}", file=sys.stderr)
+            return 1
+        source.fallback = str(err)
     from xentui import config
 
     config_path = config.config_dir() / "config.toml"
@@ -111,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 dom0_first=args.dom0_first,
             ),
         )
+        if isinstance(source, ReplaySource):
+            return batch.replay(source, opts)
         return batch.main(source, opts)
     from xentui.ui.app import run_app
 

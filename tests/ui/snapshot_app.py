@@ -18,17 +18,21 @@ class DemoScreenApp(XentuiApp):
     """The app on two synthetic samples, no poller: every run draws the same screen."""
 
     def __init__(self, theme: str = "xentui-dark", count: int = 12, write: bool = False, cache: bool = False,
-                 **settings):
+                 ticks: int = 2, **settings):
         super().__init__(SyntheticSource(count=count, readonly=not write, cache=cache),
                          config.Settings(theme=theme, **settings),
                          config_path=None, poll=False)
         self.count = count
+        self.ticks = ticks  # more than 2: a history for the charts and the sparkline
 
     def on_mount(self) -> None:
         super().on_mount()
         source = self.source
-        first = source.collect()
-        self.snapshot = build_snapshot(first, source.collect(), 2)
+        prev = source.collect()
+        for seq in range(2, self.ticks + 1):
+            raw = source.collect()
+            self.snapshot = build_snapshot(prev, raw, seq)
+            prev = raw
 
 
 app = DemoScreenApp()

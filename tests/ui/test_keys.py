@@ -185,7 +185,8 @@ async def test_choose_columns_and_persist(make_app):
         assert "mem_pct" in app.table.shown
         await pilot.press("c")
         assert isinstance(app.screen, ColumnsScreen)
-        await pilot.press("down", "down", "down", "down", "space")  # MEM(%): after STATE, CPU(%), CPU(sec), MEM
+        # MEM(%): after STATE, CPU(%), CPU HISTORY, CPU(sec), MEM
+        await pilot.press("down", "down", "down", "down", "down", "space")
         await pilot.press("enter")
         assert "mem_pct" not in app.table.shown
         assert "mem_pct" not in config.load(app.config_path)[0].columns

@@ -7,7 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[2] / "xentui"
 # cli.py may start the UI (lazily); the runtime test below proves importing it loads no textual.
-CORE = ["model.py", "poller.py", "batch.py", "lab.py", "sources", "output"]
+CORE = ["model.py", "history.py", "recformat.py", "record_main.py", "poller.py", "batch.py", "lab.py", "sources",
+        "output"]
 
 
 def core_files():

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 
 from xentui import config
 from xentui.actions import Action
+from xentui.history import History, capacity_for
 from xentui.model import DomainView, Snapshot
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.poller import Poller, check_delay
@@ -31,8 +32,10 @@ from xentui.sources import Source, SourceError
 from xentui.ui import columns as cols
 from xentui.ui import partial_updates
 from xentui.ui.cache_render import cache_lines
+from xentui.ui.charts import ChartsScreen, DomainChartsScreen, HostChartsScreen
 from xentui.ui.domain_actions import ACTIONS, DomainActions
 from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
+from xentui.ui.replay_controls import REPLAY_ACTIONS, REPLAY_BINDINGS, REPLAY_KEYS, ReplayControls
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
 from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from xentui.ui.widgets.domain_table import DomainTable
@@ -65,19 +68,22 @@ KEYS = [
     ("b B", "block device lines of the selected domain (xentop -x)"),
     ("v", "vCPU line of the selected domain (xentop -v)"),
     ("Enter V", "vCPU view of the selected domain: placement matrix, pin (p), all vCPUs (a), config too (c)"),
+    ("h", "charts of the selected domain: CPU % per vCPU, memory, network, disk (history)"),
+    ("H", "charts of the host: CPU busy, memory used, all domains' network and disk"),
     ("1", "pCPU view: use of each physical CPU and the vCPUs on it, by NUMA node (virt-top -1)"),
     ("r R", "show / hide the table header"),
     ("c F2", "choose columns"),
     ("Ctrl+L", "repaint"),
     ("Ctrl+P", "command palette: change theme, ..."),
     ("F1 ?", "this help"),
+    *REPLAY_KEYS,
 ]
 
 
 GUARDED_ACTIONS = {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view", "cache_monitor"}
 
 
-class XentuiApp(DomainActions, App):
+class XentuiApp(ReplayControls, DomainActions, App):
     TITLE = "xentui"
     CSS = """
     Screen { layout: vertical; }
@@ -113,9 +119,12 @@ class XentuiApp(DomainActions, App):
         Binding("v", "detail('vcpus')", "vCPUs", show=False),
         Binding("enter,V", "vcpu_view", "vCPUs", key_display="Enter"),
         Binding("1", "pcpu_view", "pCPUs"),
+        Binding("h", "charts", "Charts"),
+        Binding("H", "host_charts", show=False),
         Binding("r,R", "header", show=False),
         Binding("c,f2", "choose_columns", "Columns", key_display="c"),
         Binding("ctrl+l", "repaint", show=False),
+        *REPLAY_BINDINGS,  # shown and on in a replay only
     ]
 
     # var, not reactive: a reactive would repaint the whole screen on every snapshot.
@@ -132,6 +141,8 @@ class XentuiApp(DomainActions, App):
         self.problems = list(problems or [])
         self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
+        recording = getattr(source, "recording", None)  # a replay keeps an hour of the recording's own pace
+        self.history = History(capacity_for(recording.header["delay"] if recording else settings.delay))
         self.filter_text = ""
         self.events = False  # lifecycle events subscribed
         self.lost: str | None = None  # the source stopped answering: what the header says
@@ -173,7 +184,10 @@ class XentuiApp(DomainActions, App):
         self.refit()
         self.table.focus()
         if self.poll:
-            self.run_worker(self._poll(), name="poller", exclusive=True)
+            self.run_worker(self._replay() if self.replaying else self._poll(), name="poller", exclusive=True)
+        if self.replaying is not None and self.replaying.fallback:
+            self.notify(f"{self.replaying.fallback}: showing the bundled demo (-c URI picks a hypervisor)",
+                        severity="warning", timeout=15)
         self.call_after_refresh(gc.freeze)  # start-up objects live for the whole run: never scan them again
 
     @property
@@ -238,9 +252,11 @@ class XentuiApp(DomainActions, App):
                 await self.poller.wait_to_retry(wait)
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None:
+            self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
         if snapshot is not None and not self.paused:
             self.present(snapshot)
-            if isinstance(self.screen, VcpuScreen | PcpuScreen):
+            if isinstance(self.screen, VcpuScreen | PcpuScreen | ChartsScreen):  # the shown screen only
                 self.screen.show(snapshot)
 
     def visible(self, snapshot: Snapshot) -> list[DomainView]:
@@ -252,7 +268,7 @@ class XentuiApp(DomainActions, App):
 
     @property
     def context(self) -> cols.Context:
-        return cols.Context(cpu_mode=self.settings.cpu_mode)
+        return cols.Context(cpu_mode=self.settings.cpu_mode, history=self.history)
 
     def present(self, snapshot: Snapshot) -> None:
         has_cache = any(v.cache is not None for v in snapshot.domains)
@@ -267,10 +283,15 @@ class XentuiApp(DomainActions, App):
 
     def show_header(self) -> None:
         if self.snapshot is not None:
+            alert = self.lost
+            if alert is None and self.replaying is not None and self.replaying.fallback:
+                alert = f"the bundled demo, not this host: {self.replaying.fallback}"  # said first: lines get cut
             self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.settings.cpu_mode,
-                                            mode_line=self.mode_line(), width=self.size.width, alert=self.lost)
+                                            mode_line=self.mode_line(), width=self.size.width, alert=alert)
 
     def mode_line(self) -> str:
+        if self.replaying is not None:
+            return self.replay_mode_line()
         parts = ["[$level-warn]read-only[/]" if getattr(self.source, "readonly", True) else "[$level-crit]WRITE[/]",
                  f"every {self.poller.delay:g} s" + (" + events" if self.events else "")]
         if self.paused:
@@ -369,6 +390,10 @@ class XentuiApp(DomainActions, App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Domain actions never fire while a dialog is open: keys typed fast after `/` (or pasted) can reach
         the app before the prompt's input has the focus, and `p` must not pause a VM then."""
+        if action in REPLAY_ACTIONS:
+            return self.replaying is not None
+        if self.replaying is not None and action in ("act", "menu", "tag", "untag", "delay", "pause"):
+            return False  # a recording cannot be acted on, and its pace is the recording's
         return not (action in GUARDED_ACTIONS and isinstance(self.screen, ModalScreen))
 
     def targets(self) -> list[DomainView]:
@@ -397,6 +422,14 @@ class XentuiApp(DomainActions, App):
         view = self.selected()
         if view is not None:
             self.push_screen(VcpuScreen(view.uuid))
+
+    def action_charts(self) -> None:
+        view = self.selected()
+        if view is not None:
+            self.push_screen(DomainChartsScreen(view.uuid))
+
+    def action_host_charts(self) -> None:
+        self.push_screen(HostChartsScreen())
 
     def action_pcpu_view(self) -> None:
         self.push_screen(PcpuScreen())

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView
 from xentui.output.units import human_bytes, human_kib
 from xentui.sources.cache_qos import NOT_ATTACHED
@@ -28,6 +29,33 @@ class Context:
     """What a cell's text depends on besides its domain."""
 
     cpu_mode: str = "pcpu"  # "pcpu": % of one pCPU (xentop); "host": % of the whole host (virt-top)
+    history: History | None = None  # for the CPU sparkline
+
+
+SPARK = " ▁▂▃▄▅▆▇█"
+SPARK_TICKS = 12
+
+
+def _cpu_recent(v: DomainView, c: Context) -> list[float]:
+    dom = c.history.domains.get(v.uuid) if c.history is not None else None
+    return dom.series["cpu_pct"].last(SPARK_TICKS) if dom is not None else []
+
+
+def _spark_text(v: DomainView, c: Context) -> str:
+    """The last ticks' CPU as blocks; full = every vCPU busy; blank = unknown."""
+    top = 100.0 * (v.sample.vcpus_current or 1)
+    cells = []
+    for pct in _cpu_recent(v, c):
+        if math.isnan(pct):
+            cells.append(" ")
+        else:
+            cells.append(SPARK[max(1, min(8, round(8 * pct / top)))] if pct > 0 else SPARK[1])
+    return "".join(cells).rjust(SPARK_TICKS)
+
+
+def _spark_value(v: DomainView, c: Context) -> float | None:
+    known = [p for p in _cpu_recent(v, c) if not math.isnan(p)]
+    return sum(known) / len(known) if known else None
 
 
 @dataclass(frozen=True)
@@ -132,6 +160,8 @@ COLUMNS: tuple[Column, ...] = (
            numeric=False, level=_state_level, help="xentop's flags: dying shutdown blocked crashed paused running"),
     Column("cpu_pct", "CPU(%)", 7, 0, _cpu, lambda v, c: _num(_cpu(v, c)), level=_cpu_level,
            help="% of one pCPU (xentop) or of the whole host (virt-top): t"),
+    Column("cpu_hist", "CPU HISTORY", SPARK_TICKS, 4, _spark_value, _spark_text, level=_cpu_level,
+           help=f"CPU over the last {SPARK_TICKS} updates (full: every vCPU busy); sorts by their mean"),
     _col("cpu_s", "CPU(sec)", 9, 4, _count(lambda v: None if v.sample.cpu_ns is None else v.sample.cpu_ns // 10**9),
          help="CPU seconds used since the domain started"),
     Column("mem", "MEM", 9, 1, lambda v, _c: v.sample.mem_kib, lambda v, _c: human_kib(v.sample.mem_kib),
@@ -171,8 +201,9 @@ COLUMNS: tuple[Column, ...] = (
     _col("id", "ID", 5, 6, _count(lambda v: v.sample.domid), help="domain id"),
 )
 BY_KEY = {c.key: c for c in COLUMNS}
-DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus", "net_rx_s", "net_tx_s",
-                   "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds", "id")
+DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
+                   "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
+                   "id")
 CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
 
 

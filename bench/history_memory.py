@@ -1,0 +1,111 @@
+"""Memory of the bounded history (issue 9) and bytes per tick of a recording.
+
+    .venv/bin/python bench/history_memory.py [--domains 1000] [--ticks 3600]
+
+History: tracemalloc measures what History holds after ``--ticks`` ticks of a synthetic host of
+``--domains`` domains (1-4 vCPUs each, 2.5 on average); the snapshots fed to it are made before
+tracing starts, so only the history is counted.  Recording: bytes per tick of ``xentui record``'s
+gzip'd file (and uncompressed) at 50 and ``--domains`` domains.  Replay: time to open, memory held
+and time to make each snapshot (60 ticks).  Prints Markdown for bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import itertools
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from xentui.history import History
+from xentui.model import build_snapshot
+from xentui.output.recorder import Recorder
+from xentui.sources.replay import ReplaySource, load
+from xentui.sources.synthetic import SyntheticSource
+
+MIB = 1 << 20
+
+
+def history_bytes(domains: int, ticks: int) -> tuple[int, int]:
+    """(bytes held, vCPU series) after ``ticks`` ticks."""
+    source = SyntheticSource(count=domains)
+    raws = [source.collect() for _ in range(11)]
+    shots = [build_snapshot(a, b, i) for i, (a, b) in enumerate(itertools.pairwise(raws))]
+    gc.collect()
+    tracemalloc.start()
+    history = History(capacity=ticks)
+    for seq in range(ticks):
+        history.add(dataclasses.replace(shots[seq % len(shots)], seq=seq))
+    gc.collect()
+    held, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert all(len(d.series["cpu_pct"]) == ticks for d in history.domains.values())
+    return held, sum(len(d.vcpus) for d in history.domains.values())
+
+
+def record_bytes(domains: int, ticks: int = 60) -> tuple[float, float]:
+    """(gzip'd, uncompressed) bytes per tick over ``ticks`` ticks, the header and first host included."""
+    source = SyntheticSource(count=domains)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "r.xtrec.gz"
+        rec = Recorder(path, source.uri, 1.0)
+        for _ in range(ticks):
+            rec.write(source.collect())
+        rec.close()
+        return path.stat().st_size / ticks, rec.bytes_raw / ticks
+
+
+def replay_cost(domains: int, ticks: int = 60) -> tuple[float, float, float, bool]:
+    """(ms to open per tick, KiB held per tick, ms per shown snapshot, decoded whole at open)."""
+    source = SyntheticSource(count=domains)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "r.xtrec.gz"
+        rec = Recorder(path, source.uri, 1.0)
+        for _ in range(ticks):
+            rec.write(source.collect())
+        rec.close()
+        gc.collect()
+        tracemalloc.start()
+        recording = load(path)
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        start = time.perf_counter()
+        recording = load(path)
+        opened = time.perf_counter() - start
+        replay = ReplaySource(recording)
+        start = time.perf_counter()
+        for i in range(1, ticks):
+            replay.snapshot(i)
+        shown = (time.perf_counter() - start) / (ticks - 1)
+        return 1000 * opened / ticks, held / ticks / 1024, 1000 * shown, recording.eager
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--domains", type=int, default=1000)
+    p.add_argument("--ticks", type=int, default=3600)
+    args = p.parse_args()
+    print("| domains | ticks kept | vCPU series | history MiB | bytes per domain-tick |")
+    print("|---|---|---|---|---|")
+    for domains in (50, args.domains):
+        held, vcpus = history_bytes(domains, args.ticks)
+        print(f"| {domains} | {args.ticks} | {vcpus} | {held / MIB:.1f} | {held / domains / args.ticks:.1f} |")
+    print()
+    print("| domains | recording bytes/tick (gzip) | uncompressed bytes/tick | MiB per hour at 1 s (gzip) |")
+    print("|---|---|---|---|")
+    for domains in (50, args.domains):
+        packed, raw = record_bytes(domains)
+        print(f"| {domains} | {packed:,.0f} | {raw:,.0f} | {packed * 3600 / MIB:.1f} |")
+    print()
+    print("| domains | replay: open ms/tick | KiB held/tick | decoded at open | ms per shown snapshot |")
+    print("|---|---|---|---|---|")
+    for domains in (50, args.domains):
+        opened, held, shown, eager = replay_cost(domains)
+        print(f"| {domains} | {opened:.1f} | {held:.1f} | {'yes' if eager else 'no (on demand)'} | {shown:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Replay in the live view: header says so, keys move the recording, actions are off, history follows."""
+
+from __future__ import annotations
+
+import pytest
+
+from xentui import config
+from xentui.output.recorder import Recorder
+from xentui.sources.replay import ReplaySource
+from xentui.sources.synthetic import SyntheticSource
+from xentui.ui.app import XentuiApp
+
+
+def recording(path, ticks: int = 40, domains: int = 4):
+    source = SyntheticSource(count=domains)
+    rec = Recorder(path, source.uri, 1.0, created=0.0)
+    for _ in range(ticks):
+        rec.write(source.collect())
+    rec.close()
+    return path
+
+
+@pytest.fixture
+def replay_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    source = ReplaySource.open(recording(tmp_path / "r.xtrec.gz"))
+    return XentuiApp(source, config.Settings(), config_path=None)
+
+
+async def settled(pilot, app) -> None:
+    """Until the replay loop (a worker thread makes the snapshots) shows the current position."""
+    for _ in range(200):
+        await pilot.pause()
+        if app.snapshot is not None and app.snapshot.seq == app.source.index + 1:
+            await pilot.pause()
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the replay did not show its position")
+
+
+def header_text(app) -> str:
+    return "\n".join(app.query_one("#host").lines)
+
+
+@pytest.mark.asyncio
+async def test_replay_keys(replay_app):
+    app, src = replay_app, replay_app.source
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settled(pilot, app)
+        assert "REPLAY" in header_text(app) and "actions off" in header_text(app)
+        await pilot.press("space")  # pause
+        await settled(pilot, app)
+        assert not src.playing
+        at = src.index
+        await pilot.press("full_stop", "full_stop")
+        await settled(pilot, app)
+        assert src.index == at + 2 and app.snapshot.seq == at + 3
+        await pilot.press("comma")
+        await settled(pilot, app)
+        assert src.index == at + 1
+        await pilot.press("right_square_bracket")
+        await settled(pilot, app)
+        assert src.index == at + 11 and not src.playing
+        await pilot.press("left_square_bracket")
+        await settled(pilot, app)
+        assert src.index == at + 1
+        assert len(app.history.times()) == src.index + 1  # history as it was at that point
+        await pilot.press("plus", "plus")
+        await settled(pilot, app)
+        assert src.speed == 4.0
+        await pilot.press("minus")
+        await settled(pilot, app)
+        assert src.speed == 2.0
+        await pilot.press("end")
+        await settled(pilot, app)
+        assert src.at_end and "END" in header_text(app)
+        await pilot.press("home")
+        await settled(pilot, app)
+        assert src.index == 0
+        await pilot.press("x", "k", "p")  # actions: none fires, no dialog opens
+        await settled(pilot, app)
+        assert app.screen is app.screen_stack[0]
+
+
+@pytest.mark.asyncio
+async def test_replay_plays_at_the_recorded_pace_times_speed(replay_app):
+    app, src = replay_app, replay_app.source
+    src.speed = 64.0  # 1 s ticks -> ~16 ms
+    async with app.run_test(size=(120, 30)) as pilot:
+        start = src.index
+        await pilot.pause(0.5)
+        assert src.index > start + 5
+        assert app.snapshot.seq == src.index + 1
+
+
+@pytest.mark.asyncio
+async def test_cpu_sparkline_column_follows_the_history(replay_app):
+    app = replay_app
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("space")
+        await settled(pilot, app)
+        for _ in range(12):
+            await pilot.press("full_stop")
+            await settled(pilot, app)
+        assert "cpu_hist" in app.table.shown
+        web = next(v for v in app.snapshot.domains if v.name == "web")  # ~97 % of its one vCPU
+        idle = next(v for v in app.snapshot.domains if v.name == "cache")  # ~3 % of each of 3 vCPUs
+        spark = app.table.cell_text(web.uuid, "cpu_hist")
+        assert len(spark) == 12 and set(spark) <= {"▇", "█"}
+        assert app.table.cell_text(idle.uuid, "cpu_hist") == "▁" * 12
+        await pilot.press("home")  # seek: the history is the recording's up to there (one tick, no rates)
+        await settled(pilot, app)
+        assert app.table.cell_text(web.uuid, "cpu_hist").strip() == ""
+
+
+@pytest.mark.asyncio
+async def test_chart_screens_draw_the_history_while_shown(replay_app):
+    from xentui.ui.charts import Chart, DomainChartsScreen, HostChartsScreen
+
+    app, src = replay_app, replay_app.source
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("space", *["full_stop"] * 20)
+        await settled(pilot, app)
+        await pilot.press("h")
+        await settled(pilot, app)
+        assert isinstance(app.screen, DomainChartsScreen)
+        await pilot.pause()
+        charts = list(app.screen.query(Chart))
+        assert len(charts) == 4
+        text = "\n".join(str(c.render()) for c in charts)
+        assert "CPU % per vCPU" in text and "Memory (MiB)" in text and "Network" in text and "Disk" in text
+        title = str(app.screen.query_one("#charts-title").render())
+        assert "last 22 updates" in title and "LLC occupancy: not collected" in title
+        screen = app.screen
+        calls = []
+        screen.show = lambda snap: calls.append(snap)  # redrawn while shown ...
+        await pilot.press("full_stop")
+        await settled(pilot, app)
+        assert len(calls) == 1
+        await pilot.press("escape", "H")
+        await settled(pilot, app)
+        assert isinstance(app.screen, HostChartsScreen)
+        await pilot.press("full_stop")
+        await settled(pilot, app)
+        assert len(calls) == 1  # ... and not once it is closed
+        assert src.index == 23
+
+
+@pytest.mark.asyncio
+async def test_demo_standing_in_for_a_failed_connection_says_so(replay_app):
+    app = replay_app
+    app.source.demo = True
+    app.source.fallback = "cannot connect to 'qemu:///system': Failed to connect socket"
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot, app)
+        text = header_text(app)
+        assert "REPLAY" in text and "demo: recorded from real lab guests" in text
+        assert "the bundled demo, not this host: cannot connect to 'qemu:///system'" in text

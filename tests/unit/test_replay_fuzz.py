@@ -1,0 +1,112 @@
+"""Damaged recordings (hypothesis, derandomized): one line naming the file, or a replay that shows safely."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xentui.batch import BatchOptions, render
+from xentui.output.recorder import Recorder
+from xentui.sources import replay
+from xentui.sources.replay import ReplayError, ReplaySource
+from xentui.sources.synthetic import SyntheticSource
+
+MANY = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _good(path: Path) -> bytes:
+    source = SyntheticSource(count=3, pcpus=4)
+    rec = Recorder(path, "synthetic://", 1.0, created=0.0)
+    for _ in range(3):
+        rec.write(source.collect())
+    rec.close()
+    return path.read_bytes()
+
+
+GOOD = _good(Path("/tmp") / f"xentui-fuzz-{__name__}.xtrec.gz")
+LINES = [json.loads(line) for line in gzip.decompress(GOOD).splitlines()]
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+              st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8)
+
+
+def paths(value, prefix=()):
+    """Every place inside a JSON value (a list index or dict key path)."""
+    yield prefix
+    items = enumerate(value) if isinstance(value, list) else value.items() if isinstance(value, dict) else ()
+    for key, inner in items:
+        yield from paths(inner, (*prefix, key))
+
+
+def replaced(value, path, new):
+    if not path:
+        return new
+    copy = list(value) if isinstance(value, list) else dict(value)
+    copy[path[0]] = replaced(value[path[0]], path[1:], new)
+    return copy
+
+
+def check(path: Path) -> None:
+    """Either one clear line, or every tick renders in every batch format."""
+    try:
+        source = ReplaySource.open(path)
+    except ReplayError as err:
+        text = str(err)
+        assert text.startswith(str(path)) and "\n" not in text and "Traceback" not in text
+        return
+    for index in range(len(source)):
+        try:
+            snapshot = source.snapshot(index)
+        except ReplayError as err:  # a large recording: values are checked as ticks are read
+            assert not source.recording.eager
+            text = str(err)
+            assert text.startswith(str(path)) and "\n" not in text and "tick" in text
+            return
+        for fmt in ("text", "csv", "json"):
+            render(snapshot, index + 1, BatchOptions(format=fmt))
+    source.seek_seconds(-1e9)
+    source.wait_s()
+    source.position()
+
+
+@MANY
+@given(st.data(), st.booleans())
+def test_a_value_anywhere_replaced(tmp_path_factory, data, large):
+    line = data.draw(st.integers(0, len(LINES) - 1))
+    where = data.draw(st.sampled_from(list(paths(LINES[line]))))
+    new = data.draw(json_values)
+    lines = list(LINES)
+    lines[line] = replaced(LINES[line], where, new)
+    path = Path(tmp_path_factory.mktemp("v")) / "r.xtrec.gz"
+    path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
+    old, replay.EAGER_DOMAIN_TICKS = replay.EAGER_DOMAIN_TICKS, 0 if large else replay.EAGER_DOMAIN_TICKS
+    try:
+        check(path)
+    finally:
+        replay.EAGER_DOMAIN_TICKS = old
+
+
+@MANY
+@given(st.integers(0, len(GOOD) - 1), st.binary(min_size=0, max_size=4), st.booleans())
+def test_bytes_cut_or_overwritten(tmp_path_factory, at, junk, cut):
+    data = GOOD[:at] if cut else GOOD[:at] + junk + GOOD[at + len(junk):]
+    path = Path(tmp_path_factory.mktemp("b")) / "r.xtrec.gz"
+    path.write_bytes(data)
+    check(path)
+
+
+@MANY
+@given(st.lists(st.text(max_size=40), max_size=4), st.booleans())
+def test_arbitrary_lines(tmp_path_factory, lines, compress):
+    text = "\n".join(lines).encode("utf-8", "surrogatepass")
+    path = Path(tmp_path_factory.mktemp("t")) / "r.xtrec.gz"
+    path.write_bytes(gzip.compress(text) if compress else text)
+    check(path)

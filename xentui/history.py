@@ -1,0 +1,143 @@
+"""Bounded history of what the model computed: per domain and for the host, the last N ticks.
+
+Each series is a ring of 32-bit floats (NaN: unknown that tick) that grows to ``capacity``
+and then overwrites its oldest value, so memory is bounded by
+``capacity * 4 bytes * (series per domain * domains + host series)`` plus small per-series
+overheads (measured: bench/history_memory.py, bench/RESULTS.md).  A domain that leaves the
+snapshot takes its history with it.  Pure standard library: no textual.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable
+
+from xentui.model import DomainView, Snapshot
+
+NAN = math.nan
+DEFAULT_CAPACITY = 3600  # one hour at 1 s; 3 h at xentop's default 3 s
+DOMAIN_SERIES = ("cpu_pct", "mem_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s")
+HOST_SERIES = ("cpu_pct", "mem_used_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s")
+
+
+def capacity_for(delay_s: float, span_s: float = 3600.0) -> int:
+    """Ticks for ``span_s`` of history at ``delay_s`` between ticks, at most DEFAULT_CAPACITY."""
+    return max(1, min(DEFAULT_CAPACITY, math.ceil(span_s / max(delay_s, 0.001))))
+
+
+class Ring:
+    """The last ``capacity`` floats, oldest first."""
+
+    __slots__ = ("capacity", "data", "head")
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.data = array("f")
+        self.head = 0  # index of the oldest value once full
+
+    def append(self, value: float | None) -> None:
+        v = NAN if value is None else value
+        if len(self.data) < self.capacity:
+            self.data.append(v)
+        else:
+            self.data[self.head] = v
+            self.head = (self.head + 1) % self.capacity
+
+    def values(self) -> list[float]:
+        return (self.data[self.head:] + self.data[:self.head]).tolist()
+
+    def last(self, n: int) -> list[float]:
+        values = self.values()
+        return values[-n:] if n < len(values) else values
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class DomainHistory:
+    __slots__ = ("series", "vcpus")
+
+    def __init__(self, capacity: int):
+        self.series = {name: Ring(capacity) for name in DOMAIN_SERIES}
+        self.vcpus: dict[int, Ring] = {}  # vCPU number -> its CPU% (of one pCPU)
+
+    def add(self, view: DomainView, capacity: int) -> None:
+        r, s = view.rates, self.series
+        s["cpu_pct"].append(r.cpu_pct)
+        s["mem_kib"].append(view.sample.mem_kib)
+        s["net_rx_bytes_s"].append(r.net_rx_bytes_s)
+        s["net_tx_bytes_s"].append(r.net_tx_bytes_s)
+        s["blk_rd_bytes_s"].append(r.blk_rd_bytes_s)
+        s["blk_wr_bytes_s"].append(r.blk_wr_bytes_s)
+        numbers = {v.number for v in r.vcpus}
+        for gone in self.vcpus.keys() - numbers:
+            del self.vcpus[gone]
+        for v in r.vcpus:
+            ring = self.vcpus.get(v.number)
+            if ring is None:
+                ring = self.vcpus[v.number] = Ring(capacity)
+            ring.append(v.cpu_pct)
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    total, known = 0.0, False
+    for v in values:
+        if v is not None:
+            total, known = total + v, True
+    return total if known else None
+
+
+class History:
+    """Fed one Snapshot per tick (by the UI, live or replayed); read by sparklines and charts."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY):
+        if capacity < 1:
+            raise ValueError("history capacity must be 1 or more")
+        self.capacity = capacity
+        self.domains: dict[str, DomainHistory] = {}
+        self.host = {name: Ring(capacity) for name in HOST_SERIES}
+        self.wall = array("d")  # tick times, for the charts' axis (ring with the host series)
+        self._wall_head = 0
+        self.last_seq: int | None = None
+
+    def add(self, snapshot: Snapshot) -> None:
+        if snapshot.seq == self.last_seq:
+            return  # the same snapshot shown again (a repaint): not a new tick
+        self.last_seq = snapshot.seq
+        present = set()
+        for view in snapshot.domains:
+            present.add(view.uuid)
+            dom = self.domains.get(view.uuid)
+            if dom is None:
+                dom = self.domains[view.uuid] = DomainHistory(self.capacity)
+            dom.add(view, self.capacity)
+        for gone in self.domains.keys() - present:
+            del self.domains[gone]
+        self._add_host(snapshot)
+
+    def _add_host(self, snapshot: Snapshot) -> None:
+        h, rates = self.host, [v.rates for v in snapshot.domains]
+        pcpu = snapshot.pcpu_pct
+        known = [p for p in pcpu if p is not None] if pcpu else []
+        h["cpu_pct"].append(sum(known) / len(known) if known else None)  # % of the whole host
+        h["mem_used_kib"].append(snapshot.host.mem_total_kib - snapshot.host.mem_free_kib)
+        h["net_rx_bytes_s"].append(_sum(r.net_rx_bytes_s for r in rates))
+        h["net_tx_bytes_s"].append(_sum(r.net_tx_bytes_s for r in rates))
+        h["blk_rd_bytes_s"].append(_sum(r.blk_rd_bytes_s for r in rates))
+        h["blk_wr_bytes_s"].append(_sum(r.blk_wr_bytes_s for r in rates))
+        if len(self.wall) < self.capacity:
+            self.wall.append(snapshot.wall)
+        else:
+            self.wall[self._wall_head] = snapshot.wall
+            self._wall_head = (self._wall_head + 1) % self.capacity
+
+    def times(self) -> list[float]:
+        return (self.wall[self._wall_head:] + self.wall[:self._wall_head]).tolist()
+
+    def clear(self) -> None:
+        self.domains.clear()
+        self.host = {name: Ring(self.capacity) for name in HOST_SERIES}
+        self.wall = array("d")
+        self._wall_head = 0
+        self.last_seq = None

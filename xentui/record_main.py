@@ -1,0 +1,114 @@
+"""``xentui record -o FILE [-c URI] [-d S] [--duration T]``: a session to a file, for ``--replay``.
+
+Raw samples are written (not rates), so the replay's numbers come from the same maths as the
+live view's.  Stops at ``--duration``, on Ctrl-C or SIGTERM, always leaving a complete file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import signal
+import sys
+import threading
+import time
+
+from xentui.output.recorder import Recorder
+from xentui.poller import check_delay
+from xentui.sources import SourceError, open_source
+
+EXIT_USAGE = 2
+
+
+def _duration(text: str) -> float:
+    """Seconds, or with a unit: 90, 90s, 15m, 2h."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    scale = units.get(text[-1:].lower(), 1)
+    number = text[:-1] if text[-1:].lower() in units else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 31 * 86400:
+        raise argparse.ArgumentTypeError(f"duration {text!r} is not a time from 1 s to 31 days, e.g. 90, 15m or 2h")
+    return value
+
+
+def _regex(text: str) -> re.Pattern:
+    try:
+        return re.compile(text)
+    except re.error as err:
+        raise argparse.ArgumentTypeError(f"--match {text!r} is not a regular expression ({err})") from None
+
+
+def _delay(text: str) -> float:
+    try:
+        return check_delay(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def parser(parent_error) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xentui record",
+                                description="Record this host's domains to a file for 'xentui --replay FILE'.")
+    p.error = parent_error(p)  # type: ignore[method-assign]
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write, e.g. night.xtrec.gz")
+    p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (as for xentui)")
+    p.add_argument("-d", "--delay", type=_delay, default=1.0, metavar="SECONDS",
+                   help="seconds between samples, 0.2 to 3600 (default 1)")
+    p.add_argument("--match", type=_regex, metavar="REGEX",
+                   help="record only the domains whose name matches, e.g. '^web-' (default: all)")
+    p.add_argument("--duration", type=_duration, metavar="T", help="stop after T (90, 90s, 15m, 2h); "
+                   "default: until Ctrl-C")
+    return p
+
+
+def main(argv: list[str], parent_error) -> int:
+    args = parser(parent_error).parse_args(argv)
+    try:
+        source = open_source(args.connect, readonly=True)
+    except SourceError as err:
+        print(f"xentui record: {err}", file=sys.stderr)
+        return 1
+    try:
+        recorder = Recorder(args.output, source.uri, args.delay)
+    except OSError as err:
+        print(f"xentui record: cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
+        source.close()
+        return EXIT_USAGE
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    print(f"xentui record: recording {source.uri} every {args.delay:g} s to {args.output} "
+          f"({f'for {args.duration:g} s' if args.duration else 'until Ctrl-C'})", file=sys.stderr)
+    code = 0
+    start = time.monotonic()
+    try:
+        code = record(source, recorder, args.delay, args.duration, stop, start, args.match)
+    finally:
+        recorder.close()
+        source.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to {args.output}",
+          file=sys.stderr)
+    return code
+
+
+def record(source, recorder: Recorder, delay: float, duration: float | None, stop: threading.Event,
+           start: float, match: re.Pattern | None = None) -> int:
+    """Collect and write until ``duration`` is up or ``stop`` is set; 1 when the source failed."""
+    while not stop.is_set():
+        began = time.monotonic()
+        try:
+            raw = source.collect()
+            if match is not None:
+                raw = dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name)))
+            recorder.write(raw)
+        except SourceError as err:
+            print(f"xentui record: {err}; stopping (what came before is kept)", file=sys.stderr)
+            return 1
+        if duration is not None and began + delay - start >= duration:
+            break
+        stop.wait(max(0.0, delay - (time.monotonic() - began)))
+    return 0

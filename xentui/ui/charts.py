@@ -1,0 +1,153 @@
+"""History charts (plotext via textual-plotext): one domain's screen and the host's.
+
+Charts draw from the bounded :class:`~xentui.history.History` and are redrawn only while their
+screen is the one shown (the app calls ``show`` on the active screen only).  Line colours are
+the app theme's variables; the plot's own colours follow the theme through textual-plotext.
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+from xentui.history import History, Ring
+from xentui.model import Snapshot
+
+PALETTE = ("primary", "accent", "warning", "success", "error", "secondary")
+BYTE_UNITS = ((1 << 30, "GiB/s"), (1 << 20, "MiB/s"), (1 << 10, "KiB/s"), (1, "B/s"))
+
+
+def byte_unit(peak: float) -> tuple[int, str]:
+    return next(((scale, name) for scale, name in BYTE_UNITS if peak >= scale), (1, "B/s"))
+
+
+class Chart(PlotextPlot):
+    """One plot of several series against seconds before the last tick."""
+
+    def draw(self, title: str, times: list[float], series: list[tuple[str, list[float]]], scale: float = 1.0,
+             ylabel: str = "", ymax: float | None = None) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(title)
+        plt.xlabel("seconds ago")
+        plt.ylabel(ylabel)
+        theme = self.app.theme_variables
+        now = times[-1] if times else 0.0
+        drawn, peak = False, 0.0
+        for n, (label, values) in enumerate(series):
+            xs = times[-len(values):] if values else []
+            points = [(x - now, v / scale) for x, v in zip(xs, values, strict=False) if not math.isnan(v)]
+            if not points:
+                continue
+            colour = theme.get(PALETTE[n % len(PALETTE)], "#ffffff").lstrip("#")
+            rgb = tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4)) if len(colour) >= 6 else None
+            plt.plot([p[0] for p in points], [p[1] for p in points], label=label, color=rgb or "white",
+                     marker="hd")  # half blocks: every terminal font has them
+            drawn = True
+            peak = max(peak, max(p[1] for p in points))
+        # from 0, a little above the highest of the line and ``ymax``: a flat line is not drawn on the frame
+        top = max(peak, ymax or 0.0)
+        plt.ylim(0, top * 1.1 if top > 0 else 1.0)  # all zero (an idle NIC): 0 to 1, not 0 to 1e-9
+        if not drawn:
+            plt.title(f"{title}: no data yet")
+        self.refresh()
+
+
+def _values(ring: Ring | None) -> list[float]:
+    return ring.values() if ring is not None else []
+
+
+def _peak(*lists: list[float]) -> float:
+    return max((v for values in lists for v in values if not math.isnan(v)), default=0.0)
+
+
+class ChartsScreen(Screen[None]):
+    BINDINGS = [Binding("escape,q,h,H", "close", "Back")]
+    DEFAULT_CSS = """
+    ChartsScreen #charts-title { height: auto; padding: 0 1; background: $panel; }
+    ChartsScreen Grid { grid-size: 2 2; grid-gutter: 0 1; }
+    ChartsScreen Chart { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="charts-title")
+        with Grid():
+            for n in range(4):
+                yield Chart(id=f"chart-{n}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.app.snapshot is not None:
+            self.show(self.app.snapshot)
+
+    def charts(self) -> list[Chart]:
+        return [self.query_one(f"#chart-{n}", Chart) for n in range(4)]
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def show(self, snapshot: Snapshot) -> None:
+        raise NotImplementedError
+
+
+class DomainChartsScreen(ChartsScreen):
+    """One domain: CPU % per vCPU, memory, network and disk rates."""
+
+    def __init__(self, uuid: str):
+        super().__init__()
+        self.uuid = uuid
+
+    def show(self, snapshot: Snapshot) -> None:
+        history: History = self.app.history
+        times = history.times()
+        view = snapshot.by_uuid().get(self.uuid)
+        dom = history.domains.get(self.uuid)
+        title = self.query_one("#charts-title", Static)
+        if view is None or dom is None:
+            title.update("[b]this domain is gone[/b] (its history went with it): Esc returns")
+            return
+        s = dom.series
+        span = f"{len(s['cpu_pct'])} updates"
+        title.update(f"[b]{escape(view.name)}[/b]  history of the last {span}  "
+                     f"(LLC occupancy: not collected by this source)  Esc: back")
+        cpu, mem, net, disk = self.charts()
+        vcpus = sorted(dom.vcpus.items())
+        cpu.draw("CPU % per vCPU (of one pCPU)", times, [(f"vCPU {n}", ring.values()) for n, ring in vcpus],
+                 ylabel="%", ymax=100.0)
+        mem.draw("Memory (MiB)", times, [("current", s["mem_kib"].values())], scale=1024.0, ylabel="MiB")
+        rx, tx = _values(s["net_rx_bytes_s"]), _values(s["net_tx_bytes_s"])
+        scale, unit = byte_unit(_peak(rx, tx))
+        net.draw(f"Network ({unit})", times, [("rx", rx), ("tx", tx)], scale=scale, ylabel=unit)
+        rd, wr = _values(s["blk_rd_bytes_s"]), _values(s["blk_wr_bytes_s"])
+        scale, unit = byte_unit(_peak(rd, wr))
+        disk.draw(f"Disk ({unit})", times, [("read", rd), ("write", wr)], scale=scale, ylabel=unit)
+
+
+class HostChartsScreen(ChartsScreen):
+    """The host: CPU busy, memory used, all domains' network and disk rates."""
+
+    def show(self, snapshot: Snapshot) -> None:
+        history: History = self.app.history
+        times, h = history.times(), history.host
+        host = snapshot.host
+        self.query_one("#charts-title", Static).update(
+            f"[b]{escape(host.hostname)}[/b]  host history, last {len(times)} updates  Esc: back")
+        cpu, mem, net, disk = self.charts()
+        cpu.draw("CPU busy (% of the whole host)", times, [("busy", h["cpu_pct"].values())], ylabel="%",
+                 ymax=100.0)
+        mem.draw(f"Memory used (GiB of {host.mem_total_kib / (1 << 20):.1f})", times,
+                 [("used", h["mem_used_kib"].values())], scale=float(1 << 20), ylabel="GiB")
+        rx, tx = h["net_rx_bytes_s"].values(), h["net_tx_bytes_s"].values()
+        scale, unit = byte_unit(_peak(rx, tx))
+        net.draw(f"Network, all domains ({unit})", times, [("rx", rx), ("tx", tx)], scale=scale, ylabel=unit)
+        rd, wr = h["blk_rd_bytes_s"].values(), h["blk_wr_bytes_s"].values()
+        scale, unit = byte_unit(_peak(rd, wr))
+        disk.draw(f"Disk, all domains ({unit})", times, [("read", rd), ("write", wr)], scale=scale, ylabel=unit)

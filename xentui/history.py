@@ -18,7 +18,9 @@ from xentui.model import DomainView, Snapshot
 NAN = math.nan
 DEFAULT_CAPACITY = 3600  # one hour at 1 s; 3 h at xentop's default 3 s
 DOMAIN_SERIES = ("cpu_pct", "mem_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s")
-HOST_SERIES = ("cpu_pct", "mem_used_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s")
+HOST_SERIES = ("cpu_pct", "mem_used_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s",
+               "llc_bytes", "mbm_total_bytes_s", "mbm_local_bytes_s")  # Cache QoS: the monitored domains together
+CACHE_SERIES = ("llc_bytes", "mbm_total_bytes_s", "mbm_local_bytes_s")  # per domain, made once it has Cache QoS
 
 
 def capacity_for(delay_s: float, span_s: float = 3600.0) -> int:
@@ -56,11 +58,12 @@ class Ring:
 
 
 class DomainHistory:
-    __slots__ = ("series", "vcpus")
+    __slots__ = ("cache", "series", "vcpus")
 
     def __init__(self, capacity: int):
         self.series = {name: Ring(capacity) for name in DOMAIN_SERIES}
         self.vcpus: dict[int, Ring] = {}  # vCPU number -> its CPU% (of one pCPU)
+        self.cache: dict[str, Ring] | None = None  # CACHE_SERIES, from the first tick with Cache QoS figures
 
     def add(self, view: DomainView, capacity: int) -> None:
         r, s = view.rates, self.series
@@ -70,6 +73,17 @@ class DomainHistory:
         s["net_tx_bytes_s"].append(r.net_tx_bytes_s)
         s["blk_rd_bytes_s"].append(r.blk_rd_bytes_s)
         s["blk_wr_bytes_s"].append(r.blk_wr_bytes_s)
+        cache = view.cache
+        if cache is not None and (self.cache is not None or cache.occupancy_bytes is not None
+                                  or cache.mbm_total_bytes_s is not None):
+            if self.cache is None:
+                self.cache = {name: Ring(capacity) for name in CACHE_SERIES}
+            self.cache["llc_bytes"].append(cache.occupancy_bytes)
+            self.cache["mbm_total_bytes_s"].append(cache.mbm_total_bytes_s)
+            self.cache["mbm_local_bytes_s"].append(cache.mbm_local_bytes_s)
+        elif self.cache is not None:
+            for ring in self.cache.values():
+                ring.append(None)
         numbers = {v.number for v in r.vcpus}
         for gone in self.vcpus.keys() - numbers:
             del self.vcpus[gone]
@@ -126,6 +140,10 @@ class History:
         h["net_tx_bytes_s"].append(_sum(r.net_tx_bytes_s for r in rates))
         h["blk_rd_bytes_s"].append(_sum(r.blk_rd_bytes_s for r in rates))
         h["blk_wr_bytes_s"].append(_sum(r.blk_wr_bytes_s for r in rates))
+        caches = [v.cache for v in snapshot.domains if v.cache is not None]
+        h["llc_bytes"].append(_sum(c.occupancy_bytes for c in caches))
+        h["mbm_total_bytes_s"].append(_sum(c.mbm_total_bytes_s for c in caches))
+        h["mbm_local_bytes_s"].append(_sum(c.mbm_local_bytes_s for c in caches))
         if len(self.wall) < self.capacity:
             self.wall.append(snapshot.wall)
         else:

@@ -24,9 +24,12 @@ from typing import Any
 
 from xentui.model import (
     BlockSample,
+    CacheBank,
+    CacheSample,
     DomainSample,
     DomainState,
     HostSample,
+    L3Cache,
     NetSample,
     Pcpu,
     RawSample,
@@ -37,15 +40,23 @@ FORMAT = "xentui-record"
 VERSION = 1
 
 HOST_FIELDS = ("hostname", "hypervisor", "hypervisor_version", "uri", "pcpus", "mhz", "mem_total_kib",
-               "cpu_model", "libvirt_version", "cache_monitoring", "boot_time", "topology")
+               "cpu_model", "libvirt_version", "cache_monitoring", "boot_time", "topology",
+               "l3_caches", "cache_rmids")
 PCPU_FIELDS = ("number", "node", "socket", "core", "online")
 DOMAIN_FIELDS = ("uuid", "name", "domid", "state", "cpu_ns", "vcpus_current", "vcpus_max", "mem_kib", "maxmem_kib",
-                 "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags")
+                 "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale")
+# Fields are only ever appended: a file written before (shorter arrays, as its header's "fields" say) reads
+# with the later fields at their defaults.  The first lengths of version 1:
+FIRST_LENGTHS = {"host": 12, "domain": 15}
+L3_FIELDS = ("cache_id", "size_bytes")
+CACHE_FIELDS = ("source", "group", "banks", "status", "counter_bits")
+BANK_FIELDS = ("cache_id", "occupancy_bytes", "mbm_total_bytes", "mbm_local_bytes", "mbm_total_bytes_s",
+               "mbm_local_bytes_s")
 VCPU_FIELDS = ("number", "online", "time_ns", "delay_ns", "pcpu", "hard_affinity", "soft_affinity")
 NET_FIELDS = ("name", "rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop")
 BLOCK_FIELDS = ("name", "path", "rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors", "kind", "devno")
 FIELDS = {"host": HOST_FIELDS, "pcpu": PCPU_FIELDS, "domain": DOMAIN_FIELDS, "vcpu": VCPU_FIELDS,
-          "net": NET_FIELDS, "block": BLOCK_FIELDS}
+          "net": NET_FIELDS, "block": BLOCK_FIELDS, "l3": L3_FIELDS, "cache": CACHE_FIELDS, "bank": BANK_FIELDS}
 
 
 class FormatError(ValueError):
@@ -67,7 +78,15 @@ def header(uri: str, delay: float, created: float, version: str) -> dict[str, An
 def encode_host(h: HostSample) -> list:
     return [h.hostname, h.hypervisor, h.hypervisor_version, h.uri, h.pcpus, h.mhz, h.mem_total_kib, h.cpu_model,
             h.libvirt_version, h.cache_monitoring, h.boot_time,
-            [[p.number, p.node, p.socket, p.core, p.online] for p in h.topology]]
+            [[p.number, p.node, p.socket, p.core, p.online] for p in h.topology],
+            [[c.cache_id, c.size_bytes] for c in h.l3_caches], h.cache_rmids]
+
+
+def _encode_cache(c: CacheSample | None) -> list | None:
+    if c is None:
+        return None
+    return [c.source, c.group, [[b.cache_id, b.occupancy_bytes, b.mbm_total_bytes, b.mbm_local_bytes,
+                                 b.mbm_total_bytes_s, b.mbm_local_bytes_s] for b in c.banks], c.status, c.counter_bits]
 
 
 def encode_domain(d: DomainSample) -> list:
@@ -79,7 +98,7 @@ def encode_domain(d: DomainSample) -> list:
              for n in d.nets],
             [[b.name, b.path, b.rd_reqs, b.rd_bytes, b.wr_reqs, b.wr_bytes, b.oo_reqs, b.errors, b.kind, b.devno]
              for b in d.blocks],
-            d.ssid, d.flags]
+            d.ssid, d.flags, _encode_cache(d.cache), d.stale]
 
 
 def _delta(prev: list | None, cur: list) -> list | dict:
@@ -166,6 +185,15 @@ def _list(v: Any, what: str, length: int | None = None) -> list:
     return v
 
 
+def _fields(v: Any, what: str, kind: str) -> list:
+    """A host or domain array: as long as now, or as in an earlier file (later fields then at None)."""
+    full = len(FIELDS[kind])
+    v = _list(v, what)
+    if not FIRST_LENGTHS[kind] <= len(v) <= full:
+        raise FormatError(f"{what} has {len(v)} fields, not {full}")
+    return v + [None] * (full - len(v))
+
+
 def _strs(v: Any, what: str) -> tuple[str, ...]:
     return tuple(_str(s, what) for s in _list(v, what))
 
@@ -177,7 +205,7 @@ def _cpuset(v: Any, what: str) -> frozenset[int] | None:
 
 
 def decode_host(v: Any, mem_free_kib: int) -> HostSample:
-    h = _list(v, "host", len(HOST_FIELDS))
+    h = _fields(v, "host", "host")
     topology = []
     for p in _list(h[11], "host topology"):
         p = _list(p, "pCPU", len(PCPU_FIELDS))
@@ -191,14 +219,33 @@ def decode_host(v: Any, mem_free_kib: int) -> HostSample:
         mem_free_kib=mem_free_kib, cpu_model=_str(h[7], "cpu model"),
         libvirt_version=_str(h[8], "libvirt version"), cache_monitoring=_str(h[9], "cache monitoring"),
         boot_time=_float(h[10], "boot time", optional=True), topology=tuple(topology),
+        l3_caches=tuple(L3Cache(_int(c[0], "L3 id", False), _int(c[1], "L3 size", False))
+                        for c in (_list(x, "L3", len(L3_FIELDS)) for x in _list(h[12] or [], "L3 caches"))),
+        cache_rmids=_int(h[13], "RMIDs"),
     )
+
+
+def _decode_cache(v: Any) -> CacheSample | None:
+    if v is None:
+        return None
+    c = _list(v, "cache", len(CACHE_FIELDS))
+    banks = []
+    for b in _list(c[2], "cache banks"):
+        b = _list(b, "cache bank", len(BANK_FIELDS))
+        banks.append(CacheBank(_int(b[0], "cache id"), *(_int(x, "cache counter") for x in b[1:4]),
+                               *(_float(x, "cache rate", optional=True) for x in b[4:6])))
+    bits = _int(c[4], "counter bits", False)
+    if not 1 <= bits <= 64:
+        raise FormatError(f"counter bits {bits} is not 1 to 64")
+    return CacheSample(_str(c[0], "cache source"), _str(c[1], "cache group"), tuple(banks),
+                       _str(c[3], "cache status"), bits)
 
 
 _STATES = {s.value: s for s in DomainState}
 
 
 def decode_domain(v: Any) -> DomainSample:
-    d = _list(v, "domain", len(DOMAIN_FIELDS))
+    d = _fields(v, "domain", "domain")
     state = _STATES.get(d[3]) if type(d[3]) is str else None
     if state is None:
         raise FormatError(f"domain state {d[3]!r} is not one of {', '.join(_STATES)}")
@@ -224,7 +271,8 @@ def decode_domain(v: Any) -> DomainSample:
         cpu_ns=_int(d[4], "cpu time"), vcpus_current=_int(d[5], "vcpus"), vcpus_max=_int(d[6], "max vcpus"),
         mem_kib=_int(d[7], "memory"), maxmem_kib=_int(d[8], "max memory"), rss_kib=_int(d[9], "rss"),
         vcpus=tuple(vcpus), nets=tuple(nets), blocks=tuple(blocks), ssid=_int(d[13], "ssid", False),
-        flags=_str(d[14], "flags", optional=True),
+        flags=_str(d[14], "flags", optional=True), cache=_decode_cache(d[15]),
+        stale=_str(d[16], "stale", optional=True) or "",
     )
 
 
@@ -254,7 +302,7 @@ def _undelta(v: Any, previous: dict[str, list], current: dict[str, list]) -> lis
                 raise FormatError(f"domain delta field {key!r} is not 1 to {len(DOMAIN_FIELDS) - 1}")
             fields[i] = value
         v = fields
-    d = _list(v, "domain", len(DOMAIN_FIELDS))
+    d = _fields(v, "domain", "domain")
     if type(d[0]) is not str or d[0] in current:
         raise FormatError("a domain without a UUID, or the same UUID twice in one tick")
     current[d[0]] = d

@@ -18,11 +18,12 @@ from xentui.sources.replay import ReplayError, ReplaySource, demo_path, load
 from xentui.sources.synthetic import SyntheticSource
 
 
-def synthetic_samples(count: int = 6, domains: int = 12) -> list[RawSample]:
-    source = SyntheticSource(count=domains)
+def synthetic_samples(count: int = 6, domains: int = 12, cache: bool = False) -> list[RawSample]:
+    source = SyntheticSource(count=domains, cache=cache)
     samples = [source.collect() for _ in range(count)]
-    # the odd cases too: unknown counters, a shut-off domain, errors and notices, a host that changes
-    odd = DomainSample(uuid="u-off", name="off", domid=None, state=DomainState.SHUTOFF, flags="------")
+    # the odd cases too: unknown counters, a shut-off domain, a stale one, errors and notices
+    odd = DomainSample(uuid="u-off", name="off", domid=None, state=DomainState.SHUTOFF, flags="------",
+                       stale="not answering: its QEMU monitor has been busy on one command for 9 s")
     last = samples[-1]
     samples[-1] = RawSample(last.monotonic, last.wall, last.host, (*last.domains, odd),
                             errors=("vm3: stats timed out",), notices=("2 domains not shown",), pcpu_busy_ns=None)
@@ -45,6 +46,34 @@ def test_round_trip_equals_what_was_recorded(tmp_path):
     for i in range(1, len(samples)):  # and so are the rates: same maths, recorded monotonic times
         assert build_snapshot(recording.samples[i - 1], recording.samples[i], i) == \
             build_snapshot(samples[i - 1], samples[i], i)
+
+
+def test_cache_qos_round_trips_too(tmp_path):
+    samples = synthetic_samples(cache=True)
+    assert any(d.cache is not None and d.cache.banks for d in samples[-1].domains) and samples[-1].host.l3_caches
+    recording = load(write(tmp_path / "c.xtrec.gz", samples))
+    assert list(recording.samples) == samples
+    views = build_snapshot(recording.samples[-2], recording.samples[-1], 1).domains
+    assert any(v.cache is not None and v.cache.mbm_total_bytes_s for v in views)  # MBM rates from the counters
+
+
+def test_a_file_written_before_cache_qos_still_reads(tmp_path):
+    """Fields are only appended: arrays as long as an earlier header said read with the new ones at None."""
+    path = write(tmp_path / "old.xtrec.gz", synthetic_samples(count=3, domains=2))
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    header, ticks = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+    header["fields"]["host"] = header["fields"]["host"][:12]
+    header["fields"]["domain"] = header["fields"]["domain"][:15]
+    for tick in ticks:
+        if "h" in tick:
+            tick["h"] = tick["h"][:12]
+        tick["d"] = [d[:15] if type(d) is list else {k: v for k, v in d.items() if k in ("=",) or int(k) < 15}
+                     for d in tick["d"]]
+    old = tmp_path / "older.xtrec.gz"
+    old.write_bytes(gzip.compress("\n".join(json.dumps(x) for x in [header, *ticks]).encode() + b"\n"))
+    recording = load(old)
+    assert [d.name for d in recording.samples[-1].domains] == [d.name for d in load(path).samples[-1].domains]
+    assert all(d.cache is None and d.stale == "" for d in recording.samples[-1].domains)
 
 
 def test_static_host_written_once_and_domains_as_deltas(tmp_path):

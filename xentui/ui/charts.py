@@ -17,9 +17,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
-from xentui.history import History, Ring
+from xentui.history import CACHE_SERIES, History, Ring
 from xentui.model import Snapshot
 
+CHARTS = 6  # two rows: CPU, memory, LLC occupancy / network, disk, memory bandwidth
 PALETTE = ("primary", "accent", "warning", "success", "error", "secondary")
 BYTE_UNITS = ((1 << 30, "GiB/s"), (1 << 20, "MiB/s"), (1 << 10, "KiB/s"), (1, "B/s"))
 
@@ -56,7 +57,7 @@ class Chart(PlotextPlot):
         # from 0, a little above the highest of the line and ``ymax``: a flat line is not drawn on the frame
         top = max(peak, ymax or 0.0)
         plt.ylim(0, top * 1.1 if top > 0 else 1.0)  # all zero (an idle NIC): 0 to 1, not 0 to 1e-9
-        if not drawn:
+        if not drawn and series:  # no series at all: the title already says why
             plt.title(f"{title}: no data yet")
         self.refresh()
 
@@ -69,18 +70,33 @@ def _peak(*lists: list[float]) -> float:
     return max((v for values in lists for v in values if not math.isnan(v)), default=0.0)
 
 
+def draw_cache(llc: Chart, mbm: Chart, times: list[float], series: dict[str, Ring] | None, who: str = "") -> None:
+    """LLC occupancy and memory bandwidth (Cache QoS) over time, or "none"."""
+    of = f", {who}" if who else ""
+    if series is None:  # the screen's title line says why (a chart drops a title wider than itself)
+        llc.draw("LLC occupancy: none", times, [])
+        mbm.draw("Memory bandwidth: none", times, [])
+        return
+    llc.draw(f"LLC occupancy (MiB{of})", times, [("held", series["llc_bytes"].values())], scale=float(1 << 20),
+             ylabel="MiB")
+    total, local = series["mbm_total_bytes_s"].values(), series["mbm_local_bytes_s"].values()
+    scale, unit = byte_unit(_peak(total, local))
+    mbm.draw(f"Memory bandwidth ({unit}{of})", times, [("total", total), ("local", local)], scale=scale,
+             ylabel=unit)
+
+
 class ChartsScreen(Screen[None]):
     BINDINGS = [Binding("escape,q,h,H", "close", "Back")]
     DEFAULT_CSS = """
     ChartsScreen #charts-title { height: auto; padding: 0 1; background: $panel; }
-    ChartsScreen Grid { grid-size: 2 2; grid-gutter: 0 1; }
+    ChartsScreen Grid { grid-size: 3 2; grid-gutter: 0 1; }
     ChartsScreen Chart { height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
         yield Static(id="charts-title")
         with Grid():
-            for n in range(4):
+            for n in range(CHARTS):
                 yield Chart(id=f"chart-{n}")
         yield Footer()
 
@@ -89,7 +105,7 @@ class ChartsScreen(Screen[None]):
             self.show(self.app.snapshot)
 
     def charts(self) -> list[Chart]:
-        return [self.query_one(f"#chart-{n}", Chart) for n in range(4)]
+        return [self.query_one(f"#chart-{n}", Chart) for n in range(CHARTS)]
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -116,9 +132,10 @@ class DomainChartsScreen(ChartsScreen):
             return
         s = dom.series
         span = f"{len(s['cpu_pct'])} updates"
-        title.update(f"[b]{escape(view.name)}[/b]  history of the last {span}  "
-                     f"(LLC occupancy: not collected by this source)  Esc: back")
-        cpu, mem, net, disk = self.charts()
+        why = (view.cache.status if view.cache is not None else "") or snapshot.host.cache_monitoring
+        no_cache = "" if dom.cache is not None else f"  Cache QoS: {escape(why or 'none for this domain')}"
+        title.update(f"[b]{escape(view.name)}[/b]  history of the last {span}  Esc: back{no_cache}")
+        cpu, mem, llc, net, disk, mbm = self.charts()
         vcpus = sorted(dom.vcpus.items())
         cpu.draw("CPU % per vCPU (of one pCPU)", times, [(f"vCPU {n}", ring.values()) for n, ring in vcpus],
                  ylabel="%", ymax=100.0)
@@ -129,6 +146,7 @@ class DomainChartsScreen(ChartsScreen):
         rd, wr = _values(s["blk_rd_bytes_s"]), _values(s["blk_wr_bytes_s"])
         scale, unit = byte_unit(_peak(rd, wr))
         disk.draw(f"Disk ({unit})", times, [("read", rd), ("write", wr)], scale=scale, ylabel=unit)
+        draw_cache(llc, mbm, times, dom.cache)
 
 
 class HostChartsScreen(ChartsScreen):
@@ -139,8 +157,9 @@ class HostChartsScreen(ChartsScreen):
         times, h = history.times(), history.host
         host = snapshot.host
         self.query_one("#charts-title", Static).update(
-            f"[b]{escape(host.hostname)}[/b]  host history, last {len(times)} updates  Esc: back")
-        cpu, mem, net, disk = self.charts()
+            f"[b]{escape(host.hostname)}[/b]  host history, last {len(times)} updates  Esc: back"
+            + (f"  Cache QoS: {escape(host.cache_monitoring)}" if host.cache_monitoring else ""))
+        cpu, mem, llc, net, disk, mbm = self.charts()
         cpu.draw("CPU busy (% of the whole host)", times, [("busy", h["cpu_pct"].values())], ylabel="%",
                  ymax=100.0)
         mem.draw(f"Memory used (GiB of {host.mem_total_kib / (1 << 20):.1f})", times,
@@ -151,3 +170,6 @@ class HostChartsScreen(ChartsScreen):
         rd, wr = h["blk_rd_bytes_s"].values(), h["blk_wr_bytes_s"].values()
         scale, unit = byte_unit(_peak(rd, wr))
         disk.draw(f"Disk, all domains ({unit})", times, [("read", rd), ("write", wr)], scale=scale, ylabel=unit)
+        monitored = {name: h[name] for name in CACHE_SERIES}
+        any_cache = _peak(monitored["llc_bytes"].values()) or _peak(monitored["mbm_total_bytes_s"].values())
+        draw_cache(llc, mbm, times, monitored if any_cache else None, who="monitored domains")

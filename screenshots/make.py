@@ -38,6 +38,7 @@ SCENES = [
     ("cache-qos", (160, 40), {"cache": True}, ["down", "l"]),
     ("charts-domain", (140, 44), {"ticks": 120}, ["down", "down", "down", "h"]),
     ("charts-host", (140, 44), {"ticks": 120}, ["H"]),
+    ("charts-cache", (150, 44), {"ticks": 120, "cache": True}, ["slash", *"web-1", "enter", "h"]),
     ("main-history", (120, 30), {"ticks": 40}, []),
 ]
 # The bundled demo (real lab guests), paused on its last tick: the same screen every run.

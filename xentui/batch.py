@@ -97,9 +97,7 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
         print(f"xentui: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, as a filter should.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
+        _reader_gone(out)
         return 0
     finally:
         poller.close()
@@ -122,9 +120,14 @@ def replay(source, opts: BatchOptions, out: TextIO | None = None) -> int:
         print(f"xentui: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
+        _reader_gone(out)
     return 0
+
+
+def _reader_gone(out: TextIO) -> None:
+    """The reader went away (`| head`): stop quietly, as a filter should (no error at exit's flush)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, out.fileno())
 
 
 def main(source: Source, opts: BatchOptions) -> int:

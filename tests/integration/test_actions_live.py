@@ -63,12 +63,16 @@ def test_pause_resume_balloon_destroy(guests, writer):
 
 def test_acpi_shutdown_and_reboot_reach_a_guest_that_obeys_them(guests, writer):
     name = guests.start("polite").name()
-    sample, host = fresh(writer, name)
-    events = subprocess.Popen(["virsh", "-c", URI, "event", "--domain", name, "--event", "reboot", "--timeout", "20"],
-                              stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)  # virsh is listening
-    perform(writer, sample, Action.REBOOT, host=host)
-    out, _ = events.communicate(timeout=30)
+    out = ""
+    for _attempt in range(3):  # a guest still in its BIOS ignores the power button: as an admin, press again
+        sample, host = fresh(writer, name)
+        events = subprocess.Popen(["virsh", "-c", URI, "event", "--domain", name, "--event", "reboot",
+                                   "--timeout", "10"], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)  # virsh is listening
+        perform(writer, sample, Action.REBOOT, host=host)
+        out, _ = events.communicate(timeout=30)
+        if "event 'reboot'" in out:
+            break
     assert f"event 'reboot' for domain '{name}'" in out  # libvirt powered it down and reset it
     assert domstate(name) == "running"
     time.sleep(3)  # through the BIOS again, to its power-button loop (slower on a loaded host)

@@ -29,9 +29,9 @@ from xentui.sources.synthetic import SyntheticSource
 MIB = 1 << 20
 
 
-def history_bytes(domains: int, ticks: int) -> tuple[int, int]:
-    """(bytes held, vCPU series) after ``ticks`` ticks."""
-    source = SyntheticSource(count=domains)
+def history_bytes(domains: int, ticks: int, cache: bool = False) -> tuple[int, int]:
+    """(bytes held, vCPU series) after ``ticks`` ticks; ``cache``: domains with Cache QoS figures too."""
+    source = SyntheticSource(count=domains, cache=cache)
     raws = [source.collect() for _ in range(11)]
     shots = [build_snapshot(a, b, i) for i, (a, b) in enumerate(itertools.pairwise(raws))]
     gc.collect()
@@ -90,9 +90,10 @@ def main() -> None:
     args = p.parse_args()
     print("| domains | ticks kept | vCPU series | history MiB | bytes per domain-tick |")
     print("|---|---|---|---|---|")
-    for domains in (50, args.domains):
-        held, vcpus = history_bytes(domains, args.ticks)
-        print(f"| {domains} | {args.ticks} | {vcpus} | {held / MIB:.1f} | {held / domains / args.ticks:.1f} |")
+    for domains, cache in ((50, False), (args.domains, False), (args.domains, True)):
+        held, vcpus = history_bytes(domains, args.ticks, cache)
+        label = f"{domains}" + (" with Cache QoS" if cache else "")
+        print(f"| {label} | {args.ticks} | {vcpus} | {held / MIB:.1f} | {held / domains / args.ticks:.1f} |")
     print()
     print("| domains | recording bytes/tick (gzip) | uncompressed bytes/tick | MiB per hour at 1 s (gzip) |")
     print("|---|---|---|---|")

@@ -223,7 +223,7 @@ class LibvirtSource:
         self._xenstat = None  # on a Xen dom0: counts the domains libvirt cannot see
         self._xenstat_failed = False
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
-        self._answered: dict[Key, dict] = {}  # each domain's last figures read through its monitor
+        self._answered: dict[Key, dict] = {}  # each domain's last record with its monitor's figures
         self._busy_since: dict[Key, float] = {}  # when a domain's monitor began its current command
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._pending: dict[object, concurrent.futures.Future] = {}  # bounded calls still running
@@ -233,7 +233,7 @@ class LibvirtSource:
         wanted = self._local_pcpus or (local and bool(os.environ.get("XENTUI_RESCTRL_ROOT")))
         self.resctrl = resctrl if resctrl is not None else Resctrl() if wanted else None
         self._cache_status = ""
-        self._resctrl_l3: tuple | None = None
+        self._resctrl_facts: tuple | None = None  # (L3 caches, RMIDs) of this host's resctrl
         self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running
         self._last_call_s = 0.0
         self._answer_started = 0.0  # when the stats call that answered this tick began
@@ -369,15 +369,15 @@ class LibvirtSource:
 
     def host_sample(self) -> HostSample:
         total, free = self._memory()
-        static = self._host_static
-        if not static["l3_caches"] and self.resctrl is not None and not self._cache_status:
-            if self._resctrl_l3 is None:  # read once: sysfs has one cache directory per CPU and level
-                self._resctrl_l3 = self.resctrl.l3_caches()
-            static = static | {"l3_caches": self._resctrl_l3}
+        static, rmids = self._host_static, None
+        if self.resctrl is not None and not self._cache_status:
+            if self._resctrl_facts is None:  # hardware facts, read once (sysfs has a cache dir per CPU and level)
+                self._resctrl_facts = (self.resctrl.l3_caches(), self.resctrl.num_rmids())
+            l3_caches, rmids = self._resctrl_facts
+            if not static["l3_caches"]:
+                static = static | {"l3_caches": l3_caches}
         return HostSample(uri=self.uri, mem_total_kib=total, mem_free_kib=free, boot_time=self._boot_time,
-                          cache_monitoring=self._cache_status,
-                          cache_rmids=self.resctrl.num_rmids() if self.resctrl and not self._cache_status else None,
-                          **static)
+                          cache_monitoring=self._cache_status, cache_rmids=rmids, **static)
 
     # --- domains -------------------------------------------------------------
 
@@ -594,7 +594,7 @@ class LibvirtSource:
             if rec.get("state.state") in (None, libvirt.VIR_DOMAIN_SHUTOFF):
                 continue
             if "balloon.rss" in rec:
-                self._answered[key] = {k: v for k, v in rec.items() if k.startswith(MONITOR_KEYS)}
+                self._answered[key] = rec  # kept whole (no copy each tick); its monitor figures are taken if needed
                 continue
             last = self._answered.get(key)
             if last is None:  # never answered through a monitor here (not QEMU, or just started)
@@ -602,7 +602,8 @@ class LibvirtSource:
             busy_ms = self._monitor_busy_ms(dom, key)
             if busy_ms is not None and busy_ms >= STUCK_AFTER_MS:
                 for k, v in last.items():
-                    rec.setdefault(k, v)
+                    if k.startswith(MONITOR_KEYS):
+                        rec.setdefault(k, v)
                 stale[key] = (f"not answering: its QEMU monitor has been busy on one command for "
                               f"{busy_ms / 1000:.0f} s; memory and disk figures are the last it gave")
         return stale

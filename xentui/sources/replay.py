@@ -61,7 +61,7 @@ class Recording:
         raw = self._cache.get(index)
         if raw is None:
             try:
-                raw = recformat.decode_tick(json.loads(zlib.decompress(self._ticks[index])))
+                raw = _unpack(self._ticks[index])
             except recformat.FormatError as err:
                 raise ReplayError(f"{self.path}: tick {index + 1}: {err}") from None
             if len(self._cache) >= CACHE_TICKS:
@@ -85,7 +85,8 @@ def load(path: str | Path) -> Recording:
     header: dict | None = None
     state: dict = {}
     times = array("d")
-    ticks: list[bytes] = []
+    ticks: list[bytes] = []  # a large recording's ticks, compressed
+    small: list[dict] = []  # the ticks while the recording is small enough to decode at open
     domain_ticks = 0
     line_no = 0
     try:
@@ -102,7 +103,12 @@ def load(path: str | Path) -> Recording:
                         continue
                     whole = recformat.resolve_tick(value, state)
                     domain_ticks += len(whole["d"])
-                    ticks.append(_pack(whole))
+                    if domain_ticks <= EAGER_DOMAIN_TICKS:
+                        small.append(whole)  # decoded whole below: not packed and unpacked again
+                    else:
+                        ticks.extend(_pack(w) for w in small)
+                        small.clear()
+                        ticks.append(_pack(whole))
                 except recformat.FormatError as err:
                     where = "" if header is None else f"line {line_no}: "
                     raise ReplayError(f"{name}: {where}{err}") from None
@@ -128,9 +134,9 @@ def load(path: str | Path) -> Recording:
     if domain_ticks > EAGER_DOMAIN_TICKS:
         return Recording(name, header, times, ticks, None)  # large: kept compressed, decoded when shown
     samples = []
-    for i, packed in enumerate(ticks):
+    for i, whole in enumerate(small):
         try:
-            samples.append(recformat.decode_tick(json.loads(zlib.decompress(packed))))
+            samples.append(recformat.decode_tick(whole))
         except recformat.FormatError as err:
             raise ReplayError(f"{name}: line {i + 2}: {err}") from None
     return Recording(name, header, times, None, samples)
@@ -138,6 +144,10 @@ def load(path: str | Path) -> Recording:
 
 def _pack(whole: dict) -> bytes:
     return zlib.compress(json.dumps(whole, separators=(",", ":")).encode(), 1)
+
+
+def _unpack(packed: bytes) -> RawSample:
+    return recformat.decode_tick(json.loads(zlib.decompress(packed)))
 
 
 def _first(err: BaseException) -> str:

@@ -46,27 +46,29 @@ def history_bytes(domains: int, ticks: int, cache: bool = False) -> tuple[int, i
     return held, sum(len(d.vcpus) for d in history.domains.values())
 
 
+def _record(path: Path, domains: int, ticks: int) -> Recorder:
+    """``ticks`` ticks of a synthetic host of ``domains`` domains recorded into ``path``."""
+    source = SyntheticSource(count=domains)
+    rec = Recorder(path, source.uri, 1.0)
+    for _ in range(ticks):
+        rec.write(source.collect())
+    rec.close()
+    return rec
+
+
 def record_bytes(domains: int, ticks: int = 60) -> tuple[float, float]:
     """(gzip'd, uncompressed) bytes per tick over ``ticks`` ticks, the header and first host included."""
-    source = SyntheticSource(count=domains)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "r.xtrec.gz"
-        rec = Recorder(path, source.uri, 1.0)
-        for _ in range(ticks):
-            rec.write(source.collect())
-        rec.close()
+        rec = _record(path, domains, ticks)
         return path.stat().st_size / ticks, rec.bytes_raw / ticks
 
 
 def replay_cost(domains: int, ticks: int = 60) -> tuple[float, float, float, bool]:
     """(ms to open per tick, KiB held per tick, ms per shown snapshot, decoded whole at open)."""
-    source = SyntheticSource(count=domains)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "r.xtrec.gz"
-        rec = Recorder(path, source.uri, 1.0)
-        for _ in range(ticks):
-            rec.write(source.collect())
-        rec.close()
+        _record(path, domains, ticks)
         gc.collect()
         tracemalloc.start()
         recording = load(path)

@@ -50,8 +50,15 @@ class Ring:
         return (self.data[self.head:] + self.data[:self.head]).tolist()
 
     def last(self, n: int) -> list[float]:
-        values = self.values()
-        return values[-n:] if n < len(values) else values
+        """The newest ``n`` values, oldest first: only those are copied (the sparkline asks every tick)."""
+        data, size = self.data, len(self.data)
+        if n >= size:
+            return self.values()
+        end = self.head if size == self.capacity else size  # one past the newest value
+        start = end - n
+        if start >= 0:
+            return data[start:end].tolist()
+        return (data[start:] + data[:end]).tolist()
 
     def __len__(self) -> int:
         return len(self.data)

@@ -59,3 +59,15 @@ def test_a_domain_that_leaves_takes_its_history():
     assert not history.domains and history.times() == []
     with pytest.raises(ValueError):
         History(0)
+
+
+def test_ring_last_copies_only_the_newest_values_across_the_wrap():
+    from xentui.history import Ring
+
+    for capacity in (1, 5, 12, 13):
+        ring, kept = Ring(capacity), []
+        for i in range(3 * capacity + 2):
+            ring.append(float(i))
+            kept = [*kept, float(i)][-capacity:]
+            for n in range(1, capacity + 2):
+                assert ring.last(n) == kept[-n:]

@@ -12,12 +12,14 @@ from xentui.poller import check_delay
 EXIT_USAGE = 2
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
+    """Bad options: one line naming the fix, exit status 2."""
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _delay(text: str) -> float:
+def delay_arg(text: str) -> float:
     try:
         return check_delay(text)
     except ValueError as err:
@@ -35,7 +37,7 @@ def _iterations(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = UsageParser(
         prog="xentui",
         description="Live view of every virtual machine on a Xen or KVM host (successor to xentop). "
         "'xentui lab up|down|status' runs tiny test guests under the local libvirtd; "
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "else xen:///system on a Xen host, else qemu:///system)")
     p.add_argument("-w", "--write", action="store_true",
                    help="allow actions on domains (pause, destroy, pin, ...); read-only without it")
-    p.add_argument("-d", "--delay", type=_delay, metavar="SECONDS",
+    p.add_argument("-d", "--delay", type=delay_arg, metavar="SECONDS",
                    help="seconds between updates, 0.2 to 3600, fractions allowed (default 3)")
     p.add_argument("--theme", metavar="NAME", help="colour theme: xentui-dark (default), xentui-light, classic, "
                    "high-contrast, or one of ~/.config/xentui/themes/*.toml")
@@ -69,19 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _usage_error(parser: argparse.ArgumentParser):
-    def error(message: str) -> NoReturn:
-        parser.exit(EXIT_USAGE, f"{parser.prog}: {message} (see '{parser.prog} --help')\n")
+def _demo():
+    """The session bundled with xentui, as a replay source."""
+    from xentui.sources.replay import ReplaySource, demo_path
 
-    return error
+    return ReplaySource.open(demo_path(), demo=True)
 
 
 def _replay(args: argparse.Namespace):
     """The replay source asked for (--replay, --demo), or None."""
-    from xentui.sources.replay import ReplaySource, demo_path
+    from xentui.sources.replay import ReplaySource
 
     if args.demo:
-        return ReplaySource.open(demo_path(), demo=True)
+        return _demo()
     if args.replay:
         return ReplaySource.open(args.replay)
     return None
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["record"]:
         from xentui import record_main
 
-        return record_main.main(argv[1:], _usage_error)
+        return record_main.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.replay and args.demo:
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a replay shows a recording: -c and -w do not apply to it")
 
     from xentui.sources import SourceError, open_source
-    from xentui.sources.replay import ReplayError, ReplaySource, demo_path
+    from xentui.sources.replay import ReplayError, ReplaySource
 
     loop = None
     if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xentui: {err}\nxentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
               file=sys.stderr)
         try:
-            source = ReplaySource.open(demo_path(), demo=True)
+            source = _demo()
         except ReplayError as demo_err:
             print(f"xentui: {demo_err}", file=sys.stderr)
             return 1

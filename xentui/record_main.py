@@ -14,11 +14,9 @@ import sys
 import threading
 import time
 
+from xentui.cli import EXIT_USAGE, UsageParser, delay_arg
 from xentui.output.recorder import Recorder
-from xentui.poller import check_delay
 from xentui.sources import SourceError, open_source
-
-EXIT_USAGE = 2
 
 
 def _duration(text: str) -> float:
@@ -42,20 +40,12 @@ def _regex(text: str) -> re.Pattern:
         raise argparse.ArgumentTypeError(f"--match {text!r} is not a regular expression ({err})") from None
 
 
-def _delay(text: str) -> float:
-    try:
-        return check_delay(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def parser(parent_error) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xentui record",
-                                description="Record this host's domains to a file for 'xentui --replay FILE'.")
-    p.error = parent_error(p)  # type: ignore[method-assign]
+def parser() -> argparse.ArgumentParser:
+    p = UsageParser(prog="xentui record",
+                    description="Record this host's domains to a file for 'xentui --replay FILE'.")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write, e.g. night.xtrec.gz")
     p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (as for xentui)")
-    p.add_argument("-d", "--delay", type=_delay, default=1.0, metavar="SECONDS",
+    p.add_argument("-d", "--delay", type=delay_arg, default=1.0, metavar="SECONDS",
                    help="seconds between samples, 0.2 to 3600 (default 1)")
     p.add_argument("--match", type=_regex, metavar="REGEX",
                    help="record only the domains whose name matches, e.g. '^web-' (default: all)")
@@ -64,8 +54,8 @@ def parser(parent_error) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str], parent_error) -> int:
-    args = parser(parent_error).parse_args(argv)
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
     try:
         source = open_source(args.connect, readonly=True)
     except SourceError as err:

@@ -7,8 +7,6 @@ worker thread, never on the event loop; the result and its duration come back as
 
 from __future__ import annotations
 
-import time
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -214,14 +212,12 @@ class DomainActions:
 
         async def work() -> None:
             for sample in samples:
-                started = time.monotonic()
                 try:
-                    await self.poller.call(lambda s=sample: perform(source, s, action, host=host, **params))
+                    took = await self.poller.call(lambda s=sample: perform(source, s, action, host=host, **params))
                 except ActionError as err:
                     self.notify(str(err), severity="error", timeout=10)
                 else:
-                    took = (time.monotonic() - started) * 1000
-                    self.notify(f"{action.value} {sample.name}: done in {took:.0f} ms")
+                    self.notify(f"{action.value} {sample.name}: done in {took * 1000:.0f} ms")
             self.poller.wake()
 
         self.run_worker(work(), group="actions")

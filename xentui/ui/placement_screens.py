@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, VerticalScroll
@@ -195,17 +193,15 @@ class VcpuScreen(Screen[None]):
 
     async def _apply(self, sample, host, vcpu, text: str) -> None:
         source, persistent = self.app.source, self.persistent
-        started = time.monotonic()
         try:
-            await self.app.poller.call(lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,
-                                                       hard=text, persistent=persistent))
+            took = await self.app.poller.call(lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,
+                                                              hard=text, persistent=persistent))
         except ActionError as err:
             self.app.notify(str(err), severity="error", timeout=10)
             self.note = f"[$level-crit]{escape(str(err))}[/]"
         else:
-            took = (time.monotonic() - started) * 1000
             where = "live + config" if persistent else "live"
-            done = f"pinned vCPU {vcpu} of {sample.name} to {text} ({where}) in {took:.0f} ms"
+            done = f"pinned vCPU {vcpu} of {sample.name} to {text} ({where}) in {took * 1000:.0f} ms"
             self.app.notify(done)
             self.note = f"[$dom-running]{escape(done)}[/]; the matrix shows it from the next update"
         finally:

@@ -46,3 +46,23 @@ async def test_a_domain_without_cache_qos_says_why_in_its_charts():
         assert "LLC occupancy: none" in text and "Memory bandwidth: none" in text
         title = str(app.screen.query_one("#charts-title").render())
         assert "Cache QoS: " in title  # and why
+
+
+async def test_a_covered_table_is_not_redrawn_and_catches_up_when_the_view_closes():
+    from xentui.model import build_snapshot
+
+    app = DemoScreenApp(ticks=3)
+    async with app.run_test(size=(150, 44)) as pilot:
+        await pilot.pause()
+        presented = []
+        original = app.present
+        app.present = lambda snap: (presented.append(snap.seq), original(snap))
+        await pilot.press("1")  # the pCPU view covers the table
+        await pilot.pause()
+        source = app.source
+        app.snapshot = build_snapshot(source.collect(), source.collect(), 99)
+        await pilot.pause()
+        assert presented == []  # only the pCPU view drew it
+        await pilot.press("escape")
+        await pilot.pause()
+        assert presented == [99]  # the table caught up once, with the newest snapshot

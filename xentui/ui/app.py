@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.filter import ANSIToTruecolor, Monochrome, NoColor
 from textual.markup import escape
 from textual.reactive import var
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from xentui import config
@@ -80,6 +80,7 @@ KEYS = [
 ]
 
 
+FULL_VIEWS = (VcpuScreen, PcpuScreen, ChartsScreen)  # screens that cover the table
 GUARDED_ACTIONS = {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view", "cache_monitor"}
 
 
@@ -255,9 +256,18 @@ class XentuiApp(ReplayControls, DomainActions, App):
         if snapshot is not None:
             self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
         if snapshot is not None and not self.paused:
-            self.present(snapshot)
-            if isinstance(self.screen, VcpuScreen | PcpuScreen | ChartsScreen):  # the shown screen only
+            if isinstance(self.screen, FULL_VIEWS):  # it covers the table: only it is drawn, the table on return
                 self.screen.show(snapshot)
+            else:
+                self.present(snapshot)
+
+    def show_view(self, screen: Screen) -> None:
+        """Open a full-screen view; the table, not redrawn while covered, catches up when it closes."""
+        self.push_screen(screen, self._table_catches_up)
+
+    def _table_catches_up(self, _result: object = None) -> None:
+        if self.snapshot is not None and not self.paused:
+            self.present(self.snapshot)
 
     def visible(self, snapshot: Snapshot) -> list[DomainView]:
         views = list(snapshot.domains)
@@ -421,18 +431,18 @@ class XentuiApp(ReplayControls, DomainActions, App):
     def action_vcpu_view(self) -> None:
         view = self.selected()
         if view is not None:
-            self.push_screen(VcpuScreen(view.uuid))
+            self.show_view(VcpuScreen(view.uuid))
 
     def action_charts(self) -> None:
         view = self.selected()
         if view is not None:
-            self.push_screen(DomainChartsScreen(view.uuid))
+            self.show_view(DomainChartsScreen(view.uuid))
 
     def action_host_charts(self) -> None:
-        self.push_screen(HostChartsScreen())
+        self.show_view(HostChartsScreen())
 
     def action_pcpu_view(self) -> None:
-        self.push_screen(PcpuScreen())
+        self.show_view(PcpuScreen())
 
     def action_header(self) -> None:
         self.table.show_header = not self.table.show_header

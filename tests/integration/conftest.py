@@ -12,6 +12,7 @@ import libvirt
 import pytest
 
 from xentui import lab
+from xentui.model import DomainSample, HostSample
 from xentui.sources.libvirt_source import LibvirtSource
 
 URI = lab.URI
@@ -111,6 +112,20 @@ def source() -> Iterator[LibvirtSource]:
     s = LibvirtSource(URI)
     yield s
     s.close()
+
+
+@pytest.fixture
+def writer() -> Iterator[LibvirtSource]:
+    """A read-write source (actions act through it)."""
+    s = LibvirtSource(URI, readonly=False)
+    yield s
+    s.close()
+
+
+def sample_of(source: LibvirtSource, name: str) -> tuple[DomainSample, HostSample]:
+    """A fresh sample of the domain called ``name``, and the host's."""
+    raw = source.collect()
+    return next(d for d in raw.domains if d.name == name), raw.host
 
 
 def proc_cpu_seconds(pid: int) -> float:

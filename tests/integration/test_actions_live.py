@@ -12,7 +12,7 @@ import pytest
 from xentui.actions import Action, ActionError, perform
 from xentui.sources.libvirt_source import LibvirtSource
 
-from .conftest import URI
+from .conftest import URI, sample_of
 
 
 def domstate(name: str) -> str:
@@ -30,28 +30,16 @@ def wait_state(name: str, want: str, timeout: float = 10.0) -> float:
     raise AssertionError(f"{name}: {domstate(name)!r}, never {want!r}")
 
 
-@pytest.fixture
-def writer():
-    s = LibvirtSource(URI, readonly=False)
-    yield s
-    s.close()
-
-
-def fresh(source: LibvirtSource, name: str):
-    raw = source.collect()
-    return next(d for d in raw.domains if d.name == name), raw.host
-
-
 def test_pause_resume_balloon_destroy(guests, writer):
     name = guests.start("idle").name()
-    sample, host = fresh(writer, name)
+    sample, host = sample_of(writer, name)
     perform(writer, sample, Action.PAUSE, host=host)
     assert domstate(name) == "paused"
-    sample, host = fresh(writer, name)
+    sample, host = sample_of(writer, name)
     assert sample.state.value == "paused"
     perform(writer, sample, Action.RESUME, host=host)
     assert domstate(name) == "running"
-    sample, host = fresh(writer, name)
+    sample, host = sample_of(writer, name)
     # Accepted by libvirt and QEMU; a boot-sector guest has no balloon driver to give the memory back, so
     # the effect itself is checked in the Xen lab (xl mem-set, confirmed by `xl list`).
     assert perform(writer, sample, Action.BALLOON, host=host, memory="24M") < 5
@@ -65,7 +53,7 @@ def test_acpi_shutdown_and_reboot_reach_a_guest_that_obeys_them(guests, writer):
     name = guests.start("polite").name()
     out = ""
     for _attempt in range(3):  # a guest still in its BIOS ignores the power button: as an admin, press again
-        sample, host = fresh(writer, name)
+        sample, host = sample_of(writer, name)
         events = subprocess.Popen(["virsh", "-c", URI, "event", "--domain", name, "--event", "reboot",
                                    "--timeout", "10"], stdout=subprocess.PIPE, text=True)
         time.sleep(0.5)  # virsh is listening
@@ -76,7 +64,7 @@ def test_acpi_shutdown_and_reboot_reach_a_guest_that_obeys_them(guests, writer):
     assert f"event 'reboot' for domain '{name}'" in out  # libvirt powered it down and reset it
     assert domstate(name) == "running"
     time.sleep(3)  # through the BIOS again, to its power-button loop (slower on a loaded host)
-    sample, host = fresh(writer, name)
+    sample, host = sample_of(writer, name)
     perform(writer, sample, Action.SHUTDOWN, host=host)
     assert wait_state(name, "gone", timeout=15) < 15  # the guest powered itself off
 
@@ -87,11 +75,11 @@ def test_start_a_defined_domain_that_is_off(conn, writer):
     name = f"xtest-{os.getpid()}-defined"
     dom = conn.defineXML(lab.guest_xml(name, "idle", virt_type=lab._virt_type or "kvm"))
     try:
-        sample, host = fresh(writer, name)
+        sample, host = sample_of(writer, name)
         assert sample.state.value == "shutoff" and domstate(name) == "shut off"
         perform(writer, sample, Action.START, host=host)
         assert domstate(name) == "running"
-        sample, host = fresh(writer, name)
+        sample, host = sample_of(writer, name)
         with pytest.raises(ActionError, match=r"start is not offered .* while it is running"):
             perform(writer, sample, Action.START, host=host)
     finally:
@@ -103,7 +91,7 @@ def test_start_a_defined_domain_that_is_off(conn, writer):
 def test_read_only_refuses_and_touches_nothing(guests):
     name = guests.start("idle").name()
     reader = LibvirtSource(URI)
-    sample, host = fresh(reader, name)
+    sample, host = sample_of(reader, name)
     with pytest.raises(ActionError, match="--write"):
         perform(reader, sample, Action.DESTROY, host=host)
     assert domstate(name) == "running"
@@ -112,7 +100,7 @@ def test_read_only_refuses_and_touches_nothing(guests):
 def test_name_moved_to_a_new_uuid_is_refused(guests, writer):
     first = guests.start("idle", settle=False)
     name = first.name()
-    old, host = fresh(writer, name)
+    old, host = sample_of(writer, name)
     first.destroy()
     from xentui import lab
 
@@ -126,7 +114,7 @@ def test_permission_error_is_one_line(guests):
     """libvirt itself refuses (a read-only socket), past xentui's own guard: one line, no traceback."""
     name = guests.start("idle").name()
     source = LibvirtSource(URI)  # opened read-only by libvirt
-    sample, host = fresh(source, name)
+    sample, host = sample_of(source, name)
     source.readonly = False  # as if xentui had been asked to write on a connection that may not
     with pytest.raises(ActionError) as err:
         perform(source, sample, Action.PAUSE, host=host)

@@ -14,7 +14,7 @@ from xentui.actions import Action, ActionError, perform
 from xentui.model import DomainSample
 from xentui.sources.libvirt_source import LibvirtSource
 
-from .conftest import URI
+from .conftest import URI, sample_of
 
 
 def virsh_vcpupin(name: str, *extra: str) -> dict[int, str]:
@@ -40,11 +40,6 @@ def cpus_allowed(pid: int, tid: int) -> str:
     raise AssertionError("no Cpus_allowed_list")
 
 
-def sample_of(source: LibvirtSource, name: str) -> tuple[DomainSample, object]:
-    raw = source.collect()
-    return next(d for d in raw.domains if d.name == name), raw.host
-
-
 def wait_for_vcpu(source: LibvirtSource, name: str, check, ticks: int = 8) -> DomainSample:
     """Tick (0.5 s apart) until ``check(vcpu 0)`` holds; the view watches this domain."""
     for _ in range(ticks):
@@ -55,11 +50,6 @@ def wait_for_vcpu(source: LibvirtSource, name: str, check, ticks: int = 8) -> Do
     raise AssertionError(f"vCPU 0 of {name} never satisfied the check: {sample.vcpus[0]}")
 
 
-@pytest.fixture
-def writer():
-    s = LibvirtSource(URI, readonly=False)
-    yield s
-    s.close()
 
 
 def test_pin_to_pcpu_1_and_back_to_all(guests, writer):

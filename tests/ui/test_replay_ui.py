@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.recordings import write
 from xentui import config
-from xentui.output.recorder import Recorder
 from xentui.sources.replay import ReplaySource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.app import XentuiApp
@@ -13,11 +13,7 @@ from xentui.ui.app import XentuiApp
 
 def recording(path, ticks: int = 40, domains: int = 4):
     source = SyntheticSource(count=domains)
-    rec = Recorder(path, source.uri, 1.0, created=0.0)
-    for _ in range(ticks):
-        rec.write(source.collect())
-    rec.close()
-    return path
+    return write(path, [source.collect() for _ in range(ticks)], source.uri)
 
 
 @pytest.fixture

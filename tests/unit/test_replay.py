@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.recordings import write
 from xentui import batch, cli, recformat
 from xentui.batch import BatchOptions
 from xentui.model import DomainSample, DomainState, RawSample, build_snapshot
-from xentui.output.recorder import Recorder
 from xentui.sources.replay import ReplayError, ReplaySource, demo_path, load
 from xentui.sources.synthetic import SyntheticSource
 
@@ -28,14 +28,6 @@ def synthetic_samples(count: int = 6, domains: int = 12, cache: bool = False) ->
     samples[-1] = RawSample(last.monotonic, last.wall, last.host, (*last.domains, odd),
                             errors=("vm3: stats timed out",), notices=("2 domains not shown",), pcpu_busy_ns=None)
     return samples
-
-
-def write(path: Path, samples: list[RawSample]) -> Path:
-    rec = Recorder(path, "synthetic://", 1.0, created=0.0)
-    for raw in samples:
-        rec.write(raw)
-    rec.close()
-    return path
 
 
 def test_round_trip_equals_what_was_recorded(tmp_path):

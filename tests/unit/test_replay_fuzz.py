@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.recordings import write
 from xentui.batch import BatchOptions, render
-from xentui.output.recorder import Recorder
 from xentui.sources import replay
 from xentui.sources.replay import ReplayError, ReplaySource
 from xentui.sources.synthetic import SyntheticSource
@@ -21,11 +21,7 @@ MANY = settings(max_examples=300, deadline=None, derandomize=True, database=None
 
 def _good(path: Path) -> bytes:
     source = SyntheticSource(count=3, pcpus=4)
-    rec = Recorder(path, "synthetic://", 1.0, created=0.0)
-    for _ in range(3):
-        rec.write(source.collect())
-    rec.close()
-    return path.read_bytes()
+    return write(path, [source.collect() for _ in range(3)]).read_bytes()
 
 
 GOOD = _good(Path("/tmp") / f"xentui-fuzz-{__name__}.xtrec.gz")

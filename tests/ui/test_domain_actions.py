@@ -8,6 +8,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from tests.ui.waiting import until
 from xentui import config
 from xentui.sources.libvirt_source import LibvirtSource
 from xentui.ui.app import XentuiApp
@@ -36,14 +37,6 @@ def make(host_xml: Path, tmp_path, write: bool = True) -> XentuiApp:
 
 def state(app: XentuiApp, name: str) -> str:
     return STATE.get(app.source.conn.lookupByName(name).info()[0], "other")
-
-
-async def until(pilot, check, what: str, seconds: float = 10.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"never: {what}")
 
 
 async def ready(app, pilot) -> None:

@@ -6,6 +6,7 @@ import libvirt
 import pytest
 from textual.content import Content
 
+from tests.ui.waiting import until
 from xentui import config
 from xentui.model import (
     DomainRates,
@@ -92,11 +93,7 @@ class Driver:
 
 async def settled(pilot, screen: VcpuScreen) -> None:
     """Until the pin in flight (in the poller's worker thread) has finished."""
-    for _ in range(200):
-        if not screen.busy:
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("the pin never finished")
+    await until(pilot, lambda: not screen.busy, "the pin finished", seconds=2.0)
 
 
 async def open_vcpu_view(driver: Driver, pilot, name: str = "proxy") -> VcpuScreen:
@@ -198,8 +195,7 @@ async def test_pinning_through_the_ui_on_libvirts_test_driver(tmp_path):
     source = LibvirtSource("test:///default", readonly=False)
     app = XentuiApp(source, config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0)
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.snapshot is None:
-            await pilot.pause(0.05)
+        await until(pilot, lambda: app.snapshot is not None, "a first snapshot")
         await pilot.press("enter")
         await pilot.pause()
         screen = app.screen

@@ -8,6 +8,7 @@ the app theme's variables; the plot's own colours follow the theme through textu
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -62,11 +63,14 @@ class Chart(PlotextPlot):
         self.refresh()
 
 
-def _values(ring: Ring | None) -> list[float]:
-    return ring.values() if ring is not None else []
+def draw_rates(chart: Chart, title: str, times: list[float], *series: tuple[str, Ring], note: str = "") -> None:
+    """Byte rates in the unit their peak calls for: ``title (MiB/s<note>)``."""
+    lines = [(label, ring.values()) for label, ring in series]
+    scale, unit = byte_unit(_peak(*(values for _label, values in lines)))
+    chart.draw(f"{title} ({unit}{note})", times, lines, scale=scale, ylabel=unit)
 
 
-def _peak(*lists: list[float]) -> float:
+def _peak(*lists: Iterable[float]) -> float:
     return max((v for values in lists for v in values if not math.isnan(v)), default=0.0)
 
 
@@ -79,10 +83,8 @@ def draw_cache(llc: Chart, mbm: Chart, times: list[float], series: dict[str, Rin
         return
     llc.draw(f"LLC occupancy (MiB{of})", times, [("held", series["llc_bytes"].values())], scale=float(1 << 20),
              ylabel="MiB")
-    total, local = series["mbm_total_bytes_s"].values(), series["mbm_local_bytes_s"].values()
-    scale, unit = byte_unit(_peak(total, local))
-    mbm.draw(f"Memory bandwidth ({unit}{of})", times, [("total", total), ("local", local)], scale=scale,
-             ylabel=unit)
+    draw_rates(mbm, "Memory bandwidth", times, ("total", series["mbm_total_bytes_s"]),
+               ("local", series["mbm_local_bytes_s"]), note=of)
 
 
 class ChartsScreen(Screen[None]):
@@ -140,12 +142,8 @@ class DomainChartsScreen(ChartsScreen):
         cpu.draw("CPU % per vCPU (of one pCPU)", times, [(f"vCPU {n}", ring.values()) for n, ring in vcpus],
                  ylabel="%", ymax=100.0)
         mem.draw("Memory (MiB)", times, [("current", s["mem_kib"].values())], scale=1024.0, ylabel="MiB")
-        rx, tx = _values(s["net_rx_bytes_s"]), _values(s["net_tx_bytes_s"])
-        scale, unit = byte_unit(_peak(rx, tx))
-        net.draw(f"Network ({unit})", times, [("rx", rx), ("tx", tx)], scale=scale, ylabel=unit)
-        rd, wr = _values(s["blk_rd_bytes_s"]), _values(s["blk_wr_bytes_s"])
-        scale, unit = byte_unit(_peak(rd, wr))
-        disk.draw(f"Disk ({unit})", times, [("read", rd), ("write", wr)], scale=scale, ylabel=unit)
+        draw_rates(net, "Network", times, ("rx", s["net_rx_bytes_s"]), ("tx", s["net_tx_bytes_s"]))
+        draw_rates(disk, "Disk", times, ("read", s["blk_rd_bytes_s"]), ("write", s["blk_wr_bytes_s"]))
         draw_cache(llc, mbm, times, dom.cache)
 
 
@@ -164,12 +162,8 @@ class HostChartsScreen(ChartsScreen):
                  ymax=100.0)
         mem.draw(f"Memory used (GiB of {host.mem_total_kib / (1 << 20):.1f})", times,
                  [("used", h["mem_used_kib"].values())], scale=float(1 << 20), ylabel="GiB")
-        rx, tx = h["net_rx_bytes_s"].values(), h["net_tx_bytes_s"].values()
-        scale, unit = byte_unit(_peak(rx, tx))
-        net.draw(f"Network, all domains ({unit})", times, [("rx", rx), ("tx", tx)], scale=scale, ylabel=unit)
-        rd, wr = h["blk_rd_bytes_s"].values(), h["blk_wr_bytes_s"].values()
-        scale, unit = byte_unit(_peak(rd, wr))
-        disk.draw(f"Disk, all domains ({unit})", times, [("read", rd), ("write", wr)], scale=scale, ylabel=unit)
+        draw_rates(net, "Network, all domains", times, ("rx", h["net_rx_bytes_s"]), ("tx", h["net_tx_bytes_s"]))
+        draw_rates(disk, "Disk, all domains", times, ("read", h["blk_rd_bytes_s"]), ("write", h["blk_wr_bytes_s"]))
         monitored = {name: h[name] for name in CACHE_SERIES}
-        any_cache = _peak(monitored["llc_bytes"].values()) or _peak(monitored["mbm_total_bytes_s"].values())
+        any_cache = _peak(h["llc_bytes"].data, h["mbm_total_bytes_s"].data)  # the rings as they are: no copy
         draw_cache(llc, mbm, times, monitored if any_cache else None, who="monitored domains")

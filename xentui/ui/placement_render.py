@@ -11,6 +11,7 @@ from textual.markup import escape
 from xentui.cpulist import format_cpulist
 from xentui.model import DomainView, HostSample, Pcpu, Snapshot
 from xentui.output.units import pct
+from xentui.ui.columns import cpu_bar
 
 CELL_CURRENT, CELL_ALLOWED, CELL_DENIED, CELL_SOFT, CELL_PROPOSED, CELL_OFFLINE = "@", "#", ".", "+", "*", "x"
 LEGEND = (f"{CELL_CURRENT} runs there now   {CELL_ALLOWED} allowed (hard affinity)   {CELL_SOFT} also preferred "
@@ -114,9 +115,7 @@ def pcpu_lines(snapshot: Snapshot, bar: int = 20) -> list[str]:
                 meter = f"\\[{' ' * bar}]     -%"
             else:
                 clipped = max(0.0, min(100.0, value))
-                filled = round(clipped / 100 * bar)
-                level = "$level-crit" if clipped >= 90 else "$level-warn" if clipped >= 70 else "$dom-running"
-                meter = f"\\[[{level}]{'|' * filled}[/]{' ' * (bar - filled)}] {clipped:5.1f}%"
+                meter = f"\\[{cpu_bar(clipped, bar)}] {clipped:5.1f}%"
             vcpus = " ".join(sorted(on.get(p.number, []))) or "[dim]-[/]"
             lines.append(f"  {p.number:>3}  {meter}  {vcpus}")
     return lines

@@ -12,6 +12,7 @@ from textual.widget import Widget
 from xentui.model import DomainState, Snapshot
 from xentui.output.units import human_kib
 from xentui.ui.cache_render import host_cache_line
+from xentui.ui.columns import cpu_bar
 
 SUMMARY = (("running", DomainState.RUNNING), ("blocked", DomainState.BLOCKED), ("paused", DomainState.PAUSED),
            ("crashed", DomainState.CRASHED), ("dying", DomainState.DYING), ("shutdown", DomainState.SHUTDOWN))
@@ -30,10 +31,7 @@ def pcpu_bars(pcts: tuple[float | None, ...], width: int) -> list[str]:
     label = len(str(len(pcts) - 1))
     for cpu, pct in enumerate(pcts):
         value = 0.0 if pct is None else max(0.0, min(100.0, pct))
-        filled = round(value / 100 * BAR)
-        level = "$level-crit" if value >= 90 else "$level-warn" if value >= 70 else "$dom-running"
-        bar = f"[{level}]{'|' * filled}[/]{' ' * (BAR - filled)}"
-        cells.append(f"{cpu:>{label}}\\[{bar}{'  -' if pct is None else f'{value:3.0f}'}%]")
+        cells.append(f"{cpu:>{label}}\\[{cpu_bar(value, BAR)}{'  -' if pct is None else f'{value:3.0f}'}%]")
     per_line = max(1, width // (label + BAR + 7))
     return ["  ".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -39,8 +40,13 @@ def state(app: XentuiApp, name: str) -> str:
     return STATE.get(app.source.conn.lookupByName(name).info()[0], "other")
 
 
-async def ready(app, pilot) -> None:
-    await until(pilot, lambda: app.snapshot is not None and app.table.row_count == 3, "first snapshot")
+@contextlib.asynccontextmanager
+async def running(host_xml: Path, tmp_path, write: bool = True):
+    """The app on the test driver's host, its first snapshot shown: (app, pilot)."""
+    app = make(host_xml, tmp_path, write)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.table.row_count == 3, "first snapshot")
+        yield app, pilot
 
 
 def shown_state(app: XentuiApp, name: str) -> str:
@@ -53,9 +59,7 @@ def messages(app) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_pause_and_resume_need_no_confirmation_and_report_the_time(host_xml, tmp_path):
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("p")
         await until(pilot, lambda: state(app, "dom0000") == "paused", "paused in libvirt")
         await until(pilot, lambda: shown_state(app, "dom0000") == "paused", "paused on screen")
@@ -66,9 +70,7 @@ async def test_pause_and_resume_need_no_confirmation_and_report_the_time(host_xm
 
 @pytest.mark.asyncio
 async def test_shutdown_asks_yes_no_and_no_does_nothing(host_xml, tmp_path):
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("o")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
@@ -83,9 +85,7 @@ async def test_shutdown_asks_yes_no_and_no_does_nothing(host_xml, tmp_path):
 
 @pytest.mark.asyncio
 async def test_destroy_wants_the_name_typed(host_xml, tmp_path):
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("down", "k")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press(*"dom0000", "enter")  # the wrong name: refused
@@ -98,9 +98,7 @@ async def test_destroy_wants_the_name_typed(host_xml, tmp_path):
 
 @pytest.mark.asyncio
 async def test_tagged_domains_are_acted_on_together(host_xml, tmp_path):
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("space", "space")  # tags dom0000 and dom0001 (Space moves down)
         assert app.table.cell_text(app.table.order[0], "name") == "dom0000"
         assert [v.name for v in app.targets()] == ["dom0000", "dom0001"]
@@ -114,9 +112,7 @@ async def test_tagged_domains_are_acted_on_together(host_xml, tmp_path):
 
 @pytest.mark.asyncio
 async def test_balloon_prompt_checks_the_size(host_xml, tmp_path):
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("m")
         assert isinstance(app.screen, PromptScreen)
         await pilot.press(*"lots", "enter")
@@ -128,9 +124,7 @@ async def test_balloon_prompt_checks_the_size(host_xml, tmp_path):
 
 @pytest.mark.asyncio
 async def test_menu_offers_only_what_fits_the_state(host_xml, tmp_path):
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("x")
         menu = app.screen
         assert isinstance(menu, ActionMenu)
@@ -144,9 +138,7 @@ async def test_menu_offers_only_what_fits_the_state(host_xml, tmp_path):
 
 @pytest.mark.asyncio
 async def test_read_only_session_explains_how_to_act(host_xml, tmp_path):
-    app = make(host_xml, tmp_path, write=False)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path, write=False) as (app, pilot):
         for key in "pokmge":
             await pilot.press(key)
         await pilot.pause(0.2)
@@ -157,9 +149,7 @@ async def test_read_only_session_explains_how_to_act(host_xml, tmp_path):
 
 @pytest.mark.asyncio
 async def test_actions_are_in_the_command_palette(host_xml, tmp_path):
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Domain: pause", "Domain: destroy (force off)", "Domain: start"} <= set(titles)
         pause = next(c for c in app.get_system_commands(app.screen) if c.title == "Domain: pause")
@@ -170,9 +160,7 @@ async def test_actions_are_in_the_command_palette(host_xml, tmp_path):
 @pytest.mark.asyncio
 async def test_keys_typed_into_a_dialog_before_it_has_focus_never_act(host_xml, tmp_path):
     """`/` then "pd" at once (a paste, a fast typist): `p` must not pause the selected domain."""
-    app = make(host_xml, tmp_path)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await ready(app, pilot)
+    async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("slash", "p", "k", "d", "escape")
         await pilot.pause(0.5)
         assert state(app, "dom0000") == "running"

@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 from xentui.actions import CACHE_ACTIONS, READ_ONLY, Action, ActionError, offered, parse_memory_kib, perform
 from xentui.model import DomainView
 from xentui.text import one_line, visible
-from xentui.ui.literal import literal, markup
+from xentui.ui.literal import TYPED, literal, markup
 
 # action -> (key, menu label, confirmation: None, "yes" or "name")
 ACTIONS: dict[Action, tuple[str, str, str | None]] = {
@@ -73,8 +73,8 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.word is not None:
                 yield Label(markup("Type [b]$word[/b] and Enter to confirm; Esc cancels.", word=self.word))
                 if visible(self.word) != self.word:
-                    yield Label(literal("(the name holds characters shown as ␛ or ⟨U+…⟩ above: type what is shown)"))
-                yield Input(placeholder=visible(self.word))
+                    yield Label(markup("(the name has characters shown as ␛ or ⟨U+…⟩: type it as shown)"))
+                yield Input(placeholder=visible(self.word), restrict=TYPED)
             else:
                 yield Label(markup("[b]y[/b] yes   [b]n[/b] / Esc no"))
 
@@ -212,7 +212,8 @@ class DomainActions:
             question = markup("[b $level-crit]Destroy (force off) $who?[/] Unsaved guest data is lost.", who=who)
             self.push_screen(ConfirmScreen(question, word), answered)
         else:
-            self.push_screen(ConfirmScreen(markup("[b]$what $who?[/]", what=label.capitalize(), who=who)), answered)
+            question = markup("[b]$what $who?[/]", what=label[0].upper() + label[1:], who=who)
+            self.push_screen(ConfirmScreen(question), answered)
 
     def run_actions(self, action: Action, targets: list[DomainView], **params: object) -> None:
         samples = [v.sample for v in targets]

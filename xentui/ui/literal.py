@@ -15,7 +15,11 @@ from textual.content import Content
 
 from xentui.text import Visible, one_line, visible
 
-__all__ = ["Visible", "lines", "literal", "markup", "message", "one_line", "stack"]
+# What an Input takes (Input(restrict=TYPED)): a paste with a control, bidi or zero-width character is
+# refused whole; Textual's Input would echo it raw.
+TYPED = r"[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]*"
+
+__all__ = ["TYPED", "Visible", "lines", "literal", "markup", "message", "one_line", "stack"]
 
 
 def literal(text: str) -> Content:

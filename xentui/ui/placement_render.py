@@ -20,6 +20,10 @@ LEGEND = (f"{CELL_CURRENT} runs there now   {CELL_ALLOWED} allowed (hard affinit
           f"{CELL_DENIED} not allowed   {CELL_OFFLINE} pCPU offline   {CELL_PROPOSED} proposed pin")
 
 
+VCPU_HEADER = (f"[b]{'':2}{'vCPU':>4} {'state':<8} {'pCPU':>4} {'CPU(%)':>7} {'time(s)':>10} {'steal%':>7}  "
+               f"{'hard affinity':<20} soft affinity[/b]")
+
+
 def groups(host: HostSample) -> list[tuple[str, list[Pcpu]]]:
     """pCPUs grouped by (NUMA node, socket), labelled ``node 0`` (``node 0/s1`` when a node spans sockets)."""
     out: dict[tuple[int, int], list[Pcpu]] = {}
@@ -34,8 +38,7 @@ def vcpu_table(view: DomainView, host: HostSample, chosen: set[int]) -> list[Con
     """One line per vCPU: state, pCPU now, CPU%, time, steal%, hard and soft affinity."""
     size = host.cpumap_size
     rates = {r.number: r for r in view.rates.vcpus}
-    lines = [markup(f"[b]{'':2}{'vCPU':>4} {'state':<8} {'pCPU':>4} {'CPU(%)':>7} {'time(s)':>10} {'steal%':>7}  "
-             f"{'hard affinity':<20} soft affinity[/b]")]
+    lines = [markup(VCPU_HEADER)]
     for v in view.sample.vcpus:
         rate = rates.get(v.number)
         state = "online" if v.online else "offline"
@@ -107,10 +110,11 @@ def pcpu_lines(snapshot: Snapshot, bar: int = 20) -> list[Content]:
     for name, cpus in groups(host):
         sockets = ", ".join(f"socket {s}" for s in sorted({p.socket for p in cpus}))
         numbers = format_cpulist(frozenset(p.number for p in cpus))
-        lines.append(markup(f"[b]NUMA {name}[/b] ({sockets})  pCPUs {numbers}"))
+        lines.append(markup("[b]NUMA $name[/b] ($sockets)  pCPUs $numbers", name=name, sockets=sockets,
+                            numbers=numbers))
         for p in cpus:
             if not p.online:
-                lines.append(markup(f"  {p.number:>3}  [$level-crit]offline[/]"))
+                lines.append(markup("  $cpu  [$level-crit]offline[/]", cpu=f"{p.number:>3}"))
                 continue
             value = usage[p.number] if usage is not None and p.number < len(usage) else None
             if value is None:
@@ -119,5 +123,6 @@ def pcpu_lines(snapshot: Snapshot, bar: int = 20) -> list[Content]:
                 clipped = max(0.0, min(100.0, value))
                 meter = f"\\[{cpu_bar(clipped, bar)}] {clipped:5.1f}%"
             vcpus = " ".join(sorted(on.get(p.number, [])))  # names: literal, made visible
-            lines.append(markup(f"  {p.number:>3}  {meter}  " + ("$vcpus" if vcpus else "[dim]-[/]"), vcpus=vcpus))
+            lines.append(literal(f"  {p.number:>3}  ") + markup(meter) + literal("  ")
+                         + (literal(vcpus) if vcpus else markup("[dim]-[/]")))
     return lines

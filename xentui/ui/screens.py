@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, SelectionList, Static
 
 from xentui.ui.columns import COLUMNS
-from xentui.ui.literal import literal, markup, stack
+from xentui.ui.literal import TYPED, literal, markup, stack
 
 
 def key_lines(rows: list[tuple[str, str]]) -> Content:
@@ -56,7 +56,7 @@ class PromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.prompt)
-            yield Input(value=self.value, placeholder=self.placeholder)
+            yield Input(value=self.value, placeholder=self.placeholder, restrict=TYPED)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)

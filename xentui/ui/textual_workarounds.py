@@ -9,6 +9,8 @@ checks the patch against its output.
 
 2. NO_COLOR without colours: Textual's answer to NO_COLOR is greyscale, which still sends colours;
 :func:`no_color` swaps its private line filters for one that strips them.
+
+3. :func:`screen_bytes`: the bytes a full repaint sends, read from the compositor (for tests).
 """
 
 from __future__ import annotations
@@ -46,3 +48,8 @@ def no_color(app: App) -> None:
     """The terminal's own colours only (https://no-color.org): meaning by bold and reverse."""
     app._filters = [f for f in app._filters if not isinstance(f, Monochrome | ANSIToTruecolor)]
     app._filters.append(NoColor())
+
+
+def screen_bytes(app: App) -> str:
+    """What a full repaint of the current screen sends to the terminal (tests: no control byte from a name)."""
+    return app.screen._compositor.render_update(full=True).render_segments(app.console)

@@ -17,6 +17,7 @@ from xentui.ui.literal import literal, markup, stack
 
 SUMMARY = (("running", DomainState.RUNNING), ("blocked", DomainState.BLOCKED), ("paused", DomainState.PAUSED),
            ("crashed", DomainState.CRASHED), ("dying", DomainState.DYING), ("shutdown", DomainState.SHUTDOWN))
+STATE_MARKUP = {name: f"[$dom-{name}]$n $name[/]" for name, _state in SUMMARY}  # coloured when n > 0
 BAR = 10  # cells of one pCPU bar
 
 
@@ -65,7 +66,8 @@ class HostHeader(Widget):
         lines = [
             markup("[b]$host[/b]  $hypervisor $version  $clock$up   ", host=h.hostname, hypervisor=h.hypervisor,
                    version=h.hypervisor_version, clock=clock, up=up) + mode_line,
-            markup(f"CPUs: {h.pcpus} @ {h.mhz}MHz   CPU(%) = {cpu_text} ([b]t[/b] toggles)"),
+            markup("CPUs: $pcpus @ ${mhz}MHz   CPU(%) = $mode ([b]t[/b] toggles)", pcpus=h.pcpus, mhz=h.mhz,
+                   mode=cpu_text),
             literal(f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, "
                     f"{human_kib(h.mem_free_kib)} free"),
         ]
@@ -75,8 +77,8 @@ class HostHeader(Widget):
         for view in snapshot.domains:
             by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1
         counts = {name: by_state.get(state, 0) for name, state in SUMMARY}
-        summary = ", ".join(f"[$dom-{name}]{n} {name}[/]" if n else f"{n} {name}" for name, n in counts.items())
-        lines.append(markup(f"{len(snapshot.domains)} domains: {summary}"))
+        summary = [markup(STATE_MARKUP[name] if n else "$n $name", n=n, name=name) for name, n in counts.items()]
+        lines.append(literal(f"{len(snapshot.domains)} domains: ") + literal(", ").join(summary))
         if snapshot.pcpu_pct:
             lines.extend(map(markup, pcpu_bars(snapshot.pcpu_pct, width - 2)))
         lines.extend(markup("[$level-warn]$note[/]", note=one_line(note)) for note in snapshot.notices)

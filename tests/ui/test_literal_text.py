@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import replace
 
 import pytest
+from rich.cells import cell_len
 from textual import events
 from textual.widgets import Input, Label
 
@@ -82,6 +83,8 @@ async def test_every_view_shows_hostile_names_literally(tmp_path):
         text = shown(app)
         visible_names(app, text, [HOST, *NAMES.values()])
         assert one_line(ERROR) in text and "[b]not bold[/b]" in text  # one line, tags as text
+        rows = [line for line in text.splitlines() if line.startswith((" 日本語", " ␍web06"))]
+        assert len(rows) == 2 and len({cell_len(row[:row.index("--b---")]) for row in rows}) == 1  # aligned
         for key in "vnb":
             await pilot.press(key)  # the detail pane: vCPU, NIC and disk lines of the selected domain
         select(app, OSC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import replace
@@ -60,6 +61,18 @@ def select(app: XentuiApp, name: str) -> None:
     app.table._move_to(app.table.order.index(uuid))
 
 
+@contextlib.asynccontextmanager
+async def hostile(tmp_path, write: bool = False, size=(120, 40), selected: str | None = None):
+    """The app on the hostile host, its snapshot shown, ``selected`` under the cursor: (app, pilot)."""
+    app = hostile_app(tmp_path, write)
+    async with app.run_test(size=size) as pilot:
+        show(app)
+        await pilot.pause()
+        if selected is not None:
+            select(app, selected)
+        yield app, pilot
+
+
 def shown(app: XentuiApp) -> str:
     """The screen as the terminal gets it: only Textual's own CSI sequences and line breaks as controls."""
     out = screen_bytes(app)
@@ -76,10 +89,7 @@ def visible_names(app: XentuiApp, text: str, names) -> None:
 
 @pytest.mark.asyncio
 async def test_every_view_shows_hostile_names_literally(tmp_path):
-    app = hostile_app(tmp_path)
-    async with app.run_test(size=(160, 50)) as pilot:
-        show(app)
-        await pilot.pause()
+    async with hostile(tmp_path, size=(160, 50)) as (app, pilot):
         text = shown(app)
         visible_names(app, text, [HOST, *NAMES.values()])
         assert one_line(ERROR) in text and "[b]not bold[/b]" in text  # one line, tags as text
@@ -122,10 +132,7 @@ async def test_a_click_on_a_hostile_name_runs_nothing(tmp_path, monkeypatch):
 
 @pytest.mark.asyncio
 async def test_typed_markup_and_pasted_controls_are_text(tmp_path):
-    app = hostile_app(tmp_path)
-    async with app.run_test(size=(120, 40)) as pilot:
-        show(app)
-        await pilot.pause()
+    async with hostile(tmp_path) as (app, pilot):
         await pilot.press("slash", *"[b", "enter")  # used to end the app with a MarkupError
         await pilot.pause()
         assert app.filter_text == "[b" and "filter: [b" in shown(app)
@@ -142,11 +149,7 @@ async def test_typed_markup_and_pasted_controls_are_text(tmp_path):
 
 @pytest.mark.asyncio
 async def test_destroy_asks_for_the_name_as_shown_and_reports_a_hostile_error_as_one_line(tmp_path):
-    app = hostile_app(tmp_path, write=True)
-    async with app.run_test(size=(120, 40)) as pilot:
-        show(app)
-        await pilot.pause()
-        select(app, OSC)
+    async with hostile(tmp_path, write=True, selected=OSC) as (app, pilot):
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the destroy confirmation")
         text = shown(app)
@@ -166,11 +169,7 @@ async def test_destroy_asks_for_the_name_as_shown_and_reports_a_hostile_error_as
 
 @pytest.mark.asyncio
 async def test_yes_no_balloon_and_pin_dialogs_show_the_name_literally(tmp_path):
-    app = hostile_app(tmp_path, write=True)
-    async with app.run_test(size=(120, 40)) as pilot:
-        show(app)
-        await pilot.pause()
-        select(app, CLICK)
+    async with hostile(tmp_path, write=True, selected=CLICK) as (app, pilot):
         for key, says in (("o", f"Shut down (ACPI) {visible(CLICK)}?"), ("m", f"Balloon memory for {visible(CLICK)}")):
             await pilot.press(key)
             await pilot.pause()

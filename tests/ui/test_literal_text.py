@@ -16,6 +16,7 @@ from tests.ui.waiting import until
 from xentui import config
 from xentui.actions import ActionError
 from xentui.model import build_snapshot
+from xentui.sources import SourceError
 from xentui.sources.synthetic import SyntheticSource
 from xentui.text import one_line, visible
 from xentui.ui.app import XentuiApp
@@ -178,3 +179,26 @@ async def test_yes_no_balloon_and_pin_dialogs_show_the_name_literally(tmp_path):
         await pilot.press("enter", "p")  # the vCPU view, then pin: the prompt names the domain
         await pilot.pause()
         assert f"of {visible(CLICK)} to pCPUs:" in shown(app)
+
+
+class LosingSource(HostileSource):
+    """Answers twice, then fails with a hostile, multi-line libvirt message."""
+
+    calls = 0
+
+    def collect(self):
+        self.calls += 1
+        if self.calls > 2:
+            raise SourceError(ERROR)
+        return super().collect()
+
+
+@pytest.mark.asyncio
+async def test_a_lost_connection_says_the_hostile_message_on_one_line(tmp_path):
+    app = XentuiApp(LosingSource(count=12), config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.lost is not None and app.snapshot is not None, "the connection lost")
+        await pilot.pause()
+        text = shown(app)
+        assert "connection lost: libvirt: internal error␊  ␛]0;owned␇ [b]not bold[/b]; retrying in" in text
+        assert "STALE" in text

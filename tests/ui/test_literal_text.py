@@ -21,6 +21,7 @@ from xentui.sources.synthetic import SyntheticSource
 from xentui.text import one_line, visible
 from xentui.ui.app import XentuiApp
 from xentui.ui.domain_actions import ActionMenu, ConfirmScreen
+from xentui.ui.literal import literal, markup
 from xentui.ui.textual_workarounds import screen_bytes
 
 CLICK = "[ @click=app.screenshot('o.svg')]web01"  # fits the NAME column (40)
@@ -86,6 +87,13 @@ def shown(app: XentuiApp) -> str:
 def visible_names(app: XentuiApp, text: str, names) -> None:
     for name in names:
         assert visible(name) in text, f"{visible(name)!r} not shown"
+
+
+def test_markup_values_never_become_tags():
+    content = markup("[b]$name[/b] $other", name="[ @click=app.quit]x[/] [$v] [/", other="$name\x1b")
+    assert content.plain == "[ @click=app.quit]x[/] [$v] [/ $name␛"
+    assert [span.style for span in content.spans] == ["b"]
+    assert literal("[b]x\u202e").plain == "[b]x⟨U+202E⟩" and not literal("[b]x").spans
 
 
 @pytest.mark.asyncio

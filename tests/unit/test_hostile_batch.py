@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import sys
 import unicodedata
 from dataclasses import replace
@@ -29,18 +30,19 @@ LIBVIRT_NAMES = ["[ @click=app.quit]web01", "web02\r", "web03\tx", "web04\u009b3
 XEN_NAMES = ["web10\x1b]0;owned\x07", "\x1b]52;c;b3duZWQ=\x07web11", "\x1b[2Jweb12", "web13\x7f"]
 
 
-def libvirt_host(tmp_path: Path) -> LibvirtSource:
+def hostile_xml(tmp_path: Path) -> Path:
+    """A test-driver host whose domains have the hostile names."""
     xml = poll_cost.test_driver_xml(len(LIBVIRT_NAMES))
     for i, name in enumerate(LIBVIRT_NAMES):
         ref = escape(name, {"'": "&apos;", "\r": "&#13;", "\t": "&#9;"})
         xml = xml.replace(f"<name>dom{i:04d}</name>", f"<name>{ref}</name>")
     path = tmp_path / "hostile.xml"
     path.write_text(xml)
-    return LibvirtSource(f"test://{path}")
+    return path
 
 
 def snapshot_of(tmp_path: Path):
-    source = libvirt_host(tmp_path)
+    source = LibvirtSource(f"test://{hostile_xml(tmp_path)}")
     try:
         prev, raw = source.collect(), source.collect()
     finally:
@@ -99,3 +101,12 @@ def test_json_is_exact_and_ascii(tmp_path):
     assert {d["name"] for d in frame["domains"]} >= set(LIBVIRT_NAMES) | set(XEN_NAMES)
     assert frame["host"]["hostname"] == "dom0\x1b]0;owned\x07"
     assert "\\u001b]52;c;" in line and "\\u202e" in line and "\\u009b" in line
+
+
+def test_the_real_binary_prints_no_control_byte(tmp_path):
+    uri = f"test://{hostile_xml(tmp_path)}"
+    for args in (["-f", "-x"], ["--format", "csv"]):
+        out = subprocess.run([sys.executable, "-m", "xentui", "-b", "-i", "1", "-d", "0.2", "-c", uri, *args],
+                             capture_output=True, timeout=60, check=True).stdout.decode()
+        no_controls(out)
+        assert visible(LIBVIRT_NAMES[4]) in out and visible(LIBVIRT_NAMES[1]) in out

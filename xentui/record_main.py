@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     problem = safefile.refusal(args.output, args.force)  # before connecting: the answer does not depend on it
     if problem:
-        print(f"xentui record: {problem}", file=sys.stderr)
+        print(f"xentui record: {visible(problem)}", file=sys.stderr)  # the path is the user's: shown visibly
         return EXIT_USAGE
     try:
         source = open_source(args.connect, readonly=True)
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
     try:
         recorder = Recorder(args.output, source.uri, args.delay, force=args.force)
     except safefile.Exists as err:
-        print(f"xentui record: {err}", file=sys.stderr)
+        print(f"xentui record: {visible(str(err))}", file=sys.stderr)
         source.close()
         return EXIT_USAGE
     except OSError as err:

@@ -198,3 +198,11 @@ def test_record_command_refuses_in_one_line_and_force_replaces_the_link(tmp_path
     assert not path.is_symlink() and _mode(path) == 0o600
     assert victim.read_text() == "precious\n"
     assert len(ReplaySource.open(str(path)).recording.samples) >= 2
+
+
+def test_a_refused_path_with_control_characters_is_shown_visibly(tmp_path):
+    path = tmp_path / "r\x1b]0;owned\x07.gz"
+    path.write_bytes(b"")
+    refused = _record("-o", str(path))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "\x1b" not in refused.stderr and "\x07" not in refused.stderr and "--force" in refused.stderr

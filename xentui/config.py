@@ -7,11 +7,13 @@ is used; nothing here ever stops xentui from starting.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 
-__all__ = ["CPU_MODES", "Settings", "config_dir", "load", "replace", "save"]
+__all__ = ["CPU_MODES", "Saver", "Settings", "config_dir", "load", "replace", "save"]
 from pathlib import Path
 
 from xentui import safefile
@@ -117,3 +119,22 @@ def save(settings: Settings, path: Path | None = None) -> str | None:
     except OSError as err:
         return f"cannot save settings to {path}: {err.strerror}"
     return None
+
+
+class Saver:
+    """``save`` off the caller's thread (the UI's loop: the fsync may take a while), one at a time, in order."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="xentui-config")
+
+    def submit(self, settings: Settings, on_problem: Callable[[str], None]) -> concurrent.futures.Future:
+        def run() -> None:
+            problem = save(settings, self.path)
+            if problem:
+                on_problem(problem)
+
+        return self._pool.submit(run)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)  # a save under way still finishes (the pool's thread is joined at exit)

@@ -206,3 +206,18 @@ def test_a_refused_path_with_control_characters_is_shown_visibly(tmp_path):
     refused = _record("-o", str(path))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert "\x1b" not in refused.stderr and "\x07" not in refused.stderr and "--force" in refused.stderr
+
+
+def test_the_saver_writes_in_order_off_the_callers_thread(tmp_path):
+    saver = config.Saver(tmp_path / "xentui" / "config.toml")
+    problems: list[str] = []
+    futures = [saver.submit(config.Settings(delay=d), problems.append) for d in (1.0, 2.0, 3.0, 4.0)]
+    for future in futures:
+        future.result(timeout=30)
+    saver.close()
+    assert config.load(tmp_path / "xentui" / "config.toml", env={})[0].delay == 4.0 and problems == []
+    blocked = config.Saver(tmp_path / "victim" / "config.toml")
+    (tmp_path / "victim").write_text("not a directory")
+    blocked.submit(config.Settings(), problems.append).result(timeout=30)
+    blocked.close()
+    assert len(problems) == 1 and problems[0].startswith(f"cannot save settings to {tmp_path / 'victim'}")

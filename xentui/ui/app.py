@@ -7,6 +7,7 @@ thread) and each Snapshot flows one way into the widgets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import re
 import time
@@ -141,6 +142,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
         self.source = source
         self.settings = settings
         self.config_path = config_path
+        self.saver = config.Saver(config_path) if config_path is not None else None
         self.problems = list(problems or [])
         self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
@@ -353,10 +355,12 @@ class XentuiApp(ReplayControls, DomainActions, App):
     def change(self, **changes) -> None:
         """Apply and persist a settings change."""
         self.settings = config.replace(self.settings, **changes)
-        if self.config_path is not None:
-            problem = config.save(self.settings, self.config_path)
-            if problem:
-                self.notify(problem, severity="warning")
+        if self.saver is not None:
+            self.saver.submit(self.settings, self._save_failed)
+
+    def _save_failed(self, problem: str) -> None:
+        with contextlib.suppress(RuntimeError):  # the app already stopped: nobody left to tell
+            self.call_from_thread(self.notify, problem, severity="warning")
 
     def watch_theme(self, theme: str) -> None:
         if hasattr(self, "settings") and theme != self.settings.theme and theme != "no-color":
@@ -508,6 +512,8 @@ class XentuiApp(ReplayControls, DomainActions, App):
 
     def on_unmount(self) -> None:
         self.poller.close()
+        if self.saver is not None:
+            self.saver.close()
 
 
 def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None,

@@ -15,7 +15,7 @@ from array import array
 from importlib import resources
 from pathlib import Path
 
-from xentui import recformat
+from xentui import limits, recformat
 from xentui.model import RawSample, Snapshot, build_snapshot
 from xentui.sources import SourceError
 
@@ -27,24 +27,27 @@ class ReplayError(SourceError):
     """A recording that cannot be read: one line naming the file and what is wrong."""
 
 
-EAGER_DOMAIN_TICKS = 20_000  # up to this many domain-ticks a recording is decoded (and checked) whole at open
-CACHE_TICKS = 8
+EAGER_DOMAIN_TICKS = 20_000  # up to this many domain-ticks (a tick counts as one too) a recording is decoded
+EAGER_BYTES = 8 * limits.MIB  # (and checked) whole at open, if its ticks with deltas applied are at most this big
+CACHE_BYTES = 8 * limits.MIB  # decoded ticks of a large recording kept for reuse (at least two: a rate needs both)
 
 
 class Recording:
     """A recording's ticks: all decoded when small; else each kept as compressed whole-tick JSON and
     decoded when shown (an hour of 1000 domains would be ~9 GB of Python objects; this way ~0.2 GB).
 
-    Structure (gzip, JSON, deltas) is checked at open either way; values of a large recording are
-    checked as its ticks are decoded, and a bad one raises ReplayError naming file and tick.
+    Structure (gzip, JSON, deltas) and the limits (xentui/limits.py) are checked at open either way;
+    values of a large recording are checked as its ticks are decoded, and a bad one raises ReplayError
+    naming file and tick.
     """
 
     def __init__(self, path: str, header: dict, times: array, ticks: list[bytes] | None,
-                 samples: list[RawSample] | None):
+                 samples: list[RawSample] | None, sizes: array | None = None):
         self.path = path
         self.header = header
         self.times = times  # monotonic seconds of each tick: seek and pace without decoding
         self._ticks = ticks
+        self._sizes = sizes  # bytes of each whole tick: what the cache of decoded ticks may hold
         self._samples = samples
         self._cache: dict[int, RawSample] = {}
 
@@ -64,10 +67,13 @@ class Recording:
                 raw = _unpack(self._ticks[index])
             except recformat.FormatError as err:
                 raise ReplayError(f"{self.path}: tick {index + 1}: {err}") from None
-            if len(self._cache) >= CACHE_TICKS:
+            while len(self._cache) >= 2 and self._cached_bytes() + self._sizes[index] > CACHE_BYTES:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[index] = raw
         return raw
+
+    def _cached_bytes(self) -> int:
+        return sum(self._sizes[i] for i in self._cache)
 
     @property
     def samples(self) -> tuple[RawSample, ...]:
@@ -79,40 +85,75 @@ def demo_path() -> Path:
     return Path(str(resources.files("xentui") / "data" / "demo.xtrec.gz"))
 
 
+class _Ticks:
+    """The ticks read so far: resolved dicts while small, packed once large; every total checked."""
+
+    def __init__(self) -> None:
+        self.times = array("d")
+        self.sizes = array("L")
+        self.small: list[dict] | None = []  # decoded whole after the last line, while the recording is small
+        self.packed: list[bytes] = []
+        self.domain_ticks = self.expanded = self.held = 0
+
+    def add(self, whole: dict) -> None:
+        if len(self.times) >= limits.MAX_TICKS:
+            raise limits.LimitError(f"more than {limits.MAX_TICKS:,} ticks: a recording may hold at most "
+                                    f"{limits.MAX_TICKS:,}")
+        text = json.dumps(whole, separators=(",", ":")).encode()
+        if len(text) > limits.MAX_TICK_BYTES:
+            raise limits.LimitError(f"the tick is {limits.size(len(text))} with its deltas applied: a recording's "
+                                    f"tick may be at most {limits.size(limits.MAX_TICK_BYTES)}")
+        self.expanded += len(text)
+        if self.expanded > limits.MAX_EXPANDED_BYTES:
+            raise limits.LimitError(f"its ticks expand to more than {limits.size(limits.MAX_EXPANDED_BYTES)} with "
+                                    "their deltas applied: a recording may expand to at most that")
+        self.domain_ticks += len(whole["d"]) + 1
+        self.times.append(whole["t"])
+        self.sizes.append(len(text))
+        if self.small is not None and self.domain_ticks <= EAGER_DOMAIN_TICKS and self.expanded <= EAGER_BYTES:
+            self.small.append(whole)
+            return
+        if self.small is not None:  # grown large: what was kept decoded-to-be is packed too
+            for w in self.small:
+                self._keep(zlib.compress(json.dumps(w, separators=(",", ":")).encode(), 1))
+            self.small = None
+        self._keep(zlib.compress(text, 1))
+
+    def _keep(self, packed: bytes) -> None:
+        self.held += len(packed) + 64  # the bytes object, its slot and its time and size
+        if self.held > limits.MAX_HELD_BYTES:
+            raise limits.LimitError(f"its ticks need more than {limits.size(limits.MAX_HELD_BYTES)} even "
+                                    "compressed: a replay keeps at most that")
+        self.packed.append(packed)
+
+
 def load(path: str | Path) -> Recording:
     """Read and check a recording, or ReplayError with one line."""
     name = str(path)
     header: dict | None = None
     state: dict = {}
-    times = array("d")
-    ticks: list[bytes] = []  # a large recording's ticks, compressed
-    small: list[dict] = []  # the ticks while the recording is small enough to decode at open
-    domain_ticks = 0
+    ticks = _Ticks()
     line_no = 0
     try:
         with gzip.open(name, "rb") as f:
-            for line_no, line in enumerate(f, 1):
+            for line_no, line in limits.read_lines(f):
                 try:
-                    value = json.loads(line)
+                    value = limits.parse(line)
+                except limits.LimitError:
+                    raise
                 except (ValueError, UnicodeDecodeError) as err:
                     what = "not a xentui recording" if header is None else "a damaged line"
                     raise ReplayError(f"{name}: line {line_no} is not JSON ({what}: {_first(err)})") from None
-                try:
-                    if header is None:
-                        header = recformat.check_header(value)
-                        continue
-                    whole = recformat.resolve_tick(value, state)
-                    domain_ticks += len(whole["d"])
-                    if domain_ticks <= EAGER_DOMAIN_TICKS:
-                        small.append(whole)  # decoded whole below: not packed and unpacked again
-                    else:
-                        ticks.extend(_pack(w) for w in small)
-                        small.clear()
-                        ticks.append(_pack(whole))
-                except recformat.FormatError as err:
-                    where = "" if header is None else f"line {line_no}: "
-                    raise ReplayError(f"{name}: {where}{err}") from None
-                times.append(whole["t"])
+                if header is None:
+                    header = recformat.check_header(value)
+                else:
+                    ticks.add(recformat.resolve_tick(value, state))
+    except (recformat.FormatError, limits.LimitError) as err:
+        text = str(err)
+        if header is None and isinstance(err, recformat.FormatError):
+            raise ReplayError(f"{name}: {text}") from None
+        where = "" if text.startswith("line ") else f"line {line_no}: "
+        raise ReplayError(f"{name}: {where}{text}") from None
     except FileNotFoundError:
         raise ReplayError(f"{name}: no such file (write one with 'xentui record -o {name}')") from None
     except IsADirectoryError:
@@ -123,27 +164,25 @@ def load(path: str | Path) -> Recording:
         raise ReplayError(f"{name}: not a xentui recording (not gzip-compressed; 'xentui record' writes "
                           ".xtrec.gz files)") from None
     except EOFError:
-        raise ReplayError(f"{name}: truncated after {len(times)} complete ticks (the file was cut short, "
+        raise ReplayError(f"{name}: truncated after {len(ticks.times)} complete ticks (the file was cut short, "
                           "e.g. the recorder was killed or the copy is incomplete)") from None
     except (zlib.error, OSError) as err:
         raise ReplayError(f"{name}: corrupt compressed data near line {line_no + 1} ({_first(err)})") from None
+    except (MemoryError, RecursionError, OverflowError) as err:  # the limits should make these unreachable
+        raise ReplayError(f"{name}: line {line_no}: beyond what xentui can read ({type(err).__name__})") from None
     if header is None:
         raise ReplayError(f"{name}: empty file (a recording starts with a {recformat.FORMAT!r} header line)")
-    if not times:
+    if not ticks.times:
         raise ReplayError(f"{name}: holds a header but no ticks (the recording stopped before its first sample)")
-    if domain_ticks > EAGER_DOMAIN_TICKS:
-        return Recording(name, header, times, ticks, None)  # large: kept compressed, decoded when shown
+    if ticks.small is None:
+        return Recording(name, header, ticks.times, ticks.packed, None, ticks.sizes)  # large: decoded when shown
     samples = []
-    for i, whole in enumerate(small):
+    for i, whole in enumerate(ticks.small):
         try:
             samples.append(recformat.decode_tick(whole))
         except recformat.FormatError as err:
             raise ReplayError(f"{name}: line {i + 2}: {err}") from None
-    return Recording(name, header, times, None, samples)
-
-
-def _pack(whole: dict) -> bytes:
-    return zlib.compress(json.dumps(whole, separators=(",", ":")).encode(), 1)
+    return Recording(name, header, ticks.times, None, samples)
 
 
 def _unpack(packed: bytes) -> RawSample:

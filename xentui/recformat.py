@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 from xentui import limits
@@ -320,6 +321,8 @@ def _undelta(v: Any, previous: dict[str, list], current: dict[str, list]) -> lis
     d = _fields(v, "domain", "domain")
     if type(d[0]) is not str or d[0] in current:
         raise FormatError("a domain without a UUID, or the same UUID twice in one tick")
+    _str(d[0], "domain uuid")
+    _str(d[1], "domain name")  # checked at open even when values are decoded as shown
     current[d[0]] = d
     return d
 
@@ -349,12 +352,24 @@ def resolve_tick(v: Any, state: dict[str, Any]) -> dict[str, Any]:
 TICK_KEYS = ("t", "w", "f", "p", "e", "n")
 
 
-def decode_tick(v: dict[str, Any]) -> RawSample:
-    """A whole tick (from :func:`resolve_tick`) as a RawSample, every value checked."""
+def decode_tick(v: dict[str, Any], hosts: dict[int, tuple[list, HostSample]] | None = None) -> RawSample:
+    """A whole tick (from :func:`resolve_tick`) as a RawSample, every value checked.
+
+    ``hosts``: the hosts decoded so far (by the id of their array): ticks that share a host array
+    share its decoded pCPUs and caches.
+    """
     busy = v.get("p")
+    free = _int(v.get("f"), "free memory", False)
+    known = hosts.get(id(v["h"])) if hosts is not None else None
+    if known is not None and known[0] is v["h"]:
+        host = replace(known[1], mem_free_kib=free)
+    else:
+        host = decode_host(v["h"], free)
+        if hosts is not None:
+            hosts[id(v["h"])] = (v["h"], host)
     return RawSample(
         monotonic=_time(v.get("t"), "monotonic time"), wall=_time(v.get("w"), "wall time"),
-        host=decode_host(v["h"], _int(v.get("f"), "free memory", False)),
+        host=host,
         domains=tuple(decode_domain(d) for d in v["d"]),
         errors=_strs(v.get("e", []), "errors"), notices=_strs(v.get("n", []), "notices"),
         pcpu_busy_ns=None if busy is None else tuple(_int(b, "pCPU busy", False)

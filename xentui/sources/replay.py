@@ -41,13 +41,11 @@ class Recording:
     naming file and tick.
     """
 
-    def __init__(self, path: str, header: dict, times: array, ticks: list[bytes] | None,
-                 samples: list[RawSample] | None, sizes: array | None = None):
+    def __init__(self, path: str, header: dict, times: array, ticks: _Ticks | None, samples: list[RawSample] | None):
         self.path = path
         self.header = header
         self.times = times  # monotonic seconds of each tick: seek and pace without decoding
         self._ticks = ticks
-        self._sizes = sizes  # bytes of each whole tick: what the cache of decoded ticks may hold
         self._samples = samples
         self._cache: dict[int, RawSample] = {}
 
@@ -64,16 +62,14 @@ class Recording:
         raw = self._cache.get(index)
         if raw is None:
             try:
-                raw = _unpack(self._ticks[index])
+                raw = self._ticks.unpack(index)
             except recformat.FormatError as err:
                 raise ReplayError(f"{self.path}: tick {index + 1}: {err}") from None
-            while len(self._cache) >= 2 and self._cached_bytes() + self._sizes[index] > CACHE_BYTES:
+            sizes = self._ticks.sizes
+            while len(self._cache) >= 2 and sum(sizes[i] for i in self._cache) + sizes[index] > CACHE_BYTES:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[index] = raw
         return raw
-
-    def _cached_bytes(self) -> int:
-        return sum(self._sizes[i] for i in self._cache)
 
     @property
     def samples(self) -> tuple[RawSample, ...]:
@@ -86,45 +82,79 @@ def demo_path() -> Path:
 
 
 class _Ticks:
-    """The ticks read so far: resolved dicts while small, packed once large; every total checked."""
+    """The ticks read so far: resolved dicts while small, packed once large; every total checked.
+
+    Packed: each tick as compact JSON without its host (zlib'd unless tiny), the hosts apart (each
+    written once per change), so that a file of a million empty ticks stays a few tens of MiB.
+    """
 
     def __init__(self) -> None:
         self.times = array("d")
-        self.sizes = array("L")
+        self.sizes = array("L")  # bytes of each whole tick (with its host): what a decoded tick costs
         self.small: list[dict] | None = []  # decoded whole after the last line, while the recording is small
         self.packed: list[bytes] = []
+        self.hosts: list[bytes] = []
+        self.host_of = array("L")
+        self._host: list | None = None  # the last host (an object of the reader's state) and its size
+        self._host_bytes = 0
         self.domain_ticks = self.expanded = self.held = 0
 
     def add(self, whole: dict) -> None:
         if len(self.times) >= limits.MAX_TICKS:
             raise limits.LimitError(f"more than {limits.MAX_TICKS:,} ticks: a recording may hold at most "
                                     f"{limits.MAX_TICKS:,}")
-        text = json.dumps(whole, separators=(",", ":")).encode()
-        if len(text) > limits.MAX_TICK_BYTES:
-            raise limits.LimitError(f"the tick is {limits.size(len(text))} with its deltas applied: a recording's "
+        host = whole.pop("h")
+        if host is not self._host:
+            self._host, text = host, _dumps(host)
+            self._host_bytes = len(text)
+            self.hosts.append(text)
+            self._count_held(len(text))
+        text = _dumps(whole)
+        whole["h"] = host
+        tick_bytes = len(text) + self._host_bytes
+        if tick_bytes > limits.MAX_TICK_BYTES:
+            raise limits.LimitError(f"the tick is {limits.size(tick_bytes)} with its deltas applied: a recording's "
                                     f"tick may be at most {limits.size(limits.MAX_TICK_BYTES)}")
-        self.expanded += len(text)
+        self.expanded += tick_bytes
         if self.expanded > limits.MAX_EXPANDED_BYTES:
             raise limits.LimitError(f"its ticks expand to more than {limits.size(limits.MAX_EXPANDED_BYTES)} with "
                                     "their deltas applied: a recording may expand to at most that")
         self.domain_ticks += len(whole["d"]) + 1
         self.times.append(whole["t"])
-        self.sizes.append(len(text))
+        self.sizes.append(tick_bytes)
+        self.host_of.append(len(self.hosts) - 1)
         if self.small is not None and self.domain_ticks <= EAGER_DOMAIN_TICKS and self.expanded <= EAGER_BYTES:
             self.small.append(whole)
             return
-        if self.small is not None:  # grown large: what was kept decoded-to-be is packed too
+        if self.small is not None:  # grown large: the ticks kept to be decoded are packed too
             for w in self.small:
-                self._keep(zlib.compress(json.dumps(w, separators=(",", ":")).encode(), 1))
+                self._keep(_dumps({k: v for k, v in w.items() if k != "h"}))
             self.small = None
-        self._keep(zlib.compress(text, 1))
+        self._keep(text)
 
-    def _keep(self, packed: bytes) -> None:
-        self.held += len(packed) + 64  # the bytes object, its slot and its time and size
+    def _keep(self, text: bytes) -> None:
+        packed = text if len(text) < 128 else zlib.compress(text, 1)  # JSON starts with "{", zlib with 0x78
+        self._count_held(len(packed))
+        self.packed.append(packed)
+
+    def _count_held(self, n: int) -> None:
+        self.held += n + 64  # the bytes object and its slot, the tick's time, size and host
         if self.held > limits.MAX_HELD_BYTES:
             raise limits.LimitError(f"its ticks need more than {limits.size(limits.MAX_HELD_BYTES)} even "
                                     "compressed: a replay keeps at most that")
-        self.packed.append(packed)
+
+    def unpack(self, index: int) -> RawSample:
+        packed = self.packed[index]
+        whole = json.loads(packed if packed[:1] == b"{" else zlib.decompress(packed))
+        whole["h"] = json.loads(self.hosts[self.host_of[index]])
+        return recformat.decode_tick(whole)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _dumps(value: object) -> bytes:
+    return _ENCODER.encode(value).encode()
 
 
 def load(path: str | Path) -> Recording:
@@ -175,18 +205,14 @@ def load(path: str | Path) -> Recording:
     if not ticks.times:
         raise ReplayError(f"{name}: holds a header but no ticks (the recording stopped before its first sample)")
     if ticks.small is None:
-        return Recording(name, header, ticks.times, ticks.packed, None, ticks.sizes)  # large: decoded when shown
-    samples = []
+        return Recording(name, header, ticks.times, ticks, None)  # large: decoded when shown
+    samples, hosts = [], {}
     for i, whole in enumerate(ticks.small):
         try:
-            samples.append(recformat.decode_tick(whole))
+            samples.append(recformat.decode_tick(whole, hosts))
         except recformat.FormatError as err:
             raise ReplayError(f"{name}: line {i + 2}: {err}") from None
     return Recording(name, header, ticks.times, None, samples)
-
-
-def _unpack(packed: bytes) -> RawSample:
-    return recformat.decode_tick(json.loads(zlib.decompress(packed)))
 
 
 def _first(err: BaseException) -> str:

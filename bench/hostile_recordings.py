@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 XENTUI = ROOT / ".venv" / "bin" / "xentui"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 MIB = 1 << 20
-OPEN = "import sys; from xentui.sources.replay import ReplaySource; ReplaySource.open(sys.argv[1])"
+OPEN = """import sys
+from xentui.sources.replay import ReplayError, ReplaySource
+try:
+    ReplaySource.open(sys.argv[1])
+except ReplayError as err:
+    sys.exit(f"xentui: {err}")
+"""
 
 
 def _head_and_first_tick(domains: int = 0) -> list[bytes]:

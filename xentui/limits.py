@@ -29,6 +29,7 @@ MAX_SECONDS = 1e11  # times (monotonic, wall, boot, delay): finite, 0 <= t < 1e1
 MAX_LINE_BYTES = 8 * MIB  # one line, decompressed (a 1000-domain tick written whole: 0.4 MiB)
 MAX_TICK_BYTES = 16 * MIB  # one tick with its deltas applied, as compact JSON
 MAX_DEPTH = 16  # JSON nesting of a line (the format uses 6)
+MAX_BRACKETS = 1_000_000  # '[' and '{' in one line, strings included (a 1000-domain tick: ~15 000)
 MAX_TICKS = 1_000_000  # ticks in one file (11.5 days at 1 s)
 MAX_EXPANDED_BYTES = 4 << 30  # all ticks with deltas applied (an hour of 1000 domains: 1.3 GiB)
 MAX_HELD_BYTES = 384 * MIB  # ticks a replay keeps (compressed; an hour of 1000 domains: ~210 MiB)
@@ -61,10 +62,11 @@ _NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
-def depth(line: bytes) -> int:
-    """How deep a JSON line nests (brackets in strings do not count), without parsing it."""
-    if (opened := line.count(b"[") + line.count(b"{")) <= MAX_DEPTH:
-        return opened  # too few brackets to matter (the usual small tick): not counted exactly
+def depth(line: bytes, brackets: int) -> int:
+    """How deep a JSON line nests (brackets in strings do not count), without parsing it; ``brackets``:
+    how many '[' and '{' it holds (an upper bound, returned as is when it is too small to matter)."""
+    if brackets <= MAX_DEPTH:
+        return brackets
     text = _STRING.sub(b"", line) if b'\\"' in line else b"".join(line.split(b'"')[::2])
     return max(accumulate(array("b", text.translate(_BRACKETS, _NOT_BRACKETS))), default=0)
 
@@ -80,7 +82,10 @@ def read_lines(f: IO[bytes]) -> Iterator[tuple[int, bytes]]:
         if len(line) > MAX_LINE_BYTES:
             raise LimitError(f"line {line_no} is {_rest_of_line(f, len(line))}: a recording's line may be at most "
                              f"{size(MAX_LINE_BYTES)}")
-        if (d := depth(line)) > MAX_DEPTH:
+        if (brackets := line.count(b"[") + line.count(b"{")) > MAX_BRACKETS:
+            raise LimitError(f"line {line_no} holds {brackets:,} '[' and '{{': a recording's line may hold at most "
+                             f"{MAX_BRACKETS:,}")
+        if (d := depth(line, brackets)) > MAX_DEPTH:
             raise LimitError(f"line {line_no} nests {d} levels deep: a recording's JSON may nest at most "
                              f"{MAX_DEPTH} (the format uses 6)")
         yield line_no, line

@@ -117,8 +117,9 @@ class _Ticks:
                                     f"tick may be at most {limits.size(limits.MAX_TICK_BYTES)}")
         self.expanded += tick_bytes
         if self.expanded > limits.MAX_EXPANDED_BYTES:
-            raise limits.LimitError(f"its ticks expand to more than {limits.size(limits.MAX_EXPANDED_BYTES)} with "
-                                    "their deltas applied: a recording may expand to at most that")
+            most = limits.size(limits.MAX_EXPANDED_BYTES)
+            raise limits.LimitError(f"its ticks are more than {most} with their deltas applied: a recording may "
+                                    f"be at most {most}")
         self.domain_ticks += len(whole["d"]) + 1
         self.times.append(whole["t"])
         self.sizes.append(tick_bytes)
@@ -140,8 +141,8 @@ class _Ticks:
     def _count_held(self, n: int) -> None:
         self.held += n + 64  # the bytes object and its slot, the tick's time, size and host
         if self.held > limits.MAX_HELD_BYTES:
-            raise limits.LimitError(f"its ticks need more than {limits.size(limits.MAX_HELD_BYTES)} even "
-                                    "compressed: a replay keeps at most that")
+            raise limits.LimitError(f"its ticks take more than {limits.size(limits.MAX_HELD_BYTES)} even "
+                                    f"compressed: a replay holds at most {limits.size(limits.MAX_HELD_BYTES)}")
 
     def unpack(self, index: int) -> RawSample:
         packed = self.packed[index]

@@ -35,7 +35,8 @@ from xentui.sources.replay import ReplayError, ReplaySource
 try:
     ReplaySource.open(sys.argv[1])
 except ReplayError as err:
-    sys.exit(f"xentui: {err}")
+    print(f"xentui: {err}", file=sys.stderr)
+    sys.exit(2)
 """
 
 
@@ -86,7 +87,7 @@ def deep_nesting(path: Path) -> int:
 
 
 def brackets(path: Path) -> int:
-    return _write(path, iter([*_head_and_first_tick(), b'{"t":2,"w":0,"f":1,"d":[],"x":[' + b"[]," * 3_000_000
+    return _write(path, iter([*_head_and_first_tick(), b'{"t":2,"w":0,"f":1,"d":[],"x":[' + b"[]," * 2_500_000
                               + b"0]}\n"]))
 
 
@@ -156,7 +157,7 @@ def main() -> None:
         "empty ticks, 1 M - 1 (just under the tick limit)": empty_ticks(999_999),
         "one 1 GiB line": huge_line,
         "nesting 900 000 deep": deep_nesting,
-        "3 M brackets": brackets,
+        "2.5 M brackets": brackets,
         "100 000 domains in a tick": many_domains,
         "a 7 MiB domain name": giant_strings,
         "a 401-digit number": huge_numbers,

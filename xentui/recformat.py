@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
+from xentui import limits
 from xentui.model import (
     BlockSample,
     CacheBank,
@@ -142,10 +144,12 @@ def _int(v: Any, what: str, optional: bool = True) -> int | None:
         return None
     if type(v) is not int or v < 0:  # counters, sizes and ids: never negative from a source
         raise FormatError(f"{what} is not a whole number of 0 or more")
+    if v >= limits.MAX_COUNTER:
+        raise FormatError(f"{what} is 2**64 or more: a recording's counters are below 2**64")
     return v
 
 
-MAX_CPUS = 1 << 16  # pCPU and vCPU numbers: a damaged file must not make a view draw 2**70 columns
+MAX_CPUS = limits.MAX_CPUS  # pCPU and vCPU numbers: a damaged file must not make a view draw 2**70 columns
 
 
 def _cpu(v: Any, what: str) -> int:
@@ -155,19 +159,28 @@ def _cpu(v: Any, what: str) -> int:
     return n
 
 
-def _float(v: Any, what: str, optional: bool = False) -> float | None:
+def _float(v: Any, what: str, optional: bool = False, most: float = limits.MAX_COUNTER) -> float | None:
+    """A finite number in [0, most): times, rates, the delay."""
     if v is None and optional:
         return None
-    if type(v) not in (int, float) or not math.isfinite(v):
-        raise FormatError(f"{what} is not a number")
+    if type(v) not in (int, float) or not -limits.MAX_COUNTER < v < limits.MAX_COUNTER or not math.isfinite(v):
+        raise FormatError(f"{what} is not a finite number")
+    if not 0 <= v < most:
+        raise FormatError(f"{what} {v:g} is not from 0 to {most:g}")
     return float(v)
 
 
-def _str(v: Any, what: str, optional: bool = False) -> str | None:
+def _time(v: Any, what: str, optional: bool = False) -> float | None:
+    return _float(v, what, optional, most=limits.MAX_SECONDS)
+
+
+def _str(v: Any, what: str, optional: bool = False, most: int = limits.MAX_NAME) -> str | None:
     if v is None and optional:
         return None
     if type(v) is not str:
         raise FormatError(f"{what} is not a string")
+    if len(v) > most:
+        raise FormatError(f"{what} has {len(v)} characters: a recording allows at most {most}")
     return v
 
 
@@ -177,11 +190,13 @@ def _bool(v: Any, what: str) -> bool:
     return v
 
 
-def _list(v: Any, what: str, length: int | None = None) -> list:
+def _list(v: Any, what: str, length: int | None = None, most: int | None = None) -> list:
     if type(v) is not list:
         raise FormatError(f"{what} is not a list")
     if length is not None and len(v) != length:
         raise FormatError(f"{what} has {len(v)} fields, not {length}")
+    if most is not None and len(v) > most:
+        raise FormatError(f"{what}: {len(v)} entries; a recording allows at most {most}")
     return v
 
 
@@ -195,19 +210,19 @@ def _fields(v: Any, what: str, kind: str) -> list:
 
 
 def _strs(v: Any, what: str) -> tuple[str, ...]:
-    return tuple(_str(s, what) for s in _list(v, what))
+    return tuple(_str(s, what, most=limits.MAX_MESSAGE) for s in _list(v, what, most=limits.MAX_MESSAGES))
 
 
 def _cpuset(v: Any, what: str) -> frozenset[int] | None:
     if v is None:
         return None
-    return frozenset(_cpu(c, what) for c in _list(v, what))
+    return frozenset(_cpu(c, what) for c in _list(v, what, most=MAX_CPUS))
 
 
 def decode_host(v: Any, mem_free_kib: int) -> HostSample:
     h = _fields(v, "host", "host")
     topology = []
-    for p in _list(h[11], "host topology"):
+    for p in _list(h[11], "host topology", most=MAX_CPUS):
         p = _list(p, "pCPU", len(PCPU_FIELDS))
         topology.append(Pcpu(_cpu(p[0], "pCPU number"), _int(p[1], "pCPU node", False),
                              _int(p[2], "pCPU socket", False), _int(p[3], "pCPU core"), _bool(p[4], "pCPU online")))
@@ -218,9 +233,10 @@ def decode_host(v: Any, mem_free_kib: int) -> HostSample:
         mhz=_int(h[5], "host mhz", False), mem_total_kib=_int(h[6], "host memory", False),
         mem_free_kib=mem_free_kib, cpu_model=_str(h[7], "cpu model"),
         libvirt_version=_str(h[8], "libvirt version"), cache_monitoring=_str(h[9], "cache monitoring"),
-        boot_time=_float(h[10], "boot time", optional=True), topology=tuple(topology),
+        boot_time=_time(h[10], "boot time", optional=True), topology=tuple(topology),
         l3_caches=tuple(L3Cache(_int(c[0], "L3 id", False), _int(c[1], "L3 size", False))
-                        for c in (_list(x, "L3", len(L3_FIELDS)) for x in _list(h[12] or [], "L3 caches"))),
+                        for c in (_list(x, "L3", len(L3_FIELDS))
+                                  for x in _list(h[12] or [], "L3 caches", most=limits.MAX_CACHES))),
         cache_rmids=_int(h[13], "RMIDs"),
     )
 
@@ -230,7 +246,7 @@ def _decode_cache(v: Any) -> CacheSample | None:
         return None
     c = _list(v, "cache", len(CACHE_FIELDS))
     banks = []
-    for b in _list(c[2], "cache banks"):
+    for b in _list(c[2], "cache banks", most=limits.MAX_CACHES):
         b = _list(b, "cache bank", len(BANK_FIELDS))
         banks.append(CacheBank(_int(b[0], "cache id"), *(_int(x, "cache counter") for x in b[1:4]),
                                *(_float(x, "cache rate", optional=True) for x in b[4:6])))
@@ -238,7 +254,7 @@ def _decode_cache(v: Any) -> CacheSample | None:
     if not 1 <= bits <= 64:
         raise FormatError(f"counter bits {bits} is not 1 to 64")
     return CacheSample(_str(c[0], "cache source"), _str(c[1], "cache group"), tuple(banks),
-                       _str(c[3], "cache status"), bits)
+                       _str(c[3], "cache status", most=limits.MAX_MESSAGE), bits)
 
 
 _STATES = {s.value: s for s in DomainState}
@@ -250,18 +266,18 @@ def decode_domain(v: Any) -> DomainSample:
     if state is None:
         raise FormatError(f"domain state {d[3]!r} is not one of {', '.join(_STATES)}")
     vcpus = []
-    for x in _list(d[10], "vCPUs"):
+    for x in _list(d[10], "vCPUs", most=limits.MAX_VCPUS):
         x = _list(x, "vCPU", len(VCPU_FIELDS))
         vcpus.append(VcpuSample(_cpu(x[0], "vCPU number"), _bool(x[1], "vCPU online"),
                                 _int(x[2], "vCPU time"), _int(x[3], "vCPU delay"),
                                 None if x[4] is None else _cpu(x[4], "vCPU pcpu"),
                                 _cpuset(x[5], "hard affinity"), _cpuset(x[6], "soft affinity")))
     nets = []
-    for x in _list(d[11], "nets"):
+    for x in _list(d[11], "nets", most=limits.MAX_DEVICES):
         x = _list(x, "net", len(NET_FIELDS))
         nets.append(NetSample(_str(x[0], "net name"), *(_int(c, "net counter") for c in x[1:])))
     blocks = []
-    for x in _list(d[12], "blocks"):
+    for x in _list(d[12], "blocks", most=limits.MAX_DEVICES):
         x = _list(x, "block", len(BLOCK_FIELDS))
         blocks.append(BlockSample(_str(x[0], "block name"), _str(x[1], "block path"),
                                   *(_int(c, "block counter") for c in x[2:8]), _str(x[8], "block kind"),
@@ -272,7 +288,7 @@ def decode_domain(v: Any) -> DomainSample:
         mem_kib=_int(d[7], "memory"), maxmem_kib=_int(d[8], "max memory"), rss_kib=_int(d[9], "rss"),
         vcpus=tuple(vcpus), nets=tuple(nets), blocks=tuple(blocks), ssid=_int(d[13], "ssid", False),
         flags=_str(d[14], "flags", optional=True), cache=_decode_cache(d[15]),
-        stale=_str(d[16], "stale", optional=True) or "",
+        stale=_str(d[16], "stale", optional=True, most=limits.MAX_MESSAGE) or "",
     )
 
 
@@ -282,7 +298,7 @@ def check_header(v: Any) -> dict:
         raise FormatError(f"not a xentui recording (its first line lacks \"format\": \"{FORMAT}\")")
     if v.get("version") != VERSION:
         raise FormatError(f"recording format version {v.get('version')!r}; this xentui reads version {VERSION}")
-    _float(v.get("delay"), "header delay")
+    _time(v.get("delay"), "header delay")
     _str(v.get("uri"), "header uri")
     return v
 
@@ -305,6 +321,8 @@ def _undelta(v: Any, previous: dict[str, list], current: dict[str, list]) -> lis
     d = _fields(v, "domain", "domain")
     if type(d[0]) is not str or d[0] in current:
         raise FormatError("a domain without a UUID, or the same UUID twice in one tick")
+    _str(d[0], "domain uuid")
+    _str(d[1], "domain name")  # checked at open even when values are decoded as shown
     current[d[0]] = d
     return d
 
@@ -321,21 +339,39 @@ def resolve_tick(v: Any, state: dict[str, Any]) -> dict[str, Any]:
         state["h"] = v["h"]
     elif "h" not in state:
         raise FormatError("the first tick has no host")
-    _float(v.get("t"), "monotonic time")
+    _time(v.get("t"), "monotonic time")
     previous: dict[str, list] = state.setdefault("d", {})
     current: dict[str, list] = {}
-    domains = [_undelta(d, previous, current) for d in _list(v.get("d"), "domains")]
+    domains = [_undelta(d, previous, current) for d in _list(v.get("d"), "domains", most=limits.MAX_DOMAINS)]
     state["d"] = current
-    return {**v, "h": state["h"], "d": domains}
+    whole = {k: v[k] for k in TICK_KEYS if k in v}  # unknown keys are not carried along
+    whole["h"], whole["d"] = state["h"], domains
+    return whole
 
 
-def decode_tick(v: dict[str, Any]) -> RawSample:
-    """A whole tick (from :func:`resolve_tick`) as a RawSample, every value checked."""
+TICK_KEYS = ("t", "w", "f", "p", "e", "n")
+
+
+def decode_tick(v: dict[str, Any], hosts: dict[int, tuple[list, HostSample]] | None = None) -> RawSample:
+    """A whole tick (from :func:`resolve_tick`) as a RawSample, every value checked.
+
+    ``hosts``: the hosts decoded so far (by the id of their array): ticks that share a host array
+    share its decoded pCPUs and caches.
+    """
     busy = v.get("p")
+    free = _int(v.get("f"), "free memory", False)
+    known = hosts.get(id(v["h"])) if hosts is not None else None
+    if known is not None and known[0] is v["h"]:
+        host = replace(known[1], mem_free_kib=free)
+    else:
+        host = decode_host(v["h"], free)
+        if hosts is not None:
+            hosts[id(v["h"])] = (v["h"], host)
     return RawSample(
-        monotonic=_float(v.get("t"), "monotonic time"), wall=_float(v.get("w"), "wall time"),
-        host=decode_host(v["h"], _int(v.get("f"), "free memory", False)),
+        monotonic=_time(v.get("t"), "monotonic time"), wall=_time(v.get("w"), "wall time"),
+        host=host,
         domains=tuple(decode_domain(d) for d in v["d"]),
         errors=_strs(v.get("e", []), "errors"), notices=_strs(v.get("n", []), "notices"),
-        pcpu_busy_ns=None if busy is None else tuple(_int(b, "pCPU busy", False) for b in _list(busy, "pCPU busy")),
+        pcpu_busy_ns=None if busy is None else tuple(_int(b, "pCPU busy", False)
+                                                     for b in _list(busy, "pCPU busy", most=MAX_CPUS)),
     )

@@ -31,9 +31,19 @@ LINES = [json.loads(line) for line in gzip.decompress(GOOD).splitlines()]
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+              st.sampled_from([2**64 - 1, 2**64, -1, 10**400, 1e300, 1e11, -0.0]),
               st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8)),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
     max_leaves=8)
+
+# What json.dumps never writes but a crafted file may: non-finite numbers, huge literals, deep nesting.
+HOSTILE = "@@hostile@@"
+raw_tokens = st.one_of(
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1" + "0" * 400, "1" + "0" * 5000,
+                     "18446744073709551616", "true", '"' + "x" * 5000 + '"']),
+    st.integers(1, 40).map(lambda n: "[" * n + "]" * n),
+    st.integers(1, 40).map(lambda n: '{"a":' * n + "0" + "}" * n),
+)
 
 
 def paths(value, prefix=()):
@@ -85,6 +95,22 @@ def test_a_value_anywhere_replaced(tmp_path_factory, data, large):
     lines[line] = replaced(LINES[line], where, new)
     path = Path(tmp_path_factory.mktemp("v")) / "r.xtrec.gz"
     path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
+    old, replay.EAGER_DOMAIN_TICKS = replay.EAGER_DOMAIN_TICKS, 0 if large else replay.EAGER_DOMAIN_TICKS
+    try:
+        check(path)
+    finally:
+        replay.EAGER_DOMAIN_TICKS = old
+
+
+@MANY
+@given(st.data(), raw_tokens, st.booleans())
+def test_a_value_anywhere_replaced_by_hostile_json_text(tmp_path_factory, data, token, large):
+    line = data.draw(st.integers(0, len(LINES) - 1))
+    where = data.draw(st.sampled_from(list(paths(LINES[line]))))
+    lines = [json.dumps(x) for x in LINES]
+    lines[line] = json.dumps(replaced(LINES[line], where, HOSTILE)).replace(f'"{HOSTILE}"', token)
+    path = Path(tmp_path_factory.mktemp("h")) / "r.xtrec.gz"
+    path.write_bytes(gzip.compress("".join(x + "\n" for x in lines).encode()))
     old, replay.EAGER_DOMAIN_TICKS = replay.EAGER_DOMAIN_TICKS, 0 if large else replay.EAGER_DOMAIN_TICKS
     try:
         check(path)

@@ -10,6 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from xentui.limits import MAX_CACHES, count, counter
 from xentui.model import CacheBank, CacheSample, L3Cache
 
 NOT_ATTACHED = "domain not attached: press A to attach"  # the wording
@@ -33,33 +34,36 @@ def libvirt_cache(rec: dict) -> CacheSample | None:
         return None  # the usual case, every tick for every domain: kept cheap
     banks: dict[int | None, dict[str, int]] = {}
     names = []
-    for n in range(get("cpu.cache.monitor.count") or 0):
+    for n in range(count(get("cpu.cache.monitor.count"), MAX_CACHES)):
         prefix = f"cpu.cache.monitor.{n}"
         names.append(str(get(f"{prefix}.name", n)))
-        for m in range(get(f"{prefix}.bank.count") or 0):
-            cache_id, size = get(f"{prefix}.bank.{m}.id"), get(f"{prefix}.bank.{m}.bytes")
+        for m in range(count(get(f"{prefix}.bank.count"), MAX_CACHES)):
+            cache_id, size = counter(get(f"{prefix}.bank.{m}.id")), counter(get(f"{prefix}.bank.{m}.bytes"))
             if cache_id is not None and size is not None:
                 bank = banks.setdefault(cache_id, {})
                 bank["occupancy"] = bank.get("occupancy", 0) + size
-    for n in range(get("memory.bandwidth.monitor.count") or 0):
+    for n in range(count(get("memory.bandwidth.monitor.count"), MAX_CACHES)):
         prefix = f"memory.bandwidth.monitor.{n}"
         names.append(str(get(f"{prefix}.name", f"mbm{n}")))
-        for m in range(get(f"{prefix}.node.count") or 0):
+        for m in range(count(get(f"{prefix}.node.count"), MAX_CACHES)):
             node = f"{prefix}.node.{m}"
-            cache_id = get(f"{node}.id")
+            cache_id = counter(get(f"{node}.id"))
             if cache_id is None:
                 continue
             bank = banks.setdefault(cache_id, {})
             for key, field in (("bytes.total", "total"), ("bytes.local", "local")):
-                if f"{node}.{key}" in rec:
-                    bank[field] = bank.get(field, 0) + rec[f"{node}.{key}"]
+                value = counter(get(f"{node}.{key}"))
+                if value is not None:
+                    bank[field] = bank.get(field, 0) + value
     if banks:
         return CacheSample("libvirt", group=",".join(names), banks=tuple(
-            CacheBank(cid, b.get("occupancy"), b.get("total"), b.get("local")) for cid, b in sorted(banks.items())))
+            CacheBank(cid, counter(b.get("occupancy")), counter(b.get("total")), counter(b.get("local")))
+            for cid, b in sorted(banks.items())))
     if any(k in rec for k in ("perf.cmt", "perf.mbmt", "perf.mbml")):
         # Linux perf cqm (gone since 4.14): occupancy bytes and bandwidths in bytes/s, all L3s together.
-        return CacheSample("perf", banks=(CacheBank(None, get("perf.cmt"), mbm_total_bytes_s=get("perf.mbmt"),
-                                                    mbm_local_bytes_s=get("perf.mbml")),))
+        return CacheSample("perf", banks=(CacheBank(None, counter(get("perf.cmt")),
+                                                    mbm_total_bytes_s=counter(get("perf.mbmt")),
+                                                    mbm_local_bytes_s=counter(get("perf.mbml"))),))
     return None
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import libvirt
 
+from xentui.limits import MAX_CPUS, MAX_DEVICES, MAX_VCPUS, count, counter
 from xentui.model import (
     BlockSample,
     CacheSample,
@@ -132,40 +133,48 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: dict,
     """
     get = rec.get
     vcpus = []
-    for n in range(get("vcpu.maximum") or 0):
+    for n in range(count(get("vcpu.maximum"), MAX_VCPUS)):
         k_state, k_time, k_delay, k_pcpu = stat_keys("vcpu", n, VCPU_FIELDS)
         if k_state in rec or k_time in rec:
             online = get(k_state, 1) != libvirt.VIR_VCPU_OFFLINE
             pcpu, hard = placement.get(n, (None, None)) if placement else (None, None)
-            vcpus.append(VcpuSample(n, online, get(k_time), get(k_delay), get(k_pcpu, pcpu), hard))
+            pcpu = get(k_pcpu, pcpu)
+            vcpus.append(VcpuSample(n, online, counter(get(k_time)), counter(get(k_delay)),
+                                    pcpu if type(pcpu) is int and 0 <= pcpu < MAX_CPUS else None, hard))
     nets = []
-    for i in range(get("net.count", 0)):
+    for i in range(count(get("net.count"), MAX_DEVICES)):
         keys = stat_keys("net", i, NET_FIELDS)
-        nets.append(NetSample(get(keys[0], f"net{i}"), *map(get, keys[1:])))
+        nets.append(NetSample(_text(get(keys[0]), f"net{i}"), *(counter(get(k)) for k in keys[1:])))
     blocks = []
-    for i in range(get("block.count", 0)):
+    for i in range(count(get("block.count"), MAX_DEVICES)):
         k_name, k_path, k_rd_reqs, k_rd_bytes, k_wr_reqs, k_wr_bytes, k_errors = stat_keys("block", i, BLOCK_FIELDS)
         blocks.append(BlockSample(
-            name=get(k_name, f"block{i}"), path=get(k_path, ""), rd_reqs=get(k_rd_reqs), rd_bytes=get(k_rd_bytes),
-            wr_reqs=get(k_wr_reqs), wr_bytes=get(k_wr_bytes), errors=get(k_errors),
+            name=_text(get(k_name), f"block{i}"), path=_text(get(k_path), ""), rd_reqs=counter(get(k_rd_reqs)),
+            rd_bytes=counter(get(k_rd_bytes)), wr_reqs=counter(get(k_wr_reqs)), wr_bytes=counter(get(k_wr_bytes)),
+            errors=counter(get(k_errors)),
         ))
+    state = get("state.state", 0)
     return DomainSample(
         uuid=uuid,
         name=name,
         domid=domid,
-        state=STATE_BY_CODE.get(get("state.state", 0), DomainState.NOSTATE),
-        cpu_ns=get("cpu.time"),
-        vcpus_current=get("vcpu.current"),
-        vcpus_max=get("vcpu.maximum"),
-        mem_kib=get("balloon.current"),
-        maxmem_kib=get("balloon.maximum"),
-        rss_kib=get("balloon.rss"),
+        state=STATE_BY_CODE.get(state, DomainState.NOSTATE) if type(state) is int else DomainState.NOSTATE,
+        cpu_ns=counter(get("cpu.time")),
+        vcpus_current=counter(get("vcpu.current")),
+        vcpus_max=counter(get("vcpu.maximum")),
+        mem_kib=counter(get("balloon.current")),
+        maxmem_kib=counter(get("balloon.maximum")),
+        rss_kib=counter(get("balloon.rss")),
         vcpus=tuple(vcpus),
         nets=tuple(nets),
         blocks=tuple(blocks),
         cache=cache_qos.libvirt_cache(rec) or cache,
         stale=stale,
     )
+
+
+def _text(v: object, default: str) -> str:
+    return v if type(v) is str else default
 
 
 NO_LIBVIRT_MONITOR = "no domain has a libvirt <cachetune><monitor> either"

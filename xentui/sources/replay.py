@@ -15,7 +15,7 @@ from array import array
 from importlib import resources
 from pathlib import Path
 
-from xentui import recformat
+from xentui import limits, recformat
 from xentui.model import RawSample, Snapshot, build_snapshot
 from xentui.sources import SourceError
 
@@ -27,20 +27,21 @@ class ReplayError(SourceError):
     """A recording that cannot be read: one line naming the file and what is wrong."""
 
 
-EAGER_DOMAIN_TICKS = 20_000  # up to this many domain-ticks a recording is decoded (and checked) whole at open
-CACHE_TICKS = 8
+EAGER_DOMAIN_TICKS = 20_000  # up to this many domain-ticks (a tick counts as one too) a recording is decoded
+EAGER_BYTES = 8 * limits.MIB  # (and checked) whole at open, if its ticks with deltas applied are at most this big
+CACHE_BYTES = 8 * limits.MIB  # decoded ticks of a large recording kept for reuse (at least two: a rate needs both)
 
 
 class Recording:
     """A recording's ticks: all decoded when small; else each kept as compressed whole-tick JSON and
     decoded when shown (an hour of 1000 domains would be ~9 GB of Python objects; this way ~0.2 GB).
 
-    Structure (gzip, JSON, deltas) is checked at open either way; values of a large recording are
-    checked as its ticks are decoded, and a bad one raises ReplayError naming file and tick.
+    Structure (gzip, JSON, deltas) and the limits (xentui/limits.py) are checked at open either way;
+    values of a large recording are checked as its ticks are decoded, and a bad one raises ReplayError
+    naming file and tick.
     """
 
-    def __init__(self, path: str, header: dict, times: array, ticks: list[bytes] | None,
-                 samples: list[RawSample] | None):
+    def __init__(self, path: str, header: dict, times: array, ticks: _Ticks | None, samples: list[RawSample] | None):
         self.path = path
         self.header = header
         self.times = times  # monotonic seconds of each tick: seek and pace without decoding
@@ -61,10 +62,11 @@ class Recording:
         raw = self._cache.get(index)
         if raw is None:
             try:
-                raw = _unpack(self._ticks[index])
+                raw = self._ticks.unpack(index)
             except recformat.FormatError as err:
                 raise ReplayError(f"{self.path}: tick {index + 1}: {err}") from None
-            if len(self._cache) >= CACHE_TICKS:
+            sizes = self._ticks.sizes
+            while len(self._cache) >= 2 and sum(sizes[i] for i in self._cache) + sizes[index] > CACHE_BYTES:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[index] = raw
         return raw
@@ -79,40 +81,110 @@ def demo_path() -> Path:
     return Path(str(resources.files("xentui") / "data" / "demo.xtrec.gz"))
 
 
+class _Ticks:
+    """The ticks read so far: resolved dicts while small, packed once large; every total checked.
+
+    Packed: each tick as compact JSON without its host (zlib'd unless tiny), the hosts apart (each
+    written once per change), so that a file of a million empty ticks stays a few tens of MiB.
+    """
+
+    def __init__(self) -> None:
+        self.times = array("d")
+        self.sizes = array("L")  # bytes of each whole tick (with its host): what a decoded tick costs
+        self.small: list[dict] | None = []  # decoded whole after the last line, while the recording is small
+        self.packed: list[bytes] = []
+        self.hosts: list[bytes] = []
+        self.host_of = array("L")
+        self._host: list | None = None  # the last host (an object of the reader's state) and its size
+        self._host_bytes = 0
+        self.domain_ticks = self.expanded = self.held = 0
+
+    def add(self, whole: dict) -> None:
+        if len(self.times) >= limits.MAX_TICKS:
+            raise limits.LimitError(f"more than {limits.MAX_TICKS:,} ticks: a recording may hold at most "
+                                    f"{limits.MAX_TICKS:,}")
+        host = whole.pop("h")
+        if host is not self._host:
+            self._host, text = host, _dumps(host)
+            self._host_bytes = len(text)
+            self.hosts.append(text)
+            self._count_held(len(text))
+        text = _dumps(whole)
+        whole["h"] = host
+        tick_bytes = len(text) + self._host_bytes
+        if tick_bytes > limits.MAX_TICK_BYTES:
+            raise limits.LimitError(f"the tick is {limits.size(tick_bytes)} with its deltas applied: a recording's "
+                                    f"tick may be at most {limits.size(limits.MAX_TICK_BYTES)}")
+        self.expanded += tick_bytes
+        if self.expanded > limits.MAX_EXPANDED_BYTES:
+            most = limits.size(limits.MAX_EXPANDED_BYTES)
+            raise limits.LimitError(f"its ticks are more than {most} with their deltas applied: a recording may "
+                                    f"be at most {most}")
+        self.domain_ticks += len(whole["d"]) + 1
+        self.times.append(whole["t"])
+        self.sizes.append(tick_bytes)
+        self.host_of.append(len(self.hosts) - 1)
+        if self.small is not None and self.domain_ticks <= EAGER_DOMAIN_TICKS and self.expanded <= EAGER_BYTES:
+            self.small.append(whole)
+            return
+        if self.small is not None:  # grown large: the ticks kept to be decoded are packed too
+            for w in self.small:
+                self._keep(_dumps({k: v for k, v in w.items() if k != "h"}))
+            self.small = None
+        self._keep(text)
+
+    def _keep(self, text: bytes) -> None:
+        packed = text if len(text) < 128 else zlib.compress(text, 1)  # JSON starts with "{", zlib with 0x78
+        self._count_held(len(packed))
+        self.packed.append(packed)
+
+    def _count_held(self, n: int) -> None:
+        self.held += n + 64  # the bytes object and its slot, the tick's time, size and host
+        if self.held > limits.MAX_HELD_BYTES:
+            raise limits.LimitError(f"its ticks take more than {limits.size(limits.MAX_HELD_BYTES)} even "
+                                    f"compressed: a replay holds at most {limits.size(limits.MAX_HELD_BYTES)}")
+
+    def unpack(self, index: int) -> RawSample:
+        packed = self.packed[index]
+        whole = json.loads(packed if packed[:1] == b"{" else zlib.decompress(packed))
+        whole["h"] = json.loads(self.hosts[self.host_of[index]])
+        return recformat.decode_tick(whole)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _dumps(value: object) -> bytes:
+    return _ENCODER.encode(value).encode()
+
+
 def load(path: str | Path) -> Recording:
     """Read and check a recording, or ReplayError with one line."""
     name = str(path)
     header: dict | None = None
     state: dict = {}
-    times = array("d")
-    ticks: list[bytes] = []  # a large recording's ticks, compressed
-    small: list[dict] = []  # the ticks while the recording is small enough to decode at open
-    domain_ticks = 0
+    ticks = _Ticks()
     line_no = 0
     try:
         with gzip.open(name, "rb") as f:
-            for line_no, line in enumerate(f, 1):
+            for line_no, line in limits.read_lines(f):
                 try:
-                    value = json.loads(line)
+                    value = limits.parse(line)
+                except limits.LimitError:
+                    raise
                 except (ValueError, UnicodeDecodeError) as err:
                     what = "not a xentui recording" if header is None else "a damaged line"
                     raise ReplayError(f"{name}: line {line_no} is not JSON ({what}: {_first(err)})") from None
-                try:
-                    if header is None:
-                        header = recformat.check_header(value)
-                        continue
-                    whole = recformat.resolve_tick(value, state)
-                    domain_ticks += len(whole["d"])
-                    if domain_ticks <= EAGER_DOMAIN_TICKS:
-                        small.append(whole)  # decoded whole below: not packed and unpacked again
-                    else:
-                        ticks.extend(_pack(w) for w in small)
-                        small.clear()
-                        ticks.append(_pack(whole))
-                except recformat.FormatError as err:
-                    where = "" if header is None else f"line {line_no}: "
-                    raise ReplayError(f"{name}: {where}{err}") from None
-                times.append(whole["t"])
+                if header is None:
+                    header = recformat.check_header(value)
+                else:
+                    ticks.add(recformat.resolve_tick(value, state))
+    except (recformat.FormatError, limits.LimitError) as err:
+        text = str(err)
+        if header is None and isinstance(err, recformat.FormatError):
+            raise ReplayError(f"{name}: {text}") from None
+        where = "" if text.startswith("line ") else f"line {line_no}: "
+        raise ReplayError(f"{name}: {where}{text}") from None
     except FileNotFoundError:
         raise ReplayError(f"{name}: no such file (write one with 'xentui record -o {name}')") from None
     except IsADirectoryError:
@@ -123,31 +195,25 @@ def load(path: str | Path) -> Recording:
         raise ReplayError(f"{name}: not a xentui recording (not gzip-compressed; 'xentui record' writes "
                           ".xtrec.gz files)") from None
     except EOFError:
-        raise ReplayError(f"{name}: truncated after {len(times)} complete ticks (the file was cut short, "
+        raise ReplayError(f"{name}: truncated after {len(ticks.times)} complete ticks (the file was cut short, "
                           "e.g. the recorder was killed or the copy is incomplete)") from None
     except (zlib.error, OSError) as err:
         raise ReplayError(f"{name}: corrupt compressed data near line {line_no + 1} ({_first(err)})") from None
+    except (MemoryError, RecursionError, OverflowError) as err:  # the limits should make these unreachable
+        raise ReplayError(f"{name}: line {line_no}: beyond what xentui can read ({type(err).__name__})") from None
     if header is None:
         raise ReplayError(f"{name}: empty file (a recording starts with a {recformat.FORMAT!r} header line)")
-    if not times:
+    if not ticks.times:
         raise ReplayError(f"{name}: holds a header but no ticks (the recording stopped before its first sample)")
-    if domain_ticks > EAGER_DOMAIN_TICKS:
-        return Recording(name, header, times, ticks, None)  # large: kept compressed, decoded when shown
-    samples = []
-    for i, whole in enumerate(small):
+    if ticks.small is None:
+        return Recording(name, header, ticks.times, ticks, None)  # large: decoded when shown
+    samples, hosts = [], {}
+    for i, whole in enumerate(ticks.small):
         try:
-            samples.append(recformat.decode_tick(whole))
+            samples.append(recformat.decode_tick(whole, hosts))
         except recformat.FormatError as err:
             raise ReplayError(f"{name}: line {i + 2}: {err}") from None
-    return Recording(name, header, times, None, samples)
-
-
-def _pack(whole: dict) -> bytes:
-    return zlib.compress(json.dumps(whole, separators=(",", ":")).encode(), 1)
-
-
-def _unpack(packed: bytes) -> RawSample:
-    return recformat.decode_tick(json.loads(zlib.decompress(packed)))
+    return Recording(name, header, ticks.times, None, samples)
 
 
 def _first(err: BaseException) -> str:

@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from xentui.limits import counter
 from xentui.model import CacheBank, CacheSample, L3Cache
 from xentui.sources import SourceError
 from xentui.sources.cache_qos import NOT_ATTACHED
@@ -36,7 +37,7 @@ def _read(path: Path) -> str | None:
 def _counter(path: Path) -> int | None:
     """A mon_data file: bytes, or None for "Unavailable" / "Error" (RMID not readable now)."""
     text = _read(path)
-    return int(text) if text is not None and text.isdecimal() else None
+    return counter(int(text)) if text is not None and text.isascii() and text.isdecimal() else None
 
 
 class Resctrl:

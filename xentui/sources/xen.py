@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xentui.cpulist import CpuListError, parse_cpulist
+from xentui.limits import MAX_DEVICES, MAX_VCPUS, count, counter
 from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
 from xentui.sources import SourceError, cache_qos
 
@@ -326,13 +327,13 @@ class XenSource:
         flags = "".join(letter if getattr(lib, f"xenstat_domain_{call}")(d) else "-" for letter, call in FLAG_CALLS)
         state = next((st for letter, st in STATE_PRIORITY if letter in flags), DomainState.NOSTATE)
         vcpus = []
-        for n in range(lib.xenstat_domain_num_vcpus(d)):
+        for n in range(count(lib.xenstat_domain_num_vcpus(d), MAX_VCPUS)):
             v = lib.xenstat_domain_vcpu(d, n)
             pcpu, hard, soft = self._affinity.get((domid, n), (None, None, None))
             vcpus.append(VcpuSample(n, online=bool(lib.xenstat_vcpu_online(v)), time_ns=lib.xenstat_vcpu_ns(v),
                                     pcpu=pcpu, hard_affinity=hard, soft_affinity=soft))
         nets = []
-        for i in range(lib.xenstat_domain_num_networks(d)):
+        for i in range(count(lib.xenstat_domain_num_networks(d), MAX_DEVICES)):
             n = lib.xenstat_domain_network(d, i)
             nets.append(NetSample(
                 name=f"vif{domid}.{lib.xenstat_network_id(n)}",
@@ -342,7 +343,7 @@ class XenSource:
                 tx_errs=lib.xenstat_network_terrs(n), tx_drop=lib.xenstat_network_tdrop(n),
             ))
         blocks = []
-        for i in range(lib.xenstat_domain_num_vbds(d)):
+        for i in range(count(lib.xenstat_domain_num_vbds(d), MAX_DEVICES)):
             b = lib.xenstat_domain_vbd(d, i)
             kind = lib.xenstat_vbd_type(b)
             devno = lib.xenstat_vbd_dev(b)
@@ -351,8 +352,8 @@ class XenSource:
                 name=str(devno), kind=VBD_KINDS[kind] if kind < len(VBD_KINDS) else str(kind), devno=devno,
                 **({} if failed else {
                     "oo_reqs": lib.xenstat_vbd_oo_reqs(b), "rd_reqs": lib.xenstat_vbd_rd_reqs(b),
-                    "wr_reqs": lib.xenstat_vbd_wr_reqs(b), "rd_bytes": lib.xenstat_vbd_rd_sects(b) * 512,
-                    "wr_bytes": lib.xenstat_vbd_wr_sects(b) * 512,
+                    "wr_reqs": lib.xenstat_vbd_wr_reqs(b), "rd_bytes": counter(lib.xenstat_vbd_rd_sects(b) * 512),
+                    "wr_bytes": counter(lib.xenstat_vbd_wr_sects(b) * 512),  # sectors: bytes may pass 2**64
                 }),
             ))
         max_mem = lib.xenstat_domain_max_mem(d)

@@ -24,7 +24,9 @@ DOMAIN = '["u{0}","d{0}",1,"running",0,1,1,0,0,0,[],[],[],0,null]'
 
 def head_and_first(tmp_path: Path) -> list[bytes]:
     """A real header and first tick (2 domains) from the recorder."""
-    good = write(tmp_path / "good.xtrec.gz", synthetic_samples(count=1, domains=2))
+    good = tmp_path / "good.xtrec.gz"
+    if not good.exists():  # the recorder refuses to overwrite: written once per test
+        write(good, synthetic_samples(count=1, domains=2))
     return gzip.decompress(good.read_bytes()).splitlines(keepends=True)
 
 

@@ -707,6 +707,9 @@ class LibvirtSource:
         notices = [f"{d.name} is {d.stale}" for d in domains if d.stale]
         if hidden:
             notices.append(hidden)
+        if hanging := deadlines.abandoned():
+            notices.append(f"{hanging} libvirt call(s) past their deadline have not returned (at "
+                           f"{deadlines.CAP} calls running xentui stops asking until some return)")
         return RawSample(
             monotonic=(before + after) / 2,
             wall=time.time(),

@@ -49,7 +49,7 @@ def test_a_hung_call_is_abandoned_in_a_daemon_thread_and_counted_until_it_return
         return "late"
 
     started = time.monotonic()
-    with pytest.raises(deadlines.NoAnswer, match="no answer within 0.05 s"):
+    with pytest.raises(deadlines.NoAnswer, match=r"no answer within 0\.05 s"):
         deadlines.call(hang, 0.05, "pause web01")
     assert time.monotonic() - started < 1.0
     assert deadlines.abandoned() == before + 1

@@ -611,8 +611,8 @@ class LibvirtSource:
                         for name, rec, key in named)
         live = {key for _dom, _rec, key in filled}
         for cache in (self._devices, self._answered, self._busy_since):
-            for key in [k for k in cache if k not in live]:
-                del cache[key]
+            for key in [k for k in list(cache) if k not in live]:  # list(): a pass left hanging may still add
+                cache.pop(key, None)
         self.placement.prune(live)
         return samples, tuple(errors)
 

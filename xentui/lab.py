@@ -91,7 +91,7 @@ def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, vir
 
 
 def _run_quiet(*cmd: str) -> None:
-    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
 
 
 def _kvm_device_ready() -> bool:
@@ -118,7 +118,8 @@ def connect(uri: str = URI, timeout: float = 30.0) -> libvirt.virConnect:
         pass
     _kvm_device_ready()
     for daemon in ("virtlogd", "libvirtd"):
-        if shutil.which(daemon) and subprocess.run(["pgrep", "-x", daemon], capture_output=True).returncode:
+        if shutil.which(daemon) and subprocess.run(["pgrep", "-x", daemon], capture_output=True,
+                                                                  timeout=10).returncode:
             _run_quiet(daemon, "-d")
     deadline = time.monotonic() + timeout
     while True:

@@ -2,24 +2,57 @@
 
 A tick never overlaps the previous one: the next collection starts only after the
 last one returned (a slow tick delays the next; it never piles up).  Each tick
-publishes an immutable :class:`~xentui.model.Snapshot`.
+publishes an immutable :class:`~xentui.model.Snapshot`.  Actions run in threads of
+their own (a hung action never holds up the ticks).  Every thread is a daemon: nothing
+waits for them at exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 from xentui.model import RawSample, Snapshot, build_snapshot
-from xentui.sources import Source, SourceError
+from xentui.sources import Source, SourceError, deadlines
 
 MIN_DELAY = 0.2
 MAX_DELAY = 3600.0
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # between reconnection attempts after a lost connection
+CLOSE_WAIT_S = 1.0  # the goodbye to the source is waited for this long at most
+
+
+class Worker:
+    """One daemon thread running the work handed to it in order.  Not a ThreadPoolExecutor: its
+    threads are joined at interpreter exit, so a call hung in libvirt would keep xentui from exiting."""
+
+    def __init__(self, name: str):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, work) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((work, future))
+        return future
+
+    def shutdown(self) -> None:
+        """End the thread once the work handed to it is done (not waited for)."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            work, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(work())
+            except BaseException as err:  # handed to the waiting coroutine
+                future.set_exception(err)
 
 
 def check_delay(value: float | str) -> float:
@@ -45,7 +78,7 @@ class Poller:
         self.source = source
         self.delay = check_delay(delay)
         self.prime = prime
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xentui-poll")
+        self._worker = Worker("xentui-poll")
         self._previous: RawSample | None = None
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
@@ -59,7 +92,7 @@ class Poller:
         """Run blocking ``work`` in the poller's one worker thread (cancelled once the poller is closed)."""
         if self._closed:
             raise asyncio.CancelledError
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+        return await asyncio.wrap_future(self._worker.submit(work))
 
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
         """In the worker thread: the sample, and the snapshot built against the previous one."""
@@ -88,8 +121,15 @@ class Poller:
         return snapshot
 
     async def call(self, work):
-        """Run blocking ``work`` (an action) in the worker thread, between two collections."""
+        """Run blocking ``work`` (quick, bounded: an event registration) in the worker thread, between
+        two collections."""
         return await self._in_worker(work)
+
+    @staticmethod
+    async def act(work):
+        """Run blocking ``work`` (an action) in a daemon thread of its own, while the ticks go on.
+        Its calls carry their own deadlines; NoAnswer when too many calls hang to start one more."""
+        return await asyncio.wrap_future(deadlines.start(work, "action").future)
 
     def watch_placement(self, uuid: str | None, every_domain: bool = False) -> None:
         """Tell the source which domain's vCPU placement a view shows (read each tick), and
@@ -142,6 +182,10 @@ class Poller:
 
     def close(self) -> None:
         """Close the source after any collection in flight (never concurrently)."""
+        if self._closed:
+            return
         self._closed = True
-        self._executor.submit(self.source.close)
-        self._executor.shutdown(wait=False)
+        done = self._worker.submit(self.source.close)
+        self._worker.shutdown()
+        with contextlib.suppress(Exception):  # still busy (a collection hung) or failed: exit all the same
+            done.result(timeout=CLOSE_WAIT_S)

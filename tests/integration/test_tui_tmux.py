@@ -42,6 +42,14 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
 
+    def wait_gone(self, timeout: float) -> float:
+        """Seconds until xentui has exited (its session with it); AssertionError after ``timeout``."""
+        began = time.monotonic()
+        while subprocess.run(["tmux", "has-session", "-t", self.session], capture_output=True).returncode == 0:
+            assert time.monotonic() - began < timeout, f"xentui did not quit:\n{self.screen()}"
+            time.sleep(0.02)
+        return time.monotonic() - began
+
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
 

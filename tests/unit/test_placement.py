@@ -98,18 +98,20 @@ def test_xen_persistent_pin_is_refused_in_words():
 
 def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
     """A call that does not return by its deadline keeps running in a daemon thread; the retry answers
-    (libvirt's NOWAIT skips the domain the hung call holds); hung calls are bounded, then reported."""
+    (libvirt's NOWAIT skips the domain the hung call holds); hung calls are bounded (the process-wide
+    cap of :mod:`deadlines`), then the source is reported unreachable."""
     import threading
-    import time
 
     import pytest
 
-    from xentui.sources import SourceError, libvirt_source
+    from xentui.sources import SourceError, deadlines, libvirt_source
 
     monkeypatch.setattr(libvirt_source, "MIN_DEADLINE_S", 0.2)
     source = libvirt_source.LibvirtSource("test:///default")
+    monkeypatch.setattr(deadlines, "CAP", deadlines.running() + 5)
     release = threading.Event()
     answers = iter(["hung", "second"])
+    before = deadlines.abandoned()
 
     def call():
         answer = next(answers)
@@ -117,22 +119,32 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
             release.wait(5)
         return answer
 
-    assert source._within_deadline(call) == "second"
-    assert len(source._stuck) == 1 and not source._stuck[0].done()
-    # Slow twice while libvirtd answers a trivial call: busy, not gone, so the second call is waited for.
-    slow = iter([0.5, 0.3])
-    assert source._within_deadline(lambda: release.wait(next(slow)) or "late") == "late"
-    time.sleep(0.5)  # the first, abandoned slow call has returned too
-    source._last_call_s = 0.0  # the deadline back to 0.2 s
-    monkeypatch.setattr(source, "_answers", lambda: False)  # from now on libvirtd answers nothing
-    with pytest.raises(SourceError, match="did not answer within"):
-        source._within_deadline(lambda: release.wait(5))  # hangs twice: the source is unreachable
-    with pytest.raises(SourceError, match="did not answer within"):
-        source._within_deadline(lambda: release.wait(5))  # 5 hung now
-    with pytest.raises(SourceError, match="5 calls to libvirtd have not returned"):
-        source._within_deadline(lambda: "never")  # no more threads: refused until they return
-    release.set()
-    for future in source._stuck:
-        future.result(timeout=2)
+    try:
+        assert source._within_deadline(call) == "second"
+        assert deadlines.abandoned() == before + 1
+        # Slow twice while libvirtd answers a trivial call: busy, not gone, so the second call is waited for.
+        slow = threading.Event()
+        assert source._within_deadline(lambda: slow.wait(0.5) or "late") == "late"
+        wait_for(lambda: deadlines.abandoned() == before + 1)  # the first, abandoned slow call has returned too
+        source._last_call_s = 0.0  # the deadline back to 0.2 s
+        monkeypatch.setattr(source, "_answers", lambda: False)  # from now on libvirtd answers nothing
+        with pytest.raises(SourceError, match="did not answer within"):
+            source._within_deadline(lambda: release.wait(5))  # hangs twice: the source is unreachable
+        with pytest.raises(SourceError, match="did not answer within"):
+            source._within_deadline(lambda: release.wait(5))  # 5 hung now: the cap
+        with pytest.raises(SourceError, match="refused, 5 calls are still running"):
+            source._within_deadline(lambda: "never")  # no more threads: refused until they return
+    finally:
+        release.set()
+    wait_for(lambda: deadlines.abandoned() == before)
     assert source._within_deadline(lambda: "fine") == "fine"  # they finished: calls go through again
-    assert not [f for f in source._stuck if not f.done()]
+    source.close()
+
+
+def wait_for(predicate, timeout: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.01)

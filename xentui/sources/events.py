@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 
 import libvirt
@@ -31,10 +32,13 @@ def _make_impl(loop: asyncio.AbstractEventLoop):
         def _safe(self, hook, *, wait: bool):
             @functools.wraps(hook)
             def call(*args):
+                if self.loop.is_closed():  # xentui is exiting; a call left hanging just returned
+                    return -1
                 if _on_loop_thread(self.loop):
                     return hook(*args)
                 if not wait:
-                    self.loop.call_soon_threadsafe(hook, *args)
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        self.loop.call_soon_threadsafe(hook, *args)
                     return 0
                 done: concurrent.futures.Future = concurrent.futures.Future()
 

@@ -8,7 +8,6 @@ what the driver returns, never guessed from the URI.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import functools
 import socket
@@ -30,8 +29,9 @@ from xentui.model import (
     RawSample,
     VcpuSample,
 )
-from xentui.sources import SourceError, cache_qos
+from xentui.sources import SourceError, cache_qos, deadlines
 from xentui.sources import host as local_host
+from xentui.sources.deadlines import NoAnswer
 from xentui.sources.placement import Key, PlacementCache, VcpuPlace, parse_topology, placement_from_vcpus
 from xentui.sources.resctrl import Resctrl
 
@@ -66,7 +66,8 @@ MONITOR_KEYS = ("balloon.", "block.")  # figures QEMU gives only through its mon
 CONNECT_DEADLINE_S = 10.0  # to open a connection and read the host's facts
 MIN_DEADLINE_S = 2.0  # a stats call taking longer is left running in the background
 SLOW_CALL_LIMIT_S = 30.0  # a stats call of a busy (answering) libvirtd is waited for this long
-MAX_STUCK_CALLS = 4
+ACTION_DEADLINE_S = 10.0  # an action (pause, set memory, ...) that has not returned by then may still take effect
+CALL_DEADLINE_S = 5.0  # a lookup, an event registration
 KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 4, 3  # libvirt closes a connection after ~4 * (3 + 1) s of silence
 
 # A domain that vanished between listing and asking: normal churn, not a failure.
@@ -76,25 +77,6 @@ UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED}
 # Per-domain calls used when a group is missing from the bulk answer.
 PROBE_KEYS = {"cpu": "cpu.time", "balloon": "balloon.current", "vcpu": "vcpu.current",
               "net": "net.count", "block": "block.count"}
-
-
-def _in_daemon_thread(call) -> concurrent.futures.Future:
-    """``call()`` in a daemon thread: a call hung in libvirt never keeps xentui from exiting
-    (a ThreadPoolExecutor's threads are joined at exit)."""
-    future: concurrent.futures.Future = concurrent.futures.Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as err:  # handed to the waiting thread
-            future.set_exception(err)
-
-    threading.Thread(target=run, name="xentui-libvirt-call", daemon=True).start()
-    return future
-
-
-class NoAnswer(Exception):
-    """A libvirt call did not return within its deadline (it goes on in the background)."""
 
 
 def _close_quietly(conn: libvirt.virConnect) -> None:
@@ -234,14 +216,18 @@ class LibvirtSource:
         self._answered: dict[Key, dict] = {}  # each domain's last record with its monitor's figures
         self._busy_since: dict[Key, float] = {}  # when a domain's monitor began its current command
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
-        self._pending: dict[object, concurrent.futures.Future] = {}  # bounded calls still running
+        self._bounded_calls = deadlines.OnePerKey()  # a tick's calls besides the stats call
+        self._fill_hung: tuple[Key | None, deadlines.Call] | None = None  # a per-domain pass left hanging
+        self._last_fill_s: float | None = None
+        self._acting: dict[str, tuple[str, float, deadlines.Call]] = {}  # uuid -> an action left hanging
+        self._replaced: set[str] = set()  # acted on (from another thread): read their placement again
+        self._resctrl_lock = threading.Lock()
         self._last_memory: tuple[int, int] | None = None
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
         # Tests pass their own tree as ``resctrl``; nothing in the environment redirects it.
         self.resctrl = resctrl if resctrl is not None else Resctrl() if self._local_pcpus else None
         self._cache_status = ""
         self._resctrl_facts: tuple | None = None  # (L3 caches, RMIDs) of this host's resctrl
-        self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running
         self._last_call_s = 0.0
         self._answer_started = 0.0  # when the stats call that answered this tick began
         self._event_ids: list[int] = []
@@ -254,12 +240,14 @@ class LibvirtSource:
             conn = self._open()
             return conn, self._read_host_static(conn)
 
-        future = _in_daemon_thread(connect)
         try:
-            return future.result(timeout=CONNECT_DEADLINE_S)
-        except concurrent.futures.TimeoutError:
+            call = deadlines.start(connect, f"connect to {self.uri!r}")
+            return call.wait(CONNECT_DEADLINE_S)
+        except deadlines.AtCap as err:
+            raise SourceError(f"cannot connect: {err}") from None
+        except NoAnswer:
             # A late answer must not leave an open connection behind.
-            future.add_done_callback(lambda f: f.exception() is None and _close_quietly(f.result()[0]))
+            call.future.add_done_callback(lambda f: f.exception() is None and _close_quietly(f.result()[0]))
             raise SourceError(f"cannot connect to {self.uri!r}: no answer within {CONNECT_DEADLINE_S:.0f} s "
                               "(is the link to the host down?)") from None
 
@@ -279,21 +267,23 @@ class LibvirtSource:
     def reconnect(self) -> None:
         """A new connection after the old one died (libvirtd restarted, link down); events again.
 
-        Over a dead link, closing the old connection and opening a new one can each wait for an
-        answer that never comes: both run in daemon threads, the open given CONNECT_DEADLINE_S.
+        Over a dead link, opening a new connection and closing the old one can each wait for an
+        answer that never comes: both run in daemon threads, the open given CONNECT_DEADLINE_S, the
+        close (once the new one is open) not waited for.  Actions still hanging keep their rows stale.
         """
         old = self.conn
-        if old is not self._abandoned:  # closed once only, however many attempts fail
-            self._abandoned = old
-            _in_daemon_thread(lambda: _close_quietly(old))
         self.conn, self._host_static = self._open_within_deadline()
+        if old is not self._abandoned:
+            self._abandoned = old  # referenced until closed: a dropped virConnect closes itself, blocking
+            with contextlib.suppress(NoAnswer):  # at the cap, left open: the process is refusing calls anyway
+                deadlines.start(lambda: _close_quietly(old), "close a dead connection")
         self._devices.clear()
         self._answered.clear()
         self._busy_since.clear()
-        self._pending.clear()
+        self._bounded_calls.clear()
+        self._fill_hung = None
         self.placement.entries.clear()
         self._event_ids.clear()  # they died with the old connection
-        self._stuck.clear()
         if self._on_change is not None:
             self.subscribe(self._on_change)
 
@@ -396,54 +386,49 @@ class LibvirtSource:
         NOWAIT the second call skips the domain the first one holds, so every other row stays live.
         A second slow call is waited for (up to SLOW_CALL_LIMIT_S) while libvirtd answers a trivial
         call: it is busy (guests starting and stopping hold their domains' locks), not gone.
-        Abandoned calls are counted; at MAX_STUCK_CALLS the source is reported unreachable.
+        Abandoned calls count against the process-wide cap (:mod:`deadlines`); at the cap the source
+        is reported unreachable.
         """
-        self._stuck = [f for f in self._stuck if not f.done()]
-        if len(self._stuck) >= MAX_STUCK_CALLS:
-            raise SourceError(f"{self.uri!r}: {len(self._stuck)} calls to libvirtd have not returned; waiting for them")
         for attempt in range(2):
             started = time.monotonic()
-            future = _in_daemon_thread(call)
             try:
-                result = future.result(timeout=self.deadline_s)
-            except concurrent.futures.TimeoutError:
-                if attempt == 1 and self._answers():
-                    with contextlib.suppress(concurrent.futures.TimeoutError):
-                        result = future.result(timeout=SLOW_CALL_LIMIT_S)
-                        self._last_call_s = time.monotonic() - started
-                        self._answer_started = started
-                        return result
-                self._stuck.append(future)
+                pending = deadlines.start(call, "libvirt statistics")
+                try:
+                    result = pending.wait(self.deadline_s)
+                except NoAnswer:
+                    if attempt == 0 or not self._answers():
+                        continue
+                    result = pending.wait(SLOW_CALL_LIMIT_S)
+            except deadlines.AtCap as err:
+                raise SourceError(f"{self.uri!r}: {err}") from None
+            except NoAnswer:
                 continue
             self._last_call_s = time.monotonic() - started
             self._answer_started = started
             return result
         raise SourceError(f"{self.uri!r}: libvirtd did not answer within {2 * self.deadline_s:.1f} s")
 
-    def _bounded(self, key: object, call):
-        """``call()`` given MIN_DEADLINE_S, for the calls of a tick besides the stats call (a host's
+    def _bounded(self, key: object, call, deadline_s: float | None = None):
+        """``call()`` given ``deadline_s`` (MIN_DEADLINE_S), for the calls of a tick besides the stats call (a host's
         memory, a domain's control info or vCPUs), any of which can hang behind a stuck QEMU monitor.
         Raises NoAnswer when it does not return in time, or while the last such call (same ``key``)
         is still running: a hung call is never made again on top of itself."""
-        pending = self._pending.get(key)
-        if pending is not None:
-            if not pending.done():
-                raise NoAnswer
-            del self._pending[key]
-        future = _in_daemon_thread(call)
-        try:
-            return future.result(timeout=MIN_DEADLINE_S)
-        except concurrent.futures.TimeoutError:
-            self._pending[key] = future
-            raise NoAnswer from None
+        return self._bounded_calls.call(key, call, MIN_DEADLINE_S if deadline_s is None else deadline_s)
 
     def _answers(self) -> bool:
         """Whether libvirtd answers a trivial call within a second or two."""
         try:
-            _in_daemon_thread(self.conn.getLibVersion).result(timeout=MIN_DEADLINE_S)
-        except (concurrent.futures.TimeoutError, libvirt.libvirtError):
+            deadlines.call(self.conn.getLibVersion, MIN_DEADLINE_S)
+        except (NoAnswer, libvirt.libvirtError):
             return False
         return True
+
+    def _call(self, call, what: str, deadline_s: float = CALL_DEADLINE_S):
+        """``call()`` that must answer for the tick to go on: SourceError when it does not."""
+        try:
+            return deadlines.call(call, deadline_s, what)
+        except NoAnswer as err:
+            raise SourceError(f"{self.uri!r}: {err}") from None
 
     @property
     def deadline_s(self) -> float:
@@ -467,7 +452,7 @@ class LibvirtSource:
     def _listed(self) -> list[tuple[libvirt.virDomain, dict]]:
         """Fallback when there is no bulk call: every domain, with no statistics yet."""
         self.calls += 1
-        return [(dom, {}) for dom in self.conn.listAllDomains(0)]
+        return [(dom, {}) for dom in self._call(lambda: self.conn.listAllDomains(0), "list domains")]
 
     def _learn_missing(self, records: list[tuple[libvirt.virDomain, dict]]) -> None:
         """Which groups this driver leaves out, judged on the active domains."""
@@ -477,6 +462,67 @@ class LibvirtSource:
         missing = {group for group, key in PROBE_KEYS.items() if not any(key in rec for rec in active)}
         self.missing_groups = frozenset(missing)
         self._groups_learnt = True
+
+    def _fill_all(self, records: list[tuple[libvirt.virDomain, dict]], missing: frozenset[str]
+                  ) -> tuple[list[tuple[libvirt.virDomain, dict, Key]], list[str], dict[Key, str]]:
+        """Each domain's record completed by per-domain calls, in ONE pass under a deadline (a thread per
+        domain would cost more than the calls).  A domain whose calls hang ends the pass: the domains it
+        did not reach keep their bulk figures, marked stale, and later passes skip the hung domain (its
+        row stale) until its call returns.  Returns (filled, errors, stale rows)."""
+        hung_key = self._fill_hung[0] if self._fill_hung and not self._fill_hung[1].done() else None
+        lock = threading.Lock()
+        filled: list[tuple[libvirt.virDomain, dict, Key]] = []
+        errors: list[str] = []
+        stale: dict[Key, str] = {}
+        state: dict = {"at": None, "over": False}
+
+        def one(dom: libvirt.virDomain, rec: dict) -> None:
+            domid = dom.ID()  # ID, UUID and name are held by the client: no round trip
+            key = (dom.UUIDString(), domid if domid >= 0 else None)
+            if key == hung_key:
+                stale[key] = "not answering: its per-domain statistics call has not returned"
+            elif missing or "state.state" not in rec:
+                state["at"] = key
+                try:
+                    rec = self._fill(dom, key, rec, missing)
+                except libvirt.libvirtError as err:
+                    if err.get_error_code() not in VANISHED:
+                        errors.append(f"{dom.name()}: {error_line(err)}")
+                    return
+            with lock:
+                if not state["over"]:
+                    filled.append((dom, rec, key))
+
+        def run() -> None:
+            for dom, rec in records:
+                one(dom, rec)
+                if state["over"]:
+                    return
+
+        if not missing and all("state.state" in rec for _dom, rec in records):
+            run()  # nothing to ask: no round trip, no thread
+            return filled, errors, stale
+        started = time.monotonic()
+        try:
+            pending = deadlines.start(run, "per-domain statistics")
+            pending.wait(max(MIN_DEADLINE_S, 4 * self._last_fill_s) if self._last_fill_s else CONNECT_DEADLINE_S)
+        except deadlines.AtCap as err:
+            raise SourceError(f"{self.uri!r}: {err}") from None
+        except NoAnswer:
+            with lock:  # the pass may still go on: it must not touch what this tick returns
+                state["over"] = True
+                got, said, marked = list(filled), list(errors), dict(stale)
+            self._fill_hung = (state["at"], pending)
+            done = {key for _dom, _rec, key in got}
+            for dom, rec in records:
+                domid = dom.ID()
+                key = (dom.UUIDString(), domid if domid >= 0 else None)
+                if key not in done:
+                    got.append((dom, rec, key))
+                    marked[key] = "not answering: its per-domain statistics calls did not return in time"
+            return got, said, marked
+        self._last_fill_s = time.monotonic() - started
+        return filled, errors, stale
 
     def _fill(self, dom: libvirt.virDomain, key: Key, rec: dict, missing: frozenset[str]) -> dict:
         """Add what the bulk call left out, by per-domain calls. May raise libvirtError."""
@@ -559,22 +605,11 @@ class LibvirtSource:
             self.missing_groups = frozenset(PROBE_KEYS)
         elif not self._groups_learnt:
             self._learn_missing(records)
-        missing = self.missing_groups
-        filled: list[tuple[libvirt.virDomain, dict, Key]] = []
-        errors: list[str] = []
-        for dom, rec in records:
-            try:
-                domid = dom.ID()
-                key = (dom.UUIDString(), domid if domid >= 0 else None)  # once: each call is a driver call
-                if missing or "state.state" not in rec:
-                    rec = self._fill(dom, key, rec, missing)
-                filled.append((dom, rec, key))
-            except libvirt.libvirtError as err:
-                if err.get_error_code() in VANISHED:
-                    continue
-                errors.append(f"{dom.name()}: {error_line(err)}")
-        stale = self._not_answering(filled)
-        if "vcpu" not in missing:  # else _fill_vcpus read the placement already
+        while self._replaced:
+            self.placement.forget(self._replaced.pop())
+        filled, errors, unfilled = self._fill_all(records, self.missing_groups)
+        stale = self._not_answering(filled) | unfilled | self._hung_actions(filled)
+        if "vcpu" not in self.missing_groups:  # else _fill_vcpus read the placement already
             self._read_placement([entry for entry in filled if entry[2] not in stale])
         named = [(dom.name(), rec, key) for dom, rec, key in filled]
         resctrl = self._resctrl_caches(named)
@@ -583,8 +618,8 @@ class LibvirtSource:
                         for name, rec, key in named)
         live = {key for _dom, _rec, key in filled}
         for cache in (self._devices, self._answered, self._busy_since):
-            for key in [k for k in cache if k not in live]:
-                del cache[key]
+            for key in [k for k in list(cache) if k not in live]:  # list(): a pass left hanging may still add
+                cache.pop(key, None)
         self.placement.prune(live)
         return samples, tuple(errors)
 
@@ -648,7 +683,8 @@ class LibvirtSource:
         self._cache_status = ""
         wanted = {key[0]: name for name, rec, key in active if cache_qos.libvirt_cache(rec) is None}
         try:
-            return self.resctrl.samples(wanted) if wanted else {}
+            with self._resctrl_lock:
+                return self.resctrl.samples(wanted) if wanted else {}
         except OSError as err:
             self._cache_status = f"resctrl unreadable: {err.strerror or err}"
             return {}
@@ -678,6 +714,9 @@ class LibvirtSource:
         notices = [f"{d.name} is {d.stale}" for d in domains if d.stale]
         if hidden:
             notices.append(hidden)
+        if hanging := deadlines.abandoned():
+            notices.append(f"{hanging} libvirt call(s) past their deadline have not returned (at "
+                           f"{deadlines.CAP} calls running xentui stops asking until some return)")
         return RawSample(
             monotonic=(before + after) / 2,
             wall=time.time(),
@@ -722,34 +761,73 @@ class LibvirtSource:
         def lifecycle(_conn, dom, _event, _detail, _opaque) -> None:
             on_change(dom.UUIDString())
 
+        def register() -> str | None:
+            try:
+                self._event_ids.append(self.conn.domainEventRegisterAny(
+                    None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle, None))
+            except libvirt.libvirtError as err:
+                return error_line(err)
+            with contextlib.suppress(libvirt.libvirtError):  # closed by keepalive or EOF: look now, not next tick
+                self.conn.registerCloseCallback(lambda _conn, _reason, _opaque: on_change(""), None)
+            return None
+
         try:
-            self._event_ids.append(self.conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle, None))
-        except libvirt.libvirtError as err:
-            return error_line(err)
-        with contextlib.suppress(libvirt.libvirtError):  # closed by keepalive or EOF: look now, not next tick
-            self.conn.registerCloseCallback(lambda _conn, _reason, _opaque: on_change(""), None)
-        return None
+            return deadlines.call(register, CALL_DEADLINE_S, "register for lifecycle events")
+        except NoAnswer as err:
+            return str(err)
 
     # --- actions (guarded by xentui.actions.perform) ------------------------------
 
     def current_uuid(self, domain: DomainSample) -> str | None:
+        from xentui.actions import ActionError
         from xentui.sources import libvirt_actions
 
-        return libvirt_actions.current_uuid(self.conn, domain)
+        try:
+            return deadlines.call(lambda: libvirt_actions.current_uuid(self.conn, domain), CALL_DEADLINE_S,
+                                  f"look up {domain.name}")
+        except NoAnswer as err:
+            raise ActionError(f"{err}; nothing done") from None
 
     def act(self, domain: DomainSample, action, **params) -> None:
-        from xentui.actions import CACHE_ACTIONS
+        """Do ``action`` under ACTION_DEADLINE_S.  One that does not answer goes on in the background, may
+        still take effect, and marks the domain's row stale until it returns; ActionError says so."""
+        from xentui.actions import CACHE_ACTIONS, ActionError
         from xentui.sources import libvirt_actions
 
-        if action in CACHE_ACTIONS:
-            self._cache_act(domain, action)
-            return
+        earlier = self._acting.get(domain.uuid)
+        if earlier is not None and not earlier[2].done():
+            raise ActionError(f"{action.value} {domain.name}: the {earlier[0]} sent "
+                              f"{time.monotonic() - earlier[1]:.0f} s ago has not returned yet; nothing done")
         size = max(self._host_static["pcpus"], len(self._host_static["topology"]))
+        if action in CACHE_ACTIONS:
+            work = functools.partial(self._cache_act, domain, action)
+        else:
+            work = functools.partial(libvirt_actions.act, self.conn, domain, action, params, size)
+        started = time.monotonic()
         try:
-            libvirt_actions.act(self.conn, domain, action, params, size)
+            pending = deadlines.start(work, f"{action.value} {domain.name}")
+            pending.wait(ACTION_DEADLINE_S)
+        except deadlines.AtCap as err:
+            raise ActionError(f"{err}; nothing done") from None
+        except NoAnswer:
+            self._acting[domain.uuid] = (action.value, started, pending)
+            raise ActionError(f"{action.value} {domain.name}: libvirt did not answer within "
+                              f"{ACTION_DEADLINE_S:.0f} s; it may still take effect (its row is marked stale "
+                              "until the call returns)") from None
         finally:
-            self.placement.forget(domain.uuid)  # show the new placement on the next tick
+            self._replaced.add(domain.uuid)  # show the new placement on the next tick
+
+    def _hung_actions(self, filled: list[tuple[libvirt.virDomain, dict, Key]]) -> dict[Key, str]:
+        """Rows of domains an action is still hanging on (it was sent, it has not returned)."""
+        for uuid in [u for u, (_what, _at, call) in list(self._acting.items()) if call.done()]:
+            self._acting.pop(uuid, None)
+        stale = {}
+        for _dom, _rec, key in filled:
+            hung = self._acting.get(key[0])
+            if hung is not None:
+                stale[key] = (f"not answering: the {hung[0]} sent {time.monotonic() - hung[1]:.0f} s ago has "
+                              "not returned (it may still take effect)")
+        return stale
 
     def _cache_act(self, domain: DomainSample, action) -> None:
         """Attach / detach a resctrl monitoring group (libvirt's own monitors live in the domain XML)."""
@@ -762,18 +840,19 @@ class LibvirtSource:
             raise ActionError("cache monitoring groups need resctrl on this host: xentui must run on the "
                               "QEMU/KVM host itself (qemu:///system); nothing done")
         try:
-            if action is Action.CACHE_ATTACH:
-                self.resctrl.attach(domain.name)
-            else:
-                self.resctrl.detach(domain.name)
+            with self._resctrl_lock:  # the tick reads the same groups, in the poller's thread
+                if action is Action.CACHE_ATTACH:
+                    self.resctrl.attach(domain.name)
+                else:
+                    self.resctrl.detach(domain.name)
         except SourceError as err:
             raise ActionError(str(err)) from None
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 1.0) -> None:
         """Let go of the connection; over a dead link that waits for answers that never come, so the
-        goodbye runs in a daemon thread given a couple of seconds (quitting never hangs)."""
-        with contextlib.suppress(concurrent.futures.TimeoutError):
-            _in_daemon_thread(self._close_now).result(timeout=MIN_DEADLINE_S)
+        goodbye runs in a daemon thread, waited for ``wait_s`` at most (quitting never hangs)."""
+        with contextlib.suppress(NoAnswer):
+            deadlines.call(self._close_now, wait_s, "close the connection")
 
     def _close_now(self) -> None:
         for event_id in self._event_ids:

@@ -105,9 +105,9 @@ class PlacementCache:
 
     def forget(self, uuid: str) -> None:
         """After a pin: read this domain again on the next tick."""
-        for key in [k for k in self.entries if k[0] == uuid]:
-            del self.entries[key]
+        for key in [k for k in list(self.entries) if k[0] == uuid]:
+            self.entries.pop(key, None)
 
     def prune(self, live: set[Key]) -> None:
-        for key in [k for k in self.entries if k not in live]:
-            del self.entries[key]
+        for key in [k for k in list(self.entries) if k not in live]:  # list(): a call left hanging may still store
+            self.entries.pop(key, None)

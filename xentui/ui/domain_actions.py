@@ -1,8 +1,9 @@
 """Domain actions from the UI: keys, the action menu, the command palette; confirmations; feedback.
 
 Targets are the tagged domains (Space), else the selected one.  Every action goes through
-:func:`xentui.actions.perform` (read-only, replaced-domain and state guards) in the poller's
-worker thread, never on the event loop; the result and its duration come back as a notification.
+:func:`xentui.actions.perform` (read-only, replaced-domain and state guards) in a thread of
+its own (never on the event loop, never holding up the ticks); the result and its duration come back as a
+notification.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from xentui.actions import CACHE_ACTIONS, READ_ONLY, Action, ActionError, offered, parse_memory_kib, perform
 from xentui.model import DomainView
+from xentui.sources.deadlines import NoAnswer
 from xentui.text import one_line, visible
 from xentui.ui.literal import TYPED, literal, markup
 
@@ -223,8 +225,8 @@ class DomainActions:
         async def work() -> None:
             for sample in samples:
                 try:
-                    took = await self.poller.call(lambda s=sample: perform(source, s, action, host=host, **params))
-                except ActionError as err:
+                    took = await self.poller.act(lambda s=sample: perform(source, s, action, host=host, **params))
+                except (ActionError, NoAnswer) as err:
                     self.notify(one_line(str(err)), severity="error", timeout=10)
                 else:
                     self.notify(f"{action.value} {sample.name}: done in {took * 1000:.0f} ms")

@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static
 from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
 from xentui.cpulist import format_cpulist
 from xentui.model import DomainView, Snapshot
+from xentui.sources.deadlines import NoAnswer
 from xentui.text import one_line
 from xentui.ui.literal import literal, markup, stack
 from xentui.ui.placement_render import LEGEND, matrix, pcpu_lines, vcpu_table
@@ -199,9 +200,9 @@ class VcpuScreen(Screen[None]):
     async def _apply(self, sample, host, vcpu, text: str) -> None:
         source, persistent = self.app.source, self.persistent
         try:
-            took = await self.app.poller.call(lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,
+            took = await self.app.poller.act(lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,
                                                               hard=text, persistent=persistent))
-        except ActionError as err:
+        except (ActionError, NoAnswer) as err:
             self.app.notify(one_line(str(err)), severity="error", timeout=10)
             self.note = markup("[$level-crit]$err[/]", err=one_line(str(err)))
         else:

@@ -1,0 +1,122 @@
+"""The shared deadline module: daemon threads, one process-wide cap, counts that drop as calls return."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from xentui.sources import SourceError, deadlines, libvirt_source
+
+
+def wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def cap(monkeypatch) -> Iterator[int]:
+    """A cap of 3 above what other tests left running; every blocked call is released afterwards."""
+    monkeypatch.setattr(deadlines, "CAP", deadlines.running() + 3)
+    yield deadlines.CAP
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_a_call_that_answers_in_time_returns_its_result_or_its_error():
+    assert deadlines.call(lambda: 42, 1.0) == 42
+    with pytest.raises(ZeroDivisionError):
+        deadlines.call(lambda: 1 / 0, 1.0)
+
+
+def test_a_hung_call_is_abandoned_in_a_daemon_thread_and_counted_until_it_returns(cap, gate):
+    before = deadlines.abandoned()
+    threads: list[threading.Thread] = []
+
+    def hang() -> str:
+        threads.append(threading.current_thread())
+        assert deadlines.inside()
+        gate.wait(10)
+        return "late"
+
+    started = time.monotonic()
+    with pytest.raises(deadlines.NoAnswer, match=r"no answer within 0\.05 s"):
+        deadlines.call(hang, 0.05, "pause web01")
+    assert time.monotonic() - started < 1.0
+    assert deadlines.abandoned() == before + 1
+    assert threads[0].daemon and threads[0].name == deadlines.THREAD_NAME  # nothing waits for it at exit
+    assert not deadlines.inside()
+    gate.set()
+    wait_for(lambda: deadlines.abandoned() == before)
+    threads[0].join(timeout=5)
+    assert not threads[0].is_alive()
+
+
+def test_at_the_cap_calls_are_refused_at_once_without_a_thread(cap, gate):
+    for _ in range(3):
+        with pytest.raises(deadlines.NoAnswer):
+            deadlines.call(lambda: gate.wait(10), 0.01)
+    threads = threading.active_count()
+    started = time.monotonic()
+    with pytest.raises(deadlines.AtCap, match=r"refused, \d+ calls are still running"):
+        deadlines.call(lambda: "never made", 5.0)
+    assert time.monotonic() - started < 0.5
+    assert threading.active_count() == threads
+    gate.set()
+    wait_for(lambda: deadlines.running() < cap)
+    assert deadlines.call(lambda: "again", 1.0) == "again"
+
+
+def test_the_cap_is_shared_by_sources_and_survives_a_reconnect(cap, gate, monkeypatch):
+    """Hung calls of one connection still count after reconnect() and against another source."""
+    monkeypatch.setattr(libvirt_source, "MIN_DEADLINE_S", 0.05)
+    first = libvirt_source.LibvirtSource("test:///default")
+    second = libvirt_source.LibvirtSource("test:///default")
+    try:
+        for n in range(2):
+            with pytest.raises(deadlines.NoAnswer):
+                first._bounded(("vcpus", n), lambda: gate.wait(10))
+        first.reconnect()  # its calls are forgotten by key, not by the cap
+        wait_for(lambda: deadlines.running() == cap - 1)  # the old connection's close has returned
+        with pytest.raises(deadlines.NoAnswer):
+            second._bounded("memory", lambda: gate.wait(10))
+        with pytest.raises(SourceError, match="refused, 3 calls are still running"):
+            first.collect()
+        with pytest.raises(SourceError, match="refused"):
+            first.reconnect()
+        gate.set()
+        wait_for(lambda: deadlines.running() < cap)
+        assert second.collect().domains
+    finally:
+        gate.set()
+        first.close()
+        second.close()
+
+
+def test_one_per_key_never_repeats_a_call_still_hanging(cap, gate):
+    keyed = deadlines.OnePerKey()
+    made = []
+
+    def hang() -> None:
+        made.append(1)
+        gate.wait(10)
+
+    with pytest.raises(deadlines.NoAnswer):
+        keyed.call("vcpus", hang, 0.01)
+    assert keyed.hung("vcpus") is not None
+    with pytest.raises(deadlines.NoAnswer, match="has not returned yet"):
+        keyed.call("vcpus", hang, 1.0)
+    assert len(made) == 1
+    assert keyed.call("other", lambda: "fine", 1.0) == "fine"
+    gate.set()
+    wait_for(lambda: keyed.hung("vcpus") is None)
+    assert keyed.call("vcpus", lambda: "answered", 1.0) == "answered"

@@ -1,0 +1,106 @@
+"""Every libvirt method xentui calls runs in a deadline thread (:mod:`xentui.sources.deadlines`);
+no thread that exit would wait for; every subprocess has a timeout.
+
+Every public method of virConnect and virDomain is wrapped to note the calls made outside one;
+then a session on libvirt's test driver does all xentui does: connect, ticks (bulk statistics and
+the per-domain calls for what the driver leaves out), every action, reconnect, close.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import traceback
+from pathlib import Path
+
+import libvirt
+import pytest
+
+import xentui
+from xentui.actions import Action, perform
+from xentui.sources import deadlines
+from xentui.sources.libvirt_source import LibvirtSource
+
+# Held by the client in the virDomain object: no round trip, nothing to hang on.
+LOCAL = {"name", "UUIDString", "UUID", "ID", "connect"}
+
+
+class Noted(list):
+    inside = 0
+
+
+@pytest.fixture
+def outside(monkeypatch) -> list[str]:
+    """The calls made outside a deadline thread; the list's ``inside`` attribute counts the others."""
+    calls = Noted()
+
+    def watched(method, label: str):
+        @functools.wraps(method)
+        def call(*args, **kwargs):
+            if deadlines.inside():
+                calls.inside += 1
+            else:
+                calls.append(f"{label} from {traceback.extract_stack(limit=2)[0].name}")
+            return method(*args, **kwargs)
+
+        return call
+
+    for cls in (libvirt.virConnect, libvirt.virDomain):
+        for name, attr in list(vars(cls).items()):
+            if callable(attr) and not name.startswith("_") and name not in LOCAL:
+                monkeypatch.setattr(cls, name, watched(attr, f"{cls.__name__}.{name}"))
+    for name in ("open", "openReadOnly"):
+        monkeypatch.setattr(libvirt, name, watched(getattr(libvirt, name), f"libvirt.{name}"))
+    return calls
+
+
+def test_no_libvirt_call_outside_a_deadline(outside):
+    source = LibvirtSource("test:///default", readonly=False)
+    try:
+        for _ in range(2):
+            raw = source.collect()
+        domain = next(d for d in raw.domains if d.name == "test")
+        host = raw.host
+        steps = [(Action.PAUSE, {}), (Action.RESUME, {}), (Action.BALLOON, {"memory": "512M"}),
+                 (Action.PIN, {"vcpu": 0, "hard": "0"}), (Action.SHUTDOWN, {}), (Action.START, {}),
+                 (Action.REBOOT, {}), (Action.DESTROY, {})]
+        for action, params in steps:
+            domain = next(d for d in source.collect().domains if d.name == "test")
+            perform(source, domain, action, host=host, **params)
+        source.reconnect()
+        assert source.collect().domains
+    finally:
+        source.close()
+    assert outside == [], "libvirt called outside a deadline thread:\n" + "\n".join(outside)
+    assert outside.inside >= 30  # the watch did see the session's calls
+    with contextlib.suppress(libvirt.libvirtError):  # closed: the call fails, but it was made
+        source.conn.getLibVersion()  # and the watch sees one made outside
+    assert outside == ["virConnect.getLibVersion from test_no_libvirt_call_outside_a_deadline"]
+
+
+# Threads that exit waits for: ThreadPoolExecutor's (and so asyncio's default executor's) are joined at
+# interpreter exit.  The replay decodes a recording in one: no libvirt, no xl, it always ends.
+JOINED_AT_EXIT = ("ThreadPoolExecutor", "to_thread", "run_in_executor")
+MAY_JOIN = {("ui/replay_controls.py", "asyncio.to_thread")}
+
+
+def test_no_thread_exit_waits_for_and_every_subprocess_has_a_timeout():
+    root = Path(xentui.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        where = str(path.relative_to(root))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = ast.unparse(node.func)
+            keywords = {k.arg: k.value for k in node.keywords}
+            if name.endswith(JOINED_AT_EXIT) and (where, name) not in MAY_JOIN:
+                found.append(f"{where}:{node.lineno}: {name} (its threads are joined at exit)")
+            if name.startswith("subprocess.") and name != "subprocess.Popen" and "timeout" not in keywords:
+                found.append(f"{where}:{node.lineno}: {name} without timeout=")
+            if name == "subprocess.Popen":
+                found.append(f"{where}:{node.lineno}: Popen (no deadline of its own)")
+            if name.endswith("threading.Thread") and ast.unparse(keywords.get("daemon", ast.Constant(None))) != "True":
+                found.append(f"{where}:{node.lineno}: a thread that is not a daemon")
+    assert found == []

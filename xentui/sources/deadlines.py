@@ -1,0 +1,135 @@
+"""Calls that may hang (libvirt, a stuck link), each run in a daemon thread under a deadline.
+
+A call that does not answer in time is *abandoned*: its caller goes on, the call goes on in
+the background and its thread ends when (if) it returns.  Threads are daemons, so a hung call
+never keeps xentui from exiting (a ThreadPoolExecutor's threads are joined at exit).
+
+ONE process-wide cap bounds the calls running at once, abandoned or not, for every source
+and connection, across reconnects: at :data:`CAP`, a new call is refused at once
+(:class:`AtCap`), never another thread.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+CAP = 16  # calls running at once in the whole process (each holds one thread)
+THREAD_NAME = "xentui-call"
+
+_lock = threading.Lock()
+_running: set[Call] = set()
+_local = threading.local()
+
+
+class NoAnswer(Exception):
+    """A call did not return within its deadline (it goes on in the background)."""
+
+
+class AtCap(NoAnswer):
+    """Refused at once: CAP calls are still running, some of them hung."""
+
+
+class Call:
+    """One call running in its own daemon thread."""
+
+    def __init__(self, fn: Callable[[], T], what: str):
+        self.what = what
+        self.future: concurrent.futures.Future = concurrent.futures.Future()
+        self.abandoned = False
+        self._fn = fn
+
+    def _run(self) -> None:
+        _local.inside = True
+        try:
+            self.future.set_result(self._fn())
+        except BaseException as err:  # handed to whoever waits
+            self.future.set_exception(err)
+        finally:
+            with _lock:
+                _running.discard(self)
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def wait(self, timeout: float) -> T:
+        """The call's result (or its exception); NoAnswer after ``timeout`` s, the call then abandoned."""
+        try:
+            return self.future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            self.abandoned = True
+            raise NoAnswer(f"{self.what}: no answer within {timeout:g} s") from None
+
+
+def start(fn: Callable[[], T], what: str = "libvirt call") -> Call:
+    """``fn()`` started in a daemon thread; :class:`AtCap` at once when CAP calls are running."""
+    call = Call(fn, what)
+    with _lock:
+        if len(_running) >= CAP:
+            hung = sum(c.abandoned for c in _running)
+            raise AtCap(f"{what}: refused, {len(_running)} calls are still running ({hung} past their "
+                        "deadline); waiting for them to return")
+        _running.add(call)
+    try:
+        threading.Thread(target=call._run, name=THREAD_NAME, daemon=True).start()
+    except RuntimeError:  # no thread to be had
+        with _lock:
+            _running.discard(call)
+        raise AtCap(f"{what}: refused, no thread could be started") from None
+    return call
+
+
+def call(fn: Callable[[], T], deadline_s: float, what: str = "libvirt call") -> T:
+    """``fn()`` given ``deadline_s`` to return; NoAnswer (or AtCap) otherwise."""
+    return start(fn, what).wait(deadline_s)
+
+
+class OnePerKey:
+    """Bounded calls never made again on top of themselves: while the last call for a key hangs,
+    the next one for that key raises NoAnswer at once."""
+
+    def __init__(self) -> None:
+        self._pending: dict[object, Call] = {}
+
+    def call(self, key: object, fn: Callable[[], T], deadline_s: float, what: str = "libvirt call") -> T:
+        pending = self._pending.get(key)
+        if pending is not None:
+            if not pending.done():
+                raise NoAnswer(f"{what}: the last such call has not returned yet")
+            del self._pending[key]
+        started = start(fn, what)
+        try:
+            return started.wait(deadline_s)
+        except NoAnswer:
+            self._pending[key] = started
+            raise
+
+    def hung(self, key: object) -> Call | None:
+        """The call for ``key`` still running past its deadline, if any."""
+        pending = self._pending.get(key)
+        return pending if pending is not None and not pending.done() else None
+
+    def clear(self) -> None:
+        """Forget the keys (a new connection); the calls still count against CAP until they return."""
+        self._pending.clear()
+
+
+def running() -> int:
+    """Calls running now, abandoned or not."""
+    with _lock:
+        return len(_running)
+
+
+def abandoned() -> int:
+    """Calls past their deadline that have not returned yet."""
+    with _lock:
+        return sum(c.abandoned for c in _running)
+
+
+def inside() -> bool:
+    """Whether the current thread is one of this module's call threads."""
+    return getattr(_local, "inside", False)

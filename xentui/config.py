@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import queue
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
@@ -122,11 +124,26 @@ def save(settings: Settings, path: Path | None = None) -> str | None:
 
 
 class Saver:
-    """``save`` off the caller's thread (the UI's loop: the fsync may take a while), one at a time, in order."""
+    """``save`` off the caller's thread (the UI's loop: the fsync may take a while), one at a time, in order.
+
+    Its thread is a daemon: a save stuck on a hung file system never keeps xentui from exiting."""
 
     def __init__(self, path: Path):
         self.path = path
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="xentui-config")
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], concurrent.futures.Future] | None] = (
+            queue.SimpleQueue())
+        self._thread = threading.Thread(target=self._run, name="xentui-config", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            work, future = job
+            try:
+                work()
+            except BaseException as err:  # handed to whoever waits on the future
+                future.set_exception(err)
+            else:
+                future.set_result(None)
 
     def submit(self, settings: Settings, on_problem: Callable[[str], None]) -> concurrent.futures.Future:
         def run() -> None:
@@ -134,7 +151,11 @@ class Saver:
             if problem:
                 on_problem(problem)
 
-        return self._pool.submit(run)
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((run, future))
+        return future
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False)  # a save under way still finishes (the pool's thread is joined at exit)
+    def close(self, wait_s: float = 1.0) -> None:
+        """Let the saves under way finish, waiting ``wait_s`` at most (the thread is a daemon)."""
+        self._queue.put(None)
+        self._thread.join(timeout=wait_s)

@@ -22,7 +22,9 @@ ITERATIONS = 30
 results: dict = {"steps": []}
 
 
-def sh(*cmd: str, check: bool = True, timeout: float = 120) -> str:
+def sh(*cmd: str, check: bool = True, timeout: float = 400) -> str:
+    """Run a command, recorded in results["steps"].  The deadline is generous: under TCG on a loaded host an
+    `xl create` with a vif and a disk (bash hotplug scripts) took over 120 s."""
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     record = {"cmd": " ".join(cmd), "rc": proc.returncode, "out": proc.stdout[-4000:], "err": proc.stderr[-2000:]}
     results["steps"].append(record)

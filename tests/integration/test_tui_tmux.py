@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from .conftest import URI
+from .conftest import SPINNING_PCT, URI
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is installed by "
                                                                                        "scripts/install-deps --test")]
@@ -23,8 +23,9 @@ class Tmux:
         settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
         command = " ".join(f"{k}={v}" for k, v in settings.items())
         command += f" {sys.executable} -m xentui -c {URI} {args}"
+        # remain-on-exit keeps the pane (its last screen and exit status) once xentui has quit
         subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
-                        command], check=True)
+                        command, ";", "set-option", "-t", self.session, "remain-on-exit", "on"], check=True)
 
     def screen(self, escapes: bool = False) -> str:
         cmd = ["tmux", "capture-pane", "-p", "-t", self.session] + (["-e"] if escapes else [])
@@ -38,6 +39,17 @@ class Tmux:
                 return text
             time.sleep(0.3)
         raise AssertionError(f"the screen never showed what was expected:\n{self.screen()}")
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        """Wait until xentui has quit; its exit status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pane = subprocess.run(["tmux", "display-message", "-p", "-t", self.session,
+                                   "#{pane_dead} #{pane_dead_status}"], capture_output=True, text=True).stdout.split()
+            if pane[:1] == ["1"]:
+                return int(pane[1])
+            assert time.monotonic() < deadline, f"xentui did not quit within {timeout:.0f} s:\n{self.screen()}"
+            time.sleep(0.1)
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
@@ -73,10 +85,10 @@ def test_busy_guest_on_top_when_sorted_by_cpu(busy_and_idle, tmux):
     rows = table_rows(screen, names)
     assert rows[0] == busy.name(), screen
     busy_line = next(line for line in screen.splitlines() if line.split() and line.split()[0] == busy.name())
-    assert float(busy_line.split()[2]) > 40
+    assert float(busy_line.split()[2]) > SPINNING_PCT
     assert "read-only" in screen
     term.keys("q")
-    time.sleep(1)
+    assert term.wait_exit() == 0
     assert "Traceback" not in term.screen()
 
 

@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import queue
-import re
 import shutil
 import signal
 import subprocess
@@ -53,7 +52,7 @@ def start_libvirtd() -> float:
 def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
     dom = guests.start("idle")
     name = dom.name()
-    term = Tmux(tmp_path, args="-d 5", width=140)
+    term = Tmux(tmp_path, args="-d 60", width=140)  # no tick but the first: what changes comes from events
     waiting = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "-c", URI, "-d", "1", "--reconnect",
                                 "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     quitting = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "-c", URI, "-d", "1"],
@@ -75,14 +74,11 @@ def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
         term.wait_for(lambda t: "STALE" not in t and name in t, timeout=10)
         recovered = time.monotonic() - back
         assert recovered <= 5.0, f"live data came back {recovered:.1f} s after libvirtd"
-        # Events were registered again: a destroy shows before the next 5 s tick.
-        screen = term.wait_for(lambda t: "+ events" in t)
-        clock = re.search(r"\d\d:\d\d:\d\d", screen).group()
-        term.wait_for(lambda t: re.search(r"\d\d:\d\d:\d\d", t).group() != clock, timeout=8)
-        destroyed = time.monotonic()
+        # Events were registered again: a destroy shows long before the next tick, 60 s after this one.
+        term.wait_for(lambda t: "+ events" in t)
         lab.connect(URI).lookupByName(name).destroy()
-        term.wait_for(lambda t: name not in t, timeout=3)
-        assert time.monotonic() - destroyed < 3
+        term.wait_for(lambda t: name not in t, timeout=15)
+        assert time.monotonic() - back < 45, "not before the next tick"
         assert "Traceback" not in term.screen()
         while not lines[-1].startswith("{") or json.loads(lines[-1])["epoch_s"] < back_epoch:
             lines.append(waiting.stdout.readline())  # the batch run with --reconnect prints frames again

@@ -31,10 +31,10 @@ class Tmux:
         cmd = ["tmux", "capture-pane", "-p", "-t", self.session] + (["-e"] if escapes else [])
         return subprocess.run(cmd, capture_output=True, text=True).stdout
 
-    def wait_for(self, predicate, timeout: float = 20.0) -> str:
+    def wait_for(self, predicate, timeout: float = 20.0, escapes: bool = False) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = self.screen()
+            text = self.screen(escapes)
             if predicate(text):
                 return text
             time.sleep(0.3)
@@ -105,17 +105,19 @@ def test_terminal_kinds_render_and_no_color_means_no_colour(busy_and_idle, tmux,
 
 
 def test_lifecycle_event_removes_a_destroyed_guest_before_the_next_tick(guests, tmux):
-    """At a 5 s delay, a guest destroyed from outside (virsh destroy) leaves the screen at once."""
+    """At a 60 s delay, a guest destroyed from outside (virsh destroy) leaves the screen at once: long
+    before the next tick, however long the destroy itself takes on a loaded host."""
     dom = guests.start("idle")
     name = dom.name()
-    term = tmux(args="-d 5")
-    screen = term.wait_for(lambda t: name in t and "+ events" in t)
-    clock = re.search(r"\d\d:\d\d:\d\d", screen).group()
-    term.wait_for(lambda t: re.search(r"\d\d:\d\d:\d\d", t).group() != clock, timeout=8)  # a tick just ran
-    destroyed = time.monotonic()
+    term = tmux(args="-d 60")
+    term.wait_for(lambda t: name in t and "+ events" in t)
+    shown = time.monotonic()  # the first tick is on screen: the next one is 60 s after it
     subprocess.run(["virsh", "-c", URI, "destroy", name], check=True, capture_output=True)
-    term.wait_for(lambda t: name not in t, timeout=3)  # the next tick is ~5 s away
-    assert time.monotonic() - destroyed < 3
+    destroyed = time.monotonic()
+    term.wait_for(lambda t: name not in t, timeout=15)
+    gone = time.monotonic()
+    print(f"gone {gone - destroyed:.1f} s after virsh destroy returned")
+    assert gone - shown < 45, "not before the next tick"
     assert "Traceback" not in term.screen()
 
 
@@ -125,8 +127,9 @@ def test_pause_and_destroy_from_the_keyboard_with_write(guests, tmux):
     term = tmux(args="-d 1 --write", env={"XENTUI_SORT": "name"})
     term.wait_for(lambda t: name in t and "WRITE" in t)
     term.keys("/")
-    term.wait_for(lambda t: "Filter by name" in t)
-    time.sleep(0.5)  # the prompt is drawn a moment before its input has the focus
+    # The prompt is drawn a moment before its input has the focus (keys before that are dropped): wait for
+    # the input's cursor, the placeholder's first character drawn apart from the rest (it blinks: 0.5 s on).
+    term.wait_for(lambda t: re.search(r"e(\x1b\[[0-9;]*m)+\.g\. web or", t), escapes=True)
     term.keys(name, "Enter")  # only this guest in the table
     term.wait_for(lambda t: "filter: " in t and table_rows(t, {name}) == [name])
     term.keys("p")

@@ -223,6 +223,8 @@ def main() -> int:
     save("results.json", json.dumps(results, indent=1))
     for log in Path("/var/log/xen/console").glob("guest-*.log"):
         save(f"console-{log.stem}.txt", log.read_text(errors="replace"))
+    for log in [*Path("/var/log/libvirt/libxl").glob("*.log"), *Path("/var/log/xen").glob("*.log")]:
+        save(f"log-{log.parent.name}-{log.name}", log.read_text(errors="replace")[-20000:])  # why a create failed
     return 0 if results["ok"] else 1
 
 

@@ -7,13 +7,16 @@ is used; nothing here ever stops xentui from starting.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 
-__all__ = ["CPU_MODES", "Settings", "config_dir", "load", "replace", "save"]
+__all__ = ["CPU_MODES", "Saver", "Settings", "config_dir", "load", "replace", "save"]
 from pathlib import Path
 
+from xentui import safefile
 from xentui.poller import check_delay
 
 CPU_MODES = ("pcpu", "host")  # % of one pCPU (xentop) or % of the whole host (virt-top)
@@ -105,16 +108,33 @@ def _toml_value(value: object) -> str:
 
 
 def save(settings: Settings, path: Path | None = None) -> str | None:
-    """Write the settings (atomically); the error line when that is impossible."""
+    """Write the settings atomically (xentui/safefile.py: a symlink there is replaced, never followed);
+    the error line when that is impossible."""
     path = path or config_dir() / "config.toml"
     text = "# xentui settings, rewritten when you change them in the UI\n" + "".join(
         f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items()
     )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        safefile.write_atomically(path, text.encode())
     except OSError as err:
         return f"cannot save settings to {path}: {err.strerror}"
     return None
+
+
+class Saver:
+    """``save`` off the caller's thread (the UI's loop: the fsync may take a while), one at a time, in order."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="xentui-config")
+
+    def submit(self, settings: Settings, on_problem: Callable[[str], None]) -> concurrent.futures.Future:
+        def run() -> None:
+            problem = save(settings, self.path)
+            if problem:
+                on_problem(problem)
+
+        return self._pool.submit(run)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)  # a save under way still finishes (the pool's thread is joined at exit)

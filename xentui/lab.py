@@ -25,6 +25,8 @@ from pathlib import Path
 
 import libvirt
 
+from xentui.cli import UsageParser
+
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
 URI = "qemu:///system"
@@ -166,10 +168,15 @@ def qemu_pid(name: str) -> int:
     return int((PID_DIR / f"{name}.pid").read_text().strip())
 
 
+def parser() -> argparse.ArgumentParser:
+    p = UsageParser(prog="xentui lab", description=__doc__.split("\n\n")[0])
+    p.add_argument("action", choices=("up", "down", "status"),
+                   help="up: boot the lab guests (starting libvirtd if needed); down: destroy them; status: list them")
+    return p
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="xentui lab", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("up", "down", "status"))
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         conn = connect()
     except RuntimeError as err:

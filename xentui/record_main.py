@@ -14,9 +14,11 @@ import sys
 import threading
 import time
 
+from xentui import safefile
 from xentui.cli import EXIT_USAGE, UsageParser, delay_arg
 from xentui.output.recorder import Recorder
 from xentui.sources import SourceError, open_source
+from xentui.text import one_line, visible
 
 
 def _duration(text: str) -> float:
@@ -43,7 +45,10 @@ def _regex(text: str) -> re.Pattern:
 def parser() -> argparse.ArgumentParser:
     p = UsageParser(prog="xentui record",
                     description="Record this host's domains to a file for 'xentui --replay FILE'.")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write, e.g. night.xtrec.gz")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="new file to write (mode 0600), e.g. night.xtrec.gz; never an existing one without --force")
+    p.add_argument("--force", action="store_true",
+                   help="replace FILE if it exists (a symlink there is replaced itself, never written through)")
     p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (as for xentui)")
     p.add_argument("-d", "--delay", type=delay_arg, default=1.0, metavar="SECONDS",
                    help="seconds between samples, 0.2 to 3600 (default 1)")
@@ -56,20 +61,29 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    problem = safefile.refusal(args.output, args.force)  # before connecting: the answer does not depend on it
+    if problem:
+        print(f"xentui record: {visible(problem)}", file=sys.stderr)  # the path is the user's: shown visibly
+        return EXIT_USAGE
     try:
         source = open_source(args.connect, readonly=True)
     except SourceError as err:
-        print(f"xentui record: {err}", file=sys.stderr)
+        print(f"xentui record: {one_line(str(err))}", file=sys.stderr)
         return 1
     try:
-        recorder = Recorder(args.output, source.uri, args.delay)
+        recorder = Recorder(args.output, source.uri, args.delay, force=args.force)
+    except safefile.Exists as err:
+        print(f"xentui record: {visible(str(err))}", file=sys.stderr)
+        source.close()
+        return EXIT_USAGE
     except OSError as err:
-        print(f"xentui record: cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
+        print(f"xentui record: cannot write {visible(str(args.output))}: {one_line(str(err.strerror or err))}",
+              file=sys.stderr)
         source.close()
         return EXIT_USAGE
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    print(f"xentui record: recording {source.uri} every {args.delay:g} s to {args.output} "
+    print(f"xentui record: recording {visible(source.uri)} every {args.delay:g} s to {visible(str(args.output))} "
           f"({f'for {args.duration:g} s' if args.duration else 'until Ctrl-C'})", file=sys.stderr)
     code = 0
     start = time.monotonic()
@@ -80,7 +94,8 @@ def main(argv: list[str]) -> int:
         source.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to {args.output}",
+    print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to "
+          f"{visible(str(args.output))}",
           file=sys.stderr)
     return code
 
@@ -96,7 +111,7 @@ def record(source, recorder: Recorder, delay: float, duration: float | None, sto
                 raw = dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name)))
             recorder.write(raw)
         except SourceError as err:
-            print(f"xentui record: {err}; stopping (what came before is kept)", file=sys.stderr)
+            print(f"xentui record: {one_line(str(err))}; stopping (what came before is kept)", file=sys.stderr)
             return 1
         if duration is not None and began + delay - start >= duration:
             break

@@ -6,6 +6,7 @@ from xentui import config
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
 
 from .conftest import snapshots
+from .waiting import until
 
 
 def names(app) -> list[str]:
@@ -70,7 +71,7 @@ async def test_sort_keys_s_greater_less_and_invert(make_app):
         assert app.table.cursor_domain() == chosen  # the cursor keeps its domain through a re-sort
         assert app.settings.reverse is False
         assert names(app)[-1] == before[0]  # inverted
-        assert config.load(app.config_path)[0].reverse is False  # persisted
+        await until(pilot, lambda: config.load(app.config_path)[0].reverse is False, "reverse=false persisted")
 
 
 @pytest.mark.asyncio
@@ -189,7 +190,7 @@ async def test_choose_columns_and_persist(make_app):
         await pilot.press("down", "down", "down", "down", "down", "space")
         await pilot.press("enter")
         assert "mem_pct" not in app.table.shown
-        assert "mem_pct" not in config.load(app.config_path)[0].columns
+        await until(pilot, lambda: "mem_pct" not in config.load(app.config_path)[0].columns, "columns persisted")
 
 
 @pytest.mark.asyncio

@@ -8,6 +8,7 @@ from xentui import config
 from xentui.ui.themes import SEMANTIC, ThemeError, builtin_themes, parse_theme, user_themes
 
 from .conftest import snapshots
+from .waiting import until
 
 GOOD = """
 name = "mine"
@@ -28,6 +29,7 @@ def test_builtin_themes_ship_with_every_meaning():
 @pytest.mark.parametrize(
     ("text", "needle"),
     [("name = ", "not valid TOML"), ("[colors]\nprimary='#fff'", "needs name"),
+     ('name="[b]x\\u001b"', "may hold only letters"),
      ('name="x"\n[colors]\nprimary="#fff"\nnope="#000"', "unknown colour 'nope'"),
      ('name="x"\n[colors]\nprimary="#fff"\n[variables]', "lacks dom-running"),
      (GOOD.replace('"#445566"', '"bluish"', 1), "'bluish' is not a colour")],
@@ -59,7 +61,7 @@ async def test_user_theme_selectable_and_theme_switch_persists(make_app, tmp_pat
         assert any("broken.toml" in n.message for n in app._notifications)
         app.theme = "high-contrast"  # what the command palette's theme switcher does
         await pilot.pause()
-        assert config.load(app.config_path)[0].theme == "high-contrast"
+        await until(pilot, lambda: config.load(app.config_path)[0].theme == "high-contrast", "the theme persisted")
 
 
 async def test_unknown_theme_falls_back_with_a_line(make_app):
@@ -106,3 +108,15 @@ def test_save_round_trips(tmp_path):
                              cpu_mode="host")
     assert config.save(wanted, path) is None
     assert config.load(path, env={}) == (wanted, [])
+
+
+async def test_a_failed_save_is_a_warning_and_the_ui_goes_on(make_app, tmp_path):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "xentui").write_text("a file where the directory should be")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.snapshot = snapshots()[-1]
+        await pilot.press("i")
+        assert app.settings.reverse is False  # applied at once; the save runs in its own thread
+        await until(pilot, lambda: any("cannot save settings" in n.message for n in app._notifications),
+                    "a warning that the settings were not saved")

@@ -171,8 +171,11 @@ def test_record_command(tmp_path):
     code, _, err = run_cli(["record", "-o", str(path), "-c", "synthetic://4", "-d", "0.2", "--duration", "0.6"])
     assert code == 0 and "3 ticks" in err
     assert len(load(path).samples) == 3
-    code, _, err = run_cli(["record", "-o", str(path), "-c", "synthetic://12", "-d", "0.2", "--duration", "0.2",
-                            "--match", "^(web|db)$"])
+    again = ["record", "-o", str(path), "-c", "synthetic://12", "-d", "0.2", "--duration", "0.2",
+             "--match", "^(web|db)$"]
+    code, _, err = run_cli(again)
+    assert code == 2 and err.count("\n") == 1 and "--force" in err and len(load(path).samples) == 3
+    code, _, err = run_cli([*again, "--force"])
     assert code == 0 and [d.name for d in load(path).sample(0).domains] == ["web", "db"]
     code, _, err = run_cli(["record", "-o", str(tmp_path / "no" / "dir.gz"), "-c", "synthetic://1"])
     assert code == 2 and err.count("\n") == 1 and "cannot write" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -19,12 +20,13 @@ MANY = settings(max_examples=300, deadline=None, derandomize=True, database=None
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _good(path: Path) -> bytes:
+def _good() -> bytes:
     source = SyntheticSource(count=3, pcpus=4)
-    return write(path, [source.collect() for _ in range(3)]).read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:  # recordings are created new: never a fixed /tmp name
+        return write(Path(tmp) / "good.xtrec.gz", [source.collect() for _ in range(3)]).read_bytes()
 
 
-GOOD = _good(Path("/tmp") / f"xentui-fuzz-{__name__}.xtrec.gz")
+GOOD = _good()
 LINES = [json.loads(line) for line in gzip.decompress(GOOD).splitlines()]
 
 json_values = st.recursive(

@@ -29,9 +29,14 @@ def test_status_says_why(tmp_path):
     assert Resctrl(tmp_path / "r").status() == NO_MONITORING
 
 
-def test_root_comes_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("XENTUI_RESCTRL_ROOT", str(tmp_path))
-    assert Resctrl().root == tmp_path
+def test_no_environment_variable_moves_the_roots(monkeypatch, tmp_path):
+    """xentui runs as root and attach writes under the resctrl root: only a constructor argument moves it."""
+    for name in ("XENTUI_RESCTRL_ROOT", "XENTUI_PROC_ROOT", "XENTUI_SYS_CPU_ROOT", "XENTUI_QEMU_RUN_DIR"):
+        monkeypatch.setenv(name, str(tmp_path))
+    r = Resctrl()
+    assert (r.root, r.proc, r.sys_cpu, r.qemu_run) == (
+        Path("/sys/fs/resctrl"), Path("/proc"), Path("/sys/devices/system/cpu"), Path("/run/libvirt/qemu"))
+    assert Resctrl(tmp_path / "r", proc=tmp_path / "p").root == tmp_path / "r"
 
 
 def test_host_facts(host):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from xentui import __version__, recformat
+from xentui import __version__, recformat, safefile
 from xentui.model import RawSample
 
 FLUSH_EVERY = 30  # ticks between gzip sync points: a killed recorder loses at most this many
@@ -17,9 +17,12 @@ FLUSH_EVERY = 30  # ticks between gzip sync points: a killed recorder loses at m
 class Recorder:
     """Writes a header, then one line per tick; the static host only when it changed."""
 
-    def __init__(self, path: str | Path, uri: str, delay: float, created: float | None = None):
+    def __init__(self, path: str | Path, uri: str, delay: float, created: float | None = None, *,
+                 force: bool = False):
+        """Creates ``path`` new, 0600, never through a symlink (safefile.create_new; Exists when it is taken)."""
         self.path = str(path)
-        self._file: IO[bytes] = gzip.open(self.path, "wb", compresslevel=6)  # noqa: SIM115 - open until close()
+        self._raw = safefile.create_new(self.path, force=force)
+        self._file: IO[bytes] = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
         self._host: list | None = None
         self._domains: dict[str, list] = {}  # each domain's fields at the last tick: the deltas' base
         self.ticks = 0
@@ -41,7 +44,10 @@ class Recorder:
             self._file.flush()  # a sync point: what came before reads back even if we are killed
 
     def close(self) -> None:
-        self._file.close()
+        try:
+            self._file.close()
+        finally:
+            self._raw.close()  # GzipFile leaves a file object it was given open
 
 
 def json_line(value: dict) -> str:

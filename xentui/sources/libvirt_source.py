@@ -11,7 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
-import os
 import socket
 import threading
 import time
@@ -229,9 +228,8 @@ class LibvirtSource:
         self._pending: dict[object, concurrent.futures.Future] = {}  # bounded calls still running
         self._last_memory: tuple[int, int] | None = None
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
-        # XENTUI_RESCTRL_ROOT asks for resctrl by name (any local driver); tests pass their own tree.
-        wanted = self._local_pcpus or (local and bool(os.environ.get("XENTUI_RESCTRL_ROOT")))
-        self.resctrl = resctrl if resctrl is not None else Resctrl() if wanted else None
+        # Tests pass their own tree as ``resctrl``; nothing in the environment redirects it.
+        self.resctrl = resctrl if resctrl is not None else Resctrl() if self._local_pcpus else None
         self._cache_status = ""
         self._resctrl_facts: tuple | None = None  # (L3 caches, RMIDs) of this host's resctrl
         self._stuck: list[concurrent.futures.Future] = []  # calls abandoned at their deadline, still running

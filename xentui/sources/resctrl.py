@@ -2,9 +2,9 @@
 
 For QEMU/KVM hosts where libvirt has no ``<cachetune><monitor>``: each monitoring group
 (the root's control groups and every ``mon_groups/*``) counts the tasks in its ``tasks`` file;
-a domain's vCPUs are the threads of its qemu process named ``CPU n/KVM``.  Every path root is
-configurable (``XENTUI_RESCTRL_ROOT``, ``XENTUI_PROC_ROOT``, ``XENTUI_SYS_CPU_ROOT``,
-``XENTUI_QEMU_RUN_DIR``) so tests build a whole tree in a temporary directory.
+a domain's vCPUs are the threads of its qemu process named ``CPU n/KVM``.  The path roots are
+constructor arguments only, so tests build a whole tree in a temporary directory; no environment variable
+can move them, so xentui (root, with ``A``) never writes anywhere but under /sys/fs/resctrl.
 """
 
 from __future__ import annotations
@@ -44,11 +44,10 @@ class Resctrl:
 
     def __init__(self, root: str | os.PathLike | None = None, *, proc: str | os.PathLike | None = None,
                  sys_cpu: str | os.PathLike | None = None, qemu_run: str | os.PathLike | None = None):
-        env = os.environ.get
-        self.root = Path(root or env("XENTUI_RESCTRL_ROOT") or "/sys/fs/resctrl")
-        self.proc = Path(proc or env("XENTUI_PROC_ROOT") or "/proc")
-        self.sys_cpu = Path(sys_cpu or env("XENTUI_SYS_CPU_ROOT") or "/sys/devices/system/cpu")
-        self.qemu_run = Path(qemu_run or env("XENTUI_QEMU_RUN_DIR") or "/run/libvirt/qemu")
+        self.root = Path(root or "/sys/fs/resctrl")
+        self.proc = Path(proc or "/proc")
+        self.sys_cpu = Path(sys_cpu or "/sys/devices/system/cpu")
+        self.qemu_run = Path(qemu_run or "/run/libvirt/qemu")
         self._vcpus: dict[tuple[str, int], frozenset[int]] = {}  # (name, qemu pid) -> vCPU thread ids
 
     # --- what the host has ------------------------------------------------------------

@@ -99,8 +99,8 @@ def test_xen_persistent_pin_is_refused_in_words():
 def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
     """A call that does not return by its deadline keeps running in a daemon thread; the retry answers
     (libvirt's NOWAIT skips the domain the hung call holds); hung calls are bounded, then reported."""
+    import concurrent.futures
     import threading
-    import time
 
     import pytest
 
@@ -122,7 +122,8 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
     # Slow twice while libvirtd answers a trivial call: busy, not gone, so the second call is waited for.
     slow = iter([0.5, 0.3])
     assert source._within_deadline(lambda: release.wait(next(slow)) or "late") == "late"
-    time.sleep(0.5)  # the first, abandoned slow call has returned too
+    late = source._stuck[1:]  # the first slow call, abandoned at its deadline: it returns too
+    assert concurrent.futures.wait(late, timeout=5).not_done == set()
     source._last_call_s = 0.0  # the deadline back to 0.2 s
     monkeypatch.setattr(source, "_answers", lambda: False)  # from now on libvirtd answers nothing
     with pytest.raises(SourceError, match="did not answer within"):

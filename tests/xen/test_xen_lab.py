@@ -156,12 +156,15 @@ def test_cpu_agrees_with_xentop_over_the_same_span(out, name):
     add up to exactly the CPU time Xen counted between their edges, whatever their lengths, so how
     xentop's 1.05-1.3 s seconds and xentui's 1 s ones fall against each other does not matter: the span
     is where both ran (over 20 s by construction: xentop runs 30 frames while xentui runs), not where
-    their frames happen to meet.  What remains is at the span's two ends: the part of a frame cut by an
-    edge counts its share of that frame's load, spread evenly, and each tool stamps its frame a few ms
-    after reading the counters.  That misplaces at most a fraction of one second's load at each end,
-    well under a point over 20 s or more even for the domains whose load moves within a second (dom0
-    runs both tools, xl-io forks a dd or a ping every 0.5 s); the 2 points leave room for that and for
-    dom0 being descheduled between a tool's clock and its counters under emulation.
+    their frames happen to meet.  What remains: at the span's two ends the part of a frame cut by an edge
+    counts its share of that frame's load, spread evenly (at most a fraction of one second's load, well
+    under a point over 20 s even for dom0, which runs both tools, and xl-io, which forks a dd or a ping
+    every 0.5 s); and a frame is stamped when its header reaches the lab's reader, a few ms after the
+    tool read the counters on a quiet host.  When the host itself is loaded, QEMU's emulated dom0 is
+    starved: frames then arrive 0.4-4.5 s apart and late by varying amounts, which moves a domain whose
+    load changes from frame to frame (dom0) by a few points (load average 5 on the host: dom0 58.1 %
+    against 55.7 %, xl-io 24.6 against 22.6, lv-idle 4.7 against 3.4, xl-busy 100.5 against 100.0); the
+    2 points are for a quiet host, as CI has.
     """
     runs = {tool: windows(out, tool) for tool in ("xentop", "xentui")}
     start = max(w[0][0] for w in runs.values())

@@ -80,9 +80,9 @@ def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
         term.wait_for(lambda t: name not in t, timeout=15)
         assert time.monotonic() - back < 45, "not before the next tick"
         assert "Traceback" not in term.screen()
-        while not lines[-1].startswith("{") or json.loads(lines[-1])["epoch_s"] < back_epoch:
+        while sum(line.startswith("{") and json.loads(line)["epoch_s"] >= back_epoch for line in lines) < 2:
             lines.append(waiting.stdout.readline())  # the batch run with --reconnect prints frames again
-            assert lines[-1] and time.monotonic() - back < 20, "no frame from the --reconnect run"
+            assert lines[-1] and time.monotonic() - back < 30, "no frames from the --reconnect run"
     finally:
         term.close()
         waiting.terminate()
@@ -93,16 +93,16 @@ def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
     lost_at = [line for line in err.splitlines() if "retrying" in line]
     assert len(lost_at) == 1 and "back" in err and "Traceback" not in err
     times = [f["epoch_s"] for f in frames]
-    assert len(frames) >= 4 and times == sorted(times)
+    assert len(frames) >= 3 and times == sorted(times) and sum(t >= back_epoch for t in times) >= 2
     print(f"UI live again {recovered:.2f} s after libvirtd answered")
 
 
 
-def read_frames(proc: subprocess.Popen, until: float, pid: int | None = None) -> list[dict]:
-    """JSON frames a batch run prints until the monotonic time ``until``; with ``pid``, each also gets the
-    CPU time that process had used when the frame arrived (``_pid_cpu_s``)."""
+def read_frames(proc: subprocess.Popen, until: float, pid: int | None = None, done=lambda: False) -> list[dict]:
+    """JSON frames a batch run prints until the monotonic time ``until`` or ``done()``; with ``pid``, each also
+    gets the CPU time that process had used when the frame arrived (``_pid_cpu_s``)."""
     frames = []
-    while time.monotonic() < until:
+    while time.monotonic() < until and not done():
         line = proc.stdout.readline()
         if not line:
             break
@@ -235,9 +235,13 @@ def test_a_dead_tcp_link_is_noticed_and_recovered(libvirtd_on_tcp, guests, tmp_p
         link.close()
 
 
+CHURNED = 90  # guests the churn test makes
+
+
 def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_path):
-    """For a minute a thread boots and destroys guests (names come back with new UUIDs) under a UI and a
-    batch run: no crash, no negative or absurd rate, no row of a domain that is gone."""
+    """Until 90 guests were made (a minute on a quiet host), threads boot and destroy guests (names come back
+    with new UUIDs) under a UI and a batch run: no crash, no negative or absurd rate, no row of a domain that
+    is gone."""
     steady = guests.start("busy")
     prefix = f"{TEST_PREFIX}{os.getpid()}-churn-"
     term = Tmux(tmp_path, args="-d 0.5", width=140)
@@ -278,7 +282,9 @@ def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_p
         began = time.monotonic()
         for worker in workers:
             worker.start()
-        frames = read_frames(batch, began + 60)
+        # Churn until 90 guests were made (1.5 a second on a quiet host; slower on a loaded one).
+        frames = read_frames(batch, began + 180, done=lambda: len(born) >= CHURNED)
+        churned_s = time.monotonic() - began
         stop.set()
         for worker in workers:
             worker.join(timeout=30)
@@ -294,7 +300,7 @@ def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_p
         _out, err = batch.communicate(timeout=15)
     assert exited is None, f"the batch run died: {err}"
     assert "Traceback" not in err
-    per_second = len(born) / 60
+    per_second = len(born) / churned_s
     assert len(died) == len(born)
     seen = set()
     previous = None  # a frame's collection starts after the previous frame was stamped
@@ -322,5 +328,6 @@ def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_p
     last = [f for f in frames if f["epoch_s"] > ended + 1.0]
     assert last and not any(d["name"].startswith(prefix) for f in last for d in f["domains"])
     assert len(seen) >= len(born) // 4  # the frames did see the churn
-    assert per_second >= 1.5, f"only {per_second:.1f} guests created per second"
-    print(f"churn: {len(born)} guests in 60 s ({per_second:.1f}/s), {len(frames)} frames, {len(seen)} seen")
+    assert len(born) >= CHURNED, f"only {len(born)} guests created in {churned_s:.0f} s"
+    print(f"churn: {len(born)} guests in {churned_s:.0f} s ({per_second:.1f}/s), {len(frames)} frames, "
+          f"{len(seen)} seen")

@@ -46,7 +46,7 @@ class Tmux:
         while True:
             pane = subprocess.run(["tmux", "display-message", "-p", "-t", self.session,
                                    "#{pane_dead} #{pane_dead_status}"], capture_output=True, text=True).stdout.split()
-            if pane[:1] == ["1"]:
+            if len(pane) == 2 and pane[0] == "1":  # the status comes once the process is reaped, after its pty
                 return int(pane[1])
             assert time.monotonic() < deadline, f"xentui did not quit within {timeout:.0f} s:\n{self.screen()}"
             time.sleep(0.1)

@@ -152,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="where the dom0's /root/out lands")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the rootfs is kept")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds before QEMU is stopped")
+    parser.add_argument("--timeout", type=float, default=1200.0,  # ~4 min on a quiet host, far more when loaded
+                        help="seconds before QEMU is stopped")
     args = parser.parse_args(argv)
     ensure_host_tools()
     base = rootfs(args.cache)

@@ -45,6 +45,7 @@ BOOT_CODE = {
     # jz loop; out 0x604, 0x2000 (SLP_EN with SLP_TYP 0: QEMU's soft power off); jmp loop
     "polite": bytes.fromhex("fbba0206b80001eff4ba0006eda9000174f6ba0406b80020efebed"),
 }
+POLITE_LOOP = 8  # offset of the polite guest's loop (its hlt): the power button is enabled before it
 LAB_GUESTS = (("busy", 1), ("idle", 2), ("half", 1))  # (kind, vCPUs) for `xentui lab up`
 
 

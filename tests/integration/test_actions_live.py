@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 
 import libvirt
 import pytest
 
+from xentui import lab
 from xentui.actions import Action, ActionError, perform
 from xentui.sources.libvirt_source import LibvirtSource
 
-from .conftest import URI, sample_of
+from .conftest import URI, sample_of, wait_in_boot_code
 
 
 def domstate(name: str) -> str:
@@ -49,29 +51,46 @@ def test_pause_resume_balloon_destroy(guests, writer):
     assert domstate(name) == "gone"
 
 
+# Prints "listening" once its reboot callback is registered with libvirtd, then the first reboot event of the
+# domain named argv[2] (or nothing within 30 s).  A process of its own: libvirt's event loop is per process.
+WATCH_REBOOT = """
+import os, sys, threading, libvirt
+libvirt.virEventRegisterDefaultImpl()
+conn = libvirt.openReadOnly(sys.argv[1])
+def reboot(_conn, dom, _opaque):
+    print(f"event 'reboot' for domain '{dom.name()}'", flush=True)
+    os._exit(0)
+conn.domainEventRegisterAny(conn.lookupByName(sys.argv[2]), libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, reboot, None)
+print("listening", flush=True)
+threading.Timer(30, lambda: os._exit(1)).start()
+while True:
+    libvirt.virEventRunDefaultImpl()
+"""
+
+
 def test_acpi_shutdown_and_reboot_reach_a_guest_that_obeys_them(guests, writer):
-    name = guests.start("polite").name()
-    out = ""
-    for _attempt in range(3):  # a guest still in its BIOS ignores the power button: as an admin, press again
-        sample, host = sample_of(writer, name)
-        events = subprocess.Popen(["virsh", "-c", URI, "event", "--domain", name, "--event", "reboot",
-                                   "--timeout", "10"], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.5)  # virsh is listening
+    """The power button is pressed only once the guest runs its loop (a guest still in its BIOS ignores it)."""
+    dom = guests.start("polite", settle=False)
+    name = dom.name()
+    wait_in_boot_code(dom, "polite", loop_from=lab.POLITE_LOOP)
+    sample, host = sample_of(writer, name)
+    events = subprocess.Popen([sys.executable, "-c", WATCH_REBOOT, URI, name], stdout=subprocess.PIPE, text=True)
+    try:
+        assert events.stdout.readline() == "listening\n"  # registered with libvirtd: no event can be missed
         perform(writer, sample, Action.REBOOT, host=host)
-        out, _ = events.communicate(timeout=30)
-        if "event 'reboot'" in out:
-            break
+        out = events.stdout.readline()  # the watcher ends itself after 30 s
+    finally:
+        events.kill()
+        events.wait(timeout=10)
     assert f"event 'reboot' for domain '{name}'" in out  # libvirt powered it down and reset it
-    assert domstate(name) == "running"
-    time.sleep(3)  # through the BIOS again, to its power-button loop (slower on a loaded host)
+    wait_state(name, "running")  # libvirt resumes it after the reset
+    wait_in_boot_code(dom, "polite", loop_from=lab.POLITE_LOOP)  # through the BIOS again, to its loop
     sample, host = sample_of(writer, name)
     perform(writer, sample, Action.SHUTDOWN, host=host)
     assert wait_state(name, "gone", timeout=15) < 15  # the guest powered itself off
 
 
 def test_start_a_defined_domain_that_is_off(conn, writer):
-    from xentui import lab
-
     name = f"xtest-{os.getpid()}-defined"
     dom = conn.defineXML(lab.guest_xml(name, "idle", virt_type=lab._virt_type or "kvm"))
     try:
@@ -102,7 +121,6 @@ def test_name_moved_to_a_new_uuid_is_refused(guests, writer):
     name = first.name()
     old, host = sample_of(writer, name)
     first.destroy()
-    from xentui import lab
 
     guests.started.append(lab.start_guest(writer.conn, name, "idle"))  # same name, new UUID
     with pytest.raises(ActionError, match="replaced by another domain of that name"):

@@ -9,10 +9,8 @@ import itertools
 import json
 import os
 import queue
-import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -23,7 +21,7 @@ import pytest
 
 from xentui import lab
 
-from .conftest import TEST_PREFIX, URI
+from .conftest import TEST_PREFIX, URI, proc_cpu_seconds
 from .tcp_link import Link
 from .test_tui_tmux import Tmux
 
@@ -54,57 +52,62 @@ def start_libvirtd() -> float:
 def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
     dom = guests.start("idle")
     name = dom.name()
-    term = Tmux(tmp_path, args="-d 5", width=140)
+    term = Tmux(tmp_path, args="-d 60", width=140)  # no tick but the first: what changes comes from events
     waiting = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "-c", URI, "-d", "1", "--reconnect",
                                 "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     quitting = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "-c", URI, "-d", "1"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []  # the --reconnect run's output
     try:
         term.wait_for(lambda t: name in t and "+ events" in t)
-        time.sleep(1.5)  # both batch runs are past their first frames
+        lines.append(waiting.stdout.readline())  # both batch runs are past their first frames
+        assert quitting.stdout.readline().split()[:1] == ["NAME"]
         kill_libvirtd()
         lost = term.wait_for(lambda t: "connection lost" in t and "STALE" in t, timeout=15)
         assert name in lost  # the last data stays on screen, marked stale
         assert quitting.wait(timeout=15) == 1  # without --reconnect: one line, exit 1
         err = quitting.stderr.read().strip().splitlines()
         assert len(err) == 1 and err[0].startswith("xentui: ") and "Traceback" not in err[0]
-        time.sleep(3)  # down for a while: the back-off grows
+        time.sleep(3)  # the outage lasts a while (not a wait for anything): the back-off grows
         back = start_libvirtd()
+        back_epoch = time.time()
         term.wait_for(lambda t: "STALE" not in t and name in t, timeout=10)
         recovered = time.monotonic() - back
         assert recovered <= 5.0, f"live data came back {recovered:.1f} s after libvirtd"
-        # Events were registered again: a destroy shows before the next 5 s tick.
-        screen = term.wait_for(lambda t: "+ events" in t)
-        clock = re.search(r"\d\d:\d\d:\d\d", screen).group()
-        term.wait_for(lambda t: re.search(r"\d\d:\d\d:\d\d", t).group() != clock, timeout=8)
-        destroyed = time.monotonic()
+        # Events were registered again: a destroy shows long before the next tick, 60 s after this one.
+        term.wait_for(lambda t: "+ events" in t)
         lab.connect(URI).lookupByName(name).destroy()
-        term.wait_for(lambda t: name not in t, timeout=3)
-        assert time.monotonic() - destroyed < 3
+        term.wait_for(lambda t: name not in t, timeout=15)
+        assert time.monotonic() - back < 45, "not before the next tick"
         assert "Traceback" not in term.screen()
-        time.sleep(2)  # the batch run with --reconnect prints frames again
+        while sum(line.startswith("{") and json.loads(line)["epoch_s"] >= back_epoch for line in lines) < 2:
+            lines.append(waiting.stdout.readline())  # the batch run with --reconnect prints frames again
+            assert lines[-1] and time.monotonic() - back < 30, "no frames from the --reconnect run"
     finally:
         term.close()
         waiting.terminate()
         out, err = waiting.communicate(timeout=15)
         quitting.kill()
-    frames = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        quitting.communicate(timeout=15)
+    frames = [json.loads(line) for line in [*lines, *out.splitlines()] if line.startswith("{")]
     lost_at = [line for line in err.splitlines() if "retrying" in line]
     assert len(lost_at) == 1 and "back" in err and "Traceback" not in err
     times = [f["epoch_s"] for f in frames]
-    assert len(frames) >= 4 and times == sorted(times)
+    assert len(frames) >= 3 and times == sorted(times) and sum(t >= back_epoch for t in times) >= 2
     print(f"UI live again {recovered:.2f} s after libvirtd answered")
 
 
 
-def read_frames(proc: subprocess.Popen, until: float) -> list[dict]:
-    """JSON frames a batch run prints until the monotonic time ``until``."""
+def read_frames(proc: subprocess.Popen, until: float, pid: int | None = None, done=lambda: False) -> list[dict]:
+    """JSON frames a batch run prints until the monotonic time ``until`` or ``done()``; with ``pid``, each also
+    gets the CPU time that process had used when the frame arrived (``_pid_cpu_s``)."""
     frames = []
-    while time.monotonic() < until:
+    while time.monotonic() < until and not done():
         line = proc.stdout.readline()
         if not line:
             break
-        frames.append(json.loads(line) | {"_seen": time.monotonic()})
+        seen = {"_seen": time.monotonic()} | ({"_pid_cpu_s": proc_cpu_seconds(pid)} if pid else {})
+        frames.append(json.loads(line) | seen)
     return frames
 
 
@@ -119,7 +122,7 @@ def test_a_stopped_qemu_makes_only_its_own_row_stale(guests, tmp_path):
     moment must not mark that domain stale.
     """
     healthy, stuck = guests.start("busy"), guests.start("idle")
-    pid = lab.qemu_pid(stuck.name())
+    pid, healthy_pid = lab.qemu_pid(stuck.name()), lab.qemu_pid(healthy.name())
     term = Tmux(tmp_path, args="-d 1", width=140)
     batch = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "-c", URI, "-d", "1", "--format", "json"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -128,7 +131,7 @@ def test_a_stopped_qemu_makes_only_its_own_row_stale(guests, tmp_path):
         read_frames(batch, time.monotonic() + 2.5)
         os.kill(pid, signal.SIGSTOP)
         stopped = time.monotonic()
-        frames = read_frames(batch, stopped + 12)
+        frames = read_frames(batch, stopped + 12, pid=healthy_pid)
         screen = term.wait_for(lambda t: any(stuck.name() in line and "stale" in line for line in t.splitlines()))
         stale = [f for f in frames if by_name(f, stuck.name())["stale"]]
         assert stale, "the stopped domain was never marked stale"
@@ -136,14 +139,17 @@ def test_a_stopped_qemu_makes_only_its_own_row_stale(guests, tmp_path):
         assert first_stale < 6, f"marked stale only {first_stale:.1f} s after SIGSTOP"
         assert "not answering" in by_name(stale[-1], stuck.name())["stale"]
         assert all(f["_seen"] - stale[0]["_seen"] < 12 for f in stale)
-        # Every other row kept updating: a frame a second, the busy guest at ~100 % in each one, never stale.
+        # Every other row kept updating: a frame a second, the busy guest's true CPU in them, never stale.
         gaps = [b["epoch_s"] - a["epoch_s"] for a, b in itertools.pairwise(frames)]
         assert len(frames) >= 9 and max(gaps) < 3.5, gaps
         busy = [by_name(f, healthy.name()) for f in frames]
         assert all(d["stale"] is None for d in busy)
-        # Its CPU time grows in every frame (a fresh figure, not a kept one) and is ~100 % of a pCPU.
+        # Its CPU time grows in every frame (a fresh figure, not a kept one), as fast as its qemu process's
+        # (what a spinning vCPU gets on this host: all of a pCPU when idle, less when other work competes).
         assert all(a["cpu_ns"] < b["cpu_ns"] for a, b in itertools.pairwise(busy))
-        assert 80 <= statistics.median(d["cpu_pct_of_one_pcpu"] for d in busy[1:]) <= 110
+        ours = 100 * (busy[-1]["cpu_ns"] - busy[0]["cpu_ns"]) / 1e9 / (frames[-1]["epoch_s"] - frames[0]["epoch_s"])
+        qemu = 100 * (frames[-1]["_pid_cpu_s"] - frames[0]["_pid_cpu_s"]) / (frames[-1]["_seen"] - frames[0]["_seen"])
+        assert qemu > 10 and abs(ours - qemu) <= 5, f"busy guest: xentui {ours:.1f} %, its qemu {qemu:.1f} %"
         rows = {line.split()[0]: line for line in screen.splitlines() if line.strip()}
         assert rows[stuck.name()].split()[1] == "stale", screen  # the STATE column
         assert rows[healthy.name()].split()[1] != "stale", screen
@@ -159,7 +165,8 @@ def test_a_stopped_qemu_makes_only_its_own_row_stale(guests, tmp_path):
             assert d["vbd_rd_bytes_per_s"] is None or 0 <= d["vbd_rd_bytes_per_s"] < 1e9
         term.wait_for(lambda t: not any("stale" in line for line in t.splitlines() if stuck.name() in line))
         assert "Traceback" not in term.screen()
-        print(f"stale {first_stale:.1f} s after SIGSTOP; fresh {back:.1f} s after SIGCONT; "
+        print(f"busy guest: xentui {ours:.1f} %, its qemu {qemu:.1f} %; "
+              f"stale {first_stale:.1f} s after SIGSTOP; fresh {back:.1f} s after SIGCONT; "
               f"largest gap between frames {max(gaps):.1f} s")
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -210,7 +217,7 @@ def test_a_dead_tcp_link_is_noticed_and_recovered(libvirtd_on_tcp, guests, tmp_p
         noticed = time.monotonic() - cut
         assert noticed <= 20, f"a dead link noticed only after {noticed:.1f} s"
         assert name in screen and "STALE" in screen  # the last data stays, marked stale
-        time.sleep(3)
+        time.sleep(3)  # the link stays dead a while (not a wait for anything): reconnects fail meanwhile
         link.restore()
         restored = time.monotonic()
         term.wait_for(lambda t: "STALE" not in t and name in t and "+ events" in t, timeout=30)
@@ -218,7 +225,6 @@ def test_a_dead_tcp_link_is_noticed_and_recovered(libvirtd_on_tcp, guests, tmp_p
         assert recovered <= 12, f"live again only {recovered:.1f} s after the link came back"
         assert "Traceback" not in term.screen()
         link.cut()  # quitting over a dead link: the goodbye to libvirtd must not hang
-        time.sleep(1)
         term.keys("q")
         exited = term.wait_gone(timeout=8)
         print(f"dead link noticed after {noticed:.1f} s; live again {recovered:.1f} s after it came back; "
@@ -228,9 +234,13 @@ def test_a_dead_tcp_link_is_noticed_and_recovered(libvirtd_on_tcp, guests, tmp_p
         link.close()
 
 
+CHURNED = 90  # guests the churn test makes
+
+
 def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_path):
-    """For a minute a thread boots and destroys guests (names come back with new UUIDs) under a UI and a
-    batch run: no crash, no negative or absurd rate, no row of a domain that is gone."""
+    """Until 90 guests were made (a minute on a quiet host), threads boot and destroy guests (names come back
+    with new UUIDs) under a UI and a batch run: no crash, no negative or absurd rate, no row of a domain that
+    is gone."""
     steady = guests.start("busy")
     prefix = f"{TEST_PREFIX}{os.getpid()}-churn-"
     term = Tmux(tmp_path, args="-d 0.5", width=140)
@@ -271,7 +281,9 @@ def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_p
         began = time.monotonic()
         for worker in workers:
             worker.start()
-        frames = read_frames(batch, began + 60)
+        # Churn until 90 guests were made (1.5 a second on a quiet host; slower on a loaded one).
+        frames = read_frames(batch, began + 180, done=lambda: len(born) >= CHURNED)
+        churned_s = time.monotonic() - began
         stop.set()
         for worker in workers:
             worker.join(timeout=30)
@@ -287,14 +299,18 @@ def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_p
         _out, err = batch.communicate(timeout=15)
     assert exited is None, f"the batch run died: {err}"
     assert "Traceback" not in err
-    per_second = len(born) / 60
+    per_second = len(born) / churned_s
     assert len(died) == len(born)
     seen = set()
     previous = None  # a frame's collection starts after the previous frame was stamped
     for frame in frames:
         t = frame["epoch_s"]
         for d in frame["domains"]:
-            assert d["cpu_pct_of_one_pcpu"] is None or 0 <= d["cpu_pct_of_one_pcpu"] <= 150, d
+            # A counter is read somewhere inside a bulk call, the frame stamped at the call's middle: with calls
+            # as long as a tick under this churn, one frame can show up to twice a vCPU's share (a borrowed
+            # counter shows a negative rate or thousands of %); over the run, below, the share is exact.
+            limit = 2 * 100 * max(1, d["vcpus_online"] or 1)
+            assert d["cpu_pct_of_one_pcpu"] is None or 0 <= d["cpu_pct_of_one_pcpu"] <= limit, d
             for key in ("net_rx_bytes_per_s", "net_tx_bytes_per_s", "vbd_rd_bytes_per_s", "vbd_wr_bytes_per_s"):
                 assert d.get(key) is None or 0 <= d[key] < 1e9, (key, d)
             if not d["name"].startswith(prefix):
@@ -306,8 +322,11 @@ def test_churn_guests_created_and_destroyed_several_times_a_second(guests, tmp_p
             assert gone is None or previous is None or gone > previous - 0.5, \
                 f"a ghost row: {d['name']} died {previous - gone:.1f} s before this frame's collection began"
         previous = t
+    spun = [(f["epoch_s"], by_name(f, steady.name())["cpu_ns"]) for f in frames]  # 1 vCPU: at most 100 %
+    assert 0 < (spun[-1][1] - spun[0][1]) / 1e9 / (spun[-1][0] - spun[0][0]) <= 1.05
     last = [f for f in frames if f["epoch_s"] > ended + 1.0]
     assert last and not any(d["name"].startswith(prefix) for f in last for d in f["domains"])
     assert len(seen) >= len(born) // 4  # the frames did see the churn
-    assert per_second >= 1.5, f"only {per_second:.1f} guests created per second"
-    print(f"churn: {len(born)} guests in 60 s ({per_second:.1f}/s), {len(frames)} frames, {len(seen)} seen")
+    assert len(born) >= CHURNED, f"only {len(born)} guests created in {churned_s:.0f} s"
+    print(f"churn: {len(born)} guests in {churned_s:.0f} s ({per_second:.1f}/s), {len(frames)} frames, "
+          f"{len(seen)} seen")

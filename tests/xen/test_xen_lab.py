@@ -80,14 +80,15 @@ def aligned_pairs(out: Path) -> list[tuple[float, float, dict, dict]]:
     return pairs
 
 
-def mean_cpu(out: Path, tool: str, name: str, start: float, end: float) -> float:
-    """A domain's CPU(%) over the frames that tile (start, end], weighted by their windows' lengths."""
-    used = total = 0.0
+def cpu_seconds(out: Path, tool: str, name: str, start: float, end: float) -> float:
+    """A domain's CPU time over (start, end] as one tool reports it: each frame's CPU(%) times the part of
+    its own window inside the span (a frame cut by an edge counts its share, spread evenly)."""
+    used = 0.0
     for s, e, frame in windows(out, tool):
-        if start + ALIGNED_S < e <= end + ALIGNED_S:
-            used += float(frame[name]["CPU(%)"]) * (e - s)
-            total += e - s
-    return used / total
+        inside = min(e, end) - max(s, start)
+        if inside > 0:
+            used += float(frame[name]["CPU(%)"]) / 100 * inside
+    return used
 
 
 def test_both_tools_ran_cleanly(results):
@@ -143,23 +144,35 @@ def test_steady_domu_cpu_agrees_with_xentop_over_the_same_second(out):
     assert within >= 0.8
 
 
+SPAN_POINTS = 2.0  # CPU(%) points two honest tools may differ by over the common span
+
+
 @pytest.mark.parametrize("name", sorted(DOMAINS))
 def test_cpu_agrees_with_xentop_over_the_same_span(out, name):
-    """Every domain's CPU(%) over one long span, the same for both tools.
+    """Every domain's mean CPU(%) over the whole time both tools ran, the same for both within 2 points.
 
-    Dom0 runs both tools and xl-io forks a dd or a ping every 0.5 s, so their load moves
-    within each second, and xentop's seconds last 1.05-1.3 s here (it sleeps 1 s after its
-    own work) where xentui keeps 1 s: the same instants bound both tools' frames only now and
-    then.  So the span runs from an early to a late instant at which both took a frame (the
-    best aligned, within 0.2 s), and the CPU(%) each reports over it must agree within 2 points."""
-    pairs = aligned_pairs(out)
-    half = len(pairs) // 2
-    start = min(pairs[:half], key=lambda p: abs(p[1]))[0]  # the best-aligned instants, early and late
-    end = min(pairs[half:], key=lambda p: abs(p[1]))[0]
-    assert end - start >= 8.0, f"the common span is only {end - start:.1f} s"
-    theirs, ours = (mean_cpu(out, tool, name, start, end) for tool in ("xentop", "xentui"))
-    print(f"{name} over {end - start:.1f} s: xentop {theirs:.1f} %, xentui {ours:.1f} %")
-    assert abs(theirs - ours) <= 2.0
+    Each tool's mean is the CPU time its own frames report over that span (a frame's CPU(%) times its
+    real window, from the arrival times of the frames), divided by the span.  Frames lying wholly inside
+    add up to exactly the CPU time Xen counted between their edges, whatever their lengths, so how
+    xentop's 1.05-1.3 s seconds and xentui's 1 s ones fall against each other does not matter: the span
+    is where both ran (over 20 s by construction: xentop runs 30 frames while xentui runs), not where
+    their frames happen to meet.  What remains: at the span's two ends the part of a frame cut by an edge
+    counts its share of that frame's load, spread evenly (at most a fraction of one second's load, well
+    under a point over 20 s even for dom0, which runs both tools, and xl-io, which forks a dd or a ping
+    every 0.5 s); and a frame is stamped when its header reaches the lab's reader, a few ms after the
+    tool read the counters on a quiet host.  When the host itself is loaded, QEMU's emulated dom0 is
+    starved: frames then arrive 0.4-4.5 s apart and late by varying amounts, which moves a domain whose
+    load changes from frame to frame (dom0) by a few points (load average 5 on the host: dom0 58.1 %
+    against 55.7 %, xl-io 24.6 against 22.6, lv-idle 4.7 against 3.4, xl-busy 100.5 against 100.0); the
+    2 points are for a quiet host, as CI has.
+    """
+    runs = {tool: windows(out, tool) for tool in ("xentop", "xentui")}
+    start = max(w[0][0] for w in runs.values())
+    end = min(w[-1][1] for w in runs.values())
+    assert end - start >= 20.0, f"the two tools ran together for only {end - start:.1f} s"
+    theirs, ours = (100 * cpu_seconds(out, tool, name, start, end) / (end - start) for tool in runs)
+    print(f"{name} over {end - start:.1f} s: xentop {theirs:.2f} %, xentui {ours:.2f} %")
+    assert abs(theirs - ours) <= SPAN_POINTS
 
 
 def test_cumulative_columns_within_one_interval(out):

@@ -269,7 +269,8 @@ class XentuiApp(ReplayControls, DomainActions, App):
             self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
         if snapshot is not None and not self.paused:
             if isinstance(self.screen, FULL_VIEWS):  # it covers the table: only it is drawn, the table on return
-                self.screen.show(snapshot)
+                if self.screen.is_mounted:  # just pushed, not composed yet: its on_mount shows self.snapshot
+                    self.screen.show(snapshot)
             else:
                 self.present(snapshot)
 

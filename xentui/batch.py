@@ -18,6 +18,7 @@ from xentui.output import records
 from xentui.output.xentop import XentopOptions, format_frame
 from xentui.poller import Poller
 from xentui.sources import Source, SourceError
+from xentui.text import one_line
 
 # CPU(%) is true on iteration 1: a first sample this long before it (xentop prints 0.0).
 PRIME_S = 1.0
@@ -74,7 +75,8 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
                     raise
                 wait = poller.backoff(attempt)
                 if attempt == 0:
-                    print(f"xentui: {err}; retrying (1 s doubling to 30 s) until it answers", file=sys.stderr)
+                    print(f"xentui: {one_line(str(err))}; retrying (1 s doubling to 30 s) until it answers",
+                          file=sys.stderr)
                 attempt += 1
                 stopped, _ = await _unless_stopped(stop, poller.wait_to_retry(wait))
                 if stopped:
@@ -94,7 +96,7 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
             if stopped:
                 break
     except SourceError as err:
-        print(f"xentui: {err}", file=sys.stderr)
+        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         _reader_gone(out)
@@ -117,7 +119,7 @@ def replay(source, opts: BatchOptions, out: TextIO | None = None) -> int:
         out.flush()
     except SourceError as err:  # a large recording's values are checked as they are read
         out.flush()
-        print(f"xentui: {err}", file=sys.stderr)
+        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         _reader_gone(out)

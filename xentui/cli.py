@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from xentui import __version__
 from xentui.poller import check_delay
+from xentui.text import one_line
 
 EXIT_USAGE = 2
 
@@ -123,20 +124,21 @@ def main(argv: list[str] | None = None) -> int:
         if source is None:
             source = open_source(args.connect, readonly=not args.write)
     except ReplayError as err:
-        print(f"xentui: {err}", file=sys.stderr)
+        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except SourceError as err:
         # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
         # batch mode and an explicit -c fail with one line, as a script expects.
         if args.batch or args.connect:
-            print(f"xentui: {err} (xentui --demo shows a recorded session)", file=sys.stderr)
+            print(f"xentui: {one_line(str(err))} (xentui --demo shows a recorded session)", file=sys.stderr)
             return 1
-        print(f"xentui: {err}\nxentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
+        print(f"xentui: {one_line(str(err))}\n"
+              "xentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
               file=sys.stderr)
         try:
             source = _demo()
         except ReplayError as demo_err:
-            print(f"xentui: {demo_err}", file=sys.stderr)
+            print(f"xentui: {one_line(str(demo_err))}", file=sys.stderr)
             return 1
         source.fallback = str(err)
     from xentui import config

@@ -17,6 +17,7 @@ import time
 from xentui.cli import EXIT_USAGE, UsageParser, delay_arg
 from xentui.output.recorder import Recorder
 from xentui.sources import SourceError, open_source
+from xentui.text import one_line, visible
 
 
 def _duration(text: str) -> float:
@@ -59,17 +60,18 @@ def main(argv: list[str]) -> int:
     try:
         source = open_source(args.connect, readonly=True)
     except SourceError as err:
-        print(f"xentui record: {err}", file=sys.stderr)
+        print(f"xentui record: {one_line(str(err))}", file=sys.stderr)
         return 1
     try:
         recorder = Recorder(args.output, source.uri, args.delay)
     except OSError as err:
-        print(f"xentui record: cannot write {args.output}: {err.strerror or err}", file=sys.stderr)
+        print(f"xentui record: cannot write {visible(str(args.output))}: {one_line(str(err.strerror or err))}",
+              file=sys.stderr)
         source.close()
         return EXIT_USAGE
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    print(f"xentui record: recording {source.uri} every {args.delay:g} s to {args.output} "
+    print(f"xentui record: recording {visible(source.uri)} every {args.delay:g} s to {visible(str(args.output))} "
           f"({f'for {args.duration:g} s' if args.duration else 'until Ctrl-C'})", file=sys.stderr)
     code = 0
     start = time.monotonic()
@@ -80,7 +82,8 @@ def main(argv: list[str]) -> int:
         source.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to {args.output}",
+    print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to "
+          f"{visible(str(args.output))}",
           file=sys.stderr)
     return code
 
@@ -96,7 +99,7 @@ def record(source, recorder: Recorder, delay: float, duration: float | None, sto
                 raw = dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name)))
             recorder.write(raw)
         except SourceError as err:
-            print(f"xentui record: {err}; stopping (what came before is kept)", file=sys.stderr)
+            print(f"xentui record: {one_line(str(err))}; stopping (what came before is kept)", file=sys.stderr)
             return 1
         if duration is not None and began + delay - start >= duration:
             break

@@ -10,7 +10,8 @@ byte reaches a terminal and no name can look like another one:
 
 The tokens carry a non-ASCII marker on purpose: printable ASCII is left as it is, and a token could
 otherwise be typed as a plain name (``web^[01``).  So the mapping is one-to-one: distinct names always
-look distinct.  No textual import here: batch output uses it too.
+look distinct.  Text that went through once is a :class:`Visible` and is not converted
+again.  No textual import here: batch output uses it too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ FORMULA = ("=", "+", "-", "@", "\t", "\r", "'")  # OWASP's CSV injection prefixe
 CACHED = 256  # longer strings are not kept in the cache
 
 
+class Visible(str):
+    """Text already made visible (by :func:`visible` or :func:`one_line`): shown as it is, never converted twice."""
+
+    __slots__ = ()
+
+
 def _token(ch: str) -> str:
     code = ord(ch)
     if code < 0x20:
@@ -42,8 +49,8 @@ def _token(ch: str) -> str:
     return ch
 
 
-def _convert(s: str) -> str:
-    return "".join(ch if " " <= ch <= "~" else _token(ch) for ch in s)
+def _convert(s: str) -> Visible:
+    return Visible("".join(ch if " " <= ch <= "~" else _token(ch) for ch in s))
 
 
 _cached = lru_cache(maxsize=8192)(_convert)  # every table cell, every frame: names repeat
@@ -51,14 +58,14 @@ _cached = lru_cache(maxsize=8192)(_convert)  # every table cell, every frame: na
 
 def visible(s: str) -> str:
     """``s`` with every control, format, invisible or look-alike-making character as a visible token."""
-    if s.isascii() and s.isprintable():
+    if (s.isascii() and s.isprintable()) or isinstance(s, Visible):
         return s
     return _cached(s) if len(s) <= CACHED else _convert(s)
 
 
-def one_line(s: str) -> str:
-    """A message (libvirt, xl, xenstore) as one visible line: runs of whitespace and line breaks become one space."""
-    return visible(" ".join(s.split()))
+def one_line(s: str) -> Visible:
+    """An outside message (libvirt, xl, xenstore) as one visible line: the ends trimmed, inner breaks as ``␊``."""
+    return s if isinstance(s, Visible) else Visible(visible(s.strip()))
 
 
 def csv_cell(s: str) -> str:

@@ -77,7 +77,7 @@ async def test_resctrl_counters_through_poller_into_table(scripted, tmp_path, mo
         assert {"llc", "llc_pct", "mbm_total", "mbm_local"} <= set(table.shown)
         cells = {k: table.cell_text(TEST_UUID, k) for k in ("llc", "llc_pct", "mbm_total", "mbm_local")}
         assert cells == {"llc": "6.0MiB", "llc_pct": "18.8", "mbm_total": "2.0MiB/s", "mbm_local": "1.0MiB/s"}
-        header = "\n".join(app.query_one("#host").lines)
+        header = app.query_one("#host").text
         assert "Cache QoS (resctrl): L3 32.0MiB (1: 32.0MiB), 1 monitored domains hold 6.0MiB (18.8 %)" in header
         await pilot.press("l")
         await pilot.pause()
@@ -147,7 +147,7 @@ async def test_no_data_is_explained(make_app, data_dir):
         app.snapshot = _views(None, host)
         await pilot.pause()
         assert "llc" not in app.table.shown
-        header = "\n".join(app.query_one("#host").lines)
+        header = app.query_one("#host").text
         assert "Cache QoS: CMT is disabled in the system: boot Xen with psr=cmt:1" in header
         assert cache_lines(app.snapshot.domains[0], host)[0].startswith("Cache QoS: CMT is disabled")
         # 2. a domain not attached: its cells and the header say to press A

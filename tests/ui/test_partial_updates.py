@@ -5,7 +5,7 @@ from rich.segment import Segment
 from textual._compositor import ChopsUpdate
 from textual.strip import Strip
 
-from xentui.ui import partial_updates
+from xentui.ui import textual_workarounds as partial_updates
 
 
 def update(spans):

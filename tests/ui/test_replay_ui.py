@@ -35,7 +35,7 @@ async def settled(pilot, app) -> None:
 
 
 def header_text(app) -> str:
-    return "\n".join(app.query_one("#host").lines)
+    return app.query_one("#host").text
 
 
 @pytest.mark.asyncio

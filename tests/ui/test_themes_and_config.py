@@ -28,6 +28,7 @@ def test_builtin_themes_ship_with_every_meaning():
 @pytest.mark.parametrize(
     ("text", "needle"),
     [("name = ", "not valid TOML"), ("[colors]\nprimary='#fff'", "needs name"),
+     ('name="[b]x\\u001b"', "may hold only letters"),
      ('name="x"\n[colors]\nprimary="#fff"\nnope="#000"', "unknown colour 'nope'"),
      ('name="x"\n[colors]\nprimary="#fff"\n[variables]', "lacks dom-running"),
      (GOOD.replace('"#445566"', '"bluish"', 1), "'bluish' is not a colour")],

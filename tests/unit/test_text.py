@@ -56,7 +56,9 @@ def test_a_long_name_is_converted_without_the_cache():
 
 
 def test_messages_become_one_visible_line():
-    assert one_line("error: bad\n  thing\x1b[31m\r\n") == "error: bad thing␛[31m"
+    shown = one_line("error: bad\n  thing\x1b[31m\r\n")
+    assert shown == "error: bad␊  thing␛[31m"
+    assert one_line(shown) is shown and visible(shown) is shown  # never converted twice
 
 
 def test_csv_cell_neutralises_formulas_one_to_one():

@@ -1,4 +1,9 @@
-"""Machine-readable batch output: CSV rows and JSON lines, units in the field names."""
+"""Machine-readable batch output: CSV rows and JSON lines, units in the field names.
+
+JSON is exact: outside text (names, messages) is kept as it is, ASCII-escaped (``\u001b``, ``\u202e``),
+never altered.  CSV is for people and spreadsheets: its outside text cells go through
+:func:`xentui.text.csv_cell` (visible, no formula); numbers are never touched.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from xentui.model import (
     DomainView,
     Snapshot,
 )
+from xentui.text import csv_cell
 
 JSON_FORMAT = "xentui-batch"
 JSON_VERSION = 1
@@ -139,7 +145,7 @@ def json_frame(snapshot: Snapshot, iteration: int) -> str:
         "notices": list(snapshot.notices),
         "errors": list(snapshot.errors),
     }
-    return json.dumps(frame, separators=(",", ":")) + "\n"
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=True) + "\n"
 
 
 def _csv_fields() -> list[str]:
@@ -154,6 +160,7 @@ def _csv_fields() -> list[str]:
 
 
 CSV_FIELDS = _csv_fields()
+CSV_TEXT = ("host", "name", "uuid", "cache_qos_status")  # outside text; state and flags are xentui's own words
 
 
 def csv_header() -> str:
@@ -174,5 +181,6 @@ def csv_rows(snapshot: Snapshot, iteration: int) -> str:
     }
     for view in snapshot.domains:
         if view.sample.active:
-            writer.writerow(common | domain_record(view))
+            row = common | domain_record(view)
+            writer.writerow(row | {k: csv_cell(row[k]) for k in CSV_TEXT if row[k] is not None})
     return buf.getvalue()

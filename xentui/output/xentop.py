@@ -2,7 +2,8 @@
 
 Header names, widths, number formats, state letters, ``no limit``/``n/a``, the
 cumulative NET/VBD columns, their growing widths and the -v/-n/-x detail lines follow
-``tools/xentop/xentop.c``.  Only active domains are listed, as xentop does.
+``tools/xentop/xentop.c``.  Only active domains are listed, as xentop does.  Names (domains,
+devices) are shown through :func:`xentui.text.visible`: no control byte from a name reaches the terminal.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from xentui.model import (
     NetSample,
     Snapshot,
 )
+from xentui.text import visible
 
 # (header, default width), in xentop's order.
 FIELDS: tuple[tuple[str, int], ...] = (
@@ -99,7 +101,7 @@ def widths(views: list[DomainView], opts: XentopOptions) -> dict[str, int]:
     width = dict(FIELDS)
     for view in views:
         if opts.full_name:
-            width["NAME"] = max(width["NAME"], len(view.name))
+            width["NAME"] = max(width["NAME"], len(visible(view.name)))
         for key, value in _cumulative(view).items():
             if key in GROWING:
                 width[key] = max(width[key], _digits((value or 0) + 1))
@@ -112,7 +114,8 @@ def header_line(width: dict[str, int]) -> str:
 
 def domain_line(view: DomainView, width: dict[str, int], full_name: bool) -> str:
     d = view.sample
-    name = f"{d.name:>{width['NAME']}}" if full_name else f"{d.name[:10]:>10}"
+    shown = visible(d.name)
+    name = f"{shown:>{width['NAME']}}" if full_name else f"{shown[:10]:>10}"
     cum = _cumulative(view)
     cells = [
         name,
@@ -163,9 +166,9 @@ def net_line(i: int, n: NetSample) -> str:
 def vbd_label(i: int, b: BlockSample) -> str:
     """xentop's "BlkBack 51712 [ca: 0] " on Xen; libvirt's target name and index elsewhere."""
     if b.devno is None:
-        return f"{b.name} {i:4d} "
+        return f"{visible(b.name)} {i:4d} "
     major, minor = b.devno >> 8, b.devno & 0xFF  # linux/kdev_t.h, as xentop
-    return f"{b.kind} {b.devno:4d} [{major:2x}:{minor:2x}] "
+    return f"{visible(b.kind)} {b.devno:4d} [{major:2x}:{minor:2x}] "
 
 
 def vbd_line(i: int, b: BlockSample) -> str:

@@ -12,12 +12,12 @@ import re
 import time
 from pathlib import Path
 
+from rich.cells import cell_len
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.content import Content
-from textual.filter import ANSIToTruecolor, Monochrome, NoColor
-from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
@@ -29,11 +29,13 @@ from xentui.model import DomainView, Snapshot
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.poller import Poller, check_delay
 from xentui.sources import Source, SourceError
+from xentui.text import one_line, visible
 from xentui.ui import columns as cols
-from xentui.ui import partial_updates
+from xentui.ui import textual_workarounds
 from xentui.ui.cache_render import cache_lines
 from xentui.ui.charts import ChartsScreen, DomainChartsScreen, HostChartsScreen
 from xentui.ui.domain_actions import ACTIONS, DomainActions
+from xentui.ui.literal import Visible, lines, literal, markup
 from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
 from xentui.ui.replay_controls import REPLAY_ACTIONS, REPLAY_BINDINGS, REPLAY_KEYS, ReplayControls
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
@@ -41,7 +43,7 @@ from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from xentui.ui.widgets.domain_table import DomainTable
 from xentui.ui.widgets.host_header import HostHeader
 
-partial_updates.install()
+textual_workarounds.install()
 KEYS = [
     ("q Q Esc", "quit (Esc first clears a filter)"),
     ("Up Down PgUp PgDn", "move in the table"),
@@ -159,11 +161,8 @@ class XentuiApp(ReplayControls, DomainActions, App):
             self.register_theme(theme)
         self.problems += errors
         if self.no_color:  # https://no-color.org (Textual read and removed NO_COLOR)
-            # The terminal's own colours only, meaning by bold and reverse.  Textual's own answer
-            # to NO_COLOR is greyscale, which still sends colours: strip them instead.
             self.theme = "no-color"
-            self._filters = [f for f in self._filters if not isinstance(f, Monochrome | ANSIToTruecolor)]
-            self._filters.append(NoColor())
+            textual_workarounds.no_color(self)
         elif settings.theme in self.available_themes:
             self.theme = settings.theme
         else:
@@ -191,6 +190,11 @@ class XentuiApp(ReplayControls, DomainActions, App):
                         severity="warning", timeout=15)
         self.call_after_refresh(gc.freeze)  # start-up objects live for the whole run: never scan them again
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification (the app's, its screens', Textual's own) made visible, never markup."""
+        super().notify(visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False)
+
     @property
     def table(self) -> DomainTable:
         return self.query_one(DomainTable)
@@ -201,8 +205,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
 
     def refit(self, force: bool = False) -> None:
         """Columns that fit the terminal, least important dropped first; rebuilt only on change."""
-        names = [v.name for v in self.snapshot.domains] if self.snapshot else []
-        name_width = min(40, max([8, *map(len, names)]))
+        name_width = self.name_width(self.snapshot)
         fitted = cols.fit(self.chosen_columns(), self.size.width - 2, name_width)
         if force or fitted != self.last_fit or name_width != self.table.name_width:
             self.table.name_width = name_width
@@ -210,6 +213,12 @@ class XentuiApp(ReplayControls, DomainActions, App):
             self.last_fit = fitted
             if self.snapshot:
                 self.present(self.snapshot)
+
+    @staticmethod
+    def name_width(snapshot: Snapshot | None) -> int:
+        """Cells the NAME column needs: the names as shown (tokens, wide characters), 8 to 40."""
+        names = snapshot.domains if snapshot else ()
+        return min(40, max([8, *(cell_len(visible(v.name)) for v in names)]))
 
     def on_resize(self) -> None:
         self.refit()
@@ -248,7 +257,8 @@ class XentuiApp(ReplayControls, DomainActions, App):
                 attempt += 1
                 if self.lost is None:
                     self.lost_at = time.monotonic()
-                self.lost = f"connection lost: {err}; retrying in {wait:.0f} s (the data shown is from before)"
+                self.lost = (f"connection lost: {str(err).strip()}; retrying in {wait:.0f} s "
+                             "(the data shown is from before)")
                 self.show_header()
                 await self.poller.wait_to_retry(wait)
 
@@ -285,7 +295,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
         if has_cache != self.cache_columns:
             self.cache_columns = has_cache
             self.refit(force=True)
-        if min(40, max([8, *(len(v.name) for v in snapshot.domains)])) > self.table.name_width:
+        if self.name_width(snapshot) > self.table.name_width:
             self.refit()
         self.show_header()
         self.table.present(self.visible(snapshot), self.context)
@@ -299,18 +309,19 @@ class XentuiApp(ReplayControls, DomainActions, App):
             self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.settings.cpu_mode,
                                             mode_line=self.mode_line(), width=self.size.width, alert=alert)
 
-    def mode_line(self) -> str:
+    def mode_line(self) -> Content:
         if self.replaying is not None:
             return self.replay_mode_line()
-        parts = ["[$level-warn]read-only[/]" if getattr(self.source, "readonly", True) else "[$level-crit]WRITE[/]",
-                 f"every {self.poller.delay:g} s" + (" + events" if self.events else "")]
+        parts = [markup("[$level-warn]read-only[/]" if getattr(self.source, "readonly", True)
+                        else "[$level-crit]WRITE[/]"),
+                 literal(f"every {self.poller.delay:g} s" + (" + events" if self.events else ""))]
         if self.paused:
-            parts.append("[reverse] PAUSED [/]")
+            parts.append(markup("[reverse] PAUSED [/]"))
         if self.lost is not None:
-            parts.append("[reverse $level-crit] STALE [/]")
+            parts.append(markup("[reverse $level-crit] STALE [/]"))
         if self.filter_text:
-            parts.append(f"filter: {escape(self.filter_text)}")
-        return "  ".join(parts)
+            parts.append(markup("filter: $text", text=self.filter_text))
+        return literal("  ").join(parts)
 
     def selected(self) -> DomainView | None:
         uuid = self.table.cursor_domain()
@@ -322,16 +333,16 @@ class XentuiApp(ReplayControls, DomainActions, App):
         pane.set_class(not self.details or view is None, "-hidden")
         if not self.details or view is None:
             return
-        lines = [view.name + (f": {view.sample.stale}" if view.sample.stale else "")]
+        shown = [Visible(visible(view.name) + (f": {one_line(view.sample.stale)}" if view.sample.stale else ""))]
         if "vcpus" in self.details:
-            lines.append(vcpu_line(view))
+            shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
         if "nets" in self.details:
-            lines.extend(net_line(i, n) for i, n in enumerate(view.sample.nets))
+            shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in self.details:
-            lines.extend(vbd_line(i, b) for i, b in enumerate(view.sample.blocks))
+            shown.extend(Visible(vbd_line(i, b)) for i, b in enumerate(view.sample.blocks))  # the name made visible
         if "cache" in self.details:
-            lines.extend(cache_lines(view, self.snapshot.host if self.snapshot else None))
-        pane.update(Content("\n".join(lines)))  # plain text: "[ca: 0]" is not markup
+            shown.extend(cache_lines(view, self.snapshot.host if self.snapshot else None))
+        pane.update(lines(shown))  # plain text: "[ca: 0]" is not markup
 
     @on(DomainTable.CursorMoved)
     def _row_moved(self) -> None:
@@ -457,20 +468,20 @@ class XentuiApp(ReplayControls, DomainActions, App):
             try:
                 seconds = check_delay(value.strip())
             except ValueError as err:
-                self.notify(str(err), severity="error")
+                self.notify(one_line(str(err)), severity="error")
                 return
             self.poller.delay = seconds
             self.change(delay=seconds)
             self.notify(f"updates every {seconds:g} s")
 
-        self.push_screen(PromptScreen("Delay (seconds, 0.2 to 3600):", f"{self.poller.delay:g}"), done)
+        self.push_screen(PromptScreen(literal("Delay (seconds, 0.2 to 3600):"), f"{self.poller.delay:g}"), done)
 
     def action_filter(self) -> None:
         def done(value: str | None) -> None:
             if value is not None:
                 self.apply_filter(value.strip())
 
-        self.push_screen(PromptScreen("Filter by name (substring or regular expression; empty clears):",
+        self.push_screen(PromptScreen(literal("Filter by name (substring or regular expression; empty clears):"),
                                       self.filter_text, "e.g. web or ^db-[0-9]+$"), done)
 
     def apply_filter(self, text: str) -> None:

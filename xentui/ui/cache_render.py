@@ -1,25 +1,30 @@
-"""Cache QoS as text: the domain detail's per-socket lines and the host header's line."""
+"""Cache QoS as text: the domain detail's per-socket lines and the host header's line.
+
+Both are :class:`~xentui.text.Visible`: statuses and sources are outside text (xl, resctrl, recordings).
+"""
 
 from __future__ import annotations
 
 from xentui.model import DomainView, HostSample, Snapshot
 from xentui.output.units import human_bytes
 from xentui.sources.cache_qos import NOT_ATTACHED
+from xentui.text import Visible, one_line, visible
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}%"
 
 
-def cache_lines(view: DomainView, host: HostSample | None) -> list[str]:
+def cache_lines(view: DomainView, host: HostSample | None) -> list[Visible]:
     """One line per L3 (socket): occupancy, its share of that L3, MBM total / local."""
     c = view.cache
     if c is None:
         why = host.cache_monitoring if host is not None and host.cache_monitoring else "no Cache QoS source"
-        return [f"Cache QoS: {why}"]
+        return [Visible(f"Cache QoS: {one_line(why)}")]
+    source = visible(c.source)
     if c.status:
-        return [f"Cache QoS ({c.source}): {c.status}"]
-    lines = [f"Cache QoS ({c.source}): LLC {human_bytes(c.occupancy_bytes)}, "
+        return [Visible(f"Cache QoS ({source}): {one_line(c.status)}")]
+    lines = [f"Cache QoS ({source}): LLC {human_bytes(c.occupancy_bytes)}, "
              f"MBM total {human_bytes(c.mbm_total_bytes_s, '/s')}, local {human_bytes(c.mbm_local_bytes_s, '/s')}"]
     for b in c.banks:
         where = "all L3" if b.cache_id is None else f"L3 {b.cache_id}"
@@ -28,20 +33,20 @@ def cache_lines(view: DomainView, host: HostSample | None) -> list[str]:
         lines.append(f"  {where:<6} LLC {human_bytes(b.occupancy_bytes):>9} ({_pct(b.occupancy_pct)}{of})  "
                      f"MBM total {human_bytes(b.mbm_total_bytes_s, '/s'):>11}  "
                      f"local {human_bytes(b.mbm_local_bytes_s, '/s'):>11}")
-    return lines
+    return list(map(Visible, lines))
 
 
-def host_cache_line(snapshot: Snapshot) -> str | None:
+def host_cache_line(snapshot: Snapshot) -> Visible | None:
     """Total L3 and how much the monitored domains hold; or why there is no Cache QoS; None: nothing to say."""
     h = snapshot.host
     if h.cache_monitoring:
-        return f"Cache QoS: {h.cache_monitoring}"
+        return Visible(f"Cache QoS: {one_line(h.cache_monitoring)}")
     caches = [v.cache for v in snapshot.domains if v.cache is not None]
     if not caches:
         return None
     monitored = [c for c in caches if not c.status]
     held = sum(c.occupancy_bytes or 0 for c in monitored)
-    source = "/".join(sorted({c.source for c in caches}))
+    source = visible("/".join(sorted({c.source for c in caches})))
     total = h.l3_bytes(None)
     parts = [f"Cache QoS ({source}):"]
     if total:
@@ -54,7 +59,7 @@ def host_cache_line(snapshot: Snapshot) -> str | None:
         parts.append(f"- {unattached} not attached: press A to attach")
     other = sorted({c.status for c in caches if c.status and c.status != NOT_ATTACHED})
     if other:
-        parts.append(f"- {other[0]}" + (f" (+{len(other) - 1} more reasons)" if len(other) > 1 else ""))
+        parts.append(f"- {one_line(other[0])}" + (f" (+{len(other) - 1} more reasons)" if len(other) > 1 else ""))
     if h.cache_rmids:
         parts.append(f"- {h.cache_rmids} RMIDs")
-    return " ".join(parts)
+    return Visible(" ".join(parts))

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
 from xentui.history import CACHE_SERIES, History, Ring
 from xentui.model import Snapshot
+from xentui.ui.literal import markup
 
 CHARTS = 6  # two rows: CPU, memory, LLC occupancy / network, disk, memory bandwidth
 PALETTE = ("primary", "accent", "warning", "success", "error", "secondary")
@@ -130,13 +130,14 @@ class DomainChartsScreen(ChartsScreen):
         dom = history.domains.get(self.uuid)
         title = self.query_one("#charts-title", Static)
         if view is None or dom is None:
-            title.update("[b]this domain is gone[/b] (its history went with it): Esc returns")
+            title.update(markup("[b]this domain is gone[/b] (its history went with it): Esc returns"))
             return
         s = dom.series
         span = f"{len(s['cpu_pct'])} updates"
         why = (view.cache.status if view.cache is not None else "") or snapshot.host.cache_monitoring
-        no_cache = "" if dom.cache is not None else f"  Cache QoS: {escape(why or 'none for this domain')}"
-        title.update(f"[b]{escape(view.name)}[/b]  history of the last {span}  Esc: back{no_cache}")
+        no_cache = "" if dom.cache is not None else f"  Cache QoS: {(why or 'none for this domain').strip()}"
+        title.update(markup("[b]$name[/b]  history of the last $span  Esc: back$why", name=view.name, span=span,
+                            why=no_cache))
         cpu, mem, llc, net, disk, mbm = self.charts()
         vcpus = sorted(dom.vcpus.items())
         cpu.draw("CPU % per vCPU (of one pCPU)", times, [(f"vCPU {n}", ring.values()) for n, ring in vcpus],
@@ -154,9 +155,10 @@ class HostChartsScreen(ChartsScreen):
         history: History = self.app.history
         times, h = history.times(), history.host
         host = snapshot.host
-        self.query_one("#charts-title", Static).update(
-            f"[b]{escape(host.hostname)}[/b]  host history, last {len(times)} updates  Esc: back"
-            + (f"  Cache QoS: {escape(host.cache_monitoring)}" if host.cache_monitoring else ""))
+        why = f"  Cache QoS: {host.cache_monitoring.strip()}" if host.cache_monitoring else ""
+        self.query_one("#charts-title", Static).update(markup(
+            "[b]$host[/b]  host history, last $ticks updates  Esc: back$why", host=host.hostname, ticks=len(times),
+            why=why))
         cpu, mem, llc, net, disk, mbm = self.charts()
         cpu.draw("CPU busy (% of the whole host)", times, [("busy", h["cpu_pct"].values())], ylabel="%",
                  ymax=100.0)

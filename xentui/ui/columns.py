@@ -14,6 +14,7 @@ from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView
 from xentui.output.units import human_bytes, human_kib
 from xentui.sources.cache_qos import NOT_ATTACHED
+from xentui.text import visible
 
 # Level thresholds: CPU as % of the domain's own vCPUs, memory as % of the host.
 CPU_WARN, CPU_CRIT = 70.0, 90.0
@@ -161,7 +162,7 @@ def _col(key, header, width, priority, pair, **kw) -> Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "NAME", 16, 0, lambda v, _c: v.name.lower(), lambda v, _c: v.name, numeric=False,
+    Column("name", "NAME", 16, 0, lambda v, _c: v.name.lower(), lambda v, _c: visible(v.name), numeric=False,
            help="domain name, in full"),
     Column("state", "STATE", 6, 1, lambda v, _c: STATE_ORDER[v.sample.state], _state_text,
            numeric=False, level=_state_level, help="xentop's flags: dying shutdown blocked crashed paused running"),

@@ -10,12 +10,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from xentui.actions import CACHE_ACTIONS, READ_ONLY, Action, ActionError, offered, parse_memory_kib, perform
 from xentui.model import DomainView
+from xentui.text import one_line, visible
+from xentui.ui.literal import TYPED, literal, markup
 
 # action -> (key, menu label, confirmation: None, "yes" or "name")
 ACTIONS: dict[Action, tuple[str, str, str | None]] = {
@@ -47,7 +50,10 @@ def fits(action: Action, view: DomainView) -> bool:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """y / n, or type a word (the domain's name) to confirm."""
+    """y / n, or type a word (the domain's name) to confirm.
+
+    The word is compared as it is; when the name holds characters shown as tokens, the dialog says
+    so and accepts what it shows too (the visible form, one-to-one with the name)."""
 
     BINDINGS = [Binding("escape", "answer(False)", "Cancel")]
     DEFAULT_CSS = """
@@ -56,7 +62,7 @@ class ConfirmScreen(ModalScreen[bool]):
                                padding: 0 1; }
     """
 
-    def __init__(self, question: str, word: str | None = None):
+    def __init__(self, question: Content, word: str | None = None):
         super().__init__()
         self.question = question
         self.word = word  # None: y/n
@@ -65,10 +71,12 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical():
             yield Label(self.question)
             if self.word is not None:
-                yield Label(f"Type [b]{self.word}[/b] and Enter to confirm; Esc cancels.")
-                yield Input(placeholder=self.word)
+                yield Label(markup("Type [b]$word[/b] and Enter to confirm; Esc cancels.", word=self.word))
+                if visible(self.word) != self.word:
+                    yield Label(markup("(the name has characters shown as ␛ or ⟨U+…⟩: type it as shown)"))
+                yield Input(placeholder=visible(self.word), restrict=TYPED)
             else:
-                yield Label("[b]y[/b] yes   [b]n[/b] / Esc no")
+                yield Label(markup("[b]y[/b] yes   [b]n[/b] / Esc no"))
 
     def on_key(self, event) -> None:
         if self.word is None and event.key in ("y", "n"):
@@ -76,7 +84,8 @@ class ConfirmScreen(ModalScreen[bool]):
             self.dismiss(event.key == "y")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() == self.word)
+        typed = event.value.strip()
+        self.dismiss(self.word is not None and typed in (self.word, visible(self.word)))
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -92,7 +101,7 @@ class ActionMenu(ModalScreen[Action | None]):
     ActionMenu OptionList { height: auto; max-height: 12; }
     """
 
-    def __init__(self, title: str, actions: list[Action]):
+    def __init__(self, title: Content, actions: list[Action]):
         super().__init__()
         self.title_text = title
         self.actions = actions
@@ -100,7 +109,7 @@ class ActionMenu(ModalScreen[Action | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text)
-            yield OptionList(*(Option(f"{ACTIONS[a][0]}  {ACTIONS[a][1]}", id=a.value) for a in self.actions))
+            yield OptionList(*(Option(literal(f"{ACTIONS[a][0]}  {ACTIONS[a][1]}"), id=a.value) for a in self.actions))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Action(event.option.id))
@@ -151,7 +160,7 @@ class DomainActions:
                 self.request([action])
 
         mode = " (read-only: start with --write to act)" if getattr(self.source, "readonly", True) else ""
-        self.push_screen(ActionMenu(f"Act on {describe(targets)}{mode}", actions), chosen)
+        self.push_screen(ActionMenu(literal(f"Act on {describe(targets)}{mode}"), actions), chosen)
 
     def action_cache_monitor(self) -> None:
         """A: attach the domain's Cache QoS monitoring, or detach it; says why when the host has none."""
@@ -181,11 +190,11 @@ class DomainActions:
                 try:
                     parse_memory_kib(text)
                 except ActionError as err:
-                    self.notify(str(err), severity="error")
+                    self.notify(one_line(str(err)), severity="error")
                     return
                 self.run_actions(action, targets, memory=text.strip())
 
-            self.push_screen(PromptScreen(f"Balloon memory for {who} (e.g. 512M, 2G, 262144k):", "",
+            self.push_screen(PromptScreen(literal(f"Balloon memory for {who} (e.g. 512M, 2G, 262144k):"), "",
                                           "512M"), size_given)
             return
         if confirm is None:
@@ -200,10 +209,11 @@ class DomainActions:
 
         if confirm == "name":
             word = targets[0].name if len(targets) == 1 else str(len(targets))
-            question = f"[b $level-crit]Destroy (force off) {who}?[/] Unsaved guest data is lost."
+            question = markup("[b $level-crit]Destroy (force off) $who?[/] Unsaved guest data is lost.", who=who)
             self.push_screen(ConfirmScreen(question, word), answered)
         else:
-            self.push_screen(ConfirmScreen(f"[b]{label.capitalize()} {who}?[/]"), answered)
+            question = markup("[b]$what $who?[/]", what=label[0].upper() + label[1:], who=who)
+            self.push_screen(ConfirmScreen(question), answered)
 
     def run_actions(self, action: Action, targets: list[DomainView], **params: object) -> None:
         samples = [v.sample for v in targets]
@@ -215,7 +225,7 @@ class DomainActions:
                 try:
                     took = await self.poller.call(lambda s=sample: perform(source, s, action, host=host, **params))
                 except ActionError as err:
-                    self.notify(str(err), severity="error", timeout=10)
+                    self.notify(one_line(str(err)), severity="error", timeout=10)
                 else:
                     self.notify(f"{action.value} {sample.name}: done in {took * 1000:.0f} ms")
             self.poller.wake()

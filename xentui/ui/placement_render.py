@@ -1,22 +1,27 @@
 """Text for the vCPU and pCPU views: vCPU table, vCPU x pCPU matrix, pCPUs by node.
 
-Returns Textual markup strings; meaning is carried by the characters too (``@`` current
-pCPU, ``#`` allowed, ``.`` not allowed, ``*`` proposed), so it reads without colour.
+Returns lines of Content (names go in through :mod:`xentui.ui.literal`); meaning is carried by the
+characters too (``@`` current pCPU, ``#`` allowed, ``.`` not allowed, ``*`` proposed), so it reads without colour.
 """
 
 from __future__ import annotations
 
-from textual.markup import escape
+from textual.content import Content
 
 from xentui.cpulist import format_cpulist
 from xentui.model import DomainView, HostSample, Pcpu, Snapshot
 from xentui.output.units import pct
 from xentui.ui.columns import cpu_bar
+from xentui.ui.literal import literal, markup
 
 CELL_CURRENT, CELL_ALLOWED, CELL_DENIED, CELL_SOFT, CELL_PROPOSED, CELL_OFFLINE = "@", "#", ".", "+", "*", "x"
 LEGEND = (f"{CELL_CURRENT} runs there now   {CELL_ALLOWED} allowed (hard affinity)   {CELL_SOFT} also preferred "
           f"(soft affinity, Xen)\n"
           f"{CELL_DENIED} not allowed   {CELL_OFFLINE} pCPU offline   {CELL_PROPOSED} proposed pin")
+
+
+VCPU_HEADER = (f"[b]{'':2}{'vCPU':>4} {'state':<8} {'pCPU':>4} {'CPU(%)':>7} {'time(s)':>10} {'steal%':>7}  "
+               f"{'hard affinity':<20} soft affinity[/b]")
 
 
 def groups(host: HostSample) -> list[tuple[str, list[Pcpu]]]:
@@ -29,12 +34,11 @@ def groups(host: HostSample) -> list[tuple[str, list[Pcpu]]]:
             for (node, socket), cpus in sorted(out.items())]
 
 
-def vcpu_table(view: DomainView, host: HostSample, chosen: set[int]) -> list[str]:
+def vcpu_table(view: DomainView, host: HostSample, chosen: set[int]) -> list[Content]:
     """One line per vCPU: state, pCPU now, CPU%, time, steal%, hard and soft affinity."""
     size = host.cpumap_size
     rates = {r.number: r for r in view.rates.vcpus}
-    lines = [f"[b]{'':2}{'vCPU':>4} {'state':<8} {'pCPU':>4} {'CPU(%)':>7} {'time(s)':>10} {'steal%':>7}  "
-             f"{'hard affinity':<20} soft affinity[/b]"]
+    lines = [markup(VCPU_HEADER)]
     for v in view.sample.vcpus:
         rate = rates.get(v.number)
         state = "online" if v.online else "offline"
@@ -44,12 +48,12 @@ def vcpu_table(view: DomainView, host: HostSample, chosen: set[int]) -> list[str
         mark = ">" if v.number in chosen else " "
         line = (f"{mark:2}{v.number:>4} {state:<8} {'-' if v.pcpu is None else v.pcpu:>4} "
                 f"{pct(rate.cpu_pct if rate else None):>7} {seconds:>10} {pct(rate.steal_pct if rate else None):>7}  "
-                f"{escape(hard):<20} {escape(soft)}")
-        lines.append(f"[reverse]{line}[/]" if v.number in chosen else line)
+                f"{hard:<20} {soft}")  # numbers: cpu lists such as 0-3,8
+        lines.append(markup("[reverse]$line[/]", line=line) if v.number in chosen else literal(line))
     return lines
 
 
-def matrix(view: DomainView, host: HostSample, chosen: set[int], proposed: frozenset[int] | None) -> list[str]:
+def matrix(view: DomainView, host: HostSample, chosen: set[int], proposed: frozenset[int] | None) -> list[Content]:
     """vCPU x pCPU grid, pCPUs grouped by node/socket; ``proposed`` previews a pin of ``chosen``."""
     grouped = groups(host)
     label = 9
@@ -73,7 +77,7 @@ def matrix(view: DomainView, host: HostSample, chosen: set[int], proposed: froze
         if v.hard_affinity is None and not preview:
             line += "  [dim]affinity not read yet[/]"
         lines.append(line)
-    return lines
+    return list(map(markup, lines))  # node labels and numbers only
 
 
 def _cell(p: Pcpu, current: int | None, hard: frozenset[int] | None, soft: frozenset[int] | None,
@@ -93,22 +97,24 @@ def _cell(p: Pcpu, current: int | None, hard: frozenset[int] | None, soft: froze
     return CELL_ALLOWED
 
 
-def pcpu_lines(snapshot: Snapshot, bar: int = 20) -> list[str]:
+def pcpu_lines(snapshot: Snapshot, bar: int = 20) -> list[Content]:
     """Each pCPU's use and the vCPUs (``domain/vcpu``) running on it, grouped by node and socket."""
     host = snapshot.host
     on: dict[int, list[str]] = {}
     for view in snapshot.domains:
         for v in view.sample.vcpus:
             if v.pcpu is not None and v.online:
-                on.setdefault(v.pcpu, []).append(f"{escape(view.name)}/{v.number}")
+                on.setdefault(v.pcpu, []).append(f"{view.name}/{v.number}")
     usage = snapshot.pcpu_pct
     lines = []
     for name, cpus in groups(host):
         sockets = ", ".join(f"socket {s}" for s in sorted({p.socket for p in cpus}))
-        lines.append(f"[b]NUMA {name}[/b] ({sockets})  pCPUs {format_cpulist(frozenset(p.number for p in cpus))}")
+        numbers = format_cpulist(frozenset(p.number for p in cpus))
+        lines.append(markup("[b]NUMA $name[/b] ($sockets)  pCPUs $numbers", name=name, sockets=sockets,
+                            numbers=numbers))
         for p in cpus:
             if not p.online:
-                lines.append(f"  {p.number:>3}  [$level-crit]offline[/]")
+                lines.append(markup("  $cpu  [$level-crit]offline[/]", cpu=f"{p.number:>3}"))
                 continue
             value = usage[p.number] if usage is not None and p.number < len(usage) else None
             if value is None:
@@ -116,6 +122,7 @@ def pcpu_lines(snapshot: Snapshot, bar: int = 20) -> list[str]:
             else:
                 clipped = max(0.0, min(100.0, value))
                 meter = f"\\[{cpu_bar(clipped, bar)}] {clipped:5.1f}%"
-            vcpus = " ".join(sorted(on.get(p.number, []))) or "[dim]-[/]"
-            lines.append(f"  {p.number:>3}  {meter}  {vcpus}")
+            vcpus = " ".join(sorted(on.get(p.number, [])))  # names: literal, made visible
+            lines.append(literal(f"  {p.number:>3}  ") + markup(meter) + literal("  ")
+                         + (literal(vcpus) if vcpus else markup("[dim]-[/]")))
     return lines

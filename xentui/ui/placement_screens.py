@@ -5,13 +5,15 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, VerticalScroll
-from textual.markup import escape
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
 from xentui.cpulist import format_cpulist
 from xentui.model import DomainView, Snapshot
+from xentui.text import one_line
+from xentui.ui.literal import literal, markup, stack
 from xentui.ui.placement_render import LEGEND, matrix, pcpu_lines, vcpu_table
 from xentui.ui.screens import PromptScreen
 
@@ -50,7 +52,7 @@ class VcpuScreen(Screen[None]):
         self.persistent = False
         self.proposed: tuple[str, frozenset[int]] | None = None  # (cpu list as typed, pCPUs)
         self.busy = False
-        self.note: str | None = None  # the last result or refusal, shown until the next key
+        self.note: Content | None = None  # the last result or refusal, shown until the next key
 
     def compose(self) -> ComposeResult:
         yield Static(id="vcpu-title")
@@ -82,7 +84,7 @@ class VcpuScreen(Screen[None]):
         view = snapshot.by_uuid().get(self.uuid)
         if view is None:
             gone = self.view.name if self.view else "the domain"
-            self.query_one("#vcpu-title", Static).update(f"[$level-crit]{escape(gone)} is gone[/] (Esc: back)")
+            self.query_one("#vcpu-title", Static).update(markup("[$level-crit]$gone is gone[/] (Esc: back)", gone=gone))
             self.proposed = None
             return
         self.view = view
@@ -96,27 +98,30 @@ class VcpuScreen(Screen[None]):
         chosen = self.chosen()
         nodes = ", ".join(f"node {n}: {format_cpulist(c)}" for n, c in host.nodes().items())
         offline = host.offline()
-        self.query_one("#vcpu-title", Static).update(
-            f"[b]vCPUs of {escape(view.name)}[/b] ({len(view.sample.vcpus)}, {view.sample.state.value})   "
-            f"host: {host.cpumap_size} pCPUs "
-            f"({nodes}){f', offline: {format_cpulist(offline)}' if offline else ''}")
-        self.query_one("#vcpu-rows", Static).update("\n".join(vcpu_table(view, host, chosen)))
+        self.query_one("#vcpu-title", Static).update(markup(
+            "[b]vCPUs of $name[/b] ($count, $state)   host: $size pCPUs ($nodes)$offline", name=view.name,
+            count=len(view.sample.vcpus), state=view.sample.state.value, size=host.cpumap_size, nodes=nodes,
+            offline=f", offline: {format_cpulist(offline)}" if offline else ""))
+        self.query_one("#vcpu-rows", Static).update(stack(vcpu_table(view, host, chosen)))
         proposed = self.proposed[1] if self.proposed else None
-        self.query_one("#vcpu-grid", Static).update("\n".join([*matrix(view, host, chosen, proposed), "", LEGEND]))
+        legend = map(literal, ["", *LEGEND.splitlines()])
+        self.query_one("#vcpu-grid", Static).update(stack([*matrix(view, host, chosen, proposed), *legend]))
         self.update_status()
 
-    def update_status(self, message: str | None = None) -> None:
+    def update_status(self, message: Content | None = None) -> None:
         where = "live and in the persistent config" if self.persistent else "live only (c: also the persistent config)"
         if message is not None:
             self.note = message
         if self.note is not None and self.proposed is None:
             text = self.note
         elif self.proposed is not None and self.view is not None:
-            text = (f"[b $level-warn]Pin vCPU {format_cpulist(frozenset(self.chosen()))} of {self.view.name} to "
-                    f"pCPUs {format_cpulist(self.proposed[1])}, {where}?[/]  [b]y[/b] apply, [b]n[/b]/Esc cancel")
+            text = markup("[b $level-warn]Pin vCPU $vcpus of $name to pCPUs $pcpus, $where?[/]  "
+                          "[b]y[/b] apply, [b]n[/b]/Esc cancel", vcpus=format_cpulist(frozenset(self.chosen())),
+                          name=self.view.name, pcpus=format_cpulist(self.proposed[1]), where=where)
         else:
             target = "all vCPUs" if self.all_vcpus else "the marked vCPU"
-            text = f"[b]p[/b]/Enter: pin {target}   [b]a[/b]: one / all vCPUs   pinning applies {where}"
+            text = markup("[b]p[/b]/Enter: pin $target   [b]a[/b]: one / all vCPUs   pinning applies $where",
+                          target=target, where=where)
         self.query_one("#vcpu-status", Static).update(text)
 
     # --- keys ----------------------------------------------------------------------
@@ -150,7 +155,7 @@ class VcpuScreen(Screen[None]):
         self.note = None
         if getattr(self.app.source, "readonly", True):
             self.app.notify(READ_ONLY, severity="warning")
-            self.update_status(f"[$level-warn]{escape(READ_ONLY)}[/]")
+            self.update_status(markup("[$level-warn]$text[/]", text=READ_ONLY))
             return
         if not hasattr(self.app.source, "act"):
             self.app.notify("this source cannot pin vCPUs", severity="warning")
@@ -164,13 +169,13 @@ class VcpuScreen(Screen[None]):
                 params = validate(Action.PIN, {"vcpu": self._vcpu_param(), "hard": text.strip()},
                                   self.snapshot.host, self.view.sample.vcpus_max or len(self.view.sample.vcpus))
             except ActionError as err:
-                self.app.notify(str(err), severity="error")
-                self.update_status(f"[$level-crit]{escape(str(err))}[/]")
+                self.app.notify(one_line(str(err)), severity="error")
+                self.update_status(markup("[$level-crit]$err[/]", err=one_line(str(err))))
                 return
             self.proposed = (text.strip(), params["hard"])
             self.render_view()
 
-        self.app.push_screen(PromptScreen(f"Pin vCPU {targets} of {self.view.name} to pCPUs:", "",
+        self.app.push_screen(PromptScreen(literal(f"Pin vCPU {targets} of {self.view.name} to pCPUs:"), "",
                                           "e.g. 0-3,^2 or nodes:0 or all"), done)
 
     def _vcpu_param(self) -> int | str:
@@ -188,7 +193,7 @@ class VcpuScreen(Screen[None]):
         text, _cpus = self.proposed
         sample, host, vcpu = self.view.sample, self.snapshot.host, self._vcpu_param()
         self.busy = True
-        self.update_status("pinning…")
+        self.update_status(literal("pinning…"))
         self.run_worker(self._apply(sample, host, vcpu, text), exclusive=True)
 
     async def _apply(self, sample, host, vcpu, text: str) -> None:
@@ -197,13 +202,13 @@ class VcpuScreen(Screen[None]):
             took = await self.app.poller.call(lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,
                                                               hard=text, persistent=persistent))
         except ActionError as err:
-            self.app.notify(str(err), severity="error", timeout=10)
-            self.note = f"[$level-crit]{escape(str(err))}[/]"
+            self.app.notify(one_line(str(err)), severity="error", timeout=10)
+            self.note = markup("[$level-crit]$err[/]", err=one_line(str(err)))
         else:
             where = "live + config" if persistent else "live"
             done = f"pinned vCPU {vcpu} of {sample.name} to {text} ({where}) in {took * 1000:.0f} ms"
             self.app.notify(done)
-            self.note = f"[$dom-running]{escape(done)}[/]; the matrix shows it from the next update"
+            self.note = markup("[$dom-running]$done[/]; the matrix shows it from the next update", done=done)
         finally:
             self.busy = False
             self.proposed = None
@@ -237,10 +242,11 @@ class PcpuScreen(Screen[None]):
     def show(self, snapshot: Snapshot) -> None:
         host = snapshot.host
         usage = "use from this host's /proc/stat" if snapshot.pcpu_pct else "use unknown here (local KVM hosts only)"
-        self.query_one("#pcpu-title", Static).update(
-            f"[b]pCPUs of {host.hostname}[/b]  {host.cpumap_size} pCPUs @ {host.mhz}MHz, {len(host.nodes())} NUMA "
-            f"node(s); {usage}; vCPUs shown as domain/vCPU (placement re-read every few seconds while open)")
-        self.query_one("#pcpu-lines", Static).update("\n".join(pcpu_lines(snapshot)))
+        self.query_one("#pcpu-title", Static).update(markup(
+            "[b]pCPUs of $host[/b]  $size pCPUs @ ${mhz}MHz, $nodes NUMA node(s); $usage; vCPUs shown as "
+            "domain/vCPU (placement re-read every few seconds while open)", host=host.hostname,
+            size=host.cpumap_size, mhz=host.mhz, nodes=len(host.nodes()), usage=usage))
+        self.query_one("#pcpu-lines", Static).update(stack(pcpu_lines(snapshot)))
 
     def action_close(self) -> None:
         self.dismiss(None)

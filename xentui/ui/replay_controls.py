@@ -12,13 +12,15 @@ import contextlib
 from pathlib import Path
 
 from textual.binding import Binding
+from textual.content import Content
 from textual.css.query import NoMatches
-from textual.markup import escape
 
 from xentui.history import History
 from xentui.model import Snapshot
 from xentui.sources import SourceError
 from xentui.sources.replay import ReplaySource
+from xentui.text import one_line
+from xentui.ui.literal import markup
 
 REPLAY_BINDINGS = [
     Binding("space,z,Z", "replay_toggle", "Play/pause", key_display="Space"),
@@ -67,7 +69,7 @@ class ReplayControls:
                 shots = await asyncio.to_thread(self._replay_snapshots, src.index, refill)
             except SourceError as err:  # a damaged tick in a large recording
                 src.playing = False
-                self.notify(str(err), severity="error", timeout=30)
+                self.notify(one_line(str(err)), severity="error", timeout=30)
                 shots = []
             if refill:
                 self.history.clear()
@@ -95,11 +97,12 @@ class ReplayControls:
         ticks = min(REFILL_TICKS, self.history.capacity, max(2, REFILL_DOMAIN_TICKS // max(1, domains)))
         return [src.snapshot(i) for i in range(max(0, index - ticks + 1), index + 1)]
 
-    def replay_mode_line(self) -> str:
+    def replay_mode_line(self) -> Content:
         src = self.replaying
         state = "playing" if src.playing and not src.at_end else "END" if src.at_end else "paused"
-        what = "demo: recorded from real lab guests" if src.demo else escape(Path(src.recording.path).name)
-        return f"[reverse $level-warn] REPLAY [/] {src.position()} {state}  {what}  actions off"
+        what = "demo: recorded from real lab guests" if src.demo else Path(src.recording.path).name
+        return markup("[reverse $level-warn] REPLAY [/] $position $state  $what  actions off",
+                      position=src.position(), state=state, what=what)
 
     def _replay_moved(self, refill: bool) -> None:
         """Show the new position (the replay loop does it, off the event loop) and start the wait again."""

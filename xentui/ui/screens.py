@@ -5,10 +5,17 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, SelectionList, Static
 
 from xentui.ui.columns import COLUMNS
+from xentui.ui.literal import TYPED, literal, markup, stack
+
+
+def key_lines(rows: list[tuple[str, str]]) -> Content:
+    """``key  what`` lines, the key bold and right-aligned."""
+    return stack(markup("[b]$key[/b]  $what", key=f"{key:>12}", what=what) for key, what in rows)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -25,14 +32,14 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Label("[b]xentui keys[/b]  (Esc closes; arrows scroll)")
-            yield Static("\n".join(f"[b]{key:>12}[/b]  {what}" for key, what in self.keys))
-            yield Label("[b]columns[/b]")
-            yield Static("\n".join(f"[b]{c.header:>12}[/b]  {c.help}" for c in COLUMNS))
+            yield Label(markup("[b]xentui keys[/b]  (Esc closes; arrows scroll)"))
+            yield Static(key_lines(self.keys))
+            yield Label(markup("[b]columns[/b]"))
+            yield Static(key_lines([(c.header, c.help) for c in COLUMNS]))
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """One line of input; Enter returns it, Esc returns None."""
+    """One line of input; Enter returns it, Esc returns None.  What is typed is never markup."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
@@ -40,7 +47,7 @@ class PromptScreen(ModalScreen[str | None]):
     PromptScreen > Vertical { width: 100%; height: auto; background: $surface; padding: 0 1; }
     """
 
-    def __init__(self, prompt: str, value: str = "", placeholder: str = ""):
+    def __init__(self, prompt: Content, value: str = "", placeholder: str = ""):
         super().__init__()
         self.prompt = prompt
         self.value = value
@@ -49,7 +56,7 @@ class PromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.prompt)
-            yield Input(value=self.value, placeholder=self.placeholder)
+            yield Input(value=self.value, placeholder=self.placeholder, restrict=TYPED)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -73,8 +80,8 @@ class ColumnsScreen(ModalScreen[tuple[str, ...] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Columns: Space toggles, Enter keeps, Esc cancels")
-            yield SelectionList[str](*[(f"{c.header:<10} {c.help}", c.key, c.key in self.chosen)
+            yield Label(literal("Columns: Space toggles, Enter keeps, Esc cancels"))
+            yield SelectionList[str](*[(literal(f"{c.header:<10} {c.help}"), c.key, c.key in self.chosen)
                                        for c in COLUMNS if c.key != "name"])
 
     def action_done(self) -> None:

@@ -9,6 +9,7 @@ user themes are read from ``~/.config/xentui/themes/*.toml``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,9 @@ def _colour(value: object, where: str) -> str:
     return text
 
 
+THEME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # shown in menus and messages: a plain word
+
+
 def parse_theme(text: str, origin: str) -> Theme:
     """A Theme from TOML text; ThemeError names ``origin`` and what is wrong."""
     try:
@@ -46,6 +50,8 @@ def parse_theme(text: str, origin: str) -> Theme:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ThemeError(f"{origin}: needs name = \"...\"")
+    if not THEME_NAME.fullmatch(name.strip()):
+        raise ThemeError(f"{origin}: name {name!r} may hold only letters, digits, '.', '_' and '-' (e.g. \"my-dark\")")
     colors = data.get("colors", {})
     variables = data.get("variables", {})
     if not isinstance(colors, dict) or not isinstance(variables, dict):

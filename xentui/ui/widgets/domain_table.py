@@ -10,6 +10,7 @@ changes; scroll position survives every refresh.  Colours come from component cl
 
 from __future__ import annotations
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -234,7 +235,7 @@ class DomainTable(ScrollView, can_focus=True):
         segments = []
         for n, (key, (text, style)) in enumerate(zip(self.shown, texts, strict=True)):
             width = self.widths[key]
-            body = text[:width].rjust(width) if BY_KEY[key].numeric else text[:width].ljust(width)
+            body = text[:width].rjust(width) if BY_KEY[key].numeric else set_cell_size(text, width)  # wide chars
             left = mark if n == 0 else " "
             if style:
                 segments += [Segment(left, base), Segment(body, base + style), Segment(" ", base)]

@@ -6,16 +6,18 @@ import time
 
 from textual.content import Content
 from textual.geometry import Region
-from textual.markup import escape
 from textual.widget import Widget
 
 from xentui.model import DomainState, Snapshot
 from xentui.output.units import human_kib
+from xentui.text import one_line
 from xentui.ui.cache_render import host_cache_line
 from xentui.ui.columns import cpu_bar
+from xentui.ui.literal import literal, markup, stack
 
 SUMMARY = (("running", DomainState.RUNNING), ("blocked", DomainState.BLOCKED), ("paused", DomainState.PAUSED),
            ("crashed", DomainState.CRASHED), ("dying", DomainState.DYING), ("shutdown", DomainState.SHUTDOWN))
+STATE_MARKUP = {name: f"[$dom-{name}]$n $name[/]" for name, _state in SUMMARY}  # coloured when n > 0
 BAR = 10  # cells of one pCPU bar
 
 
@@ -43,12 +45,18 @@ class HostHeader(Widget):
 
     def __init__(self, text: str = "", **kwargs):
         super().__init__(**kwargs)
-        self.lines: list[str] = [text]
+        self.lines: list[Content] = [literal(text)]
 
     def render(self) -> Content:
-        return Content.from_markup("\n".join(self.lines))
+        return stack(self.lines)
 
-    def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: str, width: int, alert: str | None = None) -> None:
+    @property
+    def text(self) -> str:
+        """What the header shows, as plain text."""
+        return "\n".join(line.plain for line in self.lines)
+
+    def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: Content, width: int,
+             alert: str | None = None) -> None:
         """``alert``: the source stopped answering; said on the second line, the data kept (stale)."""
         h = snapshot.host
         clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
@@ -56,29 +64,32 @@ class HostHeader(Widget):
         used = h.mem_total_kib - h.mem_free_kib
         cpu_text = "% of one pCPU" if cpu_mode == "pcpu" else "% of the whole host"
         lines = [
-            f"[b]{escape(h.hostname)}[/b]  {h.hypervisor} {h.hypervisor_version}  {clock}{up}   {mode_line}",
-            f"CPUs: {h.pcpus} @ {h.mhz}MHz   CPU(%) = {cpu_text} ([b]t[/b] toggles)",
-            f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, {human_kib(h.mem_free_kib)} free",
+            markup("[b]$host[/b]  $hypervisor $version  $clock$up   ", host=h.hostname, hypervisor=h.hypervisor,
+                   version=h.hypervisor_version, clock=clock, up=up) + mode_line,
+            markup("CPUs: $pcpus @ ${mhz}MHz   CPU(%) = $mode ([b]t[/b] toggles)", pcpus=h.pcpus, mhz=h.mhz,
+                   mode=cpu_text),
+            literal(f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, "
+                    f"{human_kib(h.mem_free_kib)} free"),
         ]
         if alert:
-            lines.insert(1, f"[b $level-crit]{escape(alert)}[/]")
+            lines.insert(1, markup("[b $level-crit]$alert[/]", alert=one_line(alert)))
         by_state: dict[DomainState, int] = {}
         for view in snapshot.domains:
             by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1
         counts = {name: by_state.get(state, 0) for name, state in SUMMARY}
-        summary = ", ".join(f"[$dom-{name}]{n} {name}[/]" if n else f"{n} {name}" for name, n in counts.items())
-        lines.append(f"{len(snapshot.domains)} domains: {summary}")
+        summary = [markup(STATE_MARKUP[name] if n else "$n $name", n=n, name=name) for name, n in counts.items()]
+        lines.append(literal(f"{len(snapshot.domains)} domains: ") + literal(", ").join(summary))
         if snapshot.pcpu_pct:
-            lines.extend(pcpu_bars(snapshot.pcpu_pct, width - 2))
-        lines.extend(f"[$level-warn]{escape(note)}[/]" for note in snapshot.notices)
+            lines.extend(map(markup, pcpu_bars(snapshot.pcpu_pct, width - 2)))
+        lines.extend(markup("[$level-warn]$note[/]", note=one_line(note)) for note in snapshot.notices)
         cache = host_cache_line(snapshot)
         if cache:
-            lines.append(escape(cache))
-        lines.extend(f"[$level-crit]{escape(err)}[/]" for err in snapshot.errors)
+            lines.append(literal(cache))
+        lines.extend(markup("[$level-crit]$err[/]", err=one_line(err)) for err in snapshot.errors)
         old, self.lines = self.lines, lines
         if len(old) != len(lines):
             self.styles.height = len(lines)  # a layout change: only when the line count changes
             return
         for y, (a, b) in enumerate(zip(old, lines, strict=True)):
-            if a != b:
+            if a.plain != b.plain or a.spans != b.spans:  # Content's == compares the text only
                 self.refresh(Region(0, y, self.size.width, 1))

@@ -1,10 +1,16 @@
-"""Send only the changed part of a line to the terminal.
+"""Every reach into Textual's private parts, in one place (Textual is pinned exactly in pyproject.toml).
 
+1. Send only the changed part of a line to the terminal.
 Textual 8.2.8's ``ChopsUpdate.render_segments`` crops a partial update on the right only
 (its source says "TODO: crop to x extents"): a changed cell at column 90 resends the line
 from column 0.  Over SSH at 3 a.m. those bytes are the frame rate.  This crops both sides,
-so a tick where only numbers change sends only those numbers.  Textual is pinned exactly
-(pyproject.toml); ``tests/ui/test_partial_updates.py`` checks the patch against its output.
+so a tick where only numbers change sends only those numbers.  ``tests/ui/test_partial_updates.py``
+checks the patch against its output.
+
+2. NO_COLOR without colours: Textual's answer to NO_COLOR is greyscale, which still sends colours;
+:func:`no_color` swaps its private line filters for one that strips them.
+
+3. :func:`screen_bytes`: the bytes a full repaint sends, read from the compositor (for tests).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.control import Control
 from textual._compositor import ChopsUpdate
+from textual.app import App
+from textual.filter import ANSIToTruecolor, Monochrome, NoColor
 
 
 def render_segments(self: ChopsUpdate, console: Console) -> str:
@@ -34,3 +42,14 @@ def render_segments(self: ChopsUpdate, console: Console) -> str:
 
 def install() -> None:
     ChopsUpdate.render_segments = render_segments  # type: ignore[method-assign]
+
+
+def no_color(app: App) -> None:
+    """The terminal's own colours only (https://no-color.org): meaning by bold and reverse."""
+    app._filters = [f for f in app._filters if not isinstance(f, Monochrome | ANSIToTruecolor)]
+    app._filters.append(NoColor())
+
+
+def screen_bytes(app: App) -> str:
+    """What a full repaint of the current screen sends to the terminal (tests: no control byte from a name)."""
+    return app.screen._compositor.render_update(full=True).render_segments(app.console)

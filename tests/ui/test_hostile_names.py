@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import libvirt
 import pytest
 from textual import events
 from textual.app import App
 from textual.widgets import Input, Label
 
 from tests import hostile
-from tests.ui.screen_read import rows, shows_harmlessly
+from tests.ui.screen_read import lines, probe, rows, shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
 from xentui.sources.libvirt_source import LibvirtSource
@@ -117,12 +118,15 @@ async def domain_views(pilot, app: XentuiApp, name: str) -> None:
     await closed(pilot, app)
 
 
-async def host_views(pilot, app: XentuiApp) -> None:
+async def host_views(pilot, app: XentuiApp, placed: bool = False) -> None:
     """The screens that show no one domain: help, columns, pCPUs (names as domain/vCPU), the host's charts."""
     for kind, key, what in ((HelpScreen, "question_mark", "help"), (ColumnsScreen, "c", "the column picker"),
                             (PcpuScreen, "1", "the pCPU view"), (ChartsScreen, "H", "the host's charts")):
         await opened(pilot, app, kind, key)
         await shows_harmlessly(pilot, app, what=what)
+        if kind is PcpuScreen and placed:  # names as domain/vCPU, as many as a line holds
+            shown = "\n".join(lines(app, app.screen.query_one("#pcpu-lines")))
+            assert any(f"{probe(n)[:8]}" in shown for n in hostile.NAMES.values()), shown
         await closed(pilot, app)
 
 
@@ -233,7 +237,8 @@ async def test_destroy_takes_a_markup_name_typed_as_it_reads(test_host, tmp_path
         await select(pilot, app, "[b")
         await opened(pilot, app, ConfirmScreen, "k")
         await pilot.press(*"[b", "enter")
-        await until(pilot, lambda: test_host.conn.lookupByName("[b").info()[0] == 5, "[b destroyed (shut off)")
+        await until(pilot, lambda: test_host.conn.lookupByName("[b").info()[0] == libvirt.VIR_DOMAIN_SHUTOFF,
+                    "[b destroyed")
         await shows_harmlessly(pilot, app, "[b", within=lambda: newest_toast(app), what="the destroy notice")
 
 
@@ -257,7 +262,7 @@ async def test_a_crafted_recording_replays_every_hostile_name_harmlessly(recordi
         await pilot.press("b")
         await shows_harmlessly(pilot, app, hostile.DISK, within=app.query_one("#detail"), what="the recorded disk")
         await pilot.press("b")
-        await host_views(pilot, app)
+        await host_views(pilot, app, placed=True)  # the recording knows where each vCPU ran
         await filters(pilot, app)
         await pilot.press("x", "k", "p")  # a recording cannot be acted on: no dialog opens
         await pilot.pause()

@@ -23,6 +23,10 @@ class Tmux:
         settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
         command = " ".join(f"{k}={v}" for k, v in settings.items())
         command += f" {sys.executable} -m xentui -c {URI} {args}"
+        # xentui's exit status, written by the shell tmux runs it in: tmux itself can report a pane dead
+        # before it has reaped the process, and then never give its status (seen with a fresh tmux server)
+        self.status_file = tmp_path / f"{self.session}.status"
+        command += f"; echo $? > {self.status_file}"
         # remain-on-exit keeps the pane (its last screen and exit status) once xentui has quit
         subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
                         command, ";", "set-option", "-t", self.session, "remain-on-exit", "on"], check=True)
@@ -43,13 +47,17 @@ class Tmux:
     def wait_exit(self, timeout: float = 10.0) -> int:
         """Wait until xentui has quit; its exit status."""
         deadline = time.monotonic() + timeout
-        while True:
-            pane = subprocess.run(["tmux", "display-message", "-p", "-t", self.session,
-                                   "#{pane_dead} #{pane_dead_status}"], capture_output=True, text=True).stdout.split()
-            if len(pane) == 2 and pane[0] == "1":  # the status comes once the process is reaped, after its pty
-                return int(pane[1])
+        while not (status := self._status()):
             assert time.monotonic() < deadline, f"xentui did not quit within {timeout:.0f} s:\n{self.screen()}"
-            time.sleep(0.1)
+            time.sleep(0.05)
+        return int(status)
+
+    def _status(self) -> str:
+        try:
+            text = self.status_file.read_text()
+        except FileNotFoundError:
+            return ""
+        return text.strip() if text.endswith("\n") else ""  # written whole, with its newline
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)

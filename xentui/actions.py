@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 import time
-from typing import Protocol
+from typing import Literal, Protocol, TypedDict
 
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, DomainState, HostSample
@@ -54,6 +54,16 @@ def offered(domain: DomainSample) -> tuple[Action, ...]:
 
 class ActionError(Exception):
     """An action refused or failed: one line for the admin."""
+
+
+class ActionParams(TypedDict, total=False):
+    """Checked parameters of an action (:func:`validate`'s result)."""
+
+    vcpu: int | Literal["all"]  # pin: one vCPU or every one
+    hard: frozenset[int]  # pin: hard affinity, pCPU numbers
+    soft: frozenset[int]  # pin: soft affinity (Xen)
+    persistent: bool  # pin: also in the domain's configuration
+    memory_kib: int  # balloon: the new target
 
 
 class ActingSource(Protocol):

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Protocol
 
-from xentui.model import RawSample
+from xentui.sources.base import Source, SourceError
 
-
-class SourceError(Exception):
-    """A failure the user must read: one line saying what is wrong and what to do."""
-
-
-class Source(Protocol):
-    """A place that yields one :class:`RawSample` per call (blocking)."""
-
-    uri: str
-
-    def collect(self) -> RawSample: ...
-
-    def close(self) -> None: ...
+__all__ = ["Source", "SourceError", "default_uri", "open_source"]
 
 
 def default_uri(env: dict[str, str] | None = None, proc_xen: str = "/proc/xen") -> str:

@@ -1,0 +1,68 @@
+"""The Source contract: what every place data comes from offers, and what it may offer.
+
+Required: :meth:`Source.collect` and :meth:`Source.close`.  Everything else is optional and has a
+default that means "this source does not offer it", so callers never probe a source with
+``getattr``/``hasattr``/``isinstance``: they call the method and get the neutral answer.
+Capability flags say what the UI must know before it offers a key (actions, events, placement).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from xentui.model import DomainSample, RawSample
+
+if TYPE_CHECKING:
+    from xentui.actions import Action, ActionParams
+
+
+class SourceError(Exception):
+    """A failure the user must read: one line saying what is wrong and what to do."""
+
+
+class Source(ABC):
+    """A place that yields one :class:`RawSample` per :meth:`collect` (blocking, bounded by deadlines)."""
+
+    uri: str
+    readonly: bool = True  # False only when the admin asked for --write and the source can act
+
+    # Capability flags (class-level facts about the kind of source, not about this host).
+    CAN_ACT: ClassVar[bool] = False  # act()/current_uuid() do something
+    HAS_EVENTS: ClassVar[bool] = False  # subscribe() can deliver lifecycle events
+    HAS_PLACEMENT: ClassVar[bool] = False  # set_interest() changes what collect() reads
+
+    @abstractmethod
+    def collect(self) -> RawSample:
+        """One sample now; SourceError (one line) when the source cannot answer."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of connections and threads; never raises, never blocks long."""
+
+    def reconnect(self) -> None:
+        """Open the connection again after a SourceError (nothing to do for a source without one)."""
+        return None
+
+    def reachable(self) -> bool | None:
+        """A cheap probe while the connection is lost: True/False, or None when it cannot tell."""
+        return None
+
+    def subscribe(self, on_change: Callable[[str], None]) -> str | None:
+        """Call ``on_change(uuid)`` on lifecycle events; returns None when subscribed, else why not."""
+        return "this source has no lifecycle events"
+
+    def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
+        """Hint: the domain whose vCPU placement is shown, and whether every domain's pCPU is shown."""
+        return None
+
+    def current_uuid(self, domain: DomainSample) -> str | None:
+        """The UUID the domain's name stands for now (None: gone), checked before every action."""
+        return domain.uuid
+
+    def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
+        """Carry out a checked action; ActionError (one line) when refused or failed."""
+        from xentui.actions import ActionError
+
+        raise ActionError(f"{action.value}: this source takes no actions")

@@ -38,6 +38,21 @@ class Settings:
     columns: tuple[str, ...] = ()  # empty: the default set
     theme: str = "xentui-dark"
     cpu_mode: str = "pcpu"
+    keys: tuple[tuple[str, str], ...] = ()  # [keys]: binding id -> keys, e.g. quit = "ctrl+q" (checked by the UI)
+
+
+MAX_KEY_ENTRIES = 100  # [keys] entries read; the UI says which ids and keys it cannot use
+
+
+def _keys(value: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ValueError("keys must be a [keys] table of binding id = \"key\", e.g. quit = \"ctrl+q\"")
+    pairs = []
+    for key_id, keys in list(value.items())[:MAX_KEY_ENTRIES]:
+        if not isinstance(keys, str) or not keys.strip():
+            raise ValueError(f"[keys] {str(key_id)[:40]!r} must be a string of keys, e.g. \"ctrl+q\" or \"x,f9\"")
+        pairs.append((str(key_id)[:64], keys.strip()[:200]))
+    return tuple(pairs)
 
 
 def _coerce(name: str, value: object) -> object:
@@ -58,6 +73,8 @@ def _coerce(name: str, value: object) -> object:
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
             raise ValueError("columns must be a list of column names, e.g. [\"name\", \"cpu_pct\"]")
         return tuple(i.strip() for i in items if i.strip())
+    if name == "keys":
+        return _keys(value)
     if name == "cpu_mode":
         if value not in CPU_MODES:
             raise ValueError(f"cpu_mode {value!r} must be one of {', '.join(CPU_MODES)}")
@@ -114,8 +131,9 @@ def save(settings: Settings, path: Path | None = None) -> str | None:
     the error line when that is impossible."""
     path = path or config_dir() / "config.toml"
     text = "# xentui settings, rewritten when you change them in the UI\n" + "".join(
-        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items()
-    )
+        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items() if k != "keys"
+    ) + "".join(f"{'[keys]' if n == 0 else ''}\n{_toml_value(k)} = {_toml_value(v)}" for n, (k, v) in
+                enumerate(settings.keys)) + ("\n" if settings.keys else "")
     try:
         safefile.write_atomically(path, text.encode())
     except OSError as err:

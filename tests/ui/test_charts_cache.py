@@ -8,7 +8,7 @@ from tests.ui.snapshot_app import DemoScreenApp
 
 
 async def test_llc_and_mbm_are_kept_and_charted():
-    from xentui.ui.charts import Chart, DomainChartsScreen, HostChartsScreen
+    from xentui.ui.views.charts import Chart, DomainChartsScreen, HostChartsScreen
 
     app = DemoScreenApp(cache=True, ticks=8)
     async with app.run_test(size=(150, 44)) as pilot:
@@ -36,7 +36,7 @@ async def test_llc_and_mbm_are_kept_and_charted():
 
 
 async def test_a_domain_without_cache_qos_says_why_in_its_charts():
-    from xentui.ui.charts import Chart
+    from xentui.ui.views.charts import Chart
 
     app = DemoScreenApp(ticks=4)  # the synthetic host without Cache QoS
     async with app.run_test(size=(150, 44)) as pilot:

@@ -13,8 +13,9 @@ from tests.ui.waiting import until
 from xentui import config
 from xentui.sources.libvirt_source import LibvirtSource
 from xentui.ui.app import XentuiApp
-from xentui.ui.domain_actions import ActionMenu, ConfirmScreen
-from xentui.ui.screens import PromptScreen
+from xentui.ui.dialogs.action_menu import ActionMenu
+from xentui.ui.dialogs.confirm import ConfirmScreen
+from xentui.ui.dialogs.prompt import PromptScreen
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import poll_cost

@@ -20,10 +20,14 @@ from xentui import config
 from xentui.sources.libvirt_source import LibvirtSource
 from xentui.sources.replay import ReplaySource
 from xentui.ui.app import XentuiApp
-from xentui.ui.charts import ChartsScreen
-from xentui.ui.domain_actions import ActionMenu, ConfirmScreen
-from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
-from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
+from xentui.ui.dialogs.action_menu import ActionMenu
+from xentui.ui.dialogs.columns import ColumnsScreen
+from xentui.ui.dialogs.confirm import ConfirmScreen
+from xentui.ui.dialogs.help import HelpScreen
+from xentui.ui.dialogs.prompt import PromptScreen
+from xentui.ui.views.charts import ChartsScreen
+from xentui.ui.views.pcpu import PcpuScreen
+from xentui.ui.views.vcpu import VcpuScreen
 
 SIZE = (120, 40)
 PASTED = "\x1b]0;PWNED\x07\x9b31m\u202e"  # into the filter prompt

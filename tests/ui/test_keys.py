@@ -3,7 +3,9 @@
 import pytest
 
 from xentui import config
-from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
+from xentui.ui.dialogs.columns import ColumnsScreen
+from xentui.ui.dialogs.help import HelpScreen
+from xentui.ui.dialogs.prompt import PromptScreen
 
 from .conftest import snapshots
 from .waiting import until

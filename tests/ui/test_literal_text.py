@@ -20,7 +20,8 @@ from xentui.sources import SourceError
 from xentui.sources.synthetic import SyntheticSource
 from xentui.text import one_line, visible
 from xentui.ui.app import XentuiApp
-from xentui.ui.domain_actions import ActionMenu, ConfirmScreen
+from xentui.ui.dialogs.action_menu import ActionMenu
+from xentui.ui.dialogs.confirm import ConfirmScreen
 from xentui.ui.literal import literal, markup
 from xentui.ui.textual_workarounds import screen_bytes
 
@@ -145,7 +146,7 @@ async def test_typed_markup_and_pasted_controls_are_text(tmp_path):
         await pilot.press("slash", *"[b", "enter")  # used to end the app with a MarkupError
         await pilot.pause()
         assert app.filter_text == "[b" and "filter: [b" in shown(app)
-        assert [v.name for v in app.visible(app.snapshot)] == ["[b"]  # filters on the raw name
+        assert [v.name for v in app.view.visible(app.snapshot.domains, app.context)] == ["[b"]  # filters on the raw name
         assert any("'[b' is not a regular expression" in n.message for n in app._notifications)
         await pilot.press("slash")
         prompt = app.screen.query_one(Input)

@@ -22,9 +22,10 @@ from xentui.model import (
 from xentui.sources.libvirt_source import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.app import XentuiApp
+from xentui.ui.dialogs.prompt import PromptScreen
 from xentui.ui.placement_render import matrix, pcpu_lines, vcpu_table
-from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
-from xentui.ui.screens import PromptScreen
+from xentui.ui.views.pcpu import PcpuScreen
+from xentui.ui.views.vcpu import VcpuScreen
 
 NUMA8 = HostSample(hostname="h", hypervisor="QEMU", hypervisor_version="7.2", uri="x", pcpus=8, mhz=1,
                    mem_total_kib=1, mem_free_kib=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xentui.ui.themes import ThemeError, parse_theme, user_themes
+from xentui.ui.theming import ThemeError, parse_theme, user_themes
 
 GOOD = '''name = "mine"
 [colors]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from xentui import config
-from xentui.ui.themes import SEMANTIC, ThemeError, builtin_themes, parse_theme, user_themes
+from xentui.ui.theming import SEMANTIC, ThemeError, builtin_themes, parse_theme, user_themes
 
 from .conftest import snapshots
 from .waiting import until

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from textual.binding import Binding
 from textual.content import Content
 from textual.css.query import NoMatches
 
@@ -22,29 +21,8 @@ from xentui.sources.replay import ReplaySource
 from xentui.text import one_line
 from xentui.ui.literal import markup
 
-REPLAY_BINDINGS = [
-    Binding("space,z,Z", "replay_toggle", "Play/pause", key_display="Space"),
-    Binding("comma", "replay_step(-1)", "Back", key_display=","),
-    Binding("full_stop", "replay_step(1)", "Step", key_display="."),
-    Binding("left_square_bracket", "replay_seek(-10)", "-10s", key_display="["),
-    Binding("right_square_bracket", "replay_seek(10)", "+10s", key_display="]"),
-    Binding("left_curly_bracket", "replay_seek(-60)", show=False),
-    Binding("right_curly_bracket", "replay_seek(60)", show=False),
-    Binding("home", "replay_jump(0)", show=False, priority=True),  # before the table: in a replay only
-    Binding("end", "replay_jump(-1)", show=False, priority=True),
-    Binding("minus", "replay_speed(-1)", "Slower", key_display="-"),
-    Binding("plus,equals_sign", "replay_speed(1)", "Faster", key_display="+"),
-]
-REPLAY_ACTIONS = {"replay_toggle", "replay_step", "replay_seek", "replay_jump", "replay_speed"}
 REFILL_TICKS = 600  # after a seek, history is rebuilt from at most this many ticks before the new position ...
 REFILL_DOMAIN_TICKS = 20_000  # ... and at most this many domain-ticks (a large host: fewer ticks)
-REPLAY_KEYS = [
-    ("Space z", "replay: play / pause"),
-    (", .", "replay: one tick back / forward (pauses)"),
-    ("[ ] { }", "replay: 10 s / 60 s back / forward"),
-    ("Home End", "replay: first / last tick"),
-    ("- +", "replay: slower / faster (x0.25 to x64)"),
-]
 
 
 class ReplayControls:

@@ -10,18 +10,21 @@ changes; scroll position survives every refresh.  Colours come from component cl
 
 from __future__ import annotations
 
-from rich.cells import set_cell_size
+from collections.abc import Sequence
+
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from xentui.model import DomainView
-from xentui.ui.columns import BY_KEY, Context
+from xentui.text import visible
+from xentui.ui import keys
+from xentui.ui.columns import BY_KEY, Context, fit
 
 LEVELS = ("warn", "crit", "running", "blocked", "paused", "pmsuspended", "crashed", "shutdown", "shutoff", "dying",
           "nostate")
@@ -49,14 +52,7 @@ class DomainTable(ScrollView, can_focus=True):
     DomainTable > .domain-table--shutoff { color: $dom-shutdown; }
     DomainTable > .domain-table--nostate { color: $dom-blocked; }
     """
-    BINDINGS = [
-        Binding("up", "move(-1)", show=False),
-        Binding("down", "move(1)", show=False),
-        Binding("pageup", "page(-1)", show=False),
-        Binding("pagedown", "page(1)", show=False),
-        Binding("home", "move(-1000000)", show=False),
-        Binding("end", "move(1000000)", show=False),
-    ]
+    BINDINGS = keys.TABLE_BINDINGS
 
     class HeaderClicked(Message):
         def __init__(self, key: str):
@@ -74,6 +70,7 @@ class DomainTable(ScrollView, can_focus=True):
         self.widths: dict[str, int] = {}
         self.labels: dict[str, str] = {}
         self.name_width = 16
+        self.fitted: tuple[str, ...] = ()  # the columns asked for that fit, as last built
         self.order: list[str] = []  # UUIDs in display order
         self.views: dict[str, DomainView] = {}
         self.ctx = Context()
@@ -121,6 +118,23 @@ class DomainTable(ScrollView, can_focus=True):
 
     def cell_text(self, uuid: str, key: str) -> str:
         return self.cells_for(uuid)[self.shown.index(key)][0]
+
+    @staticmethod
+    def names_width(views: Sequence[DomainView]) -> int:
+        """Cells the NAME column needs: the names as shown (tokens, wide characters), 8 to 40."""
+        return min(40, max([8, *(cell_len(visible(v.name)) for v in views)]))
+
+    def fit(self, keys: tuple[str, ...], width: int, views: Sequence[DomainView], sort_key: str, reverse: bool,
+            force: bool = False) -> bool:
+        """The columns that fit ``width``, least important dropped first; rebuilt only on change (True)."""
+        name_width = self.names_width(views)
+        fitted = fit(keys, width, name_width)
+        if not (force or fitted != self.fitted or name_width != self.name_width):
+            return False
+        self.name_width = name_width
+        self.set_columns(fitted, sort_key, reverse)
+        self.fitted = fitted
+        return True
 
     def set_columns(self, keys: tuple[str, ...], sort_key: str, reverse: bool) -> None:
         """(Re)build the columns; everything is repainted once."""

@@ -4,7 +4,8 @@ A theme file has ``name``, ``dark``, optional ``ansi``, a ``[colors]`` table of 
 base colours and a ``[variables]`` table with the meanings xentui colours by:
 ``dom-running``, ``dom-blocked``, ``dom-paused``, ``dom-crashed``, ``dom-shutdown``,
 ``level-warn``, ``level-crit``.  Built-in themes ship in the package (``xentui.themes``);
-user themes are read from ``~/.config/xentui/themes/*.toml``.
+user themes are read from ``~/.config/xentui/themes/*.toml``.  :func:`install_themes` registers
+them all on the App and picks the one the settings name (NO_COLOR first).
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+from textual.app import App
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+from xentui import config
+from xentui.ui import textual_workarounds
 
 SEMANTIC = ("dom-running", "dom-blocked", "dom-paused", "dom-crashed", "dom-shutdown", "level-warn", "level-crit")
 BASE = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success", "warning",
@@ -80,7 +85,8 @@ def builtin_themes() -> list[Theme]:
 
 def user_themes(directory: Path) -> tuple[list[Theme], list[str]]:
     """Themes from ``directory``, and one error line per file that could not be used (it is skipped)."""
-    themes, errors = [], []
+    themes: list[Theme] = []
+    errors: list[str] = []
     if directory.is_dir():
         for path in sorted(directory.glob("*.toml")):
             try:
@@ -88,3 +94,22 @@ def user_themes(directory: Path) -> tuple[list[Theme], list[str]]:
             except (ThemeError, OSError, UnicodeDecodeError) as err:
                 errors.append(str(err))
     return themes, errors
+
+
+def install_themes(app: App[object], settings: config.Settings) -> list[str]:
+    """Register the built-in and user themes and choose the settings' one; the problems met, one line each."""
+    for theme in builtin_themes():
+        app.register_theme(theme)
+    themes, problems = user_themes(config.config_dir() / "themes")
+    for theme in themes:
+        app.register_theme(theme)
+    if app.no_color:  # https://no-color.org (Textual read and removed NO_COLOR)
+        app.theme = "no-color"
+        textual_workarounds.no_color(app)
+    elif settings.theme in app.available_themes:
+        app.theme = settings.theme
+    else:
+        known = ", ".join(sorted(app.available_themes))
+        problems.append(f"theme {settings.theme!r} not found (known: {known}); using {DEFAULT_THEME}")
+        app.theme = DEFAULT_THEME
+    return problems

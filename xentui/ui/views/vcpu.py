@@ -1,4 +1,4 @@
-"""The vCPU view (placement and pinning of one domain) and the pCPU view (the host's CPUs)."""
+"""The vCPU view: placement and pinning of one domain, with a preview before a pin is applied."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import ScrollableContainer, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
@@ -14,16 +13,16 @@ from xentui.cpulist import format_cpulist
 from xentui.model import DomainView, Snapshot
 from xentui.sources.deadlines import NoAnswer
 from xentui.text import one_line
+from xentui.ui.dialogs.prompt import PromptScreen
 from xentui.ui.literal import literal, markup, stack
-from xentui.ui.placement_render import LEGEND, matrix, pcpu_lines, vcpu_table
-from xentui.ui.screens import PromptScreen
+from xentui.ui.placement_render import LEGEND, matrix, vcpu_table
+from xentui.ui.views.base import Interest, LiveView
 
 
-class VcpuScreen(Screen[None]):
+class VcpuScreen(LiveView):
     """One domain's vCPUs: where each runs, where it may run, and pinning with a preview."""
 
     BINDINGS = [
-        Binding("escape,q", "close", "Back"),
         Binding("up,k", "move(-1)", "Up", show=False),
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("a", "all", "All vCPUs"),
@@ -32,16 +31,7 @@ class VcpuScreen(Screen[None]):
         Binding("n", "cancel", "Cancel", show=False),
         Binding("c", "persistent", "Config too"),
     ]
-    DEFAULT_CSS = """
-    VcpuScreen { layout: vertical; }
-    VcpuScreen Static { text-wrap: nowrap; }
-    VcpuScreen #vcpu-title { height: auto; padding: 0 1; background: $panel; }
-    VcpuScreen #vcpu-table { height: auto; max-height: 45%; }
-    VcpuScreen #vcpu-table > Static { width: auto; padding: 0 1; }
-    VcpuScreen #vcpu-matrix { height: 1fr; }
-    VcpuScreen #vcpu-matrix > Static { width: auto; padding: 0 1; }
-    VcpuScreen #vcpu-status { height: auto; padding: 0 1; background: $panel; }
-    """
+    TITLE_ID = "vcpu-title"
 
     def __init__(self, uuid: str):
         super().__init__()
@@ -55,22 +45,18 @@ class VcpuScreen(Screen[None]):
         self.busy = False
         self.note: Content | None = None  # the last result or refusal, shown until the next key
 
+    @property
+    def interest(self) -> Interest:
+        return (self.uuid, False)
+
     def compose(self) -> ComposeResult:
-        yield Static(id="vcpu-title")
+        yield self.title_bar()
         with VerticalScroll(id="vcpu-table"):
             yield Static(id="vcpu-rows")
         with ScrollableContainer(id="vcpu-matrix"):
             yield Static(id="vcpu-grid")
         yield Static(id="vcpu-status")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.app.poller.watch_placement(self.uuid)
-        if self.app.snapshot is not None:
-            self.show(self.app.snapshot)
-
-    def on_unmount(self) -> None:
-        self.app.poller.watch_placement(None)
 
     def chosen(self) -> set[int]:
         if self.view is None:
@@ -85,7 +71,7 @@ class VcpuScreen(Screen[None]):
         view = snapshot.by_uuid().get(self.uuid)
         if view is None:
             gone = self.view.name if self.view else "the domain"
-            self.query_one("#vcpu-title", Static).update(markup("[$level-crit]$gone is gone[/] (Esc: back)", gone=gone))
+            self.set_title(markup("[$level-crit]$gone is gone[/] (Esc: back)", gone=gone))
             self.proposed = None
             return
         self.view = view
@@ -99,7 +85,7 @@ class VcpuScreen(Screen[None]):
         chosen = self.chosen()
         nodes = ", ".join(f"node {n}: {format_cpulist(c)}" for n, c in host.nodes().items())
         offline = host.offline()
-        self.query_one("#vcpu-title", Static).update(markup(
+        self.set_title(markup(
             "[b]vCPUs of $name[/b] ($count, $state)   host: $size pCPUs ($nodes)$offline", name=view.name,
             count=len(view.sample.vcpus), state=view.sample.state.value, size=host.cpumap_size, nodes=nodes,
             offline=f", offline: {format_cpulist(offline)}" if offline else ""))
@@ -214,40 +200,3 @@ class VcpuScreen(Screen[None]):
             self.busy = False
             self.proposed = None
             self.render_view()
-
-
-class PcpuScreen(Screen[None]):
-    """Every physical CPU: its use and which domains' vCPUs run on it (virt-top -1, xentop -p)."""
-
-    BINDINGS = [Binding("escape,q,1", "close", "Back")]
-    DEFAULT_CSS = """
-    PcpuScreen Static { text-wrap: nowrap; }
-    PcpuScreen #pcpu-title { height: auto; padding: 0 1; background: $panel; }
-    PcpuScreen #pcpu-body > Static { width: auto; padding: 0 1; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="pcpu-title")
-        with ScrollableContainer(id="pcpu-body"):
-            yield Static(id="pcpu-lines")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.app.poller.watch_placement(None, every_domain=True)
-        if self.app.snapshot is not None:
-            self.show(self.app.snapshot)
-
-    def on_unmount(self) -> None:
-        self.app.poller.watch_placement(None)
-
-    def show(self, snapshot: Snapshot) -> None:
-        host = snapshot.host
-        usage = "use from this host's /proc/stat" if snapshot.pcpu_pct else "use unknown here (local KVM hosts only)"
-        self.query_one("#pcpu-title", Static).update(markup(
-            "[b]pCPUs of $host[/b]  $size pCPUs @ ${mhz}MHz, $nodes NUMA node(s); $usage; vCPUs shown as "
-            "domain/vCPU (placement re-read every few seconds while open)", host=host.hostname,
-            size=host.cpumap_size, mhz=host.mhz, nodes=len(host.nodes()), usage=usage))
-        self.query_one("#pcpu-lines", Static).update(stack(pcpu_lines(snapshot)))
-
-    def action_close(self) -> None:
-        self.dismiss(None)

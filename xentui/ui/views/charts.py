@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 from textual_plotext import PlotextPlot
 
 from xentui.history import CACHE_SERIES, History, Ring
 from xentui.model import Snapshot
 from xentui.ui.literal import markup
+from xentui.ui.views.base import LiveView
 
 CHARTS = 6  # two rows: CPU, memory, LLC occupancy / network, disk, memory bandwidth
 PALETTE = ("primary", "accent", "warning", "success", "error", "secondary")
@@ -87,33 +87,21 @@ def draw_cache(llc: Chart, mbm: Chart, times: list[float], series: dict[str, Rin
                ("local", series["mbm_local_bytes_s"]), note=of)
 
 
-class ChartsScreen(Screen[None]):
-    BINDINGS = [Binding("escape,q,h,H", "close", "Back")]
-    DEFAULT_CSS = """
-    ChartsScreen #charts-title { height: auto; padding: 0 1; background: $panel; }
-    ChartsScreen Grid { grid-size: 3 2; grid-gutter: 0 1; }
-    ChartsScreen Chart { height: 1fr; }
-    """
+class ChartsScreen(LiveView):
+    """Six charts of the history under a title line."""
+
+    BINDINGS = [Binding("h,H", "close", "Back", show=False)]
+    TITLE_ID = "charts-title"
 
     def compose(self) -> ComposeResult:
-        yield Static(id="charts-title")
+        yield self.title_bar()
         with Grid():
             for n in range(CHARTS):
                 yield Chart(id=f"chart-{n}")
         yield Footer()
 
-    def on_mount(self) -> None:
-        if self.app.snapshot is not None:
-            self.show(self.app.snapshot)
-
     def charts(self) -> list[Chart]:
         return [self.query_one(f"#chart-{n}", Chart) for n in range(CHARTS)]
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def show(self, snapshot: Snapshot) -> None:
-        raise NotImplementedError
 
 
 class DomainChartsScreen(ChartsScreen):
@@ -124,19 +112,18 @@ class DomainChartsScreen(ChartsScreen):
         self.uuid = uuid
 
     def show(self, snapshot: Snapshot) -> None:
-        history: History = self.app.history
+        history: History = self.xentui.history
         times = history.times()
         view = snapshot.by_uuid().get(self.uuid)
         dom = history.domains.get(self.uuid)
-        title = self.query_one("#charts-title", Static)
         if view is None or dom is None:
-            title.update(markup("[b]this domain is gone[/b] (its history went with it): Esc returns"))
+            self.set_title(markup("[b]this domain is gone[/b] (its history went with it): Esc returns"))
             return
         s = dom.series
         span = f"{len(s['cpu_pct'])} updates"
         why = (view.cache.status if view.cache is not None else "") or snapshot.host.cache_monitoring
         no_cache = "" if dom.cache is not None else f"  Cache QoS: {(why or 'none for this domain').strip()}"
-        title.update(markup("[b]$name[/b]  history of the last $span  Esc: back$why", name=view.name, span=span,
+        self.set_title(markup("[b]$name[/b]  history of the last $span  Esc: back$why", name=view.name, span=span,
                             why=no_cache))
         cpu, mem, llc, net, disk, mbm = self.charts()
         vcpus = sorted(dom.vcpus.items())
@@ -152,11 +139,11 @@ class HostChartsScreen(ChartsScreen):
     """The host: CPU busy, memory used, all domains' network and disk rates."""
 
     def show(self, snapshot: Snapshot) -> None:
-        history: History = self.app.history
+        history: History = self.xentui.history
         times, h = history.times(), history.host
         host = snapshot.host
         why = f"  Cache QoS: {host.cache_monitoring.strip()}" if host.cache_monitoring else ""
-        self.query_one("#charts-title", Static).update(markup(
+        self.set_title(markup(
             "[b]$host[/b]  host history, last $ticks updates  Esc: back$why", host=host.hostname, ticks=len(times),
             why=why))
         cpu, mem, llc, net, disk, mbm = self.charts()

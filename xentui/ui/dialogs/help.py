@@ -1,0 +1,51 @@
+"""The help: the keys of the screen it was opened from (its active bindings), then the columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+from xentui.ui import keys
+from xentui.ui.columns import COLUMNS
+from xentui.ui.literal import markup, stack
+
+
+def key_lines(rows: Iterable[tuple[str, str]]) -> Content:
+    """``key  what`` lines, the key bold and right-aligned."""
+    return stack(markup("[b]$key[/b]  $what", key=f"{key:>12}", what=what) for key, what in rows)
+
+
+def help_rows(active: Mapping[str, ActiveBinding]) -> list[tuple[str, str]]:
+    """One row per help text of the keymap's active bindings: its keys (in keymap order), then the text."""
+    found: dict[str, list[tuple[int, int, str]]] = {}
+    for n, (key, (_node, binding, _enabled, tooltip)) in enumerate(active.items()):
+        if binding.id in keys.BY_ID and tooltip:
+            found.setdefault(tooltip, []).append((keys.POSITION[binding.id], n, keys.display(key)))
+    rows: list[tuple[str, str]] = []
+    for text in keys.HELP_ORDER:
+        if text in found:
+            rows.append((" ".join(shown for *_order, shown in sorted(found[text])), text))
+            if text in keys.MOUSE_HELP:
+                rows.append(keys.MOUSE_HELP[text])
+    return rows
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
+
+    def __init__(self, active: Mapping[str, ActiveBinding]):
+        super().__init__()
+        self.rows = help_rows(active)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Label(markup("[b]xentui keys[/b]  (Esc closes; arrows scroll)"))
+            yield Static(key_lines(self.rows))
+            yield Label(markup("[b]columns[/b]"))
+            yield Static(key_lines([(c.header, c.help) for c in COLUMNS]))

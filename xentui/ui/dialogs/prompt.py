@@ -1,0 +1,35 @@
+"""A one-line prompt: Enter returns what was typed, Esc returns None."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+from xentui.ui.literal import TYPED
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """One line of input; Enter returns it, Esc returns None.  What is typed is never markup."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: Content, value: str = "", placeholder: str = ""):
+        super().__init__()
+        self.prompt = prompt
+        self.value = value
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.prompt)
+            yield Input(value=self.value, placeholder=self.placeholder, restrict=TYPED)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

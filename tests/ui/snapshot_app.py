@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import time
-
+from tests.ui.harness import RecordingApp as XentuiApp
 from xentui import config
 from xentui.model import build_snapshot
 from xentui.sources.synthetic import SyntheticSource
-from xentui.ui.app import XentuiApp
-
-os.environ["TZ"] = "UTC"
-time.tzset()
 
 
 class DemoScreenApp(XentuiApp):

@@ -12,13 +12,13 @@ import libvirt
 import pytest
 
 from tests.resctrl_tree import FakeHost
+from tests.ui.harness import RecordingApp, messages
 from xentui import batch, config
 from xentui.model import CacheSample, DomainSample, DomainState, HostSample, L3Cache, RawSample, build_snapshot
 from xentui.poller import Poller
 from xentui.sources.cache_qos import NOT_ATTACHED, libvirt_cache, parse_psr_cmt_show, xen_cache, xen_l3, xen_status
 from xentui.sources.libvirt_source import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
-from xentui.ui.app import XentuiApp
 from xentui.ui.cache_render import cache_lines, host_cache_line
 
 MIB = 1 << 20
@@ -69,7 +69,7 @@ async def test_resctrl_counters_through_poller_into_table(scripted, tmp_path, mo
     assert view.cache.mbm_local_bytes_s == 1 * MIB
     poller.close()  # closes the libvirt connection (once: two closes from two threads upset libvirt)
     # The app only shows the poller's snapshot (poll=False): its own source is never called.
-    app = XentuiApp(SyntheticSource(count=1), config.Settings(), config_path=None, poll=False)
+    app = RecordingApp(SyntheticSource(count=1), config.Settings(), config_path=None, poll=False)
     async with app.run_test(size=(200, 30)) as pilot:
         app.snapshot = snap
         await pilot.pause()
@@ -160,7 +160,7 @@ async def test_no_data_is_explained(make_app, data_dir):
         # 3. A in a read-only session: refused plainly
         await pilot.press("A")
         await pilot.pause()
-        assert any("read-only" in n.message for n in app._notifications)
+        assert any("read-only" in m for m in messages(app))
 
 
 def test_resctrl_not_mounted_is_the_hosts_reason(tmp_path):
@@ -184,7 +184,7 @@ async def test_key_a_attaches_then_detaches_in_write_mode(tmp_path, monkeypatch)
     source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
                            resctrl=fake.resctrl())
     group = fake.root / GROUP
-    app = XentuiApp(source, config.Settings(), config_path=None, poll=False)
+    app = RecordingApp(source, config.Settings(), config_path=None, poll=False)
     async with app.run_test(size=(200, 30)) as pilot:
         app.snapshot = build_snapshot(None, source.collect())
         await pilot.pause()
@@ -192,7 +192,7 @@ async def test_key_a_attaches_then_detaches_in_write_mode(tmp_path, monkeypatch)
         await pilot.press("A")
         await app.workers.wait_for_complete()
         assert (group / "tasks").read_text() == "4243\n"
-        assert any(n.message.startswith("cache-attach test: done") for n in app._notifications)
+        assert any(m.startswith("cache-attach test: done") for m in messages(app))
         fake.counters(GROUP, 0, 0, 0, 0)  # what the kernel adds to a new group
         app.snapshot = build_snapshot(None, source.collect())
         await pilot.pause()

@@ -9,10 +9,10 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from tests.ui.harness import messages, running_app
 from tests.ui.waiting import until
 from xentui import config
 from xentui.sources.libvirt_source import LibvirtSource
-from xentui.ui.app import XentuiApp
 from xentui.ui.dialogs.action_menu import ActionMenu
 from xentui.ui.dialogs.confirm import ConfirmScreen
 from xentui.ui.dialogs.prompt import PromptScreen
@@ -31,31 +31,23 @@ def host_xml(tmp_path) -> Path:
     return path
 
 
-def make(host_xml: Path, tmp_path, write: bool = True) -> XentuiApp:
-    source = LibvirtSource(f"test://{host_xml}", readonly=not write)
-    settings = config.Settings(delay=0.2, sort="name", reverse=False)
-    return XentuiApp(source, settings, config_path=tmp_path / "c.toml", prime=0.0)
-
-
-def state(app: XentuiApp, name: str) -> str:
+def state(app, name: str) -> str:
     return STATE.get(app.source.conn.lookupByName(name).info()[0], "other")
 
 
 @contextlib.asynccontextmanager
 async def running(host_xml: Path, tmp_path, write: bool = True):
-    """The app on the test driver's host, its first snapshot shown: (app, pilot)."""
-    app = make(host_xml, tmp_path, write)
-    async with app.run_test(size=(120, 30)) as pilot:
+    """The app polling the test driver's host, its first snapshot shown: (app, pilot)."""
+    source = LibvirtSource(f"test://{host_xml}", readonly=not write)
+    settings = config.Settings(delay=0.2, sort="name", reverse=False)
+    async with running_app(source, size=(120, 30), settings=settings, config_path=tmp_path / "c.toml", poll=True,
+                           prime=0.0) as (app, pilot):
         await until(pilot, lambda: app.snapshot is not None and app.table.row_count == 3, "first snapshot")
         yield app, pilot
 
 
-def shown_state(app: XentuiApp, name: str) -> str:
+def shown_state(app, name: str) -> str:
     return next(v.sample.state.value for v in app.snapshot.domains if v.name == name)
-
-
-def messages(app) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 @pytest.mark.asyncio
@@ -160,7 +152,9 @@ async def test_keys_typed_into_a_dialog_before_it_has_focus_never_act(host_xml, 
     """`/` then "pd" at once (a paste, a fast typist): `p` must not pause the selected domain."""
     async with running(host_xml, tmp_path) as (app, pilot):
         await pilot.press("slash", "p", "k", "d", "escape")
+        await app.workers.wait_for_complete([w for w in app.workers if w.group == "actions"])
         assert not isinstance(app.screen, ConfirmScreen)
+        assert not any(m.startswith(("pause", "resume")) for m in messages(app))
         await pilot.press("p")  # now it pauses: had the first `p` acted, this one would resume
         await until(pilot, lambda: state(app, "dom0000") == "paused", "paused by the second p")
         assert [m for m in messages(app) if m.startswith(("pause", "resume"))][-1].startswith("pause dom0000")

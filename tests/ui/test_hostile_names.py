@@ -14,6 +14,7 @@ from textual.app import App
 from textual.widgets import Input, Label
 
 from tests import hostile
+from tests.ui.harness import RecordingApp, messages
 from tests.ui.screen_read import lines, probe, rows, shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
@@ -52,7 +53,7 @@ def written(tmp_path: Path) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running(source, tmp_path: Path, size: tuple[int, int] = SIZE):
-    app = XentuiApp(source, config.Settings(delay=0.5, sort="name", reverse=False),
+    app = RecordingApp(source, config.Settings(delay=0.5, sort="name", reverse=False),
                     config_path=tmp_path / "c.toml", prime=0.0)
     async with app.run_test(size=size, notifications=True) as pilot:
         await until(pilot, lambda: app.snapshot is not None and app.table.row_count >= 10, "the first snapshot")
@@ -221,9 +222,9 @@ async def test_names_only_a_rename_can_give_read_literally_on_a_shut_off_domain(
     async with running(test_host, tmp_path) as (app, pilot):
         for cls in hostile.RENAMED_CLASSES:
             await views_and_menu_of(pilot, app, hostile.NAMES[cls], tmp_path, sandbox)
-            told = len(app._notifications)
+            told = len(messages(app))
             await pilot.press("g")  # the test driver cannot start it: libvirt's error quotes the name
-            await until(pilot, lambda told=told: len(app._notifications) > told, "the refusal to start it")
+            await until(pilot, lambda told=told: len(messages(app)) > told, "the refusal to start it")
             await shows_harmlessly(pilot, app, what="libvirt's refusal to start it")
         await select(pilot, app, running_name)
         await pilot.press("space")  # tag it and a shut-off one: shutdown skips the latter, by name

@@ -12,6 +12,7 @@ from rich.cells import cell_len
 from textual import events
 from textual.widgets import Input, Label
 
+from tests.ui.harness import RecordingApp, messages
 from tests.ui.waiting import until
 from xentui import config
 from xentui.actions import ActionError
@@ -50,7 +51,7 @@ class HostileSource(SyntheticSource):
 def hostile_app(tmp_path, write: bool = False) -> XentuiApp:
     source = HostileSource(count=12, readonly=not write)
     settings = config.Settings(sort="name", reverse=False)
-    return XentuiApp(source, settings, config_path=tmp_path / "c.toml", poll=False)
+    return RecordingApp(source, settings, config_path=tmp_path / "c.toml", poll=False)
 
 
 def show(app: XentuiApp) -> None:
@@ -146,8 +147,9 @@ async def test_typed_markup_and_pasted_controls_are_text(tmp_path):
         await pilot.press("slash", *"[b", "enter")  # used to end the app with a MarkupError
         await pilot.pause()
         assert app.filter_text == "[b" and "filter: [b" in shown(app)
-        assert [v.name for v in app.view.visible(app.snapshot.domains, app.context)] == ["[b"]  # filters on the raw name
-        assert any("'[b' is not a regular expression" in n.message for n in app._notifications)
+        shown_names = [v.name for v in app.view.visible(app.snapshot.domains, app.context)]
+        assert shown_names == ["[b"]  # filters on the raw name
+        assert any("'[b' is not a regular expression" in m for m in messages(app))
         await pilot.press("slash")
         prompt = app.screen.query_one(Input)
         prompt.value = ""
@@ -166,13 +168,13 @@ async def test_destroy_asks_for_the_name_as_shown_and_reports_a_hostile_error_as
         assert f"Destroy (force off) {visible(OSC)}?" in text and "type it as shown" in text
         app.screen.query_one(Input).value = "web02"  # what the name imitates: refused
         await pilot.press("enter")
-        await until(pilot, lambda: any("cancelled" in n.message for n in app._notifications), "cancelled")
+        await until(pilot, lambda: any("cancelled" in m for m in messages(app)), "cancelled")
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the destroy confirmation again")
         app.screen.query_one(Input).value = visible(OSC)
         await pilot.press("enter")
-        await until(pilot, lambda: any("internal error" in n.message for n in app._notifications), "the error")
-        error = next(n.message for n in app._notifications if "internal error" in n.message)
+        await until(pilot, lambda: any("internal error" in m for m in messages(app)), "the error")
+        error = next(m for m in messages(app) if "internal error" in m)
         assert error == f"destroy {visible(OSC)}: libvirt: internal error␊  ␛]0;owned␇ [b]not bold[/b]"
         assert "[b]not bold[/b]" in shown(app)  # the toast: markup shown as text
 
@@ -204,7 +206,7 @@ class LosingSource(HostileSource):
 
 @pytest.mark.asyncio
 async def test_a_lost_connection_says_the_hostile_message_on_one_line(tmp_path):
-    app = XentuiApp(LosingSource(count=12), config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0)
+    app = RecordingApp(LosingSource(count=12), config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.lost is not None and app.snapshot is not None, "the connection lost")
         await pilot.pause()

@@ -20,7 +20,11 @@ def test_only_the_changed_columns_are_sent():
     assert partial_updates.render_segments(update([(0, 0, 22)]), console) == "\x1b[1;1Hname        99.5  1234"
 
 
-def test_installed_by_the_app():
-    import xentui.ui.app  # noqa: F401
+def test_installed_by_run_app_and_the_harness():
+    import inspect
+
+    import tests.ui.harness  # noqa: F401
+    from xentui.ui.app import run_app
 
     assert ChopsUpdate.render_segments is partial_updates.render_segments
+    assert "textual_workarounds.install()" in inspect.getsource(run_app)  # explicit, not at import

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.harness import messages
 from xentui import config
 from xentui.ui.theming import SEMANTIC, ThemeError, builtin_themes, parse_theme, user_themes
 
@@ -58,7 +59,7 @@ async def test_user_theme_selectable_and_theme_switch_persists(make_app, tmp_pat
         app.snapshot = snapshots()[-1]
         await pilot.pause()
         assert app.theme == "mine"
-        assert any("broken.toml" in n.message for n in app._notifications)
+        assert any("broken.toml" in m for m in messages(app))
         app.theme = "high-contrast"  # what the command palette's theme switcher does
         await pilot.pause()
         await until(pilot, lambda: config.load(app.config_path)[0].theme == "high-contrast", "the theme persisted")
@@ -69,7 +70,7 @@ async def test_unknown_theme_falls_back_with_a_line(make_app):
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert app.theme == "xentui-dark"
-        assert any("theme 'nope' not found" in n.message for n in app._notifications)
+        assert any("theme 'nope' not found" in m for m in messages(app))
 
 
 def test_precedence_cli_env_file_defaults(tmp_path: Path):
@@ -118,5 +119,5 @@ async def test_a_failed_save_is_a_warning_and_the_ui_goes_on(make_app, tmp_path)
         app.snapshot = snapshots()[-1]
         await pilot.press("i")
         assert app.settings.reverse is False  # applied at once; the save runs in its own thread
-        await until(pilot, lambda: any("cannot save settings" in n.message for n in app._notifications),
+        await until(pilot, lambda: any("cannot save settings" in m for m in messages(app)),
                     "a warning that the settings were not saved")

@@ -68,7 +68,8 @@ def make_app(source: Source | None = None, settings: config.Settings | None = No
 
 @contextlib.asynccontextmanager
 async def running_app(source: Source | None = None, *, size: tuple[int, int] = (120, 40),
-                      snapshot: Snapshot | None = None, **opts: object) -> AsyncIterator[tuple[RecordingApp, Pilot]]:
+                      snapshot: Snapshot | None = None,
+                      **opts: object) -> AsyncIterator[tuple[RecordingApp, Pilot[None]]]:
     """The app running under Pilot; ``snapshot`` shown first when given."""
     app = make_app(source, **opts)  # type: ignore[arg-type]
     async with app.run_test(size=size) as pilot:

@@ -74,12 +74,13 @@ def parse_theme(text: str, origin: str) -> Theme:
         dark=bool(data.get("dark", True)),
         ansi=bool(data.get("ansi", False)),
         variables={k: _colour(v, f"{origin} [variables] {k}") for k, v in variables.items()},
-        **{k: _colour(v, f"{origin} [colors] {k}") for k, v in colors.items()},
+        **{k: _colour(v, f"{origin} [colors] {k}") for k, v in colors.items()},  # type: ignore[arg-type]
     )
 
 
 def builtin_themes() -> list[Theme]:
-    files = sorted(f for f in resources.files("xentui.themes").iterdir() if f.name.endswith(".toml"))
+    files = sorted((f for f in resources.files("xentui.themes").iterdir() if f.name.endswith(".toml")),
+                   key=lambda f: f.name)
     return [parse_theme(f.read_text(), f.name) for f in files]
 
 

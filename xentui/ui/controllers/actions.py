@@ -9,7 +9,7 @@ notification.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.app import SystemCommand
 
@@ -56,7 +56,7 @@ class DomainActions:
 
     @property
     def source(self) -> Source:
-        return self.app.source
+        return cast(Source, self.app.source)
 
     def notify(self, message: str, *, severity: str = "information", timeout: float | None = None) -> None:
         self.app.notify(message, severity=severity, timeout=timeout)  # type: ignore[arg-type]
@@ -164,7 +164,8 @@ class DomainActions:
         async def work() -> None:
             for sample in samples:
                 try:
-                    took = await poller.act(lambda s=sample: perform(source, s, action, host=host, **params))
+                    took = await poller.act(  # type: ignore[no-untyped-call]
+                        lambda s=sample: perform(source, s, action, host=host, **params))  # type: ignore[arg-type]
                 except (ActionError, NoAnswer) as err:
                     self.notify(one_line(str(err)), severity="error", timeout=10)
                 else:

@@ -50,7 +50,7 @@ class Chart(PlotextPlot):
             if not points:
                 continue
             colour = theme.get(PALETTE[n % len(PALETTE)], "#ffffff").lstrip("#")
-            rgb = tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4)) if len(colour) >= 6 else None
+            rgb = (int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)) if len(colour) >= 6 else None
             plt.plot([p[0] for p in points], [p[1] for p in points], label=label, color=rgb or "white",
                      marker="hd")  # half blocks: every terminal font has them
             drawn = True

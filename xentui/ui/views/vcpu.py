@@ -10,7 +10,7 @@ from textual.widgets import Footer, Static
 
 from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
 from xentui.cpulist import format_cpulist
-from xentui.model import DomainView, Snapshot
+from xentui.model import DomainSample, DomainView, HostSample, Snapshot
 from xentui.sources.deadlines import NoAnswer
 from xentui.text import one_line
 from xentui.ui.dialogs.prompt import PromptScreen
@@ -183,11 +183,12 @@ class VcpuScreen(LiveView):
         self.update_status(literal("pinning…"))
         self.run_worker(self._apply(sample, host, vcpu, text), exclusive=True)
 
-    async def _apply(self, sample, host, vcpu, text: str) -> None:
-        source, persistent = self.app.source, self.persistent
+    async def _apply(self, sample: DomainSample, host: HostSample, vcpu: int | str, text: str) -> None:
+        source, persistent = self.xentui.source, self.persistent
         try:
-            took = await self.app.poller.act(lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,
-                                                              hard=text, persistent=persistent))
+            took = await self.xentui.poller.act(  # type: ignore[no-untyped-call]
+                lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,  # type: ignore[arg-type]
+                                hard=text, persistent=persistent))
         except (ActionError, NoAnswer) as err:
             self.app.notify(one_line(str(err)), severity="error", timeout=10)
             self.note = markup("[$level-crit]$err[/]", err=one_line(str(err)))

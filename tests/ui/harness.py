@@ -68,11 +68,11 @@ def make_app(source: Source | None = None, settings: config.Settings | None = No
 
 @contextlib.asynccontextmanager
 async def running_app(source: Source | None = None, *, size: tuple[int, int] = (120, 40),
-                      snapshot: Snapshot | None = None,
+                      snapshot: Snapshot | None = None, notifications: bool = False,
                       **opts: object) -> AsyncIterator[tuple[RecordingApp, Pilot[None]]]:
-    """The app running under Pilot; ``snapshot`` shown first when given."""
+    """The app running under Pilot (``poll=True``: on its poller); ``snapshot`` shown first when given."""
     app = make_app(source, **opts)  # type: ignore[arg-type]
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=notifications) as pilot:
         if snapshot is not None:
             app.snapshot = snapshot
             await pilot.pause()

@@ -12,8 +12,8 @@ import libvirt
 import pytest
 
 from tests.resctrl_tree import FakeHost
-from tests.ui.harness import RecordingApp, messages
-from xentui import batch, config
+from tests.ui.harness import messages, running_app
+from xentui import batch
 from xentui.model import CacheSample, DomainSample, DomainState, HostSample, L3Cache, RawSample, build_snapshot
 from xentui.poller import Poller
 from xentui.sources.cache_qos import NOT_ATTACHED, libvirt_cache, parse_psr_cmt_show, xen_cache, xen_l3, xen_status
@@ -69,10 +69,7 @@ async def test_resctrl_counters_through_poller_into_table(scripted, tmp_path, mo
     assert view.cache.mbm_local_bytes_s == 1 * MIB
     poller.close()  # closes the libvirt connection (once: two closes from two threads upset libvirt)
     # The app only shows the poller's snapshot (poll=False): its own source is never called.
-    app = RecordingApp(SyntheticSource(count=1), config.Settings(), config_path=None, poll=False)
-    async with app.run_test(size=(200, 30)) as pilot:
-        app.snapshot = snap
-        await pilot.pause()
+    async with running_app(SyntheticSource(count=1), size=(200, 30), snapshot=snap) as (app, pilot):
         table = app.table
         assert {"llc", "llc_pct", "mbm_total", "mbm_local"} <= set(table.shown)
         cells = {k: table.cell_text(TEST_UUID, k) for k in ("llc", "llc_pct", "mbm_total", "mbm_local")}
@@ -114,7 +111,7 @@ def _views(cache: CacheSample, host: HostSample = HOST):
     return build_snapshot(None, RawSample(1.0, 1.0, host, (d,)))
 
 
-async def test_every_source_feeds_the_same_llc_column(make_app, data_dir):
+async def test_every_source_feeds_the_same_llc_column(config_path, data_dir):
     rec = {"cpu.cache.monitor.count": 1, "cpu.cache.monitor.0.bank.count": 1,
            "cpu.cache.monitor.0.bank.0.id": 0, "cpu.cache.monitor.0.bank.0.bytes": 8 * MIB}
     occupancy = (data_dir / "xen-psr" / "xl-psr-cmt-show-cache-occupancy.txt").read_text()
@@ -125,8 +122,7 @@ async def test_every_source_feeds_the_same_llc_column(make_app, data_dir):
         "resctrl": _views(CacheSample("resctrl", banks=libvirt_cache(rec).banks)),
         "xen": _views(xen_cache(3, table, None, None), xen_host),
     }
-    app = make_app()
-    async with app.run_test(size=(200, 30)) as pilot:
+    async with running_app(size=(200, 30), config_path=config_path) as (app, pilot):
         for source, snap in snaps.items():
             app.snapshot = snap
             await pilot.pause()
@@ -138,10 +134,9 @@ async def test_every_source_feeds_the_same_llc_column(make_app, data_dir):
 # --- every "no data" case says why -----------------------------------------------------------
 
 
-async def test_no_data_is_explained(make_app, data_dir):
+async def test_no_data_is_explained(config_path, data_dir):
     disabled = (data_dir / "xen-psr" / "xl-psr-cmt-show-disabled.txt").read_text().strip()
-    app = make_app(count=2)
-    async with app.run_test(size=(200, 30)) as pilot:
+    async with running_app(SyntheticSource(count=2), size=(200, 30), config_path=config_path) as (app, pilot):
         # 1. the host has no Cache QoS at all: columns hidden, the header says why
         host = dataclasses.replace(HOST, cache_monitoring=xen_status(disabled))
         app.snapshot = _views(None, host)
@@ -184,8 +179,7 @@ async def test_key_a_attaches_then_detaches_in_write_mode(tmp_path, monkeypatch)
     source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
                            resctrl=fake.resctrl())
     group = fake.root / GROUP
-    app = RecordingApp(source, config.Settings(), config_path=None, poll=False)
-    async with app.run_test(size=(200, 30)) as pilot:
+    async with running_app(source, size=(200, 30)) as (app, pilot):
         app.snapshot = build_snapshot(None, source.collect())
         await pilot.pause()
         assert app.table.cell_text(TEST_UUID, "llc") == "press A"

@@ -14,7 +14,7 @@ from textual.app import App
 from textual.widgets import Input, Label
 
 from tests import hostile
-from tests.ui.harness import RecordingApp, messages
+from tests.ui.harness import messages, running_app
 from tests.ui.screen_read import lines, probe, rows, shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
@@ -53,9 +53,9 @@ def written(tmp_path: Path) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running(source, tmp_path: Path, size: tuple[int, int] = SIZE):
-    app = RecordingApp(source, config.Settings(delay=0.5, sort="name", reverse=False),
-                    config_path=tmp_path / "c.toml", prime=0.0)
-    async with app.run_test(size=size, notifications=True) as pilot:
+    settings = config.Settings(delay=0.5, sort="name", reverse=False)
+    async with running_app(source, size=size, notifications=True, settings=settings, config_path=tmp_path / "c.toml",
+                           prime=0.0, poll=True) as (app, pilot):
         await until(pilot, lambda: app.snapshot is not None and app.table.row_count >= 10, "the first snapshot")
         yield app, pilot
 

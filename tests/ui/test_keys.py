@@ -15,7 +15,7 @@ from xentui.ui.dialogs.columns import ColumnsScreen
 from xentui.ui.dialogs.help import HelpScreen
 from xentui.ui.dialogs.prompt import PromptScreen
 
-from .conftest import snapshots
+from .harness import snapshots
 from .waiting import until
 
 
@@ -24,18 +24,10 @@ def names(app) -> list[str]:
     return [table.cell_text(uuid, "name") for uuid in table.order]
 
 
-async def started(app, pilot, count=12):
-    snaps = snapshots(count)
-    app.snapshot = snaps[-1]
-    await pilot.pause()
-    return snaps
-
-
 @pytest.mark.asyncio
-async def test_rows_sorted_by_cpu_and_cursor_stays_on_its_domain(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        snaps = await started(app, pilot)
+async def test_rows_sorted_by_cpu_and_cursor_stays_on_its_domain(config_path):
+    snaps = snapshots()
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snaps[-1]) as (app, pilot):
         busiest = max(snaps[-1].domains, key=lambda v: v.rates.cpu_pct)
         assert names(app)[0] == busiest.name  # the busiest domain on top
         await pilot.press("down", "down")
@@ -48,10 +40,8 @@ async def test_rows_sorted_by_cpu_and_cursor_stays_on_its_domain(make_app):
 
 
 @pytest.mark.asyncio
-async def test_vanished_domain_goes_and_new_one_comes(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started(app, pilot, count=12)
+async def test_vanished_domain_goes_and_new_one_comes(config_path):
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         app.snapshot = snapshots(count=11)[-1]
         await pilot.pause()
         assert app.table.row_count == 11
@@ -61,10 +51,8 @@ async def test_vanished_domain_goes_and_new_one_comes(make_app):
 
 
 @pytest.mark.asyncio
-async def test_sort_keys_s_greater_less_and_invert(make_app):
-    app = make_app()
-    async with app.run_test(size=(160, 40)) as pilot:
-        await started(app, pilot)
+async def test_sort_keys_s_greater_less_and_invert(config_path):
+    async with running_app(size=(160, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         shown = app.table.shown
         start = shown.index("cpu_pct")
         await pilot.press("s")
@@ -85,10 +73,8 @@ async def test_sort_keys_s_greater_less_and_invert(make_app):
 
 
 @pytest.mark.asyncio
-async def test_click_on_header_sorts_by_that_column(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started(app, pilot)
+async def test_click_on_header_sorts_by_that_column(config_path):
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         await pilot.click("DomainTable", offset=(2, 0))  # the NAME header
         assert app.settings.sort == "name" and app.settings.reverse is False
         assert names(app) == sorted(names(app), key=str.lower)
@@ -97,10 +83,8 @@ async def test_click_on_header_sorts_by_that_column(make_app):
 
 
 @pytest.mark.asyncio
-async def test_filter_substring_regex_bad_regex_and_escape(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started(app, pilot)
+async def test_filter_substring_regex_bad_regex_and_escape(config_path):
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         await pilot.press("slash")
         assert isinstance(app.screen, PromptScreen)
         await pilot.press(*"web", "enter")
@@ -114,10 +98,9 @@ async def test_filter_substring_regex_bad_regex_and_escape(make_app):
 
 
 @pytest.mark.asyncio
-async def test_cpu_mode_toggle(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        snaps = await started(app, pilot)
+async def test_cpu_mode_toggle(config_path):
+    snaps = snapshots()
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snaps[-1]) as (app, pilot):
         top = max(snaps[-1].domains, key=lambda v: v.rates.cpu_pct)
         cell = lambda: app.table.cell_text(top.uuid, "cpu_pct")  # noqa: E731
         assert cell() == f"{top.rates.cpu_pct:.1f}"
@@ -127,10 +110,8 @@ async def test_cpu_mode_toggle(make_app):
 
 
 @pytest.mark.asyncio
-async def test_delay_prompt_good_and_bad(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started(app, pilot)
+async def test_delay_prompt_good_and_bad(config_path):
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         await pilot.press("d", *["backspace"] * 5, *"1.5", "enter")
         assert app.poller.delay == 1.5 and app.settings.delay == 1.5
         await pilot.press("D", *["backspace"] * 5, *"0.01", "enter")
@@ -139,10 +120,8 @@ async def test_delay_prompt_good_and_bad(make_app):
 
 
 @pytest.mark.asyncio
-async def test_pause_freezes_the_table(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started(app, pilot)
+async def test_pause_freezes_the_table(config_path):
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         await pilot.press("z")
         assert app.paused
         app.snapshot = snapshots(count=5)[-1]
@@ -153,10 +132,8 @@ async def test_pause_freezes_the_table(make_app):
 
 
 @pytest.mark.asyncio
-async def test_detail_lines_n_b_v_and_header_r(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await started(app, pilot)
+async def test_detail_lines_n_b_v_and_header_r(config_path):
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         detail = app.query_one("#detail")
         assert not detail.display or detail.has_class("-hidden")
         await pilot.press("v")
@@ -198,10 +175,8 @@ async def help_matches_active_bindings(app, pilot, key: str = "f1") -> set[tuple
 
 
 @pytest.mark.asyncio
-async def test_help_lists_every_active_key(make_app):
-    app = make_app()
-    async with app.run_test(size=(120, 50)) as pilot:
-        await started(app, pilot)
+async def test_help_lists_every_active_key(config_path):
+    async with running_app(size=(120, 50), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         wanted = await help_matches_active_bindings(app, pilot)
         assert ("q", keys.QUIT_HELP) in wanted and ("Esc", keys.QUIT_HELP) in wanted
         assert not any(what.startswith("replay:") for _k, what in wanted)  # live: no replay keys
@@ -244,10 +219,8 @@ def test_the_readme_key_table_names_every_help_key():
 
 
 @pytest.mark.asyncio
-async def test_choose_columns_and_persist(make_app):
-    app = make_app()
-    async with app.run_test(size=(160, 40)) as pilot:
-        await started(app, pilot)
+async def test_choose_columns_and_persist(config_path):
+    async with running_app(size=(160, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         assert "mem_pct" in app.table.shown
         await pilot.press("c")
         assert isinstance(app.screen, ColumnsScreen)
@@ -259,10 +232,8 @@ async def test_choose_columns_and_persist(make_app):
 
 
 @pytest.mark.asyncio
-async def test_narrow_terminal_drops_columns_by_priority(make_app):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await started(app, pilot)
+async def test_narrow_terminal_drops_columns_by_priority(config_path):
+    async with running_app(size=(80, 24), config_path=config_path, snapshot=snapshots()[-1]) as (app, _pilot):
         shown = app.table.shown
         assert shown[:3] == ("name", "state", "cpu_pct") and "mem" in shown
         width = sum(app.table.widths[k] + 2 for k in shown)
@@ -270,11 +241,9 @@ async def test_narrow_terminal_drops_columns_by_priority(make_app):
 
 
 @pytest.mark.asyncio
-async def test_quit_keys(make_app):
+async def test_quit_keys(config_path):
     for key in ("q", "Q", "escape"):
-        app = make_app()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await started(app, pilot)
+        async with running_app(size=(80, 24), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
             await pilot.press(key)
             await pilot.pause()
             assert not app.is_running

@@ -12,7 +12,7 @@ from rich.cells import cell_len
 from textual import events
 from textual.widgets import Input, Label
 
-from tests.ui.harness import RecordingApp, messages
+from tests.ui.harness import RecordingApp, messages, running_app
 from tests.ui.waiting import until
 from xentui import config
 from xentui.actions import ActionError
@@ -68,8 +68,9 @@ def select(app: XentuiApp, name: str) -> None:
 @contextlib.asynccontextmanager
 async def hostile(tmp_path, write: bool = False, size=(120, 40), selected: str | None = None):
     """The app on the hostile host, its snapshot shown, ``selected`` under the cursor: (app, pilot)."""
-    app = hostile_app(tmp_path, write)
-    async with app.run_test(size=size) as pilot:
+    source = HostileSource(count=12, readonly=not write)
+    settings = config.Settings(sort="name", reverse=False)
+    async with running_app(source, size=size, settings=settings, config_path=tmp_path / "c.toml") as (app, pilot):
         show(app)
         await pilot.pause()
         if selected is not None:
@@ -206,8 +207,8 @@ class LosingSource(HostileSource):
 
 @pytest.mark.asyncio
 async def test_a_lost_connection_says_the_hostile_message_on_one_line(tmp_path):
-    app = RecordingApp(LosingSource(count=12), config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with running_app(LosingSource(count=12), settings=config.Settings(delay=0.2), config_path=tmp_path / "c.toml",
+                           prime=0.0, poll=True) as (app, pilot):
         await until(pilot, lambda: app.lost is not None and app.snapshot is not None, "the connection lost")
         await pilot.pause()
         text = shown(app)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import libvirt
 import pytest
 from textual.content import Content
 
+from tests.ui.harness import running_app
 from tests.ui.waiting import until
 from xentui import config
 from xentui.model import (
@@ -21,7 +24,6 @@ from xentui.model import (
 )
 from xentui.sources.libvirt_source import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
-from xentui.ui.app import XentuiApp
 from xentui.ui.dialogs.prompt import PromptScreen
 from xentui.ui.placement_render import matrix, pcpu_lines, vcpu_table
 from xentui.ui.views.pcpu import PcpuScreen
@@ -82,8 +84,15 @@ class Driver:
 
     def __init__(self, write: bool, tmp_path):
         self.source = SyntheticSource(count=12, readonly=not write)
-        self.app = XentuiApp(self.source, config.Settings(), config_path=tmp_path / "c.toml", poll=False)
+        self.config_path = tmp_path / "c.toml"
         self.prev = self.source.collect()
+
+    @contextlib.asynccontextmanager
+    async def running(self):
+        """The app on this host (running_app): the pilot; the app is ``self.app``."""
+        async with running_app(self.source, size=(120, 40), config_path=self.config_path) as (app, pilot):
+            self.app = app
+            yield pilot
 
     async def tick(self, pilot) -> None:
         raw = self.source.collect()
@@ -111,7 +120,7 @@ async def open_vcpu_view(driver: Driver, pilot, name: str = "proxy") -> VcpuScre
 async def test_enter_opens_the_vcpu_view_which_watches_its_domain(tmp_path):
     d = Driver(False, tmp_path)
     d.source.placement = cache = type("Cache", (), {"watch": None, "want_all": False})()  # what the poller sets
-    async with d.app.run_test(size=(120, 40)) as pilot:
+    async with d.running() as pilot:
         screen = await open_vcpu_view(d, pilot)
         assert cache.watch == screen.uuid
         assert "vCPUs of proxy" in text_of(screen, "#vcpu-title")
@@ -127,18 +136,17 @@ async def test_enter_opens_the_vcpu_view_which_watches_its_domain(tmp_path):
 @pytest.mark.asyncio
 async def test_read_only_pin_explains_how_to_write(tmp_path):
     d = Driver(False, tmp_path)
-    async with d.app.run_test(size=(120, 40)) as pilot:
+    async with d.running() as pilot:
         screen = await open_vcpu_view(d, pilot)
         await pilot.press("p")
-        await pilot.pause()
+        await until(pilot, lambda: "--write" in text_of(screen, "#vcpu-status"), "the refusal")
         assert not isinstance(d.app.screen, PromptScreen)
-        assert "--write" in text_of(screen, "#vcpu-status")
 
 
 @pytest.mark.asyncio
 async def test_pin_all_vcpus_previews_then_applies_on_y(tmp_path):
     d = Driver(True, tmp_path)
-    async with d.app.run_test(size=(120, 40)) as pilot:
+    async with d.running() as pilot:
         screen = await open_vcpu_view(d, pilot)
         await pilot.press("a", "p")
         await pilot.pause()
@@ -160,7 +168,7 @@ async def test_pin_all_vcpus_previews_then_applies_on_y(tmp_path):
 @pytest.mark.asyncio
 async def test_bad_pin_list_gives_one_line_and_no_preview(tmp_path):
     d = Driver(True, tmp_path)
-    async with d.app.run_test(size=(120, 40)) as pilot:
+    async with d.running() as pilot:
         screen = await open_vcpu_view(d, pilot)
         await pilot.press("p", *"0-99", "enter")
         await pilot.pause()
@@ -177,7 +185,7 @@ async def test_bad_pin_list_gives_one_line_and_no_preview(tmp_path):
 @pytest.mark.asyncio
 async def test_key_1_opens_the_pcpu_view(tmp_path):
     d = Driver(False, tmp_path)
-    async with d.app.run_test(size=(120, 40)) as pilot:
+    async with d.running() as pilot:
         await d.tick(pilot)
         await pilot.press("1")
         await pilot.pause()
@@ -194,8 +202,8 @@ async def test_key_1_opens_the_pcpu_view(tmp_path):
 async def test_pinning_through_the_ui_on_libvirts_test_driver(tmp_path):
     """Real libvirt code end to end: the test driver's domain pinned from the vCPU view."""
     source = LibvirtSource("test:///default", readonly=False)
-    app = XentuiApp(source, config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with running_app(source, settings=config.Settings(delay=0.2), config_path=tmp_path / "c.toml", prime=0.0,
+                           poll=True) as (app, pilot):
         await until(pilot, lambda: app.snapshot is not None, "a first snapshot")
         await pilot.press("enter")
         await pilot.pause()

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.harness import messages
+from tests.ui.harness import messages, running_app
 from xentui import config
 from xentui.ui.theming import SEMANTIC, ThemeError, builtin_themes, parse_theme, user_themes
 
-from .conftest import snapshots
+from .harness import snapshots
 from .waiting import until
 
 GOOD = """
@@ -49,13 +49,13 @@ def test_user_themes_load_and_bad_ones_are_skipped(tmp_path):
     assert len(errors) == 1 and "bad.toml" in errors[0]
 
 
-async def test_user_theme_selectable_and_theme_switch_persists(make_app, tmp_path):
+async def test_user_theme_selectable_and_theme_switch_persists(config_path, tmp_path):
     themes = tmp_path / "cfg" / "xentui" / "themes"
     themes.mkdir(parents=True)
     (themes / "good.toml").write_text(GOOD)
     (themes / "broken.toml").write_text("name = ")
-    app = make_app(config.Settings(theme="mine"))
-    async with app.run_test(size=(100, 30)) as pilot:
+    settings = config.Settings(theme="mine")
+    async with running_app(size=(100, 30), settings=settings, config_path=config_path) as (app, pilot):
         app.snapshot = snapshots()[-1]
         await pilot.pause()
         assert app.theme == "mine"
@@ -65,9 +65,9 @@ async def test_user_theme_selectable_and_theme_switch_persists(make_app, tmp_pat
         await until(pilot, lambda: config.load(app.config_path)[0].theme == "high-contrast", "the theme persisted")
 
 
-async def test_unknown_theme_falls_back_with_a_line(make_app):
-    app = make_app(config.Settings(theme="nope"))
-    async with app.run_test(size=(100, 30)) as pilot:
+async def test_unknown_theme_falls_back_with_a_line(config_path):
+    settings = config.Settings(theme="nope")
+    async with running_app(size=(100, 30), settings=settings, config_path=config_path) as (app, pilot):
         await pilot.pause()
         assert app.theme == "xentui-dark"
         assert any("theme 'nope' not found" in m for m in messages(app))
@@ -111,11 +111,10 @@ def test_save_round_trips(tmp_path):
     assert config.load(path, env={}) == (wanted, [])
 
 
-async def test_a_failed_save_is_a_warning_and_the_ui_goes_on(make_app, tmp_path):
+async def test_a_failed_save_is_a_warning_and_the_ui_goes_on(config_path, tmp_path):
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "xentui").write_text("a file where the directory should be")
-    app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with running_app(size=(100, 30), config_path=config_path) as (app, pilot):
         app.snapshot = snapshots()[-1]
         await pilot.press("i")
         assert app.settings.reverse is False  # applied at once; the save runs in its own thread

@@ -34,9 +34,9 @@ from xentui.ui.controllers.actions import DomainActions
 from xentui.ui.dialogs.columns import ColumnsScreen
 from xentui.ui.dialogs.help import HelpScreen
 from xentui.ui.dialogs.prompt import PromptScreen
-from xentui.ui.literal import literal, markup
+from xentui.ui.literal import literal
 from xentui.ui.replay_controls import ReplayControls
-from xentui.ui.state import ViewState
+from xentui.ui.state import SettingsStore, ViewState
 from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
 from xentui.ui.views.charts import DomainChartsScreen, HostChartsScreen
@@ -44,7 +44,7 @@ from xentui.ui.views.pcpu import PcpuScreen
 from xentui.ui.views.vcpu import VcpuScreen
 from xentui.ui.widgets.detail_pane import DetailPane
 from xentui.ui.widgets.domain_table import DomainTable
-from xentui.ui.widgets.host_header import HostHeader
+from xentui.ui.widgets.host_header import HostHeader, live_mode_line
 
 
 class XentuiApp(ReplayControls, App[None]):
@@ -61,9 +61,8 @@ class XentuiApp(ReplayControls, App[None]):
         super().__init__()
         self.animation_level = "none"  # calm over SSH: nothing moves unless the data does
         self.source = source
-        self.settings = settings
+        self.store = SettingsStore(settings, config_path, self._save_failed)  # settings persist through it
         self.config_path = config_path
-        self.saver = config.Saver(config_path) if config_path is not None else None
         self.problems = list(problems or [])
         self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
@@ -238,16 +237,9 @@ class XentuiApp(ReplayControls, App[None]):
     def mode_line(self) -> Content:
         if self.replaying is not None:
             return self.replay_mode_line()
-        parts = [markup("[$level-warn]read-only[/]" if getattr(self.source, "readonly", True)
-                        else "[$level-crit]WRITE[/]"),
-                 literal(f"every {self.poller.delay:g} s" + (" + events" if self.events else ""))]
-        if self.paused:
-            parts.append(markup("[reverse] PAUSED [/]"))
-        if self.lost is not None:
-            parts.append(markup("[reverse $level-crit] STALE [/]"))
-        if self.filter_text:
-            parts.append(markup("filter: $text", text=self.filter_text))
-        return literal("  ").join(parts)
+        return live_mode_line(readonly=getattr(self.source, "readonly", True), delay=self.poller.delay,
+                              events=self.events, paused=self.paused, stale=self.lost is not None,
+                              filter_text=self.filter_text)
 
     def selected(self) -> DomainView | None:
         uuid = self.table.cursor_domain()
@@ -267,18 +259,20 @@ class XentuiApp(ReplayControls, App[None]):
 
     # --- settings -----------------------------------------------------------------
 
+    @property
+    def settings(self) -> config.Settings:
+        return self.store.settings
+
     def change(self, **changes: object) -> None:
         """Apply and persist a settings change."""
-        self.settings = config.replace(self.settings, **changes)
-        if self.saver is not None:
-            self.saver.submit(self.settings, self._save_failed)
+        self.store.change(**changes)
 
     def _save_failed(self, problem: str) -> None:
         with contextlib.suppress(RuntimeError):  # the app already stopped: nobody left to tell
             self.call_from_thread(self.notify, problem, severity="warning")
 
     def watch_theme(self, theme: str) -> None:
-        if hasattr(self, "settings") and theme != self.settings.theme and theme != "no-color":
+        if hasattr(self, "store") and theme != self.settings.theme and theme != "no-color":
             self.change(theme=theme)
 
     # --- actions (keys) -------------------------------------------------------------
@@ -341,13 +335,11 @@ class XentuiApp(ReplayControls, App[None]):
         self.actions.cache_monitor()
 
     def action_vcpu_view(self) -> None:
-        view = self.selected()
-        if view is not None:
+        if (view := self.selected()) is not None:
             self.show_view(VcpuScreen(view.uuid))
 
     def action_charts(self) -> None:
-        view = self.selected()
-        if view is not None:
+        if (view := self.selected()) is not None:
             self.show_view(DomainChartsScreen(view.uuid))
 
     def action_host_charts(self) -> None:
@@ -395,8 +387,7 @@ class XentuiApp(ReplayControls, App[None]):
 
     def on_unmount(self) -> None:
         self.poller.close()
-        if self.saver is not None:
-            self.saver.close()
+        self.store.close()
 
 
 def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None,

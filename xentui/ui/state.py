@@ -2,16 +2,17 @@
 
 The App keeps one :class:`ViewState` in a Textual ``var`` and reacts to each change in ``watch_view``
 (re-sort, re-present, the detail pane, the header); the persisted part (sort, reverse, CPU mode)
-comes from and goes to :class:`xentui.config.Settings`.
+comes from and goes to :class:`xentui.config.Settings`, kept by a :class:`SettingsStore`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from xentui import config
 from xentui.model import DomainView
@@ -100,3 +101,22 @@ class ViewState:
             shown = [v for v in shown if pattern.search(v.name)]
         column = cols.BY_KEY.get(self.sort, cols.BY_KEY["cpu_pct"])
         return cols.ordered(shown, column, context, self.reverse)
+
+
+class SettingsStore:
+    """The settings as the UI changes them; each change saved in order, off the event loop, when there is a file."""
+
+    def __init__(self, settings: config.Settings, path: Path | None, on_problem: Callable[[str], None]):
+        self.settings = settings
+        self.saver = config.Saver(path) if path is not None else None
+        self.on_problem = on_problem  # called in the saver's thread
+
+    def change(self, **changes: object) -> config.Settings:
+        self.settings = config.replace(self.settings, **changes)  # type: ignore[arg-type]
+        if self.saver is not None:
+            self.saver.submit(self.settings, self.on_problem)
+        return self.settings
+
+    def close(self) -> None:
+        if self.saver is not None:
+            self.saver.close()

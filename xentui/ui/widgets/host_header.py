@@ -27,6 +27,20 @@ def uptime(seconds: float) -> str:
     return f"{days}d {hours}h" if days else f"{hours}h {rest // 60}m"
 
 
+def live_mode_line(*, readonly: bool, delay: float, events: bool, paused: bool, stale: bool,
+                   filter_text: str) -> Content:
+    """``read-only  every 3 s + events  PAUSED  STALE  filter: web``: how the live view is running."""
+    parts = [markup("[$level-warn]read-only[/]" if readonly else "[$level-crit]WRITE[/]"),
+             literal(f"every {delay:g} s" + (" + events" if events else ""))]
+    if paused:
+        parts.append(markup("[reverse] PAUSED [/]"))
+    if stale:
+        parts.append(markup("[reverse $level-crit] STALE [/]"))
+    if filter_text:
+        parts.append(markup("filter: $text", text=filter_text))
+    return literal("  ").join(parts)
+
+
 def pcpu_bars(pcts: tuple[float | None, ...], width: int) -> list[str]:
     """``0[|||||     42%]`` per pCPU, as many per line as fit; markup coloured by level."""
     cells = []

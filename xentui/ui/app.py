@@ -198,10 +198,7 @@ class XentuiApp(ReplayControls, App[None]):
     def set_interest(self, interest: Interest | None) -> None:
         """What placement the view on top wants read: passed on to the poller."""
         uuid, every_domain = interest or (None, False)
-        if every_domain:
-            self.poller.watch_placement(uuid, every_domain=True)
-        else:
-            self.poller.watch_placement(uuid)
+        self.poller.watch_placement(uuid, every_domain=every_domain)
 
     def show_view(self, screen: Screen[None]) -> None:
         """Open a full-screen view; the table, not redrawn while covered, catches up when it closes."""

@@ -18,13 +18,14 @@ from textual.widget import Widget
 from tests.hostile import leaks, unsafe_in
 from tests.ui.waiting import until
 from xentui.text import visible
+from xentui.ui.textual_workarounds import full_frame
 
 # Textual's own mouse actions, on scrollbars; any other "@" action (e.g. @click) on screen came from text.
 SCROLLBAR_ACTIONS = {"grab", "release", "scroll_up", "scroll_down", "scroll_left", "scroll_right"}
 
 
 def _frame(app: App):
-    return app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return full_frame(app)  # Textual's private parts, in one product module
 
 
 Place = Widget | Callable[[], Widget | None] | None  # a widget, or how to find it when it is there

@@ -10,7 +10,7 @@ checks the patch against its output.
 2. NO_COLOR without colours: Textual's answer to NO_COLOR is greyscale, which still sends colours;
 :func:`no_color` swaps its private line filters for one that strips them.
 
-3. :func:`screen_bytes`: the bytes a full repaint sends, read from the compositor (for tests).
+3. :func:`screen_bytes` and :func:`full_frame`: what a full repaint draws, read from the compositor (for tests).
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ def no_color(app: App) -> None:
     """The terminal's own colours only (https://no-color.org): meaning by bold and reverse."""
     app._filters = [f for f in app._filters if not isinstance(f, Monochrome | ANSIToTruecolor)]
     app._filters.append(NoColor())
+
+
+def full_frame(app: App) -> object:
+    """The compositor's full update of the screen with the screens under it (what the terminal would show)."""
+    return app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
 
 
 def screen_bytes(app: App) -> str:

@@ -4,9 +4,8 @@ import math
 
 import pytest
 
+from tests.factories import snapshots
 from xentui.history import History, Ring
-from xentui.model import build_snapshot
-from xentui.sources.synthetic import SyntheticSource
 
 
 def test_ring_keeps_the_last_values_oldest_first():
@@ -18,15 +17,6 @@ def test_ring_keeps_the_last_values_oldest_first():
     short = Ring(5)
     short.append(None)
     assert math.isnan(short.values()[0])
-
-
-def snapshots(count: int, domains: int = 3):
-    source = SyntheticSource(count=domains)
-    prev = None
-    for seq in range(1, count + 1):
-        raw = source.collect()
-        yield build_snapshot(prev, raw, seq)
-        prev = raw
 
 
 def test_history_per_domain_and_host_bounded():

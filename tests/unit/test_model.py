@@ -2,31 +2,15 @@
 
 import pytest
 
+from tests.factories import dom, raw
 from xentui.model import (
     BlockSample,
-    DomainSample,
     DomainState,
-    HostSample,
     NetSample,
-    RawSample,
     VcpuSample,
     build_snapshot,
     counter_rate,
 )
-
-HOST = HostSample(
-    hostname="h", hypervisor="QEMU", hypervisor_version="7.2.0", uri="qemu:///system",
-    pcpus=4, mhz=2000, mem_total_kib=4 * 1024 * 1024, mem_free_kib=1024 * 1024,
-)
-UUID = "11111111-2222-3333-4444-555555555555"
-
-
-def dom(cpu_s: float, *, uuid=UUID, name="web", domid=7, state=DomainState.RUNNING, **kw) -> DomainSample:
-    return DomainSample(uuid=uuid, name=name, domid=domid, state=state, cpu_ns=int(cpu_s * 1e9), **kw)
-
-
-def raw(t: float, *domains: DomainSample) -> RawSample:
-    return RawSample(monotonic=t, wall=1_700_000_000 + t, host=HOST, domains=domains)
 
 
 def test_counter_rate():

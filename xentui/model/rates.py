@@ -92,7 +92,7 @@ def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, hos
     old_cache = prev.cache if prev is not None and same_incarnation(prev, cur) else None
     comparable = (old_cache is not None and old_cache.source == cache.source and old_cache.group == cache.group
                   and seconds > 0)
-    old = {b.cache_id: b for b in old_cache.banks} if comparable else {}
+    old = {b.cache_id: b for b in old_cache.banks} if comparable and old_cache is not None else {}
     banks: list[CacheBankView] = []
     for b in cache.banks:
         a = old.get(b.cache_id)
@@ -108,10 +108,10 @@ def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, hos
         source=cache.source,
         banks=tuple(banks),
         status=cache.status,
-        occupancy_bytes=sum_parts(v.occupancy_bytes for v in banks) if banks else None,
+        occupancy_bytes=sum_parts((v.occupancy_bytes for v in banks), empty=None),
         occupancy_pct=max((v.occupancy_pct for v in banks if v.occupancy_pct is not None), default=None),
-        mbm_total_bytes_s=sum_parts(v.mbm_total_bytes_s for v in banks) if banks else None,
-        mbm_local_bytes_s=sum_parts(v.mbm_local_bytes_s for v in banks) if banks else None,
+        mbm_total_bytes_s=sum_parts((v.mbm_total_bytes_s for v in banks), empty=None),
+        mbm_local_bytes_s=sum_parts((v.mbm_local_bytes_s for v in banks), empty=None),
     )
 
 

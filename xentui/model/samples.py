@@ -15,17 +15,19 @@ NS_PER_S = 1_000_000_000
 SECTOR_BYTES = 512  # xentop's RSECT/WSECT are 512-byte sectors
 
 
-def sum_parts(parts: Iterable[N | None]) -> N | int | None:
-    """The sum of the parts, or None when any part is unknown (a partial sum lies); 0 for no parts.
+def sum_parts(parts: Iterable[N | None], empty: int | None = 0) -> N | int | None:
+    """The sum of the parts, or None when any part is unknown (a partial sum lies); ``empty`` for no parts.
 
     The one rule for every total xentui shows: a domain's devices, a domain's L3s, the host's domains.
     """
     total: N | int = 0
+    seen = False
     for part in parts:
         if part is None:
             return None
         total += part
-    return total
+        seen = True
+    return total if seen else empty
 
 
 class DomainState(enum.Enum):

@@ -109,3 +109,14 @@ def test_mem_pct_of_host():
 )
 def test_state_flags(state, flags):
     assert state.flags == flags
+
+
+def test_sum_parts_is_unknown_when_a_part_is():
+    from xentui.model import sum_parts
+
+    assert sum_parts([1, 2, 3]) == 6 and sum_parts([0.5, 1]) == 1.5
+    assert sum_parts([1, None, 3]) is None  # a partial sum lies
+    assert sum_parts([]) == 0 and sum_parts([], empty=None) is None
+    io = dom(1.0, nets=(NetSample("a", rx_bytes=5), NetSample("b", rx_bytes=None)),
+             blocks=(BlockSample("vda", rd_bytes=7),)).io
+    assert io.net_rx_bytes is None and io.blk_rd_bytes == 7 and io.net_tx_bytes is None

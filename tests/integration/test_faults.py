@@ -77,7 +77,6 @@ def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
     print(f"UI live again {recovered:.2f} s after libvirtd answered")
 
 
-
 def read_frames(proc: subprocess.Popen, until: float, pid: int | None = None, done=lambda: False) -> list[dict]:
     """JSON frames a batch run prints until the monotonic time ``until`` or ``done()``; with ``pid``, each also
     gets the CPU time that process had used when the frame arrived (``_pid_cpu_s``)."""

@@ -22,8 +22,6 @@ def _pct_of_ns(prev: int | None, cur: int | None, seconds: float) -> float | Non
     return None if rate is None else 100.0 * rate / NS_PER_S
 
 
-
-
 def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
     """True when both samples come from one run of one domain.
 
@@ -81,7 +79,6 @@ def wrapping_rate(prev: int | None, cur: int | None, seconds: float, bits: int =
         return None
     rate = ((cur - prev) % (1 << bits)) / seconds
     return rate if rate <= MAX_MBM_BYTES_S else None
-
 
 
 def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, host: HostSample) -> CacheView | None:

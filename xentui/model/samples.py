@@ -126,8 +126,6 @@ class CacheSample:
     counter_bits: int = 64  # MBM counter width: resctrl's files are 64-bit (the kernel folds hardware overflow)
 
 
-
-
 @frozen_record
 class IoTotals:
     """A domain's network and block counters summed over its devices."""

@@ -120,3 +120,7 @@ def test_sum_parts_is_unknown_when_a_part_is():
     io = dom(1.0, nets=(NetSample("a", rx_bytes=5), NetSample("b", rx_bytes=None)),
              blocks=(BlockSample("vda", rd_bytes=7),)).io
     assert io.net_rx_bytes is None and io.blk_rd_bytes == 7 and io.net_tx_bytes is None
+    from xentui.model.samples import sum_attr  # the devices' loop spelling of the same rule
+
+    for nets in ((), (NetSample("a", rx_bytes=5),), (NetSample("a", rx_bytes=5), NetSample("b", rx_bytes=None))):
+        assert sum_attr(nets, "rx_bytes") == sum_parts(n.rx_bytes for n in nets)

@@ -20,14 +20,21 @@ def sum_parts(parts: Iterable[N | None], empty: int | None = 0) -> N | int | Non
 
     The one rule for every total xentui shows: a domain's devices, a domain's L3s, the host's domains.
     """
-    total: N | int = 0
-    seen = False
-    for part in parts:
-        if part is None:
+    values = parts if isinstance(parts, list) else list(parts)
+    if not values:
+        return empty
+    return None if None in values else sum(values)
+
+
+def sum_attr(items: Iterable[object], attr: str) -> int | None:
+    """``sum_parts(getattr(i, attr) for i in items)``, spelt as a loop: it runs for every device every tick."""
+    total = 0
+    for item in items:
+        value = getattr(item, attr)
+        if value is None:
             return None
-        total += part
-        seen = True
-    return total if seen else empty
+        total += value
+    return total
 
 
 class DomainState(enum.Enum):
@@ -145,15 +152,15 @@ class IoTotals:
         if not nets and not blocks:
             return NO_IO
         return cls(
-            net_rx_bytes=sum_parts(n.rx_bytes for n in nets),
-            net_tx_bytes=sum_parts(n.tx_bytes for n in nets),
-            net_rx_packets=sum_parts(n.rx_packets for n in nets),
-            net_tx_packets=sum_parts(n.tx_packets for n in nets),
-            blk_rd_reqs=sum_parts(b.rd_reqs for b in blocks),
-            blk_wr_reqs=sum_parts(b.wr_reqs for b in blocks),
-            blk_rd_bytes=sum_parts(b.rd_bytes for b in blocks),
-            blk_wr_bytes=sum_parts(b.wr_bytes for b in blocks),
-            blk_oo_reqs=sum_parts(b.oo_reqs for b in blocks),
+            net_rx_bytes=sum_attr(nets, "rx_bytes"),
+            net_tx_bytes=sum_attr(nets, "tx_bytes"),
+            net_rx_packets=sum_attr(nets, "rx_packets"),
+            net_tx_packets=sum_attr(nets, "tx_packets"),
+            blk_rd_reqs=sum_attr(blocks, "rd_reqs"),
+            blk_wr_reqs=sum_attr(blocks, "wr_reqs"),
+            blk_rd_bytes=sum_attr(blocks, "rd_bytes"),
+            blk_wr_bytes=sum_attr(blocks, "wr_bytes"),
+            blk_oo_reqs=sum_attr(blocks, "oo_reqs"),
         )
 
 

@@ -13,6 +13,7 @@ from typing import Literal, Protocol, TypedDict
 
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, DomainState, HostSample
+from xentui.units import KIB, UNIT_BYTES
 
 READ_ONLY = "read-only session: start xentui with --write (-w) to act on domains"
 
@@ -75,7 +76,6 @@ class ActingSource(Protocol):
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-_KIB_PER_UNIT = {"": 1024, "k": 1, "m": 1024, "g": 1024**2, "t": 1024**3}  # bare number: MiB, as xl mem-set
 
 
 def parse_memory_kib(text: str) -> int:
@@ -83,7 +83,7 @@ def parse_memory_kib(text: str) -> int:
     match = _SIZE.match(str(text))
     if not match or int(match.group(1)) == 0:
         raise ActionError(f"memory {text!r} is not a size; write e.g. 512M, 2G or 262144k")
-    return int(match.group(1)) * _KIB_PER_UNIT[match.group(2).lower()]
+    return int(match.group(1)) * UNIT_BYTES[match.group(2).upper() or "M"] // KIB  # bare number: MiB, as xl mem-set
 
 
 def validate(action: Action, params: dict, host: HostSample, vcpus: int) -> dict:

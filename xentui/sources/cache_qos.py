@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 from xentui.limits import MAX_CACHES, count, counter
 from xentui.model import CacheBank, CacheSample, L3Cache
+from xentui.units import UNIT_BYTES
 
 NOT_ATTACHED = "domain not attached: press A to attach"  # the wording
 XEN_DISABLED_HINT = "boot Xen with psr=cmt:1 on a CPU with Intel CMT"
-_UNIT_BYTES = {"B": 1, "KiB": 1024, "KB": 1024, "K": 1024, "MiB": 1 << 20, "MB": 1 << 20, "M": 1 << 20,
-               "GiB": 1 << 30, "GB": 1 << 30}
 
 
 # --- libvirt -------------------------------------------------------------------------
@@ -83,7 +82,7 @@ def capabilities_l3(xml: str) -> tuple[L3Cache, ...]:
         try:
             if bank.get("level") != "3":
                 continue
-            out[int(bank.get("id", ""))] = int(bank.get("size", "")) * _UNIT_BYTES[bank.get("unit", "B")]
+            out[int(bank.get("id", ""))] = int(bank.get("size", "")) * UNIT_BYTES[bank.get("unit", "B")]
         except (ValueError, KeyError):
             continue
     return tuple(L3Cache(cid, size) for cid, size in sorted(out.items()))

@@ -16,6 +16,7 @@ from pathlib import Path
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
@@ -169,7 +170,8 @@ class XentuiApp(ReplayControls, App[None]):
                 if self.screen.is_mounted:  # just pushed, not composed yet: its on_mount shows self.snapshot
                     self.screen.show(snapshot)
             else:
-                self.present(snapshot)
+                with contextlib.suppress(NoMatches):  # the app closed while the tick was on its way: nothing to draw
+                    self.present(snapshot)
 
     def watch_view(self, old: ViewState, new: ViewState) -> None:
         """The view state changed: persist its settings part, then redraw what it affects."""

@@ -51,7 +51,7 @@ DEMO_SCENES = [
 
 def demo_app():
     from xentui import config
-    from xentui.sources.replay import ReplaySource, demo_path
+    from xentui.recording.reader import ReplaySource, demo_path
     from xentui.ui.app import XentuiApp
 
     return XentuiApp(ReplaySource.open(demo_path(), demo=True), config.Settings(), config_path=None)
@@ -84,7 +84,7 @@ def main() -> int:
     if not shutil.which("rsvg-convert"):
         print("screenshots/make.py: rsvg-convert not found; install it with: apt-get install librsvg2-bin")
         return 1
-    from xentui.sources.replay import demo_path
+    from xentui.recording.reader import demo_path
 
     scenes = SCENES + (DEMO_SCENES if demo_path().exists() else [])
     for stem, size, settings, keys in scenes:

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from xentui.model import build_snapshot
-from xentui.output.recorder import Recorder
-from xentui.sources.replay import ReplaySource
+from xentui.recording.reader import ReplaySource
+from xentui.recording.writer import Recorder
 
 from .conftest import SPINNING_PCT, URI
 

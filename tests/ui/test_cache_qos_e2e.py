@@ -12,7 +12,8 @@ import libvirt
 import pytest
 
 from tests.resctrl_tree import FakeHost
-from xentui import batch, config
+from xentui import config
+from xentui.cli import batch
 from xentui.model import CacheSample, DomainSample, DomainState, HostSample, L3Cache, RawSample, build_snapshot
 from xentui.poller import Poller
 from xentui.sources.cache_qos import NOT_ATTACHED, libvirt_cache, parse_psr_cmt_show, xen_cache, xen_l3, xen_status

@@ -9,7 +9,7 @@ import pytest
 from tests.recordings import write
 from tests.ui.waiting import until
 from xentui import config
-from xentui.sources.replay import ReplaySource
+from xentui.recording.reader import ReplaySource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.app import XentuiApp
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).parents[2] / "xentui"
 # cli.py may start the UI (lazily); the runtime test below proves importing it loads no textual.
-CORE = ["model.py", "history.py", "recformat.py", "record_main.py", "poller.py", "batch.py", "lab.py", "text.py",
+CORE = ["model.py", "history.py", "feed.py", "recording", "cli/batch.py", "cli/record.py", "cli/common.py",
+        "poller.py", "lab.py", "text.py",
         "sources", "output"]
 
 
@@ -32,7 +33,7 @@ def test_core_source_has_no_textual_import():
 
 
 def test_importing_the_core_loads_no_textual():
-    modules = ["xentui.model", "xentui.poller", "xentui.batch", "xentui.cli", "xentui.output.xentop", "xentui.text",
+    modules = ["xentui.model", "xentui.poller", "xentui.cli.batch", "xentui.cli", "xentui.output.xentop", "xentui.text",
                "xentui.output.records", "xentui.sources.libvirt_source", "xentui.sources.host"]
     code = f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; " \
            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"

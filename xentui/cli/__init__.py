@@ -1,30 +1,17 @@
-"""Command line: xentop's options plus ours.  Bad input gets one line and exit 2."""
+"""Command line: xentop's options plus ours.  Bad input gets one line and exit 2.
+
+``xentui`` (the live view or batch: view.py, batch.py), ``xentui record`` (record.py), ``xentui lab``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
 
 from xentui import __version__
-from xentui.poller import check_delay
-from xentui.text import one_line
+from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg
 
-EXIT_USAGE = 2
-
-
-class UsageParser(argparse.ArgumentParser):
-    """Bad options: one line naming the fix, exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
-
-
-def delay_arg(text: str) -> float:
-    try:
-        return check_delay(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+__all__ = ["EXIT_USAGE", "UsageParser", "build_parser", "delay_arg", "main"]
 
 
 def _iterations(text: str) -> int:
@@ -67,27 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of exiting with status 1")
     p.add_argument("--replay", metavar="FILE", help="show a session written by 'xentui record -o FILE' "
                    "(UI: Space pauses, , . step, [ ] seek, - + speed; batch: -b --replay FILE)")
+    p.add_argument("--record", metavar="FILE", help="record while watching: the live view's samples to a new "
+                   "FILE (mode 0600) for --replay, as 'xentui record -o FILE' does")
+    p.add_argument("--force", action="store_true", help="with --record: replace FILE if it exists")
     p.add_argument("--demo", action="store_true", help="replay the session bundled with xentui (real lab guests)")
     p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
     return p
-
-
-def _demo():
-    """The session bundled with xentui, as a replay source."""
-    from xentui.sources.replay import ReplaySource, demo_path
-
-    return ReplaySource.open(demo_path(), demo=True)
-
-
-def _replay(args: argparse.Namespace):
-    """The replay source asked for (--replay, --demo), or None."""
-    from xentui.sources.replay import ReplaySource
-
-    if args.demo:
-        return _demo()
-    if args.replay:
-        return ReplaySource.open(args.replay)
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,75 +69,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return lab.main(argv[1:])
     if argv[:1] == ["record"]:
-        from xentui import record_main
+        from xentui.cli import record
 
-        return record_main.main(argv[1:])
+        return record.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.replay and args.demo:
         parser.error("--replay and --demo are two sessions: choose one")
-    if (args.replay or args.demo) and (args.connect or args.write):
-        parser.error("a replay shows a recording: -c and -w do not apply to it")
+    if (args.replay or args.demo) and (args.connect or args.write or args.record):
+        parser.error("a replay shows a recording: -c, -w and --record do not apply to it")
+    if args.record and args.batch:
+        parser.error("--record is for the live view: 'xentui record -o FILE' records without one")
+    if args.force and not args.record:
+        parser.error("--force replaces the file of --record FILE: give --record too")
+    from xentui.cli import view
 
-    from xentui.sources import SourceError, open_source
-    from xentui.sources.replay import ReplayError, ReplaySource
-
-    loop = None
-    if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
-        import asyncio
-
-        from xentui.sources import events
-
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        events.use_loop(loop)
-    try:
-        source = _replay(args)
-        if source is None:
-            source = open_source(args.connect, readonly=not args.write)
-    except ReplayError as err:
-        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
-        return EXIT_USAGE
-    except SourceError as err:
-        # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
-        # batch mode and an explicit -c fail with one line, as a script expects.
-        if args.batch or args.connect:
-            print(f"xentui: {one_line(str(err))} (xentui --demo shows a recorded session)", file=sys.stderr)
-            return 1
-        print(f"xentui: {one_line(str(err))}\n"
-              "xentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
-              file=sys.stderr)
-        try:
-            source = _demo()
-        except ReplayError as demo_err:
-            print(f"xentui: {one_line(str(demo_err))}", file=sys.stderr)
-            return 1
-        source.fallback = str(err)
-    from xentui import config
-
-    config_path = config.config_dir() / "config.toml"
-    settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
-    if args.batch:
-        from xentui import batch
-        from xentui.output.xentop import XentopOptions
-
-        opts = batch.BatchOptions(
-            delay=args.delay if args.delay is not None else 3.0,  # xentop's default; the UI's setting is not used
-            iterations=args.iterations,
-            format=args.format,
-            reconnect=args.reconnect,
-            xentop=XentopOptions(
-                networks=args.networks,
-                vbds=args.vbds,
-                vcpus=args.vcpus,
-                repeat_header=args.repeat_header,
-                full_name=args.full_name,
-                dom0_first=args.dom0_first,
-            ),
-        )
-        if isinstance(source, ReplaySource):
-            return batch.replay(source, opts)
-        return batch.main(source, opts)
-    from xentui.ui.app import run_app
-
-    return run_app(source, settings, problems, config_path, loop=loop)
+    return view.main(args)

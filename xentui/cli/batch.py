@@ -1,4 +1,4 @@
-"""Batch mode: snapshots to stdout as xentop text, CSV or JSON lines.
+"""Batch mode: a feed (live or a recording) to stdout as xentop text, CSV or JSON lines.
 
 Stops cleanly on SIGINT, SIGTERM and a closed pipe.  Imports no textual.
 """
@@ -9,22 +9,21 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TextIO, TypeVar
+from typing import TextIO
 
+from xentui.feed import Back, Feed, Lost
 from xentui.model import Snapshot
 from xentui.output import records
 from xentui.output.xentop import XentopOptions, format_frame
 from xentui.poller import Poller
-from xentui.sources import Source, SourceError
+from xentui.recording.player import ReplayPlayer
+from xentui.sources import Source
 from xentui.text import one_line
 
 # CPU(%) is true on iteration 1: a first sample this long before it (xentop prints 0.0).
 PRIME_S = 1.0
 FORMATS = ("text", "csv", "json")
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,84 +44,53 @@ def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
     return format_frame(snapshot, opts.xentop)
 
 
-async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> tuple[bool, T | None]:
-    """Run ``work`` unless ``stop`` is set first: (stopped, result)."""
-    task = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        stopper.cancel()
-        return False, task.result()
-    task.cancel()
-    return True, None
+async def run_batch(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, lost_code: int = 1) -> int:
+    """Print ``opts.iterations`` frames (or until the feed ends or a signal); return the exit code.
 
-
-async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout) -> int:
-    """Print ``opts.iterations`` frames (or until a signal); return the exit code."""
+    ``lost_code``: the exit status when the feed is lost for good (1: a source; 2: a damaged recording).
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay))
-    iteration = 0
-    attempt = 0
+    printing = asyncio.ensure_future(_print(feed, opts, out, lost_code))
+    stopper = asyncio.ensure_future(stop.wait())
     try:
-        while opts.iterations is None or iteration < opts.iterations:
-            try:
-                stopped, snapshot = await _unless_stopped(stop, poller.tick())
-            except SourceError as err:
-                if not opts.reconnect:
-                    raise
-                wait = poller.backoff(attempt)
-                if attempt == 0:
-                    print(f"xentui: {one_line(str(err))}; retrying (1 s doubling to 30 s) until it answers",
-                          file=sys.stderr)
-                attempt += 1
-                stopped, _ = await _unless_stopped(stop, poller.wait_to_retry(wait))
-                if stopped:
-                    break
-                continue
-            if attempt:
-                print("xentui: connection back", file=sys.stderr)
-                attempt = 0
-            if stopped or snapshot is None:
-                break
-            iteration += 1
-            out.write(render(snapshot, iteration, opts))
-            out.flush()
-            if opts.iterations is not None and iteration >= opts.iterations:
-                break
-            stopped, _ = await _unless_stopped(stop, asyncio.sleep(poller.until_next()))
-            if stopped:
-                break
-    except SourceError as err:
-        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
-        return 1
+        done, _ = await asyncio.wait({printing, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if printing in done:
+            return printing.result()
+        printing.cancel()
+        return 0
     except BrokenPipeError:
         _reader_gone(out)
         return 0
     finally:
-        poller.close()
-    return 0
+        stopper.cancel()
+        feed.close()
 
 
-def replay(source, opts: BatchOptions, out: TextIO | None = None) -> int:
-    """A recording as fast as it can be written (no real-time waits): every tick, or the first -i N."""
-    out = sys.stdout if out is None else out
+async def _print(feed: Feed, opts: BatchOptions, out: TextIO, lost_code: int) -> int:
     iteration = 0
-    try:
-        for index in range(source.index, len(source)):
+    lost = False
+    async for event in feed.events():
+        if isinstance(event, Lost):
+            if event.retry_in is None:
+                out.flush()
+                print(f"xentui: {one_line(event.reason)}", file=sys.stderr)
+                return lost_code
+            if not lost:
+                print(f"xentui: {one_line(event.reason)}; retrying (1 s doubling to 30 s) until it answers",
+                      file=sys.stderr)
+            lost = True
+        elif isinstance(event, Back):
+            print("xentui: connection back", file=sys.stderr)
+            lost = False
+        else:
+            iteration += 1
+            out.write(render(event, iteration, opts))
+            out.flush()
             if opts.iterations is not None and iteration >= opts.iterations:
                 break
-            iteration += 1
-            out.write(render(source.snapshot(index), iteration, opts))
-        out.flush()
-    except SourceError as err:  # a large recording's values are checked as they are read
-        out.flush()
-        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        _reader_gone(out)
     return 0
 
 
@@ -133,4 +101,13 @@ def _reader_gone(out: TextIO) -> None:
 
 
 def main(source: Source, opts: BatchOptions) -> int:
-    return asyncio.run(run_batch(source, opts))
+    """A live source: the first frame's rates true (a prime sample); Lost ends it unless --reconnect."""
+    poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay), reconnect=opts.reconnect)
+    return asyncio.run(run_batch(poller, opts))
+
+
+def replay(player: ReplayPlayer, opts: BatchOptions, out: TextIO | None = None) -> int:
+    """A recording as fast as it can be written (no real-time waits): every tick, or the first -i N;
+    a damaged tick of a large recording ends it with status 2."""
+    player.realtime = False
+    return asyncio.run(run_batch(player, opts, sys.stdout if out is None else out, lost_code=2))

@@ -4,23 +4,19 @@ gzip'd JSON lines (see docs/record-format.md).  Line 1 is the header::
 
     {"format": "xentui-record", "version": 1, "created": <epoch s>, "uri": ..., "delay": ..., "fields": {...}}
 
-then one line per tick::
-
-    {"t": monotonic, "w": wall, "h": [host static] (first tick and when it changed), "f": mem_free_kib,
-     "d": [domain, ...], "p": [pcpu busy ns] | null, "e": [errors], "n": [notices]}
-
-Objects are positional arrays in the order the header's ``fields`` names (so the file documents itself).
-A domain is written whole (an array) the first time its UUID appears, else as a delta against its
-previous tick: ``{"=": uuid, "<field index>": new value, ...}`` (only the fields that changed).
-Decoding checks every type: a damaged file is refused whole, with one line, never half-shown.
-Pure standard library plus the model.
+then one line per tick (xentui/recording/delta.py).  Records are positional arrays in the order of the
+tables below, which the header's ``fields`` repeats (so the file documents itself).  Each field is declared
+once, as ``Field(name, codec, since=…)``: encoding and decoding both read the tables.  Fields are only ever
+appended; ``since`` is the revision that added one (1: the first files of version 1), so an older file
+(shorter arrays) reads with the later fields at their defaults.  Decoding checks every type: a damaged
+file is refused whole, with one line, never half-shown.  Pure standard library plus the model.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from xentui import limits
@@ -34,109 +30,19 @@ from xentui.model import (
     L3Cache,
     NetSample,
     Pcpu,
-    RawSample,
     VcpuSample,
 )
 
 FORMAT = "xentui-record"
 VERSION = 1
-
-HOST_FIELDS = ("hostname", "hypervisor", "hypervisor_version", "uri", "pcpus", "mhz", "mem_total_kib",
-               "cpu_model", "libvirt_version", "cache_monitoring", "boot_time", "topology",
-               "l3_caches", "cache_rmids")
-PCPU_FIELDS = ("number", "node", "socket", "core", "online")
-DOMAIN_FIELDS = ("uuid", "name", "domid", "state", "cpu_ns", "vcpus_current", "vcpus_max", "mem_kib", "maxmem_kib",
-                 "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale")
-# Fields are only ever appended: a file written before (shorter arrays, as its header's "fields" say) reads
-# with the later fields at their defaults.  The first lengths of version 1:
-FIRST_LENGTHS = {"host": 12, "domain": 15}
-L3_FIELDS = ("cache_id", "size_bytes")
-CACHE_FIELDS = ("source", "group", "banks", "status", "counter_bits")
-BANK_FIELDS = ("cache_id", "occupancy_bytes", "mbm_total_bytes", "mbm_local_bytes", "mbm_total_bytes_s",
-               "mbm_local_bytes_s")
-VCPU_FIELDS = ("number", "online", "time_ns", "delay_ns", "pcpu", "hard_affinity", "soft_affinity")
-NET_FIELDS = ("name", "rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop")
-BLOCK_FIELDS = ("name", "path", "rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors", "kind", "devno")
-FIELDS = {"host": HOST_FIELDS, "pcpu": PCPU_FIELDS, "domain": DOMAIN_FIELDS, "vcpu": VCPU_FIELDS,
-          "net": NET_FIELDS, "block": BLOCK_FIELDS, "l3": L3_FIELDS, "cache": CACHE_FIELDS, "bank": BANK_FIELDS}
+MAX_CPUS = limits.MAX_CPUS  # pCPU and vCPU numbers: a damaged file must not make a view draw 2**70 columns
 
 
 class FormatError(ValueError):
     """What is wrong with one line of a recording (the reader adds file and line)."""
 
 
-# --- encoding ---------------------------------------------------------------------------
-
-
-def _cpus(cpus: frozenset[int] | None) -> list[int] | None:
-    return None if cpus is None else sorted(cpus)
-
-
-def header(uri: str, delay: float, created: float, version: str) -> dict[str, Any]:
-    return {"format": FORMAT, "version": VERSION, "created": created, "uri": uri, "delay": delay,
-            "xentui": version, "fields": {k: list(v) for k, v in FIELDS.items()}}
-
-
-def encode_host(h: HostSample) -> list:
-    return [h.hostname, h.hypervisor, h.hypervisor_version, h.uri, h.pcpus, h.mhz, h.mem_total_kib, h.cpu_model,
-            h.libvirt_version, h.cache_monitoring, h.boot_time,
-            [[p.number, p.node, p.socket, p.core, p.online] for p in h.topology],
-            [[c.cache_id, c.size_bytes] for c in h.l3_caches], h.cache_rmids]
-
-
-def _encode_cache(c: CacheSample | None) -> list | None:
-    if c is None:
-        return None
-    return [c.source, c.group, [[b.cache_id, b.occupancy_bytes, b.mbm_total_bytes, b.mbm_local_bytes,
-                                 b.mbm_total_bytes_s, b.mbm_local_bytes_s] for b in c.banks], c.status, c.counter_bits]
-
-
-def encode_domain(d: DomainSample) -> list:
-    return [d.uuid, d.name, d.domid, d.state.value, d.cpu_ns, d.vcpus_current, d.vcpus_max, d.mem_kib, d.maxmem_kib,
-            d.rss_kib,
-            [[v.number, v.online, v.time_ns, v.delay_ns, v.pcpu, _cpus(v.hard_affinity), _cpus(v.soft_affinity)]
-             for v in d.vcpus],
-            [[n.name, n.rx_bytes, n.rx_packets, n.rx_errs, n.rx_drop, n.tx_bytes, n.tx_packets, n.tx_errs, n.tx_drop]
-             for n in d.nets],
-            [[b.name, b.path, b.rd_reqs, b.rd_bytes, b.wr_reqs, b.wr_bytes, b.oo_reqs, b.errors, b.kind, b.devno]
-             for b in d.blocks],
-            d.ssid, d.flags, _encode_cache(d.cache), d.stale]
-
-
-def _delta(prev: list | None, cur: list) -> list | dict:
-    if prev is None:
-        return cur
-    changed: dict[str, Any] = {"=": cur[0]}
-    for i in range(1, len(cur)):
-        if cur[i] != prev[i]:
-            changed[str(i)] = cur[i]
-    return changed
-
-
-def encode_tick(raw: RawSample, host: list | None, previous: dict[str, list]) -> str:
-    """One line; ``host`` is the encoded static host when it must be written (first tick, or it changed);
-    ``previous``: each domain's encoded fields at the last tick (updated here: the deltas' base)."""
-    tick: dict[str, Any] = {"t": raw.monotonic, "w": raw.wall}
-    if host is not None:
-        tick["h"] = host
-    tick["f"] = raw.host.mem_free_kib
-    current = {}
-    domains = []
-    for d in raw.domains:
-        fields = current[d.uuid] = encode_domain(d)
-        domains.append(_delta(previous.get(d.uuid), fields))
-    previous.clear()
-    previous.update(current)
-    tick["d"] = domains
-    tick["p"] = None if raw.pcpu_busy_ns is None else list(raw.pcpu_busy_ns)
-    if raw.errors:
-        tick["e"] = list(raw.errors)
-    if raw.notices:
-        tick["n"] = list(raw.notices)
-    return json.dumps(tick, separators=(",", ":"), allow_nan=False) + "\n"
-
-
-# --- decoding (every type checked) ------------------------------------------------------------
+# --- checks of one JSON value (each raises FormatError naming ``what``) -------------------------
 
 
 def _int(v: Any, what: str, optional: bool = True) -> int | None:
@@ -149,11 +55,8 @@ def _int(v: Any, what: str, optional: bool = True) -> int | None:
     return v
 
 
-MAX_CPUS = limits.MAX_CPUS  # pCPU and vCPU numbers: a damaged file must not make a view draw 2**70 columns
-
-
 def _cpu(v: Any, what: str) -> int:
-    n = _int(v, what, optional=False)
+    n: int = _int(v, what, optional=False)  # type: ignore[assignment]  # not optional: never None
     if n >= MAX_CPUS:
         raise FormatError(f"{what} {n} is beyond {MAX_CPUS - 1}")
     return n
@@ -184,13 +87,7 @@ def _str(v: Any, what: str, optional: bool = False, most: int = limits.MAX_NAME)
     return v
 
 
-def _bool(v: Any, what: str) -> bool:
-    if type(v) is not bool:
-        raise FormatError(f"{what} is not true/false")
-    return v
-
-
-def _list(v: Any, what: str, length: int | None = None, most: int | None = None) -> list:
+def _list(v: Any, what: str, length: int | None = None, most: int | None = None) -> list[Any]:
     if type(v) is not list:
         raise FormatError(f"{what} is not a list")
     if length is not None and len(v) != length:
@@ -200,17 +97,42 @@ def _list(v: Any, what: str, length: int | None = None, most: int | None = None)
     return v
 
 
-def _fields(v: Any, what: str, kind: str) -> list:
-    """A host or domain array: as long as now, or as in an earlier file (later fields then at None)."""
-    full = len(FIELDS[kind])
-    v = _list(v, what)
-    if not FIRST_LENGTHS[kind] <= len(v) <= full:
-        raise FormatError(f"{what} has {len(v)} fields, not {full}")
-    return v + [None] * (full - len(v))
+# --- codecs: how one field is written and read back ---------------------------------------------
 
 
-def _strs(v: Any, what: str) -> tuple[str, ...]:
-    return tuple(_str(s, what, most=limits.MAX_MESSAGE) for s in _list(v, what, most=limits.MAX_MESSAGES))
+def _same(v: Any) -> Any:
+    return v
+
+
+@dataclass(frozen=True)
+class Codec:
+    """``decode(json value, what) -> value`` (checked); ``encode(value) -> json value``."""
+
+    decode: Callable[[Any, str], Any]
+    encode: Callable[[Any], Any] = _same
+
+
+def Int(optional: bool = True) -> Codec:
+    return Codec(lambda v, what: _int(v, what, optional))
+
+
+def Str(optional: bool = False, most: int = limits.MAX_NAME, none: str | None = None) -> Codec:
+    """``none``: what a null (or a field older files lack) decodes to."""
+    return Codec(lambda v, what: _str(v, what, optional, most) or none if optional and none is not None
+                 else _str(v, what, optional, most))
+
+
+def _bool(v: Any, what: str) -> bool:
+    if type(v) is not bool:
+        raise FormatError(f"{what} is not true/false")
+    return v
+
+
+def _counter_bits(v: Any, what: str) -> int:
+    bits: int = _int(v, what, False)  # type: ignore[assignment]  # not optional: never None
+    if not 1 <= bits <= 64:
+        raise FormatError(f"counter bits {bits} is not 1 to 64")
+    return bits
 
 
 def _cpuset(v: Any, what: str) -> frozenset[int] | None:
@@ -219,80 +141,153 @@ def _cpuset(v: Any, what: str) -> frozenset[int] | None:
     return frozenset(_cpu(c, what) for c in _list(v, what, most=MAX_CPUS))
 
 
-def decode_host(v: Any, mem_free_kib: int) -> HostSample:
-    h = _fields(v, "host", "host")
-    topology = []
-    for p in _list(h[11], "host topology", most=MAX_CPUS):
-        p = _list(p, "pCPU", len(PCPU_FIELDS))
-        topology.append(Pcpu(_cpu(p[0], "pCPU number"), _int(p[1], "pCPU node", False),
-                             _int(p[2], "pCPU socket", False), _int(p[3], "pCPU core"), _bool(p[4], "pCPU online")))
-    pcpus = _cpu(h[4], "host pcpus")
-    return HostSample(
-        hostname=_str(h[0], "hostname"), hypervisor=_str(h[1], "hypervisor"),
-        hypervisor_version=_str(h[2], "hypervisor version"), uri=_str(h[3], "host uri"), pcpus=pcpus,
-        mhz=_int(h[5], "host mhz", False), mem_total_kib=_int(h[6], "host memory", False),
-        mem_free_kib=mem_free_kib, cpu_model=_str(h[7], "cpu model"),
-        libvirt_version=_str(h[8], "libvirt version"), cache_monitoring=_str(h[9], "cache monitoring"),
-        boot_time=_time(h[10], "boot time", optional=True), topology=tuple(topology),
-        l3_caches=tuple(L3Cache(_int(c[0], "L3 id", False), _int(c[1], "L3 size", False))
-                        for c in (_list(x, "L3", len(L3_FIELDS))
-                                  for x in _list(h[12] or [], "L3 caches", most=limits.MAX_CACHES))),
-        cache_rmids=_int(h[13], "RMIDs"),
-    )
-
-
-def _decode_cache(v: Any) -> CacheSample | None:
-    if v is None:
-        return None
-    c = _list(v, "cache", len(CACHE_FIELDS))
-    banks = []
-    for b in _list(c[2], "cache banks", most=limits.MAX_CACHES):
-        b = _list(b, "cache bank", len(BANK_FIELDS))
-        banks.append(CacheBank(_int(b[0], "cache id"), *(_int(x, "cache counter") for x in b[1:4]),
-                               *(_float(x, "cache rate", optional=True) for x in b[4:6])))
-    bits = _int(c[4], "counter bits", False)
-    if not 1 <= bits <= 64:
-        raise FormatError(f"counter bits {bits} is not 1 to 64")
-    return CacheSample(_str(c[0], "cache source"), _str(c[1], "cache group"), tuple(banks),
-                       _str(c[3], "cache status", most=limits.MAX_MESSAGE), bits)
-
-
 _STATES = {s.value: s for s in DomainState}
 
 
-def decode_domain(v: Any) -> DomainSample:
-    d = _fields(v, "domain", "domain")
-    state = _STATES.get(d[3]) if type(d[3]) is str else None
+def _state(v: Any, what: str) -> DomainState:
+    state = _STATES.get(v) if type(v) is str else None
     if state is None:
-        raise FormatError(f"domain state {d[3]!r} is not one of {', '.join(_STATES)}")
-    vcpus = []
-    for x in _list(d[10], "vCPUs", most=limits.MAX_VCPUS):
-        x = _list(x, "vCPU", len(VCPU_FIELDS))
-        vcpus.append(VcpuSample(_cpu(x[0], "vCPU number"), _bool(x[1], "vCPU online"),
-                                _int(x[2], "vCPU time"), _int(x[3], "vCPU delay"),
-                                None if x[4] is None else _cpu(x[4], "vCPU pcpu"),
-                                _cpuset(x[5], "hard affinity"), _cpuset(x[6], "soft affinity")))
-    nets = []
-    for x in _list(d[11], "nets", most=limits.MAX_DEVICES):
-        x = _list(x, "net", len(NET_FIELDS))
-        nets.append(NetSample(_str(x[0], "net name"), *(_int(c, "net counter") for c in x[1:])))
-    blocks = []
-    for x in _list(d[12], "blocks", most=limits.MAX_DEVICES):
-        x = _list(x, "block", len(BLOCK_FIELDS))
-        blocks.append(BlockSample(_str(x[0], "block name"), _str(x[1], "block path"),
-                                  *(_int(c, "block counter") for c in x[2:8]), _str(x[8], "block kind"),
-                                  _int(x[9], "block devno")))
-    return DomainSample(
-        uuid=_str(d[0], "domain uuid"), name=_str(d[1], "domain name"), domid=_int(d[2], "domain id"), state=state,
-        cpu_ns=_int(d[4], "cpu time"), vcpus_current=_int(d[5], "vcpus"), vcpus_max=_int(d[6], "max vcpus"),
-        mem_kib=_int(d[7], "memory"), maxmem_kib=_int(d[8], "max memory"), rss_kib=_int(d[9], "rss"),
-        vcpus=tuple(vcpus), nets=tuple(nets), blocks=tuple(blocks), ssid=_int(d[13], "ssid", False),
-        flags=_str(d[14], "flags", optional=True), cache=_decode_cache(d[15]),
-        stale=_str(d[16], "stale", optional=True, most=limits.MAX_MESSAGE) or "",
-    )
+        raise FormatError(f"{what} {v!r} is not one of {', '.join(_STATES)}")
+    return state
 
 
-def check_header(v: Any) -> dict:
+INT, REQUIRED_INT, STR, BOOL, CPU = Int(), Int(False), Str(), Codec(_bool), Codec(_cpu)
+OPTIONAL_CPU = Codec(lambda v, what: None if v is None else _cpu(v, what))
+TIME_OR_NONE = Codec(lambda v, what: _time(v, what, optional=True))
+RATE_OR_NONE = Codec(lambda v, what: _float(v, what, optional=True))
+CPUSET = Codec(_cpuset, lambda v: None if v is None else sorted(v))
+STATE = Codec(_state, lambda v: v.value)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One position of a record: the model's attribute, its codec, the label errors name, the revision."""
+
+    name: str
+    codec: Codec
+    what: str
+    since: int = 1
+
+
+@dataclass(frozen=True)
+class Table:
+    """A record type: its fields in order, and the model class built from them."""
+
+    kind: str
+    cls: type
+    fields: tuple[Field, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def first_length(self) -> int:
+        """The length of the arrays of the first files: the fields of revision 1."""
+        return sum(1 for f in self.fields if f.since == 1)
+
+    def encode(self, obj: Any) -> list[Any]:
+        return [f.codec.encode(getattr(obj, f.name)) for f in self.fields]
+
+    def values(self, v: list[Any]) -> dict[str, Any]:
+        """An array as long as ``fields`` decoded field by field, as the model's keyword arguments."""
+        return {f.name: f.codec.decode(x, f.what) for f, x in zip(self.fields, v, strict=True)}
+
+    def decode(self, v: Any, what: str) -> Any:
+        """A nested record: its array has exactly as many fields as the table."""
+        return self.cls(**self.values(_list(v, what, len(self.fields))))
+
+    def whole(self, v: Any, what: str) -> list[Any]:
+        """A host or domain array: as long as now, or as in an earlier file (later fields then at None)."""
+        v = _list(v, what)
+        if not self.first_length <= len(v) <= len(self.fields):
+            raise FormatError(f"{what} has {len(v)} fields, not {len(self.fields)}")
+        return v + [None] * (len(self.fields) - len(v))
+
+
+def rows(table: Table, what: str, most: int, item: str | None = None, none_is_empty: bool = False) -> Codec:
+    """A list of records of ``table`` (at most ``most``); each entry checked as ``item``."""
+    def decode(v: Any, _what: str) -> tuple[Any, ...]:
+        entries = _list([] if v is None and none_is_empty else v, what, most=most)
+        return tuple(table.decode(x, item or table.kind) for x in entries)
+
+    return Codec(decode, lambda v: [table.encode(x) for x in v])
+
+
+def record_or_none(table: Table, what: str) -> Codec:
+    return Codec(lambda v, _what: None if v is None else table.decode(v, what),
+                 lambda v: None if v is None else table.encode(v))
+
+
+def _counters(names: Sequence[str], what: str, codec: Codec = INT) -> tuple[Field, ...]:
+    return tuple(Field(n, codec, what) for n in names)
+
+
+# --- the tables (the header's "fields" lists their names, in this order) -------------------------
+
+PCPU = Table("pCPU", Pcpu, (Field("number", CPU, "pCPU number"), Field("node", REQUIRED_INT, "pCPU node"),
+                            Field("socket", REQUIRED_INT, "pCPU socket"), Field("core", INT, "pCPU core"),
+                            Field("online", BOOL, "pCPU online")))
+L3 = Table("L3", L3Cache, (Field("cache_id", REQUIRED_INT, "L3 id"), Field("size_bytes", REQUIRED_INT, "L3 size")))
+HOST = Table("host", HostSample, (
+    Field("hostname", STR, "hostname"), Field("hypervisor", STR, "hypervisor"),
+    Field("hypervisor_version", STR, "hypervisor version"), Field("uri", STR, "host uri"),
+    Field("pcpus", CPU, "host pcpus"), Field("mhz", REQUIRED_INT, "host mhz"),
+    Field("mem_total_kib", REQUIRED_INT, "host memory"), Field("cpu_model", STR, "cpu model"),
+    Field("libvirt_version", STR, "libvirt version"), Field("cache_monitoring", STR, "cache monitoring"),
+    Field("boot_time", TIME_OR_NONE, "boot time"),
+    Field("topology", rows(PCPU, "host topology", MAX_CPUS), "host topology"),
+    Field("l3_caches", rows(L3, "L3 caches", limits.MAX_CACHES, none_is_empty=True), "L3 caches", since=2),
+    Field("cache_rmids", INT, "RMIDs", since=2),
+))
+BANK = Table("cache bank", CacheBank, (
+    Field("cache_id", INT, "cache id"),
+    *_counters(("occupancy_bytes", "mbm_total_bytes", "mbm_local_bytes"), "cache counter"),
+    *_counters(("mbm_total_bytes_s", "mbm_local_bytes_s"), "cache rate", RATE_OR_NONE),
+))
+CACHE = Table("cache", CacheSample, (
+    Field("source", STR, "cache source"), Field("group", STR, "cache group"),
+    Field("banks", rows(BANK, "cache banks", limits.MAX_CACHES), "cache banks"),
+    Field("status", Str(most=limits.MAX_MESSAGE), "cache status"),
+    Field("counter_bits", Codec(_counter_bits), "counter bits"),
+))
+VCPU = Table("vCPU", VcpuSample, (
+    Field("number", CPU, "vCPU number"), Field("online", BOOL, "vCPU online"), Field("time_ns", INT, "vCPU time"),
+    Field("delay_ns", INT, "vCPU delay"), Field("pcpu", OPTIONAL_CPU, "vCPU pcpu"),
+    Field("hard_affinity", CPUSET, "hard affinity"), Field("soft_affinity", CPUSET, "soft affinity"),
+))
+NET = Table("net", NetSample, (
+    Field("name", STR, "net name"),
+    *_counters(("rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop"),
+               "net counter"),
+))
+BLOCK = Table("block", BlockSample, (
+    Field("name", STR, "block name"), Field("path", STR, "block path"),
+    *_counters(("rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors"), "block counter"),
+    Field("kind", STR, "block kind"), Field("devno", INT, "block devno"),
+))
+DOMAIN = Table("domain", DomainSample, (
+    Field("uuid", STR, "domain uuid"), Field("name", STR, "domain name"), Field("domid", INT, "domain id"),
+    Field("state", STATE, "domain state"), Field("cpu_ns", INT, "cpu time"),
+    Field("vcpus_current", INT, "vcpus"), Field("vcpus_max", INT, "max vcpus"), Field("mem_kib", INT, "memory"),
+    Field("maxmem_kib", INT, "max memory"), Field("rss_kib", INT, "rss"),
+    Field("vcpus", rows(VCPU, "vCPUs", limits.MAX_VCPUS), "vCPUs"),
+    Field("nets", rows(NET, "nets", limits.MAX_DEVICES), "nets"),
+    Field("blocks", rows(BLOCK, "blocks", limits.MAX_DEVICES), "blocks"),
+    Field("ssid", REQUIRED_INT, "ssid"), Field("flags", Str(optional=True), "flags"),
+    Field("cache", record_or_none(CACHE, "cache"), "cache", since=2),
+    Field("stale", Str(optional=True, most=limits.MAX_MESSAGE, none=""), "stale", since=2),
+))
+TABLES = {"host": HOST, "pcpu": PCPU, "domain": DOMAIN, "vcpu": VCPU, "net": NET, "block": BLOCK, "l3": L3,
+          "cache": CACHE, "bank": BANK}  # in the header's order
+
+
+def header(uri: str, delay: float, created: float, version: str) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, "created": created, "uri": uri, "delay": delay,
+            "xentui": version, "fields": {k: list(t.names) for k, t in TABLES.items()}}
+
+
+def check_header(v: Any) -> dict[str, Any]:
     """The header, or FormatError saying what a recording's first line would be."""
     if type(v) is not dict or v.get("format") != FORMAT:
         raise FormatError(f"not a xentui recording (its first line lacks \"format\": \"{FORMAT}\")")
@@ -303,75 +298,19 @@ def check_header(v: Any) -> dict:
     return v
 
 
-def _undelta(v: Any, previous: dict[str, list], current: dict[str, list]) -> list:
-    if type(v) is dict:
-        uuid = v.get("=")
-        base = previous.get(uuid) if type(uuid) is str else None
-        if base is None:
-            raise FormatError(f"a domain delta for {uuid!r}, which was not in the tick before")
-        fields = list(base)
-        for key, value in v.items():
-            if key == "=":
-                continue
-            i = int(key) if key.isdigit() else 0
-            if not 1 <= i < len(DOMAIN_FIELDS):
-                raise FormatError(f"domain delta field {key!r} is not 1 to {len(DOMAIN_FIELDS) - 1}")
-            fields[i] = value
-        v = fields
-    d = _fields(v, "domain", "domain")
-    if type(d[0]) is not str or d[0] in current:
-        raise FormatError("a domain without a UUID, or the same UUID twice in one tick")
-    _str(d[0], "domain uuid")
-    _str(d[1], "domain name")  # checked at open even when values are decoded as shown
-    current[d[0]] = d
-    return d
+def encode_host(h: HostSample) -> list[Any]:
+    return HOST.encode(h)
 
 
-def resolve_tick(v: Any, state: dict[str, Any]) -> dict[str, Any]:
-    """A tick made whole (fast, JSON level): the host written out and every domain delta applied.
-
-    ``state`` carries the last host and each domain's fields from tick to tick (updated here).
-    Checks the structure only; :func:`decode_tick` checks every value.
-    """
-    if type(v) is not dict:
-        raise FormatError("a tick is not a JSON object")
-    if "h" in v:
-        state["h"] = v["h"]
-    elif "h" not in state:
-        raise FormatError("the first tick has no host")
-    _time(v.get("t"), "monotonic time")
-    previous: dict[str, list] = state.setdefault("d", {})
-    current: dict[str, list] = {}
-    domains = [_undelta(d, previous, current) for d in _list(v.get("d"), "domains", most=limits.MAX_DOMAINS)]
-    state["d"] = current
-    whole = {k: v[k] for k in TICK_KEYS if k in v}  # unknown keys are not carried along
-    whole["h"], whole["d"] = state["h"], domains
-    return whole
+def encode_domain(d: DomainSample) -> list[Any]:
+    return DOMAIN.encode(d)
 
 
-TICK_KEYS = ("t", "w", "f", "p", "e", "n")
+def decode_host(v: Any, mem_free_kib: int) -> HostSample:
+    host: HostSample = HOST.cls(**HOST.values(HOST.whole(v, "host")), mem_free_kib=mem_free_kib)
+    return host
 
 
-def decode_tick(v: dict[str, Any], hosts: dict[int, tuple[list, HostSample]] | None = None) -> RawSample:
-    """A whole tick (from :func:`resolve_tick`) as a RawSample, every value checked.
-
-    ``hosts``: the hosts decoded so far (by the id of their array): ticks that share a host array
-    share its decoded pCPUs and caches.
-    """
-    busy = v.get("p")
-    free = _int(v.get("f"), "free memory", False)
-    known = hosts.get(id(v["h"])) if hosts is not None else None
-    if known is not None and known[0] is v["h"]:
-        host = replace(known[1], mem_free_kib=free)
-    else:
-        host = decode_host(v["h"], free)
-        if hosts is not None:
-            hosts[id(v["h"])] = (v["h"], host)
-    return RawSample(
-        monotonic=_time(v.get("t"), "monotonic time"), wall=_time(v.get("w"), "wall time"),
-        host=host,
-        domains=tuple(decode_domain(d) for d in v["d"]),
-        errors=_strs(v.get("e", []), "errors"), notices=_strs(v.get("n", []), "notices"),
-        pcpu_busy_ns=None if busy is None else tuple(_int(b, "pCPU busy", False)
-                                                     for b in _list(busy, "pCPU busy", most=MAX_CPUS)),
-    )
+def decode_domain(v: Any) -> DomainSample:
+    domain: DomainSample = DOMAIN.cls(**DOMAIN.values(DOMAIN.whole(v, "domain")))
+    return domain

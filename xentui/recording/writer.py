@@ -1,15 +1,22 @@
-"""``xentui record``: raw samples to a ``.xtrec.gz`` file (format: xentui/recformat.py, docs/record-format.md)."""
+"""The recorder: raw samples to a ``.xtrec.gz`` file (format: xentui/recording/format.py, docs/record-format.md).
+
+Used as a feed's tap (``xentui record``, ``xentui --record FILE``): :meth:`Recorder.write` runs in the
+poller's worker thread, :meth:`Recorder.close` in the consumer's; a write after the close is dropped.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
+import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from xentui import __version__, recformat, safefile
+from xentui import __version__, safefile
 from xentui.model import RawSample
+from xentui.recording import format as recformat
+from xentui.recording.delta import encode_tick
 
 FLUSH_EVERY = 30  # ticks between gzip sync points: a killed recorder loses at most this many
 
@@ -23,8 +30,10 @@ class Recorder:
         self.path = str(path)
         self._raw = safefile.create_new(self.path, force=force)
         self._file: IO[bytes] = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
-        self._host: list | None = None
-        self._domains: dict[str, list] = {}  # each domain's fields at the last tick: the deltas' base
+        self._host: list[Any] | None = None
+        self._domains: dict[str, list[Any]] = {}  # each domain's fields at the last tick: the deltas' base
+        self._lock = threading.Lock()
+        self._closed = False
         self.ticks = 0
         self.bytes_raw = 0
         head = recformat.header(uri, delay, time.time() if created is None else created, __version__)
@@ -36,19 +45,26 @@ class Recorder:
         self._file.write(data)
 
     def write(self, raw: RawSample) -> None:
-        host = recformat.encode_host(raw.host)
-        self._write(recformat.encode_tick(raw, host if host != self._host else None, self._domains))
-        self._host = host
-        self.ticks += 1
-        if self.ticks % FLUSH_EVERY == 0:
-            self._file.flush()  # a sync point: what came before reads back even if we are killed
+        with self._lock:
+            if self._closed:
+                return
+            host = recformat.encode_host(raw.host)
+            self._write(encode_tick(raw, host if host != self._host else None, self._domains))
+            self._host = host
+            self.ticks += 1
+            if self.ticks % FLUSH_EVERY == 0:
+                self._file.flush()  # a sync point: what came before reads back even if we are killed
 
     def close(self) -> None:
-        try:
-            self._file.close()
-        finally:
-            self._raw.close()  # GzipFile leaves a file object it was given open
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._file.close()
+            finally:
+                self._raw.close()  # GzipFile leaves a file object it was given open
 
 
-def json_line(value: dict) -> str:
+def json_line(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":")) + "\n"

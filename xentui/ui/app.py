@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import re
-import time
 from pathlib import Path
 
 from rich.cells import cell_len
@@ -25,20 +24,30 @@ from textual.widgets import Footer, Static
 
 from xentui import config
 from xentui.actions import Action
+from xentui.config import check_delay
 from xentui.history import History, capacity_for
 from xentui.model import DomainView, Snapshot
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
-from xentui.poller import Poller, check_delay
-from xentui.sources import Source, SourceError
+from xentui.poller import Poller
+from xentui.recording.player import ReplayPlayer
+from xentui.recording.writer import Recorder
+from xentui.sources import Source
 from xentui.text import one_line, visible
 from xentui.ui import columns as cols
 from xentui.ui import textual_workarounds
 from xentui.ui.cache_render import cache_lines
 from xentui.ui.charts import ChartsScreen, DomainChartsScreen, HostChartsScreen
+from xentui.ui.controllers.connection import Connection
+from xentui.ui.controllers.replay import (
+    REPLAY_ACTIONS,
+    REPLAY_BINDINGS,
+    REPLAY_KEYS,
+    ReplayController,
+    ReplayKeys,
+)
 from xentui.ui.domain_actions import ACTIONS, DomainActions
 from xentui.ui.literal import Visible, lines, literal, markup
 from xentui.ui.placement_screens import PcpuScreen, VcpuScreen
-from xentui.ui.replay_controls import REPLAY_ACTIONS, REPLAY_BINDINGS, REPLAY_KEYS, ReplayControls
 from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
 from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from xentui.ui.widgets.domain_table import DomainTable
@@ -83,11 +92,12 @@ KEYS = [
 ]
 
 
+FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 FULL_VIEWS = (VcpuScreen, PcpuScreen, ChartsScreen)  # screens that cover the table
 GUARDED_ACTIONS = {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view", "cache_monitor"}
 
 
-class XentuiApp(ReplayControls, DomainActions, App):
+class XentuiApp(ReplayKeys, DomainActions, App):
     TITLE = "xentui"
     CSS = """
     Screen { layout: vertical; }
@@ -136,7 +146,8 @@ class XentuiApp(ReplayControls, DomainActions, App):
     paused: var[bool] = var(False)
 
     def __init__(self, source: Source, settings: config.Settings, *, config_path: Path | None = None,
-                 problems: list[str] | None = None, prime: float | None = None, poll: bool = True):
+                 problems: list[str] | None = None, prime: float = 0.0, poll: bool = True,
+                 player: ReplayPlayer | None = None, recorder: Recorder | None = None):
         super().__init__()
         self.animation_level = "none"  # calm over SSH: nothing moves unless the data does
         self.source = source
@@ -144,14 +155,18 @@ class XentuiApp(ReplayControls, DomainActions, App):
         self.config_path = config_path
         self.saver = config.Saver(config_path) if config_path is not None else None
         self.problems = list(problems or [])
-        self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
+        # The first sample is shown at once (rates not yet known), the second soon after, then every delay.
+        self.poller = Poller(source, settings.delay, prime=prime, first_gap=min(FIRST_GAP_S, settings.delay),
+                             tap=recorder.write if recorder is not None else None)
+        self.recorder = recorder
+        self.replay = ReplayController(self, player) if player is not None else None
+        self.feed: Connection | ReplayController = self.replay or Connection(self, self.poller)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
-        recording = getattr(source, "recording", None)  # a replay keeps an hour of the recording's own pace
-        self.history = History(capacity_for(recording.header["delay"] if recording else settings.delay))
+        # A replay keeps an hour of the recording's own pace.
+        self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay))
         self.filter_text = ""
         self.events = False  # lifecycle events subscribed
-        self.lost: str | None = None  # the source stopped answering: what the header says
-        self.lost_at = 0.0
+        self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
         self.filter_re: re.Pattern | None = None
         self.details: set[str] = set()
         self.last_fit: tuple[str, ...] = ()
@@ -186,7 +201,9 @@ class XentuiApp(ReplayControls, DomainActions, App):
         self.refit()
         self.table.focus()
         if self.poll:
-            self.run_worker(self._replay() if self.replaying else self._poll(), name="poller", exclusive=True)
+            self.run_worker(self.feed.run(), name="poller", exclusive=True)
+        if self.recorder is not None:
+            self.notify(f"recording to {self.recorder.path}", timeout=6)
         if self.replaying is not None and self.replaying.fallback:
             self.notify(f"{self.replaying.fallback}: showing the bundled demo (-c URI picks a hypervisor)",
                         severity="warning", timeout=15)
@@ -226,43 +243,6 @@ class XentuiApp(ReplayControls, DomainActions, App):
         self.refit()
 
     # --- data ---------------------------------------------------------------------
-
-    async def _subscribe(self) -> None:
-        """libvirt lifecycle events make state changes show at once; without them, polling alone."""
-        subscribe = getattr(self.source, "subscribe", None)
-        if subscribe is None:
-            return
-        try:
-            reason = await self.poller.call(lambda: subscribe(self._domain_event))
-        except Exception as err:  # events are a bonus: never fatal
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        self.events = reason is None
-        if reason is not None:
-            self.notify(f"no lifecycle events ({reason}): changes show at the next update", timeout=6)
-
-    def _domain_event(self, _uuid: str) -> None:
-        self.poller.wake()  # on the loop's thread (libvirt's events run on it)
-
-    async def _poll(self) -> None:
-        await self._subscribe()
-        attempt = 0
-        while True:
-            try:
-                async for snapshot in self.poller.snapshots():
-                    if self.lost is not None:
-                        self.notify(f"connection back after {time.monotonic() - self.lost_at:.0f} s")
-                        self.lost = None
-                    attempt = 0
-                    self.snapshot = snapshot
-            except SourceError as err:
-                wait = self.poller.backoff(attempt)
-                attempt += 1
-                if self.lost is None:
-                    self.lost_at = time.monotonic()
-                self.lost = (f"connection lost: {str(err).strip()}; retrying in {wait:.0f} s "
-                             "(the data shown is from before)")
-                self.show_header()
-                await self.poller.wait_to_retry(wait)
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is not None:
@@ -518,9 +498,11 @@ class XentuiApp(ReplayControls, DomainActions, App):
 
 
 def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None,
-            loop: asyncio.AbstractEventLoop | None = None) -> int:
+            loop: asyncio.AbstractEventLoop | None = None, *, player: ReplayPlayer | None = None,
+            recorder: Recorder | None = None) -> int:
     # Each tick at 1000 domains allocates ~20 000 short-lived, acyclic objects: with the default
     # threshold (700) the cyclic GC ran ~30 times a tick, over Textual's whole heap (1 % of a core).
     gc.set_threshold(20_000, 20, 20)
-    XentuiApp(source, settings, config_path=config_path, problems=problems).run(loop=loop)
+    XentuiApp(source, settings, config_path=config_path, problems=problems, player=player,
+              recorder=recorder).run(loop=loop)
     return 0

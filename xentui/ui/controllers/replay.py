@@ -1,8 +1,7 @@
-"""Replay in the live view: the recording's clock instead of the poller, and the keys that move it.
+"""Replay in the live view: the ReplayPlayer's feed instead of the poller's, and the keys that move it.
 
-Snapshots come from :meth:`ReplaySource.snapshot` (rates from recorded times), made in a worker
-thread (a large recording decodes its ticks as they are shown); the wait between ticks is the
-recorded interval divided by the speed, and stepping or seeking never waits.
+The player (xentui/recording/player.py) makes each snapshot in a worker thread (rates from recorded
+times) and paces them by the recorded interval divided by the speed; stepping or seeking never waits.
 """
 
 from __future__ import annotations
@@ -10,17 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.content import Content
 from textual.css.query import NoMatches
 
-from xentui.history import History
+from xentui.feed import Lost
 from xentui.model import Snapshot
+from xentui.recording.player import ReplayPlayer
 from xentui.sources import SourceError
-from xentui.sources.replay import ReplaySource
 from xentui.text import one_line
 from xentui.ui.literal import markup
+
+if TYPE_CHECKING:
+    from xentui.ui.app import XentuiApp
 
 REPLAY_BINDINGS = [
     Binding("space,z,Z", "replay_toggle", "Play/pause", key_display="Space"),
@@ -47,94 +50,101 @@ REPLAY_KEYS = [
 ]
 
 
-class ReplayControls:
-    """Mixed into the App: ``self.source`` is a ReplaySource when replaying."""
+class ReplayController:
+    """Drives ``app``'s replay: consumes the player's feed, and moves the player on the replay keys.
 
-    source: object
-    history: History
-    _replay_wake: asyncio.Event | None = None
-    _replay_refill = True
+    A move back, a seek or a jump rebuilds the history (charts) up to the new position, in a thread.
+    """
+
+    def __init__(self, app: XentuiApp, player: ReplayPlayer):
+        self.app = app
+        self.player = player
+        self._refill = True
+
+    async def run(self) -> None:
+        app = self.app
+        async for event in self.player.events():
+            if isinstance(event, Lost):  # a damaged tick of a large recording: the player paused
+                app.notify(one_line(event.reason), severity="error", timeout=30)
+                continue
+            if not isinstance(event, Snapshot):
+                continue
+            refill, self._refill = self._refill, False
+            if refill:
+                shots = await asyncio.to_thread(self._before, event.seq - 1)
+                app.history.clear()
+                for shot in shots:
+                    app.history.add(shot)
+            if not getattr(app, "_exit", False):
+                with contextlib.suppress(NoMatches):  # the app closed between two ticks
+                    app.snapshot = event
+
+    def _before(self, index: int) -> list[Snapshot]:
+        """In a worker thread: the snapshots that rebuild the history up to tick ``index`` (excluded)."""
+        player = self.player
+        domains = len(player.recording.sample(index).domains)
+        ticks = min(REFILL_TICKS, self.app.history.capacity, max(2, REFILL_DOMAIN_TICKS // max(1, domains)))
+        try:
+            return [player.snapshot(i) for i in range(max(0, index - ticks + 1), index)]
+        except SourceError:
+            return []
+
+    def mode_line(self) -> Content:
+        player = self.player
+        what = "demo: recorded from real lab guests" if player.demo else Path(player.recording.path).name
+        return markup("[reverse $level-warn] REPLAY [/] $position $state  $what  actions off",
+                      position=player.position(), state=player.state(), what=what)
+
+    def toggle(self) -> None:
+        self.player.toggle()
+
+    def step(self, ticks: int) -> None:
+        self._refill = self._refill or ticks < 0
+        self.player.step(ticks)
+
+    def seek(self, seconds: float) -> None:
+        self._refill = True
+        self.player.seek_seconds(seconds)
+
+    def jump(self, index: int) -> None:
+        self._refill = True
+        self.player.seek(index)
+
+    def speed(self, step: int) -> None:
+        speed = self.player.faster(step)
+        with contextlib.suppress(Exception):
+            self.app.notify(f"replay speed x{speed:g}", timeout=2)
+
+
+class ReplayKeys:
+    """The App's replay actions and ``replaying`` (truthy only in a replay), forwarded to its controller."""
+
+    replay: ReplayController | None = None
 
     @property
-    def replaying(self) -> ReplaySource | None:
-        return self.source if isinstance(self.source, ReplaySource) else None
-
-    async def _replay(self) -> None:
-        src = self.replaying
-        assert src is not None
-        self._replay_wake = asyncio.Event()
-        while True:
-            refill, self._replay_refill = self._replay_refill, False
-            try:
-                shots = await asyncio.to_thread(self._replay_snapshots, src.index, refill)
-            except SourceError as err:  # a damaged tick in a large recording
-                src.playing = False
-                self.notify(one_line(str(err)), severity="error", timeout=30)
-                shots = []
-            if refill:
-                self.history.clear()
-            for shot in shots[:-1]:
-                self.history.add(shot)
-            if shots and not getattr(self, "_exit", False):
-                with contextlib.suppress(NoMatches):  # the app closed between two ticks
-                    self.snapshot = shots[-1]
-            if self._replay_wake.is_set():  # moved by a key meanwhile: show that first
-                self._replay_wake.clear()
-                continue
-            wait = src.wait_s() if src.playing and not src.at_end else None
-            try:
-                await asyncio.wait_for(self._replay_wake.wait(), wait)
-                self._replay_wake.clear()
-            except TimeoutError:
-                src.step(1)
-
-    def _replay_snapshots(self, index: int, refill: bool) -> list[Snapshot]:
-        """In a worker thread: the snapshot at ``index``, after those that rebuild the history up to it."""
-        src = self.replaying
-        if not refill:
-            return [src.snapshot(index)]
-        domains = len(src.recording.sample(index).domains)
-        ticks = min(REFILL_TICKS, self.history.capacity, max(2, REFILL_DOMAIN_TICKS // max(1, domains)))
-        return [src.snapshot(i) for i in range(max(0, index - ticks + 1), index + 1)]
+    def replaying(self) -> ReplayPlayer | None:
+        return self.replay.player if self.replay is not None else None
 
     def replay_mode_line(self) -> Content:
-        src = self.replaying
-        state = "playing" if src.playing and not src.at_end else "END" if src.at_end else "paused"
-        what = "demo: recorded from real lab guests" if src.demo else Path(src.recording.path).name
-        return markup("[reverse $level-warn] REPLAY [/] $position $state  $what  actions off",
-                      position=src.position(), state=state, what=what)
-
-    def _replay_moved(self, refill: bool) -> None:
-        """Show the new position (the replay loop does it, off the event loop) and start the wait again."""
-        self._replay_refill = self._replay_refill or refill
-        if self._replay_wake is not None:
-            self._replay_wake.set()
+        assert self.replay is not None
+        return self.replay.mode_line()
 
     def action_replay_toggle(self) -> None:
-        src = self.replaying
-        if src.at_end and not src.playing:
-            src.seek(1)
-        src.playing = not src.playing
-        self._replay_moved(refill=False)
+        if self.replay is not None:
+            self.replay.toggle()
 
     def action_replay_step(self, ticks: int) -> None:
-        src = self.replaying
-        src.playing = False
-        src.step(ticks)
-        self._replay_moved(refill=ticks < 0)
+        if self.replay is not None:
+            self.replay.step(ticks)
 
     def action_replay_seek(self, seconds: float) -> None:
-        src = self.replaying
-        src.seek_seconds(seconds)
-        self._replay_moved(refill=True)
+        if self.replay is not None:
+            self.replay.seek(seconds)
 
     def action_replay_jump(self, index: int) -> None:
-        src = self.replaying
-        src.seek(index if index >= 0 else len(src) - 1)
-        self._replay_moved(refill=True)
+        if self.replay is not None:
+            self.replay.jump(index)
 
     def action_replay_speed(self, step: int) -> None:
-        speed = self.replaying.faster(step)
-        self._replay_moved(refill=False)
-        with contextlib.suppress(Exception):
-            self.notify(f"replay speed x{speed:g}", timeout=2)
+        if self.replay is not None:
+            self.replay.speed(step)

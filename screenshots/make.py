@@ -51,10 +51,12 @@ DEMO_SCENES = [
 
 def demo_app():
     from xentui import config
-    from xentui.recording.reader import ReplaySource, demo_path
+    from xentui.recording.player import ReplayPlayer
+    from xentui.recording.reader import demo_path
     from xentui.ui.app import XentuiApp
 
-    return XentuiApp(ReplaySource.open(demo_path(), demo=True), config.Settings(), config_path=None)
+    player = ReplayPlayer.open(demo_path(), demo=True)
+    return XentuiApp(player.source, config.Settings(), config_path=None, player=player)
 
 
 async def shoot(stem: str, size: tuple[int, int], settings: dict, keys: list[str]) -> Path:

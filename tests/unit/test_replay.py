@@ -274,3 +274,29 @@ def test_sigterm_leaves_a_complete_recording(tmp_path):
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "written to" in err and "Traceback" not in err
     assert len(load(path)) >= 2
+
+
+def test_record_while_watching_has_the_recorders_safety(tmp_path, monkeypatch):
+    """--record FILE: exclusive and 0600 like 'xentui record'; --force to replace; refused before the UI starts."""
+    import xentui.ui.app as app_mod
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    started = []
+
+    def run_app(source, *a, recorder, **kw):
+        recorder.write(source.collect())
+        started.append(recorder)
+        return 0
+
+    monkeypatch.setattr(app_mod, "run_app", run_app)
+    path = tmp_path / "w.xtrec.gz"
+    code, _, err = run_cli(["-c", "synthetic://2", "--record", str(path)])
+    assert code == 0 and len(started) == 1 and "1 ticks written to" in err
+    assert path.stat().st_mode & 0o777 == 0o600 and len(load(path)) == 1
+    code, _, err = run_cli(["-c", "synthetic://2", "--record", str(path)])
+    assert code == 2 and err.count("\n") == 1 and "--force" in err and len(started) == 1
+    code, _, err = run_cli(["-c", "synthetic://2", "--record", str(path), "--force"])
+    assert code == 0 and len(started) == 2
+    for argv in (["-b", "--record", str(path)], ["--force"], ["--demo", "--record", str(path)]):
+        code, _, err = run_cli(argv)
+        assert code == 2 and err.count("\n") == 1, argv

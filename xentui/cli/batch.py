@@ -44,7 +44,13 @@ def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
     return format_frame(snapshot, opts.xentop)
 
 
-async def run_batch(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, lost_code: int = 1) -> int:
+async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout) -> int:
+    """A live source: the first frame's rates true (a prime sample); Lost ends it unless --reconnect."""
+    poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay), reconnect=opts.reconnect)
+    return await run_feed(poller, opts, out)
+
+
+async def run_feed(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, lost_code: int = 1) -> int:
     """Print ``opts.iterations`` frames (or until the feed ends or a signal); return the exit code.
 
     ``lost_code``: the exit status when the feed is lost for good (1: a source; 2: a damaged recording).
@@ -101,13 +107,11 @@ def _reader_gone(out: TextIO) -> None:
 
 
 def main(source: Source, opts: BatchOptions) -> int:
-    """A live source: the first frame's rates true (a prime sample); Lost ends it unless --reconnect."""
-    poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay), reconnect=opts.reconnect)
-    return asyncio.run(run_batch(poller, opts))
+    return asyncio.run(run_batch(source, opts))
 
 
 def replay(player: ReplayPlayer, opts: BatchOptions, out: TextIO | None = None) -> int:
     """A recording as fast as it can be written (no real-time waits): every tick, or the first -i N;
     a damaged tick of a large recording ends it with status 2."""
     player.realtime = False
-    return asyncio.run(run_batch(player, opts, sys.stdout if out is None else out, lost_code=2))
+    return asyncio.run(run_feed(player, opts, sys.stdout if out is None else out, lost_code=2))

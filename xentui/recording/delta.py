@@ -133,7 +133,7 @@ def decode_tick(v: dict[str, Any], hosts: dict[int, tuple[list[Any], HostSample]
         if hosts is not None:
             hosts[id(v["h"])] = (v["h"], host)
     return RawSample(
-        monotonic=_time(v.get("t"), "monotonic time"), wall=_time(v.get("w"), "wall time"),  # type: ignore[arg-type]
+        monotonic=_time(v.get("t"), "monotonic time"), wall=_time(v.get("w"), "wall time"),
         host=host,
         domains=tuple(decode_domain(d) for d in v["d"]),
         errors=_strs(v.get("e", []), "errors"), notices=_strs(v.get("n", []), "notices"),

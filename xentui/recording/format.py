@@ -199,10 +199,10 @@ class Table:
 
     def whole(self, v: Any, what: str) -> list[Any]:
         """A host or domain array: as long as now, or as in an earlier file (later fields then at None)."""
-        v = _list(v, what)
-        if not self.first_length <= len(v) <= len(self.fields):
-            raise FormatError(f"{what} has {len(v)} fields, not {len(self.fields)}")
-        return v + [None] * (len(self.fields) - len(v))
+        values = _list(v, what)
+        if not self.first_length <= len(values) <= len(self.fields):
+            raise FormatError(f"{what} has {len(values)} fields, not {len(self.fields)}")
+        return values + [None] * (len(self.fields) - len(values))
 
 
 def rows(table: Table, what: str, most: int, item: str | None = None, none_is_empty: bool = False) -> Codec:

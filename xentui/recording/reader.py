@@ -14,9 +14,10 @@ import zlib
 from array import array
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from xentui import limits
-from xentui.model import RawSample, Snapshot, build_snapshot
+from xentui.model import HostSample, RawSample, Snapshot, build_snapshot
 from xentui.recording import delta
 from xentui.recording import format as recformat
 from xentui.sources.base import Source, SourceError
@@ -40,7 +41,8 @@ class Recording:
     naming file and tick.
     """
 
-    def __init__(self, path: str, header: dict, times: array, ticks: _Ticks | None, samples: list[RawSample] | None):
+    def __init__(self, path: str, header: dict[str, Any], times: array[float], ticks: _Ticks | None,
+                 samples: list[RawSample] | None):
         self.path = path
         self.header = header
         self.times = times  # monotonic seconds of each tick: seek and pace without decoding
@@ -60,6 +62,7 @@ class Recording:
             return self._samples[index]
         raw = self._cache.get(index)
         if raw is None:
+            assert self._ticks is not None  # not eager: packed ticks
             try:
                 raw = self._ticks.unpack(index)
             except recformat.FormatError as err:
@@ -90,15 +93,15 @@ class _Ticks:
     def __init__(self) -> None:
         self.times = array("d")
         self.sizes = array("L")  # bytes of each whole tick (with its host): what a decoded tick costs
-        self.small: list[dict] | None = []  # decoded whole after the last line, while the recording is small
+        self.small: list[dict[str, Any]] | None = []  # decoded whole after the last line, while the recording is small
         self.packed: list[bytes] = []
         self.hosts: list[bytes] = []
         self.host_of = array("L")
-        self._host: list | None = None  # the last host (an object of the reader's state) and its size
+        self._host: list[Any] | None = None  # the last host (an object of the reader's state) and its size
         self._host_bytes = 0
         self.domain_ticks = self.expanded = self.held = 0
 
-    def add(self, whole: dict) -> None:
+    def add(self, whole: dict[str, Any]) -> None:
         if len(self.times) >= limits.MAX_TICKS:
             raise limits.LimitError(f"more than {limits.MAX_TICKS:,} ticks: a recording may hold at most "
                                     f"{limits.MAX_TICKS:,}")
@@ -160,13 +163,13 @@ def _dumps(value: object) -> bytes:
 def load(path: str | Path) -> Recording:
     """Read and check a recording, or ReplayError with one line."""
     name = str(path)
-    header: dict | None = None
-    state: dict = {}
+    header: dict[str, Any] | None = None
+    state: dict[str, Any] = {}
     ticks = _Ticks()
     line_no = 0
     try:
         with gzip.open(name, "rb") as f:
-            for line_no, line in limits.read_lines(f):
+            for line_no, line in limits.read_lines(f):  # type: ignore[arg-type]  # GzipFile is binary IO
                 try:
                     value = limits.parse(line)
                 except limits.LimitError:
@@ -206,7 +209,8 @@ def load(path: str | Path) -> Recording:
         raise ReplayError(f"{name}: holds a header but no ticks (the recording stopped before its first sample)")
     if ticks.small is None:
         return Recording(name, header, ticks.times, ticks, None)  # large: decoded when shown
-    samples, hosts = [], {}
+    samples: list[RawSample] = []
+    hosts: dict[int, tuple[list[Any], HostSample]] = {}
     for i, whole in enumerate(ticks.small):
         try:
             samples.append(delta.decode_tick(whole, hosts))

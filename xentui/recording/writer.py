@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from xentui import __version__, safefile
 from xentui.model import RawSample
@@ -29,7 +29,7 @@ class Recorder:
         """Creates ``path`` new, 0600, never through a symlink (safefile.create_new; Exists when it is taken)."""
         self.path = str(path)
         self._raw = safefile.create_new(self.path, force=force)
-        self._file: IO[bytes] = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
+        self._file = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
         self._host: list[Any] | None = None
         self._domains: dict[str, list[Any]] = {}  # each domain's fields at the last tick: the deltas' base
         self._lock = threading.Lock()

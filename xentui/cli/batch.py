@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from xentui.cli.common import unless_signalled
 from xentui.feed import Back, Feed, Lost
 from xentui.model import Snapshot
 from xentui.output import records
@@ -55,23 +55,13 @@ async def run_feed(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, 
 
     ``lost_code``: the exit status when the feed is lost for good (1: a source; 2: a damaged recording).
     """
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    printing = asyncio.ensure_future(_print(feed, opts, out, lost_code))
-    stopper = asyncio.ensure_future(stop.wait())
     try:
-        done, _ = await asyncio.wait({printing, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if printing in done:
-            return printing.result()
-        printing.cancel()
-        return 0
+        code = await unless_signalled(_print(feed, opts, out, lost_code))
+        return 0 if code is None else code
     except BrokenPipeError:
         _reader_gone(out)
         return 0
     finally:
-        stopper.cancel()
         feed.close()
 
 

@@ -11,12 +11,11 @@ import argparse
 import asyncio
 import dataclasses
 import re
-import signal
 import sys
 import time
 
 from xentui import safefile
-from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg
+from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg, unless_signalled
 from xentui.feed import Lost, Tap
 from xentui.model import RawSample
 from xentui.poller import Poller
@@ -125,22 +124,8 @@ def recording_tap(recorder: Recorder, match: re.Pattern[str] | None = None) -> T
 
 async def record(feed: Poller, duration: float | None) -> int:
     """Consume the feed (its tap writes) until ``duration`` is up, SIGINT or SIGTERM; 1 when the source failed."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    reading = asyncio.ensure_future(_until_done(feed, duration))
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({reading, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if reading in done:
-            return reading.result()
-        reading.cancel()
-        return 0
-    finally:
-        stopper.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    code = await unless_signalled(_until_done(feed, duration))
+    return 0 if code is None else code
 
 
 async def _until_done(feed: Poller, duration: float | None) -> int:

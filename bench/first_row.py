@@ -32,7 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSI = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[PX^_][^\x1b]*\x1b\\|[@-Z\\-_])")
-GUEST = b"xtlab-"
 SHOW_DEADLINE_S = 30.0
 EXIT_DEADLINE_S = 10.0
 
@@ -43,6 +42,7 @@ def spawn(tree: Path, uri: str, config: str) -> tuple[int, int]:
     if pid == 0:  # the child: exec at once (nothing else may run after fork)
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "30",
                "XDG_CONFIG_HOME": config, "PYTHONPATH": str(tree)}
+        os.chdir(tree)  # python -m puts the working directory first on the path
         os.execve(sys.executable, [sys.executable, "-m", "xentui", "-c", uri], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
     return pid, fd
@@ -84,11 +84,11 @@ def stop(pid: int, fd: int) -> None:
     os.close(fd)
 
 
-def first_row_s(tree: Path, uri: str) -> float:
+def first_row_s(tree: Path, uri: str, name: bytes) -> float:
     with tempfile.TemporaryDirectory() as config:
         began = time.monotonic()
         pid, fd = spawn(tree, uri, config)
-        shown = read_until(fd, GUEST, began + SHOW_DEADLINE_S)
+        shown = read_until(fd, name, began + SHOW_DEADLINE_S)
         took = time.monotonic() - began
         stop(pid, fd)
     if not shown:
@@ -105,9 +105,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--uri", default="qemu:///system")
+    p.add_argument("--name", default="xtlab-", help="text of a guest row to wait for (default: the lab's prefix)")
+    p.add_argument("--no-lab", action="store_true", help="do not start the lab (e.g. --uri synthetic://3 --name web)")
     p.add_argument("--before", type=Path, help="another checkout to time the same way (e.g. a worktree of main)")
     args = p.parse_args()
-    was_up = "xtlab-" in lab("status").stdout
+    was_up = args.no_lab or "xtlab-" in lab("status").stdout
     if not was_up:
         up = lab("up")
         if up.returncode != 0:
@@ -115,16 +117,17 @@ def main() -> int:
     trees = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
     times: dict[str, list[float]] = {name: [] for name in trees}
     try:
-        first_row_s(ROOT, args.uri)  # warm the page cache and libvirtd: not counted
+        name = args.name.encode()
+        first_row_s(ROOT, args.uri, name)  # warm the page cache and libvirtd: not counted
         for _ in range(args.runs):
-            for name, tree in trees.items():
-                times[name].append(first_row_s(tree, args.uri))
+            for which, tree in trees.items():
+                times[which].append(first_row_s(tree, args.uri, name))
     finally:
         if not was_up:
             lab("down")
-    for name, values in times.items():
-        print(f"{name}: median {statistics.median(values):.2f} s over {len(values)} runs "
-              f"({', '.join(f'{v:.2f}' for v in values)}) [{trees[name]}]")
+    for which, values in times.items():
+        print(f"{which}: median {statistics.median(values):.2f} s over {len(values)} runs "
+              f"({', '.join(f'{v:.2f}' for v in values)}) [{trees[which]}]")
     return 0
 
 

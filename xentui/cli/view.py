@@ -7,23 +7,30 @@ import sys
 from typing import TYPE_CHECKING
 
 from xentui.cli.common import EXIT_USAGE
-from xentui.recording import reader
-from xentui.recording.player import ReplayPlayer
-from xentui.recording.reader import ReplayError
 from xentui.sources import Source, SourceError, open_source
 from xentui.text import one_line, visible
 
 if TYPE_CHECKING:
     import asyncio
 
+    from xentui.recording.player import ReplayPlayer
 
-def _player(args: argparse.Namespace) -> ReplayPlayer | None:
-    """The recording asked for (--replay, --demo), or None."""
-    if args.demo:
-        return ReplayPlayer.open(reader.demo_path(), demo=True)
-    if args.replay:
-        return ReplayPlayer.open(args.replay)
-    return None
+
+def _player(args: argparse.Namespace, fallback: str | None = None) -> ReplayPlayer | int:
+    """The recording asked for (--replay, --demo; the demo when ``fallback`` says why), or the exit status."""
+    from xentui.recording import reader
+    from xentui.recording.player import ReplayPlayer
+
+    try:
+        if args.demo or fallback is not None:
+            player = ReplayPlayer.open(reader.demo_path(), demo=True)
+        else:
+            player = ReplayPlayer.open(args.replay)
+    except reader.ReplayError as err:
+        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
+        return 1 if fallback is not None else EXIT_USAGE
+    player.fallback = fallback
+    return player
 
 
 def main(args: argparse.Namespace) -> int:
@@ -37,28 +44,24 @@ def main(args: argparse.Namespace) -> int:
         asyncio.set_event_loop(loop)
         events.use_loop(loop)
     source: Source | None = None
-    try:
+    player: ReplayPlayer | int | None = None
+    if args.replay or args.demo:
         player = _player(args)
-        if player is None:
-            source = open_source(args.connect, readonly=not args.write)
-    except ReplayError as err:
-        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
-        return EXIT_USAGE
-    except SourceError as err:
-        # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
-        # batch mode and an explicit -c fail with one line, as a script expects.
-        if args.batch or args.connect or args.record:
-            print(f"xentui: {one_line(str(err))} (xentui --demo shows a recorded session)", file=sys.stderr)
-            return 1
-        print(f"xentui: {one_line(str(err))}\n"
-              "xentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
-              file=sys.stderr)
+    else:
         try:
-            player = ReplayPlayer.open(reader.demo_path(), demo=True)
-        except ReplayError as demo_err:
-            print(f"xentui: {one_line(str(demo_err))}", file=sys.stderr)
-            return 1
-        player.fallback = str(err)
+            source = open_source(args.connect, readonly=not args.write)
+        except SourceError as err:
+            # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
+            # batch mode and an explicit -c fail with one line, as a script expects.
+            if args.batch or args.connect or args.record:
+                print(f"xentui: {one_line(str(err))} (xentui --demo shows a recorded session)", file=sys.stderr)
+                return 1
+            print(f"xentui: {one_line(str(err))}\n"
+                  "xentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
+                  file=sys.stderr)
+            player = _player(args, fallback=str(err))
+    if isinstance(player, int):
+        return player
     from xentui import config
 
     config_path = config.config_dir() / "config.toml"

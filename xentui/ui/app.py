@@ -11,6 +11,7 @@ import contextlib
 import gc
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from textual import on
@@ -29,8 +30,6 @@ from xentui.history import History, capacity_for
 from xentui.model import DomainView, Snapshot
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.poller import Poller
-from xentui.recording.player import ReplayPlayer
-from xentui.recording.writer import Recorder
 from xentui.sources import Source
 from xentui.text import one_line, visible
 from xentui.ui import columns as cols
@@ -52,6 +51,10 @@ from xentui.ui.screens import ColumnsScreen, HelpScreen, PromptScreen
 from xentui.ui.themes import DEFAULT_THEME, builtin_themes, user_themes
 from xentui.ui.widgets.domain_table import DomainTable
 from xentui.ui.widgets.host_header import HostHeader
+
+if TYPE_CHECKING:  # a replay's modules load only for a replay (start-up time)
+    from xentui.recording.player import ReplayPlayer
+    from xentui.recording.writer import Recorder
 
 textual_workarounds.install()
 KEYS = [

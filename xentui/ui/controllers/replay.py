@@ -17,12 +17,12 @@ from textual.css.query import NoMatches
 
 from xentui.feed import Lost
 from xentui.model import Snapshot
-from xentui.recording.player import ReplayPlayer
 from xentui.sources import SourceError
 from xentui.text import one_line
 from xentui.ui.literal import markup
 
 if TYPE_CHECKING:
+    from xentui.recording.player import ReplayPlayer
     from xentui.ui.app import XentuiApp
 
 REPLAY_BINDINGS = [

@@ -283,3 +283,22 @@ def test_placement_interest_goes_to_the_source():
     p.watch_placement("u", every_domain=True)
     assert source.interest == ("u", True)
     p.close()
+
+
+def test_a_preloaded_first_sample_is_published_without_collecting_it():
+    """The live view collects its first sample while its modules load, and the poller publishes that one."""
+    clock = FakeClock()
+    source = FakeSource(clock)
+    first = source.collect()
+    tapped: list[RawSample] = []
+
+    async def main():
+        p = poller(source, 1.0, first_gap=0.5, tap=tapped.append)
+        p.preload(first)
+        snaps = await take(p, 2)
+        p.close()
+        return snaps
+
+    snaps = run(main())
+    assert source.collections == 2 and tapped[0] is first  # the preloaded one, then one collection
+    assert snaps[0].domains[0].sample == first.domains[0] and snaps[1].seq == 2

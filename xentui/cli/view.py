@@ -7,6 +7,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from xentui.cli.common import EXIT_USAGE
+from xentui.model import RawSample
+from xentui.poller import Worker
 from xentui.sources import Source, SourceError, open_source
 from xentui.text import one_line, visible
 
@@ -33,6 +35,26 @@ def _player(args: argparse.Namespace, fallback: str | None = None) -> ReplayPlay
     return player
 
 
+def _open(args: argparse.Namespace) -> tuple[Source, RawSample | None]:
+    """The live source and its first sample (None: it failed; the feed will say so).  For the live view both
+    are made in a thread while the UI's modules load, the slow part of start-up (docs/feed.md)."""
+    def open_and_sample() -> tuple[Source, RawSample | None]:
+        source = open_source(args.connect, readonly=not args.write)
+        try:
+            return source, source.collect()
+        except SourceError:
+            return source, None
+
+    if args.batch:
+        return open_source(args.connect, readonly=not args.write), None
+    worker = Worker("xentui-open")
+    opening = worker.submit(open_and_sample)
+    worker.shutdown()
+    import xentui.ui.app  # noqa: F401  # meanwhile
+
+    return opening.result()
+
+
 def main(args: argparse.Namespace) -> int:
     loop: asyncio.AbstractEventLoop | None = None
     if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
@@ -44,12 +66,13 @@ def main(args: argparse.Namespace) -> int:
         asyncio.set_event_loop(loop)
         events.use_loop(loop)
     source: Source | None = None
+    first: RawSample | None = None
     player: ReplayPlayer | int | None = None
     if args.replay or args.demo:
         player = _player(args)
     else:
         try:
-            source = open_source(args.connect, readonly=not args.write)
+            source, first = _open(args)
         except SourceError as err:
             # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
             # batch mode and an explicit -c fail with one line, as a script expects.
@@ -102,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         return run_app(player.source if player is not None else source, settings, problems, config_path,  # type: ignore[arg-type]
-                       loop=loop, player=player, recorder=recorder)
+                       loop=loop, player=player, recorder=recorder, first=first)
     finally:
         if recorder is not None:
             recorder.close()

@@ -27,7 +27,7 @@ from xentui import config
 from xentui.actions import Action
 from xentui.config import check_delay
 from xentui.history import History, capacity_for
-from xentui.model import DomainView, Snapshot
+from xentui.model import DomainView, RawSample, Snapshot
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.poller import Poller
 from xentui.sources import Source
@@ -502,10 +502,12 @@ class XentuiApp(ReplayKeys, DomainActions, App):
 
 def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None,
             loop: asyncio.AbstractEventLoop | None = None, *, player: ReplayPlayer | None = None,
-            recorder: Recorder | None = None) -> int:
+            recorder: Recorder | None = None, first: RawSample | None = None) -> int:
     # Each tick at 1000 domains allocates ~20 000 short-lived, acyclic objects: with the default
     # threshold (700) the cyclic GC ran ~30 times a tick, over Textual's whole heap (1 % of a core).
     gc.set_threshold(20_000, 20, 20)
-    XentuiApp(source, settings, config_path=config_path, problems=problems, player=player,
-              recorder=recorder).run(loop=loop)
+    app = XentuiApp(source, settings, config_path=config_path, problems=problems, player=player, recorder=recorder)
+    if first is not None:
+        app.poller.preload(first)
+    app.run(loop=loop)
     return 0

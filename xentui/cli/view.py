@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from xentui import safefile
 from xentui.cli.common import EXIT_USAGE
 from xentui.model import RawSample
 from xentui.poller import Worker
@@ -56,6 +57,9 @@ def _open(args: argparse.Namespace) -> tuple[Source, RawSample | None]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.record and (problem := safefile.refusal(args.record, args.force)):  # before connecting, as record does
+        print(f"xentui: {visible(problem)}", file=sys.stderr)
+        return EXIT_USAGE
     loop: asyncio.AbstractEventLoop | None = None
     if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
         import asyncio

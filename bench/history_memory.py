@@ -22,8 +22,8 @@ from pathlib import Path
 
 from xentui.history import History
 from xentui.model import build_snapshot
-from xentui.output.recorder import Recorder
-from xentui.sources.replay import ReplaySource, load
+from xentui.recording.reader import ReplaySource, load
+from xentui.recording.writer import Recorder
 from xentui.sources.synthetic import SyntheticSource
 
 MIB = 1 << 20

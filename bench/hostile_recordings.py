@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from xentui import recformat
-from xentui.output.recorder import Recorder
+from xentui.recording import delta
+from xentui.recording import format as recformat
+from xentui.recording.writer import Recorder
 from xentui.sources.synthetic import SyntheticSource
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ XENTUI = ROOT / ".venv" / "bin" / "xentui"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 MIB = 1 << 20
 OPEN = """import sys
-from xentui.sources.replay import ReplayError, ReplaySource
+from xentui.recording.reader import ReplayError, ReplaySource
 try:
     ReplaySource.open(sys.argv[1])
 except ReplayError as err:
@@ -44,7 +45,7 @@ def _head_and_first_tick(domains: int = 0) -> list[bytes]:
     source = SyntheticSource(count=domains)
     raw = source.collect()
     head = recformat.header(source.uri, 1.0, 0.0, "bench")
-    tick = recformat.encode_tick(raw, recformat.encode_host(raw.host), {})
+    tick = delta.encode_tick(raw, recformat.encode_host(raw.host), {})
     return [json.dumps(head).encode() + b"\n", tick.encode()]
 
 
@@ -168,7 +169,7 @@ def main() -> None:
           "the one line |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = run([str(PYTHON), "-c", "import xentui.sources.replay"])[2]
+        baseline = run([str(PYTHON), "-c", "import xentui.recording.reader"])[2]
         for label, make in cases.items():
             path = Path(tmp) / "bomb.xtrec.gz"
             raw = make(path)
@@ -178,7 +179,7 @@ def main() -> None:
             print(f"| {label} | {path.stat().st_size / 1024:,.0f} KiB | {raw / MIB:,.0f} MiB | {code}, "
                   f"{rss:.0f} MiB | {ocode}, {orss:.0f} MiB, {secs:.1f} | {line} |", flush=True)
             path.unlink()
-        print(f"\nBaseline (python importing xentui.sources.replay): {baseline:.0f} MiB.")
+        print(f"\nBaseline (python importing xentui.recording.reader): {baseline:.0f} MiB.")
     sys.exit(0)
 
 

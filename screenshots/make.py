@@ -51,10 +51,12 @@ DEMO_SCENES = [
 
 def demo_app():
     from xentui import config
-    from xentui.sources.replay import ReplaySource, demo_path
+    from xentui.recording.player import ReplayPlayer
+    from xentui.recording.reader import demo_path
     from xentui.ui.app import XentuiApp
 
-    return XentuiApp(ReplaySource.open(demo_path(), demo=True), config.Settings(), config_path=None)
+    player = ReplayPlayer.open(demo_path(), demo=True)
+    return XentuiApp(player.source, config.Settings(), config_path=None, player=player)
 
 
 async def shoot(stem: str, size: tuple[int, int], settings: dict, keys: list[str]) -> Path:
@@ -84,7 +86,7 @@ def main() -> int:
     if not shutil.which("rsvg-convert"):
         print("screenshots/make.py: rsvg-convert not found; install it with: apt-get install librsvg2-bin")
         return 1
-    from xentui.sources.replay import demo_path
+    from xentui.recording.reader import demo_path
 
     scenes = SCENES + (DEMO_SCENES if demo_path().exists() else [])
     for stem, size, settings, keys in scenes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xentui.model import RawSample
-from xentui.output.recorder import Recorder
+from xentui.recording.writer import Recorder
 
 
 def write(path: Path, samples: list[RawSample], uri: str = "synthetic://") -> Path:

@@ -19,9 +19,21 @@ __all__ = ["CPU_MODES", "Saver", "Settings", "config_dir", "load", "replace", "s
 from pathlib import Path
 
 from xentui import safefile
-from xentui.poller import check_delay
 
+MIN_DELAY = 0.2
+MAX_DELAY = 3600.0
 CPU_MODES = ("pcpu", "host")  # % of one pCPU (xentop) or % of the whole host (virt-top)
+
+
+def check_delay(value: float | str) -> float:
+    """Seconds between ticks, or ValueError with a line fit for the user."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not MIN_DELAY <= seconds <= MAX_DELAY:  # also rejects nan and inf
+        raise ValueError(f"delay {value!r} is not a number of seconds from {MIN_DELAY:g} to {MAX_DELAY:g}, e.g. 1.5")
+    return seconds
 
 
 def config_dir(env: dict[str, str] | None = None) -> Path:

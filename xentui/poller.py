@@ -1,8 +1,9 @@
-"""The async loop: one blocking collection per tick, in one worker thread.
+"""The live feed: one blocking collection per tick, in one worker thread.
 
 A tick never overlaps the previous one: the next collection starts only after the
 last one returned (a slow tick delays the next; it never piles up).  Each tick
-publishes an immutable :class:`~xentui.model.Snapshot`.  Actions run in threads of
+publishes an immutable :class:`~xentui.model.Snapshot`; :meth:`Poller.events` adds :class:`~xentui.feed.Lost`
+and :class:`~xentui.feed.Back` and owns reconnection and back-off (docs/feed.md).  Actions run in threads of
 their own (a hung action never holds up the ticks).  Every thread is a daemon: nothing
 waits for them at exit.
 """
@@ -15,13 +16,16 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
+from xentui.config import MAX_DELAY, MIN_DELAY, check_delay
+from xentui.feed import Back, Event, Lost, Tap
 from xentui.model import RawSample, Snapshot, build_snapshot
 from xentui.sources import Source, SourceError, deadlines
 
-MIN_DELAY = 0.2
-MAX_DELAY = 3600.0
+__all__ = ["MAX_DELAY", "MIN_DELAY", "Poller", "Worker", "check_delay"]
+T = TypeVar("T")
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # between reconnection attempts after a lost connection
 CLOSE_WAIT_S = 1.0  # the goodbye to the source is waited for this long at most
 
@@ -31,12 +35,13 @@ class Worker:
     threads are joined at interpreter exit, so a call hung in libvirt would keep xentui from exiting."""
 
     def __init__(self, name: str):
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = (
+            queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, work) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
+    def submit(self, work: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._queue.put((work, future))
         return future
 
@@ -55,31 +60,32 @@ class Worker:
                 future.set_exception(err)
 
 
-def check_delay(value: float | str) -> float:
-    """Seconds between ticks, or ValueError with a line fit for the user."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = float("nan")
-    if not MIN_DELAY <= seconds <= MAX_DELAY:  # also rejects nan and inf
-        raise ValueError(f"delay {value!r} is not a number of seconds from {MIN_DELAY:g} to {MAX_DELAY:g}, e.g. 1.5")
-    return seconds
-
-
 class Poller:
-    """Turns a :class:`Source` into a stream of snapshots.
+    """Turns a :class:`Source` into a feed of snapshots (and Lost/Back while it does not answer).
 
-    ``prime``: seconds between a silent first sample and the first published one, so
-    that even the first snapshot carries true rates (0 publishes the first sample
-    as is, without rates, as xentop does).
+    ``prime``: seconds between a silent first sample and the first published one, so that even the
+    first snapshot carries true rates (batch); 0 publishes the first sample as is, without rates.
+    ``first_gap``: seconds from the first published snapshot to the second (the UI shows the first
+    sample at once and fills its rates soon after); None: ``delay``.
+    ``reconnect``: after a lost connection, wait and try again (else the feed ends with ``Lost(reason, None)``).
+    ``tap``: called with each published raw sample, in the worker thread (a recorder).
+    ``clock``/``sleep``: injectable for tests (monotonic seconds; an awaitable sleep).
     """
 
-    def __init__(self, source: Source, delay: float, *, prime: float = 0.0):
+    def __init__(self, source: Source, delay: float, *, prime: float = 0.0, first_gap: float | None = None,
+                 reconnect: bool = True, tap: Tap | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.source = source
         self.delay = check_delay(delay)
         self.prime = prime
+        self.first_gap = first_gap
+        self.reconnect = reconnect
+        self.tap = tap
+        self._clock = clock
+        self._sleep = sleep
         self._worker = Worker("xentui-poll")
         self._previous: RawSample | None = None
+        self._preloaded: RawSample | None = None
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
         self._wake: asyncio.Event | None = None
@@ -88,28 +94,34 @@ class Poller:
         self._closed = False
         self.lost: str | None = None  # why the source is unreachable (None: it answers)
 
-    async def _in_worker(self, work):
+    async def _in_worker(self, work: Callable[[], T]) -> T:
         """Run blocking ``work`` in the poller's one worker thread (cancelled once the poller is closed)."""
         if self._closed:
             raise asyncio.CancelledError
         return await asyncio.wrap_future(self._worker.submit(work))
 
+    def preload(self, raw: RawSample) -> None:
+        """Publish ``raw`` (collected while the UI was starting) as the first sample instead of collecting it."""
+        self._preloaded = raw
+
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
-        """In the worker thread: the sample, and the snapshot built against the previous one."""
-        raw = self.source.collect()
+        """In the worker thread: the sample (handed to the tap), and the snapshot built against the previous one."""
+        raw, self._preloaded = self._preloaded or self.source.collect(), None
+        if self.tap is not None:
+            self.tap(raw)
         return raw, build_snapshot(self._previous, raw, self._seq + 1)
 
     async def tick(self) -> Snapshot:
-        """Collect once and return the snapshot built against the previous sample.
+        """Collect once and return the snapshot built against the previous sample (SourceError when lost).
 
         The rate maths runs in the worker thread too: the event loop only receives the result.
         """
         if self._previous is None and self.prime > 0:
             self._previous = await self._in_worker(self.source.collect)
-            await asyncio.sleep(self.prime)
-        self._last_start = time.monotonic()
+            await self._sleep(self.prime)
+        self._last_start = self._clock()
         try:
-            if self.lost is not None and hasattr(self.source, "reconnect"):
+            if self.lost is not None:
                 await self._in_worker(self.source.reconnect)
             raw, snapshot = await self._in_worker(self._collect_and_build)
         except SourceError as err:
@@ -120,27 +132,31 @@ class Poller:
         self._previous = raw
         return snapshot
 
-    async def call(self, work):
+    async def call(self, work: Callable[[], T]) -> T:
         """Run blocking ``work`` (quick, bounded: an event registration) in the worker thread, between
         two collections."""
         return await self._in_worker(work)
 
     @staticmethod
-    async def act(work):
+    async def act(work: Callable[[], T]) -> T:
         """Run blocking ``work`` (an action) in a daemon thread of its own, while the ticks go on.
         Its calls carry their own deadlines; NoAnswer when too many calls hang to start one more."""
-        return await asyncio.wrap_future(deadlines.start(work, "action").future)
+        future: concurrent.futures.Future[T] = deadlines.start(work, "action").future
+        return await asyncio.wrap_future(future)
 
     def watch_placement(self, uuid: str | None, every_domain: bool = False) -> None:
-        """Tell the source which domain's vCPU placement a view shows (read each tick), and
-        whether a view shows every domain's current pCPU.  Sources without it ignore this."""
-        cache = getattr(self.source, "placement", None)
-        if cache is not None:
-            cache.watch, cache.want_all = uuid, every_domain
+        """Tell the source which domain's vCPU placement a view shows, and whether a view shows every
+        domain's current pCPU (an interest hint: sources without placement ignore it)."""
+        self.source.set_interest(uuid, every_domain)
 
-    def until_next(self) -> float:
-        """Seconds to wait so that collections start ``delay`` apart (0 when late)."""
-        return max(0.0, self.delay - (time.monotonic() - self._last_start))
+    @property
+    def last_start(self) -> float:
+        """When the last published collection began (the poller's clock)."""
+        return self._last_start
+
+    def until_next(self, gap: float | None = None) -> float:
+        """Seconds to wait so that collections start ``gap`` (default ``delay``) apart (0 when late)."""
+        return max(0.0, (self.delay if gap is None else gap) - (self._clock() - self._last_start))
 
     @staticmethod
     def backoff(attempt: int) -> float:
@@ -150,11 +166,10 @@ class Poller:
     async def wait_to_retry(self, seconds: float) -> None:
         """Sleep ``seconds``, or less: the source is probed each second and a reachable one ends the wait
         (a long back-off must not keep the admin waiting once libvirtd is back)."""
-        probe = getattr(self.source, "reachable", None)
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            await asyncio.sleep(min(1.0, left))
-            if probe is not None and await self._in_worker(probe):
+        deadline = self._clock() + seconds
+        while (left := deadline - self._clock()) > 0:
+            await self._sleep(min(1.0, left))
+            if await self._in_worker(self.source.reachable):
                 return
 
     def wake(self) -> None:
@@ -168,17 +183,60 @@ class Poller:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 self._loop.call_soon_threadsafe(self._wake.set)
 
-    async def snapshots(self) -> AsyncIterator[Snapshot]:
-        """Snapshots forever, one per ``delay`` seconds (``delay`` may change), sooner when woken."""
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` unless woken first."""
+        assert self._wake is not None
+        if self._wake.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Snapshots, one per ``delay`` seconds (``delay`` may change), sooner when woken.
+
+        A SourceError yields :class:`Lost`; with ``self.reconnect`` the poller waits (1 s doubling to 30 s, the
+        source probed each second), reconnects and tries again, and yields :class:`Back` before the first
+        snapshot after it; without, ``Lost(reason, None)`` ends the feed.
+        """
         self._wake = asyncio.Event()
         self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
+        attempt = 0
+        lost_at: float | None = None
         while True:
             self._wake.clear()  # a wake-up from now on asks for another collection
-            yield await self.tick()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.until_next())
+            try:
+                snapshot = await self.tick()
+            except SourceError as err:
+                if lost_at is None:
+                    lost_at = self._clock()
+                if not self.reconnect:
+                    yield Lost(str(err), None)
+                    return
+                wait = self.backoff(attempt)
+                attempt += 1
+                yield Lost(str(err), wait)
+                await self.wait_to_retry(wait)
+                continue
+            if lost_at is not None:
+                yield Back(self._clock() - lost_at)
+                lost_at, attempt = None, 0
+            yield snapshot
+            await self._pause(self.until_next(self.first_gap if self._seq == 1 else None))
             # Woken early: still at most one collection per MIN_DELAY, however many events come.
-            await asyncio.sleep(max(0.0, MIN_DELAY - (time.monotonic() - self._last_start)))
+            await self._sleep(max(0.0, MIN_DELAY - (self._clock() - self._last_start)))
+
+    async def snapshots(self) -> AsyncIterator[Snapshot]:
+        """Only the snapshots, and SourceError when the source is lost (tests, simple consumers)."""
+        async for event in self.events():
+            if isinstance(event, Lost):
+                raise SourceError(event.reason)
+            if isinstance(event, Snapshot):
+                yield event
 
     def close(self) -> None:
         """Close the source after any collection in flight (never concurrently)."""

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from xentui.model import build_snapshot
-from xentui.output.recorder import Recorder
-from xentui.sources.replay import ReplaySource
+from xentui.recording.reader import ReplaySource
+from xentui.recording.writer import Recorder
 
 from .conftest import SPINNING_PCT, URI
 
@@ -35,7 +35,7 @@ def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
         assert replay.snapshot(i) == build_snapshot(recorded[i - 1], recorded[i], i + 1)
     busy_view = next(v for v in replay.snapshot(len(recorded) - 1).domains if v.uuid == busy.UUIDString())
     assert busy_view.rates.cpu_pct > SPINNING_PCT  # real load came through
-    assert any(v.uuid == idle.UUIDString() for v in replay.snapshot().domains)
+    assert any(v.uuid == idle.UUIDString() for v in replay.snapshot(len(recorded) - 1).domains)
 
 
 def test_record_command_then_batch_replay(busy_and_idle, tmp_path):

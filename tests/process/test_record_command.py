@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from xentui.recording.reader import load
+
 from tests.factories import run_cli
-from xentui.sources.replay import load
 
 
 def test_record_command(tmp_path):

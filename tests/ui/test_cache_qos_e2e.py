@@ -13,7 +13,7 @@ import pytest
 
 from tests.resctrl_tree import FakeHost
 from tests.ui.harness import messages, running_app
-from xentui import batch
+from xentui.cli import batch
 from xentui.model import CacheSample, DomainSample, DomainState, HostSample, L3Cache, RawSample, build_snapshot
 from xentui.poller import Poller
 from xentui.sources.cache_qos import NOT_ATTACHED, libvirt_cache, parse_psr_cmt_show, xen_cache, xen_l3, xen_status

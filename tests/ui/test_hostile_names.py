@@ -18,8 +18,8 @@ from tests.ui.harness import messages, running_app
 from tests.ui.screen_read import lines, probe, rows, shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
+from xentui.recording.player import ReplayPlayer
 from xentui.sources.libvirt_source import LibvirtSource
-from xentui.sources.replay import ReplaySource
 from xentui.ui.app import XentuiApp
 from xentui.ui.dialogs.action_menu import ActionMenu
 from xentui.ui.dialogs.columns import ColumnsScreen
@@ -52,10 +52,10 @@ def written(tmp_path: Path) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def running(source, tmp_path: Path, size: tuple[int, int] = SIZE):
+async def running(source, tmp_path: Path, size: tuple[int, int] = SIZE, player: ReplayPlayer | None = None):
     settings = config.Settings(delay=0.5, sort="name", reverse=False)
     async with running_app(source, size=size, notifications=True, settings=settings, config_path=tmp_path / "c.toml",
-                           prime=0.0, poll=True) as (app, pilot):
+                           prime=0.0, poll=True, player=player) as (app, pilot):
         await until(pilot, lambda: app.snapshot is not None and app.table.row_count >= 10, "the first snapshot")
         yield app, pilot
 
@@ -248,12 +248,13 @@ async def test_destroy_takes_a_markup_name_typed_as_it_reads(test_host, tmp_path
 
 
 @pytest.fixture
-def recording(tmp_path) -> ReplaySource:
-    return ReplaySource.open(hostile.write_recording(tmp_path / "r.xtrec.gz", ticks=40))
+def recording(tmp_path) -> ReplayPlayer:
+    return ReplayPlayer.open(hostile.write_recording(tmp_path / "r.xtrec.gz", ticks=40))
 
 
 async def test_a_crafted_recording_replays_every_hostile_name_harmlessly(recording, tmp_path, sandbox):
-    async with running(recording, tmp_path, size=(160, 40)) as (app, pilot):  # the replay's header is long
+    # the replay's header is long
+    async with running(recording.source, tmp_path, size=(160, 40), player=recording) as (app, pilot):
         await pilot.press("space")  # pause the replay: the frames hold still
         header = app.query_one("#host")
         await shows_harmlessly(pilot, app, hostile.HOSTNAME, "libvirt says", within=header, what="the header")

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Static
+from xentui.recording.player import ReplayPlayer
 
 from tests.recordings import write
 from tests.ui.harness import messages, running_app
 from xentui import config
-from xentui.sources.replay import ReplaySource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui import keys
 from xentui.ui.dialogs.columns import ColumnsScreen
@@ -188,7 +188,8 @@ async def test_help_in_a_replay_lists_the_replay_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     source = SyntheticSource(count=3)
     recording = write(tmp_path / "r.xtrec.gz", [source.collect() for _ in range(5)], source.uri)
-    async with running_app(ReplaySource.open(recording), size=(120, 50), poll=False) as (app, pilot):
+    player = ReplayPlayer.open(recording)
+    async with running_app(player.source, player=player, size=(120, 50), poll=False) as (app, pilot):
         wanted = await help_matches_active_bindings(app, pilot)
         assert ("Space", "replay: play / pause") in wanted and ("Home", "replay: first / last tick") in wanted
         assert not any(what == "pause / resume the domain" for _k, what in wanted)  # actions are off

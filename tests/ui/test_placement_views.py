@@ -119,7 +119,8 @@ async def open_vcpu_view(driver: Driver, pilot, name: str = "proxy") -> VcpuScre
 @pytest.mark.asyncio
 async def test_enter_opens_the_vcpu_view_which_watches_its_domain(tmp_path):
     d = Driver(False, tmp_path)
-    d.source.placement = cache = type("Cache", (), {"watch": None, "want_all": False})()  # what the poller sets
+    cache = type("Interest", (), {"watch": None, "want_all": False})()  # the source's interest hint, as set
+    d.source.set_interest = lambda uuid, all_pcpus=False: setattr(cache, "watch", uuid)
     async with d.running() as pilot:
         screen = await open_vcpu_view(d, pilot)
         assert cache.watch == screen.uuid

@@ -9,7 +9,7 @@ import pytest
 from tests.recordings import write
 from tests.ui.waiting import until
 from xentui import config
-from xentui.sources.replay import ReplaySource
+from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.app import XentuiApp
 
@@ -22,15 +22,15 @@ def recording(path, ticks: int = 40, domains: int = 4):
 @pytest.fixture
 def replay_app(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    source = ReplaySource.open(recording(tmp_path / "r.xtrec.gz"))
-    return XentuiApp(source, config.Settings(), config_path=None)
+    player = ReplayPlayer.open(recording(tmp_path / "r.xtrec.gz"))
+    return XentuiApp(player.source, config.Settings(), config_path=None, player=player)
 
 
 async def settled(pilot, app) -> None:
     """Until the replay loop (a worker thread makes the snapshots) shows the current position."""
     for _ in range(200):
         await pilot.pause()
-        if app.snapshot is not None and app.snapshot.seq == app.source.index + 1:
+        if app.snapshot is not None and app.snapshot.seq == app.replaying.index + 1:
             await pilot.pause()
             return
         await pilot.pause(0.01)
@@ -43,7 +43,7 @@ def header_text(app) -> str:
 
 @pytest.mark.asyncio
 async def test_replay_keys(replay_app):
-    app, src = replay_app, replay_app.source
+    app, src = replay_app, replay_app.replaying
     async with app.run_test(size=(140, 40)) as pilot:
         await settled(pilot, app)
         assert "REPLAY" in header_text(app) and "actions off" in header_text(app)
@@ -83,7 +83,7 @@ async def test_replay_keys(replay_app):
 
 @pytest.mark.asyncio
 async def test_replay_plays_at_the_recorded_pace_times_speed(replay_app):
-    app, src = replay_app, replay_app.source
+    app, src = replay_app, replay_app.replaying
     src.speed = 64.0  # 1 s ticks -> ~16 ms
     async with app.run_test(size=(120, 30)) as pilot:
         start, began = src.index, time.monotonic()
@@ -114,9 +114,9 @@ async def test_cpu_sparkline_column_follows_the_history(replay_app):
 
 @pytest.mark.asyncio
 async def test_chart_screens_draw_the_history_while_shown(replay_app):
-    from xentui.ui.charts import Chart, DomainChartsScreen, HostChartsScreen
+    from xentui.ui.views.charts import Chart, DomainChartsScreen, HostChartsScreen
 
-    app, src = replay_app, replay_app.source
+    app, src = replay_app, replay_app.replaying
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("space", *["full_stop"] * 20)
         await settled(pilot, app)
@@ -149,10 +149,32 @@ async def test_chart_screens_draw_the_history_while_shown(replay_app):
 @pytest.mark.asyncio
 async def test_demo_standing_in_for_a_failed_connection_says_so(replay_app):
     app = replay_app
-    app.source.demo = True
-    app.source.fallback = "cannot connect to 'qemu:///system': Failed to connect socket"
+    app.replaying.demo = True
+    app.replaying.fallback = "cannot connect to 'qemu:///system': Failed to connect socket"
     async with app.run_test(size=(120, 30)) as pilot:
         await settled(pilot, app)
         text = header_text(app)
         assert "REPLAY" in text and "demo: recorded from real lab guests" in text
         assert "the bundled demo, not this host: cannot connect to 'qemu:///system'" in text
+
+
+@pytest.mark.asyncio
+async def test_record_while_watching_writes_each_frame_shown(tmp_path, monkeypatch):
+    """--record FILE: the live view's feed taps a Recorder; after quitting, the file replays every frame shown."""
+    from xentui.recording.reader import load
+    from xentui.recording.writer import Recorder
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    path = tmp_path / "watched.xtrec.gz"
+    source = SyntheticSource(count=3)
+    recorder = Recorder(path, source.uri, 0.2)
+    app = XentuiApp(source, config.Settings(delay=0.2), config_path=None, recorder=recorder)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq >= 5, "five frames shown")
+        assert any("recording to" in n.message for n in app._notifications)
+        await pilot.press("q")
+    shown = app.snapshot.seq
+    recorder.close()
+    recording = load(path)
+    assert shown <= len(recording) <= shown + 1  # + the collection in flight at the quit
+    assert [d.name for d in recording.sample(shown - 1).domains] == [v.name for v in app.snapshot.domains]

@@ -82,7 +82,7 @@ def test_no_libvirt_call_outside_a_deadline(outside):
 # Threads that exit waits for: ThreadPoolExecutor's (and so asyncio's default executor's) are joined at
 # interpreter exit.  The replay decodes a recording in one: no libvirt, no xl, it always ends.
 JOINED_AT_EXIT = ("ThreadPoolExecutor", "to_thread", "run_in_executor")
-MAY_JOIN = {("ui/replay_controls.py", "asyncio.to_thread")}
+MAY_JOIN = {("ui/controllers/replay.py", "asyncio.to_thread"), ("recording/player.py", "asyncio.to_thread")}
 
 
 def test_no_thread_exit_waits_for_and_every_subprocess_has_a_timeout():

@@ -11,11 +11,13 @@ import pytest
 
 from tests.factories import run_cli, synthetic_samples
 from tests.recordings import write
-from xentui import batch, recformat
-from xentui.batch import BatchOptions
+from xentui.cli import batch
+from xentui.cli.batch import BatchOptions
 from xentui.model import build_snapshot
+from xentui.recording import format as recformat
+from xentui.recording.player import ReplayPlayer
+from xentui.recording.reader import ReplayError, ReplaySource, demo_path, load
 from xentui.sources import SourceError
-from xentui.sources.replay import ReplayError, ReplaySource, demo_path, load
 
 
 def test_round_trip_equals_what_was_recorded(tmp_path):
@@ -66,16 +68,16 @@ def test_static_host_written_once_and_domains_as_deltas(tmp_path):
 
 
 def test_replay_position_seek_step_speed(tmp_path):
-    source = ReplaySource.open(write(tmp_path / "s.xtrec.gz", synthetic_samples(count=10, domains=3)))
-    assert source.index == 1 and source.snapshot().interval_s == 1.0  # starts where rates exist
+    source = ReplayPlayer.open(write(tmp_path / "s.xtrec.gz", synthetic_samples(count=10, domains=3)))
+    assert source.index == 1 and source.snapshot(source.index).interval_s == 1.0  # starts where rates exist
     source.step(3)
-    assert source.index == 4 and source.snapshot().seq == 5
+    assert source.index == 4 and source.snapshot(source.index).seq == 5 and not source.playing
     source.seek_seconds(-2.0)
     assert source.index == 2
     source.seek_seconds(100)
     assert source.at_end and source.index == 9
     source.step(-100)
-    assert source.index == 0 and source.snapshot().interval_s is None
+    assert source.index == 0 and source.snapshot(source.index).interval_s is None
     assert source.faster(1) == 2.0 and source.wait_s() == 0.5
     assert source.faster(-1) == 1.0 and source.faster(-1) == 0.5 and source.wait_s() == 2.0
     assert source.position() == "00:00:00/00:00:09 tick 1/10 x0.5"
@@ -92,7 +94,7 @@ def test_batch_reads_a_replay_with_the_recorded_numbers(tmp_path):
     samples = synthetic_samples(count=4, domains=3)
     path = write(tmp_path / "s.xtrec.gz", samples)
     out = io.StringIO()
-    assert batch.replay(ReplaySource.open(path), BatchOptions(format="json"), out) == 0
+    assert batch.replay(ReplayPlayer.open(path), BatchOptions(format="json"), out) == 0
     frames = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [f["iteration"] for f in frames] == [1, 2, 3]
     live = build_snapshot(samples[0], samples[1], 2)
@@ -158,9 +160,9 @@ def test_batch_without_a_hypervisor_fails_with_one_line_naming_the_uri():
 
 def test_format_fields_in_header_match_the_encoders():
     samples = synthetic_samples(count=1, domains=1)
-    domain = recformat.encode_domain(samples[0].domains[0])
-    assert len(domain) == len(recformat.DOMAIN_FIELDS)
-    assert len(recformat.encode_host(samples[0].host)) == len(recformat.HOST_FIELDS)
+    head = recformat.header("synthetic://", 1.0, 0.0, "test")
+    assert len(recformat.encode_domain(samples[0].domains[0])) == len(head["fields"]["domain"])
+    assert len(recformat.encode_host(samples[0].host)) == len(head["fields"]["host"])
 
 
 def test_bundled_demo_is_in_the_package_and_reads():
@@ -173,7 +175,7 @@ def test_bundled_demo_is_in_the_package_and_reads():
 
 
 def test_no_hypervisor_shows_the_demo_and_says_why(tmp_path, monkeypatch):
-    import xentui.sources.replay as replay_mod
+    import xentui.recording.reader as replay_mod
     import xentui.ui.app as app_mod
 
     demo = write(tmp_path / "demo.xtrec.gz", synthetic_samples(count=3, domains=2))
@@ -181,7 +183,7 @@ def test_no_hypervisor_shows_the_demo_and_says_why(tmp_path, monkeypatch):
     monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "test:///nonexistent/host.xml")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     shown = []
-    monkeypatch.setattr(app_mod, "run_app", lambda source, *a, **kw: shown.append(source) or 0)
+    monkeypatch.setattr(app_mod, "run_app", lambda source, *a, player, **kw: shown.append(player) or 0)
     code, out, err = run_cli([])
     assert code == 0 and len(shown) == 1 and shown[0].demo
     assert "test:///nonexistent/host.xml" in shown[0].fallback
@@ -192,7 +194,7 @@ def test_no_hypervisor_shows_the_demo_and_says_why(tmp_path, monkeypatch):
 
 
 def test_large_recordings_are_decoded_when_shown(tmp_path, monkeypatch):
-    import xentui.sources.replay as replay_mod
+    import xentui.recording.reader as replay_mod
 
     monkeypatch.setattr(replay_mod, "EAGER_DOMAIN_TICKS", 10)
     samples = synthetic_samples(count=6, domains=4)
@@ -204,8 +206,34 @@ def test_large_recordings_are_decoded_when_shown(tmp_path, monkeypatch):
     lines[4] = lines[4].replace(b'"f":', b'"f":-', 1)
     bad = tmp_path / "bad.xtrec.gz"
     bad.write_bytes(gzip.compress(b"".join(lines)))
-    source = ReplaySource.open(bad)
+    source = ReplayPlayer.open(bad)
     with pytest.raises(ReplayError, match=r"bad.xtrec.gz: tick 4: free memory"):
         source.snapshot(3)
     code, out, err = run_cli(["-b", "--replay", str(bad)])
     assert code == 2 and out.count("NAME") == 2 and err.count("\n") == 1 and "tick 4" in err
+
+
+def test_record_while_watching_has_the_recorders_safety(tmp_path, monkeypatch):
+    """--record FILE: exclusive and 0600 like 'xentui record'; --force to replace; refused before the UI starts."""
+    import xentui.ui.app as app_mod
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    started = []
+
+    def run_app(source, *a, recorder, **kw):
+        recorder.write(source.collect())
+        started.append(recorder)
+        return 0
+
+    monkeypatch.setattr(app_mod, "run_app", run_app)
+    path = tmp_path / "w.xtrec.gz"
+    code, _, err = run_cli(["-c", "synthetic://2", "--record", str(path)])
+    assert code == 0 and len(started) == 1 and "1 ticks written to" in err
+    assert path.stat().st_mode & 0o777 == 0o600 and len(load(path)) == 1
+    code, _, err = run_cli(["-c", "synthetic://2", "--record", str(path)])
+    assert code == 2 and err.count("\n") == 1 and "--force" in err and len(started) == 1
+    code, _, err = run_cli(["-c", "synthetic://2", "--record", str(path), "--force"])
+    assert code == 0 and len(started) == 2
+    for argv in (["-b", "--record", str(path)], ["--force"], ["--demo", "--record", str(path)]):
+        code, _, err = run_cli(argv)
+        assert code == 2 and err.count("\n") == 1, argv

@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.recordings import write
-from xentui.batch import BatchOptions, render
-from xentui.sources import replay
-from xentui.sources.replay import ReplayError, ReplaySource
+from xentui.cli.batch import BatchOptions, render
+from xentui.recording import reader as replay
+from xentui.recording.player import ReplayPlayer
+from xentui.recording.reader import ReplayError
 from xentui.sources.synthetic import SyntheticSource
 
 MANY = settings(max_examples=300, deadline=None, derandomize=True, database=None,
@@ -65,7 +66,7 @@ def replaced(value, path, new):
 def check(path: Path) -> None:
     """Either one clear line, or every tick renders in every batch format."""
     try:
-        source = ReplaySource.open(path)
+        source = ReplayPlayer.open(path)
     except ReplayError as err:
         text = str(err)
         assert text.startswith(str(path)) and "\n" not in text and "Traceback" not in text

@@ -13,9 +13,9 @@ from tests.factories import run_cli, synthetic_samples
 from tests.recordings import write
 from xentui import limits
 from xentui.model import RawSample, build_snapshot
-from xentui.sources import replay
+from xentui.recording import reader as replay
+from xentui.recording.reader import ReplayError, load
 from xentui.sources.libvirt_source import parse_stats
-from xentui.sources.replay import ReplayError, load
 from xentui.sources.synthetic import SyntheticSource
 
 EMPTY_TICK = b'{"t":1,"w":0,"f":1,"d":[]}\n'

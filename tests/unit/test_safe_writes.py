@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from xentui import config, safefile
-from xentui.output.recorder import Recorder
-from xentui.sources.replay import ReplaySource
+from xentui.recording.reader import ReplaySource
+from xentui.recording.writer import Recorder
 
 SETTINGS = config.Settings(delay=1.5, sort="name")
 OLD = "# the previous settings\ndelay = 2.0\n"

@@ -29,7 +29,7 @@ from xentui.model import (
     RawSample,
     VcpuSample,
 )
-from xentui.sources import SourceError, cache_qos, deadlines
+from xentui.sources import Source, SourceError, cache_qos, deadlines
 from xentui.sources import host as local_host
 from xentui.sources.deadlines import NoAnswer
 from xentui.sources.placement import Key, PlacementCache, VcpuPlace, parse_topology, placement_from_vcpus
@@ -190,7 +190,13 @@ def parse_devices(xml: str) -> Devices:
     return Devices(nets=nets, disks=tuple(disks))
 
 
-class LibvirtSource:
+class LibvirtSource(Source):
+    HAS_EVENTS = True
+    HAS_PLACEMENT = True
+
+    def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
+        self.placement.watch, self.placement.want_all = uuid, all_pcpus
+
     """Read one libvirt connection; read-only unless asked otherwise."""
 
     def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None,

@@ -21,6 +21,7 @@ from xentui.model import (
     RawSample,
     VcpuSample,
 )
+from xentui.sources.base import Source
 from xentui.sources.cache_qos import NOT_ATTACHED
 
 MIB = 1 << 20
@@ -34,7 +35,7 @@ PROFILES = ((DomainState.RUNNING, 0.97), (DomainState.RUNNING, 0.42), (DomainSta
             (DomainState.RUNNING, 0.55))
 
 
-class SyntheticSource:
+class SyntheticSource(Source):
     """``count`` domains on a ``pcpus``-pCPU host whose numbers follow a fixed script."""
 
     def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC",

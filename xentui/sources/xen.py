@@ -22,7 +22,7 @@ from pathlib import Path
 from xentui.cpulist import CpuListError, parse_cpulist
 from xentui.limits import MAX_DEVICES, MAX_VCPUS, count, counter
 from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
-from xentui.sources import SourceError, cache_qos
+from xentui.sources import Source, SourceError, cache_qos
 
 XENSTAT_ALL = 0x1 | 0x2 | 0x4 | 0x8  # VCPU | NETWORK | XEN_VERSION | VBD
 NO_LIMIT = 2**64 - 1  # xenstat_domain_max_mem() when a domain has no limit
@@ -255,7 +255,12 @@ def xen_caches(tables: tuple[cache_qos.XenCmtTable, ...] | None,
     return caches, "", cache_qos.xen_l3(occupancy), occupancy.total_rmid
 
 
-class XenSource:
+class XenSource(Source):
+    HAS_PLACEMENT = True
+
+    def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
+        self.placement.watch, self.placement.want_all = uuid, all_pcpus
+
     """All domains of this Xen host, with xentop's numbers."""
 
     def __init__(self, *, readonly: bool = True, stat: XenStat | None = None):

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,19 +24,21 @@ from textual.widgets import Footer
 
 from xentui import config
 from xentui.actions import Action
+from xentui.config import check_delay
 from xentui.history import History, capacity_for
-from xentui.model import DomainView, Snapshot
-from xentui.poller import Poller, check_delay
-from xentui.sources import Source, SourceError
+from xentui.model import DomainView, RawSample, Snapshot
+from xentui.poller import Poller
+from xentui.sources import Source
 from xentui.text import one_line, visible
 from xentui.ui import columns as cols
 from xentui.ui import keys, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
+from xentui.ui.controllers.connection import Connection
+from xentui.ui.controllers.replay import ReplayController
 from xentui.ui.dialogs.columns import ColumnsScreen
 from xentui.ui.dialogs.help import HelpScreen
 from xentui.ui.dialogs.prompt import PromptScreen
 from xentui.ui.literal import literal
-from xentui.ui.replay_controls import ReplayControls
 from xentui.ui.state import SettingsStore, ViewState
 from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
@@ -47,8 +49,14 @@ from xentui.ui.widgets.detail_pane import DetailPane
 from xentui.ui.widgets.domain_table import DomainTable
 from xentui.ui.widgets.host_header import HostHeader, live_mode_line
 
+if TYPE_CHECKING:  # a replay's modules load only for a replay (start-up time)
+    from xentui.recording.player import ReplayPlayer
+    from xentui.recording.writer import Recorder
 
-class XentuiApp(ReplayControls, App[None]):
+FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
+
+
+class XentuiApp(App[None]):
     TITLE = "xentui"
     CSS_PATH = [Path(__file__).with_name(f"{name}.tcss") for name in ("app", "dialogs", "views")]  # subclasses too
     BINDINGS = keys.APP_BINDINGS  # the keymap (xentui/ui/keys.py); replay keys on in a replay only
@@ -58,20 +66,25 @@ class XentuiApp(ReplayControls, App[None]):
     view: var[ViewState] = var(ViewState(), init=False)  # filter, sort, CPU mode, details, frozen
 
     def __init__(self, source: Source, settings: config.Settings, *, config_path: Path | None = None,
-                 problems: list[str] | None = None, prime: float | None = None, poll: bool = True):
+                 problems: list[str] | None = None, prime: float = 0.0, poll: bool = True,
+                 player: ReplayPlayer | None = None, recorder: Recorder | None = None):
         super().__init__()
         self.animation_level = "none"  # calm over SSH: nothing moves unless the data does
         self.source = source
         self.store = SettingsStore(settings, config_path, self._save_failed)  # settings persist through it
         self.config_path = config_path
         self.problems = list(problems or [])
-        self.poller = Poller(source, settings.delay, prime=min(1.0, settings.delay) if prime is None else prime)
+        # The first sample is shown at once (rates not yet known), the second soon after, then every delay.
+        self.poller = Poller(source, settings.delay, prime=prime, first_gap=min(FIRST_GAP_S, settings.delay),
+                             tap=recorder.write if recorder is not None else None)
+        self.recorder = recorder
+        self.replay = ReplayController(self, player) if player is not None else None
+        self.feed: Connection | ReplayController = self.replay or Connection(self, self.poller)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
-        recording = getattr(source, "recording", None)  # a replay keeps an hour of the recording's own pace
-        self.history = History(capacity_for(recording.header["delay"] if recording else settings.delay))
+        # A replay keeps an hour of the recording's own pace.
+        self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay))
         self.events = False  # lifecycle events subscribed
-        self.lost: str | None = None  # the source stopped answering: what the header says
-        self.lost_at = 0.0
+        self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
         self.cache_columns = False  # Cache QoS columns shown: only when some domain has Cache QoS
         self.actions = DomainActions(self)
         self.keymap, problems = keys.check_keymap(settings.keys)
@@ -94,7 +107,9 @@ class XentuiApp(ReplayControls, App[None]):
         self.refit()
         self.table.focus()
         if self.poll:
-            self.run_worker(self._replay() if self.replaying else self._poll(), name="poller", exclusive=True)
+            self.run_worker(self.feed.run(), name="poller", exclusive=True)
+        if self.recorder is not None:
+            self.notify(f"recording to {self.recorder.path}", timeout=6)
         if self.replaying is not None and self.replaying.fallback:
             self.notify(f"{self.replaying.fallback}: showing the bundled demo (-c URI picks a hypervisor)",
                         severity="warning", timeout=15)
@@ -124,43 +139,6 @@ class XentuiApp(ReplayControls, App[None]):
         self.refit()
 
     # --- data ---------------------------------------------------------------------
-
-    async def _subscribe(self) -> None:
-        """libvirt lifecycle events make state changes show at once; without them, polling alone."""
-        subscribe = getattr(self.source, "subscribe", None)
-        if subscribe is None:
-            return
-        try:
-            reason = await self.poller.call(lambda: subscribe(self._domain_event))
-        except Exception as err:  # events are a bonus: never fatal
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        self.events = reason is None
-        if reason is not None:
-            self.notify(f"no lifecycle events ({reason}): changes show at the next update", timeout=6)
-
-    def _domain_event(self, _uuid: str) -> None:
-        self.poller.wake()  # on the loop's thread (libvirt's events run on it)
-
-    async def _poll(self) -> None:
-        await self._subscribe()
-        attempt = 0
-        while True:
-            try:
-                async for snapshot in self.poller.snapshots():
-                    if self.lost is not None:
-                        self.notify(f"connection back after {time.monotonic() - self.lost_at:.0f} s")
-                        self.lost = None
-                    attempt = 0
-                    self.snapshot = snapshot
-            except SourceError as err:
-                wait = self.poller.backoff(attempt)
-                attempt += 1
-                if self.lost is None:
-                    self.lost_at = time.monotonic()
-                self.lost = (f"connection lost: {str(err).strip()}; retrying in {wait:.0f} s "
-                             "(the data shown is from before)")
-                self.show_header()
-                await self.poller.wait_to_retry(wait)
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is not None:
@@ -235,7 +213,7 @@ class XentuiApp(ReplayControls, App[None]):
 
     def mode_line(self) -> Content:
         if self.replaying is not None:
-            return self.replay_mode_line()
+            return self.replay.mode_line()
         return live_mode_line(readonly=getattr(self.source, "readonly", True), delay=self.poller.delay,
                               events=self.events, paused=self.paused, stale=self.lost is not None,
                               filter_text=self.filter_text)
@@ -276,6 +254,11 @@ class XentuiApp(ReplayControls, App[None]):
 
     # --- actions (keys) -------------------------------------------------------------
 
+    @property
+    def replaying(self) -> ReplayPlayer | None:
+        """The player, in a replay only (its keys are on then, keys.py)."""
+        return self.replay.player if self.replay is not None else None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Replay keys only in a replay, live-only keys never in one (keys.py says which); domain actions never
         while a dialog is open: keys typed fast after `/` (or pasted) can reach the app before the prompt's
@@ -295,6 +278,27 @@ class XentuiApp(ReplayControls, App[None]):
             self.view = self.view.filtered("")
         else:
             self.exit()
+
+    # The replay keys (check_action lets them through in a replay only), handed to the controller.
+    def action_replay_toggle(self) -> None:
+        if self.replay is not None:
+            self.replay.toggle()
+
+    def action_replay_step(self, ticks: int) -> None:
+        if self.replay is not None:
+            self.replay.step(ticks)
+
+    def action_replay_seek(self, seconds: float) -> None:
+        if self.replay is not None:
+            self.replay.seek(seconds)
+
+    def action_replay_jump(self, index: int) -> None:
+        if self.replay is not None:
+            self.replay.jump(index)
+
+    def action_replay_speed(self, step: int) -> None:
+        if self.replay is not None:
+            self.replay.speed(step)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen.active_bindings))
@@ -390,10 +394,14 @@ class XentuiApp(ReplayControls, App[None]):
 
 
 def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None,
-            loop: asyncio.AbstractEventLoop | None = None) -> int:
+            loop: asyncio.AbstractEventLoop | None = None, *, player: ReplayPlayer | None = None,
+            recorder: Recorder | None = None, first: RawSample | None = None) -> int:
     # Each tick at 1000 domains allocates ~20 000 short-lived, acyclic objects: with the default
     # threshold (700) the cyclic GC ran ~30 times a tick, over Textual's whole heap (1 % of a core).
     gc.set_threshold(20_000, 20, 20)
     textual_workarounds.install()
-    XentuiApp(source, settings, config_path=config_path, problems=problems).run(loop=loop)
+    app = XentuiApp(source, settings, config_path=config_path, problems=problems, player=player, recorder=recorder)
+    if first is not None:
+        app.poller.preload(first)
+    app.run(loop=loop)
     return 0

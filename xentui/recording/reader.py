@@ -1,9 +1,9 @@
-"""Recorded sessions as a source: ``xentui --replay FILE`` and ``xentui --demo``.
+"""Reading recordings: :func:`load` (a :class:`Recording`) and :class:`ReplaySource` (a Source over it).
 
 The whole file is read and checked when opened (a damaged recording is refused with one line
 before anything is shown).  Rates come from the recorded monotonic times through the same
 :func:`~xentui.model.build_snapshot` as live data, never from the wall clock of the replay.
-The UI moves the position (play, pause, step, seek, speed); batch mode walks it once.
+Playing (position, speed, pause) is :class:`~xentui.recording.player.ReplayPlayer`'s job.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import zlib
 from array import array
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from xentui import limits, recformat
-from xentui.model import RawSample, Snapshot, build_snapshot
-from xentui.sources import SourceError
-
-SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-MAX_WAIT_S = 60.0  # a long gap in a recording (suspended recorder) is not waited out in full
+from xentui import limits
+from xentui.model import HostSample, RawSample, Snapshot, build_snapshot
+from xentui.recording import delta
+from xentui.recording import format as recformat
+from xentui.sources.base import Source, SourceError
 
 
 class ReplayError(SourceError):
@@ -41,7 +41,8 @@ class Recording:
     naming file and tick.
     """
 
-    def __init__(self, path: str, header: dict, times: array, ticks: _Ticks | None, samples: list[RawSample] | None):
+    def __init__(self, path: str, header: dict[str, Any], times: array[float], ticks: _Ticks | None,
+                 samples: list[RawSample] | None):
         self.path = path
         self.header = header
         self.times = times  # monotonic seconds of each tick: seek and pace without decoding
@@ -61,6 +62,7 @@ class Recording:
             return self._samples[index]
         raw = self._cache.get(index)
         if raw is None:
+            assert self._ticks is not None  # not eager: packed ticks
             try:
                 raw = self._ticks.unpack(index)
             except recformat.FormatError as err:
@@ -91,15 +93,15 @@ class _Ticks:
     def __init__(self) -> None:
         self.times = array("d")
         self.sizes = array("L")  # bytes of each whole tick (with its host): what a decoded tick costs
-        self.small: list[dict] | None = []  # decoded whole after the last line, while the recording is small
+        self.small: list[dict[str, Any]] | None = []  # decoded whole after the last line, while the recording is small
         self.packed: list[bytes] = []
         self.hosts: list[bytes] = []
         self.host_of = array("L")
-        self._host: list | None = None  # the last host (an object of the reader's state) and its size
+        self._host: list[Any] | None = None  # the last host (an object of the reader's state) and its size
         self._host_bytes = 0
         self.domain_ticks = self.expanded = self.held = 0
 
-    def add(self, whole: dict) -> None:
+    def add(self, whole: dict[str, Any]) -> None:
         if len(self.times) >= limits.MAX_TICKS:
             raise limits.LimitError(f"more than {limits.MAX_TICKS:,} ticks: a recording may hold at most "
                                     f"{limits.MAX_TICKS:,}")
@@ -148,7 +150,7 @@ class _Ticks:
         packed = self.packed[index]
         whole = json.loads(packed if packed[:1] == b"{" else zlib.decompress(packed))
         whole["h"] = json.loads(self.hosts[self.host_of[index]])
-        return recformat.decode_tick(whole)
+        return delta.decode_tick(whole)
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -161,13 +163,13 @@ def _dumps(value: object) -> bytes:
 def load(path: str | Path) -> Recording:
     """Read and check a recording, or ReplayError with one line."""
     name = str(path)
-    header: dict | None = None
-    state: dict = {}
+    header: dict[str, Any] | None = None
+    state: dict[str, Any] = {}
     ticks = _Ticks()
     line_no = 0
     try:
         with gzip.open(name, "rb") as f:
-            for line_no, line in limits.read_lines(f):
+            for line_no, line in limits.read_lines(f):  # type: ignore[arg-type]  # GzipFile is binary IO
                 try:
                     value = limits.parse(line)
                 except limits.LimitError:
@@ -178,7 +180,7 @@ def load(path: str | Path) -> Recording:
                 if header is None:
                     header = recformat.check_header(value)
                 else:
-                    ticks.add(recformat.resolve_tick(value, state))
+                    ticks.add(delta.resolve_tick(value, state))
     except (recformat.FormatError, limits.LimitError) as err:
         text = str(err)
         if header is None and isinstance(err, recformat.FormatError):
@@ -207,10 +209,11 @@ def load(path: str | Path) -> Recording:
         raise ReplayError(f"{name}: holds a header but no ticks (the recording stopped before its first sample)")
     if ticks.small is None:
         return Recording(name, header, ticks.times, ticks, None)  # large: decoded when shown
-    samples, hosts = [], {}
+    samples: list[RawSample] = []
+    hosts: dict[int, tuple[list[Any], HostSample]] = {}
     for i, whole in enumerate(ticks.small):
         try:
-            samples.append(recformat.decode_tick(whole, hosts))
+            samples.append(delta.decode_tick(whole, hosts))
         except recformat.FormatError as err:
             raise ReplayError(f"{name}: line {i + 2}: {err}") from None
     return Recording(name, header, ticks.times, None, samples)
@@ -221,31 +224,19 @@ def _first(err: BaseException) -> str:
     return text[:120]
 
 
-class ReplaySource:
-    """A recording behind the source interface, with a position the UI moves.
-
-    ``index`` is the tick shown.  ``collect()`` returns the tick after it and moves there
-    (SourceError at the end), so a Poller can drive it too.
-    """
-
-    readonly = True
-    replay = True
+class ReplaySource(Source):
+    """A recording behind the source interface: ``collect()`` returns the tick after ``index`` and moves
+    there (SourceError at the end).  ``demo``: the bundled session."""
 
     def __init__(self, recording: Recording, *, demo: bool = False):
         self.recording = recording
-        self.times = recording.times
         self.demo = demo
         self.uri = f"replay:{recording.path}"
         self.index = min(1, len(recording) - 1)  # the first tick has no rates: start at the second
-        self.speed = 1.0
-        self.playing = True
-        self.fallback: str | None = None  # why the live source failed, when the demo stands in for it
 
     @classmethod
     def open(cls, path: str | Path, *, demo: bool = False) -> ReplaySource:
         return cls(load(path), demo=demo)
-
-    # --- the source interface ---------------------------------------------------
 
     def collect(self) -> RawSample:
         if self.index + 1 >= len(self.recording):
@@ -256,62 +247,10 @@ class ReplaySource:
     def close(self) -> None:
         pass
 
-    # --- position -----------------------------------------------------------------
-
     def __len__(self) -> int:
         return len(self.recording)
 
-    @property
-    def at_end(self) -> bool:
-        return self.index >= len(self.recording) - 1
-
-    def snapshot(self, index: int | None = None) -> Snapshot:
-        """The snapshot of tick ``index`` (default: the current one), rates against the tick before it."""
-        i = self.index if index is None else index
-        prev = self.recording.sample(i - 1) if i > 0 else None
-        return build_snapshot(prev, self.recording.sample(i), seq=i + 1)
-
-    def seek(self, index: int) -> None:
-        self.index = max(0, min(len(self.recording) - 1, index))
-
-    def step(self, ticks: int) -> None:
-        self.seek(self.index + ticks)
-
-    def seek_seconds(self, seconds: float) -> None:
-        """Move by recorded time (negative: back), at least one tick."""
-        target = self.times[self.index] + seconds
-        i = self.index
-        if seconds >= 0:
-            while i + 1 < len(self.times) and self.times[i + 1] <= target:
-                i += 1
-            i = max(i, self.index + 1)
-        else:
-            while i > 0 and self.times[i - 1] >= target:
-                i -= 1
-            i = min(i, self.index - 1)
-        self.seek(i)
-
-    def faster(self, step: int) -> float:
-        """Next speed up (step 1) or down (-1) in SPEEDS."""
-        known = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - self.speed))
-        self.speed = SPEEDS[max(0, min(len(SPEEDS) - 1, known + step))]
-        return self.speed
-
-    def wait_s(self) -> float:
-        """Real seconds until the next tick at this speed: the recorded interval / speed."""
-        if self.at_end:
-            return MAX_WAIT_S
-        gap = self.times[self.index + 1] - self.times[self.index]
-        return max(0.0, min(MAX_WAIT_S, gap / self.speed))
-
-    def position(self) -> str:
-        """E.g. '00:01:05/00:10:00 tick 66/601 x2'."""
-        first = self.times[0]
-        now = self.times[self.index] - first
-        total = self.times[-1] - first
-        return f"{_hms(now)}/{_hms(total)} tick {self.index + 1}/{len(self.times)} x{self.speed:g}"
-
-
-def _hms(seconds: float) -> str:
-    s = int(max(0.0, seconds))
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    def snapshot(self, index: int) -> Snapshot:
+        """The snapshot of tick ``index``, rates against the tick before it."""
+        prev = self.recording.sample(index - 1) if index > 0 else None
+        return build_snapshot(prev, self.recording.sample(index), seq=index + 1)

@@ -1,22 +1,25 @@
 """``xentui record -o FILE [-c URI] [-d S] [--duration T]``: a session to a file, for ``--replay``.
 
-Raw samples are written (not rates), so the replay's numbers come from the same maths as the
-live view's.  Stops at ``--duration``, on Ctrl-C or SIGTERM, always leaving a complete file.
+The live feed (a Poller) with the Recorder as its tap: raw samples are written (not rates), so the
+replay's numbers come from the same maths as the live view's.  Stops at ``--duration``, on Ctrl-C or
+SIGTERM, always leaving a complete file; a lost source stops it (status 1, what came before kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import re
-import signal
 import sys
-import threading
 import time
 
 from xentui import safefile
-from xentui.cli import EXIT_USAGE, UsageParser, delay_arg
-from xentui.output.recorder import Recorder
+from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg, unless_signalled
+from xentui.feed import Lost, Tap
+from xentui.model import RawSample
+from xentui.poller import Poller
+from xentui.recording.writer import Recorder
 from xentui.sources import SourceError, open_source
 from xentui.text import one_line, visible
 
@@ -35,7 +38,7 @@ def _duration(text: str) -> float:
     return value
 
 
-def _regex(text: str) -> re.Pattern:
+def _regex(text: str) -> re.Pattern[str]:
     try:
         return re.compile(text)
     except re.error as err:
@@ -71,49 +74,66 @@ def main(argv: list[str]) -> int:
         print(f"xentui record: {one_line(str(err))}", file=sys.stderr)
         return 1
     try:
-        recorder = Recorder(args.output, source.uri, args.delay, force=args.force)
-    except safefile.Exists as err:
-        print(f"xentui record: {visible(str(err))}", file=sys.stderr)
+        recorder = open_recorder(args.output, source.uri, args.delay, args.force)
+    except RecorderRefused as err:
+        print(f"xentui record: {err}", file=sys.stderr)
         source.close()
         return EXIT_USAGE
-    except OSError as err:
-        print(f"xentui record: cannot write {visible(str(args.output))}: {one_line(str(err.strerror or err))}",
-              file=sys.stderr)
-        source.close()
-        return EXIT_USAGE
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     print(f"xentui record: recording {visible(source.uri)} every {args.delay:g} s to {visible(str(args.output))} "
           f"({f'for {args.duration:g} s' if args.duration else 'until Ctrl-C'})", file=sys.stderr)
-    code = 0
     start = time.monotonic()
+    poller = Poller(source, args.delay, reconnect=False, tap=recording_tap(recorder, args.match))
     try:
-        code = record(source, recorder, args.delay, args.duration, stop, start, args.match)
+        code = asyncio.run(record(poller, args.duration))
     finally:
+        poller.close()  # after the collection in flight: its tap writes before the close below
         recorder.close()
-        source.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to "
           f"{visible(str(args.output))}",
           file=sys.stderr)
     return code
 
 
-def record(source, recorder: Recorder, delay: float, duration: float | None, stop: threading.Event,
-           start: float, match: re.Pattern | None = None) -> int:
-    """Collect and write until ``duration`` is up or ``stop`` is set; 1 when the source failed."""
-    while not stop.is_set():
-        began = time.monotonic()
-        try:
-            raw = source.collect()
-            if match is not None:
-                raw = dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name)))
-            recorder.write(raw)
-        except SourceError as err:
-            print(f"xentui record: {one_line(str(err))}; stopping (what came before is kept)", file=sys.stderr)
+class RecorderRefused(Exception):
+    """The recording file cannot be created: one line, fit for the user (paths shown visibly)."""
+
+
+def open_recorder(path: str, uri: str, delay: float, force: bool) -> Recorder:
+    """A new recording at ``path`` (exclusive, 0600; replaced only with ``force``), or RecorderRefused."""
+    problem = safefile.refusal(path, force)
+    if problem:
+        raise RecorderRefused(visible(problem))
+    try:
+        return Recorder(path, uri, delay, force=force)
+    except safefile.Exists as err:
+        raise RecorderRefused(visible(str(err))) from None
+    except OSError as err:
+        raise RecorderRefused(f"cannot write {visible(str(path))}: {one_line(str(err.strerror or err))}") from None
+
+
+def recording_tap(recorder: Recorder, match: re.Pattern[str] | None = None) -> Tap:
+    """The feed's tap that writes each raw sample (only the domains ``match`` finds, when given)."""
+    if match is None:
+        return recorder.write
+
+    def write(raw: RawSample) -> None:
+        recorder.write(dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name))))
+
+    return write
+
+
+async def record(feed: Poller, duration: float | None) -> int:
+    """Consume the feed (its tap writes) until ``duration`` is up, SIGINT or SIGTERM; 1 when the source failed."""
+    code = await unless_signalled(_until_done(feed, duration))
+    return 0 if code is None else code
+
+
+async def _until_done(feed: Poller, duration: float | None) -> int:
+    start = time.monotonic()
+    async for event in feed.events():
+        if isinstance(event, Lost):
+            print(f"xentui record: {one_line(event.reason)}; stopping (what came before is kept)", file=sys.stderr)
             return 1
-        if duration is not None and began + delay - start >= duration:
+        if duration is not None and feed.last_start + feed.delay - start >= duration:
             break
-        stop.wait(max(0.0, delay - (time.monotonic() - began)))
     return 0

@@ -1,0 +1,87 @@
+"""Command line: xentop's options plus ours.  Bad input gets one line and exit 2.
+
+``xentui`` (the live view or batch: view.py, batch.py), ``xentui record`` (record.py), ``xentui lab``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xentui import __version__
+from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg
+
+__all__ = ["EXIT_USAGE", "UsageParser", "build_parser", "delay_arg", "main"]
+
+
+def _iterations(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"iterations {text!r} must be a whole number of 1 or more, e.g. -i 5")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = UsageParser(
+        prog="xentui",
+        description="Live view of every virtual machine on a Xen or KVM host (successor to xentop). "
+        "'xentui lab up|down|status' runs tiny test guests under the local libvirtd; "
+        "'xentui record -o FILE' records a session for --replay.",
+    )
+    p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, "
+                   "else xen:///system on a Xen host, else qemu:///system)")
+    p.add_argument("-w", "--write", action="store_true",
+                   help="allow actions on domains (pause, destroy, pin, ...); read-only without it")
+    p.add_argument("-d", "--delay", type=delay_arg, metavar="SECONDS",
+                   help="seconds between updates, 0.2 to 3600, fractions allowed (default 3)")
+    p.add_argument("--theme", metavar="NAME", help="colour theme: xentui-dark (default), xentui-light, classic, "
+                   "high-contrast, or one of ~/.config/xentui/themes/*.toml")
+    p.add_argument("-b", "--batch", action="store_true", help="print to stdout instead of the full-screen UI")
+    p.add_argument("-i", "--iterations", type=_iterations, metavar="N", help="stop after N updates")
+    p.add_argument("-n", "--networks", action="store_true", help="batch: per-network lines")
+    p.add_argument("-x", "--vbds", action="store_true", help="batch: per-block-device lines")
+    p.add_argument("-v", "--vcpus", action="store_true", help="batch: per-vCPU line")
+    p.add_argument("-r", "--repeat-header", action="store_true", help="batch: header before each domain")
+    p.add_argument("-f", "--full-name", action="store_true", help="batch: do not cut names at 10 characters")
+    p.add_argument("-z", "--dom0-first", action="store_true", help="batch: Domain-0 first, whatever the order")
+    p.add_argument("--format", choices=("text", "csv", "json"), default="text",
+                   help="batch output: xentop text (default), CSV, or one JSON object per update")
+    p.add_argument("--reconnect", action="store_true",
+                   help="batch: when the connection is lost, wait and go on (1 s doubling to 30 s between tries) "
+                        "instead of exiting with status 1")
+    p.add_argument("--replay", metavar="FILE", help="show a session written by 'xentui record -o FILE' "
+                   "(UI: Space pauses, , . step, [ ] seek, - + speed; batch: -b --replay FILE)")
+    p.add_argument("--record", metavar="FILE", help="record while watching: the live view's samples to a new "
+                   "FILE (mode 0600) for --replay, as 'xentui record -o FILE' does")
+    p.add_argument("--force", action="store_true", help="with --record: replace FILE if it exists")
+    p.add_argument("--demo", action="store_true", help="replay the session bundled with xentui (real lab guests)")
+    p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["lab"]:
+        from xentui import lab
+
+        return lab.main(argv[1:])
+    if argv[:1] == ["record"]:
+        from xentui.cli import record
+
+        return record.main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.replay and args.demo:
+        parser.error("--replay and --demo are two sessions: choose one")
+    if (args.replay or args.demo) and (args.connect or args.write or args.record):
+        parser.error("a replay shows a recording: -c, -w and --record do not apply to it")
+    if args.record and args.batch:
+        parser.error("--record is for the live view: 'xentui record -o FILE' records without one")
+    if args.force and not args.record:
+        parser.error("--force replaces the file of --record FILE: give --record too")
+    from xentui.cli import view
+
+    return view.main(args)

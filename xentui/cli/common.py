@@ -1,0 +1,49 @@
+"""What every command shares: one-line usage errors with exit status 2, the delay argument."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import Any, NoReturn, TypeVar
+
+from xentui.config import check_delay
+
+EXIT_USAGE = 2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+T = TypeVar("T")
+
+
+class UsageParser(argparse.ArgumentParser):
+    """Bad options: one line naming the fix, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def delay_arg(text: str) -> float:
+    try:
+        return check_delay(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+async def unless_signalled(work: Coroutine[Any, Any, T]) -> T | None:
+    """Run ``work`` until it ends, or until SIGINT or SIGTERM (then it is cancelled and None returned)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        task.cancel()
+        return None
+    finally:
+        stopper.cancel()
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)

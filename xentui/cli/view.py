@@ -1,0 +1,136 @@
+"""``xentui`` without a subcommand: open the source (or a recording, or the demo), then the live view or batch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from xentui import safefile
+from xentui.cli.common import EXIT_USAGE
+from xentui.model import RawSample
+from xentui.poller import Worker
+from xentui.sources import Source, SourceError, open_source
+from xentui.text import one_line, visible
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from xentui.recording.player import ReplayPlayer
+
+
+def _player(args: argparse.Namespace, fallback: str | None = None) -> ReplayPlayer | int:
+    """The recording asked for (--replay, --demo; the demo when ``fallback`` says why), or the exit status."""
+    from xentui.recording import reader
+    from xentui.recording.player import ReplayPlayer
+
+    try:
+        if args.demo or fallback is not None:
+            player = ReplayPlayer.open(reader.demo_path(), demo=True)
+        else:
+            player = ReplayPlayer.open(args.replay)
+    except reader.ReplayError as err:
+        print(f"xentui: {one_line(str(err))}", file=sys.stderr)
+        return 1 if fallback is not None else EXIT_USAGE
+    player.fallback = fallback
+    return player
+
+
+def _open(args: argparse.Namespace) -> tuple[Source, RawSample | None]:
+    """The live source and its first sample (None: it failed; the feed will say so).  For the live view both
+    are made in a thread while the UI's modules load, the slow part of start-up (docs/feed.md)."""
+    def open_and_sample() -> tuple[Source, RawSample | None]:
+        source = open_source(args.connect, readonly=not args.write)
+        try:
+            return source, source.collect()
+        except SourceError:
+            return source, None
+
+    if args.batch:
+        return open_source(args.connect, readonly=not args.write), None
+    worker = Worker("xentui-open")
+    opening = worker.submit(open_and_sample)
+    worker.shutdown()
+    import xentui.ui.app  # noqa: F401  # meanwhile
+
+    return opening.result()
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.record and (problem := safefile.refusal(args.record, args.force)):  # before connecting, as record does
+        print(f"xentui: {visible(problem)}", file=sys.stderr)
+        return EXIT_USAGE
+    loop: asyncio.AbstractEventLoop | None = None
+    if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
+        import asyncio
+
+        from xentui.sources import events
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        events.use_loop(loop)
+    source: Source | None = None
+    first: RawSample | None = None
+    player: ReplayPlayer | int | None = None
+    if args.replay or args.demo:
+        player = _player(args)
+    else:
+        try:
+            source, first = _open(args)
+        except SourceError as err:
+            # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
+            # batch mode and an explicit -c fail with one line, as a script expects.
+            if args.batch or args.connect or args.record:
+                print(f"xentui: {one_line(str(err))} (xentui --demo shows a recorded session)", file=sys.stderr)
+                return 1
+            print(f"xentui: {one_line(str(err))}\n"
+                  "xentui: showing the bundled demo instead (xentui --demo); -c URI picks a hypervisor",
+                  file=sys.stderr)
+            player = _player(args, fallback=str(err))
+    if isinstance(player, int):
+        return player
+    from xentui import config
+
+    config_path = config.config_dir() / "config.toml"
+    settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
+    if args.batch:
+        from xentui.cli import batch
+        from xentui.output.xentop import XentopOptions
+
+        opts = batch.BatchOptions(
+            delay=args.delay if args.delay is not None else 3.0,  # xentop's default; the UI's setting is not used
+            iterations=args.iterations,
+            format=args.format,
+            reconnect=args.reconnect,
+            xentop=XentopOptions(
+                networks=args.networks,
+                vbds=args.vbds,
+                vcpus=args.vcpus,
+                repeat_header=args.repeat_header,
+                full_name=args.full_name,
+                dom0_first=args.dom0_first,
+            ),
+        )
+        if player is not None:
+            return batch.replay(player, opts)
+        assert source is not None
+        return batch.main(source, opts)
+    recorder = None
+    if args.record and source is not None:
+        from xentui.cli.record import RecorderRefused, open_recorder
+
+        try:
+            recorder = open_recorder(args.record, source.uri, settings.delay, args.force)
+        except RecorderRefused as err:
+            print(f"xentui: {err}", file=sys.stderr)
+            source.close()
+            return EXIT_USAGE
+    from xentui.ui.app import run_app
+
+    try:
+        return run_app(player.source if player is not None else source, settings, problems, config_path,  # type: ignore[arg-type]
+                       loop=loop, player=player, recorder=recorder, first=first)
+    finally:
+        if recorder is not None:
+            recorder.close()
+            print(f"xentui: {recorder.ticks} ticks written to {visible(str(args.record))}", file=sys.stderr)

@@ -1,0 +1,53 @@
+"""The live connection: consumes the Poller's feed and tells the App what to show.
+
+Snapshots go to ``app.snapshot``; :class:`~xentui.feed.Lost` sets ``app.lost`` (the header's alert,
+the data shown is kept) and :class:`~xentui.feed.Back` clears it with a notification.  Back-off and
+reconnection are the Poller's (xentui/poller.py).  Lifecycle events, when the source offers them,
+wake the Poller for an immediate collection.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from xentui.feed import Back, Lost
+from xentui.poller import Poller
+
+if TYPE_CHECKING:
+    from xentui.ui.app import XentuiApp
+
+
+class Connection:
+    """Runs the live feed for ``app`` (its ``run`` is the App's poller worker)."""
+
+    def __init__(self, app: XentuiApp, poller: Poller):
+        self.app = app
+        self.poller = poller
+
+    async def run(self) -> None:
+        await self.subscribe()
+        app = self.app
+        async for event in self.poller.events():
+            if isinstance(event, Lost):
+                app.lost = (f"connection lost: {event.reason.strip()}; retrying in {event.retry_in or 0:.0f} s "
+                            "(the data shown is from before)")
+                app.show_header()
+            elif isinstance(event, Back):
+                app.notify(f"connection back after {event.after_s:.0f} s")
+                app.lost = None
+            else:
+                app.snapshot = event
+
+    async def subscribe(self) -> None:
+        """libvirt lifecycle events make state changes show at once; without them, polling alone."""
+        source = self.poller.source
+        try:
+            reason = await self.poller.call(lambda: source.subscribe(self.domain_event))
+        except Exception as err:  # events are a bonus: never fatal
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        self.app.events = reason is None
+        if reason is not None and source.HAS_EVENTS:
+            self.app.notify(f"no lifecycle events ({reason}): changes show at the next update", timeout=6)
+
+    def domain_event(self, _uuid: str) -> None:
+        self.poller.wake()  # on the loop's thread (libvirt's events run on it)

@@ -1,0 +1,94 @@
+"""Replay in the live view: the ReplayPlayer's feed instead of the poller's, moved by the replay keys.
+
+The player (xentui/recording/player.py) makes each snapshot in a worker thread (rates from recorded
+times) and paces them by the recorded interval divided by the speed; stepping or seeking never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+from textual.css.query import NoMatches
+
+from xentui.feed import Lost
+from xentui.model import Snapshot
+from xentui.sources import SourceError
+from xentui.text import one_line
+from xentui.ui.literal import markup
+
+if TYPE_CHECKING:
+    from xentui.recording.player import ReplayPlayer
+    from xentui.ui.app import XentuiApp
+
+REFILL_TICKS = 600  # after a seek, history is rebuilt from at most this many ticks before the new position ...
+REFILL_DOMAIN_TICKS = 20_000  # ... and at most this many domain-ticks (a large host: fewer ticks)
+
+
+class ReplayController:
+    """Drives ``app``'s replay: consumes the player's feed, and moves the player on the replay keys.
+
+    A move back, a seek or a jump rebuilds the history (charts) up to the new position, in a thread.
+    """
+
+    def __init__(self, app: XentuiApp, player: ReplayPlayer):
+        self.app = app
+        self.player = player
+        self._refill = True
+
+    async def run(self) -> None:
+        app = self.app
+        async for event in self.player.events():
+            if isinstance(event, Lost):  # a damaged tick of a large recording: the player paused
+                app.notify(one_line(event.reason), severity="error", timeout=30)
+                continue
+            if not isinstance(event, Snapshot):
+                continue
+            refill, self._refill = self._refill, False
+            if refill:
+                shots = await asyncio.to_thread(self._before, event.seq - 1)
+                app.history.clear()
+                for shot in shots:
+                    app.history.add(shot)
+            if not getattr(app, "_exit", False):
+                with contextlib.suppress(NoMatches):  # the app closed between two ticks
+                    app.snapshot = event
+
+    def _before(self, index: int) -> list[Snapshot]:
+        """In a worker thread: the snapshots that rebuild the history up to tick ``index`` (excluded)."""
+        player = self.player
+        domains = len(player.recording.sample(index).domains)
+        ticks = min(REFILL_TICKS, self.app.history.capacity, max(2, REFILL_DOMAIN_TICKS // max(1, domains)))
+        try:
+            return [player.snapshot(i) for i in range(max(0, index - ticks + 1), index)]
+        except SourceError:
+            return []
+
+    def mode_line(self) -> Content:
+        player = self.player
+        what = "demo: recorded from real lab guests" if player.demo else Path(player.recording.path).name
+        return markup("[reverse $level-warn] REPLAY [/] $position $state  $what  actions off",
+                      position=player.position(), state=player.state(), what=what)
+
+    def toggle(self) -> None:
+        self.player.toggle()
+
+    def step(self, ticks: int) -> None:
+        self._refill = self._refill or ticks < 0
+        self.player.step(ticks)
+
+    def seek(self, seconds: float) -> None:
+        self._refill = True
+        self.player.seek_seconds(seconds)
+
+    def jump(self, index: int) -> None:
+        self._refill = True
+        self.player.seek(index)
+
+    def speed(self, step: int) -> None:
+        speed = self.player.faster(step)
+        with contextlib.suppress(Exception):
+            self.app.notify(f"replay speed x{speed:g}", timeout=2)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xentui.recording.reader import load
-
 from tests.factories import run_cli
+from xentui.recording.reader import load
 
 
 def test_record_command(tmp_path):

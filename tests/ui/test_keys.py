@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Static
-from xentui.recording.player import ReplayPlayer
 
 from tests.recordings import write
 from tests.ui.harness import messages, running_app
 from xentui import config
+from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui import keys
 from xentui.ui.dialogs.columns import ColumnsScreen

@@ -13,7 +13,7 @@ import pytest
 from xentui import lab
 from xentui.model import build_snapshot
 from xentui.poller import Poller
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 
 from .conftest import SPINNING_PCT, URI, proc_cpu_seconds
 

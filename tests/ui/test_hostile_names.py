@@ -17,7 +17,7 @@ from tests import hostile
 from tests.ui.screen_read import lines, probe, rows, shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.replay import ReplaySource
 from xentui.ui.app import XentuiApp
 from xentui.ui.charts import ChartsScreen

@@ -19,7 +19,7 @@ from xentui.model import (
     VcpuSample,
     build_snapshot,
 )
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.app import XentuiApp
 from xentui.ui.placement_render import matrix, pcpu_lines, vcpu_table

@@ -33,7 +33,7 @@ def test_core_source_has_no_textual_import():
 
 def test_importing_the_core_loads_no_textual():
     modules = ["xentui.model", "xentui.poller", "xentui.batch", "xentui.cli", "xentui.output.xentop", "xentui.text",
-               "xentui.output.records", "xentui.sources.libvirt_source", "xentui.sources.host"]
+               "xentui.output.records", "xentui.sources.libvirt", "xentui.sources.local_machine"]
     code = f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; " \
            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

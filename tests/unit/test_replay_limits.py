@@ -14,7 +14,7 @@ from tests.unit.test_replay import run_cli, synthetic_samples
 from xentui import limits
 from xentui.model import RawSample, build_snapshot
 from xentui.sources import replay
-from xentui.sources.libvirt_source import parse_stats
+from xentui.sources.libvirt.bulk_stats import parse_stats
 from xentui.sources.replay import ReplayError, load
 from xentui.sources.synthetic import SyntheticSource
 

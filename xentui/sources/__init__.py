@@ -38,6 +38,6 @@ def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
         return SyntheticSource(count=int(count), readonly=readonly)
     if uri is None and not os.environ.get("LIBVIRT_DEFAULT_URI") and xen.is_dom0():
         return xen.XenSource(readonly=readonly)
-    from xentui.sources.libvirt_source import LibvirtSource
+    from xentui.sources.libvirt import LibvirtSource
 
     return LibvirtSource(uri or default_uri(), readonly=readonly)

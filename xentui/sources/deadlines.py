@@ -14,7 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -22,7 +22,7 @@ CAP = 16  # calls running at once in the whole process (each holds one thread)
 THREAD_NAME = "xentui-call"
 
 _lock = threading.Lock()
-_running: set[Call] = set()
+_running: set[Call[Any]] = set()
 _local = threading.local()
 
 
@@ -34,12 +34,12 @@ class AtCap(NoAnswer):
     """Refused at once: CAP calls are still running, some of them hung."""
 
 
-class Call:
+class Call(Generic[T]):
     """One call running in its own daemon thread."""
 
-    def __init__(self, fn: Callable[[], T], what: str):
+    def __init__(self, fn: Callable[[], T], what: str) -> None:
         self.what = what
-        self.future: concurrent.futures.Future = concurrent.futures.Future()
+        self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self.abandoned = False
         self._fn = fn
 
@@ -65,7 +65,7 @@ class Call:
             raise NoAnswer(f"{self.what}: no answer within {timeout:g} s") from None
 
 
-def start(fn: Callable[[], T], what: str = "libvirt call") -> Call:
+def start(fn: Callable[[], T], what: str = "libvirt call") -> Call[T]:
     """``fn()`` started in a daemon thread; :class:`AtCap` at once when CAP calls are running."""
     call = Call(fn, what)
     with _lock:
@@ -93,7 +93,7 @@ class OnePerKey:
     the next one for that key raises NoAnswer at once."""
 
     def __init__(self) -> None:
-        self._pending: dict[object, Call] = {}
+        self._pending: dict[object, Call[Any]] = {}
 
     def call(self, key: object, fn: Callable[[], T], deadline_s: float, what: str = "libvirt call") -> T:
         pending = self._pending.get(key)
@@ -108,7 +108,7 @@ class OnePerKey:
             self._pending[key] = started
             raise
 
-    def hung(self, key: object) -> Call | None:
+    def hung(self, key: object) -> Call[Any] | None:
         """The call for ``key`` still running past its deadline, if any."""
         pending = self._pending.get(key)
         return pending if pending is not None and not pending.done() else None
@@ -132,4 +132,4 @@ def abandoned() -> int:
 
 def inside() -> bool:
     """Whether the current thread is one of this module's call threads."""
-    return getattr(_local, "inside", False)
+    return bool(getattr(_local, "inside", False))

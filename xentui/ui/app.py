@@ -315,7 +315,7 @@ class XentuiApp(ReplayControls, DomainActions, App):
     def mode_line(self) -> Content:
         if self.replaying is not None:
             return self.replay_mode_line()
-        parts = [markup("[$level-warn]read-only[/]" if getattr(self.source, "readonly", True)
+        parts = [markup("[$level-warn]read-only[/]" if self.source.readonly
                         else "[$level-crit]WRITE[/]"),
                  literal(f"every {self.poller.delay:g} s" + (" + events" if self.events else ""))]
         if self.paused:

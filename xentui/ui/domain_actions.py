@@ -136,7 +136,7 @@ class DomainActions:
         targets = self.targets()
         if not targets:
             return
-        if getattr(self.source, "readonly", True):
+        if self.source.readonly:
             self.notify(READ_ONLY, severity="warning", timeout=8)
             return
         for action in wanted:
@@ -161,7 +161,7 @@ class DomainActions:
             if action is not None:
                 self.request([action])
 
-        mode = " (read-only: start with --write to act)" if getattr(self.source, "readonly", True) else ""
+        mode = " (read-only: start with --write to act)" if self.source.readonly else ""
         self.push_screen(ActionMenu(literal(f"Act on {describe(targets)}{mode}"), actions), chosen)
 
     def action_cache_monitor(self) -> None:

@@ -11,7 +11,7 @@ from xentui.model import CacheBank, CacheSample, L3Cache
 from xentui.sources.background import Refresher
 from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.status import CacheStatus
-from xentui.sources.xen.xl import XlError, xl
+from xentui.sources.xen.xl import Xl, XlError, xl
 
 XEN_DISABLED_HINT = "boot Xen with psr=cmt:1 on a CPU with Intel CMT"
 CMT_EVERY_S = 3.0  # `xl psr-cmt-show` cadence (three calls; bandwidths are xl's own short measurement)
@@ -106,10 +106,10 @@ def xen_l3(table: XenCmtTable) -> tuple[L3Cache, ...]:
 Tables = tuple[XenCmtTable, XenCmtTable, XenCmtTable]
 
 
-def cache_monitoring_status() -> str:
+def cache_monitoring_status(run: Xl = xl) -> str:
     """Why Xen gives no Cache QoS numbers, in xl's own words, or '' when CMT works."""
     try:
-        xl("psr-cmt-show", "cache-occupancy", timeout=10)
+        run("psr-cmt-show", "cache-occupancy", timeout=10)
     except XlError as err:
         return xen_status(xl_message(err.message))
     except SourceError as err:
@@ -117,12 +117,12 @@ def cache_monitoring_status() -> str:
     return ""
 
 
-def read_cmt() -> Tables:
+def read_cmt(run: Xl = xl) -> Tables:
     """The three ``xl psr-cmt-show`` tables (a type the CPU lacks comes back with its ``error``)."""
     out = []
     for kind in CMT_TYPES:
         try:
-            out.append(parse_psr_cmt_show(xl("psr-cmt-show", kind, timeout=10)))
+            out.append(parse_psr_cmt_show(run("psr-cmt-show", kind, timeout=10)))
         except XlError as err:
             out.append(XenCmtTable(error=xl_message(err.message)))
         except SourceError as err:
@@ -146,8 +146,9 @@ def xen_caches(tables: Tables | None,
 class XenCacheQos:
     """The Xen source's Cache QoS: CMT read off the tick by a :class:`Refresher`, xl's refusals in plain words."""
 
-    def __init__(self) -> None:
-        self.status = cache_monitoring_status()
+    def __init__(self, run: Xl = xl) -> None:
+        self._run = run
+        self.status = cache_monitoring_status(run)
         self.tables: Tables | None = None  # replaced whole by the refresh thread
         self._refresher = Refresher(self._read, lambda: CMT_EVERY_S, "xentui-xl-psr-cmt")
         if not self.status:
@@ -155,7 +156,7 @@ class XenCacheQos:
 
     def _read(self) -> None:
         """Off the tick: `xl psr-cmt-show` measures bandwidth over a short sleep of its own."""
-        self.tables = read_cmt()
+        self.tables = read_cmt(self._run)
 
     def caches(self, domids: list[int]) -> tuple[dict[int, CacheSample], str, tuple[L3Cache, ...], int | None]:
         """({domid: CacheSample}, why none, L3 sizes, RMIDs) now."""

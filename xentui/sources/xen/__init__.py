@@ -30,7 +30,7 @@ from xentui.sources.background import Refresher
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos import xen as xen_cache_qos  # a module: it imports .xl, so this package
 from xentui.sources.xen.libxenstat import FLAG_CALLS, XenStat, XenStore, is_dom0, uuid_from_vm_path
-from xentui.sources.xen.xl import VcpuPlacement, XlError, action_line, parse_vcpu_list, parse_xl_topology, xl
+from xentui.sources.xen.xl import VcpuPlacement, Xl, XlError, action_line, parse_vcpu_list, parse_xl_topology, xl
 
 __all__ = ["XenSource", "XenStat", "is_dom0"]
 
@@ -50,12 +50,14 @@ class XenSource(Source):
     CAN_ACT = True
     HAS_PLACEMENT = True
 
-    def __init__(self, *, readonly: bool = True, stat: XenStat | None = None,
-                 cache_qos: xen_cache_qos.XenCacheQos | None = None) -> None:
+    def __init__(self, *, readonly: bool = True, stat: XenStat | None = None, store: XenStore | None = None,
+                 run: Xl = xl) -> None:
+        """``stat``, ``store`` and ``run`` (the ``xl`` runner) are this dom0's unless a test passes its own."""
         self.readonly = readonly
+        self._xl = run
         self.uri = "xen (libxenstat)"
         self.stat = stat or XenStat()
-        self.store = XenStore()
+        self.store = store or XenStore()
         self.hostname = socket.gethostname()
         self.boot_time = local_machine.boot_time()
         self._uuids: dict[int, str] = {}
@@ -64,7 +66,7 @@ class XenSource(Source):
         self._known_domids: set[int] = set()
         self._interested = False  # a view shows placement: read it more often
         self._affinity_refresher = Refresher(self._read_affinity, self._affinity_interval, "xentui-xl-vcpu-list")
-        self.cache_qos = cache_qos or xen_cache_qos.XenCacheQos()
+        self.cache_qos = xen_cache_qos.XenCacheQos(run)
         self.cache_monitoring = self.cache_qos.status
         self._ncpus = 0
         self._topology: tuple[Pcpu, ...] = ()  # from `xl info -n`, read once by the affinity thread
@@ -93,13 +95,13 @@ class XenSource(Source):
 
     def _read_affinity(self) -> None:
         try:
-            self._affinity = parse_vcpu_list(xl("vcpu-list", timeout=30), self._ncpus)
+            self._affinity = parse_vcpu_list(self._xl("vcpu-list", timeout=30), self._ncpus)
             self._affinity_error = None
         except SourceError as err:
             self._affinity_error = str(err)
         if not self._topology:  # after the affinity, which every frame shows; else one node of every pCPU
             with contextlib.suppress(SourceError):
-                self._topology = parse_xl_topology(xl("info", "-n", timeout=30))
+                self._topology = parse_xl_topology(self._xl("info", "-n", timeout=30))
 
     def _domain(self, d: int, caches: dict[int, CacheSample]) -> DomainSample:
         """One libxenstat domain handle as a sample."""
@@ -204,7 +206,7 @@ class XenSource(Source):
 
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         try:
-            xl(*action_line(domain, action, params, self._ncpus))
+            self._xl(*action_line(domain, action, params, self._ncpus))
         except XlError as err:
             raise ActionError(self.cache_qos.refusal(err.message) if action in CACHE_ACTIONS else str(err)) from None
         except SourceError as err:

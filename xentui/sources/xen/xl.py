@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 
 from xentui.actions import Action, ActionParams
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, Pcpu
 from xentui.sources.base import SourceError
 
+Xl = Callable[..., str]  # xl(*args, timeout=) -> its stdout; XlError when it refuses
 VcpuPlacement = dict[tuple[int, int], tuple[int | None, frozenset[int], frozenset[int]]]
 
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -97,7 +98,7 @@ def _lab(request: pytest.FixtureRequest) -> Kind:
 def _replay(tmp: Path) -> Kind:
     synthetic = SyntheticSource(count=4)
     path = write(tmp / "r.xtrec", [synthetic.collect() for _ in range(6)])
-    return Kind(lambda _ro: ReplaySource.open(path))
+    return Kind(lambda _ro: cast(Source, ReplaySource.open(path)))  # a Source subclass after the replay work
 
 
 KINDS = ["synthetic", "libvirt-test", "xen-fake", "replay", pytest.param("libvirt-lab", marks=pytest.mark.lab)]

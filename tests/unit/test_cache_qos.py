@@ -210,6 +210,23 @@ def test_status_only_cache_and_no_cache():
     assert build_snapshot(None, raw(1.0, dom(None))).domains[0].cache is None
 
 
+
+@pytest.mark.parametrize("status", [CacheStatus.NOT_ATTACHED, "not-attached", "domain not attached: press A to attach"])
+def test_not_attached_is_a_stable_code_in_json_whatever_wrote_it(status):
+    """Live (the enum), read back from a recording (its code), or in a recording made before the code
+    (the old sentence): the JSON says ``not-attached`` and the UI knows it; other reasons pass as they are."""
+    import json
+
+    from xentui.output.records import json_frame
+
+    assert CacheStatus.of(status) is CacheStatus.NOT_ATTACHED
+    frame = json.loads(json_frame(build_snapshot(None, raw(1.0, dom(CacheSample("resctrl", status=status)))), 1))
+    assert frame["domains"][0]["cache_qos_status"] == "not-attached"
+    other = CacheSample("resctrl", status="no qemu vCPU threads found for d")
+    frame = json.loads(json_frame(build_snapshot(None, raw(1.0, dom(other))), 1))
+    assert frame["domains"][0]["cache_qos_status"] == "no qemu vCPU threads found for d"
+    assert CacheStatus.of(other.status) is None
+
 # --- Xen source glue and actions ---------------------------------------------------------------
 
 

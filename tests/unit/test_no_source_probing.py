@@ -35,7 +35,7 @@ def probes(text: str, filename: str = "<text>") -> list[str]:
     return found
 
 
-def test_the_check_finds_a_planted_probe():
+def test_the_check_finds_a_planted_probe() -> None:
     planted = '''
 def mode(self):
     if getattr(self.app.source, "readonly", True):
@@ -46,7 +46,7 @@ def mode(self):
         "getattr(self.app.source, 'readonly', True)", "hasattr(source, 'act')", "isinstance(self.source, object)"]
 
 
-def test_no_source_is_probed_outside_the_sources():
+def test_no_source_is_probed_outside_the_sources() -> None:
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE).as_posix()

@@ -127,7 +127,7 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
         slow = threading.Event()
         assert source._within_deadline(lambda: slow.wait(0.5) or "late") == "late"
         wait_for(lambda: deadlines.abandoned() == before + 1)  # the first, abandoned slow call has returned too
-        source._last_call_s = 0.0  # the deadline back to 0.2 s
+        source._stats_calls.last_s = 0.0  # the deadline back to 0.2 s
         monkeypatch.setattr(source, "_answers", lambda: False)  # from now on libvirtd answers nothing
         with pytest.raises(SourceError, match="did not answer within"):
             source._within_deadline(lambda: release.wait(5))  # hangs twice: the source is unreachable

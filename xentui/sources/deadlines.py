@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -116,6 +117,48 @@ class OnePerKey:
     def clear(self) -> None:
         """Forget the keys (a new connection); the calls still count against CAP until they return."""
         self._pending.clear()
+
+
+class Stretching:
+    """A recurring call (a tick's statistics) given a deadline that follows how long it takes.
+
+    A call that hangs is left in the background and made once more (a second call may well answer:
+    libvirt's NOWAIT skips the domain the hung one holds).  A second slow call is waited for, up to
+    ``slow_limit_s``, while ``alive()`` says the other end answers a trivial call: busy, not gone.
+    """
+
+    def __init__(self, floor_s: Callable[[], float], slow_limit_s: float, what: str, who: str) -> None:
+        self._floor_s = floor_s  # read at each call (tests lower it)
+        self.slow_limit_s = slow_limit_s
+        self.what, self.who = what, who
+        self.last_s = 0.0  # how long the last answered call took
+        self.started = 0.0  # when the call that answered last began
+
+    @property
+    def deadline_s(self) -> float:
+        """Time allowed to one call: generous next to what it usually takes."""
+        return max(self._floor_s(), 4 * self.last_s)
+
+    def call(self, fn: Callable[[], T], alive: Callable[[], bool]) -> T:
+        """``fn()``; AtCap at the cap, NoAnswer when two calls in a row did not answer."""
+        for attempt in range(2):
+            started = time.monotonic()
+            try:
+                pending = start(fn, self.what)
+                try:
+                    result = pending.wait(self.deadline_s)
+                except NoAnswer:
+                    if attempt == 0 or not alive():
+                        continue
+                    result = pending.wait(self.slow_limit_s)
+            except AtCap:
+                raise
+            except NoAnswer:
+                continue
+            self.last_s = time.monotonic() - started
+            self.started = started
+            return result
+        raise NoAnswer(f"{self.who} did not answer within {2 * self.deadline_s:.1f} s")
 
 
 def running() -> int:

@@ -30,7 +30,7 @@ def memory_kib() -> tuple[int, int]:
 def boot_time() -> float | None:
     """When this machine booted (/proc/stat's btime); on a dom0, near enough, the host; None if unknown."""
     try:
-        return psutil.boot_time()
+        return float(psutil.boot_time())
     except (OSError, RuntimeError):
         return None
 

@@ -67,15 +67,14 @@ class LibvirtSource(Source):
         self._acting = actions.Acting()
         self._replaced: set[str] = set()  # acted on (from another thread): read their placement again
         self._memory = NodeMemory()
-        self._last_memory: tuple[int, int] | None = None
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
         # Tests pass their own tree as ``resctrl``; nothing in the environment redirects it.
         self.cache_qos = LibvirtCacheQos(resctrl if resctrl is not None else Resctrl() if self._local_pcpus
                                          else None, self.facts.hypervisor)
-        self._last_call_s = 0.0
-        self._answer_started = 0.0  # when the stats call that answered this tick began
+        self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
+                                                 "libvirt statistics", "libvirtd")
 
     @property
     def missing_groups(self) -> frozenset[str]:
@@ -119,10 +118,10 @@ class LibvirtSource(Source):
 
     def collect(self) -> RawSample:
         try:
-            before = self._answer_started = time.monotonic()
+            before = self._stats_calls.started = time.monotonic()
             domains, errors = self.collect_domains()
             after = time.monotonic()
-            before = self._answer_started  # a call abandoned at its deadline read nothing: its time does not count
+            before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             host = self.host_sample()
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
@@ -170,17 +169,10 @@ class LibvirtSource(Source):
                                  cache_monitoring=self.cache_qos.status, l3_caches=l3_caches, cache_rmids=rmids)
 
     def _host_memory(self) -> tuple[int, int]:
-        """(total, free) KiB of the hypervisor's host; the last figures while libvirtd does not answer."""
+        """(total, free) KiB of the hypervisor's host."""
         if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
             return local_machine.memory_kib()
-        try:
-            memory: tuple[int, int] = self._bounded("memory", lambda: self._memory.read(self.conn))
-        except deadlines.NoAnswer:
-            if self._last_memory is None:
-                raise SourceError(f"{self.uri!r}: libvirtd did not say how much memory the host has") from None
-            return self._last_memory
-        self._last_memory = memory
-        return memory
+        return self._memory.now(lambda: self._bounded("memory", lambda: self._memory.read(self.conn)), self.uri)
 
     def _read_placement(self, filled: Filled) -> None:
         """One ``vcpus()`` call for each domain the placement cache says is due."""
@@ -194,11 +186,7 @@ class LibvirtSource(Source):
 
     def _hidden_xen_domains(self, listed: int) -> str | None:
         """On a Xen dom0, say how many running domains libvirt's libxl driver does not list."""
-        running = self._xen_count.count() if self._xen_count is not None else None
-        if running is None or running <= listed:
-            return None
-        return (f"libvirt lists only the domains it started: {running - listed} more of the {running} running "
-                f"on this host are not shown (run xentui without -c to see every domain)")
+        return self._xen_count.hidden(listed) if self._xen_count is not None else None
 
     # --- calls under deadlines --------------------------------------------------------
 
@@ -224,34 +212,12 @@ class LibvirtSource(Source):
         return [(dom, {}) for dom in doms]
 
     def _within_deadline(self, call: Callable[[], T]) -> T:
-        """``call()`` in a helper thread, given ``deadline_s`` to answer.
-
-        A domain whose qemu hangs (SIGSTOP, a stuck monitor) blocks a stats call for good, holding
-        that domain's job.  The call is left to finish in the background and made once more: with
-        NOWAIT the second call skips the domain the first one holds, so every other row stays live.
-        A second slow call is waited for (up to SLOW_CALL_LIMIT_S) while libvirtd answers a trivial
-        call: it is busy (guests starting and stopping hold their domains' locks), not gone.
-        Abandoned calls count against the process-wide cap (:mod:`deadlines`); at the cap the source
-        is reported unreachable.
-        """
-        for attempt in range(2):
-            started = time.monotonic()
-            try:
-                pending = deadlines.start(call, "libvirt statistics")
-                try:
-                    result = pending.wait(self.deadline_s)
-                except deadlines.NoAnswer:
-                    if attempt == 0 or not self._answers():
-                        continue
-                    result = pending.wait(SLOW_CALL_LIMIT_S)
-            except deadlines.AtCap as err:
-                raise SourceError(f"{self.uri!r}: {err}") from None
-            except deadlines.NoAnswer:
-                continue
-            self._last_call_s = time.monotonic() - started
-            self._answer_started = started
-            return result
-        raise SourceError(f"{self.uri!r}: libvirtd did not answer within {2 * self.deadline_s:.1f} s")
+        """``call()`` under the stats call's stretching deadline (:class:`deadlines.Stretching`); at the
+        process-wide cap, or when libvirtd does not answer twice, the source is reported unreachable."""
+        try:
+            return self._stats_calls.call(call, self._answers)
+        except deadlines.NoAnswer as err:
+            raise SourceError(f"{self.uri!r}: {err}") from None
 
     def _bounded(self, key: object, call: Callable[[], T]) -> T:
         """``call()`` given MIN_DEADLINE_S, for the calls of a tick besides the stats call (a host's memory, a
@@ -266,11 +232,6 @@ class LibvirtSource(Source):
         except (deadlines.NoAnswer, libvirt.libvirtError):
             return False
         return True
-
-    @property
-    def deadline_s(self) -> float:
-        """Time allowed to one stats call: generous next to what it usually takes."""
-        return max(connection.MIN_DEADLINE_S, 4 * self._last_call_s)
 
     # --- actions (guarded by xentui.actions.perform) ------------------------------
 

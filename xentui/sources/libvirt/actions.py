@@ -23,7 +23,7 @@ CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
 def current_uuid(conn: libvirt.virConnect, domain: DomainSample) -> str | None:
     """The UUID the domain of that name has now (None when there is none)."""
     try:
-        return conn.lookupByName(domain.name).UUIDString()
+        return str(conn.lookupByName(domain.name).UUIDString())
     except libvirt.libvirtError as err:
         if err.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
             return None

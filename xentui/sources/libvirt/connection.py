@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 
 import libvirt
@@ -37,6 +38,10 @@ def open_connection(uri: str, readonly: bool) -> libvirt.virConnect:
 
 def open_within_deadline(uri: str, readonly: bool) -> tuple[libvirt.virConnect, HostFacts]:
     """A new connection and the host's facts, or SourceError after CONNECT_DEADLINE_S."""
+    def close_late(answer: concurrent.futures.Future[tuple[libvirt.virConnect, HostFacts]]) -> None:
+        if answer.exception() is None:
+            close_quietly(answer.result()[0])
+
     def connect() -> tuple[libvirt.virConnect, HostFacts]:
         conn = open_connection(uri, readonly)
         return conn, read_host_facts(conn, uri)
@@ -48,7 +53,7 @@ def open_within_deadline(uri: str, readonly: bool) -> tuple[libvirt.virConnect, 
         raise SourceError(f"cannot connect: {err}") from None
     except deadlines.NoAnswer:
         # A late answer must not leave an open connection behind.
-        call.future.add_done_callback(lambda f: f.exception() is None and close_quietly(f.result()[0]))
+        call.future.add_done_callback(close_late)
         raise SourceError(f"cannot connect to {uri!r}: no answer within {CONNECT_DEADLINE_S:.0f} s "
                           "(is the link to the host down?)") from None
 

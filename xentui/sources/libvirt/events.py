@@ -46,7 +46,7 @@ def _make_impl(loop: asyncio.AbstractEventLoop) -> Any:
                     with contextlib.suppress(RuntimeError):  # closed meanwhile
                         self.loop.call_soon_threadsafe(hook, *args)
                     return 0
-                done: concurrent.futures.Future = concurrent.futures.Future()
+                done: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
                 def run() -> None:
                     try:

@@ -5,6 +5,7 @@ never guessed from the URI; the calls write the bulk keys, so one parser reads b
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -165,7 +166,7 @@ class Fallback:
             for i, name in enumerate(devices.nets):
                 keys = stat_keys("net", i, NET_KEYS)
                 rec[keys[0]] = name
-                _device_stats(rec, keys[1:], lambda n=name: dom.interfaceStats(n))
+                _device_stats(rec, keys[1:], functools.partial(dom.interfaceStats, name))
         if "block" in missing:
             rec["block.count"] = len(devices.disks)
             for i, (name, path) in enumerate(devices.disks):
@@ -173,7 +174,7 @@ class Fallback:
                 rec[keys[0]] = name
                 rec[keys[1]] = path
                 # rd_req, rd_bytes, wr_req, wr_bytes, errs (-1: unknown)
-                stats = _device_stats(rec, keys[2:6], lambda n=name: dom.blockStats(n))
+                stats = _device_stats(rec, keys[2:6], functools.partial(dom.blockStats, name))
                 if stats is not None and stats[4] >= 0:
                     rec[keys[6]] = stats[4]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import libvirt
@@ -11,6 +12,7 @@ import libvirt
 from xentui.model import HostSample, L3Cache, Pcpu
 from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.libvirt import capabilities_l3
+from xentui.sources.deadlines import NoAnswer
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.placement import parse_topology
 
@@ -94,6 +96,16 @@ class NodeMemory:
 
     def __init__(self) -> None:
         self._node_memstats = True  # until the driver says it has none
+        self._last: tuple[int, int] | None = None
+
+    def now(self, bounded: Callable[[], tuple[int, int]], uri: str) -> tuple[int, int]:
+        """:meth:`read` under ``bounded``'s deadline; the last figures while libvirtd does not answer."""
+        try:
+            self._last = bounded()
+        except NoAnswer:
+            if self._last is None:
+                raise SourceError(f"{uri!r}: libvirtd did not say how much memory the host has") from None
+        return self._last
 
     def read(self, conn: libvirt.virConnect) -> tuple[int, int]:
         """One or two round trips (call it under a deadline)."""

@@ -29,7 +29,7 @@ from xentui.sources import local_machine
 from xentui.sources.background import Refresher
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos import xen as xen_cache_qos  # a module: it imports .xl, so this package
-from xentui.sources.xen.libxenstat import FLAG_CALLS, XenStat, XenStore, is_dom0, uuid_from_vm_path
+from xentui.sources.xen.libxenstat import FLAG_CALLS, Stat, Store, XenStat, XenStore, is_dom0, uuid_from_vm_path
 from xentui.sources.xen.xl import VcpuPlacement, Xl, XlError, action_line, parse_vcpu_list, parse_xl_topology, xl
 
 __all__ = ["XenSource", "XenStat", "is_dom0"]
@@ -50,14 +50,14 @@ class XenSource(Source):
     CAN_ACT = True
     HAS_PLACEMENT = True
 
-    def __init__(self, *, readonly: bool = True, stat: XenStat | None = None, store: XenStore | None = None,
+    def __init__(self, *, readonly: bool = True, stat: Stat | None = None, store: Store | None = None,
                  run: Xl = xl) -> None:
         """``stat``, ``store`` and ``run`` (the ``xl`` runner) are this dom0's unless a test passes its own."""
         self.readonly = readonly
         self._xl = run
         self.uri = "xen (libxenstat)"
-        self.stat = stat or XenStat()
-        self.store = store or XenStore()
+        self.stat: Stat = stat or XenStat()
+        self.store: Store = store or XenStore()
         self.hostname = socket.gethostname()
         self.boot_time = local_machine.boot_time()
         self._uuids: dict[int, str] = {}

@@ -6,13 +6,31 @@ import ctypes
 import ctypes.util
 import glob
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from xentui.sources.base import SourceError
 
 CAPABILITIES = Path("/proc/xen/capabilities")
 # xentop's flag letters, in its order, and the libxenstat call behind each.
 FLAG_CALLS = (("d", "dying"), ("s", "shutdown"), ("b", "blocked"), ("c", "crashed"), ("p", "paused"), ("r", "running"))
+
+
+class Stat(Protocol):
+    """What XenSource reads: :class:`XenStat`, or a test's fake of it."""
+
+    lib: Any
+    handle: Any
+    has_vbd_error: bool
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    """What XenSource reads of xenstore: :class:`XenStore`, or a test's fake of it."""
+
+    def read(self, path: str) -> str | None: ...
+
+    def close(self) -> None: ...
 
 
 def is_dom0(capabilities: Path = CAPABILITIES) -> bool:
@@ -146,6 +164,14 @@ class RunningCount:
         except (SourceError, OSError):
             self._failed = True
             return None
+
+    def hidden(self, listed: int) -> str | None:
+        """What to tell the admin when libvirt's libxl driver lists ``listed`` of more running domains."""
+        running = self.count()
+        if running is None or running <= listed:
+            return None
+        return (f"libvirt lists only the domains it started: {running - listed} more of the {running} running "
+                f"on this host are not shown (run xentui without -c to see every domain)")
 
     def close(self) -> None:
         if self._stat is not None:

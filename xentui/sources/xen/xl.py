@@ -55,7 +55,7 @@ def parse_vcpu_list(text: str, ncpus: int) -> VcpuPlacement:
 
 def parse_xl_topology(text: str) -> tuple[Pcpu, ...]:
     """The ``cpu_topology`` table of ``xl info -n`` (``cpu: core socket node``); ``-`` marks an offline CPU."""
-    out = []
+    out: list[Pcpu] = []
     inside = False
     for line in text.splitlines():
         if line.startswith("cpu_topology"):

@@ -20,30 +20,34 @@ ROUND_TRIPS = {
 }
 
 
-def driver_xml(count: int) -> str:
-    """A host of ``count`` running domains (2 vCPUs, a disk, a NIC each) for ``test:///path.xml``."""
-    domains = "\n".join(
-        f"""  <domain type='test'>
-    <name>dom{i:04d}</name>
-    <uuid>{i:08x}-0000-4000-8000-000000000000</uuid>
-    <memory unit='KiB'>{262144 + i}</memory>
+def domain_xml(name: str, uuid: str, memory_kib: int, disk: str, nic: str) -> str:
+    """One running test-driver domain: 2 vCPUs, 256 MiB now, a virtio disk and a NIC (XML-escaped arguments)."""
+    return f"""  <domain type='test'>
+    <name>{name}</name>
+    <uuid>{uuid}</uuid>
+    <memory unit='KiB'>{memory_kib}</memory>
     <currentMemory unit='KiB'>262144</currentMemory>
     <vcpu>2</vcpu>
     <os><type arch='x86_64'>hvm</type></os>
     <devices>
-      <disk type='file' device='disk'><source file='/img/dom{i}.img'/><target dev='vda' bus='virtio'/></disk>
-      <interface type='network'><source network='default'/><target dev='tap{i}'/></interface>
+      <disk type='file' device='disk'><source file='{disk}'/><target dev='vda' bus='virtio'/></disk>
+      <interface type='network'><source network='default'/><target dev='{nic}'/></interface>
     </devices>
   </domain>"""
-        for i in range(count)
-    )
-    return f"""<node>
-  <cpu><nodes>1</nodes><sockets>2</sockets><cores>8</cores><threads>2</threads><active>32</active>
-    <mhz>2400</mhz><model>x86_64</model></cpu>
-  <memory>268435456</memory>
-{domains}
-</node>
-"""
+
+
+def node_xml(domains: list[str], sockets: int, cores: int, threads: int, memory_kib: int) -> str:
+    """The test driver's host of ``domains`` (one NUMA node)."""
+    return (f"<node>\n  <cpu><nodes>1</nodes><sockets>{sockets}</sockets><cores>{cores}</cores>"
+            f"<threads>{threads}</threads><active>{sockets * cores * threads}</active><mhz>2400</mhz>"
+            f"<model>x86_64</model></cpu>\n  <memory>{memory_kib}</memory>\n" + "\n".join(domains) + "\n</node>\n")
+
+
+def driver_xml(count: int) -> str:
+    """A host of ``count`` running domains (2 vCPUs, a disk, a NIC each) for ``test:///path.xml``."""
+    domains = [domain_xml(f"dom{i:04d}", f"{i:08x}-0000-4000-8000-000000000000", 262144 + i, f"/img/dom{i}.img",
+                          f"tap{i}") for i in range(count)]
+    return node_xml(domains, sockets=2, cores=8, threads=2, memory_kib=268435456)
 
 
 class RoundTrips:

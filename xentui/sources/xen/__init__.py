@@ -67,7 +67,6 @@ class XenSource(Source):
         self._interested = False  # a view shows placement: read it more often
         self._affinity_refresher = Refresher(self._read_affinity, self._affinity_interval, "xentui-xl-vcpu-list")
         self.cache_qos = xen_cache_qos.XenCacheQos(run)
-        self.cache_monitoring = self.cache_qos.status
         self._ncpus = 0
         self._topology: tuple[Pcpu, ...] = ()  # from `xl info -n`, read once by the affinity thread
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, DomainState, HostSample
+from xentui.units import KIB, UNIT_BYTES
 
 if TYPE_CHECKING:
     from xentui.sources.base import Source
@@ -70,7 +71,6 @@ class ActionParams(TypedDict, total=False):
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
-_KIB_PER_UNIT = {"": 1024, "k": 1, "m": 1024, "g": 1024**2, "t": 1024**3}  # bare number: MiB, as xl mem-set
 
 
 def parse_memory_kib(text: str) -> int:
@@ -78,7 +78,7 @@ def parse_memory_kib(text: str) -> int:
     match = _SIZE.match(str(text))
     if not match or int(match.group(1)) == 0:
         raise ActionError(f"memory {text!r} is not a size; write e.g. 512M, 2G or 262144k")
-    return int(match.group(1)) * _KIB_PER_UNIT[match.group(2).lower()]
+    return int(match.group(1)) * UNIT_BYTES[match.group(2).upper() or "M"] // KIB  # bare number: MiB, as xl mem-set
 
 
 def validate(action: Action, params: dict[str, Any], host: HostSample, vcpus: int) -> ActionParams:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
 
-from xentui.model import DomainView, Snapshot
+from xentui.model import DomainView, Snapshot, sum_parts
 
 NAN = math.nan
 DEFAULT_CAPACITY = 3600  # one hour at 1 s; 3 h at xentop's default 3 s
@@ -95,18 +94,10 @@ class DomainHistory:
         for gone in self.vcpus.keys() - numbers:
             del self.vcpus[gone]
         for v in r.vcpus:
-            ring = self.vcpus.get(v.number)
-            if ring is None:
-                ring = self.vcpus[v.number] = Ring(capacity)
-            ring.append(v.cpu_pct)
-
-
-def _sum(values: Iterable[float | None]) -> float | None:
-    total, known = 0.0, False
-    for v in values:
-        if v is not None:
-            total, known = total + v, True
-    return total if known else None
+            vcpu_ring = self.vcpus.get(v.number)
+            if vcpu_ring is None:
+                vcpu_ring = self.vcpus[v.number] = Ring(capacity)
+            vcpu_ring.append(v.cpu_pct)
 
 
 class History:
@@ -138,19 +129,21 @@ class History:
         self._add_host(snapshot)
 
     def _add_host(self, snapshot: Snapshot) -> None:
-        h, rates = self.host, [v.rates for v in snapshot.domains]
+        # The host's figure is the sum of its parts (model.sum_parts): unknown when one part is, or when
+        # there are none.  The parts: the running domains (a shut-off one moves nothing); the monitored caches.
+        h, rates = self.host, [v.rates for v in snapshot.domains if v.sample.active]
         pcpu = snapshot.pcpu_pct
         known = [p for p in pcpu if p is not None] if pcpu else []
         h["cpu_pct"].append(sum(known) / len(known) if known else None)  # % of the whole host
         h["mem_used_kib"].append(snapshot.host.mem_total_kib - snapshot.host.mem_free_kib)
-        h["net_rx_bytes_s"].append(_sum(r.net_rx_bytes_s for r in rates))
-        h["net_tx_bytes_s"].append(_sum(r.net_tx_bytes_s for r in rates))
-        h["blk_rd_bytes_s"].append(_sum(r.blk_rd_bytes_s for r in rates))
-        h["blk_wr_bytes_s"].append(_sum(r.blk_wr_bytes_s for r in rates))
-        caches = [v.cache for v in snapshot.domains if v.cache is not None]
-        h["llc_bytes"].append(_sum(c.occupancy_bytes for c in caches))
-        h["mbm_total_bytes_s"].append(_sum(c.mbm_total_bytes_s for c in caches))
-        h["mbm_local_bytes_s"].append(_sum(c.mbm_local_bytes_s for c in caches))
+        h["net_rx_bytes_s"].append(sum_parts((r.net_rx_bytes_s for r in rates), empty=None))
+        h["net_tx_bytes_s"].append(sum_parts((r.net_tx_bytes_s for r in rates), empty=None))
+        h["blk_rd_bytes_s"].append(sum_parts((r.blk_rd_bytes_s for r in rates), empty=None))
+        h["blk_wr_bytes_s"].append(sum_parts((r.blk_wr_bytes_s for r in rates), empty=None))
+        caches = [v.cache for v in snapshot.domains if v.cache is not None and v.cache.banks]
+        h["llc_bytes"].append(sum_parts((c.occupancy_bytes for c in caches), empty=None))
+        h["mbm_total_bytes_s"].append(sum_parts((c.mbm_total_bytes_s for c in caches), empty=None))
+        h["mbm_local_bytes_s"].append(sum_parts((c.mbm_local_bytes_s for c in caches), empty=None))
         if len(self.wall) < self.capacity:
             self.wall.append(snapshot.wall)
         else:

@@ -34,7 +34,7 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` all at once; its directory is made 0700 when missing."""
     path = Path(path)
     path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
@@ -52,7 +52,7 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def refusal(path: str | os.PathLike, force: bool = False) -> str | None:
+def refusal(path: str | os.PathLike[str], force: bool = False) -> str | None:
     """Why ``create_new(path, force=force)`` would refuse the path as it is now, or None."""
     try:
         st = os.lstat(path)
@@ -66,7 +66,7 @@ def refusal(path: str | os.PathLike, force: bool = False) -> str | None:
     return f"{os.fspath(path)} exists ({what}): choose another name, or --force to replace it"
 
 
-def create_new(path: str | os.PathLike, *, force: bool = False) -> IO[bytes]:
+def create_new(path: str | os.PathLike[str], *, force: bool = False) -> IO[bytes]:
     """A new file at ``path``, open for binary writing, mode 0600; Exists when taken and not ``force``."""
     path = os.fspath(path)
     problem = refusal(path, force)

@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import libvirt
 import libvirt_qemu
@@ -22,6 +23,14 @@ TEST_PREFIX = "xtest-"
 # A spinning vCPU's least share of a pCPU here, where an idle guest stays under 5 %: it got 27-37 % with the
 # load average at 10 on the 2 cores (parallel test runs and an emulated Xen), all of one on a quiet host.
 SPINNING_PCT = 15.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test in this folder drives the real libvirtd: mark it ``lab`` (``-m "not lab"`` leaves it out)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.lab)
 
 
 class LiveConnection:

@@ -22,31 +22,11 @@ import pytest
 from xentui import lab
 
 from .conftest import TEST_PREFIX, URI, proc_cpu_seconds
+from .libvirtd import kill_libvirtd, start_libvirtd
 from .tcp_link import Link
-from .test_tui_tmux import Tmux
+from .tmux import Tmux
 
 pytestmark = pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is installed by scripts/install-deps --test")
-
-
-def kill_libvirtd() -> None:
-    subprocess.run(["pkill", "-x", "libvirtd"], check=False)
-    deadline = time.monotonic() + 10
-    while subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True).returncode == 0:
-        assert time.monotonic() < deadline, "libvirtd would not die"
-        time.sleep(0.1)
-
-
-def start_libvirtd() -> float:
-    """Start libvirtd; return the monotonic time it first answered."""
-    subprocess.run(["libvirtd", "-d"], check=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            libvirt.openReadOnly(URI).close()
-            return time.monotonic()
-        except libvirt.libvirtError:
-            assert time.monotonic() < deadline, "libvirtd did not come back"
-            time.sleep(0.05)
 
 
 def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
@@ -95,7 +75,6 @@ def test_libvirtd_restart_under_the_ui_and_batch(guests, tmp_path):
     times = [f["epoch_s"] for f in frames]
     assert len(frames) >= 3 and times == sorted(times) and sum(t >= back_epoch for t in times) >= 2
     print(f"UI live again {recovered:.2f} s after libvirtd answered")
-
 
 
 def read_frames(proc: subprocess.Popen, until: float, pid: int | None = None, done=lambda: False) -> list[dict]:

@@ -21,8 +21,8 @@ from xentui.sources import SourceError, deadlines
 from xentui.sources.libvirt import LibvirtSource
 
 from .conftest import URI
-from .test_faults import start_libvirtd
-from .test_tui_tmux import Tmux, table_rows
+from .libvirtd import start_libvirtd
+from .tmux import Tmux, table_rows
 
 pytestmark = pytest.mark.lab
 

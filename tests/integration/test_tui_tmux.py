@@ -5,71 +5,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 
 from .conftest import SPINNING_PCT, URI
+from .tmux import Tmux, table_rows
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is installed by "
                                                                                        "scripts/install-deps --test")]
-
-
-class Tmux:
-    def __init__(self, tmp_path, width=120, height=30, env: dict[str, str] | None = None, args: str = "-d 1"):
-        self.session = f"xentui-test-{uuid.uuid4().hex[:6]}"
-        settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
-        command = " ".join(f"{k}={v}" for k, v in settings.items())
-        command += f" {sys.executable} -m xentui -c {URI} {args}"
-        # xentui's exit status, written by the shell tmux runs it in: tmux itself can report a pane dead
-        # before it has reaped the process, and then never give its status (seen with a fresh tmux server)
-        self.status_file = tmp_path / f"{self.session}.status"
-        command += f"; echo $? > {self.status_file}"
-        # remain-on-exit keeps the pane (its last screen and exit status) once xentui has quit
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
-                        command, ";", "set-option", "-t", self.session, "remain-on-exit", "on"], check=True)
-
-    def screen(self, escapes: bool = False) -> str:
-        cmd = ["tmux", "capture-pane", "-p", "-t", self.session] + (["-e"] if escapes else [])
-        return subprocess.run(cmd, capture_output=True, text=True).stdout
-
-    def wait_for(self, predicate, timeout: float = 20.0, escapes: bool = False) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.screen(escapes)
-            if predicate(text):
-                return text
-            time.sleep(0.3)
-        raise AssertionError(f"the screen never showed what was expected:\n{self.screen()}")
-
-    def wait_exit(self, timeout: float = 10.0) -> int:
-        """Wait until xentui has quit; its exit status."""
-        deadline = time.monotonic() + timeout
-        while not (status := self._status()):
-            assert time.monotonic() < deadline, f"xentui did not quit within {timeout:.0f} s:\n{self.screen()}"
-            time.sleep(0.05)
-        return int(status)
-
-    def _status(self) -> str:
-        try:
-            text = self.status_file.read_text()
-        except FileNotFoundError:
-            return ""
-        return text.strip() if text.endswith("\n") else ""  # written whole, with its newline
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
-
-    def wait_gone(self, timeout: float) -> float:
-        """Seconds until xentui has exited with status 0; AssertionError after ``timeout``."""
-        began = time.monotonic()
-        assert self.wait_exit(timeout) == 0
-        return time.monotonic() - began
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
 
 
 @pytest.fixture
@@ -84,10 +28,6 @@ def tmux(tmp_path):
     yield start
     for session in sessions:
         session.close()
-
-
-def table_rows(text: str, names: set[str]) -> list[str]:
-    return [line.split()[0] for line in text.splitlines() if line.split() and line.split()[0] in names]
 
 
 def test_busy_guest_on_top_when_sorted_by_cpu(busy_and_idle, tmux):

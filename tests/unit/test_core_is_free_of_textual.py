@@ -1,40 +1,46 @@
-"""The core (sources, model, poller, output, batch) never imports textual or rich."""
+"""The core (every module outside xentui/ui/) names no textual, rich or plotext in any import.
 
-import ast
-import subprocess
-import sys
-from pathlib import Path
+Only the command line may start the UI, lazily: the fresh-interpreter test in tests/process proves
+that importing it loads none of them.
+"""
 
-PACKAGE = Path(__file__).parents[2] / "xentui"
-# cli.py may start the UI (lazily); the runtime test below proves importing it loads no textual.
-CORE = ["model.py", "history.py", "recformat.py", "record_main.py", "poller.py", "batch.py", "lab.py", "text.py",
-        "sources", "output"]
+from __future__ import annotations
+
+from tests.core_modules import PACKAGE, core_modules, ui_imports
 
 
-def core_files():
-    for entry in CORE:
-        path = PACKAGE / entry
-        yield from (sorted(path.rglob("*.py")) if path.is_dir() else [path])
+def test_the_walk_finds_the_core_and_leaves_the_ui_out():
+    found = core_modules()
+    assert {"xentui.model", "xentui.model.rates", "xentui.actions", "xentui.config", "xentui.cpulist",
+            "xentui.units", "xentui.output.xentop"} <= found.keys()
+    assert not [name for name in found if name.startswith("xentui.ui")]
+    assert len(found) == len([p for p in PACKAGE.rglob("*.py") if "ui" not in p.relative_to(PACKAGE).parts[:1]
+                              and p.name != "__main__.py"])
 
 
-def test_core_source_has_no_textual_import():
-    for path in core_files():
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                assert top not in {"textual", "textual_plotext", "rich", "plotext"}, f"{path}: imports {name}"
-                assert not name.startswith("xentui.ui"), f"{path}: imports {name}"
+STARTS_THE_UI = "xentui.cli"  # the module, or the package of commands
 
 
-def test_importing_the_core_loads_no_textual():
-    modules = ["xentui.model", "xentui.poller", "xentui.batch", "xentui.cli", "xentui.output.xentop", "xentui.text",
-               "xentui.output.records", "xentui.sources.libvirt", "xentui.sources.local_machine"]
-    code = f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; " \
-           "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+def test_no_core_module_imports_the_ui_or_its_libraries():
+    offenders = {}
+    for name, path in core_modules().items():
+        names = ui_imports(path)
+        if name == STARTS_THE_UI or name.startswith(f"{STARTS_THE_UI}."):
+            names = [n for n in names if not n.startswith("xentui.ui")]
+        if names:
+            offenders[name] = names
+    assert offenders == {}
+
+
+def test_a_planted_ui_import_is_caught(tmp_path):
+    package = tmp_path / "xentui"
+    (package / "ui").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "ui" / "app.py").write_text("import textual\n")  # the UI may
+    (package / "clean.py").write_text("import json\n")
+    (package / "sneaky.py").write_text("def later():\n    from rich.text import Text\n    return Text\n")
+    (package / "widgets.py").write_text("from xentui.ui.app import App\n")
+    found = core_modules(package)
+    assert sorted(found) == ["xentui", "xentui.clean", "xentui.sneaky", "xentui.widgets"]
+    offenders = {name: ui_imports(path) for name, path in found.items() if ui_imports(path)}
+    assert offenders == {"xentui.sneaky": ["rich.text"], "xentui.widgets": ["xentui.ui.app"]}

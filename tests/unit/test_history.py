@@ -4,9 +4,8 @@ import math
 
 import pytest
 
+from tests.factories import snapshots
 from xentui.history import History, Ring
-from xentui.model import build_snapshot
-from xentui.sources.synthetic import SyntheticSource
 
 
 def test_ring_keeps_the_last_values_oldest_first():
@@ -18,15 +17,6 @@ def test_ring_keeps_the_last_values_oldest_first():
     short = Ring(5)
     short.append(None)
     assert math.isnan(short.values()[0])
-
-
-def snapshots(count: int, domains: int = 3):
-    source = SyntheticSource(count=domains)
-    prev = None
-    for seq in range(1, count + 1):
-        raw = source.collect()
-        yield build_snapshot(prev, raw, seq)
-        prev = raw
 
 
 def test_history_per_domain_and_host_bounded():
@@ -71,3 +61,39 @@ def test_ring_last_copies_only_the_newest_values_across_the_wrap():
             kept = [*kept, float(i)][-capacity:]
             for n in range(1, capacity + 2):
                 assert ring.last(n) == kept[-n:]
+
+
+def test_host_sums_follow_the_model_rule_a_part_unknown_makes_the_sum_unknown():
+    from tests.factories import HOST, dom, raw
+    from xentui.model import CacheBank, CacheSample, DomainState, NetSample, RawSample, build_snapshot
+
+    def nets(rx: int, second_rx: int | None) -> tuple[NetSample, ...]:
+        return (NetSample("vnet0", rx_bytes=rx), NetSample("vnet1", rx_bytes=second_rx))
+
+    def tick(t: float, second_rx: int | None) -> RawSample:
+        return raw(t, dom(t, uuid="a", name="a", nets=nets(int(1000 * t), 0)),
+                   dom(t, uuid="b", name="b", nets=nets(int(3000 * t), second_rx)),
+                   dom(0, uuid="off", name="off", domid=None, state=DomainState.SHUTOFF))
+
+    known = build_snapshot(tick(1.0, 0), tick(2.0, 0), seq=1)
+    unknown = build_snapshot(tick(2.0, 0), tick(3.0, None), seq=2)  # b's second NIC no longer says
+    history = History(capacity=4)
+    for snap in (known, unknown):
+        history.add(snap)
+    model = [[d.rates.net_rx_bytes_s for d in s.domains if d.sample.active] for s in (known, unknown)]
+    assert model == [[1000.0, 3000.0], [1000.0, None]]  # the model: b's total over its NICs is unknown
+    host = history.host["net_rx_bytes_s"].values()
+    assert host[0] == 4000.0  # the shut-off domain moves nothing: it is no unknown part
+    assert math.isnan(host[1])  # the chart: not 1000, a partial sum the model would refuse
+
+    def cached(occupancy: int | None) -> RawSample:
+        watched = CacheSample("resctrl", banks=(CacheBank(0, occupancy),))
+        unattached = CacheSample("resctrl", status="domain not attached")
+        return RawSample(0.0, 0.0, HOST, (dom(1, uuid="w", cache=watched), dom(1, uuid="u", cache=unattached)))
+
+    for seq, (occupancy, expected) in enumerate(((5 << 20, 5 << 20), (None, None)), start=3):
+        snap = build_snapshot(None, cached(occupancy), seq=seq)
+        assert snap.by_uuid()["w"].cache.occupancy_bytes == expected
+        history.add(snap)
+        last = history.host["llc_bytes"].values()[-1]
+        assert (math.isnan(last) if expected is None else last == expected)  # the unattached one is no part

@@ -2,31 +2,15 @@
 
 import pytest
 
+from tests.factories import dom, raw
 from xentui.model import (
     BlockSample,
-    DomainSample,
     DomainState,
-    HostSample,
     NetSample,
-    RawSample,
     VcpuSample,
     build_snapshot,
     counter_rate,
 )
-
-HOST = HostSample(
-    hostname="h", hypervisor="QEMU", hypervisor_version="7.2.0", uri="qemu:///system",
-    pcpus=4, mhz=2000, mem_total_kib=4 * 1024 * 1024, mem_free_kib=1024 * 1024,
-)
-UUID = "11111111-2222-3333-4444-555555555555"
-
-
-def dom(cpu_s: float, *, uuid=UUID, name="web", domid=7, state=DomainState.RUNNING, **kw) -> DomainSample:
-    return DomainSample(uuid=uuid, name=name, domid=domid, state=state, cpu_ns=int(cpu_s * 1e9), **kw)
-
-
-def raw(t: float, *domains: DomainSample) -> RawSample:
-    return RawSample(monotonic=t, wall=1_700_000_000 + t, host=HOST, domains=domains)
 
 
 def test_counter_rate():
@@ -125,3 +109,18 @@ def test_mem_pct_of_host():
 )
 def test_state_flags(state, flags):
     assert state.flags == flags
+
+
+def test_sum_parts_is_unknown_when_a_part_is():
+    from xentui.model import sum_parts
+
+    assert sum_parts([1, 2, 3]) == 6 and sum_parts([0.5, 1]) == 1.5
+    assert sum_parts([1, None, 3]) is None  # a partial sum lies
+    assert sum_parts([]) == 0 and sum_parts([], empty=None) is None
+    io = dom(1.0, nets=(NetSample("a", rx_bytes=5), NetSample("b", rx_bytes=None)),
+             blocks=(BlockSample("vda", rd_bytes=7),)).io
+    assert io.net_rx_bytes is None and io.blk_rd_bytes == 7 and io.net_tx_bytes is None
+    from xentui.model.samples import sum_attr  # the devices' loop spelling of the same rule
+
+    for nets in ((), (NetSample("a", rx_bytes=5),), (NetSample("a", rx_bytes=5), NetSample("b", rx_bytes=None))):
+        assert sum_attr(nets, "rx_bytes") == sum_parts(n.rx_bytes for n in nets)

@@ -6,10 +6,9 @@ import time
 
 import pytest
 
+from tests.factories import HOST
 from xentui.model import DomainSample, DomainState, RawSample
 from xentui.poller import Poller, check_delay
-
-from .test_model import HOST
 
 
 class SlowSource:

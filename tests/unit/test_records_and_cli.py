@@ -3,17 +3,15 @@
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.factories import XEN_HOST as HOST
+from tests.factories import capture_domains
 from xentui.cli import main
 from xentui.model import DomainSample, DomainState, RawSample, VcpuSample, build_snapshot
 from xentui.output import records
 from xentui.sources import default_uri
-
-from .test_xentop_output import HOST, capture_domains
 
 
 def two_snapshots():
@@ -66,14 +64,6 @@ def test_bad_options_give_one_line_and_exit_2(argv, needle, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and "Traceback" not in err
-
-
-def test_unknown_uri_gives_one_line_and_exit_1():
-    proc = subprocess.run([sys.executable, "-m", "xentui", "-b", "-i", "1", "-c", "nosuch:///x"],
-                          capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 1
-    assert proc.stderr.count("\n") == 1 and "cannot connect to 'nosuch:///x'" in proc.stderr
-    assert proc.stdout == ""
 
 
 def test_default_uri(tmp_path):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import run_cli, synthetic_samples
 from tests.recordings import write
-from tests.unit.test_replay import run_cli, synthetic_samples
 from xentui import limits
 from xentui.model import RawSample, build_snapshot
 from xentui.sources import replay

@@ -1,10 +1,11 @@
 """Batch text against real `xentop -b` output captured on Xen 4.17 (tests/data)."""
 
+from tests.factories import XEN_HOST as HOST
+from tests.factories import S, capture_domains
 from xentui.model import (
     BlockSample,
     DomainSample,
     DomainState,
-    HostSample,
     NetSample,
     RawSample,
     VcpuSample,
@@ -13,39 +14,6 @@ from xentui.model import (
 from xentui.output.xentop import XentopOptions, format_frame
 
 from ..xentop_layout import parse_rows
-
-# The Xen host of the capture: 3 GiB, 2 pCPUs.
-HOST = HostSample(hostname="dom0", hypervisor="Xen", hypervisor_version="4.17.7", uri="xen:///system",
-                  pcpus=2, mhz=2596, mem_total_kib=3 * 1024 * 1024, mem_free_kib=1024 * 1024)
-S = 1_000_000_000
-
-
-def capture_domains(cpu_extra_ns: int = 0) -> tuple[DomainSample, ...]:
-    """The domains of xentop-b-full-domu.txt's first frame, as a source would report them."""
-    dom0 = DomainSample(
-        uuid="00000000-0000-0000-0000-000000000000", name="Domain-0", domid=0, state=DomainState.RUNNING,
-        cpu_ns=113 * S + cpu_extra_ns, vcpus_current=2, mem_kib=1048576, maxmem_kib=1048576,
-        vcpus=(VcpuSample(0, time_ns=66 * S + 1), VcpuSample(1, time_ns=46 * S + 7)),
-    )
-    probe1 = DomainSample(
-        uuid="11111111-0000-0000-0000-000000000000", name="probe1", domid=2, state=DomainState.NOSTATE,
-        cpu_ns=62 * S + 5, vcpus_current=2, mem_kib=131072, maxmem_kib=132096,
-        vcpus=(VcpuSample(0, time_ns=27 * S), VcpuSample(1, time_ns=35 * S)),
-        nets=(NetSample("vif2.0", rx_bytes=5080, rx_packets=65, rx_errs=0, rx_drop=0,
-                        tx_bytes=6978, tx_packets=77, tx_errs=0, tx_drop=0),),
-        blocks=(BlockSample("xvda", rd_reqs=428, wr_reqs=100, oo_reqs=0, rd_bytes=108824 * 512,
-                            wr_bytes=25600 * 512, kind="BlkBack", devno=51712),),
-    )
-    probe2 = DomainSample(
-        uuid="22222222-0000-0000-0000-000000000000", name="probe2", domid=3, state=DomainState.RUNNING,
-        cpu_ns=26 * S, vcpus_current=2, mem_kib=131072, maxmem_kib=132096,
-        vcpus=(VcpuSample(0, time_ns=13 * S), VcpuSample(1, time_ns=13 * S)),
-        nets=(NetSample("vif3.0", rx_bytes=2280, rx_packets=30, rx_errs=0, rx_drop=0,
-                        tx_bytes=2700, tx_packets=30, tx_errs=0, tx_drop=0),),
-        blocks=(BlockSample("xvda", rd_reqs=156, wr_reqs=36, oo_reqs=0, rd_bytes=39192 * 512, wr_bytes=9216 * 512,
-                            kind="BlkBack", devno=51712),),
-    )
-    return (probe2, dom0, probe1)  # any order: output sorts by name
 
 
 def first_frame(opts: XentopOptions) -> str:

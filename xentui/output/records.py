@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 from xentui.cpulist import format_cpulist
 from xentui.model import (
@@ -37,7 +38,7 @@ def _div(value: int | None, by: int) -> int | None:
     return None if value is None else value // by
 
 
-def domain_record(view: DomainView) -> dict:
+def domain_record(view: DomainView) -> dict[str, Any]:
     """Every per-domain figure, flat, with units in the names (None = unknown)."""
     d, r = view.sample, view.rates
     io = d.io
@@ -97,7 +98,7 @@ def _cache_record(view: DomainView) -> dict:
     }
 
 
-def _detail(view: DomainView, ncpus: int) -> dict:
+def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
     rates = {v.number: v for v in view.rates.vcpus}
     vcpus = []
     for v in view.sample.vcpus:
@@ -174,7 +175,7 @@ def csv_rows(snapshot: Snapshot, iteration: int) -> str:
     """One CSV row per active domain; empty cells are unknown figures."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
-    common = {
+    common: dict[str, Any] = {
         "iteration": iteration,
         "time": _iso(snapshot.wall),
         "interval_s": _round(snapshot.interval_s),

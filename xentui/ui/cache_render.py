@@ -6,19 +6,15 @@ Both are :class:`~xentui.text.Visible`: statuses and sources are outside text (x
 from __future__ import annotations
 
 from xentui.model import DomainView, HostSample, Snapshot
-from xentui.output.units import human_bytes
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import Visible, one_line, visible
+from xentui.units import human_bytes, pct
 
 NOT_ATTACHED_WORDS = "domain not attached: press A to attach"  # the key hint the status code leaves to the UI
 
 
 def _not_attached(status: str) -> bool:
     return CacheStatus.of(status) is CacheStatus.NOT_ATTACHED
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}%"
 
 
 def cache_lines(view: DomainView, host: HostSample | None) -> list[Visible]:
@@ -37,7 +33,7 @@ def cache_lines(view: DomainView, host: HostSample | None) -> list[Visible]:
         where = "all L3" if b.cache_id is None else f"L3 {b.cache_id}"
         size = None if host is None else host.l3_bytes(b.cache_id)
         of = f" of {human_bytes(size)}" if size else ""
-        lines.append(f"  {where:<6} LLC {human_bytes(b.occupancy_bytes):>9} ({_pct(b.occupancy_pct)}{of})  "
+        lines.append(f"  {where:<6} LLC {human_bytes(b.occupancy_bytes):>9} ({pct(b.occupancy_pct, '%')}{of})  "
                      f"MBM total {human_bytes(b.mbm_total_bytes_s, '/s'):>11}  "
                      f"local {human_bytes(b.mbm_local_bytes_s, '/s'):>11}")
     return list(map(Visible, lines))

@@ -20,14 +20,15 @@ from textual_plotext import PlotextPlot
 from xentui.history import CACHE_SERIES, History, Ring
 from xentui.model import Snapshot
 from xentui.ui.literal import markup
+from xentui.units import byte_scale
 
 CHARTS = 6  # two rows: CPU, memory, LLC occupancy / network, disk, memory bandwidth
 PALETTE = ("primary", "accent", "warning", "success", "error", "secondary")
-BYTE_UNITS = ((1 << 30, "GiB/s"), (1 << 20, "MiB/s"), (1 << 10, "KiB/s"), (1, "B/s"))
 
 
 def byte_unit(peak: float) -> tuple[int, str]:
-    return next(((scale, name) for scale, name in BYTE_UNITS if peak >= scale), (1, "B/s"))
+    scale, unit = byte_scale(peak)
+    return scale, f"{unit}/s"
 
 
 class Chart(PlotextPlot):

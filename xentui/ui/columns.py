@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView
-from xentui.output.units import human_bytes, human_kib
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
+from xentui.units import human_bytes, human_kib, number
 
 # Level thresholds: CPU as % of the domain's own vCPUs, memory as % of the host.
 CPU_WARN, CPU_CRIT = 70.0, 90.0
@@ -79,10 +79,6 @@ class Column:
     help: str = ""
 
 
-def _num(v: float | int | None, fmt: str = "{:.1f}") -> str:
-    return "-" if v is None else fmt.format(v)
-
-
 def _cpu(v: DomainView, c: Context) -> float | None:
     return v.rates.cpu_host_pct if c.cpu_mode == "host" else v.rates.cpu_pct
 
@@ -140,7 +136,7 @@ def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
             return "press A" if attr == "occupancy_bytes" and not_attached else "-"
         figure = value(v, _c)
         if pct:
-            return _num(figure)
+            return number(figure)
         return human_bytes(figure, "" if attr == "occupancy_bytes" else "/s")
 
     return value, text
@@ -154,7 +150,7 @@ def _llc_level(v: DomainView, _c: Context) -> str | None:
 
 
 def _count(get: Callable[[DomainView], int | None]) -> tuple[Callable, Callable]:
-    return (lambda v, _c: get(v)), (lambda v, _c: _num(get(v), "{}"))
+    return (lambda v, _c: get(v)), (lambda v, _c: number(get(v), "{}"))
 
 
 def _col(key, header, width, priority, pair, **kw) -> Column:
@@ -167,7 +163,7 @@ COLUMNS: tuple[Column, ...] = (
            help="domain name, in full"),
     Column("state", "STATE", 6, 1, lambda v, _c: STATE_ORDER[v.sample.state], _state_text,
            numeric=False, level=_state_level, help="xentop's flags: dying shutdown blocked crashed paused running"),
-    Column("cpu_pct", "CPU(%)", 7, 0, _cpu, lambda v, c: _num(_cpu(v, c)), level=_cpu_level,
+    Column("cpu_pct", "CPU(%)", 7, 0, _cpu, lambda v, c: number(_cpu(v, c)), level=_cpu_level,
            help="% of one pCPU (xentop) or of the whole host (virt-top): t"),
     Column("cpu_hist", "CPU HISTORY", SPARK_TICKS, 4, _spark_value, _spark_text, level=_cpu_level,
            help=f"CPU over the last {SPARK_TICKS} updates (full: every vCPU busy); sorts by their mean"),
@@ -175,13 +171,13 @@ COLUMNS: tuple[Column, ...] = (
          help="CPU seconds used since the domain started"),
     Column("mem", "MEM", 9, 1, lambda v, _c: v.sample.mem_kib, lambda v, _c: human_kib(v.sample.mem_kib),
            level=_mem_level, help="current memory (balloon)"),
-    Column("mem_pct", "MEM(%)", 6, 3, lambda v, _c: v.mem_pct, lambda v, _c: _num(v.mem_pct), level=_mem_level,
+    Column("mem_pct", "MEM(%)", 6, 3, lambda v, _c: v.mem_pct, lambda v, _c: number(v.mem_pct), level=_mem_level,
            help="current memory as % of the host's"),
     Column("maxmem", "MAXMEM", 9, 5, lambda v, _c: math.inf if v.sample.maxmem_kib is None else v.sample.maxmem_kib,
            lambda v, _c: "no limit" if v.sample.maxmem_kib is None else human_kib(v.sample.maxmem_kib),
            help="maximum memory"),
     Column("maxmem_pct", "MAXMEM(%)", 9, 8, lambda v, _c: v.maxmem_pct,
-           lambda v, _c: "n/a" if v.maxmem_pct is None else _num(v.maxmem_pct), help="maximum memory as % of host"),
+           lambda v, _c: "n/a" if v.maxmem_pct is None else number(v.maxmem_pct), help="maximum memory as % of host"),
     _col("vcpus", "VCPUS", 5, 2, _count(lambda v: v.sample.vcpus_current), help="vCPUs online"),
     _col("nets", "NETS", 4, 7, _count(lambda v: len(v.sample.nets)), help="network interfaces"),
     _col("net_rx_s", "NET RX/s", 10, 2, _rate("net_rx_bytes_s"), help="bytes received per second"),

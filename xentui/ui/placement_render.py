@@ -10,9 +10,9 @@ from textual.content import Content
 
 from xentui.cpulist import format_cpulist
 from xentui.model import DomainView, HostSample, Pcpu, Snapshot
-from xentui.output.units import pct
 from xentui.ui.columns import cpu_bar
 from xentui.ui.literal import literal, markup
+from xentui.units import pct
 
 CELL_CURRENT, CELL_ALLOWED, CELL_DENIED, CELL_SOFT, CELL_PROPOSED, CELL_OFFLINE = "@", "#", ".", "+", "*", "x"
 LEGEND = (f"{CELL_CURRENT} runs there now   {CELL_ALLOWED} allowed (hard affinity)   {CELL_SOFT} also preferred "

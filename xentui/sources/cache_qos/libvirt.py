@@ -15,12 +15,11 @@ from xentui.limits import MAX_CACHES, count, counter
 from xentui.model import CacheBank, CacheSample, DomainSample, L3Cache
 from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.resctrl import Resctrl
+from xentui.units import UNIT_BYTES
 
 NO_LIBVIRT_MONITOR = "no domain has a libvirt <cachetune><monitor> either"
 XEN_THROUGH_LIBVIRT = "libvirt's libxl driver has no Cache QoS: run xentui without -c (it reads xl psr-cmt-show)"
 NOT_LOCAL = "no resctrl (not a local QEMU/KVM host)"
-_UNIT_BYTES = {"B": 1, "KiB": 1024, "KB": 1024, "K": 1024, "MiB": 1 << 20, "MB": 1 << 20, "M": 1 << 20,
-               "GiB": 1 << 30, "GB": 1 << 30}
 Record = dict[str, Any]  # one domain's bulk-stats record
 
 
@@ -80,7 +79,7 @@ def capabilities_l3(xml: str) -> tuple[L3Cache, ...]:
         try:
             if bank.get("level") != "3":
                 continue
-            out[int(bank.get("id", ""))] = int(bank.get("size", "")) * _UNIT_BYTES[bank.get("unit", "B")]
+            out[int(bank.get("id", ""))] = int(bank.get("size", "")) * UNIT_BYTES[bank.get("unit", "B")]
         except (ValueError, KeyError):
             continue
     return tuple(L3Cache(cid, size) for cid, size in sorted(out.items()))

@@ -18,6 +18,7 @@ from xentui.limits import counter
 from xentui.model import CacheBank, CacheSample, L3Cache
 from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.status import CacheStatus
+from xentui.units import UNIT_BYTES
 
 GROUP_PREFIX = "xentui-"  # the monitoring groups xentui makes (attach) and removes (detach)
 NOT_GROUPS = {"info", "mon_groups", "mon_data"}
@@ -74,7 +75,7 @@ class Resctrl:
                 continue
             cache_id, size = _read(index / "id"), _SIZE.match(_read(index / "size") or "")
             if cache_id and cache_id.isdecimal() and size:
-                out[int(cache_id)] = int(size[1]) * {"": 1, "K": 1024, "M": 1 << 20, "G": 1 << 30}[size[2]]
+                out[int(cache_id)] = int(size[1]) * UNIT_BYTES[size[2] or "B"]
         return tuple(L3Cache(cid, size) for cid, size in sorted(out.items()))
 
     # --- groups -------------------------------------------------------------------------

@@ -9,11 +9,11 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from xentui.model import DomainState, Snapshot
-from xentui.output.units import human_kib
 from xentui.text import one_line
 from xentui.ui.cache_render import host_cache_line
 from xentui.ui.columns import cpu_bar
 from xentui.ui.literal import literal, markup, stack
+from xentui.units import human_kib
 
 SUMMARY = (("running", DomainState.RUNNING), ("blocked", DomainState.BLOCKED), ("paused", DomainState.PAUSED),
            ("crashed", DomainState.CRASHED), ("dying", DomainState.DYING), ("shutdown", DomainState.SHUTDOWN))

@@ -1,0 +1,70 @@
+"""Immutable samples and the one place where counters become rates.
+
+Sources return a :class:`RawSample` each tick (counters as the hypervisor reports them,
+``samples``).  :func:`build_snapshot` (``rates``) turns the previous and the current raw
+sample into a :class:`Snapshot` (``views``): every rate xentui shows is computed there and
+nowhere else.  Pure standard library: no I/O, no libvirt, no textual.
+"""
+
+from xentui.model._fast_record import frozen_record
+from xentui.model.rates import (
+    MAX_MBM_BYTES_S,
+    build_snapshot,
+    cache_view,
+    counter_rate,
+    domain_rates,
+    same_incarnation,
+    wrapping_rate,
+)
+from xentui.model.samples import (
+    NO_IO,
+    NS_PER_S,
+    SECTOR_BYTES,
+    BlockSample,
+    CacheBank,
+    CacheSample,
+    DomainSample,
+    DomainState,
+    HostSample,
+    IoTotals,
+    L3Cache,
+    NetSample,
+    Pcpu,
+    RawSample,
+    VcpuSample,
+    sum_parts,
+)
+from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, Snapshot, VcpuRates
+
+__all__ = [
+    "MAX_MBM_BYTES_S",
+    "NO_IO",
+    "NS_PER_S",
+    "SECTOR_BYTES",
+    "BlockSample",
+    "CacheBank",
+    "CacheBankView",
+    "CacheSample",
+    "CacheView",
+    "DomainRates",
+    "DomainSample",
+    "DomainState",
+    "DomainView",
+    "HostSample",
+    "IoTotals",
+    "L3Cache",
+    "NetSample",
+    "Pcpu",
+    "RawSample",
+    "Snapshot",
+    "VcpuRates",
+    "VcpuSample",
+    "build_snapshot",
+    "cache_view",
+    "counter_rate",
+    "domain_rates",
+    "frozen_record",
+    "same_incarnation",
+    "sum_parts",
+    "wrapping_rate",
+]

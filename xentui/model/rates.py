@@ -1,0 +1,153 @@
+"""The one place where counters become rates: two raw samples in, a Snapshot out."""
+
+from __future__ import annotations
+
+from xentui.model.samples import NS_PER_S, DomainSample, HostSample, RawSample, sum_parts
+from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, Snapshot, VcpuRates
+
+
+def counter_rate(prev: int | None, cur: int | None, seconds: float) -> float | None:
+    """Per-second rate of a monotonic counter, or None when it cannot be true.
+
+    A counter that went backwards was reset (device re-plugged, domain restarted):
+    no rate is better than a negative or giant one.
+    """
+    if prev is None or cur is None or seconds <= 0 or cur < prev:
+        return None
+    return (cur - prev) / seconds
+
+
+def _pct_of_ns(prev: int | None, cur: int | None, seconds: float) -> float | None:
+    rate = counter_rate(prev, cur, seconds)
+    return None if rate is None else 100.0 * rate / NS_PER_S
+
+
+def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
+    """True when both samples come from one run of one domain.
+
+    Same UUID is required by the caller; a changed domain id (destroyed and started
+    again between ticks) or an inactive side means the counters restarted.
+    """
+    return prev.active and cur.active and prev.domid == cur.domid
+
+
+def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[VcpuRates, ...]:
+    old_vcpus = {v.number: v for v in prev.vcpus}
+    out: list[VcpuRates] = []
+    for v in cur.vcpus:
+        old = old_vcpus.get(v.number)
+        if old is None:
+            out.append(VcpuRates(v.number, None, None))
+        else:
+            out.append(VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
+                                 _pct_of_ns(old.delay_ns, v.delay_ns, seconds)))
+    return tuple(out)
+
+
+def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int) -> DomainRates:
+    if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
+        return DomainRates()
+    cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
+    a, b = prev.io, cur.io
+    # Devices must match one to one, else a hot-plug would make totals jump.
+    net = [n.name for n in prev.nets] == [n.name for n in cur.nets]
+    # Kept figures of a domain that does not answer give no rate, neither while kept nor once fresh again.
+    blk = not (prev.stale or cur.stale) and [d.name for d in prev.blocks] == [d.name for d in cur.blocks]
+    return DomainRates(
+        cpu_pct=cpu_pct,
+        cpu_host_pct=None if cpu_pct is None or pcpus <= 0 else cpu_pct / pcpus,
+        vcpus=_vcpu_rates(prev, cur, seconds),
+        net_rx_bytes_s=counter_rate(a.net_rx_bytes, b.net_rx_bytes, seconds) if net else None,
+        net_tx_bytes_s=counter_rate(a.net_tx_bytes, b.net_tx_bytes, seconds) if net else None,
+        net_rx_packets_s=counter_rate(a.net_rx_packets, b.net_rx_packets, seconds) if net else None,
+        net_tx_packets_s=counter_rate(a.net_tx_packets, b.net_tx_packets, seconds) if net else None,
+        blk_rd_bytes_s=counter_rate(a.blk_rd_bytes, b.blk_rd_bytes, seconds) if blk else None,
+        blk_wr_bytes_s=counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, seconds) if blk else None,
+        blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds) if blk else None,
+        blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, seconds) if blk else None,
+    )
+
+
+# MBM: a counter that went backwards wrapped only if the difference modulo its width is a
+# bandwidth memory can carry; else the group was re-created (RMID reused) and there is no rate.
+MAX_MBM_BYTES_S = 2**40  # 1 TiB/s: no socket's memory moves more
+
+
+def wrapping_rate(prev: int | None, cur: int | None, seconds: float, bits: int = 64) -> float | None:
+    """Per-second rate of a ``bits``-wide counter that may have wrapped once; None when implausible."""
+    if prev is None or cur is None or seconds <= 0:
+        return None
+    rate = ((cur - prev) % (1 << bits)) / seconds
+    return rate if rate <= MAX_MBM_BYTES_S else None
+
+
+def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, host: HostSample) -> CacheView | None:
+    """Occupancy as % of each L3, MBM counters as bytes/s (wrap-safe), summed over the L3s."""
+    cache = cur.cache
+    if cache is None:
+        return None
+    old_cache = prev.cache if prev is not None and same_incarnation(prev, cur) else None
+    comparable = (old_cache is not None and old_cache.source == cache.source and old_cache.group == cache.group
+                  and seconds > 0)
+    old = {b.cache_id: b for b in old_cache.banks} if comparable and old_cache is not None else {}
+    banks: list[CacheBankView] = []
+    for b in cache.banks:
+        a = old.get(b.cache_id)
+        total, local = b.mbm_total_bytes_s, b.mbm_local_bytes_s
+        if a is not None:
+            if total is None:
+                total = wrapping_rate(a.mbm_total_bytes, b.mbm_total_bytes, seconds, cache.counter_bits)
+            if local is None:
+                local = wrapping_rate(a.mbm_local_bytes, b.mbm_local_bytes, seconds, cache.counter_bits)
+        size = host.l3_bytes(b.cache_id)
+        banks.append(CacheBankView(b.cache_id, b.occupancy_bytes, _pct_of(b.occupancy_bytes, size or 0), total, local))
+    return CacheView(
+        source=cache.source,
+        banks=tuple(banks),
+        status=cache.status,
+        occupancy_bytes=sum_parts((v.occupancy_bytes for v in banks), empty=None),
+        occupancy_pct=max((v.occupancy_pct for v in banks if v.occupancy_pct is not None), default=None),
+        mbm_total_bytes_s=sum_parts((v.mbm_total_bytes_s for v in banks), empty=None),
+        mbm_local_bytes_s=sum_parts((v.mbm_local_bytes_s for v in banks), empty=None),
+    )
+
+
+def _pct_of(part: int | None, whole: int) -> float | None:
+    if part is None or whole <= 0:
+        return None
+    return 100.0 * part / whole
+
+
+def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snapshot:
+    """Combine two raw samples into what the outputs show."""
+    seconds = cur.monotonic - prev.monotonic if prev is not None else 0.0
+    old = {d.uuid: d for d in prev.domains} if prev is not None else {}
+    total = cur.host.mem_total_kib
+    views = tuple(
+        DomainView(
+            sample=d,
+            rates=domain_rates(old.get(d.uuid), d, seconds, cur.host.pcpus),
+            mem_pct=_pct_of(d.mem_kib, total),
+            maxmem_pct=_pct_of(d.maxmem_kib, total),
+            cache=None if d.cache is None else cache_view(old.get(d.uuid), d, seconds, cur.host),
+        )
+        for d in cur.domains
+    )
+    return Snapshot(
+        seq=seq,
+        wall=cur.wall,
+        interval_s=seconds if prev is not None else None,
+        host=cur.host,
+        domains=views,
+        errors=cur.errors,
+        notices=cur.notices,
+        pcpu_pct=_pcpu_pct(prev, cur, seconds),
+    )
+
+
+def _pcpu_pct(prev: RawSample | None, cur: RawSample, seconds: float) -> tuple[float | None, ...] | None:
+    if prev is None or cur.pcpu_busy_ns is None or prev.pcpu_busy_ns is None:
+        return None
+    if len(prev.pcpu_busy_ns) != len(cur.pcpu_busy_ns):
+        return None
+    return tuple(_pct_of_ns(a, b, seconds) for a, b in zip(prev.pcpu_busy_ns, cur.pcpu_busy_ns, strict=True))

@@ -1,0 +1,279 @@
+"""Raw samples: the counters a source reports for one tick, as the hypervisor gives them."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import field
+from typing import TypeVar
+
+from xentui.model._fast_record import frozen_record
+
+N = TypeVar("N", int, float)
+
+NS_PER_S = 1_000_000_000
+SECTOR_BYTES = 512  # xentop's RSECT/WSECT are 512-byte sectors
+
+
+def sum_parts(parts: Iterable[N | None], empty: int | None = 0) -> N | int | None:
+    """The sum of the parts, or None when any part is unknown (a partial sum lies); ``empty`` for no parts.
+
+    The one rule for every total xentui shows: a domain's devices, a domain's L3s, the host's domains.
+    """
+    values = parts if isinstance(parts, list) else list(parts)
+    if not values:
+        return empty
+    return None if None in values else sum(values)
+
+
+def sum_attr(items: Iterable[object], attr: str) -> int | None:
+    """``sum_parts(getattr(i, attr) for i in items)``, spelt as a loop: it runs for every device every tick."""
+    total = 0
+    for item in items:
+        value = getattr(item, attr)
+        if value is None:
+            return None
+        total += value
+    return total
+
+
+class DomainState(enum.Enum):
+    """Domain state, with xentop's six flag letters ``dsbcpr``."""
+
+    NOSTATE = "nostate"
+    RUNNING = "running"
+    BLOCKED = "blocked"
+    PAUSED = "paused"
+    SHUTDOWN = "shutdown"  # shutting down
+    SHUTOFF = "shutoff"  # defined, not running
+    CRASHED = "crashed"
+    PMSUSPENDED = "pmsuspended"
+    DYING = "dying"
+
+    @property
+    def flags(self) -> str:
+        """xentop's STATE column: one letter per flag in the order d s b c p r."""
+        letter = _STATE_LETTER.get(self)
+        return "".join(ch if ch == letter else "-" for ch in "dsbcpr")
+
+
+_STATE_LETTER = {
+    DomainState.DYING: "d",
+    DomainState.SHUTDOWN: "s",
+    DomainState.BLOCKED: "b",
+    DomainState.CRASHED: "c",
+    DomainState.PAUSED: "p",
+    DomainState.PMSUSPENDED: "p",
+    DomainState.RUNNING: "r",
+}
+
+
+@frozen_record
+class VcpuSample:
+    number: int
+    online: bool = True
+    time_ns: int | None = None
+    delay_ns: int | None = None  # time runnable but not running (steal)
+    pcpu: int | None = None
+    hard_affinity: frozenset[int] | None = None  # pCPUs it may run on (None: not fetched)
+    soft_affinity: frozenset[int] | None = None  # pCPUs it prefers (Xen)
+
+
+@frozen_record
+class NetSample:
+    name: str
+    rx_bytes: int | None = None
+    rx_packets: int | None = None
+    rx_errs: int | None = None
+    rx_drop: int | None = None
+    tx_bytes: int | None = None
+    tx_packets: int | None = None
+    tx_errs: int | None = None
+    tx_drop: int | None = None
+
+
+@frozen_record
+class BlockSample:
+    name: str
+    path: str = ""
+    rd_reqs: int | None = None
+    rd_bytes: int | None = None
+    wr_reqs: int | None = None
+    wr_bytes: int | None = None
+    oo_reqs: int | None = None  # Xen blkback "out of requests"; unknown elsewhere
+    errors: int | None = None
+    kind: str = ""  # Xen back-end type, e.g. "BlkBack"
+    devno: int | None = None  # Xen virtual device number, e.g. 51712 (xvda)
+
+
+@frozen_record
+class CacheBank:
+    """Cache QoS of one domain on one L3 cache (one socket, usually).
+
+    Occupancy is bytes now; the MBM figures are cumulative byte counters (resctrl, libvirt),
+    or rates the source measured itself (``xl psr-cmt-show``, libvirt's legacy perf events).
+    """
+
+    cache_id: int | None  # the L3's id (resctrl mon_L3_XX, Xen socket); None: every L3 together
+    occupancy_bytes: int | None = None
+    mbm_total_bytes: int | None = None  # cumulative
+    mbm_local_bytes: int | None = None  # cumulative
+    mbm_total_bytes_s: float | None = None  # measured by the source (no counter to difference)
+    mbm_local_bytes_s: float | None = None
+
+
+@frozen_record
+class CacheSample:
+    """A domain's Cache QoS: from which source and group, per L3; or why there is none."""
+
+    source: str  # "libvirt", "resctrl", "xen", "perf"
+    group: str = ""  # monitoring group / monitor name: counters restart when it changes
+    banks: tuple[CacheBank, ...] = ()
+    status: str = ""  # why no numbers, e.g. "not attached: press A to attach"
+    counter_bits: int = 64  # MBM counter width: resctrl's files are 64-bit (the kernel folds hardware overflow)
+
+
+@frozen_record
+class IoTotals:
+    """A domain's network and block counters summed over its devices."""
+
+    net_rx_bytes: int | None = 0
+    net_tx_bytes: int | None = 0
+    net_rx_packets: int | None = 0
+    net_tx_packets: int | None = 0
+    blk_rd_reqs: int | None = 0
+    blk_wr_reqs: int | None = 0
+    blk_rd_bytes: int | None = 0
+    blk_wr_bytes: int | None = 0
+    blk_oo_reqs: int | None = 0
+
+    @classmethod
+    def of(cls, nets: tuple[NetSample, ...], blocks: tuple[BlockSample, ...]) -> IoTotals:
+        if not nets and not blocks:
+            return NO_IO
+        return cls(
+            net_rx_bytes=sum_attr(nets, "rx_bytes"),
+            net_tx_bytes=sum_attr(nets, "tx_bytes"),
+            net_rx_packets=sum_attr(nets, "rx_packets"),
+            net_tx_packets=sum_attr(nets, "tx_packets"),
+            blk_rd_reqs=sum_attr(blocks, "rd_reqs"),
+            blk_wr_reqs=sum_attr(blocks, "wr_reqs"),
+            blk_rd_bytes=sum_attr(blocks, "rd_bytes"),
+            blk_wr_bytes=sum_attr(blocks, "wr_bytes"),
+            blk_oo_reqs=sum_attr(blocks, "oo_reqs"),
+        )
+
+
+NO_IO = IoTotals()
+
+
+@frozen_record
+class DomainSample:
+    """One domain's counters at one instant, keyed by ``uuid``."""
+
+    uuid: str
+    name: str
+    domid: int | None
+    state: DomainState
+    cpu_ns: int | None = None
+    vcpus_current: int | None = None
+    vcpus_max: int | None = None
+    mem_kib: int | None = None
+    maxmem_kib: int | None = None  # None: no limit
+    rss_kib: int | None = None
+    vcpus: tuple[VcpuSample, ...] = ()
+    nets: tuple[NetSample, ...] = ()
+    blocks: tuple[BlockSample, ...] = ()
+    ssid: int = 0
+    flags: str | None = None  # exact xentop flags when the source has them (Xen)
+    cache: CacheSample | None = None  # Cache QoS (None: the host has none; HostSample.cache_monitoring says why)
+    stale: str = ""  # why some figures are old (the domain is not answering), else ""
+    io: IoTotals = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "io", IoTotals.of(self.nets, self.blocks))
+
+    @property
+    def active(self) -> bool:
+        return self.state is not DomainState.SHUTOFF
+
+    @property
+    def state_flags(self) -> str:
+        """xentop's STATE column, ``dsbcpr``."""
+        return self.flags if self.flags is not None else self.state.flags
+
+
+@frozen_record
+class Pcpu:
+    """One physical CPU and where it sits (from libvirt's capabilities or ``xl info -n``)."""
+
+    number: int
+    node: int = 0  # NUMA node
+    socket: int = 0
+    core: int | None = None
+    online: bool = True
+
+
+@frozen_record
+class L3Cache:
+    cache_id: int
+    size_bytes: int
+
+
+@frozen_record
+class HostSample:
+    hostname: str
+    hypervisor: str  # e.g. "QEMU", "Xen", "TEST"
+    hypervisor_version: str
+    uri: str
+    pcpus: int
+    mhz: int
+    mem_total_kib: int
+    mem_free_kib: int
+    cpu_model: str = ""
+    libvirt_version: str = ""
+    cache_monitoring: str = ""  # why there is no Cache QoS data, when there is none
+    boot_time: float | None = None  # epoch seconds the host booted, when known
+    topology: tuple[Pcpu, ...] = ()  # one per pCPU, by number; empty: unknown (one node, all online)
+    l3_caches: tuple[L3Cache, ...] = ()  # size of each L3 (cache id), when Cache QoS knows it
+    cache_rmids: int | None = None  # monitoring ids the hardware has (RMIDs), when known
+
+    def l3_bytes(self, cache_id: int | None) -> int | None:
+        """Size of one L3 (None: all of them together)."""
+        sizes = {c.cache_id: c.size_bytes for c in self.l3_caches}
+        if cache_id is None:
+            return sum(sizes.values()) or None
+        return sizes.get(cache_id)
+
+    @property
+    def cpumap_size(self) -> int:
+        """pCPU numbers run 0..cpumap_size-1 (more than ``pcpus`` when some are offline)."""
+        return max(self.pcpus, max((p.number + 1 for p in self.topology), default=0))
+
+    def pcpu_list(self) -> tuple[Pcpu, ...]:
+        """Every pCPU by number with its node and socket (node 0, online, when unknown)."""
+        known = {p.number: p for p in self.topology}
+        return tuple(known.get(n) or Pcpu(n) for n in range(self.cpumap_size))
+
+    def nodes(self) -> dict[int, frozenset[int]]:
+        """NUMA node -> its pCPUs."""
+        out: dict[int, set[int]] = {}
+        for p in self.pcpu_list():
+            out.setdefault(p.node, set()).add(p.number)
+        return {node: frozenset(cpus) for node, cpus in sorted(out.items())}
+
+    def offline(self) -> frozenset[int]:
+        return frozenset(p.number for p in self.topology if not p.online)
+
+
+@frozen_record
+class RawSample:
+    """What a source returns for one tick."""
+
+    monotonic: float  # seconds, for intervals
+    wall: float  # seconds since the epoch, for display
+    host: HostSample
+    domains: tuple[DomainSample, ...]
+    errors: tuple[str, ...] = ()  # what failed this tick
+    notices: tuple[str, ...] = ()  # what the admin must know about what is shown
+    pcpu_busy_ns: tuple[int, ...] | None = None  # per physical CPU, cumulative (None: unknown)

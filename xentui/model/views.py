@@ -1,0 +1,85 @@
+"""Shown figures: rates and derived values per domain, and the Snapshot the outputs draw."""
+
+from __future__ import annotations
+
+from xentui.model._fast_record import frozen_record
+from xentui.model.samples import DomainSample, HostSample
+
+
+@frozen_record
+class VcpuRates:
+    number: int
+    cpu_pct: float | None  # % of one pCPU
+    steal_pct: float | None
+
+
+@frozen_record
+class DomainRates:
+    cpu_pct: float | None = None  # % of one pCPU (xentop)
+    cpu_host_pct: float | None = None  # % of the whole host (virt-top)
+    vcpus: tuple[VcpuRates, ...] = ()
+    net_rx_bytes_s: float | None = None
+    net_tx_bytes_s: float | None = None
+    net_rx_packets_s: float | None = None
+    net_tx_packets_s: float | None = None
+    blk_rd_bytes_s: float | None = None
+    blk_wr_bytes_s: float | None = None
+    blk_rd_reqs_s: float | None = None
+    blk_wr_reqs_s: float | None = None
+
+
+@frozen_record
+class CacheBankView:
+    cache_id: int | None
+    occupancy_bytes: int | None
+    occupancy_pct: float | None  # of that L3
+    mbm_total_bytes_s: float | None
+    mbm_local_bytes_s: float | None
+
+
+@frozen_record
+class CacheView:
+    """A domain's Cache QoS as shown: per L3, and summed over them."""
+
+    source: str
+    banks: tuple[CacheBankView, ...] = ()
+    status: str = ""  # why no numbers
+    occupancy_bytes: int | None = None  # summed over the L3s
+    occupancy_pct: float | None = None  # the largest share the domain holds of one L3
+    mbm_total_bytes_s: float | None = None
+    mbm_local_bytes_s: float | None = None
+
+
+@frozen_record
+class DomainView:
+    """A domain as shown: its sample, its rates and derived figures."""
+
+    sample: DomainSample
+    rates: DomainRates
+    mem_pct: float | None
+    maxmem_pct: float | None
+    cache: CacheView | None = None
+
+    @property
+    def uuid(self) -> str:
+        return self.sample.uuid
+
+    @property
+    def name(self) -> str:
+        return self.sample.name
+
+
+@frozen_record
+class Snapshot:
+    seq: int
+    wall: float
+    interval_s: float | None  # None on the first snapshot (no rates yet)
+    host: HostSample
+    domains: tuple[DomainView, ...]
+    errors: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
+    pcpu_pct: tuple[float | None, ...] | None = None  # busy % of each physical CPU
+
+    def by_uuid(self) -> dict[str, DomainView]:
+        return {d.uuid: d for d in self.domains}
+

@@ -32,7 +32,7 @@ def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _make_impl(loop: asyncio.AbstractEventLoop) -> Any:
-    import libvirtaio
+    import libvirtaio  # type: ignore[import-untyped]
 
     class ThreadSafeAsyncIOImpl(libvirtaio.virEventAsyncIOImpl):  # type: ignore[misc]
         def _safe(self, hook: Callable[..., Any], *, wait: bool) -> Callable[..., Any]:

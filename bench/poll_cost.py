@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,34 +22,13 @@ import libvirt
 
 from xentui import lab
 from xentui.model import build_snapshot
-from xentui.sources.libvirt_source import STATS, STATS_FLAGS, LibvirtSource, parse_devices
+from xentui.sources.libvirt import LibvirtSource
+from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, parse_devices
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.libvirt_test_driver import counting_round_trips, driver_xml
 
 VIRSH_GROUPS = ["--state", "--cpu-total", "--balloon", "--vcpu", "--interface", "--block", "--nowait"]
-
-
-def test_driver_xml(count: int) -> str:
-    domains = "\n".join(
-        f"""  <domain type='test'>
-    <name>dom{i:04d}</name>
-    <uuid>{i:08x}-0000-4000-8000-000000000000</uuid>
-    <memory unit='KiB'>{262144 + i}</memory>
-    <currentMemory unit='KiB'>262144</currentMemory>
-    <vcpu>2</vcpu>
-    <os><type arch='x86_64'>hvm</type></os>
-    <devices>
-      <disk type='file' device='disk'><source file='/img/dom{i}.img'/><target dev='vda' bus='virtio'/></disk>
-      <interface type='network'><source network='default'/><target dev='tap{i}'/></interface>
-    </devices>
-  </domain>"""
-        for i in range(count)
-    )
-    return f"""<node>
-  <cpu><nodes>1</nodes><sockets>2</sockets><cores>8</cores><threads>2</threads><active>32</active>
-    <mhz>2400</mhz><model>x86_64</model></cpu>
-  <memory>268435456</memory>
-{domains}
-</node>
-"""
 
 
 def timed(fn: Callable[[], object], rounds: int) -> tuple[float, float]:
@@ -95,9 +75,9 @@ def measure(uri: str, rounds: int, label: str) -> list[str]:
     (raw_med, raw_min), (ours_med, ours_min) = timed_alternately(
         lambda: conn.getAllDomainStats(STATS, STATS_FLAGS), source.collect, rounds
     )
-    before = source.calls
-    prev = source.collect()
-    calls_per_tick = source.calls - before
+    with counting_round_trips() as trips:
+        prev = source.collect()
+    calls_per_tick = trips.count
     cur = source.collect()
     snap_med, _ = timed(lambda: build_snapshot(prev, cur), rounds)
     virsh_med, _ = timed(lambda: subprocess.run(["virsh", "-c", uri, "domstats", *VIRSH_GROUPS],
@@ -129,7 +109,7 @@ def main() -> None:
     rows = ["| host | domains | what | median ms | min ms | x raw |", "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "host.xml"
-        path.write_text(test_driver_xml(args.domains))
+        path.write_text(driver_xml(args.domains))
         rows += measure(f"test://{path}", args.rounds, "test driver")
     if not args.skip_lab:
         lab.main(["up"])

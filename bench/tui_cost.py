@@ -31,8 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from poll_cost import test_driver_xml  # noqa: E402
-
+from tests.libvirt_test_driver import driver_xml  # noqa: E402
 from xentui import config  # noqa: E402
 from xentui.model import build_snapshot  # noqa: E402
 from xentui.sources.synthetic import SyntheticSource  # noqa: E402
@@ -101,7 +100,7 @@ def main() -> None:
     os.environ["XDG_CONFIG_HOME"] = env_home  # no saved settings
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "big.xml"
-        big.write_text(test_driver_xml(1000))
+        big.write_text(driver_xml(1000))
         _chunks, cpu = run_in_pty([sys.executable, "-m", "xentui", "-c", f"test://{big}", "-d", "1"], args.seconds)
         rows.append(f"| CPU of `xentui` over {args.seconds:.0f} s at 1 Hz, 1000 domains (test driver, "
                     f"its 4000 per-domain calls a tick included) | {100 * cpu:.1f} % of one core "
@@ -111,7 +110,7 @@ def main() -> None:
         rows.append(f"| CPU of `xentui` over {args.seconds:.0f} s at 1 Hz, 1000 domains (synthetic://1000: "
                     f"the monitor without libvirt's cost) | {100 * cpu:.1f} % of one core | ≤ 5 % |")
         small = Path(tmp) / "small.xml"
-        small.write_text(test_driver_xml(50))
+        small.write_text(driver_xml(50))
         os.environ["XENTUI_SORT"] = "name"  # a stable order: only the numbers change
         chunks, _ = run_in_pty([sys.executable, "-m", "xentui", "-c", f"test://{small}", "-d", "1"], 12)
         start = chunks[0][0] + WARMUP_S  # past start-up, the first full paint and the prime

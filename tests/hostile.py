@@ -19,6 +19,7 @@ from pathlib import Path
 
 import libvirt
 
+from tests.libvirt_test_driver import domain_xml, node_xml
 from tests.recordings import write
 from xentui.model import RawSample
 from xentui.sources.synthetic import SyntheticSource
@@ -124,21 +125,8 @@ def test_driver_xml() -> str:
         name = NAMES[cls] if in_xml(NAMES[cls]) else placeholder(cls) if by_rename(NAMES[cls]) else None
         if name is None:
             continue
-        domains.append(f"""  <domain type='test'>
-    <name>{_ref(name)}</name>
-    <uuid>{uuid_of(i)}</uuid>
-    <memory unit='KiB'>{524288 + i}</memory>
-    <currentMemory unit='KiB'>262144</currentMemory>
-    <vcpu>2</vcpu>
-    <os><type arch='x86_64'>hvm</type></os>
-    <devices>
-      <disk type='file' device='disk'><source file='{_ref(XML_DISK_PATH)}'/><target dev='vda' bus='virtio'/></disk>
-      <interface type='network'><source network='default'/><target dev='{_ref(XML_NIC)}{i}'/></interface>
-    </devices>
-  </domain>""")
-    return ("<node>\n  <cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>2</threads>"
-            "<active>4</active><mhz>2400</mhz><model>x86_64</model></cpu>\n  <memory>16777216</memory>\n"
-            + "\n".join(domains) + "\n</node>\n")
+        domains.append(domain_xml(_ref(name), uuid_of(i), 524288 + i, _ref(XML_DISK_PATH), f"{_ref(XML_NIC)}{i}"))
+    return node_xml(domains, sockets=1, cores=2, threads=2, memory_kib=16777216)
 
 
 def write_test_host(path: Path) -> Path:

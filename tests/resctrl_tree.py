@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xentui.sources.resctrl import Resctrl
+from xentui.sources.cache_qos.resctrl import Resctrl
 
 FEATURES = ("llc_occupancy", "mbm_total_bytes", "mbm_local_bytes")
 

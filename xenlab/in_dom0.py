@@ -181,7 +181,7 @@ def actions() -> None:
 
 
 def libvirt_view() -> None:
-    from xentui.sources.libvirt_source import LibvirtSource
+    from xentui.sources.libvirt import LibvirtSource
 
     src = LibvirtSource("xen:///system")
     sample = src.collect()

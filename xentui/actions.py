@@ -9,11 +9,14 @@ from __future__ import annotations
 import enum
 import re
 import time
-from typing import Literal, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, DomainState, HostSample
 from xentui.units import KIB, UNIT_BYTES
+
+if TYPE_CHECKING:
+    from xentui.sources.base import Source
 
 READ_ONLY = "read-only session: start xentui with --write (-w) to act on domains"
 
@@ -67,14 +70,6 @@ class ActionParams(TypedDict, total=False):
     memory_kib: int  # balloon: the new target
 
 
-class ActingSource(Protocol):
-    readonly: bool
-
-    def act(self, domain: DomainSample, action: Action, **params: object) -> None: ...
-
-    def current_uuid(self, domain: DomainSample) -> str | None: ...
-
-
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -86,16 +81,17 @@ def parse_memory_kib(text: str) -> int:
     return int(match.group(1)) * UNIT_BYTES[match.group(2).upper() or "M"] // KIB  # bare number: MiB, as xl mem-set
 
 
-def validate(action: Action, params: dict, host: HostSample, vcpus: int) -> dict:
+def validate(action: Action, params: dict[str, Any], host: HostSample, vcpus: int) -> ActionParams:
     """Checked, normalised parameters for ``action``, or ActionError."""
     if action is Action.PIN:
         vcpu = params.get("vcpu", "all")
         if vcpu != "all" and not (isinstance(vcpu, int) and 0 <= vcpu < vcpus):
             raise ActionError(f"vCPU {vcpu!r} does not exist; this domain has vCPUs 0-{vcpus - 1} (or all)")
-        out: dict[str, object] = {"vcpu": vcpu, "persistent": bool(params.get("persistent", False))}
-        for key in ("hard", "soft"):
-            if params.get(key) is not None:
-                out[key] = pin_cpus(str(params[key]), host, key)
+        out: ActionParams = {"vcpu": vcpu, "persistent": bool(params.get("persistent", False))}
+        if params.get("hard") is not None:
+            out["hard"] = pin_cpus(str(params["hard"]), host, "hard")
+        if params.get("soft") is not None:
+            out["soft"] = pin_cpus(str(params["soft"]), host, "soft")
         if "hard" not in out and "soft" not in out:
             raise ActionError("pin needs a cpu list, e.g. 0-3,^2 or nodes:0 or all")
         return out
@@ -121,7 +117,7 @@ def pin_cpus(text: str, host: HostSample, key: str = "hard") -> frozenset[int]:
     return cpus
 
 
-def perform(source: ActingSource, domain: DomainSample, action: Action, *, host: HostSample, **params: object) -> float:
+def perform(source: Source, domain: DomainSample, action: Action, *, host: HostSample, **params: object) -> float:
     """Do ``action`` on ``domain``; return the seconds it took.  Raises ActionError."""
     if source.readonly:
         raise ActionError(READ_ONLY)
@@ -135,5 +131,5 @@ def perform(source: ActingSource, domain: DomainSample, action: Action, *, host:
     if now != domain.uuid:
         raise ActionError(f"{domain.name} was replaced by another domain of that name (UUID {now}): nothing done")
     started = time.monotonic()
-    source.act(domain, action, **checked)
+    source.act(domain, action, checked)
     return time.monotonic() - started

@@ -26,8 +26,7 @@ from pathlib import Path
 import libvirt
 
 from xentui.cli import UsageParser
-
-libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+from xentui.sources.libvirt import errors as _silenced  # noqa: F401  libvirt never prints to stderr
 
 URI = "qemu:///system"
 IMAGE_DIR = Path("/var/lib/libvirt/images/xentui-lab")

@@ -16,7 +16,7 @@ import pytest
 
 from xentui import lab
 from xentui.model import DomainSample, HostSample
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 
 URI = lab.URI
 TEST_PREFIX = "xtest-"

@@ -12,7 +12,7 @@ import pytest
 
 from xentui import lab
 from xentui.actions import Action, ActionError, perform
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 
 from .conftest import URI, sample_of, wait_in_boot_code
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.libvirt_test_driver import counting_round_trips
 from xentui import lab
 from xentui.actions import Action, ActionError, perform
 from xentui.model import DomainSample
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.placement import ALL_REFRESH_S
 
 from .conftest import URI, sample_of
@@ -106,21 +107,21 @@ def test_placement_is_read_sparingly(busy_and_idle, source):
     first = source.collect()
     active = [d for d in first.domains if d.active]
     assert all(v.hard_affinity is not None for d in active for v in d.vcpus)  # read when they appeared
-    calls = source.calls
-    for _ in range(3):
-        source.collect()
-    assert source.calls - calls == 3  # steady ticks: getAllDomainStats only (host memory from /proc here)
+    with counting_round_trips() as calls:
+        for _ in range(3):
+            source.collect()
+    assert calls.count == 3  # steady ticks: getAllDomainStats only (host memory from /proc here)
 
     busy = next(d for d in active if "-busy-" in d.name)
-    source.placement.watch = busy.uuid
-    calls = source.calls
-    raw = source.collect()
-    assert source.calls - calls == 2  # + one vcpus() for the watched domain
+    source.set_interest(busy.uuid)
+    with counting_round_trips() as calls:
+        raw = source.collect()
+    assert calls.count == 2  # + one vcpus() for the watched domain
     assert next(d for d in raw.domains if d.uuid == busy.uuid).vcpus[0].pcpu is not None
 
-    source.placement.watch, source.placement.want_all = None, True
+    source.set_interest(None, all_pcpus=True)
     later = time.monotonic() + ALL_REFRESH_S
     source.placement.clock = lambda: later  # every placement read is now ALL_REFRESH_S old
-    calls = source.calls
-    source.collect()
-    assert source.calls - calls == 1 + len(active)  # the pCPU view: everyone's placement, once per 2 s
+    with counting_round_trips() as calls:
+        source.collect()
+    assert calls.count == 1 + len(active)  # the pCPU view: everyone's placement, once per 2 s

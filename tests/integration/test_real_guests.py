@@ -10,10 +10,11 @@ import time
 import psutil
 import pytest
 
+from tests.libvirt_test_driver import counting_round_trips
 from xentui import lab
 from xentui.model import build_snapshot
 from xentui.poller import Poller
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 
 from .conftest import SPINNING_PCT, URI, proc_cpu_seconds
 
@@ -108,10 +109,10 @@ def test_guest_started_mid_run_appears_and_destroyed_one_vanishes(guests, source
 
 def test_bulk_call_is_one_round_trip_per_tick(busy_and_idle, source):
     source.collect()
-    before = source.calls
-    source.collect()
+    with counting_round_trips() as calls:
+        source.collect()
     assert source.bulk_supported is True and source.missing_groups == frozenset()
-    assert source.calls - before == 1  # getAllDomainStats (node memory from /proc: libvirtd is local)
+    assert calls.count == 1  # getAllDomainStats (node memory from /proc: libvirtd is local)
 
 
 class NoBulkConnection:

@@ -18,7 +18,7 @@ import pytest
 from xentui import lab
 from xentui.poller import Poller
 from xentui.sources import SourceError, deadlines
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 
 from .conftest import URI
 from .libvirtd import start_libvirtd

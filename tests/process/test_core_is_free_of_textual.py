@@ -31,7 +31,7 @@ def ui_loaders(modules: list[str], path: Path | None = None) -> list[str]:
 
 def test_importing_the_core_loads_no_textual():
     modules = sorted(core_modules())
-    assert "xentui.cli" in modules and "xentui.sources.libvirt_source" in modules
+    assert "xentui.cli" in modules and "xentui.sources.libvirt" in modules
     assert ui_loaders(modules) == []
 
 

@@ -16,8 +16,10 @@ from tests.ui.harness import messages, running_app
 from xentui.cli import batch
 from xentui.model import CacheSample, DomainSample, DomainState, HostSample, L3Cache, RawSample, build_snapshot
 from xentui.poller import Poller
-from xentui.sources.cache_qos import NOT_ATTACHED, libvirt_cache, parse_psr_cmt_show, xen_cache, xen_l3, xen_status
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.cache_qos.libvirt import libvirt_cache
+from xentui.sources.cache_qos.status import CacheStatus
+from xentui.sources.cache_qos.xen import parse_psr_cmt_show, xen_cache, xen_l3, xen_status
+from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.cache_render import cache_lines, host_cache_line
 
@@ -146,7 +148,7 @@ async def test_no_data_is_explained(config_path, data_dir):
         assert "Cache QoS: CMT is disabled in the system: boot Xen with psr=cmt:1" in header
         assert cache_lines(app.snapshot.domains[0], host)[0].startswith("Cache QoS: CMT is disabled")
         # 2. a domain not attached: its cells and the header say to press A
-        app.snapshot = _views(CacheSample("resctrl", status=NOT_ATTACHED))
+        app.snapshot = _views(CacheSample("resctrl", status=CacheStatus.NOT_ATTACHED))
         await pilot.pause()
         assert app.table.cell_text("u", "llc") == "press A"
         assert "1 not attached: press A to attach" in host_cache_line(app.snapshot)

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from pathlib import Path
 
 import libvirt
 import pytest
 
+from tests.libvirt_test_driver import driver_xml
 from tests.ui.harness import messages, running_app
 from tests.ui.waiting import until
 from xentui import config
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 from xentui.ui.dialogs.action_menu import ActionMenu
 from xentui.ui.dialogs.confirm import ConfirmScreen
 from xentui.ui.dialogs.prompt import PromptScreen
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import poll_cost
 
 STATE = {libvirt.VIR_DOMAIN_RUNNING: "running", libvirt.VIR_DOMAIN_PAUSED: "paused",
          libvirt.VIR_DOMAIN_SHUTOFF: "shutoff"}
@@ -27,7 +24,7 @@ STATE = {libvirt.VIR_DOMAIN_RUNNING: "running", libvirt.VIR_DOMAIN_PAUSED: "paus
 @pytest.fixture
 def host_xml(tmp_path) -> Path:
     path = tmp_path / "host.xml"
-    path.write_text(poll_cost.test_driver_xml(3))
+    path.write_text(driver_xml(3))
     return path
 
 

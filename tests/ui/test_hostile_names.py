@@ -19,7 +19,7 @@ from tests.ui.screen_read import lines, probe, rows, shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
 from xentui.recording.player import ReplayPlayer
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 from xentui.ui.app import XentuiApp
 from xentui.ui.dialogs.action_menu import ActionMenu
 from xentui.ui.dialogs.columns import ColumnsScreen

@@ -44,7 +44,7 @@ class HostileSource(SyntheticSource):
         domains = tuple(replace(d, name=NAMES.get(i, d.name)) for i, d in enumerate(raw.domains))
         return replace(raw, host=replace(raw.host, hostname=HOST), domains=domains)
 
-    def act(self, domain, action, **params) -> None:
+    def act(self, domain, action, params) -> None:
         raise ActionError(f"{action.value} {domain.name}: {ERROR}")
 
 

@@ -22,7 +22,7 @@ from xentui.model import (
     VcpuSample,
     build_snapshot,
 )
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.dialogs.prompt import PromptScreen
 from xentui.ui.placement_render import matrix, pcpu_lines, vcpu_table

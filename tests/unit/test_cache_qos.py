@@ -16,17 +16,19 @@ from xentui.model import (
     build_snapshot,
     wrapping_rate,
 )
-from xentui.sources import cache_qos
-from xentui.sources.cache_qos import (
-    NOT_ATTACHED,
-    capabilities_l3,
-    libvirt_cache,
+from xentui.sources.cache_qos.libvirt import capabilities_l3, libvirt_cache
+from xentui.sources.cache_qos.status import CacheStatus
+from xentui.sources.cache_qos.xen import (
+    XenCacheQos,
     parse_psr_cmt_show,
-    parse_psr_hwinfo,
     xen_cache,
+    xen_caches,
     xen_l3,
     xen_status,
+    xl_message,
 )
+
+NOT_ATTACHED = CacheStatus.NOT_ATTACHED
 
 PSR = Path(__file__).parent.parent / "data" / "xen-psr"
 MIB = 1 << 20
@@ -50,7 +52,6 @@ def test_libvirt_without_monitor_gives_nothing(data_dir):
         if sep:
             rec[key] = int(value) if value.isdigit() else value
     assert rec["cpu.cache.monitor.count"] == 0
-    assert cache_qos.libvirt_has_monitor_keys(rec)
     assert libvirt_cache(rec) is None
 
 
@@ -94,14 +95,6 @@ def test_capabilities_l3_banks():
 
 
 # --- Xen -----------------------------------------------------------------------------------
-
-
-def test_xen_hwinfo_real_disabled_and_enabled():
-    off = parse_psr_hwinfo(psr("xl-psr-hwinfo-disabled.txt"))
-    assert (off.enabled, off.total_rmid, off.monitor_types) == (False, None, ())
-    on = parse_psr_hwinfo(psr("xl-psr-hwinfo-enabled.txt"))
-    assert on.enabled and on.total_rmid == 71
-    assert on.monitor_types == ("cache-occupancy", "total-mem-bandwidth", "local-mem-bandwidth")
 
 
 def test_xen_cmt_show_real_disabled():
@@ -217,19 +210,34 @@ def test_status_only_cache_and_no_cache():
     assert build_snapshot(None, raw(1.0, dom(None))).domains[0].cache is None
 
 
+
+@pytest.mark.parametrize("status", [CacheStatus.NOT_ATTACHED, "not-attached", "domain not attached: press A to attach"])
+def test_not_attached_is_a_stable_code_in_json_whatever_wrote_it(status):
+    """Live (the enum), read back from a recording (its code), or in a recording made before the code
+    (the old sentence): the JSON says ``not-attached`` and the UI knows it; other reasons pass as they are."""
+    import json
+
+    from xentui.output.records import json_frame
+
+    assert CacheStatus.of(status) is CacheStatus.NOT_ATTACHED
+    frame = json.loads(json_frame(build_snapshot(None, raw(1.0, dom(CacheSample("resctrl", status=status)))), 1))
+    assert frame["domains"][0]["cache_qos_status"] == "not-attached"
+    other = CacheSample("resctrl", status="no qemu vCPU threads found for d")
+    frame = json.loads(json_frame(build_snapshot(None, raw(1.0, dom(other))), 1))
+    assert frame["domains"][0]["cache_qos_status"] == "no qemu vCPU threads found for d"
+    assert CacheStatus.of(other.status) is None
+
 # --- Xen source glue and actions ---------------------------------------------------------------
 
 
 def test_xl_message_strips_libxl_prefix_either_way():
     real = psr("xl-psr-cmt-attach-0-disabled.txt")
-    assert cache_qos.xl_message(real) == "CMT is not supported in this system: No such device"
-    assert cache_qos.xl_message("error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: There is no free CMT RMID") \
+    assert xl_message(real) == "CMT is not supported in this system: No such device"
+    assert xl_message("error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: There is no free CMT RMID") \
         == "There is no free CMT RMID"
 
 
 def test_xen_caches_from_tables():
-    from xentui.sources.xen import xen_caches
-
     tables = tuple(parse_psr_cmt_show(psr(f"xl-psr-cmt-show-{kind}.txt"))
                    for kind in ("cache-occupancy", "total-mem-bandwidth", "local-mem-bandwidth"))
     caches, why, l3, rmids = xen_caches(tables, [0, 3, 5])
@@ -247,27 +255,29 @@ def test_xen_caches_from_tables():
 
 def test_xen_cache_actions_are_xl_psr_cmt_attach_and_detach():
     from xentui.actions import Action
-    from xentui.sources.xen import _xl_action
+    from xentui.sources.xen.xl import action_line
 
     d = DomainSample(uuid="u", name="web", domid=3, state=DomainState.RUNNING)
-    assert _xl_action(d, Action.CACHE_ATTACH, {}, 4) == ["psr-cmt-attach", "3"]
-    assert _xl_action(d, Action.CACHE_DETACH, {}, 4) == ["psr-cmt-detach", "3"]
+    assert action_line(d, Action.CACHE_ATTACH, {}, 4) == ["psr-cmt-attach", "3"]
+    assert action_line(d, Action.CACHE_DETACH, {}, 4) == ["psr-cmt-detach", "3"]
 
 
 def test_xen_out_of_rmids_is_said_plainly():
-    from xentui.sources.xen import XenSource
+    from xentui.sources.xen.xl import XlError
 
-    source = XenSource.__new__(XenSource)  # no libxenstat here: only the refusal wording is tested
-    source._cmt = (parse_psr_cmt_show(psr("xl-psr-cmt-show-cache-occupancy.txt")), None, None)
-    error = "xl psr-cmt-attach 5: error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: There is no free CMT RMID"
-    assert source._cmt_refusal(error) == "no free RMID (2 domains attached, 71 RMIDs): detach another domain first"
-    refusal = source._cmt_refusal("xl psr-cmt-attach 5: " + psr("xl-psr-cmt-attach-domu-disabled.txt").strip())
+    cmt = XenCacheQos.__new__(XenCacheQos)  # no xl here: only the refusal wording is tested
+    cmt.tables = (parse_psr_cmt_show(psr("xl-psr-cmt-show-cache-occupancy.txt")),) * 3
+    error = XlError(("psr-cmt-attach", "5"),
+                    "error: libxl_psr.c:71:libxl__psr_cmt_log_err_msg: There is no free CMT RMID")
+    assert str(error).startswith("xl psr-cmt-attach 5: error:")  # the whole line for the admin, the message apart
+    assert cmt.refusal(error.message) == "no free RMID (2 domains attached, 71 RMIDs): detach another domain first"
+    refusal = cmt.refusal(psr("xl-psr-cmt-attach-domu-disabled.txt").strip())
     assert refusal == ("CMT is not supported in this system: No such device: "
                        "boot Xen with psr=cmt:1 on a CPU with Intel CMT")
 
 
 def test_parse_stats_prefers_libvirt_monitors_over_resctrl():
-    from xentui.sources.libvirt_source import parse_stats
+    from xentui.sources.libvirt.bulk_stats import parse_stats
 
     resctrl = CacheSample("resctrl", status=NOT_ATTACHED)
     own = {"state.state": 1, "cpu.cache.monitor.count": 1, "cpu.cache.monitor.0.name": "vcpus_0",

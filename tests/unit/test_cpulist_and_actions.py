@@ -7,7 +7,7 @@ import pytest
 from xentui.actions import READ_ONLY, Action, ActionError, parse_memory_kib, perform, validate
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, DomainState, HostSample, Pcpu, VcpuSample
-from xentui.sources.xen import parse_vcpu_list
+from xentui.sources.xen.xl import parse_vcpu_list
 
 
 def host(pcpus: int, topology: tuple[Pcpu, ...] = ()) -> HostSample:
@@ -86,7 +86,7 @@ class RecordingSource:
     def current_uuid(self, domain):
         return self.uuid_now
 
-    def act(self, domain, action, **params):
+    def act(self, domain, action, params):
         self.done.append((domain.name, action, params))
 
 

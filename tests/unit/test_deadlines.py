@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from xentui.sources import SourceError, deadlines, libvirt_source
+from xentui.sources import SourceError, deadlines
+from xentui.sources.libvirt import LibvirtSource, connection
 
 
 def wait_for(predicate, timeout: float = 5.0) -> None:
@@ -78,9 +79,9 @@ def test_at_the_cap_calls_are_refused_at_once_without_a_thread(cap, gate):
 
 def test_the_cap_is_shared_by_sources_and_survives_a_reconnect(cap, gate, monkeypatch):
     """Hung calls of one connection still count after reconnect() and against another source."""
-    monkeypatch.setattr(libvirt_source, "MIN_DEADLINE_S", 0.05)
-    first = libvirt_source.LibvirtSource("test:///default")
-    second = libvirt_source.LibvirtSource("test:///default")
+    monkeypatch.setattr(connection, "MIN_DEADLINE_S", 0.05)
+    first = LibvirtSource("test:///default")
+    second = LibvirtSource("test:///default")
     try:
         for n in range(2):
             with pytest.raises(deadlines.NoAnswer):

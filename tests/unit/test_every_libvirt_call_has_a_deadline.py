@@ -20,7 +20,7 @@ import pytest
 import xentui
 from xentui.actions import Action, perform
 from xentui.sources import deadlines
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 
 # Held by the client in the virDomain object: no round trip, nothing to hang on.
 LOCAL = {"name", "UUIDString", "UUID", "ID", "connect"}

@@ -148,13 +148,12 @@ xl_text = st.one_of(
 @MANY
 @given(xl_text)
 def test_xl_psr_outputs(text):
-    from xentui.sources.cache_qos import parse_psr_cmt_show, parse_psr_hwinfo, xen_cache, xl_message
+    from xentui.sources.cache_qos.xen import parse_psr_cmt_show, xen_cache, xl_message
 
     table = parse_psr_cmt_show(text)
     assert "\n" not in table.error
     for domid in table.values or {}:
         xen_cache(domid, table, table, table)  # rows shorter than the header are tolerated
-    parse_psr_hwinfo(text)
     assert "\n" not in xl_message(text)
 
 

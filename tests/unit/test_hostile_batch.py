@@ -16,14 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from tests.libvirt_test_driver import driver_xml
 from xentui.model import BlockSample, DomainSample, DomainState, RawSample, build_snapshot
 from xentui.output.records import csv_header, csv_rows, json_frame
 from xentui.output.xentop import XentopOptions, format_frame
-from xentui.sources.libvirt_source import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource
 from xentui.text import csv_cell, visible
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import poll_cost
 
 LIBVIRT_NAMES = ["[ @click=app.quit]web01", "web02\r", "web03\tx", "web04\u009b31m", "web05\u202egpj.exe",
                  "=cmd|' -C calc'!A0", "-2+3", "@SUM(1)", "'quoted'"]
@@ -32,7 +30,7 @@ XEN_NAMES = ["web10\x1b]0;owned\x07", "\x1b]52;c;b3duZWQ=\x07web11", "\x1b[2Jweb
 
 def hostile_xml(tmp_path: Path) -> Path:
     """A test-driver host whose domains have the hostile names."""
-    xml = poll_cost.test_driver_xml(len(LIBVIRT_NAMES))
+    xml = driver_xml(len(LIBVIRT_NAMES))
     for i, name in enumerate(LIBVIRT_NAMES):
         ref = escape(name, {"'": "&apos;", "\r": "&#13;", "\t": "&#9;"})
         xml = xml.replace(f"<name>dom{i:04d}</name>", f"<name>{ref}</name>")

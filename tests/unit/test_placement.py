@@ -73,7 +73,7 @@ def test_cache_hides_a_stale_current_pcpu_but_keeps_affinity():
 
 
 def test_xen_topology_from_real_xl_info_n(data_dir):
-    from xentui.sources.xen import parse_xl_topology
+    from xentui.sources.xen.xl import parse_xl_topology
 
     text = (data_dir / "xl-info-n.txt").read_text()
     assert parse_xl_topology(text) == (Pcpu(0, node=0, socket=0, core=0), Pcpu(1, node=0, socket=0, core=1))
@@ -88,12 +88,12 @@ def test_xen_persistent_pin_is_refused_in_words():
     from xentui.actions import Action
     from xentui.model import DomainSample, DomainState
     from xentui.sources import SourceError
-    from xentui.sources.xen import _xl_action
+    from xentui.sources.xen.xl import action_line
 
     dom = DomainSample(uuid="u", name="d", domid=3, state=DomainState.RUNNING)
-    assert _xl_action(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1})}, 2) == ["vcpu-pin", "3", "0", "1", "-"]
+    assert action_line(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1})}, 2) == ["vcpu-pin", "3", "0", "1", "-"]
     with pytest.raises(SourceError, match="running domain only"):
-        _xl_action(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1}), "persistent": True}, 2)
+        action_line(dom, Action.PIN, {"vcpu": 0, "hard": frozenset({1}), "persistent": True}, 2)
 
 
 def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
@@ -104,10 +104,11 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
 
     import pytest
 
-    from xentui.sources import SourceError, deadlines, libvirt_source
+    from xentui.sources import SourceError, deadlines
+    from xentui.sources.libvirt import LibvirtSource, connection
 
-    monkeypatch.setattr(libvirt_source, "MIN_DEADLINE_S", 0.2)
-    source = libvirt_source.LibvirtSource("test:///default")
+    monkeypatch.setattr(connection, "MIN_DEADLINE_S", 0.2)
+    source = LibvirtSource("test:///default")
     monkeypatch.setattr(deadlines, "CAP", deadlines.running() + 5)
     release = threading.Event()
     answers = iter(["hung", "second"])
@@ -126,7 +127,7 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
         slow = threading.Event()
         assert source._within_deadline(lambda: slow.wait(0.5) or "late") == "late"
         wait_for(lambda: deadlines.abandoned() == before + 1)  # the first, abandoned slow call has returned too
-        source._last_call_s = 0.0  # the deadline back to 0.2 s
+        source._stats_calls.last_s = 0.0  # the deadline back to 0.2 s
         monkeypatch.setattr(source, "_answers", lambda: False)  # from now on libvirtd answers nothing
         with pytest.raises(SourceError, match="did not answer within"):
             source._within_deadline(lambda: release.wait(5))  # hangs twice: the source is unreachable

@@ -75,7 +75,7 @@ def test_default_uri(tmp_path):
 
 def test_parse_real_kvm_domstats(data_dir):
     """`virsh domstats --raw` of a real 2-vCPU guest, parsed as the bulk call returns it."""
-    from xentui.sources.libvirt_source import parse_stats
+    from xentui.sources.libvirt.bulk_stats import parse_stats
 
     rec = {}
     for line in (data_dir / "kvm-domstats-raw.txt").read_text().splitlines():

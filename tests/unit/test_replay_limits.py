@@ -15,7 +15,7 @@ from xentui import limits
 from xentui.model import RawSample, build_snapshot
 from xentui.recording import reader as replay
 from xentui.recording.reader import ReplayError, load
-from xentui.sources.libvirt_source import parse_stats
+from xentui.sources.libvirt.bulk_stats import parse_stats
 from xentui.sources.synthetic import SyntheticSource
 
 EMPTY_TICK = b'{"t":1,"w":0,"f":1,"d":[]}\n'

@@ -9,8 +9,8 @@ import pytest
 from tests.resctrl_tree import FakeHost
 from xentui.model import CacheBank, L3Cache
 from xentui.sources import SourceError
-from xentui.sources.cache_qos import NOT_ATTACHED
-from xentui.sources.resctrl import NO_MONITORING, NOT_MOUNTED, Resctrl
+from xentui.sources.cache_qos.resctrl import NO_MONITORING, NOT_MOUNTED, Resctrl
+from xentui.sources.cache_qos.status import CacheStatus
 
 MIB = 1 << 20
 
@@ -43,7 +43,6 @@ def test_host_facts(host):
     r = host.resctrl()
     assert r.status() == ""
     assert r.num_rmids() == 4
-    assert r.mon_features() == ("llc_occupancy", "mbm_total_bytes", "mbm_local_bytes")
     assert r.l3_caches() == (L3Cache(0, 32 * MIB), L3Cache(1, 32 * MIB))
 
 
@@ -55,14 +54,14 @@ def test_mon_group_holding_vcpus_is_the_domains(host):
     web = out["u-web"]
     assert web.group == "mon_groups/web-vcpus"
     assert web.banks == (CacheBank(0, 5 * MIB, 123_456, 100_000), CacheBank(1, None, 7, 3))
-    assert out["u-db"].status == NOT_ATTACHED
+    assert out["u-db"].status is CacheStatus.NOT_ATTACHED
     assert "no qemu vCPU threads" in out["u-gone"].status
 
 
 def test_group_with_other_processes_is_not_the_domains(host):
     host.group("mon_groups/mixed", tasks=(1001, 2001))  # two domains in one group: neither's alone
     out = host.resctrl().samples({"u-web": "web"})
-    assert out["u-web"].status == NOT_ATTACHED
+    assert out["u-web"].status is CacheStatus.NOT_ATTACHED
 
 
 def test_control_group_counts_its_mon_groups_once(host):
@@ -90,7 +89,7 @@ def test_attach_writes_vcpu_threads_and_detach_removes(host):
     r = host.resctrl()
     r.attach("web")
     group = host.root / "mon_groups" / "xentui-web"
-    assert group.is_dir() and r.attached("web")
+    assert group.is_dir() and r.group_path("web") == group
     assert (group / "tasks").read_text() == "1002\n"  # one tid per write: the file keeps the last (a real one, all)
     (group / "tasks").unlink()  # the kernel removes a group with its files; a plain directory needs this
     r.detach("web")
@@ -123,14 +122,14 @@ def test_libvirt_source_attaches_through_the_guards(host):
     import libvirt
 
     from xentui.actions import READ_ONLY, Action, ActionError, perform
-    from xentui.sources.libvirt_source import LibvirtSource
+    from xentui.sources.libvirt import LibvirtSource
 
     host.qemu("test", 4242, (4243,))
     source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
                            resctrl=host.resctrl())
     raw = source.collect()
     test = next(d for d in raw.domains if d.name == "test")
-    assert test.cache.status == NOT_ATTACHED
+    assert test.cache.status is CacheStatus.NOT_ATTACHED
     perform(source, test, Action.CACHE_ATTACH, host=raw.host)
     assert (host.root / "mon_groups" / "xentui-test" / "tasks").read_text() == "4243\n"
     assert source.collect().domains[0].cache.group == "mon_groups/xentui-test"
@@ -145,11 +144,11 @@ def test_libvirt_monitored_domain_is_not_detached_by_xentui(host):
 
     from xentui.actions import Action, ActionError
     from xentui.model import CacheSample, DomainSample, DomainState
-    from xentui.sources.libvirt_source import LibvirtSource
+    from xentui.sources.libvirt import LibvirtSource
 
     source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
                            resctrl=host.resctrl())
     d = DomainSample(uuid="u", name="test", domid=1, state=DomainState.RUNNING, cache=CacheSample("libvirt"))
     with pytest.raises(ActionError, match="monitored by libvirt's <cachetune><monitor>"):
-        source.act(d, Action.CACHE_DETACH)
+        source.act(d, Action.CACHE_DETACH, {})
     source.close()

@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
         import asyncio
 
-        from xentui.sources import events
+        from xentui.sources.libvirt import events
 
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)

@@ -23,6 +23,7 @@ from xentui.model import (
     DomainView,
     Snapshot,
 )
+from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
 
 JSON_FORMAT = "xentui-batch"
@@ -93,7 +94,7 @@ def _cache_record(view: DomainView) -> dict:
         "mbm_total_bytes_per_s": None if c is None else _round(c.mbm_total_bytes_s),
         "mbm_local_bytes_per_s": None if c is None else _round(c.mbm_local_bytes_s),
         "cache_qos_source": None if c is None else c.source,
-        "cache_qos_status": None if c is None else (c.status or None),
+        "cache_qos_status": None if c is None else (str(CacheStatus.of(c.status) or c.status) or None),
     }
 
 

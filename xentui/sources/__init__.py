@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from xentui.sources.base import Source, SourceError
 
 __all__ = ["Source", "SourceError", "default_uri", "open_source"]
 
 
-def default_uri(env: dict[str, str] | None = None, proc_xen: str = "/proc/xen") -> str:
+def default_uri(env: Mapping[str, str] | None = None, proc_xen: str = "/proc/xen") -> str:
     """``LIBVIRT_DEFAULT_URI``, else Xen when this is a Xen host, else QEMU/KVM."""
-    env = os.environ if env is None else env
-    uri = env.get("LIBVIRT_DEFAULT_URI", "").strip()
+    environ = os.environ if env is None else env
+    uri = environ.get("LIBVIRT_DEFAULT_URI", "").strip()
     if uri:
         return uri
     return "xen:///system" if os.path.exists(proc_xen) else "qemu:///system"
@@ -38,6 +39,6 @@ def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
         return SyntheticSource(count=int(count), readonly=readonly)
     if uri is None and not os.environ.get("LIBVIRT_DEFAULT_URI") and xen.is_dom0():
         return xen.XenSource(readonly=readonly)
-    from xentui.sources.libvirt_source import LibvirtSource
+    from xentui.sources.libvirt import LibvirtSource
 
     return LibvirtSource(uri or default_uri(), readonly=readonly)

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
+from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import DomainSample, RawSample
-
-if TYPE_CHECKING:
-    from xentui.actions import Action, ActionParams
 
 
 class SourceError(Exception):
@@ -63,6 +61,4 @@ class Source(ABC):
 
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         """Carry out a checked action; ActionError (one line) when refused or failed."""
-        from xentui.actions import ActionError
-
         raise ActionError(f"{action.value}: this source takes no actions")

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -22,7 +23,7 @@ CAP = 16  # calls running at once in the whole process (each holds one thread)
 THREAD_NAME = "xentui-call"
 
 _lock = threading.Lock()
-_running: set[Call] = set()
+_running: set[Call[Any]] = set()
 _local = threading.local()
 
 
@@ -34,12 +35,12 @@ class AtCap(NoAnswer):
     """Refused at once: CAP calls are still running, some of them hung."""
 
 
-class Call:
+class Call(Generic[T]):
     """One call running in its own daemon thread."""
 
-    def __init__(self, fn: Callable[[], T], what: str):
+    def __init__(self, fn: Callable[[], T], what: str) -> None:
         self.what = what
-        self.future: concurrent.futures.Future = concurrent.futures.Future()
+        self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self.abandoned = False
         self._fn = fn
 
@@ -65,7 +66,7 @@ class Call:
             raise NoAnswer(f"{self.what}: no answer within {timeout:g} s") from None
 
 
-def start(fn: Callable[[], T], what: str = "libvirt call") -> Call:
+def start(fn: Callable[[], T], what: str = "libvirt call") -> Call[T]:
     """``fn()`` started in a daemon thread; :class:`AtCap` at once when CAP calls are running."""
     call = Call(fn, what)
     with _lock:
@@ -93,7 +94,7 @@ class OnePerKey:
     the next one for that key raises NoAnswer at once."""
 
     def __init__(self) -> None:
-        self._pending: dict[object, Call] = {}
+        self._pending: dict[object, Call[Any]] = {}
 
     def call(self, key: object, fn: Callable[[], T], deadline_s: float, what: str = "libvirt call") -> T:
         pending = self._pending.get(key)
@@ -108,7 +109,7 @@ class OnePerKey:
             self._pending[key] = started
             raise
 
-    def hung(self, key: object) -> Call | None:
+    def hung(self, key: object) -> Call[Any] | None:
         """The call for ``key`` still running past its deadline, if any."""
         pending = self._pending.get(key)
         return pending if pending is not None and not pending.done() else None
@@ -116,6 +117,48 @@ class OnePerKey:
     def clear(self) -> None:
         """Forget the keys (a new connection); the calls still count against CAP until they return."""
         self._pending.clear()
+
+
+class Stretching:
+    """A recurring call (a tick's statistics) given a deadline that follows how long it takes.
+
+    A call that hangs is left in the background and made once more (a second call may well answer:
+    libvirt's NOWAIT skips the domain the hung one holds).  A second slow call is waited for, up to
+    ``slow_limit_s``, while ``alive()`` says the other end answers a trivial call: busy, not gone.
+    """
+
+    def __init__(self, floor_s: Callable[[], float], slow_limit_s: float, what: str, who: str) -> None:
+        self._floor_s = floor_s  # read at each call (tests lower it)
+        self.slow_limit_s = slow_limit_s
+        self.what, self.who = what, who
+        self.last_s = 0.0  # how long the last answered call took
+        self.started = 0.0  # when the call that answered last began
+
+    @property
+    def deadline_s(self) -> float:
+        """Time allowed to one call: generous next to what it usually takes."""
+        return max(self._floor_s(), 4 * self.last_s)
+
+    def call(self, fn: Callable[[], T], alive: Callable[[], bool]) -> T:
+        """``fn()``; AtCap at the cap, NoAnswer when two calls in a row did not answer."""
+        for attempt in range(2):
+            started = time.monotonic()
+            try:
+                pending = start(fn, self.what)
+                try:
+                    result = pending.wait(self.deadline_s)
+                except NoAnswer:
+                    if attempt == 0 or not alive():
+                        continue
+                    result = pending.wait(self.slow_limit_s)
+            except AtCap:
+                raise
+            except NoAnswer:
+                continue
+            self.last_s = time.monotonic() - started
+            self.started = started
+            return result
+        raise NoAnswer(f"{self.who} did not answer within {2 * self.deadline_s:.1f} s")
 
 
 def running() -> int:
@@ -132,4 +175,4 @@ def abandoned() -> int:
 
 def inside() -> bool:
     """Whether the current thread is one of this module's call threads."""
-    return getattr(_local, "inside", False)
+    return bool(getattr(_local, "inside", False))

@@ -67,7 +67,8 @@ def _cpus_of(cpumap: tuple[bool, ...]) -> frozenset[int]:
     return cpus
 
 
-def placement_from_vcpus(infos: list, cpumaps: list) -> dict[int, VcpuPlace]:
+def placement_from_vcpus(infos: list[tuple[int, int, int, int]],
+                         cpumaps: list[tuple[bool, ...]]) -> dict[int, VcpuPlace]:
     """``dom.vcpus()`` -> {vcpu: (pcpu, hard affinity)}."""
     return {number: (pcpu if pcpu >= 0 else None, _cpus_of(cpumap))
             for (number, _state, _cpu_ns, pcpu), cpumap in zip(infos, cpumaps, strict=False)}

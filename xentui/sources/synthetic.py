@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import (
     BlockSample,
     CacheBank,
@@ -22,7 +23,7 @@ from xentui.model import (
     VcpuSample,
 )
 from xentui.sources.base import Source
-from xentui.sources.cache_qos import NOT_ATTACHED
+from xentui.sources.cache_qos.status import CacheStatus
 
 MIB = 1 << 20
 L3_BYTES = 32 * MIB  # per socket, when the made-up host has Cache QoS
@@ -38,8 +39,10 @@ PROFILES = ((DomainState.RUNNING, 0.97), (DomainState.RUNNING, 0.42), (DomainSta
 class SyntheticSource(Source):
     """``count`` domains on a ``pcpus``-pCPU host whose numbers follow a fixed script."""
 
+    CAN_ACT = True  # vCPU pins only
+
     def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC",
-                 readonly: bool = True, cache: bool = False):
+                 readonly: bool = True, cache: bool = False) -> None:
         self.uri = "synthetic://"
         self.cache = cache  # Cache QoS as resctrl would give it (every fourth domain not attached)
         self.readonly = readonly
@@ -100,7 +103,7 @@ class SyntheticSource(Source):
     def _cache(self, i: int, t: float) -> CacheSample:
         """LLC mostly on the domain's own socket; MBM counters growing at a fixed rate."""
         if i % 4 == 3:
-            return CacheSample("resctrl", status=NOT_ATTACHED)
+            return CacheSample("resctrl", status=CacheStatus.NOT_ATTACHED)
         home = i % len(self._nodes)
         banks = []
         for socket in range(len(self._nodes)):
@@ -146,18 +149,14 @@ class SyntheticSource(Source):
                          pcpu_busy_ns=busy)
 
     # The made-up host obeys pins (only): enough to try the vCPU view's pinning without a hypervisor.
-    def current_uuid(self, domain: DomainSample) -> str | None:
-        return domain.uuid
-
-    def act(self, domain: DomainSample, action, **params) -> None:
-        from xentui.actions import Action, ActionError
-
+    def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         if action is not Action.PIN or "hard" not in params:
             raise ActionError(f"{action.value}: the synthetic host only takes vCPU pins")
         i = int(domain.uuid.split("-")[-1], 16)
-        vcpus = range(len(domain.vcpus)) if params["vcpu"] == "all" else [params["vcpu"]]
+        vcpu = params.get("vcpu", "all")
+        vcpus = range(len(domain.vcpus)) if vcpu == "all" else [vcpu]
         for n in vcpus:
             self._pins[(i, n)] = frozenset(params["hard"])
 
     def close(self) -> None:
-        pass
+        """Nothing to let go of."""

@@ -214,7 +214,7 @@ class XentuiApp(App[None]):
     def mode_line(self) -> Content:
         if self.replaying is not None:
             return self.replay.mode_line()
-        return live_mode_line(readonly=getattr(self.source, "readonly", True), delay=self.poller.delay,
+        return live_mode_line(readonly=self.source.readonly, delay=self.poller.delay,
                               events=self.events, paused=self.paused, stale=self.lost is not None,
                               filter_text=self.filter_text)
 

@@ -6,9 +6,15 @@ Both are :class:`~xentui.text.Visible`: statuses and sources are outside text (x
 from __future__ import annotations
 
 from xentui.model import DomainView, HostSample, Snapshot
-from xentui.sources.cache_qos import NOT_ATTACHED
+from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import Visible, one_line, visible
 from xentui.units import human_bytes, pct
+
+NOT_ATTACHED_WORDS = "domain not attached: press A to attach"  # the key hint the status code leaves to the UI
+
+
+def _not_attached(status: str) -> bool:
+    return CacheStatus.of(status) is CacheStatus.NOT_ATTACHED
 
 
 def cache_lines(view: DomainView, host: HostSample | None) -> list[Visible]:
@@ -19,7 +25,8 @@ def cache_lines(view: DomainView, host: HostSample | None) -> list[Visible]:
         return [Visible(f"Cache QoS: {one_line(why)}")]
     source = visible(c.source)
     if c.status:
-        return [Visible(f"Cache QoS ({source}): {one_line(c.status)}")]
+        why = NOT_ATTACHED_WORDS if _not_attached(c.status) else one_line(c.status)
+        return [Visible(f"Cache QoS ({source}): {why}")]
     lines = [f"Cache QoS ({source}): LLC {human_bytes(c.occupancy_bytes)}, "
              f"MBM total {human_bytes(c.mbm_total_bytes_s, '/s')}, local {human_bytes(c.mbm_local_bytes_s, '/s')}"]
     for b in c.banks:
@@ -50,10 +57,10 @@ def host_cache_line(snapshot: Snapshot) -> Visible | None:
         parts.append(f"L3 {human_bytes(total)} ({len(h.l3_caches)}: {sizes}),")
     share = f" ({100 * held / total:.1f} %)" if total else ""
     parts.append(f"{len(monitored)} monitored domains hold {human_bytes(held)}{share}")
-    unattached = sum(1 for c in caches if c.status == NOT_ATTACHED)
+    unattached = sum(1 for c in caches if _not_attached(c.status))
     if unattached:
         parts.append(f"- {unattached} not attached: press A to attach")
-    other = sorted({c.status for c in caches if c.status and c.status != NOT_ATTACHED})
+    other = sorted({c.status for c in caches if c.status and not _not_attached(c.status)})
     if other:
         parts.append(f"- {one_line(other[0])}" + (f" (+{len(other) - 1} more reasons)" if len(other) > 1 else ""))
     if h.cache_rmids:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView
-from xentui.sources.cache_qos import NOT_ATTACHED
+from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
 from xentui.units import human_bytes, human_kib, number
 
@@ -132,7 +132,8 @@ def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
 
     def text(v: DomainView, _c: Context) -> str:
         if v.cache is not None and v.cache.status:  # the LLC cell says what to do, the header and detail why
-            return "press A" if attr == "occupancy_bytes" and v.cache.status == NOT_ATTACHED else "-"
+            not_attached = CacheStatus.of(v.cache.status) is CacheStatus.NOT_ATTACHED
+            return "press A" if attr == "occupancy_bytes" and not_attached else "-"
         figure = value(v, _c)
         if pct:
             return number(figure)

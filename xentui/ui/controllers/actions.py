@@ -66,7 +66,7 @@ class DomainActions:
         targets = self.app.targets()
         if not targets:
             return
-        if getattr(self.source, "readonly", True):
+        if self.source.readonly:
             self.notify(READ_ONLY, severity="warning", timeout=8)
             return
         for action in wanted:
@@ -91,7 +91,7 @@ class DomainActions:
             if action is not None:
                 self.request([action])
 
-        mode = " (read-only: start with --write to act)" if getattr(self.source, "readonly", True) else ""
+        mode = " (read-only: start with --write to act)" if self.source.readonly else ""
         self.app.push_screen(ActionMenu(literal(f"Act on {describe(targets)}{mode}"), actions, self.app.keymap),
                              chosen)
 

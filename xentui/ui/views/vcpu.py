@@ -140,11 +140,11 @@ class VcpuScreen(LiveView):
         if self.view is None or self.snapshot is None or self.busy:
             return
         self.note = None
-        if getattr(self.app.source, "readonly", True):
+        if self.app.source.readonly:
             self.app.notify(READ_ONLY, severity="warning")
             self.update_status(markup("[$level-warn]$text[/]", text=READ_ONLY))
             return
-        if not hasattr(self.app.source, "act"):
+        if not self.app.source.CAN_ACT:
             self.app.notify("this source cannot pin vCPUs", severity="warning")
             return
         targets = format_cpulist(frozenset(self.chosen()))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from xentui.limits import counter
 from xentui.model import CacheBank, CacheSample, L3Cache
-from xentui.sources import SourceError
-from xentui.sources.cache_qos import NOT_ATTACHED
+from xentui.sources.base import SourceError
+from xentui.sources.cache_qos.status import CacheStatus
 from xentui.units import UNIT_BYTES
 
 GROUP_PREFIX = "xentui-"  # the monitoring groups xentui makes (attach) and removes (detach)
@@ -44,8 +44,9 @@ def _counter(path: Path) -> int | None:
 class Resctrl:
     """One resctrl mount, read (every tick) and written (attach / detach)."""
 
-    def __init__(self, root: str | os.PathLike | None = None, *, proc: str | os.PathLike | None = None,
-                 sys_cpu: str | os.PathLike | None = None, qemu_run: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, proc: str | os.PathLike[str] | None = None,
+                 sys_cpu: str | os.PathLike[str] | None = None,
+                 qemu_run: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root or "/sys/fs/resctrl")
         self.proc = Path(proc or "/proc")
         self.sys_cpu = Path(sys_cpu or "/sys/devices/system/cpu")
@@ -65,9 +66,6 @@ class Resctrl:
     def num_rmids(self) -> int | None:
         text = _read(self.root / "info" / "L3_MON" / "num_rmids")
         return int(text) if text and text.isdecimal() else None
-
-    def mon_features(self) -> tuple[str, ...]:
-        return tuple((_read(self.root / "info" / "L3_MON" / "mon_features") or "").split())
 
     def l3_caches(self) -> tuple[L3Cache, ...]:
         """Each L3's id and size, from ``cpu*/cache/index*/{level,id,size}``."""
@@ -105,7 +103,7 @@ class Resctrl:
 
     def banks(self, group: Path) -> tuple[CacheBank, ...]:
         """``mon_data/mon_L3_XX/*`` of one group, by cache id."""
-        out = []
+        out: list[CacheBank] = []
         for domain in sorted(self._subdirs(group / "mon_data")):
             if not domain.name.startswith("mon_L3_") or not domain.name[7:].isdecimal():
                 continue
@@ -137,7 +135,7 @@ class Resctrl:
         """{uuid: name} of running domains -> {uuid: CacheSample}: the groups holding only that
         domain's threads and some of its vCPUs, summed (a control group already counts its mon groups)."""
         groups = [(path, parent, self.tasks(path)) for path, parent in self.groups()]
-        out = {}
+        out: dict[str, CacheSample] = {}
         for uuid, name in names.items():
             vcpus, threads = self.vcpu_threads(name)
             if not vcpus:
@@ -146,7 +144,7 @@ class Resctrl:
             chosen = [path for path, _parent, tasks in groups if tasks and tasks <= threads and tasks & vcpus]
             chosen = [p for p in chosen if not any(p.parent.parent == c for c in chosen)]  # mon group inside a chosen
             if not chosen:
-                out[uuid] = CacheSample("resctrl", status=NOT_ATTACHED)
+                out[uuid] = CacheSample("resctrl", status=CacheStatus.NOT_ATTACHED)
                 continue
             out[uuid] = CacheSample("resctrl", group=",".join(str(p.relative_to(self.root)) for p in chosen),
                                     banks=_sum_banks([self.banks(p) for p in chosen]))
@@ -183,6 +181,7 @@ class Resctrl:
                     raise SourceError(f"cannot move thread {tid} into {group}: {err.strerror}") from None
 
     def detach(self, name: str) -> None:
+        """Remove the domain's xentui monitoring group.  SourceError says why not."""
         group = self.group_path(name)
         if not group.is_dir():
             raise SourceError(f"{name} has no xentui monitoring group ({group.name}): nothing done")
@@ -190,9 +189,6 @@ class Resctrl:
             group.rmdir()
         except OSError as err:
             raise SourceError(f"cannot remove {group}: {err.strerror}") from None
-
-    def attached(self, name: str) -> bool:
-        return self.group_path(name).is_dir()
 
 
 def _sum_banks(groups: list[tuple[CacheBank, ...]]) -> tuple[CacheBank, ...]:

@@ -1,4 +1,4 @@
-"""This machine seen through psutil: used when the hypervisor is local."""
+"""This machine seen through psutil: used when the hypervisor is local (and dom0's boot time)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,12 @@ def memory_kib() -> tuple[int, int]:
     return memory.total // 1024, memory.free // 1024
 
 
-def boot_time() -> float:
-    return psutil.boot_time()
+def boot_time() -> float | None:
+    """When this machine booted (/proc/stat's btime); on a dom0, near enough, the host; None if unknown."""
+    try:
+        return float(psutil.boot_time())
+    except (OSError, RuntimeError):
+        return None
 
 
 # Where libvirt's daemons listen on this machine (monolithic libvirtd, or the modular virtqemud).

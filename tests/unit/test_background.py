@@ -1,0 +1,49 @@
+"""The refresh thread of the Xen source (xl vcpu-list, xl psr-cmt-show): rounds, wake-ups, close, interest."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.fake_xenstat import FakeXenStat, FakeXenStore, FakeXl
+from xentui.sources.background import Refresher
+from xentui.sources.xen import AFFINITY_EVERY_S, AFFINITY_VIEW_S, XenSource
+
+
+def test_a_refresher_works_at_start_again_when_woken_and_stops_when_closed() -> None:
+    rounds: list[int] = []
+    ran = threading.Semaphore(0)
+
+    def work() -> None:
+        rounds.append(len(rounds))
+        ran.release()
+
+    refresher = Refresher(work, lambda: 3600.0, "test-refresher")  # the interval alone would never come
+    assert not refresher.started
+    refresher.start()
+    refresher.start()  # once only
+    assert ran.acquire(timeout=5)
+    refresher.wake()
+    assert ran.acquire(timeout=5)
+    refresher.close()
+    refresher.wake()
+    assert not ran.acquire(timeout=0.2)  # closed: no further round
+    assert rounds == [0, 1]
+
+
+def test_xen_reads_placement_more_often_while_a_view_shows_it() -> None:
+    xl = FakeXl()
+    source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=xl)
+    try:
+        assert source._affinity_interval() == AFFINITY_EVERY_S
+        source.set_interest("2b6b1b2e-7c43-4c32-9d5e-000000000002")
+        assert source._affinity_interval() == AFFINITY_VIEW_S
+        source.set_interest(None, all_pcpus=True)
+        assert source._affinity_interval() == AFFINITY_VIEW_S
+        source.set_interest(None)
+        assert source._affinity_interval() == AFFINITY_EVERY_S
+        raw = source.collect()
+        assert {d.uuid for d in raw.domains} == {"00000000-0000-0000-0000-000000000000",
+                                                 "2b6b1b2e-7c43-4c32-9d5e-000000000002", "xen-domid-3"}
+        assert raw.host.cache_monitoring.startswith("CMT is disabled in the system: boot Xen with psr=cmt:1")
+    finally:
+        source.close()

@@ -1,0 +1,267 @@
+"""libvirt: KVM/QEMU, Xen through libxl, remote URIs, the test driver.
+
+Each tick makes ONE ``getAllDomainStats`` call.  What a driver does not give in bulk is filled
+by per-domain calls (:mod:`.fallback`); a hung QEMU monitor marks its row stale (:mod:`.stale`);
+every call runs under a deadline (:mod:`xentui.sources.deadlines`).  This module is the facade:
+one tick, and the wiring of the parts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import libvirt
+
+from xentui.actions import CACHE_ACTIONS, Action, ActionParams
+from xentui.model import DomainSample, HostSample, RawSample
+from xentui.sources import deadlines, local_machine
+from xentui.sources.base import Source, SourceError
+from xentui.sources.cache_qos.libvirt import LibvirtCacheQos
+from xentui.sources.cache_qos.resctrl import Resctrl
+from xentui.sources.libvirt import actions, connection
+from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
+from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
+from xentui.sources.libvirt.events import Lifecycle
+from xentui.sources.libvirt.fallback import PROBE_KEYS, Fallback, Filled, Listed
+from xentui.sources.libvirt.host import NodeMemory, read_host_facts
+from xentui.sources.libvirt.stale import HungMonitors
+from xentui.sources.placement import PlacementCache, placement_from_vcpus
+from xentui.sources.xen.libxenstat import RunningCount
+
+__all__ = ["LibvirtSource"]
+
+T = TypeVar("T")
+SLOW_CALL_LIMIT_S = 30.0  # a stats call of a busy (answering) libvirtd is waited for this long
+CALL_DEADLINE_S = 5.0  # a call the tick cannot go on without (listing domains)
+
+
+class LibvirtSource(Source):
+    """Read one libvirt connection; read-only unless asked otherwise."""
+
+    CAN_ACT = True
+    HAS_EVENTS = True
+    HAS_PLACEMENT = True
+
+    def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None,
+                 resctrl: Resctrl | None = None) -> None:
+        self.uri = uri
+        self.readonly = readonly
+        if conn is None:
+            self.conn, self.facts = connection.open_within_deadline(uri, readonly)
+        else:
+            self.conn, self.facts = conn, read_host_facts(conn, uri)
+        self.bulk_supported: bool | None = None  # learnt on the first tick
+        # This machine's per-CPU load is the hypervisor's when libvirt is local (not on Xen: dom0 is a guest).
+        local = local_machine.is_local_uri(uri)
+        self._local_pcpus = local and self.facts.hypervisor in ("QEMU", "KVM")
+        self._boot_time = local_machine.boot_time() if local else None
+        self._xen_count = RunningCount() if self.facts.hypervisor == "Xen" else None
+        self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
+        self._bounded_calls = deadlines.OnePerKey()  # a tick's calls besides the stats call
+        self._fallback = Fallback(uri, self.placement)
+        self._monitors = HungMonitors(self._bounded)
+        self._acting = actions.Acting()
+        self._replaced: set[str] = set()  # acted on (from another thread): read their placement again
+        self._memory = NodeMemory()
+        self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
+        self._lifecycle = Lifecycle()
+        # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
+        # Tests pass their own tree as ``resctrl``; nothing in the environment redirects it.
+        self.cache_qos = LibvirtCacheQos(resctrl if resctrl is not None else Resctrl() if self._local_pcpus
+                                         else None, self.facts.hypervisor)
+        self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
+                                                 "libvirt statistics", "libvirtd")
+
+    @property
+    def missing_groups(self) -> frozenset[str]:
+        """The statistics groups this driver leaves out of the bulk call (filled per domain)."""
+        return self._fallback.missing_groups
+
+    # --- connection -------------------------------------------------------------
+
+    def reconnect(self) -> None:
+        """A new connection after the old one died (libvirtd restarted, link down); events again.
+
+        Over a dead link, opening a new connection and closing the old one can each wait for an
+        answer that never comes: both run in daemon threads, the open given CONNECT_DEADLINE_S, the
+        close (once the new one is open) not waited for.  Actions still hanging keep their rows stale.
+        """
+        old = self.conn
+        self.conn, self.facts = connection.open_within_deadline(self.uri, self.readonly)
+        if old is not self._abandoned:
+            self._abandoned = old  # referenced until closed: a dropped virConnect closes itself, blocking
+            connection.close_in_background(old)
+        self._fallback.reset()
+        self._monitors.clear()
+        self._bounded_calls.clear()
+        self.placement.entries.clear()
+        self._lifecycle.renew(self.conn)
+
+    def reachable(self) -> bool | None:
+        """Cheap check that libvirtd accepts connections again (None: cannot tell for this URI)."""
+        return local_machine.daemon_reachable(self.uri, self.readonly)
+
+    def subscribe(self, on_change: Callable[[str], None]) -> str | None:
+        """Call ``on_change(uuid)`` on lifecycle events (the event loop's thread); None, or why not."""
+        return self._lifecycle.subscribe(self.conn, on_change)
+
+    def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
+        """Read the shown domain's placement every tick, and everyone's pCPU more often while shown."""
+        self.placement.watch = uuid
+        self.placement.want_all = all_pcpus
+
+    # --- one tick ---------------------------------------------------------------
+
+    def collect(self) -> RawSample:
+        try:
+            before = self._stats_calls.started = time.monotonic()
+            domains, errors = self.collect_domains()
+            after = time.monotonic()
+            before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
+            host = self.host_sample()
+        except libvirt.libvirtError as err:
+            raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
+        notices = [f"{d.name} is {d.stale}" for d in domains if d.stale]
+        if hidden := self._hidden_xen_domains(len([d for d in domains if d.active])):
+            notices.append(hidden)
+        if hanging := deadlines.abandoned():
+            notices.append(f"{hanging} libvirt call(s) past their deadline have not returned (at "
+                           f"{deadlines.CAP} calls running xentui stops asking until some return)")
+        return RawSample(monotonic=(before + after) / 2, wall=time.time(), host=host, domains=domains,
+                         errors=errors, notices=tuple(notices),
+                         pcpu_busy_ns=local_machine.pcpu_busy_ns() if self._local_pcpus else None)
+
+    def collect_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...]]:
+        records = self._bulk()
+        if records is None:
+            records = self._listed()
+            self._fallback.missing_groups = frozenset(PROBE_KEYS)
+        elif not self._fallback.learnt:
+            self._fallback.learn(records)
+        while self._replaced:
+            self.placement.forget(self._replaced.pop())
+        filled, errors, unfilled = self._fallback.fill_all(records)
+        hung = self._acting.hung()
+        stale = self._monitors.stale(filled) | unfilled | {key: hung[key[0]] for _d, _r, key in filled
+                                                           if key[0] in hung}
+        if "vcpu" not in self.missing_groups:  # else the fallback read the placement already
+            self._read_placement([entry for entry in filled if entry[2] not in stale])
+        named = [(dom.name(), rec, key) for dom, rec, key in filled]
+        caches = self.cache_qos.caches([(name, rec, key[0]) for name, rec, key in named if active(rec)])
+        samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
+                                    stale.get(key, ""))
+                        for name, rec, key in named)
+        live = {key for _dom, _rec, key in filled}
+        for key in [k for k in list(self._fallback.devices) if k not in live]:
+            self._fallback.devices.pop(key, None)
+        self._monitors.prune(live)
+        self.placement.prune(live)
+        return samples, tuple(errors)
+
+    def host_sample(self) -> HostSample:
+        total, free = self._host_memory()
+        l3_caches, rmids = self.cache_qos.host_facts(self.facts.l3_caches)
+        return self.facts.sample(self.uri, total, free, boot_time=self._boot_time,
+                                 cache_monitoring=self.cache_qos.status, l3_caches=l3_caches, cache_rmids=rmids)
+
+    def _host_memory(self) -> tuple[int, int]:
+        """(total, free) KiB of the hypervisor's host."""
+        if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
+            return local_machine.memory_kib()
+        return self._memory.now(lambda: self._bounded("memory", lambda: self._memory.read(self.conn)), self.uri)
+
+    def _read_placement(self, filled: Filled) -> None:
+        """One ``vcpus()`` call for each domain the placement cache says is due."""
+        running = {key: dom for dom, rec, key in filled if active(rec)}
+        for key in self.placement.due(list(running)):
+            try:
+                infos, maps = self._bounded(("vcpus", key), running[key].vcpus)
+            except (libvirt.libvirtError, deadlines.NoAnswer):
+                infos, maps = [], []  # gone, or unreadable here: try again at the slow cadence, not every tick
+            self.placement.store(key, placement_from_vcpus(infos, maps))
+
+    def _hidden_xen_domains(self, listed: int) -> str | None:
+        """On a Xen dom0, say how many running domains libvirt's libxl driver does not list."""
+        return self._xen_count.hidden(listed) if self._xen_count is not None else None
+
+    # --- calls under deadlines --------------------------------------------------------
+
+    def _bulk(self) -> Listed | None:
+        if self.bulk_supported is False:
+            return None
+        try:
+            records: Listed = self._within_deadline(lambda: self.conn.getAllDomainStats(STATS, STATS_FLAGS))
+        except libvirt.libvirtError as err:
+            if err.get_error_code() not in UNSUPPORTED:
+                raise
+            self.bulk_supported = False
+            return None
+        self.bulk_supported = True
+        return records
+
+    def _listed(self) -> Listed:
+        """Fallback when there is no bulk call: every domain, with no statistics yet."""
+        try:
+            doms = deadlines.call(lambda: self.conn.listAllDomains(0), CALL_DEADLINE_S, "list domains")
+        except deadlines.NoAnswer as err:
+            raise SourceError(f"{self.uri!r}: {err}") from None
+        return [(dom, {}) for dom in doms]
+
+    def _within_deadline(self, call: Callable[[], T]) -> T:
+        """``call()`` under the stats call's stretching deadline (:class:`deadlines.Stretching`); at the
+        process-wide cap, or when libvirtd does not answer twice, the source is reported unreachable."""
+        try:
+            return self._stats_calls.call(call, self._answers)
+        except deadlines.NoAnswer as err:
+            raise SourceError(f"{self.uri!r}: {err}") from None
+
+    def _bounded(self, key: object, call: Callable[[], T]) -> T:
+        """``call()`` given MIN_DEADLINE_S, for the calls of a tick besides the stats call (a host's memory, a
+        domain's control info or vCPUs), any of which can hang behind a stuck QEMU monitor.  Raises NoAnswer
+        when it does not return in time, or while the last such call (same ``key``) is still running."""
+        return self._bounded_calls.call(key, call, connection.MIN_DEADLINE_S)
+
+    def _answers(self) -> bool:
+        """Whether libvirtd answers a trivial call within a second or two."""
+        try:
+            deadlines.call(self.conn.getLibVersion, connection.MIN_DEADLINE_S)
+        except (deadlines.NoAnswer, libvirt.libvirtError):
+            return False
+        return True
+
+    # --- actions (guarded by xentui.actions.perform) ------------------------------
+
+    def current_uuid(self, domain: DomainSample) -> str | None:
+        return self._acting.current_uuid(self.conn, domain)
+
+    def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
+        """Do ``action`` under ACTION_DEADLINE_S.  One that does not answer goes on in the background, may
+        still take effect, and marks the domain's row stale until it returns; ActionError says so."""
+        work: Callable[[], Any]
+        if action in CACHE_ACTIONS:
+            work = functools.partial(self.cache_qos.act, domain, action)
+        else:
+            work = functools.partial(actions.act, self.conn, domain, action, params, self.facts.cpumap_size)
+        try:
+            self._acting.run(domain, action, work)
+        finally:
+            self._replaced.add(domain.uuid)  # show the new placement on the next tick
+
+    def close(self, wait_s: float = 1.0) -> None:
+        """Let go of the connection; over a dead link that waits for answers that never come, so the
+        goodbye runs in a daemon thread, waited for ``wait_s`` at most (quitting never hangs)."""
+        with contextlib.suppress(deadlines.NoAnswer):
+            deadlines.call(self._close_now, wait_s, "close the connection")
+
+    def _close_now(self) -> None:
+        self._lifecycle.deregister(self.conn)
+        if self._xen_count is not None:
+            self._xen_count.close()
+        if self.conn is not self._abandoned:  # a failed reconnect left the old one, already being closed
+            self._abandoned = self.conn
+            connection.close_quietly(self.conn)
+

@@ -1,0 +1,141 @@
+"""libvirt's bulk statistics (``getAllDomainStats``) as model samples: pure, no libvirt call.
+
+A record is libvirt's flat dict (``{'cpu.time': ..., 'vcpu.0.state': ...}``); the per-domain
+fallback writes the same keys, so this one parser reads both.
+"""
+
+from __future__ import annotations
+
+import functools
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import libvirt
+
+from xentui.limits import MAX_CPUS, MAX_DEVICES, MAX_VCPUS, count, counter
+from xentui.model import BlockSample, CacheSample, DomainSample, DomainState, NetSample, VcpuSample
+from xentui.sources.cache_qos.libvirt import Record, libvirt_cache
+from xentui.sources.placement import VcpuPlace
+
+STATS = (
+    libvirt.VIR_DOMAIN_STATS_STATE
+    | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+    | libvirt.VIR_DOMAIN_STATS_BALLOON
+    | libvirt.VIR_DOMAIN_STATS_VCPU
+    | libvirt.VIR_DOMAIN_STATS_INTERFACE
+    | libvirt.VIR_DOMAIN_STATS_BLOCK
+    | libvirt.VIR_DOMAIN_STATS_PERF  # legacy perf.cmt/mbmt/mbml, when enabled
+    | libvirt.VIR_DOMAIN_STATS_MEMORY  # memory.bandwidth.monitor.* (cpu.cache.monitor.* is in CPU_TOTAL)
+)
+STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+
+STATE_BY_CODE = {
+    libvirt.VIR_DOMAIN_NOSTATE: DomainState.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: DomainState.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: DomainState.BLOCKED,
+    libvirt.VIR_DOMAIN_PAUSED: DomainState.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: DomainState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: DomainState.SHUTOFF,
+    libvirt.VIR_DOMAIN_CRASHED: DomainState.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: DomainState.PMSUSPENDED,
+}
+
+# libvirt's key suffixes of one vCPU / interface / disk (not the model's field names).
+VCPU_KEYS = ("state", "time", "delay", "pcpu")
+NET_KEYS = ("name", "rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
+BLOCK_KEYS = ("name", "path", "rd.reqs", "rd.bytes", "wr.reqs", "wr.bytes", "errors")
+
+
+@functools.cache
+def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """('net', 0, ('name', ...)) -> ('net.0.name', ...): made once, not per tick."""
+    return tuple(f"{group}.{index}.{f}" for f in fields)
+
+
+def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
+                placement: dict[int, VcpuPlace] | None = None, cache: CacheSample | None = None,
+                stale: str = "") -> DomainSample:
+    """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
+
+    ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry; ``cache``
+    (from resctrl) is used when libvirt has no cache monitor of its own for the domain.
+    """
+    get = rec.get
+    vcpus: list[VcpuSample] = []
+    for n in range(count(get("vcpu.maximum"), MAX_VCPUS)):
+        k_state, k_time, k_delay, k_pcpu = stat_keys("vcpu", n, VCPU_KEYS)
+        if k_state in rec or k_time in rec:
+            online = get(k_state, 1) != libvirt.VIR_VCPU_OFFLINE
+            pcpu, hard = placement.get(n, (None, None)) if placement else (None, None)
+            pcpu = get(k_pcpu, pcpu)
+            vcpus.append(VcpuSample(n, online, counter(get(k_time)), counter(get(k_delay)),
+                                    pcpu if type(pcpu) is int and 0 <= pcpu < MAX_CPUS else None, hard))
+    nets = []
+    for i in range(count(get("net.count"), MAX_DEVICES)):
+        keys = stat_keys("net", i, NET_KEYS)
+        nets.append(NetSample(_text(get(keys[0]), f"net{i}"), *(counter(get(k)) for k in keys[1:])))
+    blocks = []
+    for i in range(count(get("block.count"), MAX_DEVICES)):
+        k_name, k_path, k_rd_reqs, k_rd_bytes, k_wr_reqs, k_wr_bytes, k_errors = stat_keys("block", i, BLOCK_KEYS)
+        blocks.append(BlockSample(
+            name=_text(get(k_name), f"block{i}"), path=_text(get(k_path), ""), rd_reqs=counter(get(k_rd_reqs)),
+            rd_bytes=counter(get(k_rd_bytes)), wr_reqs=counter(get(k_wr_reqs)), wr_bytes=counter(get(k_wr_bytes)),
+            errors=counter(get(k_errors)),
+        ))
+    state = get("state.state", 0)
+    return DomainSample(
+        uuid=uuid,
+        name=name,
+        domid=domid,
+        state=STATE_BY_CODE.get(state, DomainState.NOSTATE) if type(state) is int else DomainState.NOSTATE,
+        cpu_ns=counter(get("cpu.time")),
+        vcpus_current=counter(get("vcpu.current")),
+        vcpus_max=counter(get("vcpu.maximum")),
+        mem_kib=counter(get("balloon.current")),
+        maxmem_kib=counter(get("balloon.maximum")),
+        rss_kib=counter(get("balloon.rss")),
+        vcpus=tuple(vcpus),
+        nets=tuple(nets),
+        blocks=tuple(blocks),
+        cache=libvirt_cache(rec) or cache,
+        stale=stale,
+    )
+
+
+def _text(v: object, default: str) -> str:
+    return v if type(v) is str else default
+
+
+
+@dataclass(frozen=True)
+class Devices:
+    """Device names from a domain's XML, cached per (uuid, domid)."""
+
+    nets: tuple[str, ...]
+    disks: tuple[tuple[str, str], ...]  # (target, source path)
+
+
+def parse_devices(xml: str) -> Devices:
+    """Interface targets and (disk target, source path) pairs of a domain's XML."""
+    root = ET.fromstring(xml)
+    nets = tuple(
+        t.get("dev", "")
+        for t in root.findall("./devices/interface/target")
+        if t.get("dev")
+    )
+    disks = []
+    for disk in root.findall("./devices/disk"):
+        target = disk.find("target")
+        if target is None or not target.get("dev"):
+            continue
+        source = disk.find("source")
+        path = ""
+        if source is not None:
+            path = source.get("file") or source.get("dev") or source.get("name") or ""
+        disks.append((target.get("dev", ""), path))
+    return Devices(nets=nets, disks=tuple(disks))
+
+
+def active(rec: Record) -> bool:
+    """Whether the record is of a running (or paused, ...) domain: it has a state, and not shut off."""
+    return rec.get("state.state") not in (None, libvirt.VIR_DOMAIN_SHUTOFF)

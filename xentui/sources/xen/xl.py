@@ -1,0 +1,101 @@
+"""``xl``, Xen's command-line tool: running it under a deadline, reading its tables, its action lines."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+from xentui.actions import Action, ActionParams
+from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
+from xentui.model import DomainSample, Pcpu
+from xentui.sources.base import SourceError
+
+Xl = Callable[..., str]  # xl(*args, timeout=) -> its stdout; XlError when it refuses
+VcpuPlacement = dict[tuple[int, int], tuple[int | None, frozenset[int], frozenset[int]]]
+
+
+class XlError(SourceError):
+    """``xl`` refused or failed; ``message`` is its own words (without the command line)."""
+
+    def __init__(self, args: tuple[str, ...], message: str) -> None:
+        super().__init__(f"xl {' '.join(args)}: {message}")
+        self.message = message
+
+
+def xl(*args: str, timeout: float = 30.0) -> str:
+    """Run ``xl``; its last error line becomes an :class:`XlError` (SourceError when xl is missing or hangs)."""
+    try:
+        proc = subprocess.run(["xl", *args], capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise SourceError("xl not found: install Xen's tools (Debian: xen-utils)") from None
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"xl {' '.join(args)} did not answer within {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        message = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise XlError(args, message.split(": ", 1)[-1] if "libxl" in message else message)
+    return proc.stdout
+
+
+def parse_vcpu_list(text: str, ncpus: int) -> VcpuPlacement:
+    """``xl vcpu-list`` -> {(domid, vcpu): (pcpu or None, hard, soft)}."""
+    out: VcpuPlacement = {}
+    for line in text.splitlines()[1:]:
+        tokens = line.split()
+        if len(tokens) < 9 or tokens[-2] != "/":
+            continue
+        try:
+            domid, vcpu = int(tokens[-8]), int(tokens[-7])
+            pcpu = None if tokens[-6] == "-" else int(tokens[-6])
+            out[(domid, vcpu)] = (pcpu, parse_cpulist(tokens[-3], ncpus), parse_cpulist(tokens[-1], ncpus))
+        except (ValueError, CpuListError):
+            continue
+    return out
+
+
+def parse_xl_topology(text: str) -> tuple[Pcpu, ...]:
+    """The ``cpu_topology`` table of ``xl info -n`` (``cpu: core socket node``); ``-`` marks an offline CPU."""
+    out: list[Pcpu] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("cpu_topology"):
+            inside = True
+            continue
+        if not inside:
+            continue
+        head, sep, rest = line.partition(":")
+        if not sep or not head.strip().isdigit():
+            if out and not line.startswith(" "):
+                break  # the next section
+            continue
+        fields = rest.split()
+        if len(fields) != 3:
+            continue
+        if all(f.isdigit() for f in fields):
+            core, socket_id, node = map(int, fields)
+            out.append(Pcpu(int(head), node=node, socket=socket_id, core=core))
+        else:
+            out.append(Pcpu(int(head), online=False))
+    return tuple(out)
+
+
+_SIMPLE = {Action.PAUSE: "pause", Action.RESUME: "unpause", Action.SHUTDOWN: "shutdown",
+           Action.REBOOT: "reboot", Action.DESTROY: "destroy",
+           Action.CACHE_ATTACH: "psr-cmt-attach", Action.CACHE_DETACH: "psr-cmt-detach"}
+
+
+def action_line(domain: DomainSample, action: Action, params: ActionParams, ncpus: int) -> list[str]:
+    """The ``xl`` command line for one action (arguments already validated)."""
+    domid = str(domain.domid)
+    if action in _SIMPLE:
+        return [_SIMPLE[action], domid]
+    if action is Action.PIN:
+        if params.get("persistent"):
+            raise SourceError("xl vcpu-pin changes the running domain only; put cpus= / cpus_soft= in its xl config "
+                              "file for the next boot: nothing done")
+        hard = format_cpulist(params["hard"], ncpus) if "hard" in params else "-"
+        soft = format_cpulist(params["soft"], ncpus) if "soft" in params else "-"
+        return ["vcpu-pin", domid, str(params["vcpu"]), hard, soft]
+    if action is Action.BALLOON:
+        return ["mem-set", domid, f"{params['memory_kib']}k"]
+    raise SourceError(f"{action.value} is not available on Xen")

@@ -12,8 +12,9 @@ import os
 import queue
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 __all__ = ["CPU_MODES", "Saver", "Settings", "config_dir", "load", "replace", "save"]
 from pathlib import Path
@@ -36,7 +37,7 @@ def check_delay(value: float | str) -> float:
     return seconds
 
 
-def config_dir(env: dict[str, str] | None = None) -> Path:
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
     return Path(base) / "xentui"
@@ -96,9 +97,9 @@ def _coerce(name: str, value: object) -> object:
     return value
 
 
-def _apply(settings: Settings, values: dict, origin: str, problems: list[str]) -> Settings:
+def _apply(settings: Settings, values: Mapping[str, object], origin: str, problems: list[str]) -> Settings:
     known = {f.name for f in fields(Settings)}
-    changes = {}
+    changes: dict[str, Any] = {}
     for name, value in values.items():
         if name not in known:
             problems.append(f"{origin}: unknown setting {name!r} (known: {', '.join(sorted(known))})")
@@ -110,7 +111,7 @@ def _apply(settings: Settings, values: dict, origin: str, problems: list[str]) -
     return replace(settings, **changes)
 
 
-def load(path: Path | None = None, env: dict[str, str] | None = None,
+def load(path: Path | None = None, env: Mapping[str, str] | None = None,
          cli: dict[str, object] | None = None) -> tuple[Settings, list[str]]:
     """Settings from every layer, and the one-line problems met on the way."""
     env = os.environ if env is None else env
@@ -160,7 +161,7 @@ class Saver:
 
     def __init__(self, path: Path):
         self.path = path
-        self._queue: queue.SimpleQueue[tuple[Callable[[], None], concurrent.futures.Future] | None] = (
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], concurrent.futures.Future[None]] | None] = (
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._run, name="xentui-config", daemon=True)
         self._thread.start()
@@ -175,13 +176,13 @@ class Saver:
             else:
                 future.set_result(None)
 
-    def submit(self, settings: Settings, on_problem: Callable[[str], None]) -> concurrent.futures.Future:
+    def submit(self, settings: Settings, on_problem: Callable[[str], None]) -> concurrent.futures.Future[None]:
         def run() -> None:
             problem = save(settings, self.path)
             if problem:
                 on_problem(problem)
 
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._queue.put((run, future))
         return future
 

@@ -85,7 +85,7 @@ def domain_record(view: DomainView) -> dict[str, Any]:
     }
 
 
-def _cache_record(view: DomainView) -> dict:
+def _cache_record(view: DomainView) -> dict[str, object]:
     """Cache QoS summed over the L3s (None: unknown); the status says why there are no numbers."""
     c = view.cache
     return {

@@ -23,6 +23,7 @@ from xentui.recording.format import (
     FormatError,
     _int,
     _list,
+    _seconds,
     _str,
     _time,
     decode_domain,
@@ -133,7 +134,7 @@ def decode_tick(v: dict[str, Any], hosts: dict[int, tuple[list[Any], HostSample]
         if hosts is not None:
             hosts[id(v["h"])] = (v["h"], host)
     return RawSample(
-        monotonic=_time(v.get("t"), "monotonic time"), wall=_time(v.get("w"), "wall time"),
+        monotonic=_seconds(v.get("t"), "monotonic time"), wall=_seconds(v.get("w"), "wall time"),
         host=host,
         domains=tuple(decode_domain(d) for d in v["d"]),
         errors=_strs(v.get("e", []), "errors"), notices=_strs(v.get("n", []), "notices"),

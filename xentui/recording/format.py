@@ -77,6 +77,13 @@ def _time(v: Any, what: str, optional: bool = False) -> float | None:
     return _float(v, what, optional, most=limits.MAX_SECONDS)
 
 
+def _seconds(v: Any, what: str) -> float:
+    """A time that must be there (never None)."""
+    seconds = _float(v, what, most=limits.MAX_SECONDS)
+    assert seconds is not None  # not optional: _float raised instead
+    return seconds
+
+
 def _str(v: Any, what: str, optional: bool = False, most: int = limits.MAX_NAME) -> str | None:
     if v is None and optional:
         return None

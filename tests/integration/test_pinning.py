@@ -52,8 +52,6 @@ def wait_for_vcpu(source: LibvirtSource, name: str, check, ticks: int = 8) -> Do
     raise AssertionError(f"vCPU 0 of {name} never satisfied the check: {sample.vcpus[0]}")
 
 
-
-
 def test_pin_to_pcpu_1_and_back_to_all(guests, writer):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs two host CPUs")

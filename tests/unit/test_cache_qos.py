@@ -210,7 +210,6 @@ def test_status_only_cache_and_no_cache():
     assert build_snapshot(None, raw(1.0, dom(None))).domains[0].cache is None
 
 
-
 @pytest.mark.parametrize("status", [CacheStatus.NOT_ATTACHED, "not-attached", "domain not attached: press A to attach"])
 def test_not_attached_is_a_stable_code_in_json_whatever_wrote_it(status):
     """Live (the enum), read back from a recording (its code), or in a recording made before the code

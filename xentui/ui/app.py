@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
-from textual.content import Content
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.reactive import var
@@ -42,12 +41,11 @@ from xentui.ui.literal import literal
 from xentui.ui.state import SettingsStore, ViewState
 from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
-from xentui.ui.views.charts import DomainChartsScreen, HostChartsScreen
 from xentui.ui.views.pcpu import PcpuScreen
 from xentui.ui.views.vcpu import VcpuScreen
 from xentui.ui.widgets.detail_pane import DetailPane
 from xentui.ui.widgets.domain_table import DomainTable
-from xentui.ui.widgets.host_header import HostHeader, live_mode_line
+from xentui.ui.widgets.host_header import HostHeader
 
 if TYPE_CHECKING:  # a replay's modules load only for a replay (start-up time)
     from xentui.recording.player import ReplayPlayer
@@ -205,18 +203,8 @@ class XentuiApp(App[None]):
 
     def show_header(self) -> None:
         if self.snapshot is not None:
-            alert = self.lost
-            if alert is None and self.replaying is not None and self.replaying.fallback:
-                alert = f"the bundled demo, not this host: {self.replaying.fallback}"  # said first: lines get cut
-            self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.view.cpu_mode,
-                                            mode_line=self.mode_line(), width=self.size.width, alert=alert)
-
-    def mode_line(self) -> Content:
-        if self.replaying is not None:
-            return self.replay.mode_line()
-        return live_mode_line(readonly=self.source.readonly, delay=self.poller.delay,
-                              events=self.events, paused=self.paused, stale=self.lost is not None,
-                              filter_text=self.filter_text)
+            self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.view.cpu_mode, mode_line=self.feed.mode_line(),
+                                            width=self.size.width, alert=self.feed.alert())
 
     def selected(self) -> DomainView | None:
         uuid = self.table.cursor_domain()
@@ -342,10 +330,14 @@ class XentuiApp(App[None]):
             self.show_view(VcpuScreen(view.uuid))
 
     def action_charts(self) -> None:
+        from xentui.ui.views.charts import DomainChartsScreen  # plotext loads when first needed (start-up time)
+
         if (view := self.selected()) is not None:
             self.show_view(DomainChartsScreen(view.uuid))
 
     def action_host_charts(self) -> None:
+        from xentui.ui.views.charts import HostChartsScreen
+
         self.show_view(HostChartsScreen())
 
     def action_pcpu_view(self) -> None:

@@ -25,6 +25,8 @@ def cpu_bar(pct: float, width: int) -> str:
     filled = round(pct / 100 * width)
     level = "$level-crit" if pct >= CPU_CRIT else "$level-warn" if pct >= CPU_WARN else "$dom-running"
     return f"[{level}]{'|' * filled}[/]{' ' * (width - filled)}"
+
+
 MEM_WARN, MEM_CRIT = 50.0, 80.0
 LLC_WARN, LLC_CRIT = 50.0, 80.0  # share of one socket's L3 held by one domain
 STATE_ORDER = {DomainState.RUNNING: 0, DomainState.BLOCKED: 1, DomainState.PAUSED: 2, DomainState.PMSUSPENDED: 2,

@@ -106,7 +106,6 @@ def _text(v: object, default: str) -> str:
     return v if type(v) is str else default
 
 
-
 @dataclass(frozen=True)
 class Devices:
     """Device names from a domain's XML, cached per (uuid, domid)."""

@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING
 
 from xentui.feed import Back, Lost
 from xentui.poller import Poller
+from xentui.ui.widgets.host_header import live_mode_line
 
 if TYPE_CHECKING:
+    from textual.content import Content
+
     from xentui.ui.app import XentuiApp
 
 
@@ -51,3 +54,12 @@ class Connection:
 
     def domain_event(self, _uuid: str) -> None:
         self.poller.wake()  # on the loop's thread (libvirt's events run on it)
+
+    def mode_line(self) -> Content:
+        app = self.app
+        return live_mode_line(readonly=app.source.readonly, delay=self.poller.delay, events=app.events,
+                              paused=app.paused, stale=app.lost is not None, filter_text=app.filter_text)
+
+    def alert(self) -> str | None:
+        """What the header says first: the connection is lost (the data shown is from before)."""
+        return self.app.lost

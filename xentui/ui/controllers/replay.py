@@ -73,6 +73,11 @@ class ReplayController:
         return markup("[reverse $level-warn] REPLAY [/] $position $state  $what  actions off",
                       position=player.position(), state=player.state(), what=what)
 
+    def alert(self) -> str | None:
+        """The bundled demo stands in for a host that did not answer: said first (header lines get cut)."""
+        fallback = self.player.fallback
+        return f"the bundled demo, not this host: {fallback}" if fallback else None
+
     def toggle(self) -> None:
         self.player.toggle()
 

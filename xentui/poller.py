@@ -85,7 +85,7 @@ class Poller:
         self._sleep = sleep
         self._worker = Worker("xentui-poll")
         self._previous: RawSample | None = None
-        self._preloaded: RawSample | None = None
+        self._preloaded: RawSample | concurrent.futures.Future[RawSample | None] | None = None
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
         self._wake: asyncio.Event | None = None
@@ -100,13 +100,17 @@ class Poller:
             raise asyncio.CancelledError
         return await asyncio.wrap_future(self._worker.submit(work))
 
-    def preload(self, raw: RawSample) -> None:
-        """Publish ``raw`` (collected while the UI was starting) as the first sample instead of collecting it."""
-        self._preloaded = raw
+    def preload(self, first: RawSample | concurrent.futures.Future[RawSample | None]) -> None:
+        """Publish ``first`` as the first sample instead of collecting it: a sample, or the future of the one
+        being taken while the UI starts (in its own thread; None when it failed: then the poller collects)."""
+        self._preloaded = first
 
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
         """In the worker thread: the sample (handed to the tap), and the snapshot built against the previous one."""
-        raw, self._preloaded = self._preloaded or self.source.collect(), None
+        preloaded, self._preloaded = self._preloaded, None
+        if isinstance(preloaded, concurrent.futures.Future):  # taken under the source's own deadlines
+            preloaded = preloaded.result()
+        raw = preloaded or self.source.collect()
         if self.tap is not None:
             self.tap(raw)
         return raw, build_snapshot(self._previous, raw, self._seq + 1)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import threading
 
@@ -301,3 +302,27 @@ def test_a_preloaded_first_sample_is_published_without_collecting_it():
     snaps = run(main())
     assert source.collections == 2 and tapped[0] is first  # the preloaded one, then one collection
     assert snaps[0].domains[0].sample == first.domains[0] and snaps[1].seq == 2
+
+
+def test_the_first_sample_still_being_taken_is_waited_for_in_the_worker_not_taken_twice():
+    """The UI starts before the first sample is in: the poller waits for that one (in its thread) and
+    collects again only when it failed (None)."""
+    clock = FakeClock()
+    source = FakeSource(clock)
+    first = source.collect()
+
+    async def main(pending: concurrent.futures.Future[RawSample | None], answer: RawSample | None):
+        p = poller(source, 1.0, first_gap=0.5)
+        p.preload(pending)
+        taking = asyncio.ensure_future(take(p, 1))
+        await asyncio.sleep(0.05)
+        assert not taking.done()  # no snapshot before the sample is in
+        pending.set_result(answer)
+        snaps = await asyncio.wait_for(taking, DEADLINE_S)
+        p.close()
+        return snaps
+
+    snaps = run(main(concurrent.futures.Future(), first))
+    assert source.collections == 1 and snaps[0].domains[0].sample == first.domains[0]
+    run(main(concurrent.futures.Future(), None))  # it failed: the poller collects itself
+    assert source.collections == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from xentui import safefile
@@ -36,24 +37,29 @@ def _player(args: argparse.Namespace, fallback: str | None = None) -> ReplayPlay
     return player
 
 
-def _open(args: argparse.Namespace) -> tuple[Source, RawSample | None]:
-    """The live source and its first sample (None: it failed; the feed will say so).  For the live view both
-    are made in a thread while the UI's modules load, the slow part of start-up (docs/feed.md)."""
-    def open_and_sample() -> tuple[Source, RawSample | None]:
-        source = open_source(args.connect, readonly=not args.write)
-        try:
-            return source, source.collect()
-        except SourceError:
-            return source, None
+def _open(args: argparse.Namespace) -> tuple[Source, Future[RawSample | None] | None]:
+    """The live source, and for the live view the future of its first sample: both are made in a thread while
+    the UI's modules load, the slow part of start-up (docs/feed.md).  The UI waits for the connection (bounded
+    by its deadline), never for the sample: it shows "connecting…" until the sample comes."""
+    def open_it() -> Source:
+        return open_source(args.connect, readonly=not args.write)
 
     if args.batch:
-        return open_source(args.connect, readonly=not args.write), None
+        return open_it(), None
     worker = Worker("xentui-open")
-    opening = worker.submit(open_and_sample)
+    opening = worker.submit(open_it)
+    first: Future[RawSample | None] = worker.submit(lambda: _first_sample(opening.result()))
     worker.shutdown()
     import xentui.ui.app  # noqa: F401  # meanwhile
 
-    return opening.result()
+    return opening.result(), first
+
+
+def _first_sample(source: Source) -> RawSample | None:
+    try:
+        return source.collect()
+    except SourceError:
+        return None  # the poller collects again and says what is wrong
 
 
 def main(args: argparse.Namespace) -> int:
@@ -70,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
         asyncio.set_event_loop(loop)
         events.use_loop(loop)
     source: Source | None = None
-    first: RawSample | None = None
+    first: Future[RawSample | None] | None = None
     player: ReplayPlayer | int | None = None
     if args.replay or args.demo:
         player = _player(args)

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 CAP = 16  # calls running at once in the whole process (each holds one thread)
+QUICK_S = 5.0  # a call that must answer at once: list the domains, look one up, register for events
 THREAD_NAME = "xentui-call"
 
 _lock = threading.Lock()

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import Iterable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -387,7 +388,7 @@ class XentuiApp(App[None]):
 
 def run_app(source: Source, settings: config.Settings, problems: list[str], config_path: Path | None,
             loop: asyncio.AbstractEventLoop | None = None, *, player: ReplayPlayer | None = None,
-            recorder: Recorder | None = None, first: RawSample | None = None) -> int:
+            recorder: Recorder | None = None, first: RawSample | Future[RawSample | None] | None = None) -> int:
     # Each tick at 1000 domains allocates ~20 000 short-lived, acyclic objects: with the default
     # threshold (700) the cyclic GC ran ~30 times a tick, over Textual's whole heap (1 % of a core).
     gc.set_threshold(20_000, 20, 20)

@@ -36,7 +36,6 @@ __all__ = ["LibvirtSource"]
 
 T = TypeVar("T")
 SLOW_CALL_LIMIT_S = 30.0  # a stats call of a busy (answering) libvirtd is waited for this long
-CALL_DEADLINE_S = 5.0  # a call the tick cannot go on without (listing domains)
 
 
 class LibvirtSource(Source):
@@ -206,7 +205,7 @@ class LibvirtSource(Source):
     def _listed(self) -> Listed:
         """Fallback when there is no bulk call: every domain, with no statistics yet."""
         try:
-            doms = deadlines.call(lambda: self.conn.listAllDomains(0), CALL_DEADLINE_S, "list domains")
+            doms = deadlines.call(lambda: self.conn.listAllDomains(0), deadlines.QUICK_S, "list domains")
         except deadlines.NoAnswer as err:
             raise SourceError(f"{self.uri!r}: {err}") from None
         return [(dom, {}) for dom in doms]

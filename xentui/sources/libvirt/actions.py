@@ -14,7 +14,6 @@ from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
 
 ACTION_DEADLINE_S = 10.0  # an action (pause, set memory, ...) that has not returned by then may still take effect
-CALL_DEADLINE_S = 5.0  # a lookup
 
 LIVE = libvirt.VIR_DOMAIN_AFFECT_LIVE
 CONFIG = libvirt.VIR_DOMAIN_AFFECT_CONFIG
@@ -66,7 +65,7 @@ def _pin(dom: libvirt.virDomain, domain: DomainSample, params: ActionParams, cpu
                                   "nothing pinned") from None
             applied = f"vCPU {format_cpulist(frozenset(done))} pinned, " if done else "nothing pinned: "
             left = frozenset(targets) - frozenset(done)
-            raise ActionError(f"pin {domain.name}: {applied}vCPU {vcpu} failed ({error_line(err)}); "
+            raise ActionError(f"pin {domain.name}: {applied}vCPU {one} failed ({error_line(err)}); "
                               f"vCPU {format_cpulist(left)} keep their old affinity") from None
         done.append(one)
 
@@ -90,7 +89,7 @@ class Acting:
 
     def current_uuid(self, conn: libvirt.virConnect, domain: DomainSample) -> str | None:
         try:
-            return deadlines.call(lambda: current_uuid(conn, domain), CALL_DEADLINE_S, f"look up {domain.name}")
+            return deadlines.call(lambda: current_uuid(conn, domain), deadlines.QUICK_S, f"look up {domain.name}")
         except deadlines.NoAnswer as err:
             raise ActionError(f"{err}; nothing done") from None
 

@@ -20,7 +20,6 @@ import libvirt
 from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
 
-CALL_DEADLINE_S = 5.0  # to register for events
 _impl: Any = None
 
 
@@ -113,7 +112,7 @@ class Lifecycle:
             return None
 
         try:
-            return deadlines.call(register, CALL_DEADLINE_S, "register for lifecycle events")
+            return deadlines.call(register, deadlines.QUICK_S, "register for lifecycle events")
         except deadlines.NoAnswer as err:
             return str(err)
 

@@ -164,7 +164,7 @@ class DomainActions:
         async def work() -> None:
             for sample in samples:
                 try:
-                    took = await poller.act(  # type: ignore[no-untyped-call]
+                    took = await poller.act(
                         lambda s=sample: perform(source, s, action, host=host, **params))  # type: ignore[arg-type]
                 except (ActionError, NoAnswer) as err:
                     self.notify(one_line(str(err)), severity="error", timeout=10)

@@ -186,7 +186,7 @@ class VcpuScreen(LiveView):
     async def _apply(self, sample: DomainSample, host: HostSample, vcpu: int | str, text: str) -> None:
         source, persistent = self.xentui.source, self.persistent
         try:
-            took = await self.xentui.poller.act(  # type: ignore[no-untyped-call]
+            took = await self.xentui.poller.act(
                 lambda: perform(source, sample, Action.PIN, host=host, vcpu=vcpu,  # type: ignore[arg-type]
                                 hard=text, persistent=persistent))
         except (ActionError, NoAnswer) as err:

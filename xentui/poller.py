@@ -234,14 +234,6 @@ class Poller:
             # Woken early: still at most one collection per MIN_DELAY, however many events come.
             await self._sleep(max(0.0, MIN_DELAY - (self._clock() - self._last_start)))
 
-    async def snapshots(self) -> AsyncIterator[Snapshot]:
-        """Only the snapshots, and SourceError when the source is lost (tests, simple consumers)."""
-        async for event in self.events():
-            if isinstance(event, Lost):
-                raise SourceError(event.reason)
-            if isinstance(event, Snapshot):
-                yield event
-
     def close(self) -> None:
         """Close the source after any collection in flight (never concurrently)."""
         if self._closed:

@@ -102,7 +102,7 @@ class XentuiApp(App[None]):
         for problem in self.problems:
             self.notify(problem, severity="warning", timeout=10)
         if self.keymap:
-            self.set_keymap(self.keymap)
+            self.set_keymap(keys.textual_keymap(self.keymap))  # the others on a rebound key's keys kept
         self.refit()
         self.table.focus()
         if self.poll:
@@ -189,7 +189,8 @@ class XentuiApp(App[None]):
 
     @property
     def context(self) -> cols.Context:
-        return cols.Context(cpu_mode=self.view.cpu_mode, history=self.history)
+        return cols.Context(self.view.cpu_mode, self.history, attach_key=keys.key_hint("cache_monitor", self.keymap),
+                            cpu_key=keys.key_hint("cpu_mode", self.keymap))  # the keys named, as the keymap has them
 
     def present(self, snapshot: Snapshot) -> None:
         has_cache = any(v.cache is not None for v in snapshot.domains)
@@ -204,7 +205,7 @@ class XentuiApp(App[None]):
 
     def show_header(self) -> None:
         if self.snapshot is not None:
-            self.query_one(HostHeader).show(self.snapshot, cpu_mode=self.view.cpu_mode, mode_line=self.feed.mode_line(),
+            self.query_one(HostHeader).show(self.snapshot, ctx=self.context, mode_line=self.feed.mode_line(),
                                             width=self.size.width, alert=self.feed.alert())
 
     def selected(self) -> DomainView | None:
@@ -221,7 +222,7 @@ class XentuiApp(App[None]):
     @on(DomainTable.CursorMoved)
     def update_detail(self) -> None:
         self.query_one(DetailPane).show(self.selected(), self.view.details,
-                                        self.snapshot.host if self.snapshot else None)
+                                        self.snapshot.host if self.snapshot else None, self.context.attach_key)
 
     # --- settings -----------------------------------------------------------------
 

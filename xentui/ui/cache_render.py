@@ -10,22 +10,23 @@ from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import Visible, one_line, visible
 from xentui.units import human_bytes, pct
 
-NOT_ATTACHED_WORDS = "domain not attached: press A to attach"  # the key hint the status code leaves to the UI
+NOT_ATTACHED_WORDS = "domain not attached: press {key} to attach"  # the key hint the status code leaves to the UI
 
 
 def _not_attached(status: str) -> bool:
     return CacheStatus.of(status) is CacheStatus.NOT_ATTACHED
 
 
-def cache_lines(view: DomainView, host: HostSample | None) -> list[Visible]:
-    """One line per L3 (socket): occupancy, its share of that L3, MBM total / local."""
+def cache_lines(view: DomainView, host: HostSample | None, attach_key: str = "A") -> list[Visible]:
+    """One line per L3 (socket): occupancy, its share of that L3, MBM total / local (``attach_key``: the
+    cache_monitor key, as shown)."""
     c = view.cache
     if c is None:
         why = host.cache_monitoring if host is not None and host.cache_monitoring else "no Cache QoS source"
         return [Visible(f"Cache QoS: {one_line(why)}")]
     source = visible(c.source)
     if c.status:
-        why = NOT_ATTACHED_WORDS if _not_attached(c.status) else one_line(c.status)
+        why = NOT_ATTACHED_WORDS.format(key=attach_key) if _not_attached(c.status) else one_line(c.status)
         return [Visible(f"Cache QoS ({source}): {why}")]
     lines = [f"Cache QoS ({source}): LLC {human_bytes(c.occupancy_bytes)}, "
              f"MBM total {human_bytes(c.mbm_total_bytes_s, '/s')}, local {human_bytes(c.mbm_local_bytes_s, '/s')}"]
@@ -39,7 +40,7 @@ def cache_lines(view: DomainView, host: HostSample | None) -> list[Visible]:
     return list(map(Visible, lines))
 
 
-def host_cache_line(snapshot: Snapshot) -> Visible | None:
+def host_cache_line(snapshot: Snapshot, attach_key: str = "A") -> Visible | None:
     """Total L3 and how much the monitored domains hold; or why there is no Cache QoS; None: nothing to say."""
     h = snapshot.host
     if h.cache_monitoring:
@@ -59,7 +60,7 @@ def host_cache_line(snapshot: Snapshot) -> Visible | None:
     parts.append(f"{len(monitored)} monitored domains hold {human_bytes(held)}{share}")
     unattached = sum(1 for c in caches if _not_attached(c.status))
     if unattached:
-        parts.append(f"- {unattached} not attached: press A to attach")
+        parts.append(f"- {unattached} not attached: press {attach_key} to attach")
     other = sorted({c.status for c in caches if c.status and not _not_attached(c.status)})
     if other:
         parts.append(f"- {one_line(other[0])}" + (f" (+{len(other) - 1} more reasons)" if len(other) > 1 else ""))

@@ -40,6 +40,8 @@ class Context:
 
     cpu_mode: str = "pcpu"  # "pcpu": % of one pCPU (xentop); "host": % of the whole host (virt-top)
     history: History | None = None  # for the CPU sparkline
+    attach_key: str = "A"  # the keys the UI names, as the user's keymap has them (keys.key_hint)
+    cpu_key: str = "t"
 
 
 SPARK = " ▁▂▃▄▅▆▇█"
@@ -135,7 +137,7 @@ def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
     def text(v: DomainView, _c: Context) -> str:
         if v.cache is not None and v.cache.status:  # the LLC cell says what to do, the header and detail why
             not_attached = CacheStatus.of(v.cache.status) is CacheStatus.NOT_ATTACHED
-            return "press A" if attr == "occupancy_bytes" and not_attached else "-"
+            return f"press {_c.attach_key}" if attr == "occupancy_bytes" and not_attached else "-"
         figure = value(v, _c)
         if pct:
             return number(figure)

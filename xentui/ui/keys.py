@@ -14,14 +14,14 @@ applied with ``App.set_keymap``; :func:`check_keymap` turns a bad entry into one
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from textual.binding import Binding
-from textual.keys import Keys, format_key, key_to_character
+from textual.keys import KEY_NAME_REPLACEMENTS, Keys, format_key, key_to_character
 
 from xentui.actions import Action
+from xentui.ui.textual_workarounds import character_to_key
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,12 @@ class Key:
     live_only: bool = False  # off in a replay: a recording cannot be acted on, its pace is its own
     replay_only: bool = False  # on in a replay only
     domain: tuple[Action, ...] = ()  # the domain actions it requests (the action menu's keys)
+    help_after: str = ""  # the help lists it after this id's row (elsewhere than the footer has it)
+
+    @property
+    def modes(self) -> frozenset[str]:
+        """Where it is on: "live", "replay" or both (two ids may share a key only if never on together)."""
+        return frozenset(("live",) if self.live_only else ("replay",) if self.replay_only else ("live", "replay"))
 
     @property
     def id(self) -> str:
@@ -60,7 +66,7 @@ SORT_HELP = "sort by the previous / next column"
 APP_KEYS: tuple[Key, ...] = (
     _key("q,Q", "quit", "Quit", id="quit", help=QUIT_HELP),
     _key("escape", "escape", id="escape", help=QUIT_HELP),
-    _key("f1,question_mark", "help", "Help", id="help", help="this help"),
+    _key("f1,question_mark", "help", "Help", id="help", help="this help", help_after="command_palette"),
     _key("s,S", "sort(1)", "Sort", show=False, id="sort", help="sort by the next column (xentop)"),
     _key("less_than_sign", "sort(-1)", id="sort_previous", help=SORT_HELP),
     _key("greater_than_sign,f6", "sort(1)", "Sort", key_display="> F6", id="sort_next", help=SORT_HELP),
@@ -100,7 +106,7 @@ APP_KEYS: tuple[Key, ...] = (
          help="vCPU line of the selected domain (xentop -v)"),
     _key("enter,V", "vcpu_view", "vCPUs", key_display="Enter", id="vcpu_view", guarded=True,
          help="vCPU view of the selected domain: placement matrix, pin (p), all vCPUs (a), config too (c)"),
-    _key("1", "pcpu_view", "pCPUs", id="pcpu_view", guarded=True,
+    _key("1", "pcpu_view", "pCPUs", id="pcpu_view", guarded=True, help_after="host_charts",
          help="pCPU view: use of each physical CPU and the vCPUs on it, by NUMA node (virt-top -1)"),
     _key("h", "charts", "Charts", id="charts",
          help="charts of the selected domain: CPU % per vCPU, memory, network, disk (history)"),
@@ -141,7 +147,7 @@ REPLAY_KEYS: tuple[Key, ...] = (
 
 # The domain table's own keys (focused: they come first); Home and End are not in the help.
 TABLE_KEYS: tuple[Key, ...] = (
-    _key("up", "move(-1)", id="up", help=MOVE_HELP),
+    _key("up", "move(-1)", id="up", help=MOVE_HELP, help_after="quit"),
     _key("down", "move(1)", id="down", help=MOVE_HELP),
     _key("pageup", "page(-1)", id="page_up", help=MOVE_HELP),
     _key("pagedown", "page(1)", id="page_down", help=MOVE_HELP),
@@ -160,13 +166,19 @@ GUARDED_ACTIONS = frozenset(k.action for k in KEYMAP if k.guarded)
 LIVE_ONLY_ACTIONS = frozenset(k.action for k in KEYMAP if k.live_only)
 REPLAY_ACTIONS = frozenset(k.action for k in KEYMAP if k.replay_only)
 DOMAIN_KEY: dict[Action, str] = {a: k.id for k in KEYMAP for a in k.domain}  # action -> binding id
+
+
+def _help_sequence() -> list[str]:
+    """The ids in the help's order: the table's, but for the few declared ``help_after`` another id."""
+    order = [k.id for k in KEYMAP if not k.help_after]
+    for k in KEYMAP:
+        if k.help_after:
+            order.insert(order.index(k.help_after) + 1, k.id)
+    return order
+
+
 # The help's rows, in this order (a row: the keys sharing one help text, in KEYMAP order).
-HELP_SEQUENCE = ("quit", "up", "sort", "sort_previous", "invert", "filter", "cpu_mode", "delay", "tag", "untag",
-                 "freeze", "menu", "pause_domain", "shutdown", "reboot", "destroy", "balloon", "start",
-                 "cache_monitor", "detail_cache", "detail_nets", "detail_vbds", "detail_vcpus", "vcpu_view",
-                 "charts", "host_charts", "pcpu_view", "header", "columns", "repaint", "command_palette", "help",
-                 *(k.id for k in REPLAY_KEYS))
-HELP_ORDER: tuple[str, ...] = tuple(dict.fromkeys(BY_ID[i].binding.tooltip for i in HELP_SEQUENCE))
+HELP_ORDER: tuple[str, ...] = tuple(dict.fromkeys(t for i in _help_sequence() if (t := BY_ID[i].binding.tooltip)))
 POSITION = {k.id: n for n, k in enumerate(KEYMAP)}
 
 # --- key names as people read them -------------------------------------------------------
@@ -191,30 +203,58 @@ def keys_of(key_id: str, keymap: Mapping[str, str] | None = None) -> list[str]:
     return [k.strip() for k in keys.split(",") if k.strip()]
 
 
+def key_hint(key_id: str, keymap: Mapping[str, str] | None = None) -> str:
+    """The first key of ``key_id`` as people read it: what a "press A to attach" names."""
+    return display(keys_of(key_id, keymap)[0])
+
+
 # --- the user's keymap ---------------------------------------------------------------------
 
 MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
-KEY_NAMES = frozenset(k.value for k in Keys)
+KEY_NAMES = frozenset(k.value for k in Keys) | frozenset(KEY_NAME_REPLACEMENTS.values())  # + "plus", "minus"
 MAX_KEYS = 8  # keys per binding
 MAX_ENTRIES = 100
-CHARACTER = {"?": "question_mark", "/": "slash", ",": "comma", ".": "full_stop", " ": "space"}
+NOT_A_KEY = "is not a key"
 
 
-def _normal(key: str) -> str | None:
-    """One key in Textual's long form (``?`` -> ``question_mark``), or None when it is no key."""
+def _normal(key: str) -> str:
+    """One key named as Textual's key events name it (``?`` -> ``question_mark``, ``+`` -> ``plus``,
+    ``F1`` -> ``f1``, ``ctrl+Q`` -> ``ctrl+q``); ValueError: why it can never fire."""
     *modifiers, name = key.split("+") if len(key) > 1 else [key]
+    modifiers = [m.lower() for m in modifiers]
     if any(m not in MODIFIERS for m in modifiers) or not name:
-        return None
+        raise ValueError(NOT_A_KEY)
+    if len(name) > 1:
+        name = name.lower()
+        character = key_to_character(name)  # plus_sign, hyphen_minus: Unicode's names for Textual's plus, minus
+        if character is not None and len(character) == 1 and character.isprintable():
+            name = character
+        elif name not in KEY_NAMES:
+            raise ValueError(NOT_A_KEY)
     if len(name) == 1:
         if not name.isprintable():
-            return None
-        if not name.isalnum():
-            name = CHARACTER.get(name) or unicodedata.name(name, "").lower().replace(" ", "_").replace("-", "_")
-            if not name:
-                return None
-    elif name not in KEY_NAMES and key_to_character(name) is None:
-        return None
-    return "+".join([*modifiers, name])
+            raise ValueError(NOT_A_KEY)
+        if modifiers == ["shift"]:
+            right = f'"{name.upper()}"' if name.isalpha() else "the character shift types (e.g. \"?\")"
+            raise ValueError(f"never fires: the terminal sends the shifted character; write {right}")
+        if modifiers and name.isalpha():  # ctrl+Q arrives as ctrl+q, alt+Q as alt+shift+q
+            if name.isupper() and "alt" in modifiers:
+                modifiers.append("shift")
+            name = name.lower()
+        name = character_to_key(name)
+    return "+".join([*sorted(set(modifiers)), name])
+
+
+def _clash(key_id: str, keymap: Mapping[str, str]) -> tuple[str, str] | None:
+    """(key, other id) when a key of ``key_id`` in ``keymap`` is another id's that can be on at the same time
+    (a key the table itself gives both, like Home, is no clash)."""
+    me = BY_ID[key_id]
+    for key in keys_of(key_id, keymap):
+        for other in KEYMAP:
+            if (other.id != key_id and other.modes & me.modes and key in keys_of(other.id, keymap)
+                    and not (key in keys_of(key_id) and key in keys_of(other.id))):
+                return key, other.id
+    return None
 
 
 def check_keymap(entries: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
@@ -230,11 +270,38 @@ def check_keymap(entries: Iterable[tuple[str, str]]) -> tuple[dict[str, str], li
             problems.append(f"[keys] {key_id[:40]!r}: no such key binding (e.g. {near})")
             continue
         wanted = [k.strip() for k in keys.split(",")] if len(keys) <= 100 else []
-        normal = [_normal(k) for k in wanted]
-        if not wanted or len(wanted) > MAX_KEYS or None in normal:
-            bad = next((k for k, n in zip(wanted, normal, strict=True) if n is None), keys[:40])
-            problems.append(f"[keys] {key_id} = {keys[:40]!r}: {bad[:20]!r} is not a key "
-                            f"(write e.g. \"ctrl+q\", \"f5\", \"x\" or \"x,f9\"; {MAX_KEYS} keys at most)")
+        normal: list[str] = []
+        try:
+            if not wanted or len(wanted) > MAX_KEYS:
+                raise ValueError(NOT_A_KEY)
+            for key in wanted:
+                normal.append(_normal(key))
+        except ValueError as why:
+            bad = wanted[len(normal)] if len(normal) < len(wanted) else keys
+            problems.append(f"[keys] {key_id} = {keys[:40]!r}: {bad[:20]!r} {why}" + (
+                f" (write e.g. \"ctrl+q\", \"f5\", \"x\" or \"x,f9\"; {MAX_KEYS} keys at most)"
+                if str(why) == NOT_A_KEY else ""))
             continue
-        keymap[key_id] = ",".join(n for n in normal if n is not None)
+        keymap[key_id] = ",".join(dict.fromkeys(normal))
+    while clash := next(((i, c) for i in keymap if (c := _clash(i, keymap))), None):  # refuse, then look again
+        key_id, (key, other) = clash
+        problems.append(f"[keys] {key_id} = {keymap.pop(key_id)!r}: {display(key)} is already {other}'s key, so "
+                        f"{key_id} keeps {', '.join(map(display, keys_of(key_id)))} "
+                        f"(rebind {other} too, or choose a free key)")
     return keymap, problems
+
+
+def textual_keymap(keymap: Mapping[str, str]) -> dict[str, str]:
+    """What to give ``App.set_keymap`` for the user's ``keymap``: Textual's ``apply_keymap`` drops a rebound
+    binding's old and new keys whole, with every other binding on them; those others, listed with their own
+    keys, are put back."""
+    out = dict(keymap)
+    todo = list(keymap)
+    while todo:
+        key_id = todo.pop()
+        touched = {*keys_of(key_id), *keys_of(key_id, keymap)}
+        for k in KEYMAP:
+            if k.id not in out and touched & set(keys_of(k.id)):
+                out[k.id] = k.binding.key
+                todo.append(k.id)
+    return out

@@ -11,6 +11,9 @@ checks the patch against its output.
 :func:`no_color` swaps its private line filters for one that strips them.
 
 3. :func:`screen_bytes` and :func:`full_frame`: what a full repaint draws, read from the compositor (for tests).
+
+4. :func:`character_to_key`: Textual's name for the key a character types (``+`` -> ``plus``), as its input
+parser makes it: the user's ``[keys]`` must name keys exactly as the key events will.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rich.control import Control
 from textual._compositor import ChopsUpdate
 from textual.app import App
 from textual.filter import ANSIToTruecolor, Monochrome, NoColor
+from textual.keys import _character_to_key
 
 
 def render_segments(self: ChopsUpdate, console: Console) -> str:
@@ -58,3 +62,8 @@ def full_frame(app: App) -> object:
 def screen_bytes(app: App) -> str:
     """What a full repaint of the current screen sends to the terminal (tests: no control byte from a name)."""
     return app.screen._compositor.render_update(full=True).render_segments(app.console)
+
+
+def character_to_key(character: str) -> str:
+    """The key name Textual's events give for one typed character (``?`` -> ``question_mark``)."""
+    return _character_to_key(character)

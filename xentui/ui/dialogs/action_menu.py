@@ -39,7 +39,9 @@ def action_keys(action: Action, keymap: Mapping[str, str] | None = None) -> list
 class ActionMenu(ModalScreen[Action | None]):
     """The actions offered for the targets' state, with their keys."""
 
-    BINDINGS = [Binding(f"escape,{keys.BY_ID['menu'].binding.key}", "dismiss(None)", "Cancel")]
+    # The menu key closes it too: the binding has the keymap's id, so the user's keymap rebinds it here as well.
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"),
+                Binding(keys.BY_ID["menu"].binding.key, "dismiss(None)", show=False, id="menu")]
 
     def __init__(self, title: Content, actions: list[Action], keymap: Mapping[str, str] | None = None):
         super().__init__()

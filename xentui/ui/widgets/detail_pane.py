@@ -17,7 +17,7 @@ from xentui.ui.literal import Visible, lines
 class DetailPane(Static):
     """Plain text lines ("[ca: 0]" is not markup), the domain's name first."""
 
-    def show(self, view: DomainView | None, details: Set[str], host: HostSample | None) -> None:
+    def show(self, view: DomainView | None, details: Set[str], host: HostSample | None, attach_key: str = "A") -> None:
         self.set_class(not details or view is None, "-hidden")
         if not details or view is None:
             return
@@ -29,5 +29,5 @@ class DetailPane(Static):
         if "vbds" in details:
             shown.extend(Visible(vbd_line(i, b)) for i, b in enumerate(view.sample.blocks))  # the name made visible
         if "cache" in details:
-            shown.extend(cache_lines(view, host))
+            shown.extend(cache_lines(view, host, attach_key))
         self.update(lines(shown))

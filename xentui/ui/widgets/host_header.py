@@ -11,7 +11,7 @@ from textual.widget import Widget
 from xentui.model import DomainState, Snapshot
 from xentui.text import one_line
 from xentui.ui.cache_render import host_cache_line
-from xentui.ui.columns import cpu_bar
+from xentui.ui.columns import Context, cpu_bar
 from xentui.ui.literal import literal, markup, stack
 from xentui.units import human_kib
 
@@ -69,19 +69,19 @@ class HostHeader(Widget):
         """What the header shows, as plain text."""
         return "\n".join(line.plain for line in self.lines)
 
-    def show(self, snapshot: Snapshot, *, cpu_mode: str, mode_line: Content, width: int,
+    def show(self, snapshot: Snapshot, *, ctx: Context, mode_line: Content, width: int,
              alert: str | None = None) -> None:
         """``alert``: the source stopped answering; said on the second line, the data kept (stale)."""
         h = snapshot.host
         clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
         up = f"  up {uptime(snapshot.wall - h.boot_time)}" if h.boot_time else ""
         used = h.mem_total_kib - h.mem_free_kib
-        cpu_text = "% of one pCPU" if cpu_mode == "pcpu" else "% of the whole host"
+        cpu_text = "% of one pCPU" if ctx.cpu_mode == "pcpu" else "% of the whole host"
         lines = [
             markup("[b]$host[/b]  $hypervisor $version  $clock$up   ", host=h.hostname, hypervisor=h.hypervisor,
                    version=h.hypervisor_version, clock=clock, up=up) + mode_line,
-            markup("CPUs: $pcpus @ ${mhz}MHz   CPU(%) = $mode ([b]t[/b] toggles)", pcpus=h.pcpus, mhz=h.mhz,
-                   mode=cpu_text),
+            markup("CPUs: $pcpus @ ${mhz}MHz   CPU(%) = $mode ([b]$key[/b] toggles)", pcpus=h.pcpus, mhz=h.mhz,
+                   mode=cpu_text, key=ctx.cpu_key),
             literal(f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, "
                     f"{human_kib(h.mem_free_kib)} free"),
         ]
@@ -96,7 +96,7 @@ class HostHeader(Widget):
         if snapshot.pcpu_pct:
             lines.extend(map(markup, pcpu_bars(snapshot.pcpu_pct, width - 2)))
         lines.extend(markup("[$level-warn]$note[/]", note=one_line(note)) for note in snapshot.notices)
-        cache = host_cache_line(snapshot)
+        cache = host_cache_line(snapshot, ctx.attach_key)
         if cache:
             lines.append(literal(cache))
         lines.extend(markup("[$level-crit]$err[/]", err=one_line(err)) for err in snapshot.errors)

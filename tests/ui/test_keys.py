@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from textual.actions import parse
 from textual.widgets import Static
 
 from tests.recordings import write
@@ -11,6 +12,7 @@ from xentui import config
 from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui import keys
+from xentui.ui.dialogs.action_menu import ActionMenu
 from xentui.ui.dialogs.columns import ColumnsScreen
 from xentui.ui.dialogs.help import HelpScreen
 from xentui.ui.dialogs.prompt import PromptScreen
@@ -207,6 +209,87 @@ async def test_keys_rebound_by_id_in_the_config(tmp_path, monkeypatch):
         await help_matches_active_bindings(app, pilot, "f5")
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "q still quits (its entry was refused)")
+
+
+async def every_binding_fires(app, pilot, mode: str) -> int:
+    """Each key of each keymap id on in ``mode`` runs that id's action (recorded, not run); the presses."""
+    fired: list[str] = []
+
+    async def record(action: str, default_namespace=None, namespaces=None) -> bool:
+        _target, name, params = parse(action)
+        if not (default_namespace or app).check_action(name, params):
+            return False  # off (e.g. a replay key in the live view): the next binding on the key is tried
+        fired.append(action)
+        return True
+
+    app.run_action = record
+    on = [k for k in keys.KEYMAP if mode in k.modes]
+    presses = 0
+    for k in on:
+        for key in keys.keys_of(k.id, app.keymap):
+            owners = {o.binding.action for o in on if key in keys.keys_of(o.id, app.keymap)}
+            fired.clear()
+            await pilot.press(key)
+            presses += 1
+            await until(pilot, lambda: fired, f"{key} ({k.id}) ran nothing in the {mode} view")
+            assert fired == [k.binding.action] if len(owners) == 1 else fired[0] in owners, (k.id, key, fired)
+    return presses
+
+
+async def replaying(tmp_path, keymap: dict[str, str]):
+    source = SyntheticSource(count=3)
+    player = ReplayPlayer.open(write(tmp_path / "r.xtrec.gz", [source.collect() for _ in range(3)], source.uri))
+    return running_app(player.source, player=player, size=(120, 50), poll=False,
+                       settings=config.Settings(keys=tuple(keymap.items())))
+
+
+REBOUND = [{"replay_toggle": "P"}, {"tag": "T"}, {"quit": "t"},  # each shares its old or new key with other ids
+           {"delay": "+", "untag": "-", "help": "F5", "repaint": "ctrl+Q", "detail_vcpus": "plus_sign"}]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("keymap", REBOUND, ids=lambda km: ",".join(km))
+async def test_rebinding_one_id_keeps_every_other_binding(tmp_path, monkeypatch, keymap):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    settings = config.Settings(keys=tuple(keymap.items()))
+    async with running_app(size=(120, 50), settings=settings, snapshot=snapshots()[-1]) as (app, pilot):
+        refused = [m for m in messages(app) if m.startswith("[keys]")]
+        assert set(app.keymap) | {m.split()[1] for m in refused} == set(keymap)  # each applied or refused
+        assert await every_binding_fires(app, pilot, "live") > 40
+    async with await replaying(tmp_path, keymap) as (app, pilot):
+        assert await every_binding_fires(app, pilot, "replay") > 30
+
+
+@pytest.mark.asyncio
+async def test_a_key_already_another_ids_is_refused_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    settings = config.Settings(keys=(("quit", "t"), ("sort", "shift+s")))
+    async with running_app(size=(120, 50), settings=settings, snapshot=snapshots()[-1]) as (app, pilot):
+        assert app.keymap == {}
+        assert ("[keys] quit = 't': t is already cpu_mode's key, so quit keeps q, Q "
+                "(rebind cpu_mode too, or choose a free key)") in messages(app)
+        assert any(m.startswith("[keys] sort = 'shift+s'") and 'write "S"' in m for m in messages(app))
+        await pilot.press("t")
+        await until(pilot, lambda: app.view.cpu_mode == "host", "t still toggles the CPU mode")
+
+
+@pytest.mark.asyncio
+async def test_the_menu_key_and_the_attach_hint_follow_the_keymap(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    settings = config.Settings(keys=(("menu", "y"), ("cache_monitor", "ctrl+a"), ("cpu_mode", "C")))
+    source = SyntheticSource(count=4, cache=True)  # the fourth domain: not attached
+    async with running_app(source, size=(200, 50), settings=settings, poll=True) as (app, pilot):
+        unattached = "build"  # i % 4 == 3
+        await until(pilot, lambda: app.snapshot is not None and unattached in names(app), "first data")
+        assert app.table.cell_text(app.table.order[names(app).index(unattached)], "llc") == "press Ctrl+A"
+        header = app.query_one("#host").text
+        assert "not attached: press Ctrl+A to attach" in header and "(C toggles)" in header
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ActionMenu), "the menu on its rebound key")
+        await pilot.press("y")  # the same key closes it
+        await until(pilot, lambda: not isinstance(app.screen, ActionMenu), "the menu closed by its own key")
+        await pilot.press("x")
+        assert not isinstance(app.screen, ActionMenu)  # the old key is free
 
 
 def test_the_readme_key_table_names_every_help_key():

@@ -101,8 +101,7 @@ class XentuiApp(App[None]):
     def on_mount(self) -> None:
         for problem in self.problems:
             self.notify(problem, severity="warning", timeout=10)
-        if self.keymap:
-            self.set_keymap(keys.textual_keymap(self.keymap))  # the others on a rebound key's keys kept
+        self.set_keymap(keys.textual_keymap(self.keymap))  # and the ids sharing a rebound id's keys, kept
         self.refit()
         self.table.focus()
         if self.poll:

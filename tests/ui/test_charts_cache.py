@@ -66,3 +66,15 @@ async def test_a_covered_table_is_not_redrawn_and_catches_up_when_the_view_close
         await pilot.press("escape")
         await pilot.pause()
         assert presented == [99]  # the table caught up once, with the newest snapshot
+
+
+async def test_a_domain_not_attached_says_so_in_words_with_its_key_in_the_charts_title():
+    app = DemoScreenApp(cache=True, ticks=4)
+    async with app.run_test(size=(150, 44)) as pilot:
+        await pilot.pause()
+        detached = [v for v in app.snapshot.domains if v.cache is not None and v.cache.status]
+        assert detached, "the synthetic host with cache=True has domains no group holds"
+        await pilot.press(*["down"] * app.table.order.index(detached[0].uuid), "h")
+        await pilot.pause()
+        title = str(app.screen.query_one("#charts-title").render())
+        assert "Cache QoS: domain not attached: press A to attach" in title and "not-attached" not in title

@@ -17,6 +17,11 @@ def _not_attached(status: str) -> bool:
     return CacheStatus.of(status) is CacheStatus.NOT_ATTACHED
 
 
+def status_words(status: str, attach_key: str = "A") -> str:
+    """A domain's Cache QoS status as the admin reads it: the key hint for the stable code, else the reason."""
+    return NOT_ATTACHED_WORDS.format(key=attach_key) if _not_attached(status) else one_line(status)
+
+
 def cache_lines(view: DomainView, host: HostSample | None, attach_key: str = "A") -> list[Visible]:
     """One line per L3 (socket): occupancy, its share of that L3, MBM total / local (``attach_key``: the
     cache_monitor key, as shown)."""
@@ -26,8 +31,7 @@ def cache_lines(view: DomainView, host: HostSample | None, attach_key: str = "A"
         return [Visible(f"Cache QoS: {one_line(why)}")]
     source = visible(c.source)
     if c.status:
-        why = NOT_ATTACHED_WORDS.format(key=attach_key) if _not_attached(c.status) else one_line(c.status)
-        return [Visible(f"Cache QoS ({source}): {why}")]
+        return [Visible(f"Cache QoS ({source}): {status_words(c.status, attach_key)}")]
     lines = [f"Cache QoS ({source}): LLC {human_bytes(c.occupancy_bytes)}, "
              f"MBM total {human_bytes(c.mbm_total_bytes_s, '/s')}, local {human_bytes(c.mbm_local_bytes_s, '/s')}"]
     for b in c.banks:

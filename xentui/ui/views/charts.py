@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 
 from xentui.history import CACHE_SERIES, History, Ring
 from xentui.model import Snapshot
+from xentui.ui.cache_render import status_words
 from xentui.ui.literal import markup
 from xentui.ui.views.base import LiveView
 from xentui.units import byte_scale
@@ -122,7 +123,8 @@ class DomainChartsScreen(ChartsScreen):
             return
         s = dom.series
         span = f"{len(s['cpu_pct'])} updates"
-        why = (view.cache.status if view.cache is not None else "") or snapshot.host.cache_monitoring
+        status = view.cache.status if view.cache is not None else ""
+        why = status_words(status, self.xentui.context.attach_key) if status else snapshot.host.cache_monitoring
         no_cache = "" if dom.cache is not None else f"  Cache QoS: {(why or 'none for this domain').strip()}"
         self.set_title(markup("[b]$name[/b]  history of the last $span  Esc: back$why", name=view.name, span=span,
                             why=no_cache))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import queue
 import threading
 import time
@@ -68,7 +69,8 @@ class Poller:
     ``first_gap``: seconds from the first published snapshot to the second (the UI shows the first
     sample at once and fills its rates soon after); None: ``delay``.
     ``reconnect``: after a lost connection, wait and try again (else the feed ends with ``Lost(reason, None)``).
-    ``tap``: called with each published raw sample, in the worker thread (a recorder).
+    ``tap``: called with each published raw sample, in the worker thread once the snapshot is out and before
+    the next collection (a recorder); it reports its own failures (one that raises is not retried).
     ``clock``/``sleep``: injectable for tests (monotonic seconds; an awaitable sleep).
     """
 
@@ -105,10 +107,8 @@ class Poller:
         self._preloaded = raw
 
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
-        """In the worker thread: the sample (handed to the tap), and the snapshot built against the previous one."""
+        """In the worker thread: the sample, and the snapshot built against the previous one."""
         raw, self._preloaded = self._preloaded or self.source.collect(), None
-        if self.tap is not None:
-            self.tap(raw)
         return raw, build_snapshot(self._previous, raw, self._seq + 1)
 
     async def tick(self) -> Snapshot:
@@ -130,6 +130,8 @@ class Poller:
         self.lost = None
         self._seq += 1
         self._previous = raw
+        if self.tap is not None:  # queued behind this collection, ahead of the next: never delays the snapshot
+            self._worker.submit(functools.partial(self.tap, raw))
         return snapshot
 
     async def call(self, work: Callable[[], T]) -> T:

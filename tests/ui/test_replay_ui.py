@@ -178,3 +178,31 @@ async def test_record_while_watching_writes_each_frame_shown(tmp_path, monkeypat
     recording = load(path)
     assert shown <= len(recording) <= shown + 1  # + the collection in flight at the quit
     assert [d.name for d in recording.sample(shown - 1).domains] == [v.name for v in app.snapshot.domains]
+
+
+@pytest.mark.asyncio
+async def test_a_recording_that_fails_stops_with_one_notification_and_the_view_goes_on(tmp_path, monkeypatch):
+    """--record FILE on a disk that fills: one notification, the recording stops, the ticks keep coming."""
+    import errno
+
+    from xentui.recording.writer import Recorder
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    source = SyntheticSource(count=3)
+    recorder = Recorder(tmp_path / "full.xtrec.gz", source.uri, 0.2)
+    writes, write = [], recorder._write  # the tick lines, after the header
+
+    def fill(line):
+        writes.append(line)
+        if len(writes) >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(line)
+
+    monkeypatch.setattr(recorder, "_write", fill)
+    app = XentuiApp(source, config.Settings(delay=0.2), config_path=None, recorder=recorder)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq >= 5, "five frames shown")
+        stopped = [n.message for n in app._notifications if "stopped" in n.message]
+        assert stopped == ["recording to " + str(recorder.path) + " stopped: No space left on device (1 ticks kept)"]
+        assert len(writes) == 2  # no write after the failure
+        await pilot.press("q")

@@ -257,6 +257,32 @@ def test_the_tap_sees_each_published_sample_not_the_prime():
     assert [t.domains[0] for t in tapped] == [s.domains[0].sample for s in snaps]
 
 
+def test_the_tap_runs_after_the_snapshot_is_out_and_a_failing_tap_loses_no_tick():
+    """A slow tap (a recorder on a slow disk) never holds the snapshot back, and one that raises (disk full)
+    leaves the feed going."""
+    source = FakeSource(FakeClock())
+    received = threading.Semaphore(0)  # one release per snapshot the feed's consumer got
+    tapped: list[bool] = []
+
+    def tap(raw: RawSample) -> None:
+        tapped.append(received.acquire(timeout=DEADLINE_S / 4))  # True: this tick's snapshot was out before
+        raise OSError(28, "No space left on device")
+
+    async def main():
+        p = poller(source, 1.0, tap=tap)
+        snaps = []
+        async for event in p.events():
+            received.release()
+            snaps.append(event)
+            if len(snaps) == 3:
+                break
+        p.close()
+        return snaps
+
+    snaps = run(main())
+    assert [s.seq for s in snaps] == [1, 2, 3] and tapped[:2] == [True, True]
+
+
 def test_a_wake_collects_early_but_never_more_than_once_per_min_delay():
     source = FakeSource(FakeClock())
 

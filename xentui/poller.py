@@ -116,13 +116,13 @@ class Poller:
 
         The rate maths runs in the worker thread too: the event loop only receives the result.
         """
-        if self._previous is None and self.prime > 0:
-            self._previous = await self._in_worker(self.source.collect)
-            await self._sleep(self.prime)
-        self._last_start = self._clock()
         try:
             if self.lost is not None:
                 await self._in_worker(self.source.reconnect)
+            if self._previous is None and self.prime > 0:  # the silent first sample: lost like any other
+                self._previous = await self._in_worker(self.source.collect)
+                await self._sleep(self.prime)
+            self._last_start = self._clock()
             raw, snapshot = await self._in_worker(self._collect_and_build)
         except SourceError as err:
             self.lost = str(err)

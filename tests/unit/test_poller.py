@@ -207,6 +207,37 @@ def test_back_off_doubles_to_30_s_reconnects_and_says_when_it_is_back():
     assert isinstance(snap, Snapshot) and snap.seq == 1
 
 
+class DeadUntilReconnected(FakeSource):
+    """libvirtd died before the first sample: every collection fails until the connection is opened again."""
+
+    dead = True
+
+    def collect(self) -> RawSample:
+        if self.dead:
+            raise SourceError("libvirtd went away")
+        return super().collect()
+
+    def reconnect(self) -> None:
+        super().reconnect()
+        self.dead = False
+
+
+def test_a_prime_that_fails_is_lost_and_reconnected_like_any_tick():
+    """-b --reconnect: the silent first sample fails; the feed says Lost, reconnects, primes, and goes on."""
+    source = DeadUntilReconnected(FakeClock())
+
+    async def main():
+        p = poller(source, 1.0, prime=0.5)
+        events = await take(p, 3)
+        p.close()
+        return events
+
+    events = run(main())
+    assert isinstance(events[0], Lost) and isinstance(events[1], Back) and isinstance(events[2], Snapshot)
+    assert source.reconnects == 1 and source.collections == 2  # the prime, then the first published sample
+    assert events[2].interval_s == pytest.approx(0.5)  # its rates are against the prime
+
+
 def test_a_reachable_source_ends_a_long_back_off_within_a_second():
     source = FakeSource(FakeClock(), failing=6)
 

@@ -101,6 +101,18 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, DEADLINE_S))
 
 
+def first_events(source: FakeSource, delay: float, count: int, **kw) -> list[Event]:
+    """The first ``count`` events of a poller over ``source`` (closed after)."""
+    async def main():
+        p = poller(source, delay, **kw)
+        try:
+            return await take(p, count)
+        finally:
+            p.close()
+
+    return run(main())
+
+
 def test_slow_ticks_never_overlap_and_run_off_the_loop():
     source = FakeSource(FakeClock(), takes=0.3)
     source.release = threading.Event()
@@ -156,15 +168,7 @@ def test_delay_accepts_fractions():
 
 def test_samples_are_delay_apart_even_after_the_prime():
     """The prime's sleep must not make the second interval short (it did: 0.09 s instead of 1 s)."""
-    source = FakeSource(FakeClock(), takes=0.01)
-
-    async def main():
-        p = poller(source, 0.4, prime=0.4)
-        snaps = await take(p, 3)
-        p.close()
-        return snaps
-
-    snaps = run(main())
+    snaps = first_events(FakeSource(FakeClock(), takes=0.01), 0.4, 3, prime=0.4)
     assert snaps[0].interval_s == pytest.approx(0.4 + 0.01)  # the prime's collection took 0.01 s before it
     assert [s.interval_s for s in snaps[1:]] == pytest.approx([0.4, 0.4])  # starts delay apart
 
@@ -225,14 +229,7 @@ class DeadUntilReconnected(FakeSource):
 def test_a_prime_that_fails_is_lost_and_reconnected_like_any_tick():
     """-b --reconnect: the silent first sample fails; the feed says Lost, reconnects, primes, and goes on."""
     source = DeadUntilReconnected(FakeClock())
-
-    async def main():
-        p = poller(source, 1.0, prime=0.5)
-        events = await take(p, 3)
-        p.close()
-        return events
-
-    events = run(main())
+    events = first_events(source, 1.0, 3, prime=0.5)
     assert isinstance(events[0], Lost) and isinstance(events[1], Back) and isinstance(events[2], Snapshot)
     assert source.reconnects == 1 and source.collections == 2  # the prime, then the first published sample
     assert events[2].interval_s == pytest.approx(0.5)  # its rates are against the prime

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import queue
 import threading
 import time
@@ -68,7 +69,8 @@ class Poller:
     ``first_gap``: seconds from the first published snapshot to the second (the UI shows the first
     sample at once and fills its rates soon after); None: ``delay``.
     ``reconnect``: after a lost connection, wait and try again (else the feed ends with ``Lost(reason, None)``).
-    ``tap``: called with each published raw sample, in the worker thread (a recorder).
+    ``tap``: called with each published raw sample, in the worker thread once the snapshot is out and before
+    the next collection (a recorder); it reports its own failures (one that raises is not retried).
     ``clock``/``sleep``: injectable for tests (monotonic seconds; an awaitable sleep).
     """
 
@@ -106,13 +108,11 @@ class Poller:
         self._preloaded = first
 
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
-        """In the worker thread: the sample (handed to the tap), and the snapshot built against the previous one."""
+        """In the worker thread: the sample, and the snapshot built against the previous one."""
         preloaded, self._preloaded = self._preloaded, None
         if isinstance(preloaded, concurrent.futures.Future):  # taken under the source's own deadlines
             preloaded = preloaded.result()
         raw = preloaded or self.source.collect()
-        if self.tap is not None:
-            self.tap(raw)
         return raw, build_snapshot(self._previous, raw, self._seq + 1)
 
     async def tick(self) -> Snapshot:
@@ -120,13 +120,13 @@ class Poller:
 
         The rate maths runs in the worker thread too: the event loop only receives the result.
         """
-        if self._previous is None and self.prime > 0:
-            self._previous = await self._in_worker(self.source.collect)
-            await self._sleep(self.prime)
-        self._last_start = self._clock()
         try:
             if self.lost is not None:
                 await self._in_worker(self.source.reconnect)
+            if self._previous is None and self.prime > 0:  # the silent first sample: lost like any other
+                self._previous = await self._in_worker(self.source.collect)
+                await self._sleep(self.prime)
+            self._last_start = self._clock()
             raw, snapshot = await self._in_worker(self._collect_and_build)
         except SourceError as err:
             self.lost = str(err)
@@ -134,6 +134,8 @@ class Poller:
         self.lost = None
         self._seq += 1
         self._previous = raw
+        if self.tap is not None:  # queued behind this collection, ahead of the next: never delays the snapshot
+            self._worker.submit(functools.partial(self.tap, raw))
         return snapshot
 
     async def call(self, work: Callable[[], T]) -> T:

@@ -46,3 +46,24 @@ def test_sigterm_leaves_a_complete_recording(tmp_path):
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "written to" in err and "Traceback" not in err
     assert len(load(path)) >= 2
+
+
+def test_a_full_disk_stops_the_recording_with_one_line_and_status_1(tmp_path):
+    """A write refused (here: over the file size limit, EFBIG) ends 'xentui record' with one line, no traceback."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files() -> None:  # in the child: writes past 64 KiB fail with EFBIG instead of killing it
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    path, root = tmp_path / "full.xtrec.gz", Path(__file__).parents[2]
+    proc = subprocess.run([sys.executable, "-m", "xentui", "record", "-o", str(path), "-c", "synthetic://300",
+                           "-d", "0.2", "--duration", "600"], capture_output=True, text=True, cwd=root, timeout=120,
+                          env=os.environ | {"PYTHONPATH": str(root)}, preexec_fn=small_files)
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 3 and "stopped: File too large" in lines[1] and "ticks kept" in lines[1], lines

@@ -178,3 +178,78 @@ async def test_record_while_watching_writes_each_frame_shown(tmp_path, monkeypat
     recording = load(path)
     assert shown <= len(recording) <= shown + 1  # + the collection in flight at the quit
     assert [d.name for d in recording.sample(shown - 1).domains] == [v.name for v in app.snapshot.domains]
+
+
+@pytest.mark.asyncio
+async def test_a_recording_that_fails_stops_with_one_notification_and_the_view_goes_on(tmp_path, monkeypatch):
+    """--record FILE on a disk that fills: one notification, the recording stops, the ticks keep coming."""
+    import errno
+
+    from xentui.recording.writer import Recorder
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    source = SyntheticSource(count=3)
+    recorder = Recorder(tmp_path / "full.xtrec.gz", source.uri, 0.2)
+    writes, write = [], recorder._write  # the tick lines, after the header
+
+    def fill(line):
+        writes.append(line)
+        if len(writes) >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write(line)
+
+    monkeypatch.setattr(recorder, "_write", fill)
+    app = XentuiApp(source, config.Settings(delay=0.2), config_path=None, recorder=recorder)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq >= 5, "five frames shown")
+        stopped = [n.message for n in app._notifications if "stopped" in n.message]
+        assert stopped == ["recording to " + str(recorder.path) + " stopped: No space left on device (1 ticks kept)"]
+        assert len(writes) == 2  # no write after the failure
+        await pilot.press("q")
+
+
+@pytest.mark.asyncio
+async def test_a_seek_while_a_tick_is_decoded_rebuilds_the_history_for_the_new_position(replay_app):
+    """The seek is pressed while the player decodes the next tick: that tick is still shown in order, then the
+    history is rebuilt for the new position; its times never go backwards."""
+    import threading
+
+    app, src = replay_app, replay_app.replaying
+    src.speed = 64.0
+    decoding, release, snapshot = threading.Event(), threading.Event(), src.snapshot
+
+    def slow_snapshot(index):
+        if index == 10 and not release.is_set():
+            decoding.set()
+            release.wait(10)
+        return snapshot(index)
+
+    src.snapshot = slow_snapshot
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, decoding.is_set, "the player decoding tick 11")
+        await pilot.press("home")  # to the first tick, while tick 11 is being made
+        release.set()
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq < 10, "the first ticks shown")
+        times = app.history.times()
+        assert len(times) == app.snapshot.seq and times == sorted(set(times)), times
+
+
+@pytest.mark.asyncio
+async def test_a_damaged_tick_met_while_rebuilding_the_history_is_said_and_pauses(tmp_path, monkeypatch):
+    import gzip
+
+    import xentui.recording.reader as reader_mod
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setattr(reader_mod, "EAGER_DOMAIN_TICKS", 10)  # large: ticks decoded when shown
+    path = recording(tmp_path / "big.xtrec.gz", ticks=30, domains=2)
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    lines[4] = lines[4].replace(b'"f":', b'"f":-', 1)  # tick 4: a negative free memory
+    path.write_bytes(gzip.compress(b"".join(lines)))
+    player = ReplayPlayer.open(path)
+    player.index = 20  # shown first: the history before it is rebuilt, through the damaged tick
+    app = XentuiApp(player.source, config.Settings(), config_path=None, player=player)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await until(pilot, lambda: any("tick 4" in n.message for n in app._notifications), "the damage said")
+        await until(pilot, lambda: app.snapshot is not None, "the tick shown")
+        assert not player.playing and app.snapshot.seq == 21

@@ -102,6 +102,18 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, DEADLINE_S))
 
 
+def first_events(source: FakeSource, delay: float, count: int, **kw) -> list[Event]:
+    """The first ``count`` events of a poller over ``source`` (closed after)."""
+    async def main():
+        p = poller(source, delay, **kw)
+        try:
+            return await take(p, count)
+        finally:
+            p.close()
+
+    return run(main())
+
+
 def test_slow_ticks_never_overlap_and_run_off_the_loop():
     source = FakeSource(FakeClock(), takes=0.3)
     source.release = threading.Event()
@@ -157,15 +169,7 @@ def test_delay_accepts_fractions():
 
 def test_samples_are_delay_apart_even_after_the_prime():
     """The prime's sleep must not make the second interval short (it did: 0.09 s instead of 1 s)."""
-    source = FakeSource(FakeClock(), takes=0.01)
-
-    async def main():
-        p = poller(source, 0.4, prime=0.4)
-        snaps = await take(p, 3)
-        p.close()
-        return snaps
-
-    snaps = run(main())
+    snaps = first_events(FakeSource(FakeClock(), takes=0.01), 0.4, 3, prime=0.4)
     assert snaps[0].interval_s == pytest.approx(0.4 + 0.01)  # the prime's collection took 0.01 s before it
     assert [s.interval_s for s in snaps[1:]] == pytest.approx([0.4, 0.4])  # starts delay apart
 
@@ -206,6 +210,30 @@ def test_back_off_doubles_to_30_s_reconnects_and_says_when_it_is_back():
     back, snap = events[7], events[8]
     assert isinstance(back, Back) and back.after_s == pytest.approx(sum(e.retry_in for e in lost))
     assert isinstance(snap, Snapshot) and snap.seq == 1
+
+
+class DeadUntilReconnected(FakeSource):
+    """libvirtd died before the first sample: every collection fails until the connection is opened again."""
+
+    dead = True
+
+    def collect(self) -> RawSample:
+        if self.dead:
+            raise SourceError("libvirtd went away")
+        return super().collect()
+
+    def reconnect(self) -> None:
+        super().reconnect()
+        self.dead = False
+
+
+def test_a_prime_that_fails_is_lost_and_reconnected_like_any_tick():
+    """-b --reconnect: the silent first sample fails; the feed says Lost, reconnects, primes, and goes on."""
+    source = DeadUntilReconnected(FakeClock())
+    events = first_events(source, 1.0, 3, prime=0.5)
+    assert isinstance(events[0], Lost) and isinstance(events[1], Back) and isinstance(events[2], Snapshot)
+    assert source.reconnects == 1 and source.collections == 2  # the prime, then the first published sample
+    assert events[2].interval_s == pytest.approx(0.5)  # its rates are against the prime
 
 
 def test_a_reachable_source_ends_a_long_back_off_within_a_second():
@@ -256,6 +284,32 @@ def test_the_tap_sees_each_published_sample_not_the_prime():
     snaps = run(main())
     assert source.collections == 4 and len(tapped) == 3
     assert [t.domains[0] for t in tapped] == [s.domains[0].sample for s in snaps]
+
+
+def test_the_tap_runs_after_the_snapshot_is_out_and_a_failing_tap_loses_no_tick():
+    """A slow tap (a recorder on a slow disk) never holds the snapshot back, and one that raises (disk full)
+    leaves the feed going."""
+    source = FakeSource(FakeClock())
+    received = threading.Semaphore(0)  # one release per snapshot the feed's consumer got
+    tapped: list[bool] = []
+
+    def tap(raw: RawSample) -> None:
+        tapped.append(received.acquire(timeout=DEADLINE_S / 4))  # True: this tick's snapshot was out before
+        raise OSError(28, "No space left on device")
+
+    async def main():
+        p = poller(source, 1.0, tap=tap)
+        snaps = []
+        async for event in p.events():
+            received.release()
+            snaps.append(event)
+            if len(snaps) == 3:
+                break
+        p.close()
+        return snaps
+
+    snaps = run(main())
+    assert [s.seq for s in snaps] == [1, 2, 3] and tapped[:2] == [True, True]
 
 
 def test_a_wake_collects_early_but_never_more_than_once_per_min_delay():

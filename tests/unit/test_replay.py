@@ -213,6 +213,27 @@ def test_large_recordings_are_decoded_when_shown(tmp_path, monkeypatch):
     assert code == 2 and out.count("NAME") == 2 and err.count("\n") == 1 and "tick 4" in err
 
 
+def test_a_failed_write_stops_the_recording_with_one_line_and_keeps_what_came_before(tmp_path):
+    """Disk full mid-recording: the tap closes the file (earlier ticks still read back), says why once, and
+    later ticks are dropped without raising."""
+    import errno
+
+    from xentui.recording.writer import Recorder, recording_tap
+    from xentui.sources.synthetic import SyntheticSource
+
+    source, path = SyntheticSource(count=3), tmp_path / "full.xtrec.gz"
+    recorder, told = Recorder(path, source.uri, 1.0), []
+    tap = recording_tap(recorder, told.append)
+    tap(source.collect())
+    recorder._file.flush()  # what came before is on disk
+    recorder._file.write = lambda data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device"))
+    for _ in range(3):
+        tap(source.collect())
+    assert told == [f"recording to {path} stopped: No space left on device (1 ticks kept)"]
+    recorder.close()  # no-op: already stopped
+    assert len(load(path)) == 1
+
+
 def test_record_while_watching_has_the_recorders_safety(tmp_path, monkeypatch):
     """--record FILE: exclusive and 0600 like 'xentui record'; --force to replace; refused before the UI starts."""
     import xentui.ui.app as app_mod

@@ -50,13 +50,16 @@ async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout
     return await run_feed(poller, opts, out)
 
 
-async def run_feed(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, lost_code: int = 1) -> int:
+async def run_feed(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, lost_code: int = 1,
+                   flush_each: bool = True) -> int:
     """Print ``opts.iterations`` frames (or until the feed ends or a signal); return the exit code.
 
     ``lost_code``: the exit status when the feed is lost for good (1: a source; 2: a damaged recording).
+    ``flush_each``: each frame as soon as it is made (live); else once at the end (a replay, as fast as it goes).
     """
     try:
-        code = await unless_signalled(_print(feed, opts, out, lost_code))
+        code = await unless_signalled(_print(feed, opts, out, lost_code, flush_each))
+        out.flush()
         return 0 if code is None else code
     except BrokenPipeError:
         _reader_gone(out)
@@ -65,7 +68,7 @@ async def run_feed(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, 
         feed.close()
 
 
-async def _print(feed: Feed, opts: BatchOptions, out: TextIO, lost_code: int) -> int:
+async def _print(feed: Feed, opts: BatchOptions, out: TextIO, lost_code: int, flush_each: bool) -> int:
     iteration = 0
     lost = False
     async for event in feed.events():
@@ -84,7 +87,8 @@ async def _print(feed: Feed, opts: BatchOptions, out: TextIO, lost_code: int) ->
         else:
             iteration += 1
             out.write(render(event, iteration, opts))
-            out.flush()
+            if flush_each:
+                out.flush()
             if opts.iterations is not None and iteration >= opts.iterations:
                 break
     return 0
@@ -104,4 +108,4 @@ def replay(player: ReplayPlayer, opts: BatchOptions, out: TextIO | None = None) 
     """A recording as fast as it can be written (no real-time waits): every tick, or the first -i N;
     a damaged tick of a large recording ends it with status 2."""
     player.realtime = False
-    return asyncio.run(run_feed(player, opts, sys.stdout if out is None else out, lost_code=2))
+    return asyncio.run(run_feed(player, opts, sys.stdout if out is None else out, lost_code=2, flush_each=False))

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import re
 import sys
 import time
 
 from xentui import safefile
 from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg, unless_signalled
-from xentui.feed import Lost, Tap
-from xentui.model import RawSample
+from xentui.feed import Lost
 from xentui.poller import Poller
-from xentui.recording.writer import Recorder
+from xentui.recording.writer import Recorder, recording_tap
 from xentui.sources import SourceError, open_source
 from xentui.text import one_line, visible
 
@@ -82,12 +80,25 @@ def main(argv: list[str]) -> int:
     print(f"xentui record: recording {visible(source.uri)} every {args.delay:g} s to {visible(str(args.output))} "
           f"({f'for {args.duration:g} s' if args.duration else 'until Ctrl-C'})", file=sys.stderr)
     start = time.monotonic()
-    poller = Poller(source, args.delay, reconnect=False, tap=recording_tap(recorder, args.match))
+    poller = Poller(source, args.delay, reconnect=False)
+    failures: list[str] = []  # why the recording stopped (one line, from the worker thread): said below
+
+    def failed(line: str) -> None:
+        failures.append(line)
+        poller.wake()  # the loop ends now, not a tick later
+
+    poller.tap = recording_tap(recorder, failed, args.match)
     try:
-        code = asyncio.run(record(poller, args.duration))
+        code = asyncio.run(record(poller, args.duration, failures))
     finally:
         poller.close()  # after the collection in flight: its tap writes before the close below
-        recorder.close()
+        try:
+            recorder.close()
+        except OSError as err:  # the last bytes refused (disk full)
+            failures.append(f"cannot finish {visible(str(args.output))}: {one_line(str(err.strerror or err))}")
+    if failures:
+        print(f"xentui record: {failures[0]}", file=sys.stderr)
+        code = 1
     print(f"xentui record: {recorder.ticks} ticks in {time.monotonic() - start:.0f} s written to "
           f"{visible(str(args.output))}",
           file=sys.stderr)
@@ -111,26 +122,18 @@ def open_recorder(path: str, uri: str, delay: float, force: bool) -> Recorder:
         raise RecorderRefused(f"cannot write {visible(str(path))}: {one_line(str(err.strerror or err))}") from None
 
 
-def recording_tap(recorder: Recorder, match: re.Pattern[str] | None = None) -> Tap:
-    """The feed's tap that writes each raw sample (only the domains ``match`` finds, when given)."""
-    if match is None:
-        return recorder.write
-
-    def write(raw: RawSample) -> None:
-        recorder.write(dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name))))
-
-    return write
-
-
-async def record(feed: Poller, duration: float | None) -> int:
-    """Consume the feed (its tap writes) until ``duration`` is up, SIGINT or SIGTERM; 1 when the source failed."""
-    code = await unless_signalled(_until_done(feed, duration))
+async def record(feed: Poller, duration: float | None, failures: list[str]) -> int:
+    """Consume the feed (its tap writes) until ``duration`` is up, SIGINT or SIGTERM; 1 when the source or a
+    write failed (``failures``: filled by the tap)."""
+    code = await unless_signalled(_until_done(feed, duration, failures))
     return 0 if code is None else code
 
 
-async def _until_done(feed: Poller, duration: float | None) -> int:
+async def _until_done(feed: Poller, duration: float | None, failures: list[str]) -> int:
     start = time.monotonic()
     async for event in feed.events():
+        if failures:
+            return 1  # main says why
         if isinstance(event, Lost):
             print(f"xentui record: {one_line(event.reason)}; stopping (what came before is kept)", file=sys.stderr)
             return 1

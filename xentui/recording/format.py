@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from xentui import limits
@@ -119,12 +120,19 @@ class Codec:
     encode: Callable[[Any], Any] = _same
 
 
+def _required_int(v: Any, what: str) -> int:
+    n: int = _int(v, what, optional=False)  # type: ignore[assignment]  # not optional: never None
+    return n
+
+
 def Int(optional: bool = True) -> Codec:
-    return Codec(lambda v, what: _int(v, what, optional))
+    return Codec(_int if optional else _required_int)
 
 
 def Str(optional: bool = False, most: int = limits.MAX_NAME, none: str | None = None) -> Codec:
     """``none``: what a null (or a field older files lack) decodes to."""
+    if not optional and most == limits.MAX_NAME:
+        return Codec(_str)  # the common case: one call per value
     return Codec(lambda v, what: _str(v, what, optional, most) or none if optional and none is not None
                  else _str(v, what, optional, most))
 
@@ -160,8 +168,8 @@ def _state(v: Any, what: str) -> DomainState:
 
 INT, REQUIRED_INT, STR, BOOL, CPU = Int(), Int(False), Str(), Codec(_bool), Codec(_cpu)
 OPTIONAL_CPU = Codec(lambda v, what: None if v is None else _cpu(v, what))
-TIME_OR_NONE = Codec(lambda v, what: _time(v, what, optional=True))
-RATE_OR_NONE = Codec(lambda v, what: _float(v, what, optional=True))
+TIME_OR_NONE = Codec(lambda v, what: None if v is None else _time(v, what))
+RATE_OR_NONE = Codec(lambda v, what: None if v is None else _float(v, what))
 CPUSET = Codec(_cpuset, lambda v: None if v is None else sorted(v))
 STATE = Codec(_state, lambda v: v.value)
 
@@ -178,11 +186,44 @@ class Field:
 
 @dataclass(frozen=True)
 class Table:
-    """A record type: its fields in order, and the model class built from them."""
+    """A record type: its fields in order, and the model class built from them.
+
+    ``encode`` and ``build`` are generated once from the fields (a tick runs them ~10 000 times at 1000
+    domains): attribute reads with only the non-identity codecs applied, and one call of ``cls`` (positional
+    while the table follows the model's order, then by keyword).
+    ``extra``: keyword arguments of ``cls`` that the record does not hold, passed to ``build`` after the array.
+    """
 
     kind: str
     cls: type
     fields: tuple[Field, ...]
+    extra: tuple[str, ...] = ()
+    encode: Callable[[Any], list[Any]] = field(init=False, repr=False, compare=False)
+    build: Callable[..., Any] = field(init=False, repr=False, compare=False)  # (checked-length array, *extra)
+
+    def __post_init__(self) -> None:
+        namespace: dict[str, Any] = {"_cls": self.cls}
+        reads, args = [], []
+        for i, f in enumerate(self.fields):
+            assert f.name.isidentifier()  # our tables' names, never a file's
+            if f.codec.encode is _same:
+                reads.append(f"o.{f.name}")
+            else:
+                namespace[f"_enc{i}"] = f.codec.encode
+                reads.append(f"_enc{i}(o.{f.name})")
+            namespace[f"_dec{i}"], namespace[f"_what{i}"] = f.codec.decode, f.what
+            args.append(f"_dec{i}(v[{i}], _what{i})")
+        args += self.extra
+        names, model = [*self.names, *self.extra], [f.name for f in dataclass_fields(self.cls)]
+        same = 0  # positional while the table follows the model's order, then by keyword
+        while same < len(names) and same < len(model) and names[same] == model[same]:
+            same += 1
+        args[same:] = [f"{name}={arg}" for name, arg in zip(names[same:], args[same:], strict=True)]
+        exec(f"def encode(o):\n    return [{', '.join(reads)}]\n"
+             f"def build(v{''.join(', ' + name for name in self.extra)}):\n    return _cls({', '.join(args)})\n",
+             namespace)
+        object.__setattr__(self, "encode", namespace["encode"])
+        object.__setattr__(self, "build", namespace["build"])
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -193,16 +234,9 @@ class Table:
         """The length of the arrays of the first files: the fields of revision 1."""
         return sum(1 for f in self.fields if f.since == 1)
 
-    def encode(self, obj: Any) -> list[Any]:
-        return [f.codec.encode(getattr(obj, f.name)) for f in self.fields]
-
-    def values(self, v: list[Any]) -> dict[str, Any]:
-        """An array as long as ``fields`` decoded field by field, as the model's keyword arguments."""
-        return {f.name: f.codec.decode(x, f.what) for f, x in zip(self.fields, v, strict=True)}
-
     def decode(self, v: Any, what: str) -> Any:
         """A nested record: its array has exactly as many fields as the table."""
-        return self.cls(**self.values(_list(v, what, len(self.fields))))
+        return self.build(_list(v, what, len(self.fields)))
 
     def whole(self, v: Any, what: str) -> list[Any]:
         """A host or domain array: as long as now, or as in an earlier file (later fields then at None)."""
@@ -214,11 +248,14 @@ class Table:
 
 def rows(table: Table, what: str, most: int, item: str | None = None, none_is_empty: bool = False) -> Codec:
     """A list of records of ``table`` (at most ``most``); each entry checked as ``item``."""
+    build, encode, count, item = table.build, table.encode, len(table.fields), item or table.kind
+
     def decode(v: Any, _what: str) -> tuple[Any, ...]:
         entries = _list([] if v is None and none_is_empty else v, what, most=most)
-        return tuple(table.decode(x, item or table.kind) for x in entries)
+        return tuple([build(x) if type(x) is list and len(x) == count else build(_list(x, item, count))
+                      for x in entries])
 
-    return Codec(decode, lambda v: [table.encode(x) for x in v])
+    return Codec(decode, lambda v: [encode(x) for x in v])
 
 
 def record_or_none(table: Table, what: str) -> Codec:
@@ -236,7 +273,7 @@ PCPU = Table("pCPU", Pcpu, (Field("number", CPU, "pCPU number"), Field("node", R
                             Field("socket", REQUIRED_INT, "pCPU socket"), Field("core", INT, "pCPU core"),
                             Field("online", BOOL, "pCPU online")))
 L3 = Table("L3", L3Cache, (Field("cache_id", REQUIRED_INT, "L3 id"), Field("size_bytes", REQUIRED_INT, "L3 size")))
-HOST = Table("host", HostSample, (
+HOST = Table("host", HostSample, extra=("mem_free_kib",), fields=(
     Field("hostname", STR, "hostname"), Field("hypervisor", STR, "hypervisor"),
     Field("hypervisor_version", STR, "hypervisor version"), Field("uri", STR, "host uri"),
     Field("pcpus", CPU, "host pcpus"), Field("mhz", REQUIRED_INT, "host mhz"),
@@ -314,10 +351,10 @@ def encode_domain(d: DomainSample) -> list[Any]:
 
 
 def decode_host(v: Any, mem_free_kib: int) -> HostSample:
-    host: HostSample = HOST.cls(**HOST.values(HOST.whole(v, "host")), mem_free_kib=mem_free_kib)
+    host: HostSample = HOST.build(HOST.whole(v, "host"), mem_free_kib)
     return host
 
 
 def decode_domain(v: Any) -> DomainSample:
-    domain: DomainSample = DOMAIN.cls(**DOMAIN.values(DOMAIN.whole(v, "domain")))
+    domain: DomainSample = DOMAIN.build(DOMAIN.whole(v, "domain"))
     return domain

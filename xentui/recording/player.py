@@ -51,6 +51,7 @@ class ReplayPlayer:
         if not self.realtime:
             for index in range(self.index, len(self)):
                 self.index = index
+                await asyncio.sleep(0)  # the loop runs between ticks: a signal stops a long replay at once
                 try:
                     yield self.snapshot(index)
                 except SourceError as err:

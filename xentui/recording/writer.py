@@ -1,22 +1,29 @@
 """The recorder: raw samples to a ``.xtrec.gz`` file (format: xentui/recording/format.py, docs/record-format.md).
 
-Used as a feed's tap (``xentui record``, ``xentui --record FILE``): :meth:`Recorder.write` runs in the
-poller's worker thread, :meth:`Recorder.close` in the consumer's; a write after the close is dropped.
+Used as a feed's tap (``xentui record``, ``xentui --record FILE``) through :func:`recording_tap`: writes run in
+the poller's worker thread, :meth:`Recorder.close` in the consumer's; a write after the close is dropped.  A
+write that fails (disk full, EIO) stops the recording, never the feed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gzip
 import json
+import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from xentui import __version__, safefile
+from xentui.feed import Tap
 from xentui.model import RawSample
 from xentui.recording import format as recformat
 from xentui.recording.delta import encode_tick
+from xentui.text import one_line, visible
 
 FLUSH_EVERY = 30  # ticks between gzip sync points: a killed recorder loses at most this many
 
@@ -64,6 +71,37 @@ class Recorder:
                 self._file.close()
             finally:
                 self._raw.close()  # GzipFile leaves a file object it was given open
+
+    def abandon(self) -> None:
+        """Stop after a failed write, closing what still closes (a full disk may refuse the last bytes too)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(OSError):
+                self._file.close()
+            with contextlib.suppress(OSError):
+                self._raw.close()
+
+
+def recording_tap(recorder: Recorder, on_failure: Callable[[str], None],
+                  match: re.Pattern[str] | None = None) -> Tap:
+    """The feed's tap that writes each raw sample (only the domains ``match`` finds, when given).
+
+    An OSError stops the recording (the file keeps what came before) and hands ``on_failure`` one line, once,
+    in the worker thread; the feed goes on.
+    """
+    def write(raw: RawSample) -> None:
+        if match is not None:
+            raw = dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name)))
+        try:
+            recorder.write(raw)
+        except OSError as err:
+            recorder.abandon()
+            on_failure(f"recording to {visible(recorder.path)} stopped: {one_line(str(err.strerror or err))} "
+                       f"({recorder.ticks} ticks kept)")
+
+    return write
 
 
 def json_line(value: dict[str, Any]) -> str:

@@ -74,8 +74,11 @@ class XentuiApp(App[None]):
         self.config_path = config_path
         self.problems = list(problems or [])
         # The first sample is shown at once (rates not yet known), the second soon after, then every delay.
-        self.poller = Poller(source, settings.delay, prime=prime, first_gap=min(FIRST_GAP_S, settings.delay),
-                             tap=recorder.write if recorder is not None else None)
+        self.poller = Poller(source, settings.delay, prime=prime, first_gap=min(FIRST_GAP_S, settings.delay))
+        if recorder is not None:
+            from xentui.recording.writer import recording_tap
+
+            self.poller.tap = recording_tap(recorder, lambda problem: self._save_failed(problem, timeout=30))
         self.recorder = recorder
         self.replay = ReplayController(self, player) if player is not None else None
         self.feed: Connection | ReplayController = self.replay or Connection(self, self.poller)
@@ -233,9 +236,10 @@ class XentuiApp(App[None]):
         """Apply and persist a settings change."""
         self.store.change(**changes)
 
-    def _save_failed(self, problem: str) -> None:
+    def _save_failed(self, problem: str, timeout: float | None = None) -> None:
+        """From a worker thread: a settings save, or a recording's write (the recording stopped), failed."""
         with contextlib.suppress(RuntimeError):  # the app already stopped: nobody left to tell
-            self.call_from_thread(self.notify, problem, severity="warning")
+            self.call_from_thread(self.notify, problem, severity="warning", timeout=timeout)
 
     def watch_theme(self, theme: str) -> None:
         if hasattr(self, "store") and theme != self.settings.theme and theme != "no-color":

@@ -31,41 +31,45 @@ REFILL_DOMAIN_TICKS = 20_000  # ... and at most this many domain-ticks (a large 
 class ReplayController:
     """Drives ``app``'s replay: consumes the player's feed, and moves the player on the replay keys.
 
-    A move back, a seek or a jump rebuilds the history (charts) up to the new position, in a thread.
+    A tick that does not follow the one shown (a move back, a seek, a jump) rebuilds the history (charts) up
+    to it, in a thread: decided by the tick the player made, never by keys pressed while it was made.
     """
 
     def __init__(self, app: XentuiApp, player: ReplayPlayer):
         self.app = app
         self.player = player
-        self._refill = True
 
     async def run(self) -> None:
         app = self.app
+        last: int | None = None  # the seq of the tick shown last
         async for event in self.player.events():
             if isinstance(event, Lost):  # a damaged tick of a large recording: the player paused
                 app.notify(one_line(event.reason), severity="error", timeout=30)
                 continue
             if not isinstance(event, Snapshot):
                 continue
-            refill, self._refill = self._refill, False
-            if refill:
-                shots = await asyncio.to_thread(self._before, event.seq - 1)
+            if last is None or event.seq not in (last, last + 1):  # the same tick again needs nothing
+                try:
+                    shots = await asyncio.to_thread(self._before, event.seq - 1)
+                except SourceError as err:  # a damaged tick among those before: said, and paused there
+                    self.player.playing = False
+                    app.notify(one_line(str(err)), severity="error", timeout=30)
+                    shots = []
                 app.history.clear()
                 for shot in shots:
                     app.history.add(shot)
+            last = event.seq
             if not getattr(app, "_exit", False):
                 with contextlib.suppress(NoMatches):  # the app closed between two ticks
                     app.snapshot = event
 
     def _before(self, index: int) -> list[Snapshot]:
-        """In a worker thread: the snapshots that rebuild the history up to tick ``index`` (excluded)."""
+        """In a worker thread: the snapshots that rebuild the history up to tick ``index`` (excluded);
+        SourceError when one of them is damaged."""
         player = self.player
         domains = len(player.recording.sample(index).domains)
         ticks = min(REFILL_TICKS, self.app.history.capacity, max(2, REFILL_DOMAIN_TICKS // max(1, domains)))
-        try:
-            return [player.snapshot(i) for i in range(max(0, index - ticks + 1), index)]
-        except SourceError:
-            return []
+        return [player.snapshot(i) for i in range(max(0, index - ticks + 1), index)]
 
     def mode_line(self) -> Content:
         player = self.player
@@ -82,15 +86,12 @@ class ReplayController:
         self.player.toggle()
 
     def step(self, ticks: int) -> None:
-        self._refill = self._refill or ticks < 0
         self.player.step(ticks)
 
     def seek(self, seconds: float) -> None:
-        self._refill = True
         self.player.seek_seconds(seconds)
 
     def jump(self, index: int) -> None:
-        self._refill = True
         self.player.seek(index)
 
     def speed(self, step: int) -> None:

@@ -70,18 +70,14 @@ class XentuiApp(App[None]):
         super().__init__()
         self.animation_level = "none"  # calm over SSH: nothing moves unless the data does
         self.source = source
-        self.store = SettingsStore(settings, config_path, self._save_failed)  # settings persist through it
+        self.store = SettingsStore(settings, config_path, self.warn_from_thread)  # settings persist through it
         self.config_path = config_path
         self.problems = list(problems or [])
         # The first sample is shown at once (rates not yet known), the second soon after, then every delay.
         self.poller = Poller(source, settings.delay, prime=prime, first_gap=min(FIRST_GAP_S, settings.delay))
-        if recorder is not None:
-            from xentui.recording.writer import recording_tap
-
-            self.poller.tap = recording_tap(recorder, lambda problem: self._save_failed(problem, timeout=30))
         self.recorder = recorder
         self.replay = ReplayController(self, player) if player is not None else None
-        self.feed: Connection | ReplayController = self.replay or Connection(self, self.poller)
+        self.feed: Connection | ReplayController = self.replay or Connection(self, self.poller, recorder)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
         # A replay keeps an hour of the recording's own pace.
         self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay))
@@ -236,7 +232,7 @@ class XentuiApp(App[None]):
         """Apply and persist a settings change."""
         self.store.change(**changes)
 
-    def _save_failed(self, problem: str, timeout: float | None = None) -> None:
+    def warn_from_thread(self, problem: str, timeout: float | None = None) -> None:
         """From a worker thread: a settings save, or a recording's write (the recording stopped), failed."""
         with contextlib.suppress(RuntimeError):  # the app already stopped: nobody left to tell
             self.call_from_thread(self.notify, problem, severity="warning", timeout=timeout)

@@ -17,15 +17,21 @@ from xentui.ui.widgets.host_header import live_mode_line
 if TYPE_CHECKING:
     from textual.content import Content
 
+    from xentui.recording.writer import Recorder
     from xentui.ui.app import XentuiApp
 
 
 class Connection:
-    """Runs the live feed for ``app`` (its ``run`` is the App's poller worker)."""
+    """Runs the live feed for ``app`` (its ``run`` is the App's poller worker); with a ``recorder``, each
+    sample is also written to it (a failed write stops the recording and says so; the view goes on)."""
 
-    def __init__(self, app: XentuiApp, poller: Poller):
+    def __init__(self, app: XentuiApp, poller: Poller, recorder: Recorder | None = None):
         self.app = app
         self.poller = poller
+        if recorder is not None:
+            from xentui.recording.writer import recording_tap  # a recording's modules load only for one
+
+            poller.tap = recording_tap(recorder, lambda problem: app.warn_from_thread(problem, timeout=30))
 
     async def run(self) -> None:
         await self.subscribe()

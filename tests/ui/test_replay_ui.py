@@ -7,11 +7,11 @@ import time
 import pytest
 
 from tests.recordings import write
+from tests.ui.harness import messages, running_app
 from tests.ui.waiting import until
 from xentui import config
 from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
-from xentui.ui.app import XentuiApp
 
 
 def recording(path, ticks: int = 40, domains: int = 4):
@@ -20,21 +20,22 @@ def recording(path, ticks: int = 40, domains: int = 4):
 
 
 @pytest.fixture
-def replay_app(tmp_path, monkeypatch):
+def player(tmp_path, monkeypatch) -> ReplayPlayer:
+    """A 40-tick recording of 4 synthetic domains, ready to play."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    player = ReplayPlayer.open(recording(tmp_path / "r.xtrec.gz"))
-    return XentuiApp(player.source, config.Settings(), config_path=None, player=player)
+    return ReplayPlayer.open(recording(tmp_path / "r.xtrec.gz"))
+
+
+def replaying(player: ReplayPlayer, size: tuple[int, int], **opts):
+    """The app playing ``player`` under Pilot (its replay loop running, as in ``xentui --replay``)."""
+    return running_app(player.source, player=player, size=size, poll=True, **opts)
 
 
 async def settled(pilot, app) -> None:
     """Until the replay loop (a worker thread makes the snapshots) shows the current position."""
-    for _ in range(200):
-        await pilot.pause()
-        if app.snapshot is not None and app.snapshot.seq == app.replaying.index + 1:
-            await pilot.pause()
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("the replay did not show its position")
+    await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq == app.replaying.index + 1,
+                "the replay showing its position")
+    await pilot.pause()
 
 
 def header_text(app) -> str:
@@ -42,9 +43,9 @@ def header_text(app) -> str:
 
 
 @pytest.mark.asyncio
-async def test_replay_keys(replay_app):
-    app, src = replay_app, replay_app.replaying
-    async with app.run_test(size=(140, 40)) as pilot:
+async def test_replay_keys(player):
+    src = player
+    async with replaying(player, (140, 40)) as (app, pilot):
         await settled(pilot, app)
         assert "REPLAY" in header_text(app) and "actions off" in header_text(app)
         await pilot.press("space")  # pause
@@ -76,16 +77,18 @@ async def test_replay_keys(replay_app):
         await pilot.press("home")
         await settled(pilot, app)
         assert src.index == 0
-        await pilot.press("x", "k", "p")  # actions: none fires, no dialog opens
+        at = src.index
+        await pilot.press("x", "k", "p", "full_stop")  # actions: none fires, no dialog opens ...
+        await until(pilot, lambda: src.index == at + 1, "the step pressed after them")  # ... keys handled
         await settled(pilot, app)
         assert app.screen is app.screen_stack[0]
 
 
 @pytest.mark.asyncio
-async def test_replay_plays_at_the_recorded_pace_times_speed(replay_app):
-    app, src = replay_app, replay_app.replaying
+async def test_replay_plays_at_the_recorded_pace_times_speed(player):
+    src = player
     src.speed = 64.0  # 1 s ticks -> ~16 ms
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with replaying(player, (120, 30)) as (app, pilot):
         start, began = src.index, time.monotonic()
         await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq > start + 6, "six ticks shown")
         took = time.monotonic() - began
@@ -93,9 +96,8 @@ async def test_replay_plays_at_the_recorded_pace_times_speed(replay_app):
 
 
 @pytest.mark.asyncio
-async def test_cpu_sparkline_column_follows_the_history(replay_app):
-    app = replay_app
-    async with app.run_test(size=(160, 40)) as pilot:
+async def test_cpu_sparkline_column_follows_the_history(player):
+    async with replaying(player, (160, 40)) as (app, pilot):
         await pilot.press("space")
         await settled(pilot, app)
         for _ in range(12):
@@ -113,11 +115,11 @@ async def test_cpu_sparkline_column_follows_the_history(replay_app):
 
 
 @pytest.mark.asyncio
-async def test_chart_screens_draw_the_history_while_shown(replay_app):
+async def test_chart_screens_draw_the_history_while_shown(player):
     from xentui.ui.views.charts import Chart, DomainChartsScreen, HostChartsScreen
 
-    app, src = replay_app, replay_app.replaying
-    async with app.run_test(size=(160, 48)) as pilot:
+    src = player
+    async with replaying(player, (160, 48)) as (app, pilot):
         await pilot.press("space", *["full_stop"] * 20)
         await settled(pilot, app)
         await pilot.press("h")
@@ -147,11 +149,10 @@ async def test_chart_screens_draw_the_history_while_shown(replay_app):
 
 
 @pytest.mark.asyncio
-async def test_demo_standing_in_for_a_failed_connection_says_so(replay_app):
-    app = replay_app
-    app.replaying.demo = True
-    app.replaying.fallback = "cannot connect to 'qemu:///system': Failed to connect socket"
-    async with app.run_test(size=(120, 30)) as pilot:
+async def test_demo_standing_in_for_a_failed_connection_says_so(player):
+    player.demo = True
+    player.fallback = "cannot connect to 'qemu:///system': Failed to connect socket"
+    async with replaying(player, (120, 30)) as (app, pilot):
         await settled(pilot, app)
         text = header_text(app)
         assert "REPLAY" in text and "demo: recorded from real lab guests" in text
@@ -168,10 +169,10 @@ async def test_record_while_watching_writes_each_frame_shown(tmp_path, monkeypat
     path = tmp_path / "watched.xtrec.gz"
     source = SyntheticSource(count=3)
     recorder = Recorder(path, source.uri, 0.2)
-    app = XentuiApp(source, config.Settings(delay=0.2), config_path=None, recorder=recorder)
-    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+    async with running_app(source, size=(120, 30), notifications=True, poll=True, settings=config.Settings(delay=0.2),
+                           recorder=recorder) as (app, pilot):
         await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq >= 5, "five frames shown")
-        assert any("recording to" in n.message for n in app._notifications)
+        assert any("recording to" in m for m in messages(app))
         await pilot.press("q")
     shown = app.snapshot.seq
     recorder.close()
@@ -199,22 +200,22 @@ async def test_a_recording_that_fails_stops_with_one_notification_and_the_view_g
         write(line)
 
     monkeypatch.setattr(recorder, "_write", fill)
-    app = XentuiApp(source, config.Settings(delay=0.2), config_path=None, recorder=recorder)
-    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+    async with running_app(source, size=(120, 30), notifications=True, poll=True, settings=config.Settings(delay=0.2),
+                           recorder=recorder) as (app, pilot):
         await until(pilot, lambda: app.snapshot is not None and app.snapshot.seq >= 5, "five frames shown")
-        stopped = [n.message for n in app._notifications if "stopped" in n.message]
+        stopped = [m for m in messages(app) if "stopped" in m]
         assert stopped == ["recording to " + str(recorder.path) + " stopped: No space left on device (1 ticks kept)"]
         assert len(writes) == 2  # no write after the failure
         await pilot.press("q")
 
 
 @pytest.mark.asyncio
-async def test_a_seek_while_a_tick_is_decoded_rebuilds_the_history_for_the_new_position(replay_app):
+async def test_a_seek_while_a_tick_is_decoded_rebuilds_the_history_for_the_new_position(player):
     """The seek is pressed while the player decodes the next tick: that tick is still shown in order, then the
     history is rebuilt for the new position; its times never go backwards."""
     import threading
 
-    app, src = replay_app, replay_app.replaying
+    src = player
     src.speed = 64.0
     decoding, release, snapshot = threading.Event(), threading.Event(), src.snapshot
 
@@ -225,7 +226,7 @@ async def test_a_seek_while_a_tick_is_decoded_rebuilds_the_history_for_the_new_p
         return snapshot(index)
 
     src.snapshot = slow_snapshot
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with replaying(player, (120, 30)) as (app, pilot):
         await until(pilot, decoding.is_set, "the player decoding tick 11")
         await pilot.press("home")  # to the first tick, while tick 11 is being made
         release.set()
@@ -248,8 +249,7 @@ async def test_a_damaged_tick_met_while_rebuilding_the_history_is_said_and_pause
     path.write_bytes(gzip.compress(b"".join(lines)))
     player = ReplayPlayer.open(path)
     player.index = 20  # shown first: the history before it is rebuilt, through the damaged tick
-    app = XentuiApp(player.source, config.Settings(), config_path=None, player=player)
-    async with app.run_test(size=(120, 30), notifications=True) as pilot:
-        await until(pilot, lambda: any("tick 4" in n.message for n in app._notifications), "the damage said")
+    async with replaying(player, (120, 30), notifications=True) as (app, pilot):
+        await until(pilot, lambda: any("tick 4" in m for m in messages(app)), "the damage said")
         await until(pilot, lambda: app.snapshot is not None, "the tick shown")
         assert not player.playing and app.snapshot.seq == 21

@@ -35,7 +35,10 @@ from tests.libvirt_test_driver import driver_xml  # noqa: E402
 from xentui import config  # noqa: E402
 from xentui.model import build_snapshot  # noqa: E402
 from xentui.sources.synthetic import SyntheticSource  # noqa: E402
+from xentui.ui import textual_workarounds  # noqa: E402
 from xentui.ui.app import XentuiApp  # noqa: E402
+
+textual_workarounds.install()  # as run_app does: partial line updates (the bytes per frame)
 
 
 async def frame_cost(domains: int = 1000, ticks: int = 20) -> tuple[float, float]:

@@ -13,6 +13,9 @@ from .conftest import URI
 class Tmux:
     def __init__(self, tmp_path, width=120, height=30, env: dict[str, str] | None = None, args: str = "-d 1"):
         self.session = f"xentui-test-{uuid.uuid4().hex[:6]}"
+        # A tmux server of its own (its own socket): one test's server exiting as its last session closes can
+        # never take another test's new session with it ("server exited unexpectedly").
+        self.tmux = ["tmux", "-L", self.session]
         settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
         command = " ".join(f"{k}={v}" for k, v in settings.items())
         command += f" {sys.executable} -m xentui -c {URI} {args}"
@@ -21,11 +24,11 @@ class Tmux:
         self.status_file = tmp_path / f"{self.session}.status"
         command += f"; echo $? > {self.status_file}"
         # remain-on-exit keeps the pane (its last screen and exit status) once xentui has quit
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
                         command, ";", "set-option", "-t", self.session, "remain-on-exit", "on"], check=True)
 
     def screen(self, escapes: bool = False) -> str:
-        cmd = ["tmux", "capture-pane", "-p", "-t", self.session] + (["-e"] if escapes else [])
+        cmd = [*self.tmux, "capture-pane", "-p", "-t", self.session] + (["-e"] if escapes else [])
         return subprocess.run(cmd, capture_output=True, text=True).stdout
 
     def wait_for(self, predicate, timeout: float = 20.0, escapes: bool = False) -> str:
@@ -53,7 +56,7 @@ class Tmux:
         return text.strip() if text.endswith("\n") else ""  # written whole, with its newline
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.session, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.session, *keys], check=True)
 
     def wait_gone(self, timeout: float) -> float:
         """Seconds until xentui has exited with status 0; AssertionError after ``timeout``."""
@@ -62,7 +65,7 @@ class Tmux:
         return time.monotonic() - began
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
 
 
 def table_rows(text: str, names: set[str]) -> list[str]:

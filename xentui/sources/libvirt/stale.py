@@ -19,10 +19,13 @@ from xentui.sources.deadlines import NoAnswer
 from xentui.sources.libvirt import connection
 from xentui.sources.placement import Key
 
-Bounded = Callable[[object, Callable[[], Any]], Any]  # (key, call) -> call() under a deadline, or NoAnswer
+Bounded = Callable[[object, Callable[[], Any], float], Any]  # (key, call, seconds) -> call() in time, or NoAnswer
 Filled = list[tuple[libvirt.virDomain, Record, Key]]
 
 STUCK_AFTER_MS = 2000  # a QEMU monitor busy this long on one command is not answering
+# The control info is a question about libvirtd's own state: when it takes longer, it waits behind the hung
+# monitor itself, and the tick (every other row) must not wait with it (measured: 2 s a tick, ticks 3 s apart).
+CONTROL_DEADLINE_S = 0.5
 MONITOR_KEYS = ("balloon.", "block.")  # figures QEMU gives only through its monitor (under the domain's job)
 
 
@@ -58,7 +61,7 @@ class HungMonitors:
     def _monitor_busy_ms(self, dom: libvirt.virDomain, key: Key) -> int | None:
         """How long the domain's monitor has been busy on one command (None: it is not, or unknown)."""
         try:
-            state, _details, busy_ms = self._bounded(("control", key), dom.controlInfo)
+            state, _details, busy_ms = self._bounded(("control", key), dom.controlInfo, CONTROL_DEADLINE_S)
         except libvirt.libvirtError:
             return None
         except NoAnswer:  # even the question hangs: it has not answered since before the last one

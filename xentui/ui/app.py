@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.reactive import var
@@ -138,15 +138,16 @@ class XentuiApp(App[None]):
     # --- data ---------------------------------------------------------------------
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
-        if snapshot is not None:
-            self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
-        if snapshot is not None and not self.paused:
-            if isinstance(self.screen, LiveView):  # it covers the table: only it is drawn, the table on return
-                if self.screen.is_mounted:  # just pushed, not composed yet: its on_mount shows self.snapshot
-                    self.screen.show(snapshot)
-            else:
-                with contextlib.suppress(NoMatches):  # the app closed while the tick was on its way: nothing to draw
-                    self.present(snapshot)
+        if snapshot is None:
+            return
+        self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
+        with contextlib.suppress(NoMatches, ScreenStackError):  # the app closed while the tick was on its way
+            if self.paused:
+                return
+            if not isinstance(self.screen, LiveView):  # a view covers the table: only it is drawn, the table on return
+                self.present(snapshot)
+            elif self.screen.is_mounted:  # just pushed, not composed yet: its on_mount shows self.snapshot
+                self.screen.show(snapshot)
 
     def watch_view(self, old: ViewState, new: ViewState) -> None:
         """The view state changed: persist its settings part, then redraw what it affects."""

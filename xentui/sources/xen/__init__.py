@@ -30,7 +30,16 @@ from xentui.sources.background import Refresher
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos import xen as xen_cache_qos  # a module: it imports .xl, so this package
 from xentui.sources.xen.libxenstat import FLAG_CALLS, Stat, Store, XenStat, XenStore, is_dom0, uuid_from_vm_path
-from xentui.sources.xen.xl import VcpuPlacement, Xl, XlError, action_line, parse_vcpu_list, parse_xl_topology, xl
+from xentui.sources.xen.xl import (
+    SPAWNING,
+    VcpuPlacement,
+    Xl,
+    XlError,
+    action_line,
+    parse_vcpu_list,
+    parse_xl_topology,
+    xl,
+)
 
 __all__ = ["XenSource", "XenStat", "is_dom0"]
 
@@ -159,8 +168,9 @@ class XenSource(Source):
 
     def collect(self) -> RawSample:
         lib = self.stat.lib
-        stamp = time.monotonic()
-        node = lib.xenstat_get_node(self.stat.handle, XENSTAT_ALL)
+        with SPAWNING:  # no xl spawn between the clock reading and the counters (see SPAWNING)
+            stamp = time.monotonic()
+            node = lib.xenstat_get_node(self.stat.handle, XENSTAT_ALL)
         if not node:
             raise SourceError("failed to retrieve statistics from libxenstat")
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Callable
 
 from xentui.actions import Action, ActionParams
@@ -22,19 +23,35 @@ class XlError(SourceError):
         self.message = message
 
 
+# Before CPython 3.12 the parent holds the GIL until its vfork()ed child has exec()ed: tens of ms on a slow dom0,
+# during which no other thread runs.  A counter read takes this lock around its clock reading and its hypercall,
+# so a spawn in another thread never falls between the two (that once made a busy 1-vCPU domain read 105 %).
+SPAWNING = threading.Lock()
+SPAWN_WAIT_S = 1.0  # a spawn waits at most this long for a counter read (one stuck in xenstore must not stop xl)
+
+
 def xl(*args: str, timeout: float = 30.0) -> str:
     """Run ``xl``; its last error line becomes an :class:`XlError` (SourceError when xl is missing or hangs)."""
+    locked = SPAWNING.acquire(timeout=SPAWN_WAIT_S)
     try:
-        proc = subprocess.run(["xl", *args], capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.Popen(["xl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except FileNotFoundError:
         raise SourceError("xl not found: install Xen's tools (Debian: xen-utils)") from None
-    except subprocess.TimeoutExpired:
-        raise SourceError(f"xl {' '.join(args)} did not answer within {timeout:.0f} s") from None
+    finally:
+        if locked:
+            SPAWNING.release()
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise SourceError(f"xl {' '.join(args)} did not answer within {timeout:.0f} s") from None
     if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        lines = [ln for ln in stderr.splitlines() if ln.strip()] or [ln for ln in stdout.splitlines() if ln.strip()]
         message = lines[-1] if lines else f"exit code {proc.returncode}"
         raise XlError(args, message.split(": ", 1)[-1] if "libxl" in message else message)
-    return proc.stdout
+    return stdout
 
 
 def parse_vcpu_list(text: str, ncpus: int) -> VcpuPlacement:

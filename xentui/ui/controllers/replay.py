@@ -59,9 +59,8 @@ class ReplayController:
                 for shot in shots:
                     app.history.add(shot)
             last = event.seq
-            if not getattr(app, "_exit", False):
-                with contextlib.suppress(NoMatches):  # the app closed between two ticks
-                    app.snapshot = event
+            with contextlib.suppress(NoMatches):  # the app closed between two ticks
+                app.snapshot = event
 
     def _before(self, index: int) -> list[Snapshot]:
         """In a worker thread: the snapshots that rebuild the history up to tick ``index`` (excluded);

@@ -25,7 +25,9 @@ from xentui.model.samples import (
     CacheSample,
     DomainSample,
     DomainState,
+    HostPart,
     HostSample,
+    HostState,
     IoTotals,
     L3Cache,
     NetSample,
@@ -34,7 +36,7 @@ from xentui.model.samples import (
     VcpuSample,
     sum_parts,
 )
-from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, Snapshot, VcpuRates
+from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 
 __all__ = [
     "MAX_MBM_BYTES_S",
@@ -50,7 +52,10 @@ __all__ = [
     "DomainSample",
     "DomainState",
     "DomainView",
+    "HostPart",
     "HostSample",
+    "HostState",
+    "HostView",
     "IoTotals",
     "L3Cache",
     "NetSample",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from xentui.model.samples import NS_PER_S, DomainSample, HostSample, RawSample, sum_parts
-from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, Snapshot, VcpuRates
+from dataclasses import replace
+
+from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
+from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 
 
 def counter_rate(prev: int | None, cur: int | None, seconds: float) -> float | None:
@@ -119,7 +121,9 @@ def _pct_of(part: int | None, whole: int) -> float | None:
 
 
 def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snapshot:
-    """Combine two raw samples into what the outputs show."""
+    """Combine two raw samples into what the outputs show (a fleet's: each host from its own two samples)."""
+    if cur.parts:
+        return _fleet_snapshot(prev, cur, seq)
     seconds = cur.monotonic - prev.monotonic if prev is not None else 0.0
     old = {d.uuid: d for d in prev.domains} if prev is not None else {}
     total = cur.host.mem_total_kib
@@ -151,3 +155,34 @@ def _pcpu_pct(prev: RawSample | None, cur: RawSample, seconds: float) -> tuple[f
     if len(prev.pcpu_busy_ns) != len(cur.pcpu_busy_ns):
         return None
     return tuple(_pct_of_ns(a, b, seconds) for a, b in zip(prev.pcpu_busy_ns, cur.pcpu_busy_ns, strict=True))
+
+
+def _fleet_snapshot(prev: RawSample | None, cur: RawSample, seq: int) -> Snapshot:
+    """Each host's domains with rates over its own window; a host not up keeps its last rows, marked stale."""
+    hosts: list[HostView] = []
+    domains: list[DomainView] = []
+    for part in cur.parts:
+        shot = build_snapshot(part.prev, part.cur, seq) if part.cur is not None else None
+        if shot is not None:
+            if part.state is HostState.UP:
+                domains.extend(shot.domains)
+            else:
+                why = f"host {part.name} {part.state.value}" + (f": {part.reason}" if part.reason else "")
+                domains.extend(replace(d, sample=replace(d.sample, stale=why)) for d in shot.domains)
+        hosts.append(HostView(
+            name=part.name, state=part.state, group=part.group, uri=part.uri, reason=part.reason,
+            host=part.cur.host if part.cur is not None else None,
+            interval_s=shot.interval_s if shot is not None else None, behind_s=part.behind_s,
+            domains=len(shot.domains) if shot is not None else 0,
+            pcpu_pct=shot.pcpu_pct if shot is not None else None, labels=part.labels,
+        ))
+    return Snapshot(
+        seq=seq,
+        wall=cur.wall,
+        interval_s=cur.monotonic - prev.monotonic if prev is not None else None,
+        host=cur.host,
+        domains=tuple(domains),
+        errors=cur.errors,
+        notices=cur.notices,
+        hosts=tuple(hosts),
+    )

@@ -188,10 +188,17 @@ class DomainSample:
     flags: str | None = None  # exact xentop flags when the source has them (Xen)
     cache: CacheSample | None = None  # Cache QoS (None: the host has none; HostSample.cache_monitoring says why)
     stale: str = ""  # why some figures are old (the domain is not answering), else ""
+    host: str = ""  # the fleet's name for the domain's host ("" when one host is watched)
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "io", IoTotals.of(self.nets, self.blocks))
+
+    @property
+    def key(self) -> str:
+        """Unique among the domains shown: the UUID, prefixed by the host in a fleet (a migrating domain is on
+        two hosts at once)."""
+        return f"{self.host}/{self.uuid}" if self.host else self.uuid
 
     @property
     def active(self) -> bool:
@@ -277,3 +284,33 @@ class RawSample:
     errors: tuple[str, ...] = ()  # what failed this tick
     notices: tuple[str, ...] = ()  # what the admin must know about what is shown
     pcpu_busy_ns: tuple[int, ...] | None = None  # per physical CPU, cumulative (None: unknown)
+    parts: tuple[HostPart, ...] = ()  # a fleet's hosts, each with its own samples (empty: one host)
+
+
+class HostState(enum.Enum):
+    """A fleet host's health this tick."""
+
+    CONNECTING = "connecting"  # not answered yet
+    UP = "up"  # answered this tick
+    STALE = "stale"  # answered before, not within this tick's deadline: its rows are from before
+    DOWN = "down"  # refused or unreachable: its rows (if any) are from before
+
+    @property
+    def live(self) -> bool:
+        return self is HostState.UP
+
+
+@frozen_record
+class HostPart:
+    """One host of a fleet's RawSample: its last two good samples (its rates come from its own clock, even
+    when the fleet's tick did not wait for it) and its health.  ``cur`` is None until it first answers."""
+
+    name: str  # the fleet's name for it (HOST column); unique in the fleet
+    state: HostState
+    group: str = ""
+    uri: str = ""
+    reason: str = ""  # why it is not up, one line
+    prev: RawSample | None = None
+    cur: RawSample | None = None
+    behind_s: float | None = None  # how old ``cur`` is when the source is not a live poll (Prometheus)
+    labels: tuple[tuple[str, str], ...] = ()  # from the fleet file

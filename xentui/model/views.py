@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xentui.model._fast_record import frozen_record
-from xentui.model.samples import DomainSample, HostSample
+from xentui.model.samples import DomainSample, HostSample, HostState
 
 
 @frozen_record
@@ -68,6 +68,31 @@ class DomainView:
     def name(self) -> str:
         return self.sample.name
 
+    @property
+    def host(self) -> str:
+        return self.sample.host
+
+    @property
+    def key(self) -> str:
+        return self.sample.key
+
+
+@frozen_record
+class HostView:
+    """A fleet host as shown: its health, its own facts, the window of its rates."""
+
+    name: str
+    state: HostState
+    group: str = ""
+    uri: str = ""
+    reason: str = ""  # why it is not up
+    host: HostSample | None = None  # its facts (None: it never answered)
+    interval_s: float | None = None  # the window of its domains' rates
+    behind_s: float | None = None  # Prometheus: how old its figures are
+    domains: int = 0
+    pcpu_pct: tuple[float | None, ...] | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
 
 @frozen_record
 class Snapshot:
@@ -79,6 +104,14 @@ class Snapshot:
     errors: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
     pcpu_pct: tuple[float | None, ...] | None = None  # busy % of each physical CPU
+    hosts: tuple[HostView, ...] = ()  # a fleet's hosts (empty: one host, ``host`` is it)
+
+    @property
+    def fleet(self) -> bool:
+        return bool(self.hosts)
+
+    def by_key(self) -> dict[str, DomainView]:
+        return {d.key: d for d in self.domains}
 
     def by_uuid(self) -> dict[str, DomainView]:
         return {d.uuid: d for d in self.domains}

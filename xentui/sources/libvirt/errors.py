@@ -15,7 +15,8 @@ UNSUPPORTED = {libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED}
 
 def error_line(err: libvirt.libvirtError) -> str:
     """The first line of libvirt's message (its own words, without the Python wrapper's)."""
-    return (err.get_error_message() or str(err)).strip().splitlines()[0]
+    lines = (err.get_error_message() or str(err)).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)

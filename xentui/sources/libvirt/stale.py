@@ -16,7 +16,6 @@ import libvirt
 
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.deadlines import NoAnswer
-from xentui.sources.libvirt import connection
 from xentui.sources.placement import Key
 
 Bounded = Callable[[object, Callable[[], Any], float], Any]  # (key, call, seconds) -> call() in time, or NoAnswer
@@ -64,8 +63,8 @@ class HungMonitors:
             state, _details, busy_ms = self._bounded(("control", key), dom.controlInfo, CONTROL_DEADLINE_S)
         except libvirt.libvirtError:
             return None
-        except NoAnswer:  # even the question hangs: it has not answered since before the last one
-            since = self.busy_since.setdefault(key, time.monotonic() - connection.MIN_DEADLINE_S)
+        except NoAnswer:  # even the question hangs: busy at least since it was asked (or since an earlier one)
+            since = self.busy_since.setdefault(key, time.monotonic() - CONTROL_DEADLINE_S)
             return int((time.monotonic() - since) * 1000)
         if state != libvirt.VIR_DOMAIN_CONTROL_OCCUPIED:
             self.busy_since.pop(key, None)

@@ -234,6 +234,35 @@ def test_a_failed_write_stops_the_recording_with_one_line_and_keeps_what_came_be
     assert len(load(path)) == 1
 
 
+def test_a_tick_that_cannot_be_encoded_stops_the_recording_and_never_breaks_the_next_deltas(tmp_path):
+    """A sample json refuses (here a NaN time) is said once and stops the recording; the delta base stays the
+    last tick written, so the file reads back whole."""
+    import dataclasses
+
+    from xentui.recording import delta
+    from xentui.recording.writer import Recorder, recording_tap
+    from xentui.sources.synthetic import SyntheticSource
+
+    source = SyntheticSource(count=3)
+    first, second = source.collect(), source.collect()
+    previous: dict = {}
+    delta.encode_tick(first, None, previous)
+    base = dict(previous)
+    with pytest.raises(ValueError):
+        delta.encode_tick(dataclasses.replace(second, monotonic=float("nan")), None, previous)
+    assert previous == base  # not moved to a tick that was never written
+
+    path = tmp_path / "nan.xtrec.gz"
+    recorder, told = Recorder(path, source.uri, 1.0), []
+    tap = recording_tap(recorder, told.append)
+    tap(first)
+    tap(dataclasses.replace(second, monotonic=float("nan")))
+    tap(source.collect())  # dropped: the recording has stopped
+    assert told == [f"recording to {path} stopped: Out of range float values are not JSON compliant "
+                    "(1 ticks kept)"]
+    assert len(load(path)) == 1
+
+
 def test_record_while_watching_has_the_recorders_safety(tmp_path, monkeypatch):
     """--record FILE: exclusive and 0600 like 'xentui record'; --force to replace; refused before the UI starts."""
     import xentui.ui.app as app_mod

@@ -30,6 +30,7 @@ from xentui.recording.format import (
     decode_host,
     encode_domain,
 )
+from xentui.text import brief
 
 TICK_KEYS = ("t", "w", "f", "p", "e", "n")
 
@@ -56,15 +57,16 @@ def encode_tick(raw: RawSample, host: list[Any] | None, previous: dict[str, list
     for d in raw.domains:
         fields = current[d.uuid] = encode_domain(d)
         domains.append(_delta(previous.get(d.uuid), fields))
-    previous.clear()
-    previous.update(current)
     tick["d"] = domains
     tick["p"] = None if raw.pcpu_busy_ns is None else list(raw.pcpu_busy_ns)
     if raw.errors:
         tick["e"] = list(raw.errors)
     if raw.notices:
         tick["n"] = list(raw.notices)
-    return json.dumps(tick, separators=(",", ":"), allow_nan=False) + "\n"
+    line = json.dumps(tick, separators=(",", ":"), allow_nan=False) + "\n"
+    previous.clear()  # the next tick's deltas refer to this one only once it is written
+    previous.update(current)
+    return line
 
 
 def _undelta(v: Any, previous: dict[str, list[Any]], current: dict[str, list[Any]]) -> list[Any]:
@@ -73,14 +75,14 @@ def _undelta(v: Any, previous: dict[str, list[Any]], current: dict[str, list[Any
         uuid = v.get("=")
         base = previous.get(uuid) if type(uuid) is str else None
         if base is None:
-            raise FormatError(f"a domain delta for {uuid!r}, which was not in the tick before")
+            raise FormatError(f"a domain delta for {brief(uuid)}, which was not in the tick before")
         fields = list(base)
         for key, value in v.items():
             if key == "=":
                 continue
             i = int(key) if key.isdigit() else 0
             if not 1 <= i < count:
-                raise FormatError(f"domain delta field {key!r} is not 1 to {count - 1}")
+                raise FormatError(f"domain delta field {brief(key)} is not 1 to {count - 1}")
             fields[i] = value
         v = fields
     d = DOMAIN.whole(v, "domain")

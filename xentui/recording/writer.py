@@ -88,18 +88,18 @@ def recording_tap(recorder: Recorder, on_failure: Callable[[str], None],
                   match: re.Pattern[str] | None = None) -> Tap:
     """The feed's tap that writes each raw sample (only the domains ``match`` finds, when given).
 
-    An OSError stops the recording (the file keeps what came before) and hands ``on_failure`` one line, once,
-    in the worker thread; the feed goes on.
+    An OSError (or a sample that cannot be encoded) stops the recording (the file keeps what came before) and
+    hands ``on_failure`` one line, once, in the worker thread; the feed goes on.
     """
     def write(raw: RawSample) -> None:
         if match is not None:
             raw = dataclasses.replace(raw, domains=tuple(d for d in raw.domains if match.search(d.name)))
         try:
             recorder.write(raw)
-        except OSError as err:
+        except Exception as err:  # the tap's caller never reads its outcome: said here, once
             recorder.abandon()
-            on_failure(f"recording to {visible(recorder.path)} stopped: {one_line(str(err.strerror or err))} "
-                       f"({recorder.ticks} ticks kept)")
+            why = err.strerror if isinstance(err, OSError) and err.strerror else str(err) or type(err).__name__
+            on_failure(f"recording to {visible(recorder.path)} stopped: {one_line(why)} ({recorder.ticks} ticks kept)")
 
     return write
 

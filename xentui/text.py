@@ -71,3 +71,9 @@ def one_line(s: str) -> Visible:
 def csv_cell(s: str) -> str:
     """A text cell for CSV: ``visible(s)``, with a leading ``'`` when a spreadsheet would read a formula."""
     return "'" + visible(s) if s.startswith(FORMULA) else visible(s)
+
+
+def brief(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters (a file's value may be megabytes long)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"

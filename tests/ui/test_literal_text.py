@@ -214,3 +214,16 @@ async def test_a_lost_connection_says_the_hostile_message_on_one_line(tmp_path):
         text = shown(app)
         assert "connection lost: libvirt: internal error␊  ␛]0;owned␇ [b]not bold[/b]; retrying in" in text
         assert "STALE" in text
+
+
+@pytest.mark.asyncio
+async def test_a_megabyte_message_is_cut_before_it_reaches_the_screen(tmp_path):
+    """A recording's or a hypervisor's words may be megabytes long: a notification keeps the first 400."""
+    from xentui.ui.app import NOTIFY_MAX
+
+    async with hostile(tmp_path) as (app, pilot):
+        app.notify("tick 9: " + "x" * 1_000_000, title="y" * 10_000)
+        await pilot.pause()
+        (note,) = [n for n in app._notifications if n.message.startswith("tick 9")]
+        assert len(note.message) == NOTIFY_MAX + 1 and note.message.endswith("x…")
+        assert len(note.title) == NOTIFY_MAX

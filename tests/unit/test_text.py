@@ -72,3 +72,11 @@ def test_csv_cell_neutralises_formulas_one_to_one():
 def test_csv_cells_stay_distinct(a, b):
     if a != b:
         assert csv_cell(a) != csv_cell(b)
+
+
+def test_brief_cuts_a_long_value_and_says_how_long_it_was():
+    from xentui.text import brief
+
+    assert brief("running") == "'running'"
+    long = brief("r" * 100_000)
+    assert long == "'" + "r" * 79 + "… (100002 characters)"

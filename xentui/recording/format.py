@@ -33,6 +33,7 @@ from xentui.model import (
     Pcpu,
     VcpuSample,
 )
+from xentui.text import brief
 
 FORMAT = "xentui-record"
 VERSION = 1
@@ -162,7 +163,7 @@ _STATES = {s.value: s for s in DomainState}
 def _state(v: Any, what: str) -> DomainState:
     state = _STATES.get(v) if type(v) is str else None
     if state is None:
-        raise FormatError(f"{what} {v!r} is not one of {', '.join(_STATES)}")
+        raise FormatError(f"{what} {brief(v)} is not one of {', '.join(_STATES)}")
     return state
 
 
@@ -336,7 +337,7 @@ def check_header(v: Any) -> dict[str, Any]:
     if type(v) is not dict or v.get("format") != FORMAT:
         raise FormatError(f"not a xentui recording (its first line lacks \"format\": \"{FORMAT}\")")
     if v.get("version") != VERSION:
-        raise FormatError(f"recording format version {v.get('version')!r}; this xentui reads version {VERSION}")
+        raise FormatError(f"recording format version {brief(v.get('version'))}; this xentui reads version {VERSION}")
     _time(v.get("delay"), "header delay")
     _str(v.get("uri"), "header uri")
     return v

@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # a replay's modules load only for a replay (start-up time)
     from xentui.recording.player import ReplayPlayer
     from xentui.recording.writer import Recorder
 
+NOTIFY_MAX = 400  # characters of a notification: outside text (a recording's, a hypervisor's) may be megabytes
 FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 
 
@@ -114,8 +115,10 @@ class XentuiApp(App[None]):
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
-        """Every notification (the app's, its screens', Textual's own) made visible, never markup."""
-        super().notify(visible(message), title=visible(title), severity=severity, timeout=timeout, markup=False)
+        """Every notification (the app's, its screens', Textual's own) made visible, never markup, and bounded."""
+        message = message if len(message) <= NOTIFY_MAX else message[:NOTIFY_MAX] + "…"
+        super().notify(visible(message), title=visible(title[:NOTIFY_MAX]), severity=severity, timeout=timeout,
+                       markup=False)
 
     @property
     def table(self) -> DomainTable:

@@ -263,6 +263,25 @@ def test_a_tick_that_cannot_be_encoded_stops_the_recording_and_never_breaks_the_
     assert len(load(path)) == 1
 
 
+def test_a_disk_that_refuses_the_last_bytes_when_the_view_quits_is_one_line(tmp_path, monkeypatch):
+    """--record: the file is closed when the UI ends; a full disk then is said in one line, as by 'record'."""
+    import errno
+
+    import xentui.ui.app as app_mod
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+
+    def run_app(source, *a, recorder, **kw):
+        recorder.write(source.collect())
+        recorder._file.close = lambda: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device"))
+        return 0
+
+    monkeypatch.setattr(app_mod, "run_app", run_app)
+    path = tmp_path / "w.xtrec.gz"
+    code, _, err = run_cli(["-c", "synthetic://2", "--record", str(path)])
+    assert code == 0 and err == f"xentui: cannot finish {path}: No space left on device\n"
+
+
 def test_record_while_watching_has_the_recorders_safety(tmp_path, monkeypatch):
     """--record FILE: exclusive and 0600 like 'xentui record'; --force to replace; refused before the UI starts."""
     import xentui.ui.app as app_mod

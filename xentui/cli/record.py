@@ -18,7 +18,7 @@ from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg, unless_signall
 from xentui.feed import Lost
 from xentui.poller import Poller
 from xentui.recording.writer import Recorder, recording_tap
-from xentui.sources import SourceError, open_source
+from xentui.sources import Source, SourceError, open_source
 from xentui.text import one_line, visible
 
 
@@ -71,11 +71,8 @@ def main(argv: list[str]) -> int:
     except SourceError as err:
         print(f"xentui record: {one_line(str(err))}", file=sys.stderr)
         return 1
-    try:
-        recorder = open_recorder(args.output, source.uri, args.delay, args.force)
-    except RecorderRefused as err:
-        print(f"xentui record: {err}", file=sys.stderr)
-        source.close()
+    recorder = start_recording("xentui record", args.output, source, args.delay, args.force)
+    if recorder is None:
         return EXIT_USAGE
     print(f"xentui record: recording {visible(source.uri)} every {args.delay:g} s to {visible(str(args.output))} "
           f"({f'for {args.duration:g} s' if args.duration else 'until Ctrl-C'})", file=sys.stderr)
@@ -92,10 +89,9 @@ def main(argv: list[str]) -> int:
         code = asyncio.run(record(poller, args.duration, failures))
     finally:
         poller.close()  # after the collection in flight: its tap writes before the close below
-        try:
-            recorder.close()
-        except OSError as err:  # the last bytes refused (disk full)
-            failures.append(f"cannot finish {visible(str(args.output))}: {one_line(str(err.strerror or err))}")
+        refused = finish_recording(recorder, args.output)
+        if refused:
+            failures.append(refused)
     if failures:
         print(f"xentui record: {failures[0]}", file=sys.stderr)
         code = 1
@@ -140,3 +136,22 @@ async def _until_done(feed: Poller, duration: float | None, failures: list[str])
         if duration is not None and feed.last_start + feed.delay - start >= duration:
             break
     return 0
+
+
+def start_recording(prog: str, path: str, source: Source, delay: float, force: bool) -> Recorder | None:
+    """:func:`open_recorder`, or None after saying why in one line (and closing ``source``)."""
+    try:
+        return open_recorder(path, source.uri, delay, force)
+    except RecorderRefused as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        source.close()
+        return None
+
+
+def finish_recording(recorder: Recorder, path: str) -> str | None:
+    """Close ``recorder``; one line when its last bytes were refused (disk full), else None."""
+    try:
+        recorder.close()
+    except OSError as err:
+        return f"cannot finish {visible(path)}: {one_line(str(err.strerror or err))}"
+    return None

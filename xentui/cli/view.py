@@ -123,13 +123,10 @@ def main(args: argparse.Namespace) -> int:
         return batch.main(source, opts)
     recorder = None
     if args.record and source is not None:
-        from xentui.cli.record import RecorderRefused, open_recorder
+        from xentui.cli.record import start_recording
 
-        try:
-            recorder = open_recorder(args.record, source.uri, settings.delay, args.force)
-        except RecorderRefused as err:
-            print(f"xentui: {err}", file=sys.stderr)
-            source.close()
+        recorder = start_recording("xentui", args.record, source, settings.delay, args.force)
+        if recorder is None:
             return EXIT_USAGE
     from xentui.ui.app import run_app
 
@@ -138,5 +135,8 @@ def main(args: argparse.Namespace) -> int:
                        loop=loop, player=player, recorder=recorder, first=first)
     finally:
         if recorder is not None:
-            recorder.close()
-            print(f"xentui: {recorder.ticks} ticks written to {visible(str(args.record))}", file=sys.stderr)
+            from xentui.cli.record import finish_recording
+
+            refused = finish_recording(recorder, args.record)
+            print(f"xentui: {refused or f'{recorder.ticks} ticks written to {visible(str(args.record))}'}",
+                  file=sys.stderr)

@@ -135,6 +135,20 @@ async def test_enter_opens_the_vcpu_view_which_watches_its_domain(tmp_path):
 
 
 @pytest.mark.asyncio
+async def test_the_pcpu_view_opened_over_the_vcpu_view_gives_the_placement_interest_back_on_close(tmp_path):
+    d = Driver(False, tmp_path)
+    asked: list[tuple[str | None, bool]] = []
+    d.source.set_interest = lambda uuid, all_pcpus=False: asked.append((uuid, all_pcpus))
+    async with d.running() as pilot:
+        screen = await open_vcpu_view(d, pilot)
+        await pilot.press("1")
+        await until(pilot, lambda: asked and asked[-1][1], "every pCPU's placement asked for")
+        await pilot.press("escape")
+        await until(pilot, lambda: d.app.screen is screen, "back in the vCPU view")
+        await until(pilot, lambda: asked[-1] == (screen.uuid, False), "the vCPU view's domain watched again")
+
+
+@pytest.mark.asyncio
 async def test_read_only_pin_explains_how_to_write(tmp_path):
     d = Driver(False, tmp_path)
     async with d.running() as pilot:

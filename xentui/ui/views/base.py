@@ -50,8 +50,9 @@ class LiveView(Screen[None]):
             self.show(self.xentui.snapshot)
 
     def on_unmount(self) -> None:
-        if self.interest is not None:
-            self.xentui.set_interest(None)
+        if self.interest is not None:  # the view underneath, if any, wants its own placement read again
+            below = [s for s in self.app.screen_stack if isinstance(s, LiveView) and s is not self]
+            self.xentui.set_interest(below[-1].interest if below else None)
 
     @abstractmethod
     def show(self, snapshot: Snapshot) -> None:

@@ -19,7 +19,8 @@ __all__ = ["Back", "Event", "Feed", "Lost", "Snapshot", "Tap"]
 
 @dataclass(frozen=True)
 class Lost:
-    """The source stopped answering: why (one line), and seconds until the next try (None: no retry)."""
+    """The source stopped answering: why (one line), and seconds until the next try (None: no retry; a replay's
+    damaged tick, after which the player waits, paused, for the next move)."""
 
     reason: str
     retry_in: float | None

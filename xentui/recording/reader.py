@@ -226,7 +226,10 @@ def _first(err: BaseException) -> str:
 
 class ReplaySource(Source):
     """A recording behind the source interface: ``collect()`` returns the tick after ``index`` and moves
-    there (SourceError at the end).  ``demo``: the bundled session."""
+    there (SourceError at the end).  ``demo``: the bundled session.
+
+    ``collect``/``index`` serve the contract tests and anything that reads a recording as a source; the
+    live view and batch replay move the :class:`ReplayPlayer`'s own position instead."""
 
     def __init__(self, recording: Recording, *, demo: bool = False):
         self.recording = recording

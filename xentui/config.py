@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import queue
-import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -20,6 +18,7 @@ __all__ = ["CPU_MODES", "Saver", "Settings", "config_dir", "load", "replace", "s
 from pathlib import Path
 
 from xentui import safefile
+from xentui.threads import Worker
 
 MIN_DELAY = 0.2
 MAX_DELAY = 3600.0
@@ -161,20 +160,7 @@ class Saver:
 
     def __init__(self, path: Path):
         self.path = path
-        self._queue: queue.SimpleQueue[tuple[Callable[[], None], concurrent.futures.Future[None]] | None] = (
-            queue.SimpleQueue())
-        self._thread = threading.Thread(target=self._run, name="xentui-config", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            work, future = job
-            try:
-                work()
-            except BaseException as err:  # handed to whoever waits on the future
-                future.set_exception(err)
-            else:
-                future.set_result(None)
+        self._worker = Worker("xentui-config")
 
     def submit(self, settings: Settings, on_problem: Callable[[str], None]) -> concurrent.futures.Future[None]:
         def run() -> None:
@@ -182,11 +168,9 @@ class Saver:
             if problem:
                 on_problem(problem)
 
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._queue.put((run, future))
-        return future
+        return self._worker.submit(run)
 
     def close(self, wait_s: float = 1.0) -> None:
         """Let the saves under way finish, waiting ``wait_s`` at most (the thread is a daemon)."""
-        self._queue.put(None)
-        self._thread.join(timeout=wait_s)
+        self._worker.shutdown()
+        self._worker.join(wait_s)

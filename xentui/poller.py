@@ -14,51 +14,21 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
-import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from xentui.config import MAX_DELAY, MIN_DELAY, check_delay
 from xentui.feed import Back, Event, Lost, Tap
 from xentui.model import RawSample, Snapshot, build_snapshot
 from xentui.sources import Source, SourceError, deadlines
+from xentui.threads import Worker
 
 __all__ = ["MAX_DELAY", "MIN_DELAY", "Poller", "Worker", "check_delay"]
 T = TypeVar("T")
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # between reconnection attempts after a lost connection
 CLOSE_WAIT_S = 1.0  # the goodbye to the source is waited for this long at most
-
-
-class Worker:
-    """One daemon thread running the work handed to it in order.  Not a ThreadPoolExecutor: its
-    threads are joined at interpreter exit, so a call hung in libvirt would keep xentui from exiting."""
-
-    def __init__(self, name: str):
-        self._queue: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None] = (
-            queue.SimpleQueue())
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def submit(self, work: Callable[[], T]) -> concurrent.futures.Future[T]:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((work, future))
-        return future
-
-    def shutdown(self) -> None:
-        """End the thread once the work handed to it is done (not waited for)."""
-        self._queue.put(None)
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            work, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(work())
-            except BaseException as err:  # handed to the waiting coroutine
-                future.set_exception(err)
 
 
 class Poller:

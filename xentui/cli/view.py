@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from xentui import safefile
 from xentui.cli.common import EXIT_USAGE
 from xentui.model import RawSample
-from xentui.poller import Worker
 from xentui.sources import Source, SourceError, open_source
 from xentui.text import one_line, visible
+from xentui.threads import Worker
 
 if TYPE_CHECKING:
     import asyncio

@@ -77,3 +77,9 @@ def brief(value: object, limit: int = 80) -> str:
     """``repr(value)`` for an error message, cut to ``limit`` characters (a file's value may be megabytes long)."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def first_line(err: BaseException) -> str:
+    """An exception's first line of text, or its type's name when it has none."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__

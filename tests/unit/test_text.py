@@ -80,3 +80,10 @@ def test_brief_cuts_a_long_value_and_says_how_long_it_was():
     assert brief("running") == "'running'"
     long = brief("r" * 100_000)
     assert long == "'" + "r" * 79 + "… (100002 characters)"
+
+
+def test_first_line_of_an_error_or_its_type_when_it_has_no_words():
+    from xentui.text import first_line
+
+    assert first_line(OSError("disk full\nmore")) == "disk full"
+    assert first_line(ValueError("  \n")) == "ValueError"

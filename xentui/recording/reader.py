@@ -21,6 +21,7 @@ from xentui.model import HostSample, RawSample, Snapshot, build_snapshot
 from xentui.recording import delta
 from xentui.recording import format as recformat
 from xentui.sources.base import Source, SourceError
+from xentui.text import first_line
 
 
 class ReplayError(SourceError):
@@ -220,7 +221,7 @@ def load(path: str | Path) -> Recording:
 
 
 def _first(err: BaseException) -> str:
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    text = first_line(err)
     return text[:120]
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from xentui.feed import Back, Lost
 from xentui.poller import Poller
+from xentui.text import first_line
 from xentui.ui.widgets.host_header import live_mode_line
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class Connection:
         try:
             reason = await self.poller.call(lambda: source.subscribe(self.domain_event))
         except Exception as err:  # events are a bonus: never fatal
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            reason = first_line(err)
         self.app.events = reason is None
         if reason is not None and source.HAS_EVENTS:
             self.app.notify(f"no lifecycle events ({reason}): changes show at the next update", timeout=6)

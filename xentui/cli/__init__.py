@@ -1,6 +1,7 @@
 """Command line: xentop's options plus ours.  Bad input gets one line and exit 2.
 
-``xentui`` (the live view or batch: view.py, batch.py), ``xentui record`` (record.py), ``xentui lab``.
+``xentui`` (the live view or batch: view.py, batch.py), ``xentui record`` (record.py), ``xentui export`` (export.py),
+``xentui lab``.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         from xentui.cli import record
 
         return record.main(argv[1:])
+    if argv[:1] == ["export"]:
+        from xentui.cli import export
+
+        return export.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.replay and args.demo:

@@ -67,7 +67,7 @@ def serve(source: Gated) -> Iterator[tuple[str, SampleKeeper]]:
     keeper = SampleKeeper(source, deadline=2.0)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ExportCollector(keeper))
-    server, thread = start_http_server(0, "127.0.0.1", registry)
+    server, _thread = start_http_server(0, "127.0.0.1", registry)
     yield f"http://127.0.0.1:{server.server_address[1]}/metrics", keeper
     server.shutdown()
     keeper.close()
@@ -116,7 +116,7 @@ def test_a_hung_source_never_holds_a_scrape_past_its_deadline(serve, source):
 
 
 def test_scrapes_at_once_share_one_collection(serve, source):
-    url, keeper = serve
+    url, _ = serve
     source.gate.clear()
     results: list[float] = []
     scrapers = [threading.Thread(target=lambda: results.append(value(scrape(url)[2], "xentui_up")))

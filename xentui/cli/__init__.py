@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xentui",
         description="Live view of every virtual machine on a Xen or KVM host (successor to xentop). "
         "'xentui lab up|down|status' runs tiny test guests under the local libvirtd; "
-        "'xentui record -o FILE' records a session for --replay.",
+        "'xentui record -o FILE' records a session for --replay; "
+        "'xentui export' serves OpenMetrics for Prometheus.",
     )
     p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, "
                    "else xen:///system on a Xen host, else qemu:///system)")

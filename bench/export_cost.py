@@ -4,15 +4,18 @@
 
 Each host is a generated libvirt test-driver host (test:///abs/path.xml: 2 vCPUs, a disk and a NIC per
 domain); both exporters open the same URI (the test driver runs inside each process).  Scrapes alternate
-(xentui, exporter, xentui, ...) so the machine's load falls on both alike; each is a fresh HTTP GET read to
-the end, in the Prometheus text format (what the exporter speaks; xentui's OpenMetrics too).  CPU is the
-exporter process's own (user + system, /proc/PID/stat) over the rounds.  Prints a Markdown table.
+(the order rotated each round) so the machine's load falls on both alike; each is a fresh HTTP GET read to the
+end, with the headers Prometheus 2.42 sends (OpenMetrics preferred, gzip: what a real scrape costs), and plain
+text without gzip (the rendering alone).  CPU is each exporter process's own (user + system, /proc/PID/stat),
+per scrape, over both kinds.  Prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import gzip
 import os
 import re
 import shutil
@@ -29,8 +32,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.libvirt_test_driver import driver_xml
 
-TEXT = "text/plain"
-OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+TEXT = ({"Accept": "text/plain"}, "text")
+# What Prometheus 2.42 (Debian 12's) sends with every scrape: OpenMetrics preferred, gzip.
+PROMETHEUS = ({"Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+                         "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "Accept-Encoding": "gzip"},
+              "as Prometheus 2.42 asks (OpenMetrics if offered, gzip)")
 
 
 def cpu_s(pid: int) -> float:
@@ -67,9 +73,12 @@ def running(argv: list[str], url: str) -> Iterator[subprocess.Popen[bytes]]:
         proc.wait(timeout=15)
 
 
-def get(url: str, accept: str) -> bytes:
-    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept}), timeout=60) as answer:
-        return bytes(answer.read())
+def timed_get(url: str, headers: dict[str, str]) -> tuple[float, bytes]:
+    t = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as answer:
+        body = bytes(answer.read())
+        took = (time.perf_counter() - t) * 1000
+        return took, gzip.decompress(body) if answer.headers.get("Content-Encoding") == "gzip" else body
 
 
 def domains_in(body: bytes) -> int:
@@ -77,17 +86,18 @@ def domains_in(body: bytes) -> int:
     return int(float(found.group(1))) if found else -1
 
 
-def alternate(scrapes: list[Callable[[], bytes]], rounds: int) -> list[list[float]]:
-    """Wall ms of each scrape, called in turn ``rounds`` times after one warm-up each."""
-    for scrape in scrapes:
-        scrape()
+def alternate(scrapes: list[Callable[[], tuple[float, bytes]]], rounds: int) -> tuple[list[list[float]], list[bytes]]:
+    """Wall ms of each scrape, called in turn ``rounds`` times after one warm-up each (the order rotated every
+    round, so no scrape always follows the same one); and each one's last body."""
+    bodies = [scrape()[1] for scrape in scrapes]
     ms: list[list[float]] = [[] for _ in scrapes]
-    for _ in range(rounds):
-        for scrape, out in zip(scrapes, ms, strict=True):
-            t = time.perf_counter()
-            scrape()
-            out.append((time.perf_counter() - t) * 1000)
-    return ms
+    for r in range(rounds):
+        order = list(range(len(scrapes)))
+        order = order[r % len(order):] + order[:r % len(order)]
+        for i in order:
+            took, bodies[i] = scrapes[i]()
+            ms[i].append(took)
+    return ms, bodies
 
 
 def one_host(count: int, rounds: int, tmp: Path) -> list[str]:
@@ -99,21 +109,21 @@ def one_host(count: int, rounds: int, tmp: Path) -> list[str]:
     ours_argv = [sys.executable, "-m", "xentui", "export", "-c", uri, "--listen", ours_url[7:-8], "--deadline", "30"]
     theirs_argv = ["prometheus-libvirt-exporter", f"--web.listen-address={theirs_url[7:-8]}", f"--libvirt.uri={uri}"]
     rows = []
+    kinds = (PROMETHEUS, TEXT)
     with running(ours_argv, ours_url) as ours, running(theirs_argv, theirs_url) as theirs:
-        scrapes = [lambda: get(ours_url, TEXT), lambda: get(theirs_url, TEXT), lambda: get(ours_url, OPENMETRICS)]
-        cpu0 = cpu_s(ours.pid), cpu_s(theirs.pid)
-        ms = alternate(scrapes, rounds)
-        cpu = (cpu_s(ours.pid) - cpu0[0]) / (2 * (rounds + 1)), (cpu_s(theirs.pid) - cpu0[1]) / (rounds + 1)
-        bodies = [scrape() for scrape in scrapes]
-    base = statistics.median(ms[1])
-    for what, times, body, cpu_per in (
-            ("prometheus-libvirt-exporter 0.2.0, text", ms[1], bodies[1], cpu[1]),
-            ("**xentui export**, text", ms[0], bodies[0], cpu[0]),
-            ("xentui export, OpenMetrics", ms[2], bodies[2], cpu[0])):
-        lines = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-        rows.append(f"| {count} | {what} | {domains_in(body)} | {lines} | {len(body) / 1024:.0f} | "
-                    f"{statistics.median(times):.1f} | {min(times):.1f} | {statistics.median(times) / base:.2f}x | "
-                    f"{cpu_per * 1000:.0f} |")
+        who = (("prometheus-libvirt-exporter 0.2.0", theirs_url, theirs), ("**xentui export**", ours_url, ours))
+        scrapes = [functools.partial(timed_get, url, headers) for headers, _ in kinds for _, url, _ in who]
+        cpu0 = [cpu_s(proc.pid) for _, _, proc in who]
+        ms, bodies = alternate(scrapes, rounds)
+        cpu = [(cpu_s(proc.pid) - c) / (len(kinds) * (rounds + 1)) for (_, _, proc), c in zip(who, cpu0, strict=True)]
+    for k, (_, kind) in enumerate(kinds):
+        base = statistics.median(ms[k * len(who)])
+        for w, (name, _, _) in enumerate(who):
+            times, body = ms[k * len(who) + w], bodies[k * len(who) + w]
+            lines = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+            rows.append(f"| {count} | {name}, {kind} | {domains_in(body)} | {lines} | {len(body) / 1024:.0f} | "
+                        f"{statistics.median(times):.1f} | {min(times):.1f} | "
+                        f"{statistics.median(times) / base:.2f}x | {cpu[w] * 1000:.0f} |")
     return rows
 
 

@@ -168,3 +168,13 @@ def test_listen_defaults_to_loopback_and_reads_ipv6():
     assert cli.listen_arg("[::1]:9301") == ("::1", 9301)
     assert cli.listen_arg("localhost:0") == ("127.0.0.1", 0)
     assert cli.listen_arg("0.0.0.0:9300") == ("0.0.0.0", 9300)
+
+
+def test_every_scrape_in_turn_gets_a_sample_of_its_own(source):
+    keeper = SampleKeeper(source, deadline=5.0)
+    try:
+        served = [keeper.serve() for _ in range(25)]  # the test driver answers at once: no collection is reused
+    finally:
+        keeper.close()
+    assert all(s.fresh for s in served) and source.calls == 25
+    assert len({s.raw.monotonic for s in served if s.raw}) == 25

@@ -58,18 +58,20 @@ class SampleKeeper:
         self._lost = False  # the last collection failed: reconnect before the next
 
     def _collect(self) -> Collected:
+        """In the worker: one collection, then (under the lock, so after :meth:`serve` has noted it as in
+        flight) it is the newest, and the next scrape starts another."""
         start = self._clock()
-        if self._lost:
-            self.source.reconnect()
-        return Collected(self.source.collect(), self._clock() - start)
-
-    def _landed(self, future: concurrent.futures.Future[Collected]) -> None:
+        try:
+            if self._lost:
+                self.source.reconnect()
+            got = Collected(self.source.collect(), self._clock() - start)
+        except BaseException:
+            with self._lock:
+                self._lost, self._inflight = True, None
+            raise
         with self._lock:
-            self._inflight = None
-            error = future.exception()
-            self._lost = error is not None
-            if error is None:
-                self._newest = future.result()
+            self._newest, self._lost, self._inflight = got, False, None
+        return got
 
     def wait_s(self) -> float:
         """How long a scrape waits for the collection: the deadline less the time kept for rendering."""
@@ -80,13 +82,12 @@ class SampleKeeper:
         with self._lock:
             if self._inflight is None:
                 self._inflight = self._worker.submit(self._collect)
-                self._inflight.add_done_callback(self._landed)
             inflight = self._inflight
         try:
             got = inflight.result(timeout=self.wait_s())
             return Served(got.raw, True, got.took_s)
         except concurrent.futures.TimeoutError:
-            reason = f"the source did not answer within {self.wait_s():g} s; serving the newest sample"
+            reason = f"the source did not answer within {self.wait_s():g} s"
         except SourceError as err:
             reason = one_line(str(err))
         except Exception as err:  # a bug must not turn a scrape into a traceback page

@@ -19,13 +19,15 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import parser as text_parser
 
+from tests import hostile
 from xentui import lab
 
 from .conftest import URI
 
 DEADLINE_S = 5.0
-pytestmark = pytest.mark.skipif(not shutil.which("prometheus-libvirt-exporter"),
-                                reason="prometheus-libvirt-exporter is installed by scripts/install-deps --test")
+needs_the_exporter = pytest.mark.skipif(
+    not shutil.which("prometheus-libvirt-exporter"),
+    reason="prometheus-libvirt-exporter is installed by scripts/install-deps --test")
 
 
 def free_port() -> int:
@@ -35,9 +37,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def xentui_export() -> Iterator[str]:
-    """A running ``xentui export`` on the lab's URI (its port chosen by the kernel): its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "xentui", "export", "-c", URI, "--listen", "127.0.0.1:0",
+def xentui_export(uri: str = URI) -> Iterator[str]:
+    """A running ``xentui export`` (on the lab's URI; its port chosen by the kernel): its URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "xentui", "export", "-c", uri, "--listen", "127.0.0.1:0",
                              "--deadline", str(DEADLINE_S)], stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline() if proc.stderr else ""
@@ -106,6 +108,7 @@ DEVICES = {  # virsh domstats prefix -> exporter family -> virsh key
 CPU = "libvirt_domain_info_cpu_time_seconds_total"
 
 
+@needs_the_exporter
 def test_counters_agree_with_virsh_and_the_debian_exporter(guests):
     """Each counter of xentui's and of the exporter's scrape lies between virsh's reading before and after."""
     checked = 0
@@ -158,3 +161,21 @@ def test_a_stopped_qemu_is_marked_stale_and_no_scrape_waits_past_the_deadline(gu
         finally:
             os.kill(pid, signal.SIGCONT)
         print(f"stale after {time.monotonic() - stopped:.1f} s; {len(times)} scrapes, longest {max(times):.2f} s")
+
+
+def test_the_binary_serves_hostile_names_exactly_and_refuses_bad_places(tmp_path):
+    xml = hostile.write_test_host(tmp_path / "hostile.xml")
+    with xentui_export(f"test://{xml}") as url:
+        _, got = scrape(url)
+    names = {domain for (name, domain) in got if name == CPU}
+    assert {hostile.NAMES[c] for c in hostile.XML_CLASSES} <= names
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        for args, status, says in ((["--listen", "127.0.0.1"], 2, "write ADDR:PORT"),
+                                   (["--listen", f"127.0.0.1:{taken.getsockname()[1]}"], 1, "cannot listen on"),
+                                   (["-c", "nonsense:///x"], 1, "nonsense")):
+            run = subprocess.run([sys.executable, "-m", "xentui", "export", *args], capture_output=True, text=True,
+                                 timeout=60)
+            err = run.stderr.strip().splitlines()
+            assert run.returncode == status and len(err) == 1 and says in err[0], (args, run.stderr)

@@ -5,6 +5,7 @@ only its own domain stale while every scrape answers within the deadline; SIGTER
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -179,3 +180,33 @@ def test_the_binary_serves_hostile_names_exactly_and_refuses_bad_places(tmp_path
                                  timeout=60)
             err = run.stderr.strip().splitlines()
             assert run.returncode == status and len(err) == 1 and says in err[0], (args, run.stderr)
+
+
+@pytest.mark.skipif(not shutil.which("prometheus"), reason="Debian's prometheus is installed with the fleet lab")
+def test_a_real_prometheus_scrapes_it_and_keeps_hostile_names_exact(tmp_path):
+    """Prometheus 2.42 asks for OpenMetrics: the target is up and every name comes back as libvirt gave it."""
+    xml = hostile.write_test_host(tmp_path / "hostile.xml")
+    port = free_port()
+    with xentui_export(f"test://{xml}") as url:
+        config = tmp_path / "prometheus.yml"
+        config.write_text("global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: xentui\n"
+                          f"    static_configs: [{{targets: ['{url[7:-8]}']}}]\n")
+        prom = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                 f"--web.listen-address=127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            query = f"http://127.0.0.1:{port}/api/v1/query?query=libvirt_domain_info_cpu_time_seconds_total"
+            deadline = time.monotonic() + 60
+            names: set[str] = set()
+            while len(names) < len(hostile.XML_CLASSES):
+                assert time.monotonic() < deadline, f"Prometheus has only {sorted(names)}"
+                with contextlib.suppress(OSError), urllib.request.urlopen(query, timeout=10) as answer:
+                    names = {r["metric"]["domain"] for r in json.load(answer)["data"]["result"]}
+                time.sleep(0.2)
+            assert {hostile.NAMES[c] for c in hostile.XML_CLASSES} <= names
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=10) as answer:
+                (target,) = json.load(answer)["data"]["activeTargets"]
+            assert target["health"] == "up" and target["lastError"] == ""
+        finally:
+            prom.terminate()
+            prom.wait(timeout=30)

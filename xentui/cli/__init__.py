@@ -1,6 +1,7 @@
 """Command line: xentop's options plus ours.  Bad input gets one line and exit 2.
 
-``xentui`` (the live view or batch: view.py, batch.py), ``xentui record`` (record.py), ``xentui lab``.
+``xentui`` (the live view or batch: view.py, batch.py), ``xentui record`` (record.py), ``xentui export`` (export.py),
+``xentui lab``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="xentui",
         description="Live view of every virtual machine on a Xen or KVM host (successor to xentop). "
         "'xentui lab up|down|status' runs tiny test guests under the local libvirtd; "
-        "'xentui record -o FILE' records a session for --replay.",
+        "'xentui record -o FILE' records a session for --replay; "
+        "'xentui export' serves OpenMetrics for Prometheus.",
     )
     p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, "
                    "else xen:///system on a Xen host, else qemu:///system)")
@@ -72,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from xentui.cli import record
 
         return record.main(argv[1:])
+    if argv[:1] == ["export"]:
+        from xentui.cli import export
+
+        return export.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.replay and args.demo:

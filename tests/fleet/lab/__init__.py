@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,20 +125,25 @@ def up(log=print) -> FleetLab:
 def _start(log) -> str:
     STATE.mkdir(parents=True, exist_ok=True)
     hosts.write_images()
+    services.start_exporters()  # they reach their libvirtd only when scraped: start them first, and Prometheus
+    services.start_prometheus()
+    with ThreadPoolExecutor(len(HOSTS)) as pool:  # the hosts boot side by side (each step has its deadline)
+        virt_types = list(pool.map(_start_host, HOSTS))
     for h in HOSTS:
-        hosts.start_namespace(h)
-        hosts.start_libvirtd(h)
-    virt_type = "kvm"
-    for h in HOSTS:
-        virt_type = hosts.start_guests(h, virt_type)
         log(f"  {h.name}: {h.hostname} on {h.uri}: {', '.join(h.guest_names())}")
+    virt_type = "kvm" if set(virt_types) == {"kvm"} else "qemu"
     (STATE / "virt_type").write_text(virt_type)
     services.start_sshd()
     log(f"  sshd: {ssh_uri()}")
-    services.start_exporters()
-    services.start_prometheus()
+    services.wait_prometheus()
     log(f"  prometheus: {prometheus_url()} (exporters {', '.join(h.exporter for h in HOSTS)}; xentui {XENTUI_EXPORT})")
     return virt_type
+
+
+def _start_host(h: HostSpec) -> str:
+    hosts.start_namespace(h)
+    hosts.start_libvirtd(h)
+    return hosts.start_guests(h, "kvm")
 
 
 def down(log=print) -> None:
@@ -148,8 +154,8 @@ def down(log=print) -> None:
 
 def _down(log, quiet: bool = False) -> None:
     services.stop_services()
-    for h in HOSTS:
-        hosts.stop_host(h)
+    with ThreadPoolExecutor(len(HOSTS)) as pool:
+        list(pool.map(hosts.stop_host, HOSTS))
     leftovers = lab_processes()
     if leftovers:
         raise LabError(f"fleet lab: still running after down: {leftovers}")

@@ -86,7 +86,7 @@ def exporter_pid(h: hosts.HostSpec) -> int | None:
     return procs.read_pid(PROM_DIR / f"{h.name}-exporter.pid", exporter_name(h))
 
 
-def start_exporters(timeout: float = 30.0) -> None:
+def start_exporters() -> None:
     PROM_DIR.mkdir(parents=True, exist_ok=True)
     for h in HOSTS:
         if exporter_pid(h) is None:
@@ -94,9 +94,6 @@ def start_exporters(timeout: float = 30.0) -> None:
             pid = procs.spawn([exe, f"--libvirt.uri={h.uri}", f"--web.listen-address={h.exporter}"],
                               PROM_DIR / f"{h.name}-exporter.log")
             (PROM_DIR / f"{h.name}-exporter.pid").write_text(f"{pid}\n")
-    for h in HOSTS:
-        procs.wait_for(f"exporter of {h.name} on {h.exporter}",
-                       lambda h=h: procs.http_get(f"http://{h.exporter}/metrics") is not None, timeout, 0.2)
 
 
 # --- Prometheus, scraping every exporter and `xentui export`'s slot ---
@@ -132,7 +129,15 @@ def exporters_up() -> bool:
     return up >= {h.exporter for h in HOSTS}
 
 
-def start_prometheus(timeout: float = 60.0) -> None:
+def guests_by_instance() -> dict[str, set[str]]:
+    """The domains each exporter target reports, per Prometheus (its latest scrape)."""
+    found: dict[str, set[str]] = {}
+    for r in query("libvirt_domain_info_cpu_time_seconds_total") or []:
+        found.setdefault(r["metric"]["instance"], set()).add(r["metric"]["domain"])
+    return found
+
+
+def start_prometheus() -> None:
     data = PROM_DIR / "data"
     data.mkdir(parents=True, exist_ok=True)
     (PROM_DIR / "prometheus.yml").write_text(prometheus_config())
@@ -142,9 +147,19 @@ def start_prometheus(timeout: float = 60.0) -> None:
                            "--storage.tsdb.retention.time=2h", f"--web.listen-address={PROMETHEUS[0]}:{PROMETHEUS[1]}"],
                           PROM_DIR / "prometheus.log")
         (PROM_DIR / "prometheus.pid").write_text(f"{pid}\n")
+
+
+def wait_prometheus(timeout: float = 60.0) -> None:
+    """Until Prometheus has scraped every exporter, and through it every host's guests."""
     procs.wait_for(f"Prometheus ready on {prometheus_url()}",
                    lambda: procs.http_get(f"{prometheus_url()}/-/ready") is not None, timeout, 0.2)
     procs.wait_for("Prometheus: up == 1 for every exporter", exporters_up, timeout, 0.5)
+
+    def all_guests() -> bool:
+        found = guests_by_instance()
+        return all(found.get(h.exporter, set()) >= set(h.guest_names()) for h in HOSTS)
+
+    procs.wait_for("Prometheus: every host's guests scraped", all_guests, timeout, 0.5)
 
 
 def stop_services() -> None:

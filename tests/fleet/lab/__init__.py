@@ -7,18 +7,29 @@ tiny KVM guests, sshd into h3, a libvirt exporter per host and Prometheus scrapi
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import hosts, procs, services
-from .layout import (HOSTS, LOCK, SHARED, SHARED_IN_HOST, SSH_HOST, STATE, XENTUI_EXPORT, HostSpec, prometheus_url,
-                     ssh_uri)
+from .layout import (
+    HOSTS,
+    LOCK,
+    SHARED,
+    SHARED_IN_HOST,
+    SSH_HOST,
+    STATE,
+    XENTUI_EXPORT,
+    HostSpec,
+    prometheus_url,
+    ssh_uri,
+)
 from .procs import LabError
 
 __all__ = ["FleetLab", "LabError", "LabHost", "down", "health", "up"]
@@ -174,9 +185,7 @@ def lab_processes() -> list[str]:
             found.append(f"{p.name} {name}")
     for h in HOSTS:
         found += [f"{pid} {procs.comm(pid)} (in {h.name}'s namespace)" for pid in hosts.namespace_pids(h)]
-        try:  # the namespace recorded at start, should its holder have died
+        with contextlib.suppress(OSError):  # the namespace recorded at start, should its holder have died
             found += [f"{pid} {procs.comm(pid)} (in {h.name}'s namespace)"
                       for pid in procs.pids_in_ns((h.dir / "ns.id").read_text().strip())]
-        except OSError:
-            pass
     return sorted(set(found))

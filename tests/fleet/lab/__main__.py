@@ -10,7 +10,7 @@ from . import LabError, down, health, up
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="fleet-lab", description=(__package__ and sys.modules[__package__].__doc__
+    p = argparse.ArgumentParser(prog="fleet-lab", description=((__package__ and sys.modules[__package__].__doc__)
                                                                 or "").split("\n\n")[0])
     p.add_argument("action", choices=("up", "down", "status"),
                    help="up: start it (a no-op when healthy); down: end all of it; status: what runs")

@@ -7,8 +7,22 @@ import urllib.parse
 from pathlib import Path
 
 from . import hosts, procs
-from .layout import (HOSTS, PROM_DIR, PROM_NAME, PROMETHEUS, SCRAPE_SECONDS, SSH_DIR, SSH_HOST, SSH_PORT, SSHD,
-                     XENTUI_EXPORT, exporter_name, host, link, prometheus_url)
+from .layout import (
+    HOSTS,
+    PROM_DIR,
+    PROM_NAME,
+    PROMETHEUS,
+    SCRAPE_SECONDS,
+    SSH_DIR,
+    SSH_HOST,
+    SSH_PORT,
+    SSHD,
+    XENTUI_EXPORT,
+    exporter_name,
+    host,
+    link,
+    prometheus_url,
+)
 
 # --- sshd: key-only root login on 127.0.0.3, in h3's mount namespace so it reaches h3's libvirtd socket ---
 

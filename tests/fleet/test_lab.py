@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 from pathlib import Path
+
+import pytest
 
 from tests.fleet import lab
 from tests.fleet.lab import hosts, procs, services
@@ -128,6 +131,12 @@ def test_up_repairs_a_crash_and_down_leaves_nothing(fleet_lab: lab.FleetLab) -> 
         assert not any(Path(f"/sys/class/net/{h.spec.tap(k)}").exists() for h in fleet_lab.hosts
                        for k, _ in h.spec.guests)
         assert not STATE.exists()
+        h4 = fleet_lab.host("h4")
+        with socket.create_server((h4.address, 9177)), pytest.raises(lab.LabError) as taken:
+            lab.up(log=lambda line: None)  # someone else's exporter on h4's address: one line, nothing started
+        assert str(taken.value) == (f"another process listens on {h4.exporter}: stop it (a system service?) "
+                                    "and run up again")
+        assert lab.lab_processes() == []
     finally:
         lab.up(log=lambda line: None)
 

@@ -19,14 +19,18 @@ from pathlib import Path
 
 from . import hosts, procs, services
 from .layout import (
+    EXPORTER_PORT,
     HOSTS,
     LOCK,
+    PROMETHEUS,
     SHARED,
     SHARED_IN_HOST,
     SSH_HOST,
+    SSH_PORT,
     STATE,
     XENTUI_EXPORT,
     HostSpec,
+    host,
     prometheus_url,
     ssh_uri,
 )
@@ -133,7 +137,17 @@ def up(log=print) -> FleetLab:
         return describe(virt_type)
 
 
+def _ports_free() -> None:
+    """Every address the lab listens on is free (a system exporter on *:9177, say, would take one)."""
+    wanted = [(h.address, port) for h in HOSTS for port in (hosts.LIBVIRTD_PORT, EXPORTER_PORT)]
+    wanted += [PROMETHEUS, (host(SSH_HOST).address, SSH_PORT)]
+    taken = [f"{a}:{p}" for a, p in wanted if procs.tcp_open(a, p, timeout=1)]
+    if taken:
+        raise LabError(f"another process listens on {', '.join(taken)}: stop it (a system service?) and run up again")
+
+
 def _start(log) -> str:
+    _ports_free()
     STATE.mkdir(parents=True, exist_ok=True)
     hosts.write_images()
     services.start_exporters()  # they reach their libvirtd only when scraped: start them first, and Prometheus

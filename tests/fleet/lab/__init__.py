@@ -192,14 +192,18 @@ def _down(log, quiet: bool = False) -> None:
 
 def lab_processes() -> list[str]:
     """"pid name" of every process of the lab still alive (for `down` and its test: it must be empty)."""
-    found = []
+    found: dict[int, str] = {}
+    for h in HOSTS:
+        with contextlib.suppress(OSError):  # the namespace recorded at start, should its holder have died
+            recorded = procs.pids_in_ns((h.dir / "ns.id").read_text().strip())
+            found |= {pid: f"in {h.name}'s namespace" for pid in recorded}
+        found |= {pid: f"in {h.name}'s namespace" for pid in hosts.namespace_pids(h)}
     for p in Path("/proc").iterdir():
         name = procs.comm(int(p.name)) if p.name.isdigit() else None
         if name and name.startswith("xtlab-"):
-            found.append(f"{p.name} {name}")
-    for h in HOSTS:
-        found += [f"{pid} {procs.comm(pid)} (in {h.name}'s namespace)" for pid in hosts.namespace_pids(h)]
-        with contextlib.suppress(OSError):  # the namespace recorded at start, should its holder have died
-            found += [f"{pid} {procs.comm(pid)} (in {h.name}'s namespace)"
-                      for pid in procs.pids_in_ns((h.dir / "ns.id").read_text().strip())]
-    return sorted(set(found))
+            found.setdefault(int(p.name), "")
+        elif name:  # a guest's qemu, by the shared images only the lab's guests boot from
+            with contextlib.suppress(OSError):
+                if f"{SHARED_IN_HOST}/".encode() in (p / "cmdline").read_bytes():
+                    found.setdefault(int(p.name), "a lab guest")
+    return [f"{pid} {procs.comm(pid)} {where}".rstrip() for pid, where in sorted(found.items())]

@@ -82,9 +82,9 @@ def start_namespace(h: HostSpec) -> int:
     pid = procs.spawn(["unshare", "-m", "-u", "--propagation", "private", "--", sleep, "infinity"],
                       h.dir / "ns.log")
     procs.wait_for(f"{h.name}: namespace holder", lambda: procs.comm(pid) == h.holder_name, 10)
-    ns = procs.mount_ns(pid)
-    if ns is None or ns == procs.mount_ns(os.getpid()):
-        raise LabError(f"{h.name}: unshare gave no mount namespace of its own")
+    ns = procs.uts_ns(pid)
+    if ns is None or ns == procs.uts_ns(os.getpid()):
+        raise LabError(f"{h.name}: unshare gave no namespaces of its own")
     h.holder_pidfile.write_text(f"{pid}\n")
     (h.dir / "ns.id").write_text(ns)
     procs.run("nsenter", "-t", str(pid), "-m", "-u", "--", "sh", "-c", _mount_script(h), timeout=20)
@@ -142,19 +142,19 @@ def start_guests(h: HostSpec, virt_type: str) -> str:
 
 
 def stop_host(h: HostSpec) -> None:
-    """Destroy the host's guests and end every process of its namespace (after a crash too: by the namespace
-    recorded at start, checked to be ours by its mounts); then its leftover tap devices."""
+    """Destroy the host's guests and end every process of its namespace, qemu included (after a crash too: by
+    the namespace recorded at start, checked to be ours by its mounts); then its leftover tap devices."""
     if answers(h):
         for name in running_guests(h):
             virsh(h, "destroy", name, check=False)
     pid = holder(h)
     try:
-        ns = procs.mount_ns(pid) if pid else (h.dir / "ns.id").read_text().strip()
+        ns = procs.uts_ns(pid) if pid else (h.dir / "ns.id").read_text().strip()
     except OSError:
         ns = None
-    if ns and ns != procs.mount_ns(os.getpid()):
+    if ns and ns != procs.uts_ns(os.getpid()):
         members = procs.pids_in_ns(ns)
-        if members and _is_ours(members[0], h):
+        if any(_is_ours(m, h) for m in members):
             procs.terminate(members)
     for kind, _ in h.guests:
         if Path(f"/sys/class/net/{h.tap(kind)}").exists():
@@ -162,6 +162,7 @@ def stop_host(h: HostSpec) -> None:
 
 
 def _is_ours(pid: int, h: HostSpec) -> bool:
+    """The process sees the host's own /etc/libvirt (a recycled namespace id is not enough to kill by)."""
     try:
         return str(h.dir / "etc") in Path(f"/proc/{pid}/mountinfo").read_text()
     except OSError:
@@ -171,5 +172,5 @@ def _is_ours(pid: int, h: HostSpec) -> bool:
 def namespace_pids(h: HostSpec) -> list[int]:
     """Live processes of the host's namespace (none when it is down)."""
     pid = holder(h)
-    ns = procs.mount_ns(pid) if pid else None
+    ns = procs.uts_ns(pid) if pid else None
     return procs.pids_in_ns(ns) if ns else []

@@ -74,16 +74,18 @@ def read_pid(path: Path, name: str) -> int | None:
     return pid if comm(pid) == name[:15] else None
 
 
-def mount_ns(pid: int) -> str | None:
+def uts_ns(pid: int) -> str | None:
+    """The UTS namespace of a process (``uts:[inode]``): a lab host's, for all of its processes, qemu too
+    (libvirt gives each qemu a mount namespace of its own, but leaves it the UTS namespace of its libvirtd)."""
     try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
+        return os.readlink(f"/proc/{pid}/ns/uts")
     except OSError:
         return None
 
 
 def pids_in_ns(ns: str) -> list[int]:
-    """Every live process in the mount namespace ``ns`` (as ``mnt:[inode]``)."""
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and mount_ns(int(p)) == ns and comm(int(p))]
+    """Every live process in the UTS namespace ``ns``."""
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and uts_ns(int(p)) == ns and comm(int(p))]
 
 
 def terminate(pids: list[int], timeout: float = 15.0) -> None:

@@ -69,10 +69,8 @@ def image_path(kind: str) -> Path:
 
 
 def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, virt_type: str = "kvm",
-              image: Path | None = None, tap: str | None = None) -> str:
-    """A guest booting ``kind``'s image (``image``: a file already holding it, else IMAGE_DIR's); ``tap`` names
-    its tap device (libvirt's own vnetN names collide when several libvirtds share one network namespace)."""
-    target = f"<target dev='{tap}'/>" if tap else ""
+              image: Path | None = None) -> str:
+    """A guest booting ``kind``'s image (``image``: a file already holding it, else IMAGE_DIR's)."""
     return f"""<domain type='{virt_type}'>
   <name>{name}</name>
   <memory unit='MiB'>{memory_mib}</memory>
@@ -88,7 +86,7 @@ def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, vir
       <target dev='vda' bus='virtio'/>
       <readonly/>
     </disk>
-    <interface type='ethernet'>{target}<model type='e1000'/></interface>
+    <interface type='ethernet'><model type='e1000'/></interface>
     <memballoon model='virtio'/>
   </devices>
 </domain>"""

@@ -85,15 +85,15 @@ def test_prometheus_has_each_hosts_guests_under_its_instance(fleet_lab: lab.Flee
 
 
 def test_busy_and_idle_guests_differ_in_prometheus(fleet_lab: lab.FleetLab) -> None:
-    """The guests run their boot code: h2-busy burns CPU, h2-idle (nearly) none, over the same window."""
+    """The guests run their boot code: h2-busy burns CPU, h2-idle (nearly) none, over the same window.  Just
+    after `up` both may still be in the BIOS, and a loaded host gives the spinner a small share: wait for it."""
     expr = 'rate(libvirt_domain_info_cpu_time_seconds_total{domain=~"h2-busy|h2-idle"}[8s])'
 
-    def rates() -> dict[str, float] | None:
+    def apart() -> dict[str, float] | None:
         got = {r["metric"]["domain"]: float(r["value"][1]) for r in services.query(expr) or []}
-        return got if len(got) == 2 else None
+        return got if len(got) == 2 and got["h2-busy"] > max(0.05, 4 * got["h2-idle"]) else None
 
-    got = procs.wait_for("two rates of h2's guests", rates, 60, 0.5)
-    assert got["h2-busy"] > 0.15 > got["h2-idle"], got
+    procs.wait_for("h2-busy's CPU rate in Prometheus well above h2-idle's", apart, 120, 1.0)
 
 
 def test_one_hosts_libvirtd_restarts_alone(fleet_lab: lab.FleetLab) -> None:
@@ -109,6 +109,20 @@ def test_one_hosts_libvirtd_restarts_alone(fleet_lab: lab.FleetLab) -> None:
     finally:
         hosts.start_libvirtd(h4.spec)
     assert hosts.running_guests(h4.spec) >= set(h4.guests)
+
+
+def test_a_guest_live_migrates_between_hosts_and_back(fleet_lab: lab.FleetLab) -> None:
+    """The shared image directory, distinct host UUIDs and per-host migration addresses make it possible."""
+    h4, h2 = fleet_lab.host("h4"), fleet_lab.host("h2")
+    guest = h4.guests[0]
+    procs.run("virsh", "-c", h4.uri, "migrate", "--live", guest, h2.uri, timeout=120)
+    try:
+        assert guest in hosts.running_guests(h2.spec)
+        assert guest not in hosts.running_guests(h4.spec)
+    finally:
+        procs.run("virsh", "-c", h2.uri, "migrate", "--live", guest, h4.uri, timeout=120)
+    assert guest in hosts.running_guests(h4.spec)
+    assert guest not in hosts.running_guests(h2.spec)
 
 
 def test_up_repairs_a_crash_and_down_leaves_nothing(fleet_lab: lab.FleetLab) -> None:
@@ -128,8 +142,6 @@ def test_up_repairs_a_crash_and_down_leaves_nothing(fleet_lab: lab.FleetLab) -> 
         listening = [(h.address, port) for h in fleet_lab.hosts for port in (hosts.LIBVIRTD_PORT, 9177)]
         listening += [PROMETHEUS, (fleet_lab.host(fleet_lab.ssh_host).address, SSH_PORT)]
         assert [a for a in listening if procs.tcp_open(*a, timeout=1)] == []
-        assert not any(Path(f"/sys/class/net/{h.spec.tap(k)}").exists() for h in fleet_lab.hosts
-                       for k, _ in h.spec.guests)
         assert not STATE.exists()
         h4 = fleet_lab.host("h4")
         with socket.create_server((h4.address, 9177)), pytest.raises(lab.LabError) as taken:

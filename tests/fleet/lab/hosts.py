@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 from xentui import lab as guests_lab
@@ -65,6 +66,11 @@ def _write_config(h: HostSpec) -> None:
         "# the fleet lab's libvirtd (tests/fleet/lab): TCP on loopback only, no auth\n"
         f'listen_tls = 0\nlisten_tcp = 1\nlisten_addr = "{h.address}"\nauth_tcp = "none"\n'
         f'host_uuid = "{h.host_uuid}"\n')
+    low = 49152 + 12 * (h.n - 2)  # each host its own migration ports: the hosts share one network namespace
+    (h.dir / "etc" / "qemu.conf").write_text(
+        "# incoming migrations on the host's own loopback address only (xtlab-hN resolves nowhere)\n"
+        f'migration_address = "{h.address}"\nmigration_host = "{h.address}"\n'
+        f"migration_port_min = {low}\nmigration_port_max = {low + 11}\n")
 
 
 def _mount_script(h: HostSpec) -> str:
@@ -119,6 +125,11 @@ def write_images() -> None:
             path.write_bytes(data)
 
 
+# The hosts share one network namespace, where each libvirtd names its guests' taps vnetN by the first free N:
+# two creating guests at once could pick the same N.  (Taps die with their qemu: nothing to clean after.)
+_CREATING = threading.Lock()
+
+
 def start_guests(h: HostSpec, virt_type: str) -> str:
     """Boot the host's missing guests; the virt type that worked (``kvm``, else ``qemu``: TCG)."""
     running = running_guests(h)
@@ -129,8 +140,9 @@ def start_guests(h: HostSpec, virt_type: str) -> str:
         for vt in (virt_type, "qemu") if virt_type == "kvm" else (virt_type,):
             xml = h.dir / f"{name}.xml"
             xml.write_text(guests_lab.guest_xml(name, kind, vcpus=vcpus, virt_type=vt,
-                                                image=SHARED_IN_HOST / f"{kind}.img", tap=h.tap(kind)))
-            done = procs.run("virsh", "-c", h.uri, "create", str(xml), timeout=60, check=False)
+                                                image=SHARED_IN_HOST / f"{kind}.img"))
+            with _CREATING:
+                done = procs.run("virsh", "-c", h.uri, "create", str(xml), timeout=60, check=False)
             if done.returncode == 0:
                 virt_type = vt
                 break
@@ -143,7 +155,7 @@ def start_guests(h: HostSpec, virt_type: str) -> str:
 
 def stop_host(h: HostSpec) -> None:
     """Destroy the host's guests and end every process of its namespace, qemu included (after a crash too: by
-    the namespace recorded at start, checked to be ours by its mounts); then its leftover tap devices."""
+    the namespace recorded at start, checked to be ours by its mounts)."""
     if answers(h):
         for name in running_guests(h):
             virsh(h, "destroy", name, check=False)
@@ -156,9 +168,6 @@ def stop_host(h: HostSpec) -> None:
         members = procs.pids_in_ns(ns)
         if any(_is_ours(m, h) for m in members):
             procs.terminate(members)
-    for kind, _ in h.guests:
-        if Path(f"/sys/class/net/{h.tap(kind)}").exists():
-            procs.run("ip", "link", "del", h.tap(kind), check=False, timeout=10)
 
 
 def _is_ours(pid: int, h: HostSpec) -> bool:

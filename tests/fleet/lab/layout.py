@@ -56,9 +56,6 @@ class HostSpec:
     def guest_names(self) -> tuple[str, ...]:
         return tuple(self.guest_name(kind) for kind, _ in self.guests)
 
-    def tap(self, kind: str) -> str:
-        return f"xt{self.n}{kind}"  # under 15 characters, unique across hosts
-
     @property
     def dir(self) -> Path:
         return STATE / self.name

@@ -120,10 +120,13 @@ def tcp_open(address: str, port: int, timeout: float = 3.0) -> bool:
         return False
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through an http_proxy
+
+
 def http_get(url: str, timeout: float = 5.0) -> str | None:
     """The body of a 200 answer, None otherwise."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with _DIRECT.open(url, timeout=timeout) as resp:
             return resp.read().decode() if resp.status == 200 else None
     except (OSError, ValueError):
         return None

@@ -146,6 +146,8 @@ def start_guests(h: HostSpec, virt_type: str) -> str:
             if done.returncode == 0:
                 virt_type = vt
                 break
+            if "kvm" not in done.stderr.lower():  # only KVM's own refusal makes TCG worth a try
+                raise LabError(f"{h.name}: cannot start {name} on {h.uri}: {done.stderr.strip()[:300]}")
         else:
             raise LabError(f"{h.name}: cannot start {name} on {h.uri}: {done.stderr.strip()[:300]}")
     procs.wait_for(f"{h.name}: guests {', '.join(h.guest_names())} running",

@@ -68,7 +68,9 @@ def image_path(kind: str) -> Path:
     return path
 
 
-def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, virt_type: str = "kvm") -> str:
+def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, virt_type: str = "kvm",
+              image: Path | None = None) -> str:
+    """A guest booting ``kind``'s image (``image``: a file already holding it, else IMAGE_DIR's)."""
     return f"""<domain type='{virt_type}'>
   <name>{name}</name>
   <memory unit='MiB'>{memory_mib}</memory>
@@ -80,7 +82,7 @@ def guest_xml(name: str, kind: str, *, vcpus: int = 1, memory_mib: int = 32, vir
   <devices>
     <disk type='file' device='disk'>
       <driver name='qemu' type='raw'/>
-      <source file='{image_path(kind)}'/>
+      <source file='{image or image_path(kind)}'/>
       <target dev='vda' bus='virtio'/>
       <readonly/>
     </disk>

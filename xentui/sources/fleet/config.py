@@ -83,7 +83,7 @@ class FleetFile:
         tagged = tuple(h for h in self.hosts if h.group == name)
         if not tagged:
             known = sorted({*dict(self.groups), *(h.group for h in self.hosts if h.group)})
-            raise FleetFileError(f"{where}: no group {visible(name)!r}: use --fleet all"
+            raise FleetFileError(f"{where} has no group {visible(name)!r}: use --fleet all"
                                  + (f" or one of {', '.join(known[:20])}" if known else ""))
         return tagged
 
@@ -304,7 +304,7 @@ def choose(uris: list[str], fleet: str | None, fleet_file: Path) -> list[HostSpe
     """
     chosen: list[HostSpec] = []
     if fleet is not None:
-        chosen.extend(load(fleet_file).pick(fleet, f"--fleet {visible(fleet)}"))
+        chosen.extend(load(fleet_file).pick(fleet, f"--fleet {visible(fleet)}: {visible(str(fleet_file))}"))
     bare = []
     for uri in uris:  # any libvirt URI, as with one host: libvirt says what it cannot open
         if not uri or len(uri) > MAX_URI:

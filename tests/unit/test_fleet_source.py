@@ -270,3 +270,12 @@ def test_close_never_waits_on_a_hung_host(tmp_path: Path) -> None:
     while not hung.closed:  # closed in its own thread once its call returns
         assert time.monotonic() < deadline
         time.sleep(0.01)
+
+
+def test_naming_a_domains_host_is_replace_without_recomputing() -> None:
+    from xentui.sources.fleet.member import with_host
+    from xentui.sources.synthetic import SyntheticSource
+
+    for domain in SyntheticSource(count=20, cache=True).collect().domains:
+        named = with_host(domain, "kvm-01")
+        assert named == replace(domain, host="kvm-01") and named.io == domain.io and named.key.startswith("kvm-01/")

@@ -222,7 +222,8 @@ def csv_rows(snapshot: Snapshot, iteration: int) -> str:
 def _fleet_csv_rows(snapshot: Snapshot, iteration: int) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FLEET_CSV_FIELDS, lineterminator="\n")
-    common = {"iteration": iteration, "time": _iso(snapshot.wall), "interval_s": _round(snapshot.interval_s)}
+    common: dict[str, Any] = {"iteration": iteration, "time": _iso(snapshot.wall),
+                              "interval_s": _round(snapshot.interval_s)}
     rows: dict[str, list[DomainView]] = {h.name: [] for h in snapshot.hosts}
     for view in snapshot.domains:
         if view.sample.active:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -23,12 +24,14 @@ def default_uri(env: Mapping[str, str] | None = None, proc_xen: str = "/proc/xen
 
 
 def _prometheus() -> type[Source]:
+    """The Prometheus source's class, imported only when a URI names it."""
     try:
-        from xentui.sources.prometheus import PrometheusSource
+        module = importlib.import_module("xentui.sources.prometheus")
     except ImportError:
         raise SourceError("the Prometheus source (prometheus+http://, prometheus+https://) is not available in "
                           "this xentui; use a libvirt URI such as qemu+ssh://HOST/system") from None
-    return PrometheusSource
+    prometheus: type[Source] = module.PrometheusSource
+    return prometheus
 
 
 def source_class(uri: str) -> type[Source]:

@@ -18,6 +18,7 @@ from tests.libvirt_test_driver import driver_xml
 from xentui.actions import Action, ActionError, perform
 from xentui.model import DomainState, HostPart, HostState, RawSample, Snapshot, build_snapshot
 from xentui.poller import Poller
+from xentui.sources import deadlines
 from xentui.sources.base import Source, SourceError
 from xentui.sources.fleet import FleetSource, HostSpec
 from xentui.sources.fleet.source import open_member
@@ -67,6 +68,14 @@ class Fake(Source):
         self.closed = True
 
 
+def until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
+    """Wait for ``predicate`` (polled), failing after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"not within {seconds:g} s: {what}"
+        time.sleep(0.02)
+
+
 def opener(fakes: dict[str, Source], readonly: bool = True) -> Callable[[HostSpec], Source]:
     """Named fakes; any other host through the real URI factory."""
     return lambda spec: fakes[spec.name] if spec.name in fakes else open_member(spec, readonly)
@@ -97,29 +106,36 @@ def test_several_test_driver_hosts_are_one_sample_with_a_part_each(tmp_path: Pat
     assert [h.interval_s is not None and h.interval_s > 0 for h in shot.hosts] == [True, True]
 
 
-def black_hole() -> socket.socket:
+class BlackHole:
     """A TCP listener on 127.0.0.1 that accepts and never answers (a host whose libvirtd hangs)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
 
-    def accept() -> None:
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
         while True:
             try:
-                accepted.append(listener.accept()[0])
+                self.accepted.append(self.listener.accept()[0])
             except OSError:
                 return
 
-    threading.Thread(target=accept, daemon=True).start()
-    return listener
+    def close(self) -> None:
+        """Hang up: the client's hung call fails at once and its thread ends."""
+        for sock in [self.listener, *self.accepted]:
+            sock.close()
 
 
 def test_a_hung_host_never_delays_the_others(tmp_path: Path, closing: list[Source]) -> None:
     """A libvirtd that accepts and never answers, and a host that answered once then hangs: the live host's
     samples come every tick, each tick waits at most ``wait_s``, and the others say why they have nothing new."""
-    hole = black_hole()
+    hole = BlackHole()
+    calls_before = deadlines.running()
     hung = Fake()
     specs = [*test_hosts(tmp_path, 2), HostSpec("hung", "fake://"),
-             HostSpec("hole", f"qemu+tcp://127.0.0.1:{hole.getsockname()[1]}/system")]
+             HostSpec("hole", f"qemu+tcp://127.0.0.1:{hole.port}/system")]
     fleet = FleetSource(specs, wait_s=0.5, opener=opener({"hung": hung}))
     closing.append(fleet)
     fleet.collect()
@@ -141,12 +157,12 @@ def test_a_hung_host_never_delays_the_others(tmp_path: Path, closing: list[Sourc
         assert [d.sample.stale for d in old] == ["host hung stale: no answer within 0.5 s"]
         hung.release.set()
         hung.hang.clear()
-        deadline = time.monotonic() + 10
-        while fleet.collect().parts[1].state is not HostState.UP:
-            assert time.monotonic() < deadline, "the host that hung never came back"
+        until(lambda: fleet.collect().parts[1].state is HostState.UP, 10, "the host that hung came back")
     finally:
         hung.release.set()
         hole.close()
+    # The hung connect has returned: no thread of it is left for later tests.
+    until(lambda: deadlines.running() <= calls_before, 15, "the call to the black hole returned")
 
 
 def test_the_poller_keeps_its_cadence_with_a_hung_host(tmp_path: Path) -> None:
@@ -266,10 +282,7 @@ def test_close_never_waits_on_a_hung_host(tmp_path: Path) -> None:
     fleet.close()
     assert time.monotonic() - start < 0.5
     hung.release.set()
-    deadline = time.monotonic() + 10
-    while not hung.closed:  # closed in its own thread once its call returns
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    until(lambda: hung.closed, 10, "the hung host was closed in its own thread once its call returned")
 
 
 def test_naming_a_domains_host_is_replace_without_recomputing() -> None:

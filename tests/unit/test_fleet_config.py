@@ -92,7 +92,7 @@ BAD = {
     "labels not a table": ('[[hosts]]\nname = "a"\nuri = "qemu:///system"\nlabels = ["x"]\n',
                            "labels must be a table"),
     "too many labels": ('[[hosts]]\nname = "a"\nuri = "qemu:///system"\nlabels = {'
-                        + ", ".join(f"k{i} = 'v'" for i in range(33)) + "}\n", "33 labels; at most 32"),
+                        + ", ".join(f"k{i} = 'v'" for i in range(33)) + "}\n", "labels: 33 entries; at most 32"),
     "label value not a string": ('[[hosts]]\nname = "a"\nuri = "qemu:///system"\nlabels = { dc = 1 }\n',
                                  "label dc must be a string"),
     "unknown group member": ('[[hosts]]\nname = "a"\nuri = "qemu:///system"\n[groups]\nweb = ["a", "b"]\n',
@@ -103,12 +103,14 @@ BAD = {
                          "group web must be a list"),
     "missing secret file": ('[[hosts]]\nname = "p"\nuri = "prometheus+http://127.0.0.1:9090"\n'
                             'bearer_token_file = "/nonexistent/token"\n',
-                            "host p: bearer_token_file: cannot read '/nonexistent/token'"),
+                            "host p: bearer_token_file: '/nonexistent/token': cannot read it (No such file"),
     "secret for libvirt": ('[[hosts]]\nname = "a"\nuri = "qemu+ssh://a/system"\nbearer_token = "t"\n',
                            "are for prometheus+http(s) hosts only"),
     "basic auth without password": ('[[hosts]]\nname = "p"\nuri = "prometheus+http://127.0.0.1:9090"\n'
                                     'basic_auth = { user = "u" }\n', "basic_auth needs password_file"),
     "hosts not tables": ('hosts = ["qemu:///system"]\n', "hosts[0] must be a table"),
+    "secret file a device": ('[[hosts]]\nname = "p"\nuri = "prometheus+http://127.0.0.1:9090"\n'
+                             'bearer_token_file = "/dev/zero"\n', "'/dev/zero': not a regular file"),
 }
 
 
@@ -131,7 +133,7 @@ def test_too_many_hosts_and_too_large_a_file_are_refused_before_parsing(tmp_path
     with pytest.raises(FleetFileError, match=f"{MAX_HOSTS + 1} hosts; at most {MAX_HOSTS}"):
         load(path)
     path.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
-    with pytest.raises(FleetFileError, match="larger than 1 MiB"):
+    with pytest.raises(FleetFileError, match="larger than 1024 KiB"):
         load(path)
     path.write_bytes(b'[[hosts]]\nuri = "\xff"\n')
     with pytest.raises(FleetFileError, match=r"not UTF-8 text \(byte 17\)"):
@@ -142,7 +144,7 @@ def test_cli_refusals_are_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     code, _, said = run_cli(["-b", "--fleet", "all", "-i", "1"])
     assert code == 2 and said.count("\n") == 1
-    assert f"{tmp_path}/xentui/fleet.toml: cannot read the fleet file" in said  # XDG_CONFIG_HOME honoured
+    assert f"{tmp_path}/xentui/fleet.toml: cannot read it" in said  # XDG_CONFIG_HOME honoured
     (tmp_path / "xentui").mkdir()
     write(tmp_path / "xentui", GOOD)
     code, _, said = run_cli(["-b", "--format", "json", "--fleet", "nosuch", "-i", "1"])

@@ -8,6 +8,7 @@ Everything read is outside input: bounded in size and count, checked key by key,
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -150,19 +151,25 @@ def unique_names(names: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
     return out
 
 
+def _read(path: Path, limit: int, where: str, fix: str) -> bytes:
+    """A regular file's bytes, at most ``limit`` (a FIFO or device is refused: it could block or never end)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise FleetFileError(f"{where}: not a regular file; {fix}")
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as err:
+        raise FleetFileError(f"{where}: cannot read it ({err.strerror or err}); {fix}") from None
+    if len(data) > limit:
+        raise FleetFileError(f"{where}: larger than {limit >> 10} KiB; {fix}")
+    return data
+
+
 def _secret_file(value: object, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise FleetFileError(f"{where} must be the path of a file holding the secret, e.g. \"/etc/xentui/prom.token\"")
-    path = Path(value).expanduser()
-    try:
-        with path.open("rb") as f:
-            data = f.read(MAX_SECRET_BYTES + 1)
-    except OSError as err:
-        raise FleetFileError(f"{where}: cannot read {visible(value)!r} ({err.strerror or err}): "
-                             "give a readable file holding only the secret") from None
-    if len(data) > MAX_SECRET_BYTES:
-        raise FleetFileError(f"{where}: {visible(value)!r} is larger than {MAX_SECRET_BYTES >> 10} KiB: "
-                             "it must hold only the secret")
+    data = _read(Path(value).expanduser(), MAX_SECRET_BYTES, f"{where}: {visible(value)!r}",
+                 "give a readable file holding only the secret")
     secret = data.decode("utf-8", "replace").strip()
     if not secret or "\n" in secret:
         raise FleetFileError(f"{where}: {visible(value)!r} must hold the secret on one line")
@@ -181,13 +188,19 @@ def _secret(table: Mapping[str, Any], key: str, where: str) -> str | None:
     return inline
 
 
-def _labels(value: object, where: str) -> tuple[tuple[str, str], ...]:
+def _table(value: object, limit: int, what: str, right: str) -> dict[str, Any]:
+    """A TOML table of at most ``limit`` entries."""
     if not isinstance(value, dict):
-        raise FleetFileError(f"{where}: labels must be a table of strings, e.g. labels = {{ dc = \"par1\" }}")
-    if len(value) > MAX_LABELS:
-        raise FleetFileError(f"{where}: {len(value)} labels; at most {MAX_LABELS}")
+        raise FleetFileError(f"{what} must be {right}")
+    if len(value) > limit:
+        raise FleetFileError(f"{what}: {len(value)} entries; at most {limit}")
+    return value
+
+
+def _labels(value: object, where: str) -> tuple[tuple[str, str], ...]:
     out = []
-    for key, text in value.items():
+    for key, text in _table(value, MAX_LABELS, f"{where}: labels", "a table of strings, e.g. labels = "
+                            "{ dc = \"par1\" }").items():
         if not LABEL_KEY.fullmatch(key):
             raise FleetFileError(f"{where}: label {visible(key[:80])!r} must be a name of letters, digits and '_'")
         if not isinstance(text, str) or len(text) > MAX_LABEL_VALUE:
@@ -235,12 +248,9 @@ def _credentials(entry: Mapping[str, Any], where: str, uri: str) -> tuple[BasicA
 
 
 def _groups(value: object, names: set[str], file: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    if not isinstance(value, dict):
-        raise FleetFileError(f"{file}: groups must be a table of lists, e.g. [groups] web = [\"kvm1\", \"kvm2\"]")
-    if len(value) > MAX_GROUPS:
-        raise FleetFileError(f"{file}: {len(value)} groups; at most {MAX_GROUPS}")
     out = []
-    for group, members in value.items():
+    for group, members in _table(value, MAX_GROUPS, f"{file}: groups", "a table of lists, e.g. [groups] web = "
+                                 "[\"kvm1\", \"kvm2\"]").items():
         where = f"{file}: group {visible(group[:80])}"
         check_name(group, f"{file}: [groups]", "group")
         if group == ALL:
@@ -282,14 +292,7 @@ def parse(text: str, file: str) -> FleetFile:
 def load(path: Path) -> FleetFile:
     """Read and check the fleet file at ``path``; FleetFileError when missing, too large or wrong."""
     file = visible(str(path))
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise FleetFileError(f"{file}: cannot read the fleet file ({err.strerror or err}); "
-                             "write one (docs/fleet.md) or give --fleet-file PATH") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise FleetFileError(f"{file}: larger than {MAX_FILE_BYTES >> 20} MiB; a fleet file is a few KiB")
+    raw = _read(path, MAX_FILE_BYTES, file, "write one (docs/fleet.md) or give --fleet-file PATH")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

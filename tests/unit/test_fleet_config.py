@@ -64,6 +64,8 @@ def test_c_and_fleet_combine_and_bare_uris_are_named_after_their_host_part_made_
         ("kvm1", "qemu+ssh://root@kvm1.example/system"), ("kvm2", "qemu+tls://kvm2.example/system"),
         ("kvm1-2", "qemu+ssh://kvm1/system"), ("kvm1-3", "qemu+ssh://root@kvm1:2222/system"),
         ("b", "test:///tmp/b.xml"), ("localhost", "qemu:///system")]
+    twice = choose_hosts(["qemu+tls://kvm2.example/system", "xen:///system", "xen:///system"], "rack1", path)
+    assert [s.name for s in twice] == ["kvm1", "kvm2", "localhost"]  # a host named twice is watched once
     assert choose_hosts(None, None, tmp_path / "absent.toml") == []  # no -c, no --fleet: the file is not read
 
 

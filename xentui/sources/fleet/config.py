@@ -308,11 +308,12 @@ def choose(uris: list[str], fleet: str | None, fleet_file: Path) -> list[HostSpe
     chosen: list[HostSpec] = []
     if fleet is not None:
         chosen.extend(load(fleet_file).pick(fleet, f"--fleet {visible(fleet)}: {visible(str(fleet_file))}"))
-    bare = []
+    bare: list[str] = []
     for uri in uris:  # any libvirt URI, as with one host: libvirt says what it cannot open
         if not uri or len(uri) > MAX_URI:
             raise FleetFileError(f"-c {visible(uri[:80])!r}: a URI of 1 to {MAX_URI} characters, {URI_HINT}")
-        bare.append(uri)
+        if uri not in bare and all(h.uri != uri for h in chosen):  # a host named twice is watched once
+            bare.append(uri)
     names = unique_names((name_from_uri(u) for u in bare), (h.name for h in chosen))
     chosen.extend(HostSpec(name=n, uri=u) for n, u in zip(names, bare, strict=True))
     if len(chosen) > MAX_HOSTS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import fields, replace
 
@@ -72,6 +73,7 @@ class Member:
         self._interest: tuple[str | None, bool] = (None, False)
         self._on_change: Callable[[str], None] | None = None
         self._closed = False
+        self._lock = threading.Lock()  # the opened source against subscribe() and interest() from other threads
 
     # --- in the member's own thread ---------------------------------------------------------------------------
 
@@ -82,10 +84,12 @@ class Member:
             if self._closed:
                 source.close()
                 raise SourceError("closed")
-            if self._on_change is not None:
-                source.subscribe(self._on_change)
-            source.set_interest(*self._interest)
-            self.source = source
+            with self._lock:  # subscribe() and interest() from other threads see it opened, or leave it to us
+                self.source = source
+                on_change, interest = self._on_change, self._interest
+            if on_change is not None:
+                source.subscribe(on_change)
+            source.set_interest(*interest)
         elif self._broken:
             source.reconnect()
         self._broken = False
@@ -157,14 +161,17 @@ class Member:
     # --- from any thread --------------------------------------------------------------------------------------
 
     def interest(self, uuid: str | None, all_pcpus: bool) -> None:
-        self._interest = (uuid, all_pcpus)
-        if self.source is not None:
-            self.source.set_interest(uuid, all_pcpus)
+        with self._lock:
+            self._interest = (uuid, all_pcpus)
+            source = self.source
+        if source is not None:
+            source.set_interest(uuid, all_pcpus)
 
     def subscribe(self, on_change: Callable[[str], None]) -> None:
         """Lifecycle events from this host: now, in its thread, when it is open; else once it opens."""
-        self._on_change = on_change
-        source = self.source
+        with self._lock:
+            self._on_change = on_change
+            source = self.source
         if source is not None:
             self._worker.submit(lambda: source.subscribe(on_change))
 

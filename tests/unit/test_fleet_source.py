@@ -26,16 +26,13 @@ from xentui.sources.fleet.source import open_member
 B_UUID = "bbbbbbbb-0000-0000-0000-000000000002"
 
 
-def test_hosts(tmp_path: Path, *counts: int) -> list[HostSpec]:
+def driver_hosts(tmp_path: Path, *counts: int) -> list[HostSpec]:
     specs = []
     for n, count in enumerate(counts):
         path = tmp_path / f"h{n}.xml"
         path.write_text(driver_xml(count, host=n))
         specs.append(HostSpec(name=f"h{n}", uri=f"test://{path}", group="g" if n else ""))
     return specs
-
-
-test_hosts.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
 class Fake(Source):
@@ -90,7 +87,7 @@ def closing() -> Iterator[list[Source]]:
 
 
 def test_several_test_driver_hosts_are_one_sample_with_a_part_each(tmp_path: Path, closing: list[Source]) -> None:
-    fleet = FleetSource(test_hosts(tmp_path, 2, 3), name="lab")
+    fleet = FleetSource(driver_hosts(tmp_path, 2, 3), name="lab")
     closing.append(fleet)
     first = fleet.collect()
     second = fleet.collect()
@@ -134,7 +131,7 @@ def test_a_hung_host_never_delays_the_others(tmp_path: Path, closing: list[Sourc
     hole = BlackHole()
     calls_before = deadlines.running()
     hung = Fake()
-    specs = [*test_hosts(tmp_path, 2), HostSpec("hung", "fake://"),
+    specs = [*driver_hosts(tmp_path, 2), HostSpec("hung", "fake://"),
              HostSpec("hole", f"qemu+tcp://127.0.0.1:{hole.port}/system")]
     fleet = FleetSource(specs, wait_s=0.5, opener=opener({"hung": hung}))
     closing.append(fleet)
@@ -168,7 +165,7 @@ def test_a_hung_host_never_delays_the_others(tmp_path: Path, closing: list[Sourc
 def test_the_poller_keeps_its_cadence_with_a_hung_host(tmp_path: Path) -> None:
     hung = Fake()
     hung.hang.set()
-    fleet = FleetSource([*test_hosts(tmp_path, 1), HostSpec("hung", "fake://")], wait_s=0.3,
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("hung", "fake://")], wait_s=0.3,
                         opener=opener({"hung": hung}))
 
     async def run() -> list[tuple[float, Snapshot]]:
@@ -199,7 +196,7 @@ def test_a_failing_host_is_down_with_its_line_and_is_retried_with_backoff(tmp_pa
     now = [100.0]
     bad = Fake()
     bad.fail = "refused \x1b[31mred\nsecond line"
-    fleet = FleetSource([*test_hosts(tmp_path, 1), HostSpec("bad", "fake://")], opener=opener({"bad": bad}),
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("bad", "fake://")], opener=opener({"bad": bad}),
                         clock=lambda: now[0])
     closing.append(fleet)
     part = fleet.collect().parts[1]
@@ -228,7 +225,7 @@ def test_every_host_down_at_the_first_tick_is_one_source_error(closing: list[Sou
 
 def test_actions_and_interest_go_to_the_domains_host(tmp_path: Path, closing: list[Source]) -> None:
     fake = Fake()
-    specs = [*test_hosts(tmp_path, 2, 2), HostSpec("f", "fake://")]
+    specs = [*driver_hosts(tmp_path, 2, 2), HostSpec("f", "fake://")]
     fleet = FleetSource(specs, readonly=False, opener=opener({"f": fake}, readonly=False))
     closing.append(fleet)
     sample = fleet.collect()
@@ -274,7 +271,7 @@ def test_a_source_with_parts_is_flattened_and_goes_stale_as_one(closing: list[So
 def test_close_never_waits_on_a_hung_host(tmp_path: Path) -> None:
     hung = Fake()
     hung.hang.set()
-    fleet = FleetSource([*test_hosts(tmp_path, 1), HostSpec("hung", "fake://")], wait_s=0.2,
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("hung", "fake://")], wait_s=0.2,
                         opener=opener({"hung": hung}))
     fleet.collect()
     start = time.monotonic()

@@ -18,7 +18,7 @@ from xentui.model import HostPart, HostState, RawSample, build_snapshot
 from xentui.output import records
 from xentui.sources import SourceError, open_source, source_class
 from xentui.sources.base import Source
-from xentui.sources.fleet import FleetSource, HostSpec, open_hosts
+from xentui.sources.fleet import FleetSource, HostSpec, choose_hosts, open_hosts
 from xentui.sources.fleet.config import BasicAuth
 from xentui.sources.libvirt import LibvirtSource
 
@@ -107,3 +107,20 @@ def test_batch_csv_of_a_fleet_names_each_rows_host_and_a_host_without_rows_has_o
     single = build_snapshot(None, raw(1.0, dom(1.0)))
     assert records.csv_header() == records.csv_header(False) and "host_state" not in records.csv_header()
     assert json.loads(records.json_frame(single, 1))["version"] == 1 and "hosts" not in records.json_frame(single, 1)
+
+
+def test_xentui_over_ssh_is_chosen_by_scheme_and_a_bad_uri_is_one_line(tmp_path: Path) -> None:
+    from xentui.sources.ssh_json import SshJsonSource
+
+    source = open_source("xentui+ssh://root@xen1:2222?connect=xen:///system")  # ssh starts at the first collect
+    assert type(source) is SshJsonSource and source_class("xentui+ssh://xen1") is SshJsonSource
+    source.close()
+    with pytest.raises(SourceError, match="unknown parameter 'port'; write xentui\\+ssh://"):
+        open_source("xentui+ssh://xen1?port=1")
+    path = tmp_path / "fleet.toml"
+    path.write_text('[[hosts]]\nuri = "xentui+ssh://root@xen1"\n[[hosts]]\nuri = "qemu+ssh://kvm1/system"\n')
+    specs = choose_hosts([], "all", path)
+    assert [(s.name, s.uri) for s in specs] == [("xen1", "xentui+ssh://root@xen1"), ("kvm1", "qemu+ssh://kvm1/system")]
+    fleet = open_hosts(specs)
+    assert isinstance(fleet, FleetSource) and fleet.CAN_ACT  # the libvirt host can; the ssh one says it cannot
+    fleet.close()

@@ -12,6 +12,7 @@ from xentui.sources.base import Source, SourceError
 __all__ = ["PROMETHEUS_SCHEMES", "Source", "SourceError", "default_uri", "open_source", "source_class"]
 
 PROMETHEUS_SCHEMES = ("prometheus+http://", "prometheus+https://")
+SSH_JSON_SCHEME = "xentui+ssh://"  # a host without libvirt: its own xentui's JSON stream over ssh
 
 
 def default_uri(env: Mapping[str, str] | None = None, proc_xen: str = "/proc/xen") -> str:
@@ -38,6 +39,10 @@ def source_class(uri: str) -> type[Source]:
     """The kind of source ``uri`` names, without opening it (its capability flags: what a fleet can offer)."""
     if uri.startswith(PROMETHEUS_SCHEMES):
         return _prometheus()
+    if uri.startswith(SSH_JSON_SCHEME):
+        from xentui.sources.ssh_json import SshJsonSource
+
+        return SshJsonSource
     if uri.startswith("synthetic://"):
         from xentui.sources.synthetic import SyntheticSource
 
@@ -51,6 +56,7 @@ def open_source(uri: str | None = None, *, readonly: bool = True, basic_auth: tu
                 bearer_token: str | None = None) -> Source:
     """The source for ``uri``; with none given, Xen itself on a dom0, else :func:`default_uri`.
 
+    ``xentui+ssh://[USER@]HOST`` runs ``xentui -b --format json`` there over ssh (a Xen host without libvirt).
     ``prometheus+http(s)://HOST:PORT`` reads a Prometheus server (its hosts are parts of the sample), with
     ``basic_auth`` (user, password) or a ``bearer_token`` from the fleet file, never from the command line.
 
@@ -62,6 +68,10 @@ def open_source(uri: str | None = None, *, readonly: bool = True, basic_auth: tu
     """
     from xentui.sources import xen
 
+    if uri is not None and uri.startswith(SSH_JSON_SCHEME):
+        from xentui.sources.ssh_json import SshJsonSource
+
+        return SshJsonSource(uri)
     if uri is not None and uri.startswith(PROMETHEUS_SCHEMES):
         prometheus: Any = _prometheus()  # its constructor is the Prometheus source's own, not Source's
         return prometheus(uri, basic_auth=basic_auth, bearer_token=bearer_token)  # type: ignore[no-any-return]

@@ -30,12 +30,14 @@ ALL = "all"  # --fleet all: every host of the file
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 LABEL_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-# libvirt drivers and their remote transports; Prometheus over HTTP(S); the made-up host for trying things.
+# libvirt drivers and their remote transports; Prometheus over HTTP(S); xentui's own JSON stream over ssh (Xen
+# without libvirt); the made-up host for trying things.
 DRIVERS = ("qemu", "xen", "lxc", "test")
 TRANSPORTS = ("", "ssh", "libssh", "libssh2", "tls", "tcp", "unix", "ext")
 PROMETHEUS = ("prometheus+http", "prometheus+https")
-SCHEMES = (*(f"{d}+{t}" if t else d for d in DRIVERS for t in TRANSPORTS), *PROMETHEUS, "synthetic")
-URI_HINT = "e.g. qemu+ssh://root@kvm1/system, qemu+tcp://10.0.0.2/system or prometheus+https://prom:9090"
+SCHEMES = (*(f"{d}+{t}" if t else d for d in DRIVERS for t in TRANSPORTS), *PROMETHEUS, "xentui+ssh", "synthetic")
+URI_HINT = ("e.g. qemu+ssh://root@kvm1/system, qemu+tcp://10.0.0.2/system, xentui+ssh://root@xen1 or "
+            "prometheus+https://prom:9090")
 HOST_KEYS = ("name", "uri", "group", "labels", "basic_auth", "bearer_token_file", "bearer_token")
 TOP_KEYS = ("hosts", "groups")
 

@@ -255,15 +255,16 @@ def test_a_source_with_parts_is_flattened_and_goes_stale_as_one(closing: list[So
             return RawSample(one.monotonic, one.wall, HOST, one.domains * 2, parts=parts)
 
     many = Many()
-    fleet = FleetSource([HostSpec("prom", "fake://", group="dc1")], wait_s=0.3, opener=opener({"prom": many}))
+    fleet = FleetSource([HostSpec("p2", "synthetic://2"), HostSpec("prom", "fake://", group="dc1")], wait_s=0.3,
+                        opener=opener({"prom": many}))
     closing.append(fleet)
     sample = fleet.collect()
-    assert [(p.name, p.group, p.state) for p in sample.parts] == [("p1", "dc1", HostState.UP),
-                                                                   ("p2", "dc1", HostState.UP)]
-    assert sorted(d.host for d in sample.domains) == ["p1", "p2"]
+    assert [(p.name, p.group, p.state) for p in sample.parts] == [
+        ("p2", "", HostState.UP), ("p1", "dc1", HostState.UP), ("p2@prom", "dc1", HostState.UP)]  # a name clash
+    assert sorted(d.host for d in sample.domains if d.name == "b-web") == ["p1", "p2@prom"]
     many.hang.set()
     try:
-        assert [p.state for p in fleet.collect().parts] == [HostState.STALE, HostState.STALE]
+        assert [p.state for p in fleet.collect().parts] == [HostState.UP, HostState.STALE, HostState.STALE]
     finally:
         many.release.set()
 

@@ -42,13 +42,14 @@ def with_host(domain: DomainSample, host: str) -> DomainSample:
 def stamped(raw: RawSample, host: str) -> RawSample:
     """``raw`` with every domain's ``host`` set (a part of a source that has parts: its own name)."""
     if raw.parts:
-        return replace(raw, parts=tuple(_stamped_part(p) for p in raw.parts))
+        return replace(raw, parts=tuple(stamped_part(p) for p in raw.parts))
     if all(d.host == host for d in raw.domains):
         return raw
     return replace(raw, domains=tuple(with_host(d, host) for d in raw.domains))
 
 
-def _stamped_part(part: HostPart) -> HostPart:
+def stamped_part(part: HostPart) -> HostPart:
+    """``part`` with its samples' domains named after it."""
     return replace(part, prev=None if part.prev is None else stamped(part.prev, part.name),
                    cur=None if part.cur is None else stamped(part.cur, part.name))
 

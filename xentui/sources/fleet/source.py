@@ -22,13 +22,14 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import DomainSample, HostPart, HostSample, HostState, RawSample
 from xentui.sources import open_source, source_class
 from xentui.sources.base import Source, SourceError
 from xentui.sources.fleet.config import HostSpec
-from xentui.sources.fleet.member import Member, Opener
+from xentui.sources.fleet.member import Member, Opener, stamped_part
 from xentui.text import one_line
 
 DEFAULT_WAIT_S = 2.0  # a tick waits this long for slow hosts (the CLI uses min(delay, this))
@@ -99,8 +100,10 @@ class FleetSource(Source):
         by_host: dict[str, Member] = {}
         for member in self.members:
             for part in member.parts(self.wait_s):
-                if part.name in by_host:  # a Prometheus target named like another host: the first keeps it
-                    continue
+                if part.name in by_host:  # a Prometheus target named like another host: renamed (rare: named again)
+                    part = stamped_part(replace(part, name=f"{part.name}@{member.name}"))
+                    if part.name in by_host:
+                        continue
                 by_host[part.name] = member
                 parts.append(part)
         self._by_host = by_host

@@ -43,9 +43,10 @@ def node_xml(domains: list[str], sockets: int, cores: int, threads: int, memory_
             f"<model>x86_64</model></cpu>\n  <memory>{memory_kib}</memory>\n" + "\n".join(domains) + "\n</node>\n")
 
 
-def driver_xml(count: int) -> str:
-    """A host of ``count`` running domains (2 vCPUs, a disk, a NIC each) for ``test:///path.xml``."""
-    domains = [domain_xml(f"dom{i:04d}", f"{i:08x}-0000-4000-8000-000000000000", 262144 + i, f"/img/dom{i}.img",
+def driver_xml(count: int, host: int = 0) -> str:
+    """A host of ``count`` running domains (2 vCPUs, a disk, a NIC each) for ``test:///path.xml``; ``host``
+    ends each UUID, so that the hosts of a fleet have UUIDs of their own."""
+    domains = [domain_xml(f"dom{i:04d}", f"{i:08x}-0000-4000-8000-{host:012x}", 262144 + i, f"/img/dom{i}.img",
                           f"tap{i}") for i in range(count)]
     return node_xml(domains, sockets=2, cores=8, threads=2, memory_kib=268435456)
 

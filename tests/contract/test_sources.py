@@ -1,5 +1,5 @@
 """The Source contract, one suite for every source: synthetic, libvirt's test driver, libvirt on the
-real lab (``lab``), Xen over a fake libxenstat, and a replay.
+real lab (``lab``), Xen over a fake libxenstat, a replay, and a fleet of two test-driver hosts.
 
 What every source must do: ``collect`` gives a :class:`RawSample` whose invariants hold; the optional
 methods answer their neutral types; a read-only session never reaches ``act``; ``CAN_ACT`` says
@@ -27,6 +27,7 @@ from xentui.actions import READ_ONLY, Action, ActionError, perform
 from xentui.model import DomainSample, DomainState, RawSample
 from xentui.recording.reader import ReplaySource
 from xentui.sources.base import Source
+from xentui.sources.fleet import FleetSource, HostSpec
 from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.sources.xen import XenSource
@@ -67,6 +68,16 @@ def _libvirt_test(tmp: Path) -> Kind:
                 _state_after(DomainState.PAUSED))
 
 
+def _fleet(tmp: Path) -> Kind:
+    """Two test-driver hosts (UUIDs of their own) as one FleetSource: actions go to the domain's host."""
+    specs = []
+    for n in range(2):
+        path = tmp / f"fleet{n}.xml"
+        path.write_text(driver_xml(2, host=n + 1))
+        specs.append(HostSpec(f"h{n}", f"test://{path}"))
+    return Kind(lambda ro: FleetSource(specs, readonly=ro), Action.PAUSE, {}, _state_after(DomainState.PAUSED))
+
+
 def _xen_fake() -> Kind:
     xl = FakeXl()
 
@@ -101,14 +112,14 @@ def _replay(tmp: Path) -> Kind:
     return Kind(lambda _ro: cast(Source, ReplaySource.open(path)))  # a Source subclass after the replay work
 
 
-KINDS = ["synthetic", "libvirt-test", "xen-fake", "replay", pytest.param("libvirt-lab", marks=pytest.mark.lab)]
+KINDS = ["synthetic", "libvirt-test", "xen-fake", "replay", "fleet", pytest.param("libvirt-lab", marks=pytest.mark.lab)]
 
 
 @pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Kind:
     makers: dict[str, Callable[[], Kind]] = {
         "synthetic": _synthetic, "libvirt-test": lambda: _libvirt_test(tmp_path), "xen-fake": _xen_fake,
-        "replay": lambda: _replay(tmp_path), "libvirt-lab": lambda: _lab(request)}
+        "replay": lambda: _replay(tmp_path), "libvirt-lab": lambda: _lab(request), "fleet": lambda: _fleet(tmp_path)}
     return makers[request.param]()
 
 

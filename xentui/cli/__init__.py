@@ -33,8 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
         "'xentui record -o FILE' records a session for --replay; "
         "'xentui export' serves OpenMetrics for Prometheus.",
     )
-    p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, "
-                   "else xen:///system on a Xen host, else qemu:///system)")
+    p.add_argument("-c", "--connect", metavar="URI", action="append",
+                   help="hypervisor URI (default: $LIBVIRT_DEFAULT_URI, else xen:///system on a Xen host, else "
+                   "qemu:///system); repeat it to watch several hosts at once, e.g. -c qemu+ssh://kvm1/system "
+                   "-c qemu+ssh://kvm2/system (each named after its host part)")
+    p.add_argument("--fleet", metavar="NAME", help="watch the hosts of group NAME of the fleet file (or 'all'), "
+                   "together with any -c URI")
+    p.add_argument("--fleet-file", metavar="PATH", help="the fleet file for --fleet (default: "
+                   "~/.config/xentui/fleet.toml, $XDG_CONFIG_HOME honoured; docs/fleet.md)")
     p.add_argument("-w", "--write", action="store_true",
                    help="allow actions on domains (pause, destroy, pin, ...); read-only without it")
     p.add_argument("-d", "--delay", type=delay_arg, metavar="SECONDS",
@@ -50,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--full-name", action="store_true", help="batch: do not cut names at 10 characters")
     p.add_argument("-z", "--dom0-first", action="store_true", help="batch: Domain-0 first, whatever the order")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
-                   help="batch output: xentop text (default), CSV, or one JSON object per update")
+                   help="batch output: xentop text (default; one host only), CSV, or one JSON object per update")
     p.add_argument("--reconnect", action="store_true",
                    help="batch: when the connection is lost, wait and go on (1 s doubling to 30 s between tries) "
                         "instead of exiting with status 1")
@@ -82,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.replay and args.demo:
         parser.error("--replay and --demo are two sessions: choose one")
-    if (args.replay or args.demo) and (args.connect or args.write or args.record):
-        parser.error("a replay shows a recording: -c, -w and --record do not apply to it")
+    if (args.replay or args.demo) and (args.connect or args.fleet or args.write or args.record):
+        parser.error("a replay shows a recording: -c, --fleet, -w and --record do not apply to it")
+    if args.fleet_file and not args.fleet:
+        parser.error("--fleet-file says where the fleet file is: give --fleet NAME (or --fleet all) too")
     if args.record and args.batch:
         parser.error("--record is for the live view: 'xentui record -o FILE' records without one")
     if args.force and not args.record:

@@ -39,7 +39,7 @@ def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
     if opts.format == "json":
         return records.json_frame(snapshot, iteration)
     if opts.format == "csv":
-        header = records.csv_header() if iteration == 1 else ""
+        header = records.csv_header(snapshot.fleet) if iteration == 1 else ""
         return header + records.csv_rows(snapshot, iteration)
     return format_frame(snapshot, opts.xentop)
 

@@ -50,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
                    help="new file to write (mode 0600), e.g. night.xtrec.gz; never an existing one without --force")
     p.add_argument("--force", action="store_true",
                    help="replace FILE if it exists (a symlink there is replaced itself, never written through)")
-    p.add_argument("-c", "--connect", metavar="URI", help="hypervisor URI (as for xentui)")
+    p.add_argument("-c", "--connect", metavar="URI", action="append",
+                   help="hypervisor URI (as for xentui; one host: recording several is not supported yet)")
     p.add_argument("-d", "--delay", type=delay_arg, default=1.0, metavar="SECONDS",
                    help="seconds between samples, 0.2 to 3600 (default 1)")
     p.add_argument("--match", type=_regex, metavar="REGEX",
@@ -66,8 +67,12 @@ def main(argv: list[str]) -> int:
     if problem:
         print(f"xentui record: {visible(problem)}", file=sys.stderr)  # the path is the user's: shown visibly
         return EXIT_USAGE
+    if args.connect and len(args.connect) > 1:
+        print(f"xentui record: recording {len(args.connect)} hosts is not supported yet: give one -c URI",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
-        source = open_source(args.connect, readonly=True)
+        source = open_source(args.connect[0] if args.connect else None, readonly=True)
     except SourceError as err:
         print(f"xentui record: {one_line(str(err))}", file=sys.stderr)
         return 1

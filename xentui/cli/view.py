@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xentui import safefile
 from xentui.cli.common import EXIT_USAGE
 from xentui.model import RawSample
-from xentui.sources import Source, SourceError, open_source
+from xentui.sources import Source, SourceError
+from xentui.sources.fleet import HostSpec, open_hosts
 from xentui.text import one_line, visible
 from xentui.threads import Worker
 
@@ -37,12 +39,32 @@ def _player(args: argparse.Namespace, fallback: str | None = None) -> ReplayPlay
     return player
 
 
-def _open(args: argparse.Namespace) -> tuple[Source, Future[RawSample | None] | None]:
+def _hosts(args: argparse.Namespace) -> list[HostSpec] | int:
+    """The hosts of -c (repeated) and --fleet, or the exit status after one line saying what is wrong."""
+    from xentui.sources.fleet import FleetFileError, choose_hosts
+
+    try:
+        specs = choose_hosts(args.connect, args.fleet, Path(args.fleet_file) if args.fleet_file else None)
+    except FleetFileError as err:
+        print(f"xentui: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if len(specs) > 1 and args.batch and args.format == "text":
+        print(f"xentui: the xentop text layout shows one host; for {len(specs)} hosts use --format json or "
+              "--format csv", file=sys.stderr)
+        return EXIT_USAGE
+    if len(specs) > 1 and args.record:
+        print(f"xentui: --record records one host; recording {len(specs)} hosts is not supported yet",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return specs
+
+
+def _open(args: argparse.Namespace, specs: list[HostSpec]) -> tuple[Source, Future[RawSample | None] | None]:
     """The live source, and for the live view the future of its first sample: both are made in a thread while
     the UI's modules load, the slow part of start-up (docs/feed.md).  The UI waits for the connection (bounded
     by its deadline), never for the sample: it shows "connecting…" until the sample comes."""
     def open_it() -> Source:
-        return open_source(args.connect, readonly=not args.write)
+        return open_hosts(specs, readonly=not args.write, delay=args.delay, name=args.fleet)
 
     if args.batch:
         return open_it(), None
@@ -81,12 +103,15 @@ def main(args: argparse.Namespace) -> int:
     if args.replay or args.demo:
         player = _player(args)
     else:
+        specs = _hosts(args)
+        if isinstance(specs, int):
+            return specs
         try:
-            source, first = _open(args)
+            source, first = _open(args, specs)
         except SourceError as err:
             # No hypervisor here: the interactive view offers the demo (unless a URI was asked for by name);
             # batch mode and an explicit -c fail with one line, as a script expects.
-            if args.batch or args.connect or args.record:
+            if args.batch or args.connect or args.fleet or args.record:
                 print(f"xentui: {one_line(str(err))} (xentui --demo shows a recorded session)", file=sys.stderr)
                 return 1
             print(f"xentui: {one_line(str(err))}\n"

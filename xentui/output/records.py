@@ -21,13 +21,15 @@ from xentui.model import (
     DomainSample,
     DomainState,
     DomainView,
+    HostView,
     Snapshot,
 )
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
 
 JSON_FORMAT = "xentui-batch"
-JSON_VERSION = 1
+JSON_VERSION = 1  # one host: unchanged, byte for byte
+FLEET_JSON_VERSION = 2  # several hosts: version 1's fields, plus "host" on each domain and "hosts" (docs/fleet.md)
 
 
 def _round(value: float | None, places: int = 3) -> float | None:
@@ -131,22 +133,46 @@ def _iso(wall: float) -> str:
     return datetime.fromtimestamp(wall, tz=UTC).isoformat(timespec="milliseconds")
 
 
+def host_record(view: HostView) -> dict[str, Any]:
+    """A fleet host's health: why it is not up, how old its figures are."""
+    return {
+        "name": view.name,
+        "group": view.group,
+        "state": view.state.value,
+        "reason": view.reason or None,
+        "uri": view.uri,
+        "labels": dict(view.labels),
+        "domains": view.domains,
+        "interval_s": _round(view.interval_s),
+        "behind_s": _round(view.behind_s),
+    }
+
+
 def json_frame(snapshot: Snapshot, iteration: int) -> str:
-    """One JSON object (one line) for one iteration, every domain with every field."""
+    """One JSON object (one line) for one iteration, every domain with every field; a fleet's with each
+    domain's ``host`` and every host's health (``hosts``)."""
     host = asdict(snapshot.host)
     host["mem_used_kib"] = snapshot.host.mem_total_kib - snapshot.host.mem_free_kib
+    if snapshot.fleet:
+        pcpus = {h.name: h.host.pcpus for h in snapshot.hosts if h.host is not None}
+        domains = [{"host": v.host} | domain_record(v) | _detail(v, pcpus.get(v.host, 0))
+                   for v in snapshot.domains if v.sample.active]
+    else:
+        domains = [domain_record(v) | _detail(v, snapshot.host.pcpus) for v in snapshot.domains if v.sample.active]
     frame = {
         "format": JSON_FORMAT,
-        "version": JSON_VERSION,
+        "version": FLEET_JSON_VERSION if snapshot.fleet else JSON_VERSION,
         "iteration": iteration,
         "time": _iso(snapshot.wall),
         "epoch_s": round(snapshot.wall, 3),
         "interval_s": _round(snapshot.interval_s),
         "host": host,
-        "domains": [domain_record(v) | _detail(v, snapshot.host.pcpus) for v in snapshot.domains if v.sample.active],
+        "domains": domains,
         "notices": list(snapshot.notices),
         "errors": list(snapshot.errors),
     }
+    if snapshot.fleet:
+        frame["hosts"] = [host_record(h) for h in snapshot.hosts]
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=True) + "\n"
 
 
@@ -162,17 +188,22 @@ def _csv_fields() -> list[str]:
 
 
 CSV_FIELDS = _csv_fields()
+FLEET_CSV_FIELDS = [*CSV_FIELDS, "group", "host_state", "host_reason", "host_uri"]  # several hosts: each row's host
 CSV_TEXT = ("host", "name", "uuid", "cache_qos_status")  # outside text; state and flags are xentui's own words
+FLEET_CSV_TEXT = ("group", "host_reason", "host_uri")
 
 
-def csv_header() -> str:
+def csv_header(fleet: bool = False) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(CSV_FIELDS)
+    csv.writer(buf, lineterminator="\n").writerow(FLEET_CSV_FIELDS if fleet else CSV_FIELDS)
     return buf.getvalue()
 
 
 def csv_rows(snapshot: Snapshot, iteration: int) -> str:
-    """One CSV row per active domain; empty cells are unknown figures."""
+    """One CSV row per active domain; empty cells are unknown figures.  A fleet's rows name their host and its
+    health, and a host without a domain to show has one row of its own (its domain cells empty)."""
+    if snapshot.fleet:
+        return _fleet_csv_rows(snapshot, iteration)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     common: dict[str, Any] = {
@@ -185,4 +216,21 @@ def csv_rows(snapshot: Snapshot, iteration: int) -> str:
         if view.sample.active:
             row = common | domain_record(view)
             writer.writerow(row | {k: csv_cell(row[k]) for k in CSV_TEXT if row[k] is not None})
+    return buf.getvalue()
+
+
+def _fleet_csv_rows(snapshot: Snapshot, iteration: int) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=FLEET_CSV_FIELDS, lineterminator="\n")
+    common: dict[str, Any] = {"iteration": iteration, "time": _iso(snapshot.wall),
+                              "interval_s": _round(snapshot.interval_s)}
+    rows: dict[str, list[DomainView]] = {h.name: [] for h in snapshot.hosts}
+    for view in snapshot.domains:
+        if view.sample.active:
+            rows.setdefault(view.host, []).append(view)
+    for host in snapshot.hosts:
+        health = common | {"host": host.name, "group": host.group, "host_state": host.state.value,
+                           "host_reason": host.reason, "host_uri": host.uri}
+        for row in [health | domain_record(v) for v in rows[host.name]] or [health]:
+            writer.writerow(row | {k: csv_cell(row[k]) for k in (*CSV_TEXT, *FLEET_CSV_TEXT) if row.get(k)})
     return buf.getvalue()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from xentui.sources.base import Source, SourceError
 
-__all__ = ["Source", "SourceError", "default_uri", "open_source"]
+__all__ = ["PROMETHEUS_SCHEMES", "Source", "SourceError", "default_uri", "open_source", "source_class"]
+
+PROMETHEUS_SCHEMES = ("prometheus+http://", "prometheus+https://")
+SSH_JSON_SCHEME = "xentui+ssh://"  # a host without libvirt: its own xentui's JSON stream over ssh
 
 
 def default_uri(env: Mapping[str, str] | None = None, proc_xen: str = "/proc/xen") -> str:
@@ -19,8 +24,41 @@ def default_uri(env: Mapping[str, str] | None = None, proc_xen: str = "/proc/xen
     return "xen:///system" if os.path.exists(proc_xen) else "qemu:///system"
 
 
-def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
+def _prometheus() -> type[Source]:
+    """The Prometheus source's class, imported only when a URI names it."""
+    try:
+        module = importlib.import_module("xentui.sources.prometheus")
+    except ImportError:
+        raise SourceError("the Prometheus source (prometheus+http://, prometheus+https://) is not available in "
+                          "this xentui; use a libvirt URI such as qemu+ssh://HOST/system") from None
+    prometheus: type[Source] = module.PrometheusSource
+    return prometheus
+
+
+def source_class(uri: str) -> type[Source]:
+    """The kind of source ``uri`` names, without opening it (its capability flags: what a fleet can offer)."""
+    if uri.startswith(PROMETHEUS_SCHEMES):
+        return _prometheus()
+    if uri.startswith(SSH_JSON_SCHEME):
+        from xentui.sources.ssh_json import SshJsonSource
+
+        return SshJsonSource
+    if uri.startswith("synthetic://"):
+        from xentui.sources.synthetic import SyntheticSource
+
+        return SyntheticSource
+    from xentui.sources.libvirt import LibvirtSource
+
+    return LibvirtSource
+
+
+def open_source(uri: str | None = None, *, readonly: bool = True, basic_auth: tuple[str, str] | None = None,
+                bearer_token: str | None = None) -> Source:
     """The source for ``uri``; with none given, Xen itself on a dom0, else :func:`default_uri`.
+
+    ``xentui+ssh://[USER@]HOST`` runs ``xentui -b --format json`` there over ssh (a Xen host without libvirt).
+    ``prometheus+http(s)://HOST:PORT`` reads a Prometheus server (its hosts are parts of the sample), with
+    ``basic_auth`` (user, password) or a ``bearer_token`` from the fleet file, never from the command line.
 
     ``synthetic://N`` is a made-up host of N domains with deterministic numbers, for
     benchmarks and trying the UI (it says SYNTHETIC in its header).
@@ -30,6 +68,13 @@ def open_source(uri: str | None = None, *, readonly: bool = True) -> Source:
     """
     from xentui.sources import xen
 
+    if uri is not None and uri.startswith(SSH_JSON_SCHEME):
+        from xentui.sources.ssh_json import SshJsonSource
+
+        return SshJsonSource(uri)
+    if uri is not None and uri.startswith(PROMETHEUS_SCHEMES):
+        prometheus: Any = _prometheus()  # its constructor is the Prometheus source's own, not Source's
+        return prometheus(uri, basic_auth=basic_auth, bearer_token=bearer_token)  # type: ignore[no-any-return]
     if uri is not None and uri.startswith("synthetic://"):
         from xentui.sources.synthetic import SyntheticSource
 

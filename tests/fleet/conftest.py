@@ -1,8 +1,9 @@
 """The real multi-host lab for tests (tests/fleet/lab; as root; run under `flock /tmp/xentui-lab.lock`).
 
 ``fleet_lab`` (package scope) brings the lab up, reusing it when it is already up and healthy, and tears it
-all down after the last test of tests/fleet, failed tests or not (its busy guests would load the tests after) (``--keep-fleet-lab`` when tests/fleet is on the command
-line, or ``XENTUI_KEEP_FLEET_LAB=1``, keeps it for the next run; ``scripts/fleet-lab down`` ends it).
+all down after the last test of tests/fleet, failed tests or not: its busy guests must not load the tests
+after it (``--keep-fleet-lab`` when tests/fleet is on the command line, or ``XENTUI_KEEP_FLEET_LAB=1``, keeps
+it for the next run; ``scripts/fleet-lab down`` ends it).
 It yields a ``tests.fleet.lab.FleetLab``:
 
 - ``hosts``: ``LabHost`` h2, h3, h4, each with ``name`` ("h2"), ``hostname`` ("xtlab-h2", what

@@ -1,0 +1,210 @@
+"""PrometheusSource on real API answers (Prometheus 2.42 scraping kumina's exporter on the lab guests, captured
+by tests/prometheus/capture.py), served back from a loopback server; other dialects made from them by renaming."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.prometheus.replay_server import Reply, Server, captured, replaying
+from xentui.model import DomainState, HostState, build_snapshot
+from xentui.sources.prometheus import PrometheusSource
+from xentui.sources.prometheus.dialects import INOVEX, KUMINA, TINKOFF, XENTUI, detect
+
+TICK, DOWN, HISTORY = "tick-kumina.json", "tick-kumina-exporter-down.json", "history-kumina.json"
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    servers: list[Server] = []
+
+    def start(*logs: list[dict[str, Any]]) -> Server:
+        servers.append(Server(replaying(*logs)))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def source_of(server: Server) -> PrometheusSource:
+    return PrometheusSource(server.uri, timeout_s=3)
+
+
+def matrix(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The captured range-vector answer's series."""
+    return next(e for e in log if e["params"].get("query", "").startswith("{__name__"))["answer"]["data"]["result"]
+
+
+def by(log: list[dict[str, Any]], name: str) -> dict[str, list[list[Any]]]:
+    """domain -> samples of metric ``name`` in the capture."""
+    return {s["metric"]["domain"]: s["values"] for s in matrix(log) if s["metric"]["__name__"] == name}
+
+
+def test_a_kumina_tick_is_one_host_whose_rates_come_from_its_last_two_scrapes(serve):
+    log = captured(TICK)
+    source = source_of(serve(log))
+    raw = source.collect()
+    (part,) = raw.parts
+    assert (part.name, part.state, part.reason) == ("127.0.0.1", HostState.UP, "")
+    shot = build_snapshot(None, raw)
+    cpu = by(log, "libvirt_domain_info_cpu_time_seconds_total")
+    assert sorted(d.name for d in shot.domains) == sorted(cpu) == ["xtlab-busy", "xtlab-half", "xtlab-idle"]
+    for view in shot.domains:
+        (t0, a), (t1, b) = cpu[view.name][-2:]
+        assert view.rates.cpu_pct == pytest.approx(100 * (float(b) - float(a)) / (t1 - t0))
+        assert view.sample.host == "127.0.0.1" and view.key == f"127.0.0.1/{view.uuid}"
+        assert view.sample.state is DomainState.RUNNING  # libvirt_domain_state_code 1
+    (host,) = shot.hosts
+    samples = cpu["xtlab-busy"]
+    assert host.interval_s == pytest.approx(samples[-1][0] - samples[-2][0])  # one scrape interval: 1 s
+    assert host.behind_s == pytest.approx(time.time() - samples[-1][0], abs=5)
+
+
+def test_gauges_devices_and_uuids_are_the_exporters_own(serve):
+    log = captured(TICK)
+    raw = source_of(serve(log)).collect()
+    uuids = {s["metric"]["domain"]: s["metric"]["uuid"] for s in matrix(log)
+             if s["metric"]["__name__"] == "libvirt_domain_info_cpu_time_seconds_total"}
+    mem = by(log, "libvirt_domain_info_memory_usage_bytes")
+    vcpus = by(log, "libvirt_domain_info_virtual_cpus")
+    disks = {s["metric"]["domain"]: s["metric"] for s in matrix(log)
+             if s["metric"]["__name__"] == "libvirt_domain_block_stats_read_bytes_total"}
+    nics = by(log, "libvirt_domain_interface_stats_receive_bytes_total")
+    for d in raw.domains:
+        assert d.uuid == uuids[d.name]
+        assert d.mem_kib == int(float(mem[d.name][-1][1])) // 1024
+        assert d.vcpus_current == int(vcpus[d.name][-1][1])
+        ((disk),) = d.blocks
+        assert (disk.name, disk.path) == (disks[d.name]["target_device"], disks[d.name]["source_file"])
+        assert [n.rx_bytes for n in d.nets] == [int(nics[d.name][-1][1])]
+        # kumina has no RSS, no maximum vCPUs, no per-vCPU times: unknown, never guessed
+        assert (d.rss_kib, d.vcpus_max, d.vcpus, d.domid) == (None, None, (), None)
+    assert raw.parts[0].cur.host.pcpus == 0  # no node_exporter here: the host's size is unknown
+
+
+def test_the_view_says_it_is_prometheus_and_how_far_behind(serve):
+    source = source_of(serve(captured(TICK)))
+    raw = source.collect()
+    assert re.fullmatch(r"Prometheus, \d+ s behind", raw.notices[0])
+    assert raw.parts[0].cur.notices == (raw.notices[0],)
+    assert raw.host.hypervisor == "Prometheus" and raw.parts[0].cur.host.hypervisor_version == "kumina exporter"
+    assert source.readonly and not PrometheusSource.CAN_ACT
+
+
+def test_a_stopped_exporter_makes_its_host_down_with_prometheus_reason_and_its_rows_stale(serve):
+    source = source_of(serve(captured(TICK), captured(DOWN)))
+    first = source.collect()
+    second = source.collect()
+    (part,) = second.parts
+    targets = captured(DOWN)[0]["answer"]["data"]["activeTargets"]
+    assert part.state is HostState.DOWN and part.reason == targets[0]["lastError"]
+    assert "connection refused" in part.reason
+    shot = build_snapshot(first, second)
+    assert len(shot.domains) == 3
+    assert all(d.sample.stale == f"host 127.0.0.1 down: {part.reason}" for d in shot.domains)
+    assert not any(n.startswith("Prometheus,") for n in second.notices)  # nothing live to be behind
+
+
+def test_a_host_down_since_before_xentui_started_is_down_without_rows(serve):
+    raw = source_of(serve(captured(DOWN))).collect()
+    (part,) = raw.parts
+    assert (part.state, part.cur) == (HostState.DOWN, None) and "connection refused" in part.reason
+    assert raw.domains == ()
+
+
+def test_history_rates_use_the_counter_real_scrape_times(serve):
+    log = captured(HISTORY)
+    source = source_of(serve(captured(TICK), log))
+    busy = next(d for d in source.collect().domains if d.name == "xtlab-busy")
+    points = source.history(busy.key, 20)
+    values, stamps = (log[i]["answer"]["data"]["result"][0]["values"] for i in (0, 1))
+    assert [p.wall for p in points] == [t for t, _v in values]
+    for i in range(1, len(points)):
+        dt = float(stamps[i][1]) - float(stamps[i - 1][1])
+        assert points[i].cpu_pct == pytest.approx(100 * (float(values[i][1]) - float(values[i - 1][1])) / dt)
+    assert points[0].cpu_pct is None and all(p.mem_kib == 32768 for p in points)
+    assert source.history("127.0.0.1/no-such-uuid", 20) == []
+
+
+def _rename(log: list[dict[str, Any]], dialect: str) -> list[dict[str, Any]]:
+    """The capture as ``dialect`` would say it (names and labels per its exporter's source)."""
+    out = copy.deepcopy(log)
+    series = matrix(out)
+    meta = []
+    for s in series:
+        m = s["metric"]
+        uuid = m.pop("uuid", None) if dialect in (INOVEX, TINKOFF) else m.get("uuid")
+        if m["__name__"] == "libvirt_domain_state_code":
+            m["__name__"] = {INOVEX: "libvirt_domain_info_state", TINKOFF: "libvirt_domain_info_vstate"}.get(
+                dialect, m["__name__"])
+            if dialect == TINKOFF:
+                meta.append({"metric": {**m, "__name__": "libvirt_domain_info_meta", "uuid": uuid},
+                             "values": [[t, "1"] for t, _v in s["values"]]})
+        if m["__name__"] == "libvirt_domain_info_cpu_time_seconds_total" and dialect != KUMINA:
+            meta.append({"metric": {**m, "__name__": "libvirt_domain_vcpu_time_seconds_total", "vcpu": "0"},
+                         "values": s["values"]})
+        if m["__name__"] == "libvirt_up" and dialect == XENTUI:
+            m["__name__"] = "xentui_up"
+    series.extend(meta)
+    return out
+
+
+@pytest.mark.parametrize("dialect", [KUMINA, INOVEX, TINKOFF, XENTUI])
+def test_each_dialect_is_detected_and_mapped_through_the_one_table(serve, dialect):
+    log = _rename(captured(TICK), dialect)
+    raw = source_of(serve(log)).collect()
+    assert raw.parts[0].cur.host.hypervisor_version == f"{dialect} exporter"
+    shot = build_snapshot(None, raw)
+    kumina = {d.name: d for d in build_snapshot(None, source_of(serve(captured(TICK))).collect()).domains}
+    for view in shot.domains:
+        same = kumina[view.name]
+        assert view.rates.cpu_pct == same.rates.cpu_pct and view.sample.state is same.sample.state
+        assert view.sample.mem_kib == same.sample.mem_kib
+        # inovex labels no UUID: the domain is keyed by its name; Tinkoff's comes from its meta series
+        assert view.uuid == (f"name:{view.name}" if dialect == INOVEX else same.uuid)
+        if dialect != KUMINA:
+            assert view.rates.vcpus[0].cpu_pct == same.rates.cpu_pct  # per-vCPU time, vCPU 0
+
+
+def test_detection_goes_by_the_names_only_one_dialect_has():
+    assert detect({"libvirt_domain_state_code", "libvirt_up"}) == KUMINA
+    assert detect({"libvirt_domain_info_state", "libvirt_domain_vcpu_delay_seconds_total"}) == INOVEX
+    assert detect({"libvirt_domain_info_vstate"}) == TINKOFF
+    assert detect({"xentui_up", "libvirt_domain_state_code"}) == XENTUI
+    assert detect({"libvirt_domain_info_cpu_time_seconds_total"}) == KUMINA  # kumina before state_code
+    assert detect({"node_memory_MemTotal_bytes", "up"}) is None
+
+
+def test_an_exporter_that_cannot_reach_libvirt_marks_its_host_down(serve):
+    log = copy.deepcopy(captured(TICK))
+    for s in matrix(log):
+        if s["metric"]["__name__"] == "libvirt_up":
+            s["values"] = [[t, "0"] for t, _v in s["values"]]
+    (part,) = source_of(serve(log)).collect().parts
+    assert part.state is HostState.DOWN and "libvirt_up 0" in part.reason
+
+
+def test_node_exporter_on_the_same_address_gives_the_host_its_size(serve):
+    log = copy.deepcopy(captured(TICK))
+    t = matrix(log)[0]["values"][-1][0]
+    node = {"instance": "127.0.0.1:9100", "job": "node"}
+    matrix(log).extend([{"metric": {"__name__": "node_memory_MemTotal_bytes", **node}, "values": [[t, "8589934592"]]},
+                        {"metric": {"__name__": "node_memory_MemAvailable_bytes", **node},
+                         "values": [[t, "4294967296"]]}])
+    count = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": node, "value": [t, "4"]}]}}
+    server = serve(log)
+    route = server.route
+    server.route = lambda path, params: (Reply(json.dumps(count).encode())
+                                         if params.get("query", "").startswith("count by") else route(path, params))
+    raw = source_of(server).collect()
+    (part,) = raw.parts  # node_exporter is no libvirt host of its own
+    host = part.cur.host
+    assert (host.pcpus, host.mem_total_kib, host.mem_free_kib) == (4, 8 * 1024 * 1024, 4 * 1024 * 1024)
+    assert build_snapshot(None, raw).domains[0].rates.cpu_host_pct is not None

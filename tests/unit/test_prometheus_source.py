@@ -208,3 +208,16 @@ def test_node_exporter_on_the_same_address_gives_the_host_its_size(serve):
     host = part.cur.host
     assert (host.pcpus, host.mem_total_kib, host.mem_free_kib) == (4, 8 * 1024 * 1024, 4 * 1024 * 1024)
     assert build_snapshot(None, raw).domains[0].rates.cpu_host_pct is not None
+
+
+def test_without_a_targets_api_the_interval_is_assumed_and_said(serve):
+    """Mimir and Thanos have no /api/v1/targets: Prometheus's default interval is assumed, and said."""
+    server = serve(captured(TICK))
+    route = server.route
+    server.route = lambda path, params: (Reply(b'{"status": "error", "error": "404 page not found"}', 404)
+                                         if path == "/api/v1/targets" else route(path, params))
+    raw = source_of(server).collect()
+    assert raw.parts[0].state is HostState.UP and len(raw.domains) == 3
+    assert any("assuming 15 s" in n and "404 page not found" in n for n in raw.notices)
+    window = next(q["query"] for p, q, _h in server.requests if q.get("query", "").startswith("{__name__"))
+    assert window.endswith("[45000ms]")  # three scrape intervals

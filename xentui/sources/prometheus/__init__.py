@@ -1,6 +1,6 @@
 """Prometheus as a fleet source: ``-c prometheus+http://HOST:9090`` shows every libvirt exporter it scrapes.
 
-Each collect() asks four things, each one HTTP GET within ``timeout_s``:
+Each collect() asks four things, HTTP GETs that share one deadline, ``timeout_s`` from the tick's start:
 
 1. ``/api/v1/targets`` - each target's scrape interval and last error (optional: Mimir has none);
 2. ``up`` - the targets, and which failed their last scrape (their host is DOWN, with Prometheus's reason);
@@ -33,7 +33,7 @@ from xentui.model import NS_PER_S, HostPart, HostSample, HostState, RawSample
 from xentui.model.rates import counter_rate
 from xentui.sources.base import Source, SourceError
 from xentui.sources.prometheus.assemble import Target, gather, raw_at
-from xentui.sources.prometheus.client import Client, Series, api_base
+from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import (
     EVERY_NAME,
     NAMES,
@@ -113,16 +113,16 @@ class PrometheusSource(Source):
         return True
 
     def collect(self) -> RawSample:
-        now = time.time()
-        targets, notices = self._targets()
+        now, deadline = time.time(), self._client.deadline()  # the tick's requests share one deadline
+        targets, notices = self._targets(deadline)
         up = {(s.labels.get("job", ""), s.labels.get("instance", "")): s.samples[-1][1]
-              for s in self._client.query("up")}
+              for s in self._client.query("up", deadline=deadline)}
         window = max(1.0, 3 * self._interval_s)
         regex = "|".join(EVERY_NAME)
         by_target: dict[tuple[str, str], list[Series]] = {}
-        for s in self._client.query(f'{{__name__=~"{regex}"}}[{round(window * 1000)}ms]', at=now):
+        for s in self._client.query(f'{{__name__=~"{regex}"}}[{round(window * 1000)}ms]', now, deadline):
             by_target.setdefault((s.labels.get("job", ""), s.labels.get("instance", "")), []).append(s)
-        facts = self._node_facts(by_target)
+        facts = self._node_facts(by_target, deadline)
         parts: list[HostPart] = []
         libvirt_now = {k for k, series in by_target.items() if detect({s.name for s in series})}
         names = self._names(set(up) | libvirt_now, libvirt_now)
@@ -139,11 +139,11 @@ class PrometheusSource(Source):
         return RawSample(monotonic=time.monotonic(), wall=now, host=host, domains=domains, notices=notices,
                          parts=tuple(parts))
 
-    def _targets(self) -> tuple[dict[tuple[str, str], dict[str, Any]], tuple[str, ...]]:
+    def _targets(self, deadline: float) -> tuple[dict[tuple[str, str], dict[str, Any]], tuple[str, ...]]:
         """Each target's entry of /api/v1/targets by (job, instance); sets the scrape interval."""
         try:
-            active = self._client.targets()
-        except SourceError as err:
+            active = self._client.targets(deadline)
+        except Refused as err:  # Mimir, Thanos: no targets API; a timeout is no refusal and ends the tick
             return {}, (f"no scrape intervals or errors from Prometheus ({err}): assuming "
                         f"{self._interval_s:g} s",)
         out = {}
@@ -164,7 +164,8 @@ class PrometheusSource(Source):
         addresses = [_address(instance) for _job, instance in wanted]
         return {k: (a if addresses.count(a) == 1 else k[1]) or k[0] for k, a in zip(wanted, addresses, strict=True)}
 
-    def _node_facts(self, by_target: dict[tuple[str, str], list[Series]]) -> dict[str, dict[str, float]]:
+    def _node_facts(self, by_target: dict[tuple[str, str], list[Series]],
+                    deadline: float) -> dict[str, dict[str, float]]:
         """node_exporter's facts by address: memory (from the main query), pCPUs (one query more)."""
         facts: dict[str, dict[str, float]] = {}
         for (_job, instance), series in by_target.items():
@@ -172,7 +173,7 @@ class PrometheusSource(Source):
                 if s.name in (NODE_MEM_TOTAL, NODE_MEM_AVAILABLE):
                     facts.setdefault(_address(instance), {})[s.name] = s.samples[-1][1]
         if facts:
-            for s in self._client.query(NODE_CPUS):
+            for s in self._client.query(NODE_CPUS, deadline=deadline):
                 facts.setdefault(_address(s.labels.get("instance", "")), {})["cpus"] = s.samples[-1][1]
         return facts
 
@@ -221,8 +222,9 @@ class PrometheusSource(Source):
 
     def history(self, domain_key: str, seconds: float) -> list[HistoryPoint]:
         """A domain's last ``seconds`` from query_range: CPU% (from the counter's real scrape times, by the
-        one rate model) and memory.  Blocking, within the source's deadline per request: call it from a worker
-        thread.  ``domain_key`` is DomainSample.key (``HOST/UUID``); [] when the domain is unknown."""
+        one rate model) and memory.  Blocking, its three requests within one deadline (``timeout_s``): call it
+        from a worker thread.  SourceError (one line) when Prometheus fails.  ``domain_key`` is
+        DomainSample.key (``HOST/UUID``); [] when the domain is unknown."""
         host, _, uuid = domain_key.rpartition("/")
         known = next((k for k in self._known.values() if k.part.name == host and uuid in k.selectors), None)
         if known is None:
@@ -232,10 +234,10 @@ class PrometheusSource(Source):
         end = time.time()
         start = end - max(1.0, seconds)
         step = max(self._interval_s, (end - start) / HISTORY_POINTS)
-        sel = _selector(labels)
-        cpu = self._client.query_range(f"{names['cpu_s']}{{{sel}}}", start, end, step)
-        when = self._client.query_range(f"timestamp({names['cpu_s']}{{{sel}}})", start, end, step)
-        mem = self._client.query_range(f"{names['mem_bytes']}{{{sel}}}", start, end, step)
+        sel, deadline = _selector(labels), self._client.deadline()
+        cpu = self._client.query_range(f"{names['cpu_s']}{{{sel}}}", start, end, step, deadline)
+        when = self._client.query_range(f"timestamp({names['cpu_s']}{{{sel}}})", start, end, step, deadline)
+        mem = self._client.query_range(f"{names['mem_bytes']}{{{sel}}}", start, end, step, deadline)
         return history_points(cpu, when, mem)
 
 

@@ -23,7 +23,6 @@ MAX_BYTES = 64 * MIB  # one answer (10,000 domains' last three scrapes: ~40 MiB)
 MAX_BRACKETS = 4_000_000  # '[' and '{' in one answer (a series is ~5 plus 1 per sample)
 MAX_LABELS = 64  # labels of one series
 MAX_LABEL = 4096  # characters of a label name or value
-CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -45,10 +44,17 @@ def api_base(uri: str) -> str:
     if scheme != "prometheus" or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise SourceError(f"{uri!r} is not a Prometheus URI: write prometheus+http://HOST:9090 "
                           "(or prometheus+https://HOST/path)")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise SourceError(f"{uri!r}: credentials go in the fleet file (basic_auth, bearer_token), and a "
-                          "Prometheus URI has no query or fragment: write prometheus+http://HOST:9090[/path]")
+    if parts.username is not None or parts.password is not None:  # never echoed: it holds a secret
+        raise SourceError("a Prometheus URI carries no credentials: put basic_auth or bearer_token in the fleet "
+                          "file, and write prometheus+http://HOST:9090[/path]")
+    if parts.query or parts.fragment:
+        raise SourceError(f"{uri!r}: a Prometheus URI has no query or fragment: write "
+                          "prometheus+http://HOST:9090[/path]")
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+class Refused(SourceError):
+    """Prometheus answered, with an error of its own (e.g. an API it does not offer)."""
 
 
 class Client:
@@ -68,12 +74,21 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        """The ``data`` of a successful API answer; SourceError (one line) otherwise."""
+    def deadline(self) -> float:
+        """A deadline ``timeout_s`` from now, for one request or several that share it (a tick's)."""
+        return time.monotonic() + self.timeout_s
+
+    def get(self, path: str, params: dict[str, str] | None = None, deadline: float | None = None) -> Any:
+        """The ``data`` of a successful API answer, read whole before ``deadline`` (default: timeout_s from
+        now; each connect and read also waits at most what is left); SourceError (one line) otherwise,
+        Refused when Prometheus answered that it will not."""
         where = f"{self.base}{path}"
-        deadline = time.monotonic() + self.timeout_s
+        deadline = self.deadline() if deadline is None else deadline
         try:
-            with self._http.stream("GET", where, params=params) as r:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise httpx.ConnectTimeout("no time left")
+            with self._http.stream("GET", where, params=params, timeout=left) as r:
                 body = self._read(r, deadline)
                 status = r.status_code
         except httpx.TimeoutException:
@@ -82,7 +97,7 @@ class Client:
             raise SourceError(f"Prometheus at {self.base} unreachable: {_one_line(err)}") from None
         answer = self._parse(body, status)
         if answer.get("status") != "success":
-            raise SourceError(f"Prometheus at {self.base} refused {path}: "
+            raise Refused(f"Prometheus at {self.base} refused {path}: "
                               f"{_one_line(answer.get('error') or f'HTTP {status}')}")
         return answer.get("data")
 
@@ -93,7 +108,7 @@ class Client:
                               f"{self.max_bytes / MIB:.0f} MiB): watch fewer hosts through one source")
         chunks: list[bytes] = []
         got = 0
-        for chunk in r.iter_bytes(CHUNK):
+        for chunk in r.iter_bytes():  # as each read returns: a trickle meets the deadline
             got += len(chunk)
             if got > self.max_bytes:
                 raise SourceError(f"Prometheus at {self.base}: an answer over {self.max_bytes / MIB:.0f} MiB is "
@@ -116,17 +131,18 @@ class Client:
             raise SourceError(garbage)
         return answer
 
-    def query(self, promql: str, at: float | None = None) -> list[Series]:
+    def query(self, promql: str, at: float | None = None, deadline: float | None = None) -> list[Series]:
         """An instant query: a vector (one sample per series) or a matrix (a range selector's raw samples)."""
         params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
-        return series(self.get("/api/v1/query", params), self.base)
+        return series(self.get("/api/v1/query", params, deadline), self.base)
 
-    def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
+    def query_range(self, promql: str, start: float, end: float, step: float,
+                    deadline: float | None = None) -> list[Series]:
         params = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
-        return series(self.get("/api/v1/query_range", params), self.base)
+        return series(self.get("/api/v1/query_range", params, deadline), self.base)
 
-    def targets(self) -> list[dict[str, Any]]:
-        data = self.get("/api/v1/targets", {"state": "active"})
+    def targets(self, deadline: float | None = None) -> list[dict[str, Any]]:
+        data = self.get("/api/v1/targets", {"state": "active"}, deadline)
         active = data.get("activeTargets") if isinstance(data, dict) else None
         if not isinstance(active, list):
             raise SourceError(f"Prometheus at {self.base}: /api/v1/targets holds no list of targets")

@@ -4,6 +4,7 @@ or whatever a test makes it say (garbage, a trickle, a giant).  Records every re
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,16 +32,21 @@ def captured(name: str) -> list[dict[str, Any]]:
     return json.loads((DATA / name).read_text())
 
 
+def _key(path: str, params: dict[str, str]) -> tuple[str, str]:
+    """What identifies a request: its path and query, a range selector's window aside."""
+    return path, re.sub(r"\[\d+ms\]$", "[]", params.get("query", ""))
+
+
 def replaying(*logs: list[dict[str, Any]]) -> Route:
     """Answers each (path, query) with the captured answer, the logs' entries taken in turn: a query asked
     again gets the next capture of it (so a second tick can be another capture)."""
     queue: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for log in logs:
         for entry in log:
-            queue.setdefault((entry["path"], entry["params"].get("query", "")), []).append(entry["answer"])
+            queue.setdefault(_key(entry["path"], entry["params"]), []).append(entry["answer"])
 
     def route(path: str, params: dict[str, str]) -> Reply:
-        answers = queue.get((path, params.get("query", "")))
+        answers = queue.get(_key(path, params))
         if not answers:
             return Reply(json.dumps({"status": "error", "error": f"nothing captured for {path}"}).encode(), 400)
         answer = answers.pop(0) if len(answers) > 1 else answers[0]

@@ -31,7 +31,7 @@ from typing import Any, TypeGuard
 
 from xentui.model import NS_PER_S, HostPart, HostSample, HostState, RawSample
 from xentui.model.rates import counter_rate
-from xentui.sources.base import Source, SourceError
+from xentui.sources.base import HistoryPoint, Source, SourceError
 from xentui.sources.prometheus.assemble import Target, gather, raw_at
 from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import (
@@ -45,15 +45,6 @@ from xentui.sources.prometheus.dialects import (
 
 DEFAULT_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when /api/v1/targets does not say
 HISTORY_POINTS = 600  # at most this many points in one history() answer
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    """One point of a domain's history: CPU% of one pCPU over the scrapes before it, memory then."""
-
-    wall: float
-    cpu_pct: float | None
-    mem_kib: int | None
 
 
 @dataclass

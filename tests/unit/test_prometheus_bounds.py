@@ -73,7 +73,7 @@ def test_unreachable_is_one_line_and_reachable_says_so():
     (Reply(b'{"status": "error", "errorType": "bad_data", "error": "parse error:\\nline 2"}', 400),
      "refused /api/v1/query: parse error: line 2"),
     (Reply(b'{"status": "success", "data": {"resultType": "string", "result": [1, "x"]}}'), "no vector or matrix"),
-    (Reply(b"[" * 100_000 + b"]" * 100_000), "nested over 16"),
+    (Reply(b"[" * 100_000 + b"]" * 100_000), "nested too deep"),
     (Reply(b'{"status": "success", "data": [' + b"{}," * 4_000_001 + b"{}]}"), "over 4,000,000 items"),
     (Reply(b'{"status": "success", "data": {"resultType": "vector", "result": 7}}'), "no result list"),
 ])

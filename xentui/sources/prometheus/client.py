@@ -15,12 +15,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from xentui.limits import MAX_DEPTH, depth  # 16; the API's answers nest 6 deep
 from xentui.sources.base import SourceError
 
 MIB = 1 << 20
 MAX_BYTES = 64 * MIB  # one answer (10,000 domains' last three scrapes: ~40 MiB)
-MAX_BRACKETS = 4_000_000  # '[' and '{' in one answer (a series is ~5 plus 1 per sample)
+MAX_BRACKETS = 4_000_000  # '[' and '{' in one answer (a series is ~3 plus 1 per sample): bounds its objects
 MAX_LABELS = 64  # labels of one series
 MAX_LABEL = 4096  # characters of a label name or value
 
@@ -120,12 +119,13 @@ class Client:
 
     def _parse(self, body: bytes, status: int) -> dict[str, Any]:
         garbage = f"Prometheus at {self.base} answered HTTP {status} with something that is not its API's JSON"
-        brackets = body.count(b"[") + body.count(b"{")
-        if brackets > MAX_BRACKETS or depth(body, brackets) > MAX_DEPTH:
-            raise SourceError(f"{garbage} (over {MAX_BRACKETS:,} items or nested over {MAX_DEPTH} deep)")
+        if body.count(b"[") + body.count(b"{") > MAX_BRACKETS:
+            raise SourceError(f"{garbage} (over {MAX_BRACKETS:,} items)")
         try:
-            answer = json.loads(body)
-        except (ValueError, RecursionError):
+            answer = json.loads(body)  # its C scanner counts its depth: past the interpreter's limit, an error
+        except RecursionError:
+            raise SourceError(f"{garbage} (nested too deep)") from None
+        except ValueError:
             raise SourceError(garbage) from None
         if not isinstance(answer, dict):
             raise SourceError(garbage)
@@ -162,15 +162,20 @@ def series(data: Any, base: str) -> list[Series]:
     out = []
     for item in result:
         labels = item.get("metric") if isinstance(item, dict) else None
-        if not isinstance(labels, dict) or len(labels) > MAX_LABELS or not all(
-                isinstance(k, str) and isinstance(v, str) and len(k) <= MAX_LABEL and len(v) <= MAX_LABEL
-                for k, v in labels.items()):
+        if not isinstance(labels, dict) or not _fair(labels):
             continue
         raw = item.get("values") if "values" in item else [item.get("value")]
         samples = tuple(s for s in map(_sample, raw if isinstance(raw, list) else []) if s is not None)
         if samples:
             out.append(Series(labels, samples))
     return out
+
+
+def _fair(labels: dict[str, Any]) -> bool:
+    """At most MAX_LABELS labels, each a string of at most MAX_LABEL characters (JSON keys are strings)."""
+    values = labels.values()
+    return (len(labels) <= MAX_LABELS and set(map(type, values)) <= {str}
+            and max(map(len, labels), default=0) <= MAX_LABEL and max(map(len, values), default=0) <= MAX_LABEL)
 
 
 def _sample(pair: Any) -> tuple[float, float] | None:

@@ -33,8 +33,11 @@ def captured(name: str) -> list[dict[str, Any]]:
 
 
 def _key(path: str, params: dict[str, str]) -> tuple[str, str]:
-    """What identifies a request: its path and query, a range selector's window aside."""
-    return path, re.sub(r"\[\d+ms\]$", "[]", params.get("query", ""))
+    """What identifies a request: its path and query, a range selector's window and names aside."""
+    query = params.get("query", "")
+    if query.startswith('{__name__=~"'):  # the names the dialect table asks for: grown since the capture
+        return path, "{__name__=~...}[]"
+    return path, re.sub(r"\[\d+ms\]$", "[]", query)
 
 
 def replaying(*logs: list[dict[str, Any]]) -> Route:

@@ -221,3 +221,45 @@ def test_without_a_targets_api_the_interval_is_assumed_and_said(serve):
     assert any("assuming 15 s" in n and "404 page not found" in n for n in raw.notices)
     window = next(q["query"] for p, q, _h in server.requests if q.get("query", "").startswith("{__name__"))
     assert window.endswith("[45000ms]")  # three scrape intervals
+
+
+def _as_xentui_export(log: list[dict[str, Any]], fresh: bool = True) -> list[dict[str, Any]]:
+    """The capture as ``xentui export`` says it (docs/export.md): its domain info, host size and pCPU time."""
+    out = _rename(log, XENTUI)
+    series = matrix(out)
+    times = [t for t, _v in series[0]["values"]]
+    target = {k: series[0]["metric"][k] for k in ("instance", "job")}
+    for i, s in enumerate(s for s in list(series) if s["metric"]["__name__"].endswith("cpu_time_seconds_total")):
+        dom = {k: s["metric"][k] for k in ("domain", "uuid")}
+        series.append({"metric": {"__name__": "xentui_domain_info", **target, **dom, "domid": str(7 + i),
+                                  "state": "running", "flags": "-----r"}, "values": [[t, "1"] for t in times]})
+        series.append({"metric": {"__name__": "xentui_domain_stale", **target, **dom},
+                       "values": [[t, "0" if fresh else "1"] for t in times]})
+    for name, value in (("xentui_host_cpus", "2"), ("xentui_host_memory_total_bytes", "8589934592"),
+                        ("xentui_host_memory_free_bytes", "2147483648")):
+        series.append({"metric": {"__name__": name, **target}, "values": [[t, value] for t in times]})
+    for pcpu in range(2):
+        series.append({"metric": {"__name__": "xentui_host_pcpu_busy_seconds_total", **target, "pcpu": str(pcpu)},
+                       "values": [[t, str(100 + (0.5 + pcpu / 4) * (t - times[0]))] for t in times]})
+    if not fresh:
+        for s in series:
+            if s["metric"]["__name__"] == "xentui_up":
+                s["values"] = [[t, "0"] for t in times]
+        series.append({"metric": {"__name__": "xentui_scrape_error_info", **target,
+                                  "reason": "no answer from libvirt within 3.75 s"}, "values": [[times[-1], "1"]]})
+    return out
+
+
+def test_xentui_export_gives_domain_ids_flags_the_host_size_and_pcpu_load(serve):
+    raw = source_of(serve(_as_xentui_export(captured(TICK)))).collect()
+    shot = build_snapshot(None, raw)
+    assert sorted(d.sample.domid for d in shot.domains) == [7, 8, 9]
+    assert all(d.sample.state_flags == "-----r" and d.sample.stale == "" for d in shot.domains)
+    host = shot.hosts[0]
+    assert (host.host.pcpus, host.host.mem_total_kib, host.host.mem_free_kib) == (2, 8 << 20, 2 << 20)
+    assert host.pcpu_pct == pytest.approx((50.0, 75.0))  # its pCPU counters, through the rate model
+
+
+def test_xentui_export_serving_an_old_sample_marks_its_host_stale_with_its_reason(serve):
+    (part,) = source_of(serve(_as_xentui_export(captured(TICK), fresh=False))).collect().parts
+    assert (part.state, part.reason) == (HostState.STALE, "no answer from libvirt within 3.75 s")

@@ -34,7 +34,7 @@ from typing import Any, TypeGuard
 from xentui.model import NS_PER_S, HostPart, HostSample, HostState, RawSample
 from xentui.model.rates import counter_rate
 from xentui.sources.base import HistoryPoint, Source, SourceError
-from xentui.sources.prometheus.assemble import Target, gather, raw_at
+from xentui.sources.prometheus.assemble import Target, gather, info_at, raw_at, value_at
 from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import (
     EVERY_NAME,
@@ -42,6 +42,7 @@ from xentui.sources.prometheus.dialects import (
     NODE_CPUS,
     NODE_MEM_AVAILABLE,
     NODE_MEM_TOTAL,
+    XENTUI,
     detect,
 )
 
@@ -183,14 +184,19 @@ class PrometheusSource(Source):
         if dialect is None:
             return self._down(key, name, uri, "its exporter has no libvirt series")
         gathered = gather(dialect, series)
-        if gathered.host.get("up") and all(v == 0 for v in gathered.host["up"].values()):
-            return self._down(key, name, uri, "its exporter cannot reach libvirt (libvirt_up 0)")
         prev_t, cur_t = gathered.scrapes()
+        if cur_t is not None and value_at(gathered.host.get("up"), cur_t) == 0:
+            if dialect == XENTUI:  # it served its newest sample, not a fresh one
+                said = info_at(gathered.host_infos.get("scrape_error", []), cur_t, "reason")
+                return self._down(key, name, uri, " ".join((said or "xentui export: no fresh sample").split())[:300],
+                                  HostState.STALE)
+            return self._down(key, name, uri, "its exporter cannot reach libvirt (libvirt_up 0)")
         if cur_t is None:
             return self._down(key, name, uri, f"no samples in the last {3 * self._interval_s:g} s", HostState.STALE)
         behind = max(0.0, now - cur_t)
         notice = (f"Prometheus, {behind:.0f} s behind",)
-        host = self._host_sample(name, uri, dialect, facts.get(_address(instance), {}))
+        host = self._host_sample(name, uri, dialect, {**facts.get(_address(instance), {}),
+                                                      **_own_facts(gathered, cur_t)})
         prev = raw_at(gathered, prev_t, host, name, notice) if prev_t is not None else None
         part = HostPart(name, HostState.UP, uri=uri, prev=prev, cur=raw_at(gathered, cur_t, host, name, notice),
                         behind_s=behind)
@@ -232,6 +238,14 @@ class PrometheusSource(Source):
         when = self._client.query_range(f"timestamp({names['cpu_s']}{{{sel}}})", start, end, step, deadline)
         mem = self._client.query_range(f"{names['mem_bytes']}{{{sel}}}", start, end, step, deadline)
         return history_points(cpu, when, mem)
+
+
+def _own_facts(target: Target, t: float) -> dict[str, float]:
+    """The host's size as its exporter says it (xentui export), in node_exporter's terms."""
+    own = {"cpus": value_at(target.host.get("host_cpus"), t),
+           NODE_MEM_TOTAL: value_at(target.host.get("host_mem_total_bytes"), t),
+           NODE_MEM_AVAILABLE: value_at(target.host.get("host_mem_free_bytes"), t)}
+    return {k: v for k, v in own.items() if v is not None}
 
 
 def _selectors(target: Target, job: str, instance: str) -> dict[str, dict[str, str]]:

@@ -4,8 +4,8 @@ Checked against each exporter's source: kumina/libvirt_exporter (Debian's ``prom
 0.2.0; ``uuid`` on every series), inovex/prometheus-libvirt-exporter (no UUID: only the ``domain`` name,
 state in ``libvirt_domain_info_state``, per-vCPU series), Tinkoff/libvirt-exporter (``vstate``, per-vCPU
 series, the UUID only on ``libvirt_domain_info_meta``), and xentui's own ``xentui export`` (kumina/inovex
-names where they exist, ``uuid`` on every series, ``xentui_*`` for the rest).  A figure a dialect lacks is
-absent from its column: it stays unknown (``-``), never guessed from another figure.
+names where they exist, ``uuid`` on every series, ``xentui_*`` for the rest: docs/export.md).  A figure a
+dialect lacks is absent from its column: it stays unknown (``-``), never guessed from another figure.
 """
 
 from __future__ import annotations
@@ -35,15 +35,19 @@ TABLE: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "maxmem_bytes": ((_DOM + "info_maximum_memory_bytes", _ALL),),
     "rss_bytes": ((_DOM + "memory_stats_rss_bytes", (INOVEX, TINKOFF, XENTUI)),),
     "meta": ((_DOM + "info_meta", (TINKOFF,)),),  # value 1; its ``uuid`` label names the domain
+    "info": (("xentui_domain_info", (XENTUI,)),),  # value 1; labels ``domid``, ``flags`` (xentop's dsbcpr)
+    "stale": (("xentui_domain_stale", (XENTUI,)),),  # 1: the exporter's figures for it are old
     # per vCPU (label "vcpu")
     "vcpu_time_s": ((_DOM + "vcpu_time_seconds_total", _VCPU),),
     "vcpu_delay_s": ((_DOM + "vcpu_delay_seconds_total", _VCPU),),
-    "vcpu_pcpu": ((_DOM + "vcpu_cpu", (TINKOFF, XENTUI)),),
+    "vcpu_pcpu": ((_DOM + "vcpu_cpu", (TINKOFF,)), ("xentui_domain_vcpu_pcpu", (XENTUI,))),
     # per disk (label "target_device")
     "blk_rd_bytes": ((_BLK + "read_bytes_total", _ALL),),
     "blk_rd_reqs": ((_BLK + "read_requests_total", _ALL),),
     "blk_wr_bytes": ((_BLK + "write_bytes_total", _ALL),),
     "blk_wr_reqs": ((_BLK + "write_requests_total", _ALL),),
+    "blk_errors": (("xentui_domain_block_stats_errors_total", (XENTUI,)),),
+    "blk_oo_reqs": (("xentui_domain_block_stats_oo_requests_total", (XENTUI,)),),  # Xen blkback, xentop's VBD_OO
     # per NIC (label "target_device")
     "net_rx_bytes": ((_NET + "receive_bytes_total", _ALL),),
     "net_rx_packets": ((_NET + "receive_packets_total", _ALL),),
@@ -53,8 +57,14 @@ TABLE: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "net_tx_packets": ((_NET + "transmit_packets_total", _ALL),),
     "net_tx_errs": ((_NET + "transmit_errors_total", _ALL),),
     "net_tx_drop": ((_NET + "transmit_drops_total", _ALL),),
-    # the exporter's own health: 0 when it cannot reach libvirt
+    # the exporter's own health: 0 when it cannot reach libvirt (xentui: its sample is not fresh)
     "up": (("libvirt_up", (KUMINA, INOVEX, TINKOFF)), ("xentui_up", (XENTUI,))),
+    "scrape_error": (("xentui_scrape_error_info", (XENTUI,)),),  # label ``reason``: why not fresh
+    # the host (xentui only; node_exporter's otherwise)
+    "host_cpus": (("xentui_host_cpus", (XENTUI,)),),
+    "host_mem_total_bytes": (("xentui_host_memory_total_bytes", (XENTUI,)),),
+    "host_mem_free_bytes": (("xentui_host_memory_free_bytes", (XENTUI,)),),
+    "pcpu_busy_s": (("xentui_host_pcpu_busy_seconds_total", (XENTUI,)),),  # label ``pcpu``
 }
 
 # Names only one dialect exports: a target that has one speaks that dialect.
@@ -77,7 +87,7 @@ STATES = (DomainState.NOSTATE, DomainState.RUNNING, DomainState.BLOCKED, DomainS
           DomainState.SHUTDOWN, DomainState.SHUTOFF, DomainState.CRASHED, DomainState.PMSUSPENDED)
 
 PER_VCPU = ("vcpu_time_s", "vcpu_delay_s", "vcpu_pcpu")
-PER_BLOCK = ("blk_rd_bytes", "blk_rd_reqs", "blk_wr_bytes", "blk_wr_reqs")
+PER_BLOCK = ("blk_rd_bytes", "blk_rd_reqs", "blk_wr_bytes", "blk_wr_reqs", "blk_errors", "blk_oo_reqs")
 PER_NET = ("net_rx_bytes", "net_rx_packets", "net_rx_errs", "net_rx_drop",
            "net_tx_bytes", "net_tx_packets", "net_tx_errs", "net_tx_drop")
 

@@ -74,6 +74,7 @@ def test_unreachable_is_one_line_and_reachable_says_so():
      "refused /api/v1/query: parse error: line 2"),
     (Reply(b'{"status": "success", "data": {"resultType": "string", "result": [1, "x"]}}'), "no vector or matrix"),
     (Reply(b"[" * 100_000 + b"]" * 100_000), "nested too deep"),
+    (Reply(b"<html>401 Authorization Required</html>", 401), "HTTP 401: it wants other credentials"),
     (Reply(b'{"status": "success", "data": [' + b"{}," * 4_000_001 + b"{}]}"), "over 4,000,000 items"),
     (Reply(b'{"status": "success", "data": {"resultType": "vector", "result": 7}}'), "no result list"),
 ])

@@ -225,7 +225,8 @@ class PrometheusSource(Source):
         from a worker thread.  SourceError (one line) when Prometheus fails.  ``domain_key`` is
         DomainSample.key (``HOST/UUID``); [] when the domain is unknown."""
         host, _, uuid = domain_key.rpartition("/")
-        known = next((k for k in self._known.values() if k.part.name == host and uuid in k.selectors), None)
+        hosts = list(self._known.values())  # one C call: safe while collect() adds to it in its own thread
+        known = next((k for k in hosts if k.part.name == host and uuid in k.selectors), None)
         if known is None:
             return []
         labels = known.selectors[uuid]

@@ -94,6 +94,9 @@ class Client:
             raise SourceError(f"Prometheus at {self.base}: no answer within {self.timeout_s:g} s") from None
         except httpx.HTTPError as err:
             raise SourceError(f"Prometheus at {self.base} unreachable: {_one_line(err)}") from None
+        if status in (401, 403):
+            raise SourceError(f"Prometheus at {self.base} answered HTTP {status}: it wants other credentials "
+                              "(basic_auth or bearer_token in the fleet file)")
         answer = self._parse(body, status)
         if answer.get("status") != "success":
             raise Refused(f"Prometheus at {self.base} refused {path}: "

@@ -1,7 +1,8 @@
 """Capture real API answers for the unit tests: ``tests/data/prometheus/*.json``.
 
 Run as root, under the lab lock (it boots the lab guests and starts Prometheus and kumina's exporter):
-``flock /tmp/xentui-lab.lock .venv/bin/python -m tests.prometheus.capture``.  Each file is a list of
+``flock /tmp/xentui-lab.lock .venv/bin/python -m tests.prometheus.capture``.  With ``--xentui-export ADDR:PORT``
+it captures a running ``xentui export`` (e.g. ``xentui export -c test:///default``) instead.  Each file is a list of
 ``{"path", "params", "answer"}``: every GET one PrometheusSource made, in order (the unit tests serve them
 back from a loopback HTTP server).
 """
@@ -34,8 +35,9 @@ def recording(log: list[dict[str, Any]]) -> None:
 
     get = Client.get
 
-    def get_logged(self: Client, path: str, params: dict[str, str] | None = None) -> Any:
-        data = get(self, path, params)
+    def get_logged(self: Client, path: str, params: dict[str, str] | None = None,
+                   deadline: float | None = None) -> Any:
+        data = get(self, path, params, deadline)
         log[-1].update(path=path, params=params or {})
         return data
 
@@ -43,8 +45,36 @@ def recording(log: list[dict[str, Any]]) -> None:
     Client.get = get_logged  # type: ignore[method-assign]
 
 
+def capture_export(address: str) -> int:
+    """A tick of Prometheus scraping a running ``xentui export`` at ``address`` (job ``xentui``)."""
+    with tempfile.TemporaryDirectory(prefix="xentui-prom-") as tmp:
+        engine = Engine(Path(tmp))
+        engine.start_exporter = lambda: None  # type: ignore[method-assign] - xentui export stands in
+        try:
+            engine.start()
+            config = (Path(tmp) / "prometheus.yml").read_text()
+            config = config.replace(f"'{engine.instance}'", f"'{address}'").replace("job_name: libvirt",
+                                                                                    "job_name: xentui")
+            (Path(tmp) / "prometheus.yml").write_text(config)
+            assert engine.prometheus is not None
+            engine.prometheus.send_signal(1)  # SIGHUP: reload
+            engine.wait_scraped("count_over_time(xentui_up[10s]) > 4", timeout=90)
+            log: list[dict[str, Any]] = []
+            recording(log)
+            source = PrometheusSource(f"prometheus+{engine.url}", timeout_s=5)
+            shot = source.collect()
+            (OUT / "tick-xentui-export.json").write_text(json.dumps(log, indent=1) + "\n")
+            source.close()
+            print(f"{len(shot.domains)} domains; saved in {OUT}")
+        finally:
+            engine.close()
+    return 0
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:2] == ["--xentui-export"]:
+        return capture_export(sys.argv[2])
     conn = lab.connect()
     before = {d.name() for d in conn.listAllDomains(1)}  # 1: active
     lab.main(["up"])

@@ -263,3 +263,22 @@ def test_xentui_export_gives_domain_ids_flags_the_host_size_and_pcpu_load(serve)
 def test_xentui_export_serving_an_old_sample_marks_its_host_stale_with_its_reason(serve):
     (part,) = source_of(serve(_as_xentui_export(captured(TICK), fresh=False))).collect().parts
     assert (part.state, part.reason) == (HostState.STALE, "no answer from libvirt within 3.75 s")
+
+
+def test_a_real_xentui_export_tick_maps_its_own_families(serve):
+    """Captured from Prometheus 2.42 scraping ``xentui export -c test:///default`` (branch fleet-export)."""
+    log = captured("tick-xentui-export.json")
+    raw = source_of(serve(log)).collect()
+    (part,) = raw.parts
+    assert part.state is HostState.UP and part.cur.host.hypervisor_version == "xentui exporter"
+    series = {s["metric"]["__name__"]: s for s in matrix(log)}
+    host = part.cur.host
+    assert host.pcpus == int(float(series["xentui_host_cpus"]["values"][-1][1]))
+    assert host.mem_total_kib == int(float(series["xentui_host_memory_total_bytes"]["values"][-1][1])) // 1024
+    (d,) = raw.domains
+    info = series["xentui_domain_info"]["metric"]
+    assert (d.name, d.uuid, d.domid, d.state_flags) == (info["domain"], info["uuid"], int(info["domid"]), info["flags"])
+    assert [v.pcpu for v in d.vcpus] == [int(float(s["values"][-1][1])) for s in matrix(log)
+                                         if s["metric"]["__name__"] == "xentui_domain_vcpu_pcpu"]
+    assert d.blocks[0].errors == int(float(series["xentui_domain_block_stats_errors_total"]["values"][-1][1]))
+    assert d.vcpus_max == 2 and d.stale == ""

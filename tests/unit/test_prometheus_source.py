@@ -282,3 +282,13 @@ def test_a_real_xentui_export_tick_maps_its_own_families(serve):
                                          if s["metric"]["__name__"] == "xentui_domain_vcpu_pcpu"]
     assert d.blocks[0].errors == int(float(series["xentui_domain_block_stats_errors_total"]["values"][-1][1]))
     assert d.vcpus_max == 2 and d.stale == ""
+
+
+def test_a_prometheus_without_libvirt_exporters_says_so(serve):
+    log = copy.deepcopy(captured(TICK))
+    for e in log:
+        if e["path"] == "/api/v1/query":
+            e["answer"]["data"]["result"] = []
+    raw = source_of(serve(log)).collect()
+    assert raw.parts == () and raw.domains == ()
+    assert "scrapes no libvirt exporter" in raw.notices[0]

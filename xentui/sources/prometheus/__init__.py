@@ -124,6 +124,9 @@ class PrometheusSource(Source):
             part = self._part(key, name, up.get(key), targets.get(key, {}), by_target.get(key, []), facts, now)
             if part is not None:
                 parts.append(part)
+        if not parts:
+            notices = (f"Prometheus at {self._client.base} scrapes no libvirt exporter (no libvirt_* or xentui_* "
+                       "series, no job named libvirt or xentui)", *notices)
         behind = [p.behind_s for p in parts if p.state is HostState.UP and p.behind_s is not None]
         if behind:
             notices = (f"Prometheus, {max(behind):.0f} s behind", *notices)

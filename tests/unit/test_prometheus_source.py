@@ -192,16 +192,16 @@ def test_an_exporter_that_cannot_reach_libvirt_marks_its_host_down(serve):
 
 
 def test_node_exporter_on_the_same_address_gives_the_host_its_size(serve):
-    log = copy.deepcopy(captured(TICK))
+    log = captured(TICK)
     t = matrix(log)[0]["values"][-1][0]
     node = {"instance": "127.0.0.1:9100", "job": "node"}
-    matrix(log).extend([{"metric": {"__name__": "node_memory_MemTotal_bytes", **node}, "values": [[t, "8589934592"]]},
-                        {"metric": {"__name__": "node_memory_MemAvailable_bytes", **node},
-                         "values": [[t, "4294967296"]]}])
-    count = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": node, "value": [t, "4"]}]}}
+    facts = [{"metric": node, "value": [t, "4"]},  # count by (instance): no name
+             {"metric": {"__name__": "node_memory_MemTotal_bytes", **node}, "value": [t, "8589934592"]},
+             {"metric": {"__name__": "node_memory_MemAvailable_bytes", **node}, "value": [t, "4294967296"]}]
+    answer = {"status": "success", "data": {"resultType": "vector", "result": facts}}
     server = serve(log)
     route = server.route
-    server.route = lambda path, params: (Reply(json.dumps(count).encode())
+    server.route = lambda path, params: (Reply(json.dumps(answer).encode())
                                          if params.get("query", "").startswith("count by") else route(path, params))
     raw = source_of(server).collect()
     (part,) = raw.parts  # node_exporter is no libvirt host of its own

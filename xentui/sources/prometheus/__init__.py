@@ -6,7 +6,7 @@ Each collect() asks four things, HTTP GETs that share one deadline, ``timeout_s`
 2. ``up`` - the targets, and which failed their last scrape (their host is DOWN, with Prometheus's reason);
 3. ``{__name__=~"<every name in the dialect table>"}[W]`` with W = 3 scrape intervals - the raw samples of
    the last two or three scrapes of every series, with their real scrape times;
-4. ``count by (instance, job) (node_cpu_seconds_total{mode="idle"})`` - pCPUs, where node_exporter runs.
+4. node_exporter's pCPU count and memory, where it runs (newest values: its interval is its own).
 
 Why raw samples rather than ``rate()``: every rate xentui shows is made by its one rate model
 (``build_snapshot``), the same for Prometheus as for libvirt; each host's ``prev``/``cur`` are its last two
@@ -39,7 +39,7 @@ from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import (
     EVERY_NAME,
     NAMES,
-    NODE_CPUS,
+    NODE_FACTS,
     NODE_MEM_AVAILABLE,
     NODE_MEM_TOTAL,
     XENTUI,
@@ -116,7 +116,7 @@ class PrometheusSource(Source):
         by_target: dict[tuple[str, str], list[Series]] = {}
         for s in self._client.query(f'{{__name__=~"{regex}"}}[{round(window * 1000)}ms]', now, deadline):
             by_target.setdefault((s.labels.get("job", ""), s.labels.get("instance", "")), []).append(s)
-        facts = self._node_facts(by_target, deadline)
+        facts = self._node_facts(deadline)
         parts: list[HostPart] = []
         libvirt_now = {k for k, series in by_target.items() if detect({s.name for s in series})}
         names = self._names(set(up) | libvirt_now, libvirt_now)
@@ -148,30 +148,27 @@ class PrometheusSource(Source):
             labels = t.get("labels")
             if isinstance(labels, dict):
                 out[(str(labels.get("job", "")), str(labels.get("instance", "")))] = t
-        intervals = [s for t in out.values() if (s := _seconds(t.get("scrapeInterval"))) is not None]
-        if intervals:
-            self._interval_s = max(intervals)
+        intervals = {k: s for k, t in out.items() if (s := _seconds(t.get("scrapeInterval"))) is not None}
+        ours = [s for k, s in intervals.items() if self._libvirt(k)]
+        # the libvirt targets' longest; before any is known, the shortest (a slower one's rates wait a tick)
+        self._interval_s = max(ours) if ours else min(intervals.values(), default=self._interval_s)
         return out, ()
+
+    def _libvirt(self, key: tuple[str, str]) -> bool:
+        return key in self._known or "libvirt" in key[0] or "xentui" in key[0]
 
     def _names(self, keys: set[tuple[str, str]], libvirt_now: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The libvirt targets (seen with libvirt series, now or before, or in a job named so) and their
         HOST names: the address alone when no other target has it, else ``address:port``."""
-        wanted = sorted(k for k in keys if k in self._known or "libvirt" in k[0] or "xentui" in k[0]
-                        or k in libvirt_now)
+        wanted = sorted(k for k in keys if self._libvirt(k) or k in libvirt_now)
         addresses = [_address(instance) for _job, instance in wanted]
         return {k: (a if addresses.count(a) == 1 else k[1]) or k[0] for k, a in zip(wanted, addresses, strict=True)}
 
-    def _node_facts(self, by_target: dict[tuple[str, str], list[Series]],
-                    deadline: float) -> dict[str, dict[str, float]]:
-        """node_exporter's facts by address: memory (from the main query), pCPUs (one query more)."""
+    def _node_facts(self, deadline: float) -> dict[str, dict[str, float]]:
+        """node_exporter's facts by address (its own scrape interval: the newest values, not the window)."""
         facts: dict[str, dict[str, float]] = {}
-        for (_job, instance), series in by_target.items():
-            for s in series:
-                if s.name in (NODE_MEM_TOTAL, NODE_MEM_AVAILABLE):
-                    facts.setdefault(_address(instance), {})[s.name] = s.samples[-1][1]
-        if facts:
-            for s in self._client.query(NODE_CPUS, deadline=deadline):
-                facts.setdefault(_address(s.labels.get("instance", "")), {})["cpus"] = s.samples[-1][1]
+        for s in self._client.query(NODE_FACTS, deadline=deadline):
+            facts.setdefault(_address(s.labels.get("instance", "")), {})[s.name or "cpus"] = s.samples[-1][1]
         return facts
 
     def _part(self, key: tuple[str, str], name: str, up: float | None, target: dict[str, Any],

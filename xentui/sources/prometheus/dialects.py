@@ -80,7 +80,8 @@ MARKERS: dict[str, str] = {
 # node_exporter on the same machine (same address, another port): the host's own facts, when present.
 NODE_MEM_TOTAL = "node_memory_MemTotal_bytes"
 NODE_MEM_AVAILABLE = "node_memory_MemAvailable_bytes"
-NODE_CPUS = 'count by (instance, job) (node_cpu_seconds_total{mode="idle"})'
+NODE_FACTS = (f'count by (instance) (node_cpu_seconds_total{{mode="idle"}}) or {NODE_MEM_TOTAL} '
+              f"or {NODE_MEM_AVAILABLE}")  # the count's series has no name: the pCPUs
 
 # libvirt's virDomainState codes.
 STATES = (DomainState.NOSTATE, DomainState.RUNNING, DomainState.BLOCKED, DomainState.PAUSED,
@@ -107,8 +108,7 @@ def names(dialect: str) -> Names:
 
 
 NAMES = {d: names(d) for d in DIALECTS}
-EVERY_NAME = tuple(sorted({name for rows in TABLE.values() for name, _who in rows} | {NODE_MEM_TOTAL,
-                                                                                      NODE_MEM_AVAILABLE}))
+EVERY_NAME = tuple(sorted({name for rows in TABLE.values() for name, _who in rows}))
 
 
 def detect(present: set[str] | frozenset[str]) -> str | None:

@@ -63,7 +63,17 @@ class _Known:
 
 def _selector(labels: dict[str, str]) -> str:
     """PromQL label matchers; every value is quoted as data (json.dumps' escapes are PromQL's)."""
-    return ",".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(labels.items()))
+    return ",".join(f"{k}={_quoted(v)}" for k, v in sorted(labels.items()))
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a PromQL string; a lone surrogate (no UTF-8 can carry it) as a ``\\u`` escape."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
 
 
 def _seconds(text: Any) -> float | None:

@@ -187,6 +187,7 @@ def test_optional_methods_answer_their_neutral_types(kind: Kind, opened: list[So
     _invariants(source.collect())
     for domain in raw.domains:
         assert source.current_uuid(domain) in (domain.uuid, None)
+    assert source.history(uuid, 60) is None  # none of these keeps a history of its own (Prometheus does)
 
 
 def _running(source: Source) -> tuple[DomainSample, RawSample]:

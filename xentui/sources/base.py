@@ -10,10 +10,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import DomainSample, RawSample
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One point of a domain's history kept by the source: CPU% of one pCPU over the interval before it."""
+
+    wall: float
+    cpu_pct: float | None
+    mem_kib: int | None
 
 
 class SourceError(Exception):
@@ -62,3 +72,8 @@ class Source(ABC):
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         """Carry out a checked action; ActionError (one line) when refused or failed."""
         raise ActionError(f"{action.value}: this source takes no actions")
+
+    def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
+        """The domain's last ``seconds`` from the source's own store (Prometheus), oldest first; blocking (a
+        worker thread's call); None when the source keeps none (the UI's own memory is all there is)."""
+        return None

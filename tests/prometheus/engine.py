@@ -1,0 +1,116 @@
+"""A real Prometheus and kumina's libvirt exporter (Debian's packages), on 127.0.0.1, in private directories.
+
+Both are started by :class:`Engine` and always stopped by it; every wait is a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+EXPORTER = shutil.which("prometheus-libvirt-exporter") or "/usr/bin/prometheus-libvirt-exporter"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.1) -> Any:
+    """``check()``'s first truthy answer; AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            last = check()
+            if last:
+                return last
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})")
+
+
+def get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.load(r)
+
+
+class Engine:
+    """Prometheus scraping one libvirt exporter every ``interval`` seconds."""
+
+    def __init__(self, workdir: Path, libvirt_uri: str = "qemu:///system", interval: str = "1s"):
+        self.workdir = workdir
+        self.libvirt_uri = libvirt_uri
+        self.interval = interval
+        self.exporter_port = free_port()
+        self.prom_port = free_port()
+        self.exporter: subprocess.Popen[bytes] | None = None
+        self.prometheus: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.prom_port}"
+
+    @property
+    def instance(self) -> str:
+        return f"{HOST}:{self.exporter_port}"
+
+    def start(self) -> None:
+        self.start_exporter()
+        config = self.workdir / "prometheus.yml"
+        config.write_text(
+            f"global:\n  scrape_interval: {self.interval}\n  scrape_timeout: {self.interval}\n"
+            f"scrape_configs:\n  - job_name: libvirt\n    static_configs:\n"
+            f"      - targets: ['{self.instance}']\n"
+        )
+        (self.workdir / "data").mkdir(exist_ok=True)
+        self.prometheus = subprocess.Popen(
+            [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
+             f"--web.listen-address={HOST}:{self.prom_port}", "--log.level=warn"],
+            stdout=subprocess.DEVNULL, stderr=(self.workdir / "prometheus.log").open("wb"))
+        wait_for("Prometheus ready", lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200)
+
+    def start_exporter(self) -> None:
+        self.exporter = subprocess.Popen(
+            [EXPORTER, f"--web.listen-address={self.instance}", f"--libvirt.uri={self.libvirt_uri}"],
+            stdout=subprocess.DEVNULL, stderr=(self.workdir / "exporter.log").open("ab"))
+        wait_for("exporter answers", lambda: urllib.request.urlopen(
+            f"http://{self.instance}/metrics", timeout=5).status == 200)
+
+    def stop_exporter(self) -> None:
+        _stop(self.exporter)
+        self.exporter = None
+
+    def query(self, promql: str) -> Any:
+        from urllib.parse import urlencode
+        return get_json(f"{self.url}/api/v1/query?{urlencode({'query': promql})}")["data"]["result"]
+
+    def wait_scraped(self, promql: str, timeout: float = 60.0) -> Any:
+        """Waits until ``promql`` has a result (e.g. a guest's series with two samples)."""
+        return wait_for(f"Prometheus has {promql}", lambda: self.query(promql), timeout=timeout, every=0.25)
+
+    def close(self) -> None:
+        _stop(self.exporter)
+        _stop(self.prometheus)
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -114,3 +115,37 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+class VirshPoller:
+    """``virsh domstats --cpu-total`` over and over in a thread: (started, ended, cpu.time in s) of each call."""
+
+    def __init__(self, uri: str, name: str):
+        self.uri, self.name = uri, name
+        self.readings: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.time()
+            out = subprocess.run(["virsh", "-c", self.uri, "domstats", "--cpu-total", "--raw", self.name],
+                                 capture_output=True, text=True, timeout=10).stdout
+            ended = time.time()
+            for line in out.splitlines():
+                key, _, value = line.strip().partition("=")
+                if key == "cpu.time":
+                    self.readings.append((began, ended, int(value) / 1e9))
+
+    def at_least(self, t: float) -> float:
+        """cpu.time at ``t`` is at least this: the newest reading of a call that ended by ``t``."""
+        return max(v for _a, b, v in self.readings if b <= t)
+
+    def at_most(self, t: float) -> float:
+        """... and at most this: the oldest reading of a call that began at ``t`` or later."""
+        return min(v for a, _b, v in self.readings if a >= t)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)

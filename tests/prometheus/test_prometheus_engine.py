@@ -4,16 +4,13 @@ stopped exporter makes its host DOWN with Prometheus's reason, and history comes
 
 from __future__ import annotations
 
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
 
 import libvirt
 import pytest
 
 from tests.integration.conftest import URI, Guests, LiveConnection, destroy_orphans
-from tests.prometheus.engine import Engine, wait_for
+from tests.prometheus.engine import Engine, VirshPoller, wait_for
 from xentui.model import HostState, build_snapshot
 from xentui.sources.prometheus import PrometheusSource
 
@@ -56,42 +53,8 @@ def source(engine) -> Iterator[PrometheusSource]:
     s.close()
 
 
-class VirshPoller:
-    """``virsh domstats --cpu-total`` over and over in a thread: (started, ended, cpu.time in s) of each call."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.readings: list[tuple[float, float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            began = time.time()
-            out = subprocess.run(["virsh", "-c", URI, "domstats", "--cpu-total", "--raw", self.name],
-                                 capture_output=True, text=True, timeout=10).stdout
-            ended = time.time()
-            for line in out.splitlines():
-                key, _, value = line.strip().partition("=")
-                if key == "cpu.time":
-                    self.readings.append((began, ended, int(value) / 1e9))
-
-    def at_least(self, t: float) -> float:
-        """cpu.time at ``t`` is at least this: the newest reading of a call that ended by ``t``."""
-        return max(v for _a, b, v in self.readings if b <= t)
-
-    def at_most(self, t: float) -> float:
-        """... and at most this: the oldest reading of a call that began at ``t`` or later."""
-        return min(v for a, _b, v in self.readings if a >= t)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=15)
-
-
 def test_busy_guest_cpu_agrees_with_virsh_domstats_over_the_same_window(engine, source, busy):
-    virsh = VirshPoller(busy.name())
+    virsh = VirshPoller(URI, busy.name())
     try:
         wait_for("a virsh reading", lambda: virsh.readings, timeout=30)
         first = virsh.readings[0][1]

@@ -230,8 +230,9 @@ class XentuiApp(ReplayKeys, App[None]):
 
     @on(DomainTable.CursorMoved)
     def update_detail(self) -> None:
-        self.query_one(DetailPane).show(self.selected(), self.view.details,
-                                        self.snapshot.host if self.snapshot else None, self.context.attach_key)
+        with contextlib.suppress(NoMatches):  # a cursor message met after the app closed: nothing left to show
+            self.query_one(DetailPane).show(self.selected(), self.view.details,
+                                            self.snapshot.host if self.snapshot else None, self.context.attach_key)
 
     # --- settings -----------------------------------------------------------------
 

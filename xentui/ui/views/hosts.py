@@ -14,8 +14,8 @@ from xentui.ui.literal import literal, markup
 from xentui.ui.views.base import LiveView
 from xentui.units import human_kib
 
-NAME_CELLS = 24
-GROUP_CELLS = 12
+NAME_CELLS = 16
+GROUP_CELLS = 10
 
 
 def host_line(host: HostView, snapshot: Snapshot) -> str:
@@ -28,14 +28,17 @@ def host_line(host: HostView, snapshot: Snapshot) -> str:
     total = human_kib(facts.mem_total_kib) if facts else "-"
     why = f"  {one_line(host.reason)}" if host.reason and not host.state.live else ""
     return (f"{host.state.value:<10} {set_cell_size(visible(host.name), NAME_CELLS)} "
-            f"{set_cell_size(visible(host.group), GROUP_CELLS)} {host.domains:>5} dom  {cpus:>9} vCPU/pCPU  "
-            f"{human_kib(mem):>8} of {total:<8}{why}")
+            f"{set_cell_size(visible(host.group), GROUP_CELLS)} {host.domains:>5} dom {cpus:>9} vCPU/pCPU "
+            f"{human_kib(mem):>9} of {total:<9}{why}")
 
 
 class HostsScreen(LiveView):
     """Every host of the fleet; Enter: that host alone (its header, its domains, its views and actions)."""
 
     TITLE_ID = "hosts-title"
+    DEFAULT_CSS = """
+    HostsScreen #hosts-list { height: 1fr; border: none; padding: 0; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
 
     def compose(self) -> ComposeResult:
         yield self.title_bar()

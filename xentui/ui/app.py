@@ -231,8 +231,9 @@ class XentuiApp(ReplayKeys, App[None]):
     @on(DomainTable.CursorMoved)
     def update_detail(self) -> None:
         with contextlib.suppress(NoMatches):  # a cursor message met after the app closed: nothing left to show
-            self.query_one(DetailPane).show(self.selected(), self.view.details,
-                                            self.snapshot.host if self.snapshot else None, self.context.attach_key)
+            chosen = self.selected()  # with its own host's facts (in a fleet, one of many)
+            self.query_one(DetailPane).show(chosen, self.view.details, self.fleet.host_of(chosen) if chosen else None,
+                                            self.context.attach_key)
 
     # --- settings -----------------------------------------------------------------
 
@@ -324,15 +325,8 @@ class XentuiApp(ReplayKeys, App[None]):
     def action_cache_monitor(self) -> None:
         self.actions.cache_monitor()
 
-    def in_own_host(self, view: DomainView | None) -> bool:
-        """A fleet's domain: its host opened alone first (its facts are what the placement views need)."""
-        if view is None or not self.snapshot or not self.snapshot.fleet:
-            return view is not None
-        self.fleet.enter(view.host)
-        return False
-
     def action_vcpu_view(self) -> None:
-        if self.in_own_host(view := self.selected()) and view is not None:
+        if (view := self.selected()) is not None and not self.fleet.opened_for(view):
             self.show_view(VcpuScreen(view.uuid))
 
     def action_charts(self) -> None:
@@ -348,7 +342,7 @@ class XentuiApp(ReplayKeys, App[None]):
 
     def action_pcpu_view(self) -> None:
         fleet = bool(self.snapshot and self.snapshot.fleet)  # a fleet has no one set of pCPUs: the domain's host's
-        if not fleet or ((view := self.selected()) is not None and self.fleet.enter(view.host)):
+        if not fleet or ((view := self.selected()) is not None and self.fleet.opened_for(view)):
             self.show_view(PcpuScreen())
 
     def action_header(self) -> None:

@@ -58,6 +58,12 @@ class FleetView:
         self.app.snapshot = whole  # narrowed on the way in
         return True
 
+    def opened_for(self, view: DomainView) -> bool:
+        """In the whole fleet: open the domain's host alone (True when it opened); the placement views need
+        that host's own facts, and Enter on a fleet's domain opens its host."""
+        shown = self.app.snapshot
+        return shown is not None and shown.fleet and self.enter(view.host)
+
     def leave(self) -> bool:
         """Back to the whole fleet (False when no host was open)."""
         if self.focus is None:

@@ -29,7 +29,7 @@ def host_line(host: HostView, snapshot: Snapshot) -> str:
     why = f"  {one_line(host.reason)}" if host.reason and not host.state.live else ""
     return (f"{host.state.value:<10} {set_cell_size(visible(host.name), NAME_CELLS)} "
             f"{set_cell_size(visible(host.group), GROUP_CELLS)} {host.domains:>5} dom {cpus:>9} vCPU/pCPU "
-            f"{human_kib(mem):>9} of {total:<9}{why}")
+            f"{human_kib(mem) if facts else '-':>9} of {total:<9}{why}")
 
 
 class HostsScreen(LiveView):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.ui.fleet_source import fleet_snapshots, lab_fleet, synthetic_fleet, uuid_of
-from tests.ui.harness import messages, running_app
+from tests.ui.harness import messages, running_app, snapshots
 from tests.ui.waiting import until
 from xentui import config
 from xentui.model import HostState
@@ -197,3 +197,28 @@ async def test_forty_hosts_sort_across_the_fleet_and_list_the_sick_first():
         first = [str(listing.get_option_at_index(i).prompt) for i in range(3)]
         assert first[0].startswith("down       node07") and first[1].startswith("down       node31")
         assert "timed out after 2 s" in first[0] and first[2].startswith("up         node00")
+
+
+@pytest.mark.asyncio
+async def test_help_and_the_column_chooser_name_the_fleet_keys_and_columns_in_a_fleet_only(fleet):
+    from textual.widgets import SelectionList
+
+    from xentui.ui.dialogs.columns import ColumnsScreen
+    from xentui.ui.dialogs.help import HelpScreen
+
+    async with running_app(fleet, size=(160, 50), snapshot=fleet_snapshots(fleet)[-1], settings=SETTINGS) as (
+            app, pilot):
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        assert any(keys_ == "f F" and text.startswith("the fleet's hosts") for keys_, text in app.screen.rows)
+        await pilot.press("escape", "c")
+        await until(pilot, lambda: isinstance(app.screen, ColumnsScreen), "the column chooser")
+        picked = app.screen.query_one(SelectionList)
+        assert [picked.get_option_at_index(i).value for i in range(2)] == ["host", "group"]
+    async with running_app(size=(160, 50), snapshot=snapshots()[-1]) as (app, pilot):  # one host
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+        assert not any(text.startswith("the fleet's hosts") for _keys, text in app.screen.rows)
+        await pilot.press("escape", "f")
+        await pilot.pause()
+        assert not isinstance(app.screen, HostsScreen) and "host" not in app.table.shown

@@ -327,7 +327,7 @@ class XentuiApp(ReplayKeys, App[None]):
 
     def action_vcpu_view(self) -> None:
         if (view := self.selected()) is not None and not self.fleet.opened_for(view):
-            self.show_view(VcpuScreen(view.uuid))
+            self.show_view(VcpuScreen(view.key))
 
     def action_charts(self) -> None:
         from xentui.ui.views.charts import DomainChartsScreen  # plotext loads when first needed (start-up time)

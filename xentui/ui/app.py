@@ -43,6 +43,7 @@ from xentui.ui.literal import literal
 from xentui.ui.state import SettingsStore, ViewState
 from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
+from xentui.ui.views.hosts import HostsScreen
 from xentui.ui.views.pcpu import PcpuScreen
 from xentui.ui.views.vcpu import VcpuScreen
 from xentui.ui.widgets.detail_pane import DetailPane
@@ -284,8 +285,6 @@ class XentuiApp(ReplayKeys, App[None]):
             self.exit()
 
     def action_hosts(self) -> None:
-        from xentui.ui.views.hosts import HostsScreen
-
         self.show_view(HostsScreen())
 
     def action_help(self) -> None:

@@ -222,3 +222,21 @@ async def test_help_and_the_column_chooser_name_the_fleet_keys_and_columns_in_a_
         await pilot.press("escape", "f")
         await pilot.pause()
         assert not isinstance(app.screen, HostsScreen) and "host" not in app.table.shown
+
+
+def test_the_fleet_header_bounds_the_hosts_messages_and_its_sick_lines():
+    from dataclasses import replace
+
+    from textual.content import Content
+
+    from xentui.model import HostView
+    from xentui.ui.widgets.fleet_header import MAX_MESSAGES, MAX_SICK, fleet_lines
+
+    sick = tuple(HostView(f"s{n:02d}", HostState.DOWN, reason=f"refused {n}") for n in range(MAX_SICK + 4))
+    shot = replace(fleet_snapshots(synthetic_fleet(2, 2))[-1], notices=tuple(f"s00: note {n}" for n in range(7)))
+    shot = replace(shot, hosts=shot.hosts + sick)
+    text = [line.plain for line in fleet_lines(shot, mode_line=Content(""))]
+    assert [t for t in text if t.startswith("DOWN ")] == [f"DOWN s{n:02d}: refused {n}" for n in range(MAX_SICK)]
+    assert "… 4 more hosts not up (f: every host)" in text
+    assert [t for t in text if t.startswith("s00: note")] == [f"s00: note {n}" for n in range(MAX_MESSAGES)]
+    assert f"… {7 - MAX_MESSAGES} more notices (open a host to see its own)" in text

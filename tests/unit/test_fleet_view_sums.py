@@ -79,3 +79,10 @@ def test_host_and_group_columns_only_for_a_fleet_and_where_the_user_put_them():
     assert cols.with_fleet(("name", "cpu_pct", "host"), fleet=False) == ("name", "cpu_pct")
     assert [c.key for c in cols.listed(False)] == [c.key for c in cols.COLUMNS]
     assert [c.key for c in cols.listed(True)][:3] == ["name", "host", "group"]
+
+
+def test_a_host_alone_shows_its_own_messages_unprefixed_and_the_fleets_own():
+    shot = replace(SHOT, notices=("a: note of a", "b: note of b", "fleet-wide note"), errors=("b: error of b",))
+    own = host_snapshot(shot, "b")
+    assert own is not None
+    assert own.notices == ("note of b", "fleet-wide note") and own.errors == ("error of b",)

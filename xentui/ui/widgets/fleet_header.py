@@ -17,6 +17,7 @@ from xentui.units import human_kib
 HEALTH_WELL = "[b]fleet[/b]  $count hosts: $health  $clock   "
 HEALTH_SICK = "[b]fleet[/b]  [b $level-crit]$count hosts: $health[/]  $clock   "
 MAX_SICK = 5  # sick-host lines in the header; the rest are counted
+MAX_MESSAGES = 3  # notice and error lines each
 STATE_WORD = {HostState.DOWN: "DOWN", HostState.STALE: "STALE", HostState.CONNECTING: "CONNECTING"}
 
 
@@ -50,6 +51,14 @@ def fleet_lines(snapshot: Snapshot, *, mode_line: Content, alert: str | None = N
     if len(ill) > MAX_SICK:
         lines.append(markup("[$level-crit]… $more more hosts not up[/] ([b]$key[/b]: every host)",
                             more=len(ill) - MAX_SICK, key=hosts_key))
-    lines.extend(markup("[$level-warn]$note[/]", note=one_line(note)) for note in snapshot.notices)
-    lines.extend(markup("[$level-crit]$err[/]", err=one_line(err)) for err in snapshot.errors)
+    lines += _bounded(snapshot.notices, "[$level-warn]$text[/]", "notices")
+    lines += _bounded(snapshot.errors, "[$level-crit]$text[/]", "errors")
     return lines
+
+
+def _bounded(messages: tuple[str, ...], template: str, kind: str) -> list[Content]:
+    """The hosts' messages, MAX_MESSAGES of them and a count of the rest (each host alone shows all its own)."""
+    shown = [markup(template, text=one_line(m)) for m in messages[:MAX_MESSAGES]]
+    if len(messages) > MAX_MESSAGES:
+        shown.append(literal(f"… {len(messages) - MAX_MESSAGES} more {kind} (open a host to see its own)"))
+    return shown

@@ -240,3 +240,16 @@ def test_the_fleet_header_bounds_the_hosts_messages_and_its_sick_lines():
     assert "… 4 more hosts not up (f: every host)" in text
     assert [t for t in text if t.startswith("s00: note")] == [f"s00: note {n}" for n in range(MAX_MESSAGES)]
     assert f"… {7 - MAX_MESSAGES} more notices (open a host to see its own)" in text
+
+
+@pytest.mark.asyncio
+async def test_opening_a_host_and_coming_back_while_frozen_redraws_once(fleet):
+    async with running_app(fleet, size=(160, 40), snapshot=fleet_snapshots(fleet)[-1], settings=SETTINGS) as (
+            app, pilot):
+        await pilot.press("z")
+        await until(pilot, lambda: app.paused, "frozen")
+        assert app.fleet.enter("h3")
+        await until(pilot, lambda: app.table.row_count == 2 and "host" not in app.table.shown, "h3 alone, frozen")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.table.row_count == 6 and app.fleet.focus is None, "the fleet, frozen")
+        assert app.paused and app.is_running

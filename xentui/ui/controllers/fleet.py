@@ -55,7 +55,7 @@ class FleetView:
             self.app.notify(f"host {name} has not answered yet{why}: nothing to show", severity="warning")
             return False
         self.focus = name
-        self.app.snapshot = whole  # narrowed on the way in
+        self.show(whole)
         return True
 
     def opened_for(self, view: DomainView) -> bool:
@@ -70,8 +70,14 @@ class FleetView:
             return False
         self.focus = None
         if self.whole is not None:
-            self.app.snapshot = self.whole
+            self.show(self.whole)
         return True
+
+    def show(self, whole: Snapshot) -> None:
+        """The fleet or the host opened, at once: redrawn once even while updates are frozen (z)."""
+        self.app.snapshot = whole  # narrowed on the way in
+        if self.app.paused and self.app.snapshot is not None:
+            self.app.present(self.app.snapshot)
 
     def host_of(self, view: DomainView) -> HostSample | None:
         """The facts of the domain's own host (its topology for pinning, its memory for ballooning)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.libvirt_test_driver import domain_xml, node_xml
 from xentui.actions import Action, ActionParams
-from xentui.model import DomainSample, HostPart, HostSample, HostState, RawSample, Snapshot, build_snapshot
+from xentui.model import DomainSample, HostPart, HostSample, HostState, RawSample
 from xentui.sources import Source
 from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
@@ -106,14 +106,3 @@ def synthetic_fleet(hosts: int, per_host: int) -> TestFleet:
     """``hosts`` synthetic hosts of ``per_host`` domains each (the scale of a real fleet, no I/O)."""
     return TestFleet([Host(f"node{n:02d}", SyntheticSource(count=per_host, pcpus=16), group=f"rack-{n % 4}")
                       for n in range(hosts)])
-
-
-def fleet_snapshots(source: TestFleet, ticks: int = 2) -> list[Snapshot]:
-    """``ticks`` snapshots of ``source`` (rates from the second on), as the poller would build them."""
-    prev = None
-    out = []
-    for seq in range(1, ticks + 1):
-        raw = source.collect()
-        out.append(build_snapshot(prev, raw, seq))
-        prev = raw
-    return out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.ui.fleet_source import fleet_snapshots, synthetic_fleet
+from tests.ui.fleet_source import synthetic_fleet
 from tests.ui.harness import RecordingApp as XentuiApp
+from tests.ui.harness import collected
 from xentui import config
 from xentui.model import HostState
 
@@ -17,12 +18,12 @@ class FleetScreenApp(XentuiApp):
     def on_mount(self) -> None:
         super().on_mount()
         fleet = self.source
-        fleet_snapshots(fleet)  # every host answered twice
+        collected(fleet)  # every host answered twice
         fleet.hosts["node03"].state = HostState.DOWN
         fleet.hosts["node03"].reason = "qemu+ssh://node03/system: connection refused"
         fleet.hosts["node01"].state = HostState.STALE
         fleet.hosts["node01"].reason = "no answer within 2 s"
-        self.snapshot = fleet_snapshots(fleet, ticks=1)[-1]
+        self.snapshot = collected(fleet, ticks=1)[-1]
 
 
 app = FleetScreenApp()

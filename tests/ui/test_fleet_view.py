@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.fleet_source import fleet_snapshots, lab_fleet, synthetic_fleet, uuid_of
-from tests.ui.harness import messages, running_app, snapshots
+from tests.ui.fleet_source import lab_fleet, synthetic_fleet, uuid_of
+from tests.ui.harness import collected, messages, running_app, snapshots
 from tests.ui.waiting import until
 from xentui import config
 from xentui.model import HostState
@@ -37,7 +37,7 @@ def fleet(tmp_path):
 
 @pytest.mark.asyncio
 async def test_host_and_group_columns_and_one_row_per_host_of_a_shared_uuid(fleet):
-    async with running_app(fleet, size=(160, 40), snapshot=fleet_snapshots(fleet)[-1], settings=SETTINGS) as (
+    async with running_app(fleet, size=(160, 40), snapshot=collected(fleet)[-1], settings=SETTINGS) as (
             app, pilot):
         table = app.table
         assert table.shown[:3] == ("name", "host", "group")
@@ -52,7 +52,7 @@ async def test_host_and_group_columns_and_one_row_per_host_of_a_shared_uuid(flee
 
 @pytest.mark.asyncio
 async def test_the_filter_matches_host_and_group_too(fleet):
-    async with running_app(fleet, size=(160, 40), snapshot=fleet_snapshots(fleet)[-1], settings=SETTINGS) as (
+    async with running_app(fleet, size=(160, 40), snapshot=collected(fleet)[-1], settings=SETTINGS) as (
             app, pilot):
         app.view = app.view.filtered("rack-b")
         await until(pilot, lambda: app.table.row_count == 2, "the group's rows only")
@@ -66,7 +66,7 @@ async def test_the_filter_matches_host_and_group_too(fleet):
 
 @pytest.mark.asyncio
 async def test_tags_span_hosts_and_survive_a_reorder(fleet):
-    shots = fleet_snapshots(fleet, ticks=3)
+    shots = collected(fleet, ticks=3)
     async with running_app(fleet, size=(160, 40), snapshot=shots[1], settings=SETTINGS) as (app, pilot):
         await pilot.press("down", "down", "space", "space")  # both "shared": h1's and h2's
         assert app.table.tagged == {f"h1/{uuid_of(9)}", f"h2/{uuid_of(9)}"}
@@ -78,10 +78,10 @@ async def test_tags_span_hosts_and_survive_a_reorder(fleet):
 
 @pytest.mark.asyncio
 async def test_the_header_sums_the_live_hosts_and_names_the_down_one(fleet):
-    fleet_snapshots(fleet)  # every host answered twice
+    collected(fleet)  # every host answered twice
     fleet.hosts["h2"].state = HostState.DOWN
     fleet.hosts["h2"].reason = "connection refused"
-    shot = fleet_snapshots(fleet, ticks=1)[-1]
+    shot = collected(fleet, ticks=1)[-1]
     live = [p for p in fleet.collect().parts if p.state is HostState.UP]
     running = [d for p in live for d in p.cur.domains if d.active]
     vcpus, pcpus = sum(d.vcpus_current for d in running), sum(p.cur.host.pcpus for p in live)
@@ -140,7 +140,7 @@ async def test_enter_on_a_domain_opens_its_host_then_its_vcpus(fleet):
 async def test_a_host_that_never_answered_cannot_be_opened_and_says_why(fleet):
     fleet.hosts["h3"].state = HostState.DOWN
     fleet.hosts["h3"].reason = "no route to host"
-    async with running_app(fleet, size=(160, 40), snapshot=fleet_snapshots(fleet)[-1], settings=SETTINGS) as (
+    async with running_app(fleet, size=(160, 40), snapshot=collected(fleet)[-1], settings=SETTINGS) as (
             app, _pilot):
         assert "DOWN h3 (rack-b): no route to host" in header(app)
         assert not app.fleet.enter("h3")
@@ -155,11 +155,11 @@ async def test_hostile_host_names_groups_and_reasons_are_shown_literally(tmp_pat
     evil = "[b]h[/b]\x1b[2J"
     source = TestFleet([driver_host(tmp_path, evil, [("web", uuid_of(1))], group="[@click=app.quit]g"),
                         driver_host(tmp_path, "ok", [("db", uuid_of(2))])])
-    fleet_snapshots(source)
+    collected(source)
     source.hosts["ok"].state = HostState.STALE
     source.hosts["ok"].reason = "[red]late[/red]\nsecond line $host"
     try:
-        async with running_app(source, size=(160, 40), snapshot=fleet_snapshots(source, ticks=1)[-1],
+        async with running_app(source, size=(160, 40), snapshot=collected(source, ticks=1)[-1],
                                settings=SETTINGS) as (app, pilot):
             key = f"{evil}/{uuid_of(1)}"
             assert app.table.cell_text(key, "host") == "[b]h[/b]␛[2J"
@@ -178,11 +178,11 @@ async def test_hostile_host_names_groups_and_reasons_are_shown_literally(tmp_pat
 @pytest.mark.asyncio
 async def test_forty_hosts_sort_across_the_fleet_and_list_the_sick_first():
     source = synthetic_fleet(40, 50)
-    fleet_snapshots(source)
+    collected(source)
     for name in ("node07", "node31"):
         source.hosts[name].state = HostState.DOWN
         source.hosts[name].reason = "timed out after 2 s"
-    shot = fleet_snapshots(source, ticks=1)[-1]
+    shot = collected(source, ticks=1)[-1]
     settings = config.Settings(sort="cpu_pct", reverse=True)
     async with running_app(source, size=(160, 50), snapshot=shot, settings=settings) as (app, pilot):
         assert app.table.row_count == 2000
@@ -206,7 +206,7 @@ async def test_help_and_the_column_chooser_name_the_fleet_keys_and_columns_in_a_
     from xentui.ui.dialogs.columns import ColumnsScreen
     from xentui.ui.dialogs.help import HelpScreen
 
-    async with running_app(fleet, size=(160, 50), snapshot=fleet_snapshots(fleet)[-1], settings=SETTINGS) as (
+    async with running_app(fleet, size=(160, 50), snapshot=collected(fleet)[-1], settings=SETTINGS) as (
             app, pilot):
         await pilot.press("f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
@@ -233,7 +233,7 @@ def test_the_fleet_header_bounds_the_hosts_messages_and_its_sick_lines():
     from xentui.ui.widgets.fleet_header import MAX_MESSAGES, MAX_SICK, fleet_lines
 
     sick = tuple(HostView(f"s{n:02d}", HostState.DOWN, reason=f"refused {n}") for n in range(MAX_SICK + 4))
-    shot = replace(fleet_snapshots(synthetic_fleet(2, 2))[-1], notices=tuple(f"s00: note {n}" for n in range(7)))
+    shot = replace(collected(synthetic_fleet(2, 2))[-1], notices=tuple(f"s00: note {n}" for n in range(7)))
     shot = replace(shot, hosts=shot.hosts + sick)
     text = [line.plain for line in fleet_lines(shot, mode_line=Content(""))]
     assert [t for t in text if t.startswith("DOWN ")] == [f"DOWN s{n:02d}: refused {n}" for n in range(MAX_SICK)]
@@ -244,7 +244,7 @@ def test_the_fleet_header_bounds_the_hosts_messages_and_its_sick_lines():
 
 @pytest.mark.asyncio
 async def test_opening_a_host_and_coming_back_while_frozen_redraws_once(fleet):
-    async with running_app(fleet, size=(160, 40), snapshot=fleet_snapshots(fleet)[-1], settings=SETTINGS) as (
+    async with running_app(fleet, size=(160, 40), snapshot=collected(fleet)[-1], settings=SETTINGS) as (
             app, pilot):
         await pilot.press("z")
         await until(pilot, lambda: app.paused, "frozen")

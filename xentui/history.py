@@ -119,10 +119,10 @@ class History:
         self.last_seq = snapshot.seq
         present = set()
         for view in snapshot.domains:
-            present.add(view.uuid)
-            dom = self.domains.get(view.uuid)
+            present.add(view.key)  # the UUID; host/UUID in a fleet
+            dom = self.domains.get(view.key)
             if dom is None:
-                dom = self.domains[view.uuid] = DomainHistory(self.capacity)
+                dom = self.domains[view.key] = DomainHistory(self.capacity)
             dom.add(view, self.capacity)
         for gone in self.domains.keys() - present:
             del self.domains[gone]

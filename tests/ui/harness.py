@@ -30,7 +30,11 @@ textual_workarounds.install()  # as run_app does
 
 def snapshots(count: int = 12, ticks: int = 2, **kw: object) -> list[Snapshot]:
     """Deterministic snapshots from the synthetic host (``ticks`` of them, rates from the second on)."""
-    source = SyntheticSource(count=count, **kw)  # type: ignore[arg-type]
+    return collected(SyntheticSource(count=count, **kw), ticks)  # type: ignore[arg-type]
+
+
+def collected(source: Source, ticks: int = 2) -> list[Snapshot]:
+    """``ticks`` snapshots of ``source`` (rates from the second on), as the poller builds them."""
     prev = None
     out = []
     for seq in range(1, ticks + 1):

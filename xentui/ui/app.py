@@ -34,7 +34,8 @@ from xentui.ui import columns as cols
 from xentui.ui import keys, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
 from xentui.ui.controllers.connection import Connection
-from xentui.ui.controllers.replay import ReplayController
+from xentui.ui.controllers.fleet import FleetView
+from xentui.ui.controllers.replay import ReplayController, ReplayKeys
 from xentui.ui.dialogs.columns import ColumnsScreen
 from xentui.ui.dialogs.help import HelpScreen
 from xentui.ui.dialogs.prompt import PromptScreen
@@ -42,6 +43,7 @@ from xentui.ui.literal import literal
 from xentui.ui.state import SettingsStore, ViewState
 from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
+from xentui.ui.views.hosts import HostsScreen
 from xentui.ui.views.pcpu import PcpuScreen
 from xentui.ui.views.vcpu import VcpuScreen
 from xentui.ui.widgets.detail_pane import DetailPane
@@ -56,7 +58,7 @@ NOTIFY_MAX = 400  # characters of a notification: outside text (a recording's, a
 FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 
 
-class XentuiApp(App[None]):
+class XentuiApp(ReplayKeys, App[None]):
     TITLE = "xentui"
     CSS_PATH = [Path(__file__).with_name(f"{name}.tcss") for name in ("app", "dialogs", "views")]  # subclasses too
     BINDINGS = keys.APP_BINDINGS  # the keymap (xentui/ui/keys.py); replay keys on in a replay only
@@ -86,6 +88,8 @@ class XentuiApp(App[None]):
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
         self.cache_columns = False  # Cache QoS columns shown: only when some domain has Cache QoS
         self.actions = DomainActions(self)
+        self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own
+        self.fleet_columns = False  # HOST and GROUP shown: only for a fleet's snapshot
         self.keymap, problems = keys.check_keymap(settings.keys)
         self.problems += problems + install_themes(self, settings)
         self.set_reactive(XentuiApp.view, ViewState.from_settings(settings))
@@ -125,7 +129,7 @@ class XentuiApp(App[None]):
         return self.query_one(DomainTable)
 
     def chosen_columns(self) -> tuple[str, ...]:
-        keys = cols.known(self.settings.columns or cols.DEFAULT_COLUMNS)
+        keys = cols.with_fleet(cols.known(self.settings.columns or cols.DEFAULT_COLUMNS), self.fleet_columns)
         return keys if self.cache_columns else tuple(k for k in keys if k not in cols.CACHE_COLUMNS)
 
     def refit(self, force: bool = False) -> None:
@@ -140,10 +144,13 @@ class XentuiApp(App[None]):
 
     # --- data ---------------------------------------------------------------------
 
+    def validate_snapshot(self, snapshot: Snapshot | None) -> Snapshot | None:
+        return self.fleet.narrow(snapshot)  # a fleet: kept whole there; the host opened alone, when one is
+
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None:
             return
-        self.history.add(snapshot)  # kept while frozen too: z freezes the view, not the history
+        self.history.add(self.fleet.whole or snapshot)  # kept while frozen too: z freezes the view, not the history
         with contextlib.suppress(NoMatches, ScreenStackError):  # the app closed while the tick was on its way
             if self.paused:
                 return
@@ -192,12 +199,13 @@ class XentuiApp(App[None]):
     @property
     def context(self) -> cols.Context:
         return cols.Context(self.view.cpu_mode, self.history, attach_key=keys.key_hint("cache_monitor", self.keymap),
-                            cpu_key=keys.key_hint("cpu_mode", self.keymap))  # the keys named, as the keymap has them
+                            cpu_key=keys.key_hint("cpu_mode", self.keymap),  # the keys named, as the keymap has them
+                            hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups())
 
     def present(self, snapshot: Snapshot) -> None:
         has_cache = any(v.cache is not None for v in snapshot.domains)
-        if has_cache != self.cache_columns:
-            self.cache_columns = has_cache
+        if has_cache != self.cache_columns or snapshot.fleet != self.fleet_columns:
+            self.cache_columns, self.fleet_columns = has_cache, snapshot.fleet
             self.refit(force=True)
         if DomainTable.names_width(snapshot.domains) > self.table.name_width:
             self.refit()
@@ -211,8 +219,8 @@ class XentuiApp(App[None]):
                                             width=self.size.width, alert=self.feed.alert())
 
     def selected(self) -> DomainView | None:
-        uuid = self.table.cursor_domain()
-        return None if uuid is None else self.table.views.get(uuid)
+        key = self.table.cursor_domain()
+        return None if key is None else self.table.views.get(key)
 
     def targets(self) -> list[DomainView]:
         """Tagged domains (in table order), else the selected one."""
@@ -223,8 +231,10 @@ class XentuiApp(App[None]):
 
     @on(DomainTable.CursorMoved)
     def update_detail(self) -> None:
-        self.query_one(DetailPane).show(self.selected(), self.view.details,
-                                        self.snapshot.host if self.snapshot else None, self.context.attach_key)
+        with contextlib.suppress(NoMatches):  # a cursor message met after the app closed: nothing left to show
+            chosen = self.selected()  # with its own host's facts (in a fleet, one of many)
+            self.query_one(DetailPane).show(chosen, self.view.details, self.fleet.host_of(chosen) if chosen else None,
+                                            self.context.attach_key)
 
     # --- settings -----------------------------------------------------------------
 
@@ -258,6 +268,8 @@ class XentuiApp(App[None]):
         input has the focus, and `p` must not pause a VM then."""
         if action in keys.REPLAY_ACTIONS:
             return self.replaying is not None
+        if action in keys.FLEET_ACTIONS:
+            return self.fleet.active  # off (and out of the footer and help) for one host
         if self.replaying is not None and action in keys.LIVE_ONLY_ACTIONS:
             return False  # a recording cannot be acted on, and its pace is the recording's
         return not (action in keys.GUARDED_ACTIONS and isinstance(self.screen, ModalScreen))
@@ -269,32 +281,14 @@ class XentuiApp(App[None]):
     def action_escape(self) -> None:
         if self.filter_text:
             self.view = self.view.filtered("")
-        else:
+        elif not self.fleet.leave():  # a host opened alone: back to the fleet
             self.exit()
 
-    # The replay keys (check_action lets them through in a replay only), handed to the controller.
-    def action_replay_toggle(self) -> None:
-        if self.replay is not None:
-            self.replay.toggle()
-
-    def action_replay_step(self, ticks: int) -> None:
-        if self.replay is not None:
-            self.replay.step(ticks)
-
-    def action_replay_seek(self, seconds: float) -> None:
-        if self.replay is not None:
-            self.replay.seek(seconds)
-
-    def action_replay_jump(self, index: int) -> None:
-        if self.replay is not None:
-            self.replay.jump(index)
-
-    def action_replay_speed(self, step: int) -> None:
-        if self.replay is not None:
-            self.replay.speed(step)
+    def action_hosts(self) -> None:
+        self.show_view(HostsScreen())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.screen.active_bindings))
+        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active))
 
     def action_sort(self, step: int) -> None:
         self.view = self.view.sort_step(self.table.shown, step)
@@ -331,14 +325,14 @@ class XentuiApp(App[None]):
         self.actions.cache_monitor()
 
     def action_vcpu_view(self) -> None:
-        if (view := self.selected()) is not None:
-            self.show_view(VcpuScreen(view.uuid))
+        if (view := self.selected()) is not None and not self.fleet.opened_for(view):
+            self.show_view(VcpuScreen(view.key))
 
     def action_charts(self) -> None:
         from xentui.ui.views.charts import DomainChartsScreen  # plotext loads when first needed (start-up time)
 
         if (view := self.selected()) is not None:
-            self.show_view(DomainChartsScreen(view.uuid))
+            self.show_view(DomainChartsScreen(view.key))
 
     def action_host_charts(self) -> None:
         from xentui.ui.views.charts import HostChartsScreen
@@ -346,7 +340,9 @@ class XentuiApp(App[None]):
         self.show_view(HostChartsScreen())
 
     def action_pcpu_view(self) -> None:
-        self.show_view(PcpuScreen())
+        fleet = bool(self.snapshot and self.snapshot.fleet)  # a fleet has no one set of pCPUs: the domain's host's
+        if not fleet or ((view := self.selected()) is not None and self.fleet.opened_for(view)):
+            self.show_view(PcpuScreen())
 
     def action_header(self) -> None:
         self.table.show_header = not self.table.show_header
@@ -383,7 +379,7 @@ class XentuiApp(App[None]):
                 self.change(columns=keys)
                 self.refit(force=True)
 
-        self.push_screen(ColumnsScreen(self.chosen_columns()), done)
+        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active), done)
 
     def on_unmount(self) -> None:
         self.poller.close()

@@ -7,8 +7,8 @@ Every xentop column is here (cumulative NET/VBD counters included) plus rates.  
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView
@@ -42,6 +42,11 @@ class Context:
     history: History | None = None  # for the CPU sparkline
     attach_key: str = "A"  # the keys the UI names, as the user's keymap has them (keys.key_hint)
     cpu_key: str = "t"
+    hosts_key: str = "f"
+    groups: Mapping[str, str] = field(default_factory=dict)  # a fleet: host -> its group (GROUP column, filter)
+
+    def group(self, v: DomainView) -> str:
+        return self.groups.get(v.host, "")
 
 
 SPARK = " ▁▂▃▄▅▆▇█"
@@ -49,7 +54,7 @@ SPARK_TICKS = 12
 
 
 def _cpu_recent(v: DomainView, c: Context) -> list[float]:
-    dom = c.history.domains.get(v.uuid) if c.history is not None else None
+    dom = c.history.domains.get(v.key) if c.history is not None else None
     return dom.series["cpu_pct"].last(SPARK_TICKS) if dom is not None else []
 
 
@@ -209,10 +214,18 @@ COLUMNS: tuple[Column, ...] = (
     _col("ssid", "SSID", 4, 9, _count(lambda v: v.sample.ssid), help="Xen security label id"),
     _col("id", "ID", 5, 6, _count(lambda v: v.sample.domid), help="domain id"),
 )
-BY_KEY = {c.key: c for c in COLUMNS}
+# A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
+FLEET_ONLY: tuple[Column, ...] = (
+    Column("host", "HOST", 12, 1, lambda v, _c: v.host.lower(), lambda v, _c: visible(v.host), numeric=False,
+           help="the fleet's name for the domain's host"),
+    Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
+           numeric=False, help="the host's group in the fleet file"),
+)
+BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
                    "id")
+FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
 CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
 
 
@@ -220,6 +233,21 @@ def known(keys: tuple[str, ...]) -> tuple[str, ...]:
     """The keys that name columns, in order; ``name`` always first."""
     chosen = [k for k in keys if k in BY_KEY and k != "name"]
     return ("name", *chosen)
+
+
+def listed(fleet: bool) -> tuple[Column, ...]:
+    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only."""
+    return (COLUMNS[0], *FLEET_ONLY, *COLUMNS[1:]) if fleet else COLUMNS
+
+
+def with_fleet(keys: tuple[str, ...], fleet: bool) -> tuple[str, ...]:
+    """``keys`` (NAME first) with a fleet's HOST and GROUP after NAME unless the user placed them; neither for
+    one host."""
+    if not fleet:
+        return tuple(k for k in keys if k not in FLEET_COLUMNS)
+    if any(k in FLEET_COLUMNS for k in keys):
+        return keys
+    return (keys[0], *FLEET_COLUMNS, *keys[1:])
 
 
 def fit(keys: tuple[str, ...], width: int, name_width: int) -> tuple[str, ...]:
@@ -247,9 +275,9 @@ def ordered(views: list[DomainView], column: Column, ctx: Context, reverse: bool
     known_, unknown = [], []
     for view in views:
         (unknown if column.value(view, ctx) is None else known_).append(view)
-    known_.sort(key=lambda v: v.name.lower())
+    known_.sort(key=lambda v: (v.name.lower(), v.host))
     # Compare what is shown (one decimal), so that equal-looking rows keep their order by name
     # instead of swapping on invisible jitter every tick.
     known_.sort(key=lambda v: _shown_value(column.value(v, ctx)), reverse=reverse)
-    unknown.sort(key=lambda v: v.name.lower())
+    unknown.sort(key=lambda v: (v.name.lower(), v.host))
     return known_ + unknown

@@ -32,13 +32,18 @@ class Key:
     guarded: bool = False  # never while a dialog is open (keys typed before the dialog has the focus)
     live_only: bool = False  # off in a replay: a recording cannot be acted on, its pace is its own
     replay_only: bool = False  # on in a replay only
+    fleet_only: bool = False  # on only when a fleet is watched
     domain: tuple[Action, ...] = ()  # the domain actions it requests (the action menu's keys)
     help_after: str = ""  # the help lists it after this id's row (elsewhere than the footer has it)
 
     @property
     def modes(self) -> frozenset[str]:
-        """Where it is on: "live", "replay" or both (two ids may share a key only if never on together)."""
-        return frozenset(("live",) if self.live_only else ("replay",) if self.replay_only else ("live", "replay"))
+        """Where it is on: "live", "replay", "fleet" (a fleet watched live); two ids may share a key only if never
+        on together."""
+        if self.fleet_only:
+            return frozenset(("fleet",))
+        return frozenset(("live", "fleet") if self.live_only else ("replay",) if self.replay_only
+                         else ("live", "replay", "fleet"))
 
     @property
     def id(self) -> str:
@@ -108,6 +113,9 @@ APP_KEYS: tuple[Key, ...] = (
          help="vCPU view of the selected domain: placement matrix, pin (p), all vCPUs (a), config too (c)"),
     _key("1", "pcpu_view", "pCPUs", id="pcpu_view", guarded=True, help_after="host_charts",
          help="pCPU view: use of each physical CPU and the vCPUs on it, by NUMA node (virt-top -1)"),
+    _key("f,F", "hosts", "Hosts", key_display="f", id="hosts", fleet_only=True,
+         help="the fleet's hosts, sick first: Enter opens one alone (its header, domains, views, actions), "
+              "Esc returns; Enter on a domain opens its host"),
     _key("h", "charts", "Charts", id="charts",
          help="charts of the selected domain: CPU % per vCPU, memory, network, disk (history)"),
     _key("H", "host_charts", id="host_charts",
@@ -165,6 +173,7 @@ TABLE_BINDINGS = [k.binding for k in TABLE_KEYS]
 GUARDED_ACTIONS = frozenset(k.action for k in KEYMAP if k.guarded)
 LIVE_ONLY_ACTIONS = frozenset(k.action for k in KEYMAP if k.live_only)
 REPLAY_ACTIONS = frozenset(k.action for k in KEYMAP if k.replay_only)
+FLEET_ACTIONS = frozenset(k.action for k in KEYMAP if k.fleet_only)
 DOMAIN_KEY: dict[Action, str] = {a: k.id for k in KEYMAP for a in k.domain}  # action -> binding id
 
 

@@ -94,11 +94,12 @@ class ViewState:
         return self.replace(frozen=not self.frozen)
 
     def visible(self, views: Sequence[DomainView], context: cols.Context) -> list[DomainView]:
-        """The domains that pass the filter, in the sort's order."""
+        """The domains that pass the filter (name; in a fleet host and group too), in the sort's order."""
         shown = list(views)
         if self.filter_re is not None:
             pattern = self.filter_re
-            shown = [v for v in shown if pattern.search(v.name)]
+            shown = [v for v in shown if pattern.search(v.name)
+                     or (v.host and (pattern.search(v.host) or pattern.search(context.group(v))))]
         column = cols.BY_KEY.get(self.sort, cols.BY_KEY["cpu_pct"])
         return cols.ordered(shown, column, context, self.reverse)
 

@@ -22,6 +22,7 @@ from xentui.ui import keys
 from xentui.ui.dialogs.action_menu import LABELS, ActionMenu
 from xentui.ui.dialogs.confirm import ConfirmScreen
 from xentui.ui.dialogs.prompt import PromptScreen
+from xentui.ui.fleet import spanning
 from xentui.ui.literal import literal, markup
 
 if TYPE_CHECKING:
@@ -44,8 +45,11 @@ def fits(action: Action, view: DomainView) -> bool:
 
 
 def describe(targets: list[DomainView]) -> str:
+    """``web1``, ``3 domains (a, b, c)``; a set spanning a fleet's hosts says so: ``5 domains on 3 hosts: h2, h3,
+    h4 (a, b, …)``."""
     names = ", ".join(v.name for v in targets[:5]) + (" …" if len(targets) > 5 else "")
-    return targets[0].name if len(targets) == 1 else f"{len(targets)} domains ({names})"
+    hosts = spanning(targets)
+    return targets[0].name if len(targets) == 1 else f"{len(targets)} domains{' ' + hosts if hosts else ''} ({names})"
 
 
 class DomainActions:
@@ -100,9 +104,9 @@ class DomainActions:
         targets = self.app.targets()
         if not targets:
             return
-        snapshot = self.app.snapshot
-        if snapshot is not None and snapshot.host.cache_monitoring:
-            self.notify(f"Cache QoS: {snapshot.host.cache_monitoring}", severity="warning", timeout=10)
+        host = self.app.fleet.host_of(targets[0])  # the domain's own host (in a fleet, one of many)
+        if host is not None and host.cache_monitoring:
+            self.notify(f"Cache QoS: {host.cache_monitoring}", severity="warning", timeout=10)
             return
         wanted = cache_action(targets[0])
         if wanted is None:
@@ -156,20 +160,21 @@ class DomainActions:
 
     def run_actions(self, action: Action, targets: list[DomainView], **params: object) -> None:
         assert self.app.snapshot is not None
-        samples = [v.sample for v in targets]
-        host = self.app.snapshot.host
+        # Each domain with its own host's facts; the source routes by ``sample.host`` (a fleet's).
+        work_list = [(v.sample, self.app.fleet.host_of(v) or self.app.snapshot.host) for v in targets]
         source = self.source
         poller = self.app.poller
 
         async def work() -> None:
-            for sample in samples:
+            for sample, host in work_list:
                 try:
-                    took = await poller.act(
-                        lambda s=sample: perform(source, s, action, host=host, **params))  # type: ignore[arg-type]
+                    took = await poller.act(lambda s=sample, h=host: perform(
+                        source, s, action, host=h, **params))  # type: ignore[arg-type]
                 except (ActionError, NoAnswer) as err:
                     self.notify(one_line(str(err)), severity="error", timeout=10)
                 else:
-                    self.notify(f"{action.value} {sample.name}: done in {took * 1000:.0f} ms")
+                    where = f" on {sample.host}" if sample.host else ""
+                    self.notify(f"{action.value} {sample.name}{where}: done in {took * 1000:.0f} ms")
             poller.wake()
 
         self.app.run_worker(work(), group="actions")

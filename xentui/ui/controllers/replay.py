@@ -28,6 +28,32 @@ REFILL_TICKS = 600  # after a seek, history is rebuilt from at most this many ti
 REFILL_DOMAIN_TICKS = 20_000  # ... and at most this many domain-ticks (a large host: fewer ticks)
 
 
+class ReplayKeys:
+    """The App's replay keys (check_action lets them through in a replay only), handed to the controller."""
+
+    replay: ReplayController | None
+
+    def action_replay_toggle(self) -> None:
+        if self.replay is not None:
+            self.replay.toggle()
+
+    def action_replay_step(self, ticks: int) -> None:
+        if self.replay is not None:
+            self.replay.step(ticks)
+
+    def action_replay_seek(self, seconds: float) -> None:
+        if self.replay is not None:
+            self.replay.seek(seconds)
+
+    def action_replay_jump(self, index: int) -> None:
+        if self.replay is not None:
+            self.replay.jump(index)
+
+    def action_replay_speed(self, step: int) -> None:
+        if self.replay is not None:
+            self.replay.speed(step)
+
+
 class ReplayController:
     """Drives ``app``'s replay: consumes the player's feed, and moves the player on the replay keys.
 

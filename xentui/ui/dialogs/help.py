@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from xentui.ui import keys
-from xentui.ui.columns import COLUMNS
+from xentui.ui.columns import listed
 from xentui.ui.literal import markup, stack
 
 
@@ -39,13 +39,14 @@ def help_rows(active: Mapping[str, ActiveBinding]) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
 
-    def __init__(self, active: Mapping[str, ActiveBinding]):
+    def __init__(self, active: Mapping[str, ActiveBinding], fleet: bool = False):
         super().__init__()
         self.rows = help_rows(active)
+        self.fleet = fleet  # a fleet's columns listed too
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Label(markup("[b]xentui keys[/b]  (Esc closes; arrows scroll)"))
             yield Static(key_lines(self.rows))
             yield Label(markup("[b]columns[/b]"))
-            yield Static(key_lines([(c.header, c.help) for c in COLUMNS]))
+            yield Static(key_lines([(c.header, c.help) for c in listed(self.fleet)]))

@@ -19,7 +19,7 @@ from xentui.model import Snapshot
 if TYPE_CHECKING:
     from xentui.ui.app import XentuiApp
 
-Interest = tuple[str | None, bool]  # (the domain's uuid, every domain's placement)
+Interest = tuple[str | None, bool]  # (the domain's key: UUID, host/UUID in a fleet; every domain's placement)
 
 
 class LiveView(Screen[None]):

@@ -109,15 +109,15 @@ class ChartsScreen(LiveView):
 class DomainChartsScreen(ChartsScreen):
     """One domain: CPU % per vCPU, memory, network and disk rates."""
 
-    def __init__(self, uuid: str):
+    def __init__(self, key: str):
         super().__init__()
-        self.uuid = uuid
+        self.key = key  # DomainView.key: the UUID (host/UUID in a fleet)
 
     def show(self, snapshot: Snapshot) -> None:
         history: History = self.xentui.history
         times = history.times()
-        view = snapshot.by_uuid().get(self.uuid)
-        dom = history.domains.get(self.uuid)
+        view = snapshot.by_key().get(self.key)
+        dom = history.domains.get(self.key)
         if view is None or dom is None:
             self.set_title(markup("[b]this domain is gone[/b] (its history went with it): Esc returns"))
             return

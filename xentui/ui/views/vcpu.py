@@ -33,9 +33,10 @@ class VcpuScreen(LiveView):
     ]
     TITLE_ID = "vcpu-title"
 
-    def __init__(self, uuid: str):
+    def __init__(self, key: str):
         super().__init__()
-        self.uuid = uuid
+        self.key = key  # DomainView.key: the UUID (host/UUID in a fleet: a fleet source reads that host only)
+        self.uuid = key.rpartition("/")[2]
         self.view: DomainView | None = None
         self.snapshot: Snapshot | None = None
         self.cursor = 0
@@ -47,7 +48,7 @@ class VcpuScreen(LiveView):
 
     @property
     def interest(self) -> Interest:
-        return (self.uuid, False)
+        return (self.key, False)
 
     def compose(self) -> ComposeResult:
         yield self.title_bar()
@@ -68,7 +69,7 @@ class VcpuScreen(LiveView):
 
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        view = snapshot.by_uuid().get(self.uuid)
+        view = snapshot.by_key().get(self.key)
         if view is None:
             gone = self.view.name if self.view else "the domain"
             self.set_title(markup("[$level-crit]$gone is gone[/] (Esc: back)", gone=gone))

@@ -1,4 +1,4 @@
-"""The domain table: rows keyed by domain UUID; only the lines that changed are repainted.
+"""The domain table: rows keyed by domain key (UUID; host/UUID in a fleet); only the lines that changed are repainted.
 
 A Line-API widget (not DataTable: DataTable repaints every visible row when one cell
 changes, tens of KB per frame over SSH).  Each tick ``present()`` compares the new rows
@@ -71,7 +71,7 @@ class DomainTable(ScrollView, can_focus=True):
         self.labels: dict[str, str] = {}
         self.name_width = 16
         self.fitted: tuple[str, ...] = ()  # the columns asked for that fit, as last built
-        self.order: list[str] = []  # UUIDs in display order
+        self.order: list[str] = []  # domain keys (DomainView.key) in display order
         self.views: dict[str, DomainView] = {}
         self.ctx = Context()
         self.cells: dict[str, Cells] = {}  # computed this tick, on demand
@@ -80,7 +80,7 @@ class DomainTable(ScrollView, can_focus=True):
         self._restore: str | None = None  # the cursor's domain across a rebuild of the columns
         self._show_header = True
         self._strips: dict[str, tuple[Cells, bool, bool, Strip]] = {}
-        self.tagged: set[str] = set()  # UUIDs tagged with Space: actions apply to them
+        self.tagged: set[str] = set()  # keys tagged with Space: actions apply to them
         self._styles: dict[str, Style] = {}
 
     # --- public -------------------------------------------------------------------
@@ -104,20 +104,20 @@ class DomainTable(ScrollView, can_focus=True):
 
     def toggle_tag(self) -> None:
         """Tag or untag the cursor's domain, then move down (as htop's Space)."""
-        uuid = self.cursor_domain()
-        if uuid is None:
+        row_key = self.cursor_domain()
+        if row_key is None:
             return
-        self.tagged ^= {uuid}
+        self.tagged ^= {row_key}
         self._refresh_rows([self.cursor])
         self.action_move(1)
 
     def clear_tags(self) -> None:
-        rows = [i for i, uuid in enumerate(self.order) if uuid in self.tagged]
+        rows = [i for i, row_key in enumerate(self.order) if row_key in self.tagged]
         self.tagged.clear()
         self._refresh_rows(rows)
 
-    def cell_text(self, uuid: str, key: str) -> str:
-        return self.cells_for(uuid)[self.shown.index(key)][0]
+    def cell_text(self, row_key: str, key: str) -> str:
+        return self.cells_for(row_key)[self.shown.index(key)][0]
 
     @staticmethod
     def names_width(views: Sequence[DomainView]) -> int:
@@ -162,16 +162,16 @@ class DomainTable(ScrollView, can_focus=True):
         chosen = self.cursor_domain() or self._restore
         self._restore = None
         old_count, old_cursor = len(self.order), self.cursor
-        self.order = [v.uuid for v in views]
-        self.views = {v.uuid: v for v in views}
+        self.order = [v.key for v in views]
+        self.views = {v.key: v for v in views}
         self.ctx = ctx
         self.cells = {}
         if chosen in self.views:
             self.cursor = self.order.index(chosen)
         else:
             self.cursor = min(self.cursor, max(0, len(self.order) - 1))
-        for uuid in [u for u in self._strips if u not in self.views]:
-            del self._strips[uuid]
+        for row_key in [u for u in self._strips if u not in self.views]:
+            del self._strips[row_key]
         self.tagged &= self.views.keys()  # a domain that went is no longer tagged
         if old_count != len(self.order):
             self._resize()
@@ -184,11 +184,11 @@ class DomainTable(ScrollView, can_focus=True):
                 if painted is not None:
                     whole.add(i)
                 continue
-            uuid = self.order[i]
-            if painted is None or painted[0] != uuid:
+            row_key = self.order[i]
+            if painted is None or painted[0] != row_key:
                 whole.add(i)
-            elif i not in whole and painted[1] != self.cells_for(uuid):
-                new = self.cells_for(uuid)
+            elif i not in whole and painted[1] != self.cells_for(row_key):
+                new = self.cells_for(row_key)
                 self._refresh_cells(i, [n for n, (a, b) in enumerate(zip(painted[1], new, strict=True)) if a != b])
         self._refresh_rows(sorted(whole))
         if chosen != self.cursor_domain():
@@ -196,11 +196,11 @@ class DomainTable(ScrollView, can_focus=True):
         if self.cursor != old_cursor:
             self._keep_cursor_visible()
 
-    def cells_for(self, uuid: str) -> Cells:
-        cells = self.cells.get(uuid)
+    def cells_for(self, row_key: str) -> Cells:
+        cells = self.cells.get(row_key)
         if cells is None:
-            view = self.views[uuid]
-            cells = self.cells[uuid] = tuple((BY_KEY[k].text(view, self.ctx), BY_KEY[k].level(view, self.ctx))
+            view = self.views[row_key]
+            cells = self.cells[row_key] = tuple((BY_KEY[k].text(view, self.ctx), BY_KEY[k].level(view, self.ctx))
                                              for k in self.shown)
         return cells
 
@@ -270,12 +270,12 @@ class DomainTable(ScrollView, can_focus=True):
         if row >= len(self.order):
             self._painted.pop(row, None)
             return Strip.blank(width, base)
-        uuid = self.order[row]
-        cells = self.cells_for(uuid)
-        self._painted[row] = (uuid, cells)
+        row_key = self.order[row]
+        cells = self.cells_for(row_key)
+        self._painted[row] = (row_key, cells)
         selected = row == self.cursor
-        tagged = uuid in self.tagged
-        cached = self._strips.get(uuid)
+        tagged = row_key in self.tagged
+        cached = self._strips.get(row_key)
         if cached is None or cached[0] != cells or cached[1] != selected or cached[2] != tagged:
             # On the cursor row the cursor's colours win: level colours on it would be hard to read.
             row_base = base + self._style("cursor") if selected else base
@@ -283,7 +283,7 @@ class DomainTable(ScrollView, can_focus=True):
                 row_base += self._style("tagged")
             strip = self._line([(t, self._style(level) if level and not selected else None) for t, level in cells],
                                row_base, "*" if tagged else " ")
-            cached = self._strips[uuid] = (cells, selected, tagged, strip)
+            cached = self._strips[row_key] = (cells, selected, tagged, strip)
         return cached[3].crop(x, x + width).extend_cell_length(width, base)
 
     # --- input --------------------------------------------------------------------

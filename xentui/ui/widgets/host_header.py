@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from textual.content import Content
 from textual.geometry import Region
 from textual.widget import Widget
 
-from xentui.model import DomainState, Snapshot
+from xentui.model import DomainState, DomainView, Snapshot
 from xentui.text import one_line
 from xentui.ui.cache_render import host_cache_line
 from xentui.ui.columns import Context, cpu_bar
@@ -52,6 +53,16 @@ def pcpu_bars(pcts: tuple[float | None, ...], width: int) -> list[str]:
     return ["  ".join(cells[i:i + per_line]) for i in range(0, len(cells), per_line)]
 
 
+def state_summary(domains: Sequence[DomainView]) -> Content:
+    """``12 domains: 3 running, 9 blocked, ...`` (xentop's summary), a state coloured when some are in it."""
+    by_state: dict[DomainState, int] = {}
+    for view in domains:
+        by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1
+    counts = {name: by_state.get(state, 0) for name, state in SUMMARY}
+    summary = [markup(STATE_MARKUP[name] if n else "$n $name", n=n, name=name) for name, n in counts.items()]
+    return literal(f"{len(domains)} domains: ") + literal(", ").join(summary)
+
+
 class HostHeader(Widget):
     """Repaints only its lines that changed (the clock, the bars), never the whole screen."""
 
@@ -72,6 +83,11 @@ class HostHeader(Widget):
     def show(self, snapshot: Snapshot, *, ctx: Context, mode_line: Content, width: int,
              alert: str | None = None) -> None:
         """``alert``: the source stopped answering; said on the second line, the data kept (stale)."""
+        if snapshot.fleet:
+            from xentui.ui.widgets.fleet_header import fleet_lines
+
+            self.show_lines(fleet_lines(snapshot, mode_line=mode_line, alert=alert, hosts_key=ctx.hosts_key))
+            return
         h = snapshot.host
         clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
         up = f"  up {uptime(snapshot.wall - h.boot_time)}" if h.boot_time else ""
@@ -87,12 +103,7 @@ class HostHeader(Widget):
         ]
         if alert:
             lines.insert(1, markup("[b $level-crit]$alert[/]", alert=one_line(alert)))
-        by_state: dict[DomainState, int] = {}
-        for view in snapshot.domains:
-            by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1
-        counts = {name: by_state.get(state, 0) for name, state in SUMMARY}
-        summary = [markup(STATE_MARKUP[name] if n else "$n $name", n=n, name=name) for name, n in counts.items()]
-        lines.append(literal(f"{len(snapshot.domains)} domains: ") + literal(", ").join(summary))
+        lines.append(state_summary(snapshot.domains))
         if snapshot.pcpu_pct:
             lines.extend(map(markup, pcpu_bars(snapshot.pcpu_pct, width - 2)))
         lines.extend(markup("[$level-warn]$note[/]", note=one_line(note)) for note in snapshot.notices)
@@ -100,6 +111,10 @@ class HostHeader(Widget):
         if cache:
             lines.append(literal(cache))
         lines.extend(markup("[$level-crit]$err[/]", err=one_line(err)) for err in snapshot.errors)
+        self.show_lines(lines)
+
+    def show_lines(self, lines: list[Content]) -> None:
+        """Repaint only the lines that changed (the whole widget when their number changes)."""
         old, self.lines = self.lines, lines
         if len(old) != len(lines):
             self.styles.height = len(lines)  # a layout change: only when the line count changes

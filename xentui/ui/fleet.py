@@ -1,0 +1,92 @@
+"""What the fleet view computes from a fleet's Snapshot: its sums, its sick hosts, one host's own snapshot.
+
+Pure (no Textual): the fleet header, the host list and the drill-down read these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xentui.model import DomainView, HostState, HostView, Snapshot
+
+SICK_ORDER = {HostState.DOWN: 0, HostState.STALE: 1, HostState.CONNECTING: 2, HostState.UP: 3}
+
+
+@dataclass(frozen=True)
+class FleetSums:
+    """The fleet's totals; committed and available over the live (UP) hosts only."""
+
+    hosts: int
+    by_state: dict[HostState, int]
+    live: int  # hosts up
+    vcpus: int  # vCPUs of the active domains on live hosts
+    pcpus: int  # pCPUs of the live hosts
+    busy_pcpus: float | None  # pCPUs' worth of CPU the live hosts' domains use now (None: no rates yet)
+    mem_kib: int  # memory of the active domains on live hosts
+    mem_total_kib: int  # memory of the live hosts
+
+
+def live_hosts(snapshot: Snapshot) -> dict[str, HostView]:
+    return {h.name: h for h in snapshot.hosts if h.state.live and h.host is not None}
+
+
+def fleet_sums(snapshot: Snapshot) -> FleetSums:
+    by_state = {state: 0 for state in HostState}
+    for h in snapshot.hosts:
+        by_state[h.state] += 1
+    live = live_hosts(snapshot)
+    on_live = [v for v in snapshot.domains if v.host in live and v.sample.active]
+    rates = [v.rates.cpu_pct for v in on_live if v.rates.cpu_pct is not None]
+    return FleetSums(
+        hosts=len(snapshot.hosts),
+        by_state=by_state,
+        live=len(live),
+        vcpus=sum(v.sample.vcpus_current or 0 for v in on_live),
+        pcpus=sum(h.host.pcpus for h in live.values() if h.host is not None),
+        busy_pcpus=sum(rates) / 100.0 if rates else None,
+        mem_kib=sum(v.sample.mem_kib or 0 for v in on_live),
+        mem_total_kib=sum(h.host.mem_total_kib for h in live.values() if h.host is not None),
+    )
+
+
+def sick_hosts(snapshot: Snapshot) -> list[HostView]:
+    """The hosts not up, worst first (down, stale, connecting), then by name."""
+    return sorted((h for h in snapshot.hosts if not h.state.live), key=lambda h: (SICK_ORDER[h.state], h.name))
+
+
+def host_order(snapshot: Snapshot) -> list[HostView]:
+    """Every host, the sick first (as :func:`sick_hosts`), then the live ones by name."""
+    return sorted(snapshot.hosts, key=lambda h: (SICK_ORDER[h.state], h.name))
+
+
+def host_snapshot(whole: Snapshot, name: str) -> Snapshot | None:
+    """One host of the fleet as if it were watched alone: its own facts, rates window, pCPUs and domains;
+    None when it is not in the fleet or has never answered (no facts to show)."""
+    view = next((h for h in whole.hosts if h.name == name), None)
+    if view is None or view.host is None:
+        return None
+    why = () if view.state.live else (f"host {name} {view.state.value}" + (f": {view.reason}" if view.reason
+                                                                           else "") + " (its rows are from before)",)
+    behind = () if view.behind_s is None else (f"figures {view.behind_s:.0f} s behind",)
+    names = [h.name for h in whole.hosts]
+    return Snapshot(seq=whole.seq, wall=whole.wall, interval_s=view.interval_s, host=view.host,
+                    domains=tuple(d for d in whole.domains if d.host == name),
+                    errors=why + own_messages(whole.errors, name, names),
+                    notices=behind + own_messages(whole.notices, name, names), pcpu_pct=view.pcpu_pct)
+
+
+def own_messages(messages: Sequence[str], name: str, names: Sequence[str]) -> tuple[str, ...]:
+    """A fleet's messages that are host ``name``'s (``name: text``, as the fleet source prefixes them), unprefixed,
+    and those of no host (the fleet's own)."""
+    mine = f"{name}: "
+    prefixes = tuple(f"{n}: " for n in names)
+    return tuple(m.removeprefix(mine) for m in messages if m.startswith(mine) or not m.startswith(prefixes))
+
+
+def spanning(targets: Sequence[DomainView], shown: int = 5) -> str:
+    """``on 3 hosts: h2, h3, h4`` when ``targets`` span several hosts, else ""."""
+    hosts = sorted({v.host for v in targets})
+    if len(hosts) < 2:
+        return ""
+    return f"on {len(hosts)} hosts: " + ", ".join(hosts[:shown]) + (" …" if len(hosts) > shown else "")

@@ -1,0 +1,71 @@
+"""The fleet's host list: one line per host, the sick ones first; Enter opens that host's own view."""
+
+from __future__ import annotations
+
+from rich.cells import set_cell_size
+from textual.app import ComposeResult
+from textual.widgets import Footer, OptionList
+from textual.widgets.option_list import Option
+
+from xentui.model import HostView, Snapshot
+from xentui.text import one_line, visible
+from xentui.ui.fleet import fleet_sums, host_order
+from xentui.ui.literal import literal, markup
+from xentui.ui.views.base import LiveView
+from xentui.units import human_kib
+
+NAME_CELLS = 16
+GROUP_CELLS = 10
+
+
+def host_line(host: HostView, snapshot: Snapshot) -> str:
+    """``up    h2   rack-a   12 dom  24/16 vCPU/pCPU  3.0G of 64.0G  why``; names made visible, cut to fit."""
+    mine = [d for d in snapshot.domains if d.host == host.name and d.sample.active]
+    vcpus = sum(d.sample.vcpus_current or 0 for d in mine)
+    mem = sum(d.sample.mem_kib or 0 for d in mine)
+    facts = host.host
+    cpus = f"{vcpus}/{facts.pcpus}" if facts else f"{vcpus}/-"
+    total = human_kib(facts.mem_total_kib) if facts else "-"
+    why = f"  {one_line(host.reason)}" if host.reason and not host.state.live else ""
+    return (f"{host.state.value:<10} {set_cell_size(visible(host.name), NAME_CELLS)} "
+            f"{set_cell_size(visible(host.group), GROUP_CELLS)} {host.domains:>5} dom {cpus:>9} vCPU/pCPU "
+            f"{human_kib(mem) if facts else '-':>9} of {total:<9}{why}")
+
+
+class HostsScreen(LiveView):
+    """Every host of the fleet; Enter: that host alone (its header, its domains, its views and actions)."""
+
+    TITLE_ID = "hosts-title"
+    DEFAULT_CSS = """
+    HostsScreen #hosts-list { height: 1fr; border: none; padding: 0; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar()
+        yield OptionList(id="hosts-list")
+        yield Footer()
+
+    def show(self, snapshot: Snapshot) -> None:
+        if not snapshot.fleet:
+            self.set_title(literal("not a fleet: one host is watched (Esc: back)"))
+            return
+        sums = fleet_sums(snapshot)
+        self.set_title(markup("[b]$hosts hosts[/b], $live up; the sick first.  Enter: that host alone   Esc: back",
+                              hosts=sums.hosts, live=sums.live))
+        options = self.query_one("#hosts-list", OptionList)
+        chosen = options.highlighted_option.id if options.highlighted_option is not None else None
+        hosts = host_order(snapshot)
+        options.clear_options()
+        options.add_options(Option(literal(host_line(h, snapshot)), id=h.name) for h in hosts)
+        names = [h.name for h in hosts]
+        options.highlighted = names.index(chosen) if chosen in names else (0 if names else None)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#hosts-list", OptionList).focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        name = event.option.id
+        self.dismiss(None)
+        if name is not None:
+            self.xentui.fleet.enter(name)

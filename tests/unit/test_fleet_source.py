@@ -321,3 +321,19 @@ def test_naming_a_domains_host_is_replace_without_recomputing() -> None:
     for domain in SyntheticSource(count=20, cache=True).collect().domains:
         named = with_host(domain, "kvm-01")
         assert named == replace(domain, host="kvm-01") and named.io == domain.io and named.key.startswith("kvm-01/")
+
+
+def test_a_domains_stored_history_is_asked_of_its_own_host(tmp_path: Path, closing: list[Source]) -> None:
+    from xentui.sources.base import HistoryPoint
+
+    class Keeping(Fake):
+        def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
+            return [HistoryPoint(wall=seconds, cpu_pct=1.0, mem_kib=None)] if domain_key.startswith("keep/") else []
+
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("keep", "fake://")], wait_s=2.0,
+                        opener=opener({"keep": Keeping()}))
+    closing.append(fleet)
+    fleet.collect()
+    assert fleet.history(f"keep/{B_UUID}", 60.0) == [HistoryPoint(wall=60.0, cpu_pct=1.0, mem_kib=None)]
+    assert fleet.history("h0/whatever", 60.0) is None  # a libvirt host keeps none: this session's memory
+    assert fleet.history("nowhere/x", 60.0) is None

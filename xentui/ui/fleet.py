@@ -80,12 +80,11 @@ def host_snapshot(whole: Snapshot, name: str) -> Snapshot | None:
         return None
     why = () if view.state.live else (f"host {name} {view.state.value}" + (f": {view.reason}" if view.reason
                                                                            else "") + " (its rows are from before)",)
-    behind = () if view.behind_s is None else (f"figures {view.behind_s:.0f} s behind",)
     names = [h.name for h in whole.hosts]
     return Snapshot(seq=whole.seq, wall=whole.wall, interval_s=view.interval_s, host=view.host,
                     domains=tuple(d for d in whole.domains if d.host == name),
                     errors=why + own_messages(whole.errors, name, names),
-                    notices=behind + own_messages(whole.notices, name, names), pcpu_pct=view.pcpu_pct)
+                    notices=own_messages(whole.notices, name, names), pcpu_pct=view.pcpu_pct)
 
 
 def own_messages(messages: Sequence[str], name: str, names: Sequence[str]) -> tuple[str, ...]:

@@ -24,8 +24,8 @@ def host_line(host: HostView, snapshot: Snapshot) -> str:
     vcpus = sum(d.sample.vcpus_current or 0 for d in mine)
     mem = sum(d.sample.mem_kib or 0 for d in mine)
     facts = host.host
-    cpus = f"{vcpus}/{facts.pcpus}" if facts else f"{vcpus}/-"
-    total = human_kib(facts.mem_total_kib) if facts else "-"
+    cpus = f"{vcpus}/{facts.pcpus or '-'}" if facts else f"{vcpus}/-"  # 0: the source does not say
+    total = human_kib(facts.mem_total_kib) if facts and facts.mem_total_kib else "-"
     why = f"  {one_line(host.reason)}" if host.reason and not host.state.live else ""
     return Visible(f"{host.state.value:<10} {set_cell_size(visible(host.name), NAME_CELLS)} "  # made visible once
                    f"{set_cell_size(visible(host.group), GROUP_CELLS)} {host.domains:>5} dom {cpus:>9} vCPU/pCPU "

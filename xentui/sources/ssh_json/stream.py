@@ -42,10 +42,10 @@ class FrameStream:
             self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, start_new_session=True)
         assert self._proc.stdout is not None and self._proc.stderr is not None
-        threading.Thread(target=self._read, args=(self._proc.stdout,), name="xentui-stream", daemon=True).start()
         self._stderr_reader = threading.Thread(target=self._read_stderr, args=(self._proc.stderr,),
                                                name="xentui-stream-err", daemon=True)
-        self._stderr_reader.start()
+        self._stderr_reader.start()  # before the stdout reader, which joins it when the command ends
+        threading.Thread(target=self._read, args=(self._proc.stdout,), name="xentui-stream", daemon=True).start()
 
     def next_frame(self, after: int, timeout: float) -> tuple[int, Any, float]:
         """(seq, frame, stamp) of the newest frame past ``after``, waiting ``timeout`` s at most; StreamEnded when the
@@ -100,6 +100,10 @@ class FrameStream:
             return
         except OSError as err:
             self._end(f"its output failed: {err.strerror or err}")
+            return
+        except Exception as err:  # never leave a reader waiting on a stream that will say nothing more
+            self._end(f"reading it failed: {type(err).__name__}")
+            self.close()
             return
         code = self._proc.wait()
         self._stderr_reader.join(timeout=1.0)  # its last words, which say why

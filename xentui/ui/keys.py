@@ -99,6 +99,8 @@ APP_KEYS: tuple[Key, ...] = (
          domain=(Action.BALLOON,)),
     _key("g", "act('start')", id="start", help="start a defined domain that is off", guarded=True, live_only=True,
          domain=(Action.START,)),
+    _key("M", "act('migrate')", id="migrate", guarded=True, live_only=True, fleet_only=True, domain=(Action.MIGRATE,),
+         help="live-migrate to another libvirt host of the fleet (choose it, then type its name)"),
     _key("A", "cache_monitor", id="cache_monitor", guarded=True, domain=(Action.CACHE_ATTACH, Action.CACHE_DETACH),
          help="attach / detach Cache QoS monitoring of the domain (xl psr-cmt-attach, a resctrl group)"),
     _key("l,L", "detail('cache')", "LLC", show=False, id="detail_cache",

@@ -138,10 +138,26 @@ class FleetSource(Source):
 
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         member, source = self._source_of(domain, action.value)
+        if action is Action.MIGRATE:
+            params = {**params, "dest_uri": self._migration_uri(member, source, params["destination"])}
         try:
             source.act(domain, action, params)
         except ActionError as err:
             raise ActionError(f"host {member.name}: {err}") from None
+
+    def migration_hosts(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.members if m.source is not None and m.source.MIGRATES and not m.failure)
+
+    def _migration_uri(self, member: Member, source: Source, destination: str) -> str:
+        """The destination's URI, for the source host's libvirtd to reach it (ActionError when it cannot be one)."""
+        dest = self._by_host.get(destination)
+        if not source.MIGRATES:
+            raise ActionError(f"migrate: host {member.name} is not a libvirt host: nothing done")
+        if dest is None or dest.name != destination:
+            raise ActionError(f"migrate: no host {one_line(destination)!r} in this fleet: nothing done")
+        if dest.source is None or dest.failure or not dest.source.MIGRATES:
+            raise ActionError(f"migrate: host {dest.name} is not a connected libvirt host: nothing done")
+        return dest.spec.uri
 
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         host, _, bare = (uuid or "").rpartition("/")

@@ -155,7 +155,7 @@ class LibvirtSource(Source):
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
                                     stale.get(key, ""))
                         for name, rec, key in named)
-        samples = migration.with_jobs(samples, filled, self.uri, self._bounded)
+        samples = migration.with_jobs(samples, self.uri)
         live = {key for _dom, _rec, key in filled}
         for key in [k for k in list(self._fallback.devices) if k not in live]:
             self._fallback.devices.pop(key, None)

@@ -3,15 +3,18 @@
 The migration is peer-to-peer (``virDomainMigrateToURI3`` with LIVE | PEER2PEER): the source host's libvirtd
 connects to the destination's URI itself, so xentui holds no second connection and the job survives a slow
 client.  The call blocks for the migration's duration: it runs in a thread of its own (never a tick's, never
-the event loop's), given MIGRATE_DEADLINE_S, past which the job is aborted (``abortJob``).  While it runs, every
-libvirt source of this process that lists the domain (the source host and the destination, whose incoming
-domain is paused) reads its ``jobStats()`` each tick under a deadline: :func:`with_jobs`.
+the event loop's), given MIGRATE_DEADLINE_S, past which the job is aborted (``abortJob``).  While it runs, the
+thread that waits for it reads ``jobStats()`` every POLL_S under a deadline, and every libvirt source of this
+process that lists the domain (the source host, and the destination's paused incoming domain) shows the last
+figures in its tick (:func:`with_jobs`): a tick makes no call for them.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +26,8 @@ from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
 
 MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge)
+POLL_S = 0.25  # the job's figures are read this often while it runs
+READ_S = 1.0  # each read given this long (a hung one is not asked again until it returns)
 ABORT_GRACE_S = 30.0  # after abortJob, how long the migration call is given to return
 FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
 
@@ -52,32 +57,19 @@ def job_sample(stats: Mapping[str, Any], operation: str) -> JobSample | None:
                      iteration=num("memory_iteration"), downtime_ms=num("downtime"))
 
 
-def with_jobs(samples: tuple[DomainSample, ...], filled: Iterable[tuple[libvirt.virDomain, dict[str, Any], Any]],
-              uri: str, bounded: Callable[[object, Callable[[], Any]], Any]) -> tuple[DomainSample, ...]:
-    """``samples`` with the job of each domain this process is migrating.  The source host's domain reads its
-    ``jobStats()`` (``bounded(key, call)``: under a deadline, NoAnswer: no figures this tick); the destination's
-    paused incoming domain shows the source's last figures (libvirt gives migration statistics on the source
-    host only)."""
+def with_jobs(samples: tuple[DomainSample, ...], uri: str) -> tuple[DomainSample, ...]:
+    """``samples`` with the job of each domain this process is migrating: its last figures (read by the thread
+    that runs it, not by the tick), as "migration out" on the source host and "migration in" on the destination
+    ``uri`` (its paused incoming domain: libvirt gives migration statistics on the source host only)."""
     moving = migrating()
     if not moving:
         return samples
-    doms = {key[0]: dom for dom, _rec, key in filled if key[0] in moving}
     out = []
     for sample in samples:
-        if sample.uuid in doms and sample.state is not DomainState.SHUTOFF:
+        if sample.uuid in moving and sample.state is not DomainState.SHUTOFF:
             dest, last = moving[sample.uuid]
-            if dest == uri:
-                job: JobSample | None = replace(last, operation="migration in") if last else JobSample("migration in")
-            else:
-                try:
-                    job = job_sample(bounded(("job", sample.uuid), doms[sample.uuid].jobStats), "migration out")
-                except (libvirt.libvirtError, deadlines.NoAnswer):
-                    job = None  # finished meanwhile, or not answering: no figures this tick
-                job = job or JobSample("migration out")  # known to move, figures not (yet) given
-                with _lock:
-                    if sample.uuid in _migrating:
-                        _migrating[sample.uuid][1] = job
-            sample = replace(sample, job=job)
+            operation = "migration in" if dest == uri else "migration out"
+            sample = replace(sample, job=replace(last, operation=operation) if last else JobSample(operation))
         out.append(sample)
     return tuple(out)
 
@@ -99,10 +91,10 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
         _migrating[domain.uuid] = [dest_uri, None]
     try:
         call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, FLAGS), what)
-        try:
-            call.wait(deadline_s)
-        except deadlines.NoAnswer:
-            raise ActionError(f"{what}: not done within {deadline_s:.0f} s; {_abort(dom, call)}") from None
+        _follow(dom, domain.uuid, call, time.monotonic() + deadline_s)
+        if not call.done():
+            raise ActionError(f"{what}: not done within {deadline_s:.0f} s; {_abort(dom, call)}")
+        call.wait(0)  # its result: libvirt's error, if it failed
     except deadlines.AtCap as err:
         raise ActionError(f"{err}; nothing done") from None
     except libvirt.libvirtError as err:
@@ -110,6 +102,23 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
     finally:
         with _lock:
             _migrating.pop(domain.uuid, None)
+
+
+def _follow(dom: libvirt.virDomain, uuid: str, call: deadlines.Call[Any], deadline: float) -> None:
+    """Read the job's figures every POLL_S (each read under a deadline, never two at once) until the migration
+    returns or ``deadline`` passes; the ticks of every host show the last figures."""
+    reads = deadlines.OnePerKey()
+    while time.monotonic() < deadline:
+        done, _ = concurrent.futures.wait([call.future], timeout=min(POLL_S, max(0.0, deadline - time.monotonic())))
+        if done:
+            return
+        try:
+            job = job_sample(reads.call("job", dom.jobStats, READ_S, "migration figures"), "migration")
+        except (libvirt.libvirtError, deadlines.NoAnswer):
+            continue  # finishing, or not answering now: the last figures stay
+        with _lock:
+            if job is not None and uuid in _migrating:
+                _migrating[uuid][1] = job
 
 
 def _abort(dom: libvirt.virDomain, call: deadlines.Call[Any]) -> str:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
+import libvirt
 import pytest
 
 from tests.factories import wait_for
@@ -15,7 +17,9 @@ from tests.fleet import lab
 from tests.fleet.lab import hosts, procs
 from xentui.actions import Action, ActionError, perform
 from xentui.model import DomainView, HostState, Snapshot, build_snapshot
+from xentui.sources import deadlines
 from xentui.sources.fleet import FleetSource, HostSpec
+from xentui.sources.libvirt import migration
 
 MIGRATE_S = 120.0
 
@@ -131,3 +135,29 @@ def test_a_migration_libvirt_refuses_is_one_line_and_the_guest_stays(fleet_lab: 
     assert guest not in hosts.running_guests(fleet_lab.host("h2").spec)
     shot = watch(fleet, lambda s: all_up(s) and on(s, guest) == ["h4"], "the guest still on h4 alone")
     assert the(shot, "h4", guest).uuid == uuid and the(shot, "h4", guest).sample.job is None
+
+
+def test_a_migration_past_its_deadline_is_aborted_and_the_guest_stays(fleet_lab: lab.FleetLab,
+                                                                      fleet: FleetSource) -> None:
+    h4, h2 = fleet_lab.host("h4"), fleet_lab.host("h2")
+    guest = h4.guests[0]
+    shot = watch(fleet, all_up, "every host up")
+    view = the(shot, "h4", guest)
+    procs.run("virsh", "-c", h4.uri, "migrate-setspeed", guest, "1")  # a few seconds: longer than its deadline
+    conn = libvirt.open(h4.uri)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ActionError) as aborted:
+            migration.migrate(conn, replace(view.sample, host=""), h2.uri, "h2", deadline_s=0.5)
+        assert time.monotonic() - started < 0.5 + deadlines.QUICK_S + migration.ABORT_GRACE_S
+        line = str(aborted.value)
+        assert "\n" not in line and line == f"migrate {guest} to h2: not done within 0.5 s; aborted (the domain " \
+                                            "stays where it was)", line
+        assert guest in hosts.running_guests(h4.spec) and guest not in hosts.running_guests(h2.spec)
+        shot = watch(fleet, lambda s: all_up(s) and on(s, guest) == ["h4"], "the guest still on h4 alone")
+        assert the(shot, "h4", guest).sample.job is None and not migration.migrating()
+    finally:
+        conn.close()
+        if guest not in hosts.running_guests(h4.spec):
+            procs.run("virsh", "-c", h2.uri, "migrate", "--live", "--p2p", guest, h4.uri, timeout=MIGRATE_S,
+                      check=False)

@@ -93,7 +93,7 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
         call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, FLAGS), what)
         _follow(dom, domain.uuid, call, time.monotonic() + deadline_s)
         if not call.done():
-            raise ActionError(f"{what}: not done within {deadline_s:.0f} s; {_abort(dom, call)}")
+            raise ActionError(f"{what}: not done within {deadline_s:g} s; {_abort(dom, call)}")
         call.wait(0)  # its result: libvirt's error, if it failed
     except deadlines.AtCap as err:
         raise ActionError(f"{err}; nothing done") from None

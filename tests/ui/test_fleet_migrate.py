@@ -5,21 +5,18 @@ hosts.  (The real migration, on the lab: tests/fleet/test_migration.py.)"""
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
-from tests.ui.fleet_source import TestFleet, driver_host, uuid_of
-from tests.ui.harness import messages, running_app
+from tests.ui.fleet_source import TestFleet, lab_fleet, uuid_of
+from tests.ui.harness import messages
+from tests.ui.test_fleet_actions import running, tag
 from tests.ui.waiting import until
-from xentui import config
 from xentui.actions import READ_ONLY, Action, ActionParams
 from xentui.model import DomainSample, HostState
 from xentui.sources.libvirt import migration
 from xentui.ui.dialogs.confirm import ConfirmScreen
 from xentui.ui.migrate import HostChooser
 
-SETTINGS = config.Settings(delay=0.2, sort="name", reverse=False)
 # A real jobStats() of the lab's h4-idle 1.2 s into a live migration at 1 MiB/s (libvirt 9.0, QEMU 7.2).
 LAB_JOB_STATS = {"operation": 5, "time_elapsed": 1219, "downtime": 300, "setup_time": 1, "data_total": 34349056,
                  "data_processed": 639836, "data_remaining": 389120, "memory_total": 34349056,
@@ -44,11 +41,8 @@ class MigratingFleet(TestFleet):
 
 
 def make_fleet(tmp_path, write: bool = True) -> MigratingFleet:
-    return MigratingFleet([
-        driver_host(tmp_path, "h1", [("web1", uuid_of(1)), ("shared", uuid_of(9))], write=write),
-        driver_host(tmp_path, "h2", [("db1", uuid_of(2)), ("shared", uuid_of(9))], write=write),
-        driver_host(tmp_path, "h3", [("cache1", uuid_of(3))], write=write),
-    ], readonly=not write)
+    """The test fleet of test_fleet_actions (h1: web1, shared; h2: db1, shared; h3: cache1, web2)."""
+    return MigratingFleet(list(lab_fleet(tmp_path, write=write).hosts.values()), readonly=not write)
 
 
 @pytest.fixture
@@ -56,23 +50,6 @@ def fleet(tmp_path):
     source = make_fleet(tmp_path)
     yield source
     source.close()
-
-
-@contextlib.asynccontextmanager
-async def running(fleet: TestFleet):
-    async with running_app(fleet, size=(160, 40), settings=SETTINGS, poll=True, prime=0.0) as (app, pilot):
-        await until(pilot, lambda: app.snapshot is not None and app.table.row_count == 5, "the fleet's rows")
-        yield app, pilot
-
-
-async def select(app, pilot, *wanted: tuple[str, str]) -> None:
-    """Tag the rows of (host, name) ``wanted`` (one: only put the cursor on it)."""
-    for n, key in enumerate(list(app.table.order)):
-        if (app.table.views[key].host, app.table.views[key].name) in wanted:
-            app.table.cursor = n
-            if len(wanted) > 1:
-                await pilot.press("space")
-    assert {(v.host, v.name) for v in app.targets()} == set(wanted)
 
 
 def on_host(fleet: TestFleet, host: str) -> set[str]:
@@ -86,7 +63,7 @@ async def test_m_offers_the_other_hosts_up_then_asks_for_the_destination_name_an
     async with running(fleet) as (app, pilot):
         fleet.hosts["h2"].state = HostState.DOWN  # a host down is not offered
         await until(pilot, lambda: {h.name for h in app.snapshot.hosts if h.state.live} == {"h1", "h3"}, "h2 down")
-        await select(app, pilot, ("h1", "web1"))
+        await tag(app, pilot, ("h1", "web1"))
         await pilot.press("M")
         await until(pilot, lambda: isinstance(app.screen, HostChooser), "the destination chooser")
         assert app.screen.hosts == ["h3"]  # not h1 (its own), not h2 (down)
@@ -105,7 +82,7 @@ async def test_m_offers_the_other_hosts_up_then_asks_for_the_destination_name_an
 @pytest.mark.asyncio
 async def test_a_set_spanning_hosts_says_so_and_a_wrong_name_does_nothing(fleet):
     async with running(fleet) as (app, pilot):
-        await select(app, pilot, ("h1", "web1"), ("h2", "db1"))
+        await tag(app, pilot, ("h1", "web1"), ("h2", "db1"))
         await pilot.press("M")
         await until(pilot, lambda: isinstance(app.screen, HostChooser), "the destination chooser")
         assert app.screen.hosts == ["h3"]  # neither of the domains' own hosts
@@ -123,7 +100,7 @@ async def test_read_only_refuses_and_no_host_to_go_to_is_one_line(tmp_path):
     fleet = make_fleet(tmp_path, write=False)
     try:
         async with running(fleet) as (app, pilot):
-            await select(app, pilot, ("h1", "web1"))
+            await tag(app, pilot, ("h1", "web1"))
             await pilot.press("M")
             await until(pilot, lambda: READ_ONLY in messages(app), "the read-only line")
             assert not isinstance(app.screen, HostChooser)
@@ -153,7 +130,7 @@ async def test_a_migrations_figures_show_on_both_hosts(fleet):
             await until(pilot, lambda: table.cell_text(out_key, "state") == "→ 99%"
                         and table.cell_text(in_key, "state") == "← 99%", "both rows' STATE")
             assert table.cell_text(f"h1/{uuid_of(1)}", "state") == "-----r"  # the others as before
-            await select(app, pilot, ("h2", "shared"))
+            await tag(app, pilot, ("h2", "shared"))
             want = ("migration in, 99% done, 624.8KiB sent, 380.0KiB left, dirtied 0B/s, iteration 1, "
                     "downtime 300 ms, 1.2 s")
             await until(pilot, lambda: want in str(app.query_one("#detail").render()), "the detail pane's line")

@@ -15,19 +15,9 @@ def job_cell(job: JobSample) -> str:
 
 def job_line(job: JobSample) -> str:
     """One line of the job's figures, those libvirt gave (numbers and fixed words only)."""
-    parts = [job.operation]
-    if job.percent is not None:
-        parts.append(f"{job.percent:.0f}% done")
-    if job.data_processed is not None:
-        parts.append(f"{human_bytes(job.data_processed)} sent")
-    if job.data_remaining is not None:
-        parts.append(f"{human_bytes(job.data_remaining)} left")
-    if job.dirty_rate_bytes_s is not None:
-        parts.append(f"dirtied {human_bytes(job.dirty_rate_bytes_s)}/s")
-    if job.iteration is not None:
-        parts.append(f"iteration {job.iteration}")
-    if job.downtime_ms is not None:
-        parts.append(f"downtime {job.downtime_ms} ms")
-    if job.elapsed_ms is not None:
-        parts.append(f"{job.elapsed_ms / 1000:.1f} s")
-    return ", ".join(parts)
+    figures = ((job.percent, lambda v: f"{v:.0f}% done"), (job.data_processed, lambda v: f"{human_bytes(v)} sent"),
+               (job.data_remaining, lambda v: f"{human_bytes(v)} left"),
+               (job.dirty_rate_bytes_s, lambda v: f"dirtied {human_bytes(v)}/s"),
+               (job.iteration, lambda v: f"iteration {v}"), (job.downtime_ms, lambda v: f"downtime {v} ms"),
+               (job.elapsed_ms, lambda v: f"{v / 1000:.1f} s"))
+    return ", ".join([job.operation, *(shown(value) for value, shown in figures if value is not None)])

@@ -8,6 +8,7 @@ pane of the domain's row on both hosts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -55,8 +56,9 @@ def destinations(actions: DomainActions, targets: list[DomainView]) -> list[str]
     return [h for h in actions.source.migration_hosts() if h in up and h not in own]
 
 
-def ask(actions: DomainActions, targets: list[DomainView], who: str) -> None:
-    """Choose the destination, confirm by typing its name, then migrate one domain after the other."""
+def ask(actions: DomainActions, targets: list[DomainView], describe: Callable[[list[DomainView]], str]) -> None:
+    """Choose the destination, confirm by typing its name, then migrate one domain after the other
+    (``describe`` names the domains, as every confirmation does)."""
     movable = set(actions.source.migration_hosts())
     skipped = [v for v in targets if v.host not in movable]
     targets = [v for v in targets if v.host in movable]
@@ -68,7 +70,7 @@ def ask(actions: DomainActions, targets: list[DomainView], who: str) -> None:
         actions.notify("migrate: no other libvirt host of the fleet is up to take them; nothing done",
                        severity="warning", timeout=8)
         return
-    sources = ", ".join(sorted({v.host for v in targets}))
+    sources, who = ", ".join(sorted({v.host for v in targets})), describe(targets)
 
     def confirmed(yes: bool | None, dest: str) -> None:
         if yes:

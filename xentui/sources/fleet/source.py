@@ -12,8 +12,9 @@ Public surface (all a caller needs, besides the :class:`Source` contract):
   host never holds up the others' tick.  Every domain carries ``host=<the part's name>``; the sample's ``host`` is
   a summary (hostname = the fleet's name, hypervisor "fleet", pCPUs and memory summed over the hosts UP).
   It raises SourceError only when no host has ever answered and every one has failed.
-- ``act``, ``current_uuid`` route to the host named by ``domain.host``; ``set_interest`` takes a domain's
-  ``key`` (``host/uuid``) or a bare UUID; ``subscribe`` subscribes every host that has events.
+- ``act``, ``current_uuid`` route to the host named by ``domain.host``; a migration (``destination``: a host's
+  name) gets that host's URI, when it is a connected libvirt host (``migration_hosts()``); ``set_interest``
+  takes a domain's ``key`` (``host/uuid``) or a bare UUID; ``subscribe`` subscribes every host that has events.
 - ``close()`` closes every host in its own thread without waiting on a hung one.
 """
 

@@ -133,7 +133,7 @@ class DomainActions:
         if skipped:
             self.notify(f"{action.value} skips {describe(skipped)}: not offered in its state", severity="warning")
         if action is Action.MIGRATE:
-            migrate.ask(self, targets, who)
+            migrate.ask(self, targets, describe)
             return
         if action is Action.BALLOON:
             def size_given(text: str | None) -> None:

@@ -130,10 +130,12 @@ async def test_a_migrations_figures_show_on_both_hosts(fleet):
             await until(pilot, lambda: table.cell_text(out_key, "state") == "→ 99%"
                         and table.cell_text(in_key, "state") == "← 99%", "both rows' STATE")
             assert table.cell_text(f"h1/{uuid_of(1)}", "state") == "-----r"  # the others as before
-            await tag(app, pilot, ("h2", "shared"))
-            want = ("migration in, 99% done, 624.8KiB sent, 380.0KiB left, dirtied 0B/s, iteration 1, "
-                    "downtime 300 ms, 1.2 s")
-            await until(pilot, lambda: want in str(app.query_one("#detail").render()), "the detail pane's line")
+            figures = ("99% done, 624.8KiB sent, 380.0KiB left, dirtied 0B/s, iteration 1, downtime 300 ms, "
+                       "1.2 s")
+            for key, operation in ((in_key, "migration in"), (out_key, "migration out")):
+                table.cursor = table.order.index(key)  # the selected row (no tag: Space moves down)
+                await until(pilot, lambda o=operation: f"{o}, {figures}" in str(app.query_one("#detail").render()),
+                            f"the detail pane's line ({operation})")
     finally:
         with migration._lock:
             migration._migrating.pop(uuid_of(9), None)

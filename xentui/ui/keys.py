@@ -175,8 +175,17 @@ TABLE_BINDINGS = [k.binding for k in TABLE_KEYS]
 GUARDED_ACTIONS = frozenset(k.action for k in KEYMAP if k.guarded)
 LIVE_ONLY_ACTIONS = frozenset(k.action for k in KEYMAP if k.live_only)
 REPLAY_ACTIONS = frozenset(k.action for k in KEYMAP if k.replay_only)
-FLEET_ACTIONS = frozenset(k.action for k in KEYMAP if k.fleet_only)
+FLEET_ACTIONS = frozenset(k.action for k in KEYMAP if k.fleet_only and not k.domain)
+FLEET_DOMAIN_ACTIONS = frozenset(a.value for k in KEYMAP if k.fleet_only for a in k.domain)  # migrate
 DOMAIN_KEY: dict[Action, str] = {a: k.id for k in KEYMAP for a in k.domain}  # action -> binding id
+
+
+def fleet_only(action: str, parameters: tuple[object, ...]) -> bool:
+    """Whether an action (as ``check_action`` gets it) is on in a fleet only: a fleet key's, or ``act`` of domain
+    actions only a fleet offers (M: ``act('migrate')``; the other domain keys share the name ``act``)."""
+    if action in FLEET_ACTIONS:
+        return True
+    return action == "act" and bool(parameters) and set(str(parameters[0]).split(",")) <= FLEET_DOMAIN_ACTIONS
 
 
 def _help_sequence() -> list[str]:

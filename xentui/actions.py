@@ -32,17 +32,19 @@ class Action(enum.Enum):
     START = "start"  # a defined domain that is off
     CACHE_ATTACH = "cache-attach"  # Cache QoS monitoring (xl psr-cmt-attach, a resctrl monitoring group)
     CACHE_DETACH = "cache-detach"
+    MIGRATE = "migrate"  # params: destination (a fleet's host name); live, to another libvirt host
 
 
 CACHE_ACTIONS = (Action.CACHE_ATTACH, Action.CACHE_DETACH)
 
 
-_LIVE = (Action.PAUSE, Action.SHUTDOWN, Action.REBOOT, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS)
+_LIVE = (Action.PAUSE, Action.SHUTDOWN, Action.REBOOT, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS,
+         Action.MIGRATE)
 OFFERED = {
     DomainState.RUNNING: _LIVE,
     DomainState.BLOCKED: _LIVE,
     DomainState.NOSTATE: _LIVE,
-    DomainState.PAUSED: (Action.RESUME, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS),
+    DomainState.PAUSED: (Action.RESUME, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS, Action.MIGRATE),
     DomainState.SHUTDOWN: (Action.DESTROY,),
     DomainState.CRASHED: (Action.DESTROY,),
     DomainState.PMSUSPENDED: (Action.DESTROY,),
@@ -68,6 +70,8 @@ class ActionParams(TypedDict, total=False):
     soft: frozenset[int]  # pin: soft affinity (Xen)
     persistent: bool  # pin: also in the domain's configuration
     memory_kib: int  # balloon: the new target
+    destination: str  # migrate: the fleet's name of the host to move to
+    dest_uri: str  # migrate: that host's URI (filled by the fleet, which knows it)
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
@@ -97,6 +101,11 @@ def validate(action: Action, params: dict[str, Any], host: HostSample, vcpus: in
         return out
     if action is Action.BALLOON:
         return {"memory_kib": parse_memory_kib(params.get("memory", ""))}
+    if action is Action.MIGRATE:
+        dest = params.get("destination")
+        if not isinstance(dest, str) or not dest.strip():
+            raise ActionError("migrate needs a destination: the name of another host of the fleet")
+        return {"destination": dest.strip()}
     return {}
 
 
@@ -125,6 +134,8 @@ def perform(source: Source, domain: DomainSample, action: Action, *, host: HostS
         raise ActionError(f"{action.value} is not offered for {domain.name} while it is {domain.state.value}: "
                           f"nothing done")
     checked = validate(action, params, host, domain.vcpus_max or len(domain.vcpus) or 1)
+    if action is Action.MIGRATE and checked["destination"] == domain.host:
+        raise ActionError(f"{domain.name} is on {checked['destination']} already: nothing done")
     now = source.current_uuid(domain)
     if now is None:
         raise ActionError(f"{domain.name} is gone: nothing done")

@@ -29,20 +29,23 @@ def fleet(fleet_lab: lab.FleetLab) -> Iterator[FleetSource]:
         source.close()
 
 
-def ticks(source: FleetSource, until, what: str, seconds: float = 90.0) -> tuple[RawSample, Snapshot]:
-    """Collect about once a second (as the poller would) until ``until(snapshot)``."""
+def ticks(source: FleetSource, until, what: str, seconds: float = 90.0, *, every: float = 1.0,
+          seen: list[Snapshot] | None = None) -> tuple[RawSample, Snapshot]:
+    """Collect every ``every`` s (1: as the poller would) until ``until(snapshot)``; each one kept in ``seen``."""
     deadline = time.monotonic() + seconds
     prev = None
     while True:
         started = time.monotonic()
         raw = source.collect()
         shot = build_snapshot(prev, raw)
+        if seen is not None:
+            seen.append(shot)
         if until(shot):
             return raw, shot
         assert time.monotonic() < deadline, f"{what}: not within {seconds:.0f} s; hosts: " + ", ".join(
             f"{h.name} {h.state.value} {h.reason}" for h in shot.hosts)
         prev = raw
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))  # the poller's 1 s cadence
+        time.sleep(max(0.0, every - (time.monotonic() - started)))
 
 
 def all_up(shot: Snapshot) -> bool:

@@ -168,6 +168,28 @@ NO_IO = IoTotals()
 
 
 @frozen_record
+class JobSample:
+    """A domain's running job (a live migration) as libvirt's ``jobStats()`` reports it; None: not given."""
+
+    operation: str = "migration"  # "migration out", "migration in" (the destination's paused domain)
+    elapsed_ms: int | None = None
+    data_processed: int | None = None  # bytes
+    data_remaining: int | None = None
+    data_total: int | None = None
+    dirty_rate_bytes_s: int | None = None  # memory dirtied per second (pages/s x page size)
+    iteration: int | None = None  # memory passes so far
+    downtime_ms: int | None = None  # the expected (while running) or actual downtime
+
+    @property
+    def percent(self) -> float | None:
+        """% of the data done, (total - remaining) / total, as ``virsh domjobinfo`` reads it (free and zero pages
+        count as done); None when libvirt gives no total yet."""
+        if not self.data_total or self.data_remaining is None:
+            return None
+        return max(0.0, min(100.0, 100.0 * (self.data_total - self.data_remaining) / self.data_total))
+
+
+@frozen_record
 class DomainSample:
     """One domain's counters at one instant, keyed by ``uuid``."""
 
@@ -189,6 +211,7 @@ class DomainSample:
     cache: CacheSample | None = None  # Cache QoS (None: the host has none; HostSample.cache_monitoring says why)
     stale: str = ""  # why some figures are old (the domain is not answering), else ""
     host: str = ""  # the fleet's name for the domain's host ("" when one host is watched)
+    job: JobSample | None = None  # a live migration in progress (libvirt), else None
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -40,6 +40,7 @@ class Source(ABC):
     CAN_ACT: ClassVar[bool] = False  # act()/current_uuid() do something
     HAS_EVENTS: ClassVar[bool] = False  # subscribe() can deliver lifecycle events
     HAS_PLACEMENT: ClassVar[bool] = False  # set_interest() changes what collect() reads
+    MIGRATES: ClassVar[bool] = False  # a host that can send and take live migrations (libvirt)
 
     @abstractmethod
     def collect(self) -> RawSample:
@@ -72,6 +73,10 @@ class Source(ABC):
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         """Carry out a checked action; ActionError (one line) when refused or failed."""
         raise ActionError(f"{action.value}: this source takes no actions")
+
+    def migration_hosts(self) -> tuple[str, ...]:
+        """The hosts a domain may be live-migrated to (a fleet's connected libvirt hosts); () for one host."""
+        return ()
 
     def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
         """The domain's last ``seconds`` from the source's own store (Prometheus), oldest first; blocking (a

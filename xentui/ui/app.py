@@ -268,7 +268,7 @@ class XentuiApp(ReplayKeys, App[None]):
         input has the focus, and `p` must not pause a VM then."""
         if action in keys.REPLAY_ACTIONS:
             return self.replaying is not None
-        if action in keys.FLEET_ACTIONS:
+        if keys.fleet_only(action, parameters):
             return self.fleet.active  # off (and out of the footer and help) for one host
         if self.replaying is not None and action in keys.LIVE_ONLY_ACTIONS:
             return False  # a recording cannot be acted on, and its pace is the recording's

@@ -14,6 +14,7 @@ from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
+from xentui.ui.job_text import job_cell
 from xentui.units import human_bytes, human_kib, number
 
 # Level thresholds: CPU as % of the domain's own vCPUs, memory as % of the host.
@@ -108,11 +109,13 @@ def _mem_level(v: DomainView, _c: Context) -> str | None:
 
 
 def _state_level(v: DomainView, _c: Context) -> str | None:
-    return "crit" if v.sample.stale else v.sample.state.value
+    return "crit" if v.sample.stale else "warn" if v.sample.job is not None else v.sample.state.value
 
 
 def _state_text(v: DomainView, _c: Context) -> str:
-    return "stale" if v.sample.stale else v.sample.state_flags
+    if v.sample.stale:
+        return "stale"
+    return v.sample.state_flags if v.sample.job is None else job_cell(v.sample.job)
 
 
 def _sectors(n: int | None) -> int | None:

@@ -99,6 +99,8 @@ APP_KEYS: tuple[Key, ...] = (
          domain=(Action.BALLOON,)),
     _key("g", "act('start')", id="start", help="start a defined domain that is off", guarded=True, live_only=True,
          domain=(Action.START,)),
+    _key("M", "act('migrate')", id="migrate", guarded=True, live_only=True, fleet_only=True, domain=(Action.MIGRATE,),
+         help="live-migrate to another libvirt host of the fleet (choose it, then type its name)"),
     _key("A", "cache_monitor", id="cache_monitor", guarded=True, domain=(Action.CACHE_ATTACH, Action.CACHE_DETACH),
          help="attach / detach Cache QoS monitoring of the domain (xl psr-cmt-attach, a resctrl group)"),
     _key("l,L", "detail('cache')", "LLC", show=False, id="detail_cache",
@@ -173,8 +175,17 @@ TABLE_BINDINGS = [k.binding for k in TABLE_KEYS]
 GUARDED_ACTIONS = frozenset(k.action for k in KEYMAP if k.guarded)
 LIVE_ONLY_ACTIONS = frozenset(k.action for k in KEYMAP if k.live_only)
 REPLAY_ACTIONS = frozenset(k.action for k in KEYMAP if k.replay_only)
-FLEET_ACTIONS = frozenset(k.action for k in KEYMAP if k.fleet_only)
+FLEET_ACTIONS = frozenset(k.action for k in KEYMAP if k.fleet_only and not k.domain)
+FLEET_DOMAIN_ACTIONS = frozenset(a.value for k in KEYMAP if k.fleet_only for a in k.domain)  # migrate
 DOMAIN_KEY: dict[Action, str] = {a: k.id for k in KEYMAP for a in k.domain}  # action -> binding id
+
+
+def fleet_only(action: str, parameters: tuple[object, ...]) -> bool:
+    """Whether an action (as ``check_action`` gets it) is on in a fleet only: a fleet key's, or ``act`` of domain
+    actions only a fleet offers (M: ``act('migrate')``; the other domain keys share the name ``act``)."""
+    if action in FLEET_ACTIONS:
+        return True
+    return action == "act" and bool(parameters) and set(str(parameters[0]).split(",")) <= FLEET_DOMAIN_ACTIONS
 
 
 def _help_sequence() -> list[str]:

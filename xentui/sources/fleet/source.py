@@ -12,8 +12,9 @@ Public surface (all a caller needs, besides the :class:`Source` contract):
   host never holds up the others' tick.  Every domain carries ``host=<the part's name>``; the sample's ``host`` is
   a summary (hostname = the fleet's name, hypervisor "fleet", pCPUs and memory summed over the hosts UP).
   It raises SourceError only when no host has ever answered and every one has failed.
-- ``act``, ``current_uuid`` route to the host named by ``domain.host``; ``set_interest`` takes a domain's
-  ``key`` (``host/uuid``) or a bare UUID; ``subscribe`` subscribes every host that has events.
+- ``act``, ``current_uuid`` route to the host named by ``domain.host``; a migration (``destination``: a host's
+  name) gets that host's URI, when it is a connected libvirt host (``migration_hosts()``); ``set_interest``
+  takes a domain's ``key`` (``host/uuid``) or a bare UUID; ``subscribe`` subscribes every host that has events.
 - ``close()`` closes every host in its own thread without waiting on a hung one.
 """
 
@@ -145,10 +146,26 @@ class FleetSource(Source):
 
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         member, source = self._source_of(domain, action.value)
+        if action is Action.MIGRATE:
+            params = {**params, "dest_uri": self._migration_uri(member, source, params["destination"])}
         try:
             source.act(domain, action, params)
         except ActionError as err:
             raise ActionError(f"host {member.name}: {err}") from None
+
+    def migration_hosts(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.members if m.source is not None and m.source.MIGRATES and not m.failure)
+
+    def _migration_uri(self, member: Member, source: Source, destination: str) -> str:
+        """The destination's URI, for the source host's libvirtd to reach it (ActionError when it cannot be one)."""
+        dest = self._by_host.get(destination)
+        if not source.MIGRATES:
+            raise ActionError(f"migrate: host {member.name} is not a libvirt host: nothing done")
+        if dest is None or dest.name != destination:
+            raise ActionError(f"migrate: no host {one_line(destination)!r} in this fleet: nothing done")
+        if dest.source is None or dest.failure or not dest.source.MIGRATES:
+            raise ActionError(f"migrate: host {dest.name} is not a connected libvirt host: nothing done")
+        return dest.spec.uri
 
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         host, _, bare = (uuid or "").rpartition("/")

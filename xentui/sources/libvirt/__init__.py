@@ -22,7 +22,7 @@ from xentui.sources import deadlines, local_machine
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos.libvirt import LibvirtCacheQos
 from xentui.sources.cache_qos.resctrl import Resctrl
-from xentui.sources.libvirt import actions, connection
+from xentui.sources.libvirt import actions, connection, migration
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
@@ -44,6 +44,7 @@ class LibvirtSource(Source):
     CAN_ACT = True
     HAS_EVENTS = True
     HAS_PLACEMENT = True
+    MIGRATES = True
 
     def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None,
                  resctrl: Resctrl | None = None) -> None:
@@ -154,6 +155,7 @@ class LibvirtSource(Source):
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
                                     stale.get(key, ""))
                         for name, rec, key in named)
+        samples = migration.with_jobs(samples, self.uri)
         live = {key for _dom, _rec, key in filled}
         for key in [k for k in list(self._fallback.devices) if k not in live]:
             self._fallback.devices.pop(key, None)
@@ -241,6 +243,12 @@ class LibvirtSource(Source):
         """Do ``action`` under ACTION_DEADLINE_S.  One that does not answer goes on in the background, may
         still take effect, and marks the domain's row stale until it returns; ActionError says so."""
         work: Callable[[], Any]
+        if action is Action.MIGRATE:  # minutes, not seconds: its own thread and deadline (migration.py)
+            try:
+                migration.migrate(self.conn, domain, params["dest_uri"], params["destination"])
+            finally:
+                self._replaced.add(domain.uuid)
+            return
         if action in CACHE_ACTIONS:
             work = functools.partial(self.cache_qos.act, domain, action)
         else:

@@ -18,7 +18,7 @@ from xentui.model import DomainView
 from xentui.sources import Source
 from xentui.sources.deadlines import NoAnswer
 from xentui.text import one_line
-from xentui.ui import keys
+from xentui.ui import keys, migrate
 from xentui.ui.dialogs.action_menu import LABELS, ActionMenu
 from xentui.ui.dialogs.confirm import ConfirmScreen
 from xentui.ui.dialogs.prompt import PromptScreen
@@ -86,7 +86,7 @@ class DomainActions:
         targets = self.app.targets()
         if not targets:
             return
-        actions = [a for a in LABELS if any(fits(a, v) for v in targets)]
+        actions = [a for a in LABELS if any(fits(a, v) for v in targets) and self.can(a)]
         if not actions:
             self.notify(f"no action is offered for {describe(targets)} now", severity="warning")
             return
@@ -114,9 +114,15 @@ class DomainActions:
             return
         self.request([wanted])
 
+    def can(self, action: Action) -> bool:
+        """Whether the source takes ``action`` at all (a migration needs a fleet with libvirt hosts)."""
+        return action is not Action.MIGRATE or bool(self.source.migration_hosts())
+
     def commands(self) -> Iterator[SystemCommand]:
         """The domain actions in the command palette, each with its key from the keymap."""
         for action, (label, _confirm) in LABELS.items():
+            if not self.can(action):
+                continue
             key = keys.display(keys.keys_of(keys.DOMAIN_KEY[action], self.app.keymap)[0])
             yield SystemCommand(f"Domain: {label}", f"{action.value} the tagged or selected domain (key {key})",
                                 lambda a=action: self.request([a]))
@@ -126,6 +132,9 @@ class DomainActions:
         who = describe(targets)
         if skipped:
             self.notify(f"{action.value} skips {describe(skipped)}: not offered in its state", severity="warning")
+        if action is Action.MIGRATE:
+            migrate.ask(self, targets, describe)
+            return
         if action is Action.BALLOON:
             def size_given(text: str | None) -> None:
                 if not text or not text.strip():

@@ -28,6 +28,7 @@ LABELS: dict[Action, tuple[str, str | None]] = {
     Action.START: ("start", None),
     Action.CACHE_ATTACH: ("attach Cache QoS monitoring", None),
     Action.CACHE_DETACH: ("detach Cache QoS monitoring", None),
+    Action.MIGRATE: ("live-migrate to another host…", "host"),
 }
 
 

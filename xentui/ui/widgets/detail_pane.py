@@ -1,5 +1,5 @@
 """The detail pane under the table: the selected domain's vCPU, network, block and Cache QoS lines (xentop's
--v -n -x, and l), hidden while no kind of line is chosen."""
+-v -n -x, and l) and a running migration's figures; hidden while there is none of them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from xentui.model import DomainView, HostSample
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.text import one_line, visible
 from xentui.ui.cache_render import cache_lines
+from xentui.ui.job_text import job_line
 from xentui.ui.literal import Visible, lines
 
 
@@ -18,10 +19,13 @@ class DetailPane(Static):
     """Plain text lines ("[ca: 0]" is not markup), the domain's name first."""
 
     def show(self, view: DomainView | None, details: Set[str], host: HostSample | None, attach_key: str = "A") -> None:
-        self.set_class(not details or view is None, "-hidden")
-        if not details or view is None:
+        job = view.sample.job if view is not None else None  # a migration shows while it runs
+        self.set_class((not details and job is None) or view is None, "-hidden")
+        if (not details and job is None) or view is None:
             return
         shown = [Visible(visible(view.name) + (f": {one_line(view.sample.stale)}" if view.sample.stale else ""))]
+        if job is not None:
+            shown.append(Visible(job_line(job)))  # numbers and fixed words
         if "vcpus" in details:
             shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
         if "nets" in details:

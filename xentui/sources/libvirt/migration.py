@@ -1,0 +1,133 @@
+"""Live migration to another libvirt host, and the job's progress while it runs.
+
+The migration is peer-to-peer (``virDomainMigrateToURI3`` with LIVE | PEER2PEER): the source host's libvirtd
+connects to the destination's URI itself, so xentui holds no second connection and the job survives a slow
+client.  The call blocks for the migration's duration: it runs in a thread of its own (never a tick's, never
+the event loop's), given MIGRATE_DEADLINE_S, past which the job is aborted (``abortJob``).  While it runs, the
+thread that waits for it reads ``jobStats()`` every POLL_S under a deadline, and every libvirt source of this
+process that lists the domain (the source host, and the destination's paused incoming domain) shows the last
+figures in its tick (:func:`with_jobs`): a tick makes no call for them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import libvirt
+
+from xentui.actions import ActionError
+from xentui.model import DomainSample, DomainState, JobSample
+from xentui.sources import deadlines
+from xentui.sources.libvirt.errors import error_line
+
+MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge)
+POLL_S = 0.25  # the job's figures are read this often while it runs
+READ_S = 1.0  # each read given this long (a hung one is not asked again until it returns)
+ABORT_GRACE_S = 30.0  # after abortJob, how long the migration call is given to return
+FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+
+_lock = threading.Lock()
+_migrating: dict[str, list[Any]] = {}  # uuid -> [destination URI, its last JobSample], for this process's migrations
+
+
+def migrating() -> dict[str, tuple[str, JobSample | None]]:
+    """uuid -> (the destination's URI, the job's last figures) of the migrations this process runs."""
+    with _lock:
+        return {uuid: (dest, job) for uuid, (dest, job) in _migrating.items()}
+
+
+def job_sample(stats: Mapping[str, Any], operation: str) -> JobSample | None:
+    """libvirt's ``jobStats()`` dict as a JobSample; None when no job runs.  A field libvirt leaves out is None."""
+    if not stats or stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
+        return None
+
+    def num(key: str) -> int | None:
+        value = stats.get(key)
+        return value if type(value) is int and value >= 0 else None
+
+    pages, page_size = num("memory_dirty_rate"), num("memory_page_size")
+    return JobSample(operation=operation, elapsed_ms=num("time_elapsed"), data_processed=num("data_processed"),
+                     data_remaining=num("data_remaining"), data_total=num("data_total"),
+                     dirty_rate_bytes_s=None if pages is None or page_size is None else pages * page_size,
+                     iteration=num("memory_iteration"), downtime_ms=num("downtime"))
+
+
+def with_jobs(samples: tuple[DomainSample, ...], uri: str) -> tuple[DomainSample, ...]:
+    """``samples`` with the job of each domain this process is migrating: its last figures (read by the thread
+    that runs it, not by the tick), as "migration out" on the source host and "migration in" on the destination
+    ``uri`` (its paused incoming domain: libvirt gives migration statistics on the source host only)."""
+    moving = migrating()
+    if not moving:
+        return samples
+    out = []
+    for sample in samples:
+        if sample.uuid in moving and sample.state is not DomainState.SHUTOFF:
+            dest, last = moving[sample.uuid]
+            operation = "migration in" if dest == uri else "migration out"
+            sample = replace(sample, job=replace(last, operation=operation) if last else JobSample(operation))
+        out.append(sample)
+    return tuple(out)
+
+
+def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_name: str,
+            deadline_s: float = MIGRATE_DEADLINE_S) -> None:
+    """Live-migrate ``domain`` to ``dest_uri``, blocking until done (call it from a worker thread); ActionError
+    (one line, libvirt's words) when it fails, the domain then still on its host; aborted past ``deadline_s``."""
+    what = f"migrate {domain.name} to {dest_name}"
+    try:
+        dom = deadlines.call(lambda: conn.lookupByUUIDString(domain.uuid), deadlines.QUICK_S, f"look up {domain.name}")
+    except libvirt.libvirtError as err:
+        raise ActionError(f"{what}: {error_line(err)}; nothing done") from None
+    except deadlines.NoAnswer as err:
+        raise ActionError(f"{what}: {err}; nothing done") from None
+    with _lock:
+        if domain.uuid in _migrating:
+            raise ActionError(f"{what}: a migration of it is already running; nothing done")
+        _migrating[domain.uuid] = [dest_uri, None]
+    try:
+        call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, FLAGS), what)
+        _follow(dom, domain.uuid, call, time.monotonic() + deadline_s)
+        if not call.done():
+            raise ActionError(f"{what}: not done within {deadline_s:g} s; {_abort(dom, call)}")
+        call.wait(0)  # its result: libvirt's error, if it failed
+    except deadlines.AtCap as err:
+        raise ActionError(f"{err}; nothing done") from None
+    except libvirt.libvirtError as err:
+        raise ActionError(f"{what} failed: {error_line(err)} ({domain.name} stays where it was)") from None
+    finally:
+        with _lock:
+            _migrating.pop(domain.uuid, None)
+
+
+def _follow(dom: libvirt.virDomain, uuid: str, call: deadlines.Call[Any], deadline: float) -> None:
+    """Read the job's figures every POLL_S (each read under a deadline, never two at once) until the migration
+    returns or ``deadline`` passes; the ticks of every host show the last figures."""
+    reads = deadlines.OnePerKey()
+    while time.monotonic() < deadline:
+        done, _ = concurrent.futures.wait([call.future], timeout=min(POLL_S, max(0.0, deadline - time.monotonic())))
+        if done:
+            return
+        try:
+            job = job_sample(reads.call("job", dom.jobStats, READ_S, "migration figures"), "migration")
+        except (libvirt.libvirtError, deadlines.NoAnswer):
+            continue  # finishing, or not answering now: the last figures stay
+        with _lock:
+            if job is not None and uuid in _migrating:
+                _migrating[uuid][1] = job
+
+
+def _abort(dom: libvirt.virDomain, call: deadlines.Call[Any]) -> str:
+    """Abort the job, and say how that went."""
+    try:
+        deadlines.call(dom.abortJob, deadlines.QUICK_S, "abort the migration")
+        call.future.exception(timeout=ABORT_GRACE_S)
+    except libvirt.libvirtError as err:
+        return f"abort refused: {error_line(err)}"
+    except (deadlines.NoAnswer, TimeoutError):
+        return "aborted, but libvirt has not confirmed it yet (the domain may still move)"
+    return "aborted (the domain stays where it was)"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.prometheus.engine import HOST, PROMETHEUS, free_port, get_json, wait_for  # noqa: E402
+from tests.prometheus.engine import HOST, PROMETHEUS, free_port, get_json, wait_for
 
 P = "libvirt_domain_"
 # (name, type, help) as kumina 0.2.0 prints them; the order is the exporter's (sorted by name).

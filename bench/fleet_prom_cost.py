@@ -146,8 +146,9 @@ def sustained(uri: str, minutes: float, warmup: float = 60.0) -> list[str]:
         os.waitpid(pid, 0)
     out = [f"{minutes:g} min after {warmup:.0f} s of start-up, both at once; load average (1 min) "
            f"{min(loads):.2f}-{max(loads):.2f}, median {statistics.median(loads):.2f}; batch printed {lines[0]} "
-           "iterations", "", "| xentui | RSS at start-up end | RSS over time (min: MiB) | RSS at end | CPU % of one core "
-           "(steady) |", "|---|---|---|---|---|"]
+           "iterations", "",
+           "| xentui | RSS at start-up end | RSS over time (min: MiB) | RSS at end | CPU % of one core (steady) |",
+           "|---|---|---|---|---|"]
     for w in watched:
         steady = [s for s in w.samples if s[0] >= warmup - 1]
         if len(steady) < 2:

@@ -10,7 +10,7 @@ each domain's own rate (CPU seconds: most idle, some busy, a few at every vCPU; 
 requests/packets), so a rate over a scrape interval is the domain's rate.  A few domains are shut off (state 5,
 counters still).  Prometheus 2.42 (/usr/bin/prometheus) scrapes them every --interval s, data in a temporary
 directory, on a free loopback port.  Prints ``ready <url>`` once every target has been scraped 3 times, holds
-until --hold s pass, stdin closes or SIGTERM, then stops Prometheus and every server and removes the directory.
+until --hold s pass or SIGTERM/SIGINT, then stops Prometheus and every server and removes the directory.
 """
 
 from __future__ import annotations
@@ -147,8 +147,8 @@ def fleet(hosts: int, domains: int, interval: float) -> Iterator[str]:
     """The exporters and a Prometheus scraping them; yields its URL once each target has 3 scrapes."""
     servers = serve(hosts, domains)
     prometheus: subprocess.Popen[bytes] | None = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="xentui-fleet-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="xentui-fleet-bench-") as tmp:  # removed after Prometheus stopped
+        try:
             port = free_port()
             targets = ", ".join(f"'{HOST}:{s.server_address[1]}'" for s in servers)
             config = Path(tmp) / "prometheus.yml"
@@ -164,17 +164,16 @@ def fleet(hosts: int, domains: int, interval: float) -> Iterator[str]:
             wait_for(f"all {hosts} targets scraped 3 times", lambda: (r := get_json(query)["data"]["result"])
                      and int(r[0]["value"][1]) == hosts, timeout=60 + 4 * interval, every=1.0)
             yield url
-    finally:
-        if prometheus is not None and prometheus.poll() is None:
-            prometheus.terminate()
-            try:
-                prometheus.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                prometheus.kill()
-                prometheus.wait(timeout=10)
-        for s in servers:
-            s.shutdown()
-            s.server_close()
+        finally:
+            if prometheus is not None and prometheus.poll() is None:
+                prometheus.terminate()
+                try:
+                    prometheus.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    prometheus.kill()
+                    prometheus.wait(timeout=10)
+            for s in servers:
+                s.server_close()  # the serving threads are daemons: they end with the process
 
 
 def main() -> int:
@@ -186,16 +185,11 @@ def main() -> int:
     args = ap.parse_args()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-    def stdin_closed() -> None:
-        sys.stdin.read()
-        stop.set()
-
-    threading.Thread(target=stdin_closed, daemon=True).start()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     with fleet(args.hosts, args.domains, args.interval) as url:
         print(f"ready {url}", flush=True)
         stop.wait(args.hold)
-    print("stopped", flush=True)
+    print("stopped: SIGTERM or SIGINT" if stop.is_set() else f"stopped after {args.hold:g} s", file=sys.stderr)
     return 0
 
 

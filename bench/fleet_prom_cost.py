@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """xentui through a real Prometheus scraping 200 made-up libvirt hosts x 50 domains (bench/fleet_exporters.py).
 
-    .venv/bin/python bench/fleet_prom_cost.py [--hosts 200] [--domains 50] [--ticks 10] [--minutes 10]
+    .venv/bin/python bench/fleet_prom_cost.py [--hosts 200] [--domains 50] [--ticks 10] [--minutes 10] [--profile]
 
 1. one tick of PrometheusSource (collect + build_snapshot), in process, every 5 s (the delay), request by
    request with the bytes read; once with the CLI's deadline (5 s), then with 60 s to see what it takes;
 2. the real ``xentui -b --format json -d 5`` and the live view (``xentui -d 5`` in a 200x50 pseudo-terminal),
-   side by side for --minutes: RSS (VmRSS) and CPU (utime+stime, % of one core) sampled every 30 s.
+   side by side for --minutes: RSS (VmRSS) and CPU (utime+stime, % of one core) sampled every 30 s;
+3. with --profile, where one collect's time goes (cProfile, by each function's own time).
 The exporters and Prometheus run in a child process (their CPU is not xentui's).  Load averages are printed
 with every figure.  Prints Markdown for bench/RESULTS.md.
 """
@@ -15,14 +16,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import fcntl
 import json
 import os
+import pstats
 import pty
 import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -119,13 +123,17 @@ def sustained(uri: str, minutes: float, warmup: float = 60.0) -> list[str]:
     """Batch JSON and the live view side by side for ``minutes``; a table of RSS and CPU over time."""
     env = dict(os.environ, XDG_CONFIG_HOME=os.environ.get("TMPDIR", "/tmp") + "/xentui-bench-noconfig",
                TERM="xterm-256color")
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - read and closed after both have ended
     batch = subprocess.Popen([*XENTUI, "-b", "--format", "json", "-c", uri, "-d", "5"], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, env=env)
+                             stderr=errors, env=env)
     lines = [0]
     threading.Thread(target=drain, args=(batch.stdout.fileno(), lines), daemon=True).start()  # type: ignore[union-attr]
     pid, fd = pty.fork()
     if pid == 0:
-        os.execvpe(XENTUI[0], [*XENTUI, "-c", uri, "-d", "5"], env)
+        try:
+            os.execvpe(XENTUI[0], [*XENTUI, "-c", uri, "-d", "5"], env)
+        finally:
+            os._exit(127)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
     threading.Thread(target=drain, args=(fd, [0]), daemon=True).start()
     watched = [Watched("batch JSON (`-b --format json -d 5`)", batch.pid), Watched("live view (`-d 5`, 200x50)", pid)]
@@ -144,9 +152,12 @@ def sustained(uri: str, minutes: float, warmup: float = 60.0) -> list[str]:
         os.kill(pid, 15)
         batch.wait(timeout=20)
         os.waitpid(pid, 0)
+    errors.seek(0)
+    said = errors.read().decode(errors="replace").strip().splitlines()
+    errors.close()
     out = [f"{minutes:g} min after {warmup:.0f} s of start-up, both at once; load average (1 min) "
            f"{min(loads):.2f}-{max(loads):.2f}, median {statistics.median(loads):.2f}; batch printed {lines[0]} "
-           "iterations", "",
+           "iterations" + (f"; it said: {said[-1]}" if said else ""), "",
            "| xentui | RSS at start-up end | RSS over time (min: MiB) | RSS at end | CPU % of one core (steady) |",
            "|---|---|---|---|---|"]
     for w in watched:
@@ -160,16 +171,29 @@ def sustained(uri: str, minutes: float, warmup: float = 60.0) -> list[str]:
     return out
 
 
+def profile(uri: str) -> None:
+    """One collect under cProfile: the functions that took the most time of their own."""
+    source = PrometheusSource(uri, timeout_s=60)
+    source.collect()
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.runcall(source.collect)
+    print(f"one collect under cProfile: {time.perf_counter() - began:.1f} s ({load()}); by own time:")
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("tottime").print_stats(12)
+    source.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hosts", type=int, default=200)
     ap.add_argument("--domains", type=int, default=50)
     ap.add_argument("--ticks", type=int, default=10)
     ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--profile", action="store_true", help="where one collect's time goes (cProfile)")
     args = ap.parse_args()
     fleet = subprocess.Popen([sys.executable, str(HERE / "fleet_exporters.py"), "--hosts", str(args.hosts),
-                              "--domains", str(args.domains)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True)
+                              "--domains", str(args.domains)], stdout=subprocess.PIPE, text=True)
     out: list[str] = []
     try:
         ready = fleet.stdout.readline().split()  # type: ignore[union-attr]
@@ -181,11 +205,13 @@ def main() -> int:
         out += ticks(uri, args.ticks, 5.0)
         out += ticks(uri, args.ticks, 60.0)
         print("\n".join(out), flush=True)
+        if args.profile:
+            profile(uri)
         if args.minutes > 0:
             out = sustained(uri, args.minutes)
             print("\n".join(out), flush=True)
     finally:
-        fleet.stdin.close()  # type: ignore[union-attr]
+        fleet.terminate()
         fleet.wait(timeout=60)
     return 0
 

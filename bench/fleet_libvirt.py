@@ -2,7 +2,7 @@
 """Direct libvirt to 20 hosts: one FleetSource tick against the slowest host's own call.
 
     flock /tmp/xentui-lab.lock .venv/bin/python bench/fleet_libvirt.py [--hosts 20] [--domains 20] [--rounds 30]
-        [--extra remote|local]
+        [--extra remote|local] [--no-lab]
 
 The hosts: the fleet lab's three libvirtds (``qemu+tcp://127.0.0.N/system``, real KVM guests; ``scripts/fleet-lab
 up`` first, as root) and, to make up --hosts, libvirt test-driver hosts of --domains running domains each (the
@@ -34,10 +34,10 @@ from xentui.sources.fleet import FleetSource, HostSpec
 LAB = [f"qemu+tcp://127.0.0.{n}/system" for n in (2, 3, 4)]
 
 
-def hosts(count: int, domains: int, extra: str, tmp: Path) -> list[HostSpec]:
-    """The lab hosts that answer, then test-driver hosts up to ``count``."""
+def hosts(count: int, domains: int, extra: str, tmp: Path, lab: bool) -> list[HostSpec]:
+    """The lab hosts that answer (with ``lab``), then test-driver hosts up to ``count``."""
     specs = []
-    for n, uri in enumerate(LAB):
+    for n, uri in enumerate(LAB if lab else ()):
         try:
             open_source(uri).close()
         except SourceError as err:
@@ -65,10 +65,11 @@ def main() -> int:
     ap.add_argument("--domains", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--extra", choices=("remote", "local"), default="remote")
+    ap.add_argument("--no-lab", action="store_true", help="test-driver hosts only (with --extra local: no lab)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="xentui-fleet-libvirt-") as tmp:
         os.chmod(tmp, 0o755)
-        specs = hosts(args.hosts, args.domains, args.extra, Path(tmp))
+        specs = hosts(args.hosts, args.domains, args.extra, Path(tmp), not args.no_lab)
         own = {s.name: open_source(s.uri) for s in specs}
         fleet = FleetSource(specs, wait_s=10.0)
         try:

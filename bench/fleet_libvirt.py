@@ -76,7 +76,7 @@ def main() -> int:
             for source in own.values():  # first calls learn what the driver lacks
                 source.collect()
             fleet.collect()
-            ticks, slowest, whose, ratios, up = [], [], [], [], 0
+            ticks, slowest, whose, ratios, states = [], [], [], [], {}
             load_before = os.getloadavg()[0]
             for _ in range(args.rounds):
                 alone = {name: timed(source) for name, source in own.items()}
@@ -88,7 +88,9 @@ def main() -> int:
                 slowest.append(alone[worst])
                 whose.append(worst)
                 ratios.append(tick / alone[worst])
-                up = sum(p.state is HostState.UP for p in raw.parts)
+                for p in raw.parts:
+                    if p.state is not HostState.UP:
+                        states.setdefault(p.state.name, []).append(f"{p.name}: {p.reason}")
             load_after = os.getloadavg()[0]
         finally:
             fleet.close()
@@ -96,7 +98,7 @@ def main() -> int:
                 source.close()
     lab = sum(s.uri in LAB for s in specs)
     print(f"{len(specs)} hosts ({lab} fleet-lab libvirtds, {len(specs) - lab} test-driver hosts of {args.domains} "
-          f"domains, {args.extra}); {up} UP in the last tick; {args.rounds} rounds; load {load_before:.2f} before, "
+          f"domains, {args.extra}); {args.rounds} rounds; load {load_before:.2f} before, "
           f"{load_after:.2f} after")
     print("| what | median ms | min ms |\n|---|---|---|")
     print(f"| slowest host's own collect() in the round | {1e3 * statistics.median(slowest):.1f} | "
@@ -105,6 +107,8 @@ def main() -> int:
           f"{1e3 * min(ticks):.1f} |")
     print(f"| tick / slowest, per round: median {statistics.median(ratios):.2f}, quartiles "
           f"{statistics.quantiles(ratios, n=4)[0]:.2f}-{statistics.quantiles(ratios, n=4)[2]:.2f} | | |")
+    for state, why in states.items():
+        print(f"{state}: {len(why)} host-ticks of {len(specs) * args.rounds}, e.g. {why[0]}")
     print("slowest host per round: " + ", ".join(f"{n} x{whose.count(n)}" for n in sorted(set(whose))))
     return 0
 

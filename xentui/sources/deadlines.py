@@ -19,8 +19,7 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-BASE_CAP = 16  # calls running at once while watching one host (each holds one thread)
-CAP = BASE_CAP  # calls running at once in the whole process: raised by make_room (a fleet's hosts)
+CAP = 16  # calls running at once in the whole process (each holds one thread)
 QUICK_S = 5.0  # a call that must answer at once: list the domains, look one up, register for events
 THREAD_NAME = "xentui-call"
 
@@ -84,13 +83,6 @@ def start(fn: Callable[[], T], what: str = "libvirt call") -> Call[T]:
             _running.discard(call)
         raise AtCap(f"{what}: refused, no thread could be started") from None
     return call
-
-
-def make_room(calls: int) -> None:
-    """Lets ``calls`` more run at once (a fleet of N hosts: each host's worker makes its own calls)."""
-    global CAP
-    with _lock:
-        CAP = max(CAP, BASE_CAP + calls)
 
 
 def call(fn: Callable[[], T], deadline_s: float, what: str = "libvirt call") -> T:

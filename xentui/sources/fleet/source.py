@@ -26,7 +26,7 @@ from dataclasses import replace
 
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import DomainSample, HostPart, HostSample, HostState, RawSample
-from xentui.sources import deadlines, open_source, source_class
+from xentui.sources import open_source, source_class
 from xentui.sources.base import Source, SourceError
 from xentui.sources.fleet.config import HostSpec
 from xentui.sources.fleet.member import Member, Opener, stamped_part
@@ -68,7 +68,6 @@ class FleetSource(Source):
         self._clock = clock
         open_one = opener or (lambda spec: open_member(spec, readonly))
         self.members = tuple(Member(spec, open_one) for spec in specs)
-        deadlines.make_room(2 * len(specs))  # a host's tick and its placement or action call at once
         self._by_host = {m.name: m for m in self.members}  # part name -> its member (parts of a Prometheus too)
         kinds = [_kind(spec.uri) for spec in specs]
         # Class-level flags describe the kind of source; a fleet's kind is the set of its hosts' kinds.

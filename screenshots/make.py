@@ -41,6 +41,12 @@ SCENES = [
     ("charts-cache", (150, 44), {"ticks": 120, "cache": True}, ["slash", *"web-1", "enter", "h"]),
     ("main-history", (120, 30), {"ticks": 40}, []),
 ]
+# A synthetic fleet of five hosts (one down, one stale): the same screen every run.
+FLEET_SCENES = [
+    ("fleet-view", (120, 40), {}, []),
+    ("fleet-hosts", (120, 30), {}, ["f"]),
+    ("fleet-host-opened", (120, 40), {}, ["f", "down", "down", "enter"]),
+]
 # The bundled demo (real lab guests), paused on its last tick: the same screen every run.
 DEMO_SCENES = [
     ("demo-replay", (120, 30), {}, ["space", "end"]),
@@ -61,7 +67,12 @@ def demo_app():
 
 async def shoot(stem: str, size: tuple[int, int], settings: dict, keys: list[str]) -> Path:
     demo = stem.startswith("demo-")
-    app = demo_app() if demo else DemoScreenApp(**settings)
+    if stem.startswith("fleet-"):
+        from tests.ui.snapshot_fleet_app import FleetScreenApp
+
+        app = FleetScreenApp()
+    else:
+        app = demo_app() if demo else DemoScreenApp(**settings)
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.5 if demo else None)
         for key in keys:  # one at a time: a key may open a screen the next one is meant for
@@ -88,7 +99,7 @@ def main() -> int:
         return 1
     from xentui.recording.reader import demo_path
 
-    scenes = SCENES + (DEMO_SCENES if demo_path().exists() else [])
+    scenes = SCENES + FLEET_SCENES + (DEMO_SCENES if demo_path().exists() else [])
     for stem, size, settings, keys in scenes:
         svg = asyncio.run(shoot(stem, size, settings, keys))
         print(f"{svg.name}  {to_png(svg).name}")

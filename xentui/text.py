@@ -16,6 +16,7 @@ again.  No textual import here: batch output uses it too.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -83,3 +84,11 @@ def first_line(err: BaseException) -> str:
     """An exception's first line of text, or its type's name when it has none."""
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
+
+
+_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):[^@/?#]*@")
+
+
+def hide_password(uri: str) -> str:
+    """``uri`` with the password of its ``user:password@`` part shown as ``***`` (for messages)."""
+    return _PASSWORD.sub(r"\1:***@", uri)

@@ -18,7 +18,8 @@ class Tmux:
         self.tmux = ["tmux", "-L", self.session]
         settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
         command = " ".join(f"{k}={v}" for k, v in settings.items())
-        command += f" {sys.executable} -m xentui -c {URI} {args}"
+        connect = "" if f" {args}".count(" -c ") else f" -c {URI}"  # -c is repeatable: two would be a fleet
+        command += f" {sys.executable} -m xentui{connect} {args}"
         # xentui's exit status, written by the shell tmux runs it in: tmux itself can report a pane dead
         # before it has reaped the process, and then never give its status (seen with a fresh tmux server)
         self.status_file = tmp_path / f"{self.session}.status"

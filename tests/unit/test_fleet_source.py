@@ -162,6 +162,37 @@ def test_a_hung_host_never_delays_the_others(tmp_path: Path, closing: list[Sourc
     until(lambda: deadlines.running() <= calls_before, 15, "the call to the black hole returned")
 
 
+def test_a_hung_call_holds_one_tick_not_every_tick(tmp_path: Path, closing: list[Source]) -> None:
+    """The call that hangs is waited for once (its tick takes ``wait_s``); the ticks after it do not wait on it."""
+    hung = Fake()
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("hung", "fake://")], wait_s=2.0,
+                        opener=opener({"hung": hung}))
+    closing.append(fleet)
+    fleet.collect()
+    hung.hang.set()
+    try:
+        start = time.monotonic()
+        fleet.collect()
+        assert time.monotonic() - start >= 2.0  # the tick the hang began: waited for, once
+        for _ in range(3):
+            start = time.monotonic()
+            assert fleet.collect().parts[1].state is HostState.STALE
+            assert time.monotonic() - start < 1.0  # not waited for again
+    finally:
+        hung.release.set()
+        hung.hang.clear()
+
+
+def test_a_fleet_makes_room_for_its_hosts_calls(tmp_path: Path, closing: list[Source], monkeypatch) -> None:
+    monkeypatch.setattr(deadlines, "CAP", 16)
+    closing.append(FleetSource(driver_hosts(tmp_path, 1, 1, 1), wait_s=0.5))
+    assert deadlines.CAP == 3 * deadlines.PER_HOST
+    closing.append(FleetSource(driver_hosts(tmp_path, 1, 1), wait_s=0.5))
+    assert deadlines.CAP == 3 * deadlines.PER_HOST  # never lowered
+    closing.append(FleetSource([HostSpec(f"s{i}", "synthetic://1") for i in range(100)], wait_s=0.5))
+    assert deadlines.CAP == deadlines.MAX_CAP
+
+
 def test_the_poller_keeps_its_cadence_with_a_hung_host(tmp_path: Path) -> None:
     hung = Fake()
     hung.hang.set()
@@ -290,3 +321,19 @@ def test_naming_a_domains_host_is_replace_without_recomputing() -> None:
     for domain in SyntheticSource(count=20, cache=True).collect().domains:
         named = with_host(domain, "kvm-01")
         assert named == replace(domain, host="kvm-01") and named.io == domain.io and named.key.startswith("kvm-01/")
+
+
+def test_a_domains_stored_history_is_asked_of_its_own_host(tmp_path: Path, closing: list[Source]) -> None:
+    from xentui.sources.base import HistoryPoint
+
+    class Keeping(Fake):
+        def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
+            return [HistoryPoint(wall=seconds, cpu_pct=1.0, mem_kib=None)] if domain_key.startswith("keep/") else []
+
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("keep", "fake://")], wait_s=2.0,
+                        opener=opener({"keep": Keeping()}))
+    closing.append(fleet)
+    fleet.collect()
+    assert fleet.history(f"keep/{B_UUID}", 60.0) == [HistoryPoint(wall=60.0, cpu_pct=1.0, mem_kib=None)]
+    assert fleet.history("h0/whatever", 60.0) is None  # a libvirt host keeps none: this session's memory
+    assert fleet.history("nowhere/x", 60.0) is None

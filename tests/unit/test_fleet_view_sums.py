@@ -50,6 +50,17 @@ def test_committed_and_available_count_the_live_hosts_and_running_domains_only()
     assert sums.busy_pcpus == 2 * 0.5  # two running domains at 50 % of one pCPU each
 
 
+def test_a_migrating_domain_counts_once_and_a_host_of_unknown_size_is_left_out_and_said():
+    moving = dom(1.0, uuid=uuid(7), vcpus_current=4, mem_kib=4096)
+    shot = fleet(part("a", HostState.UP, moving),
+                 part("b", HostState.UP, replace(moving, state=DomainState.PAUSED), host=BIG),  # incoming copy
+                 part("p", HostState.UP, dom(1.0, uuid=uuid(8), vcpus_current=2, mem_kib=512),
+                      host=replace(HOST, pcpus=0, mem_total_kib=0)))  # a Prometheus target, no node_exporter
+    sums = fleet_sums(shot)
+    assert (sums.vcpus, sums.mem_kib) == (4, 4096)  # once, and the unsized host's domain left out
+    assert (sums.pcpus, sums.unsized) == (HOST.pcpus + BIG.pcpus, 1)
+
+
 def test_the_sick_come_first_worst_first():
     assert [h.name for h in sick_hosts(SHOT)] == ["c", "d", "e"]
     assert [h.name for h in host_order(SHOT)] == ["c", "d", "e", "a", "b"]

@@ -292,3 +292,21 @@ def test_a_prometheus_without_libvirt_exporters_says_so(serve):
     raw = source_of(serve(log)).collect()
     assert raw.parts == () and raw.domains == ()
     assert "scrapes no libvirt exporter" in raw.notices[0]
+
+
+def test_every_target_has_a_host_name_of_its_own():
+    """The address alone when unique; address:port when two exporters share an address; job/instance when two
+    jobs scrape the same instance (names are keys: the host list and routing need them unique)."""
+    source = PrometheusSource("prometheus+http://127.0.0.1:1")
+    try:
+        keys = {("libvirt", "10.0.0.1:9177"), ("libvirt", "10.0.0.2:9177"), ("xentui", "10.0.0.2:9300"),
+                ("libvirt", "10.0.0.3:9177"), ("libvirt-b", "10.0.0.3:9177")}
+        names = source._names(keys, keys)
+    finally:
+        source.close()
+    assert names[("libvirt", "10.0.0.1:9177")] == "10.0.0.1"
+    assert {names[("libvirt", "10.0.0.2:9177")], names[("xentui", "10.0.0.2:9300")]} == {"10.0.0.2:9177",
+                                                                                         "10.0.0.2:9300"}
+    assert {names[("libvirt", "10.0.0.3:9177")], names[("libvirt-b", "10.0.0.3:9177")]} == {
+        "libvirt/10.0.0.3:9177", "libvirt-b/10.0.0.3:9177"}
+    assert len(set(names.values())) == len(names)

@@ -87,3 +87,11 @@ def test_first_line_of_an_error_or_its_type_when_it_has_no_words():
 
     assert first_line(OSError("disk full\nmore")) == "disk full"
     assert first_line(ValueError("  \n")) == "ValueError"
+
+
+def test_a_uris_password_never_reaches_a_message():
+    from xentui.text import hide_password
+
+    assert hide_password("prometheus+http://me:hunter2@prom:99999/x") == "prometheus+http://me:***@prom:99999/x"
+    assert hide_password("qemu+ssh://root@kvm1/system") == "qemu+ssh://root@kvm1/system"
+    assert hide_password("prometheus+http://p:9090/q?a=b:c@d") == "prometheus+http://p:9090/q?a=b:c@d"

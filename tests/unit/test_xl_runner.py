@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import stat
 import threading
@@ -11,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from xentui import threads
 from xentui.sources import SourceError
 from xentui.sources.xen.xl import XlError, xl
-
-xl_module = importlib.import_module("xentui.sources.xen.xl")  # the package's ``xl`` is the function
 
 
 @pytest.fixture
@@ -80,7 +78,7 @@ def spawn_in_thread() -> tuple[threading.Thread, list[float]]:
 def test_a_spawn_waits_for_a_counter_read_in_progress(fake_xl):
     """The counter read holds SPAWNING from its clock reading to its hypercall: no fork falls between."""
     fake_xl("true")
-    with xl_module.SPAWNING:
+    with threads.SPAWNING:
         thread, started = spawn_in_thread()
         thread.join(0.2)
         assert thread.is_alive() and not started  # still waiting for the read
@@ -90,10 +88,10 @@ def test_a_spawn_waits_for_a_counter_read_in_progress(fake_xl):
 
 
 def test_a_counter_read_stuck_in_xenstore_does_not_stop_xl(fake_xl, monkeypatch):
-    monkeypatch.setattr(xl_module, "SPAWN_WAIT_S", 0.1)
+    monkeypatch.setattr(threads, "SPAWN_WAIT_S", 0.1)
     fake_xl("true")
-    with xl_module.SPAWNING:  # never released while xl runs
+    with threads.SPAWNING:  # never released while xl runs
         thread, started = spawn_in_thread()
         thread.join(10)
         assert started  # ran after SPAWN_WAIT_S anyway
-    assert not xl_module.SPAWNING.locked()
+    assert not threads.SPAWNING.locked()

@@ -19,9 +19,9 @@ from prometheus_client.registry import Collector
 
 from xentui.export.families import domain_families, host_families
 from xentui.model import RawSample
-from xentui.poller import Worker
 from xentui.sources import Source, SourceError
 from xentui.text import one_line
+from xentui.threads import Worker
 
 DEFAULT_DEADLINE_S = 5.0
 RENDER_S = 0.25  # of a scrape's deadline, kept for rendering (1000 domains: well under 1 s, bench/RESULTS.md)

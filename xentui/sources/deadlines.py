@@ -19,7 +19,9 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-CAP = 16  # calls running at once in the whole process (each holds one thread)
+CAP = 16  # calls running at once in the whole process (each holds one thread); a fleet raises it: allow_hosts()
+PER_HOST = 16  # ... for each host a fleet watches through libvirt
+MAX_CAP = 512
 QUICK_S = 5.0  # a call that must answer at once: list the domains, look one up, register for events
 THREAD_NAME = "xentui-call"
 
@@ -160,6 +162,14 @@ class Stretching:
             self.started = started
             return result
         raise NoAnswer(f"{self.who} did not answer within {2 * self.deadline_s:.1f} s")
+
+
+def allow_hosts(hosts: int) -> None:
+    """Room for ``hosts`` hosts' calls at once (a fleet's thread per host each make theirs): PER_HOST each, at
+    most MAX_CAP in all.  Never lowers the cap."""
+    global CAP
+    with _lock:
+        CAP = max(CAP, min(MAX_CAP, PER_HOST * hosts))
 
 
 def running() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xentui.model import DomainView, HostState, HostView, Snapshot
+from xentui.model import DomainState, DomainView, HostState, HostView, Snapshot
 
 SICK_ORDER = {HostState.DOWN: 0, HostState.STALE: 1, HostState.CONNECTING: 2, HostState.UP: 3}
 
@@ -20,11 +20,20 @@ class FleetSums:
     hosts: int
     by_state: dict[HostState, int]
     live: int  # hosts up
-    vcpus: int  # vCPUs of the active domains on live hosts
+    vcpus: int  # vCPUs of the active domains on live hosts whose pCPUs are known
     pcpus: int  # pCPUs of the live hosts
     busy_pcpus: float | None  # pCPUs' worth of CPU the live hosts' domains use now (None: no rates yet)
-    mem_kib: int  # memory of the active domains on live hosts
+    mem_kib: int  # memory of the active domains on live hosts whose memory is known
     mem_total_kib: int  # memory of the live hosts
+    unsized: int = 0  # live hosts of unknown size (Prometheus without node_exporter): left out of the sums
+
+
+def one_per_domain(views: Sequence[DomainView]) -> list[DomainView]:
+    """A migrating domain is on two hosts for a while (running on one, paused incoming on the other): the paused
+    copy is left out while a copy elsewhere is not paused.  Two copies not paused are two machines (a cloned
+    definition): both count."""
+    unpaused = {v.uuid for v in views if v.sample.state is not DomainState.PAUSED}
+    return [v for v in views if v.sample.state is not DomainState.PAUSED or v.uuid not in unpaused]
 
 
 def live_hosts(snapshot: Snapshot) -> dict[str, HostView]:
@@ -36,17 +45,20 @@ def fleet_sums(snapshot: Snapshot) -> FleetSums:
     for h in snapshot.hosts:
         by_state[h.state] += 1
     live = live_hosts(snapshot)
-    on_live = [v for v in snapshot.domains if v.host in live and v.sample.active]
+    on_live = one_per_domain([v for v in snapshot.domains if v.host in live and v.sample.active])
     rates = [v.rates.cpu_pct for v in on_live if v.rates.cpu_pct is not None]
+    with_cpus = {n for n, h in live.items() if h.host is not None and h.host.pcpus > 0}
+    with_mem = {n for n, h in live.items() if h.host is not None and h.host.mem_total_kib > 0}
     return FleetSums(
         hosts=len(snapshot.hosts),
         by_state=by_state,
         live=len(live),
-        vcpus=sum(v.sample.vcpus_current or 0 for v in on_live),
+        vcpus=sum(v.sample.vcpus_current or 0 for v in on_live if v.host in with_cpus),
         pcpus=sum(h.host.pcpus for h in live.values() if h.host is not None),
         busy_pcpus=sum(rates) / 100.0 if rates else None,
-        mem_kib=sum(v.sample.mem_kib or 0 for v in on_live),
+        mem_kib=sum(v.sample.mem_kib or 0 for v in on_live if v.host in with_mem),
         mem_total_kib=sum(h.host.mem_total_kib for h in live.values() if h.host is not None),
+        unsized=len(set(live) - (with_cpus & with_mem)),
     )
 
 
@@ -68,12 +80,11 @@ def host_snapshot(whole: Snapshot, name: str) -> Snapshot | None:
         return None
     why = () if view.state.live else (f"host {name} {view.state.value}" + (f": {view.reason}" if view.reason
                                                                            else "") + " (its rows are from before)",)
-    behind = () if view.behind_s is None else (f"figures {view.behind_s:.0f} s behind",)
     names = [h.name for h in whole.hosts]
     return Snapshot(seq=whole.seq, wall=whole.wall, interval_s=view.interval_s, host=view.host,
                     domains=tuple(d for d in whole.domains if d.host == name),
                     errors=why + own_messages(whole.errors, name, names),
-                    notices=behind + own_messages(whole.notices, name, names), pcpu_pct=view.pcpu_pct)
+                    notices=own_messages(whole.notices, name, names), pcpu_pct=view.pcpu_pct)
 
 
 def own_messages(messages: Sequence[str], name: str, names: Sequence[str]) -> tuple[str, ...]:

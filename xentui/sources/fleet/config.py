@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from xentui.model._fast_record import frozen_record
-from xentui.text import one_line, visible
+from xentui.text import hide_password, one_line, visible
 
 MAX_FILE_BYTES = 1 << 20
 MAX_HOSTS = 5000
@@ -102,19 +102,20 @@ def check_uri(uri: object, where: str) -> str:
     if len(uri) > MAX_URI:
         raise FleetFileError(f"{where}: uri is {len(uri)} characters; at most {MAX_URI}")
     if not (uri.isascii() and uri.isprintable()) or " " in uri:
-        raise FleetFileError(f"{where}: uri {visible(uri)!r} has spaces or control characters; {URI_HINT}")
+        shown = visible(hide_password(uri))
+        raise FleetFileError(f"{where}: uri {shown!r} has spaces or control characters; {URI_HINT}")
     scheme, sep, _ = uri.partition("://")
     if uri.startswith("synthetic://"):
         return uri
     if not sep or scheme.lower() not in SCHEMES:
-        raise FleetFileError(f"{where}: uri {uri!r} is not a libvirt or Prometheus URI; {URI_HINT}")
+        raise FleetFileError(f"{where}: uri {hide_password(uri)!r} is not a libvirt or Prometheus URI; {URI_HINT}")
     try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018  # raises on a bad port
     except ValueError as err:
-        raise FleetFileError(f"{where}: uri {uri!r}: {one_line(str(err))}; {URI_HINT}") from None
+        raise FleetFileError(f"{where}: uri {hide_password(uri)!r}: {one_line(str(err))}; {URI_HINT}") from None
     if scheme.lower() in PROMETHEUS and not parts.hostname:
-        raise FleetFileError(f"{where}: uri {uri!r} names no server; e.g. prometheus+http://127.0.0.1:9090")
+        raise FleetFileError(f"{where}: uri {hide_password(uri)!r} names no server; e.g. prometheus+http://127.0.0.1:9090")
     return uri
 
 

@@ -100,11 +100,11 @@ class Member:
 
     def start(self, now: float) -> concurrent.futures.Future[RawSample] | None:
         """Hand a collection to the member's thread unless one is in flight or a retry is not due yet;
-        the future to wait for (None: nothing to wait for)."""
-        if self._closed or (self._future is None and self.failure and now < self._retry_at):
+        the future to wait for (None: nothing to wait for: a call still in flight from an earlier tick was
+        already waited for once, so a hung host holds one tick, never every tick)."""
+        if self._closed or self._future is not None or (self.failure and now < self._retry_at):
             return None
-        if self._future is None:
-            self._future = self._worker.submit(self._work)
+        self._future = self._worker.submit(self._work)
         return self._future
 
     def harvest(self, now: float) -> None:

@@ -26,8 +26,8 @@ from dataclasses import replace
 
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import DomainSample, HostPart, HostSample, HostState, RawSample
-from xentui.sources import open_source, source_class
-from xentui.sources.base import Source, SourceError
+from xentui.sources import deadlines, open_source, source_class
+from xentui.sources.base import HistoryPoint, Source, SourceError
 from xentui.sources.fleet.config import HostSpec
 from xentui.sources.fleet.member import Member, Opener, stamped_part
 from xentui.text import one_line
@@ -70,6 +70,7 @@ class FleetSource(Source):
         self.members = tuple(Member(spec, open_one) for spec in specs)
         self._by_host = {m.name: m for m in self.members}  # part name -> its member (parts of a Prometheus too)
         kinds = [_kind(spec.uri) for spec in specs]
+        deadlines.allow_hosts(len(specs))  # every host's calls share the process-wide cap
         # Class-level flags describe the kind of source; a fleet's kind is the set of its hosts' kinds.
         self.CAN_ACT = any(k.CAN_ACT for k in kinds)  # type: ignore[misc]
         self.HAS_EVENTS = any(k.HAS_EVENTS for k in kinds)  # type: ignore[misc]
@@ -119,6 +120,12 @@ class FleetSource(Source):
         return HostSample(hostname=self.name, hypervisor="fleet", hypervisor_version="", uri=self.uri,
                           pcpus=sum(h.pcpus for h in up), mhz=0,
                           mem_total_kib=sum(h.mem_total_kib for h in up), mem_free_kib=sum(h.mem_free_kib for h in up))
+
+    def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
+        """The domain's host's own store (Prometheus), asked through that host's source."""
+        member = self._by_host.get(domain_key.rpartition("/")[0])
+        source = member.source if member is not None else None
+        return source.history(domain_key, seconds) if source is not None else None
 
     def reconnect(self) -> None:
         """After the fleet's SourceError (every host down): retry each host at the next collect."""

@@ -134,6 +134,7 @@ class PrometheusSource(Source):
             part = self._part(key, name, up.get(key), targets.get(key, {}), by_target.get(key, []), facts, now)
             if part is not None:
                 parts.append(part)
+        self._known = {k: v for k, v in self._known.items() if k in names}  # a target no longer scraped: forgotten
         if not parts:
             notices = (f"Prometheus at {self._client.base} scrapes no libvirt exporter (no libvirt_* or xentui_* "
                        "series, no job named libvirt or xentui)", *notices)
@@ -172,7 +173,10 @@ class PrometheusSource(Source):
         HOST names: the address alone when no other target has it, else ``address:port``."""
         wanted = sorted(k for k in keys if self._libvirt(k) or k in libvirt_now)
         addresses = [_address(instance) for _job, instance in wanted]
-        return {k: (a if addresses.count(a) == 1 else k[1]) or k[0] for k, a in zip(wanted, addresses, strict=True)}
+        names = [(a if addresses.count(a) == 1 else k[1]) or k[0] for k, a in zip(wanted, addresses, strict=True)]
+        # the same instance in two jobs (two exporters on one address:port is impossible; two jobs scraping one is
+        # not): job/instance, so every HOST name is unique
+        return {k: (f"{k[0]}/{k[1]}" if names.count(n) > 1 else n) for k, n in zip(wanted, names, strict=True)}
 
     def _node_facts(self, deadline: float) -> dict[str, dict[str, float]]:
         """node_exporter's facts by address (its own scrape interval: the newest values, not the window)."""

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from xentui.sources.base import SourceError
+from xentui.text import hide_password
 
 MIB = 1 << 20
 MAX_BYTES = 64 * MIB  # one answer (10,000 domains' last three scrapes: ~40 MiB)
@@ -41,13 +42,13 @@ def api_base(uri: str) -> str:
     scheme, sep, rest = uri.partition("+")
     parts = urlsplit(rest) if sep else None
     if scheme != "prometheus" or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SourceError(f"{uri!r} is not a Prometheus URI: write prometheus+http://HOST:9090 "
+        raise SourceError(f"{hide_password(uri)!r} is not a Prometheus URI: write prometheus+http://HOST:9090 "
                           "(or prometheus+https://HOST/path)")
     if parts.username is not None or parts.password is not None:  # never echoed: it holds a secret
         raise SourceError("a Prometheus URI carries no credentials: put basic_auth or bearer_token in the fleet "
                           "file, and write prometheus+http://HOST:9090[/path]")
     if parts.query or parts.fragment:
-        raise SourceError(f"{uri!r}: a Prometheus URI has no query or fragment: write "
+        raise SourceError(f"{hide_password(uri)!r}: a Prometheus URI has no query or fragment: write "
                           "prometheus+http://HOST:9090[/path]")
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 

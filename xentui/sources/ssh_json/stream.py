@@ -18,6 +18,7 @@ from collections import deque
 from typing import IO, Any
 
 from xentui import limits
+from xentui.threads import spawning
 
 MAX_STDERR_LINES = 20
 MAX_STDERR_LINE = 1024
@@ -37,8 +38,9 @@ class FrameStream:
         self._seq = 0
         self._ended: str | None = None
         self._stderr: deque[str] = deque(maxlen=MAX_STDERR_LINES)
-        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, start_new_session=True)
+        with spawning():
+            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, start_new_session=True)
         assert self._proc.stdout is not None and self._proc.stderr is not None
         threading.Thread(target=self._read, args=(self._proc.stdout,), name="xentui-stream", daemon=True).start()
         self._stderr_reader = threading.Thread(target=self._read_stderr, args=(self._proc.stderr,),

@@ -31,7 +31,6 @@ from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos import xen as xen_cache_qos  # a module: it imports .xl, so this package
 from xentui.sources.xen.libxenstat import FLAG_CALLS, Stat, Store, XenStat, XenStore, is_dom0, uuid_from_vm_path
 from xentui.sources.xen.xl import (
-    SPAWNING,
     VcpuPlacement,
     Xl,
     XlError,
@@ -40,6 +39,7 @@ from xentui.sources.xen.xl import (
     parse_xl_topology,
     xl,
 )
+from xentui.threads import SPAWNING
 
 __all__ = ["XenSource", "XenStat", "is_dom0"]
 

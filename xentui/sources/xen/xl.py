@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Callable
 
 from xentui.actions import Action, ActionParams
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, Pcpu
 from xentui.sources.base import SourceError
+from xentui.threads import spawning
 
 Xl = Callable[..., str]  # xl(*args, timeout=) -> its stdout; XlError when it refuses
 VcpuPlacement = dict[tuple[int, int], tuple[int | None, frozenset[int], frozenset[int]]]
@@ -23,23 +23,13 @@ class XlError(SourceError):
         self.message = message
 
 
-# Before CPython 3.12 the parent holds the GIL until its vfork()ed child has exec()ed: tens of ms on a slow dom0,
-# during which no other thread runs.  A counter read takes this lock around its clock reading and its hypercall,
-# so a spawn in another thread never falls between the two (that once made a busy 1-vCPU domain read 105 %).
-SPAWNING = threading.Lock()
-SPAWN_WAIT_S = 1.0  # a spawn waits at most this long for a counter read (one stuck in xenstore must not stop xl)
-
-
 def xl(*args: str, timeout: float = 30.0) -> str:
     """Run ``xl``; its last error line becomes an :class:`XlError` (SourceError when xl is missing or hangs)."""
-    locked = SPAWNING.acquire(timeout=SPAWN_WAIT_S)
     try:
-        proc = subprocess.Popen(["xl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with spawning():
+            proc = subprocess.Popen(["xl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     except FileNotFoundError:
         raise SourceError("xl not found: install Xen's tools (Debian: xen-utils)") from None
-    finally:
-        if locked:
-            SPAWNING.release()
     with proc:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)

@@ -18,6 +18,8 @@ from textual_plotext import PlotextPlot
 
 from xentui.history import CACHE_SERIES, History, Ring
 from xentui.model import Snapshot
+from xentui.sources.base import HistoryPoint, SourceError
+from xentui.text import one_line
 from xentui.ui.cache_render import status_words
 from xentui.ui.literal import markup
 from xentui.ui.views.base import LiveView
@@ -109,9 +111,30 @@ class ChartsScreen(LiveView):
 class DomainChartsScreen(ChartsScreen):
     """One domain: CPU % per vCPU, memory, network and disk rates."""
 
+    STORED_S = 3600.0  # a source that keeps history (Prometheus) is asked for this much of CPU and memory
+
     def __init__(self, key: str):
         super().__init__()
         self.key = key  # DomainView.key: the UUID (host/UUID in a fleet)
+        self.stored: list[HistoryPoint] | None = None  # the source's own history, once it has answered
+        self.stored_problem = ""
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.run_worker(self._ask_source(), exclusive=True)
+
+    async def _ask_source(self) -> None:
+        """The source's own store (Prometheus's query_range) for CPU and memory, in the poller's thread."""
+        source, key = self.xentui.source, self.key
+        try:
+            points = await self.xentui.poller.call(lambda: source.history(key, self.STORED_S))
+        except SourceError as err:
+            self.stored_problem = f"  history from the source failed: {one_line(str(err))}"
+            points = None
+        if points is not None and self.is_attached:
+            self.stored = points
+            if self.xentui.snapshot is not None:
+                self.show(self.xentui.snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
         history: History = self.xentui.history
@@ -126,13 +149,24 @@ class DomainChartsScreen(ChartsScreen):
         status = view.cache.status if view.cache is not None else ""
         why = status_words(status, self.xentui.context.attach_key) if status else snapshot.host.cache_monitoring
         no_cache = "" if dom.cache is not None else f"  Cache QoS: {(why or 'none for this domain').strip()}"
-        self.set_title(markup("[b]$name[/b]  history of the last $span  Esc: back$why", name=view.name, span=span,
-                            why=no_cache))
+        stored = self.stored
+        kept = f"; CPU and memory: the source's last {len(stored)} points" if stored else ""
+        self.set_title(markup("[b]$name[/b]  history of the last $span$kept  Esc: back$why$problem", name=view.name,
+                              span=span, kept=kept, why=no_cache, problem=self.stored_problem))
         cpu, mem, llc, net, disk, mbm = self.charts()
-        vcpus = sorted(dom.vcpus.items())
-        cpu.draw("CPU % per vCPU (of one pCPU)", times, [(f"vCPU {n}", ring.values()) for n, ring in vcpus],
-                 ylabel="%", ymax=100.0)
-        mem.draw("Memory (MiB)", times, [("current", s["mem_kib"].values())], scale=1024.0, ylabel="MiB")
+        if stored:  # the source's own store reaches further back than this session's memory
+            at = [p.wall for p in stored]
+            cpu.draw("CPU % (of one pCPU), from the source's store", at,
+                     [("domain", [math.nan if p.cpu_pct is None else p.cpu_pct for p in stored])], ylabel="%",
+                     ymax=100.0)
+            mem.draw("Memory (MiB), from the source's store", at,
+                     [("current", [math.nan if p.mem_kib is None else float(p.mem_kib) for p in stored])],
+                     scale=1024.0, ylabel="MiB")
+        else:
+            vcpus = sorted(dom.vcpus.items())
+            cpu.draw("CPU % per vCPU (of one pCPU)", times, [(f"vCPU {n}", ring.values()) for n, ring in vcpus],
+                     ylabel="%", ymax=100.0)
+            mem.draw("Memory (MiB)", times, [("current", s["mem_kib"].values())], scale=1024.0, ylabel="MiB")
         draw_rates(net, "Network", times, ("rx", s["net_rx_bytes_s"]), ("tx", s["net_tx_bytes_s"]))
         draw_rates(disk, "Disk", times, ("read", s["blk_rd_bytes_s"]), ("write", s["blk_wr_bytes_s"]))
         draw_cache(llc, mbm, times, dom.cache)

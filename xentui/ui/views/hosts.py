@@ -8,7 +8,7 @@ from textual.widgets import Footer, OptionList
 from textual.widgets.option_list import Option
 
 from xentui.model import HostView, Snapshot
-from xentui.text import one_line, visible
+from xentui.text import Visible, one_line, visible
 from xentui.ui.fleet import fleet_sums, host_order
 from xentui.ui.literal import literal, markup
 from xentui.ui.views.base import LiveView
@@ -24,18 +24,19 @@ def host_line(host: HostView, snapshot: Snapshot) -> str:
     vcpus = sum(d.sample.vcpus_current or 0 for d in mine)
     mem = sum(d.sample.mem_kib or 0 for d in mine)
     facts = host.host
-    cpus = f"{vcpus}/{facts.pcpus}" if facts else f"{vcpus}/-"
-    total = human_kib(facts.mem_total_kib) if facts else "-"
+    cpus = f"{vcpus}/{facts.pcpus or '-'}" if facts else f"{vcpus}/-"  # 0: the source does not say
+    total = human_kib(facts.mem_total_kib) if facts and facts.mem_total_kib else "-"
     why = f"  {one_line(host.reason)}" if host.reason and not host.state.live else ""
-    return (f"{host.state.value:<10} {set_cell_size(visible(host.name), NAME_CELLS)} "
-            f"{set_cell_size(visible(host.group), GROUP_CELLS)} {host.domains:>5} dom {cpus:>9} vCPU/pCPU "
-            f"{human_kib(mem) if facts else '-':>9} of {total:<9}{why}")
+    return Visible(f"{host.state.value:<10} {set_cell_size(visible(host.name), NAME_CELLS)} "  # made visible once
+                   f"{set_cell_size(visible(host.group), GROUP_CELLS)} {host.domains:>5} dom {cpus:>9} vCPU/pCPU "
+                   f"{human_kib(mem) if facts else '-':>9} of {total:<9}{why}")
 
 
 class HostsScreen(LiveView):
     """Every host of the fleet; Enter: that host alone (its header, its domains, its views and actions)."""
 
     TITLE_ID = "hosts-title"
+    _names: list[str] = []  # the hosts of the list shown, in its order
     DEFAULT_CSS = """
     HostsScreen #hosts-list { height: 1fr; border: none; padding: 0; text-wrap: nowrap; text-overflow: ellipsis; }
     """
@@ -53,19 +54,25 @@ class HostsScreen(LiveView):
         self.set_title(markup("[b]$hosts hosts[/b], $live up; the sick first.  Enter: that host alone   Esc: back",
                               hosts=sums.hosts, live=sums.live))
         options = self.query_one("#hosts-list", OptionList)
-        chosen = options.highlighted_option.id if options.highlighted_option is not None else None
+        chosen = self._chosen(options.highlighted_option)
         hosts = host_order(snapshot)
         options.clear_options()
-        options.add_options(Option(literal(host_line(h, snapshot)), id=h.name) for h in hosts)
-        names = [h.name for h in hosts]
-        options.highlighted = names.index(chosen) if chosen in names else (0 if names else None)
+        self._names = [h.name for h in hosts]  # option ids are positions: two hosts may share a name
+        options.add_options(Option(literal(host_line(h, snapshot)), id=str(i)) for i, h in enumerate(hosts))
+        options.highlighted = self._names.index(chosen) if chosen in self._names else (0 if hosts else None)
+
+    def _chosen(self, option: Option | None) -> str | None:
+        """The host an option (its id: a position in the list last shown) stands for."""
+        if option is None or option.id is None or not option.id.isdigit() or int(option.id) >= len(self._names):
+            return None
+        return self._names[int(option.id)]
 
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#hosts-list", OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        name = event.option.id
+        name = self._chosen(event.option)
         self.dismiss(None)
         if name is not None:
             self.xentui.fleet.enter(name)

@@ -9,7 +9,7 @@ from textual.content import Content
 
 from xentui.model import HostState, Snapshot
 from xentui.text import one_line
-from xentui.ui.fleet import fleet_sums, sick_hosts
+from xentui.ui.fleet import fleet_sums, live_hosts, one_per_domain, sick_hosts
 from xentui.ui.literal import literal, markup
 from xentui.ui.widgets.host_header import state_summary
 from xentui.units import human_kib
@@ -41,8 +41,12 @@ def fleet_lines(snapshot: Snapshot, *, mode_line: Content, alert: str | None = N
     lines.append(literal(
         f"CPU: {sums.vcpus} vCPUs on {sums.pcpus} pCPUs{_pct(sums.vcpus, sums.pcpus)}{busy}   "
         f"Mem: {human_kib(sums.mem_kib)} of {human_kib(sums.mem_total_kib)}{_pct(sums.mem_kib, sums.mem_total_kib)}"
-        f"   committed over {sums.live} live host{'s' if sums.live != 1 else ''}"))
-    lines.append(state_summary(snapshot.domains))
+        f"   committed over {sums.live} live host{'s' if sums.live != 1 else ''}"
+        + (f" ({sums.unsized} of unknown size left out)" if sums.unsized else "")))
+    live = live_hosts(snapshot)  # as the sums: the rows of hosts not up are from before
+    old_rows = sum(1 for d in snapshot.domains if d.host not in live)
+    lines.append(state_summary(one_per_domain([d for d in snapshot.domains if d.host in live]))
+                 + literal(f"   (+{old_rows} rows from hosts not up)" if old_rows else ""))
     ill = sick_hosts(snapshot)
     for host in ill[:MAX_SICK]:
         group = f" ({host.group})" if host.group else ""

@@ -96,10 +96,10 @@ class HostHeader(Widget):
         lines = [
             markup("[b]$host[/b]  $hypervisor $version  $clock$up   ", host=h.hostname, hypervisor=h.hypervisor,
                    version=h.hypervisor_version, clock=clock, up=up) + mode_line,
-            markup("CPUs: $pcpus @ ${mhz}MHz   CPU(%) = $mode ([b]$key[/b] toggles)", pcpus=h.pcpus, mhz=h.mhz,
-                   mode=cpu_text, key=ctx.cpu_key),
+            markup("CPUs: $pcpus @ $mhz   CPU(%) = $mode ([b]$key[/b] toggles)", pcpus=h.pcpus or "-",
+                   mhz=f"{h.mhz}MHz" if h.mhz else "-", mode=cpu_text, key=ctx.cpu_key),
             literal(f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, "
-                    f"{human_kib(h.mem_free_kib)} free"),
+                    f"{human_kib(h.mem_free_kib)} free" if h.mem_total_kib else "Mem: - (the source does not say)"),
         ]
         if alert:
             lines.insert(1, markup("[b $level-crit]$alert[/]", alert=one_line(alert)))

@@ -1,7 +1,8 @@
 """Live migration to another libvirt host, and the job's progress while it runs.
 
-The migration is peer-to-peer (``virDomainMigrateToURI3`` with LIVE | PEER2PEER): the source host's libvirtd
-connects to the destination's URI itself, so xentui holds no second connection and the job survives a slow
+The migration is peer-to-peer (``virDomainMigrateToURI3`` with LIVE | PEER2PEER, and the domain's definition
+moved with it: UNDEFINE_SOURCE, PERSIST_DEST when persistent): the source host's libvirtd connects to the
+destination's URI itself, so xentui holds no second connection and the job survives a slow
 client.  The call blocks for the migration's duration: it runs in a thread of its own (never a tick's, never
 the event loop's), given MIGRATE_DEADLINE_S, past which the job is aborted (``abortJob``).  While it runs, the
 thread that waits for it reads ``jobStats()`` every POLL_S under a deadline, and every libvirt source of this
@@ -29,7 +30,10 @@ MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy gu
 POLL_S = 0.25  # the job's figures are read this often while it runs
 READ_S = 1.0  # each read given this long (a hung one is not asked again until it returns)
 ABORT_GRACE_S = 30.0  # after abortJob, how long the migration call is given to return
-FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+# Once it has moved, the domain is defined on its new host only: a copy left defined (shut off) on the old host
+# could be started there too, two machines on one shared disk.  (Undefining happens on success only.)
+FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+PERSISTENT = libvirt.VIR_MIGRATE_PERSIST_DEST  # added for a persistent domain: it stays persistent (not transient)
 
 _lock = threading.Lock()
 _migrating: dict[str, list[Any]] = {}  # uuid -> [destination URI, its last JobSample], for this process's migrations
@@ -81,6 +85,8 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
     what = f"migrate {domain.name} to {dest_name}"
     try:
         dom = deadlines.call(lambda: conn.lookupByUUIDString(domain.uuid), deadlines.QUICK_S, f"look up {domain.name}")
+        flags = FLAGS | (PERSISTENT if deadlines.call(dom.isPersistent, deadlines.QUICK_S,
+                                                      f"ask whether {domain.name} is persistent") == 1 else 0)
     except libvirt.libvirtError as err:
         raise ActionError(f"{what}: {error_line(err)}; nothing done") from None
     except deadlines.NoAnswer as err:
@@ -90,7 +96,7 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
             raise ActionError(f"{what}: a migration of it is already running; nothing done")
         _migrating[domain.uuid] = [dest_uri, None]
     try:
-        call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, FLAGS), what)
+        call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, flags), what)
         _follow(dom, domain.uuid, call, time.monotonic() + deadline_s)
         if not call.done():
             raise ActionError(f"{what}: not done within {deadline_s:g} s; {_abort(dom, call)}")

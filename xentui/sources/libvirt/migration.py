@@ -4,7 +4,8 @@ The migration is peer-to-peer (``virDomainMigrateToURI3`` with LIVE | PEER2PEER,
 moved with it: UNDEFINE_SOURCE, PERSIST_DEST when persistent): the source host's libvirtd connects to the
 destination's URI itself, so xentui holds no second connection and the job survives a slow
 client.  The call blocks for the migration's duration: it runs in a thread of its own (never a tick's, never
-the event loop's), given MIGRATE_DEADLINE_S, past which the job is aborted (``abortJob``).  While it runs, the
+the event loop's), given MIGRATE_DEADLINE_S (longer for a big guest: :func:`deadline_for`), past which the job
+is aborted (``abortJob``).  While it runs, the
 thread that waits for it reads ``jobStats()`` every POLL_S under a deadline, and every libvirt source of this
 process that lists the domain (the source host, and the destination's paused incoming domain) shows the last
 figures in its tick (:func:`with_jobs`): a tick makes no call for them.
@@ -26,7 +27,8 @@ from xentui.model import DomainSample, DomainState, JobSample
 from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
 
-MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge)
+MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge) ...
+MIN_RATE_BYTES_S = 32 << 20  # ... unless its memory needs longer at this rate (64 GiB: 34 min at 32 MiB/s)
 POLL_S = 0.25  # the job's figures are read this often while it runs
 READ_S = 1.0  # each read given this long (a hung one is not asked again until it returns)
 ABORT_GRACE_S = 30.0  # after abortJob, how long the migration call is given to return
@@ -78,11 +80,20 @@ def with_jobs(samples: tuple[DomainSample, ...], uri: str) -> tuple[DomainSample
     return tuple(out)
 
 
+def deadline_for(domain: DomainSample) -> float:
+    """How long the migration of ``domain`` is given: MIGRATE_DEADLINE_S, or its memory at MIN_RATE_BYTES_S when
+    that is longer (a big guest on a slow link is not aborted for its size)."""
+    kib = max(domain.maxmem_kib or 0, domain.mem_kib or 0)
+    return max(MIGRATE_DEADLINE_S, kib * 1024 / MIN_RATE_BYTES_S)
+
+
 def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_name: str,
-            deadline_s: float = MIGRATE_DEADLINE_S) -> None:
+            deadline_s: float | None = None) -> None:
     """Live-migrate ``domain`` to ``dest_uri``, blocking until done (call it from a worker thread); ActionError
-    (one line, libvirt's words) when it fails, the domain then still on its host; aborted past ``deadline_s``."""
+    (one line, libvirt's words) when it fails, the domain then still on its host; aborted past ``deadline_s``
+    (default: :func:`deadline_for`)."""
     what = f"migrate {domain.name} to {dest_name}"
+    deadline_s = deadline_for(domain) if deadline_s is None else deadline_s
     try:
         dom = deadlines.call(lambda: conn.lookupByUUIDString(domain.uuid), deadlines.QUICK_S, f"look up {domain.name}")
         flags = FLAGS | (PERSISTENT if deadlines.call(dom.isPersistent, deadlines.QUICK_S,

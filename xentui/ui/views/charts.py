@@ -197,7 +197,8 @@ class HostChartsScreen(ChartsScreen):
         cpu, mem, llc, net, disk, mbm = self.charts()
         cpu.draw("CPU busy (% of the whole host)", times, [("busy", h["cpu_pct"].values())], ylabel="%",
                  ymax=100.0)
-        mem.draw(f"Memory used (GiB of {host.mem_total_kib / (1 << 20):.1f})", times,
+        size = f"of {host.mem_total_kib / (1 << 20):.1f}" if host.mem_total_kib else "of - : the source does not say"
+        mem.draw(f"Memory used (GiB {size})", times,
                  [("used", h["mem_used_kib"].values())], scale=float(1 << 20), ylabel="GiB")
         draw_rates(net, "Network, all domains", times, ("rx", h["net_rx_bytes_s"]), ("tx", h["net_tx_bytes_s"]))
         draw_rates(disk, "Disk, all domains", times, ("read", h["blk_rd_bytes_s"]), ("write", h["blk_wr_bytes_s"]))

@@ -103,7 +103,8 @@ def measure(specs: list[HostSpec], rounds: int, servers: list[int]) -> dict[str,
 def _measure(specs: list[HostSpec], rounds: int, servers: list[int]) -> dict[str, list]:
     own = {s.name: open_source(s.uri) for s in specs}
     fleet = FleetSource(specs, wait_s=10.0)
-    got: dict[str, list] = {k: [] for k in ("tick", "slowest", "whose", "ratio", "client", "server", "down")}
+    got: dict[str, list] = {k: [] for k in ("tick", "slowest", "whose", "ratio", "client", "server", "down", "inside",
+                                            "ratio_inside")}
     try:
         for source in own.values():  # first calls learn what the driver lacks
             source.collect()
@@ -121,6 +122,9 @@ def _measure(specs: list[HostSpec], rounds: int, servers: list[int]) -> dict[str
             got["slowest"].append(alone[worst])
             got["whose"].append(worst)
             got["ratio"].append(tick / alone[worst])
+            inside = max(m.took_s for m in fleet.members if m.fresh)  # the slowest host's collect in this tick
+            got["inside"].append(inside)
+            got["ratio_inside"].append(tick / inside)
             got["down"] += [f"{p.state.name} {p.name}: {p.reason}" for p in raw.parts if p.state is not HostState.UP]
     finally:
         fleet.close()
@@ -135,6 +139,7 @@ def report(got: dict[str, list], what: str, rounds: int, hosts_n: int, load: tup
     print("| what | median ms | quartiles ms |\n|---|---|---|")
     for key, label in (("slowest", "slowest host's own collect() in the round"),
                        ("tick", f"FleetSource.collect() of all {hosts_n}"),
+                       ("inside", "slowest host's collect() inside that tick (its thread)"),
                        ("client", "this process's CPU during the tick"),
                        ("server", "the hosts' libvirtds' CPU during the tick")):
         if key == "server" and not any(got[key]):
@@ -144,6 +149,9 @@ def report(got: dict[str, list], what: str, rounds: int, hosts_n: int, load: tup
     print(f"| tick / slowest, per round: median {statistics.median(got['ratio']):.2f}, quartiles "
           f"{q[0]:.2f}-{q[2]:.2f}; medians' ratio "
           f"{statistics.median(got['tick']) / statistics.median(got['slowest']):.2f} | | |")
+    q = statistics.quantiles(got["ratio_inside"], n=4)
+    print(f"| tick / slowest host's collect inside it, per round: median {statistics.median(got['ratio_inside']):.2f}"
+          f", quartiles {q[0]:.2f}-{q[2]:.2f} | | |")
     if got["down"]:
         print(f"not UP: {len(got['down'])} host-ticks of {hosts_n * rounds}, e.g. {got['down'][0]}")
     whose = got["whose"]

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import fcntl
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -169,6 +170,8 @@ def main() -> int:
                     help="N real libvirtds of their own (as root; brought up and torn down here)")
     args = ap.parse_args()
     if args.real_hosts:
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # as ^C does: the hosts are torn down on the way out
+            signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
         try:
             with many.running(args.real_hosts) as real:
                 specs = [HostSpec(h.name, h.uri) for h in real]

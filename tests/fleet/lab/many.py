@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,13 +50,25 @@ def up(wanted: tuple[HostSpec, ...], log=print) -> tuple[HostSpec, ...]:
     taken = [h.address for h in wanted if procs.tcp_open(h.address, hosts.LIBVIRTD_PORT, timeout=1)]
     if taken:
         raise LabError(f"something listens on port {hosts.LIBVIRTD_PORT} of {', '.join(taken)} already: stop it")
+    began = time.monotonic()
     ROOT.mkdir(parents=True, exist_ok=True)
     hosts.write_images(wanted[0].shared)
     with ThreadPoolExecutor(PARALLEL) as pool:
         list(pool.map(_start, wanted))
     guests = sum(len(h.guests) for h in wanted)
-    log(f"bench hosts: {len(wanted)} libvirtds up on {wanted[0].address}-{wanted[-1].address}, {guests} guests")
+    log(f"bench hosts: {len(wanted)} libvirtds up on {wanted[0].address}-{wanted[-1].address}, {guests} guests, "
+        f"in {time.monotonic() - began:.0f} s; {rss_mib(wanted):.0f} MiB resident in all")
     return wanted
+
+
+def rss_mib(running: tuple[HostSpec, ...]) -> float:
+    """Resident memory of every process of these hosts (libvirtds, virtlogds, guests' QEMUs), MiB."""
+    kib = 0
+    for pid in (pid for h in running for pid in hosts.namespace_pids(h)):
+        with contextlib.suppress(OSError, ValueError, StopIteration):
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            kib += int(next(line for line in status if line.startswith("VmRSS:")).split()[1])
+    return kib / 1024
 
 
 def _start(h: HostSpec) -> None:

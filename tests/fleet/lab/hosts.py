@@ -17,7 +17,7 @@ from pathlib import Path
 from xentui import lab as guests_lab
 
 from . import procs
-from .layout import LIBVIRT_DIRS, LIBVIRTD, SHARED, SHARED_IN_HOST, VIRTLOGD, HostSpec, link
+from .layout import LIBVIRT_DIRS, SHARED, HostSpec, link
 from .procs import LabError
 
 LIBVIRTD_PORT = 16509
@@ -44,7 +44,7 @@ def virsh(h: HostSpec, *args: str, timeout: float = 20.0, check: bool = True) ->
 
 def libvirtd_pid(h: HostSpec) -> int | None:
     pid = holder(h)
-    return None if pid is None else procs.read_pid(h.run_file(pid, "libvirtd.pid"), LIBVIRTD)
+    return None if pid is None else procs.read_pid(h.run_file(pid, "libvirtd.pid"), h.daemon("libvirtd"))
 
 
 def answers(h: HostSpec) -> bool:
@@ -77,14 +77,14 @@ def _mount_script(h: HostSpec) -> str:
     lines = ["set -e", "mount -t tmpfs -o mode=0755 xtlab-run /run", "mkdir -p /run/lock"]
     lines += [f"mount --bind {h.dir / d} {p}" for d, p in zip(
         LIBVIRT_DIRS, ("/var/lib/libvirt", "/etc/libvirt", "/var/log/libvirt", "/var/cache/libvirt"), strict=True)]
-    lines += [f"mkdir -p {SHARED_IN_HOST}", f"mount --bind {SHARED} {SHARED_IN_HOST}", f"hostname {h.hostname}"]
+    lines += [f"mkdir -p {h.images}", f"mount --bind {h.shared} {h.images}", f"hostname {h.hostname}"]
     return "\n".join(lines)
 
 
 def start_namespace(h: HostSpec) -> int:
     """The holder process of a fresh namespace, set up (mounts, hostname); its pid."""
     _write_config(h)
-    sleep = link(h.holder_name, "/usr/bin/sleep")
+    sleep = link(h.holder_name, "/usr/bin/sleep", h.root / "bin")
     pid = procs.spawn(["unshare", "-m", "-u", "--propagation", "private", "--", sleep, "infinity"],
                       h.dir / "ns.log")
     procs.wait_for(f"{h.name}: namespace holder", lambda: procs.comm(pid) == h.holder_name, 10)
@@ -102,10 +102,10 @@ def start_libvirtd(h: HostSpec, timeout: float = 60.0) -> None:
     pid = holder(h)
     if pid is None:
         raise LabError(f"{h.name}: no namespace to start libvirtd in")
-    if procs.read_pid(h.run_file(pid, "virtlogd.pid"), VIRTLOGD) is None:
-        nsenter(h, link(VIRTLOGD, "/usr/sbin/virtlogd"), "-d")
+    if procs.read_pid(h.run_file(pid, "virtlogd.pid"), h.daemon("virtlogd")) is None:
+        nsenter(h, link(h.daemon("virtlogd"), "/usr/sbin/virtlogd", h.root / "bin"), "-d")
     if libvirtd_pid(h) is None:
-        nsenter(h, link(LIBVIRTD, "/usr/sbin/libvirtd"), "-d", "--listen", timeout=timeout)
+        nsenter(h, link(h.daemon("libvirtd"), "/usr/sbin/libvirtd", h.root / "bin"), "-d", "--listen", timeout=timeout)
     procs.wait_for(f"{h.name}: libvirtd answering on {h.uri}", lambda: answers(h), timeout, interval=0.2)
 
 
@@ -116,12 +116,12 @@ def kill_libvirtd(h: HostSpec, timeout: float = 15.0) -> None:
         procs.terminate([pid], timeout)
 
 
-def write_images() -> None:
+def write_images(shared: Path = SHARED) -> None:
     for kind in guests_lab.BOOT_CODE:
-        path = SHARED / f"{kind}.img"
+        path = shared / f"{kind}.img"
         data = guests_lab.boot_sector_image(kind)
         if not path.exists() or path.read_bytes() != data:
-            SHARED.mkdir(parents=True, exist_ok=True)
+            shared.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
 
@@ -133,14 +133,13 @@ _CREATING = threading.Lock()
 def start_guests(h: HostSpec, virt_type: str) -> str:
     """Boot the host's missing guests; the virt type that worked (``kvm``, else ``qemu``: TCG)."""
     running = running_guests(h)
-    for kind, vcpus in h.guests:
-        name = h.guest_name(kind)
+    for name, kind, vcpus in h.guest_list():
         if name in running:
             continue
         for vt in (virt_type, "qemu") if virt_type == "kvm" else (virt_type,):
             xml = h.dir / f"{name}.xml"
             xml.write_text(guests_lab.guest_xml(name, kind, vcpus=vcpus, virt_type=vt,
-                                                image=SHARED_IN_HOST / f"{kind}.img"))
+                                                image=h.images / f"{kind}.img"))
             with _CREATING:
                 done = procs.run("virsh", "-c", h.uri, "create", str(xml), timeout=60, check=False)
             if done.returncode == 0:

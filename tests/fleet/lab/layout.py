@@ -27,11 +27,23 @@ SCRAPE_SECONDS = 2
 class HostSpec:
     name: str  # h2
     n: int  # its address is 127.0.0.n
-    guests: tuple[tuple[str, int], ...]  # (xentui.lab kind, vCPUs)
+    guests: tuple[tuple[str, int], ...]  # (xentui.lab kind, vCPUs); a kind repeated: h2-idle, h2-idle2, ...
+    root: Path = STATE  # where its state (and its daemons' named links) live
+    prefix: str = "xtlab"  # its processes' and hostname's prefix (bench hosts have their own: never the lab's)
+    images: Path = SHARED_IN_HOST  # the image directory inside the host
 
     @property
     def hostname(self) -> str:
-        return f"xtlab-{self.name}"
+        return f"{self.prefix}-{self.name}"
+
+    @property
+    def shared(self) -> Path:
+        """The image directory seen from the root namespace."""
+        return self.root / "shared"
+
+    def daemon(self, what: str) -> str:
+        """The name the host's ``what`` (libvirtd, virtlogd) runs under."""
+        return f"{self.prefix}-{what}"
 
     @property
     def address(self) -> str:
@@ -50,15 +62,21 @@ class HostSpec:
     def exporter(self) -> str:
         return f"{self.address}:{EXPORTER_PORT}"
 
-    def guest_name(self, kind: str) -> str:
-        return f"{self.name}-{kind}"
+    def guest_list(self) -> tuple[tuple[str, str, int], ...]:
+        """(name, kind, vCPUs) of each guest: ``h2-busy``; a kind's second guest ``h2-busy2``."""
+        seen: dict[str, int] = {}
+        out = []
+        for kind, vcpus in self.guests:
+            seen[kind] = seen.get(kind, 0) + 1
+            out.append((f"{self.name}-{kind}" + (str(seen[kind]) if seen[kind] > 1 else ""), kind, vcpus))
+        return tuple(out)
 
     def guest_names(self) -> tuple[str, ...]:
-        return tuple(self.guest_name(kind) for kind, _ in self.guests)
+        return tuple(name for name, _kind, _vcpus in self.guest_list())
 
     @property
     def dir(self) -> Path:
-        return STATE / self.name
+        return self.root / self.name
 
     @property
     def holder_pidfile(self) -> Path:
@@ -66,7 +84,7 @@ class HostSpec:
 
     @property
     def holder_name(self) -> str:
-        return f"xtlab-{self.name}-ns"
+        return f"{self.prefix}-{self.name}-ns"
 
     def run_file(self, holder: int, name: str) -> Path:
         """A file of the host's private /run, seen from outside through its holder process."""
@@ -83,11 +101,11 @@ LIBVIRTD, VIRTLOGD, SSHD = "xtlab-libvirtd", "xtlab-virtlogd", "xtlab-sshd"
 PROM_NAME = "xtlab-prom"
 
 
-def link(name: str, target: str) -> str:
-    """BIN/name, a symlink to ``target``: exec'd through it, the process is called ``name``."""
-    path = BIN / name
+def link(name: str, target: str, bin_dir: Path = BIN) -> str:
+    """bin_dir/name, a symlink to ``target``: exec'd through it, the process is called ``name``."""
+    path = bin_dir / name
     if not path.is_symlink() or os.readlink(path) != target:
-        BIN.mkdir(parents=True, exist_ok=True)
+        bin_dir.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         path.symlink_to(target)
     return str(path)

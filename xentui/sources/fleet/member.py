@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 
@@ -68,6 +69,7 @@ class Member:
         self.cur: RawSample | None = None
         self.fresh = False  # answered during the fleet's current tick
         self.failure = ""  # why the last call failed ("" when it answered)
+        self.took_s = 0.0  # how long the last collection took in the member's thread (open or reconnect included)
         self._retry_at = 0.0
         self._attempt = 0
         self._broken = False  # the source failed: reconnect before the next collect
@@ -79,6 +81,13 @@ class Member:
     # --- in the member's own thread ---------------------------------------------------------------------------
 
     def _work(self) -> RawSample:
+        began = time.monotonic()
+        try:
+            return self._collect()
+        finally:
+            self.took_s = time.monotonic() - began
+
+    def _collect(self) -> RawSample:
         source = self.source
         if source is None:
             source = self._opener(self.spec)

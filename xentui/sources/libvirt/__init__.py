@@ -67,6 +67,7 @@ class LibvirtSource(Source):
         self._acting = actions.Acting()
         self._replaced: set[str] = set()  # acted on (from another thread): read their placement again
         self._memory = NodeMemory()
+        self._tick_memory: tuple[int, int] | None = None  # read with this tick's statistics, in the same call
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
@@ -173,6 +174,9 @@ class LibvirtSource(Source):
         """(total, free) KiB of the hypervisor's host."""
         if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
             return local_machine.memory_kib()
+        if (memory := self._tick_memory) is not None:
+            self._tick_memory = None
+            return self._memory.took(memory)
         return self._memory.now(lambda: self._bounded("memory", lambda: self._memory.read(self.conn)), self.uri)
 
     def _read_placement(self, filled: Filled) -> None:
@@ -195,7 +199,7 @@ class LibvirtSource(Source):
         if self.bulk_supported is False:
             return None
         try:
-            records: Listed = self._within_deadline(lambda: self.conn.getAllDomainStats(STATS, STATS_FLAGS))
+            records, self._tick_memory = self._within_deadline(functools.partial(self._stats_and_memory, self.conn))
         except libvirt.libvirtError as err:
             if err.get_error_code() not in UNSUPPORTED:
                 raise
@@ -203,6 +207,17 @@ class LibvirtSource(Source):
             return None
         self.bulk_supported = True
         return records
+
+    def _stats_and_memory(self, conn: libvirt.virConnect) -> tuple[Listed, tuple[int, int] | None]:
+        """The bulk statistics, then the host's memory in the same bounded call: one thread a tick, not two
+        (None: read locally, or it failed here; then it is asked on its own, as without a bulk call)."""
+        records = conn.getAllDomainStats(STATS, STATS_FLAGS)
+        if self._local_pcpus:
+            return records, None
+        try:
+            return records, self._memory.read(conn)
+        except libvirt.libvirtError:
+            return records, None
 
     def _listed(self) -> Listed:
         """Fallback when there is no bulk call: every domain, with no statistics yet."""

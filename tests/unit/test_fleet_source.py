@@ -19,7 +19,7 @@ from xentui.actions import Action, ActionError, perform
 from xentui.model import DomainState, HostPart, HostState, RawSample, Snapshot, build_snapshot
 from xentui.poller import Poller
 from xentui.sources import deadlines
-from xentui.sources.base import Source, SourceError
+from xentui.sources.base import HistoryPoint, Source, SourceError
 from xentui.sources.fleet import FleetSource, HostSpec
 from xentui.sources.fleet.source import open_member
 
@@ -280,6 +280,12 @@ def test_actions_and_interest_go_to_the_domains_host(tmp_path: Path, closing: li
 def test_a_source_with_parts_is_flattened_and_goes_stale_as_one(closing: list[Source]) -> None:
     """A Prometheus-like member: its hosts join the fleet's, their domains named after them."""
     class Many(Fake):
+        asked: list[tuple[str, float]] = []
+
+        def history(self, domain_key: str, seconds: float) -> list[HistoryPoint]:
+            self.asked.append((domain_key, seconds))
+            return [HistoryPoint(1.0, 5.0, 1024)]
+
         def collect(self) -> RawSample:
             one = super().collect()
             parts = tuple(HostPart(n, HostState.UP, cur=one) for n in ("p1", "p2"))
@@ -293,6 +299,9 @@ def test_a_source_with_parts_is_flattened_and_goes_stale_as_one(closing: list[So
     assert [(p.name, p.group, p.state) for p in sample.parts] == [
         ("p2", "", HostState.UP), ("p1", "dc1", HostState.UP), ("p2@prom", "dc1", HostState.UP)]  # a name clash
     assert sorted(d.host for d in sample.domains if d.name == "b-web") == ["p1", "p2@prom"]
+    renamed = next(d for d in sample.domains if d.host == "p2@prom")
+    assert fleet.history(renamed.key, 60) == [HistoryPoint(1.0, 5.0, 1024)]
+    assert many.asked == [(f"p2/{renamed.uuid}", 60)]  # the name the Prometheus source knows, not p2@prom
     many.hang.set()
     try:
         assert [p.state for p in fleet.collect().parts] == [HostState.UP, HostState.STALE, HostState.STALE]

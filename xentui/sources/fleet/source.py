@@ -70,6 +70,7 @@ class FleetSource(Source):
         open_one = opener or (lambda spec: open_member(spec, readonly))
         self.members = tuple(Member(spec, open_one) for spec in specs)
         self._by_host = {m.name: m for m in self.members}  # part name -> its member (parts of a Prometheus too)
+        self._own_name: dict[str, str] = {}  # a renamed part (``p2@prom``) -> the name its member knows it by
         kinds = [_kind(spec.uri) for spec in specs]
         deadlines.allow_hosts(len(specs))  # every host's calls share the process-wide cap
         # Class-level flags describe the kind of source; a fleet's kind is the set of its hosts' kinds.
@@ -100,15 +101,18 @@ class FleetSource(Source):
     def _parts(self) -> tuple[HostPart, ...]:
         parts: list[HostPart] = []
         by_host: dict[str, Member] = {}
+        own_name: dict[str, str] = {}
         for member in self.members:
             for part in member.parts(self.wait_s):
                 if part.name in by_host:  # a Prometheus target named like another host: renamed (rare: named again)
+                    own = part.name
                     part = stamped_part(replace(part, name=f"{part.name}@{member.name}"))
                     if part.name in by_host:
                         continue
+                    own_name[part.name] = own
                 by_host[part.name] = member
                 parts.append(part)
-        self._by_host = by_host
+        self._by_host, self._own_name = by_host, own_name
         return tuple(parts)
 
     def _all_down(self) -> str:
@@ -123,10 +127,13 @@ class FleetSource(Source):
                           mem_total_kib=sum(h.mem_total_kib for h in up), mem_free_kib=sum(h.mem_free_kib for h in up))
 
     def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
-        """The domain's host's own store (Prometheus), asked through that host's source."""
-        member = self._by_host.get(domain_key.rpartition("/")[0])
+        """The domain's host's own store (Prometheus), asked through that host's source, under the host's name
+        as that source knows it (a renamed part's own)."""
+        host, _, uuid = domain_key.rpartition("/")
+        member = self._by_host.get(host)
         source = member.source if member is not None else None
-        return source.history(domain_key, seconds) if source is not None else None
+        own = f"{self._own_name.get(host, host)}/{uuid}"
+        return source.history(own, seconds) if source is not None else None
 
     def reconnect(self) -> None:
         """After the fleet's SourceError (every host down): retry each host at the next collect."""

@@ -48,6 +48,7 @@ class Poller:
                  reconnect: bool = True, tap: Tap | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.source = source
+        self._delay = 0.0
         self.delay = check_delay(delay)
         self.prime = prime
         self.first_gap = first_gap
@@ -65,6 +66,16 @@ class Poller:
         self._loop_thread = 0
         self._closed = False
         self.lost: str | None = None  # why the source is unreachable (None: it answers)
+
+    @property
+    def delay(self) -> float:
+        return self._delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        """Seconds between collections; the source is told (a fleet's tick waits ``min(delay, 2 s)``)."""
+        self._delay = seconds
+        self.source.set_delay(seconds)
 
     async def _in_worker(self, work: Callable[[], T]) -> T:
         """Run blocking ``work`` in the poller's one worker thread (cancelled once the poller is closed)."""

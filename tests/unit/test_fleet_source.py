@@ -222,6 +222,28 @@ def test_the_poller_keeps_its_cadence_with_a_hung_host(tmp_path: Path) -> None:
     assert all(len(s.domains) == 1 and s.domains[0].host == "h0" for _, s in got)
 
 
+def test_a_tick_waits_for_slow_hosts_no_longer_than_the_delay_as_it_changes(tmp_path: Path) -> None:
+    """The d key sets the poller's delay: a fleet's tick then waits min(delay, 2 s) for a hung host, not the
+    delay it started with."""
+    hung = Fake()
+    hung.hang.set()
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("hung", "fake://")], opener=opener({"hung": hung}))
+    poller = Poller(fleet, 5.0, reconnect=False)
+    try:
+        assert fleet.wait_s == 2.0  # min(5 s, 2 s)
+        poller.delay = 0.3
+        assert fleet.wait_s == 0.3
+        start = time.monotonic()
+        assert [p.state for p in fleet.collect().parts] == [HostState.UP, HostState.CONNECTING]
+        assert time.monotonic() - start < 0.3 + 1.0  # not the 2 s it waited before the change
+        poller.delay = 60
+        assert fleet.wait_s == 2.0
+    finally:
+        poller.close()
+        hung.release.set()
+        fleet.close()
+
+
 def test_a_failing_host_is_down_with_its_line_and_is_retried_with_backoff(tmp_path: Path,
                                                                            closing: list[Source]) -> None:
     now = [100.0]

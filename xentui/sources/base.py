@@ -62,6 +62,11 @@ class Source(ABC):
         """Call ``on_change(uuid)`` on lifecycle events; returns None when subscribed, else why not."""
         return "this source has no lifecycle events"
 
+    def set_delay(self, delay_s: float) -> None:
+        """The poller's delay between ticks, when it is set or changed (the ``d`` key): a source that waits within a
+        tick (a fleet for its slow hosts) follows it.  Called from any thread: it must not block."""
+        return None
+
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         """Hint: the domain whose vCPU placement is shown, and whether every domain's pCPU is shown."""
         return None

@@ -16,6 +16,7 @@ from tests.ui.harness import messages, running_app
 from xentui.cli import batch
 from xentui.model import CacheSample, DomainSample, DomainState, HostSample, L3Cache, RawSample, build_snapshot
 from xentui.poller import Poller
+from xentui.sources.base import Source
 from xentui.sources.cache_qos.libvirt import libvirt_cache
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.sources.cache_qos.xen import parse_psr_cmt_show, xen_cache, xen_l3, xen_status
@@ -30,7 +31,7 @@ GROUP = "mon_groups/xentui-test"
 TICKS = [(4 * MIB, 2**64 - 3 * MIB, 10 * MIB), (6 * MIB, MIB, 12 * MIB), (8 * MIB, 9 * MIB, 13 * MIB)]
 
 
-class ScriptedHost:
+class ScriptedHost(Source):
     """The test driver's host with a resctrl tree: each collect() first sets the next counters; a 2 s clock."""
 
     def __init__(self, fake: FakeHost):

@@ -62,6 +62,31 @@ def fleet_sums(snapshot: Snapshot) -> FleetSums:
     )
 
 
+@dataclass(frozen=True)
+class FleetFigures:
+    """What the fleet header counts over the domains: its sums, the rows of hosts not up, the live hosts' domains
+    by state (one per domain)."""
+
+    sums: FleetSums
+    old_rows: int
+    by_state: dict[DomainState, int]
+    domains: int  # the live hosts' domains, one per domain
+
+
+def fleet_figures(snapshot: Snapshot) -> FleetFigures:
+    live = live_hosts(snapshot)  # as the sums: the rows of hosts not up are from before
+    on_live = [d for d in snapshot.domains if d.host in live]
+    shown = one_per_domain(on_live)
+    return FleetFigures(fleet_sums(snapshot), len(snapshot.domains) - len(on_live), state_counts(shown), len(shown))
+
+
+def state_counts(domains: Sequence[DomainView]) -> dict[DomainState, int]:
+    by_state: dict[DomainState, int] = {}
+    for view in domains:
+        by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1
+    return by_state
+
+
 def sick_hosts(snapshot: Snapshot) -> list[HostView]:
     """The hosts not up, worst first (down, stale, connecting), then by name."""
     return sorted((h for h in snapshot.hosts if not h.state.live), key=lambda h: (SICK_ORDER[h.state], h.name))

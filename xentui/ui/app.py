@@ -202,7 +202,7 @@ class XentuiApp(ReplayKeys, App[None]):
                             hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups())
 
     def present(self, snapshot: Snapshot) -> None:
-        has_cache = any(v.cache is not None for v in snapshot.domains)
+        has_cache = frame.has_cache(snapshot)
         if has_cache != self.cache_columns or snapshot.fleet != self.fleet_columns:
             self.cache_columns, self.fleet_columns = has_cache, snapshot.fleet
             self.refit(force=True)

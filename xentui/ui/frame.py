@@ -1,5 +1,5 @@
 """What a frame needs from a snapshot, computed once per snapshot: the rows in the view's order (with their keys),
-the NAME column's width, the fleet header's figures.
+the NAME column's width, whether Cache QoS columns are shown, the fleet header's figures.
 
 Pure (no Textual) and memoised per snapshot: the live feed calls :func:`prepare` in the poller's worker thread
 before the snapshot reaches the event loop, so that a frame at 10,000 rows only diffs and paints the lines on
@@ -40,9 +40,10 @@ class Rows:
 
 
 class Memo(Generic[T]):
-    """The last few results, each for one snapshot (by identity) and one hashable key; safe between threads."""
+    """The last results, each for one snapshot (by identity) and one hashable key; safe between threads.  One by
+    default: a 10,000-domain snapshot is tens of MiB, and only the newest is asked for again."""
 
-    def __init__(self, size: int = 2):
+    def __init__(self, size: int = 1):
         self.size = size
         self._entries: list[tuple[Snapshot, Hashable, T]] = []
         self._lock = threading.Lock()
@@ -61,6 +62,7 @@ class Memo(Generic[T]):
 _ROWS: Memo[Rows] = Memo()
 _WIDTHS: Memo[int] = Memo()
 _FLEET: Memo[FleetFigures] = Memo()
+_CACHE: Memo[bool] = Memo()
 
 
 def _order_key(view: ViewState, ctx: cols.Context) -> Hashable:
@@ -88,6 +90,11 @@ def names_width_of(views: tuple[DomainView, ...] | list[DomainView]) -> int:
     return min(40, max(8, widest))
 
 
+def has_cache(snapshot: Snapshot) -> bool:
+    """Some domain has Cache QoS figures (the Cache QoS columns are shown)."""
+    return _CACHE.get(snapshot, None, lambda: any(v.cache is not None for v in snapshot.domains))
+
+
 def fleet(snapshot: Snapshot) -> FleetFigures:
     """The fleet header's sums and counts."""
     return _FLEET.get(snapshot, None, lambda: fleet_figures(snapshot))
@@ -101,6 +108,7 @@ def groups_of(snapshot: Snapshot) -> dict[str, str]:
 def prepare(snapshot: Snapshot, view: ViewState, ctx: cols.Context) -> None:
     """In a worker thread: compute what the snapshot's frame will ask for."""
     names_width(snapshot)
+    has_cache(snapshot)
     if snapshot.fleet:
         fleet(snapshot)
     rows(snapshot, view, ctx)

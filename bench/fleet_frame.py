@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Frame cost of the fleet view at 10,000 rows: 200 synthetic hosts x 50 domains, HOST and GROUP columns.
 
-    .venv/bin/python bench/fleet_frame.py [--hosts 200] [--domains 50] [--ticks 20]
+    .venv/bin/python bench/fleet_frame.py [--hosts 200] [--domains 50] [--ticks 20] [--unprepared]
+    .venv/bin/python bench/fleet_frame.py --hosts 0 --domains 1000     # one host of 1000, as tui_cost's frame
 
 In process, headless, 200x50 (as bench/tui_cost.py): one tick = setting the fleet snapshot (the table's diff of
 the lines on screen, the fleet header) plus the repaint it causes, until Textual is idle again: the event loop's
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.ui.fleet_source import synthetic_fleet
 from xentui import config
 from xentui.model import Snapshot, build_snapshot
+from xentui.sources.synthetic import SyntheticSource
 from xentui.ui import textual_workarounds
 from xentui.ui.app import XentuiApp
 from xentui.ui.controllers.connection import Connection
@@ -36,8 +38,9 @@ textual_workarounds.install()
 
 
 def snapshots(hosts: int, domains: int, ticks: int) -> tuple[list[Snapshot], list[float]]:
-    """``ticks`` + 2 fleet snapshots in a row, and the time build_snapshot took for each."""
-    source = synthetic_fleet(hosts, domains)
+    """``ticks`` + 2 fleet snapshots in a row (``hosts`` 0: one host of ``domains``, as bench/tui_cost.py's
+    frame_cost), and the time build_snapshot took for each."""
+    source = synthetic_fleet(hosts, domains) if hosts else SyntheticSource(count=domains, pcpus=64)
     prev, out, rates = source.collect(), [], []
     for seq in range(ticks + 2):
         raw = source.collect()
@@ -73,7 +76,7 @@ async def frames(snaps: list[Snapshot], prepared: bool = True) -> tuple[list[flo
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--hosts", type=int, default=200)
+    ap.add_argument("--hosts", type=int, default=200, help="0: one host (not a fleet) of --domains")
     ap.add_argument("--domains", type=int, default=50)
     ap.add_argument("--ticks", type=int, default=20)
     ap.add_argument("--unprepared", action="store_true", help="set the snapshots as a test does: no worker share")
@@ -82,14 +85,15 @@ def main() -> int:
     before = os.getloadavg()
     spent, cpu, worker = asyncio.run(frames(snaps, prepared=not args.unprepared))
     rows = len(snaps[-1].domains)
-    print(f"load {before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; {args.hosts} hosts x {args.domains} = "
-          f"{rows} rows")
+    what = f"{args.hosts} hosts x {args.domains}" if args.hosts else "one host"
+    print(f"load {before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; {what}: {rows} rows")
     how = "unprepared: all on the loop" if args.unprepared else "event loop"
-    print(f"| fleet view frame at {rows} rows ({how}), median / worst of {len(spent)} | "
+    view = "fleet view" if args.hosts else "single-host"
+    print(f"| {view} frame at {rows} rows ({how}), median / worst of {len(spent)} | "
           f"{1e3 * statistics.median(spent):.1f} ms / {1e3 * max(spent):.1f} ms | ≤ 50 ms |")
     print(f"| the event loop thread's CPU in a frame, median / worst | {1e3 * statistics.median(cpu):.1f} ms / "
           f"{1e3 * max(cpu):.1f} ms | |")
-    print(f"| build_snapshot of the fleet ({rows} domains, worker thread), median | "
+    print(f"| build_snapshot ({rows} domains, worker thread), median | "
           f"{1e3 * statistics.median(rates):.1f} ms | |")
     if worker:
         print(f"| its preparation (history, rows in order, fleet sums; worker thread), median / worst | "

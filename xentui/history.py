@@ -135,7 +135,8 @@ class History:
         pcpu = snapshot.pcpu_pct
         known = [p for p in pcpu if p is not None] if pcpu else []
         h["cpu_pct"].append(sum(known) / len(known) if known else None)  # % of the whole host
-        h["mem_used_kib"].append(snapshot.host.mem_total_kib - snapshot.host.mem_free_kib)
+        total = snapshot.host.mem_total_kib  # 0: the source does not know the host's memory (a gap, never 0 used)
+        h["mem_used_kib"].append(total - snapshot.host.mem_free_kib if total else None)
         h["net_rx_bytes_s"].append(sum_parts((r.net_rx_bytes_s for r in rates), empty=None))
         h["net_tx_bytes_s"].append(sum_parts((r.net_tx_bytes_s for r in rates), empty=None))
         h["blk_rd_bytes_s"].append(sum_parts((r.blk_rd_bytes_s for r in rates), empty=None))

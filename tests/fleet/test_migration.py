@@ -17,6 +17,7 @@ from tests.fleet import lab
 from tests.fleet.lab import hosts, procs
 from tests.fleet.test_fleet_live import ticks
 from xentui.actions import Action, ActionError, perform
+from xentui.lab import guest_xml
 from xentui.model import DomainView, HostState, Snapshot
 from xentui.sources import deadlines
 from xentui.sources.fleet import FleetSource, HostSpec
@@ -153,3 +154,32 @@ def test_a_migration_past_its_deadline_is_aborted_and_the_guest_stays(
         assert the(shot, "h4", guest).sample.job is None and not migration.migrating()
     finally:
         conn.close()
+
+
+def defined(uri: str, name: str) -> str:
+    """``persistent``, ``transient`` or ``none``: what the host's libvirt holds of the domain."""
+    listed = procs.run("virsh", "-c", uri, "list", "--all", "--name", "--persistent").stdout.split()
+    if name in listed:
+        return "persistent"
+    return "transient" if name in procs.run("virsh", "-c", uri, "list", "--name").stdout.split() else "none"
+
+
+def test_a_persistent_guest_moves_with_its_definition_and_leaves_no_copy_to_start(
+        fleet_lab: lab.FleetLab, fleet: FleetSource, tmp_path) -> None:
+    """A definition left on the old host (shut off, START offered) would be a second machine on the shared disk."""
+    h2, h4 = fleet_lab.host("h2"), fleet_lab.host("h4")
+    name = "h4-kept"
+    xml = tmp_path / f"{name}.xml"
+    xml.write_text(guest_xml(name, "idle", virt_type=fleet_lab.virt_type, image=fleet_lab.shared_dir / "idle.img"))
+    try:
+        procs.run("virsh", "-c", h4.uri, "define", str(xml))
+        procs.run("virsh", "-c", h4.uri, "start", name, timeout=60)
+        shot = watch(fleet, lambda s: all_up(s) and on(s, name) == ["h4"], "the persistent guest on h4")
+        migrate(fleet, shot, "h4", name, "h2")
+        assert (defined(h2.uri, name), defined(h4.uri, name)) == ("persistent", "none")
+        shot = watch(fleet, lambda s: all_up(s) and on(s, name) == ["h2"], "the guest on h2 alone, no copy on h4")
+        assert the(shot, "h2", name).sample.state.value == "running"
+    finally:
+        for uri in (h2.uri, h4.uri):
+            procs.run("virsh", "-c", uri, "destroy", name, check=False)
+            procs.run("virsh", "-c", uri, "undefine", name, check=False)

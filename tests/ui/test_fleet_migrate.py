@@ -96,6 +96,17 @@ async def test_a_set_spanning_hosts_says_so_and_a_wrong_name_does_nothing(fleet)
 
 
 @pytest.mark.asyncio
+async def test_a_host_opened_alone_offers_the_fleets_other_hosts(fleet):
+    async with running(fleet) as (app, pilot):
+        assert app.fleet.enter("h1")
+        await until(pilot, lambda: not app.snapshot.fleet and app.table.row_count == 2, "h1 alone")
+        await tag(app, pilot, ("h1", "web1"))
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, HostChooser), "the destination chooser")
+        assert app.screen.hosts == ["h2", "h3"]
+
+
+@pytest.mark.asyncio
 async def test_read_only_refuses_and_no_host_to_go_to_is_one_line(tmp_path):
     fleet = make_fleet(tmp_path, write=False)
     try:

@@ -7,6 +7,7 @@ import pytest
 
 from tests.ui.harness import running_app
 from tests.ui.waiting import until
+from xentui import config
 from xentui.sources.base import HistoryPoint, SourceError
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.views.charts import Chart, DomainChartsScreen
@@ -56,3 +57,26 @@ async def test_a_failing_store_is_one_line_in_the_title_and_the_charts_keep_this
         await until(pilot, lambda: "history from the source failed: Prometheus did not answer within 5 s"
                     in str(app.screen.query_one("#charts-title").render()), "the title says it")
         assert "CPU % per vCPU" in charts_text(app)
+
+
+class GrowingStore(KeepingSource):
+    """Each answer one point longer: the store moves on while the charts are open."""
+
+    def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
+        points = super().history(domain_key, seconds) or []
+        return points[:10 + len(self.asked)]
+
+
+@pytest.mark.asyncio
+async def test_open_charts_ask_the_store_again_and_draw_its_newer_points(monkeypatch):
+    monkeypatch.setattr(DomainChartsScreen, "REFRESH_S", 0.5)
+    source = GrowingStore()
+    async with running_app(source, size=(140, 44), poll=True,
+                           settings=config.Settings(delay=0.2)) as (app, pilot):
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.interval_s is not None, "rates")
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, DomainChartsScreen) and app.screen.stored, "history")
+        title = app.screen.query_one("#charts-title")
+        await until(pilot, lambda: "CPU and memory: the source's last 13 points" in str(title.render()),
+                    "the store asked twice more, its newer points drawn")
+        assert all(key == app.screen.key for key, _s in source.asked)

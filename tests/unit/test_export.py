@@ -123,6 +123,9 @@ def test_unknown_figures_are_left_out_never_zero(tmp_path):
         assert {d.uuid for d in rest} <= values(got[name]).keys(), name
     assert first.uuid in values(got["libvirt_domain_block_stats_write_bytes_total"])  # what is known stays
     assert "libvirt_domain_vcpu_delay_seconds_total" not in got  # the test driver has no steal: no family at all
+    unsized = dataclasses.replace(raw, host=dataclasses.replace(raw.host, pcpus=0, mem_total_kib=0, mem_free_kib=0))
+    got = scrape(Served(unsized, True, 0.0), openmetrics=True)  # e.g. -c prometheus+http://... without node_exporter
+    assert not {"xentui_host_cpus", "xentui_host_memory_total_bytes", "xentui_host_memory_free_bytes"} & got.keys()
 
 
 def test_steal_pinning_and_cache_qos_have_xentui_families(tmp_path):

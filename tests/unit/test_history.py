@@ -97,3 +97,16 @@ def test_host_sums_follow_the_model_rule_a_part_unknown_makes_the_sum_unknown():
         history.add(snap)
         last = history.host["llc_bytes"].values()[-1]
         assert (math.isnan(last) if expected is None else last == expected)  # the unattached one is no part
+
+
+def test_a_host_of_unknown_memory_is_a_gap_in_its_memory_chart_never_0_used():
+    from dataclasses import replace
+
+    from tests.factories import HOST, dom, raw
+    from xentui.model import build_snapshot
+
+    history = History(capacity=4)
+    for seq, host in enumerate((HOST, replace(HOST, mem_total_kib=0, mem_free_kib=0)), start=1):  # no node_exporter
+        history.add(build_snapshot(None, replace(raw(float(seq), dom(1.0, uuid="a")), host=host), seq=seq))
+    known, unknown = history.host["mem_used_kib"].values()
+    assert known == HOST.mem_total_kib - HOST.mem_free_kib and math.isnan(unknown)

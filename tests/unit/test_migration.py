@@ -108,3 +108,11 @@ def test_a_running_migrations_figures_show_on_the_source_and_the_destination(tmp
     finally:
         a.close()
         b.close()
+
+
+def test_a_big_guest_is_given_the_time_its_memory_needs_before_an_abort():
+    small = replace(dom(1.0, name="web"), mem_kib=512 << 10, maxmem_kib=1 << 20)
+    assert migration.deadline_for(small) == migration.MIGRATE_DEADLINE_S
+    big = replace(small, mem_kib=64 << 20, maxmem_kib=128 << 20)  # 128 GiB at most: 4096 s at 32 MiB/s
+    assert migration.deadline_for(big) == (128 << 30) / migration.MIN_RATE_BYTES_S == 4096.0
+    assert migration.deadline_for(replace(small, mem_kib=None, maxmem_kib=None)) == migration.MIGRATE_DEADLINE_S

@@ -115,6 +115,17 @@ def test_a_bad_stream_is_one_line(code, says):
     assert message.startswith("xentui+ssh://bad: ") and says in message and "\n" not in message
 
 
+def test_a_command_that_closes_its_output_and_runs_on_is_said_at_once():
+    code = "import os, sys, time; os.close(1); print('channel closed', file=sys.stderr, flush=True); time.sleep(60)"
+    source = SshJsonSource("xentui+ssh://closing", argv=python(code))
+    try:
+        with pytest.raises(SourceError) as caught:
+            source.collect()  # within FIRST_FRAME_S (20 s), as a command that ended
+    finally:
+        source.close()
+    assert str(caught.value) == "xentui+ssh://closing: channel closed"
+
+
 def test_a_silent_remote_is_said_within_the_deadline_and_closing_ends_its_whole_session(tmp_path, monkeypatch):
     monkeypatch.setattr(ssh_json, "FIRST_FRAME_S", 0.5)
     pid_file = tmp_path / "pid"

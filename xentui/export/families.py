@@ -172,9 +172,13 @@ def host_families(raw: RawSample) -> Iterator[Metric]:
                          "libvirt_version": h.libvirt_version, "uri": h.uri, "cpu_model": h.cpu_model})
     yield info
     yield GaugeMetricFamily("libvirt_domains_number", "Number of domains.", value=len(raw.domains))
-    yield GaugeMetricFamily("xentui_host_cpus", "Physical CPUs online.", value=h.pcpus)
-    yield GaugeMetricFamily("xentui_host_memory_total_bytes", "Host memory, in bytes.", value=h.mem_total_kib * 1024)
-    yield GaugeMetricFamily("xentui_host_memory_free_bytes", "Host memory free, in bytes.", value=h.mem_free_kib * 1024)
+    if h.pcpus:  # 0: a source that does not know the host's size (e.g. Prometheus without node_exporter)
+        yield GaugeMetricFamily("xentui_host_cpus", "Physical CPUs online.", value=h.pcpus)
+    if h.mem_total_kib:
+        yield GaugeMetricFamily("xentui_host_memory_total_bytes", "Host memory, in bytes.",
+                                value=h.mem_total_kib * 1024)
+        yield GaugeMetricFamily("xentui_host_memory_free_bytes", "Host memory free, in bytes.",
+                                value=h.mem_free_kib * 1024)
     busy = CounterMetricFamily("xentui_host_pcpu_busy_seconds_total", "Time each physical CPU was busy, in seconds.",
                                labels=["pcpu"])
     for number, ns in enumerate(raw.pcpu_busy_ns or ()):

@@ -72,6 +72,10 @@ APP_KEYS: tuple[Key, ...] = (
     _key("q,Q", "quit", "Quit", id="quit", help=QUIT_HELP),
     _key("escape", "escape", id="escape", help=QUIT_HELP),
     _key("f1,question_mark", "help", "Help", id="help", help="this help", help_after="command_palette"),
+    # in a fleet, third in the footer: at 120 columns the footer ends after pCPUs
+    _key("f,F", "hosts", "Hosts", key_display="f", id="hosts", fleet_only=True, help_after="vcpu_view",
+         help="the fleet's hosts, sick first: Enter opens one alone (its header, domains, views, actions), "
+              "Esc returns; Enter on a domain opens its host"),
     _key("s,S", "sort(1)", "Sort", show=False, id="sort", help="sort by the next column (xentop)"),
     _key("less_than_sign", "sort(-1)", id="sort_previous", help=SORT_HELP),
     _key("greater_than_sign,f6", "sort(1)", "Sort", key_display="> F6", id="sort_next", help=SORT_HELP),
@@ -115,9 +119,6 @@ APP_KEYS: tuple[Key, ...] = (
          help="vCPU view of the selected domain: placement matrix, pin (p), all vCPUs (a), config too (c)"),
     _key("1", "pcpu_view", "pCPUs", id="pcpu_view", guarded=True, help_after="host_charts",
          help="pCPU view: use of each physical CPU and the vCPUs on it, by NUMA node (virt-top -1)"),
-    _key("f,F", "hosts", "Hosts", key_display="f", id="hosts", fleet_only=True,
-         help="the fleet's hosts, sick first: Enter opens one alone (its header, domains, views, actions), "
-              "Esc returns; Enter on a domain opens its host"),
     _key("h", "charts", "Charts", id="charts",
          help="charts of the selected domain: CPU % per vCPU, memory, network, disk (history)"),
     _key("H", "host_charts", id="host_charts",

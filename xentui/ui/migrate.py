@@ -49,8 +49,9 @@ class HostChooser(ModalScreen[str | None]):
 
 
 def destinations(actions: DomainActions, targets: list[DomainView]) -> list[str]:
-    """Connected libvirt hosts, UP this tick, that hold none of ``targets``."""
-    snapshot = actions.app.snapshot
+    """Connected libvirt hosts, UP this tick, that hold none of ``targets``: the whole fleet's, also while one host
+    is opened alone (the App's snapshot is then that host's own)."""
+    snapshot = actions.app.fleet.whole
     up = live_hosts(snapshot) if snapshot is not None else {}
     own = {v.host for v in targets}
     return [h for h in actions.source.migration_hosts() if h in up and h not in own]

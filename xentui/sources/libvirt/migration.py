@@ -1,9 +1,11 @@
 """Live migration to another libvirt host, and the job's progress while it runs.
 
-The migration is peer-to-peer (``virDomainMigrateToURI3`` with LIVE | PEER2PEER): the source host's libvirtd
-connects to the destination's URI itself, so xentui holds no second connection and the job survives a slow
+The migration is peer-to-peer (``virDomainMigrateToURI3`` with LIVE | PEER2PEER, and the domain's definition
+moved with it: UNDEFINE_SOURCE, PERSIST_DEST when persistent): the source host's libvirtd connects to the
+destination's URI itself, so xentui holds no second connection and the job survives a slow
 client.  The call blocks for the migration's duration: it runs in a thread of its own (never a tick's, never
-the event loop's), given MIGRATE_DEADLINE_S, past which the job is aborted (``abortJob``).  While it runs, the
+the event loop's), given MIGRATE_DEADLINE_S (longer for a big guest: :func:`deadline_for`), past which the job
+is aborted (``abortJob``).  While it runs, the
 thread that waits for it reads ``jobStats()`` every POLL_S under a deadline, and every libvirt source of this
 process that lists the domain (the source host, and the destination's paused incoming domain) shows the last
 figures in its tick (:func:`with_jobs`): a tick makes no call for them.
@@ -25,11 +27,15 @@ from xentui.model import DomainSample, DomainState, JobSample
 from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
 
-MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge)
+MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge) ...
+MIN_RATE_BYTES_S = 32 << 20  # ... unless its memory needs longer at this rate (64 GiB: 34 min at 32 MiB/s)
 POLL_S = 0.25  # the job's figures are read this often while it runs
 READ_S = 1.0  # each read given this long (a hung one is not asked again until it returns)
 ABORT_GRACE_S = 30.0  # after abortJob, how long the migration call is given to return
-FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+# Once it has moved, the domain is defined on its new host only: a copy left defined (shut off) on the old host
+# could be started there too, two machines on one shared disk.  (Undefining happens on success only.)
+FLAGS = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+PERSISTENT = libvirt.VIR_MIGRATE_PERSIST_DEST  # added for a persistent domain: it stays persistent (not transient)
 
 _lock = threading.Lock()
 _migrating: dict[str, list[Any]] = {}  # uuid -> [destination URI, its last JobSample], for this process's migrations
@@ -74,13 +80,24 @@ def with_jobs(samples: tuple[DomainSample, ...], uri: str) -> tuple[DomainSample
     return tuple(out)
 
 
+def deadline_for(domain: DomainSample) -> float:
+    """How long the migration of ``domain`` is given: MIGRATE_DEADLINE_S, or its memory at MIN_RATE_BYTES_S when
+    that is longer (a big guest on a slow link is not aborted for its size)."""
+    kib = max(domain.maxmem_kib or 0, domain.mem_kib or 0)
+    return max(MIGRATE_DEADLINE_S, kib * 1024 / MIN_RATE_BYTES_S)
+
+
 def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_name: str,
-            deadline_s: float = MIGRATE_DEADLINE_S) -> None:
+            deadline_s: float | None = None) -> None:
     """Live-migrate ``domain`` to ``dest_uri``, blocking until done (call it from a worker thread); ActionError
-    (one line, libvirt's words) when it fails, the domain then still on its host; aborted past ``deadline_s``."""
+    (one line, libvirt's words) when it fails, the domain then still on its host; aborted past ``deadline_s``
+    (default: :func:`deadline_for`)."""
     what = f"migrate {domain.name} to {dest_name}"
+    deadline_s = deadline_for(domain) if deadline_s is None else deadline_s
     try:
         dom = deadlines.call(lambda: conn.lookupByUUIDString(domain.uuid), deadlines.QUICK_S, f"look up {domain.name}")
+        flags = FLAGS | (PERSISTENT if deadlines.call(dom.isPersistent, deadlines.QUICK_S,
+                                                      f"ask whether {domain.name} is persistent") == 1 else 0)
     except libvirt.libvirtError as err:
         raise ActionError(f"{what}: {error_line(err)}; nothing done") from None
     except deadlines.NoAnswer as err:
@@ -90,7 +107,7 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
             raise ActionError(f"{what}: a migration of it is already running; nothing done")
         _migrating[domain.uuid] = [dest_uri, None]
     try:
-        call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, FLAGS), what)
+        call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, flags), what)
         _follow(dom, domain.uuid, call, time.monotonic() + deadline_s)
         if not call.done():
             raise ActionError(f"{what}: not done within {deadline_s:g} s; {_abort(dom, call)}")

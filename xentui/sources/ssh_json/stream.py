@@ -22,6 +22,7 @@ from xentui.threads import spawning
 
 MAX_STDERR_LINES = 20
 MAX_STDERR_LINE = 1024
+END_S = 1.0  # after its output ends: how long the command is given to exit, and its stderr to be read
 
 
 class StreamEnded(Exception):
@@ -105,10 +106,15 @@ class FrameStream:
             self._end(f"reading it failed: {type(err).__name__}")
             self.close()
             return
-        code = self._proc.wait()
-        self._stderr_reader.join(timeout=1.0)  # its last words, which say why
-        last = next((ln for ln in reversed(self._stderr) if ln.strip()), "")
-        self._end(last or f"it ended (exit status {code})")
+        try:
+            ended = f"it ended (exit status {self._proc.wait(timeout=END_S)})"
+        except subprocess.TimeoutExpired:  # it closed its output and runs on: no frame can come any more
+            ended = "it closed its output"
+        self._stderr_reader.join(timeout=END_S)  # its last words, which say why
+        said = list(self._stderr)  # one C call: the stderr reader may still be appending
+        self._end(next((ln for ln in reversed(said) if ln.strip()), "") or ended)
+        if ended == "it closed its output":
+            self.close()
 
     def _read_stderr(self, err: IO[bytes]) -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -8,6 +8,7 @@ the app theme's variables; the plot's own colours follow the theme through textu
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 
 from textual.app import ComposeResult
@@ -112,12 +113,14 @@ class DomainChartsScreen(ChartsScreen):
     """One domain: CPU % per vCPU, memory, network and disk rates."""
 
     STORED_S = 3600.0  # a source that keeps history (Prometheus) is asked for this much of CPU and memory
+    REFRESH_S = 15.0  # and asked again this often while the screen is open (its newest points move on)
 
     def __init__(self, key: str):
         super().__init__()
         self.key = key  # DomainView.key: the UUID (host/UUID in a fleet)
         self.stored: list[HistoryPoint] | None = None  # the source's own history, once it has answered
         self.stored_problem = ""
+        self._asked_at: float | None = None  # when the source was last asked (None: an answer is awaited)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -126,17 +129,25 @@ class DomainChartsScreen(ChartsScreen):
     async def _ask_source(self) -> None:
         """The source's own store (Prometheus's query_range) for CPU and memory, in the poller's thread."""
         source, key = self.xentui.source, self.key
+        self._asked_at = None
         try:
             points = await self.xentui.poller.call(lambda: source.history(key, self.STORED_S))
         except SourceError as err:
             self.stored_problem = f"  history from the source failed: {one_line(str(err))}"
             points = None
+        else:
+            self.stored_problem = ""
+        self._asked_at = time.monotonic()
         if points is not None and self.is_attached:
             self.stored = points
             if self.xentui.snapshot is not None:
                 self.show(self.xentui.snapshot)
 
     def show(self, snapshot: Snapshot) -> None:
+        if self.stored is not None and self._asked_at is not None \
+                and time.monotonic() - self._asked_at >= self.REFRESH_S:  # else the store's charts stand still
+            self._asked_at = None
+            self.run_worker(self._ask_source(), exclusive=True)
         history: History = self.xentui.history
         times = history.times()
         view = snapshot.by_key().get(self.key)
@@ -186,7 +197,8 @@ class HostChartsScreen(ChartsScreen):
         cpu, mem, llc, net, disk, mbm = self.charts()
         cpu.draw("CPU busy (% of the whole host)", times, [("busy", h["cpu_pct"].values())], ylabel="%",
                  ymax=100.0)
-        mem.draw(f"Memory used (GiB of {host.mem_total_kib / (1 << 20):.1f})", times,
+        size = f"of {host.mem_total_kib / (1 << 20):.1f}" if host.mem_total_kib else "of - : the source does not say"
+        mem.draw(f"Memory used (GiB {size})", times,
                  [("used", h["mem_used_kib"].values())], scale=float(1 << 20), ylabel="GiB")
         draw_rates(net, "Network, all domains", times, ("rx", h["net_rx_bytes_s"]), ("tx", h["net_tx_bytes_s"]))
         draw_rates(disk, "Disk, all domains", times, ("read", h["blk_rd_bytes_s"]), ("write", h["blk_wr_bytes_s"]))

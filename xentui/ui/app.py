@@ -31,7 +31,7 @@ from xentui.poller import Poller
 from xentui.sources import Source
 from xentui.text import one_line, visible
 from xentui.ui import columns as cols
-from xentui.ui import keys, textual_workarounds
+from xentui.ui import frame, keys, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
 from xentui.ui.controllers.connection import Connection
 from xentui.ui.controllers.fleet import FleetView
@@ -134,9 +134,8 @@ class XentuiApp(ReplayKeys, App[None]):
 
     def refit(self, force: bool = False) -> None:
         """Columns that fit the terminal (the table fits itself); the snapshot again when they changed."""
-        views = self.snapshot.domains if self.snapshot else ()
-        if self.table.fit(self.chosen_columns(), self.size.width - 2, views, self.view.sort, self.view.reverse,
-                          force) and self.snapshot:
+        if self.table.fit(self.chosen_columns(), self.size.width - 2, frame.names_width(self.snapshot),
+                          self.view.sort, self.view.reverse, force) and self.snapshot:
             self.present(self.snapshot)
 
     def on_resize(self) -> None:
@@ -203,14 +202,14 @@ class XentuiApp(ReplayKeys, App[None]):
                             hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups())
 
     def present(self, snapshot: Snapshot) -> None:
-        has_cache = any(v.cache is not None for v in snapshot.domains)
+        has_cache = frame.has_cache(snapshot)
         if has_cache != self.cache_columns or snapshot.fleet != self.fleet_columns:
             self.cache_columns, self.fleet_columns = has_cache, snapshot.fleet
             self.refit(force=True)
-        if DomainTable.names_width(snapshot.domains) > self.table.name_width:
+        if frame.names_width(snapshot) > self.table.name_width:
             self.refit()
         self.show_header()
-        self.table.present(self.view.visible(snapshot.domains, self.context), self.context)
+        self.table.present(frame.rows(snapshot, self.view, ctx := self.context), ctx)  # prepared off the loop
         self.update_detail()
 
     def show_header(self) -> None:

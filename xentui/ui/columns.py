@@ -274,13 +274,18 @@ def _shown_value(value: object) -> object:
 
 
 def ordered(views: list[DomainView], column: Column, ctx: Context, reverse: bool) -> list[DomainView]:
-    """Views sorted by ``column`` (ties by name); unknown figures last in either direction."""
-    known_, unknown = [], []
-    for view in views:
-        (unknown if column.value(view, ctx) is None else known_).append(view)
-    known_.sort(key=lambda v: (v.name.lower(), v.host))
+    """Views sorted by ``column`` (ties by name); unknown figures last in either direction.
+
+    Each figure and name key is computed once (10,000 rows in a fleet), then positions are sorted."""
+    value = column.value
+    values = [value(v, ctx) for v in views]
+    names = [(v.name.lower(), v.host) for v in views]
+    known_ = [i for i, x in enumerate(values) if x is not None]
+    unknown = [i for i, x in enumerate(values) if x is None]
+    known_.sort(key=names.__getitem__)
     # Compare what is shown (one decimal), so that equal-looking rows keep their order by name
     # instead of swapping on invisible jitter every tick.
-    known_.sort(key=lambda v: _shown_value(column.value(v, ctx)), reverse=reverse)
-    unknown.sort(key=lambda v: (v.name.lower(), v.host))
-    return known_ + unknown
+    shown = [_shown_value(x) for x in values]
+    known_.sort(key=shown.__getitem__, reverse=reverse)
+    unknown.sort(key=names.__getitem__)
+    return [views[i] for i in known_] + [views[i] for i in unknown]

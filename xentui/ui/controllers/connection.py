@@ -3,21 +3,26 @@
 Snapshots go to ``app.snapshot``; :class:`~xentui.feed.Lost` sets ``app.lost`` (the header's alert,
 the data shown is kept) and :class:`~xentui.feed.Back` clears it with a notification.  Back-off and
 reconnection are the Poller's (xentui/poller.py).  Lifecycle events, when the source offers them,
-wake the Poller for an immediate collection.
+wake the Poller for an immediate collection.  Each snapshot is prepared in the Poller's worker thread before it
+is set (:meth:`Connection.prepare`): the event loop's frame is then the diff and the paint.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xentui.feed import Back, Lost
 from xentui.poller import Poller
 from xentui.text import first_line
+from xentui.ui import frame
 from xentui.ui.widgets.host_header import live_mode_line
 
 if TYPE_CHECKING:
     from textual.content import Content
 
+    from xentui.model import Snapshot
     from xentui.recording.writer import Recorder
     from xentui.ui.app import XentuiApp
 
@@ -46,7 +51,17 @@ class Connection:
                 app.notify(f"connection back after {event.after_s:.0f} s")
                 app.lost = None
             else:
+                await self.poller.call(functools.partial(self.prepare, event))
                 app.snapshot = event
+
+    def prepare(self, snapshot: Snapshot) -> None:
+        """In the poller's thread, before ``snapshot`` is shown: the history takes it, and what its frame will ask
+        for (the rows in the view's order, the NAME width, the fleet's figures) is computed, so that the event
+        loop only diffs and paints the lines on screen (the loop computes what was not prepared, as before)."""
+        app = self.app
+        app.history.add(snapshot)  # the loop's add of the same tick is then a no-op (History skips a seen seq)
+        if not app.paused and app.fleet.focus is None:
+            frame.prepare(snapshot, app.view, replace(app.context, groups=frame.groups_of(snapshot)))
 
     async def subscribe(self) -> None:
         """libvirt lifecycle events make state changes show at once; without them, polling alone."""

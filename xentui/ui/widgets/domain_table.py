@@ -10,9 +10,7 @@ changes; scroll position survives every refresh.  Colours come from component cl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from rich.cells import cell_len, set_cell_size
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -22,9 +20,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from xentui.model import DomainView
-from xentui.text import visible
 from xentui.ui import keys
 from xentui.ui.columns import BY_KEY, Context, fit
+from xentui.ui.frame import Rows
 
 LEVELS = ("warn", "crit", "running", "blocked", "paused", "pmsuspended", "crashed", "shutdown", "shutoff", "dying",
           "nostate")
@@ -71,8 +69,8 @@ class DomainTable(ScrollView, can_focus=True):
         self.labels: dict[str, str] = {}
         self.name_width = 16
         self.fitted: tuple[str, ...] = ()  # the columns asked for that fit, as last built
-        self.order: list[str] = []  # domain keys (DomainView.key) in display order
-        self.views: dict[str, DomainView] = {}
+        self.order: list[str] = []  # domain keys (DomainView.key) in display order (never changed in place)
+        self.views: dict[str, DomainView] = {}  # (never changed in place)
         self.ctx = Context()
         self.cells: dict[str, Cells] = {}  # computed this tick, on demand
         self._painted: dict[int, tuple[str, Cells]] = {}  # what each line showed when last drawn
@@ -119,15 +117,10 @@ class DomainTable(ScrollView, can_focus=True):
     def cell_text(self, row_key: str, key: str) -> str:
         return self.cells_for(row_key)[self.shown.index(key)][0]
 
-    @staticmethod
-    def names_width(views: Sequence[DomainView]) -> int:
-        """Cells the NAME column needs: the names as shown (tokens, wide characters), 8 to 40."""
-        return min(40, max([8, *(cell_len(visible(v.name)) for v in views)]))
-
-    def fit(self, keys: tuple[str, ...], width: int, views: Sequence[DomainView], sort_key: str, reverse: bool,
+    def fit(self, keys: tuple[str, ...], width: int, name_width: int, sort_key: str, reverse: bool,
             force: bool = False) -> bool:
-        """The columns that fit ``width``, least important dropped first; rebuilt only on change (True)."""
-        name_width = self.names_width(views)
+        """The columns that fit ``width`` (NAME ``name_width`` wide), least important dropped first; rebuilt only
+        on change (True)."""
         fitted = fit(keys, width, name_width)
         if not (force or fitted != self.fitted or name_width != self.name_width):
             return False
@@ -153,17 +146,17 @@ class DomainTable(ScrollView, can_focus=True):
         self._resize()
         self.refresh()
 
-    def present(self, views: list[DomainView], ctx: Context) -> None:
-        """Show ``views`` in this order; repaint only the visible cells whose text changed.
+    def present(self, rows: Rows, ctx: Context) -> None:
+        """Show ``rows`` in their order; repaint only the visible cells whose text changed.
 
         Cells are computed for the visible lines only (and for others when scrolled to), so a
-        1000-domain tick costs what 40 lines cost.
+        1000-domain tick costs what 40 lines cost.  ``rows`` are kept as given, never changed.
         """
         chosen = self.cursor_domain() or self._restore
         self._restore = None
         old_count, old_cursor = len(self.order), self.cursor
-        self.order = [v.key for v in views]
-        self.views = {v.key: v for v in views}
+        self.order = rows.keys
+        self.views = rows.by_key
         self.ctx = ctx
         self.cells = {}
         if chosen in self.views:
@@ -172,13 +165,14 @@ class DomainTable(ScrollView, can_focus=True):
             self.cursor = min(self.cursor, max(0, len(self.order) - 1))
         for row_key in [u for u in self._strips if u not in self.views]:
             del self._strips[row_key]
-        self.tagged &= self.views.keys()  # a domain that went is no longer tagged
+        if self.tagged:
+            self.tagged &= self.views.keys()  # a domain that went is no longer tagged
         if old_count != len(self.order):
             self._resize()
         top = int(self.scroll_offset.y)
-        rows = range(top, top + max(0, self.size.height - self.header_lines))
+        on_screen = range(top, top + max(0, self.size.height - self.header_lines))
         whole = {old_cursor, self.cursor} if self.cursor != old_cursor else set()
-        for i in rows:
+        for i in on_screen:
             painted = self._painted.get(i)
             if i >= len(self.order):
                 if painted is not None:

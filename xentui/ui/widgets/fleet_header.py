@@ -9,9 +9,10 @@ from textual.content import Content
 
 from xentui.model import HostState, Snapshot
 from xentui.text import one_line
-from xentui.ui.fleet import fleet_sums, live_hosts, one_per_domain, sick_hosts
+from xentui.ui import frame
+from xentui.ui.fleet import sick_hosts
 from xentui.ui.literal import literal, markup
-from xentui.ui.widgets.host_header import state_summary
+from xentui.ui.widgets.host_header import summary_line
 from xentui.units import human_kib
 
 HEALTH_WELL = "[b]fleet[/b]  $count hosts: $health  $clock   "
@@ -28,7 +29,8 @@ def _pct(part: float, whole: float) -> str:
 def fleet_lines(snapshot: Snapshot, *, mode_line: Content, alert: str | None = None,
                 hosts_key: str = "f") -> list[Content]:
     """The header's lines for a fleet's snapshot; host names and reasons are literal text."""
-    sums = fleet_sums(snapshot)
+    figures = frame.fleet(snapshot)  # prepared in the poller's thread
+    sums = figures.sums
     clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
     health = [f"{sums.by_state[HostState.UP]} up"]
     health += [f"{sums.by_state[s]} {s.value}" for s in (HostState.DOWN, HostState.STALE, HostState.CONNECTING)
@@ -43,9 +45,8 @@ def fleet_lines(snapshot: Snapshot, *, mode_line: Content, alert: str | None = N
         f"Mem: {human_kib(sums.mem_kib)} of {human_kib(sums.mem_total_kib)}{_pct(sums.mem_kib, sums.mem_total_kib)}"
         f"   committed over {sums.live} live host{'s' if sums.live != 1 else ''}"
         + (f" ({sums.unsized} of unknown size left out)" if sums.unsized else "")))
-    live = live_hosts(snapshot)  # as the sums: the rows of hosts not up are from before
-    old_rows = sum(1 for d in snapshot.domains if d.host not in live)
-    lines.append(state_summary(one_per_domain([d for d in snapshot.domains if d.host in live]))
+    old_rows = figures.old_rows  # as the sums: the rows of hosts not up are from before
+    lines.append(summary_line(figures.by_state, figures.domains)
                  + literal(f"   (+{old_rows} rows from hosts not up)" if old_rows else ""))
     ill = sick_hosts(snapshot)
     for host in ill[:MAX_SICK]:

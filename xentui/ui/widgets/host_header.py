@@ -13,6 +13,7 @@ from xentui.model import DomainState, DomainView, Snapshot
 from xentui.text import one_line
 from xentui.ui.cache_render import host_cache_line
 from xentui.ui.columns import Context, cpu_bar
+from xentui.ui.fleet import state_counts
 from xentui.ui.literal import literal, markup, stack
 from xentui.units import human_kib
 
@@ -55,12 +56,14 @@ def pcpu_bars(pcts: tuple[float | None, ...], width: int) -> list[str]:
 
 def state_summary(domains: Sequence[DomainView]) -> Content:
     """``12 domains: 3 running, 9 blocked, ...`` (xentop's summary), a state coloured when some are in it."""
-    by_state: dict[DomainState, int] = {}
-    for view in domains:
-        by_state[view.sample.state] = by_state.get(view.sample.state, 0) + 1
+    return summary_line(state_counts(domains), len(domains))
+
+
+def summary_line(by_state: dict[DomainState, int], total: int) -> Content:
+    """:func:`state_summary` of ``total`` domains counted by state."""
     counts = {name: by_state.get(state, 0) for name, state in SUMMARY}
     summary = [markup(STATE_MARKUP[name] if n else "$n $name", n=n, name=name) for name, n in counts.items()]
-    return literal(f"{len(domains)} domains: ") + literal(", ").join(summary)
+    return literal(f"{total} domains: ") + literal(", ").join(summary)
 
 
 class HostHeader(Widget):

@@ -148,9 +148,10 @@ def host_record(view: HostView) -> dict[str, Any]:
     }
 
 
-def json_frame(snapshot: Snapshot, iteration: int) -> str:
+def json_frame(snapshot: Snapshot, iteration: int, *, pcpus: bool = False) -> str:
     """One JSON object (one line) for one iteration, every domain with every field; a fleet's with each
-    domain's ``host`` and every host's health (``hosts``)."""
+    domain's ``host`` and every host's health (``hosts``); with ``pcpus`` (-p), ``pcpu_busy_pct``: each pCPU's
+    busy % over the interval by number (null: unknown), or null when the host gives none."""
     host = asdict(snapshot.host)
     host["mem_used_kib"] = snapshot.host.mem_total_kib - snapshot.host.mem_free_kib
     if snapshot.fleet:
@@ -173,6 +174,8 @@ def json_frame(snapshot: Snapshot, iteration: int) -> str:
     }
     if snapshot.fleet:
         frame["hosts"] = [host_record(h) for h in snapshot.hosts]
+    if pcpus:
+        frame["pcpu_busy_pct"] = None if snapshot.pcpu_pct is None else [_round(p, 2) for p in snapshot.pcpu_pct]
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=True) + "\n"
 
 

@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
+import io
 import json
 
 import pytest
 
 from tests.factories import HOST, dom, run_cli
+from xentui.cli import batch
 from xentui.model import RawSample, build_snapshot
 from xentui.output import records
 from xentui.output.xentop import XentopOptions, format_frame
+from xentui.sources.synthetic import SyntheticSource
 from xentui.sources.xen.xenctrl import XenCpuInfo
 
 # tools/xentop/xentop.c, print_pcpu_stats_display() (xen-project/xen 45bb8868ef, unchanged on master), quoted:
@@ -82,9 +86,11 @@ def test_json_carries_pcpu_busy_pct_only_with_p():
 
 
 def test_batch_run_prints_the_table_every_iteration():
-    code, out, _err = run_cli(["-b", "-p", "-c", "synthetic://2", "-d", "0.2", "-i", "2"])
-    assert code == 0
-    assert out.count("Physical CPU Usage:") == 2 and out.count(HEAD) == 2
+    out = io.StringIO()
+    opts = batch.BatchOptions(delay=0.2, iterations=2, xentop=XentopOptions(pcpus=True))
+    assert asyncio.run(batch.run_batch(SyntheticSource(2), opts, out)) == 0
+    text = out.getvalue()
+    assert text.count(TITLE) == 2 and text.count(HEAD) == 2 and text.count("\n| 7     | ") == 2
 
 
 @pytest.mark.parametrize(("argv", "needle"), [

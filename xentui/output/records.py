@@ -54,6 +54,7 @@ def domain_record(view: DomainView) -> dict[str, Any]:
         "cpu_s": _round(None if d.cpu_ns is None else d.cpu_ns / 1e9),
         "cpu_pct_of_one_pcpu": _round(r.cpu_pct, 2),
         "cpu_pct_of_host": _round(r.cpu_host_pct, 2),
+        "overhead_cpu_pct": _round(r.overhead_pct, 2),  # % of one pCPU beyond the vCPUs (KVM: QEMU's threads)
         "mem_kib": d.mem_kib,
         "mem_pct_of_host": _round(view.mem_pct, 2),
         "maxmem_kib": d.maxmem_kib,

@@ -1,0 +1,100 @@
+"""OVH(%) on a real guest doing virtio disk I/O, against /proc/<qemu pid>/task/*/stat of QEMU's non-vCPU threads
+over the same window; ``-p``'s per-pCPU figures against /proc/stat over the same window."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from tests.factories import wait_for
+from xentui import lab
+from xentui.model import build_snapshot
+from xentui.output.xentop import XentopOptions, format_frame
+
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+VCPU_THREAD = re.compile(r"CPU \d+/(KVM|TCG)")  # QEMU's vCPU threads; every other thread is overhead
+WINDOW_S = 4.0
+
+
+def non_vcpu_threads_s(pid: int) -> dict[str, tuple[str, float]]:
+    """{tid: (comm, utime + stime seconds)} of QEMU's threads that are not vCPUs (emulator, I/O, workers,
+    vhost-<pid> when the kernel runs vhost-net workers as QEMU's threads)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # a worker thread that ended meanwhile
+            continue
+        if not VCPU_THREAD.fullmatch(comm):
+            out[tid] = (comm, (int(fields[11]) + int(fields[12])) * TICK_S)
+    return out
+
+
+def proc_stat_busy_s() -> list[float]:
+    """Each CPU's busy seconds from /proc/stat read here (all but idle and iowait; guest is inside user)."""
+    busy = []
+    with open("/proc/stat") as f:
+        for line in f:
+            if re.match(r"cpu\d+ ", line):
+                user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in line.split()[1:9])
+                busy.append((user + nice + system + irq + softirq + steal) * TICK_S)
+    return busy
+
+
+def test_overhead_of_a_guest_doing_disk_io_matches_qemus_non_vcpu_threads(guests, source):
+    dom = guests.start("io", settle=False)
+    pid = lab.qemu_pid(dom.name())
+
+    def reads() -> int:
+        d = next(d for d in source.collect().domains if d.name == dom.name())
+        return d.io.blk_rd_reqs or 0
+
+    first = reads()
+    wait_for(lambda: reads() > first + 100, "the io guest reading its virtio disk", timeout=60)
+    before = non_vcpu_threads_s(pid)
+    r0 = source.collect()
+    time.sleep(WINDOW_S)  # the measured window itself, not a wait for a condition
+    after = non_vcpu_threads_s(pid)
+    r1 = source.collect()
+    view = next(v for v in build_snapshot(r0, r1).domains if v.name == dom.name())
+    seconds = r1.monotonic - r0.monotonic
+    proc_pct = 100 * sum(s - before[t][1] for t, (_c, s) in after.items() if t in before) / seconds
+    ovh = view.rates.overhead_pct
+    rd_per_s = view.rates.blk_rd_reqs_s or 0
+    print(f"OVH {ovh:.2f} %, /proc non-vCPU threads {proc_pct:.2f} %, {rd_per_s:.0f} reads/s, CPU(%) "
+          f"{view.rates.cpu_pct:.1f}, threads {sorted({c for c, _s in after.values()})}")
+    assert rd_per_s > 50, "the io guest stopped reading"
+    assert ovh is not None and ovh > 0.5, f"no overhead measured for a guest doing {rd_per_s:.0f} reads/s"
+    # Both sides count in clock ticks (10 ms): a tick per thread and side over the window, at most.
+    slack = 100 * TICK_S * (len(after) + len(view.sample.vcpus) + 2) / seconds
+    assert abs(ovh - proc_pct) <= slack, f"OVH {ovh:.2f} % vs /proc {proc_pct:.2f} % (slack {slack:.2f})"
+
+
+def test_pcpu_table_matches_proc_stat_over_the_same_window(source):
+    t0 = time.monotonic()
+    proc0 = proc_stat_busy_s()
+    r0 = source.collect()
+    skew0 = time.monotonic() - t0
+    time.sleep(WINDOW_S)  # the measured window
+    t1 = time.monotonic()
+    proc1 = proc_stat_busy_s()
+    r1 = source.collect()
+    skew1 = time.monotonic() - t1
+    if r1.pcpu_busy_ns is None:
+        pytest.skip("libvirt is not local here: no /proc/stat of the host to compare")
+    frame = format_frame(build_snapshot(r0, r1), XentopOptions(pcpus=True))
+    rows = re.findall(r"^\| (\d+) +\| +([\d.]+)% \|$", frame, re.M)
+    seconds = r1.monotonic - r0.monotonic
+    assert [int(n) for n, _pct in rows] == list(range(len(proc0)))
+    for (n, shown), a, b in zip(rows, proc0, proc1, strict=True):
+        expected = min(100.0, 100 * (b - a) / seconds)
+        # The two windows differ by at most each end's collection time; /proc/stat counts in ticks.
+        slack = 100 * (2 * TICK_S + skew0 + skew1) / seconds
+        print(f"pCPU {n}: shown {shown} %, /proc/stat {expected:.1f} %")
+        assert abs(float(shown) - expected) <= slack, f"pCPU {n}: {shown} % vs /proc/stat {expected:.1f} %"

@@ -149,9 +149,9 @@ def host_record(view: HostView) -> dict[str, Any]:
     }
 
 
-def json_frame(snapshot: Snapshot, iteration: int, *, pcpus: bool = False) -> str:
+def json_frame(snapshot: Snapshot, iteration: int, *, pcpu_usage: bool = False) -> str:
     """One JSON object (one line) for one iteration, every domain with every field; a fleet's with each
-    domain's ``host`` and every host's health (``hosts``); with ``pcpus`` (-p), ``pcpu_busy_pct``: each pCPU's
+    domain's ``host`` and every host's health (``hosts``); with ``pcpu_usage`` (-p), ``pcpu_busy_pct``: each pCPU's
     busy % over the interval by number (null: unknown), or null when the host gives none."""
     host = asdict(snapshot.host)
     host["mem_used_kib"] = snapshot.host.mem_total_kib - snapshot.host.mem_free_kib
@@ -175,7 +175,7 @@ def json_frame(snapshot: Snapshot, iteration: int, *, pcpus: bool = False) -> st
     }
     if snapshot.fleet:
         frame["hosts"] = [host_record(h) for h in snapshot.hosts]
-    if pcpus:
+    if pcpu_usage:
         frame["pcpu_busy_pct"] = None if snapshot.pcpu_pct is None else [_round(p, 2) for p in snapshot.pcpu_pct]
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=True) + "\n"
 

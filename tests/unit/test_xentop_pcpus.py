@@ -141,3 +141,24 @@ def test_xen_busy_is_wall_time_minus_idle_time_for_every_pcpu():
     assert busy is not None and busy[0] == 0 and busy[-1] == 15 * 10**8
     info.close()
     assert lib.closed
+
+
+def test_a_xen_source_reports_each_pcpus_busy_time_and_b_p_prints_it():
+    from tests.fake_xenstat import FakeXenStat, FakeXenStore, FakeXl
+    from xentui.sources.xen import XenSource
+
+    clock = iter([10.0, 10.0, 12.0, 12.0])
+    lib = FakeXenctrl([0, 0])
+    source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=FakeXl(),
+                       cpuinfo=XenCpuInfo(lib, clock=lambda: next(clock)))
+    try:
+        first = source.collect()
+        lib.idle = [2 * 10**9, 10**9 // 2]  # over 2 s: pCPU 0 idle all along, pCPU 1 busy 75 %
+        second = source.collect()
+    finally:
+        source.close()
+    assert first.pcpu_busy_ns == (0, 0) and second.pcpu_busy_ns == (0, 15 * 10**8)
+    assert lib.closed
+    # The rates' window is the samples' own (libxenstat's stamp); pCPU 0 did nothing in it.
+    table = format_frame(build_snapshot(first, second), XentopOptions(pcpus=True)).split(TITLE)[1]
+    assert table.startswith(RULE + HEAD + RULE + "| 0     |   0.0% |\n| 1     | ") and table.count("\n| ") == 2

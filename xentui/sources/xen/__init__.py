@@ -174,6 +174,7 @@ class XenSource(Source):
         with SPAWNING:  # no xl spawn between the clock reading and the counters (see SPAWNING)
             stamp = time.monotonic()
             node = lib.xenstat_get_node(self.stat.handle, XENSTAT_ALL)
+            busy = self.cpuinfo.busy_ns() if self.cpuinfo is not None else None  # next to the stamp: one window
         if not node:
             raise SourceError("failed to retrieve statistics from libxenstat")
         try:
@@ -206,7 +207,7 @@ class XenSource(Source):
         error = self._affinity_error
         return RawSample(monotonic=stamp, wall=time.time(), host=host, domains=domains,
                          errors=(error,) if error else (),
-                         pcpu_busy_ns=self.cpuinfo.busy_ns() if self.cpuinfo is not None else None)
+                         pcpu_busy_ns=busy)
 
     # --- actions (guarded by xentui.actions.perform) ------------------------------
 

@@ -7,7 +7,9 @@ at once on a busy host, leaving them halted in the BIOS):
 - ``busy``: ``jmp $`` spins one vCPU at 100 %;
 - ``idle``: ``sti; hlt`` loop, wakes only for timer interrupts (about 0 %);
 - ``half``: spins for one BIOS timer tick (55 ms), halts for the next (about 50 %);
-- ``polite``: idle, and powers off when the ACPI power button is pressed (shutdown, reboot).
+- ``polite``: idle, and powers off when the ACPI power button is pressed (shutdown, reboot);
+- ``io``: reads its boot sector from the virtio disk again and again through the BIOS (SeaBIOS's virtio-blk
+  driver), so QEMU's emulator and I/O threads work for it (OVH(%) above 0).
 
 Guests are transient (``createXML``): destroying one leaves nothing behind.
 KVM is used when qemu can open /dev/kvm, else QEMU's TCG emulation.
@@ -43,6 +45,9 @@ BOOT_CODE = {
     # (out 0x602, 0x100); loop: hlt; in ax, 0x600 (PM1a_STS: QEMU's piix4-pm at 0x600, with <acpi/>); test ax, 0x100;
     # jz loop; out 0x604, 0x2000 (SLP_EN with SLP_TYP 0: QEMU's soft power off); jmp loop
     "polite": bytes.fromhex("fbba0206b80001eff4ba0006eda9000174f6ba0406b80020efebed"),
+    # xor ax,ax; mov es,ax; loop: mov ax,0x0201 (read 1 sector); mov cx,1 (cylinder 0, sector 1); mov dh,0
+    # (head 0; dl: the boot drive, as the BIOS left it); mov bx,0x7e00 (es:bx); int 0x13; jmp loop
+    "io": bytes.fromhex("31c08ec0b80102b90100b600bb007ecd13ebf1"),
 }
 POLITE_LOOP = 8  # offset of the polite guest's loop (its hlt): the power button is enabled before it
 LAB_GUESTS = (("busy", 1), ("idle", 2), ("half", 1))  # (kind, vCPUs) for `xentui lab up`

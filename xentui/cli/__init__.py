@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--repeat-header", action="store_true", help="batch: header before each domain")
     p.add_argument("-f", "--full-name", action="store_true", help="batch: do not cut names at 10 characters")
     p.add_argument("-z", "--dom0-first", action="store_true", help="batch: Domain-0 first, whatever the order")
+    p.add_argument("-p", "--pcpus", action="store_true", help="batch: each physical CPU's busy %% after the domains, "
+                   "as xentop 4.21 -p (Xen: the hypervisor's idle time; KVM: this host's /proc/stat); with "
+                   "--format json, as pcpu_busy_pct")
     p.add_argument("--format", choices=("text", "csv", "json"), default="text",
                    help="batch output: xentop text (default; one host only), CSV, or one JSON object per update")
     p.add_argument("--reconnect", action="store_true",
@@ -94,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--fleet-file says where the fleet file is: give --fleet NAME (or --fleet all) too")
     if args.record and args.batch:
         parser.error("--record is for the live view: 'xentui record -o FILE' records without one")
+    if args.pcpus and not args.batch:
+        parser.error("-p prints each pCPU's use in batch mode: add -b (the live view shows pCPUs with the 1 key)")
+    if args.pcpus and args.format == "csv":
+        parser.error("-p adds pCPU figures to batch text or JSON; CSV has one row per domain: use --format text "
+                     "or --format json")
     if args.force and not args.record:
         parser.error("--force replaces the file of --record FILE: give --record too")
     from xentui.cli import view

@@ -37,7 +37,7 @@ class BatchOptions:
 
 def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
     if opts.format == "json":
-        return records.json_frame(snapshot, iteration)
+        return records.json_frame(snapshot, iteration, pcpu_usage=opts.xentop.pcpus)
     if opts.format == "csv":
         header = records.csv_header(snapshot.fleet) if iteration == 1 else ""
         return header + records.csv_rows(snapshot, iteration)

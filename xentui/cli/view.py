@@ -52,6 +52,10 @@ def _hosts(args: argparse.Namespace) -> list[HostSpec] | int:
         print(f"xentui: the xentop text layout shows one host; for {len(specs)} hosts use --format json or "
               "--format csv", file=sys.stderr)
         return EXIT_USAGE
+    if len(specs) > 1 and args.pcpus:
+        print(f"xentui: -p shows one host's pCPUs; for {len(specs)} hosts drop -p (the fleet view's 1 key shows "
+              "each host's pCPUs)", file=sys.stderr)
+        return EXIT_USAGE
     if len(specs) > 1 and args.record:
         print(f"xentui: --record records one host; recording {len(specs)} hosts is not supported yet",
               file=sys.stderr)
@@ -140,6 +144,7 @@ def main(args: argparse.Namespace) -> int:
                 repeat_header=args.repeat_header,
                 full_name=args.full_name,
                 dom0_first=args.dom0_first,
+                pcpus=args.pcpus,
             ),
         )
         if player is not None:

@@ -67,7 +67,16 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         blk_wr_bytes_s=counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, seconds) if blk else None,
         blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds) if blk else None,
         blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, seconds) if blk else None,
+        overhead_pct=_overhead_pct(prev.overhead_ns, cur.overhead_ns, seconds),
     )
+
+
+def _overhead_pct(prev: int | None, cur: int | None, seconds: float) -> float | None:
+    """OVH(%): the growth of cpu.time - sum(vcpu.N.time) per second, as % of one pCPU.  A step back of up to
+    the vCPUs' clock-tick granularity is 0, not a reset (the incarnation check already caught restarts)."""
+    if prev is None or cur is None or seconds <= 0:
+        return None
+    return 100.0 * max(0, cur - prev) / seconds / NS_PER_S
 
 
 # MBM: a counter that went backwards wrapped only if the difference modulo its width is a

@@ -212,6 +212,10 @@ class DomainSample:
     stale: str = ""  # why some figures are old (the domain is not answering), else ""
     host: str = ""  # the fleet's name for the domain's host ("" when one host is watched)
     job: JobSample | None = None  # a live migration in progress (libvirt), else None
+    # Host CPU the domain used beyond its vCPUs, cumulative ns (KVM: libvirt's cpu.time minus its vcpu.N.time,
+    # QEMU's emulator and I/O threads); None: unknown (Xen's device models wait for later).  Not monotonic: the
+    # vCPU times are in clock ticks, so a tick-sized step back is measurement, not a reset.
+    overhead_ns: int | None = None
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -26,6 +26,7 @@ class DomainRates:
     blk_wr_bytes_s: float | None = None
     blk_rd_reqs_s: float | None = None
     blk_wr_reqs_s: float | None = None
+    overhead_pct: float | None = None  # % of one pCPU the domain cost beyond its vCPUs (OVH(%))
 
 
 @frozen_record

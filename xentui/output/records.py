@@ -54,6 +54,7 @@ def domain_record(view: DomainView) -> dict[str, Any]:
         "cpu_s": _round(None if d.cpu_ns is None else d.cpu_ns / 1e9),
         "cpu_pct_of_one_pcpu": _round(r.cpu_pct, 2),
         "cpu_pct_of_host": _round(r.cpu_host_pct, 2),
+        "overhead_cpu_pct": _round(r.overhead_pct, 2),  # % of one pCPU beyond the vCPUs (KVM: QEMU's threads)
         "mem_kib": d.mem_kib,
         "mem_pct_of_host": _round(view.mem_pct, 2),
         "maxmem_kib": d.maxmem_kib,
@@ -148,9 +149,10 @@ def host_record(view: HostView) -> dict[str, Any]:
     }
 
 
-def json_frame(snapshot: Snapshot, iteration: int) -> str:
+def json_frame(snapshot: Snapshot, iteration: int, *, pcpu_usage: bool = False) -> str:
     """One JSON object (one line) for one iteration, every domain with every field; a fleet's with each
-    domain's ``host`` and every host's health (``hosts``)."""
+    domain's ``host`` and every host's health (``hosts``); with ``pcpu_usage`` (-p), ``pcpu_busy_pct``: each pCPU's
+    busy % over the interval by number (null: unknown), or null when the host gives none."""
     host = asdict(snapshot.host)
     host["mem_used_kib"] = snapshot.host.mem_total_kib - snapshot.host.mem_free_kib
     if snapshot.fleet:
@@ -173,6 +175,8 @@ def json_frame(snapshot: Snapshot, iteration: int) -> str:
     }
     if snapshot.fleet:
         frame["hosts"] = [host_record(h) for h in snapshot.hosts]
+    if pcpu_usage:
+        frame["pcpu_busy_pct"] = None if snapshot.pcpu_pct is None else [_round(p, 2) for p in snapshot.pcpu_pct]
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=True) + "\n"
 
 

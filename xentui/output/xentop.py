@@ -55,6 +55,7 @@ class XentopOptions:
     repeat_header: bool = False  # -r
     full_name: bool = False  # -f
     dom0_first: bool = False  # -z
+    pcpus: bool = False  # -p (xentop 4.21)
 
 
 def _digits(n: int) -> int:
@@ -197,4 +198,22 @@ def format_frame(snapshot: Snapshot, opts: XentopOptions) -> str:
             lines.extend(vbd_line(i, blk) for i, blk in enumerate(view.sample.blocks))
     if not views:
         lines.append(header)
+    if opts.pcpus:
+        lines.extend(pcpu_lines(snapshot.pcpu_pct))
     return "\n".join(lines) + "\n"
+
+
+PCPU_RULE = "+-------+--------+"
+
+
+def pcpu_lines(usage: tuple[float | None, ...] | None) -> list[str]:
+    """xentop -p's table (``print_pcpu_stats_display`` in tools/xentop/xentop.c), after the domains: every
+    pCPU (no 128 cap), busy % clamped to 0-100 as pcpu.c does; ``-`` for a pCPU whose counter went back."""
+    if usage is None:
+        return ["", "No PCPU data available"]
+    rows = [f"| {n:<5d} | {_clamped(pct)}% |" for n, pct in enumerate(usage)]
+    return ["", "Physical CPU Usage:", PCPU_RULE, "| Core  | Usage  |", PCPU_RULE, *rows, PCPU_RULE]
+
+
+def _clamped(pct: float | None) -> str:
+    return f"{'-':>5}" if pct is None else f"{min(100.0, max(0.0, pct)):5.1f}"

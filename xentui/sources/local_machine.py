@@ -15,9 +15,11 @@ def is_local_uri(uri: str) -> bool:
 
 
 def pcpu_busy_ns() -> tuple[int, ...]:
-    """Cumulative busy time of each CPU of this machine (all but idle and iowait), in ns."""
+    """Cumulative busy time of each CPU of this machine (/proc/stat: all but idle and iowait), in ns.  Guest
+    time is in /proc/stat's user and nice already: its own columns are not added again."""
     return tuple(
-        int((sum(t) - t.idle - getattr(t, "iowait", 0.0)) * 1e9) for t in psutil.cpu_times(percpu=True)
+        int((sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0))
+            * 1e9) for t in psutil.cpu_times(percpu=True)
     )
 
 

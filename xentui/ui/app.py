@@ -287,7 +287,7 @@ class XentuiApp(ReplayKeys, App[None]):
         self.show_view(HostsScreen())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active))
+        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active, cols.ovh_known(self.snapshot)))
 
     def action_sort(self, step: int) -> None:
         self.view = self.view.sort_step(self.table.shown, step)
@@ -378,7 +378,7 @@ class XentuiApp(ReplayKeys, App[None]):
                 self.change(columns=keys)
                 self.refit(force=True)
 
-        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active), done)
+        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active, cols.ovh_known(self.snapshot)), done)
 
     def on_unmount(self) -> None:
         self.poller.close()

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from xentui.history import History
-from xentui.model import SECTOR_BYTES, DomainState, DomainView
+from xentui.model import SECTOR_BYTES, DomainState, DomainView, Snapshot
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
 from xentui.ui.job_text import job_cell
@@ -217,6 +217,10 @@ COLUMNS: tuple[Column, ...] = (
     _col("ssid", "SSID", 4, 9, _count(lambda v: v.sample.ssid), help="Xen security label id"),
     _col("id", "ID", 5, 6, _count(lambda v: v.sample.domid), help="domain id"),
 )
+# Listed (chooser, help) only where the source measures it: KVM's QEMU (not yet Xen's device models).
+OVERHEAD = Column("ovh_pct", "OVH(%)", 6, 5, lambda v, _c: v.rates.overhead_pct,
+                  lambda v, _c: number(v.rates.overhead_pct),
+                  help="host CPU beyond the vCPUs, % of one pCPU (KVM: QEMU's emulator and I/O threads)")
 # A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
 FLEET_ONLY: tuple[Column, ...] = (
     Column("host", "HOST", 12, 1, lambda v, _c: v.host.lower(), lambda v, _c: visible(v.host), numeric=False,
@@ -224,7 +228,7 @@ FLEET_ONLY: tuple[Column, ...] = (
     Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
            numeric=False, help="the host's group in the fleet file"),
 )
-BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY)}
+BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, OVERHEAD)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
                    "id")
@@ -238,9 +242,16 @@ def known(keys: tuple[str, ...]) -> tuple[str, ...]:
     return ("name", *chosen)
 
 
-def listed(fleet: bool) -> tuple[Column, ...]:
-    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only."""
-    return (COLUMNS[0], *FLEET_ONLY, *COLUMNS[1:]) if fleet else COLUMNS
+def listed(fleet: bool, overhead: bool = False) -> tuple[Column, ...]:
+    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only; OVH(%)
+    last where some domain's overhead is measured."""
+    shown = (COLUMNS[0], *FLEET_ONLY, *COLUMNS[1:]) if fleet else COLUMNS
+    return (*shown, OVERHEAD) if overhead else shown
+
+
+def ovh_known(snapshot: Snapshot | None) -> bool:
+    """Whether some domain's OVH(%) is measured here (asked when a dialog opens, not every tick)."""
+    return snapshot is not None and any(v.sample.overhead_ns is not None for v in snapshot.domains)
 
 
 def with_fleet(keys: tuple[str, ...], fleet: bool) -> tuple[str, ...]:

@@ -57,7 +57,8 @@ class LibvirtSource(Source):
         self.bulk_supported: bool | None = None  # learnt on the first tick
         # This machine's per-CPU load is the hypervisor's when libvirt is local (not on Xen: dom0 is a guest).
         local = local_machine.is_local_uri(uri)
-        self._local_pcpus = local and self.facts.hypervisor in ("QEMU", "KVM")
+        self._qemu = self.facts.hypervisor in ("QEMU", "KVM")  # cpu.time is QEMU's whole process: OVH(%)
+        self._local_pcpus = local and self._qemu
         self._boot_time = local_machine.boot_time() if local else None
         self._xen_count = RunningCount() if self.facts.hypervisor == "Xen" else None
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
@@ -154,7 +155,7 @@ class LibvirtSource(Source):
         named = [(dom.name(), rec, key) for dom, rec, key in filled]
         caches = self.cache_qos.caches([(name, rec, key[0]) for name, rec, key in named if active(rec)])
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
-                                    stale.get(key, ""))
+                                    stale.get(key, ""), self._qemu)
                         for name, rec, key in named)
         samples = migration.with_jobs(samples, self.uri)
         live = {key for _dom, _rec, key in filled}

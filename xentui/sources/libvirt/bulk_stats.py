@@ -54,11 +54,12 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
 
 def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
                 placement: dict[int, VcpuPlace] | None = None, cache: CacheSample | None = None,
-                stale: str = "") -> DomainSample:
+                stale: str = "", overhead: bool = False) -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
 
     ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry; ``cache``
-    (from resctrl) is used when libvirt has no cache monitor of its own for the domain.
+    (from resctrl) is used when libvirt has no cache monitor of its own for the domain; ``overhead``
+    (QEMU: cpu.time counts the whole process, vcpu.N.time its vCPU threads) measures what is beyond the vCPUs.
     """
     get = rec.get
     vcpus: list[VcpuSample] = []
@@ -83,12 +84,13 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
             errors=counter(get(k_errors)),
         ))
     state = get("state.state", 0)
+    cpu_ns = counter(get("cpu.time"))
     return DomainSample(
         uuid=uuid,
         name=name,
         domid=domid,
         state=STATE_BY_CODE.get(state, DomainState.NOSTATE) if type(state) is int else DomainState.NOSTATE,
-        cpu_ns=counter(get("cpu.time")),
+        cpu_ns=cpu_ns,
         vcpus_current=counter(get("vcpu.current")),
         vcpus_max=counter(get("vcpu.maximum")),
         mem_kib=counter(get("balloon.current")),
@@ -99,7 +101,16 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         blocks=tuple(blocks),
         cache=libvirt_cache(rec) or cache,
         stale=stale,
+        overhead_ns=beyond_vcpus(cpu_ns, vcpus) if overhead else None,
     )
+
+
+def beyond_vcpus(cpu_ns: int | None, vcpus: list[VcpuSample]) -> int | None:
+    """cpu.time minus every online vCPU's time; None when any part is missing (a partial sum would lie)."""
+    online = [v.time_ns for v in vcpus if v.online]
+    if cpu_ns is None or not online or None in online:
+        return None
+    return cpu_ns - sum(t for t in online if t is not None)
 
 
 def _text(v: object, default: str) -> str:

@@ -30,6 +30,7 @@ from xentui.sources.background import Refresher
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos import xen as xen_cache_qos  # a module: it imports .xl, so this package
 from xentui.sources.xen.libxenstat import FLAG_CALLS, Stat, Store, XenStat, XenStore, is_dom0, uuid_from_vm_path
+from xentui.sources.xen.xenctrl import XenCpuInfo, open_cpuinfo
 from xentui.sources.xen.xl import (
     VcpuPlacement,
     Xl,
@@ -60,12 +61,14 @@ class XenSource(Source):
     HAS_PLACEMENT = True
 
     def __init__(self, *, readonly: bool = True, stat: Stat | None = None, store: Store | None = None,
-                 run: Xl = xl) -> None:
-        """``stat``, ``store`` and ``run`` (the ``xl`` runner) are this dom0's unless a test passes its own."""
+                 run: Xl = xl, cpuinfo: XenCpuInfo | None = None) -> None:
+        """``stat``, ``store``, ``run`` (the ``xl`` runner) and ``cpuinfo`` (pCPU idle times) are this dom0's
+        unless a test passes its own (a test passing ``stat`` and no ``cpuinfo`` gets no pCPU figures)."""
         self.readonly = readonly
         self._xl = run
         self.uri = "xen (libxenstat)"
         self.stat: Stat = stat or XenStat()
+        self.cpuinfo = cpuinfo if cpuinfo is not None or stat is not None else open_cpuinfo()
         self.store: Store = store or XenStore()
         self.hostname = socket.gethostname()
         self.boot_time = local_machine.boot_time()
@@ -171,6 +174,7 @@ class XenSource(Source):
         with SPAWNING:  # no xl spawn between the clock reading and the counters (see SPAWNING)
             stamp = time.monotonic()
             node = lib.xenstat_get_node(self.stat.handle, XENSTAT_ALL)
+            busy = self.cpuinfo.busy_ns() if self.cpuinfo is not None else None  # next to the stamp: one window
         if not node:
             raise SourceError("failed to retrieve statistics from libxenstat")
         try:
@@ -202,7 +206,8 @@ class XenSource(Source):
             del self._uuids[domid]
         error = self._affinity_error
         return RawSample(monotonic=stamp, wall=time.time(), host=host, domains=domains,
-                         errors=(error,) if error else ())
+                         errors=(error,) if error else (),
+                         pcpu_busy_ns=busy)
 
     # --- actions (guarded by xentui.actions.perform) ------------------------------
 
@@ -229,3 +234,5 @@ class XenSource(Source):
         self.cache_qos.close()
         self.stat.close()
         self.store.close()
+        if self.cpuinfo is not None:
+            self.cpuinfo.close()

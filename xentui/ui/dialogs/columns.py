@@ -17,10 +17,10 @@ class ColumnsScreen(ModalScreen[tuple[str, ...] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "done", "Done", priority=True)]
 
-    def __init__(self, chosen: tuple[str, ...], fleet: bool = False):
+    def __init__(self, chosen: tuple[str, ...], fleet: bool = False, overhead: bool = False):
         super().__init__()
         self.chosen = chosen
-        self.columns: tuple[Column, ...] = listed(fleet)
+        self.columns: tuple[Column, ...] = listed(fleet, overhead)
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -39,14 +39,15 @@ def help_rows(active: Mapping[str, ActiveBinding]) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
 
-    def __init__(self, active: Mapping[str, ActiveBinding], fleet: bool = False):
+    def __init__(self, active: Mapping[str, ActiveBinding], fleet: bool = False, overhead: bool = False):
         super().__init__()
         self.rows = help_rows(active)
         self.fleet = fleet  # a fleet's columns listed too
+        self.overhead = overhead  # OVH(%) listed too (measured here)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Label(markup("[b]xentui keys[/b]  (Esc closes; arrows scroll)"))
             yield Static(key_lines(self.rows))
             yield Label(markup("[b]columns[/b]"))
-            yield Static(key_lines([(c.header, c.help) for c in listed(self.fleet)]))
+            yield Static(key_lines([(c.header, c.help) for c in listed(self.fleet, self.overhead)]))

@@ -31,7 +31,8 @@ class PcpuScreen(LiveView):
 
     def show(self, snapshot: Snapshot) -> None:
         host = snapshot.host
-        usage = "use from this host's /proc/stat" if snapshot.pcpu_pct else "use unknown here (local KVM hosts only)"
+        usage = ("use unknown here (local KVM hosts and Xen only)" if not snapshot.pcpu_pct
+                 else "use from Xen's idle time" if host.hypervisor == "Xen" else "use from this host's /proc/stat")
         self.set_title(markup(
             "[b]pCPUs of $host[/b]  $size pCPUs @ ${mhz}MHz, $nodes NUMA node(s); $usage; vCPUs shown as "
             "domain/vCPU (placement re-read every few seconds while open)", host=host.hostname,

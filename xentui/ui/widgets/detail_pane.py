@@ -13,6 +13,7 @@ from xentui.text import one_line, visible
 from xentui.ui.cache_render import cache_lines
 from xentui.ui.job_text import job_line
 from xentui.ui.literal import Visible, lines
+from xentui.units import number
 
 
 class DetailPane(Static):
@@ -28,6 +29,8 @@ class DetailPane(Static):
             shown.append(Visible(job_line(job)))  # numbers and fixed words
         if "vcpus" in details:
             shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
+            if view.sample.overhead_ns is not None:
+                shown.append(Visible(cpu_split_line(view)))  # numbers only
         if "nets" in details:
             shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in details:
@@ -35,3 +38,12 @@ class DetailPane(Static):
         if "cache" in details:
             shown.extend(cache_lines(view, host, attach_key))
         self.update(lines(shown))
+
+
+def cpu_split_line(view: DomainView) -> str:
+    """The domain's CPU(%) split: its vCPUs' sum and the overhead beyond them (QEMU's own threads)."""
+    rates = view.rates
+    known = [v.cpu_pct for v in rates.vcpus]
+    vcpus = None if not known or None in known else sum(p for p in known if p is not None)
+    return (f"CPU(%) {number(rates.cpu_pct)} = vCPUs {number(vcpus)} + overhead {number(rates.overhead_pct)} "
+            "(QEMU's emulator and I/O threads)")

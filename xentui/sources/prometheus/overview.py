@@ -1,0 +1,152 @@
+"""The fleet overview's PromQL: per-figure instant queries with few labels, and their answers filed per target.
+
+Each metric name the overview needs is one instant query, evaluated by Prometheus at one time ``T`` for every
+query of a tick: ``max by (job, instance, uuid, domain[, target_device]) (NAME)`` - the newest value of each
+domain's (or device's) series with only the labels xentui keys on (Prometheus drops the rest: paths, bridges,
+the name), one sample each instead of the raw samples of several scrapes.  Which names to ask comes from the
+dialect each target speaks (``group by (job, instance, __name__)`` over the dialects' marker names).  Per-vCPU
+series and the per-device error and drop counters are asked only for the domains someone looks at (a
+selector for each: :func:`domain_selector`).  Counters' previous values, when xentui has no earlier scrape of
+a target, come from ``idelta(NAME[W])``: exactly the difference to the scrape before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from xentui.sources.base import SourceError
+from xentui.sources.prometheus.assemble import Row, Target, domain_key
+from xentui.sources.prometheus.client import MAX_LABEL, MAX_LABELS
+from xentui.sources.prometheus.dialects import MARKERS, NAMES, PER_BLOCK, PER_NET, PER_VCPU, TABLE
+
+# Figures only the opened domain needs: per vCPU, and per device the ones no column sums.
+DETAIL_ONLY = frozenset({*PER_VCPU, "net_rx_errs", "net_rx_drop", "net_tx_errs", "net_tx_drop", "blk_errors"})
+HOST_LEVEL = frozenset({"up", "host_cpus", "host_mem_total_bytes", "host_mem_free_bytes"})
+COUNTERS = frozenset({"cpu_s", "vcpu_time_s", "vcpu_delay_s", *PER_BLOCK, *PER_NET, "pcpu_busy_s"})
+_DOMAIN = ("job", "instance", "uuid", "domain")
+LABELS: dict[str, tuple[str, ...]] = {  # figure -> the labels its query keeps (the rest are dropped)
+    **{f: ("job", "instance") for f in HOST_LEVEL},
+    "pcpu_busy_s": ("job", "instance", "pcpu"),
+    "scrape_error": ("job", "instance", "reason"),
+    "info": (*_DOMAIN, "domid", "flags"),
+    **{f: (*_DOMAIN, "target_device") for f in (*PER_BLOCK, *PER_NET)},
+    **{f: (*_DOMAIN, "vcpu") for f in PER_VCPU},
+    "blk_rd_bytes": (*_DOMAIN, "target_device", "source_file"),  # a disk's path, once
+}
+UP_NAMES = tuple(name for name, _who in TABLE["up"])
+PRESENCE = (f'group by (job, instance, __name__) ({{__name__=~"{"|".join(sorted({*MARKERS, *UP_NAMES}))}"}})')
+
+
+def overview_names(dialects: Iterable[str], detail: bool) -> dict[str, str]:
+    """metric name -> figure, for every name a tick asks of targets speaking ``dialects`` (with ``detail``,
+    the per-vCPU and error figures too)."""
+    out: dict[str, str] = {}
+    for d in dialects:
+        out.update({n: f for n, f in NAMES[d].figure_of.items() if detail or f not in DETAIL_ONLY})
+    return out
+
+
+def query_of(name: str, figure: str) -> str:
+    return f"max by ({', '.join(LABELS.get(figure, _DOMAIN))}) ({name})"
+
+
+def delta_query(name: str, figure: str, window_ms: int) -> str:
+    """The difference between each series' last two scrapes (a reset: negative, so no rate)."""
+    return f"max by ({', '.join(LABELS.get(figure, _DOMAIN))}) (idelta({name}[{window_ms}ms]))"
+
+
+def stamps_query(window_ms: int) -> str:
+    """The exporters' own ``up`` series, raw: each target's scrape times within the window, and its health."""
+    return f'{{__name__=~"{"|".join(UP_NAMES)}"}}[{window_ms}ms]'
+
+
+def quoted(value: str) -> str:
+    """``value`` as a PromQL string; a lone surrogate (no UTF-8 can carry it) as a ``\\u`` escape."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
+
+
+def selector(labels: dict[str, str]) -> str:
+    """PromQL label matchers; every value is quoted as data (json.dumps' escapes are PromQL's)."""
+    return ",".join(f"{k}={quoted(v)}" for k, v in sorted(labels.items()))
+
+
+def domain_selector(job: str, instance: str, key: str, name: str) -> str:
+    """Every raw series of one domain of one target (a ``name:`` key: inovex's, by its name)."""
+    own = {"domain": name} if key.startswith("name:") else {"uuid": key}
+    return f"{{{selector({'job': job, 'instance': instance, **own})}}}"
+
+
+def vector(data: Any, base: str) -> list[tuple[dict[str, str], float]]:
+    """An instant vector's (labels, value) pairs, in one lean pass; series that break a bound are left out."""
+    if not isinstance(data, dict) or data.get("resultType") != "vector":
+        raise SourceError(f"Prometheus at {base} answered a query with no vector or matrix")
+    if not isinstance(data.get("result"), list):
+        raise SourceError(f"Prometheus at {base} answered a query with no result list")
+    out = []
+    for item in data["result"]:
+        try:
+            labels, (_t, text) = item["metric"], item["value"]
+            if len(labels) > MAX_LABELS or len(text) > 64:
+                continue
+            value = float(text)
+        except (TypeError, KeyError, ValueError, AttributeError):
+            continue
+        if type(labels) is dict and all(type(v) is str and len(v) <= MAX_LABEL and len(k) <= MAX_LABEL
+                                        for k, v in labels.items()):
+            out.append((labels, value))
+    return out
+
+
+def by_target(pairs: list[tuple[dict[str, str], float]]) -> dict[tuple[str, str], list[tuple[dict[str, str], float]]]:
+    out: dict[tuple[str, str], list[tuple[dict[str, str], float]]] = {}
+    for labels, value in pairs:
+        out.setdefault((labels.get("job", ""), labels.get("instance", "")), []).append((labels, value))
+    return out
+
+
+def rows_at(name: str, pairs: Iterable[tuple[dict[str, str], float]], t: float) -> Iterable[Row]:
+    return ((name, labels, {t: value}) for labels, value in pairs)
+
+
+def add_previous(target: Target, figure: str, pairs: Iterable[tuple[dict[str, str], float]], prev_t: float,
+                 cur_t: float) -> None:
+    """Each counter's value at the scrape before ``cur_t``: its newest less its ``idelta``."""
+    for labels, delta in pairs:
+        if figure == "pcpu_busy_s":
+            number = labels.get("pcpu", "")
+            values = target.pcpus.get(int(number)) if number.isdecimal() and len(number) < 6 else None
+            if values is not None and cur_t in values:
+                values[prev_t] = values[cur_t] - delta
+            continue
+        key = domain_key(labels, target.tinkoff_uuids)
+        dom = target.domains.get(key[0]) if key else None
+        if dom is None:
+            continue
+        device, vcpu = labels.get("target_device", ""), labels.get("vcpu", "")
+        table = (dom.blocks.get(device) if figure in PER_BLOCK else dom.nets.get(device) if figure in PER_NET
+                 else dom.vcpus.get(int(vcpu)) if figure in PER_VCPU and vcpu.isdecimal() and len(vcpu) < 6
+                 else dom.figures)
+        values = None if table is None else table.get(figure)
+        if values is not None and cur_t in values:
+            values[prev_t] = values[cur_t] - delta
+
+
+def presence(pairs: list[tuple[dict[str, str], float]]) -> dict[tuple[str, str], set[str]]:
+    """(job, instance) -> the marker and health names it exports."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for labels, _v in pairs:
+        out.setdefault((labels.get("job", ""), labels.get("instance", "")), set()).add(labels.get("__name__", ""))
+    return out
+
+
+def instance_regex(instances: Iterable[str]) -> str:
+    """An RE2 alternation matching exactly these values (each escaped as a literal)."""
+    return "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", i) for i in sorted(instances))

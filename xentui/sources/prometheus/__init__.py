@@ -138,8 +138,8 @@ class PrometheusSource(Source):
                   for n, f in names.items() if f in ov.COUNTERS and fresh}
         detail = {k: ask(query, f"{sel}[{window_ms}ms]", at, deadline) for k, sel in self._wanted().items()}
         up = {(s.labels.get("job", ""), s.labels.get("instance", "")): s.samples[-1][1] for s in up_f.result()}
-        per_name = {n: ov.by_target(f.result()) for n, f in answers.items()}
-        per_delta = {n: ov.by_target(f.result()) for n, f in deltas.items()}
+        per_name = {n: f.result() for n, f in answers.items()}
+        per_delta = {n: f.result() for n, f in deltas.items()}
         shown = {k: f.result() for k, f in detail.items()}
         facts = facts_f.result()
         parts: list[HostPart] = []
@@ -169,7 +169,7 @@ class PrometheusSource(Source):
         return RawSample(monotonic=time.monotonic(), wall=now, host=host, domains=domains, notices=notices,
                          parts=tuple(parts))
 
-    def _vector(self, promql: str, at: float, deadline: float) -> list[tuple[dict[str, str], float]]:
+    def _vector(self, promql: str, at: float, deadline: float) -> dict[tuple[str, str], ov.Pairs]:
         return ov.vector(self._client.get("/api/v1/query", {"query": promql, "time": f"{at:.3f}"}, deadline),
                          self._client.base)
 

@@ -84,13 +84,17 @@ def domain_selector(job: str, instance: str, key: str, name: str) -> str:
     return f"{{{selector({'job': job, 'instance': instance, **own})}}}"
 
 
-def vector(data: Any, base: str) -> list[tuple[dict[str, str], float]]:
-    """An instant vector's (labels, value) pairs, in one lean pass; series that break a bound are left out."""
+Pairs = list[tuple[dict[str, str], float]]  # (labels, value) of an instant vector's series
+
+
+def vector(data: Any, base: str) -> dict[tuple[str, str], Pairs]:
+    """An instant vector's (labels, value) pairs by target (job, instance), in one lean pass; series that
+    break a bound are left out."""
     if not isinstance(data, dict) or data.get("resultType") != "vector":
         raise SourceError(f"Prometheus at {base} answered a query with no vector or matrix")
     if not isinstance(data.get("result"), list):
         raise SourceError(f"Prometheus at {base} answered a query with no result list")
-    out = []
+    out: dict[tuple[str, str], Pairs] = {}
     for item in data["result"]:
         try:
             labels, (_t, text) = item["metric"], item["value"]
@@ -101,22 +105,19 @@ def vector(data: Any, base: str) -> list[tuple[dict[str, str], float]]:
             continue
         if type(labels) is dict and all(type(v) is str and len(v) <= MAX_LABEL and len(k) <= MAX_LABEL
                                         for k, v in labels.items()):
-            out.append((labels, value))
+            key = (labels.get("job", ""), labels.get("instance", ""))
+            pairs = out.get(key)
+            if pairs is None:
+                pairs = out[key] = []
+            pairs.append((labels, value))
     return out
 
 
-def by_target(pairs: list[tuple[dict[str, str], float]]) -> dict[tuple[str, str], list[tuple[dict[str, str], float]]]:
-    out: dict[tuple[str, str], list[tuple[dict[str, str], float]]] = {}
-    for labels, value in pairs:
-        out.setdefault((labels.get("job", ""), labels.get("instance", "")), []).append((labels, value))
-    return out
-
-
-def rows_at(name: str, pairs: Iterable[tuple[dict[str, str], float]], t: float) -> Iterable[Row]:
+def rows_at(name: str, pairs: Pairs, t: float) -> Iterable[Row]:
     return ((name, labels, {t: value}) for labels, value in pairs)
 
 
-def add_previous(target: Target, figure: str, pairs: Iterable[tuple[dict[str, str], float]], prev_t: float,
+def add_previous(target: Target, figure: str, pairs: Pairs, prev_t: float,
                  cur_t: float) -> None:
     """Each counter's value at the scrape before ``cur_t``: its newest less its ``idelta``."""
     for labels, delta in pairs:
@@ -139,12 +140,9 @@ def add_previous(target: Target, figure: str, pairs: Iterable[tuple[dict[str, st
             values[prev_t] = values[cur_t] - delta
 
 
-def presence(pairs: list[tuple[dict[str, str], float]]) -> dict[tuple[str, str], set[str]]:
+def presence(by_target: dict[tuple[str, str], Pairs]) -> dict[tuple[str, str], set[str]]:
     """(job, instance) -> the marker and health names it exports."""
-    out: dict[tuple[str, str], set[str]] = {}
-    for labels, _v in pairs:
-        out.setdefault((labels.get("job", ""), labels.get("instance", "")), set()).add(labels.get("__name__", ""))
-    return out
+    return {k: {labels.get("__name__", "") for labels, _v in pairs} for k, pairs in by_target.items()}
 
 
 def instance_regex(instances: Iterable[str]) -> str:

@@ -54,12 +54,19 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
     sizes: dict[str, int] = {}
     get = Client.get
 
+    def kind(path: str, query: str) -> str:
+        """The request's role in a tick (a tick asks one query per metric name: grouped)."""
+        if not query:
+            return path
+        return ("previous values (idelta)" if "idelta(" in query else "figures (max by)" if query.startswith("max by")
+                else "raw samples" if query.endswith("ms]") else query[:28])
+
     def timed(self: Client, path: str, params: dict[str, str] | None = None, deadline: float | None = None):
-        what = (params or {}).get("query", path)[:28]
+        what = kind(path, (params or {}).get("query", ""))
         began = time.perf_counter()
         data = get(self, path, params, deadline)
         timings.setdefault(what, []).append(time.perf_counter() - began)
-        sizes[what] = len(json.dumps(data))
+        sizes[what] = sizes.get(what, 0) + len(json.dumps(data))
         return data
 
     Client.get = timed  # type: ignore[method-assign]
@@ -89,9 +96,10 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
         whole = [c + r for c, r in zip(collects, rates, strict=True)]
         out.append(f"- {domains} domains; tick (collect + build_snapshot) median {1e3 * statistics.median(whole):.0f}"
                    f" ms, max {1e3 * max(whole):.0f} ms; build_snapshot median {1e3 * statistics.median(rates):.0f} ms")
+        asked = len(collects) + len(errors)
         for what, t in timings.items():
-            out.append(f"  - `{what}`: median {1e3 * statistics.median(t):.0f} ms, {sizes[what] / MIB:.1f} MiB as "
-                       "JSON")
+            out.append(f"  - {what}: {len(t) / asked:.1f} a tick, each median {1e3 * statistics.median(t):.0f} ms; "
+                       f"{sizes[what] / asked / MIB:.2f} MiB of JSON a tick")
     return out
 
 

@@ -1,24 +1,33 @@
 """Prometheus as a fleet source: ``-c prometheus+http://HOST:9090`` shows every libvirt exporter it scrapes.
 
-Each collect() asks four things, HTTP GETs that share one deadline, ``timeout_s`` from the tick's start:
+Each collect() asks, within one deadline (``timeout_s`` from the tick's start), every query evaluated by
+Prometheus at one time ``T`` (now less the slowest scrape's duration and half a second, so every scrape up
+to ``T`` is stored and all answers are of the same scrapes), several at once (Prometheus evaluates them on
+its own cores):
 
-1. ``/api/v1/targets`` - each target's scrape interval and last error (optional: Mimir has none);
+1. ``/api/v1/targets`` - each target's scrape interval, last error and scrape duration (optional: Mimir);
 2. ``up`` - the targets, and which failed their last scrape (their host is DOWN, with Prometheus's reason);
-3. ``{__name__=~"<every name in the dialect table>"}[W]`` with W = 3 scrape intervals - the raw samples of
-   the last two or three scrapes of every series, with their real scrape times;
-4. node_exporter's pCPU count and memory, where it runs (newest values: its interval is its own).
+3. ``group by (job, instance, __name__)`` over the dialects' marker names - which dialect each target speaks;
+4. the exporters' own ``libvirt_up``/``xentui_up`` raw over 3 intervals: each target's scrape times;
+5. one instant query per metric name: ``max by (job, instance, uuid, domain[, target_device]) (NAME)`` - the
+   newest value of each domain's (device's) series with only the labels xentui keys on (overview.py);
+6. node_exporter's pCPU count and memory, where it runs.
 
-Why raw samples rather than ``rate()``: every rate xentui shows is made by its one rate model
-(``build_snapshot``), the same for Prometheus as for libvirt; each host's ``prev``/``cur`` are its last two
-scrapes, dated by their scrape times, so the window is exactly one scrape interval, as ``irate()``'s.  It
-costs next to nothing more: the cost is per series (labels), not per sample.  Measured here with
-``python -m tests.prometheus.measure_tick --hosts 20 --domains 50`` (Prometheus 2.42 scraping 20 made-up
-kumina exporters every second, 1000 domains, 17 series each; 2 cores at load 7): the matrix of the last 3
-scrapes took 625 ms to fetch and parse, the newest value alone (an instant vector) 848 ms; Prometheus's own
-share 374 ms; 5.6 MiB; the whole tick 1.36 s (median of 10).  So one source handles a few thousand domains
-at a 5 s delay; 10,000 would need the answer (~57 MiB, near the 64 MiB bound) split per job or host.
+``cur`` is each target's newest scrape; ``prev`` is the scrape of it read the tick before (its real scrape
+time: the rate spans exactly the time between the two, as libvirt's between two polls); when there is none
+(the first tick, a target back from DOWN) each counter's ``idelta(NAME[W])`` gives its value at the scrape
+before, exactly (a target's series share their scrape times).  Both go through the one rate model
+(``build_snapshot``).  Per-vCPU series, the per-device error and drop counters (no column sums them) and packets
+and requests (no default column) are read for every domain while the fleet has at most DETAIL_DOMAINS; past
+that they are unknown (``-``) except for the domain whose vCPUs are shown (``set_interest``) and the one
+whose history was asked (the detail opened): its raw series over 3 intervals, right when opened.
 
-Gauges (memory, vCPUs, state) come from the same scrapes.  ``behind_s`` is now minus the newest scrape.
+Why: the raw samples of every series (the tick before this design: ``{__name__=~"..."}[W]``, 510,000 samples
+with every label at 10,000 domains, 54 MiB of JSON) took 14 s a tick at 10,000 domains, two thirds of it
+Python handling per-sample objects; one value per series with four or five labels is ~5 times fewer bytes,
+parsed in one lean pass (bench/RESULTS.md, "Scale").
+
+Gauges (memory, vCPUs, state) are the newest scrape's.  ``behind_s`` is now minus the newest scrape.
 Figures an exporter lacks stay unknown; the host's pCPUs and memory come from node_exporter on the same
 address when Prometheus scrapes one, else they are unknown (0).  Read-only: no actions.
 """

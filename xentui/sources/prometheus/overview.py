@@ -22,8 +22,10 @@ from xentui.sources.prometheus.assemble import Row, Target, domain_key
 from xentui.sources.prometheus.client import MAX_LABEL, MAX_LABELS
 from xentui.sources.prometheus.dialects import MARKERS, NAMES, PER_BLOCK, PER_NET, PER_VCPU, TABLE
 
-# Figures only the opened domain needs: per vCPU, and per device the ones no column sums.
-DETAIL_ONLY = frozenset({*PER_VCPU, "net_rx_errs", "net_rx_drop", "net_tx_errs", "net_tx_drop", "blk_errors"})
+# Figures read at scale only for the domains looked at: per vCPU, per device the errors and drops (no column
+# sums them), and packets and requests (no default column shows them; unknown, "-", for the others).
+DETAIL_ONLY = frozenset({*PER_VCPU, "net_rx_errs", "net_rx_drop", "net_tx_errs", "net_tx_drop", "blk_errors",
+                         "net_rx_packets", "net_tx_packets", "blk_rd_reqs", "blk_wr_reqs"})
 HOST_LEVEL = frozenset({"up", "host_cpus", "host_mem_total_bytes", "host_mem_free_bytes"})
 COUNTERS = frozenset({"cpu_s", "vcpu_time_s", "vcpu_delay_s", *PER_BLOCK, *PER_NET, "pcpu_busy_s"})
 _DOMAIN = ("job", "instance", "uuid", "domain")

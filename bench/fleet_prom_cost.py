@@ -116,8 +116,9 @@ class Watched:
                 fields = f.read().rsplit(")", 1)[1].split()
             cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             with open(f"/proc/{self.pid}/status") as f:
-                rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
-            self.samples.append((elapsed, rss, cpu))
+                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None)
+            if rss is not None:  # None: it has exited (a zombie has no memory)
+                self.samples.append((elapsed, rss / 1024, cpu))
 
 
 def drain(fd: int, counter: list[int]) -> None:

@@ -84,3 +84,20 @@ def test_at_scale_per_vcpu_series_are_read_only_for_the_domain_looked_at(server,
     s.requests.clear()
     source.collect()
     assert sum(q["query"].endswith("ms]") for q in queries(s)) == 1  # looked away: read no more
+
+
+def test_the_collector_is_paused_while_ticks_run_and_resumed_after_the_last():
+    import gc
+
+    from xentui.sources.prometheus.overview import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # another source's tick at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError("a failed tick")
+    assert gc.isenabled()

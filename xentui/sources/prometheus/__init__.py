@@ -119,6 +119,10 @@ class PrometheusSource(Source):
         self._interest = uuid.rpartition("/")[2] if uuid else None
 
     def collect(self) -> RawSample:
+        with ov.collector_paused():
+            return self._collect()
+
+    def _collect(self) -> RawSample:
         now, deadline = time.time(), self._client.deadline()  # the tick's requests share one deadline
         targets, notices = self._targets(deadline)
         at = now - self._margin_s  # every query of the tick sees the same scrapes: all stored by then

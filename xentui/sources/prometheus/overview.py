@@ -12,9 +12,12 @@ a target, come from ``idelta(NAME[W])``: exactly the difference to the scrape be
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from xentui.sources.base import SourceError
@@ -99,20 +102,25 @@ def vector(data: Any, base: str) -> dict[tuple[str, str], Pairs]:
     out: dict[tuple[str, str], Pairs] = {}
     for item in data["result"]:
         try:
-            labels, (_t, text) = item["metric"], item["value"]
-            if len(labels) > MAX_LABELS or len(text) > 64:
+            labels, text = item["metric"], item["value"][1]
+            if type(labels) is not dict or len(labels) > MAX_LABELS or type(text) is not str or len(text) > 64:
+                continue
+            # one C call each for the usual case (every label short); a TypeError: a value that is no string
+            if len("".join(labels.values())) + len("".join(labels)) > MAX_LABEL and not _fair(labels):
                 continue
             value = float(text)
-        except (TypeError, KeyError, ValueError, AttributeError):
+        except (TypeError, KeyError, IndexError, ValueError):
             continue
-        if type(labels) is dict and all(type(v) is str and len(v) <= MAX_LABEL and len(k) <= MAX_LABEL
-                                        for k, v in labels.items()):
-            key = (labels.get("job", ""), labels.get("instance", ""))
-            pairs = out.get(key)
-            if pairs is None:
-                pairs = out[key] = []
-            pairs.append((labels, value))
+        key = (labels.get("job", ""), labels.get("instance", ""))
+        pairs = out.get(key)
+        if pairs is None:
+            pairs = out[key] = []
+        pairs.append((labels, value))
     return out
+
+
+def _fair(labels: dict[str, str]) -> bool:
+    return all(len(k) <= MAX_LABEL and len(v) <= MAX_LABEL for k, v in labels.items())
 
 
 def rows_at(name: str, pairs: Pairs, t: float) -> Iterable[Row]:
@@ -150,3 +158,26 @@ def presence(by_target: dict[tuple[str, str], Pairs]) -> dict[tuple[str, str], s
 def instance_regex(instances: Iterable[str]) -> str:
     """An RE2 alternation matching exactly these values (each escaped as a literal)."""
     return "|".join(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", i) for i in sorted(instances))
+
+
+_paused = [0, False]  # ticks running with the collector paused, and whether it ran before the first
+_pause_lock = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a tick builds its objects: every one is kept (no cycle
+    to find), and the passes a big heap triggers cost as much as the parsing (measured: json.loads of a
+    10,000-domain tick 451 ms with it, 185 without).  Ticks of several sources nest; the last one resumes it."""
+    with _pause_lock:
+        if _paused[0] == 0:
+            _paused[1] = gc.isenabled()
+            gc.disable()
+        _paused[0] += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _paused[0] -= 1
+            if _paused[0] == 0 and _paused[1]:
+                gc.enable()

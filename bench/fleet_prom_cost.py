@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import cProfile
 import fcntl
-import json
 import os
 import pstats
 import pty
@@ -31,6 +30,7 @@ import termios
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -61,15 +61,23 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
         return ("previous values (idelta)" if "idelta(" in query else "figures (max by)" if query.startswith("max by")
                 else "raw samples" if query.endswith("ms]") else query[:28])
 
+    read = Client._read
+    said = threading.local()  # the size of the answer this thread read last
+
+    def counted(self: Client, r: Any, deadline: float) -> bytes:
+        body = read(self, r, deadline)
+        said.size = len(body)
+        return body
+
     def timed(self: Client, path: str, params: dict[str, str] | None = None, deadline: float | None = None):
         what = kind(path, (params or {}).get("query", ""))
         began = time.perf_counter()
         data = get(self, path, params, deadline)
         timings.setdefault(what, []).append(time.perf_counter() - began)
-        sizes[what] = sizes.get(what, 0) + len(json.dumps(data))
+        sizes[what] = sizes.get(what, 0) + getattr(said, "size", 0)
         return data
 
-    Client.get = timed  # type: ignore[method-assign]
+    Client.get, Client._read = timed, counted  # type: ignore[method-assign]
     source = PrometheusSource(uri, timeout_s=timeout_s)
     collects, rates, errors, prev, domains = [], [], [], None, 0
     try:
@@ -88,7 +96,7 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
             prev, domains = raw, len(snap.domains)
             time.sleep(max(0.0, delay - (time.perf_counter() - began)))
     finally:
-        Client.get = get  # type: ignore[method-assign]
+        Client.get, Client._read = get, read  # type: ignore[method-assign]
         source.close()
     out = [f"deadline {timeout_s:g} s, {count} ticks {delay:g} s apart, {load()}: {len(collects)} answered, "
            f"{len(errors)} failed" + (f" ({errors[0]})" if errors else "")]
@@ -99,7 +107,7 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
         asked = len(collects) + len(errors)
         for what, t in timings.items():
             out.append(f"  - {what}: {len(t) / asked:.1f} a tick, each median {1e3 * statistics.median(t):.0f} ms; "
-                       f"{sizes[what] / asked / MIB:.2f} MiB of JSON a tick")
+                       f"{sizes[what] / asked / MIB:.2f} MiB a tick (bytes read)")
     return out
 
 

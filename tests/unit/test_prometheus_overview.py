@@ -101,3 +101,12 @@ def test_the_collector_is_paused_while_ticks_run_and_resumed_after_the_last():
     with pytest.raises(ValueError), collector_paused():
         raise ValueError("a failed tick")
     assert gc.isenabled()
+
+
+def test_a_big_fleet_first_tick_asks_no_previous_values_and_has_no_rates_yet(server, monkeypatch):
+    monkeypatch.setattr(prom, "DETAIL_TARGETS", 0)  # one target is "many" now: the fleet is taken for big
+    s = server(captured(TICK))
+    raw = PrometheusSource(s.uri, timeout_s=3).collect()
+    assert not any("idelta(" in q["query"] for q in queries(s))  # the tick is not doubled
+    assert raw.parts[0].prev is None and len(raw.domains) == 3
+    assert all(d.rates.cpu_pct is None for d in build_snapshot(None, raw).domains)  # unknown, not 0

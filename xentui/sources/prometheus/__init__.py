@@ -16,7 +16,8 @@ its own cores):
 ``cur`` is each target's newest scrape; ``prev`` is the scrape of it read the tick before (its real scrape
 time: the rate spans exactly the time between the two, as libvirt's between two polls); when there is none
 (the first tick, a target back from DOWN) each counter's ``idelta(NAME[W])`` gives its value at the scrape
-before, exactly (a target's series share their scrape times).  Both go through the one rate model
+before, exactly (a target's series share their scrape times); a big fleet's first tick skips it (it would
+double the tick): its rates come with the second tick, as a libvirt host's.  Both go through the one rate model
 (``build_snapshot``).  Per-vCPU series, the per-device error and drop counters (no column sums them) and packets
 and requests (no default column) are read for every domain while the fleet has at most DETAIL_DOMAINS; past
 that they are unknown (``-``) except for the domain whose vCPUs are shown (``set_interest``) and the one
@@ -99,6 +100,7 @@ class PrometheusSource(Source):
         self._interval_s = DEFAULT_INTERVAL_S
         self._margin_s = MARGIN_S
         self._seen: int | None = None  # domains in the last tick
+        self._asked_previous: set[tuple[str, str]] = set()  # targets whose counters' idelta this tick asked
         self._interest: str | None = None  # the domain whose vCPUs are shown (set_interest)
         self._opened: str | None = None  # the domain whose history was last asked (the detail opened)
         self._pool = ThreadPoolExecutor(max_workers=QUERIES_AT_ONCE, thread_name_prefix="prometheus")
@@ -140,11 +142,15 @@ class PrometheusSource(Source):
         for s in stamps_f.result():
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
             stamps.setdefault(key, []).extend(t for t, _v in s.samples)
-        scrapes = {k: _last_two(times) for k, times in stamps.items()}
-        fresh = {k for k in dialects if self._needs_previous(k, scrapes.get(k, (None, None)))}
+        scrapes = {k: ov.last_two(times) for k, times in stamps.items()}
         # every figure of every domain while the fleet is small; at scale, those of the domains looked at
         seen = self._seen if self._seen is not None else (0 if len(dialects) <= DETAIL_TARGETS else DETAIL_DOMAINS)
         names = ov.overview_names(set(dialects.values()), detail=seen < DETAIL_DOMAINS)
+        # the scrape before, for targets without one read earlier; not on a big fleet's first tick (its
+        # answer would double it, past the deadline: the rates come with the second tick, as libvirt's)
+        fresh = {k for k in dialects if self._needs_previous(k, scrapes.get(k, (None, None)))
+                 and (seen < DETAIL_DOMAINS or self._seen is not None)}
+        self._asked_previous = fresh
         ask = self._pool.submit  # Prometheus answers several queries at once, on its own cores
         answers = {n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in names.items()}
         deltas = {n: ask(self._vector, self._delta_query(n, f, window_ms, fresh, dialects), at, deadline)
@@ -299,10 +305,12 @@ class PrometheusSource(Source):
         last = known.part if known is not None and known.part.state is HostState.UP else None
         if last is not None and last.cur is not None and last.cur.monotonic == cur_t:
             prev = last.prev  # no newer scrape since the last tick: the same two scrapes
+        elif key in self._asked_previous and prev_t is not None:
+            prev = raw_at(gathered, prev_t, host, name, notice)
         elif last is not None and last.cur is not None and not self._needs_previous(key, scrapes):
             prev = last.cur  # the scrape xentui read before: the rate spans the real time between the two
         else:
-            prev = raw_at(gathered, prev_t, host, name, notice) if prev_t is not None else None
+            prev = None
         part = HostPart(name, HostState.UP, uri=uri, prev=prev, cur=cur, behind_s=behind)
         self._known[key] = _Known(job, instance, dialect, part, _selectors(gathered, job, instance))
         return part
@@ -387,9 +395,3 @@ def history_points(cpu: list[Series], when: list[Series], mem: list[Series]) -> 
 def _fine(v: float | None) -> TypeGuard[float]:
     """A value a figure can come from: finite, not negative, within a 64-bit counter."""
     return v is not None and math.isfinite(v) and 0 <= v < 2**64
-
-
-def _last_two(times: list[float]) -> tuple[float | None, float | None]:
-    """(previous, newest) of a target's scrape times."""
-    ordered = sorted(set(times))
-    return (ordered[-2] if len(ordered) > 1 else None), (ordered[-1] if ordered else None)

@@ -150,6 +150,12 @@ def add_previous(target: Target, figure: str, pairs: Pairs, prev_t: float,
             values[prev_t] = values[cur_t] - delta
 
 
+def last_two(times: list[float]) -> tuple[float | None, float | None]:
+    """(previous, newest) of a target's scrape times."""
+    ordered = sorted(set(times))
+    return (ordered[-2] if len(ordered) > 1 else None), (ordered[-1] if ordered else None)
+
+
 def presence(by_target: dict[tuple[str, str], Pairs]) -> dict[tuple[str, str], set[str]]:
     """(job, instance) -> the marker and health names it exports."""
     return {k: {labels.get("__name__", "") for labels, _v in pairs} for k, pairs in by_target.items()}

@@ -35,10 +35,12 @@ address when Prometheus scrapes one, else they are unknown (0).  Read-only: no a
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeGuard
 
 from xentui.model import NS_PER_S, HostPart, HostSample, HostState, RawSample
@@ -48,6 +50,7 @@ from xentui.sources.prometheus import overview as ov
 from xentui.sources.prometheus.assemble import Target, gather, gather_rows, info_at, raw_at, value_at
 from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import NAMES, NODE_FACTS, NODE_MEM_AVAILABLE, NODE_MEM_TOTAL, XENTUI, detect
+from xentui.threads import Worker
 
 DEFAULT_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when /api/v1/targets does not say
 HISTORY_POINTS = 600  # at most this many points in one history() answer
@@ -103,10 +106,13 @@ class PrometheusSource(Source):
         self._asked_previous: set[tuple[str, str]] = set()  # targets whose counters' idelta this tick asked
         self._interest: str | None = None  # the domain whose vCPUs are shown (set_interest)
         self._opened: str | None = None  # the domain whose history was last asked (the detail opened)
-        self._pool = ThreadPoolExecutor(max_workers=QUERIES_AT_ONCE, thread_name_prefix="prometheus")
+        # daemon threads (a ThreadPoolExecutor's are joined at exit); each request has its deadline
+        self._workers = [Worker(f"prometheus-{i}") for i in range(QUERIES_AT_ONCE)]
+        self._next = itertools.cycle(self._workers)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for worker in self._workers:
+            worker.shutdown()
         self._client.close()
 
     def reachable(self) -> bool | None:
@@ -129,10 +135,10 @@ class PrometheusSource(Source):
         targets, notices = self._targets(deadline)
         at = now - self._margin_s  # every query of the tick sees the same scrapes: all stored by then
         window_ms = round(max(1.0, 3 * self._interval_s) * 1000)
-        query = self._client.query
-        up_f = self._pool.submit(query, "up", at, deadline)
-        stamps_f = self._pool.submit(query, ov.stamps_query(window_ms), at, deadline)
-        facts_f = self._pool.submit(self._node_facts, at, deadline)
+        query, ask = self._client.query, self._ask  # Prometheus answers several queries at once, on its own cores
+        up_f = ask(query, "up", at, deadline)
+        stamps_f = ask(query, ov.stamps_query(window_ms), at, deadline)
+        facts_f = ask(self._node_facts, at, deadline)
         presence = ov.presence(ov.vector(self._client.get("/api/v1/query", {"query": ov.PRESENCE, "time": f"{at:.3f}"},
                                                           deadline), self._client.base))
         dialects = {k: d for k, names in presence.items() if (d := detect(names))}
@@ -151,7 +157,6 @@ class PrometheusSource(Source):
         fresh = {k for k in dialects if self._needs_previous(k, scrapes.get(k, (None, None)))
                  and (seen < DETAIL_DOMAINS or self._seen is not None)}
         self._asked_previous = fresh
-        ask = self._pool.submit  # Prometheus answers several queries at once, on its own cores
         answers = {n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in names.items()}
         deltas = {n: ask(self._vector, self._delta_query(n, f, window_ms, fresh, dialects), at, deadline)
                   for n, f in names.items() if f in ov.COUNTERS and fresh}
@@ -187,6 +192,9 @@ class PrometheusSource(Source):
                           pcpus=0, mhz=0, mem_total_kib=0, mem_free_kib=0)
         return RawSample(monotonic=time.monotonic(), wall=now, host=host, domains=domains, notices=notices,
                          parts=tuple(parts))
+
+    def _ask(self, call: Any, *args: Any) -> Future[Any]:
+        return next(self._next).submit(partial(call, *args))
 
     def _vector(self, promql: str, at: float, deadline: float) -> dict[tuple[str, str], ov.Pairs]:
         return ov.vector(self._client.get("/api/v1/query", {"query": promql, "time": f"{at:.3f}"}, deadline),

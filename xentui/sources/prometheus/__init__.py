@@ -1,9 +1,8 @@
 """Prometheus as a fleet source: ``-c prometheus+http://HOST:9090`` shows every libvirt exporter it scrapes.
 
-Each collect() asks, within one deadline (``timeout_s`` from the tick's start), every query evaluated by
-Prometheus at one time ``T`` (now less the slowest scrape's duration and half a second, so every scrape up
-to ``T`` is stored and all answers are of the same scrapes), several at once (Prometheus evaluates them on
-its own cores):
+Each collect() asks, several at once (Prometheus evaluates them on its own cores) within one deadline, every
+query evaluated at one time ``T`` (now less the slowest scrape's duration and 0.5 s: every scrape up to ``T``
+is stored, so all answers are of the same scrapes):
 
 1. ``/api/v1/targets`` - each target's scrape interval, last error and scrape duration (optional: Mimir);
 2. ``up`` - the targets, and which failed their last scrape (their host is DOWN, with Prometheus's reason);
@@ -28,9 +27,8 @@ with every label at 10,000 domains, 54 MiB of JSON) took 14 s a tick at 10,000 d
 Python handling per-sample objects; one value per series with four or five labels is ~5 times fewer bytes,
 parsed in one lean pass (bench/RESULTS.md, "Scale").
 
-Gauges (memory, vCPUs, state) are the newest scrape's.  ``behind_s`` is now minus the newest scrape.
-Figures an exporter lacks stay unknown; the host's pCPUs and memory come from node_exporter on the same
-address when Prometheus scrapes one, else they are unknown (0).  Read-only: no actions.
+``behind_s`` is now minus the newest scrape.  Figures an exporter lacks stay unknown; the host's pCPUs and
+memory come from node_exporter on the same address when Prometheus scrapes one, else unknown (0).  Read-only.
 """
 
 from __future__ import annotations
@@ -70,17 +68,6 @@ class _Known:
     dialect: str
     part: HostPart
     selectors: dict[str, dict[str, str]]  # domain uuid -> the labels that pick its series
-
-
-def _seconds(text: Any) -> float | None:
-    """A Prometheus duration such as ``15s``, ``1m``, ``500ms`` in seconds (None when it is not one)."""
-    if not isinstance(text, str) or not 1 < len(text) <= 16:
-        return None
-    for unit, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        number = text.removesuffix(unit)
-        if number != text and number.isdecimal():
-            return int(number) * scale
-    return None
 
 
 def _address(instance: str) -> str:
@@ -255,7 +242,7 @@ class PrometheusSource(Source):
             labels = t.get("labels")
             if isinstance(labels, dict):
                 out[(str(labels.get("job", "")), str(labels.get("instance", "")))] = t
-        intervals = {k: s for k, t in out.items() if (s := _seconds(t.get("scrapeInterval"))) is not None}
+        intervals = {k: s for k, t in out.items() if (s := ov.seconds(t.get("scrapeInterval"))) is not None}
         ours = [s for k, s in intervals.items() if self._libvirt(k)]
         took = [d for k, t in out.items() if self._libvirt(k) and isinstance(d := t.get("lastScrapeDuration"), float)
                 and 0 <= d < 3600]

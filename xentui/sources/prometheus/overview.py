@@ -150,6 +150,17 @@ def add_previous(target: Target, figure: str, pairs: Pairs, prev_t: float,
             values[prev_t] = values[cur_t] - delta
 
 
+def seconds(text: Any) -> float | None:
+    """A Prometheus duration such as ``15s``, ``1m``, ``500ms`` in seconds (None when it is not one)."""
+    if not isinstance(text, str) or not 1 < len(text) <= 16:
+        return None
+    for unit, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        number = text.removesuffix(unit)
+        if number != text and number.isdecimal():
+            return int(number) * scale
+    return None
+
+
 def last_two(times: list[float]) -> tuple[float | None, float | None]:
     """(previous, newest) of a target's scrape times."""
     ordered = sorted(set(times))

@@ -1,8 +1,9 @@
 """Prometheus as a fleet source: ``-c prometheus+http://HOST:9090`` shows every libvirt exporter it scrapes.
 
 Each collect() asks, several at once (Prometheus evaluates them on its own cores) within one deadline, every
-query evaluated at one time ``T`` (now less the slowest scrape's duration and 0.5 s: every scrape up to ``T``
-is stored, so all answers are of the same scrapes):
+query evaluated at one time ``T``: the libvirt targets' newest finished scrape (``lastScrape``), so every scrape
+begun by then is stored and none begun after is seen - all answers are of the same scrapes (now - 1 s without
+a targets API):
 
 1. ``/api/v1/targets`` - each target's scrape interval, last error and scrape duration (optional: Mimir);
 2. ``up`` - the targets, and which failed their last scrape (their host is DOWN, with Prometheus's reason);
@@ -53,7 +54,7 @@ from xentui.threads import Worker
 DEFAULT_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when /api/v1/targets does not say
 HISTORY_POINTS = 600  # at most this many points in one history() answer
 QUERIES_AT_ONCE = 6  # a tick's queries in flight together
-MARGIN_S = 0.5  # a tick reads Prometheus as it was this long ago (plus the slowest scrape): every scrape stored
+MARGIN_S = 1.0  # without /api/v1/targets, a tick reads Prometheus as it was this long ago (every scrape stored)
 DETAIL_DOMAINS = 500  # up to this many domains, every tick reads every figure of every domain
 DETAIL_TARGETS = 10  # before the first tick: as many as this many targets are taken for a small fleet
 RECENT = 12  # the scrape read last tick serves as the previous one while at most this many intervals older
@@ -88,7 +89,7 @@ class PrometheusSource(Source):
         self._client = Client(api_base(uri), basic_auth=basic_auth, bearer_token=bearer_token, timeout_s=timeout_s)
         self._known: dict[tuple[str, str], _Known] = {}
         self._interval_s = DEFAULT_INTERVAL_S
-        self._margin_s = MARGIN_S
+        self._newest: float | None = None  # the libvirt targets' newest scrape's start (/api/v1/targets)
         self._seen: int | None = None  # domains in the last tick
         self._asked_previous: set[tuple[str, str]] = set()  # targets whose counters' idelta this tick asked
         self._interest: str | None = None  # the domain whose vCPUs are shown (set_interest)
@@ -120,7 +121,7 @@ class PrometheusSource(Source):
     def _collect(self) -> RawSample:
         now, deadline = time.time(), self._client.deadline()  # the tick's requests share one deadline
         targets, notices = self._targets(deadline)
-        at = now - self._margin_s  # every query of the tick sees the same scrapes: all stored by then
+        at = min(now, self._newest) if self._newest is not None else now - MARGIN_S  # all queries: one time
         window_ms = round(max(1.0, 3 * self._interval_s) * 1000)
         query, ask = self._client.query, self._ask  # Prometheus answers several queries at once, on its own cores
         up_f = ask(query, "up", at, deadline)
@@ -244,9 +245,9 @@ class PrometheusSource(Source):
                 out[(str(labels.get("job", "")), str(labels.get("instance", "")))] = t
         intervals = {k: s for k, t in out.items() if (s := ov.seconds(t.get("scrapeInterval"))) is not None}
         ours = [s for k, s in intervals.items() if self._libvirt(k)]
-        took = [d for k, t in out.items() if self._libvirt(k) and isinstance(d := t.get("lastScrapeDuration"), float)
-                and 0 <= d < 3600]
-        self._margin_s = MARGIN_S + min(max(took, default=0.0), self._interval_s)
+        # read as of the newest finished scrape: every scrape begun by then is stored, none begun after is seen
+        ends = [e for k, t in out.items() if self._libvirt(k) and (e := ov.instant(t.get("lastScrape"))) is not None]
+        self._newest = max(ends, default=None)
         # the libvirt targets' longest; before any is known, the shortest (a slower one's rates wait a tick)
         self._interval_s = max(ours) if ours else min(intervals.values(), default=self._interval_s)
         return out, ()

@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from xentui.sources.base import SourceError
@@ -159,6 +160,19 @@ def seconds(text: Any) -> float | None:
         if number != text and number.isdecimal():
             return int(number) * scale
     return None
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,9})?Z")
+
+
+def instant(text: Any) -> float | None:
+    """``2026-11-29T11:19:59.132061269Z`` (Prometheus's lastScrape) in seconds since the epoch; None when it is
+    not one, or never (year 1)."""
+    m = _RFC3339.fullmatch(text) if isinstance(text, str) else None
+    if m is None:
+        return None
+    whole = datetime.fromisoformat(m[1]).replace(tzinfo=UTC).timestamp()
+    return whole + float(m[2] or 0) if whole > 0 else None
 
 
 def last_two(times: list[float]) -> tuple[float | None, float | None]:

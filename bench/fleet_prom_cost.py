@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import cProfile
 import fcntl
-import json
 import os
 import pstats
 import pty
@@ -31,6 +30,7 @@ import termios
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -54,15 +54,30 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
     sizes: dict[str, int] = {}
     get = Client.get
 
+    def kind(path: str, query: str) -> str:
+        """The request's role in a tick (a tick asks one query per metric name: grouped)."""
+        if not query:
+            return path
+        return ("previous values (idelta)" if "idelta(" in query else "figures (max by)" if query.startswith("max by")
+                else "raw samples" if query.endswith("ms]") else query[:28])
+
+    read = Client._read
+    said = threading.local()  # the size of the answer this thread read last
+
+    def counted(self: Client, r: Any, deadline: float) -> bytes:
+        body = read(self, r, deadline)
+        said.size = len(body)
+        return body
+
     def timed(self: Client, path: str, params: dict[str, str] | None = None, deadline: float | None = None):
-        what = (params or {}).get("query", path)[:28]
+        what = kind(path, (params or {}).get("query", ""))
         began = time.perf_counter()
         data = get(self, path, params, deadline)
         timings.setdefault(what, []).append(time.perf_counter() - began)
-        sizes[what] = len(json.dumps(data))
+        sizes[what] = sizes.get(what, 0) + getattr(said, "size", 0)
         return data
 
-    Client.get = timed  # type: ignore[method-assign]
+    Client.get, Client._read = timed, counted  # type: ignore[method-assign]
     source = PrometheusSource(uri, timeout_s=timeout_s)
     collects, rates, errors, prev, domains = [], [], [], None, 0
     try:
@@ -81,7 +96,7 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
             prev, domains = raw, len(snap.domains)
             time.sleep(max(0.0, delay - (time.perf_counter() - began)))
     finally:
-        Client.get = get  # type: ignore[method-assign]
+        Client.get, Client._read = get, read  # type: ignore[method-assign]
         source.close()
     out = [f"deadline {timeout_s:g} s, {count} ticks {delay:g} s apart, {load()}: {len(collects)} answered, "
            f"{len(errors)} failed" + (f" ({errors[0]})" if errors else "")]
@@ -89,9 +104,10 @@ def ticks(uri: str, count: int, timeout_s: float, delay: float = 5.0) -> list[st
         whole = [c + r for c, r in zip(collects, rates, strict=True)]
         out.append(f"- {domains} domains; tick (collect + build_snapshot) median {1e3 * statistics.median(whole):.0f}"
                    f" ms, max {1e3 * max(whole):.0f} ms; build_snapshot median {1e3 * statistics.median(rates):.0f} ms")
+        asked = len(collects) + len(errors)
         for what, t in timings.items():
-            out.append(f"  - `{what}`: median {1e3 * statistics.median(t):.0f} ms, {sizes[what] / MIB:.1f} MiB as "
-                       "JSON")
+            out.append(f"  - {what}: {len(t) / asked:.1f} a tick, each median {1e3 * statistics.median(t):.0f} ms; "
+                       f"{sizes[what] / asked / MIB:.2f} MiB a tick (bytes read)")
     return out
 
 
@@ -108,8 +124,9 @@ class Watched:
                 fields = f.read().rsplit(")", 1)[1].split()
             cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             with open(f"/proc/{self.pid}/status") as f:
-                rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
-            self.samples.append((elapsed, rss, cpu))
+                rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None)
+            if rss is not None:  # None: it has exited (a zombie has no memory)
+                self.samples.append((elapsed, rss / 1024, cpu))
 
 
 def drain(fd: int, counter: list[int]) -> None:

@@ -20,6 +20,7 @@ from tests.prometheus.engine import Engine
 from xentui import lab
 from xentui.sources.prometheus import PrometheusSource
 from xentui.sources.prometheus.client import Client
+from xentui.sources.prometheus.dialects import EVERY_NAME
 
 OUT = Path(__file__).parent.parent / "data" / "prometheus"
 
@@ -45,6 +46,16 @@ def recording(log: list[dict[str, Any]]) -> None:
     Client.get = get_logged  # type: ignore[method-assign]
 
 
+def collect_and_store(source: PrometheusSource, log: list[dict[str, Any]]) -> Any:
+    """A tick, then the raw samples of every libvirt series at the tick's evaluation time: the store the unit
+    tests' replay answers the tick's queries from (tests/prometheus/promql_subset.py)."""
+    shot = source.collect()
+    at = float(next(e["params"]["time"] for e in log if "time" in e["params"]))
+    window = round(3 * source._interval_s * 1000)
+    source._client.query(f'{{__name__=~"{"|".join(EVERY_NAME)}"}}[{window}ms]', at)
+    return shot
+
+
 def capture_export(address: str) -> int:
     """A tick of Prometheus scraping a running ``xentui export`` at ``address`` (job ``xentui``)."""
     with tempfile.TemporaryDirectory(prefix="xentui-prom-") as tmp:
@@ -62,7 +73,7 @@ def capture_export(address: str) -> int:
             log: list[dict[str, Any]] = []
             recording(log)
             source = PrometheusSource(f"prometheus+{engine.url}", timeout_s=5)
-            shot = source.collect()
+            shot = collect_and_store(source, log)
             (OUT / "tick-xentui-export.json").write_text(json.dumps(log, indent=1) + "\n")
             source.close()
             print(f"{len(shot.domains)} domains; saved in {OUT}")
@@ -88,7 +99,7 @@ def main() -> int:
             log: list[dict[str, Any]] = []
             recording(log)
             source = PrometheusSource(f"prometheus+{engine.url}", timeout_s=5)
-            shot = source.collect()
+            shot = collect_and_store(source, log)
             (OUT / "tick-kumina.json").write_text(json.dumps(log, indent=1) + "\n")
             busy = next(d for d in shot.domains if d.name == "xtlab-busy")
             time.sleep(3)  # history of a few scrapes more
@@ -98,7 +109,7 @@ def main() -> int:
             engine.stop_exporter()
             engine.wait_scraped("up == 0", timeout=30)
             log.clear()
-            source.collect()
+            collect_and_store(source, log)
             (OUT / "tick-kumina-exporter-down.json").write_text(json.dumps(log, indent=1) + "\n")
             source.close()
             print(f"{len(shot.domains)} domains, {len(points)} history points; saved in {OUT}")

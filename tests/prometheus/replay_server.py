@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.prometheus.promql_subset import evaluate
+
 DATA = Path(__file__).parent.parent / "data" / "prometheus"
 
 
@@ -42,13 +44,26 @@ def _key(path: str, params: dict[str, str]) -> tuple[str, str]:
 
 def replaying(*logs: list[dict[str, Any]]) -> Route:
     """Answers each (path, query) with the captured answer, the logs' entries taken in turn: a query asked
-    again gets the next capture of it (so a second tick can be another capture)."""
+    again gets the next capture of it (so a second tick can be another capture).  The tick's instant queries
+    are evaluated over the capture's raw matrix (tests/prometheus/promql_subset.py), the one of the tick
+    asked (each tick begins with /api/v1/targets)."""
     queue: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    stores: list[tuple[float, list[dict[str, Any]]]] = []  # each log's raw matrix and the time it was asked at
     for log in logs:
         for entry in log:
             queue.setdefault(_key(entry["path"], entry["params"]), []).append(entry["answer"])
+            if entry["params"].get("query", "").startswith('{__name__=~"libvirt_domain_'):  # every series
+                stores.append((float(entry["params"].get("time", 0)), entry["answer"]["data"]["result"]))
+    ticks = [0]
 
     def route(path: str, params: dict[str, str]) -> Reply:
+        if path == "/api/v1/targets":
+            ticks[0] += 1
+        if path == "/api/v1/query" and stores:
+            at, matrix = stores[min(max(ticks[0], 1), len(stores)) - 1]
+            data = evaluate(params.get("query", ""), at, matrix)
+            if data is not None:
+                return Reply(json.dumps({"status": "success", "data": data}).encode())
         answers = queue.get(_key(path, params))
         if not answers:
             return Reply(json.dumps({"status": "error", "error": f"nothing captured for {path}"}).encode(), 400)

@@ -1,53 +1,63 @@
 """Prometheus as a fleet source: ``-c prometheus+http://HOST:9090`` shows every libvirt exporter it scrapes.
 
-Each collect() asks four things, HTTP GETs that share one deadline, ``timeout_s`` from the tick's start:
+Each collect() asks, several at once (Prometheus evaluates them on its own cores) within one deadline, every
+query evaluated at one time ``T``: the libvirt targets' newest finished scrape (``lastScrape``), so every scrape
+begun by then is stored and none begun after is seen - all answers are of the same scrapes (now - 1 s without
+a targets API):
 
-1. ``/api/v1/targets`` - each target's scrape interval and last error (optional: Mimir has none);
+1. ``/api/v1/targets`` - each target's scrape interval, last error and scrape duration (optional: Mimir);
 2. ``up`` - the targets, and which failed their last scrape (their host is DOWN, with Prometheus's reason);
-3. ``{__name__=~"<every name in the dialect table>"}[W]`` with W = 3 scrape intervals - the raw samples of
-   the last two or three scrapes of every series, with their real scrape times;
-4. node_exporter's pCPU count and memory, where it runs (newest values: its interval is its own).
+3. ``group by (job, instance, __name__)`` over the dialects' marker names - which dialect each target speaks;
+4. the exporters' own ``libvirt_up``/``xentui_up`` raw over 3 intervals: each target's scrape times;
+5. one instant query per metric name: ``max by (job, instance, uuid, domain[, target_device]) (NAME)`` - the
+   newest value of each domain's (device's) series with only the labels xentui keys on (overview.py);
+6. node_exporter's pCPU count and memory, where it runs.
 
-Why raw samples rather than ``rate()``: every rate xentui shows is made by its one rate model
-(``build_snapshot``), the same for Prometheus as for libvirt; each host's ``prev``/``cur`` are its last two
-scrapes, dated by their scrape times, so the window is exactly one scrape interval, as ``irate()``'s.  It
-costs next to nothing more: the cost is per series (labels), not per sample.  Measured here with
-``python -m tests.prometheus.measure_tick --hosts 20 --domains 50`` (Prometheus 2.42 scraping 20 made-up
-kumina exporters every second, 1000 domains, 17 series each; 2 cores at load 7): the matrix of the last 3
-scrapes took 625 ms to fetch and parse, the newest value alone (an instant vector) 848 ms; Prometheus's own
-share 374 ms; 5.6 MiB; the whole tick 1.36 s (median of 10).  So one source handles a few thousand domains
-at a 5 s delay; 10,000 would need the answer (~57 MiB, near the 64 MiB bound) split per job or host.
+``cur`` is each target's newest scrape; ``prev`` is the scrape of it read the tick before (its real scrape
+time: the rate spans exactly the time between the two, as libvirt's between two polls); when there is none
+(the first tick, a target back from DOWN) each counter's ``idelta(NAME[W])`` gives its value at the scrape
+before, exactly (a target's series share their scrape times); a big fleet's first tick skips it (it would
+double the tick): its rates come with the second tick, as a libvirt host's.  Both go through the one rate model
+(``build_snapshot``).  Per-vCPU series, the per-device error and drop counters (no column sums them) and packets
+and requests (no default column) are read for every domain while the fleet has at most DETAIL_DOMAINS; past
+that they are unknown (``-``) except for the domain whose vCPUs are shown (``set_interest``) and the one
+whose history was asked (the detail opened): its raw series over 3 intervals, right when opened.
 
-Gauges (memory, vCPUs, state) come from the same scrapes.  ``behind_s`` is now minus the newest scrape.
-Figures an exporter lacks stay unknown; the host's pCPUs and memory come from node_exporter on the same
-address when Prometheus scrapes one, else they are unknown (0).  Read-only: no actions.
+Why: the raw samples of every series (the tick before this design: ``{__name__=~"..."}[W]``, 510,000 samples
+with every label at 10,000 domains, 54 MiB of JSON) took 14 s a tick at 10,000 domains, two thirds of it
+Python handling per-sample objects; one value per series with four or five labels is ~5 times fewer bytes,
+parsed in one lean pass (bench/RESULTS.md, "Scale").
+
+``behind_s`` is now minus the newest scrape.  Figures an exporter lacks stay unknown; the host's pCPUs and
+memory come from node_exporter on the same address when Prometheus scrapes one, else unknown (0).  Read-only.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import math
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeGuard
 
 from xentui.model import NS_PER_S, HostPart, HostSample, HostState, RawSample
 from xentui.model.rates import counter_rate
 from xentui.sources.base import HistoryPoint, Source, SourceError
-from xentui.sources.prometheus.assemble import Target, gather, info_at, raw_at, value_at
+from xentui.sources.prometheus import overview as ov
+from xentui.sources.prometheus.assemble import Target, gather, gather_rows, info_at, raw_at, value_at
 from xentui.sources.prometheus.client import Client, Refused, Series, api_base
-from xentui.sources.prometheus.dialects import (
-    EVERY_NAME,
-    NAMES,
-    NODE_FACTS,
-    NODE_MEM_AVAILABLE,
-    NODE_MEM_TOTAL,
-    XENTUI,
-    detect,
-)
+from xentui.sources.prometheus.dialects import NAMES, NODE_FACTS, NODE_MEM_AVAILABLE, NODE_MEM_TOTAL, XENTUI, detect
+from xentui.threads import Worker
 
 DEFAULT_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when /api/v1/targets does not say
 HISTORY_POINTS = 600  # at most this many points in one history() answer
+QUERIES_AT_ONCE = 6  # a tick's queries in flight together
+MARGIN_S = 1.0  # without /api/v1/targets, a tick reads Prometheus as it was this long ago (every scrape stored)
+DETAIL_DOMAINS = 500  # up to this many domains, every tick reads every figure of every domain
+DETAIL_TARGETS = 10  # before the first tick: as many as this many targets are taken for a small fleet
+RECENT = 12  # the scrape read last tick serves as the previous one while at most this many intervals older
 
 
 @dataclass
@@ -59,32 +69,6 @@ class _Known:
     dialect: str
     part: HostPart
     selectors: dict[str, dict[str, str]]  # domain uuid -> the labels that pick its series
-
-
-def _selector(labels: dict[str, str]) -> str:
-    """PromQL label matchers; every value is quoted as data (json.dumps' escapes are PromQL's)."""
-    return ",".join(f"{k}={_quoted(v)}" for k, v in sorted(labels.items()))
-
-
-def _quoted(value: str) -> str:
-    """``value`` as a PromQL string; a lone surrogate (no UTF-8 can carry it) as a ``\\u`` escape."""
-    text = json.dumps(value, ensure_ascii=False)
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return json.dumps(value)
-    return text
-
-
-def _seconds(text: Any) -> float | None:
-    """A Prometheus duration such as ``15s``, ``1m``, ``500ms`` in seconds (None when it is not one)."""
-    if not isinstance(text, str) or not 1 < len(text) <= 16:
-        return None
-    for unit, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        number = text.removesuffix(unit)
-        if number != text and number.isdecimal():
-            return int(number) * scale
-    return None
 
 
 def _address(instance: str) -> str:
@@ -105,8 +89,18 @@ class PrometheusSource(Source):
         self._client = Client(api_base(uri), basic_auth=basic_auth, bearer_token=bearer_token, timeout_s=timeout_s)
         self._known: dict[tuple[str, str], _Known] = {}
         self._interval_s = DEFAULT_INTERVAL_S
+        self._newest: float | None = None  # the libvirt targets' newest scrape's start (/api/v1/targets)
+        self._seen: int | None = None  # domains in the last tick
+        self._asked_previous: set[tuple[str, str]] = set()  # targets whose counters' idelta this tick asked
+        self._interest: str | None = None  # the domain whose vCPUs are shown (set_interest)
+        self._opened: str | None = None  # the domain whose history was last asked (the detail opened)
+        # daemon threads (a ThreadPoolExecutor's are joined at exit); each request has its deadline
+        self._workers = [Worker(f"prometheus-{i}") for i in range(QUERIES_AT_ONCE)]
+        self._next = itertools.cycle(self._workers)
 
     def close(self) -> None:
+        for worker in self._workers:
+            worker.shutdown()
         self._client.close()
 
     def reachable(self) -> bool | None:
@@ -116,25 +110,64 @@ class PrometheusSource(Source):
             return False
         return True
 
+    def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
+        """The domain whose vCPUs are shown (``HOST/UUID`` or a bare UUID): its every series is read."""
+        self._interest = uuid.rpartition("/")[2] if uuid else None
+
     def collect(self) -> RawSample:
+        with ov.collector_paused():
+            return self._collect()
+
+    def _collect(self) -> RawSample:
         now, deadline = time.time(), self._client.deadline()  # the tick's requests share one deadline
         targets, notices = self._targets(deadline)
-        up = {(s.labels.get("job", ""), s.labels.get("instance", "")): s.samples[-1][1]
-              for s in self._client.query("up", deadline=deadline)}
-        window = max(1.0, 3 * self._interval_s)
-        regex = "|".join(EVERY_NAME)
-        by_target: dict[tuple[str, str], list[Series]] = {}
-        for s in self._client.query(f'{{__name__=~"{regex}"}}[{round(window * 1000)}ms]', now, deadline):
-            by_target.setdefault((s.labels.get("job", ""), s.labels.get("instance", "")), []).append(s)
-        facts = self._node_facts(deadline)
+        at = min(now, self._newest) if self._newest is not None else now - MARGIN_S  # all queries: one time
+        window_ms = round(max(1.0, 3 * self._interval_s) * 1000)
+        query, ask = self._client.query, self._ask  # Prometheus answers several queries at once, on its own cores
+        up_f = ask(query, "up", at, deadline)
+        stamps_f = ask(query, ov.stamps_query(window_ms), at, deadline)
+        facts_f = ask(self._node_facts, at, deadline)
+        presence = ov.presence(ov.vector(self._client.get("/api/v1/query", {"query": ov.PRESENCE, "time": f"{at:.3f}"},
+                                                          deadline), self._client.base))
+        dialects = {k: d for k, names in presence.items() if (d := detect(names))}
+        for key, known in self._known.items():
+            dialects.setdefault(key, known.dialect)
+        stamps: dict[tuple[str, str], list[float]] = {}
+        for s in stamps_f.result():
+            key = (s.labels.get("job", ""), s.labels.get("instance", ""))
+            stamps.setdefault(key, []).extend(t for t, _v in s.samples)
+        scrapes = {k: ov.last_two(times) for k, times in stamps.items()}
+        # every figure of every domain while the fleet is small; at scale, those of the domains looked at
+        seen = self._seen if self._seen is not None else (0 if len(dialects) <= DETAIL_TARGETS else DETAIL_DOMAINS)
+        names = ov.overview_names(set(dialects.values()), detail=seen < DETAIL_DOMAINS)
+        # the scrape before, for targets without one read earlier; not on a big fleet's first tick (its
+        # answer would double it, past the deadline: the rates come with the second tick, as libvirt's)
+        fresh = {k for k in dialects if self._needs_previous(k, scrapes.get(k, (None, None)))
+                 and (seen < DETAIL_DOMAINS or self._seen is not None)}
+        self._asked_previous = fresh
+        answers = {n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in names.items()}
+        deltas = {n: ask(self._vector, self._delta_query(n, f, window_ms, fresh, dialects), at, deadline)
+                  for n, f in names.items() if f in ov.COUNTERS and fresh}
+        detail = {k: ask(query, f"{sel}[{window_ms}ms]", at, deadline) for k, sel in self._wanted().items()}
+        up = {(s.labels.get("job", ""), s.labels.get("instance", "")): s.samples[-1][1] for s in up_f.result()}
+        per_name = {n: f.result() for n, f in answers.items()}
+        per_delta = {n: f.result() for n, f in deltas.items()}
+        shown = {k: f.result() for k, f in detail.items()}
+        facts = facts_f.result()
         parts: list[HostPart] = []
-        libvirt_now = {k for k, series in by_target.items() if detect({s.name for s in series})}
-        names = self._names(set(up) | libvirt_now, libvirt_now)
-        for key, name in names.items():
-            part = self._part(key, name, up.get(key), targets.get(key, {}), by_target.get(key, []), facts, now)
+        libvirt_now = set(presence) & set(dialects)
+        hosts = self._names(set(up) | libvirt_now, libvirt_now)
+        for key, name in hosts.items():
+            dialect = dialects.get(key)
+            target = None
+            prev_t, cur_t = scrapes.get(key, (None, None))
+            if dialect is not None and cur_t is not None:
+                target = self._target(key, dialect, per_name, per_delta, shown, prev_t, cur_t)
+            part = self._part(key, name, up.get(key), targets.get(key, {}), dialect, target, (prev_t, cur_t),
+                              facts, now)
             if part is not None:
                 parts.append(part)
-        self._known = {k: v for k, v in self._known.items() if k in names}  # a target no longer scraped: forgotten
+        self._known = {k: v for k, v in self._known.items() if k in hosts}  # a target no longer scraped: forgotten
         if not parts:
             notices = (f"Prometheus at {self._client.base} scrapes no libvirt exporter (no libvirt_* or xentui_* "
                        "series, no job named libvirt or xentui)", *notices)
@@ -142,10 +175,61 @@ class PrometheusSource(Source):
         if behind:
             notices = (f"Prometheus, {max(behind):.0f} s behind", *notices)
         domains = tuple(d for p in parts if p.cur is not None for d in p.cur.domains)
+        self._seen = len(domains)
         host = HostSample(hostname=self._client.base, hypervisor="Prometheus", hypervisor_version="", uri=self.uri,
                           pcpus=0, mhz=0, mem_total_kib=0, mem_free_kib=0)
         return RawSample(monotonic=time.monotonic(), wall=now, host=host, domains=domains, notices=notices,
                          parts=tuple(parts))
+
+    def _ask(self, call: Any, *args: Any) -> Future[Any]:
+        return next(self._next).submit(partial(call, *args))
+
+    def _vector(self, promql: str, at: float, deadline: float) -> dict[tuple[str, str], ov.Pairs]:
+        return ov.vector(self._client.get("/api/v1/query", {"query": promql, "time": f"{at:.3f}"}, deadline),
+                         self._client.base)
+
+    def _needs_previous(self, key: tuple[str, str], scrapes: tuple[float | None, float | None]) -> bool:
+        """True when xentui holds no scrape of the target shortly before its newest (first tick, back from
+        DOWN): its counters' previous values are then asked (``idelta``)."""
+        known = self._known.get(key)
+        last = known.part.cur if known is not None and known.part.state is HostState.UP else None
+        prev_t, cur_t = scrapes
+        if cur_t is None or prev_t is None:
+            return False
+        return last is None or not cur_t - RECENT * self._interval_s <= last.monotonic <= cur_t
+
+    def _delta_query(self, name: str, figure: str, window_ms: int, fresh: set[tuple[str, str]],
+                     dialects: dict[tuple[str, str], str]) -> str:
+        if len(fresh) == len(dialects):
+            return ov.delta_query(name, figure, window_ms)
+        only = f"{name}{{instance=~{ov.quoted(ov.instance_regex(k[1] for k in fresh))}}}"
+        return ov.delta_query(only, figure, window_ms)
+
+    def _wanted(self) -> dict[tuple[tuple[str, str], str], str]:
+        """(target, domain key) -> the selector of every series of a domain someone looks at."""
+        out = {}
+        for uuid in {self._interest, self._opened} - {None}:
+            for key, known in list(self._known.items()):
+                if uuid in known.selectors:
+                    out[(key, uuid)] = f"{{{ov.selector(known.selectors[uuid])}}}"
+        return out
+
+    def _target(self, key: tuple[str, str], dialect: str, per_name: dict[str, Any], per_delta: dict[str, Any],
+                shown: dict[tuple[tuple[str, str], str], list[Series]], prev_t: float | None,
+                cur_t: float) -> Target:
+        """One target's figures at its newest scrape (and, for counters asked so, the one before)."""
+        figure_of = NAMES[dialect].figure_of
+        rows = [row for n, table in per_name.items() if n in figure_of for row in ov.rows_at(n, table.get(key, ()),
+                                                                                              cur_t)]
+        target = gather_rows(dialect, rows)
+        if prev_t is not None:
+            for n, table in per_delta.items():
+                if n in figure_of:
+                    ov.add_previous(target, figure_of[n], table.get(key, ()), prev_t, cur_t)
+        for (k, uuid), series in shown.items():
+            if k == key and (whole := gather(dialect, series).domains.get(uuid)) is not None:
+                target.domains[uuid] = whole  # every figure of the domain looked at, at both scrapes
+        return target
 
     def _targets(self, deadline: float) -> tuple[dict[tuple[str, str], dict[str, Any]], tuple[str, ...]]:
         """Each target's entry of /api/v1/targets by (job, instance); sets the scrape interval."""
@@ -159,8 +243,11 @@ class PrometheusSource(Source):
             labels = t.get("labels")
             if isinstance(labels, dict):
                 out[(str(labels.get("job", "")), str(labels.get("instance", "")))] = t
-        intervals = {k: s for k, t in out.items() if (s := _seconds(t.get("scrapeInterval"))) is not None}
+        intervals = {k: s for k, t in out.items() if (s := ov.seconds(t.get("scrapeInterval"))) is not None}
         ours = [s for k, s in intervals.items() if self._libvirt(k)]
+        # read as of the newest finished scrape: every scrape begun by then is stored, none begun after is seen
+        ends = [e for k, t in out.items() if self._libvirt(k) and (e := ov.instant(t.get("lastScrape"))) is not None]
+        self._newest = max(ends, default=None)
         # the libvirt targets' longest; before any is known, the shortest (a slower one's rates wait a tick)
         self._interval_s = max(ours) if ours else min(intervals.values(), default=self._interval_s)
         return out, ()
@@ -178,18 +265,18 @@ class PrometheusSource(Source):
         # not): job/instance, so every HOST name is unique
         return {k: (f"{k[0]}/{k[1]}" if names.count(n) > 1 else n) for k, n in zip(wanted, names, strict=True)}
 
-    def _node_facts(self, deadline: float) -> dict[str, dict[str, float]]:
+    def _node_facts(self, at: float, deadline: float) -> dict[str, dict[str, float]]:
         """node_exporter's facts by address (its own scrape interval: the newest values, not the window)."""
         facts: dict[str, dict[str, float]] = {}
-        for s in self._client.query(NODE_FACTS, deadline=deadline):
+        for s in self._client.query(NODE_FACTS, at, deadline):
             facts.setdefault(_address(s.labels.get("instance", "")), {})[s.name or "cpus"] = s.samples[-1][1]
         return facts
 
     def _part(self, key: tuple[str, str], name: str, up: float | None, target: dict[str, Any],
-              series: list[Series], facts: dict[str, dict[str, float]], now: float) -> HostPart | None:
+              dialect: str | None, gathered: Target | None, scrapes: tuple[float | None, float | None],
+              facts: dict[str, dict[str, float]], now: float) -> HostPart | None:
         job, instance = key
         known = self._known.get(key)
-        dialect = detect({s.name for s in series}) or (known.dialect if known else None)
         uri = str(target.get("scrapeUrl") or f"{job}/{instance}")
         if up != 1:
             reason = " ".join(str(target.get("lastError") or "").split())[:300]
@@ -197,23 +284,30 @@ class PrometheusSource(Source):
             return self._down(key, name, uri, why)
         if dialect is None:
             return self._down(key, name, uri, "its exporter has no libvirt series")
-        gathered = gather(dialect, series)
-        prev_t, cur_t = gathered.scrapes()
-        if cur_t is not None and value_at(gathered.host.get("up"), cur_t) == 0:
+        prev_t, cur_t = scrapes
+        if gathered is None or cur_t is None:
+            return self._down(key, name, uri, f"no samples in the last {3 * self._interval_s:g} s", HostState.STALE)
+        if value_at(gathered.host.get("up"), cur_t) == 0:
             if dialect == XENTUI:  # it served its newest sample, not a fresh one
                 said = info_at(gathered.host_infos.get("scrape_error", []), cur_t, "reason")
                 return self._down(key, name, uri, " ".join((said or "xentui export: no fresh sample").split())[:300],
                                   HostState.STALE)
             return self._down(key, name, uri, "its exporter cannot reach libvirt (libvirt_up 0)")
-        if cur_t is None:
-            return self._down(key, name, uri, f"no samples in the last {3 * self._interval_s:g} s", HostState.STALE)
         behind = max(0.0, now - cur_t)
         notice = (f"Prometheus, {behind:.0f} s behind",)
         host = self._host_sample(name, uri, dialect, {**facts.get(_address(instance), {}),
                                                       **_own_facts(gathered, cur_t)})
-        prev = raw_at(gathered, prev_t, host, name, notice) if prev_t is not None else None
-        part = HostPart(name, HostState.UP, uri=uri, prev=prev, cur=raw_at(gathered, cur_t, host, name, notice),
-                        behind_s=behind)
+        cur = raw_at(gathered, cur_t, host, name, notice)
+        last = known.part if known is not None and known.part.state is HostState.UP else None
+        if last is not None and last.cur is not None and last.cur.monotonic == cur_t:
+            prev = last.prev  # no newer scrape since the last tick: the same two scrapes
+        elif key in self._asked_previous and prev_t is not None:
+            prev = raw_at(gathered, prev_t, host, name, notice)
+        elif last is not None and last.cur is not None and not self._needs_previous(key, scrapes):
+            prev = last.cur  # the scrape xentui read before: the rate spans the real time between the two
+        else:
+            prev = None
+        part = HostPart(name, HostState.UP, uri=uri, prev=prev, cur=cur, behind_s=behind)
         self._known[key] = _Known(job, instance, dialect, part, _selectors(gathered, job, instance))
         return part
 
@@ -239,6 +333,7 @@ class PrometheusSource(Source):
         from a worker thread.  SourceError (one line) when Prometheus fails.  ``domain_key`` is
         DomainSample.key (``HOST/UUID``); [] when the domain is unknown."""
         host, _, uuid = domain_key.rpartition("/")
+        self._opened = uuid  # the detail is open on it: its every series is read from the next tick
         hosts = list(self._known.values())  # one C call: safe while collect() adds to it in its own thread
         known = next((k for k in hosts if k.part.name == host and uuid in k.selectors), None)
         if known is None:
@@ -248,7 +343,7 @@ class PrometheusSource(Source):
         end = time.time()
         start = end - max(1.0, seconds)
         step = max(self._interval_s, (end - start) / HISTORY_POINTS)
-        sel, deadline = _selector(labels), self._client.deadline()
+        sel, deadline = ov.selector(labels), self._client.deadline()
         cpu = self._client.query_range(f"{names['cpu_s']}{{{sel}}}", start, end, step, deadline)
         when = self._client.query_range(f"timestamp({names['cpu_s']}{{{sel}}})", start, end, step, deadline)
         mem = self._client.query_range(f"{names['mem_bytes']}{{{sel}}}", start, end, step, deadline)

@@ -44,6 +44,7 @@ class Target:
     pcpus: dict[int, Values] = field(default_factory=dict)  # busy seconds of each pCPU
     times: set[float] = field(default_factory=set)
     dropped: int = 0  # series left out (past a bound)
+    tinkoff_uuids: dict[str, str] = field(default_factory=dict)  # Tinkoff: domain name -> UUID (its meta series)
 
     def scrapes(self) -> tuple[float | None, float | None]:
         """(previous, newest) scrape time."""
@@ -57,26 +58,37 @@ def domain_key(labels: dict[str, str], tinkoff_uuids: dict[str, str]) -> tuple[s
     name = labels.get("domain")
     if name is None:
         return None
-    uuid = labels.get("uuid") or tinkoff_uuids.get(name)
+    uuid = labels.get("uuid") or tinkoff_uuids.get(name)  # an aggregate's missing label is ""
     return (uuid if uuid else f"name:{name}"), name
 
 
 def gather(dialect: str, series: Iterable[Series]) -> Target:
+    """A target's raw series (each with its ``__name__``), filed by figure."""
+    return gather_rows(dialect, ((s.name, s.labels, dict(s.samples)) for s in series))
+
+
+Row = tuple[str, dict[str, str], Values]  # (metric name, labels, scrape time -> value)
+
+
+def gather_rows(dialect: str, rows: Iterable[Row], target: Target | None = None) -> Target:
+    """File each row under its domain (or the host) by figure, into ``target`` (a new one by default)."""
     names: Names = NAMES[dialect]
-    target = Target(dialect)
-    series = list(series)
+    target = Target(dialect) if target is None else target
+    rows = list(rows)
     meta = names.name_of.get("meta")
-    tinkoff_uuids = {s.labels["domain"]: s.labels["uuid"] for s in series
-                     if dialect == TINKOFF and s.name == meta and "domain" in s.labels and s.labels.get("uuid")}
-    for s in series:
-        figure = names.figure_of.get(s.name)
+    tinkoff = target.tinkoff_uuids
+    if dialect == TINKOFF:
+        tinkoff.update({labels["domain"]: labels["uuid"] for name, labels, _v in rows
+                        if name == meta and "domain" in labels and labels.get("uuid")})
+    figure_of = names.figure_of
+    for name, labels, values in rows:
+        figure = figure_of.get(name)
         if figure is None or figure == "meta":
             continue
-        values = {t: v for t, v in s.samples}
         target.times.update(values)
-        key = domain_key(s.labels, tinkoff_uuids)
+        key = domain_key(labels, tinkoff)
         if key is None:
-            _place_host(target, figure, s.labels, values)
+            _place_host(target, figure, labels, values)
             continue
         dom = target.domains.get(key[0])
         if dom is None:
@@ -84,7 +96,7 @@ def gather(dialect: str, series: Iterable[Series]) -> Target:
                 target.dropped += 1
                 continue
             dom = target.domains[key[0]] = Domain(*key)
-        if not _place(dom, figure, s.labels, values):
+        if not _place(dom, figure, labels, values):
             target.dropped += 1
     return target
 

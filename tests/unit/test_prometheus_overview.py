@@ -1,0 +1,112 @@
+"""The Prometheus tick at scale: per-figure instant queries at one time, the previous scrape kept from the
+last tick, and per-vCPU and error series only for the domain looked at (served from captured raw samples)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import xentui.sources.prometheus as prom
+from tests.prometheus.replay_server import Server, captured, replaying
+from tests.unit.test_prometheus_source import TICK, _rename
+from xentui.model import build_snapshot
+from xentui.sources.prometheus import PrometheusSource
+from xentui.sources.prometheus.dialects import INOVEX
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    servers: list[Server] = []
+
+    def start(log: list[dict[str, Any]]) -> Server:
+        servers.append(Server(replaying(log)))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def queries(server: Server) -> list[dict[str, str]]:
+    return [q for path, q, _h in server.requests if path == "/api/v1/query"]
+
+
+def test_one_tick_asks_every_query_at_one_time_and_no_raw_samples_of_every_series(server):
+    s = server(captured(TICK))
+    source = PrometheusSource(s.uri, timeout_s=3)
+    source.collect()
+    asked = queries(s)
+    assert len({q["time"] for q in asked}) == 1  # one evaluation time: every answer is of the same scrapes
+    raw = [q["query"] for q in asked if q["query"].endswith("ms]")]
+    assert raw == ['{__name__=~"libvirt_up|xentui_up"}[3000ms]']  # only the exporters' health series, raw
+    cpu = next(q["query"] for q in asked if "cpu_time" in q["query"] and "idelta" not in q["query"])
+    assert cpu == "max by (job, instance, uuid, domain) (libvirt_domain_info_cpu_time_seconds_total)"
+
+
+def test_the_next_tick_keeps_the_scrape_read_before_and_asks_no_previous_values(server):
+    s = server(captured(TICK))
+    source = PrometheusSource(s.uri, timeout_s=3)
+    first = build_snapshot(None, source.collect())
+    assert any("idelta(" in q["query"] for q in queries(s))  # no earlier scrape: the previous values asked
+    s.requests.clear()
+    second = build_snapshot(None, source.collect())
+    assert not any("idelta(" in q["query"] for q in queries(s))
+    assert [d.rates.cpu_pct for d in second.domains] == [d.rates.cpu_pct for d in first.domains]
+    assert all(d.rates.cpu_pct is not None for d in second.domains)
+
+
+def test_at_scale_per_vcpu_series_are_read_only_for_the_domain_looked_at(server, monkeypatch):
+    log = _rename(captured(TICK), INOVEX)  # inovex has per-vCPU times
+    small = {d.name: d for d in build_snapshot(None, PrometheusSource(server(log).uri, timeout_s=3).collect()).domains}
+    assert all(d.rates.vcpus for d in small.values())  # a small fleet: every figure of every domain
+    monkeypatch.setattr(prom, "DETAIL_DOMAINS", 2)  # three domains are "many" now
+    s = server(log)
+    source = PrometheusSource(s.uri, timeout_s=3)
+    source.collect()  # the first tick of a few targets takes the fleet for small
+    s.requests.clear()
+    shot = build_snapshot(None, source.collect())
+    assert not any("vcpu_time" in q["query"] for q in queries(s))
+    assert all(d.sample.vcpus == () and d.rates.cpu_pct == small[d.name].rates.cpu_pct for d in shot.domains)
+    looked = shot.domains[0]
+    source.set_interest(looked.key)
+    s.requests.clear()
+    shot = build_snapshot(None, source.collect())
+    asked = [q["query"] for q in queries(s)]
+    assert not any("vcpu_time" in q for q in asked) and sum(q.endswith("ms]") for q in asked) == 2
+    for view in shot.domains:
+        if view.name == looked.name:
+            assert view.rates.vcpus[0].cpu_pct == small[view.name].rates.vcpus[0].cpu_pct
+        else:
+            assert view.sample.vcpus == ()
+    source.set_interest(None)
+    s.requests.clear()
+    source.collect()
+    assert sum(q["query"].endswith("ms]") for q in queries(s)) == 1  # looked away: read no more
+
+
+def test_the_collector_is_paused_while_ticks_run_and_resumed_after_the_last():
+    import gc
+
+    from xentui.sources.prometheus.overview import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # another source's tick at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError("a failed tick")
+    assert gc.isenabled()
+
+
+def test_a_big_fleet_first_tick_asks_no_previous_values_and_has_no_rates_yet(server, monkeypatch):
+    monkeypatch.setattr(prom, "DETAIL_TARGETS", 0)  # one target is "many" now: the fleet is taken for big
+    s = server(captured(TICK))
+    raw = PrometheusSource(s.uri, timeout_s=3).collect()
+    assert not any("idelta(" in q["query"] for q in queries(s))  # the tick is not doubled
+    assert raw.parts[0].prev is None and len(raw.domains) == 3
+    assert all(d.rates.cpu_pct is None for d in build_snapshot(None, raw).domains)  # unknown, not 0

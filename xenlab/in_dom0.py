@@ -207,7 +207,7 @@ def libvirt_view() -> None:
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     try:
-        sh("xl", "info")
+        save("xl-info.txt", sh("xl", "info"))
         disk_io = loop_disk("vbd-io")
         # libvirt's domU first, while dom0 has the emulated pCPUs to itself: libxl kills a vif hotplug script
         # after 10 s, and with xl-busy spinning on a loaded host vif-bridge took longer than that.
@@ -219,6 +219,8 @@ def main() -> int:
         time.sleep(2)
         side_by_side()
         save("xl-vcpu-list.txt", sh("xl", "vcpu-list"))
+        # xentop 4.21's -p (this xentop is 4.17: it has none): the pCPU table, judged against the domains' CPU
+        save("xentui-p.txt", sh("xentui", "-b", "-p", "-d", "1", "-i", "4"))
         save("xl-list.txt", sh("xl", "list"))
         for name, cmd in (("xl-psr-cmt-show.txt", ["xl", "psr-cmt-show", "cache-occupancy"]),
                           ("xl-psr-hwinfo.txt", ["xl", "psr-hwinfo"])):

@@ -106,6 +106,20 @@ def test_every_request_has_a_deadline(serve, pause):
     assert "no answer within 1 s" in line and took < 4
 
 
+def test_a_ticks_deadline_follows_the_delay(serve):
+    """-d 2.5 (or d): a tick may take 2.5 s before it is refused; never less than the source's own, at most 60 s."""
+    server = serve(always(Reply(itertools.repeat(b" ", 10_000), pause_s=0.05)))
+    source = PrometheusSource(server.uri, timeout_s=1.0)
+    source.set_delay(2.5)
+    line, took = fails(source.collect)
+    assert "no answer within 2.5 s" in line and 2.5 <= took < 6
+    source.set_delay(0.2)
+    line, took = fails(source.collect)
+    assert "no answer within 1 s" in line and took < 4
+    source.set_delay(3600)
+    assert source._client.timeout_s == 60.0
+
+
 def test_credentials_go_as_headers_never_into_the_error(serve):
     server = serve(replaying(captured(TICK)))
     PrometheusSource(server.uri, bearer_token="s3cret-token", timeout_s=3).collect()

@@ -272,3 +272,35 @@ def test_libvirt_on_xen_topology_and_its_pinning_limit(out, results):
     refusal = results["libvirt_pin_refusal"]
     assert refusal and "\n" not in refusal and "without -c" in refusal and "nothing pinned" in refusal
     assert xl_vcpu_list((out / "xl-vcpu-list-after-libvirt-pin.txt").read_text())["lv-idle", 0][0] == "0"
+
+
+def pcpu_frames(text: str) -> list[tuple[dict[str, float], list[float]]]:
+    """Each frame of ``xentui -b -p``: ({domain: CPU(%)}, [each pCPU's busy %]) in xentop -p's layout."""
+    found: list[tuple[dict[str, float], list[float]]] = []
+    header = None
+    for line in text.splitlines():
+        if line.split()[:2] == ["NAME", "STATE"]:
+            header = line
+            found.append(({}, []))
+        elif header and line.split() and line.split()[0] in DOMAINS and len(line) == len(header):
+            fields = parse_row(header, line)
+            found[-1][0][fields["NAME"]] = float(fields["CPU(%)"])
+        elif m := re.fullmatch(r"\| (\d+) +\| +(\d+\.\d)% \|", line):
+            assert int(m[1]) == len(found[-1][1]), line  # every pCPU, in order
+            found[-1][1].append(float(m[2]))
+    return found
+
+
+def test_pcpu_table_counts_every_pcpu_and_adds_up_to_the_domains(out):
+    """xentui -b -p (xentop 4.21's table) on real Xen: one row per pCPU of `xl info`, and over the same window
+    the pCPUs' busy time is the domains' CPU time (Xen charges a busy pCPU to the vCPU on it) give or take the
+    hypervisor's own work."""
+    nr_cpus = int(re.search(r"^nr_cpus\s*:\s*(\d+)", (out / "xl-info.txt").read_text(), re.M)[1])
+    text = (out / "xentui-p.txt").read_text()
+    assert "Physical CPU Usage:" in text and "No PCPU data" not in text
+    frames = pcpu_frames(text)[1:]  # the first frame's window starts at xentui's own start-up
+    assert len(frames) >= 3
+    for domains, pcpus in frames:
+        assert len(pcpus) == nr_cpus and set(domains) == DOMAINS
+        assert all(0.0 <= p <= 100.0 for p in pcpus)
+        assert sum(pcpus) == pytest.approx(sum(domains.values()), abs=12.0), (pcpus, domains)

@@ -52,6 +52,7 @@ from xentui.sources.prometheus.dialects import NAMES, NODE_FACTS, NODE_MEM_AVAIL
 from xentui.threads import Worker
 
 DEFAULT_INTERVAL_S = 15.0  # Prometheus's default scrape interval, when /api/v1/targets does not say
+MAX_TICK_S = 60.0  # a tick's deadline, at the longest delays
 HISTORY_POINTS = 600  # at most this many points in one history() answer
 QUERIES_AT_ONCE = 6  # a tick's queries in flight together
 MARGIN_S = 1.0  # without /api/v1/targets, a tick reads Prometheus as it was this long ago (every scrape stored)
@@ -87,6 +88,7 @@ class PrometheusSource(Source):
         self.uri = uri
         self.readonly = True
         self._client = Client(api_base(uri), basic_auth=basic_auth, bearer_token=bearer_token, timeout_s=timeout_s)
+        self._least_timeout_s = timeout_s
         self._known: dict[tuple[str, str], _Known] = {}
         self._interval_s = DEFAULT_INTERVAL_S
         self._newest: float | None = None  # the libvirt targets' newest scrape's start (/api/v1/targets)
@@ -97,6 +99,11 @@ class PrometheusSource(Source):
         # daemon threads (a ThreadPoolExecutor's are joined at exit); each request has its deadline
         self._workers = [Worker(f"prometheus-{i}") for i in range(QUERIES_AT_ONCE)]
         self._next = itertools.cycle(self._workers)
+
+    def set_delay(self, delay_s: float) -> None:
+        """A tick's deadline follows the delay (never under the one it was made with, at most 60 s): a tick of
+        6 s at a 15 s delay is answered, not refused."""
+        self._client.timeout_s = min(max(self._least_timeout_s, delay_s), MAX_TICK_S)
 
     def close(self) -> None:
         for worker in self._workers:

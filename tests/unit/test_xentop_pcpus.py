@@ -129,7 +129,8 @@ class FakeXenctrl:
 
 
 def test_xen_busy_is_wall_time_minus_idle_time_for_every_pcpu():
-    clock = iter([99.0, 99.0, 100.0, 100.0, 102.0, 102.0, 104.0, 104.0])  # the first read asks twice
+    # the read's own clock (the first read asks twice); the last two reads are given their stamps
+    clock = iter([99.0, 99.0, 100.0, 100.0, 102.0, 102.0, 104.0, 104.0, 0.0, 0.0, 0.0, 0.0])
     lib = FakeXenctrl([5 * 10**9] * 1000)  # 1000 pCPUs: past xentop's 128 and the first array of 256
     info = XenCpuInfo(lib, clock=lambda: next(clock))
     assert info.busy_ns() == (0,) * 1000
@@ -139,6 +140,12 @@ def test_xen_busy_is_wall_time_minus_idle_time_for_every_pcpu():
     lib.idle = [5 * 10**9 + 4 * 10**9 + 10**6] * 1000  # idle ran 1 ms past the wall clock: no negative busy
     busy = info.busy_ns()
     assert busy is not None and busy[0] == 0 and busy[-1] == 15 * 10**8
+    # Each window on its own, on the stamps given (the samples'): 1 s with pCPU 999 never idle, then 2 s with it
+    # idle half the time; the others idle all along.
+    lib.idle = [10 * 10**9 + 10**6] * 999 + [9 * 10**9 + 10**6]
+    assert info.busy_ns(105.0) == (0,) * 999 + (25 * 10**8,)
+    lib.idle = [12 * 10**9 + 10**6] * 999 + [10 * 10**9 + 10**6]
+    assert info.busy_ns(107.0) == (0,) * 999 + (35 * 10**8,)
     info.close()
     assert lib.closed
 
@@ -147,10 +154,10 @@ def test_a_xen_source_reports_each_pcpus_busy_time_and_b_p_prints_it():
     from tests.fake_xenstat import FakeXenStat, FakeXenStore, FakeXl
     from xentui.sources.xen import XenSource
 
-    clock = iter([10.0, 10.0, 12.0, 12.0])
+    stamps = iter([10.0, 12.0])  # the samples' own clock: the pCPUs' window is theirs, not the read's
     lib = FakeXenctrl([0, 0])
     source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=FakeXl(),
-                       cpuinfo=XenCpuInfo(lib, clock=lambda: next(clock)))
+                       cpuinfo=XenCpuInfo(lib, clock=lambda: 99.0), clock=lambda: next(stamps))
     try:
         first = source.collect()
         lib.idle = [2 * 10**9, 10**9 // 2]  # over 2 s: pCPU 0 idle all along, pCPU 1 busy 75 %

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Callable
 
 from xentui.actions import CACHE_ACTIONS, Action, ActionError, ActionParams
 from xentui.limits import MAX_DEVICES, MAX_VCPUS, count, counter
@@ -61,10 +62,13 @@ class XenSource(Source):
     HAS_PLACEMENT = True
 
     def __init__(self, *, readonly: bool = True, stat: Stat | None = None, store: Store | None = None,
-                 run: Xl = xl, cpuinfo: XenCpuInfo | None = None) -> None:
-        """``stat``, ``store``, ``run`` (the ``xl`` runner) and ``cpuinfo`` (pCPU idle times) are this dom0's
-        unless a test passes its own (a test passing ``stat`` and no ``cpuinfo`` gets no pCPU figures)."""
+                 run: Xl = xl, cpuinfo: XenCpuInfo | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``stat``, ``store``, ``run`` (the ``xl`` runner), ``cpuinfo`` (pCPU idle times) and ``clock`` (the
+        samples' stamps) are this dom0's unless a test passes its own (a test passing ``stat`` and no ``cpuinfo``
+        gets no pCPU figures)."""
         self.readonly = readonly
+        self._clock = clock
         self._xl = run
         self.uri = "xen (libxenstat)"
         self.stat: Stat = stat or XenStat()
@@ -172,9 +176,11 @@ class XenSource(Source):
     def collect(self) -> RawSample:
         lib = self.stat.lib
         with SPAWNING:  # no xl spawn between the clock reading and the counters (see SPAWNING)
-            stamp = time.monotonic()
+            stamp = self._clock()
+            # the pCPUs' idle times first, right at the stamp: libxenstat's read takes long and varies (xenstore),
+            # and a pCPU window measured after it differed from the rates' window by as much (0.7 s in the Xen lab)
+            busy = self.cpuinfo.busy_ns(stamp) if self.cpuinfo is not None else None
             node = lib.xenstat_get_node(self.stat.handle, XENSTAT_ALL)
-            busy = self.cpuinfo.busy_ns() if self.cpuinfo is not None else None  # next to the stamp: one window
         if not node:
             raise SourceError("failed to retrieve statistics from libxenstat")
         try:

@@ -38,7 +38,7 @@ class XenCpuInfo:
         if not self.handle:
             raise OSError("xc_interface_open failed")
         self._size = 256  # grown (to MAX_CPUS at most) while Xen fills the whole array
-        self._base: tuple[float, tuple[int, ...]] | None = None  # (clock, idle) of the first read
+        self._prev: tuple[float, tuple[int, ...]] | None = None  # (clock, idle) of the last read
         self._last: tuple[int, ...] = ()
 
     def idle_ns(self) -> tuple[float, tuple[int, ...]]:
@@ -54,19 +54,24 @@ class XenCpuInfo:
                 return stamp, tuple(info[: max(0, min(nr.value, self._size))])
             self._size = min(MAX_CPUS, self._size * 4)
 
-    def busy_ns(self) -> tuple[int, ...] | None:
-        """Each pCPU's busy ns since the first read (wall time minus idle time; never less than last time, as
-        pcpu.c clamps at 0 %); None when Xen does not answer or the pCPU count changed (then counted afresh)."""
+    def busy_ns(self, stamp: float | None = None) -> tuple[int, ...] | None:
+        """Each pCPU's busy ns since the first read: per window, wall time minus idle time clamped to 0..wall (as
+        pcpu.c clamps each window to 0-100 %, so one window's error is never carried into the next).  ``stamp``:
+        the sample's own clock reading, taken just before (the rates' window is then the sample's); else the read's
+        own.  None when Xen does not answer or the pCPU count changed (then counted afresh)."""
         try:
-            stamp, idle = self.idle_ns()
+            read_at, idle = self.idle_ns()
         except OSError:
             return None
-        if self._base is None or len(self._base[1]) != len(idle):
-            self._base, self._last = (stamp, idle), (0,) * len(idle)
-        wall = int((stamp - self._base[0]) * 1e9)
-        busy = tuple(max(last, wall - (i - i0)) for last, i, i0 in zip(self._last, idle, self._base[1], strict=True))
-        self._last = busy
-        return busy
+        now = read_at if stamp is None else stamp
+        if self._prev is None or len(self._prev[1]) != len(idle):
+            self._prev, self._last = (now, idle), (0,) * len(idle)
+            return self._last
+        wall = max(0, int((now - self._prev[0]) * 1e9))
+        self._last = tuple(last + min(wall, max(0, wall - (i - i0)))
+                           for last, i, i0 in zip(self._last, idle, self._prev[1], strict=True))
+        self._prev = (now, idle)
+        return self._last
 
     def close(self) -> None:
         if self.handle:

@@ -117,6 +117,9 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait(timeout=10)
 
 
+ROUNDING_S = 0.005  # kumina prints CPU seconds to 10 ms: each reading is within 5 ms of libvirt's
+
+
 class VirshPoller:
     """``virsh domstats --cpu-total`` over and over in a thread: (started, ended, cpu.time in s) of each call."""
 
@@ -145,6 +148,21 @@ class VirshPoller:
     def at_most(self, t: float) -> float:
         """... and at most this: the oldest reading of a call that began at ``t`` or later."""
         return min(v for a, _b, v in self.readings if a >= t)
+
+    def bounds(self, scrapes: tuple[float, float], durations: tuple[float, float]) -> tuple[float, float]:
+        """The CPU seconds libvirt counted between two scrapes at ``scrapes`` that each read libvirt somewhere in
+        [t, t + duration], at least and at most, by these readings (each within kumina's rounding)."""
+        (t0, t1), (d0, d1) = scrapes, durations
+        return (self.at_least(t1) - self.at_most(t0 + d0) - 2 * ROUNDING_S,
+                self.at_most(t1 + d1) - self.at_least(t0) + 2 * ROUNDING_S)
+
+    def assert_agrees(self, cpu_pct: float, scrapes: tuple[float, float], durations: tuple[float, float]) -> None:
+        """CPU(%) over the two scrapes is within what virsh's readings allow."""
+        low, high = self.bounds(scrapes, durations)
+        span = scrapes[1] - scrapes[0]
+        cpu_s = cpu_pct / 100 * span
+        print(f"CPU {cpu_pct:.1f} % over {span:.3f} s; virsh bounds {100 * low / span:.1f}..{100 * high / span:.1f} %")
+        assert low <= cpu_s <= high, f"{cpu_s:.3f} s of CPU in {span:.3f} s; virsh says {low:.3f}..{high:.3f}"
 
     def close(self) -> None:
         self._stop.set()

@@ -59,6 +59,7 @@ def test_a_migrating_domain_counts_once_and_a_host_of_unknown_size_is_left_out_a
     sums = fleet_sums(shot)
     assert (sums.vcpus, sums.mem_kib) == (4, 4096)  # once, and the unsized host's domain left out
     assert (sums.pcpus, sums.unsized) == (HOST.pcpus + BIG.pcpus, 1)
+    assert sums.busy_pcpus == 0.5  # the domain on a, at 50 %: not the unsized host's (no pCPUs to be busy of)
 
 
 def test_the_sick_come_first_worst_first():

@@ -24,7 +24,7 @@ class FleetSums:
     live: int  # hosts up
     vcpus: int  # vCPUs of the active domains on live hosts whose pCPUs are known
     pcpus: int  # pCPUs of the live hosts
-    busy_pcpus: float | None  # pCPUs' worth of CPU the live hosts' domains use now (None: no rates yet)
+    busy_pcpus: float | None  # pCPUs' worth of CPU the sized live hosts' domains use now (None: no rates yet)
     mem_kib: int  # memory of the active domains on live hosts whose memory is known
     mem_total_kib: int  # memory of the live hosts
     unsized: int = 0  # live hosts of unknown size (Prometheus without node_exporter): left out of the sums
@@ -75,8 +75,9 @@ def fleet_figures(snapshot: Snapshot) -> FleetFigures:
     else:
         shown = on_live
         active = [v for v, s in zip(on_live, samples, strict=True) if s.state is not SHUTOFF]
-    rates = [r for v in active if (r := v.rates.cpu_pct) is not None]
     with_cpus = {n for n, h in live.items() if h.host is not None and h.host.pcpus > 0}
+    # busy against the pCPUs it is shown with: a host of unknown size adds to neither
+    rates = [r for v in active if v.sample.host in with_cpus and (r := v.rates.cpu_pct) is not None]
     with_mem = {n for n, h in live.items() if h.host is not None and h.host.mem_total_kib > 0}
     active_samples = [v.sample for v in active]
     sums = FleetSums(

@@ -100,6 +100,20 @@ async def test_a_host_opened_alone_keeps_the_guards_of_one_host(fleet):
 
 
 @pytest.mark.asyncio
+async def test_tags_on_other_hosts_wait_hidden_while_a_host_is_open(fleet):
+    """Opening h2 alone: h1's tagged domain is neither shown nor acted on there; back in the fleet, it is tagged
+    again (it was dropped for good before)."""
+    async with running(fleet) as (app, pilot):
+        await tag(app, pilot, ("h1", "web1"), ("h2", "db1"))
+        assert app.fleet.enter("h2")
+        await until(pilot, lambda: app.table.row_count == 2, "h2 alone")
+        assert [(v.host, v.name) for v in app.targets()] == [("h2", "db1")]  # only what the screen shows
+        await pilot.press("escape")
+        await until(pilot, lambda: app.fleet.focus is None and app.table.row_count == 6, "the fleet again")
+        assert {(v.host, v.name) for v in app.targets()} == {("h1", "web1"), ("h2", "db1")}
+
+
+@pytest.mark.asyncio
 async def test_a_read_only_fleet_says_how_to_act(tmp_path):
     fleet = lab_fleet(tmp_path, write=False)
     try:

@@ -23,6 +23,7 @@ class FleetView:
         self.app = app
         self.focus: str | None = None  # the host opened on its own
         self.whole: Snapshot | None = None  # the last snapshot the feed gave, whole
+        self.hidden_tags: set[str] = set()  # tags of other hosts' domains while a host is open: back on leave
 
     @property
     def active(self) -> bool:
@@ -54,6 +55,8 @@ class FleetView:
             why = f" ({part.reason})" if part is not None and part.reason else ""
             self.app.notify(f"host {name} has not answered yet{why}: nothing to show", severity="warning")
             return False
+        table = self.app.table
+        self.hidden_tags |= {v.key for v in whole.domains if v.host != name} & table.tagged  # not acted on here
         self.focus = name
         self.show(whole)
         return True
@@ -70,7 +73,9 @@ class FleetView:
             return False
         self.focus = None
         if self.whole is not None:
+            self.app.table.tagged |= self.hidden_tags & {v.key for v in self.whole.domains}  # those still there
             self.show(self.whole)
+        self.hidden_tags = set()
         return True
 
     def show(self, whole: Snapshot) -> None:

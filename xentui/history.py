@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from array import array
 
-from xentui.model import DomainView, Snapshot, sum_parts
+from xentui.model import DomainView, HostSample, Snapshot, sum_parts
 
 NAN = math.nan
 DEFAULT_CAPACITY = 3600  # one hour at 1 s; 3 h at xentop's default 3 s
@@ -100,6 +100,26 @@ class DomainHistory:
             vcpu_ring.append(v.cpu_pct)
 
 
+def _append_host(h: dict[str, Ring], domains: list[DomainView], pcpu: tuple[float | None, ...] | None,
+                 host: HostSample | None) -> None:
+    """One tick of a host's series.  Its figure is the sum of its parts (model.sum_parts): unknown when one part
+    is, or when there are none.  The parts: the running domains (a shut-off one moves nothing); the monitored
+    caches."""
+    rates = [v.rates for v in domains if v.sample.active]
+    known = [p for p in pcpu if p is not None] if pcpu else []
+    h["cpu_pct"].append(sum(known) / len(known) if known else None)  # % of the whole host
+    h["mem_used_kib"].append(host.mem_total_kib - host.mem_free_kib if host is not None and host.mem_total_kib
+                             else None)  # a host of unknown size: a gap, not "0 used"
+    h["net_rx_bytes_s"].append(sum_parts((r.net_rx_bytes_s for r in rates), empty=None))
+    h["net_tx_bytes_s"].append(sum_parts((r.net_tx_bytes_s for r in rates), empty=None))
+    h["blk_rd_bytes_s"].append(sum_parts((r.blk_rd_bytes_s for r in rates), empty=None))
+    h["blk_wr_bytes_s"].append(sum_parts((r.blk_wr_bytes_s for r in rates), empty=None))
+    caches = [v.cache for v in domains if v.cache is not None and v.cache.banks]
+    h["llc_bytes"].append(sum_parts((c.occupancy_bytes for c in caches), empty=None))
+    h["mbm_total_bytes_s"].append(sum_parts((c.mbm_total_bytes_s for c in caches), empty=None))
+    h["mbm_local_bytes_s"].append(sum_parts((c.mbm_local_bytes_s for c in caches), empty=None))
+
+
 class History:
     """Fed one Snapshot per tick (by the UI, live or replayed); read by sparklines and charts."""
 
@@ -109,6 +129,7 @@ class History:
         self.capacity = capacity
         self.domains: dict[str, DomainHistory] = {}
         self.host = {name: Ring(capacity) for name in HOST_SERIES}
+        self.hosts: dict[str, dict[str, Ring]] = {}  # a fleet's hosts by name, each its own series
         self.wall = array("d")  # tick times, for the charts' axis (ring with the host series)
         self._wall_head = 0
         self.last_seq: int | None = None
@@ -129,27 +150,34 @@ class History:
         self._add_host(snapshot)
 
     def _add_host(self, snapshot: Snapshot) -> None:
-        # The host's figure is the sum of its parts (model.sum_parts): unknown when one part is, or when
-        # there are none.  The parts: the running domains (a shut-off one moves nothing); the monitored caches.
-        h, rates = self.host, [v.rates for v in snapshot.domains if v.sample.active]
-        pcpu = snapshot.pcpu_pct
-        known = [p for p in pcpu if p is not None] if pcpu else []
-        h["cpu_pct"].append(sum(known) / len(known) if known else None)  # % of the whole host
-        total = snapshot.host.mem_total_kib  # 0: the source does not know the host's memory (a gap, never 0 used)
-        h["mem_used_kib"].append(total - snapshot.host.mem_free_kib if total else None)
-        h["net_rx_bytes_s"].append(sum_parts((r.net_rx_bytes_s for r in rates), empty=None))
-        h["net_tx_bytes_s"].append(sum_parts((r.net_tx_bytes_s for r in rates), empty=None))
-        h["blk_rd_bytes_s"].append(sum_parts((r.blk_rd_bytes_s for r in rates), empty=None))
-        h["blk_wr_bytes_s"].append(sum_parts((r.blk_wr_bytes_s for r in rates), empty=None))
-        caches = [v.cache for v in snapshot.domains if v.cache is not None and v.cache.banks]
-        h["llc_bytes"].append(sum_parts((c.occupancy_bytes for c in caches), empty=None))
-        h["mbm_total_bytes_s"].append(sum_parts((c.mbm_total_bytes_s for c in caches), empty=None))
-        h["mbm_local_bytes_s"].append(sum_parts((c.mbm_local_bytes_s for c in caches), empty=None))
+        if snapshot.fleet:
+            self._add_hosts(snapshot)
+        else:
+            _append_host(self.host, list(snapshot.domains), snapshot.pcpu_pct, snapshot.host)
         if len(self.wall) < self.capacity:
             self.wall.append(snapshot.wall)
         else:
             self.wall[self._wall_head] = snapshot.wall
             self._wall_head = (self._wall_head + 1) % self.capacity
+
+    def _add_hosts(self, snapshot: Snapshot) -> None:
+        """A fleet: its sums, and each host its own series (the host charts of a host opened alone).  A host not
+        up: its rows are from before, a gap in its charts, and left out of the fleet's (as the fleet header
+        leaves them out)."""
+        live = {h.name for h in snapshot.hosts if h.state.live}
+        on: dict[str, list[DomainView]] = {h.name: [] for h in snapshot.hosts}
+        for v in snapshot.domains:
+            if v.sample.host in live:
+                on[v.sample.host].append(v)
+        _append_host(self.host, [v for name in live for v in on[name]], snapshot.pcpu_pct, snapshot.host)
+        for h in snapshot.hosts:
+            rings = self.hosts.get(h.name)
+            if rings is None:
+                rings = self.hosts[h.name] = {name: Ring(self.capacity) for name in HOST_SERIES}
+            up = h.name in live
+            _append_host(rings, on[h.name], h.pcpu_pct if up else None, h.host if up else None)
+        for gone in self.hosts.keys() - on.keys():
+            del self.hosts[gone]
 
     def times(self) -> list[float]:
         return (self.wall[self._wall_head:] + self.wall[:self._wall_head]).tolist()
@@ -157,6 +185,7 @@ class History:
     def clear(self) -> None:
         self.domains.clear()
         self.host = {name: Ring(self.capacity) for name in HOST_SERIES}
+        self.hosts = {}
         self.wall = array("d")
         self._wall_head = 0
         self.last_seq = None

@@ -124,3 +124,30 @@ async def test_a_read_only_fleet_says_how_to_act(tmp_path):
             assert not isinstance(app.screen, ConfirmScreen)
     finally:
         fleet.close()
+
+
+@pytest.mark.asyncio
+async def test_host_charts_of_a_host_opened_alone_are_its_own(fleet, monkeypatch):
+    """H in h2 opened alone charts h2's own network and disk, not the whole fleet's."""
+    from xentui.ui.views.charts import Chart, HostChartsScreen
+
+    drawn: dict[str, list[tuple[str, list[float]]]] = {}
+    draw = Chart.draw
+
+    def recorded(self, title, times, series, *args, **kwargs):
+        drawn[title.split(" (")[0]] = [(label, list(values)) for label, values in series]
+        return draw(self, title, times, series, *args, **kwargs)
+
+    monkeypatch.setattr(Chart, "draw", recorded)
+    async with running(fleet) as (app, pilot):
+        await until(pilot, lambda: len(app.history.times()) >= 2, "two ticks of history")
+        assert app.fleet.enter("h2")
+        await until(pilot, lambda: app.table.row_count == 2, "h2 alone")
+        await pilot.press("H")
+        await until(pilot, lambda: isinstance(app.screen, HostChartsScreen) and "Network, all domains" in drawn,
+                    "the host charts")
+        own, whole = app.history.hosts["h2"]["net_rx_bytes_s"].values(), app.history.host["net_rx_bytes_s"].values()
+        rx = dict(drawn["Network, all domains"])["rx"]
+        known = [v for v in rx if v == v]  # NaN: the first tick has no rate
+        assert known == [v for v in own[:len(rx)] if v == v] and known[-1] > 0  # the ticks so far, then more came
+        assert rx[-1] < whole[len(rx) - 1]  # h1 and h3 receive too: the fleet's is more

@@ -188,7 +188,8 @@ class HostChartsScreen(ChartsScreen):
 
     def show(self, snapshot: Snapshot) -> None:
         history: History = self.xentui.history
-        times, h = history.times(), history.host
+        focus = self.xentui.fleet.focus  # a host of a fleet opened alone: its own series, not the fleet's
+        times, h = history.times(), history.hosts.get(focus, history.host) if focus else history.host
         host = snapshot.host
         why = f"  Cache QoS: {host.cache_monitoring.strip()}" if host.cache_monitoring else ""
         self.set_title(markup(

@@ -131,7 +131,7 @@ def test_steady_domu_cpu_agrees_with_xentop_over_the_same_second(out):
     two in either tool.  So 80 % of the seconds must agree within 2 points and none by more
     than 5; the span comparison below is the strict one.  A second where xentop itself reads
     more than its domain's vCPUs can run (121.2 % of one vCPU, seen on a loaded host: its window
-    was 0.2 s off) is no reference: it is left out, said, and may happen once in ten.
+    was 0.2 s off) is no reference: it is left out, said, and may happen once in four.
     """
     pairs = aligned_pairs(out)
     assert len(pairs) >= 3, f"only {len(pairs)} frames of the two tools were taken in the same second"
@@ -147,7 +147,7 @@ def test_steady_domu_cpu_agrees_with_xentop_over_the_same_second(out):
     within = sum(d <= 2.0 for d in diffs) / len(diffs)
     print(f"{len(diffs)} domU-seconds compared, {100 * within:.0f} % within 2 points, largest {max(diffs):.1f}; "
           f"xentop past its domain's vCPUs (left out): {impossible}")
-    assert within >= 0.8 and len(impossible) <= max(1, len(diffs) // 10)
+    assert within >= 0.8 and len(impossible) <= max(2, len(diffs) // 4)
 
 
 SPAN_POINTS = 2.0  # CPU(%) points two honest tools may differ by over the common span
@@ -309,4 +309,4 @@ def test_pcpu_table_counts_every_pcpu_and_adds_up_to_the_domains(out):
     for domains, pcpus in frames:
         assert len(pcpus) == nr_cpus and set(domains) == DOMAINS
         assert all(0.0 <= p <= 100.0 for p in pcpus)
-        assert sum(pcpus) == pytest.approx(sum(domains.values()), abs=12.0), (pcpus, domains)
+        assert sum(pcpus) == pytest.approx(sum(domains.values()), abs=6.0), (pcpus, domains)  # seen: within 1.1

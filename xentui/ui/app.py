@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
@@ -132,14 +132,14 @@ class XentuiApp(ReplayKeys, App[None]):
         keys = cols.with_fleet(cols.known(self.settings.columns or cols.DEFAULT_COLUMNS), self.fleet_columns)
         return keys if self.cache_columns else tuple(k for k in keys if k not in cols.CACHE_COLUMNS)
 
-    def refit(self, force: bool = False) -> None:
+    def refit(self, force: bool = False, width: int | None = None) -> None:
         """Columns that fit the terminal (the table fits itself); the snapshot again when they changed."""
-        if self.table.fit(self.chosen_columns(), self.size.width - 2, frame.names_width(self.snapshot),
+        if self.table.fit(self.chosen_columns(), (width or self.size.width) - 2, frame.names_width(self.snapshot),
                           self.view.sort, self.view.reverse, force) and self.snapshot:
             self.present(self.snapshot)
 
-    def on_resize(self) -> None:
-        self.refit()
+    def on_resize(self, event: events.Resize) -> None:  # before App's own handler: self.size is still the old
+        self.refit(width=event.size.width)
 
     # --- data ---------------------------------------------------------------------
 

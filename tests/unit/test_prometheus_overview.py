@@ -140,3 +140,29 @@ def test_the_tick_asks_at_the_time_before_a_scrape_in_flight(server):
     PrometheusSource(s.uri, timeout_s=3).collect()
     times = {float(q["time"]) for q in queries(s)}
     assert len(times) == 1 and times.pop() < last_b + 1.0
+
+
+def test_back_from_libvirt_down_the_rate_spans_the_scrapes_with_figures():
+    """The scrape in the middle found libvirt down (libvirt_up 0, no domain series): the first tick after asks
+    each counter's idelta, the difference to the scrape before that one; the rate spans both intervals."""
+    log = copy.deepcopy(captured(TICK))
+    series = next(e for e in log if e["params"].get("query", "").startswith("{__name__"))["answer"]["data"]["result"]
+    middle = series[0]["values"][1][0]
+    cpu = {}
+    for s in series:
+        if s["metric"]["__name__"] == "libvirt_up":
+            s["values"][1][1] = "0"
+        else:
+            s["values"] = [v for v in s["values"] if v[0] != middle]
+        if s["metric"]["__name__"] == "libvirt_domain_info_cpu_time_seconds_total":
+            cpu[s["metric"]["domain"]] = s["values"]
+    srv = Server(replaying(log))
+    try:
+        shot = build_snapshot(None, PrometheusSource(srv.uri, timeout_s=3).collect())
+    finally:
+        srv.close()
+    assert shot.domains
+    for view in shot.domains:
+        (t0, a), (t1, b) = cpu[view.name]
+        assert t1 - t0 == pytest.approx(2.0)
+        assert view.rates.cpu_pct == pytest.approx(100 * (float(b) - float(a)) / (t1 - t0))

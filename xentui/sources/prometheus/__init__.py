@@ -139,10 +139,10 @@ class PrometheusSource(Source):
         dialects = {k: d for k, names in presence.items() if (d := detect(names))}
         for key, known in self._known.items():
             dialects.setdefault(key, known.dialect)
-        stamps: dict[tuple[str, str], list[float]] = {}
+        stamps: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for s in stamps_f.result():
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            stamps.setdefault(key, []).extend(t for t, _v in s.samples)
+            stamps.setdefault(key, []).extend(s.samples)  # (scrape time, the exporter's health)
         scrapes = {k: ov.last_two(times) for k, times in stamps.items()}
         # every figure of every domain while the fleet is small; at scale, those of the domains looked at
         seen = self._seen if self._seen is not None else (0 if len(dialects) <= DETAIL_TARGETS else DETAIL_DOMAINS)

@@ -190,10 +190,13 @@ def evaluation_time(scrapes: Iterable[tuple[float, float]]) -> float | None:
     return max(newest - max(i for _l, i in scrapes), min([newest, *nexts]))
 
 
-def last_two(times: list[float]) -> tuple[float | None, float | None]:
-    """(previous, newest) of a target's scrape times."""
-    ordered = sorted(set(times))
-    return (ordered[-2] if len(ordered) > 1 else None), (ordered[-1] if ordered else None)
+def last_two(samples: list[tuple[float, float]]) -> tuple[float | None, float | None]:
+    """(previous, newest) of a target's scrapes, from its exporter's (time, up) samples: the previous is the newest
+    before the newest whose exporter reached libvirt (one that did not has no domain series: a counter's
+    ``idelta`` then reaches back past it, and a rate over the shorter window would double)."""
+    newest = max((t for t, _up in samples), default=None)
+    prev = max((t for t, up in samples if up == 1 and newest is not None and t < newest), default=None)
+    return prev, newest
 
 
 def presence(by_target: dict[tuple[str, str], Pairs]) -> dict[tuple[str, str], set[str]]:

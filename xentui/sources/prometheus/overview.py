@@ -186,7 +186,8 @@ def evaluation_time(scrapes: Iterable[tuple[float, float]]) -> float | None:
     newest = max((last for last, _i in scrapes), default=None)
     if newest is None:
         return None
-    nexts = [last + interval - 0.001 for last, interval in scrapes if interval > 0]  # 1 ms before it began
+    # before it began: 50 ms early, as a scrape's start (lastScrape) may lag its schedule, the next one's not
+    nexts = [last + interval - 0.05 for last, interval in scrapes if interval > 0]
     return max(newest - max(i for _l, i in scrapes), min([newest, *nexts]))
 
 

@@ -177,11 +177,11 @@ def instant(text: Any) -> float | None:
 
 def evaluation_time(scrapes: Iterable[tuple[float, float]]) -> float | None:
     """The time a tick reads Prometheus as of, from each libvirt target's (lastScrape, interval; 0: its last
-    scrape failed, it is DOWN whatever the tick reads): the newest
-    finished scrape, but before any scrape begun since a target's last (``lastScrape + interval``): such a scrape
-    may be in flight, its samples stored between two of the tick's queries (one figure of the new scrape, another
-    and the scrape times of the old: a rate over the wrong window).  A target late by more than an interval (a
-    hung exporter) holds the time back by one interval at most.  None: no target says."""
+    scrape failed, it is DOWN whatever the tick reads): the newest finished scrape, but before any scrape begun
+    since a target's last (``lastScrape + interval``): such a scrape may be in flight, its samples stored between
+    two of the tick's queries (one figure of the new scrape, another and the scrape times of the old: a rate over
+    the wrong window).  A target late by more than an interval (a hung exporter) holds the time back by one
+    interval at most.  None: no target says."""
     scrapes = list(scrapes)
     newest = max((last for last, _i in scrapes), default=None)
     if newest is None:

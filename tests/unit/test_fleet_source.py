@@ -368,3 +368,26 @@ def test_a_domains_stored_history_is_asked_of_its_own_host(tmp_path: Path, closi
     assert fleet.history(f"keep/{B_UUID}", 60.0) == [HistoryPoint(wall=60.0, cpu_pct=1.0, mem_kib=None)]
     assert fleet.history("h0/whatever", 60.0) is None  # a libvirt host keeps none: this session's memory
     assert fleet.history("nowhere/x", 60.0) is None
+
+
+class Delayed(Fake):
+    def __init__(self, uuid: str = B_UUID) -> None:
+        super().__init__(uuid)
+        self.delays: list[float] = []
+
+    def set_delay(self, delay_s: float) -> None:
+        self.delays.append(delay_s)
+
+
+def test_each_hosts_source_is_told_the_delay_once_open_or_when_it_opens(closing):
+    """d changes a fleet's delay: each host's source follows it (a Prometheus host's tick deadline), the one that
+    opens later too."""
+    early, late = Delayed(), Delayed("cccccccc-0000-0000-0000-000000000003")
+    fleet = FleetSource([HostSpec("a", "fake://"), HostSpec("b", "fake://")], wait_s=2.0,
+                        opener=opener({"a": early, "b": late}))
+    closing.append(fleet)
+    fleet.members[0].start(0.0).result(timeout=10)  # a opens; b not yet
+    fleet.set_delay(15.0)
+    assert early.delays == [15.0] and fleet.wait_s == 2.0
+    fleet.members[1].start(0.0).result(timeout=10)
+    assert late.delays == [15.0]

@@ -63,3 +63,15 @@ def test_a_tick_sized_step_back_is_no_overhead_not_a_reset():
     a = raw(0.0, dom(10, overhead_ns=S))
     b = raw(2.0, dom(11, overhead_ns=S - 10_000_000))
     assert build_snapshot(a, b).domains[0].rates.overhead_pct == 0.0
+
+
+def test_a_vcpu_taken_offline_is_no_overhead_spike():
+    # setvcpus down: libvirt drops the offline vCPU's time while cpu.time keeps it; the difference jumps by that
+    # vCPU's whole lifetime (here 500 s in a 2 s window: 25,000 %).  The set of online vCPUs changed: no rate.
+    both = (VcpuSample(0, time_ns=400 * S), VcpuSample(1, time_ns=500 * S))
+    one = (VcpuSample(0, time_ns=401 * S), VcpuSample(1, online=False))
+    a = raw(0.0, dom(910, vcpus=both, overhead_ns=10 * S))
+    b = raw(2.0, dom(912, vcpus=one, overhead_ns=511 * S))
+    assert build_snapshot(a, b).domains[0].rates.overhead_pct is None
+    c = raw(4.0, dom(914, vcpus=(VcpuSample(0, time_ns=403 * S), VcpuSample(1, online=False)), overhead_ns=511 * S))
+    assert build_snapshot(b, c).domains[0].rates.overhead_pct == 0.0  # the same vCPUs again: measured

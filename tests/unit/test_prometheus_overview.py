@@ -3,6 +3,7 @@ last tick, and per-vCPU and error series only for the domain looked at (served f
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from tests.prometheus.replay_server import Server, captured, replaying
 from tests.unit.test_prometheus_source import TICK, _rename
 from xentui.model import build_snapshot
 from xentui.sources.prometheus import PrometheusSource
+from xentui.sources.prometheus import overview as ov
 from xentui.sources.prometheus.dialects import INOVEX
 
 
@@ -110,3 +112,57 @@ def test_a_big_fleet_first_tick_asks_no_previous_values_and_has_no_rates_yet(ser
     assert not any("idelta(" in q["query"] for q in queries(s))  # the tick is not doubled
     assert raw.parts[0].prev is None and len(raw.domains) == 3
     assert all(d.rates.cpu_pct is None for d in build_snapshot(None, raw).domains)  # unknown, not 0
+
+
+def test_a_tick_reads_before_any_scrape_begun_since_a_targets_last():
+    # B's next scrape began at 100.5 (its last + interval), before A's last finished one at 101: it may be in
+    # flight, stored between two of the tick's queries.  Read as of 50 ms before it; a target whose last scrape
+    # failed (interval 0) holds nothing back; a late one holds the time back by one interval at most.
+    assert ov.evaluation_time([(101.0, 1.0), (99.5, 1.0)]) == pytest.approx(100.45)
+    assert ov.evaluation_time([(101.0, 1.0), (100.2, 1.0)]) == 101.0  # B's next begins after: nothing held
+    assert ov.evaluation_time([(101.0, 1.0), (90.0, 0.0)]) == 101.0
+    assert ov.evaluation_time([(101.0, 1.0), (90.0, 1.0)]) == 100.0
+    assert ov.evaluation_time([]) is None
+
+
+def test_the_tick_asks_at_the_time_before_a_scrape_in_flight(server):
+    log = copy.deepcopy(captured(TICK))
+    targets = log[0]["answer"]["data"]["activeTargets"]
+    a = targets[0]
+    last_a = ov.instant(a["lastScrape"])
+    b = copy.deepcopy(a)  # a second exporter, its last scrape 1.5 intervals before A's: its next is in flight
+    b["labels"]["instance"] = b["discoveredLabels"]["__address__"] = "127.0.0.1:1"
+    b["lastScrape"] = a["lastScrape"].replace(a["lastScrape"][17:19], f"{int(a['lastScrape'][17:19]) - 2:02d}")
+    last_b = ov.instant(b["lastScrape"])
+    assert last_b is not None and last_a is not None and last_b + 1.0 < last_a
+    targets.append(b)
+    s = server(log)
+    PrometheusSource(s.uri, timeout_s=3).collect()
+    times = {float(q["time"]) for q in queries(s)}
+    assert len(times) == 1 and times.pop() < last_b + 1.0
+
+
+def test_back_from_libvirt_down_the_rate_spans_the_scrapes_with_figures():
+    """The scrape in the middle found libvirt down (libvirt_up 0, no domain series): the first tick after asks
+    each counter's idelta, the difference to the scrape before that one; the rate spans both intervals."""
+    log = copy.deepcopy(captured(TICK))
+    series = next(e for e in log if e["params"].get("query", "").startswith("{__name__"))["answer"]["data"]["result"]
+    middle = series[0]["values"][1][0]
+    cpu = {}
+    for s in series:
+        if s["metric"]["__name__"] == "libvirt_up":
+            s["values"][1][1] = "0"
+        else:
+            s["values"] = [v for v in s["values"] if v[0] != middle]
+        if s["metric"]["__name__"] == "libvirt_domain_info_cpu_time_seconds_total":
+            cpu[s["metric"]["domain"]] = s["values"]
+    srv = Server(replaying(log))
+    try:
+        shot = build_snapshot(None, PrometheusSource(srv.uri, timeout_s=3).collect())
+    finally:
+        srv.close()
+    assert shot.domains
+    for view in shot.domains:
+        (t0, a), (t1, b) = cpu[view.name]
+        assert t1 - t0 == pytest.approx(2.0)
+        assert view.rates.cpu_pct == pytest.approx(100 * (float(b) - float(a)) / (t1 - t0))

@@ -67,8 +67,13 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         blk_wr_bytes_s=counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, seconds) if blk else None,
         blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds) if blk else None,
         blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, seconds) if blk else None,
-        overhead_pct=_overhead_pct(prev.overhead_ns, cur.overhead_ns, seconds),
+        overhead_pct=_overhead_pct(prev.overhead_ns, cur.overhead_ns, seconds) if _online(prev) == _online(cur)
+        else None,  # a vCPU gone offline takes its time out of the sum: the difference would jump by it
     )
+
+
+def _online(sample: DomainSample) -> frozenset[int]:
+    return frozenset(v.number for v in sample.vcpus if v.online)
 
 
 def _overhead_pct(prev: int | None, cur: int | None, seconds: float) -> float | None:

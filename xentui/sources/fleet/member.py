@@ -74,6 +74,7 @@ class Member:
         self._attempt = 0
         self._broken = False  # the source failed: reconnect before the next collect
         self._interest: tuple[str | None, bool] = (None, False)
+        self._delay: float | None = None  # the poller's delay (Source.set_delay), once told
         self._on_change: Callable[[str], None] | None = None
         self._closed = False
         self._lock = threading.Lock()  # the opened source against subscribe() and interest() from other threads
@@ -96,10 +97,12 @@ class Member:
                 raise SourceError("closed")
             with self._lock:  # subscribe() and interest() from other threads see it opened, or leave it to us
                 self.source = source
-                on_change, interest = self._on_change, self._interest
+                on_change, interest, delay = self._on_change, self._interest, self._delay
             if on_change is not None:
                 source.subscribe(on_change)
             source.set_interest(*interest)
+            if delay is not None:
+                source.set_delay(delay)
         elif self._broken:
             source.reconnect()
         self._broken = False
@@ -176,6 +179,14 @@ class Member:
             source = self.source
         if source is not None:
             source.set_interest(uuid, all_pcpus)
+
+    def set_delay(self, delay_s: float) -> None:
+        """The poller's delay, told to the host's source (a Prometheus tick's deadline follows it); never blocks."""
+        with self._lock:
+            self._delay = delay_s
+            source = self.source
+        if source is not None:
+            source.set_delay(delay_s)
 
     def subscribe(self, on_change: Callable[[str], None]) -> None:
         """Lifecycle events from this host: now, in its thread, when it is open; else once it opens."""

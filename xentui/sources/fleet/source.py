@@ -15,7 +15,7 @@ Public surface (all a caller needs, besides the :class:`Source` contract):
 - ``act``, ``current_uuid`` route to the host named by ``domain.host``; a migration (``destination``: a host's
   name) gets that host's URI, when it is a connected libvirt host (``migration_hosts()``); ``set_interest``
   takes a domain's ``key`` (``host/uuid``) or a bare UUID; ``subscribe`` subscribes every host that has events.
-- ``set_delay(d)`` (the poller's, at start and on ``d``): a tick then waits ``min(d, 2 s)``.
+- ``set_delay(d)`` (the poller's, at start and on ``d``): a tick then waits ``min(d, 2 s)``; each host's source is told.
 - ``close()`` closes every host in its own thread without waiting on a hung one.
 """
 
@@ -137,8 +137,11 @@ class FleetSource(Source):
         return source.history(own, seconds) if source is not None else None
 
     def set_delay(self, delay_s: float) -> None:
-        """A tick waits for slow hosts ``min(delay, 2 s)``: never longer than the delay (``d`` changes it)."""
+        """A tick waits for slow hosts ``min(delay, 2 s)``: never longer than the delay (``d`` changes it); each
+        host's source is told too (a Prometheus host's tick deadline follows it)."""
         self.wait_s = min(delay_s, DEFAULT_WAIT_S)
+        for member in self.members:
+            member.set_delay(delay_s)
 
     def reconnect(self) -> None:
         """After the fleet's SourceError (every host down): retry each host at the next collect."""

@@ -1,9 +1,9 @@
 """Prometheus as a fleet source: ``-c prometheus+http://HOST:9090`` shows every libvirt exporter it scrapes.
 
 Each collect() asks, several at once (Prometheus evaluates them on its own cores) within one deadline, every
-query evaluated at one time ``T``: the libvirt targets' newest finished scrape (``lastScrape``), so every scrape
-begun by then is stored and none begun after is seen - all answers are of the same scrapes (now - 1 s without
-a targets API):
+query evaluated at one time ``T``: the libvirt targets' newest finished scrape (``lastScrape``), held before any
+scrape begun since (``ov.evaluation_time``: one in flight could land between two queries) - all answers are of
+the same scrapes (now - 1 s without a targets API):
 
 1. ``/api/v1/targets`` - each target's scrape interval, last error and scrape duration (optional: Mimir);
 2. ``up`` - the targets, and which failed their last scrape (their host is DOWN, with Prometheus's reason);
@@ -139,10 +139,10 @@ class PrometheusSource(Source):
         dialects = {k: d for k, names in presence.items() if (d := detect(names))}
         for key, known in self._known.items():
             dialects.setdefault(key, known.dialect)
-        stamps: dict[tuple[str, str], list[float]] = {}
+        stamps: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for s in stamps_f.result():
             key = (s.labels.get("job", ""), s.labels.get("instance", ""))
-            stamps.setdefault(key, []).extend(t for t, _v in s.samples)
+            stamps.setdefault(key, []).extend(s.samples)  # (scrape time, the exporter's health)
         scrapes = {k: ov.last_two(times) for k, times in stamps.items()}
         # every figure of every domain while the fleet is small; at scale, those of the domains looked at
         seen = self._seen if self._seen is not None else (0 if len(dialects) <= DETAIL_TARGETS else DETAIL_DOMAINS)
@@ -252,9 +252,9 @@ class PrometheusSource(Source):
                 out[(str(labels.get("job", "")), str(labels.get("instance", "")))] = t
         intervals = {k: s for k, t in out.items() if (s := ov.seconds(t.get("scrapeInterval"))) is not None}
         ours = [s for k, s in intervals.items() if self._libvirt(k)]
-        # read as of the newest finished scrape: every scrape begun by then is stored, none begun after is seen
-        ends = [e for k, t in out.items() if self._libvirt(k) and (e := ov.instant(t.get("lastScrape"))) is not None]
-        self._newest = max(ends, default=None)
+        self._newest = ov.evaluation_time((e, intervals.get(k, 0.0) if t.get("health") == "up" else 0.0)
+                                          for k, t in out.items() if self._libvirt(k)
+                                          and (e := ov.instant(t.get("lastScrape"))) is not None)
         # the libvirt targets' longest; before any is known, the shortest (a slower one's rates wait a tick)
         self._interval_s = max(ours) if ours else min(intervals.values(), default=self._interval_s)
         return out, ()

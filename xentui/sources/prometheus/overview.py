@@ -175,10 +175,29 @@ def instant(text: Any) -> float | None:
     return whole + float(m[2] or 0) if whole > 0 else None
 
 
-def last_two(times: list[float]) -> tuple[float | None, float | None]:
-    """(previous, newest) of a target's scrape times."""
-    ordered = sorted(set(times))
-    return (ordered[-2] if len(ordered) > 1 else None), (ordered[-1] if ordered else None)
+def evaluation_time(scrapes: Iterable[tuple[float, float]]) -> float | None:
+    """The time a tick reads Prometheus as of, from each libvirt target's (lastScrape, interval; 0: its last
+    scrape failed, it is DOWN whatever the tick reads): the newest finished scrape, but before any scrape begun
+    since a target's last (``lastScrape + interval``): such a scrape may be in flight, its samples stored between
+    two of the tick's queries (one figure of the new scrape, another and the scrape times of the old: a rate over
+    the wrong window).  A target late by more than an interval (a hung exporter) holds the time back by one
+    interval at most.  None: no target says."""
+    scrapes = list(scrapes)
+    newest = max((last for last, _i in scrapes), default=None)
+    if newest is None:
+        return None
+    # before it began: 50 ms early, as a scrape's start (lastScrape) may lag its schedule, the next one's not
+    nexts = [last + interval - 0.05 for last, interval in scrapes if interval > 0]
+    return max(newest - max(i for _l, i in scrapes), min([newest, *nexts]))
+
+
+def last_two(samples: list[tuple[float, float]]) -> tuple[float | None, float | None]:
+    """(previous, newest) of a target's scrapes, from its exporter's (time, up) samples: the previous is the newest
+    before the newest whose exporter reached libvirt (one that did not has no domain series: a counter's
+    ``idelta`` then reaches back past it, and a rate over the shorter window would double)."""
+    newest = max((t for t, _up in samples), default=None)
+    prev = max((t for t, up in samples if up == 1 and newest is not None and t < newest), default=None)
+    return prev, newest
 
 
 def presence(by_target: dict[tuple[str, str], Pairs]) -> dict[tuple[str, str], set[str]]:

@@ -17,7 +17,9 @@ class Tmux:
         # never take another test's new session with it ("server exited unexpectedly").
         self.tmux = ["tmux", "-L", self.session]
         settings = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), **(env or {})}
-        command = " ".join(f"{k}={v}" for k, v in settings.items())
+        # the size is the pane's: pytest's readline exports COLUMNS=80 LINES=24 into this process's environment,
+        # which a pane inherits and Textual obeys (an 80-column app in a 140-column pane)
+        command = "env -u COLUMNS -u LINES " + " ".join(f"{k}={v}" for k, v in settings.items())
         connect = "" if f" {args}".count(" -c ") else f" -c {URI}"  # -c is repeatable: two would be a fleet
         command += f" {sys.executable} -m xentui{connect} {args}"
         # xentui's exit status, written by the shell tmux runs it in: tmux itself can report a pane dead

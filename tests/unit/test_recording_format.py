@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from typing import Any
@@ -20,7 +21,7 @@ WIRE = {
              "libvirt_version", "cache_monitoring", "boot_time", "topology", "l3_caches", "cache_rmids"],
     "pcpu": ["number", "node", "socket", "core", "online"],
     "domain": ["uuid", "name", "domid", "state", "cpu_ns", "vcpus_current", "vcpus_max", "mem_kib", "maxmem_kib",
-               "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale"],
+               "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale", "overhead_ns"],
     "vcpu": ["number", "online", "time_ns", "delay_ns", "pcpu", "hard_affinity", "soft_affinity"],
     "net": ["name", "rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop"],
     "block": ["name", "path", "rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors", "kind", "devno"],
@@ -88,3 +89,5 @@ def test_a_new_field_is_one_line_in_a_table():
     encoded = recformat.encode_domain(sample)
     assert len(encoded) == len(recformat.DOMAIN.fields) == len(WIRE["domain"])
     assert recformat.decode_domain(json.loads(json.dumps(encoded))) == sample
+    with_overhead = dataclasses.replace(sample, overhead_ns=1_234_567_890)  # revision 3: OVH(%) in a replay
+    assert recformat.decode_domain(json.loads(json.dumps(recformat.encode_domain(with_overhead)))) == with_overhead

@@ -322,6 +322,7 @@ DOMAIN = Table("domain", DomainSample, (
     Field("ssid", REQUIRED_INT, "ssid"), Field("flags", Str(optional=True), "flags"),
     Field("cache", record_or_none(CACHE, "cache"), "cache", since=2),
     Field("stale", Str(optional=True, most=limits.MAX_MESSAGE, none=""), "stale", since=2),
+    Field("overhead_ns", INT, "overhead time", since=3),
 ))
 TABLES = {"host": HOST, "pcpu": PCPU, "domain": DOMAIN, "vcpu": VCPU, "net": NET, "block": BLOCK, "l3": L3,
           "cache": CACHE, "bank": BANK}  # in the header's order

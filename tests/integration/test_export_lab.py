@@ -40,15 +40,20 @@ def free_port() -> int:
 @contextlib.contextmanager
 def xentui_export(uri: str = URI) -> Iterator[str]:
     """A running ``xentui export`` (on the lab's URI; its port chosen by the kernel): its URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "xentui", "export", "-c", uri, "--listen", "127.0.0.1:0",
-                             "--deadline", str(DEADLINE_S)], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "xentui", "export", "-c", uri, "--listen",
+                             "127.0.0.1:0", "--deadline", str(DEADLINE_S)], stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline() if proc.stderr else ""
         found = re.search(r"on (http://127\.0\.0\.1:\d+/metrics)", line)
         assert found, f"xentui export said {line!r}"
         yield found.group(1)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
+        try:
+            assert proc.wait(timeout=15) == 0
+        except subprocess.TimeoutExpired:  # seen once under heavy load: say where every thread was
+            proc.send_signal(signal.SIGABRT)  # faulthandler dumps each thread's stack to stderr
+            _, said = proc.communicate(timeout=15)
+            raise AssertionError(f"xentui export still running 15 s after SIGTERM; its threads:\n{said}") from None
         assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
     finally:
         if proc.poll() is None:

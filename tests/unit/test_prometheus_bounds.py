@@ -14,9 +14,9 @@ import pytest
 
 from tests.hostile import NAMES
 from tests.prometheus.replay_server import Reply, Route, Server, captured, replaying
-from xentui.model import build_snapshot
+from xentui.model import HostPart, HostState, build_snapshot
 from xentui.sources.base import SourceError
-from xentui.sources.prometheus import PrometheusSource
+from xentui.sources.prometheus import PrometheusSource, _Known
 from xentui.sources.prometheus.client import MAX_LABEL, Client, api_base
 
 TICK = "tick-kumina.json"
@@ -118,6 +118,16 @@ def test_a_ticks_deadline_follows_the_delay(serve):
     assert "no answer within 1 s" in line and took < 4
     source.set_delay(3600)
     assert source._client.timeout_s == 60.0
+    left: list[float] = []  # a chart's history keeps the source's own deadline: it holds the poller's worker
+
+    def query_range(*args: Any) -> list[Any]:
+        left.append(args[-1] - time.monotonic())
+        return []
+
+    source._known[("j", "i")] = _Known("j", "i", "kumina", HostPart("h", HostState.UP), {"u": {"uuid": "u"}})
+    source._client.query_range = query_range  # type: ignore[method-assign]
+    assert source.history("h/u", 60) == [] and len(left) == 3 and max(left) <= 1.0
+    assert PrometheusSource(server.uri, timeout_s=90.0)._client.timeout_s == 90.0  # never under its own
 
 
 def test_credentials_go_as_headers_never_into_the_error(serve):

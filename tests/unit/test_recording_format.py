@@ -89,5 +89,8 @@ def test_a_new_field_is_one_line_in_a_table():
     encoded = recformat.encode_domain(sample)
     assert len(encoded) == len(recformat.DOMAIN.fields) == len(WIRE["domain"])
     assert recformat.decode_domain(json.loads(json.dumps(encoded))) == sample
-    with_overhead = dataclasses.replace(sample, overhead_ns=1_234_567_890)  # revision 3: OVH(%) in a replay
-    assert recformat.decode_domain(json.loads(json.dumps(recformat.encode_domain(with_overhead)))) == with_overhead
+    for overhead in (1_234_567_890, -3_000_000):  # revision 3: OVH(%) in a replay; a vCPU-tick step below 0
+        with_overhead = dataclasses.replace(sample, overhead_ns=overhead)
+        assert recformat.decode_domain(json.loads(json.dumps(recformat.encode_domain(with_overhead)))) == with_overhead
+    with pytest.raises(recformat.FormatError, match="overhead time is not a whole number"):
+        recformat.decode_domain([*encoded[:-1], 2.5])

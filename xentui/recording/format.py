@@ -157,6 +157,16 @@ def _cpuset(v: Any, what: str) -> frozenset[int] | None:
     return frozenset(_cpu(c, what) for c in _list(v, what, most=MAX_CPUS))
 
 
+def _signed(v: Any, what: str) -> int | None:
+    """A difference of two counters (a domain's overhead: cpu.time minus its vCPUs' times, which a tick-sized
+    measurement step can make a little negative): whole, within +-2**64, or None."""
+    if v is None:
+        return None
+    if type(v) is not int or not -limits.MAX_COUNTER < v < limits.MAX_COUNTER:
+        raise FormatError(f"{what} is not a whole number within +-2**64")
+    return v
+
+
 _STATES = {s.value: s for s in DomainState}
 
 
@@ -169,6 +179,7 @@ def _state(v: Any, what: str) -> DomainState:
 
 INT, REQUIRED_INT, STR, BOOL, CPU = Int(), Int(False), Str(), Codec(_bool), Codec(_cpu)
 OPTIONAL_CPU = Codec(lambda v, what: None if v is None else _cpu(v, what))
+SIGNED_OR_NONE = Codec(_signed)
 TIME_OR_NONE = Codec(lambda v, what: None if v is None else _time(v, what))
 RATE_OR_NONE = Codec(lambda v, what: None if v is None else _float(v, what))
 CPUSET = Codec(_cpuset, lambda v: None if v is None else sorted(v))
@@ -322,7 +333,7 @@ DOMAIN = Table("domain", DomainSample, (
     Field("ssid", REQUIRED_INT, "ssid"), Field("flags", Str(optional=True), "flags"),
     Field("cache", record_or_none(CACHE, "cache"), "cache", since=2),
     Field("stale", Str(optional=True, most=limits.MAX_MESSAGE, none=""), "stale", since=2),
-    Field("overhead_ns", INT, "overhead time", since=3),
+    Field("overhead_ns", SIGNED_OR_NONE, "overhead time", since=3),
 ))
 TABLES = {"host": HOST, "pcpu": PCPU, "domain": DOMAIN, "vcpu": VCPU, "net": NET, "block": BLOCK, "l3": L3,
           "cache": CACHE, "bank": BANK}  # in the header's order

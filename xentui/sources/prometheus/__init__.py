@@ -103,7 +103,7 @@ class PrometheusSource(Source):
     def set_delay(self, delay_s: float) -> None:
         """A tick's deadline follows the delay (never under the one it was made with, at most 60 s): a tick of
         6 s at a 15 s delay is answered, not refused."""
-        self._client.timeout_s = min(max(self._least_timeout_s, delay_s), MAX_TICK_S)
+        self._client.timeout_s = max(self._least_timeout_s, min(delay_s, MAX_TICK_S))
 
     def close(self) -> None:
         for worker in self._workers:
@@ -350,7 +350,7 @@ class PrometheusSource(Source):
         end = time.time()
         start = end - max(1.0, seconds)
         step = max(self._interval_s, (end - start) / HISTORY_POINTS)
-        sel, deadline = ov.selector(labels), self._client.deadline()
+        sel, deadline = ov.selector(labels), time.monotonic() + self._least_timeout_s  # not a slow tick's 60 s
         cpu = self._client.query_range(f"{names['cpu_s']}{{{sel}}}", start, end, step, deadline)
         when = self._client.query_range(f"timestamp({names['cpu_s']}{{{sel}}})", start, end, step, deadline)
         mem = self._client.query_range(f"{names['mem_bytes']}{{{sel}}}", start, end, step, deadline)

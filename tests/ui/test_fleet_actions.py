@@ -108,9 +108,17 @@ async def test_tags_on_other_hosts_wait_hidden_while_a_host_is_open(fleet):
         assert app.fleet.enter("h2")
         await until(pilot, lambda: app.table.row_count == 2, "h2 alone")
         assert [(v.host, v.name) for v in app.targets()] == [("h2", "db1")]  # only what the screen shows
+        assert app.fleet.enter("h1")  # from host to host: h1's tag is back, h2's hidden
+        await until(pilot, lambda: app.fleet.focus == "h1" and app.table.row_count == 2, "h1 alone")
+        assert [(v.host, v.name) for v in app.targets()] == [("h1", "web1")]
         await pilot.press("escape")
         await until(pilot, lambda: app.fleet.focus is None and app.table.row_count == 6, "the fleet again")
         assert {(v.host, v.name) for v in app.targets()} == {("h1", "web1"), ("h2", "db1")}
+        assert app.fleet.enter("h3")
+        app.fleet.focus = "gone"  # as when the open host leaves the fleet: back to it, the tags with it
+        await until(pilot, lambda: app.fleet.focus is None and app.table.row_count == 6, "the fleet after it left")
+        assert {(v.host, v.name) for v in app.targets()} == {("h1", "web1"), ("h2", "db1")}
+        assert not app.fleet.hidden_tags  # nothing left to come back at a later, unrelated Esc
 
 
 @pytest.mark.asyncio

@@ -40,6 +40,7 @@ class FleetView:
         if own is None:  # it left the fleet
             self.app.notify(f"host {self.focus} is no longer in the fleet: back to the fleet", severity="warning")
             self.focus = None
+            self.give_back_tags(snapshot)
             return snapshot
         back = keys.key_hint("escape", self.app.keymap)
         return replace(own, notices=(*own.notices, f"host {self.focus} of a fleet of {len(snapshot.hosts)} hosts "
@@ -56,7 +57,9 @@ class FleetView:
             self.app.notify(f"host {name} has not answered yet{why}: nothing to show", severity="warning")
             return False
         table = self.app.table
-        self.hidden_tags |= {v.key for v in whole.domains if v.host != name} & table.tagged  # not acted on here
+        tags = table.tagged | self.hidden_tags  # all the user's (from one host straight to another too)
+        here = {v.key for v in whole.domains if v.host == name}
+        table.tagged, self.hidden_tags = tags & here, tags - here  # the others' are never acted on here
         self.focus = name
         self.show(whole)
         return True
@@ -73,10 +76,15 @@ class FleetView:
             return False
         self.focus = None
         if self.whole is not None:
-            self.app.table.tagged |= self.hidden_tags & {v.key for v in self.whole.domains}  # those still there
+            self.give_back_tags(self.whole)
             self.show(self.whole)
         self.hidden_tags = set()
         return True
+
+    def give_back_tags(self, whole: Snapshot) -> None:
+        """Back in the fleet: the tags hidden while a host was open, of the domains still there; none kept."""
+        self.app.table.tagged |= self.hidden_tags & {v.key for v in whole.domains}
+        self.hidden_tags = set()
 
     def show(self, whole: Snapshot) -> None:
         """The fleet or the host opened, at once: redrawn once even while updates are frozen (z)."""

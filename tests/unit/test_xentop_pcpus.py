@@ -154,10 +154,11 @@ def test_a_xen_source_reports_each_pcpus_busy_time_and_b_p_prints_it():
     from tests.fake_xenstat import FakeXenStat, FakeXenStore, FakeXl
     from xentui.sources.xen import XenSource
 
-    stamps = iter([10.0, 12.0])  # the samples' own clock: the pCPUs' window is theirs, not the read's
+    reads = iter([9.99, 9.99, 11.99, 11.99])  # the idle times read just before each stamp, on their own clock
+    stamps = iter([10.0, 12.0])
     lib = FakeXenctrl([0, 0])
     source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=FakeXl(),
-                       cpuinfo=XenCpuInfo(lib, clock=lambda: 99.0), clock=lambda: next(stamps))
+                       cpuinfo=XenCpuInfo(lib, clock=lambda: next(reads)), clock=lambda: next(stamps))
     try:
         first = source.collect()
         lib.idle = [2 * 10**9, 10**9 // 2]  # over 2 s: pCPU 0 idle all along, pCPU 1 busy 75 %

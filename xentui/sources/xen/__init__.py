@@ -176,10 +176,11 @@ class XenSource(Source):
     def collect(self) -> RawSample:
         lib = self.stat.lib
         with SPAWNING:  # no xl spawn between the clock reading and the counters (see SPAWNING)
+            # the pCPUs' idle times just before the stamp, on the read's own clock: after libxenstat's read (long,
+            # varying: xenstore) their window differed from the rates' by as much (0.7 s in the Xen lab); between
+            # the stamp and libxenstat, the hypercall would stretch the domains' own window instead
+            busy = self.cpuinfo.busy_ns() if self.cpuinfo is not None else None
             stamp = self._clock()
-            # the pCPUs' idle times first, right at the stamp: libxenstat's read takes long and varies (xenstore),
-            # and a pCPU window measured after it differed from the rates' window by as much (0.7 s in the Xen lab)
-            busy = self.cpuinfo.busy_ns(stamp) if self.cpuinfo is not None else None
             node = lib.xenstat_get_node(self.stat.handle, XENSTAT_ALL)
         if not node:
             raise SourceError("failed to retrieve statistics from libxenstat")

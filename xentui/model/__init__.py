@@ -37,6 +37,7 @@ from xentui.model.samples import (
     VcpuSample,
     sum_parts,
 )
+from xentui.model.scheduling import CpuPool, DomainScheduling, SchedulingState, VcpuBudget
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 
 __all__ = [
@@ -49,8 +50,10 @@ __all__ = [
     "CacheBankView",
     "CacheSample",
     "CacheView",
+    "CpuPool",
     "DomainRates",
     "DomainSample",
+    "DomainScheduling",
     "DomainState",
     "DomainView",
     "HostPart",
@@ -63,7 +66,9 @@ __all__ = [
     "NetSample",
     "Pcpu",
     "RawSample",
+    "SchedulingState",
     "Snapshot",
+    "VcpuBudget",
     "VcpuRates",
     "VcpuSample",
     "build_snapshot",

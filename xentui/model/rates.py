@@ -160,6 +160,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
         errors=cur.errors,
         notices=cur.notices,
         pcpu_pct=_pcpu_pct(prev, cur, seconds),
+        scheduling=cur.scheduling,
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import field
 from typing import TypeVar
 
 from xentui.model._fast_record import frozen_record
+from xentui.model.scheduling import SchedulingState
 
 N = TypeVar("N", int, float)
 
@@ -312,6 +313,7 @@ class RawSample:
     notices: tuple[str, ...] = ()  # what the admin must know about what is shown
     pcpu_busy_ns: tuple[int, ...] | None = None  # per physical CPU, cumulative (None: unknown)
     parts: tuple[HostPart, ...] = ()  # a fleet's hosts, each with its own samples (empty: one host)
+    scheduling: SchedulingState | None = None  # pools and schedulers, read in the background (None: not read)
 
 
 class HostState(enum.Enum):

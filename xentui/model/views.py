@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from xentui.model._fast_record import frozen_record
 from xentui.model.samples import DomainSample, HostSample, HostState
+from xentui.model.scheduling import SchedulingState
 
 
 @frozen_record
@@ -106,6 +107,7 @@ class Snapshot:
     notices: tuple[str, ...] = ()
     pcpu_pct: tuple[float | None, ...] | None = None  # busy % of each physical CPU
     hosts: tuple[HostView, ...] = ()  # a fleet's hosts (empty: one host, ``host`` is it)
+    scheduling: SchedulingState | None = None  # the current RawSample's (None: not read by this source)
 
     @property
     def fleet(self) -> bool:

@@ -33,9 +33,12 @@ class Action(enum.Enum):
     CACHE_ATTACH = "cache-attach"  # Cache QoS monitoring (xl psr-cmt-attach, a resctrl monitoring group)
     CACHE_DETACH = "cache-detach"
     MIGRATE = "migrate"  # params: destination (a fleet's host name); live, to another libvirt host
+    SCHEDULE = "schedule"  # params: sched (scheduler parameter -> value), vcpu (RTDS: int or "all")
+    CPUPOOL = "cpupool"  # params: pool (the name of the Xen cpupool to move the domain to)
 
 
 CACHE_ACTIONS = (Action.CACHE_ATTACH, Action.CACHE_DETACH)
+VIEW_ACTIONS = (Action.PIN, Action.SCHEDULE, Action.CPUPOOL)  # taken in their own view (vCPUs, scheduler), not a menu
 
 
 _LIVE = (Action.PAUSE, Action.SHUTDOWN, Action.REBOOT, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS,
@@ -72,6 +75,8 @@ class ActionParams(TypedDict, total=False):
     memory_kib: int  # balloon: the new target
     destination: str  # migrate: the fleet's name of the host to move to
     dest_uri: str  # migrate: that host's URI (filled by the fleet, which knows it)
+    sched: dict[str, int | bool]  # schedule: the scheduler's own parameter names (xentui.model.scheduling)
+    pool: str  # cpupool: the destination pool's name
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from xentui.model import DomainView, HostSample, Snapshot
-from xentui.ui import keys
+from xentui.ui import frame, keys
 from xentui.ui.fleet import host_snapshot
 
 if TYPE_CHECKING:
@@ -101,4 +101,4 @@ class FleetView:
         return self.app.snapshot.host if self.app.snapshot is not None else None
 
     def groups(self) -> dict[str, str]:
-        return {h.name: h.group for h in self.whole.hosts} if self.whole is not None else {}
+        return frame.groups_of(self.whole) if self.whole is not None else {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import SelectionList
+from textual.widgets import SelectionList, Static
 
 from tests.factories import dom, raw
 from xentui import config
@@ -40,6 +40,8 @@ async def test_the_column_the_split_and_the_listing_where_measured():
         await pilot.press("v", "f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         assert app.screen.overhead
+        listed = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        assert "OVH(%)" in listed and "QEMU's emulator and I/O threads" in listed  # the column's line in the help
         await pilot.press("escape", "c")
         await until(pilot, lambda: isinstance(app.screen, ColumnsScreen), "the column chooser")
         picked = app.screen.query_one(SelectionList)

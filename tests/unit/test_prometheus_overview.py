@@ -4,13 +4,11 @@ last tick, and per-vCPU and error series only for the domain looked at (served f
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 import xentui.sources.prometheus as prom
-from tests.prometheus.replay_server import Server, captured, replaying
+from tests.prometheus.replay_server import Server, captured
 from tests.unit.test_prometheus_source import TICK, _rename
 from xentui.model import build_snapshot
 from xentui.sources.prometheus import PrometheusSource
@@ -18,25 +16,12 @@ from xentui.sources.prometheus import overview as ov
 from xentui.sources.prometheus.dialects import INOVEX
 
 
-@pytest.fixture
-def server() -> Iterator[Any]:
-    servers: list[Server] = []
-
-    def start(log: list[dict[str, Any]]) -> Server:
-        servers.append(Server(replaying(log)))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
-
-
 def queries(server: Server) -> list[dict[str, str]]:
     return [q for path, q, _h in server.requests if path == "/api/v1/query"]
 
 
-def test_one_tick_asks_every_query_at_one_time_and_no_raw_samples_of_every_series(server):
-    s = server(captured(TICK))
+def test_one_tick_asks_every_query_at_one_time_and_no_raw_samples_of_every_series(serve):
+    s = serve(captured(TICK))
     source = PrometheusSource(s.uri, timeout_s=3)
     source.collect()
     asked = queries(s)
@@ -47,8 +32,8 @@ def test_one_tick_asks_every_query_at_one_time_and_no_raw_samples_of_every_serie
     assert cpu == "max by (job, instance, uuid, domain) (libvirt_domain_info_cpu_time_seconds_total)"
 
 
-def test_the_next_tick_keeps_the_scrape_read_before_and_asks_no_previous_values(server):
-    s = server(captured(TICK))
+def test_the_next_tick_keeps_the_scrape_read_before_and_asks_no_previous_values(serve):
+    s = serve(captured(TICK))
     source = PrometheusSource(s.uri, timeout_s=3)
     first = build_snapshot(None, source.collect())
     assert any("idelta(" in q["query"] for q in queries(s))  # no earlier scrape: the previous values asked
@@ -59,12 +44,12 @@ def test_the_next_tick_keeps_the_scrape_read_before_and_asks_no_previous_values(
     assert all(d.rates.cpu_pct is not None for d in second.domains)
 
 
-def test_at_scale_per_vcpu_series_are_read_only_for_the_domain_looked_at(server, monkeypatch):
+def test_at_scale_per_vcpu_series_are_read_only_for_the_domain_looked_at(serve, monkeypatch):
     log = _rename(captured(TICK), INOVEX)  # inovex has per-vCPU times
-    small = {d.name: d for d in build_snapshot(None, PrometheusSource(server(log).uri, timeout_s=3).collect()).domains}
+    small = {d.name: d for d in build_snapshot(None, PrometheusSource(serve(log).uri, timeout_s=3).collect()).domains}
     assert all(d.rates.vcpus for d in small.values())  # a small fleet: every figure of every domain
     monkeypatch.setattr(prom, "DETAIL_DOMAINS", 2)  # three domains are "many" now
-    s = server(log)
+    s = serve(log)
     source = PrometheusSource(s.uri, timeout_s=3)
     source.collect()  # the first tick of a few targets takes the fleet for small
     s.requests.clear()
@@ -105,9 +90,9 @@ def test_the_collector_is_paused_while_ticks_run_and_resumed_after_the_last():
     assert gc.isenabled()
 
 
-def test_a_big_fleet_first_tick_asks_no_previous_values_and_has_no_rates_yet(server, monkeypatch):
+def test_a_big_fleet_first_tick_asks_no_previous_values_and_has_no_rates_yet(serve, monkeypatch):
     monkeypatch.setattr(prom, "DETAIL_TARGETS", 0)  # one target is "many" now: the fleet is taken for big
-    s = server(captured(TICK))
+    s = serve(captured(TICK))
     raw = PrometheusSource(s.uri, timeout_s=3).collect()
     assert not any("idelta(" in q["query"] for q in queries(s))  # the tick is not doubled
     assert raw.parts[0].prev is None and len(raw.domains) == 3
@@ -125,7 +110,7 @@ def test_a_tick_reads_before_any_scrape_begun_since_a_targets_last():
     assert ov.evaluation_time([]) is None
 
 
-def test_the_tick_asks_at_the_time_before_a_scrape_in_flight(server):
+def test_the_tick_asks_at_the_time_before_a_scrape_in_flight(serve):
     log = copy.deepcopy(captured(TICK))
     targets = log[0]["answer"]["data"]["activeTargets"]
     a = targets[0]
@@ -136,13 +121,13 @@ def test_the_tick_asks_at_the_time_before_a_scrape_in_flight(server):
     last_b = ov.instant(b["lastScrape"])
     assert last_b is not None and last_a is not None and last_b + 1.0 < last_a
     targets.append(b)
-    s = server(log)
+    s = serve(log)
     PrometheusSource(s.uri, timeout_s=3).collect()
     times = {float(q["time"]) for q in queries(s)}
     assert len(times) == 1 and times.pop() < last_b + 1.0
 
 
-def test_back_from_libvirt_down_the_rate_spans_the_scrapes_with_figures():
+def test_back_from_libvirt_down_the_rate_spans_the_scrapes_with_figures(serve):
     """The scrape in the middle found libvirt down (libvirt_up 0, no domain series): the first tick after asks
     each counter's idelta, the difference to the scrape before that one; the rate spans both intervals."""
     log = copy.deepcopy(captured(TICK))
@@ -156,11 +141,7 @@ def test_back_from_libvirt_down_the_rate_spans_the_scrapes_with_figures():
             s["values"] = [v for v in s["values"] if v[0] != middle]
         if s["metric"]["__name__"] == "libvirt_domain_info_cpu_time_seconds_total":
             cpu[s["metric"]["domain"]] = s["values"]
-    srv = Server(replaying(log))
-    try:
-        shot = build_snapshot(None, PrometheusSource(srv.uri, timeout_s=3).collect())
-    finally:
-        srv.close()
+    shot = build_snapshot(None, PrometheusSource(serve(log).uri, timeout_s=3).collect())
     assert shot.domains
     for view in shot.domains:
         (t0, a), (t1, b) = cpu[view.name]

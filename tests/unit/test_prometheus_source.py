@@ -7,30 +7,16 @@ import copy
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.prometheus.replay_server import Reply, Server, captured, replaying
+from tests.prometheus.replay_server import Reply, Server, captured
 from xentui.model import DomainState, HostState, build_snapshot
 from xentui.sources.prometheus import PrometheusSource
 from xentui.sources.prometheus.dialects import INOVEX, KUMINA, TINKOFF, XENTUI, detect
 
 TICK, DOWN, HISTORY = "tick-kumina.json", "tick-kumina-exporter-down.json", "history-kumina.json"
-
-
-@pytest.fixture
-def serve() -> Iterator[Any]:
-    servers: list[Server] = []
-
-    def start(*logs: list[dict[str, Any]]) -> Server:
-        servers.append(Server(replaying(*logs)))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 def source_of(server: Server) -> PrometheusSource:

@@ -100,6 +100,10 @@ class DomainHistory:
             vcpu_ring.append(v.cpu_pct)
 
 
+def _host_rings(capacity: int) -> dict[str, Ring]:
+    return {name: Ring(capacity) for name in HOST_SERIES}
+
+
 def _append_host(h: dict[str, Ring], domains: list[DomainView], pcpu: tuple[float | None, ...] | None,
                  host: HostSample | None) -> None:
     """One tick of a host's series.  Its figure is the sum of its parts (model.sum_parts): unknown when one part
@@ -128,7 +132,7 @@ class History:
             raise ValueError("history capacity must be 1 or more")
         self.capacity = capacity
         self.domains: dict[str, DomainHistory] = {}
-        self.host = {name: Ring(capacity) for name in HOST_SERIES}
+        self.host = _host_rings(capacity)
         self.hosts: dict[str, dict[str, Ring]] = {}  # a fleet's hosts by name, each its own series
         self.wall = array("d")  # tick times, for the charts' axis (ring with the host series)
         self._wall_head = 0
@@ -173,18 +177,23 @@ class History:
         for h in snapshot.hosts:
             rings = self.hosts.get(h.name)
             if rings is None:
-                rings = self.hosts[h.name] = {name: Ring(self.capacity) for name in HOST_SERIES}
+                rings = self.hosts[h.name] = _host_rings(self.capacity)
             up = h.name in live
             _append_host(rings, on[h.name], h.pcpu_pct if up else None, h.host if up else None)
         for gone in self.hosts.keys() - on.keys():
             del self.hosts[gone]
+
+    def host_series(self, name: str | None = None) -> dict[str, Ring]:
+        """The host charts' series: the host's (a fleet's sums) for None, else the fleet's host ``name``'s, empty
+        while it has none (it joined this tick): never another's under its name."""
+        return self.host if name is None else self.hosts.get(name) or _host_rings(1)
 
     def times(self) -> list[float]:
         return (self.wall[self._wall_head:] + self.wall[:self._wall_head]).tolist()
 
     def clear(self) -> None:
         self.domains.clear()
-        self.host = {name: Ring(self.capacity) for name in HOST_SERIES}
+        self.host = _host_rings(self.capacity)
         self.hosts = {}
         self.wall = array("d")
         self._wall_head = 0

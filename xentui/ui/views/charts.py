@@ -17,7 +17,7 @@ from textual.containers import Grid
 from textual.widgets import Footer
 from textual_plotext import PlotextPlot
 
-from xentui.history import CACHE_SERIES, HOST_SERIES, History, Ring
+from xentui.history import CACHE_SERIES, History, Ring
 from xentui.model import Snapshot
 from xentui.sources.base import HistoryPoint, SourceError
 from xentui.text import one_line
@@ -188,10 +188,8 @@ class HostChartsScreen(ChartsScreen):
 
     def show(self, snapshot: Snapshot) -> None:
         history: History = self.xentui.history
-        focus = self.xentui.fleet.focus  # a host of a fleet opened alone: its own series, not the fleet's
-        times, h = history.times(), history.host
-        if focus:  # none yet (it joined this tick): empty charts, never the fleet's under its name
-            h = history.hosts.get(focus) or {name: Ring(1) for name in HOST_SERIES}
+        # a host of a fleet opened alone: its own series, not the fleet's
+        times, h = history.times(), history.host_series(self.xentui.fleet.focus or None)
         host = snapshot.host
         why = f"  Cache QoS: {host.cache_monitoring.strip()}" if host.cache_monitoring else ""
         self.set_title(markup(

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import functools
 import gzip
-import os
 import re
 import shutil
 import socket
@@ -31,18 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.libvirt_test_driver import driver_xml
+from tests.procfs import proc_cpu_seconds
 
 TEXT = ({"Accept": "text/plain"}, "text")
 # What Prometheus 2.42 (Debian 12's) sends with every scrape: OpenMetrics preferred, gzip.
 PROMETHEUS = ({"Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
                          "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "Accept-Encoding": "gzip"},
               "as Prometheus 2.42 asks (OpenMetrics if offered, gzip)")
-
-
-def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -113,9 +107,10 @@ def one_host(count: int, rounds: int, tmp: Path) -> list[str]:
     with running(ours_argv, ours_url) as ours, running(theirs_argv, theirs_url) as theirs:
         who = (("prometheus-libvirt-exporter 0.2.0", theirs_url, theirs), ("**xentui export**", ours_url, ours))
         scrapes = [functools.partial(timed_get, url, headers) for headers, _ in kinds for _, url, _ in who]
-        cpu0 = [cpu_s(proc.pid) for _, _, proc in who]
+        cpu0 = [proc_cpu_seconds(proc.pid) for _, _, proc in who]
         ms, bodies = alternate(scrapes, rounds)
-        cpu = [(cpu_s(proc.pid) - c) / (len(kinds) * (rounds + 1)) for (_, _, proc), c in zip(who, cpu0, strict=True)]
+        cpu = [(proc_cpu_seconds(proc.pid) - c) / (len(kinds) * (rounds + 1))
+               for (_, _, proc), c in zip(who, cpu0, strict=True)]
     for k, (_, kind) in enumerate(kinds):
         base = statistics.median(ms[k * len(who)])
         for w, (name, _, _) in enumerate(who):

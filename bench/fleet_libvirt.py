@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fleet.lab import hosts as lab_hosts
 from tests.fleet.lab import layout, many, procs
 from tests.libvirt_test_driver import driver_xml
+from tests.procfs import proc_cpu_seconds
 from xentui.model import HostState
 from xentui.sources import open_source
 from xentui.sources.base import Source, SourceError
@@ -79,8 +80,7 @@ def cpu_s(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += proc_cpu_seconds(pid)
     return total
 
 

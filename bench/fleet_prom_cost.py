@@ -35,6 +35,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from tests.procfs import proc_cpu_seconds  # noqa: E402
 from xentui.model import build_snapshot  # noqa: E402
 from xentui.sources.base import SourceError  # noqa: E402
 from xentui.sources.prometheus import PrometheusSource  # noqa: E402
@@ -120,9 +121,7 @@ class Watched:
 
     def sample(self, elapsed: float) -> None:
         with contextlib.suppress(OSError):
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            cpu = proc_cpu_seconds(self.pid)
             with open(f"/proc/{self.pid}/status") as f:
                 rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), None)
             if rss is not None:  # None: it has exited (a zombie has no memory)

@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from tests.libvirt_test_driver import driver_xml  # noqa: E402
+from tests.procfs import proc_cpu_seconds  # noqa: E402
 from xentui import config  # noqa: E402
 from xentui.model import build_snapshot  # noqa: E402
 from xentui.sources.synthetic import SyntheticSource  # noqa: E402
@@ -81,9 +82,7 @@ def run_in_pty(argv: list[str], seconds: float, size=(200, 50)) -> tuple[list[tu
                 chunks.append((time.monotonic(), len(os.read(fd, 65536))))
             except OSError:
                 break
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = proc_cpu_seconds(pid)
         if time.monotonic() - started < WARMUP_S:
             cpu_at_warmup = cpu
     os.kill(pid, signal.SIGTERM)

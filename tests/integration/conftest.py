@@ -143,14 +143,6 @@ def sample_of(source: LibvirtSource, name: str) -> tuple[DomainSample, HostSampl
     return next(d for d in raw.domains if d.name == name), raw.host
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process from /proc/<pid>/stat, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 BOOT_SECTOR = 0x7C00  # where the BIOS loads and runs it
 
 

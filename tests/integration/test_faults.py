@@ -19,9 +19,10 @@ import time
 import libvirt
 import pytest
 
+from tests.procfs import proc_cpu_seconds
 from xentui import lab
 
-from .conftest import TEST_PREFIX, URI, proc_cpu_seconds
+from .conftest import TEST_PREFIX, URI
 from .libvirtd import kill_libvirtd, start_libvirtd
 from .tcp_link import Link
 from .tmux import Tmux

@@ -11,20 +11,13 @@ import time
 import pytest
 
 from tests.factories import wait_for
+from tests.procfs import TICK_S, proc_cpu_seconds, stat_cpu_seconds
 from xentui import lab
 from xentui.model import build_snapshot
 from xentui.output.xentop import XentopOptions, format_frame
 
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 VCPU_THREAD = re.compile(r"CPU \d+/(KVM|TCG)")  # QEMU's vCPU threads; every other thread is overhead
 WINDOW_S = 4.0
-
-
-def cpu_s(stat_path: str) -> float:
-    """utime + stime of a /proc stat file, in seconds."""
-    with open(stat_path) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * TICK_S
 
 
 def qemu_threads_s(pid: int) -> tuple[dict[str, tuple[str, float]], float]:
@@ -35,10 +28,10 @@ def qemu_threads_s(pid: int) -> tuple[dict[str, tuple[str, float]], float]:
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 comm = f.read().strip()
-            threads[tid] = (comm, cpu_s(f"/proc/{pid}/task/{tid}/stat"))
+            threads[tid] = (comm, stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat"))
         except FileNotFoundError:  # a worker thread that ended meanwhile
             continue
-    return threads, cpu_s(f"/proc/{pid}/stat")
+    return threads, proc_cpu_seconds(pid)
 
 
 def non_vcpu_s(pid: int) -> tuple[float, dict[str, tuple[str, float]]]:

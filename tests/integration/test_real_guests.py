@@ -11,12 +11,13 @@ import psutil
 import pytest
 
 from tests.libvirt_test_driver import counting_round_trips
+from tests.procfs import proc_cpu_seconds
 from xentui import lab
 from xentui.model import build_snapshot
 from xentui.poller import Poller
 from xentui.sources.libvirt import LibvirtSource
 
-from .conftest import SPINNING_PCT, URI, proc_cpu_seconds
+from .conftest import SPINNING_PCT, URI
 
 pytestmark = pytest.mark.lab
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
+from tests.procfs import proc_cpu_seconds
 from xentui.cli import UsageParser
 
 from . import LabError, down, health, hosts, procs, up
@@ -31,10 +31,9 @@ def lab_pids() -> dict[int, str]:
 
 def cpu_seconds(pid: int) -> float:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return proc_cpu_seconds(pid)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cost(seconds: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from textual.widgets import SelectionList, Static
 
@@ -10,6 +12,7 @@ from xentui import config
 from xentui.model import VcpuSample, build_snapshot
 from xentui.ui.dialogs.columns import ColumnsScreen
 from xentui.ui.dialogs.help import HelpScreen
+from xentui.ui.widgets.detail_pane import cpu_split_line
 
 from .harness import running_app, snapshots
 from .screen_read import lines
@@ -56,3 +59,12 @@ async def test_not_listed_where_not_measured():
         picked = app.screen.query_one(SelectionList)
         assert "ovh_pct" not in [picked.get_option_at_index(i).value for i in range(picked.option_count)]
         assert "ovh_pct" not in app.table.shown
+
+
+def test_the_split_says_the_vcpus_sum_is_unknown_when_one_vcpus_figure_is():
+    view = measured().domains[0]
+    first, second = view.rates.vcpus
+    for vcpus, said in (((first, second), "vCPUs 100.0"), ((first, replace(second, cpu_pct=None)), "vCPUs -"),
+                        ((), "vCPUs -")):
+        line = cpu_split_line(replace(view, rates=replace(view.rates, vcpus=vcpus)))
+        assert line.startswith(f"CPU(%) 112.5 = {said} + overhead 12.5"), line

@@ -7,7 +7,7 @@ from collections.abc import Set
 
 from textual.widgets import Static
 
-from xentui.model import DomainView, HostSample
+from xentui.model import DomainView, HostSample, sum_parts
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.text import one_line, visible
 from xentui.ui.cache_render import cache_lines
@@ -43,7 +43,6 @@ class DetailPane(Static):
 def cpu_split_line(view: DomainView) -> str:
     """The domain's CPU(%) split: its vCPUs' sum and the overhead beyond them (QEMU's own threads)."""
     rates = view.rates
-    known = [v.cpu_pct for v in rates.vcpus]
-    vcpus = None if not known or None in known else sum(p for p in known if p is not None)
+    vcpus = sum_parts([v.cpu_pct for v in rates.vcpus], empty=None)  # unknown when one vCPU's is
     return (f"CPU(%) {number(rates.cpu_pct)} = vCPUs {number(vcpus)} + overhead {number(rates.overhead_pct)} "
             "(QEMU's emulator and I/O threads)")

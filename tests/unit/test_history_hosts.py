@@ -6,9 +6,10 @@ import math
 from dataclasses import replace
 
 from xentui.history import History
-from xentui.model import HostPart, HostState, NetSample, RawSample, build_snapshot
+from xentui.model import HostPart, HostState, NetSample, build_snapshot
 
 from ..factories import HOST, dom, raw
+from .test_fleet_view_sums import fleet
 
 
 def part(name: str, state: HostState, rx_per_s: int, *, mem_free_kib: int) -> HostPart:
@@ -18,12 +19,6 @@ def part(name: str, state: HostState, rx_per_s: int, *, mem_free_kib: int) -> Ho
     after = replace(before, cpu_ns=before.cpu_ns + 250_000_000, nets=(NetSample("vif0", rx_bytes=rx_per_s),))
     return HostPart(name, state, prev=replace(raw(10.0, before), host=host), cur=replace(raw(11.0, after), host=host),
                     reason="" if state is HostState.UP else "refused")
-
-
-def fleet(*parts: HostPart):
-    domains = tuple(d for p in parts if p.cur is not None for d in p.cur.domains)
-    sample = RawSample(monotonic=11.0, wall=1_700_000_011.0, host=HOST, domains=domains, parts=parts)
-    return build_snapshot(replace(sample, monotonic=10.0), sample, seq=1)
 
 
 def test_each_host_has_its_own_series_and_a_host_not_up_is_a_gap():

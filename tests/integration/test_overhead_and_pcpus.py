@@ -13,8 +13,9 @@ import pytest
 from tests.factories import wait_for
 from tests.procfs import TICK_S, proc_cpu_seconds, stat_cpu_seconds
 from xentui import lab
-from xentui.model import build_snapshot
+from xentui.model import RawSample, build_snapshot
 from xentui.output.xentop import XentopOptions, format_frame
+from xentui.sources.libvirt import LibvirtSource
 
 VCPU_THREAD = re.compile(r"CPU \d+/(KVM|TCG)")  # QEMU's vCPU threads; every other thread is overhead
 WINDOW_S = 4.0
@@ -81,16 +82,18 @@ def test_overhead_of_a_guest_doing_disk_io_matches_qemus_non_vcpu_threads(guests
     assert abs(ovh - proc_pct) <= slack, f"OVH {ovh:.2f} % vs /proc {proc_pct:.2f} % (slack {slack:.2f})"
 
 
+def read_both(source: LibvirtSource) -> tuple[list[float], RawSample, float]:
+    """/proc/stat's busy seconds, then a sample, and how long the two reads took (how far apart their ends are)."""
+    began = time.monotonic()
+    proc = proc_stat_busy_s()
+    raw = source.collect()
+    return proc, raw, time.monotonic() - began
+
+
 def test_pcpu_table_matches_proc_stat_over_the_same_window(source):
-    t0 = time.monotonic()
-    proc0 = proc_stat_busy_s()
-    r0 = source.collect()
-    skew0 = time.monotonic() - t0
+    proc0, r0, skew0 = read_both(source)
     time.sleep(WINDOW_S)  # the measured window
-    t1 = time.monotonic()
-    proc1 = proc_stat_busy_s()
-    r1 = source.collect()
-    skew1 = time.monotonic() - t1
+    proc1, r1, skew1 = read_both(source)
     if r1.pcpu_busy_ns is None:
         pytest.skip("libvirt is not local here: no /proc/stat of the host to compare")
     frame = format_frame(build_snapshot(r0, r1), XentopOptions(pcpus=True))

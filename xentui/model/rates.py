@@ -67,8 +67,7 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         blk_wr_bytes_s=counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, seconds) if blk else None,
         blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds) if blk else None,
         blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, seconds) if blk else None,
-        overhead_pct=_overhead_pct(prev.overhead_ns, cur.overhead_ns, seconds) if _online(prev) == _online(cur)
-        else None,  # a vCPU gone offline takes its time out of the sum: the difference would jump by it
+        overhead_pct=_overhead_pct(prev, cur, seconds),
     )
 
 
@@ -76,12 +75,15 @@ def _online(sample: DomainSample) -> frozenset[int]:
     return frozenset(v.number for v in sample.vcpus if v.online)
 
 
-def _overhead_pct(prev: int | None, cur: int | None, seconds: float) -> float | None:
+def _overhead_pct(prev: DomainSample, cur: DomainSample, seconds: float) -> float | None:
     """OVH(%): the growth of cpu.time - sum(vcpu.N.time) per second, as % of one pCPU.  A step back of up to
-    the vCPUs' clock-tick granularity is 0, not a reset (the incarnation check already caught restarts)."""
-    if prev is None or cur is None or seconds <= 0:
+    the vCPUs' clock-tick granularity is 0, not a reset (the incarnation check already caught restarts).  None
+    across a change of online vCPUs (one gone offline takes its time out of the sum: the difference would jump
+    by it); their sets are compared only where both samples have the figure (not per domain of every tick)."""
+    a, b = prev.overhead_ns, cur.overhead_ns
+    if a is None or b is None or seconds <= 0 or _online(prev) != _online(cur):
         return None
-    return 100.0 * max(0, cur - prev) / seconds / NS_PER_S
+    return 100.0 * max(0, b - a) / seconds / NS_PER_S
 
 
 # MBM: a counter that went backwards wrapped only if the difference modulo its width is a

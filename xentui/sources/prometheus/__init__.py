@@ -367,11 +367,7 @@ def _own_facts(target: Target, t: float) -> dict[str, float]:
 
 def _selectors(target: Target, job: str, instance: str) -> dict[str, dict[str, str]]:
     """Each domain's series selector: the target's labels plus its ``uuid`` or ``domain`` label."""
-    out = {}
-    for uuid, dom in target.domains.items():
-        own = {"domain": dom.name} if uuid.startswith("name:") else {"uuid": uuid}
-        out[uuid] = {"job": job, "instance": instance, **own}
-    return out
+    return {uuid: ov.domain_labels(job, instance, uuid, dom.name) for uuid, dom in target.domains.items()}
 
 
 def history_points(cpu: list[Series], when: list[Series], mem: list[Series]) -> list[HistoryPoint]:

@@ -6,7 +6,7 @@ domain's (or device's) series with only the labels xentui keys on (Prometheus dr
 the name), one sample each instead of the raw samples of several scrapes.  Which names to ask comes from the
 dialect each target speaks (``group by (job, instance, __name__)`` over the dialects' marker names).  Per-vCPU
 series and the per-device error and drop counters are asked only for the domains someone looks at (a
-selector for each: :func:`domain_selector`).  Counters' previous values, when xentui has no earlier scrape of
+selector for each: :func:`domain_labels`).  Counters' previous values, when xentui has no earlier scrape of
 a target, come from ``idelta(NAME[W])``: exactly the difference to the scrape before.
 """
 
@@ -84,10 +84,10 @@ def selector(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={quoted(v)}" for k, v in sorted(labels.items()))
 
 
-def domain_selector(job: str, instance: str, key: str, name: str) -> str:
-    """Every raw series of one domain of one target (a ``name:`` key: inovex's, by its name)."""
-    own = {"domain": name} if key.startswith("name:") else {"uuid": key}
-    return f"{{{selector({'job': job, 'instance': instance, **own})}}}"
+def domain_labels(job: str, instance: str, key: str, name: str) -> dict[str, str]:
+    """The labels that pick every raw series of one domain of one target (a ``name:`` key: inovex's, by its
+    name); :func:`selector` makes them PromQL."""
+    return {"job": job, "instance": instance, **({"domain": name} if key.startswith("name:") else {"uuid": key})}
 
 
 Pairs = list[tuple[dict[str, str], float]]  # (labels, value) of an instant vector's series

@@ -134,8 +134,7 @@ class PrometheusSource(Source):
         up_f = ask(query, "up", at, deadline)
         stamps_f = ask(query, ov.stamps_query(window_ms), at, deadline)
         facts_f = ask(self._node_facts, at, deadline)
-        presence = ov.presence(ov.vector(self._client.get("/api/v1/query", {"query": ov.PRESENCE, "time": f"{at:.3f}"},
-                                                          deadline), self._client.base))
+        presence = ov.presence(self._vector(ov.PRESENCE, at, deadline))
         dialects = {k: d for k, names in presence.items() if (d := detect(names))}
         for key, known in self._known.items():
             dialects.setdefault(key, known.dialect)

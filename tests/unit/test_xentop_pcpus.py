@@ -129,8 +129,8 @@ class FakeXenctrl:
 
 
 def test_xen_busy_is_wall_time_minus_idle_time_for_every_pcpu():
-    # the read's own clock (the first read asks twice); the last two reads are given their stamps
-    clock = iter([99.0, 99.0, 100.0, 100.0, 102.0, 102.0, 104.0, 104.0, 0.0, 0.0, 0.0, 0.0])
+    # the read's own clock, before and after each call (the first read asks twice)
+    clock = iter([99.0, 99.0, 100.0, 100.0, 102.0, 102.0, 104.0, 104.0, 105.0, 105.0, 107.0, 107.0])
     lib = FakeXenctrl([5 * 10**9] * 1000)  # 1000 pCPUs: past xentop's 128 and the first array of 256
     info = XenCpuInfo(lib, clock=lambda: next(clock))
     assert info.busy_ns() == (0,) * 1000
@@ -140,12 +140,12 @@ def test_xen_busy_is_wall_time_minus_idle_time_for_every_pcpu():
     lib.idle = [5 * 10**9 + 4 * 10**9 + 10**6] * 1000  # idle ran 1 ms past the wall clock: no negative busy
     busy = info.busy_ns()
     assert busy is not None and busy[0] == 0 and busy[-1] == 15 * 10**8
-    # Each window on its own, on the stamps given (the samples'): 1 s with pCPU 999 never idle, then 2 s with it
-    # idle half the time; the others idle all along.
+    # Each window on its own: 1 s with pCPU 999 never idle, then 2 s with it idle half the time; the others idle
+    # all along.
     lib.idle = [10 * 10**9 + 10**6] * 999 + [9 * 10**9 + 10**6]
-    assert info.busy_ns(105.0) == (0,) * 999 + (25 * 10**8,)
+    assert info.busy_ns() == (0,) * 999 + (25 * 10**8,)
     lib.idle = [12 * 10**9 + 10**6] * 999 + [10 * 10**9 + 10**6]
-    assert info.busy_ns(107.0) == (0,) * 999 + (35 * 10**8,)
+    assert info.busy_ns() == (0,) * 999 + (35 * 10**8,)
     info.close()
     assert lib.closed
 

@@ -54,16 +54,14 @@ class XenCpuInfo:
                 return stamp, tuple(info[: max(0, min(nr.value, self._size))])
             self._size = min(MAX_CPUS, self._size * 4)
 
-    def busy_ns(self, stamp: float | None = None) -> tuple[int, ...] | None:
-        """Each pCPU's busy ns since the first read: per window, wall time minus idle time clamped to 0..wall (as
-        pcpu.c clamps each window to 0-100 %, so one window's error is never carried into the next).  ``stamp``:
-        the sample's own clock reading, taken just before (the rates' window is then the sample's); else the read's
-        own.  None when Xen does not answer or the pCPU count changed (then counted afresh)."""
+    def busy_ns(self) -> tuple[int, ...] | None:
+        """Each pCPU's busy ns since the first read: per window (between the reads' own clock readings), wall time
+        minus idle time clamped to 0..wall (as pcpu.c clamps each window to 0-100 %, so one window's error is never
+        carried into the next).  None when Xen does not answer or the pCPU count changed (then counted afresh)."""
         try:
-            read_at, idle = self.idle_ns()
+            now, idle = self.idle_ns()
         except OSError:
             return None
-        now = read_at if stamp is None else stamp
         if self._prev is None or len(self._prev[1]) != len(idle):
             self._prev, self._last = (now, idle), (0,) * len(idle)
             return self._last

@@ -113,8 +113,7 @@ class FrameStream:
         self._stderr_reader.join(timeout=END_S)  # its last words, which say why
         said = list(self._stderr)  # one C call: the stderr reader may still be appending
         self._end(next((ln for ln in reversed(said) if ln.strip()), "") or ended)
-        if ended == "it closed its output":
-            self.close()
+        self.close()  # stops one that runs on; nothing to do for one that exited
 
     def _read_stderr(self, err: IO[bytes]) -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Iterable
 
 from xentui.model import DomainView, HostSample, Snapshot, sum_parts
 
@@ -104,24 +105,50 @@ def _host_rings(capacity: int) -> dict[str, Ring]:
     return {name: Ring(capacity) for name in HOST_SERIES}
 
 
-def _append_host(h: dict[str, Ring], domains: list[DomainView], pcpu: tuple[float | None, ...] | None,
+SUMMED = ("net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s", *CACHE_SERIES)  # :func:`_sums`
+
+
+def _sums(domains: Iterable[DomainView]) -> dict[str, float | None]:
+    """A host's summed series.  Its figure is the sum of its parts (model.sum_parts): unknown when one part is;
+    a series with no parts at all is left out (unknown too, and a fleet's sum skips it).  The parts: the running
+    domains (a shut-off one moves nothing); the monitored caches."""
+    rates, caches = [], []
+    for v in domains:
+        if v.sample.active:
+            rates.append(v.rates)
+        if v.cache is not None and v.cache.banks:
+            caches.append(v.cache)
+    out: dict[str, float | None] = {}
+    if rates:
+        out["net_rx_bytes_s"] = sum_parts([r.net_rx_bytes_s for r in rates])
+        out["net_tx_bytes_s"] = sum_parts([r.net_tx_bytes_s for r in rates])
+        out["blk_rd_bytes_s"] = sum_parts([r.blk_rd_bytes_s for r in rates])
+        out["blk_wr_bytes_s"] = sum_parts([r.blk_wr_bytes_s for r in rates])
+    if caches:
+        out["llc_bytes"] = sum_parts([c.occupancy_bytes for c in caches])
+        out["mbm_total_bytes_s"] = sum_parts([c.mbm_total_bytes_s for c in caches])
+        out["mbm_local_bytes_s"] = sum_parts([c.mbm_local_bytes_s for c in caches])
+    return out
+
+
+def _fleet_sums(hosts: Iterable[dict[str, float | None]]) -> dict[str, float | None]:
+    """The hosts' sums summed: the sum of every part of theirs, each part added once."""
+    parts: dict[str, list[float | None]] = {}
+    for sums in hosts:
+        for name, value in sums.items():
+            parts.setdefault(name, []).append(value)
+    return {name: sum_parts(values) for name, values in parts.items()}
+
+
+def _append_host(h: dict[str, Ring], sums: dict[str, float | None], pcpu: tuple[float | None, ...] | None,
                  host: HostSample | None) -> None:
-    """One tick of a host's series.  Its figure is the sum of its parts (model.sum_parts): unknown when one part
-    is, or when there are none.  The parts: the running domains (a shut-off one moves nothing); the monitored
-    caches."""
-    rates = [v.rates for v in domains if v.sample.active]
+    """One tick of a host's series: ``sums`` (:func:`_sums`), its pCPUs' mean and its memory used."""
     known = [p for p in pcpu if p is not None] if pcpu else []
     h["cpu_pct"].append(sum(known) / len(known) if known else None)  # % of the whole host
     h["mem_used_kib"].append(host.mem_total_kib - host.mem_free_kib if host is not None and host.mem_total_kib
                              else None)  # a host of unknown size: a gap, not "0 used"
-    h["net_rx_bytes_s"].append(sum_parts((r.net_rx_bytes_s for r in rates), empty=None))
-    h["net_tx_bytes_s"].append(sum_parts((r.net_tx_bytes_s for r in rates), empty=None))
-    h["blk_rd_bytes_s"].append(sum_parts((r.blk_rd_bytes_s for r in rates), empty=None))
-    h["blk_wr_bytes_s"].append(sum_parts((r.blk_wr_bytes_s for r in rates), empty=None))
-    caches = [v.cache for v in domains if v.cache is not None and v.cache.banks]
-    h["llc_bytes"].append(sum_parts((c.occupancy_bytes for c in caches), empty=None))
-    h["mbm_total_bytes_s"].append(sum_parts((c.mbm_total_bytes_s for c in caches), empty=None))
-    h["mbm_local_bytes_s"].append(sum_parts((c.mbm_local_bytes_s for c in caches), empty=None))
+    for name in SUMMED:
+        h[name].append(sums.get(name))
 
 
 class History:
@@ -157,7 +184,7 @@ class History:
         if snapshot.fleet:
             self._add_hosts(snapshot)
         else:
-            _append_host(self.host, list(snapshot.domains), snapshot.pcpu_pct, snapshot.host)
+            _append_host(self.host, _sums(snapshot.domains), snapshot.pcpu_pct, snapshot.host)
         if len(self.wall) < self.capacity:
             self.wall.append(snapshot.wall)
         else:
@@ -173,13 +200,14 @@ class History:
         for v in snapshot.domains:
             if v.sample.host in live:
                 on[v.sample.host].append(v)
-        _append_host(self.host, [v for name in live for v in on[name]], snapshot.pcpu_pct, snapshot.host)
+        sums = {name: _sums(on[name]) for name in live}  # each domain's figures summed once, by its host
+        _append_host(self.host, _fleet_sums(sums.values()), snapshot.pcpu_pct, snapshot.host)
         for h in snapshot.hosts:
             rings = self.hosts.get(h.name)
             if rings is None:
                 rings = self.hosts[h.name] = _host_rings(self.capacity)
             up = h.name in live
-            _append_host(rings, on[h.name], h.pcpu_pct if up else None, h.host if up else None)
+            _append_host(rings, sums.get(h.name, {}), h.pcpu_pct if up else None, h.host if up else None)
         for gone in self.hosts.keys() - on.keys():
             del self.hosts[gone]
 

@@ -73,8 +73,8 @@ class Member:
         self._retry_at = 0.0
         self._attempt = 0
         self._broken = False  # the source failed: reconnect before the next collect
-        self._interest: tuple[str | None, bool] = (None, False)
-        self._delay: float | None = None  # the poller's delay (Source.set_delay), once told
+        # what the source is told, now and each time it is opened: its interest, the poller's delay once known
+        self._told: dict[str, Callable[[Source], None]] = {"interest": lambda s: s.set_interest(None, False)}
         self._on_change: Callable[[str], None] | None = None
         self._closed = False
         self._lock = threading.Lock()  # the opened source against subscribe() and interest() from other threads
@@ -97,12 +97,11 @@ class Member:
                 raise SourceError("closed")
             with self._lock:  # subscribe() and interest() from other threads see it opened, or leave it to us
                 self.source = source
-                on_change, interest, delay = self._on_change, self._interest, self._delay
+                on_change, told = self._on_change, list(self._told.values())
             if on_change is not None:
                 source.subscribe(on_change)
-            source.set_interest(*interest)
-            if delay is not None:
-                source.set_delay(delay)
+            for tell in told:
+                tell(source)
         elif self._broken:
             source.reconnect()
         self._broken = False
@@ -173,20 +172,20 @@ class Member:
 
     # --- from any thread --------------------------------------------------------------------------------------
 
-    def interest(self, uuid: str | None, all_pcpus: bool) -> None:
+    def _tell(self, what: str, tell: Callable[[Source], None]) -> None:
+        """``tell(source)`` now when the host's source is open, and each time it is opened (the last of ``what``)."""
         with self._lock:
-            self._interest = (uuid, all_pcpus)
+            self._told[what] = tell
             source = self.source
         if source is not None:
-            source.set_interest(uuid, all_pcpus)
+            tell(source)
+
+    def interest(self, uuid: str | None, all_pcpus: bool) -> None:
+        self._tell("interest", lambda s: s.set_interest(uuid, all_pcpus))
 
     def set_delay(self, delay_s: float) -> None:
         """The poller's delay, told to the host's source (a Prometheus tick's deadline follows it); never blocks."""
-        with self._lock:
-            self._delay = delay_s
-            source = self.source
-        if source is not None:
-            source.set_delay(delay_s)
+        self._tell("delay", lambda s: s.set_delay(delay_s))
 
     def subscribe(self, on_change: Callable[[str], None]) -> None:
         """Lifecycle events from this host: now, in its thread, when it is open; else once it opens."""

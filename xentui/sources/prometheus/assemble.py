@@ -70,10 +70,10 @@ def gather(dialect: str, series: Iterable[Series]) -> Target:
 Row = tuple[str, dict[str, str], Values]  # (metric name, labels, scrape time -> value)
 
 
-def gather_rows(dialect: str, rows: Iterable[Row], target: Target | None = None) -> Target:
-    """File each row under its domain (or the host) by figure, into ``target`` (a new one by default)."""
+def gather_rows(dialect: str, rows: Iterable[Row]) -> Target:
+    """File each row under its domain (or the host) by figure."""
     names: Names = NAMES[dialect]
-    target = Target(dialect) if target is None else target
+    target = Target(dialect)
     rows = list(rows)
     meta = names.name_of.get("meta")
     tinkoff = target.tinkoff_uuids

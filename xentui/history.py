@@ -145,8 +145,7 @@ def _append_host(h: dict[str, Ring], sums: dict[str, float | None], pcpu: tuple[
     """One tick of a host's series: ``sums`` (:func:`_sums`), its pCPUs' mean and its memory used."""
     known = [p for p in pcpu if p is not None] if pcpu else []
     h["cpu_pct"].append(sum(known) / len(known) if known else None)  # % of the whole host
-    h["mem_used_kib"].append(host.mem_total_kib - host.mem_free_kib if host is not None and host.mem_total_kib
-                             else None)  # a host of unknown size: a gap, not "0 used"
+    h["mem_used_kib"].append(host.mem_used_kib if host is not None else None)  # unknown size: a gap, not "0 used"
     for name in SUMMED:
         h[name].append(sums.get(name))
 

@@ -391,3 +391,25 @@ def test_each_hosts_source_is_told_the_delay_once_open_or_when_it_opens(closing)
     assert early.delays == [15.0] and fleet.wait_s == 2.0
     fleet.members[1].start(0.0).result(timeout=10)
     assert late.delays == [15.0]
+
+
+class Unsized(Fake):
+    """A host that cannot say its size (Prometheus without node_exporter): 0 pCPUs, 0 KiB."""
+
+    def collect(self) -> RawSample:
+        sample = super().collect()
+        return replace(sample, host=replace(sample.host, pcpus=0, mem_total_kib=0, mem_free_kib=0))
+
+
+def test_the_fleets_size_is_unknown_when_a_live_host_s_is_not_a_partial_sum(tmp_path: Path,
+                                                                          closing: list[Source]) -> None:
+    sized = FleetSource(driver_hosts(tmp_path, 1, 1), name="lab")
+    closing.append(sized)
+    one = sized.collect().parts[0].cur
+    assert one is not None
+    host = sized.collect().host
+    assert (host.pcpus, host.mem_total_kib) == (2 * one.host.pcpus, 2 * one.host.mem_total_kib)
+    fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("u", "fake://")], opener=opener({"u": Unsized()}))
+    closing.append(fleet)
+    host = fleet.collect().host
+    assert (host.pcpus, host.mem_total_kib, host.mem_used_kib) == (0, 0, None)

@@ -36,6 +36,14 @@ def test_json_frame_has_every_field_with_units():
     assert probe1["state_flags"] == "------"
 
 
+def test_json_host_memory_used_is_null_when_the_source_does_not_know_the_size():
+    from dataclasses import replace
+
+    unsized = replace(HOST, mem_total_kib=0, mem_free_kib=0)  # e.g. Prometheus without node_exporter
+    shot = build_snapshot(None, RawSample(0.0, 1_700_000_000.0, unsized, capture_domains()), seq=1)
+    assert json.loads(records.json_frame(shot, iteration=1))["host"]["mem_used_kib"] is None
+
+
 def test_csv_rows_match_header():
     snap = two_snapshots()
     text = records.csv_header() + records.csv_rows(snap, 1)

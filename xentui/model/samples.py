@@ -281,6 +281,11 @@ class HostSample:
         return sizes.get(cache_id)
 
     @property
+    def mem_used_kib(self) -> int | None:
+        """Memory in use; None when the source does not know the host's size (``mem_total_kib`` 0)."""
+        return self.mem_total_kib - self.mem_free_kib if self.mem_total_kib else None
+
+    @property
     def cpumap_size(self) -> int:
         """pCPU numbers run 0..cpumap_size-1 (more than ``pcpus`` when some are offline)."""
         return max(self.pcpus, max((p.number + 1 for p in self.topology), default=0))

@@ -154,7 +154,7 @@ def json_frame(snapshot: Snapshot, iteration: int, *, pcpu_usage: bool = False) 
     domain's ``host`` and every host's health (``hosts``); with ``pcpu_usage`` (-p), ``pcpu_busy_pct``: each pCPU's
     busy % over the interval by number (null: unknown), or null when the host gives none."""
     host = asdict(snapshot.host)
-    host["mem_used_kib"] = snapshot.host.mem_total_kib - snapshot.host.mem_free_kib
+    host["mem_used_kib"] = snapshot.host.mem_used_kib
     if snapshot.fleet:
         pcpus = {h.name: h.host.pcpus for h in snapshot.hosts if h.host is not None}
         domains = [{"host": v.host} | domain_record(v) | _detail(v, pcpus.get(v.host, 0))

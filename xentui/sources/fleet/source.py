@@ -122,10 +122,13 @@ class FleetSource(Source):
         return "no host of the fleet answers: " + "; ".join(said) + (f"; and {more} more" if more else "")
 
     def _summary(self, parts: tuple[HostPart, ...]) -> HostSample:
+        """The live hosts' sums; a size is unknown (0) when one live host's is: a partial sum is not the fleet's."""
         up = [p.cur.host for p in parts if p.state is HostState.UP and p.cur is not None]
+        sized = all(h.mem_total_kib for h in up)
         return HostSample(hostname=self.name, hypervisor="fleet", hypervisor_version="", uri=self.uri,
-                          pcpus=sum(h.pcpus for h in up), mhz=0,
-                          mem_total_kib=sum(h.mem_total_kib for h in up), mem_free_kib=sum(h.mem_free_kib for h in up))
+                          pcpus=sum(h.pcpus for h in up) if all(h.pcpus for h in up) else 0, mhz=0,
+                          mem_total_kib=sum(h.mem_total_kib for h in up) if sized else 0,
+                          mem_free_kib=sum(h.mem_free_kib for h in up) if sized else 0)
 
     def history(self, domain_key: str, seconds: float) -> list[HistoryPoint] | None:
         """The domain's host's own store (Prometheus), asked through that host's source, under the host's name

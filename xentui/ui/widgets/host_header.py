@@ -94,7 +94,7 @@ class HostHeader(Widget):
         h = snapshot.host
         clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
         up = f"  up {uptime(snapshot.wall - h.boot_time)}" if h.boot_time else ""
-        used = h.mem_total_kib - h.mem_free_kib
+        used = h.mem_used_kib
         cpu_text = "% of one pCPU" if ctx.cpu_mode == "pcpu" else "% of the whole host"
         lines = [
             markup("[b]$host[/b]  $hypervisor $version  $clock$up   ", host=h.hostname, hypervisor=h.hypervisor,
@@ -102,7 +102,7 @@ class HostHeader(Widget):
             markup("CPUs: $pcpus @ $mhz   CPU(%) = $mode ([b]$key[/b] toggles)", pcpus=h.pcpus or "-",
                    mhz=f"{h.mhz}MHz" if h.mhz else "-", mode=cpu_text, key=ctx.cpu_key),
             literal(f"Mem: {human_kib(h.mem_total_kib)} total, {human_kib(used)} used, "
-                    f"{human_kib(h.mem_free_kib)} free" if h.mem_total_kib else "Mem: - (the source does not say)"),
+                    f"{human_kib(h.mem_free_kib)} free" if used is not None else "Mem: - (the source does not say)"),
         ]
         if alert:
             lines.insert(1, markup("[b $level-crit]$alert[/]", alert=one_line(alert)))

@@ -7,6 +7,7 @@ refuses ``psr-cmt-show`` as a dom0 without CMT does, and notes every action it i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +178,7 @@ class FakeXl:
     """``xl`` as a dom0 without Cache QoS answers it; the action lines it was asked for are kept."""
 
     actions: list[tuple[str, ...]] = field(default_factory=list)
+    pci_lists: dict[str, str] = field(default_factory=dict)  # domid -> what `xl pci-list` prints
 
     def __call__(self, *args: str, timeout: float = 30.0) -> str:
         if args == ("vcpu-list",):
@@ -185,20 +187,31 @@ class FakeXl:
             return (DATA / "xl-info-n.txt").read_text()
         if args[0] == "psr-cmt-show":
             raise XlError(args, "CMT is disabled in the system")
+        if args[:2] == ("list", "-l"):  # the recorded dom0's domains, one asked for
+            found = [d for d in json.loads((DATA / "xl-list-l-domu.txt").read_text()) if str(d["domid"]) == args[2]]
+            if not found:
+                raise XlError(args, f"invalid domain identifier {args[2]}")
+            return json.dumps(found)
+        if args[0] == "pci-list":
+            return self.pci_lists.get(args[1], "")  # no device: xl prints nothing, not even its header
         self.actions.append(args)
         return ""
 
 
 class FakeXenStore:
-    """xenstore's ``/local/domain/N/vm`` of the fake domains (domid 3 has none: ``xen-domid-3``)."""
+    """xenstore's ``/local/domain/N/vm`` of the fake domains (domid 3 has none: ``xen-domid-3``), and other
+    ``entries`` by path (libxl's ``/libxl/N/type``...)."""
 
-    def __init__(self, vms: dict[int, str] | None = None) -> None:
+    def __init__(self, vms: dict[int, str] | None = None, entries: dict[str, str] | None = None) -> None:
         self.vms = vms if vms is not None else {0: "/vm/00000000-0000-0000-0000-000000000000",
                                                 2: "/vm/2b6b1b2e-7c43-4c32-9d5e-000000000002"}
+        self.entries = entries if entries is not None else {"/libxl/2/type": "pv", "/libxl/2/dm-version": "qemu_xen"}
 
     def read(self, path: str) -> str | None:
         parts = path.split("/")
-        return self.vms.get(int(parts[3])) if len(parts) == 5 and parts[3].isdecimal() else None
+        if len(parts) == 5 and parts[3].isdecimal() and parts[4] == "vm":
+            return self.vms.get(int(parts[3]))
+        return self.entries.get(path)
 
     def close(self) -> None:
         return None

@@ -23,6 +23,8 @@ MAX_DEVICES = 4096  # NICs, and disks, of one domain
 MAX_CACHES = 1024  # L3 caches of a host, cache banks of one domain
 MAX_DOMAINS = 10_000  # domains in one tick
 MAX_MESSAGES = 10_000  # errors, and notices, of one tick
+MAX_WORD = 64  # characters of a guest type, device model or PCI address
+MAX_HOSTDEVS = 256  # PCI host devices of one domain
 MAX_NAME = 4096  # characters of a name, UUID, path, version, state or flag string
 MAX_MESSAGE = 65_536  # characters of one error, notice or stale reason
 MAX_SECONDS = 1e11  # times (monotonic, wall, boot, delay): finite, 0 <= t < 1e11 s (year 5138)

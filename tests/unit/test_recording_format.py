@@ -21,7 +21,8 @@ WIRE = {
              "libvirt_version", "cache_monitoring", "boot_time", "topology", "l3_caches", "cache_rmids"],
     "pcpu": ["number", "node", "socket", "core", "online"],
     "domain": ["uuid", "name", "domid", "state", "cpu_ns", "vcpus_current", "vcpus_max", "mem_kib", "maxmem_kib",
-               "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale", "overhead_ns"],
+               "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale", "overhead_ns",
+               "domain_type", "device_model", "hostdevs"],
     "vcpu": ["number", "online", "time_ns", "delay_ns", "pcpu", "hard_affinity", "soft_affinity"],
     "net": ["name", "rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop"],
     "block": ["name", "path", "rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors", "kind", "devno"],
@@ -92,5 +93,24 @@ def test_a_new_field_is_one_line_in_a_table():
     for overhead in (1_234_567_890, -3_000_000):  # revision 3: OVH(%) in a replay; a vCPU-tick step below 0
         with_overhead = dataclasses.replace(sample, overhead_ns=overhead)
         assert recformat.decode_domain(json.loads(json.dumps(recformat.encode_domain(with_overhead)))) == with_overhead
+    at = WIRE["domain"].index("overhead_ns")
     with pytest.raises(recformat.FormatError, match="overhead time is not a whole number"):
-        recformat.decode_domain([*encoded[:-1], 2.5])
+        recformat.decode_domain([*encoded[:at], 2.5, *encoded[at + 1:]])
+
+
+def test_revision_4_keeps_what_the_guest_is_and_older_files_read_it_as_unknown():
+    sample = synthetic_samples(count=1, domains=1)[0].domains[0]
+    guest = dataclasses.replace(sample, domain_type="hvm", device_model="qemu-xen",
+                                hostdevs=("0000:03:00.1", "0000:04:10.2 VF"))
+    encoded = json.loads(json.dumps(recformat.encode_domain(guest)))
+    assert encoded[-3:] == ["hvm", "qemu-xen", ["0000:03:00.1", "0000:04:10.2 VF"]]
+    assert recformat.decode_domain(encoded) == guest
+    old = recformat.decode_domain(encoded[:WIRE["domain"].index("overhead_ns") + 1])  # a revision-3 file's array
+    assert (old.domain_type, old.device_model, old.hostdevs) == (None, None, ())
+    for bad, said in ((["hvm", "qemu", "0000:03:00.1"], "host devices is not a list"),
+                      (["x" * 65, None, []], "domain type has 65 characters"),
+                      (["hvm", 7, []], "device model is not a string"),
+                      (["hvm", None, ["0" * 65]], "host devices has 65 characters"),
+                      (["hvm", None, ["0000:03:00.1"] * 257], "host devices: 257 entries")):
+        with pytest.raises(recformat.FormatError, match=said):
+            recformat.decode_domain([*encoded[:-3], *bad])

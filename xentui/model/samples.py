@@ -214,9 +214,15 @@ class DomainSample:
     host: str = ""  # the fleet's name for the domain's host ("" when one host is watched)
     job: JobSample | None = None  # a live migration in progress (libvirt), else None
     # Host CPU the domain used beyond its vCPUs, cumulative ns (KVM: libvirt's cpu.time minus its vcpu.N.time,
-    # QEMU's emulator and I/O threads); None: unknown (Xen's device models wait for later).  Not monotonic: the
-    # vCPU times are in clock ticks, so a tick-sized step back is measurement, not a reset.
+    # QEMU's emulator and I/O threads; Xen: its device model's processes in dom0, or its stub domain's CPU); None:
+    # unknown.  Not monotonic: the vCPU times are in clock ticks, so a tick-sized step back is measurement.
     overhead_ns: int | None = None
+    # What the guest is (issue 17), read once per domain incarnation: "pv", "pvh", "hvm" (None: unknown); its
+    # device model: "qemu-xen", "qemu-xen-traditional", "stubdom", "none", KVM "qemu" (None: unknown); its PCI
+    # host devices, "0000:03:00.1" (" VF" appended for an SR-IOV virtual function, where known).
+    domain_type: str | None = None
+    device_model: str | None = None
+    hostdevs: tuple[str, ...] = ()
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

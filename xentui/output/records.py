@@ -85,6 +85,9 @@ def domain_record(view: DomainView) -> dict[str, Any]:
         "vbd_wr_bytes_per_s": _round(r.blk_wr_bytes_s),
         "ssid": d.ssid,
         **_cache_record(view),
+        "domain_type": d.domain_type,  # pv, pvh, hvm (null: unknown)
+        "device_model": d.device_model,  # qemu-xen, qemu-xen-traditional, stubdom, none, qemu (null: unknown)
+        "pci_devices": len(d.hostdevs),  # PCI host devices passed through (the list: "hostdevs")
     }
 
 
@@ -119,6 +122,7 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
         })
     return {
         "stale": view.sample.stale or None,  # why some figures are old (the domain does not answer)
+        "hostdevs": list(view.sample.hostdevs),  # "0000:03:00.1", " VF" appended for an SR-IOV virtual function
         "vcpu_list": vcpus,
         "net_list": [asdict(n) for n in view.sample.nets],
         "vbd_list": [asdict(b) for b in view.sample.blocks],

@@ -184,6 +184,10 @@ TIME_OR_NONE = Codec(lambda v, what: None if v is None else _time(v, what))
 RATE_OR_NONE = Codec(lambda v, what: None if v is None else _float(v, what))
 CPUSET = Codec(_cpuset, lambda v: None if v is None else sorted(v))
 STATE = Codec(_state, lambda v: v.value)
+# A domain's PCI host devices; null (a file before revision 4) is none.
+HOSTDEVS = Codec(lambda v, what: tuple(_str(x, what, most=limits.MAX_WORD)
+                                       for x in _list([] if v is None else v, what, most=limits.MAX_HOSTDEVS)),
+                 list)
 
 
 @dataclass(frozen=True)
@@ -334,6 +338,9 @@ DOMAIN = Table("domain", DomainSample, (
     Field("cache", record_or_none(CACHE, "cache"), "cache", since=2),
     Field("stale", Str(optional=True, most=limits.MAX_MESSAGE, none=""), "stale", since=2),
     Field("overhead_ns", SIGNED_OR_NONE, "overhead time", since=3),
+    Field("domain_type", Str(optional=True, most=limits.MAX_WORD), "domain type", since=4),
+    Field("device_model", Str(optional=True, most=limits.MAX_WORD), "device model", since=4),
+    Field("hostdevs", HOSTDEVS, "host devices", since=4),
 ))
 TABLES = {"host": HOST, "pcpu": PCPU, "domain": DOMAIN, "vcpu": VCPU, "net": NET, "block": BLOCK, "l3": L3,
           "cache": CACHE, "bank": BANK}  # in the header's order

@@ -22,6 +22,7 @@ from xentui.sources import deadlines, local_machine
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos.libvirt import LibvirtCacheQos
 from xentui.sources.cache_qos.resctrl import Resctrl
+from xentui.sources.guest import SYSFS_PCI, UNKNOWN
 from xentui.sources.libvirt import actions, connection, migration
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
@@ -63,7 +64,8 @@ class LibvirtSource(Source):
         self._xen_count = RunningCount() if self.facts.hypervisor == "Xen" else None
         self.placement = PlacementCache()  # vCPU pCPUs and affinity, read sparingly
         self._bounded_calls = deadlines.OnePerKey()  # a tick's calls besides the stats call
-        self._fallback = Fallback(uri, self.placement)
+        guest_sysfs = SYSFS_PCI if local and self.facts.hypervisor in ("QEMU", "KVM", "Xen") else None
+        self._fallback = Fallback(uri, self.placement, guest_sysfs)
         self._monitors = HungMonitors(self._bounded)
         self._acting = actions.Acting()
         self._replaced: set[str] = set()  # acted on (from another thread): read their placement again
@@ -154,8 +156,9 @@ class LibvirtSource(Source):
             self._read_placement([entry for entry in filled if entry[2] not in stale])
         named = [(dom.name(), rec, key) for dom, rec, key in filled]
         caches = self.cache_qos.caches([(name, rec, key[0]) for name, rec, key in named if active(rec)])
+        devices = self._fallback.devices
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
-                                    stale.get(key, ""), self._qemu)
+                                    stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN)
                         for name, rec, key in named)
         samples = migration.with_jobs(samples, self.uri)
         live = {key for _dom, _rec, key in filled}

@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 
 import libvirt
 
 from xentui.limits import MAX_CPUS, MAX_DEVICES, MAX_VCPUS, count, counter
 from xentui.model import BlockSample, CacheSample, DomainSample, DomainState, NetSample, VcpuSample
 from xentui.sources.cache_qos.libvirt import Record, libvirt_cache
+from xentui.sources.guest import UNKNOWN, GuestFacts
+from xentui.sources.libvirt.guest_xml import guest_facts
 from xentui.sources.placement import VcpuPlace
 
 STATS = (
@@ -54,12 +57,13 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
 
 def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
                 placement: dict[int, VcpuPlace] | None = None, cache: CacheSample | None = None,
-                stale: str = "", overhead: bool = False) -> DomainSample:
+                stale: str = "", overhead: bool = False, guest: GuestFacts = UNKNOWN) -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
 
     ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry; ``cache``
     (from resctrl) is used when libvirt has no cache monitor of its own for the domain; ``overhead``
-    (QEMU: cpu.time counts the whole process, vcpu.N.time its vCPU threads) measures what is beyond the vCPUs.
+    (QEMU: cpu.time counts the whole process, vcpu.N.time its vCPU threads) measures what is beyond the vCPUs;
+    ``guest``: its type, device model and host devices (from its XML).
     """
     get = rec.get
     vcpus: list[VcpuSample] = []
@@ -102,6 +106,9 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         cache=libvirt_cache(rec) or cache,
         stale=stale,
         overhead_ns=beyond_vcpus(cpu_ns, vcpus) if overhead else None,
+        domain_type=guest.domain_type,
+        device_model=guest.device_model,
+        hostdevs=guest.hostdevs,
     )
 
 
@@ -119,14 +126,16 @@ def _text(v: object, default: str) -> str:
 
 @dataclass(frozen=True)
 class Devices:
-    """Device names from a domain's XML, cached per (uuid, domid)."""
+    """Device names and what the guest is, from a domain's XML, cached per (uuid, domid)."""
 
     nets: tuple[str, ...]
     disks: tuple[tuple[str, str], ...]  # (target, source path)
+    guest: GuestFacts = UNKNOWN
 
 
-def parse_devices(xml: str) -> Devices:
-    """Interface targets and (disk target, source path) pairs of a domain's XML."""
+def parse_devices(xml: str, sysfs: Path | None = None) -> Devices:
+    """Interface targets, (disk target, source path) pairs and the guest's facts of a domain's XML (``sysfs``:
+    this host's PCI devices, to mark SR-IOV virtual functions)."""
     root = ET.fromstring(xml)
     nets = tuple(
         t.get("dev", "")
@@ -143,7 +152,7 @@ def parse_devices(xml: str) -> Devices:
         if source is not None:
             path = source.get("file") or source.get("dev") or source.get("name") or ""
         disks.append((target.get("dev", ""), path))
-    return Devices(nets=nets, disks=tuple(disks))
+    return Devices(nets=nets, disks=tuple(disks), guest=guest_facts(root, sysfs))
 
 
 def active(rec: Record) -> bool:

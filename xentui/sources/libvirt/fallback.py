@@ -8,7 +8,9 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from pathlib import Path
 
 import libvirt
 
@@ -36,12 +38,13 @@ def key_of(dom: libvirt.virDomain) -> Key:
 class Fallback:
     """Per-domain calls for the groups the bulk call leaves out, in one pass under a deadline."""
 
-    def __init__(self, uri: str, placement: PlacementCache) -> None:
+    def __init__(self, uri: str, placement: PlacementCache, sysfs: Path | None = None) -> None:
         self.uri = uri
+        self.sysfs = sysfs  # this host's PCI devices (SR-IOV VFs), when libvirt runs here
         self.placement = placement
         self.missing_groups: frozenset[str] = frozenset()
         self.learnt = False  # judged once, on the first tick with an active domain
-        self.devices: dict[Key, Devices] = {}  # device names from each domain's XML
+        self.devices: dict[Key, Devices] = {}  # device names and guest facts from each domain's XML (once each)
         self._hung: tuple[Key | None, deadlines.Call[None]] | None = None  # a pass left hanging
         self._last_s: float | None = None
 
@@ -77,7 +80,7 @@ class Fallback:
             key = key_of(dom)
             if key == hung_key:
                 stale[key] = "not answering: its per-domain statistics call has not returned"
-            elif missing or "state.state" not in rec:
+            elif missing or "state.state" not in rec or key not in self.devices:
                 at[0] = key
                 try:
                     rec = self._fill(dom, key, rec, missing)
@@ -95,7 +98,7 @@ class Fallback:
                 if over.is_set():
                     return
 
-        if not missing and all("state.state" in rec for _dom, rec in records):
+        if not missing and all("state.state" in rec and key_of(dom) in self.devices for dom, rec in records):
             run()  # nothing to ask: no round trip, no thread
             return filled, errors, stale
         started = time.monotonic()
@@ -123,6 +126,8 @@ class Fallback:
     def _fill(self, dom: libvirt.virDomain, key: Key, rec: Record, missing: frozenset[str]) -> Record:
         """Add what the bulk call left out, by per-domain calls. May raise libvirtError."""
         rec = dict(rec)
+        if key not in self.devices:
+            self._read_xml(dom, key, strict=bool(missing & {"net", "block"}))
         if "state.state" not in rec or missing & {"cpu", "balloon"}:
             state, max_kib, cur_kib, nr_vcpus, cpu_ns = dom.info()
             rec.setdefault("state.state", state)
@@ -156,11 +161,20 @@ class Fallback:
             rec[k_time] = cpu_ns
             rec[k_pcpu] = pcpu
 
+    def _read_xml(self, dom: libvirt.virDomain, key: Key, strict: bool) -> None:
+        """The domain's XML, once per (uuid, domid): device names, type, device model, host devices.  Unreadable:
+        an error when its devices are needed (``strict``), else the guest's facts are unknown."""
+        try:
+            self.devices[key] = parse_devices(dom.XMLDesc(0), self.sysfs)
+        except libvirt.libvirtError as err:
+            if strict or err.get_error_code() in VANISHED:
+                raise
+            self.devices[key] = Devices((), ())
+        except ET.ParseError:
+            self.devices[key] = Devices((), ())
+
     def _fill_devices(self, dom: libvirt.virDomain, key: Key, rec: Record, missing: frozenset[str]) -> None:
-        devices = self.devices.get(key)
-        if devices is None:
-            devices = parse_devices(dom.XMLDesc(0))
-            self.devices[key] = devices
+        devices = self.devices[key]
         if "net" in missing:
             rec["net.count"] = len(devices.nets)
             for i, name in enumerate(devices.nets):

@@ -30,6 +30,8 @@ from xentui.sources import local_machine
 from xentui.sources.background import Refresher
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos import xen as xen_cache_qos  # a module: it imports .xl, so this package
+from xentui.sources.guest import UNKNOWN
+from xentui.sources.xen.guests import XenGuests
 from xentui.sources.xen.libxenstat import FLAG_CALLS, Stat, Store, XenStat, XenStore, is_dom0, uuid_from_vm_path
 from xentui.sources.xen.xenctrl import XenCpuInfo, open_cpuinfo
 from xentui.sources.xen.xl import (
@@ -63,10 +65,10 @@ class XenSource(Source):
 
     def __init__(self, *, readonly: bool = True, stat: Stat | None = None, store: Store | None = None,
                  run: Xl = xl, cpuinfo: XenCpuInfo | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """``stat``, ``store``, ``run`` (the ``xl`` runner), ``cpuinfo`` (pCPU idle times) and ``clock`` (the
-        samples' stamps) are this dom0's unless a test passes its own (a test passing ``stat`` and no ``cpuinfo``
-        gets no pCPU figures)."""
+                 clock: Callable[[], float] = time.monotonic, guests: XenGuests | None = None) -> None:
+        """``stat``, ``store``, ``run`` (the ``xl`` runner), ``cpuinfo`` (pCPU idle times), ``clock`` (the
+        samples' stamps) and ``guests`` (types, device models: /proc) are this dom0's unless a test passes its own
+        (a test passing ``stat`` and no ``cpuinfo`` gets no pCPU figures)."""
         self.readonly = readonly
         self._clock = clock
         self._xl = run
@@ -85,6 +87,7 @@ class XenSource(Source):
         self.cache_qos = xen_cache_qos.XenCacheQos(run)
         self._ncpus = 0
         self._topology: tuple[Pcpu, ...] = ()  # from `xl info -n`, read once by the affinity thread
+        self.guests = guests or XenGuests(self.store, run, boot_time=self.boot_time)
 
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         """While a view shows placement, `xl vcpu-list` runs every AFFINITY_VIEW_S instead of AFFINITY_EVERY_S."""
@@ -118,10 +121,13 @@ class XenSource(Source):
             with contextlib.suppress(SourceError):
                 self._topology = parse_xl_topology(self._xl("info", "-n", timeout=30))
 
-    def _domain(self, d: int, caches: dict[int, CacheSample]) -> DomainSample:
+    def _domain(self, d: int, caches: dict[int, CacheSample], cpu_by_domid: dict[int, int | None]) -> DomainSample:
         """One libxenstat domain handle as a sample."""
         lib = self.stat.lib
         domid = lib.xenstat_domain_id(d)
+        key = (domid, self._uuid_of(domid))
+        guest = self.guests.get(key)
+        facts = guest.facts if guest is not None else UNKNOWN
         flags = "".join(letter if getattr(lib, f"xenstat_domain_{call}")(d) else "-" for letter, call in FLAG_CALLS)
         state = next((st for letter, st in STATE_PRIORITY if letter in flags), DomainState.NOSTATE)
         vcpus: list[VcpuSample] = []
@@ -156,7 +162,7 @@ class XenSource(Source):
             ))
         max_mem = lib.xenstat_domain_max_mem(d)
         return DomainSample(
-            uuid=self._uuid_of(domid),
+            uuid=key[1],
             name=(lib.xenstat_domain_name(d) or b"").decode(errors="replace"),
             domid=domid,
             state=state,
@@ -171,6 +177,10 @@ class XenSource(Source):
             blocks=tuple(blocks),
             ssid=lib.xenstat_domain_ssid(d),
             cache=caches.get(domid),
+            overhead_ns=self.guests.overhead_ns(key, cpu_by_domid),
+            domain_type=facts.domain_type,
+            device_model=facts.device_model,
+            hostdevs=facts.hostdevs,
         )
 
     def collect(self) -> RawSample:
@@ -190,7 +200,8 @@ class XenSource(Source):
             domids = [lib.xenstat_domain_id(d) for d in handles]
             self._watch_affinity(set(domids))
             caches, cache_status, l3, rmids = self.cache_qos.caches(domids)
-            domains = tuple(self._domain(d, caches) for d in handles)
+            cpu_by_domid = {domid: lib.xenstat_domain_cpu_ns(d) for domid, d in zip(domids, handles, strict=True)}
+            domains = tuple(self._domain(d, caches, cpu_by_domid) for d in handles)
             host = HostSample(
                 hostname=self.hostname,
                 hypervisor="Xen",
@@ -208,6 +219,7 @@ class XenSource(Source):
             )
         finally:
             lib.xenstat_free_node(node)
+        self.guests.watch([(d.domid, d.uuid) for d in domains if d.domid is not None])
         live = {d.domid for d in domains}
         for domid in [k for k in self._uuids if k not in live]:
             del self._uuids[domid]
@@ -238,6 +250,7 @@ class XenSource(Source):
 
     def close(self) -> None:
         self._affinity_refresher.close()
+        self.guests.close()
         self.cache_qos.close()
         self.stat.close()
         self.store.close()

@@ -9,6 +9,7 @@ from xentui.actions import Action, ActionParams
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, Pcpu
 from xentui.sources.base import SourceError
+from xentui.sources.guest import parse_bdf
 from xentui.threads import spawning
 
 Xl = Callable[..., str]  # xl(*args, timeout=) -> its stdout; XlError when it refuses
@@ -84,6 +85,17 @@ def parse_xl_topology(text: str) -> tuple[Pcpu, ...]:
         else:
             out.append(Pcpu(int(head), online=False))
     return tuple(out)
+
+
+def parse_pci_list(text: str) -> list[str]:
+    """``xl pci-list <domain>``'s devices: a ``Vdev Device`` header, then ``%02x.%01x %04x:%02x:%02x.%01x`` per
+    device (the guest's slot.function, the host's address); nothing at all when the domain has none."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and (address := parse_bdf(fields[1])) is not None:
+            out.append(address)
+    return out
 
 
 _SIMPLE = {Action.PAUSE: "pause", Action.RESUME: "unpause", Action.SHUTDOWN: "shutdown",

@@ -116,7 +116,7 @@ class XenGuests:
         else:
             model = "none" if kind in ("pv", "pvh") else None
         facts = GuestFacts(kind if kind in TYPES else None, model, self._hostdevs(domid))
-        final = not (kind == "hvm" and model is None)
+        final = kind is not None and not (kind == "hvm" and model is None)  # else libxl may not be done yet
         return XenGuest(facts, processes, stubdom if stubdom is not None and stubdom > 0 else None, final)
 
     def overhead_ns(self, key: Key, cpu_by_domid: Mapping[int, int | None]) -> int | None:

@@ -141,7 +141,7 @@ def test_device_model_cpu_is_the_domains_overhead(lab):
 
 
 def test_a_domid_reused_is_looked_at_again(lab):
-    source, proc = lab
+    source, _proc = lab
     settled(source)
     lib = source.stat.lib
     lib.domains = [x for x in lib.domains if x.domid != 5]

@@ -86,7 +86,7 @@ class XentuiApp(ReplayKeys, App[None]):
         self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay))
         self.events = False  # lifecycle events subscribed
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
-        self.cache_columns = False  # Cache QoS columns shown: only when some domain has Cache QoS
+        self.conditional_columns: frozenset[str] = frozenset()  # Cache QoS, PCI: shown when some domain has them
         self.actions = DomainActions(self)
         self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own
         self.fleet_columns = False  # HOST and GROUP shown: only for a fleet's snapshot
@@ -130,7 +130,7 @@ class XentuiApp(ReplayKeys, App[None]):
 
     def chosen_columns(self) -> tuple[str, ...]:
         keys = cols.with_fleet(cols.known(self.settings.columns or cols.DEFAULT_COLUMNS), self.fleet_columns)
-        return keys if self.cache_columns else tuple(k for k in keys if k not in cols.CACHE_COLUMNS)
+        return tuple(k for k in keys if k not in cols.CONDITIONAL_COLUMNS or k in self.conditional_columns)
 
     def refit(self, force: bool = False, width: int | None = None) -> None:
         """Columns that fit the terminal (the table fits itself); the snapshot again when they changed."""
@@ -202,9 +202,9 @@ class XentuiApp(ReplayKeys, App[None]):
                             hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups())
 
     def present(self, snapshot: Snapshot) -> None:
-        has_cache = frame.has_cache(snapshot)
-        if has_cache != self.cache_columns or snapshot.fleet != self.fleet_columns:
-            self.cache_columns, self.fleet_columns = has_cache, snapshot.fleet
+        shown = frame.conditional(snapshot)
+        if shown != self.conditional_columns or snapshot.fleet != self.fleet_columns:
+            self.conditional_columns, self.fleet_columns = shown, snapshot.fleet
             self.refit(force=True)
         if frame.names_width(snapshot) > self.table.name_width:
             self.refit()
@@ -287,7 +287,7 @@ class XentuiApp(ReplayKeys, App[None]):
         self.show_view(HostsScreen())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active, cols.ovh_known(self.snapshot)))
+        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active, cols.measured(self.snapshot)))
 
     def action_sort(self, step: int) -> None:
         self.view = self.view.sort_step(self.table.shown, step)
@@ -378,7 +378,7 @@ class XentuiApp(ReplayKeys, App[None]):
                 self.change(columns=keys)
                 self.refit(force=True)
 
-        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active, cols.ovh_known(self.snapshot)), done)
+        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active, cols.measured(self.snapshot)), done)
 
     def on_unmount(self) -> None:
         self.poller.close()

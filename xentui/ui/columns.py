@@ -7,7 +7,7 @@ Every xentop column is here (cumulative NET/VBD counters included) plus rates.  
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from xentui.history import History
@@ -217,10 +217,26 @@ COLUMNS: tuple[Column, ...] = (
     _col("ssid", "SSID", 4, 9, _count(lambda v: v.sample.ssid), help="Xen security label id"),
     _col("id", "ID", 5, 6, _count(lambda v: v.sample.domid), help="domain id"),
 )
-# Listed (chooser, help) only where the source measures it: KVM's QEMU (not yet Xen's device models).
+# Listed (chooser, help) only where the source measures it: KVM's QEMU, Xen's device models.
 OVERHEAD = Column("ovh_pct", "OVH(%)", 6, 5, lambda v, _c: v.rates.overhead_pct,
                   lambda v, _c: number(v.rates.overhead_pct),
-                  help="host CPU beyond the vCPUs, % of one pCPU (KVM: QEMU's emulator and I/O threads)")
+                  help="host CPU beyond the vCPUs, % of one pCPU (KVM: QEMU's emulator and I/O threads; "
+                       "Xen: its device model in dom0, or its stub domain)")
+# Guest type and device model, in fixed words: hvm/qemu, hvm/trad (qemu-xen-traditional), hvm/stub, pvh, pv.
+DM_SHORT = {"qemu": "qemu", "qemu-xen": "qemu", "qemu-xen-traditional": "trad", "stubdom": "stub"}
+
+
+def guest_type(v: DomainView) -> str:
+    sample = v.sample
+    kind = sample.domain_type if sample.domain_type in ("pv", "pvh", "hvm") else "-"
+    model = DM_SHORT.get(sample.device_model or "", "")
+    return f"{kind}/{model}" if model else kind
+
+
+TYPE = Column("type", "TYPE", 8, 6, lambda v, _c: guest_type(v), lambda v, _c: guest_type(v), numeric=False,
+              help="guest type (pv, pvh, hvm) / device model (qemu, trad: qemu-xen-traditional, stub: stub domain)")
+PCI = Column("pci", "PCI", 3, 4, lambda v, _c: len(v.sample.hostdevs), lambda v, _c: str(len(v.sample.hostdevs)),
+             help="PCI host devices passed through (list: v); the column shows when some domain has one")
 # A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
 FLEET_ONLY: tuple[Column, ...] = (
     Column("host", "HOST", 12, 1, lambda v, _c: v.host.lower(), lambda v, _c: visible(v.host), numeric=False,
@@ -228,12 +244,15 @@ FLEET_ONLY: tuple[Column, ...] = (
     Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
            numeric=False, help="the host's group in the fleet file"),
 )
-BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, OVERHEAD)}
+OPTIONAL = (OVERHEAD, TYPE, PCI)  # listed last, each only where some domain has its figure (measured)
+BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
-                   "id")
+                   "pci", "id")
 FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
 CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
+PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
+CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -242,16 +261,21 @@ def known(keys: tuple[str, ...]) -> tuple[str, ...]:
     return ("name", *chosen)
 
 
-def listed(fleet: bool, overhead: bool = False) -> tuple[Column, ...]:
-    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only; OVH(%)
-    last where some domain's overhead is measured."""
+def listed(fleet: bool, optional: Collection[str] = ()) -> tuple[Column, ...]:
+    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only; OVH(%),
+    TYPE and PCI last, those of them ``optional`` names (where some domain has the figure)."""
     shown = (COLUMNS[0], *FLEET_ONLY, *COLUMNS[1:]) if fleet else COLUMNS
-    return (*shown, OVERHEAD) if overhead else shown
+    return (*shown, *(c for c in OPTIONAL if c.key in optional))
 
 
-def ovh_known(snapshot: Snapshot | None) -> bool:
-    """Whether some domain's OVH(%) is measured here (asked when a dialog opens, not every tick)."""
-    return snapshot is not None and any(v.sample.overhead_ns is not None for v in snapshot.domains)
+def measured(snapshot: Snapshot | None) -> frozenset[str]:
+    """The optional columns whose figure some domain has here (asked when a dialog opens, not every tick)."""
+    if snapshot is None:
+        return frozenset()
+    samples = [v.sample for v in snapshot.domains]
+    return frozenset(key for key, known in (("ovh_pct", any(d.overhead_ns is not None for d in samples)),
+                                            ("type", any(d.domain_type is not None for d in samples)),
+                                            ("pci", any(d.hostdevs for d in samples))) if known)
 
 
 def with_fleet(keys: tuple[str, ...], fleet: bool) -> tuple[str, ...]:

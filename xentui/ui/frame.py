@@ -63,6 +63,7 @@ _ROWS: Memo[Rows] = Memo()
 _WIDTHS: Memo[int] = Memo()
 _FLEET: Memo[FleetFigures] = Memo()
 _CACHE: Memo[bool] = Memo()
+_CONDITIONAL: Memo[frozenset[str]] = Memo()
 
 
 def _order_key(view: ViewState, ctx: cols.Context) -> Hashable:
@@ -95,6 +96,12 @@ def has_cache(snapshot: Snapshot) -> bool:
     return _CACHE.get(snapshot, None, lambda: any(v.cache is not None for v in snapshot.domains))
 
 
+def conditional(snapshot: Snapshot) -> frozenset[str]:
+    """The columns shown only when some domain has their figures (Cache QoS; PCI host devices)."""
+    return _CONDITIONAL.get(snapshot, None, lambda: (cols.CACHE_COLUMNS if has_cache(snapshot) else frozenset())
+                            | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset()))
+
+
 def fleet(snapshot: Snapshot) -> FleetFigures:
     """The fleet header's sums and counts."""
     return _FLEET.get(snapshot, None, lambda: fleet_figures(snapshot))
@@ -108,7 +115,7 @@ def groups_of(snapshot: Snapshot) -> dict[str, str]:
 def prepare(snapshot: Snapshot, view: ViewState, ctx: cols.Context) -> None:
     """In a worker thread: compute what the snapshot's frame will ask for."""
     names_width(snapshot)
-    has_cache(snapshot)
+    conditional(snapshot)
     if snapshot.fleet:
         fleet(snapshot)
     rows(snapshot, view, ctx)

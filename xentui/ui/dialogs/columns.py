@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -17,10 +19,10 @@ class ColumnsScreen(ModalScreen[tuple[str, ...] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("enter", "done", "Done", priority=True)]
 
-    def __init__(self, chosen: tuple[str, ...], fleet: bool = False, overhead: bool = False):
+    def __init__(self, chosen: tuple[str, ...], fleet: bool = False, optional: Collection[str] = ()):
         super().__init__()
         self.chosen = chosen
-        self.columns: tuple[Column, ...] = listed(fleet, overhead)
+        self.columns: tuple[Column, ...] = listed(fleet, optional)
 
     def compose(self) -> ComposeResult:
         with Vertical():

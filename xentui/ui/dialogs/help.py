@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
@@ -39,15 +39,20 @@ def help_rows(active: Mapping[str, ActiveBinding]) -> list[tuple[str, str]]:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close")]
 
-    def __init__(self, active: Mapping[str, ActiveBinding], fleet: bool = False, overhead: bool = False):
+    def __init__(self, active: Mapping[str, ActiveBinding], fleet: bool = False, optional: Collection[str] = ()):
         super().__init__()
         self.rows = help_rows(active)
         self.fleet = fleet  # a fleet's columns listed too
-        self.overhead = overhead  # OVH(%) listed too (measured here)
+        self.optional = optional  # OVH(%), TYPE, PCI listed too (known here)
+
+    @property
+    def overhead(self) -> bool:
+        """OVH(%) is listed (measured here)."""
+        return "ovh_pct" in self.optional
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Label(markup("[b]xentui keys[/b]  (Esc closes; arrows scroll)"))
             yield Static(key_lines(self.rows))
             yield Label(markup("[b]columns[/b]"))
-            yield Static(key_lines([(c.header, c.help) for c in listed(self.fleet, self.overhead)]))
+            yield Static(key_lines([(c.header, c.help) for c in listed(self.fleet, self.optional)]))

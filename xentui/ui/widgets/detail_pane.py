@@ -7,7 +7,7 @@ from collections.abc import Set
 
 from textual.widgets import Static
 
-from xentui.model import DomainView, HostSample, sum_parts
+from xentui.model import DomainSample, DomainView, HostSample, sum_parts
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.text import one_line, visible
 from xentui.ui.cache_render import cache_lines
@@ -31,6 +31,7 @@ class DetailPane(Static):
             shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
             if view.sample.overhead_ns is not None:
                 shown.append(Visible(cpu_split_line(view)))  # numbers only
+            shown.extend(map(Visible, guest_lines(view.sample)))  # fixed words and rebuilt PCI addresses
         if "nets" in details:
             shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in details:
@@ -40,9 +41,25 @@ class DetailPane(Static):
         self.update(lines(shown))
 
 
+OVERHEAD_SOURCE = {"qemu-xen": "its QEMU in dom0", "qemu-xen-traditional": "its QEMU in dom0",
+                   "stubdom": "its stub domain"}
+
+
 def cpu_split_line(view: DomainView) -> str:
     """The domain's CPU(%) split: its vCPUs' sum and the overhead beyond them (QEMU's own threads)."""
     rates = view.rates
     vcpus = sum_parts([v.cpu_pct for v in rates.vcpus], empty=None)  # unknown when one vCPU's is
-    return (f"CPU(%) {number(rates.cpu_pct)} = vCPUs {number(vcpus)} + overhead {number(rates.overhead_pct)} "
-            "(QEMU's emulator and I/O threads)")
+    source = OVERHEAD_SOURCE.get(view.sample.device_model or "", "QEMU's emulator and I/O threads")
+    return f"CPU(%) {number(rates.cpu_pct)} = vCPUs {number(vcpus)} + overhead {number(rates.overhead_pct)} ({source})"
+
+
+def guest_lines(d: DomainSample) -> list[str]:
+    """What the guest is and its PCI host devices, when known (nothing when not: no line of unknowns)."""
+    out = []
+    if d.domain_type is not None or d.device_model is not None:
+        model = d.device_model or "-"
+        why = " (its back-ends run in dom0's kernel: not counted)" if model == "none" else ""
+        out.append(f"type {d.domain_type or '-'}, device model {model}{why}")
+    if d.hostdevs:
+        out.append(f"PCI {len(d.hostdevs)}: {', '.join(d.hostdevs)}")
+    return out

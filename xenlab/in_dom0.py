@@ -180,6 +180,29 @@ def actions() -> None:
     results["domains_after_destroy"] = sorted(d.name for d in rw.collect().domains)
 
 
+def guest_facts() -> None:
+    """What each domain is, as xentui reads it (off the tick: wait until read), beside xl's own answers."""
+    from xentui.sources.xen import XenSource
+
+    save("xl-list-l.txt", sh("xl", "list", "-l"))
+    for name in ("xl-busy", "xl-io", "lv-idle"):
+        save(f"xl-pci-list-{name}.txt", sh("xl", "pci-list", name))
+    src = XenSource(readonly=True)
+    started = time.monotonic()
+    while True:
+        domains = src.collect().domains
+        known = [src.guests.get((d.domid, d.uuid)) for d in domains]
+        if all(g is not None and g.final for g in known) or time.monotonic() - started > 180:
+            break
+        time.sleep(0.5)
+    results["guest_facts_s"] = round(time.monotonic() - started, 1)
+    time.sleep(1)
+    results["guest_facts"] = {d.name: {"type": d.domain_type, "device_model": d.device_model,
+                                       "hostdevs": list(d.hostdevs), "overhead_ns": d.overhead_ns}
+                              for d in src.collect().domains}
+    src.close()
+
+
 def libvirt_view() -> None:
     from xentui.sources.libvirt import LibvirtSource
 
@@ -191,6 +214,7 @@ def libvirt_view() -> None:
     results["libvirt_cpu_ns"] = {d.name: d.cpu_ns for d in sample.domains}
     results["libvirt_topology"] = [[p.number, p.node, p.socket, p.core, p.online] for p in sample.host.topology]
     results["libvirt_affinity"] = {d.name: [sorted(v.hard_affinity or ()) for v in d.vcpus] for d in sample.domains}
+    results["libvirt_guest"] = {d.name: [d.domain_type, d.device_model, list(d.hostdevs)] for d in sample.domains}
     # Pinning through libvirt's libxl driver: libvirt-python needs virNodeGetCPUMap, which libxl lacks.
     from xentui.actions import Action, ActionError, perform
 
@@ -222,6 +246,7 @@ def main() -> int:
         # xentop 4.21's -p (this xentop is 4.17: it has none): the pCPU table, judged against the domains' CPU
         save("xentui-p.txt", sh("xentui", "-b", "-p", "-d", "1", "-i", "4"))
         save("xl-list.txt", sh("xl", "list"))
+        guest_facts()
         for name, cmd in (("xl-psr-cmt-show.txt", ["xl", "psr-cmt-show", "cache-occupancy"]),
                           ("xl-psr-hwinfo.txt", ["xl", "psr-hwinfo"])):
             sh(*cmd, check=False)

@@ -310,3 +310,23 @@ def test_pcpu_table_counts_every_pcpu_and_adds_up_to_the_domains(out):
         assert len(pcpus) == nr_cpus and set(domains) == DOMAINS
         assert all(0.0 <= p <= 100.0 for p in pcpus)
         assert sum(pcpus) == pytest.approx(sum(domains.values()), abs=6.0), (pcpus, domains)  # seen: within 1.1
+
+
+def test_guest_types_are_xls_and_pv_domains_have_no_device_model(out, results):
+    """TYPE is libxl's own answer (xl list -l's c_info.type); the lab's domUs are PV (TCG cannot run HVM), so no
+    QEMU serves them: device model "none", OVH(%) unknown (their back-ends are dom0 kernel threads)."""
+    listed = {d["config"]["c_info"]["name"]: d["config"]["c_info"]["type"]
+              for d in json.loads((out / "xl-list-l.txt").read_text())}
+    facts = results["guest_facts"]
+    assert set(facts) >= DOMAINS and set(listed) >= DOMAINS
+    for name in DOMAINS:
+        assert facts[name]["type"] == listed[name] == "pv", name
+        assert (facts[name]["device_model"], facts[name]["overhead_ns"]) == ("none", None), name
+    assert results["libvirt_guest"]["lv-idle"][:2] == ["pv", "none"]  # libvirt's XML: <type machine='xenpv'>linux
+
+
+def test_no_pci_device_in_the_lab_none_shown(out, results):
+    for name in ("xl-busy", "xl-io", "lv-idle"):
+        assert (out / f"xl-pci-list-{name}.txt").read_text().strip() == ""  # xl prints nothing, not even a header
+    assert all(f["hostdevs"] == [] for f in results["guest_facts"].values())
+    assert results["libvirt_guest"]["lv-idle"][2] == []

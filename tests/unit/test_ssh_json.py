@@ -170,3 +170,15 @@ def test_ssh_itself_is_run_without_a_terminal_prompt(monkeypatch, tmp_path):
             source.collect()
     finally:
         source.close()
+
+
+def test_a_remote_guests_type_and_devices_are_checked_words():
+    good = {"uuid": "u1", "name": "a", "state": "running", "domain_type": "hvm", "device_model": "qemu-xen",
+            "hostdevs": ["0000:03:00.1", "0000:81:10.2 VF"]}
+    bad = {"uuid": "u2", "name": "b", "state": "running", "domain_type": "hvm\x1b[2J", "device_model": ["x"],
+           "hostdevs": ["0000:03:00.1; rm", 7, "3:0.1", "0000:81:10.2 VF\u202e"] + ["0000:00:01.0"] * 300}
+    frame = {"format": "xentui-batch", "version": 1, "epoch_s": 1e9, "host": {"pcpus": 2}, "domains": [good, bad]}
+    a, b = decode_frame(json.loads(json.dumps(frame)), 5.0).domains
+    assert (a.domain_type, a.device_model, a.hostdevs) == ("hvm", "qemu-xen", ("0000:03:00.1", "0000:81:10.2 VF"))
+    assert (b.domain_type, b.device_model) == (None, None)
+    assert b.hostdevs == ("0000:00:01.0",)  # the rest is no address; repeats once; 256 looked at at most

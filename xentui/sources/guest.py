@@ -16,6 +16,7 @@ from xentui.limits import MAX_HOSTDEVS
 TYPES = ("pv", "pvh", "hvm")
 # libxl's names (xenstore /libxl/<domid>/dm-version, xl list -l's b_info.device_model_version) -> ours
 XEN_DEVICE_MODELS = {"qemu_xen": "qemu-xen", "qemu_xen_traditional": "qemu-xen-traditional", "none": "none"}
+DEVICE_MODELS = ("qemu", "qemu-xen", "qemu-xen-traditional", "stubdom", "none")
 VF_MARK = " VF"
 SYSFS_PCI = Path("/sys/bus/pci/devices")
 
@@ -88,3 +89,16 @@ def libvirt_type(os_type: str | None, machine: str | None) -> str | None:
     if kind in ("xen", "linux"):
         return "pv"
     return None
+
+
+def from_outside(domain_type: object, device_model: object, hostdevs: object) -> GuestFacts:
+    """Another xentui's figures (its batch JSON), each checked against what this xentui would write."""
+    devices = hostdevs if type(hostdevs) is list else []
+    pairs = []
+    for item in devices[:MAX_HOSTDEVS]:
+        text = item if type(item) is str else ""
+        vf = text.endswith(VF_MARK)
+        if (address := parse_bdf(text[:-len(VF_MARK)] if vf else text)) is not None:
+            pairs.append((address, vf))
+    return GuestFacts(domain_type if domain_type in TYPES else None,
+                      device_model if device_model in DEVICE_MODELS else None, hostdev_list(pairs))

@@ -13,6 +13,7 @@ from xentui.cpulist import CpuListError, parse_cpulist
 from xentui.limits import MAX_DEVICES, MAX_DOMAINS, MAX_MESSAGE, MAX_MESSAGES, MAX_NAME, MAX_SECONDS, MAX_VCPUS, counter
 from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
 from xentui.output.records import JSON_FORMAT, JSON_VERSION
+from xentui.sources.guest import from_outside
 
 STATES = {s.value: s for s in DomainState}
 
@@ -92,6 +93,7 @@ def decode_domain(v: dict[str, Any], ncpus: int) -> DomainSample | None:
     if not uuid or state is None:
         return None
     flags = v.get("state_flags")
+    guest = from_outside(v.get("domain_type"), v.get("device_model"), v.get("hostdevs"))
     return DomainSample(
         uuid=uuid, name=_text(v.get("name")), domid=_int(v.get("id")), state=state, cpu_ns=_int(v.get("cpu_ns")),
         vcpus_current=_int(v.get("vcpus_online")), vcpus_max=_int(v.get("vcpus_max")),
@@ -100,7 +102,8 @@ def decode_domain(v: dict[str, Any], ncpus: int) -> DomainSample | None:
         nets=tuple(_net(x) for x in _dicts(v.get("net_list"), MAX_DEVICES)),
         blocks=tuple(_block(x) for x in _dicts(v.get("vbd_list"), MAX_DEVICES)),
         ssid=_int(v.get("ssid")) or 0, flags=flags if type(flags) is str and len(flags) == 6 else None,
-        stale=_text(v.get("stale"), MAX_MESSAGE),
+        stale=_text(v.get("stale"), MAX_MESSAGE), domain_type=guest.domain_type, device_model=guest.device_model,
+        hostdevs=guest.hostdevs,
     )
 
 

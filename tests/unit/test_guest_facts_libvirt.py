@@ -4,12 +4,13 @@ libvirt's test driver (a domain with hostdevs in its XML) and on the XML of KVM 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import libvirt
 
-from xentui.cli import main
 from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.libvirt.guest_xml import guest_facts
 
@@ -56,14 +57,18 @@ def test_a_test_driver_domain_with_hostdevs(tmp_path, monkeypatch):
         source.close()
 
 
-def test_batch_json_and_csv_carry_them(tmp_path, capsys):
+def batch(uri: str, kind: str) -> str:
+    return subprocess.run([sys.executable, "-m", "xentui", "-c", uri, "-b", "-i", "1", "-d", "0.2", "--format", kind],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def test_batch_json_and_csv_carry_them(tmp_path):
     uri = host_with(tmp_path)
-    assert main(["-c", uri, "-b", "-i", "1", "-d", "0.2", "--format", "json"]) == 0
-    (dom,) = json.loads(capsys.readouterr().out)["domains"]
+    out = batch(uri, "json")
+    (dom,) = json.loads(out)["domains"]
     assert (dom["domain_type"], dom["device_model"], dom["pci_devices"]) == ("hvm", None, 2)
     assert dom["hostdevs"] == ["0000:03:00.1", "0000:04:10.2 VF"]
-    assert main(["-c", uri, "-b", "-i", "1", "-d", "0.2", "--format", "csv"]) == 0
-    header, row = capsys.readouterr().out.splitlines()
+    header, row = batch(uri, "csv").splitlines()
     cells = dict(zip(header.split(","), row.split(","), strict=True))
     assert (cells["domain_type"], cells["device_model"], cells["pci_devices"]) == ("hvm", "", "2")
 

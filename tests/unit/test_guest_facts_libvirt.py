@@ -11,8 +11,11 @@ from pathlib import Path
 
 import libvirt
 
+from tests.libvirt_test_driver import driver_xml
 from xentui.sources.libvirt import LibvirtSource
+from xentui.sources.libvirt.fallback import XML_PER_PASS, Fallback
 from xentui.sources.libvirt.guest_xml import guest_facts
+from xentui.sources.placement import PlacementCache
 
 DATA = Path(__file__).parent.parent / "data"
 HOSTDEV_DOMAIN = """<domain type='test'>
@@ -103,3 +106,22 @@ def test_a_vf_known_from_this_hosts_sysfs(tmp_path):
     (tmp_path / "0000:03:00.1" / "physfn").symlink_to(tmp_path)
     hostdevs = facts(HOSTDEV_DOMAIN.replace("type='test'", "type='kvm'"), tmp_path).hostdevs
     assert hostdevs == ("0000:03:00.1 VF", "0000:04:10.2 VF")
+
+
+def test_a_big_host_reads_its_domains_xml_a_few_at_a_tick(tmp_path):
+    """When the bulk call has every group (KVM), XML is read only for the guest's facts: at most XML_PER_PASS new
+    domains a tick, so a host of hundreds never has its first tick held up (or its rows made stale) by XMLDesc."""
+    (tmp_path / "host.xml").write_text(driver_xml(100))
+    conn = libvirt.openReadOnly(f"test://{tmp_path / 'host.xml'}")
+    try:
+        records = [(dom, {"state.state": libvirt.VIR_DOMAIN_RUNNING}) for dom in conn.listAllDomains(0)]
+        fallback = Fallback("test:///", PlacementCache())  # nothing missing from the bulk answer: KVM's case
+        seen = []
+        for _ in range(3):
+            filled, errors, stale = fallback.fill_all(records)
+            assert len(filled) == 100 and not errors and not stale
+            seen.append(len(fallback.devices))
+        assert seen == [XML_PER_PASS, 100, 100]
+        assert all(d.guest.domain_type == "hvm" for d in fallback.devices.values())
+    finally:
+        conn.close()

@@ -22,6 +22,7 @@ from xentui.sources.libvirt.bulk_stats import BLOCK_KEYS, NET_KEYS, VCPU_KEYS, D
 from xentui.sources.libvirt.errors import VANISHED, error_line
 from xentui.sources.placement import Key, PlacementCache, placement_from_vcpus
 
+XML_PER_PASS = 64  # new domains' XML read per tick when the bulk call has the rest (a host of 1000 domains: 16 ticks)
 # Per-domain calls used when a group is missing from the bulk answer.
 PROBE_KEYS = {"cpu": "cpu.time", "balloon": "balloon.current", "vcpu": "vcpu.current",
               "net": "net.count", "block": "block.count"}
@@ -74,13 +75,15 @@ class Fallback:
         errors: list[str] = []
         stale: dict[Key, str] = {}
         at: list[Key | None] = [None]  # the domain the pass is asking about
+        xml_left = [XML_PER_PASS]  # XML read only for the guest's facts (not its devices): a few per tick
         over = threading.Event()  # the tick went on without the pass
 
         def one(dom: libvirt.virDomain, rec: Record) -> None:
             key = key_of(dom)
             if key == hung_key:
                 stale[key] = "not answering: its per-domain statistics call has not returned"
-            elif missing or "state.state" not in rec or key not in self.devices:
+            elif missing or "state.state" not in rec or (key not in self.devices and xml_left[0] > 0):
+                xml_left[0] -= key not in self.devices
                 at[0] = key
                 try:
                     rec = self._fill(dom, key, rec, missing)

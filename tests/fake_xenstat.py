@@ -179,6 +179,7 @@ class FakeXl:
 
     actions: list[tuple[str, ...]] = field(default_factory=list)
     pci_lists: dict[str, str] = field(default_factory=dict)  # domid -> what `xl pci-list` prints
+    asked: list[tuple[str, ...]] = field(default_factory=list)  # the pci-list calls made
 
     def __call__(self, *args: str, timeout: float = 30.0) -> str:
         if args == ("vcpu-list",):
@@ -193,6 +194,7 @@ class FakeXl:
                 raise XlError(args, f"invalid domain identifier {args[2]}")
             return json.dumps(found)
         if args[0] == "pci-list":
+            self.asked.append(args)
             return self.pci_lists.get(args[1], "")  # no device: xl prints nothing, not even its header
         self.actions.append(args)
         return ""

@@ -68,7 +68,8 @@ def store() -> FakeXenStore:
                 "/local/domain/5/image/device-model-pid": "4005",
                 "/libxl/7/type": "hvm", "/libxl/7/dm-version": "qemu_xen",
                 "/local/domain/7/image/device-model-domid": "8",
-                "/libxl/8/type": "pv", "/libxl/9/type": "pvh", "/libxl/9/dm-version": "qemu_xen"}
+                "/libxl/8/type": "pv", "/libxl/9/type": "pvh", "/libxl/9/dm-version": "qemu_xen",
+                "/local/domain/0/backend/pci/5/0/num_devs": "2"}  # pciback's count, which xl pci-list reads
     return FakeXenStore({d: f"/vm/{u}" for d, u in UUIDS.items()}, entries)
 
 
@@ -117,6 +118,7 @@ def test_types_device_models_and_pci_devices(lab):
     source, _proc = lab
     d = settled(source)
     assert (d["hvm1"].domain_type, d["hvm1"].device_model) == ("hvm", "qemu-xen")
+    assert source._xl.asked == [("pci-list", "5")]  # xl is run only where pciback has devices
     assert d["hvm1"].hostdevs == ("0000:03:00.1", "0000:81:10.2 VF")
     assert (d["hvm2"].domain_type, d["hvm2"].device_model) == ("hvm", "stubdom")
     assert (d["hvm2-dm"].domain_type, d["hvm2-dm"].device_model) == ("pv", "none")
@@ -161,7 +163,8 @@ def test_a_domid_reused_is_looked_at_again(lab):
 def test_outside_text_is_never_taken_as_it_came(tmp_path):
     xs = FakeXenStore({4: "/vm/44444444-0000-4000-8000-000000000004"},
                       {"/libxl/4/type": "hvm\x1b[31m", "/libxl/4/dm-version": "qemu_xen; rm -rf /",
-                       "/local/domain/4/image/device-model-pid": "../../etc"})
+                       "/local/domain/4/image/device-model-pid": "../../etc",
+                       "/local/domain/0/backend/pci/4/0/num_devs": "1"})
     guests = XenGuests(xs, FakeXl(pci_lists={"4": "Vdev Device\n04.0 0000:03:00.1 extra\n"}), proc=tmp_path,
                        sysfs=None, boot_time=BOOT)
     guest = guests.read((4, "44444444-0000-4000-8000-000000000004"), {})

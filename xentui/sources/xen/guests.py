@@ -4,9 +4,11 @@ devices (``xl pci-list``).  The tick then only reads the device models' CPU from
 
 libxl writes, when it creates a domain: ``/libxl/<domid>/type`` (pv, pvh, hvm), ``/libxl/<domid>/dm-version``
 (qemu_xen, qemu_xen_traditional), ``/local/domain/<domid>/image/device-model-pid`` (its QEMU in dom0) or
-``.../device-model-domid`` (its stub domain), and ``<vm path>/start_time``.  A domain libxl did not make (Domain-0)
-is asked of ``xl list -l <domid>``.  A process counts for a domain only if it started after the domain did, so a
-QEMU left over from an earlier domain of the same domid is never charged to the new one.
+``.../device-model-domid`` (its stub domain), and ``<vm path>/start_time``.  pciback's
+``/local/domain/0/backend/pci/<domid>/0/num_devs`` (what ``xl pci-list`` reads) says whether to ask xl.  A
+domain libxl did not make (Domain-0) is asked of ``xl list -l <domid>``.  A process counts for a domain only if
+it started after the domain did, so a QEMU left over from an earlier domain of the same domid is never charged
+to the new one.
 """
 
 from __future__ import annotations
@@ -170,7 +172,8 @@ class XenGuests:
             return None, None, False
 
     def _hostdevs(self, domid: int) -> tuple[str, ...]:
-        if domid == 0:
+        """``xl pci-list``'s devices; xl is not run when pciback's xenstore entry, which it reads, says none."""
+        if domid == 0 or not _domid(self._store.read(f"/local/domain/0/backend/pci/{domid}/0/num_devs")):
             return ()
         try:
             return hostdev_list(((a, False) for a in parse_pci_list(self._xl("pci-list", str(domid), timeout=10))),

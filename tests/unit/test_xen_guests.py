@@ -170,3 +170,20 @@ def test_outside_text_is_never_taken_as_it_came(tmp_path):
     guest = guests.read((4, "44444444-0000-4000-8000-000000000004"), {})
     assert guest.facts.domain_type is None and guest.facts.device_model is None and guest.facts.hostdevs == ()
     assert guest.processes == () and not guest.final  # no type known yet: looked at again (a minute at most)
+
+
+def test_dom0s_type_from_its_kernel_without_an_xl_spawn(tmp_path):
+    (tmp_path / "guest_type").write_text("PV\n")
+    calls: list[tuple[str, ...]] = []
+
+    def xl(*args: str, timeout: float = 30.0) -> str:
+        calls.append(args)
+        return FakeXl()(*args, timeout=timeout)
+
+    guests = XenGuests(FakeXenStore({0: "/vm/00000000-0000-0000-0000-000000000000"}, {}), xl, proc=tmp_path,
+                       sysfs=None, boot_time=BOOT, dom0_type=tmp_path / "guest_type")
+    guest = guests.read((0, UUIDS[0]), {})
+    assert (guest.facts.domain_type, guest.facts.device_model, guest.final) == ("pv", "none", True)
+    assert calls == []  # no xl at all
+    (tmp_path / "guest_type").write_text("\x1b[2J")  # not a type: xl list -l 0 is asked (the recorded dom0: pv)
+    assert guests.read((0, UUIDS[0]), {}).facts.domain_type == "pv" and calls == [("list", "-l", "0")]

@@ -6,9 +6,9 @@ libxl writes, when it creates a domain: ``/libxl/<domid>/type`` (pv, pvh, hvm), 
 (qemu_xen, qemu_xen_traditional), ``/local/domain/<domid>/image/device-model-pid`` (its QEMU in dom0) or
 ``.../device-model-domid`` (its stub domain), and ``<vm path>/start_time``.  pciback's
 ``/local/domain/0/backend/pci/<domid>/0/num_devs`` (what ``xl pci-list`` reads) says whether to ask xl.  A
-domain libxl did not make (Domain-0) is asked of ``xl list -l <domid>``.  A process counts for a domain only if
-it started after the domain did, so a QEMU left over from an earlier domain of the same domid is never charged
-to the new one.
+domain libxl did not make is asked of ``xl list -l <domid>`` (Domain-0 of its kernel's
+``/sys/hypervisor/guest_type`` first).  A process counts for a domain only if it started after the domain did, so
+a QEMU left over from an earlier domain of the same domid is never charged to the new one.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ Key = tuple[int, str]  # (domid, uuid): one incarnation
 FACTS_DEADLINE_S = 15.0  # one domain's xenstore reads, /proc look-ups and xl calls
 RETRY_S = 5.0  # a domain whose device model has not started yet is looked at again...
 TRIES = 12  # ...this many times (a minute), then taken as it is
+DOM0_TYPE = Path("/sys/hypervisor/guest_type")  # "PV", "PVH" (Linux 4.13 and later)
 START_SLACK_S = 2.0  # /proc/stat's boot time is whole seconds; libxl's start_time is centiseconds
 
 
@@ -49,8 +50,9 @@ class XenGuests:
     """The facts of every domain seen, read off the tick; :meth:`overhead_ns` per tick from /proc."""
 
     def __init__(self, store: Store, run: Xl, proc: Path = dm_procs.PROC, sysfs: Path | None = SYSFS_PCI,
-                 boot_time: float | None = None) -> None:
+                 boot_time: float | None = None, dom0_type: Path = DOM0_TYPE) -> None:
         self._store, self._xl, self._proc, self._sysfs, self._boot = store, run, proc, sysfs, boot_time
+        self._dom0_type = dom0_type
         self._lock = threading.Lock()
         self._known: dict[Key, XenGuest] = {}
         self._tries: dict[Key, int] = {}
@@ -105,6 +107,8 @@ class XenGuests:
         kind = _word(read(f"/libxl/{domid}/type"))
         version = _word(read(f"/libxl/{domid}/dm-version"))
         stubdom = _domid(read(f"/local/domain/{domid}/image/device-model-domid"))
+        if kind is None and domid == 0:  # dom0's kernel says what it runs as, without an xl spawn
+            kind = _dom0_type(self._dom0_type)
         if kind is None:  # not made by libxl's create (Domain-0, another toolstack): xl's own view
             kind, version, stub = self._xl_list(domid)
             stubdom = stubdom if stubdom is not None else (-1 if stub else None)
@@ -180,6 +184,14 @@ class XenGuests:
                                 self._sysfs)
         except SourceError:
             return ()
+
+
+def _dom0_type(path: Path) -> str | None:
+    try:
+        kind = path.read_text()[:16].strip().lower()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return kind if kind in TYPES else None
 
 
 def _final(guest: XenGuest) -> XenGuest:

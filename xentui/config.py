@@ -51,6 +51,8 @@ class Settings:
     theme: str = "xentui-dark"
     cpu_mode: str = "pcpu"
     keys: tuple[tuple[str, str], ...] = ()  # [keys]: binding id -> keys, e.g. quit = "ctrl+q" (checked by the UI)
+    alert: tuple[dict[str, Any], ...] = ()  # [[alert]] tables, as read (checked by xentui.alerts)
+    alerts: tuple[tuple[str, Any], ...] = ()  # the [alerts] table's items (checked by xentui.alerts)
 
 
 MAX_KEY_ENTRIES = 100  # [keys] entries read; the UI says which ids and keys it cannot use
@@ -65,6 +67,28 @@ def _keys(value: object) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"[keys] {str(key_id)[:40]!r} must be a string of keys, e.g. \"ctrl+q\" or \"x,f9\"")
         pairs.append((str(key_id)[:64], keys.strip()[:200]))
     return tuple(pairs)
+
+
+MAX_ALERT_TABLES = 1000  # [[alert]] tables kept (xentui.alerts reads at most 100 rules and says so)
+
+
+def _alert_tables(name: str, value: object) -> object:
+    if name == "alerts":
+        if not isinstance(value, dict):
+            raise ValueError("alerts must be an [alerts] table, e.g. [alerts] defaults = true")
+        return tuple(value.items())
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise ValueError("alert must be [[alert]] tables of name, when, for, severity, match, exec")
+    return tuple(value[:MAX_ALERT_TABLES])
+
+
+def _alert_toml(settings: Settings) -> str:
+    """The [alerts] and [[alert]] tables as read, so that a save from the UI keeps them."""
+    def table(header: str, items: object) -> str:
+        return f"\n{header}\n" + "".join(f"{_toml_value(str(k))} = {_toml_value(v)}\n" for k, v in items)  # type: ignore[attr-defined]
+
+    return (table("[alerts]", settings.alerts) if settings.alerts else "") + "".join(
+        table("[[alert]]", rule.items()) for rule in settings.alert)
 
 
 def _coerce(name: str, value: object) -> object:
@@ -87,6 +111,8 @@ def _coerce(name: str, value: object) -> object:
         return tuple(i.strip() for i in items if i.strip())
     if name == "keys":
         return _keys(value)
+    if name in ("alert", "alerts"):
+        return _alert_tables(name, value)
     if name == "cpu_mode":
         if value not in CPU_MODES:
             raise ValueError(f"cpu_mode {value!r} must be one of {', '.join(CPU_MODES)}")
@@ -143,9 +169,9 @@ def save(settings: Settings, path: Path | None = None) -> str | None:
     the error line when that is impossible."""
     path = path or config_dir() / "config.toml"
     text = "# xentui settings, rewritten when you change them in the UI\n" + "".join(
-        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items() if k != "keys"
+        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items() if k not in ("keys", "alert", "alerts")
     ) + "".join(f"{'[keys]' if n == 0 else ''}\n{_toml_value(k)} = {_toml_value(v)}" for n, (k, v) in
-                enumerate(settings.keys)) + ("\n" if settings.keys else "")
+                enumerate(settings.keys)) + ("\n" if settings.keys else "") + _alert_toml(settings)
     try:
         safefile.write_atomically(path, text.encode())
     except OSError as err:

@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", metavar="FILE", help="record while watching: the live view's samples to a new "
                    "FILE (mode 0600) for --replay, as 'xentui record -o FILE' does")
     p.add_argument("--force", action="store_true", help="with --record: replace FILE if it exists")
+    p.add_argument("--alerts", action="store_true", help="batch: print only the alerts' transitions (the "
+                   "[[alert]] rules of config.toml), one line each, or one JSON object each with --format json; "
+                   "replays too (-b --alerts --replay FILE: what would have fired)")
+    p.add_argument("--exit-on", choices=("warn", "crit"), help="with --alerts: exit with status 3 when an alert "
+                   "of this severity (crit; warn: any) fires")
     p.add_argument("--demo", action="store_true", help="replay the session bundled with xentui (real lab guests)")
     p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
     return p
@@ -102,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.pcpus and args.format == "csv":
         parser.error("-p adds pCPU figures to batch text or JSON; CSV has one row per domain: use --format text "
                      "or --format json")
+    if args.alerts and not args.batch:
+        parser.error("--alerts prints alert transitions in batch mode: add -b (the live view shows alerts itself)")
+    if args.alerts and args.format == "csv":
+        parser.error("--alerts prints one line or one JSON object per transition: use --format text or json")
+    if args.exit_on and not args.alerts:
+        parser.error("--exit-on ends the alerts' watch mode: give -b --alerts too")
     if args.force and not args.record:
         parser.error("--force replaces the file of --record FILE: give --record too")
     from xentui.cli import view

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from xentui.alerts.watch import Watch
 from xentui.cli.common import unless_signalled
 from xentui.feed import Back, Feed, Lost
 from xentui.model import Snapshot
@@ -33,6 +34,7 @@ class BatchOptions:
     format: str = "text"
     reconnect: bool = False  # a lost connection: wait and go on (else exit 1)
     xentop: XentopOptions = field(default_factory=XentopOptions)
+    watch: Watch | None = None  # --alerts: only the alerts' transitions
 
 
 def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
@@ -86,7 +88,13 @@ async def _print(feed: Feed, opts: BatchOptions, out: TextIO, lost_code: int, fl
             lost = False
         else:
             iteration += 1
-            out.write(render(event, iteration, opts))
+            if opts.watch is not None:
+                text, code = opts.watch.step(event)
+                out.write(text)
+                if code is not None:
+                    return code
+            else:
+                out.write(render(event, iteration, opts))
             if flush_each:
                 out.flush()
             if opts.iterations is not None and iteration >= opts.iterations:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,7 +49,7 @@ def _hosts(args: argparse.Namespace) -> list[HostSpec] | int:
     except FleetFileError as err:
         print(f"xentui: {err}", file=sys.stderr)
         return EXIT_USAGE
-    if len(specs) > 1 and args.batch and args.format == "text":
+    if len(specs) > 1 and args.batch and args.format == "text" and not args.alerts:
         print(f"xentui: the xentop text layout shows one host; for {len(specs)} hosts use --format json or "
               "--format csv", file=sys.stderr)
         return EXIT_USAGE
@@ -147,10 +148,21 @@ def main(args: argparse.Namespace) -> int:
                 pcpus=args.pcpus,
             ),
         )
-        if player is not None:
-            return batch.replay(player, opts)
-        assert source is not None
-        return batch.main(source, opts)
+        if args.alerts:
+            from xentui.alerts.watch import open_watch
+
+            watch = open_watch(settings, problems, args.format, args.exit_on, replay=player is not None)
+            if watch is None:
+                return EXIT_USAGE
+            opts = replace(opts, watch=watch)
+        try:
+            if player is not None:
+                return batch.replay(player, opts)
+            assert source is not None
+            return batch.main(source, opts)
+        finally:
+            if opts.watch is not None:
+                opts.watch.close()
     recorder = None
     if args.record and source is not None:
         from xentui.cli.record import start_recording

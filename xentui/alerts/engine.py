@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from xentui.alerts import figures
 from xentui.alerts.board import Alert, AlertBoard, Value
+from xentui.alerts.expr import Frame
 from xentui.alerts.rules import AlertSettings, Rule, matches
-from xentui.model import Snapshot
+from xentui.model import DomainView, Snapshot
 
 _HOST_KEY = "host:"  # the subject key of a host rule: prefix + the host's name
 _MAX_MATCH_CACHE = 20000
@@ -42,6 +43,7 @@ class AlertEngine:
         self._matched: list[dict[tuple[str, str], bool]] = [{} for _ in self.rules]
         self._last_wall: float | None = None
         self.board = AlertBoard(problems=self.problems)
+        self._by_name = {rule.name: rule for rule in self.rules}
 
     def reset(self) -> None:
         """Forget every clock and alert (a replay moved back in time)."""
@@ -55,84 +57,68 @@ class AlertEngine:
             self.reset()
         self._last_wall = wall
         hosts = figures.hosts(snapshot)
+        frames: dict[bool, tuple[Frame, list[str]]] = {}
         fired: list[Alert] = []
         resolved: list[Alert] = []
-        by_key: dict[str, Any] = {}
         for index, rule in enumerate(self.rules):
-            held = self._held[index]
+            if rule.over_domains not in frames:
+                frames[rule.over_domains] = _frame(snapshot, hosts, rule.over_domains)
+            frame, keys = frames[rule.over_domains]
+            holds = [i for i, t in enumerate(rule.compiled.condition(frame)) if t]
+            if rule.match:
+                holds = [i for i in holds if self._matches(index, rule, frame, i)]
+            held, firing = self._held[index], self._firing[index]
             now = self._held[index] = {}
-            if rule.over_domains:
-                self._domains(index, rule, snapshot, hosts, held, now)
-            else:
-                self._hosts(rule, wall, hosts, held, now)
-            firing = self._firing[index]
-            for key, since in now.items():
-                if key not in firing and wall - since >= rule.for_s:
-                    if not by_key:
-                        by_key = snapshot.by_key()
-                    view, host = _subject(key, by_key, hosts)
-                    alert = _alert(rule, key, view, host, since, wall)
-                    firing[key] = alert
+            for i in holds:
+                key = keys[i]
+                since = now[key] = held.get(key, wall)
+                if wall - since >= rule.for_s and key not in firing:
+                    alert = firing[key] = _alert(rule, key, frame.views[i] if frame.views else None,
+                                                 frame.hosts[i], since, wall)
                     fired.append(alert)
             for key in [k for k in firing if k not in now]:
                 alert = dataclasses.replace(firing.pop(key), resolved_at=wall)
                 resolved.append(alert)
                 self._resolved.appendleft(alert)
-        for alert in fired + resolved:
-            if self.hooks is not None:
-                self.hooks.run(self._rule(alert.rule), alert)
-        every = sorted((a for table in self._firing for a in table.values()), key=lambda a: -a.fired_at)
-        self.board = AlertBoard(firing=tuple(every), resolved=tuple(self._resolved), fired_now=tuple(fired),
+        if self.hooks is not None:
+            for alert in fired + resolved:
+                self.hooks.run(self._by_name[alert.rule], alert)
+        every = self.board.firing
+        if fired or resolved:
+            every = tuple(sorted((a for table in self._firing for a in table.values()), key=lambda a: -a.fired_at))
+        self.board = AlertBoard(firing=every, resolved=tuple(self._resolved), fired_now=tuple(fired),
                                 resolved_now=tuple(resolved), problems=self.problems)
         return self.board
 
-    def _domains(self, index: int, rule: Rule, snapshot: Snapshot, hosts: dict[str, figures.HostFacts],
-                 held: dict[str, float], now: dict[str, float]) -> None:
-        condition = rule.compiled.condition
-        wall = snapshot.wall
-        matched = self._matched[index] if rule.match else None
-        if matched is not None and len(matched) > _MAX_MATCH_CACHE:
-            matched.clear()
-        no_host = figures.HostFacts("", {})
-        for view in snapshot.domains:
-            if matched is not None:
-                sample = view.sample
-                ok = matched.get((sample.host, sample.name))
-                if ok is None:
-                    ok = matched[(sample.host, sample.name)] = matches(rule, sample.name, sample.host)
-                if not ok:
-                    continue
-            if condition(view, hosts.get(view.sample.host, no_host)):
-                key = view.sample.key
-                since = held.get(key, wall)
-                now[key] = since if since <= wall else wall
-
-    @staticmethod
-    def _hosts(rule: Rule, wall: float, hosts: dict[str, figures.HostFacts], held: dict[str, float],
-               now: dict[str, float]) -> None:
-        for host, facts in hosts.items():
-            if rule.match and not matches(rule, facts.name, facts.name):
-                continue
-            if rule.compiled.condition(None, facts):
-                key = _HOST_KEY + host
-                now[key] = held.get(key, wall)
-
-    def _rule(self, name: str) -> Rule:
-        return next(r for r in self.rules if r.name == name)
+    def _matches(self, index: int, rule: Rule, frame: Frame, i: int) -> bool:
+        """The rule's ``match`` for subject ``i``, remembered by (host, name)."""
+        cache = self._matched[index]
+        if frame.views:
+            sample = frame.views[i].sample
+            host, name = sample.host, sample.name
+        else:
+            host = name = frame.hosts[i].name
+        ok = cache.get((host, name))
+        if ok is None:
+            if len(cache) > _MAX_MATCH_CACHE:
+                cache.clear()
+            ok = cache[(host, name)] = matches(rule, name, host)
+        return ok
 
 
-def _subject(key: str, by_key: dict[str, Any], hosts: dict[str, figures.HostFacts]
-             ) -> tuple[Any, figures.HostFacts]:
-    if key.startswith(_HOST_KEY):
-        return None, hosts[key[len(_HOST_KEY):]]
-    view = by_key[key]
-    return view, hosts.get(view.sample.host, figures.HostFacts("", {}))
+def _frame(snapshot: Snapshot, hosts: dict[str, figures.HostFacts], over_domains: bool) -> tuple[Frame, list[str]]:
+    """The subjects of a tick, and their keys: every domain (with its host's facts), or every host."""
+    if not over_domains:
+        return Frame((), list(hosts.values())), [_HOST_KEY + name for name in hosts]
+    views = snapshot.domains
+    no_host = figures.HostFacts("", {})
+    return Frame(views, [hosts.get(v.sample.host, no_host) for v in views]), [v.sample.key for v in views]
 
 
-def _alert(rule: Rule, key: str, view: Any, host: figures.HostFacts, since: float, wall: float) -> Alert:
+def _alert(rule: Rule, key: str, view: DomainView | None, host: figures.HostFacts, since: float, wall: float) -> Alert:
     values: list[tuple[str, Value]] = []
     for name in rule.compiled.figures:
-        value = figures.ALL[name][1](view, host)
+        value = figures.ALL[name][1](host if name in figures.HOST else view)
         values.append((name, round(value, 3) if isinstance(value, float) else value))
     if view is None:
         return Alert(rule=rule.name, severity=rule.severity, host=key[len(_HOST_KEY):], domain_key="",

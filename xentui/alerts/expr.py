@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,9 @@ MAX_CHARS = 500
 MAX_TOKENS = 200
 MAX_DEPTH = 20
 
-Condition = Callable[[Any, Any], bool | None]  # (DomainView or None, HostFacts) -> True, False or None (unknown)
+# A tick's subjects -> per subject True, False or None (unknown): evaluated a column at a time, not a domain at a
+# time (a list comprehension per node: about 0.1 ms per node at 1000 domains).
+Condition = Callable[["Frame"], list[bool | None]]
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
@@ -81,7 +83,7 @@ class _Term:
 
     kind: Kind
     value: Any = None
-    getter: Callable[[Any, Any], Any] | None = None
+    getter: Callable[[Any], Any] | None = None
     text: str = ""
 
 
@@ -184,18 +186,46 @@ class _Parser:
         raise RuleError(f"at column {token.col}: a figure, number or string expected, found {found}")
 
 
+class Frame:
+    """One tick's subjects for a rule: domains (each with its host's facts) or hosts alone; each figure read
+    once a tick into a column shared by every rule."""
+
+    __slots__ = ("_columns", "hosts", "size", "views")
+
+    def __init__(self, views: Sequence[Any], hosts: Sequence[Any]):
+        self.views = views  # DomainView per subject (empty for hosts alone)
+        self.hosts = hosts  # HostFacts per subject
+        self.size = len(hosts)
+        self._columns: dict[str, list[Any]] = {}
+
+    def column(self, name: str) -> list[Any]:
+        column = self._columns.get(name)
+        if column is None:
+            get = ALL[name][1]
+            column = self._columns[name] = [get(h) for h in self.hosts] if name in HOST else [
+                get(v) for v in self.views]
+        return column
+
+
 def _truth(term: _Term) -> Condition:
     if term.getter is None:
         raise RuleError(f"{term.text} alone is no condition; compare a figure, e.g. cpu_pct > 90")
     if term.kind is not Kind.FLAG:
         raise RuleError(f"{term.text} is a {term.kind.value} figure: compare it, e.g. {term.text} "
                         + ("> 90" if term.kind is Kind.NUMBER else '== "running"'))
-    get = term.getter
+    name = term.text
+    return lambda frame: [None if x is None else bool(x) for x in frame.column(name)]
 
-    def truth(v: Any, h: Any) -> bool | None:
-        x = get(v, h)
-        return None if x is None else bool(x)
-    return truth
+
+_FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_AGAINST: dict[str, Callable[[list[Any], Any], list[bool | None]]] = {  # a column against a constant
+    "==": lambda col, c: [None if x is None else x == c for x in col],
+    "!=": lambda col, c: [None if x is None else x != c for x in col],
+    "<": lambda col, c: [None if x is None else x < c for x in col],
+    "<=": lambda col, c: [None if x is None else x <= c for x in col],
+    ">": lambda col, c: [None if x is None else x > c for x in col],
+    ">=": lambda col, c: [None if x is None else x >= c for x in col],
+}
 
 
 def _comparison(left: _Term, op: str, right: _Term) -> Condition:
@@ -204,51 +234,47 @@ def _comparison(left: _Term, op: str, right: _Term) -> Condition:
                         "compared")
     if left.kind is not Kind.NUMBER and op not in ("==", "!="):
         raise RuleError(f"{left.text} {op} {right.text}: {left.kind.value} compares with == or != only")
-    fn = _COMPARE[op]
-    if left.getter is not None and right.getter is None:
-        get, const = left.getter, right.value
+    if left.getter is None and right.getter is None:
+        result = _COMPARE[op](left.value, right.value)
+        return lambda frame: [result] * frame.size
+    if left.getter is None:
+        left, op, right = right, _FLIP[op], left
+    name, against = left.text, _AGAINST[op]
+    if right.getter is None:
+        const = right.value
+        return lambda frame: against(frame.column(name), const)
+    fn, other = _COMPARE[op], right.text
+    return lambda frame: [None if x is None or y is None else fn(x, y)
+                          for x, y in zip(frame.column(name), frame.column(other), strict=True)]
 
-        def figure_const(v: Any, h: Any) -> bool | None:
-            x = get(v, h)
-            return None if x is None else fn(x, const)
-        return figure_const
-    lget = left.getter or (lambda _v, _h, c=left.value: c)
-    rget = right.getter or (lambda _v, _h, c=right.value: c)
 
-    def general(v: Any, h: Any) -> bool | None:
-        x, y = lget(v, h), rget(v, h)
-        return None if x is None or y is None else fn(x, y)
-    return general
+def _and2(a: list[bool | None], b: list[bool | None]) -> list[bool | None]:
+    return [False if x is False or y is False else None if x is None or y is None else True
+            for x, y in zip(a, b, strict=True)]
+
+
+def _or2(a: list[bool | None], b: list[bool | None]) -> list[bool | None]:
+    return [True if x is True or y is True else None if x is None or y is None else False
+            for x, y in zip(a, b, strict=True)]
 
 
 def _all(parts: tuple[Condition, ...]) -> Condition:
-    def conj(v: Any, h: Any) -> bool | None:
-        result: bool | None = True
-        for part in parts:
-            x = part(v, h)
-            if x is False:
-                return False
-            if x is None:
-                result = None
+    def conj(frame: Frame) -> list[bool | None]:
+        result = parts[0](frame)
+        for part in parts[1:]:
+            result = _and2(result, part(frame))
         return result
     return conj
 
 
 def _any(parts: tuple[Condition, ...]) -> Condition:
-    def disj(v: Any, h: Any) -> bool | None:
-        result: bool | None = False
-        for part in parts:
-            x = part(v, h)
-            if x is True:
-                return True
-            if x is None:
-                result = None
+    def disj(frame: Frame) -> list[bool | None]:
+        result = parts[0](frame)
+        for part in parts[1:]:
+            result = _or2(result, part(frame))
         return result
     return disj
 
 
 def _not(part: Condition) -> Condition:
-    def neg(v: Any, h: Any) -> bool | None:
-        x = part(v, h)
-        return None if x is None else not x
-    return neg
+    return lambda frame: [None if x is None else not x for x in part(frame)]

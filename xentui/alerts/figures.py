@@ -1,13 +1,13 @@
 """The figures an alert rule may name: a domain's and its host's, named as in the batch JSON.
 
-Each figure is a getter ``(view, host) -> value`` where ``view`` is a :class:`DomainView` (None for a rule over
-a host alone) and ``host`` the :class:`HostFacts` of the domain's host.  None is unknown: a condition over an
-unknown figure is false, never guessed.
+A domain figure's getter takes a :class:`DomainView`, a host figure's (``host_*``) the :class:`HostFacts` of
+the domain's host.  None is unknown: a condition over an unknown figure does not hold, never guessed.
 """
 
 from __future__ import annotations
 
 import enum
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -21,61 +21,67 @@ class Kind(enum.Enum):
     FLAG = "true/false"
 
 
-Getter = Callable[[Any, "HostFacts"], Any]
+Getter = Callable[[Any], Any]  # a DomainView's figure, or a HostFacts' (None: unknown)
 
 
-def _steal(view: DomainView, stat: Callable[[list[float]], float]) -> float | None:
+def _steal_mean(view: DomainView) -> float | None:
+    total, count = 0.0, 0
+    for rate in view.rates.vcpus:
+        if rate.steal_pct is not None:
+            total += rate.steal_pct
+            count += 1
+    return total / count if count else None
+
+
+def _steal_max(view: DomainView) -> float | None:
     known = [r.steal_pct for r in view.rates.vcpus if r.steal_pct is not None]
-    return stat(known) if known else None
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
+    return max(known) if known else None
 
 
 def _cache(attr: str) -> Getter:
-    return lambda v, _h: None if v.cache is None else getattr(v.cache, attr)
+    return lambda v: None if v.cache is None else getattr(v.cache, attr)
 
 
 def _rate(attr: str) -> Getter:
-    return lambda v, _h: getattr(v.rates, attr)
+    return operator.attrgetter(f"rates.{attr}")
 
 
 def _io(attr: str) -> Getter:
-    return lambda v, _h: getattr(v.sample.io, attr)
+    return operator.attrgetter(f"sample.io.{attr}")
 
 
-def _cpu_s(v: DomainView, _h: object) -> float | None:
+def _cpu_s(v: DomainView) -> float | None:
     return None if v.sample.cpu_ns is None else v.sample.cpu_ns / 1e9
 
 
+_STATE_TEXT = {state: state.value for state in DomainState}  # (Enum.value is a slow property)
 N, T, F = Kind.NUMBER, Kind.TEXT, Kind.FLAG
 # name -> (kind, getter); the batch JSON's names, plus the short ones the UI's columns suggest (cpu_pct, mem_pct...)
 DOMAIN: dict[str, tuple[Kind, Getter]] = {
-    "name": (T, lambda v, _h: v.sample.name),
-    "uuid": (T, lambda v, _h: v.sample.uuid),
-    "id": (N, lambda v, _h: v.sample.domid),
-    "state": (T, lambda v, _h: v.sample.state.value),
-    "state_flags": (T, lambda v, _h: v.sample.state_flags),
-    "stale": (F, lambda v, _h: bool(v.sample.stale)),
+    "name": (T, lambda v: v.sample.name),
+    "uuid": (T, lambda v: v.sample.uuid),
+    "id": (N, lambda v: v.sample.domid),
+    "state": (T, lambda v: _STATE_TEXT[v.sample.state]),
+    "state_flags": (T, lambda v: v.sample.state_flags),
+    "stale": (F, lambda v: bool(v.sample.stale)),
     "cpu_pct": (N, _rate("cpu_pct")),
     "cpu_pct_of_one_pcpu": (N, _rate("cpu_pct")),
     "cpu_pct_of_host": (N, _rate("cpu_host_pct")),
     "overhead_cpu_pct": (N, _rate("overhead_pct")),
     "cpu_s": (N, _cpu_s),
-    "steal_pct": (N, lambda v, _h: _steal(v, _mean)),  # the mean over the vCPUs of their steal %
-    "steal_pct_max": (N, lambda v, _h: _steal(v, max)),  # the worst vCPU's
-    "mem_kib": (N, lambda v, _h: v.sample.mem_kib),
-    "mem_pct": (N, lambda v, _h: v.mem_pct),
-    "mem_pct_of_host": (N, lambda v, _h: v.mem_pct),
-    "maxmem_kib": (N, lambda v, _h: v.sample.maxmem_kib),
-    "maxmem_pct_of_host": (N, lambda v, _h: v.maxmem_pct),
-    "rss_kib": (N, lambda v, _h: v.sample.rss_kib),
-    "vcpus": (N, lambda v, _h: v.sample.vcpus_current),
-    "vcpus_online": (N, lambda v, _h: v.sample.vcpus_current),
-    "vcpus_max": (N, lambda v, _h: v.sample.vcpus_max),
-    "nets": (N, lambda v, _h: len(v.sample.nets)),
-    "vbds": (N, lambda v, _h: len(v.sample.blocks)),
+    "steal_pct": (N, _steal_mean),  # the mean over the vCPUs of their steal %
+    "steal_pct_max": (N, _steal_max),  # the worst vCPU's
+    "mem_kib": (N, lambda v: v.sample.mem_kib),
+    "mem_pct": (N, lambda v: v.mem_pct),
+    "mem_pct_of_host": (N, lambda v: v.mem_pct),
+    "maxmem_kib": (N, lambda v: v.sample.maxmem_kib),
+    "maxmem_pct_of_host": (N, lambda v: v.maxmem_pct),
+    "rss_kib": (N, lambda v: v.sample.rss_kib),
+    "vcpus": (N, lambda v: v.sample.vcpus_current),
+    "vcpus_online": (N, lambda v: v.sample.vcpus_current),
+    "vcpus_max": (N, lambda v: v.sample.vcpus_max),
+    "nets": (N, lambda v: len(v.sample.nets)),
+    "vbds": (N, lambda v: len(v.sample.blocks)),
     "net_rx_bytes": (N, _io("net_rx_bytes")),
     "net_tx_bytes": (N, _io("net_tx_bytes")),
     "net_rx_packets": (N, _io("net_rx_packets")),
@@ -98,7 +104,7 @@ DOMAIN: dict[str, tuple[Kind, Getter]] = {
     "llc_occupancy_pct_of_l3": (N, _cache("occupancy_pct")),
     "mbm_total_bytes_per_s": (N, _cache("mbm_total_bytes_s")),
     "mbm_local_bytes_per_s": (N, _cache("mbm_local_bytes_s")),
-    "ssid": (N, lambda v, _h: v.sample.ssid),
+    "ssid": (N, lambda v: v.sample.ssid),
 }
 
 
@@ -113,7 +119,7 @@ class HostFacts:
 
 
 def _host_getter(name: str) -> Getter:
-    return lambda _v, h: h.figures.get(name)
+    return lambda h: h.figures.get(name)
 
 
 HOST_KINDS: dict[str, Kind] = {
@@ -150,9 +156,11 @@ def _facts(name: str, state: str, sample: HostSample | None, pcpu_pct: tuple[flo
 def hosts(snapshot: Snapshot) -> dict[str, HostFacts]:
     """Each host's facts by the name its domains carry (``DomainView.host``: "" when one host is watched)."""
     running: dict[str, int] = {}
+    shutoff = DomainState.SHUTOFF  # (an enum member's lookup is slow: once, not per domain)
     for view in snapshot.domains:
-        if view.sample.state is not DomainState.SHUTOFF:
-            running[view.host] = running.get(view.host, 0) + 1
+        sample = view.sample
+        if sample.state is not shutoff:
+            running[sample.host] = running.get(sample.host, 0) + 1
     if not snapshot.fleet:
         h = snapshot.host
         return {"": _facts(h.hostname, "up", h, snapshot.pcpu_pct, None, running.get("", 0))}

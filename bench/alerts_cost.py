@@ -11,6 +11,7 @@ flags, host figures, a ``match`` glob, and/or/not; several hold for hundreds of 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -44,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     source = SyntheticSource(count=args.domains, cache=True)
     raws = [source.collect() for _ in range(args.ticks + 1)]
-    snapshots = [build_snapshot(prev, cur, n) for n, (prev, cur) in enumerate(zip(raws, raws[1:], strict=False))]
+    snapshots = [build_snapshot(prev, cur, n) for n, (prev, cur) in enumerate(itertools.pairwise(raws))]
     engine, problems = load(config.Settings(alert=RULES), hooks=False)
     assert not problems, problems
     times, fired = [], 0
@@ -55,7 +56,8 @@ def main() -> None:
         fired += len(board.fired_now)
     steady = times[1:]
     load1 = os.getloadavg()[0]
-    print(f"| {args.domains} domains, {len(RULES)} rules, {args.ticks} ticks | median {statistics.median(steady):.2f} ms"
+    median = statistics.median(steady)
+    print(f"| {args.domains} domains, {len(RULES)} rules, {args.ticks} ticks | median {median:.2f} ms"
           f" | p95 {sorted(steady)[int(0.95 * len(steady))]:.2f} ms | max {max(times):.2f} ms | "
           f"{fired} alerts fired, {len(board.firing)} firing at the end | load {load1:.2f} |")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -197,3 +198,13 @@ def test_host_figures_alone_make_a_host_rule():
     assert compile_expr("host_mem_pct > 95 and host_state == \"up\"").over_domains is False
     assert compile_expr("host_mem_pct > 95 and cpu_pct > 1").over_domains is True
     assert set(HOST) <= set(ALL)
+
+
+def test_the_readme_examples_load_without_a_problem():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## Alerts:", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    table = tomllib.loads(block)
+    engine, problems = load(config.Settings(alert=tuple(table["alert"]), alerts=tuple(table["alerts"].items())),
+                            hooks=False)
+    assert problems == [] and [r.name for r in engine.rules][-3:] == ["busy", "crashed", "starved"]
+    assert engine.rules[-3].exec == ("/usr/local/bin/page-oncall", "--team", "web")

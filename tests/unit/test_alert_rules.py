@@ -21,7 +21,7 @@ def synthetic_frame():
     samples = synthetic_samples(count=3, domains=12, cache=True)
     snap = build_snapshot(samples[-2], samples[-1], 3)
     facts = hosts(snap)
-    return snap, Frame(snap.domains, [facts[v.host] for v in snap.domains])
+    return snap, Frame(snap.domains, facts)
 
 
 def values(when: str) -> dict[str, bool | None]:

@@ -58,24 +58,32 @@ class AlertEngine:
             self.reset()
         self._last_wall = wall
         hosts = figures.hosts(snapshot)
-        frames: dict[bool, tuple[Frame, list[str]]] = {}
+        frames: dict[bool, Frame] = {}
         fired: list[Alert] = []
         resolved: list[Alert] = []
         for index, rule in enumerate(self.rules):
-            if rule.over_domains not in frames:
-                frames[rule.over_domains] = _frame(snapshot, hosts, rule.over_domains)
-            frame, keys = frames[rule.over_domains]
+            frame = frames.get(rule.over_domains)
+            if frame is None:
+                frame = frames[rule.over_domains] = Frame(snapshot.domains, hosts, rule.over_domains)
             holds = [i for i, t in enumerate(rule.compiled.condition(frame)) if t]
             if rule.match:
                 holds = [i for i in holds if self._matches(index, rule, frame, i)]
             held, firing = self._held[index], self._firing[index]
-            now = self._held[index] = {}
-            for i in holds:
-                key = keys[i]
-                since = now[key] = held.get(key, wall)
-                if wall - since >= rule.for_s and key not in firing:
-                    alert = firing[key] = _alert(rule, key, frame.views[i] if frame.views else None,
-                                                 frame.hosts[i], since, wall)
+            if rule.over_domains:
+                views = frame.views
+                keys = [views[i].sample.key for i in holds]
+            else:
+                names = list(hosts)
+                keys = [_HOST_KEY + names[i] for i in holds]
+            now = self._held[index] = {key: held.get(key, wall) for key in keys}
+            for_s = rule.for_s
+            new = [key for key, since in now.items() if wall - since >= for_s and key not in firing]
+            if new:
+                where = dict(zip(keys, holds, strict=True))
+                for key in new:
+                    i = where[key]
+                    alert = firing[key] = _alert(rule, key, frame.views[i] if rule.over_domains else None,
+                                                 frame.hosts[i], now[key], wall)
                     fired.append(alert)
             for key in [k for k in firing if k not in now]:
                 alert = dataclasses.replace(firing.pop(key), resolved_at=wall)
@@ -105,15 +113,6 @@ class AlertEngine:
                 cache.clear()
             ok = cache[(host, name)] = matches(rule, name, host)
         return ok
-
-
-def _frame(snapshot: Snapshot, hosts: dict[str, figures.HostFacts], over_domains: bool) -> tuple[Frame, list[str]]:
-    """The subjects of a tick, and their keys: every domain (with its host's facts), or every host."""
-    if not over_domains:
-        return Frame((), list(hosts.values())), [_HOST_KEY + name for name in hosts]
-    views = snapshot.domains
-    no_host = figures.HostFacts("", {})
-    return Frame(views, [hosts.get(v.sample.host, no_host) for v in views]), [v.sample.key for v in views]
 
 
 def _alert(rule: Rule, key: str, view: DomainView | None, host: figures.HostFacts, since: float, wall: float) -> Alert:

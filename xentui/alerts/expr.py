@@ -17,11 +17,11 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from xentui.alerts.figures import ALL, HOST, Kind
+from xentui.alerts.figures import ALL, HOST, HostFacts, Kind
 
 MAX_CHARS = 500
 MAX_TOKENS = 200
@@ -187,16 +187,25 @@ class _Parser:
 
 
 class Frame:
-    """One tick's subjects for a rule: domains (each with its host's facts) or hosts alone; each figure read
-    once a tick into a column shared by every rule."""
+    """One tick's subjects for the rules: every domain (each with its host's facts), or every host alone; each
+    figure read once a tick into a column that every rule shares."""
 
-    __slots__ = ("_columns", "hosts", "size", "views")
+    __slots__ = ("_columns", "_facts", "_hosts", "size", "views")
 
-    def __init__(self, views: Sequence[Any], hosts: Sequence[Any]):
-        self.views = views  # DomainView per subject (empty for hosts alone)
-        self.hosts = hosts  # HostFacts per subject
-        self.size = len(hosts)
+    def __init__(self, views: Sequence[Any], facts: Mapping[str, HostFacts], over_domains: bool = True):
+        self.views = views if over_domains else ()  # DomainView per subject
+        self._facts = facts  # HostFacts by the name the domains carry (DomainView.host)
+        self._hosts: list[HostFacts] | None = None if over_domains else list(facts.values())
+        self.size = len(self.views) if over_domains else len(facts)
         self._columns: dict[str, list[Any]] = {}
+
+    @property
+    def hosts(self) -> list[HostFacts]:
+        """The HostFacts of each subject."""
+        if self._hosts is None:
+            facts, none = self._facts, HostFacts("", {})
+            self._hosts = [facts.get(v.sample.host, none) for v in self.views]
+        return self._hosts
 
     def column(self, name: str) -> list[Any]:
         column = self._columns.get(name)

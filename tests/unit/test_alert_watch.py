@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -121,3 +123,18 @@ def test_no_rule_and_bad_rules_are_said_in_one_line_each(rules):
     rules.write_text("[alerts]\ndefaults = true\n")
     code, out, err = run_cli(["-b", "--alerts", "--demo"])
     assert code == 0 and out == "" and err == ""  # the demo's guests never crash nor go stale
+
+
+def test_a_fleet_keys_each_domain_by_its_host(rules):
+    rules.write_text('[[alert]]\nname = "crashed"\nwhen = \'state == "crashed"\'\nseverity = "crit"\n')
+    fleet = [sys.executable, "-m", "xentui", "-b", "--alerts", "-c", "synthetic://8", "-c", "synthetic://9", "-d",
+             "0.2", "-i", "15"]  # a process each: a fleet's second batch run in one process prints no frame
+    proc = subprocess.run([*fleet, "--format", "json"], capture_output=True, text=True, timeout=120)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert sorted((e["host"], e["domain"]) for e in events) == [("8", "ci-runner"), ("9", "ci-runner")]
+    assert len({e["domain_key"] for e in events}) == 2
+    proc = subprocess.run(fleet, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert sorted(line.split(" held since")[0].split(" ", 1)[1] for line in proc.stdout.splitlines()) == [
+        "firing crit crashed domain ci-runner on 8", "firing crit crashed domain ci-runner on 9"]

@@ -211,8 +211,14 @@ class Frame:
         column = self._columns.get(name)
         if column is None:
             get = ALL[name][1]
-            column = self._columns[name] = [get(h) for h in self.hosts] if name in HOST else [
-                get(v) for v in self.views]
+            if name not in HOST:
+                column = [get(v) for v in self.views]
+            elif self._hosts is None and len(self._facts) == 1:  # one host: one value for every domain
+                column = [get(next(iter(self._facts.values())))] * self.size
+            else:
+                by_host = {id(h): get(h) for h in self._facts.values()}
+                column = [by_host.get(id(h)) for h in self.hosts]
+            self._columns[name] = column
         return column
 
 

@@ -55,13 +55,14 @@ def _cpu_s(v: DomainView) -> float | None:
 
 
 N, T, F = Kind.NUMBER, Kind.TEXT, Kind.FLAG
+_at = operator.attrgetter  # a figure read straight from the view, at C speed (1000 domains a tick)
 # name -> (kind, getter); the batch JSON's names, plus the short ones the UI's columns suggest (cpu_pct, mem_pct...)
 DOMAIN: dict[str, tuple[Kind, Getter]] = {
-    "name": (T, lambda v: v.sample.name),
-    "uuid": (T, lambda v: v.sample.uuid),
-    "id": (N, lambda v: v.sample.domid),
+    "name": (T, _at("sample.name")),
+    "uuid": (T, _at("sample.uuid")),
+    "id": (N, _at("sample.domid")),
     "state": (T, operator.attrgetter("sample.state._value_")),  # (Enum.value is a slow property)
-    "state_flags": (T, lambda v: v.sample.state_flags),
+    "state_flags": (T, _at("sample.state_flags")),
     "stale": (F, lambda v: bool(v.sample.stale)),
     "cpu_pct": (N, _rate("cpu_pct")),
     "cpu_pct_of_one_pcpu": (N, _rate("cpu_pct")),
@@ -70,15 +71,15 @@ DOMAIN: dict[str, tuple[Kind, Getter]] = {
     "cpu_s": (N, _cpu_s),
     "steal_pct": (N, _steal_mean),  # the mean over the vCPUs of their steal %
     "steal_pct_max": (N, _steal_max),  # the worst vCPU's
-    "mem_kib": (N, lambda v: v.sample.mem_kib),
-    "mem_pct": (N, lambda v: v.mem_pct),
-    "mem_pct_of_host": (N, lambda v: v.mem_pct),
-    "maxmem_kib": (N, lambda v: v.sample.maxmem_kib),
-    "maxmem_pct_of_host": (N, lambda v: v.maxmem_pct),
-    "rss_kib": (N, lambda v: v.sample.rss_kib),
-    "vcpus": (N, lambda v: v.sample.vcpus_current),
-    "vcpus_online": (N, lambda v: v.sample.vcpus_current),
-    "vcpus_max": (N, lambda v: v.sample.vcpus_max),
+    "mem_kib": (N, _at("sample.mem_kib")),
+    "mem_pct": (N, _at("mem_pct")),
+    "mem_pct_of_host": (N, _at("mem_pct")),
+    "maxmem_kib": (N, _at("sample.maxmem_kib")),
+    "maxmem_pct_of_host": (N, _at("maxmem_pct")),
+    "rss_kib": (N, _at("sample.rss_kib")),
+    "vcpus": (N, _at("sample.vcpus_current")),
+    "vcpus_online": (N, _at("sample.vcpus_current")),
+    "vcpus_max": (N, _at("sample.vcpus_max")),
     "nets": (N, lambda v: len(v.sample.nets)),
     "vbds": (N, lambda v: len(v.sample.blocks)),
     "net_rx_bytes": (N, _io("net_rx_bytes")),
@@ -103,7 +104,7 @@ DOMAIN: dict[str, tuple[Kind, Getter]] = {
     "llc_occupancy_pct_of_l3": (N, _cache("occupancy_pct")),
     "mbm_total_bytes_per_s": (N, _cache("mbm_total_bytes_s")),
     "mbm_local_bytes_per_s": (N, _cache("mbm_local_bytes_s")),
-    "ssid": (N, lambda v: v.sample.ssid),
+    "ssid": (N, _at("sample.ssid")),
 }
 
 

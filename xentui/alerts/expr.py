@@ -134,13 +134,13 @@ class _Parser:
         parts = [self.conjunction(depth)]
         while self.word("or"):
             parts.append(self.conjunction(depth))
-        return parts[0] if len(parts) == 1 else _any(tuple(parts))
+        return parts[0] if len(parts) == 1 else _fold(tuple(parts), _or2)
 
     def conjunction(self, depth: int) -> Condition:
         parts = [self.negation(depth)]
         while self.word("and"):
             parts.append(self.negation(depth))
-        return parts[0] if len(parts) == 1 else _all(tuple(parts))
+        return parts[0] if len(parts) == 1 else _fold(tuple(parts), _and2)
 
     def negation(self, depth: int) -> Condition:
         if self.word("not"):
@@ -273,22 +273,14 @@ def _or2(a: list[bool | None], b: list[bool | None]) -> list[bool | None]:
             for x, y in zip(a, b, strict=True)]
 
 
-def _all(parts: tuple[Condition, ...]) -> Condition:
-    def conj(frame: Frame) -> list[bool | None]:
+def _fold(parts: tuple[Condition, ...], join: Callable[[list[bool | None], list[bool | None]], list[bool | None]]
+          ) -> Condition:
+    def folded(frame: Frame) -> list[bool | None]:
         result = parts[0](frame)
         for part in parts[1:]:
-            result = _and2(result, part(frame))
+            result = join(result, part(frame))
         return result
-    return conj
-
-
-def _any(parts: tuple[Condition, ...]) -> Condition:
-    def disj(frame: Frame) -> list[bool | None]:
-        result = parts[0](frame)
-        for part in parts[1:]:
-            result = _or2(result, part(frame))
-        return result
-    return disj
+    return folded
 
 
 def _not(part: Condition) -> Condition:

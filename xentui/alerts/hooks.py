@@ -102,7 +102,11 @@ class HookRunner:
                 except OSError as err:
                     log.write(f"{_stamp()} {what}: cannot run: {visible(str(err))}\n".encode())
                     return
-                end = self._wait(proc)
+                try:
+                    proc.communicate(timeout=self.timeout_s)  # (its output goes to the log, not here)
+                    end = f"exit status {proc.returncode}"
+                except subprocess.TimeoutExpired:
+                    end = self._kill(proc)
                 log.write(f"{_stamp()} {what}: {end}\n".encode())
         except OSError:
             pass  # the log itself cannot be written: nothing to tell it to
@@ -110,11 +114,8 @@ class HookRunner:
             with self._lock:
                 self._running -= 1
 
-    def _wait(self, proc: subprocess.Popen[bytes]) -> str:
-        try:
-            return f"exit status {proc.wait(self.timeout_s)}"
-        except subprocess.TimeoutExpired:
-            pass
+    def _kill(self, proc: subprocess.Popen[bytes]) -> str:
+        """Its process group: SIGTERM, then SIGKILL after a grace."""
         for sig, grace in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(proc.pid, sig)

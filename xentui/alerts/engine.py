@@ -50,6 +50,7 @@ class AlertEngine:
         for table in (*self._held, *self._firing):
             table.clear()
         self._resolved.clear()
+        self._last_wall = None
         self.board = AlertBoard(problems=self.problems)
 
     def evaluate(self, snapshot: Snapshot) -> AlertBoard:

@@ -50,8 +50,10 @@ def first_in_line(dom: libvirt.virDomain) -> None:
     """The guest's spinning vCPU gets a whole pCPU however loaded the 2 cores are: its cgroup's CPU weight at the
     most (with cgroup v1 a VM's group weighs as much as one nice-0 process at the root: at load 6 it got a third
     of a pCPU, and ``cpu_pct > 90`` could never hold), and its QEMU threads at nice -20 where cgroups are not."""
-    with contextlib.suppress(libvirt.libvirtError):
-        dom.setSchedulerParameters({"cpu_shares": 262144})
+    for shares in (262144, 10000):  # cgroup v1's most, v2's
+        with contextlib.suppress(libvirt.libvirtError):
+            dom.setSchedulerParameters({"cpu_shares": shares})
+            break
     pid = lab.qemu_pid(dom.name())
     for tid in os.listdir(f"/proc/{pid}/task"):
         with contextlib.suppress(ProcessLookupError):

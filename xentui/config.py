@@ -51,7 +51,6 @@ class Settings:
     theme: str = "xentui-dark"
     cpu_mode: str = "pcpu"
     keys: tuple[tuple[str, str], ...] = ()  # [keys]: binding id -> keys, e.g. quit = "ctrl+q" (checked by the UI)
-    alert_bell: bool = True  # [alerts] bell: a terminal bell when a crit alert fires (the live view)
 
 
 MAX_KEY_ENTRIES = 100  # [keys] entries read; the UI says which ids and keys it cannot use
@@ -72,7 +71,7 @@ def _coerce(name: str, value: object) -> object:
     """One setting, checked; ValueError says what would be right."""
     if name == "delay":
         return check_delay(value)  # type: ignore[arg-type]
-    if name in ("reverse", "alert_bell"):
+    if name == "reverse":
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
@@ -80,7 +79,7 @@ def _coerce(name: str, value: object) -> object:
             return True
         if text in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{'[alerts] bell' if name == 'alert_bell' else name} {value!r} must be true or false")
+        raise ValueError(f"reverse {value!r} must be true or false")
     if name == "columns":
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -120,21 +119,13 @@ def load(path: Path | None = None, env: Mapping[str, str] | None = None,
     settings = Settings()
     if path.exists():
         try:
-            settings = _apply(settings, _alerts_table(tomllib.loads(path.read_text())), str(path), problems)
+            settings = _apply(settings, tomllib.loads(path.read_text()), str(path), problems)
         except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as err:
             problems.append(f"{path}: unreadable, defaults used ({err})")
     from_env = {f.name: env[f"XENTUI_{f.name.upper()}"] for f in fields(Settings) if f"XENTUI_{f.name.upper()}" in env}
     settings = _apply(settings, from_env, "environment", problems)
     settings = _apply(settings, {k: v for k, v in (cli or {}).items() if v is not None}, "command line", problems)
     return settings, problems
-
-
-def _alerts_table(values: dict[str, Any]) -> dict[str, Any]:
-    """``[alerts] bell = false`` read as the setting ``alert_bell``."""
-    table = values.pop("alerts", None)
-    if isinstance(table, dict) and "bell" in table:
-        values["alert_bell"] = table["bell"]
-    return values
 
 
 def _toml_value(value: object) -> str:
@@ -152,10 +143,9 @@ def save(settings: Settings, path: Path | None = None) -> str | None:
     the error line when that is impossible."""
     path = path or config_dir() / "config.toml"
     text = "# xentui settings, rewritten when you change them in the UI\n" + "".join(
-        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items() if k not in ("keys", "alert_bell")
-    ) + ("" if settings.alert_bell else "\n[alerts]\nbell = false\n") + "".join(
-        f"{'[keys]' if n == 0 else ''}\n{_toml_value(k)} = {_toml_value(v)}" for n, (k, v) in enumerate(settings.keys)
-    ) + ("\n" if settings.keys else "")
+        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items() if k != "keys"
+    ) + "".join(f"{'[keys]' if n == 0 else ''}\n{_toml_value(k)} = {_toml_value(v)}" for n, (k, v) in
+                enumerate(settings.keys)) + ("\n" if settings.keys else "")
     try:
         safefile.write_atomically(path, text.encode())
     except OSError as err:

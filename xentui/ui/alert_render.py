@@ -15,15 +15,16 @@ from rich.cells import set_cell_size
 from textual.content import Content
 
 from xentui.alerts.board import Alert, AlertBoard, Severity, Value, Values
-from xentui.text import Visible, one_line, visible
+from xentui.text import Visible, visible
 from xentui.ui.literal import literal, markup
 
 LEVEL = {Severity.CRIT: "crit", Severity.WARN: "warn"}  # the table's level (theme: $level-crit, $level-warn)
 MARK = "!"  # before a firing row's name: readable without colour (no-color theme)
 RULE_CELLS = 18
 HOST_CELLS = 12
-SUBJECT_CELLS = 20
-VALUES_SHOWN = 6  # figures per alert in a line; the view's detail is the line itself
+SUBJECT_CELLS = 24
+VALUES_SHOWN = 6  # figures per alert in a line
+VALUE_CHARS = 40  # of a text value (a state, a name)
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,8 @@ def clock(wall: float) -> str:
 
 def subject(alert: Alert, fleet: bool) -> str:
     """The alert's subject as shown: its host's name before it in a fleet (host alerts: the host alone)."""
-    name = one_line(alert.subject) or "-"
-    if fleet and alert.host and alert.domain_key:
-        return Visible(f"{one_line(alert.host)}/{name}")
-    return name
+    name = visible(alert.subject) or "-"
+    return Visible(f"{visible(alert.host)}/{name}") if fleet and alert.host and alert.domain_key else name
 
 
 def value_text(value: Value) -> str:
@@ -73,7 +72,7 @@ def value_text(value: Value) -> str:
         return "-" if value is None else str(value).lower()
     if isinstance(value, float):
         return f"{value:.1f}" if math.isfinite(value) else "-"
-    return visible(str(value)) if isinstance(value, str) else str(value)
+    return visible(value[:VALUE_CHARS]) if isinstance(value, str) else str(value)
 
 
 def values_text(values: Values) -> str:
@@ -94,7 +93,7 @@ def header_line(shown: AlertsShown, now: float, fleet: bool) -> Content | None:
                     crit=crit, warn=warn)]
     if board.firing:
         newest = board.firing[0]
-        parts.append(markup("newest: [b]$rule[/] $subject since $since ($held)", rule=one_line(newest.rule),
+        parts.append(markup("newest: [b]$rule[/] $subject since $since ($held)", rule=newest.rule,
                             subject=subject(newest, fleet), since=clock(newest.since),
                             held=duration(now - newest.since)))
     if board.problems:
@@ -110,8 +109,8 @@ def alert_line(alert: Alert, now: float, fleet: bool) -> Content:
     held = (now if firing else alert.resolved_at or now) - alert.since
     sev = LEVEL[alert.severity]
     host = f"{set_cell_size(visible(alert.host) or '-', HOST_CELLS)} " if fleet else ""
-    text = Visible(f"{set_cell_size(one_line(alert.rule), RULE_CELLS)} {host}"
-                   f"{set_cell_size(one_line(alert.subject) or '-', SUBJECT_CELLS)} "
+    text = Visible(f"{set_cell_size(visible(alert.rule), RULE_CELLS)} {host}"
+                   f"{set_cell_size(visible(alert.subject) or '-', SUBJECT_CELLS)} "
                    f"{clock(alert.since)} {duration(held):>8} ")
     state = "firing  " if firing else f"resolved {clock(alert.resolved_at or now)}"
     style = f"$level-{sev}" if firing else "dim"

@@ -89,7 +89,7 @@ class XentuiApp(ReplayKeys, AlertKeys, App[None]):
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
         self.conditional_columns: frozenset[str] = frozenset()  # Cache QoS, PCI: shown when some domain has them
         self.actions = DomainActions(self)
-        self.alerts = AlertsController(self, bell=settings.alert_bell)  # the engine: xentui/alerts/
+        self.alerts = AlertsController(self)  # the engine: xentui/alerts/
         self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own
         self.fleet_columns = False  # HOST and GROUP shown: only for a fleet's snapshot
         self.keymap, problems = keys.check_keymap(settings.keys)

@@ -3,13 +3,13 @@
 The engine (anything with ``evaluate(snapshot) -> AlertBoard``, xentui/alerts/) is called in the poller's thread
 (:meth:`Connection.prepare`) or the replay's worker thread, never on the event loop; the board reaches the loop
 with its snapshot (:meth:`AlertsController.take`).  A replay moved back or forward (a seek, a jump, a step back)
-starts a fresh engine on the ticks before the new position, so its alerts are those that would have fired
-there, and never rings the bell.
+restarts the engine on the ticks before the new position, so its alerts are those that would have fired there,
+and never rings the bell.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from xentui.alerts.board import AlertBoard, Severity
@@ -22,18 +22,20 @@ if TYPE_CHECKING:
 
 
 class Evaluator(Protocol):
+    """An alert engine (xentui.alerts.AlertEngine): deterministic on the snapshots' wall clock."""
+
     def evaluate(self, snapshot: Snapshot) -> AlertBoard: ...
+
+    def reset(self) -> None: ...
 
 
 class AlertsController:
-    """What fires now for ``app``: ``engine`` evaluates each snapshot; ``fresh`` makes a new one (a replay's jump;
-    None: the same engine goes on); ``bell``: a terminal bell on each new crit alert."""
+    """What fires now for ``app``: ``engine`` evaluates each snapshot (None: no alert rules); ``bell``: a terminal
+    bell on each new crit alert."""
 
-    def __init__(self, app: XentuiApp, engine: Evaluator | None = None,
-                 fresh: Callable[[], Evaluator] | None = None, *, bell: bool = True):
+    def __init__(self, app: XentuiApp, engine: Evaluator | None = None, *, bell: bool = True):
         self.app = app
         self.engine = engine
-        self.fresh = fresh
         self.bell = bell
         self.shown = AlertsShown()
 
@@ -52,15 +54,15 @@ class AlertsController:
         return engine.evaluate(snapshot) if engine is not None else None
 
     def evaluate_from(self, before: Iterable[Snapshot], snapshot: Snapshot) -> AlertBoard | None:
-        """In a worker thread, after a jump: a fresh engine given the ticks ``before`` (their transitions are
-        the past's), then ``snapshot``'s board."""
-        if self.fresh is not None:
-            self.engine = self.fresh()
-        if self.engine is None:
+        """In a worker thread, after a replay's jump: the engine started afresh on the ticks ``before`` (their
+        transitions are the past's), then ``snapshot``'s board."""
+        engine = self.engine
+        if engine is None:
             return None
+        engine.reset()
         for shot in before:
-            self.engine.evaluate(shot)
-        return self.engine.evaluate(snapshot)
+            engine.evaluate(shot)
+        return engine.evaluate(snapshot)
 
     def take(self, board: AlertBoard | None, *, ring: bool = True) -> None:
         """On the loop, before its snapshot is set: the board shown from now on; a bell when a crit alert fired

@@ -19,6 +19,11 @@ from xentui.text import Visible, visible
 from xentui.ui.literal import literal, markup
 
 LEVEL = {Severity.CRIT: "crit", Severity.WARN: "warn"}  # the table's level (theme: $level-crit, $level-warn)
+COUNTS = " [b $level-crit]$crit crit[/], [$level-warn]$warn warn[/]"
+HEAD = {Severity.CRIT: "[b reverse $level-crit] ALERTS [/]" + COUNTS,  # labelled in the worst one's colour
+        Severity.WARN: "[b reverse $level-warn] ALERTS [/]" + COUNTS}
+FIRING = {Severity.CRIT: "[b $level-crit]$sev[/] [$level-crit]$state[/] ",
+          Severity.WARN: "[b $level-warn]$sev[/] [$level-warn]$state[/] "}
 MARK = "!"  # before a firing row's name: readable without colour (no-color theme)
 RULE_CELLS = 18
 HOST_CELLS = 12
@@ -88,9 +93,7 @@ def header_line(shown: AlertsShown, now: float, fleet: bool) -> Content | None:
     if not board.firing and not board.problems:
         return None
     crit, warn = board.count(Severity.CRIT), board.count(Severity.WARN)
-    level = "$level-crit" if crit else "$level-warn"
-    parts = [markup(f"[b reverse {level}] ALERTS [/] [b $level-crit]$crit crit[/], [$level-warn]$warn warn[/]",
-                    crit=crit, warn=warn)]
+    parts = [markup(HEAD[Severity.CRIT if crit else Severity.WARN], crit=crit, warn=warn)]
     if board.firing:
         newest = board.firing[0]
         parts.append(markup("newest: [b]$rule[/] $subject since $since ($held)", rule=newest.rule,
@@ -108,13 +111,13 @@ def alert_line(alert: Alert, now: float, fleet: bool) -> Content:
     firing = alert.resolved_at is None
     held = (now if firing else alert.resolved_at or now) - alert.since
     sev = LEVEL[alert.severity]
+    template = FIRING[alert.severity] if firing else "[b dim]$sev[/] [dim]$state[/] "
     host = f"{set_cell_size(visible(alert.host) or '-', HOST_CELLS)} " if fleet else ""
     text = Visible(f"{set_cell_size(visible(alert.rule), RULE_CELLS)} {host}"
                    f"{set_cell_size(visible(alert.subject) or '-', SUBJECT_CELLS)} "
                    f"{clock(alert.since)} {duration(held):>8} ")
     state = "firing  " if firing else f"resolved {clock(alert.resolved_at or now)}"
-    style = f"$level-{sev}" if firing else "dim"
-    return (markup(f"[b {style}]$sev[/] [{style}]$state[/] ", sev=f"{sev.upper():<4}", state=f"{state:<17}")
+    return (markup(template, sev=f"{sev.upper():<4}", state=f"{state:<17}")
             + literal(text) + literal(values_text(alert.values)))
 
 

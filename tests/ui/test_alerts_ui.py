@@ -98,7 +98,7 @@ async def test_the_view_lists_firing_resolved_and_problems_and_enter_selects_the
         await pilot.press("exclamation_mark")
         await until(pilot, lambda: isinstance(app.screen, AlertsScreen), "the alerts view open")
         text = "\n".join(lines(app))
-        assert "2 firing, 1 resolved lately, 1 rules refused" in text
+        assert "2 firing, 1 resolved lately, 1 rule refused" in text
         rows = [line for line in text.splitlines() if "firing" in line or "resolved " in line]
         assert "CRIT" in rows[1] and "cpu-hot" in rows[1] and "build" in rows[1] and "2m 05s" in rows[1]
         assert "cpu_pct=97.2 vcpus=2" in rows[1] or "cpu_pct=97.3 vcpus=2" in rows[1]

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 Identity = tuple[str, str, str, float]  # rule, host, domain key, since: one alert across boards
 
 
+def refused(count: int) -> str:
+    return "" if not count else f", {count} rule{'' if count == 1 else 's'} refused"
+
+
 def identity(alert: Alert) -> Identity:
     return alert.rule, alert.host, alert.domain_key, alert.since
 
@@ -36,7 +40,7 @@ class AlertsScreen(LiveView):
     BINDINGS = [Binding("exclamation_mark", "close", "Back", show=False)]
     TITLE_ID = "alerts-title"
     DEFAULT_CSS = """
-    AlertsScreen #alerts-list { height: 1fr; border: none; padding: 0; text-wrap: nowrap; text-overflow: ellipsis; }
+    AlertsScreen #alerts-list { height: 1fr; border: none; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self) -> None:
@@ -59,7 +63,7 @@ class AlertsScreen(LiveView):
         self.set_title(stack([
             markup("[b]Alerts[/b]: $firing firing, $resolved resolved lately$problems.  Enter: select its domain   "
                    "Esc: back", firing=firing, resolved=resolved,
-                   problems=f", {len(board.problems)} rules refused" if board.problems else ""),
+                   problems=refused(len(board.problems))),
             literal(view_heading(fleet))]))
         options = self.query_one("#alerts-list", OptionList)
         chosen = self._chosen(options.highlighted)

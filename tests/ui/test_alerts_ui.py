@@ -19,7 +19,7 @@ from xentui.alerts.board import AlertBoard, Severity
 from xentui.model import build_snapshot
 from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
-from xentui.ui.views.alerts import AlertsScreen
+from xentui.ui.views.alerts import LISTED, AlertsScreen
 
 SIZE = (140, 40)
 
@@ -222,3 +222,19 @@ async def test_hostile_names_stay_literal_in_the_header_and_the_view(config_path
         await shows_harmlessly(pilot, app, *names, "[red]r[/red]", "[@click=app.quit]", "[/", "[b]crashed\x1b[0m",
                                "rule '[b]x': \x1b[2J", what="the alerts view")
         assert app.is_running
+
+
+@pytest.mark.asyncio
+async def test_the_view_lists_a_bounded_number(config_path):
+    snap = snapshots()[-1]
+    many = tuple(alert_on(named(snap, "build"), f"rule-{n}", Severity.WARN, snap.wall - n, snap.wall)
+                 for n in range(LISTED + 100))
+    async with running_app(size=SIZE, config_path=config_path, snapshot=snap) as (app, pilot):
+        app.alerts.engine = FromTick("nobody", at=10**9)
+        await shown(pilot, app, AlertBoard(firing=many), snap)
+        assert header(app).splitlines()[1].startswith(f" ALERTS  0 crit, {LISTED + 100} warn  newest: rule-0 build")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: isinstance(app.screen, AlertsScreen), "the alerts view open")
+        options = app.screen.query_one("#alerts-list")
+        assert options.option_count == LISTED + 1
+        assert "… 100 more not listed" in str(options.get_option_at_index(LISTED).prompt)

@@ -23,6 +23,7 @@ from xentui.ui.views.base import LiveView
 if TYPE_CHECKING:
     from xentui.ui.app import XentuiApp
 
+LISTED = 500  # alerts listed (a host gone stale can fire one per domain): rebuilt on the loop every tick
 Identity = tuple[str, str, str, float]  # rule, host, domain key, since: one alert across boards
 
 
@@ -67,9 +68,12 @@ class AlertsScreen(LiveView):
             literal(view_heading(fleet))]))
         options = self.query_one("#alerts-list", OptionList)
         chosen = self._chosen(options.highlighted)
-        self.alerts = [*board.firing, *board.resolved]
+        every = len(board.firing) + len(board.resolved)
+        self.alerts = [*board.firing[:LISTED], *board.resolved[:max(0, LISTED - len(board.firing))]]
         options.clear_options()
         options.add_options(Option(alert_line(a, snapshot.wall, fleet), id=str(n)) for n, a in enumerate(self.alerts))
+        if every > len(self.alerts):
+            options.add_option(Option(literal(f"… {every - len(self.alerts)} more not listed"), disabled=True))
         options.add_options(Option(markup("[$level-warn]rule refused:[/] $why", why=one_line(p)), disabled=True)
                             for p in board.problems)
         if not board.firing and not board.resolved:

@@ -105,6 +105,13 @@ async def test_the_view_lists_firing_resolved_and_problems_and_enter_selects_the
         assert "WARN" in rows[2] and "steal" in rows[2] and "1h 02m" in rows[2] and "steal_pct=23.5" in rows[2]
         assert "resolved" in rows[3] and "mem-high" in rows[3] and "10m 00s" in rows[3]  # it held 10 minutes
         assert "rule refused: rule 'bad': for: \"soon\" is not a duration" in text
+        detail = app.screen.query_one("#alerts-detail")
+        assert lines(app, detail)[0].strip().startswith("cpu-hot (crit) on domain build: firing since ")
+        await pilot.press("down", "down")
+        await until(pilot, lambda: "resolved" in lines(app, detail)[0], "the resolved alert's detail")
+        assert lines(app, detail)[0].strip().endswith("resolved 11:01:42, held 10m 00s from 10:51:42")
+        assert lines(app, detail)[1].strip() == "values: mem_pct=96.0"
+        await pilot.press("up", "up")
         await pilot.press("down", "enter")  # the warn on db
         await until(pilot, lambda: app.selected() is not None and app.selected().name == "db", "db selected")
         assert not isinstance(app.screen, AlertsScreen)
@@ -195,7 +202,10 @@ async def test_fleet_subjects_carry_their_host_and_the_view_shows_host(config_pa
         await pilot.press("exclamation_mark")
         await until(pilot, lambda: isinstance(app.screen, AlertsScreen), "the alerts view open")
         text = "\n".join(lines(app))
-        assert "HOST" in text and f"cpu-hot            {views[1].host}" in text
+        heading = next(line for line in text.splitlines() if "SUBJECT" in line).split()
+        row = next(line for line in text.splitlines() if "CRIT" in line).split()
+        assert heading[3:5] == ["HOST", "SUBJECT"] and row[3:5] == [views[1].host, "build"]
+        assert f"cpu-hot (crit) on domain build on host {views[1].host}: firing since" in text
 
 
 @pytest.mark.asyncio
@@ -208,9 +218,9 @@ async def test_hostile_names_stay_literal_in_the_header_and_the_view(config_path
             for r in raws]
     snap = build_snapshot(raws[0], raws[1], 2)
     now = snap.wall
+    rules = ["[red]r[/red]", "\x1b]0;T\x07", "[@click=app.quit]", "a\nb", "[/"]
     alerts = tuple(alert_on(named(snap, n), rule, Severity.CRIT, now - 60, now - 1, ((n, "[b]crashed\x1b[0m"),))
-                   for n, rule in zip(names, ["[red]r[/red]", "\x1b]0;T\x07", "[@click=app.quit]", "a\nb", "[/"],
-                                      strict=True))
+                   for n, rule in zip(names, rules, strict=True))
     board = AlertBoard(firing=alerts, fired_now=alerts, problems=("rule '[b]x': \x1b[2J",))
     async with running_app(source, size=SIZE, config_path=config_path, snapshot=snap) as (app, pilot):
         app.alerts.engine = FromTick("nobody", at=10**9)
@@ -219,8 +229,11 @@ async def test_hostile_names_stay_literal_in_the_header_and_the_view(config_path
                                what="the header's alert line")
         await pilot.press("exclamation_mark")
         await until(pilot, lambda: isinstance(app.screen, AlertsScreen), "the alerts view open")
-        await shows_harmlessly(pilot, app, *names, "[red]r[/red]", "[@click=app.quit]", "[/", "[b]crashed\x1b[0m",
-                               "rule '[b]x': \x1b[2J", what="the alerts view")
+        await shows_harmlessly(pilot, app, "[red]r[/red]", "[/", "rule '[b]x': \x1b[2J", what="the alerts view")
+        for n, (name, rule) in enumerate(zip(names, rules, strict=True)):  # each highlighted: its detail, whole
+            await shows_harmlessly(pilot, app, name, rule, f"{name}=[b]crashed\x1b[0m",
+                                   within=app.screen.query_one("#alerts-detail"), what=f"the detail of alert {n}")
+            await pilot.press("down")
         assert app.is_running
 
 

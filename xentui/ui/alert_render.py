@@ -16,7 +16,7 @@ from textual.content import Content
 
 from xentui.alerts.board import Alert, AlertBoard, Severity, Value, Values
 from xentui.text import Visible, visible
-from xentui.ui.literal import literal, markup
+from xentui.ui.literal import literal, markup, stack
 
 LEVEL = {Severity.CRIT: "crit", Severity.WARN: "warn"}  # the table's level (theme: $level-crit, $level-warn)
 COUNTS = " [b $level-crit]$crit crit[/], [$level-warn]$warn warn[/]"
@@ -25,10 +25,11 @@ HEAD = {Severity.CRIT: "[b reverse $level-crit] ALERTS [/]" + COUNTS,  # labelle
 FIRING = {Severity.CRIT: "[b $level-crit]$sev[/] [$level-crit]$state[/] ",
           Severity.WARN: "[b $level-warn]$sev[/] [$level-warn]$state[/] "}
 MARK = "!"  # before a firing row's name: readable without colour (no-color theme)
-RULE_CELLS = 18
-HOST_CELLS = 12
-SUBJECT_CELLS = 24
+RULE_CELLS = 16
+HOST_CELLS = 10
+SUBJECT_CELLS = 16  # cut in the list; the highlighted alert's detail has it whole
 VALUES_SHOWN = 6  # figures per alert in a line
+VALUES_DETAIL = 40  # in the detail
 VALUE_CHARS = 40  # of a text value (a state, a name)
 
 
@@ -80,10 +81,10 @@ def value_text(value: Value) -> str:
     return visible(value[:VALUE_CHARS]) if isinstance(value, str) else str(value)
 
 
-def values_text(values: Values) -> str:
+def values_text(values: Values, most: int = VALUES_SHOWN) -> str:
     """``cpu_pct=95.2 state=crashed``: the figures that fired it, as the batch JSON names them."""
-    shown = " ".join(f"{visible(str(name))}={value_text(v)}" for name, v in values[:VALUES_SHOWN])
-    return Visible(shown + (f" (+{len(values) - VALUES_SHOWN})" if len(values) > VALUES_SHOWN else ""))
+    shown = " ".join(f"{visible(str(name))}={value_text(v)}" for name, v in values[:most])
+    return Visible(shown + (f" (+{len(values) - most})" if len(values) > most else ""))
 
 
 def header_line(shown: AlertsShown, now: float, fleet: bool) -> Content | None:
@@ -112,16 +113,32 @@ def alert_line(alert: Alert, now: float, fleet: bool) -> Content:
     held = (now if firing else alert.resolved_at or now) - alert.since
     sev = LEVEL[alert.severity]
     template = FIRING[alert.severity] if firing else "[b dim]$sev[/] [dim]$state[/] "
+    state = "firing" if firing else "resolved"
     host = f"{set_cell_size(visible(alert.host) or '-', HOST_CELLS)} " if fleet else ""
     text = Visible(f"{set_cell_size(visible(alert.rule), RULE_CELLS)} {host}"
                    f"{set_cell_size(visible(alert.subject) or '-', SUBJECT_CELLS)} "
                    f"{clock(alert.since)} {duration(held):>8} ")
-    state = "firing  " if firing else f"resolved {clock(alert.resolved_at or now)}"
-    return (markup(template, sev=f"{sev.upper():<4}", state=f"{state:<17}")
+    return (markup(template, sev=f"{sev.upper():<4}", state=f"{state:<8}")
             + literal(text) + literal(values_text(alert.values)))
 
 
 def view_heading(fleet: bool) -> str:
     host = f"{'HOST':<{HOST_CELLS}} " if fleet else ""
-    return (f"SEV  {'STATE':<17} {'RULE':<{RULE_CELLS}} {host}{'SUBJECT':<{SUBJECT_CELLS}} SINCE    {'FOR':>8} "
+    return (f"SEV  {'STATE':<8} {'RULE':<{RULE_CELLS}} {host}{'SUBJECT':<{SUBJECT_CELLS}} SINCE    {'FOR':>8} "
             "VALUES")
+
+
+def alert_detail(alert: Alert, now: float) -> Content:
+    """The highlighted alert whole: what, on which domain or host, since when, how long, every value."""
+    what = "domain" if alert.domain_key else "host"
+    where = markup(" on host $host", host=alert.host) if alert.domain_key and alert.host else literal("")
+    first = markup("[b]$rule[/] ($sev) on $what $subject", rule=alert.rule, sev=LEVEL[alert.severity], what=what,
+                   subject=alert.subject) + where
+    if alert.resolved_at is None:
+        when = literal(f": firing since {clock(alert.since)} ({duration(now - alert.since)}), "
+                       f"fired {clock(alert.fired_at)}")
+    else:
+        when = literal(f": resolved {clock(alert.resolved_at)}, held {duration(alert.resolved_at - alert.since)} "
+                       f"from {clock(alert.since)}")
+    values = values_text(alert.values, VALUES_DETAIL) or "-"
+    return stack([first + when, markup("values: $values", values=values)])

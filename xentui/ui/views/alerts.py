@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, OptionList
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from xentui.alerts.board import Alert
 from xentui.model import Snapshot
 from xentui.text import one_line
-from xentui.ui.alert_render import alert_line, view_heading
+from xentui.ui.alert_render import alert_detail, alert_line, view_heading
 from xentui.ui.literal import literal, markup, stack
 from xentui.ui.views.base import LiveView
 
@@ -42,6 +42,8 @@ class AlertsScreen(LiveView):
     TITLE_ID = "alerts-title"
     DEFAULT_CSS = """
     AlertsScreen #alerts-list { height: 1fr; border: none; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    AlertsScreen #alerts-title { text-wrap: nowrap; text-overflow: ellipsis; }
+    AlertsScreen #alerts-detail { height: auto; max-height: 6; padding: 0 1; background: $panel; }
     """
 
     def __init__(self) -> None:
@@ -51,6 +53,7 @@ class AlertsScreen(LiveView):
     def compose(self) -> ComposeResult:
         yield self.title_bar()
         yield OptionList(id="alerts-list")
+        yield Static(id="alerts-detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -81,6 +84,15 @@ class AlertsScreen(LiveView):
                                                                      ": no rule is configured")), disabled=True))
         ids = [identity(a) for a in self.alerts]
         options.highlighted = ids.index(chosen) if chosen in ids else (0 if self.alerts else None)
+        self.show_detail(options.highlighted)
+
+    def show_detail(self, index: int | None) -> None:
+        alert = self.alerts[index] if index is not None and index < len(self.alerts) else None
+        now = self.xentui.snapshot.wall if self.xentui.snapshot is not None else 0.0
+        self.query_one("#alerts-detail", Static).update(literal("") if alert is None else alert_detail(alert, now))
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.show_detail(event.option_index)
 
     def _chosen(self, index: int | None) -> Identity | None:
         return identity(self.alerts[index]) if index is not None and index < len(self.alerts) else None

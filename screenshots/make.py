@@ -1,6 +1,6 @@
 """Regenerate every screenshot (SVG and PNG) from deterministic data.
 
-    .venv/bin/python screenshots/make.py
+    .venv/bin/python screenshots/make.py [STEM ...]   (only these, e.g. alerts alerts-view)
 
 Needs rsvg-convert (Debian: librsvg2-bin) and a monospace font (fonts-dejavu-core) for the PNGs.
 """
@@ -47,6 +47,11 @@ FLEET_SCENES = [
     ("fleet-hosts", (120, 30), {}, ["f"]),
     ("fleet-host-opened", (120, 40), {}, ["f", "down", "down", "enter"]),
 ]
+# Alerts firing on the synthetic host (a fixed board): the header's alert line and marked rows; the alerts view.
+ALERT_SCENES = [
+    ("alerts", (120, 40), {}, ["down"]),
+    ("alerts-view", (120, 30), {}, ["exclamation_mark"]),
+]
 # The bundled demo (real lab guests), paused on its last tick: the same screen every run.
 DEMO_SCENES = [
     ("demo-replay", (120, 30), {}, ["space", "end"]),
@@ -71,6 +76,10 @@ async def shoot(stem: str, size: tuple[int, int], settings: dict, keys: list[str
         from tests.ui.snapshot_fleet_app import FleetScreenApp
 
         app = FleetScreenApp()
+    elif stem.startswith("alerts"):
+        from tests.ui.snapshot_alerts_app import AlertsScreenApp
+
+        app = AlertsScreenApp(**settings)
     else:
         app = demo_app() if demo else DemoScreenApp(**settings)
     async with app.run_test(size=size) as pilot:
@@ -99,7 +108,9 @@ def main() -> int:
         return 1
     from xentui.recording.reader import demo_path
 
-    scenes = SCENES + FLEET_SCENES + (DEMO_SCENES if demo_path().exists() else [])
+    scenes = SCENES + FLEET_SCENES + ALERT_SCENES + (DEMO_SCENES if demo_path().exists() else [])
+    if sys.argv[1:]:
+        scenes = [scene for scene in scenes if scene[0] in sys.argv[1:]]
     for stem, size, settings, keys in scenes:
         svg = asyncio.run(shoot(stem, size, settings, keys))
         print(f"{svg.name}  {to_png(svg).name}")

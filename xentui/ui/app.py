@@ -33,6 +33,7 @@ from xentui.text import one_line, visible
 from xentui.ui import columns as cols
 from xentui.ui import frame, keys, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
+from xentui.ui.controllers.alerts import AlertKeys, AlertsController
 from xentui.ui.controllers.connection import Connection
 from xentui.ui.controllers.fleet import FleetView
 from xentui.ui.controllers.replay import ReplayController, ReplayKeys
@@ -58,7 +59,7 @@ NOTIFY_MAX = 400  # characters of a notification: outside text (a recording's, a
 FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 
 
-class XentuiApp(ReplayKeys, App[None]):
+class XentuiApp(ReplayKeys, AlertKeys, App[None]):
     TITLE = "xentui"
     CSS_PATH = [Path(__file__).with_name(f"{name}.tcss") for name in ("app", "dialogs", "views")]  # subclasses too
     BINDINGS = keys.APP_BINDINGS  # the keymap (xentui/ui/keys.py); replay keys on in a replay only
@@ -88,6 +89,7 @@ class XentuiApp(ReplayKeys, App[None]):
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
         self.conditional_columns: frozenset[str] = frozenset()  # Cache QoS, PCI: shown when some domain has them
         self.actions = DomainActions(self)
+        self.alerts = AlertsController(self)  # the engine: xentui/alerts/
         self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own
         self.fleet_columns = False  # HOST and GROUP shown: only for a fleet's snapshot
         self.keymap, problems = keys.check_keymap(settings.keys)
@@ -199,7 +201,8 @@ class XentuiApp(ReplayKeys, App[None]):
     def context(self) -> cols.Context:
         return cols.Context(self.view.cpu_mode, self.history, attach_key=keys.key_hint("cache_monitor", self.keymap),
                             cpu_key=keys.key_hint("cpu_mode", self.keymap),  # the keys named, as the keymap has them
-                            hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups())
+                            hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups(),
+                            alerts=self.alerts.shown)
 
     def present(self, snapshot: Snapshot) -> None:
         shown = frame.conditional(snapshot)
@@ -262,13 +265,14 @@ class XentuiApp(ReplayKeys, App[None]):
         return self.replay.player if self.replay is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Replay keys only in a replay, live-only keys never in one (keys.py says which); domain actions never
-        while a dialog is open: keys typed fast after `/` (or pasted) can reach the app before the prompt's
-        input has the focus, and `p` must not pause a VM then."""
+        """Replay keys only in a replay, live-only keys never in one (keys.py says which); domain actions never while
+        a dialog is open: keys typed fast after `/` (or pasted) reach the app before the prompt has the focus."""
         if action in keys.REPLAY_ACTIONS:
             return self.replaying is not None
         if keys.fleet_only(action, parameters):
             return self.fleet.active  # off (and out of the footer and help) for one host
+        if action in keys.ALERTS_ACTIONS:
+            return self.alerts.on  # no alert rule: off (and out of the help)
         if self.replaying is not None and action in keys.LIVE_ONLY_ACTIONS:
             return False  # a recording cannot be acted on, and its pace is the recording's
         return not (action in keys.GUARDED_ACTIONS and isinstance(self.screen, ModalScreen))

@@ -14,6 +14,7 @@ from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView, Snapshot
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
+from xentui.ui.alert_render import AlertsShown
 from xentui.ui.job_text import job_cell
 from xentui.units import human_bytes, human_kib, number
 
@@ -45,6 +46,7 @@ class Context:
     cpu_key: str = "t"
     hosts_key: str = "f"
     groups: Mapping[str, str] = field(default_factory=dict)  # a fleet: host -> its group (GROUP column, filter)
+    alerts: AlertsShown = field(default_factory=AlertsShown)  # what fires: the header's line, the rows' marks
 
     def group(self, v: DomainView) -> str:
         return self.groups.get(v.host, "")
@@ -172,7 +174,7 @@ def _col(key, header, width, priority, pair, **kw) -> Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "NAME", 16, 0, lambda v, _c: v.name.lower(), lambda v, _c: visible(v.name), numeric=False,
-           help="domain name, in full"),
+           level=lambda v, c: c.alerts.levels.get(v.key), help="domain name, in full"),
     Column("state", "STATE", 6, 1, lambda v, _c: STATE_ORDER[v.sample.state], _state_text,
            numeric=False, level=_state_level, help="xentop's flags: dying shutdown blocked crashed paused running"),
     Column("cpu_pct", "CPU(%)", 7, 0, _cpu, lambda v, c: number(_cpu(v, c)), level=_cpu_level,

@@ -33,13 +33,16 @@ class Key:
     live_only: bool = False  # off in a replay: a recording cannot be acted on, its pace is its own
     replay_only: bool = False  # on in a replay only
     fleet_only: bool = False  # on only when a fleet is watched
+    alerts_only: bool = False  # on only when alert rules are configured (live, replay or fleet)
     domain: tuple[Action, ...] = ()  # the domain actions it requests (the action menu's keys)
     help_after: str = ""  # the help lists it after this id's row (elsewhere than the footer has it)
 
     @property
     def modes(self) -> frozenset[str]:
-        """Where it is on: "live", "replay", "fleet" (a fleet watched live); two ids may share a key only if never
-        on together."""
+        """Where it is on: "live", "replay", "fleet" (a fleet watched live), "alerts" (any of them, with alert rules);
+        two ids may share a key only if never on together (:func:`together`)."""
+        if self.alerts_only:
+            return frozenset(("alerts",))
         if self.fleet_only:
             return frozenset(("fleet",))
         return frozenset(("live", "fleet") if self.live_only else ("replay",) if self.replay_only
@@ -123,6 +126,9 @@ APP_KEYS: tuple[Key, ...] = (
          help="charts of the selected domain: CPU % per vCPU, memory, network, disk (history)"),
     _key("H", "host_charts", id="host_charts",
          help="charts of the host: CPU busy, memory used, all domains' network and disk"),
+    _key("exclamation_mark", "alerts", id="alerts", help_after="host_charts", alerts_only=True,
+         help="alerts: firing and resolved, since when, the values that fired them; Enter selects the domain "
+              "(on when alert rules are configured)"),
     _key("r,R", "header", id="header", help="show / hide the table header"),
     _key("c,f2", "choose_columns", "Columns", key_display="c", id="columns", help="choose columns"),
     _key("ctrl+l", "repaint", id="repaint", help="repaint"),
@@ -177,6 +183,7 @@ GUARDED_ACTIONS = frozenset(k.action for k in KEYMAP if k.guarded)
 LIVE_ONLY_ACTIONS = frozenset(k.action for k in KEYMAP if k.live_only)
 REPLAY_ACTIONS = frozenset(k.action for k in KEYMAP if k.replay_only)
 FLEET_ACTIONS = frozenset(k.action for k in KEYMAP if k.fleet_only and not k.domain)
+ALERTS_ACTIONS = frozenset(k.action for k in KEYMAP if k.alerts_only)
 FLEET_DOMAIN_ACTIONS = frozenset(a.value for k in KEYMAP if k.fleet_only for a in k.domain)  # migrate
 DOMAIN_KEY: dict[Action, str] = {a: k.id for k in KEYMAP for a in k.domain}  # action -> binding id
 
@@ -266,13 +273,18 @@ def _normal(key: str) -> str:
     return "+".join([*sorted(set(modifiers)), name])
 
 
+def together(a: Key, b: Key) -> bool:
+    """Whether two keys can be on at the same time (an "alerts" key is, with rules, in every mode)."""
+    return bool(a.modes & b.modes) or "alerts" in a.modes | b.modes
+
+
 def _clash(key_id: str, keymap: Mapping[str, str]) -> tuple[str, str] | None:
     """(key, other id) when a key of ``key_id`` in ``keymap`` is another id's that can be on at the same time
     (a key the table itself gives both, like Home, is no clash)."""
     me = BY_ID[key_id]
     for key in keys_of(key_id, keymap):
         for other in KEYMAP:
-            if (other.id != key_id and other.modes & me.modes and key in keys_of(other.id, keymap)
+            if (other.id != key_id and together(other, me) and key in keys_of(other.id, keymap)
                     and not (key in keys_of(key_id) and key in keys_of(other.id))):
                 return key, other.id
     return None

@@ -22,6 +22,7 @@ from xentui.ui.widgets.host_header import live_mode_line
 if TYPE_CHECKING:
     from textual.content import Content
 
+    from xentui.alerts.board import AlertBoard
     from xentui.model import Snapshot
     from xentui.recording.writer import Recorder
     from xentui.ui.app import XentuiApp
@@ -51,17 +52,19 @@ class Connection:
                 app.notify(f"connection back after {event.after_s:.0f} s")
                 app.lost = None
             else:
-                await self.poller.call(functools.partial(self.prepare, event))
+                app.alerts.take(await self.poller.call(functools.partial(self.prepare, event)))
                 app.snapshot = event
 
-    def prepare(self, snapshot: Snapshot) -> None:
+    def prepare(self, snapshot: Snapshot) -> AlertBoard | None:
         """In the poller's thread, before ``snapshot`` is shown: the history takes it, and what its frame will ask
         for (the rows in the view's order, the NAME width, the fleet's figures) is computed, so that the event
-        loop only diffs and paints the lines on screen (the loop computes what was not prepared, as before)."""
+        loop only diffs and paints the lines on screen (the loop computes what was not prepared, as before).
+        Returns the alerts' board of ``snapshot`` (None: no alert rules)."""
         app = self.app
         app.history.add(snapshot)  # the loop's add of the same tick is then a no-op (History skips a seen seq)
         if not app.paused and app.fleet.focus is None:
             frame.prepare(snapshot, app.view, replace(app.context, groups=frame.groups_of(snapshot)))
+        return app.alerts.evaluate(snapshot)
 
     async def subscribe(self) -> None:
         """libvirt lifecycle events make state changes show at once; without them, polling alone."""

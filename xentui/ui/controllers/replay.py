@@ -74,7 +74,8 @@ class ReplayController:
                 continue
             if not isinstance(event, Snapshot):
                 continue
-            if last is None or event.seq not in (last, last + 1):  # the same tick again needs nothing
+            jumped = last is None or event.seq not in (last, last + 1)  # the same tick again needs nothing
+            if jumped:
                 try:
                     shots = await asyncio.to_thread(self._before, event.seq - 1)
                 except SourceError as err:  # a damaged tick among those before: said, and paused there
@@ -84,6 +85,10 @@ class ReplayController:
                 app.history.clear()
                 for shot in shots:
                     app.history.add(shot)
+                # The alerts as they would have been: a fresh engine on the ticks before; no bell for them.
+                app.alerts.take(await asyncio.to_thread(app.alerts.evaluate_from, shots, event), ring=last is None)
+            elif event.seq != last and app.alerts.engine is not None:
+                app.alerts.take(await asyncio.to_thread(app.alerts.evaluate, event))
             last = event.seq
             with contextlib.suppress(NoMatches):  # the app closed between two ticks
                 app.snapshot = event

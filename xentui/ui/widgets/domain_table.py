@@ -21,6 +21,7 @@ from textual.strip import Strip
 
 from xentui.model import DomainView
 from xentui.ui import keys
+from xentui.ui.alert_render import MARK as ALERT_MARK  # NAME's level is a firing alert's (columns.py)
 from xentui.ui.columns import BY_KEY, Context, fit
 from xentui.ui.frame import Rows
 
@@ -99,6 +100,13 @@ class DomainTable(ScrollView, can_focus=True):
 
     def cursor_domain(self) -> str | None:
         return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
+
+    def select(self, row_key: str) -> bool:
+        """The cursor put on ``row_key``'s row (False: not in the table)."""
+        if row_key not in self.views:
+            return False
+        self._move_to(self.order.index(row_key))
+        return True
 
     def toggle_tag(self) -> None:
         """Tag or untag the cursor's domain, then move down (as htop's Space)."""
@@ -239,7 +247,8 @@ class DomainTable(ScrollView, can_focus=True):
         return style
 
     def _line(self, texts: list[tuple[str, Style | None]], base: Style, mark: str = " ") -> Strip:
-        """One row; ``mark`` replaces the first column's left padding (``*``: tagged, readable without colour)."""
+        """One row; ``mark`` replaces the first column's left padding (``*``: tagged, ``!``: an alert fires; both
+        readable without colour)."""
         segments = []
         for n, (key, (text, style)) in enumerate(zip(self.shown, texts, strict=True)):
             width = self.widths[key]
@@ -276,7 +285,7 @@ class DomainTable(ScrollView, can_focus=True):
             if tagged:
                 row_base += self._style("tagged")
             strip = self._line([(t, self._style(level) if level and not selected else None) for t, level in cells],
-                               row_base, "*" if tagged else " ")
+                               row_base, "*" if tagged else ALERT_MARK if cells and cells[0][1] else " ")
             cached = self._strips[row_key] = (cells, selected, tagged, strip)
         return cached[3].crop(x, x + width).extend_cell_length(width, base)
 

@@ -11,6 +11,7 @@ from textual.widget import Widget
 
 from xentui.model import DomainState, DomainView, Snapshot
 from xentui.text import one_line
+from xentui.ui.alert_render import header_line
 from xentui.ui.cache_render import host_cache_line
 from xentui.ui.columns import Context, cpu_bar
 from xentui.ui.fleet import state_counts
@@ -85,12 +86,22 @@ class HostHeader(Widget):
 
     def show(self, snapshot: Snapshot, *, ctx: Context, mode_line: Content, width: int,
              alert: str | None = None) -> None:
-        """``alert``: the source stopped answering; said on the second line, the data kept (stale)."""
+        """``alert``: the source stopped answering; said on the second line, the data kept (stale).  Alerts that
+        fire (``ctx.alerts``) are said on the line after."""
         if snapshot.fleet:
             from xentui.ui.widgets.fleet_header import fleet_lines
 
-            self.show_lines(fleet_lines(snapshot, mode_line=mode_line, alert=alert, hosts_key=ctx.hosts_key))
-            return
+            lines = fleet_lines(snapshot, mode_line=mode_line, alert=alert, hosts_key=ctx.hosts_key)
+        else:
+            lines = self.host_lines(snapshot, ctx=ctx, mode_line=mode_line, width=width, alert=alert)
+        if (alerts := header_line(ctx.alerts, snapshot.wall, snapshot.fleet)) is not None:
+            lines.insert(2 if alert else 1, alerts)
+        self.show_lines(lines)
+
+    @staticmethod
+    def host_lines(snapshot: Snapshot, *, ctx: Context, mode_line: Content, width: int,
+                   alert: str | None) -> list[Content]:
+        """The lines of one host's header."""
         h = snapshot.host
         clock = time.strftime("%H:%M:%S", time.localtime(snapshot.wall))
         up = f"  up {uptime(snapshot.wall - h.boot_time)}" if h.boot_time else ""
@@ -114,7 +125,7 @@ class HostHeader(Widget):
         if cache:
             lines.append(literal(cache))
         lines.extend(markup("[$level-crit]$err[/]", err=one_line(err)) for err in snapshot.errors)
-        self.show_lines(lines)
+        return lines
 
     def show_lines(self, lines: list[Content]) -> None:
         """Repaint only the lines that changed (the whole widget when their number changes)."""

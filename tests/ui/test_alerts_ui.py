@@ -15,6 +15,7 @@ from tests.ui.harness import collected, messages, running_app, snapshots
 from tests.ui.screen_read import lines, shows_harmlessly
 from tests.ui.test_keys import every_binding_fires, help_matches_active_bindings
 from tests.ui.waiting import until
+from xentui import config
 from xentui.alerts.board import AlertBoard, Severity
 from xentui.model import build_snapshot
 from xentui.recording.player import ReplayPlayer
@@ -251,3 +252,36 @@ async def test_the_view_lists_a_bounded_number(config_path):
         options = app.screen.query_one("#alerts-list")
         assert options.option_count == LISTED + 1
         assert "… 100 more not listed" in str(options.get_option_at_index(LISTED).prompt)
+
+
+RULES = ({"name": "busy", "when": "cpu_pct > 200", "for": "0s", "severity": "crit", "exec": "/bin/true"},
+         {"name": "bad", "when": "cpu_pct >", "for": "1s", "severity": "warn"})
+
+
+@pytest.mark.asyncio
+async def test_the_configured_rules_fire_in_the_live_view(config_path):
+    """[[alert]] tables reach the live view: the engine (xentui.alerts) runs on each tick, a refused rule is
+    told at start and counted in the header; no rules: no engine."""
+    settings = config.Settings(alert=RULES, alerts=(("bell", False),))
+    async with running_app(SyntheticSource(count=6), size=SIZE, config_path=config_path, poll=True, prime=0.0,
+                           settings=settings) as (app, pilot):
+        rung: list[int] = []
+        app.bell = lambda: rung.append(1)
+        await until(pilot, lambda: "newest: busy build" in header(app), "the rule fired")
+        assert "1 rule problem" in header(app) and rung == []  # bell = false
+        assert any("alert 'bad':" in m for m in messages(app))
+        assert app.alerts.engine is not None and app.alerts.engine.hooks is not None  # exec: live only
+        assert row_of(app, "build").text.startswith("!build")
+    async with running_app(size=SIZE, config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
+        assert app.alerts.engine is None and not app.alerts.on
+
+
+@pytest.mark.asyncio
+async def test_a_replay_evaluates_the_rules_without_hooks(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    source = SyntheticSource(count=4)
+    player = ReplayPlayer.open(write(tmp_path / "r.xtrec.gz", [source.collect() for _ in range(5)], source.uri))
+    async with running_app(player.source, player=player, size=SIZE, poll=True,
+                           settings=config.Settings(alert=RULES[:1])) as (app, pilot):
+        await until(pilot, lambda: "newest: busy build" in header(app), "the rule fired in the replay")
+        assert app.alerts.engine is not None and app.alerts.engine.hooks is None

@@ -33,7 +33,7 @@ from xentui.text import one_line, visible
 from xentui.ui import columns as cols
 from xentui.ui import frame, keys, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
-from xentui.ui.controllers.alerts import AlertKeys, AlertsController
+from xentui.ui.controllers.alerts import AlertKeys, alerts_of
 from xentui.ui.controllers.connection import Connection
 from xentui.ui.controllers.fleet import FleetView
 from xentui.ui.controllers.replay import ReplayController, ReplayKeys
@@ -89,7 +89,7 @@ class XentuiApp(ReplayKeys, AlertKeys, App[None]):
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
         self.conditional_columns: frozenset[str] = frozenset()  # Cache QoS, PCI: shown when some domain has them
         self.actions = DomainActions(self)
-        self.alerts = AlertsController(self)  # the engine: xentui/alerts/
+        self.alerts = alerts_of(self, settings, replay=player is not None)  # the rules' engine (xentui/alerts/)
         self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own
         self.fleet_columns = False  # HOST and GROUP shown: only for a fleet's snapshot
         self.keymap, problems = keys.check_keymap(settings.keys)

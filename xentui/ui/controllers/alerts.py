@@ -17,6 +17,7 @@ from xentui.ui import keys
 from xentui.ui.alert_render import AlertsShown, marks
 
 if TYPE_CHECKING:
+    from xentui import config
     from xentui.model import Snapshot
     from xentui.ui.app import XentuiApp
 
@@ -72,6 +73,18 @@ class AlertsController:
         self.shown = AlertsShown(board, marks(board), keys.key_hint("alerts", self.app.keymap))
         if ring and self.bell and any(a.severity is Severity.CRIT for a in board.fired_now):
             self.app.bell()
+
+
+def alerts_of(app: XentuiApp, settings: config.Settings, *, replay: bool) -> AlertsController:
+    """The controller of the settings' alert rules (``[[alert]]``, ``[alerts]``): no engine when there is none;
+    no hooks in a replay.  A refused rule is told at start (the header and the view keep saying it)."""
+    if not settings.alert and not settings.alerts:
+        return AlertsController(app)  # the alert modules are not even loaded (start-up time)
+    from xentui.alerts import load
+
+    engine, problems = load(settings, hooks=not replay)
+    app.problems += problems
+    return AlertsController(app, engine if engine.rules or problems else None, bell=engine.settings.bell)
 
 
 class AlertKeys:

@@ -1,0 +1,133 @@
+"""A real job started by another tool: `virsh save` of a 128 MiB lab guest that keeps writing its RAM, into a
+FIFO this test reads slowly (libvirt sets no bandwidth limit on a save: `migrate-setspeed` is not applied to
+it), so the save runs for tens of seconds.  xentui (the source's tick, and `xentui -b --format json`) shows it
+in STATE and the detail line, with the figures `virsh domjobinfo` gives within the same second; when the job
+ends (`virsh domjobabort`: the guest runs on) it clears at the next tick; the guest is then destroyed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import libvirt_qemu
+
+from tests.factories import wait_for
+from tests.integration.conftest import URI, sample_of
+from xentui.model import DomainSample
+from xentui.ui.job_text import job_cell, job_line
+
+READ_BYTES_S = 4 << 20  # the FIFO is drained this fast: 100 MiB of guest RAM take ~25 s
+ROUNDING = 0.0005 * (1 << 20)  # virsh prints MiB to 3 decimals
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def virsh(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def domjobinfo(name: str) -> dict[str, str]:
+    """`virsh domjobinfo`'s lines as {label: value with its unit}."""
+    out = virsh("domjobinfo", name).stdout
+    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
+
+
+def size(text: str) -> float:
+    """virsh's '21.990 MiB' in bytes (to its rounding: half of 0.001 of the unit)."""
+    number, unit = text.split()
+    return float(number) * UNITS[unit]
+
+
+def ms(text: str) -> int:
+    return int(text.split()[0])
+
+
+def drain_slowly(fifo: Path, stop: threading.Event) -> threading.Thread:
+    """Read ``fifo`` at READ_BYTES_S (faster once ``stop`` is set) until its writer closes it."""
+
+    def run() -> None:
+        with open(fifo, "rb") as f:
+            while f.read(READ_BYTES_S // 10):
+                if not stop.is_set():
+                    time.sleep(0.1)
+
+    thread = threading.Thread(target=run, daemon=True, name="fifo-reader")
+    thread.start()
+    return thread
+
+
+def passes(dom) -> int:
+    """How many times the dirty guest has written all its pages (its EBX), from QEMU's monitor."""
+    regs = libvirt_qemu.qemuMonitorCommand(dom, "info registers", libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
+    found = re.search(r"\bEBX=([0-9a-f]+)", regs)
+    return int(found.group(1), 16) if found else 0
+
+
+def test_a_save_another_tool_started_shows_with_domjobinfos_figures_and_clears(guests, source, tmp_path):
+    dom = guests.start("dirty", memory_mib=128)
+    name = dom.name()
+    wait_for(lambda: passes(dom) >= 2, "the guest writing its RAM (two passes)", timeout=60)
+    assert sample_of(source, name)[0].job is None  # idle: no job
+    fifo = tmp_path / "save.fifo"
+    os.mkfifo(fifo)
+    fast = threading.Event()
+    reader = drain_slowly(fifo, fast)
+    save = subprocess.Popen(["virsh", "-c", URI, "save", name, str(fifo)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        # The first tick that sees the job (the domain is paused for the save: read at once, no sweep needed).
+        seen: list[DomainSample] = []
+        wait_for(lambda: (s := sample_of(source, name)[0]).job is not None and s.job.data_processed
+                 and seen.append(s) is None, "xentui to show the save", timeout=30)
+        first = seen[0]
+        assert first.job is not None and first.job.operation == "save"
+        # xentui's figures against virsh domjobinfo's, read right after, over several ticks of the running save.
+        compared = 0
+        deadline = time.monotonic() + 60
+        while compared < 3 and time.monotonic() < deadline:
+            sample = sample_of(source, name)[0]
+            virsh_job = domjobinfo(name)
+            job = sample.job
+            assert job is not None and virsh_job.get("Operation") == "Save", (job, virsh_job)
+            if "Data remaining" not in virsh_job or virsh_job.get("Job type") == "Completed":
+                break  # its data all sent: only the file's end is being written
+            later_ms = ms(virsh_job["Time elapsed"]) - (job.elapsed_ms or 0)
+            assert 0 <= later_ms < 1000, (job, virsh_job)  # the same second
+            bandwidth = size(virsh_job["Memory bandwidth"].removesuffix("/s"))
+            moved = bandwidth * later_ms / 1000 + 2 * (READ_BYTES_S // 10) + ROUNDING  # written meanwhile
+            assert job.data_total is not None and abs(job.data_total - size(virsh_job["Data total"])) <= ROUNDING
+            assert job.data_processed is not None and job.data_remaining is not None
+            assert 0 <= size(virsh_job["Data processed"]) - job.data_processed + ROUNDING <= moved, (job, virsh_job)
+            assert 0 <= job.data_remaining - size(virsh_job["Data remaining"]) + ROUNDING <= moved, (job, virsh_job)
+            assert job.iteration == int(virsh_job["Iteration"]), (job, virsh_job)
+            assert job.downtime_ms == ms(virsh_job["Expected downtime"]), (job, virsh_job)
+            assert job.dirty_rate_bytes_s == int(virsh_job["Dirty rate"].split()[0]) * int(
+                virsh_job["Page size"].split()[0]), (job, virsh_job)
+            cell, line = job_cell(job), job_line(job)
+            assert re.fullmatch(r"sav[ \d]\d%", cell), cell  # STATE: e.g. sav45%
+            assert line.startswith(f"save, {job.percent:.0f}% done, ") and f"iteration {job.iteration}" in line
+            compared += 1
+            time.sleep(1)
+        assert compared >= 2, f"the save ended after {compared} comparisons: drain the FIFO more slowly"
+        # Batch mode (no events: the state, or the sweep, finds it) carries the job in JSON.
+        batch = subprocess.run([sys.executable, "-m", "xentui", "-c", URI, "-b", "--format", "json", "-i", "1"],
+                               capture_output=True, text=True, timeout=60, check=True)
+        (record,) = [d for d in json.loads(batch.stdout)["domains"] if d["name"] == name]
+        assert record["job"]["operation"] == "save" and record["job"]["data_total_bytes"] == first.job.data_total
+        # The job ends (aborted: the guest runs on); it clears at the next tick.
+        assert virsh("domjobabort", name).returncode == 0
+        fast.set()
+        assert save.wait(timeout=60) != 0, save.stdout.read() if save.stdout else ""
+        after = sample_of(source, name)[0]
+        assert after.job is None and after.active, after
+    finally:
+        fast.set()
+        if save.poll() is None:
+            virsh("domjobabort", name)
+            save.wait(timeout=60)
+        reader.join(timeout=10)

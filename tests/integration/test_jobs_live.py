@@ -37,6 +37,12 @@ def domjobinfo(name: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
 
 
+def at(info: dict[str, str], label: str) -> str:
+    """One line's value, or a failure that shows all of them."""
+    assert label in info, f"no {label!r} in virsh domjobinfo: {info}"
+    return info[label]
+
+
 def size(text: str) -> float:
     """virsh's '21.990 MiB' in bytes (to its rounding: half of 0.001 of the unit)."""
     number, unit = text.split()
@@ -96,18 +102,18 @@ def test_a_save_another_tool_started_shows_with_domjobinfos_figures_and_clears(g
             assert job is not None and virsh_job.get("Operation") == "Save", (job, virsh_job)
             if "Data remaining" not in virsh_job or virsh_job.get("Job type") == "Completed":
                 break  # its data all sent: only the file's end is being written
-            later_ms = ms(virsh_job["Time elapsed"]) - (job.elapsed_ms or 0)
+            later_ms = ms(at(virsh_job, "Time elapsed")) - (job.elapsed_ms or 0)
             assert 0 <= later_ms < 1000, (job, virsh_job)  # the same second
-            bandwidth = size(virsh_job["Memory bandwidth"].removesuffix("/s"))
-            moved = bandwidth * later_ms / 1000 + 2 * (READ_BYTES_S // 10) + ROUNDING  # written meanwhile
-            assert job.data_total is not None and abs(job.data_total - size(virsh_job["Data total"])) <= ROUNDING
+            # What QEMU may have written meanwhile: the FIFO's drain rate (twice, for bursts), plus a read's size.
+            moved = 2 * READ_BYTES_S * later_ms / 1000 + READ_BYTES_S // 10 + ROUNDING
+            assert job.data_total is not None and abs(job.data_total - size(at(virsh_job, "Data total"))) <= ROUNDING
             assert job.data_processed is not None and job.data_remaining is not None
-            assert 0 <= size(virsh_job["Data processed"]) - job.data_processed + ROUNDING <= moved, (job, virsh_job)
-            assert 0 <= job.data_remaining - size(virsh_job["Data remaining"]) + ROUNDING <= moved, (job, virsh_job)
-            assert job.iteration == int(virsh_job["Iteration"]), (job, virsh_job)
-            assert job.downtime_ms == ms(virsh_job["Expected downtime"]), (job, virsh_job)
-            assert job.dirty_rate_bytes_s == int(virsh_job["Dirty rate"].split()[0]) * int(
-                virsh_job["Page size"].split()[0]), (job, virsh_job)
+            assert 0 <= size(at(virsh_job, "Data processed")) - job.data_processed + ROUNDING <= moved, (job, virsh_job)
+            assert 0 <= job.data_remaining - size(at(virsh_job, "Data remaining")) + ROUNDING <= moved, (job, virsh_job)
+            assert job.iteration == int(at(virsh_job, "Iteration")), (job, virsh_job)
+            assert job.downtime_ms == ms(at(virsh_job, "Expected downtime")), (job, virsh_job)
+            assert job.dirty_rate_bytes_s == int(at(virsh_job, "Dirty rate").split()[0]) * int(
+                at(virsh_job, "Page size").split()[0]), (job, virsh_job)
             cell, line = job_cell(job), job_line(job)
             assert re.fullmatch(r"sav[ \d]\d%", cell), cell  # STATE: e.g. sav45%
             assert line.startswith(f"save, {job.percent:.0f}% done, ") and f"iteration {job.iteration}" in line

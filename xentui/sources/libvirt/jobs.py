@@ -132,9 +132,10 @@ class JobWatch:
             self._flagged.add(uuid)
 
     def clear(self) -> None:
-        """A new connection: nothing known."""
+        """A new connection (perhaps to a newer libvirtd): nothing known."""
         self.busy.clear()
         self._looked.clear()
+        self.has_jobs = self.has_block_jobs = True
 
     def read(self, filled: list[Entry], stale: Collection[Key], skip: Collection[str]) -> dict[Key, JobSample]:
         """This tick's jobs, by domain key, of the running domains in ``filled`` but those ``stale`` (hanging)

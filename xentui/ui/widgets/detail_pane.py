@@ -1,5 +1,5 @@
 """The detail pane under the table: the selected domain's vCPU, network, block and Cache QoS lines (xentop's
--v -n -x, and l) and a running job's figures (migration, save, block job, ...); hidden while there is none of them."""
+-v -n -x, and l) and a running job's figures (a migration, save, block job, ...); hidden while there is none."""
 
 from __future__ import annotations
 

@@ -7,19 +7,25 @@ tick; the guest is then destroyed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import libvirt_qemu
+import pytest
 
 from tests.factories import wait_for
 from tests.integration.conftest import URI, sample_of
+from tests.integration.tmux import Tmux
 from xentui.model import DomainSample
 from xentui.ui.job_text import job_cell, job_line
 
@@ -75,11 +81,14 @@ def passes(dom) -> int:
     return int(found.group(1), 16) if found else 0
 
 
-def test_a_save_another_tool_started_shows_with_domjobinfos_figures_and_clears(guests, source, tmp_path):
+@contextlib.contextmanager
+def saving(guests, tmp_path: Path, before: Callable[[str], None] = lambda _name: None) -> Iterator[Saving]:
+    """A dirty guest being saved by `virsh save` into a FIFO drained at READ_BYTES_S (``before(name)`` runs once
+    the guest writes its RAM, just before the save starts); aborted if still running at the end."""
     dom = guests.start("dirty", memory_mib=128)
     name = dom.name()
     wait_for(lambda: passes(dom) >= 2, "the guest writing its RAM (two passes)", timeout=60)
-    assert sample_of(source, name)[0].job is None  # idle: no job
+    before(name)
     fifo = tmp_path / "save.fifo"
     os.mkfifo(fifo)
     fast = threading.Event()
@@ -87,6 +96,34 @@ def test_a_save_another_tool_started_shows_with_domjobinfos_figures_and_clears(g
     save = subprocess.Popen(["virsh", "-c", URI, "save", name, str(fifo)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
+        yield Saving(name, save, fast)
+    finally:
+        fast.set()
+        if save.poll() is None:
+            virsh("domjobabort", name)
+            save.wait(timeout=60)
+        reader.join(timeout=10)
+
+
+@dataclass
+class Saving:
+    name: str
+    save: subprocess.Popen[str]
+    fast: threading.Event  # set: the FIFO is drained at once
+
+    def abort(self) -> None:
+        """End the job: `virsh domjobabort` (the guest runs on)."""
+        assert virsh("domjobabort", self.name).returncode == 0
+        self.fast.set()
+        assert self.save.wait(timeout=60) != 0, self.save.stdout.read() if self.save.stdout else ""
+
+
+def test_a_save_another_tool_started_shows_with_domjobinfos_figures_and_clears(guests, source, tmp_path):
+    def idle(name: str) -> None:
+        assert sample_of(source, name)[0].job is None
+
+    with saving(guests, tmp_path, idle) as job_run:
+        name = job_run.name
         # The first tick that sees the job (the domain is paused for the save: read at once, no sweep needed).
         seen: list[DomainSample] = []
         wait_for(lambda: (s := sample_of(source, name)[0]).job is not None and s.job.data_processed
@@ -127,14 +164,40 @@ def test_a_save_another_tool_started_shows_with_domjobinfos_figures_and_clears(g
         (record,) = [d for d in json.loads(batch.stdout)["domains"] if d["name"] == name]
         assert record["job"]["operation"] == "save" and record["job"]["data_total_bytes"] == first.job.data_total
         # The job ends (aborted: the guest runs on); it clears at the next tick.
-        assert virsh("domjobabort", name).returncode == 0
-        fast.set()
-        assert save.wait(timeout=60) != 0, save.stdout.read() if save.stdout else ""
+        job_run.abort()
         after = sample_of(source, name)[0]
         assert after.job is None and after.active, after
-    finally:
-        fast.set()
-        if save.poll() is None:
-            virsh("domjobabort", name)
-            save.wait(timeout=60)
-        reader.join(timeout=10)
+
+
+@pytest.mark.skipif(not shutil.which("tmux"), reason="tmux is installed by scripts/install-deps --test")
+def test_the_live_view_shows_the_save_in_state_at_once_and_clears_it(guests, tmux, tmp_path):
+    """At a 30 s delay, the save shows in STATE long before the next tick (the suspension's event wakes the view
+    and has the domain's job read), and its end clears it."""
+    terms: list[Tmux] = []
+    shown: list[float] = []
+
+    def watch(name: str) -> None:
+        terms.append(term := tmux(args="-d 30"))
+        term.wait_for(lambda t: name in t and "+ events" in t, timeout=30)
+        shown.append(time.monotonic())  # the first tick is on screen: the next one is 30 s after it
+
+    with saving(guests, tmp_path, watch) as job_run:
+        term = terms[0]
+        screen = term.wait_for(lambda t: bool(re.search(rf"{job_run.name}\S*\s+sav[ \d]\d%", t)), timeout=25)
+        assert time.monotonic() - shown[0] < 28, "not before the next tick"
+        job_run.abort()
+        screen = term.wait_for(lambda t: bool(re.search(rf"{job_run.name}\S*\s+-----r", t)), timeout=40)
+        assert "Traceback" not in screen
+
+
+@pytest.fixture
+def tmux(tmp_path) -> Iterator[Callable[..., Tmux]]:
+    sessions: list[Tmux] = []
+
+    def start(**kw: object) -> Tmux:
+        sessions.append(session := Tmux(tmp_path, **kw))
+        return session
+
+    yield start
+    for session in sessions:
+        session.close()

@@ -48,6 +48,14 @@ BOOT_CODE = {
     # xor ax,ax; mov es,ax; loop: mov ax,0x0201 (read 1 sector); mov cx,1 (cylinder 0, sector 1); mov dh,0
     # (head 0; dl: the boot drive, as the BIOS left it); mov bx,0x7e00 (es:bx); int 0x13; jmp loop
     "io": bytes.fromhex("31c08ec0b80102b90100b600bb007ecd13ebf1"),
+    # Writes its RAM forever (a save or migration has all of it to move): cli; ds=0; A20 on (port 0x92); lgdt;
+    # protected mode; ljmp 8:pm; pm: ds=0x10 (flat); ebx=0; outer: edi=1 MiB; inner: mov [edi],ebx; edi+=4 KiB;
+    # cmp edi,96 MiB; jb inner; inc ebx; jmp outer; then the GDT (null, flat code, flat data) and its descriptor.
+    # Give it 128 MiB (start_guest's memory_mib): above 96 MiB nothing is written.
+    "dirty": bytes.fromhex("fa31c08ed8e4920c02e692660f0116607c0f20c00c010f22c066ea217c000008"
+                           "0066b810008ed831dbbf00001000891f81c70010000081ff0000000672f043ebe8"
+                           "8db42600000000"  # (padding to the GDT)
+                           "0000000000000000ffff0000009acf00ffff00000092cf001700487c0000"),
 }
 POLITE_LOOP = 8  # offset of the polite guest's loop (its hlt): the power button is enabled before it
 LAB_GUESTS = (("busy", 1), ("idle", 2), ("half", 1))  # (kind, vCPUs) for `xentui lab up`
@@ -141,13 +149,14 @@ def connect(uri: str = URI, timeout: float = 30.0) -> libvirt.virConnect:
 _virt_type: str | None = None
 
 
-def start_guest(conn: libvirt.virConnect, name: str, kind: str, vcpus: int = 1) -> libvirt.virDomain:
+def start_guest(conn: libvirt.virConnect, name: str, kind: str, vcpus: int = 1,
+                memory_mib: int = 32) -> libvirt.virDomain:
     """Boot a transient lab guest; KVM when it works, else TCG (remembered)."""
     global _virt_type
     _kvm_device_ready()
     for virt_type in [_virt_type] if _virt_type else ["kvm", "qemu"]:
         try:
-            dom = conn.createXML(guest_xml(name, kind, vcpus=vcpus, virt_type=virt_type), 0)
+            dom = conn.createXML(guest_xml(name, kind, vcpus=vcpus, memory_mib=memory_mib, virt_type=virt_type), 0)
         except libvirt.libvirtError as err:
             if virt_type == "kvm" and _virt_type is None and "kvm" in str(err).lower():
                 continue

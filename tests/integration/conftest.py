@@ -85,10 +85,10 @@ class Guests:
         self.conn = conn
         self.started: list[libvirt.virDomain] = []
 
-    def start(self, kind: str, vcpus: int = 1, settle: bool = True) -> libvirt.virDomain:
+    def start(self, kind: str, vcpus: int = 1, settle: bool = True, memory_mib: int = 32) -> libvirt.virDomain:
         """A new guest of ``kind``; with ``settle``, once its vCPU 0 runs the boot sector's code."""
         name = f"{TEST_PREFIX}{os.getpid()}-{kind}-{uuid.uuid4().hex[:4]}"
-        dom = lab.start_guest(self.conn, name, kind, vcpus)
+        dom = lab.start_guest(self.conn, name, kind, vcpus, memory_mib)
         self.started.append(dom)
         if settle:
             wait_in_boot_code(dom, kind)

@@ -170,9 +170,10 @@ NO_IO = IoTotals()
 
 @frozen_record
 class JobSample:
-    """A domain's running job (a live migration) as libvirt's ``jobStats()`` reports it; None: not given."""
+    """A domain's running job (a migration, save, dump, ..., a block job) as libvirt's ``jobStats()`` (or
+    ``blockJobInfo()``) reports it; None: not given."""
 
-    operation: str = "migration"  # "migration out", "migration in" (the destination's paused domain)
+    operation: str = "migration"  # "migration out", "migration in", "save", "dump", "block copy", ... (jobs.py)
     elapsed_ms: int | None = None
     data_processed: int | None = None  # bytes
     data_remaining: int | None = None
@@ -212,7 +213,7 @@ class DomainSample:
     cache: CacheSample | None = None  # Cache QoS (None: the host has none; HostSample.cache_monitoring says why)
     stale: str = ""  # why some figures are old (the domain is not answering), else ""
     host: str = ""  # the fleet's name for the domain's host ("" when one host is watched)
-    job: JobSample | None = None  # a live migration in progress (libvirt), else None
+    job: JobSample | None = None  # a job in progress (libvirt: migration, save, dump, block job, ...), else None
     # Host CPU the domain used beyond its vCPUs, cumulative ns (KVM: libvirt's cpu.time minus its vcpu.N.time,
     # QEMU's emulator and I/O threads; Xen: its device model's processes in dom0, or its stub domain's CPU); None:
     # unknown.  Not monotonic: the vCPU times are in clock ticks, so a tick-sized step back is measurement.

@@ -22,6 +22,7 @@ from xentui.model import (
     DomainState,
     DomainView,
     HostView,
+    JobSample,
     Snapshot,
 )
 from xentui.sources.cache_qos.status import CacheStatus
@@ -104,6 +105,25 @@ def _cache_record(view: DomainView) -> dict[str, object]:
     }
 
 
+def job_record(job: JobSample | None) -> dict[str, Any] | None:
+    """A job in progress (a migration, save, dump, block job, ...: libvirt's figures), None when none."""
+    if job is None:
+        return None
+    return {"operation": job.operation, "percent": _round(job.percent, 2), "elapsed_ms": job.elapsed_ms,
+            "data_processed_bytes": job.data_processed, "data_remaining_bytes": job.data_remaining,
+            "data_total_bytes": job.data_total, "memory_dirty_rate_bytes_per_s": job.dirty_rate_bytes_s,
+            "memory_iteration": job.iteration, "expected_downtime_ms": job.downtime_ms}
+
+
+def _job_columns(job: JobSample | None) -> dict[str, Any]:
+    """The job as CSV cells: ``job`` its operation (empty: none), then ``job_<figure>``."""
+    record = job_record(job) or _NO_JOB
+    return {"job": record["operation"], **{f"job_{k}": v for k, v in record.items() if k != "operation"}}
+
+
+_NO_JOB = dict.fromkeys(job_record(JobSample()) or ())
+
+
 def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
     rates = {v.number: v for v in view.rates.vcpus}
     vcpus = []
@@ -123,6 +143,7 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
     return {
         "stale": view.sample.stale or None,  # why some figures are old (the domain does not answer)
         "hostdevs": list(view.sample.hostdevs),  # "0000:03:00.1", " VF" appended for an SR-IOV virtual function
+        "job": job_record(view.sample.job),  # null: none
         "vcpu_list": vcpus,
         "net_list": [asdict(n) for n in view.sample.nets],
         "vbd_list": [asdict(b) for b in view.sample.blocks],
@@ -192,7 +213,7 @@ def _csv_fields() -> list[str]:
         mem_pct=None,
         maxmem_pct=None,
     )
-    return ["iteration", "time", "interval_s", "host", *domain_record(probe)]
+    return ["iteration", "time", "interval_s", "host", *domain_record(probe), *_job_columns(None)]
 
 
 CSV_FIELDS = _csv_fields()
@@ -222,7 +243,7 @@ def csv_rows(snapshot: Snapshot, iteration: int) -> str:
     }
     for view in snapshot.domains:
         if view.sample.active:
-            row = common | domain_record(view)
+            row = common | domain_record(view) | _job_columns(view.sample.job)
             writer.writerow(row | {k: csv_cell(row[k]) for k in CSV_TEXT if row[k] is not None})
     return buf.getvalue()
 
@@ -239,6 +260,6 @@ def _fleet_csv_rows(snapshot: Snapshot, iteration: int) -> str:
     for host in snapshot.hosts:
         health = common | {"host": host.name, "group": host.group, "host_state": host.state.value,
                            "host_reason": host.reason, "host_uri": host.uri}
-        for row in [health | domain_record(v) for v in rows[host.name]] or [health]:
+        for row in [health | domain_record(v) | _job_columns(v.sample.job) for v in rows[host.name]] or [health]:
             writer.writerow(row | {k: csv_cell(row[k]) for k in (*CSV_TEXT, *FLEET_CSV_TEXT) if row.get(k)})
     return buf.getvalue()

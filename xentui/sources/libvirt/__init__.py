@@ -23,7 +23,7 @@ from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos.libvirt import LibvirtCacheQos
 from xentui.sources.cache_qos.resctrl import Resctrl
 from xentui.sources.guest import SYSFS_PCI, UNKNOWN
-from xentui.sources.libvirt import actions, connection, migration
+from xentui.sources.libvirt import actions, connection, jobs, migration
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
@@ -73,6 +73,7 @@ class LibvirtSource(Source):
         self._tick_memory: tuple[int, int] | None = None  # read with this tick's statistics, in the same call
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
+        self._jobs = jobs.JobWatch(self._bounded)  # jobs whoever started them (a save, a dump, a block job, ...)
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
         # Tests pass their own tree as ``resctrl``; nothing in the environment redirects it.
         self.cache_qos = LibvirtCacheQos(resctrl if resctrl is not None else Resctrl() if self._local_pcpus
@@ -103,6 +104,7 @@ class LibvirtSource(Source):
         self._monitors.clear()
         self._bounded_calls.clear()
         self.placement.entries.clear()
+        self._jobs.clear()
         self._lifecycle.renew(self.conn)
 
     def reachable(self) -> bool | None:
@@ -110,7 +112,8 @@ class LibvirtSource(Source):
         return local_machine.daemon_reachable(self.uri, self.readonly)
 
     def subscribe(self, on_change: Callable[[str], None]) -> str | None:
-        """Call ``on_change(uuid)`` on lifecycle events (the event loop's thread); None, or why not."""
+        """Call ``on_change(uuid)`` on lifecycle and job events (the event loop's thread); None, or why not."""
+        self._lifecycle.also = self._jobs.event_callbacks(on_change)
         return self._lifecycle.subscribe(self.conn, on_change)
 
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
@@ -161,6 +164,7 @@ class LibvirtSource(Source):
                                     stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN)
                         for name, rec, key in named)
         samples = migration.with_jobs(samples, self.uri)
+        samples = jobs.with_found(samples, self._jobs.read(filled, stale, migration.migrating()))
         live = {key for _dom, _rec, key in filled}
         for key in [k for k in list(self._fallback.devices) if k not in live]:
             self._fallback.devices.pop(key, None)

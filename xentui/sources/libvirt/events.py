@@ -89,6 +89,7 @@ class Lifecycle:
 
     def __init__(self) -> None:
         self.on_change: Callable[[str], None] | None = None  # kept for a reconnect
+        self.also: list[tuple[int, Callable[..., None]]] = []  # more (event id, callback) pairs: jobs.py's
         self._ids: list[int] = []
 
     def subscribe(self, conn: libvirt.virConnect, on_change: Callable[[str], None]) -> str | None:
@@ -107,6 +108,9 @@ class Lifecycle:
                                                              lifecycle, None))
             except libvirt.libvirtError as err:
                 return error_line(err)
+            for event_id, callback in self.also:
+                with contextlib.suppress(libvirt.libvirtError):  # a driver without it: the tick's sweep finds jobs
+                    self._ids.append(conn.domainEventRegisterAny(None, event_id, callback, None))
             with contextlib.suppress(libvirt.libvirtError):  # closed by keepalive or EOF: look now, not next tick
                 conn.registerCloseCallback(lambda _conn, _reason, _opaque: on_change(""), None)
             return None

@@ -8,7 +8,8 @@ the event loop's), given MIGRATE_DEADLINE_S (longer for a big guest: :func:`dead
 is aborted (``abortJob``).  While it runs, the
 thread that waits for it reads ``jobStats()`` every POLL_S under a deadline, and every libvirt source of this
 process that lists the domain (the source host, and the destination's paused incoming domain) shows the last
-figures in its tick (:func:`with_jobs`): a tick makes no call for them.
+figures in its tick (:func:`with_jobs`): a tick makes no call for them (jobs.py reads every other job, and
+leaves these alone; both turn libvirt's figures into a JobSample with :func:`jobs.job_sample`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +26,9 @@ from xentui.actions import ActionError
 from xentui.model import DomainSample, DomainState, JobSample
 from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
+from xentui.sources.libvirt.jobs import job_sample
+
+__all__ = ["deadline_for", "job_sample", "migrate", "migrating", "with_jobs"]
 
 MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge) ...
 MIN_RATE_BYTES_S = 32 << 20  # ... unless its memory needs longer at this rate (64 GiB: 34 min at 32 MiB/s)
@@ -45,22 +48,6 @@ def migrating() -> dict[str, tuple[str, JobSample | None]]:
     """uuid -> (the destination's URI, the job's last figures) of the migrations this process runs."""
     with _lock:
         return {uuid: (dest, job) for uuid, (dest, job) in _migrating.items()}
-
-
-def job_sample(stats: Mapping[str, Any], operation: str) -> JobSample | None:
-    """libvirt's ``jobStats()`` dict as a JobSample; None when no job runs.  A field libvirt leaves out is None."""
-    if not stats or stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
-        return None
-
-    def num(key: str) -> int | None:
-        value = stats.get(key)
-        return value if type(value) is int and value >= 0 else None
-
-    pages, page_size = num("memory_dirty_rate"), num("memory_page_size")
-    return JobSample(operation=operation, elapsed_ms=num("time_elapsed"), data_processed=num("data_processed"),
-                     data_remaining=num("data_remaining"), data_total=num("data_total"),
-                     dirty_rate_bytes_s=None if pages is None or page_size is None else pages * page_size,
-                     iteration=num("memory_iteration"), downtime_ms=num("downtime"))
 
 
 def with_jobs(samples: tuple[DomainSample, ...], uri: str) -> tuple[DomainSample, ...]:

@@ -1,5 +1,5 @@
 """The detail pane under the table: the selected domain's vCPU, network, block and Cache QoS lines (xentop's
--v -n -x, and l) and a running migration's figures; hidden while there is none of them."""
+-v -n -x, and l) and a running job's figures (a migration, save, block job, ...); hidden while there is none."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class DetailPane(Static):
     """Plain text lines ("[ca: 0]" is not markup), the domain's name first."""
 
     def show(self, view: DomainView | None, details: Set[str], host: HostSample | None, attach_key: str = "A") -> None:
-        job = view.sample.job if view is not None else None  # a migration shows while it runs
+        job = view.sample.job if view is not None else None  # a job shows while it runs
         self.set_class((not details and job is None) or view is None, "-hidden")
         if (not details and job is None) or view is None:
             return

@@ -47,8 +47,10 @@ class AlertEngine:
 
     def reset(self) -> None:
         """Forget every clock and alert (a replay moved back in time)."""
-        for table in (*self._held, *self._firing):
-            table.clear()
+        for held in self._held:
+            held.clear()
+        for firing in self._firing:
+            firing.clear()
         self._resolved.clear()
         self._last_wall = None
         self.board = AlertBoard(problems=self.problems)

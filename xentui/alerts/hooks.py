@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from xentui.alerts.board import Alert
 from xentui.alerts.rules import Rule
@@ -38,7 +39,7 @@ def environment(alert: Alert, base: Mapping[str, str]) -> dict[str, str]:
         return text.replace("\0", "\u2400")
 
     env = dict(base)
-    facts = {
+    facts: dict[str, object] = {
         "RULE": alert.rule, "SEVERITY": alert.severity.value,
         "STATE": "firing" if alert.resolved_at is None else "resolved",
         "DOMAIN": alert.subject if alert.domain_key else "", "DOMAIN_KEY": alert.domain_key,
@@ -128,7 +129,7 @@ class HookRunner:
                 continue
         return f"killed after its timeout of {self.timeout_s:g} s"
 
-    def _open_log(self):  # type: ignore[no-untyped-def]
+    def _open_log(self) -> BinaryIO:
         self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             if self.log_path.stat().st_size > MAX_LOG_BYTES:

@@ -37,7 +37,7 @@ def _value(value: Value) -> str:
 def text_line(alert: Alert) -> str:
     """``TIME firing|resolved SEVERITY RULE domain|host NAME [on HOST] ...``"""
     resolved = alert.resolved_at is not None
-    when = alert.resolved_at if resolved else alert.fired_at
+    when = alert.fired_at if alert.resolved_at is None else alert.resolved_at
     what = f"domain {visible(alert.subject)}" if alert.domain_key else f"host {visible(alert.subject)}"
     where = f" on {visible(alert.host)}" if alert.domain_key and alert.host else ""
     tail = (f"after {when - alert.fired_at:.1f} s firing" if resolved else

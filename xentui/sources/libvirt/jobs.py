@@ -20,6 +20,7 @@ import math
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import libvirt
@@ -74,7 +75,7 @@ def job_sample(stats: Mapping[str, Any], operation: str | None = None) -> JobSam
         return value if type(value) is int and value >= 0 else None
 
     if operation is None:
-        operation = OPERATIONS.get(stats.get("operation"), "job")  # type: ignore[arg-type]
+        operation = OPERATIONS.get(stats.get("operation"), "job")
     pages, page_size = num("memory_dirty_rate"), num("memory_page_size")
     return JobSample(operation=operation, elapsed_ms=num("time_elapsed"), data_processed=num("data_processed"),
                      data_remaining=num("data_remaining"), data_total=num("data_total"),
@@ -153,7 +154,7 @@ class JobWatch:
         for dom, rec, key in running:
             if key in suspects:
                 try:
-                    job = self._bounded(("job", key), lambda d=dom, r=rec: self._job_of(d, r), READ_S)
+                    job = self._bounded(("job", key), partial(self._job_of, dom, rec), READ_S)
                 except deadlines.NoAnswer:
                     job = self.busy.get(key)  # not answering now: the last figures stay, read again next tick
                 if job is not None:
@@ -180,7 +181,7 @@ class JobWatch:
         busy = set()
         for dom, rec, key in due:
             try:
-                in_job = self.has_jobs and self._ask(lambda d=dom: d.jobInfo()[0], "has_jobs") not in (
+                in_job = self.has_jobs and self._ask(partial(_job_type, dom), "has_jobs") not in (
                     None, libvirt.VIR_DOMAIN_JOB_NONE)
                 if in_job or self._block_job(dom, rec) is not None:
                     busy.add(key)
@@ -204,7 +205,7 @@ class JobWatch:
 
     def _block_job(self, dom: libvirt.virDomain, rec: Record) -> JobSample | None:
         for disk in disks(rec) if self.has_block_jobs else ():
-            job = block_job_sample(self._ask(lambda d=disk: dom.blockJobInfo(d, 0), "has_block_jobs") or {})
+            job = block_job_sample(self._ask(partial(dom.blockJobInfo, disk, 0), "has_block_jobs") or {})
             if job is not None:
                 return job
         return None
@@ -233,3 +234,8 @@ class JobWatch:
 
         return [*((event_id, job_event) for event_id in JOB_EVENTS),
                 (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle)]
+
+
+def _job_type(dom: libvirt.virDomain) -> int:
+    """``jobInfo()``'s first figure: the job's type (VIR_DOMAIN_JOB_NONE: no job)."""
+    return int(dom.jobInfo()[0])

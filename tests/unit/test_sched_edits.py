@@ -83,6 +83,8 @@ def test_libvirt_reads_each_domains_parameters_and_edits_them_through_perform(te
     assert all(d.pool is None and d.param("weight") == 50 for d in state.domains)
     target = active[0]
     perform(source, target, Action.SCHEDULE, host=got.host, sched={"weight": 10})  # the driver keeps its 50
+    with pytest.raises(ActionError, match='"cpu_shares" could not be recognized; its scheduler\'s parameters: weight'):
+        perform(source, target, Action.SCHEDULE, host=got.host, sched={"cpu_shares": 512})
     with pytest.raises(ActionError, match="cpupools are Xen's"):
         perform(source, target, Action.CPUPOOL, host=got.host, pool="Pool-0")
     readonly = LibvirtSource(source.uri)

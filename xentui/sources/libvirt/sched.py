@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import libvirt
 
-from xentui.actions import ActionParams
+from xentui.actions import ActionError, ActionParams
 from xentui.model import CpuPool, DomainScheduling, SchedulingState
 from xentui.sources import deadlines
 from xentui.sources.base import SourceError
@@ -88,8 +88,12 @@ def set_parameters(dom: libvirt.virDomain, params: ActionParams) -> None:
     """The domain's live parameters (blocking: under the action's deadline); libvirtError in its own words."""
     values = {name: int(value) for name, value in params["sched"].items()}
     try:
-        dom.setSchedulerParametersFlags(values, libvirt.VIR_DOMAIN_AFFECT_LIVE)
-    except libvirt.libvirtError as err:
-        if "unsupported flags" not in (err.get_error_message() or ""):
-            raise
-        dom.setSchedulerParameters(values)  # drivers without flags (the test driver): the running domain
+        try:
+            dom.setSchedulerParametersFlags(values, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as err:
+            if "unsupported flags" not in (err.get_error_message() or ""):
+                raise
+            dom.setSchedulerParameters(values)  # drivers without flags (the test driver): the running domain
+    except LookupError as err:  # libvirt-python's refusal of a name this scheduler does not have
+        own = ", ".join(dom.schedulerParameters())
+        raise ActionError(f"schedule {dom.name()}: {err}; its scheduler's parameters: {own}: nothing done") from None

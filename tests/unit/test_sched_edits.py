@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import HOST, dom, raw, wait_for
+from tests.factories import HOST, dom, raw, run_cli, wait_for
 from tests.libvirt_test_driver import driver_xml
 from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
 from xentui.model import CpuPool, DomainScheduling, HostPart, HostState, SchedulingState, VcpuBudget, build_snapshot
@@ -156,3 +156,16 @@ def test_batch_json_carries_cpupool_sched_and_the_pools() -> None:
     assert frame["scheduling_age_s"] == 1.0 and frame["scheduling_error"] is None
     unread = json.loads(records.json_frame(build_snapshot(None, raw(10.0, web)), 1))
     assert unread["pools"] is None and unread["domains"][0]["sched"] is None
+
+
+def test_batch_json_reads_the_schedulers_from_its_first_iteration(tmp_path: Path) -> None:
+    path = tmp_path / "host.xml"
+    path.write_text(driver_xml(2))
+    code, out, said = run_cli(["-c", f"test://{path}", "-b", "-d", "0.2", "-i", "2", "--format", "json"])
+    assert code == 0, said
+    frames = [json.loads(line) for line in out.splitlines()]
+    for frame in frames:
+        assert frame["pools"] == [{"name": "host", "scheduler": "fair", "pcpus": list(range(32)), "params": {}}]
+        assert {d["name"]: d["sched"] for d in frame["domains"]} == {"dom0000": {"weight": 50},
+                                                                     "dom0001": {"weight": 50}}
+        assert all(d["cpupool"] is None and d["scheduler"] == "fair" for d in frame["domains"])

@@ -169,3 +169,24 @@ def test_batch_json_reads_the_schedulers_from_its_first_iteration(tmp_path: Path
         assert {d["name"]: d["sched"] for d in frame["domains"]} == {"dom0000": {"weight": 50},
                                                                      "dom0001": {"weight": 50}}
         assert all(d["cpupool"] is None and d["scheduler"] == "fair" for d in frame["domains"])
+
+
+def test_an_ssh_hosts_frame_gives_its_scheduling_back_and_hostile_values_are_dropped() -> None:
+    from xentui.sources.ssh_json.decode import decode_frame
+
+    web, rt = dom(1.0, name="web", uuid="u1"), dom(1.0, name="rt", uuid="u2")
+    cur = raw(10.0, web, rt)
+    pools = (CpuPool("Pool-0", "credit2", frozenset({0}), params=(("ratelimit_us", 1000),)),
+             CpuPool("rt", "rtds", frozenset({1})))
+    sent = SchedulingState(wall=cur.wall - 2, pools=pools, domains=(
+        DomainScheduling("u1", "web", "Pool-0", "credit2", (("weight", 256), ("cap", 0))),
+        DomainScheduling("u2", "rt", "rt", "rtds", vcpus=(VcpuBudget(0, 100000, 30000, False),))))
+    frame = json.loads(records.json_frame(build_snapshot(None, replace(cur, scheduling=sent)), 1))
+    assert decode_frame(frame, 1.0).scheduling == sent
+    frame["pools"].append({"name": "x", "pcpus": ["0", -1, 2**70, 3], "params": {"a": "text", "b": 1e300, "c": 2}})
+    frame["domains"][0]["sched"] = {"weight": [1], "cap": 5, "vcpus": [{"vcpu": -1}]}
+    got = decode_frame(frame, 1.0).scheduling
+    assert got.pools[-1] == CpuPool("x", "", frozenset({3}), params=(("c", 2),))
+    assert got.domains[0].params == (("cap", 5),) and got.domains[0].vcpus == ()
+    del frame["pools"]
+    assert decode_frame(frame, 1.0).scheduling is None  # an older xentui's frame

@@ -174,3 +174,33 @@ def test_the_xen_source_reads_only_once_watched_and_then_carries_the_state() -> 
         assert by_name["Domain-0"].params == (("weight", 256), ("cap", 0))
     finally:
         source.close()
+
+
+def test_an_edit_goes_through_perform_to_xl_and_xls_refusal_is_shown_in_its_words() -> None:
+    from xentui.actions import Action, ActionError, perform
+    from xentui.sources.xen.xl import XlError
+
+    class Refusing(FakeXl):
+        def __call__(self, *args: str, timeout: float = 30.0) -> str:
+            if args[:1] == ("cpupool-migrate",):
+                self.actions.append(args)
+                raise XlError(args, "libxl_cpupool_movedomain failed")
+            return super().__call__(*args, timeout=timeout)
+
+    xl = Refusing()
+    source = XenSource(readonly=False, stat=FakeXenStat(), store=FakeXenStore(), run=xl)
+    try:
+        source.watch_scheduling(True)
+        sample = source.collect()
+        probe1 = next(d for d in sample.domains if d.name == "probe1")
+        perform(source, probe1, Action.SCHEDULE, host=sample.host, sched={"weight": 512, "cap": 50})
+        assert ("sched-credit2", "-d", "2", "-w", "512", "-c", "50") in xl.actions
+        with pytest.raises(ActionError, match="no cpupool 'rt' on this host"):
+            perform(source, probe1, Action.CPUPOOL, host=sample.host, pool="rt")
+        with pytest.raises(ActionError) as err:
+            perform(source, probe1, Action.CPUPOOL, host=sample.host, pool="Pool-0")
+        assert str(err.value) == "xl cpupool-migrate 2 Pool-0: libxl_cpupool_movedomain failed"
+        with pytest.raises(ActionError, match="under credit2: its parameters are weight, cap"):
+            perform(source, probe1, Action.SCHEDULE, host=sample.host, sched={"period_us": 100, "budget_us": 50})
+    finally:
+        source.close()

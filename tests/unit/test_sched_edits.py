@@ -190,3 +190,33 @@ def test_an_ssh_hosts_frame_gives_its_scheduling_back_and_hostile_values_are_dro
     assert got.domains[0].params == (("cap", 5),) and got.domains[0].vcpus == ()
     del frame["pools"]
     assert decode_frame(frame, 1.0).scheduling is None  # an older xentui's frame
+
+
+def test_a_fleet_watches_every_host_and_shows_their_union_keyed_as_its_domains(tmp_path: Path) -> None:
+    from xentui.sources.fleet import FleetSource
+    from xentui.sources.fleet.config import HostSpec
+
+    specs = []
+    for n, count in enumerate((2, 1)):
+        path = tmp_path / f"h{n}.xml"
+        path.write_text(driver_xml(count, host=n + 1))
+        specs.append(HostSpec(name=f"h{n}", uri=f"test://{path}"))
+    fleet = FleetSource(specs, wait_s=5.0)
+    try:
+        fleet.watch_scheduling(True)  # before the hosts open: told to each once open
+        seen: list[object] = []
+
+        def both_hosts_read() -> bool:
+            got = fleet.collect()
+            seen[:] = [got]
+            state = got.scheduling
+            return state is not None and len(state.domains) == 3
+
+        wait_for(both_hosts_read, "both hosts' schedulers in the fleet's state")
+        got = seen[0]
+        state = got.scheduling
+        assert {d.key for d in state.domains} == {d.key for d in got.domains if d.active}
+        assert sorted((p.host, p.name) for p in state.pools) == [("h0", "host"), ("h1", "host")]
+        assert all(part.cur.scheduling.domains[0].host == part.name for part in got.parts)
+    finally:
+        fleet.close()

@@ -79,9 +79,10 @@ def test_credit_pool_parameters_and_a_domain_named_like_a_heading() -> None:
     assert [(p, d, n) for p, d, n, _ in domains] == [("Pool-0", 0, "Domain-0"), ("Pool-0", 5, evil),
                                                      ("other", 6, "web 2")]
     assert domains[1][3] == (("weight", 512), ("cap", 50))
-    # a heading naming a pool cpupool-list did not list is not a heading
-    _params, domains = xs.parse_sched_credit(text, {"Pool-0"})
-    assert [d for _, d, _, _ in domains] == [0, 5, 6] and {p for p, *_ in domains} == {"Pool-0"}
+    # a pool made since cpupool-list listed them: its section left out (not Pool-0's), its name reported
+    unlisted: set[str] = set()
+    _params, domains = xs.parse_sched_credit(text, {"Pool-0"}, unlisted)
+    assert [d for _, d, _, _ in domains] == [0, 5] and unlisted == {"other"}
 
 
 def test_rtds_per_vcpu_table() -> None:
@@ -204,3 +205,29 @@ def test_an_edit_goes_through_perform_to_xl_and_xls_refusal_is_shown_in_its_word
             perform(source, probe1, Action.SCHEDULE, host=sample.host, sched={"period_us": 100, "budget_us": 50})
     finally:
         source.close()
+
+
+def test_pools_are_listed_every_10_s_or_when_a_table_names_a_new_one_the_tables_every_read() -> None:
+    now = [0.0]
+    run = Xl(dict(TWO_POOLS))
+    reader = xs.XlScheduling(run, {0: "u0", 3: "u3"}.get, clock=lambda: now[0])
+    reader.read()
+    assert run.asked == [("cpupool-list",), ("cpupool-list", "-c"), ("sched-credit2",), ("sched-rtds", "-v", "all")]
+    run.asked.clear()
+    reader.read()  # a watched tick: one call per scheduler in use, no pool listing
+    assert run.asked == [("sched-credit2",), ("sched-rtds", "-v", "all")]
+    run.answers[("sched-credit2",)] += "Cpupool new: ratelimit=1000us\n" + CREDIT_HEAD + credit_dom("moved", 0, 9, 0)
+    run.answers[("cpupool-list",)] = pool_list(("Pool-0", 1, "credit2", 1), ("rt", 1, "rtds", 1),
+                                               ("new", 0, "credit2", 1))
+    run.asked.clear()
+    state = reader.read()  # the table names a pool not listed: listed again at once
+    assert ("cpupool-list",) in run.asked and [p.name for p in state.pools] == ["Pool-0", "rt", "new"]
+    assert next(d for d in state.domains if d.uuid == "u0").pool == "new"
+    run.asked.clear()
+    now[0] = 10.0
+    reader.read()
+    assert run.asked[0] == ("cpupool-list",)  # 10 s on
+    run.asked.clear()
+    reader.changed()  # after an edit
+    reader.read()
+    assert run.asked[0] == ("cpupool-list",)

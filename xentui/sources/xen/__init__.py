@@ -90,7 +90,8 @@ class XenSource(Source):
         self._ncpus = 0
         self._topology: tuple[Pcpu, ...] = ()  # from `xl info -n`, read once by the affinity thread
         self.guests = guests or XenGuests(self.store, run, boot_time=self.boot_time)
-        self.scheduling = SchedulingWatch(lambda: sched.read_scheduling(run, self._uuids.get), "xentui-xl-sched")
+        self._sched = sched.XlScheduling(run, self._uuids.get)
+        self.scheduling = SchedulingWatch(self._sched.read, "xentui-xl-sched")
 
     def watch_scheduling(self, on: bool) -> None:
         self.scheduling.watch(on)
@@ -256,6 +257,7 @@ class XenSource(Source):
         finally:
             self._affinity_refresher.wake()  # show the new placement (and state) soon
             self.cache_qos.wake()
+            self._sched.changed()
             self.scheduling.changed()
 
     def _action_line(self, domain: DomainSample, action: Action, params: ActionParams) -> list[str]:

@@ -19,6 +19,7 @@ from xentui.sources.base import SourceError
 from xentui.sources.xen.xl import Xl
 
 READ_S = 10.0  # each xl call of a read
+POOLS_EVERY_S = 10.0  # the pools (their names, schedulers, pCPUs) are listed again this often
 LISTED = ("credit", "credit2", "rtds")  # schedulers with an `xl sched-*` table of their domains
 
 # cpupool-list: "%-19s" name, then "%3d %9s       y       %4d" (CPUs, scheduler, domain count)
@@ -36,6 +37,7 @@ _POOL_PARAM = re.compile(r"([a-z-]+)=(\d+)(ms|us)")
 _LISTED_DOM = re.compile(r"^(?P<name>.*?)\s+(?P<id>\d+)\s+\d+\s+\d+\s+[-rbpscd]{6}\s+[\d.]+\s+(?P<pool>.*?)\s*$")
 
 PoolRow = tuple[str, int, str]  # name, CPU count, scheduler
+Pools = tuple[list[PoolRow], dict[str, frozenset[int]]]  # cpupool-list's rows, each pool's pCPUs
 Sched = tuple[str, int, str, Params]  # pool, domid, domain name, parameters
 
 
@@ -67,23 +69,30 @@ def _pool_params(rest: str) -> Params:
     return tuple((f"{key.replace('-', '_')}_{unit}", int(value)) for key, value, unit in _POOL_PARAM.findall(rest))
 
 
-def _sections(text: str, pools: set[str]) -> list[tuple[str, Params, list[str]]]:
-    """An ``xl sched-*`` listing cut at its pool headings: [(pool, pool parameters, its lines)]."""
+def _sections(text: str, pools: set[str], unlisted: set[str] | None) -> list[tuple[str, Params, list[str]]]:
+    """An ``xl sched-*`` listing cut at its pool headings: [(pool, pool parameters, its lines)].  A heading of a
+    pool not in ``pools`` (made since they were listed) starts a section of its own, left out, its name added to
+    ``unlisted`` (a domain's line cannot pass for a heading: it ends in three bare numbers)."""
     out: list[tuple[str, Params, list[str]]] = []
+    current: list[str] | None = None
     for line in text.splitlines():
-        heading = _HEADING.match(line)
-        if heading and heading["pool"] in pools:
-            out.append((heading["pool"], _pool_params(heading["rest"]), []))
-        elif out:
-            out[-1][2].append(line)
+        if heading := _HEADING.match(line):
+            current = None
+            if heading["pool"] in pools:
+                out.append((heading["pool"], _pool_params(heading["rest"]), current := []))
+            elif unlisted is not None:
+                unlisted.add(heading["pool"][:64])
+        elif current is not None:
+            current.append(line)
     return out
 
 
-def parse_sched_credit(text: str, pools: set[str]) -> tuple[dict[str, Params], list[Sched]]:
+def parse_sched_credit(text: str, pools: set[str],
+                       unlisted: set[str] | None = None) -> tuple[dict[str, Params], list[Sched]]:
     """``xl sched-credit`` or ``xl sched-credit2`` -> ({pool: its parameters}, [(pool, domid, name, weight/cap)])."""
     pool_params: dict[str, Params] = {}
     domains: list[Sched] = []
-    for pool, params, lines in _sections(text, pools):
+    for pool, params, lines in _sections(text, pools, unlisted):
         pool_params[pool] = params
         for line in lines:
             if match := _CREDIT_DOM.match(line):
@@ -92,10 +101,11 @@ def parse_sched_credit(text: str, pools: set[str]) -> tuple[dict[str, Params], l
     return pool_params, domains
 
 
-def parse_sched_rtds(text: str, pools: set[str]) -> dict[int, tuple[str, str, list[VcpuBudget]]]:
+def parse_sched_rtds(text: str, pools: set[str],
+                     unlisted: set[str] | None = None) -> dict[int, tuple[str, str, list[VcpuBudget]]]:
     """``xl sched-rtds -v all`` -> {domid: (pool, name, [each vCPU's budget])}."""
     out: dict[int, tuple[str, str, list[VcpuBudget]]] = {}
-    for pool, _params, lines in _sections(text, pools):
+    for pool, _params, lines in _sections(text, pools, unlisted):
         for line in lines:
             if match := _RTDS_VCPU.match(line):
                 entry = out.setdefault(int(match["id"]), (pool, match["name"], []))
@@ -113,15 +123,21 @@ def parse_list_cpupools(text: str, pools: set[str]) -> dict[int, tuple[str, str]
     return out
 
 
-def read_scheduling(run: Xl, uuid_of: Callable[[int], str | None]) -> SchedulingState:
-    """Every pool and every domain's scheduling now: ``xl cpupool-list`` (and ``-c``), then one ``xl sched-*``
-    per scheduler in use (``xl list -c`` only for pools under another: null, arinc653).  Domains whose UUID is
-    not known yet (``uuid_of`` -> None: newer than the last tick) come in the next read."""
+def read_pools(run: Xl) -> Pools:
+    """``xl cpupool-list`` (names, schedulers) and ``xl cpupool-list -c`` (pCPUs)."""
     rows = parse_cpupool_list(run("cpupool-list", timeout=READ_S))
     if not rows:
         raise SourceError("xl cpupool-list listed no cpupool")
-    names = [name for name, _cpus, _sched in rows]
-    cpus = parse_cpupool_cpus(run("cpupool-list", "-c", timeout=READ_S), names)
+    return rows, parse_cpupool_cpus(run("cpupool-list", "-c", timeout=READ_S), [name for name, _c, _s in rows])
+
+
+def read_scheduling(run: Xl, uuid_of: Callable[[int], str | None], pools: Pools | None = None,
+                    unlisted: set[str] | None = None) -> SchedulingState:
+    """Every pool and every domain's scheduling now: the pools (``pools``: as listed lately, else listed now),
+    then one ``xl sched-*`` per scheduler in use (``xl list -c`` only for pools under another: null, arinc653).
+    Domains whose UUID is not known yet (``uuid_of`` -> None: newer than the last tick) come in the next read;
+    pools the tables name that ``pools`` lacks are added to ``unlisted``."""
+    rows, cpus = pools if pools is not None else read_pools(run)
     sched_of = {name: sched for name, _cpus, sched in rows}
     pool_params: dict[str, Params] = {}
     found: dict[int, DomainScheduling] = {}
@@ -132,15 +148,14 @@ def read_scheduling(run: Xl, uuid_of: Callable[[int], str | None]) -> Scheduling
             found[domid] = DomainScheduling(uuid, name, pool, sched_of[pool], params, vcpus)
 
     for scheduler in ("credit", "credit2"):
-        pools = {n for n, s in sched_of.items() if s == scheduler}
-        if pools:
-            params, domains = parse_sched_credit(run(f"sched-{scheduler}", timeout=READ_S), pools)
+        if in_use := {n for n, s in sched_of.items() if s == scheduler}:
+            params, domains = parse_sched_credit(run(f"sched-{scheduler}", timeout=READ_S), in_use, unlisted)
             pool_params.update(params)
             for pool, domid, name, weights in domains:
                 add(domid, name, pool, weights)
     if rtds := {n for n, s in sched_of.items() if s == "rtds"}:
         for domid, (pool, name, budgets) in parse_sched_rtds(run("sched-rtds", "-v", "all", timeout=READ_S),
-                                                              rtds).items():
+                                                              rtds, unlisted).items():
             add(domid, name, pool, vcpus=tuple(sorted(budgets, key=lambda b: b.vcpu)))
     if others := {n for n, s in sched_of.items() if s not in LISTED}:
         for domid, (name, pool) in parse_list_cpupools(run("list", "-c", timeout=READ_S), others).items():
@@ -149,6 +164,30 @@ def read_scheduling(run: Xl, uuid_of: Callable[[int], str | None]) -> Scheduling
                       for name, _count, sched in rows)
     return SchedulingState(wall=time.time(), pools=pools_out,
                            domains=tuple(found[d] for d in sorted(found)))
+
+
+class XlScheduling:
+    """Reads for a refresh thread: the pools listed every POOLS_EVERY_S (and after an edit, or when a sched-*
+    listing names a pool not listed), the schedulers' tables every read: one ``xl`` call a watched tick, not 3."""
+
+    def __init__(self, run: Xl, uuid_of: Callable[[int], str | None],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._run, self._uuid_of, self._clock = run, uuid_of, clock
+        self._pools: Pools | None = None
+        self._at = 0.0
+
+    def changed(self) -> None:
+        self._pools = None
+
+    def read(self) -> SchedulingState:
+        if self._pools is None or self._clock() - self._at >= POOLS_EVERY_S:
+            self._pools, self._at = read_pools(self._run), self._clock()
+        unlisted: set[str] = set()
+        state = read_scheduling(self._run, self._uuid_of, self._pools, unlisted)
+        if unlisted:  # a pool made since they were listed: list them again, now
+            self._pools, self._at = read_pools(self._run), self._clock()
+            state = read_scheduling(self._run, self._uuid_of, self._pools)
+        return state
 
 
 def schedule_line(domain: DomainSample, params: ActionParams, current: DomainScheduling | None) -> list[str]:

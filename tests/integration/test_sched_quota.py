@@ -10,11 +10,12 @@ import time
 import pytest
 
 from tests.factories import wait_for
+from tests.procfs import proc_cpu_seconds, stat_cpu_seconds
 from xentui import lab
 from xentui.actions import Action, ActionError, perform
 from xentui.model import build_snapshot
 
-from .conftest import proc_cpu_seconds, sample_of
+from .conftest import sample_of
 
 PERIOD_US, QUOTA_US = 100000, 30000  # 30 % of one pCPU
 TARGET_PCT = 100 * QUOTA_US / PERIOD_US
@@ -31,16 +32,10 @@ def vcpu_threads_s(pid: int) -> float:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
                 if not VCPU_THREAD.fullmatch(f.read().strip()):
                     continue
-            total += _task_s(pid, tid)
+            total += stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
         except FileNotFoundError:
             continue
     return total
-
-
-def _task_s(pid: int, tid: str) -> float:
-    with open(f"/proc/{pid}/task/{tid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def quota_of(writer, uuid: str) -> object:

@@ -308,7 +308,6 @@ def main() -> int:
         save("xentui-p.txt", sh("xentui", "-b", "-p", "-d", "1", "-i", "4"))
         save("xl-list.txt", sh("xl", "list"))
         guest_facts()
-
         sched_pool()
         for name, cmd in (("xl-psr-cmt-show.txt", ["xl", "psr-cmt-show", "cache-occupancy"]),
                           ("xl-psr-hwinfo.txt", ["xl", "psr-hwinfo"])):

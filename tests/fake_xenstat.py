@@ -173,6 +173,10 @@ class FakeXenStat:
         self.handle = None
 
 
+READS = {("cpupool-list",): "xl-cpupool-list.txt", ("cpupool-list", "-c"): "xl-cpupool-list-c.txt",
+         ("sched-credit2",): "xl-sched-credit2-domu.txt"}
+
+
 @dataclass
 class FakeXl:
     """``xl`` as a dom0 without Cache QoS answers it; the action lines it was asked for are kept."""
@@ -196,6 +200,8 @@ class FakeXl:
         if args[0] == "pci-list":
             self.asked.append(args)
             return self.pci_lists.get(args[1], "")  # no device: xl prints nothing, not even its header
+        if args in READS:  # the real dom0's answers (the schedulers' refresh thread asks them)
+            return (DATA / READS[args]).read_text()
         self.actions.append(args)
         return ""
 

@@ -203,6 +203,67 @@ def guest_facts() -> None:
     src.close()
 
 
+def sched_pool() -> None:
+    """A cpupool of RTDS (credit2 and a cap if this Xen has no RTDS) on pCPU 1; xl-busy moved into it and given
+    30 % through xentui's actions; xentui's JSON and xentop side by side while it runs; then the layout restored.
+    A failure is recorded (sched_error) and the other steps go on."""
+    from xentui.actions import Action, perform
+    from xentui.sources.xen import XenSource
+
+    rw = XenSource(readonly=False)
+    try:
+        sh("xl", "vcpu-pin", "xl-busy", "all", "all")  # its pCPU leaves Pool-0 next
+        sh("xl", "cpupool-cpu-remove", "Pool-0", "1")
+        sh("xl", "cpupool-create", 'name="rt"', 'sched="rtds"', 'cpus="1"', check=False)
+        rtds = results["sched_rtds"] = results["steps"][-1]["rc"] == 0
+        if not rtds:
+            sh("xl", "cpupool-create", 'name="rt"', 'sched="credit2"', 'cpus="1"')
+        rw.watch_scheduling(True)
+        sample = rw.collect()
+        busy = next(d for d in sample.domains if d.name == "xl-busy")
+        results["sched_cpupool_seconds"] = perform(rw, busy, Action.CPUPOOL, host=sample.host, pool="rt")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the state read after the move knows its scheduler: the edit needs it
+            state = rw.collect().scheduling
+            if state and any(d.name == "xl-busy" and d.pool == "rt" for d in state.domains):
+                break
+            time.sleep(0.5)
+        sched = {"period_us": 100000, "budget_us": 30000, "extratime": False} if rtds else {"cap": 30}
+        results["sched_edit_seconds"] = perform(rw, busy, Action.SCHEDULE, host=sample.host, sched=sched)
+        for name, cmd in (("sched-xl-cpupool-list.txt", ["xl", "cpupool-list"]),
+                          ("sched-xl-cpupool-list-c.txt", ["xl", "cpupool-list", "-c"]),
+                          ("sched-xl-list-c.txt", ["xl", "list", "-c"]),
+                          ("sched-xl-sched.txt", ["xl", "sched-rtds", "-v", "all"] if rtds
+                           else ["xl", "sched-credit2"])):
+            save(name, sh(*cmd))
+        time.sleep(3)  # the budget takes hold at once; a few periods for the rates' windows to hold only it
+        runs = {"xentui": start_stamped(["xentui", "-b", "-d", "1", "-i", "14", "--format", "json"])}
+        deadline = time.monotonic() + 60
+        while not runs["xentui"][1] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runs["xentop"] = start_stamped(["xentop", "-b", "-d", "1", "-i", "10", "-f"])
+        for name, (proc, lines, reader) in runs.items():
+            proc.wait(timeout=180)
+            reader.join()
+            results[f"sched_{name}_rc"] = proc.returncode
+            save(f"sched-{name}.stamped.json", json.dumps(lines))
+        state = rw.collect().scheduling
+        results["sched_state"] = None if state is None else {
+            "error": state.error,
+            "pools": [[p.name, p.scheduler, sorted(p.pcpus), dict(p.params)] for p in state.pools],
+            "domains": {d.name: [d.pool, d.scheduler, dict(d.params),
+                                 [[b.vcpu, b.period_us, b.budget_us, b.extratime] for b in d.vcpus]]
+                        for d in state.domains}}
+    except Exception:
+        results["sched_error"] = traceback.format_exc()
+    finally:
+        rw.close()
+        for cmd in (("cpupool-migrate", "xl-busy", "Pool-0"), ("cpupool-destroy", "rt"),
+                    ("cpupool-cpu-add", "Pool-0", "1"), ("vcpu-pin", "xl-busy", "all", "1")):
+            sh("xl", *cmd, check=False)
+        save("sched-xl-cpupool-list-after.txt", sh("xl", "cpupool-list", check=False))
+
+
 def libvirt_view() -> None:
     from xentui.sources.libvirt import LibvirtSource
 
@@ -247,6 +308,7 @@ def main() -> int:
         save("xentui-p.txt", sh("xentui", "-b", "-p", "-d", "1", "-i", "4"))
         save("xl-list.txt", sh("xl", "list"))
         guest_facts()
+        sched_pool()
         for name, cmd in (("xl-psr-cmt-show.txt", ["xl", "psr-cmt-show", "cache-occupancy"]),
                           ("xl-psr-hwinfo.txt", ["xl", "psr-hwinfo"])):
             sh(*cmd, check=False)

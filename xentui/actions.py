@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from xentui.cpulist import CpuListError, format_cpulist, parse_cpulist
 from xentui.model import DomainSample, DomainState, HostSample
+from xentui.schedparams import SchedParamError, check_pool, check_schedule
 from xentui.units import KIB, UNIT_BYTES
 
 if TYPE_CHECKING:
@@ -42,12 +43,13 @@ VIEW_ACTIONS = (Action.PIN, Action.SCHEDULE, Action.CPUPOOL)  # taken in their o
 
 
 _LIVE = (Action.PAUSE, Action.SHUTDOWN, Action.REBOOT, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS,
-         Action.MIGRATE)
+         Action.MIGRATE, Action.SCHEDULE, Action.CPUPOOL)
 OFFERED = {
     DomainState.RUNNING: _LIVE,
     DomainState.BLOCKED: _LIVE,
     DomainState.NOSTATE: _LIVE,
-    DomainState.PAUSED: (Action.RESUME, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS, Action.MIGRATE),
+    DomainState.PAUSED: (Action.RESUME, Action.DESTROY, Action.BALLOON, Action.PIN, *CACHE_ACTIONS, Action.MIGRATE,
+                         Action.SCHEDULE, Action.CPUPOOL),
     DomainState.SHUTDOWN: (Action.DESTROY,),
     DomainState.CRASHED: (Action.DESTROY,),
     DomainState.PMSUSPENDED: (Action.DESTROY,),
@@ -111,6 +113,14 @@ def validate(action: Action, params: dict[str, Any], host: HostSample, vcpus: in
         if not isinstance(dest, str) or not dest.strip():
             raise ActionError("migrate needs a destination: the name of another host of the fleet")
         return {"destination": dest.strip()}
+    try:
+        if action is Action.SCHEDULE:
+            sched, vcpu = check_schedule(params.get("sched", {}), params.get("vcpu"), vcpus)
+            return {"sched": sched, "vcpu": vcpu}
+        if action is Action.CPUPOOL:
+            return {"pool": check_pool(params.get("pool"))}
+    except SchedParamError as err:
+        raise ActionError(str(err)) from None
     return {}
 
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,24 +22,6 @@ DOMAINS = {"Domain-0", "xl-busy", "xl-io", "lv-idle"}
 SAME = ("MEM(k)", "MEM(%)", "MAXMEM(k)", "MAXMEM(%)", "VCPUS", "NETS", "VBDS", "SSID")
 CUMULATIVE = ("NETTX(k)", "NETRX(k)", "VBD_OO", "VBD_RD", "VBD_WR", "VBD_RSECT", "VBD_WSECT")
 ALIGNED_S = 0.2  # frames this close in time cover the same second
-
-
-@pytest.fixture(scope="session")
-def out(tmp_path_factory) -> Path:
-    reuse = os.environ.get("XENTUI_XENLAB_OUT")
-    if reuse:
-        return Path(reuse) / "out"
-    dest = tmp_path_factory.mktemp("xenlab")
-    proc = subprocess.run([sys.executable, str(REPO / "xenlab" / "run.py"), "--out", str(dest)], timeout=1500)
-    assert (dest / "out" / "results.json").exists(), f"the lab produced no results (rc {proc.returncode})"
-    return dest / "out"
-
-
-@pytest.fixture(scope="session")
-def results(out) -> dict:
-    data = json.loads((out / "results.json").read_text())
-    assert data["ok"], data.get("error")
-    return data
 
 
 def frames(out: Path, tool: str) -> list[tuple[float, dict[str, dict[str, str]]]]:

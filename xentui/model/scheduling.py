@@ -26,6 +26,7 @@ class CpuPool:
     pcpus: frozenset[int]
     pool_id: int | None = None
     params: Params = ()  # the pool's own scheduler parameters (credit2 ``ratelimit_us``, credit ``tslice_ms``)
+    host: str = ""  # the fleet's name for the pool's host ("" when one host is watched)
 
 
 @frozen_record

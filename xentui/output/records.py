@@ -25,6 +25,7 @@ from xentui.model import (
     JobSample,
     Snapshot,
 )
+from xentui.output import scheduling
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
 
@@ -180,12 +181,14 @@ def json_frame(snapshot: Snapshot, iteration: int, *, pcpu_usage: bool = False) 
     busy % over the interval by number (null: unknown), or null when the host gives none."""
     host = asdict(snapshot.host)
     host["mem_used_kib"] = snapshot.host.mem_used_kib
+    sched = scheduling.DomainsScheduling(snapshot)  # cpupool, scheduler, sched
     if snapshot.fleet:
         pcpus = {h.name: h.host.pcpus for h in snapshot.hosts if h.host is not None}
-        domains = [{"host": v.host} | domain_record(v) | _detail(v, pcpus.get(v.host, 0))
+        domains = [{"host": v.host} | domain_record(v) | _detail(v, pcpus.get(v.host, 0)) | sched(v)
                    for v in snapshot.domains if v.sample.active]
     else:
-        domains = [domain_record(v) | _detail(v, snapshot.host.pcpus) for v in snapshot.domains if v.sample.active]
+        domains = [domain_record(v) | _detail(v, snapshot.host.pcpus) | sched(v)
+                   for v in snapshot.domains if v.sample.active]
     frame = {
         "format": JSON_FORMAT,
         "version": FLEET_JSON_VERSION if snapshot.fleet else JSON_VERSION,
@@ -197,6 +200,7 @@ def json_frame(snapshot: Snapshot, iteration: int, *, pcpu_usage: bool = False) 
         "domains": domains,
         "notices": list(snapshot.notices),
         "errors": list(snapshot.errors),
+        **scheduling.frame_record(snapshot),  # pools, scheduling_error, scheduling_age_s
     }
     if snapshot.fleet:
         frame["hosts"] = [host_record(h) for h in snapshot.hosts]

@@ -71,6 +71,11 @@ class Source(ABC):
         """Hint: the domain whose vCPU placement is shown, and whether every domain's pCPU is shown."""
         return None
 
+    def watch_scheduling(self, on: bool) -> None:
+        """A view (or batch JSON) shows schedulers and cpupools: read them every tick while ``on``, else every
+        10 s (``RawSample.scheduling``; None from a source that does not read them).  Must not block."""
+        return None
+
     def current_uuid(self, domain: DomainSample) -> str | None:
         """The UUID the domain's name stands for now (None: gone), checked before every action."""
         return domain.uuid

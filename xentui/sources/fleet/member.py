@@ -18,6 +18,7 @@ from xentui.model import DomainSample, HostPart, HostState, RawSample
 from xentui.poller import BACKOFF_S
 from xentui.sources.base import Source, SourceError
 from xentui.sources.fleet.config import HostSpec
+from xentui.sources.fleet.scheduling import StampedScheduling
 from xentui.text import one_line
 from xentui.threads import Worker
 
@@ -73,8 +74,10 @@ class Member:
         self._retry_at = 0.0
         self._attempt = 0
         self._broken = False  # the source failed: reconnect before the next collect
-        # what the source is told, now and each time it is opened: its interest, the poller's delay once known
+        # what the source is told, now and each time it is opened: its interest, the poller's delay once known,
+        # whether a view watches its schedulers
         self._told: dict[str, Callable[[Source], None]] = {"interest": lambda s: s.set_interest(None, False)}
+        self._stamp_scheduling = StampedScheduling()
         self._on_change: Callable[[str], None] | None = None
         self._closed = False
         self._lock = threading.Lock()  # the opened source against subscribe() and interest() from other threads
@@ -105,7 +108,10 @@ class Member:
         elif self._broken:
             source.reconnect()
         self._broken = False
-        return stamped(source.collect(), self.name)
+        raw = stamped(source.collect(), self.name)
+        if raw.scheduling is None or raw.parts:
+            return raw
+        return replace(raw, scheduling=self._stamp_scheduling(raw.scheduling, self.name))
 
     # --- in the fleet's collecting thread ---------------------------------------------------------------------
 
@@ -182,6 +188,9 @@ class Member:
 
     def interest(self, uuid: str | None, all_pcpus: bool) -> None:
         self._tell("interest", lambda s: s.set_interest(uuid, all_pcpus))
+
+    def watch_scheduling(self, on: bool) -> None:
+        self._tell("scheduling", lambda s: s.watch_scheduling(on))
 
     def set_delay(self, delay_s: float) -> None:
         """The poller's delay, told to the host's source (a Prometheus tick's deadline follows it); never blocks."""

@@ -32,6 +32,7 @@ from xentui.sources import deadlines, open_source, source_class
 from xentui.sources.base import HistoryPoint, Source, SourceError
 from xentui.sources.fleet.config import HostSpec
 from xentui.sources.fleet.member import Member, Opener, stamped_part
+from xentui.sources.fleet.scheduling import MergedScheduling
 from xentui.text import one_line
 
 DEFAULT_WAIT_S = 2.0  # a tick waits this long for slow hosts (the CLI uses min(delay, this))
@@ -79,6 +80,7 @@ class FleetSource(Source):
         self.HAS_EVENTS = any(k.HAS_EVENTS for k in kinds)  # type: ignore[misc]
         self.HAS_PLACEMENT = any(k.HAS_PLACEMENT for k in kinds)  # type: ignore[misc]
         self._ever_answered = False
+        self._scheduling = MergedScheduling()  # each host's own, named after it (DomainScheduling.host)
 
     def collect(self) -> RawSample:
         now = self._clock()
@@ -97,7 +99,8 @@ class FleetSource(Source):
             raise SourceError(self._all_down())
         return RawSample(monotonic=self._clock(), wall=time.time(), host=self._summary(parts),
                          domains=tuple(d for p in parts if p.cur is not None for d in p.cur.domains),
-                         errors=_messages(parts, "errors"), notices=_messages(parts, "notices"), parts=parts)
+                         errors=_messages(parts, "errors"), notices=_messages(parts, "notices"), parts=parts,
+                         scheduling=self._scheduling(parts))
 
     def _parts(self) -> tuple[HostPart, ...]:
         parts: list[HostPart] = []
@@ -191,6 +194,10 @@ class FleetSource(Source):
         for member in self.members:
             mine = not host or member is owner
             member.interest((bare or None) if mine else None, all_pcpus)
+
+    def watch_scheduling(self, on: bool) -> None:
+        for member in self.members:
+            member.watch_scheduling(on)
 
     def subscribe(self, on_change: Callable[[str], None]) -> str | None:
         if not self.HAS_EVENTS:

@@ -29,8 +29,10 @@ from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
 from xentui.sources.libvirt.fallback import PROBE_KEYS, Fallback, Filled, Listed
 from xentui.sources.libvirt.host import NodeMemory, read_host_facts
+from xentui.sources.libvirt.sched import LibvirtScheduling
 from xentui.sources.libvirt.stale import HungMonitors
 from xentui.sources.placement import PlacementCache, placement_from_vcpus
+from xentui.sources.scheduling import SchedulingWatch
 from xentui.sources.xen.libxenstat import RunningCount
 
 __all__ = ["LibvirtSource"]
@@ -78,6 +80,8 @@ class LibvirtSource(Source):
         # Tests pass their own tree as ``resctrl``; nothing in the environment redirects it.
         self.cache_qos = LibvirtCacheQos(resctrl if resctrl is not None else Resctrl() if self._local_pcpus
                                          else None, self.facts.hypervisor)
+        self._sched = LibvirtScheduling(lambda: self.conn, lambda: self.facts.cpumap_size)
+        self.scheduling = SchedulingWatch(self._sched.read, "xentui-libvirt-sched")
         self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
                                                  "libvirt statistics", "libvirtd")
 
@@ -121,6 +125,12 @@ class LibvirtSource(Source):
         self.placement.watch = uuid
         self.placement.want_all = all_pcpus
 
+    def watch_scheduling(self, on: bool) -> None:
+        self.scheduling.watch(on)
+
+    def set_delay(self, delay_s: float) -> None:
+        self.scheduling.set_delay(delay_s)
+
     # --- one tick ---------------------------------------------------------------
 
     def collect(self) -> RawSample:
@@ -140,7 +150,8 @@ class LibvirtSource(Source):
                            f"{deadlines.CAP} calls running xentui stops asking until some return)")
         return RawSample(monotonic=(before + after) / 2, wall=time.time(), host=host, domains=domains,
                          errors=errors, notices=tuple(notices),
-                         pcpu_busy_ns=local_machine.pcpu_busy_ns() if self._local_pcpus else None)
+                         pcpu_busy_ns=local_machine.pcpu_busy_ns() if self._local_pcpus else None,
+                         scheduling=self.scheduling.current())
 
     def collect_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...]]:
         records = self._bulk()
@@ -280,6 +291,9 @@ class LibvirtSource(Source):
             self._acting.run(domain, action, work)
         finally:
             self._replaced.add(domain.uuid)  # show the new placement on the next tick
+            if action is Action.SCHEDULE:
+                self._sched.forget(domain.uuid)
+                self.scheduling.changed()
 
     def close(self, wait_s: float = 1.0) -> None:
         """Let go of the connection; over a dead link that waits for answers that never come, so the
@@ -288,6 +302,7 @@ class LibvirtSource(Source):
             deadlines.call(self._close_now, wait_s, "close the connection")
 
     def _close_now(self) -> None:
+        self.scheduling.close()
         self._lifecycle.deregister(self.conn)
         if self._xen_count is not None:
             self._xen_count.close()

@@ -12,6 +12,7 @@ from xentui.cpulist import format_cpulist
 from xentui.model import DomainSample
 from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
+from xentui.sources.libvirt.sched import set_parameters
 
 ACTION_DEADLINE_S = 10.0  # an action (pause, set memory, ...) that has not returned by then may still take effect
 
@@ -38,6 +39,11 @@ def act(conn: libvirt.virConnect, domain: DomainSample, action: Action, params: 
             _pin(dom, domain, params, cpumap_size)
         elif action is Action.BALLOON:
             dom.setMemoryFlags(params["memory_kib"], LIVE)
+        elif action is Action.SCHEDULE:
+            set_parameters(dom, params)
+        elif action is Action.CPUPOOL:
+            raise ActionError(f"cpupool {domain.name}: cpupools are Xen's (xl cpupool-migrate); a libvirt host "
+                              "has none: nothing done")
         else:
             {Action.PAUSE: dom.suspend, Action.RESUME: dom.resume, Action.SHUTDOWN: dom.shutdown,
              Action.REBOOT: lambda: dom.reboot(0), Action.DESTROY: dom.destroy, Action.START: dom.create}[action]()

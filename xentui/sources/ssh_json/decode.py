@@ -14,6 +14,7 @@ from xentui.limits import MAX_DEVICES, MAX_DOMAINS, MAX_MESSAGE, MAX_MESSAGES, M
 from xentui.model import BlockSample, DomainSample, DomainState, HostSample, NetSample, Pcpu, RawSample, VcpuSample
 from xentui.output.records import JSON_FORMAT, JSON_VERSION
 from xentui.sources.guest import from_outside
+from xentui.sources.ssh_json.scheduling import decode_scheduling
 
 STATES = {s.value: s for s in DomainState}
 
@@ -116,13 +117,15 @@ def decode_frame(frame: Any, monotonic: float) -> RawSample:
         raise FrameError(f"batch JSON version {str(frame.get('version'))[:20]}; this xentui reads "
                          f"version {JSON_VERSION} (run the same xentui release on both hosts)")
     host = decode_host(frame.get("host"))
-    domains = tuple(d for x in _dicts(frame.get("domains"), MAX_DOMAINS)
-                    if (d := decode_domain(x, host.pcpus)) is not None)
+    listed = _dicts(frame.get("domains"), MAX_DOMAINS)
+    domains = tuple(d for x in listed if (d := decode_domain(x, host.pcpus)) is not None)
     uuids = {d.uuid for d in domains}
     if len(uuids) != len(domains):  # the contract: UUIDs unique within a sample
         seen: set[str] = set()
         domains = tuple(d for d in domains if not (d.uuid in seen or seen.add(d.uuid)))  # type: ignore[func-returns-value]
     messages = [_text(m, MAX_MESSAGE) for m in _list(frame.get("errors"), MAX_MESSAGES)]
     notices = [_text(m, MAX_MESSAGE) for m in _list(frame.get("notices"), MAX_MESSAGES)]
-    return RawSample(monotonic=monotonic, wall=_seconds(frame.get("epoch_s")) or 0.0, host=host, domains=domains,
-                     errors=tuple(m for m in messages if m), notices=tuple(m for m in notices if m))
+    wall = _seconds(frame.get("epoch_s")) or 0.0
+    return RawSample(monotonic=monotonic, wall=wall, host=host, domains=domains,
+                     errors=tuple(m for m in messages if m), notices=tuple(m for m in notices if m),
+                     scheduling=decode_scheduling(frame, listed, wall))

@@ -31,6 +31,8 @@ from xentui.sources.background import Refresher
 from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos import xen as xen_cache_qos  # a module: it imports .xl, so this package
 from xentui.sources.guest import UNKNOWN
+from xentui.sources.scheduling import SchedulingWatch
+from xentui.sources.xen import sched
 from xentui.sources.xen.guests import XenGuests
 from xentui.sources.xen.libxenstat import FLAG_CALLS, Stat, Store, XenStat, XenStore, is_dom0, uuid_from_vm_path
 from xentui.sources.xen.xenctrl import XenCpuInfo, open_cpuinfo
@@ -88,6 +90,14 @@ class XenSource(Source):
         self._ncpus = 0
         self._topology: tuple[Pcpu, ...] = ()  # from `xl info -n`, read once by the affinity thread
         self.guests = guests or XenGuests(self.store, run, boot_time=self.boot_time)
+        self._sched = sched.XlScheduling(run, self._uuids.get)
+        self.scheduling = SchedulingWatch(self._sched.read, "xentui-xl-sched")
+
+    def watch_scheduling(self, on: bool) -> None:
+        self.scheduling.watch(on)
+
+    def set_delay(self, delay_s: float) -> None:
+        self.scheduling.set_delay(delay_s)
 
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         """While a view shows placement, `xl vcpu-list` runs every AFFINITY_VIEW_S instead of AFFINITY_EVERY_S."""
@@ -226,7 +236,7 @@ class XenSource(Source):
         error = self._affinity_error
         return RawSample(monotonic=stamp, wall=time.time(), host=host, domains=domains,
                          errors=(error,) if error else (),
-                         pcpu_busy_ns=busy)
+                         pcpu_busy_ns=busy, scheduling=self.scheduling.current())
 
     # --- actions (guarded by xentui.actions.perform) ------------------------------
 
@@ -239,7 +249,7 @@ class XenSource(Source):
 
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         try:
-            self._xl(*action_line(domain, action, params, self._ncpus))
+            self._xl(*self._action_line(domain, action, params))
         except XlError as err:
             raise ActionError(self.cache_qos.refusal(err.message) if action in CACHE_ACTIONS else str(err)) from None
         except SourceError as err:
@@ -247,10 +257,22 @@ class XenSource(Source):
         finally:
             self._affinity_refresher.wake()  # show the new placement (and state) soon
             self.cache_qos.wake()
+            self._sched.changed()
+            self.scheduling.changed()
+
+    def _action_line(self, domain: DomainSample, action: Action, params: ActionParams) -> list[str]:
+        state = self.scheduling.state
+        if action is Action.SCHEDULE:
+            now = next((d for d in state.domains if d.uuid == domain.uuid), None) if state is not None else None
+            return sched.schedule_line(domain, params, now)
+        if action is Action.CPUPOOL:
+            return sched.cpupool_line(domain, params["pool"], state)
+        return action_line(domain, action, params, self._ncpus)
 
     def close(self) -> None:
         self._affinity_refresher.close()
         self.guests.close()
+        self.scheduling.close()
         self.cache_qos.close()
         self.stat.close()
         self.store.close()

@@ -24,6 +24,7 @@ from xentui.model import (
 )
 from xentui.sources.base import Source
 from xentui.sources.cache_qos.status import CacheStatus
+from xentui.sources.synthetic_scheduling import SyntheticScheduling
 
 MIB = 1 << 20
 L3_BYTES = 32 * MIB  # per socket, when the made-up host has Cache QoS
@@ -39,14 +40,15 @@ PROFILES = ((DomainState.RUNNING, 0.97), (DomainState.RUNNING, 0.42), (DomainSta
 class SyntheticSource(Source):
     """``count`` domains on a ``pcpus``-pCPU host whose numbers follow a fixed script."""
 
-    CAN_ACT = True  # vCPU pins only
+    CAN_ACT = True  # vCPU pins, scheduler parameters and cpupool moves only
 
     def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC",
-                 readonly: bool = True, cache: bool = False) -> None:
+                 readonly: bool = True, cache: bool = False, scheduling: bool = True) -> None:
         self.uri = "synthetic://"
         self.cache = cache  # Cache QoS as resctrl would give it (every fourth domain not attached)
         self.readonly = readonly
         self._pins: dict[tuple[int, int], frozenset[int]] = {}  # (domain, vCPU) -> pCPUs, set by act()
+        self.scheduling = SyntheticScheduling(pcpus) if scheduling else None  # None: a source that reads none
         self.count = count
         self.pcpus = pcpus
         self.step = step
@@ -144,14 +146,19 @@ class SyntheticSource(Source):
         )
         domains = tuple(self._domain(i) for i in range(self.count))
         busy = tuple(int(self.tick * self.step * 1e9 * (0.1 + 0.8 * ((c * 37) % 10) / 10)) for c in range(self.pcpus))
-        return RawSample(monotonic=1000.0 + self.tick * self.step, wall=1_795_000_000.0 + self.tick * self.step,
+        wall = 1_795_000_000.0 + self.tick * self.step
+        return RawSample(monotonic=1000.0 + self.tick * self.step, wall=wall,
                          host=host, domains=domains,
-                         pcpu_busy_ns=busy)
+                         pcpu_busy_ns=busy,
+                         scheduling=self.scheduling.read(self.tick, wall, domains) if self.scheduling else None)
 
-    # The made-up host obeys pins (only): enough to try the vCPU view's pinning without a hypervisor.
+    # The made-up host obeys pins and scheduler edits: enough to try the vCPU and scheduler views without a hypervisor.
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
+        if action in (Action.SCHEDULE, Action.CPUPOOL) and self.scheduling is not None:
+            self.scheduling.act(domain, action, params)
+            return
         if action is not Action.PIN or "hard" not in params:
-            raise ActionError(f"{action.value}: the synthetic host only takes vCPU pins")
+            raise ActionError(f"{action.value}: the synthetic host only takes vCPU pins and scheduler edits")
         i = int(domain.uuid.split("-")[-1], 16)
         vcpu = params.get("vcpu", "all")
         vcpus = range(len(domain.vcpus)) if vcpu == "all" else [vcpu]

@@ -46,6 +46,7 @@ from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
 from xentui.ui.views.hosts import HostsScreen
 from xentui.ui.views.pcpu import PcpuScreen
+from xentui.ui.views.sched import SchedulerKeys
 from xentui.ui.views.vcpu import VcpuScreen
 from xentui.ui.widgets.detail_pane import DetailPane
 from xentui.ui.widgets.domain_table import DomainTable
@@ -59,7 +60,7 @@ NOTIFY_MAX = 400  # characters of a notification: outside text (a recording's, a
 FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 
 
-class XentuiApp(ReplayKeys, AlertKeys, App[None]):
+class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, App[None]):
     TITLE = "xentui"
     CSS_PATH = [Path(__file__).with_name(f"{name}.tcss") for name in ("app", "dialogs", "views")]  # subclasses too
     BINDINGS = keys.APP_BINDINGS  # the keymap (xentui/ui/keys.py); replay keys on in a replay only

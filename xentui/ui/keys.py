@@ -122,6 +122,9 @@ APP_KEYS: tuple[Key, ...] = (
          help="vCPU view of the selected domain: placement matrix, pin (p), all vCPUs (a), config too (c)"),
     _key("1", "pcpu_view", "pCPUs", id="pcpu_view", guarded=True, help_after="host_charts",
          help="pCPU view: use of each physical CPU and the vCPUs on it, by NUMA node (virt-top -1)"),
+    _key("w", "sched_view", id="sched_view", guarded=True, help_after="help",
+         help="scheduler view: cpupools, their schedulers and pCPUs, each domain's weight, cap, RTDS budgets, "
+              "KVM shares and quotas; e edits, m moves to another cpupool (--write)"),
     _key("h", "charts", "Charts", id="charts",
          help="charts of the selected domain: CPU % per vCPU, memory, network, disk (history)"),
     _key("H", "host_charts", id="host_charts",

@@ -57,7 +57,8 @@ def parse(text: str, domain: DomainScheduling, vcpu: int | None) -> dict[str, Pa
             wanted[name] = int(value)
         else:
             raise ActionError(f"{name} {value[:40]!r} is not a whole number")
-    changed = {n: v for n, v in wanted.items() if now.get(n) != v}
+    every = [current(domain, b.vcpu) for b in domain.vcpus] if domain.vcpus and vcpu is None else [now]
+    changed = {n: v for n, v in wanted.items() if any(c.get(n) != v for c in every)}  # "all": any vCPU's
     if changed and domain.vcpus:  # RTDS: the pair goes together, so budget <= period can be checked
         changed = {**{n: wanted.get(n, now[n]) for n in RTDS_PAIR}, **changed}
     return changed

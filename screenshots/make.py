@@ -1,6 +1,6 @@
 """Regenerate every screenshot (SVG and PNG) from deterministic data.
 
-    .venv/bin/python screenshots/make.py [STEM ...]   (only these, e.g. alerts alerts-view)
+    .venv/bin/python screenshots/make.py [STEM ...]    (only those scenes, e.g. sched-view)
 
 Needs rsvg-convert (Debian: librsvg2-bin) and a monospace font (fonts-dejavu-core) for the PNGs.
 """
@@ -33,6 +33,7 @@ SCENES = [
     ("vcpu-pin-preview", (120, 40), {"write": True}, ["down", "down", "down", "enter", "a", "p", *"nodes:1,^7",
                                                       "enter"]),
     ("pcpu-view", (120, 40), {}, ["1"]),
+    ("sched-view", (120, 40), {}, ["down", "down", "w"]),
     ("action-menu", (120, 40), {"write": True}, ["x"]),
     ("destroy-confirm", (120, 40), {"write": True}, ["down", "k"]),
     ("cache-qos", (160, 40), {"cache": True}, ["down", "l"]),
@@ -109,9 +110,13 @@ def main() -> int:
     from xentui.recording.reader import demo_path
 
     scenes = SCENES + FLEET_SCENES + ALERT_SCENES + (DEMO_SCENES if demo_path().exists() else [])
-    if sys.argv[1:]:
-        scenes = [scene for scene in scenes if scene[0] in sys.argv[1:]]
+    wanted = set(sys.argv[1:])
+    if wanted - {stem for stem, *_rest in scenes}:
+        print(f"screenshots/make.py: no scene {', '.join(sorted(wanted - {s for s, *_r in scenes}))}")
+        return 2
     for stem, size, settings, keys in scenes:
+        if wanted and stem not in wanted:
+            continue
         svg = asyncio.run(shoot(stem, size, settings, keys))
         print(f"{svg.name}  {to_png(svg).name}")
     return 0

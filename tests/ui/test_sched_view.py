@@ -280,3 +280,11 @@ def test_an_rtds_edit_sends_period_and_budget_together_and_reads_extratime_as_a_
                                                                              "budget_us": 2000}  # vCPU 1's change
     with pytest.raises(ActionError, match="extratime 'maybe' is not yes or no"):
         sched_edit.parse("extratime=maybe", rt, 0)
+
+
+def test_a_fleet_host_opened_alone_shows_only_its_own_pools_and_domains():
+    pools = tuple(CpuPool("Pool-0", "credit2", frozenset({0, 1}), host=h) for h in ("h2", "h3"))
+    doms = tuple(DomainScheduling(f"u{h}", f"vm-{h}", "Pool-0", "credit2", (("weight", 256),), host=h)
+                 for h in ("h2", "h3"))
+    shown = "\n".join(line.plain for line in lines(SchedulingState(1.0, pools, doms), {}, (None, None), "h3"))
+    assert shown.count("Pool-0") == 1 and "vm-h3" in shown and "vm-h2" not in shown

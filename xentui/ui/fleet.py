@@ -120,7 +120,8 @@ def host_snapshot(whole: Snapshot, name: str) -> Snapshot | None:
     return Snapshot(seq=whole.seq, wall=whole.wall, interval_s=view.interval_s, host=view.host,
                     domains=tuple(d for d in whole.domains if d.host == name),
                     errors=why + own_messages(whole.errors, name, names),
-                    notices=own_messages(whole.notices, name, names), pcpu_pct=view.pcpu_pct)
+                    notices=own_messages(whole.notices, name, names), pcpu_pct=view.pcpu_pct,
+                    scheduling=whole.scheduling)  # every host's: the scheduler view shows this one's
 
 
 def own_messages(messages: Sequence[str], name: str, names: Sequence[str]) -> tuple[str, ...]:

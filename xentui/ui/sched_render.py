@@ -57,8 +57,8 @@ def grouped(state: SchedulingState, host: str | None = None) -> list[tuple[CpuPo
                                                                           list[DomainScheduling]]]:
     """(pool, its name, its domains) in the source's order; a KVM host's domains (pool None) under its one implicit
     pool; domains of an unlisted pool under that name.  ``host``: only that fleet host's domains."""
-    pools = {p.name: p for p in state.pools}
-    implicit = state.pools[0].name if len(state.pools) == 1 else NO_POOL
+    pools = {p.name: p for p in state.pools if host is None or p.host == host}
+    implicit = next(iter(pools)) if len(pools) == 1 else NO_POOL
     out: dict[str, list[DomainScheduling]] = {name: [] for name in pools}
     for d in state.domains:
         if host is None or d.host == host:

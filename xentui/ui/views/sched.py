@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
@@ -28,13 +29,16 @@ from xentui.ui.views.base import LiveView
 if TYPE_CHECKING:
     from xentui.ui.app import XentuiApp
 
-NONE_HERE = "this source reads no schedulers or cpupools (libvirt and Xen hosts do; a replay or Prometheus do not)"
+NONE_HERE = ("no schedulers or cpupools from this source (a replay and Prometheus have none; a live host's first "
+             "read may be on its way)")
 
 
 class SchedulerKeys:
     """The App's key for this view (a mixin: app.py is at its size cap)."""
 
     def action_sched_view(self: XentuiApp) -> None:  # type: ignore[misc]
+        if isinstance(self.screen, ModalScreen):  # typed before a dialog had the focus: not over it
+            return
         view = self.selected()  # in a fleet: the domain's host opened alone first, as the pCPU view does
         if not (self.snapshot and self.snapshot.fleet) or (view is not None and self.fleet.opened_for(view)):
             self.show_view(SchedulerScreen(view.key if view is not None else None))
@@ -100,7 +104,7 @@ class SchedulerScreen(LiveView):
             self.spot = next((s for s in spots if s[0] == self.spot[0]), spots[0] if spots else (None, None))
         domains = sum(1 for r in self.rows if r.key is not None and r.vcpu is None)
         self.set_title(markup("[b]Schedulers and cpupools of $host[/b]  $pools pool(s), $domains domain(s)$age",
-                              host=snapshot.host.hostname, pools=len(state.pools), domains=domains,
+                              host=snapshot.host.hostname, pools=len(self.pools()), domains=domains,
                               age=self.age(snapshot, state)))
         body = lines(state, snapshot.by_key(), self.spot, host)
         if state.error:
@@ -136,6 +140,11 @@ class SchedulerScreen(LiveView):
             text = markup("[b]e[/b]/Enter: edit $what of $name   [b]m[/b]: move it to another cpupool",
                           what=what, name=domain.name)
         self.query_one("#sched-status", Static).update(text)
+
+    def pools(self) -> list[str]:
+        """The names of the pools shown (in a fleet, the open host's)."""
+        host = self.xentui.fleet.focus
+        return [p.name for p in self.state.pools if host is None or p.host == host] if self.state else []
 
     def domain(self) -> DomainScheduling | None:
         state = self.state
@@ -211,7 +220,7 @@ class SchedulerScreen(LiveView):
         domain = self._may_edit()
         if domain is None or self.state is None:
             return
-        others = [p.name for p in self.state.pools if p.name != domain.pool]
+        others = [name for name in self.pools() if name != domain.pool]
         if domain.pool is None or not others:
             self.refused(ActionError(f"{domain.name}: this host has no other cpupool to move it to"))
             return

@@ -13,7 +13,7 @@ class DemoScreenApp(XentuiApp):
 
     def __init__(self, theme: str = "xentui-dark", count: int = 12, write: bool = False, cache: bool = False,
                  ticks: int = 2, **settings):
-        super().__init__(SyntheticSource(count=count, readonly=not write, cache=cache),
+        super().__init__(SyntheticSource(count=count, readonly=not write, cache=cache, scheduling=True),
                          config.Settings(theme=theme, **settings),
                          config_path=None, poll=False)
         self.count = count

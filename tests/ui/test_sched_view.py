@@ -40,7 +40,7 @@ class RecordingSource(SyntheticSource):
     """The synthetic host, keeping every action that reached it."""
 
     def __init__(self, **kw: object):
-        super().__init__(count=12, **kw)  # type: ignore[arg-type]
+        super().__init__(count=12, scheduling=True, **kw)  # type: ignore[arg-type]
         self.acted: list[tuple[str, Action, ActionParams]] = []
 
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
@@ -119,7 +119,7 @@ def cursor(screen: SchedulerScreen) -> list[str]:
 
 @pytest.mark.asyncio
 async def test_the_view_shows_the_pools_their_domains_and_parameters_and_the_cursor_follows_the_table(tmp_path):
-    d = Driver(SyntheticSource(count=12), tmp_path)
+    d = Driver(SyntheticSource(count=12, scheduling=True), tmp_path)
     async with d.running() as pilot:
         screen = await d.open_on(pilot, "db")
         text = body(screen)
@@ -141,7 +141,7 @@ async def test_the_view_shows_the_pools_their_domains_and_parameters_and_the_cur
 
 @pytest.mark.asyncio
 async def test_data_older_than_a_tick_says_how_old(tmp_path):
-    d = Driver(SyntheticSource(count=12), tmp_path)  # read at ticks 1, 6, ...: tick 5 shows tick 1's
+    d = Driver(SyntheticSource(count=12, scheduling=True), tmp_path)  # read at ticks 1, 6: tick 5 shows 1's
     async with d.running() as pilot:
         screen = await d.open_on(pilot, "web")
         for _ in range(3):
@@ -163,7 +163,7 @@ async def test_a_source_without_schedulers_says_so_in_one_line(tmp_path):
 
 @pytest.mark.asyncio
 async def test_hostile_pool_and_domain_names_stay_literal(tmp_path):
-    d = Driver(HostileSource(count=12), tmp_path)
+    d = Driver(HostileSource(count=12, scheduling=True), tmp_path)
     async with d.running() as pilot:
         screen = await d.open_on(pilot, HOSTILE_DOMAIN)
         text = body(screen)

@@ -43,12 +43,12 @@ class SyntheticSource(Source):
     CAN_ACT = True  # vCPU pins, scheduler parameters and cpupool moves only
 
     def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC",
-                 readonly: bool = True, cache: bool = False, scheduling: bool = True) -> None:
+                 readonly: bool = True, cache: bool = False, scheduling: bool = False) -> None:
         self.uri = "synthetic://"
         self.cache = cache  # Cache QoS as resctrl would give it (every fourth domain not attached)
         self.readonly = readonly
         self._pins: dict[tuple[int, int], frozenset[int]] = {}  # (domain, vCPU) -> pCPUs, set by act()
-        self.scheduling = SyntheticScheduling(pcpus) if scheduling else None  # None: a source that reads none
+        self.scheduling = SyntheticScheduling(pcpus) if scheduling else None  # cpupools (recordings carry none)
         self.count = count
         self.pcpus = pcpus
         self.step = step

@@ -82,8 +82,8 @@ def text_of(screen, selector: str) -> str:
 class Driver:
     """A synthetic host the test ticks by hand (deterministic), in write mode when asked."""
 
-    def __init__(self, write: bool, tmp_path):
-        self.source = SyntheticSource(count=12, readonly=not write)
+    def __init__(self, write: bool, tmp_path, source: SyntheticSource | None = None):
+        self.source = source or SyntheticSource(count=12, readonly=not write)
         self.config_path = tmp_path / "c.toml"
         self.prev = self.source.collect()
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import pytest
 
-from tests.ui.harness import messages, running_app
+from tests.ui import test_placement_views as placement
+from tests.ui.harness import messages
 from tests.ui.waiting import until
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import (
@@ -22,7 +22,6 @@ from xentui.model import (
     SchedulingState,
     Snapshot,
     VcpuBudget,
-    build_snapshot,
 )
 from xentui.sources.synthetic import SyntheticSource
 from xentui.text import visible
@@ -65,28 +64,14 @@ class HostileSource(SyntheticSource):
                                    scheduling=dataclasses.replace(sched, pools=pools, domains=doms))
 
 
-class Driver:
-    """A synthetic host the test ticks by hand (deterministic)."""
+class Driver(placement.Driver):
+    """A synthetic host the test ticks by hand (deterministic), with cpupools."""
 
     def __init__(self, source: SyntheticSource, tmp_path):
-        self.source = source
-        self.config_path = tmp_path / "c.toml"
-        self.prev = source.collect()
-
-    @contextlib.asynccontextmanager
-    async def running(self):
-        async with running_app(self.source, size=(120, 40), config_path=self.config_path) as (app, pilot):
-            self.app = app
-            await self.tick(pilot)
-            yield pilot
-
-    async def tick(self, pilot) -> None:
-        raw = self.source.collect()
-        self.app.snapshot = build_snapshot(self.prev, raw, raw.monotonic)
-        self.prev = raw
-        await pilot.pause()
+        super().__init__(not source.readonly, tmp_path, source)
 
     async def open_on(self, pilot, name: str) -> SchedulerScreen:
+        await self.tick(pilot)
         for _ in range(20):
             if self.app.selected().name == name:
                 break

@@ -63,8 +63,9 @@ def decode_scheduling(frame: dict[str, Any], domains: list[dict[str, Any]], wall
         return None
     age = frame.get("scheduling_age_s")
     error = frame.get("scheduling_error")
+    known_age = float(age) if isinstance(age, int | float) and not isinstance(age, bool) and 0 <= age < 1e6 else 0.0
     return SchedulingState(
-        wall=wall - (age if type(age) in (int, float) and 0 <= age < 1e6 else 0.0),
+        wall=wall - known_age,
         pools=tuple(p for x in pools[:MAX_POOLS] if (p := _pool(x)) is not None),
         domains=tuple(d for x in domains[:MAX_DOMAINS] if (d := _domain(x)) is not None),
         error=error[:300] if type(error) is str else "")

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from tests.ui import test_placement_views as placement
-from tests.ui.harness import messages
+from tests.ui.harness import messages, running_app
 from tests.ui.waiting import until
+from xentui import config
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import (
     CpuPool,
@@ -23,6 +24,7 @@ from xentui.model import (
     Snapshot,
     VcpuBudget,
 )
+from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.synthetic import SyntheticSource
 from xentui.text import visible
 from xentui.ui import sched_edit
@@ -273,3 +275,24 @@ def test_a_fleet_host_opened_alone_shows_only_its_own_pools_and_domains():
                  for h in ("h2", "h3"))
     shown = "\n".join(line.plain for line in lines(SchedulingState(1.0, pools, doms), {}, (None, None), "h3"))
     assert shown.count("Pool-0") == 1 and "vm-h3" in shown and "vm-h2" not in shown
+
+
+@pytest.mark.asyncio
+async def test_the_view_on_libvirts_test_driver_reads_edits_and_refuses_out_of_range(tmp_path):
+    """Real libvirt code end to end: the test driver's weight shown, set from the view (libvirt takes it; this driver
+    keeps its 50), one out of range refused with the range."""
+    source = LibvirtSource("test:///default", readonly=False)
+    async with running_app(source, settings=config.Settings(delay=0.2), config_path=tmp_path / "c.toml",
+                           poll=True) as (app, pilot):
+        await until(pilot, lambda: app.snapshot is not None, "a first snapshot")
+        await pilot.press("w")
+        await until(pilot, lambda: isinstance(app.screen, SchedulerScreen), "the scheduler view open")
+        screen = app.screen
+        await until(pilot, lambda: "weight 50" in body(screen), "the test domain's weight read", seconds=20)
+        assert line_of(body(screen), "host").split()[:2] == ["host", "fair"]
+        await pilot.press("e")
+        await answer(pilot, app, "weight=70000", confirm=False)
+        await until(pilot, lambda: "weight 70000 is out of range: 1-65535" in status(screen), "the range")
+        await pilot.press("e")
+        await answer(pilot, app, "weight=120")
+        await until(pilot, lambda: "set weight 120 of test" in status(screen), "the weight set (the driver keeps 50)")

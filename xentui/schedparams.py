@@ -5,6 +5,7 @@ the valid range.  Pure: no I/O (the hypervisor's own refusal comes later, in its
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 INT_MAX = 2**31 - 1  # xl reads its numbers into a C int
@@ -33,7 +34,7 @@ def _int(name: str, value: object) -> int:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not text.lstrip("-").isdigit() or len(text) > 20:
+    if not re.fullmatch(r"-?[0-9]{1,19}", text):  # ASCII digits only: "--5" and "²" are not numbers
         raise SchedParamError(f"{name} {str(value)[:40]!r} is not a whole number")
     return int(text)
 
@@ -68,7 +69,7 @@ def _check_one(name: str, value: object, vcpus: int) -> int | bool:
     if name in ("period_us", "budget_us"):
         return _within(name, number, RTDS_MIN_US, INT_MAX, " us")
     if name == "cpu_shares":
-        return _within(name, number, 2, 262144)
+        return _within(name, number, 2, 262144, " (cgroup v1; libvirt on cgroup v2 takes 1-10000)")
     if name in KVM_PERIODS:
         return _within(name, number, 1000, 1000000, " us")
     return _within(name, number, 1000, KVM_QUOTA_MAX, " us", also="-1")  # a KVM quota
@@ -114,4 +115,6 @@ def check_pool(name: object) -> str:
     if not text or len(text) > 256 or not text.isprintable():
         raise SchedParamError("cpupool needs the name of a cpupool of this host (xl cpupool-list), "
                               "printable, on one line")
+    if text.isdigit():  # xl cpupool-migrate reads digits as a pool id: "1" could be another pool
+        raise SchedParamError(f"cpupool {text!r}: xl would read an all-digit name as a pool id; rename the pool")
     return text

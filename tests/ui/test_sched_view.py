@@ -267,6 +267,8 @@ def test_an_rtds_edit_sends_period_and_budget_together_and_reads_extratime_as_a_
                                                                              "budget_us": 2000}  # vCPU 1's change
     with pytest.raises(ActionError, match="extratime 'maybe' is not yes or no"):
         sched_edit.parse("extratime=maybe", rt, 0)
+    with pytest.raises(ActionError, match="the vCPUs differ in period_us: give it for all of them, or edit one vCPU"):
+        sched_edit.parse("budget_us=1000", rt, None)  # vCPU 0's period would be copied onto vCPU 1
 
 
 def test_a_fleet_host_opened_alone_shows_only_its_own_pools_and_domains():

@@ -159,6 +159,23 @@ def test_edit_lines_follow_the_domains_scheduler() -> None:
         xs.cpupool_line(busy, "nope", state)
     with pytest.raises(SourceError, match="as an option"):
         xs.cpupool_line(busy, "-h", state)
+    two = replace(rt, vcpus=(VcpuBudget(0, 100000, 30000, True), VcpuBudget(1, 100000, 30000, False)))
+    with pytest.raises(SourceError, match="vCPUs differ in extratime: give extratime for all of them"):
+        xs.schedule_line(busy, {"sched": {"period_us": 100000, "budget_us": 20000}, "vcpu": "all"}, two)
+    assert xs.schedule_line(busy, {"sched": {"period_us": 100000, "budget_us": 20000, "extratime": True},
+                                   "vcpu": "all"}, two)[-2:] == ["-e", "1"]
+
+
+def test_numbers_are_ascii_digits_and_pool_names_never_read_as_pool_ids() -> None:
+    from xentui.schedparams import SchedParamError, check_pool, check_schedule
+
+    for typed in ("--5", "\u00b2", "1e3", "", "12345678901234567890"):
+        with pytest.raises(SchedParamError, match="is not a whole number"):
+            check_schedule({"weight": typed}, None, 1)
+    with pytest.raises(SchedParamError, match="all-digit name as a pool id"):
+        check_pool("1")
+    with pytest.raises(SchedParamError, match=r"cpu_shares 1 is out of range: 2-262144 \(cgroup v1; libvirt on cgroup v2"):
+        check_schedule({"cpu_shares": 1}, None, 1)
 
 
 def test_the_xen_source_reads_only_once_watched_and_then_carries_the_state() -> None:

@@ -48,7 +48,7 @@ def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
 
 async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout) -> int:
     """A live source: the first frame's rates true (a prime sample); Lost ends it unless --reconnect."""
-    if opts.format == "json":
+    if opts.format == "json" and opts.watch is None:  # --alerts prints transitions only: no scheduling to read
         source.watch_scheduling(True)  # pools and schedulers read every iteration
     poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay), reconnect=opts.reconnect)
     return await run_feed(poller, opts, out)

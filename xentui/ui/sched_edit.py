@@ -60,6 +60,9 @@ def parse(text: str, domain: DomainScheduling, vcpu: int | None) -> dict[str, Pa
     every = [current(domain, b.vcpu) for b in domain.vcpus] if domain.vcpus and vcpu is None else [now]
     changed = {n: v for n, v in wanted.items() if any(c.get(n) != v for c in every)}  # "all": any vCPU's
     if changed and domain.vcpus:  # RTDS: the pair goes together, so budget <= period can be checked
+        differ = [n for n in RTDS_PAIR if n not in wanted and len({c.get(n) for c in every}) > 1]
+        if differ:  # vCPU 0's value would be copied onto every vCPU
+            raise ActionError(f"the vCPUs differ in {' and '.join(differ)}: give it for all of them, or edit one vCPU")
         changed = {**{n: wanted.get(n, now[n]) for n in RTDS_PAIR}, **changed}
     return changed
 

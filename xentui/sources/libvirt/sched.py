@@ -54,7 +54,7 @@ class LibvirtScheduling:
         errors = [self._read_one(by_uuid[u]) for u in self._due(list(by_uuid)) if self._clock() - began < ROUND_S]
         pools = (CpuPool(HOST_POOL, self.scheduler, frozenset(range(self._pcpus()))),) if self.scheduler else ()
         return SchedulingState(wall=time.time(), pools=pools,
-                               domains=tuple(self.entries[u][1] for u in by_uuid if u in self.entries),
+                               domains=tuple(entry[1] for u in by_uuid if (entry := self.entries.get(u))),
                                error=next((e for e in errors if e), ""))
 
     def _due(self, uuids: list[str]) -> list[str]:

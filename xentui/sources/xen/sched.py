@@ -210,6 +210,12 @@ def schedule_line(domain: DomainSample, params: ActionParams, current: DomainSch
     line = ["sched-rtds", "-d", domid, "-v", str(vcpu), "-p", str(int(sched["period_us"])),
             "-b", str(int(sched["budget_us"]))]
     extra = sched.get("extratime")
+    if vcpu == "all":  # xl sets period, budget and extratime together: vCPUs that differ must be told, not copied
+        differ = [name for name in ("period_us", "extratime")
+                  if name not in sched and len({getattr(b, name) for b in current.vcpus}) > 1]
+        if differ and current.vcpus:
+            raise SourceError(f"{domain.name}'s vCPUs differ in {' and '.join(differ)}: give "
+                              f"{' and '.join(differ)} for all of them, or edit one vCPU; nothing done")
     if extra is None:  # keep the vCPU's own (xl sets the three together)
         extra = next((b.extratime for b in current.vcpus if vcpu == "all" or b.vcpu == vcpu), None)
     return line + ([] if extra is None else ["-e", "1" if extra else "0"])

@@ -174,7 +174,8 @@ def test_numbers_are_ascii_digits_and_pool_names_never_read_as_pool_ids() -> Non
             check_schedule({"weight": typed}, None, 1)
     with pytest.raises(SchedParamError, match="all-digit name as a pool id"):
         check_pool("1")
-    with pytest.raises(SchedParamError, match=r"cpu_shares 1 is out of range: 2-262144 \(cgroup v1; libvirt on cgroup v2"):
+    shares = r"cpu_shares 1 is out of range: 2-262144 \(cgroup v1; libvirt on cgroup v2"
+    with pytest.raises(SchedParamError, match=shares):
         check_schedule({"cpu_shares": 1}, None, 1)
 
 

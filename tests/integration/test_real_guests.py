@@ -86,6 +86,10 @@ def test_host_figures_agree_with_psutil_and_virsh(source):
     assert host.mem_total_kib == int(virsh["total"].split()[0])  # same MemTotal, read here from /proc
     assert host.mem_free_kib == pytest.approx(int(virsh["free"].split()[0]), rel=0.05)
     assert host.mem_free_kib == pytest.approx(psutil.virtual_memory().free / 1024, rel=0.2)
+    # what the kernel could hand out, page cache included: virsh's free + buffers + cached (MemAvailable's basis)
+    spare = sum(int(virsh[k].split()[0]) for k in ("free", "buffers", "cached"))
+    assert host.mem_available_kib is not None and host.mem_free_kib <= host.mem_available_kib
+    assert host.mem_available_kib == pytest.approx(spare, rel=0.25)
     assert host.hypervisor == "QEMU" and host.mhz > 0
 
 

@@ -12,7 +12,7 @@ from xentui.alerts import load
 from xentui.alerts.expr import MAX_CHARS, MAX_DEPTH, Frame, RuleError, compile_expr
 from xentui.alerts.figures import ALL, DOMAIN, HOST, hosts
 from xentui.alerts.rules import DEFAULTS, MAX_RULES, matches, parse_duration, parse_rule, parse_rules, parse_settings
-from xentui.model import build_snapshot
+from xentui.model import RawSample, build_snapshot
 
 from ..factories import synthetic_samples
 
@@ -208,3 +208,20 @@ def test_the_readme_examples_load_without_a_problem():
                             hooks=False)
     assert problems == [] and [r.name for r in engine.rules][-3:] == ["busy", "crashed", "starved"]
     assert engine.rules[-3].exec == ("/usr/local/bin/page-oncall", "--team", "web")
+
+
+def test_host_mem_pct_counts_page_cache_as_available_where_the_source_says_so():
+    from dataclasses import replace
+
+    from tests.factories import HOST
+
+    cached = replace(HOST, mem_total_kib=1000, mem_free_kib=20, mem_available_kib=600)  # a KVM host, full cache
+    assert cached.mem_pressure_pct == 40.0
+    assert replace(cached, mem_available_kib=None).mem_pressure_pct == 98.0  # Xen: free is all there is
+    assert replace(cached, mem_total_kib=0).mem_pressure_pct is None  # size unknown: unknown, never 0
+    shot = build_snapshot(None, RawSample(0.0, 1.0, cached, ()), seq=1)
+    engine, problems = load(config.Settings(alert=({"name": "mem", "when": "host_mem_pct > 95", "for": "0s"},)),
+                            hooks=False)
+    assert problems == [] and engine.evaluate(shot).firing == ()
+    shot = build_snapshot(None, RawSample(0.0, 1.0, replace(cached, mem_available_kib=10), ()), seq=1)
+    assert [a.rule for a in engine.evaluate(shot).firing] == ["mem"]

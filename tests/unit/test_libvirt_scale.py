@@ -34,7 +34,7 @@ def test_the_hosts_memory_comes_in_the_statistics_call(monkeypatch: pytest.Monke
         monkeypatch.setattr(deadlines, "start", noted)
         got = source.collect()
         in_the_tick = list(started)
-        total, free = source._memory.read(source.conn)
+        total, free, _available = source._memory.read(source.conn)
     finally:
         source.close()
     # the statistics (with the memory), then the test driver's per-domain pass: no call of its own for memory

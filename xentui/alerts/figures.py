@@ -125,7 +125,7 @@ def _host_getter(name: str) -> Getter:
 HOST_KINDS: dict[str, Kind] = {
     "host": T,  # its name (a fleet's name for it; else its hostname)
     "host_state": T,  # up, down, ... (docs/fleet.md); "up" for the one host watched
-    "host_mem_pct": N,  # memory used, % of its total
+    "host_mem_pct": N,  # memory not available (page cache counts as available where the source says), % of total
     "host_mem_used_kib": N,
     "host_mem_free_kib": N,
     "host_mem_total_kib": N,
@@ -143,7 +143,7 @@ def _facts(name: str, state: str, sample: HostSample | None, pcpu_pct: tuple[flo
     figures: dict[str, Any] = {"host": name, "host_state": state, "host_behind_s": behind_s, "host_domains": domains}
     if sample is not None and sample.mem_total_kib > 0:
         used = sample.mem_total_kib - sample.mem_free_kib
-        figures.update(host_mem_pct=100.0 * used / sample.mem_total_kib, host_mem_used_kib=used,
+        figures.update(host_mem_pct=sample.mem_pressure_pct, host_mem_used_kib=used,
                        host_mem_free_kib=sample.mem_free_kib, host_mem_total_kib=sample.mem_total_kib)
     if sample is not None and sample.pcpus > 0:
         figures["host_pcpus"] = sample.pcpus

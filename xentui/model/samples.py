@@ -279,6 +279,9 @@ class HostSample:
     topology: tuple[Pcpu, ...] = ()  # one per pCPU, by number; empty: unknown (one node, all online)
     l3_caches: tuple[L3Cache, ...] = ()  # size of each L3 (cache id), when Cache QoS knows it
     cache_rmids: int | None = None  # monitoring ids the hardware has (RMIDs), when known
+    # What the kernel could hand out without swapping (Linux's MemAvailable: free plus reclaimable page cache);
+    # None: the source does not say (Xen's free memory is all there is).
+    mem_available_kib: int | None = None
 
     def l3_bytes(self, cache_id: int | None) -> int | None:
         """Size of one L3 (None: all of them together)."""
@@ -291,6 +294,14 @@ class HostSample:
     def mem_used_kib(self) -> int | None:
         """Memory in use; None when the source does not know the host's size (``mem_total_kib`` 0)."""
         return self.mem_total_kib - self.mem_free_kib if self.mem_total_kib else None
+
+    @property
+    def mem_pressure_pct(self) -> float | None:
+        """% of the memory not available (page cache counts as available where the source says how much)."""
+        if not self.mem_total_kib:
+            return None
+        spare = self.mem_available_kib if self.mem_available_kib is not None else self.mem_free_kib
+        return 100.0 * (self.mem_total_kib - spare) / self.mem_total_kib
 
     @property
     def cpumap_size(self) -> int:

@@ -23,10 +23,14 @@ def pcpu_busy_ns() -> tuple[int, ...]:
     )
 
 
-def memory_kib() -> tuple[int, int]:
-    """(MemTotal, MemFree) of this machine in KiB: what libvirt's node memory stats report."""
+Memory = tuple[int, int, int | None]  # (total, free, available) KiB; available None: not said
+
+
+def memory_kib() -> Memory:
+    """(MemTotal, MemFree, MemAvailable) of this machine in KiB: what libvirt's node memory stats report, and what
+    the kernel could hand out without swapping."""
     memory = psutil.virtual_memory()
-    return memory.total // 1024, memory.free // 1024
+    return memory.total // 1024, memory.free // 1024, memory.available // 1024
 
 
 def boot_time() -> float | None:

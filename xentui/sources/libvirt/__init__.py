@@ -31,6 +31,7 @@ from xentui.sources.libvirt.fallback import PROBE_KEYS, Fallback, Filled, Listed
 from xentui.sources.libvirt.host import NodeMemory, read_host_facts
 from xentui.sources.libvirt.sched import LibvirtScheduling
 from xentui.sources.libvirt.stale import HungMonitors
+from xentui.sources.local_machine import Memory
 from xentui.sources.placement import PlacementCache, placement_from_vcpus
 from xentui.sources.scheduling import SchedulingWatch
 from xentui.sources.xen.libxenstat import RunningCount
@@ -72,7 +73,7 @@ class LibvirtSource(Source):
         self._acting = actions.Acting()
         self._replaced: set[str] = set()  # acted on (from another thread): read their placement again
         self._memory = NodeMemory()
-        self._tick_memory: tuple[int, int] | None = None  # read with this tick's statistics, in the same call
+        self._tick_memory: Memory | None = None  # read with this tick's statistics, in the same call
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
         self._jobs = jobs.JobWatch(self._bounded)  # jobs whoever started them (a save, a dump, a block job, ...)
@@ -184,13 +185,12 @@ class LibvirtSource(Source):
         return samples, tuple(errors)
 
     def host_sample(self) -> HostSample:
-        total, free = self._host_memory()
         l3_caches, rmids = self.cache_qos.host_facts(self.facts.l3_caches)
-        return self.facts.sample(self.uri, total, free, boot_time=self._boot_time,
+        return self.facts.sample(self.uri, self._host_memory(), boot_time=self._boot_time,
                                  cache_monitoring=self.cache_qos.status, l3_caches=l3_caches, cache_rmids=rmids)
 
-    def _host_memory(self) -> tuple[int, int]:
-        """(total, free) KiB of the hypervisor's host."""
+    def _host_memory(self) -> Memory:
+        """(total, free, available) KiB of the hypervisor's host."""
         if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
             return local_machine.memory_kib()
         if (memory := self._tick_memory) is not None:
@@ -227,7 +227,7 @@ class LibvirtSource(Source):
         self.bulk_supported = True
         return records
 
-    def _stats_and_memory(self, conn: libvirt.virConnect) -> tuple[Listed, tuple[int, int] | None]:
+    def _stats_and_memory(self, conn: libvirt.virConnect) -> tuple[Listed, Memory | None]:
         """The bulk statistics, then the host's memory in the same bounded call: one thread a tick, not two
         (None: read locally, or it failed here; then it is asked on its own, as without a bulk call)."""
         records = conn.getAllDomainStats(STATS, STATS_FLAGS)

@@ -14,6 +14,7 @@ from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.libvirt import capabilities_l3
 from xentui.sources.deadlines import NoAnswer
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
+from xentui.sources.local_machine import Memory
 from xentui.sources.placement import parse_topology
 
 
@@ -36,10 +37,12 @@ class HostFacts:
         """How many pCPUs a pin's cpumap covers."""
         return max(self.pcpus, len(self.topology))
 
-    def sample(self, uri: str, mem_total_kib: int, mem_free_kib: int, *, boot_time: float | None,
+    def sample(self, uri: str, memory: Memory, *, boot_time: float | None,
                cache_monitoring: str, l3_caches: tuple[L3Cache, ...], cache_rmids: int | None) -> HostSample:
         """This tick's :class:`HostSample`: the facts with the figures that change."""
-        return HostSample(uri=uri, mem_total_kib=mem_total_kib, mem_free_kib=mem_free_kib, boot_time=boot_time,
+        mem_total_kib, mem_free_kib, mem_available_kib = memory
+        return HostSample(uri=uri, mem_total_kib=mem_total_kib, mem_free_kib=mem_free_kib,
+                          mem_available_kib=mem_available_kib, boot_time=boot_time,
                           cache_monitoring=cache_monitoring, cache_rmids=cache_rmids, hostname=self.hostname,
                           hypervisor=self.hypervisor, hypervisor_version=self.hypervisor_version,
                           pcpus=self.pcpus, mhz=self.mhz, cpu_model=self.cpu_model,
@@ -92,13 +95,13 @@ def _from_capabilities(conn: libvirt.virConnect) -> tuple[tuple[Pcpu, ...], tupl
 
 
 class NodeMemory:
-    """The host's (total, free) KiB through libvirt: node memory stats, else getInfo + getFreeMemory."""
+    """The host's (total, free, available) KiB through libvirt: node memory stats, else getInfo + getFreeMemory."""
 
     def __init__(self) -> None:
         self._node_memstats = True  # until the driver says it has none
-        self._last: tuple[int, int] | None = None
+        self._last: Memory | None = None
 
-    def now(self, bounded: Callable[[], tuple[int, int]], uri: str) -> tuple[int, int]:
+    def now(self, bounded: Callable[[], Memory], uri: str) -> Memory:
         """:meth:`read` under ``bounded``'s deadline; the last figures while libvirtd does not answer."""
         try:
             self._last = bounded()
@@ -107,21 +110,22 @@ class NodeMemory:
                 raise SourceError(f"{uri!r}: libvirtd did not say how much memory the host has") from None
         return self._last
 
-    def took(self, figures: tuple[int, int]) -> tuple[int, int]:
+    def took(self, figures: Memory) -> Memory:
         """Figures :meth:`read` gave in another call (the tick's statistics call), kept as the last."""
         self._last = figures
         return figures
 
-    def read(self, conn: libvirt.virConnect) -> tuple[int, int]:
+    def read(self, conn: libvirt.virConnect) -> Memory:
         """One or two round trips (call it under a deadline)."""
         if self._node_memstats:
             try:
                 stats = conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS)
-                return stats["total"], stats["free"]
+                cache = stats.get("buffers", 0) + stats.get("cached", 0)  # reclaimable: as available as free
+                return stats["total"], stats["free"], stats["free"] + cache if "cached" in stats else None
             except libvirt.libvirtError as err:
                 if err.get_error_code() not in UNSUPPORTED:
                     raise
                 self._node_memstats = False
         total = conn.getInfo()[1] * 1024
         free = conn.getFreeMemory() // 1024
-        return total, free
+        return total, free, None

@@ -199,3 +199,24 @@ def test_the_detail_line_and_the_batch_fields():
                                            + records.csv_rows(idle, 2))))
     assert (rows[0]["job"], rows[0]["job_percent"], rows[0]["job_data_total_bytes"]) == ("save", "17.73", "135012352")
     assert rows[1]["job"] == "" and rows[1]["job_percent"] == ""
+
+
+def test_a_hung_libvirtd_holds_a_tick_s_job_reads_once_not_once_per_busy_domain():
+    saving = [FakeDomain(n, SAVING) for n in range(1, 11)]
+    now = [0.0]
+    asked: list[float] = []
+
+    def hung(_key: object, _call: object, deadline_s: float) -> object:
+        asked.append(deadline_s)
+        now[0] += deadline_s  # the call never answers: its whole deadline passes
+        raise deadlines.NoAnswer("hung")
+
+    w = jobs.JobWatch(deadlines.OnePerKey().call, clock=lambda: now[0])
+    paused = {**RUNNING, "state.state": libvirt.VIR_DOMAIN_PAUSED, "state.reason": libvirt.VIR_DOMAIN_PAUSED_SAVE}
+    known = w.read(entries(saving, paused), set(), set())
+    assert len(known) == 10
+    w._bounded = hung
+    began = now[0]
+    still = w.read(entries(saving, paused), set(), set())
+    assert asked == [jobs.READ_S] and now[0] - began == jobs.TICK_READS_S  # one deadline for the tick, not ten
+    assert still == known  # every busy domain keeps its last figures, read again next tick

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from functools import partial
@@ -39,6 +40,7 @@ Bounded = Callable[[object, Callable[[], Any], float], Any]
 SWEEP_TICKS = 20  # every running domain's job type is looked at once in this many ticks ...
 SWEEP_MAX = 16  # ... but no more than this many a tick (1000 domains: each every 63 ticks)
 READ_S = 2.0  # each read (one domain's job, or one tick's sweep) given this long
+TICK_READS_S = 2.0  # a tick's job reads together: past it, the rest keep their last figures (a hung libvirtd)
 
 OPERATIONS = {  # libvirt's VIR_DOMAIN_JOB_OPERATION_*: what the job does
     libvirt.VIR_DOMAIN_JOB_OPERATION_START: "start",
@@ -117,8 +119,9 @@ def disks(rec: Record) -> list[str]:
 class JobWatch:
     """Which domains are in a job, and the job's figures, read at each tick (from the tick's thread)."""
 
-    def __init__(self, bounded: Bounded) -> None:
+    def __init__(self, bounded: Bounded, clock: Callable[[], float] = time.monotonic) -> None:
         self._bounded = bounded  # (key, call, deadline_s) -> call's result: deadlines.OnePerKey's, or NoAnswer
+        self._clock = clock
         self._lock = threading.Lock()
         self._flagged: set[str] = set()  # uuids events named since the last tick (the event loop's thread)
         self.busy: dict[Key, JobSample] = {}  # in a job at the last read
@@ -151,10 +154,14 @@ class JobWatch:
                     if key in self.busy or key[0] in flagged or paused_for(rec, BUSY_PAUSES)}
         suspects |= self._sweep([e for e in running if e[2] not in suspects])
         found: dict[Key, JobSample] = {}
+        spent_by = self._clock() + TICK_READS_S
         for dom, rec, key in running:
             if key in suspects:
+                left = spent_by - self._clock()
                 try:
-                    job = self._bounded(("job", key), partial(self._job_of, dom, rec), READ_S)
+                    if left <= 0:
+                        raise deadlines.NoAnswer("this tick's job reads took their time")
+                    job = self._bounded(("job", key), partial(self._job_of, dom, rec), min(READ_S, left))
                 except deadlines.NoAnswer:
                     job = self.busy.get(key)  # not answering now: the last figures stay, read again next tick
                 if job is not None:

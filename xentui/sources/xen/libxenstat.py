@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import glob
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -113,6 +114,9 @@ class XenStore:
         self.lib: Any = ctypes.CDLL(path) if path else None
         self.libc = ctypes.CDLL(None)
         self.handle: int | None = None
+        self._lock = threading.Lock()
+        self._reading = 0  # reads in flight (a thread abandoned at its deadline may still be in xs_read)
+        self._closing = False
         if self.lib:
             _declare(self.lib, ctypes.c_void_p, "xs_open", ctypes.c_ulong)
             _declare(self.lib, ctypes.c_void_p, "xs_read", ctypes.c_void_p, ctypes.c_uint32, ctypes.c_char_p,
@@ -122,18 +126,37 @@ class XenStore:
             self.handle = self.lib.xs_open(0)
 
     def read(self, path: str) -> str | None:
-        if not self.handle:
-            return None
-        length = ctypes.c_uint()
-        ptr = self.lib.xs_read(self.handle, 0, path.encode(), ctypes.byref(length))
-        if not ptr:
-            return None
+        """None once closed; the handle is closed by the last read in flight, never under one (use after free)."""
+        with self._lock:
+            if not self.handle or self._closing:
+                return None
+            handle, self._reading = self.handle, self._reading + 1
         try:
-            return ctypes.string_at(ptr, length.value).decode(errors="replace")
+            length = ctypes.c_uint()
+            ptr = self.lib.xs_read(handle, 0, path.encode(), ctypes.byref(length))
+            if not ptr:
+                return None
+            try:
+                return ctypes.string_at(ptr, length.value).decode(errors="replace")
+            finally:
+                self.libc.free(ptr)
         finally:
-            self.libc.free(ptr)
+            self._done_reading()
+
+    def _done_reading(self) -> None:
+        with self._lock:
+            self._reading -= 1
+            if self._closing and not self._reading:
+                self._close_now()
 
     def close(self) -> None:
+        """At once, or (a read still in xs_read: a hung xenstored) when that read returns."""
+        with self._lock:
+            self._closing = True
+            if not self._reading:
+                self._close_now()
+
+    def _close_now(self) -> None:
         if self.handle:
             self.lib.xs_close(self.handle)
             self.handle = None

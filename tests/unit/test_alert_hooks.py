@@ -29,6 +29,13 @@ def done(path: Path, lines: int) -> bool:
     return path.exists() and len(path.read_text().splitlines()) >= lines
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def test_the_hook_gets_the_facts_in_its_environment_and_its_output_goes_to_the_log(tmp_path):
     out, log = tmp_path / "env.json", tmp_path / "state" / "hooks.log"
     hostile = NAMES["osc-title"] + "; rm -rf / $(reboot)"
@@ -59,14 +66,19 @@ def test_a_hook_past_its_timeout_is_killed_with_its_children(tmp_path):
              "the hook killed", timeout=30)
     assert time.monotonic() - started < 20
     child = int(pidfile.read_text())
-
-    def gone() -> bool:
-        try:
-            return Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-        except FileNotFoundError:
-            return True
-    wait_for(gone, "the hook's child (same process group) killed too")
+    wait_for(lambda: _gone(child), "the hook's child (same process group) killed too")
     assert runner.running == 0
+
+
+def test_a_hook_that_exits_leaves_no_background_child(tmp_path):
+    log, pidfile = tmp_path / "hooks.log", tmp_path / "child.pid"
+    rule = parse_rule({"name": "bg", "when": "stale", "exec": ["/bin/sh", "-c", f"sleep 60 & echo $! > {pidfile}"]}, 1)
+    runner = HookRunner(log, timeout_s=30)
+    runner.run(rule, alert())
+    runner.join(30)
+    assert "bg firing web: exit status 0" in log.read_text() and runner.running == 0
+    child = int(pidfile.read_text())
+    wait_for(lambda: _gone(child), "the hook's background child killed with its group")
 
 
 def test_at_most_n_at_once_the_rest_skipped_with_a_line(tmp_path):

@@ -9,6 +9,7 @@ excess skipped with a line in the log.  Its output goes to the log file, never t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -108,6 +109,8 @@ class HookRunner:
                     end = f"exit status {proc.returncode}"
                 except subprocess.TimeoutExpired:
                     end = self._kill(proc)
+                with contextlib.suppress(ProcessLookupError):  # its `cmd &` leftovers: never on with the log
+                    os.killpg(proc.pid, signal.SIGKILL)
                 log.write(f"{_stamp()} {what}: {end}\n".encode())
         except OSError:
             pass  # the log itself cannot be written: nothing to tell it to

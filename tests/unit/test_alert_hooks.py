@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +95,30 @@ def test_at_most_n_at_once_the_rest_skipped_with_a_line(tmp_path):
     gate.touch()
     runner.join(30)
     assert runner.running == 0 and "r firing first: exit status 0" in log.read_text()
+
+
+def test_500_skips_start_no_thread_each_and_are_all_told(tmp_path):
+    log, gate = tmp_path / "hooks.log", tmp_path / "gate"
+    wait = f"while [ ! -e {gate} ]; do sleep 0.05; done"
+    rule = parse_rule({"name": "r", "when": "stale", "exec": ["/bin/sh", "-c", wait]}, 1)
+    runner = HookRunner(log, timeout_s=60, max_running=1)
+    runner.run(rule, alert("first"))
+    wait_for(lambda: runner.running == 1, "first runs")
+    before = threading.active_count()
+    most = before
+    for n in range(500):
+        runner.run(rule, alert(f"d{n}"))
+        most = max(most, threading.active_count())
+    assert most - before <= 2
+
+    def told() -> int:
+        text = log.read_text() if log.exists() else ""
+        more = re.findall(r"(\d+) more hooks skipped", text)
+        return text.count(": skipped, 1 hooks already running") + sum(int(m) for m in more)
+    wait_for(lambda: told() == 500, "every skip told")
+    gate.touch()
+    runner.join(30)
+    assert runner.running == 0
 
 
 def test_a_command_that_cannot_run_is_a_line_in_the_log(tmp_path):

@@ -25,6 +25,7 @@ from xentui.text import visible
 
 MAX_LOG_BYTES = 8 << 20  # then the log is moved to hooks.log.1 and begun again
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL at the timeout
+MAX_SKIP_LINES = 20  # skips logged a line each at once; the rest counted in one line
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -63,6 +64,9 @@ class HookRunner:
         self._lock = threading.Lock()
         self._running = 0
         self._threads: list[threading.Thread] = []
+        self._skips: list[str] = []  # skip lines not yet logged (MAX_SKIP_LINES at most) ...
+        self._skips_more = 0  # ... and how many more, told in one line
+        self._skip_logger: threading.Thread | None = None  # the one thread that logs them
 
     @property
     def running(self) -> int:
@@ -74,9 +78,8 @@ class HookRunner:
             return
         with self._lock:
             if self._running >= self.max_running:
-                line = (f"{visible(rule.name)} {visible(alert.subject)}: skipped, {self._running} hooks already "
-                        f"running (max_hooks = {self.max_running})")
-                threading.Thread(target=self._log, args=(line,), name="xentui-hook-log", daemon=True).start()
+                self._skip(f"{visible(rule.name)} {visible(alert.subject)}: skipped, {self._running} hooks "
+                           f"already running (max_hooks = {self.max_running})")
                 return
             self._running += 1
             self._threads = [t for t in self._threads if t.is_alive()]
@@ -142,12 +145,32 @@ class HookRunner:
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         return os.fdopen(fd, "ab")
 
-    def _log(self, line: str) -> None:
-        try:
-            with self._open_log() as log:
-                log.write(f"{_stamp()} {line}\n".encode())
-        except OSError:
-            pass
+    def _skip(self, line: str) -> None:
+        """Under the lock: a skip to log, by the one skip logger (started when none runs)."""
+        if len(self._skips) < MAX_SKIP_LINES:
+            self._skips.append(line)
+        else:
+            self._skips_more += 1
+        if self._skip_logger is None:
+            self._skip_logger = threading.Thread(target=self._log_skips, name="xentui-hook-log", daemon=True)
+            self._skip_logger.start()
+
+    def _log_skips(self) -> None:
+        """The skip logger: the lines queued, until there are none."""
+        while True:
+            with self._lock:
+                lines, more = self._skips, self._skips_more
+                self._skips, self._skips_more = [], 0
+                if not lines:
+                    self._skip_logger = None
+                    return
+            if more:
+                lines.append(f"{more} more hooks skipped, {self.max_running} already running")
+            try:
+                with self._open_log() as log:
+                    log.write("".join(f"{_stamp()} {line}\n" for line in lines).encode())
+            except OSError:
+                pass
 
 
 def _stamp() -> str:

@@ -121,6 +121,33 @@ def test_500_skips_start_no_thread_each_and_are_all_told(tmp_path):
     assert runner.running == 0
 
 
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_closing_the_runner_kills_the_hooks_under_way_and_refuses_new_ones(tmp_path):
+    log, pidfile = tmp_path / "hooks.log", tmp_path / "hook.pid"
+    script = f"echo $$ > {pidfile}; sleep 60 & sleep 60; wait"
+    rule = parse_rule({"name": "slow", "when": "stale", "exec": ["/bin/sh", "-c", script]}, 1)
+    runner = HookRunner(log, timeout_s=120)
+    runner.run(rule, alert())
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(), "the hook runs")
+    pgid = int(pidfile.read_text())
+    assert not _group_gone(pgid)
+    started = time.monotonic()
+    runner.close()
+    assert time.monotonic() - started < 10
+    wait_for(lambda: _group_gone(pgid), "the hook's process group gone", timeout=10)
+    runner.join(10)
+    assert runner.running == 0 and "slow firing web: exit status -15" in log.read_text()
+    runner.run(rule, alert("after"))
+    assert runner.running == 0 and "after" not in log.read_text()
+
+
 def test_a_command_that_cannot_run_is_a_line_in_the_log(tmp_path):
     log = tmp_path / "hooks.log"
     rule = parse_rule({"name": "r", "when": "stale", "exec": "/nonexistent/notify --page"}, 1)

@@ -4,8 +4,8 @@ Deterministic on ``snapshot.wall`` alone (a replay fires as the live session wou
 holding for a subject (a domain, keyed by ``DomainView.key`` across a fleet, or a host) starts its clock; it
 fires once it has held ``for`` seconds, and resolves when it no longer holds or the subject is gone.  A condition
 unknown for a tick (a stale domain, a missed rate) keeps the subject's state (its clock, its alert) that tick.  A
-wall clock that steps back (NTP) keeps every state; a replay seeking backwards calls :meth:`reset`.  Hooks, when given, run on the
-transitions (xentui.alerts.hooks); the engine itself does no I/O.
+wall clock that steps back (NTP) keeps every state; a replay seeking backwards calls :meth:`reset`.  Hooks, when
+given, run on the transitions (xentui.alerts.hooks); the engine itself does no I/O.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class Hooks(Protocol):
 
     def join(self, timeout_s: float) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class AlertEngine:
     def __init__(self, rules: Sequence[Rule], *, problems: Iterable[str] = (), hooks: Hooks | None = None,
@@ -53,6 +55,11 @@ class AlertEngine:
             firing.clear()
         self._resolved.clear()
         self.board = AlertBoard(problems=self.problems)
+
+    def close(self) -> None:
+        """The app quits: its hooks under way killed (their process groups)."""
+        if self.hooks is not None:
+            self.hooks.close()
 
     def evaluate(self, snapshot: Snapshot) -> AlertBoard:
         wall = snapshot.wall

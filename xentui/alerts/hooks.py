@@ -25,6 +25,7 @@ from xentui.text import visible
 
 MAX_LOG_BYTES = 8 << 20  # then the log is moved to hooks.log.1 and begun again
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL at the timeout
+CLOSE_GRACE_S = 0.5  # between SIGTERM and SIGKILL when the app quits
 MAX_SKIP_LINES = 20  # skips logged a line each at once; the rest counted in one line
 
 
@@ -67,6 +68,8 @@ class HookRunner:
         self._skips: list[str] = []  # skip lines not yet logged (MAX_SKIP_LINES at most) ...
         self._skips_more = 0  # ... and how many more, told in one line
         self._skip_logger: threading.Thread | None = None  # the one thread that logs them
+        self._procs: set[subprocess.Popen[bytes]] = set()  # the hooks running now (close kills them)
+        self._closed = False
 
     @property
     def running(self) -> int:
@@ -77,6 +80,8 @@ class HookRunner:
         if not rule.exec:
             return
         with self._lock:
+            if self._closed:
+                return
             if self._running >= self.max_running:
                 self._skip(f"{visible(rule.name)} {visible(alert.subject)}: skipped, {self._running} hooks "
                            f"already running (max_hooks = {self.max_running})")
@@ -93,6 +98,13 @@ class HookRunner:
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def close(self, grace_s: float = 0.5) -> None:
+        """The app quits: no more hooks; each running one's process group SIGTERM, SIGKILL after ``grace_s``."""
+        with self._lock:
+            self._closed = True
+            procs = list(self._procs)
+        _kill_groups(procs, grace_s)
+
     def _run(self, rule: Rule, alert: Alert) -> None:
         state = "firing" if alert.resolved_at is None else "resolved"
         what = f"{visible(rule.name)} {state} {visible(alert.subject)}"
@@ -107,6 +119,11 @@ class HookRunner:
                 except OSError as err:
                     log.write(f"{_stamp()} {what}: cannot run: {visible(str(err))}\n".encode())
                     return
+                with self._lock:
+                    self._procs.add(proc)
+                    closed = self._closed
+                if closed:  # closed while it started
+                    _kill_groups([proc], CLOSE_GRACE_S)
                 try:
                     proc.communicate(timeout=self.timeout_s)  # (its output goes to the log, not here)
                     end = f"exit status {proc.returncode}"
@@ -114,6 +131,8 @@ class HookRunner:
                     end = self._kill(proc)
                 with contextlib.suppress(ProcessLookupError):  # its `cmd &` leftovers: never on with the log
                     os.killpg(proc.pid, signal.SIGKILL)
+                with self._lock:
+                    self._procs.discard(proc)
                 log.write(f"{_stamp()} {what}: {end}\n".encode())
         except OSError:
             pass  # the log itself cannot be written: nothing to tell it to
@@ -175,3 +194,17 @@ class HookRunner:
 
 def _stamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _kill_groups(procs: list[subprocess.Popen[bytes]], grace_s: float) -> None:
+    """Each one's process group: SIGTERM, then SIGKILL to those still there after ``grace_s`` (in all)."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from xentui.alerts import Alert, Severity
 from xentui.alerts.hooks import HookRunner, environment, state_dir
-from xentui.alerts.rules import parse_rule
+from xentui.alerts.rules import Rule, parse_rule
 
 from ..factories import wait_for
 from ..hostile import NAMES
@@ -83,12 +83,18 @@ def test_a_hook_that_exits_leaves_no_background_child(tmp_path):
     wait_for(lambda: _gone(child), "the hook's background child killed with its group")
 
 
-def test_at_most_n_at_once_the_rest_skipped_with_a_line(tmp_path):
+def first_of_one(tmp_path: Path) -> tuple[Path, Path, Rule, HookRunner]:
+    """A runner of one hook at most, its "first" hook running until ``gate`` exists."""
     log, gate = tmp_path / "hooks.log", tmp_path / "gate"
     wait = f"while [ ! -e {gate} ]; do sleep 0.05; done"
     rule = parse_rule({"name": "r", "when": "stale", "exec": ["/bin/sh", "-c", wait]}, 1)
     runner = HookRunner(log, timeout_s=60, max_running=1)
     runner.run(rule, alert("first"))
+    return log, gate, rule, runner
+
+
+def test_at_most_n_at_once_the_rest_skipped_with_a_line(tmp_path):
+    log, gate, rule, runner = first_of_one(tmp_path)
     wait_for(lambda: runner.running == 1 and "running" in (log.read_text() if log.exists() else ""), "first runs")
     runner.run(rule, alert("second"))
     wait_for(lambda: "second: skipped, 1 hooks already running (max_hooks = 1)" in log.read_text(), "the skip")
@@ -98,11 +104,7 @@ def test_at_most_n_at_once_the_rest_skipped_with_a_line(tmp_path):
 
 
 def test_500_skips_start_no_thread_each_and_are_all_told(tmp_path):
-    log, gate = tmp_path / "hooks.log", tmp_path / "gate"
-    wait = f"while [ ! -e {gate} ]; do sleep 0.05; done"
-    rule = parse_rule({"name": "r", "when": "stale", "exec": ["/bin/sh", "-c", wait]}, 1)
-    runner = HookRunner(log, timeout_s=60, max_running=1)
-    runner.run(rule, alert("first"))
+    log, gate, rule, runner = first_of_one(tmp_path)
     wait_for(lambda: runner.running == 1, "first runs")
     before = threading.active_count()
     most = before

@@ -4,10 +4,12 @@ the bell on a new crit (never on a replay's jump), a fleet's hosts, hostile name
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
 from tests import hostile
+from tests.factories import wait_for
 from tests.recordings import write
 from tests.ui.alert_support import FromTick, alert_on, board_over, named
 from tests.ui.fleet_source import synthetic_fleet
@@ -16,7 +18,10 @@ from tests.ui.screen_read import lines, shows_harmlessly
 from tests.ui.test_keys import every_binding_fires, help_matches_active_bindings
 from tests.ui.waiting import until
 from xentui import config
-from xentui.alerts.board import AlertBoard, Severity
+from xentui.alerts import AlertEngine
+from xentui.alerts.board import Alert, AlertBoard, Severity
+from xentui.alerts.hooks import HookRunner
+from xentui.alerts.rules import parse_rule
 from xentui.model import build_snapshot
 from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
@@ -285,3 +290,25 @@ async def test_a_replay_evaluates_the_rules_without_hooks(tmp_path, monkeypatch)
                            settings=config.Settings(alert=RULES[:1])) as (app, pilot):
         await until(pilot, lambda: "newest: busy build" in header(app), "the rule fired in the replay")
         assert app.alerts.engine is not None and app.alerts.engine.hooks is None
+
+
+@pytest.mark.asyncio
+async def test_quitting_the_app_kills_the_hooks_under_way(config_path, tmp_path):
+    pidfile = tmp_path / "hook.pid"
+    rule = parse_rule({"name": "slow", "when": "stale", "exec": ["/bin/sh", "-c", f"echo $$ > {pidfile}; sleep 60"]}, 1)
+    fired = Alert(rule="slow", severity=Severity.WARN, host="", domain_key="h/u", subject="web", since=1.0,
+                  fired_at=1.0)
+    async with running_app(SyntheticSource(count=2), size=SIZE, config_path=config_path) as (app, pilot):
+        runner = HookRunner(tmp_path / "hooks.log", timeout_s=120)
+        app.alerts.engine = AlertEngine((rule,), hooks=runner)
+        runner.run(rule, fired)
+        await until(pilot, lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(), "the hook runs")
+        pgid = int(pidfile.read_text())
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    wait_for(group_gone, "the hook's process group gone once the app quit", timeout=10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from xentui.alerts import AlertEngine, Severity
 from xentui.alerts.rules import parse_rules, parse_settings
 from xentui.model import DomainState, HostState, RawSample, build_snapshot
@@ -104,7 +106,8 @@ def test_deterministic_on_snapshot_time_and_a_clock_going_back_starts_afresh():
     eng = engine(table)
     feed(eng, samples[:5])
     assert len(eng.board.firing) == 1
-    feed(eng, samples[:2])  # a replay sought back to the start
+    eng.reset()  # a replay sought back to the start (the controller's evaluate_from)
+    feed(eng, samples[:2])
     assert eng.board.firing == () and eng.board.resolved == ()
 
 
@@ -121,3 +124,35 @@ def test_unknown_figures_never_fire():
     eng = engine({"name": "llc", "when": "llc_pct > 1 or not (llc_pct > 1)"},
                  {"name": "steal", "when": "steal_pct >= 0"})
     assert feed(eng, busy_then_idle(3, 0)) == []
+
+
+def test_a_condition_unknown_for_a_tick_keeps_the_alert_and_its_clock():
+    eng = engine({"name": "busy", "when": "cpu_pct > 90", "for": "2s"})
+    samples, cpu = [], 0.0
+    for t in range(8):  # busy throughout; at t=4 and t=6 the domain's CPU time is missing (no rate: unknown)
+        missing = t in (4, 6)
+        samples.append(raw(float(t), dom(cpu, vcpus_current=2) if not missing else
+                           dataclasses.replace(dom(0.0, vcpus_current=2), cpu_ns=None)))
+        cpu += 1.0
+    transitions = feed(eng, samples)
+    assert transitions == [(3.0, "firing", "busy", "web")]  # no spurious resolved/firing pair at 4 or 6
+    assert eng.board.firing[0].since == 1_700_000_001.0
+
+
+def test_unknown_never_starts_a_clock_and_a_gone_domain_still_resolves():
+    eng = engine({"name": "busy", "when": "cpu_pct > 90", "for": "1s"})
+    unknown = dataclasses.replace(dom(0.0, vcpus_current=2), cpu_ns=None)
+    assert feed(eng, [raw(float(t), unknown) for t in range(4)]) == []
+    samples = [raw(0.0, dom(0.0, vcpus_current=2)), raw(1.0, dom(1.0, vcpus_current=2)),
+               raw(2.0, dom(2.0, vcpus_current=2)), raw(3.0)]
+    assert feed(eng, samples) == [(2.0, "firing", "busy", "web"), (3.0, "resolved", "busy", "web")]
+
+
+def test_a_wall_clock_stepping_back_live_keeps_the_firing_alerts():
+    eng = engine({"name": "busy", "when": "cpu_pct > 90", "for": "2s"})
+    samples = busy_then_idle(8, 0)
+    stepped = [dataclasses.replace(s, wall=s.wall - (30.0 if i >= 5 else 0.0)) for i, s in enumerate(samples)]
+    transitions = feed(eng, stepped)  # NTP stepped the clock back 30 s at t=5
+    assert transitions == [(3.0, "firing", "busy", "web")]
+    assert len(eng.board.firing) == 1 and eng.board.resolved == ()
+    assert eng.board.firing[0].since == 1_700_000_001.0

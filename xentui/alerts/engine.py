@@ -2,16 +2,17 @@
 
 Deterministic on ``snapshot.wall`` alone (a replay fires as the live session would have): a rule's condition
 holding for a subject (a domain, keyed by ``DomainView.key`` across a fleet, or a host) starts its clock; it
-fires once it has held ``for`` seconds, and resolves when it no longer holds or the subject is gone.  A clock
-that goes back (a replay seeking backwards) starts every rule afresh.  Hooks, when given, run on the
-transitions (xentui.alerts.hooks); the engine itself does no I/O.
+fires once it has held ``for`` seconds, and resolves when it no longer holds or the subject is gone.  A condition
+unknown for a tick (a stale domain, a missed rate) keeps the subject's state (its clock, its alert) that tick.  A
+wall clock that steps back (NTP) keeps every state; a replay seeking backwards calls :meth:`reset`.  Hooks, when
+given, run on the transitions (xentui.alerts.hooks); the engine itself does no I/O.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from xentui.alerts import figures
@@ -29,6 +30,8 @@ class Hooks(Protocol):
 
     def join(self, timeout_s: float) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class AlertEngine:
     def __init__(self, rules: Sequence[Rule], *, problems: Iterable[str] = (), hooks: Hooks | None = None,
@@ -41,7 +44,6 @@ class AlertEngine:
         self._firing: list[dict[str, Alert]] = [{} for _ in self.rules]
         self._resolved: deque[Alert] = deque(maxlen=history)
         self._matched: list[dict[tuple[str, str], bool]] = [{} for _ in self.rules]
-        self._last_wall: float | None = None
         self.board = AlertBoard(problems=self.problems)
         self._by_name = {rule.name: rule for rule in self.rules}
 
@@ -52,14 +54,15 @@ class AlertEngine:
         for firing in self._firing:
             firing.clear()
         self._resolved.clear()
-        self._last_wall = None
         self.board = AlertBoard(problems=self.problems)
+
+    def close(self) -> None:
+        """The app quits: its hooks under way killed (their process groups)."""
+        if self.hooks is not None:
+            self.hooks.close()
 
     def evaluate(self, snapshot: Snapshot) -> AlertBoard:
         wall = snapshot.wall
-        if self._last_wall is not None and wall < self._last_wall:
-            self.reset()
-        self._last_wall = wall
         hosts = figures.hosts(snapshot)
         frames: dict[bool, Frame] = {}
         fired: list[Alert] = []
@@ -68,19 +71,20 @@ class AlertEngine:
             frame = frames.get(rule.over_domains)
             if frame is None:
                 frame = frames[rule.over_domains] = Frame(snapshot.domains, hosts, rule.over_domains)
-            holds = [i for i, t in enumerate(rule.compiled.condition(frame)) if t]
+            truth = rule.compiled.condition(frame)
+            holds = [i for i, t in enumerate(truth) if t]
+            unknown = [i for i, t in enumerate(truth) if t is None]
             if rule.match:
                 holds = [i for i in holds if self._matches(index, rule, frame, i)]
+                unknown = [i for i in unknown if self._matches(index, rule, frame, i)]
             held, firing = self._held[index], self._firing[index]
-            if rule.over_domains:
-                views = frame.views
-                keys = [views[i].sample.key for i in holds]
-            else:
-                names = list(hosts)
-                keys = [_HOST_KEY + names[i] for i in holds]
+            keys = self._keys(rule, frame, hosts, holds)
             now = self._held[index] = {key: held.get(key, wall) for key in keys}
+            for key in self._keys(rule, frame, hosts, unknown):  # unknown this tick: as it was
+                if key in held:
+                    now[key] = held[key]
             for_s = rule.for_s
-            new = [key for key, since in now.items() if wall - since >= for_s and key not in firing]
+            new = [key for key in keys if max(0.0, wall - now[key]) >= for_s and key not in firing]
             if new:
                 where = dict(zip(keys, holds, strict=True))
                 for key in new:
@@ -101,6 +105,15 @@ class AlertEngine:
         self.board = AlertBoard(firing=every, resolved=tuple(self._resolved), fired_now=tuple(fired),
                                 resolved_now=tuple(resolved), problems=self.problems)
         return self.board
+
+    @staticmethod
+    def _keys(rule: Rule, frame: Frame, hosts: Mapping[str, object], indices: list[int]) -> list[str]:
+        """The subject keys of the frame's ``indices``."""
+        if rule.over_domains:
+            views = frame.views
+            return [views[i].sample.key for i in indices]
+        names = list(hosts)
+        return [_HOST_KEY + names[i] for i in indices]
 
     def _matches(self, index: int, rule: Rule, frame: Frame, i: int) -> bool:
         """The rule's ``match`` for subject ``i``, remembered by (host, name)."""

@@ -9,6 +9,7 @@ excess skipped with a line in the log.  Its output goes to the log file, never t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,8 @@ from xentui.text import visible
 
 MAX_LOG_BYTES = 8 << 20  # then the log is moved to hooks.log.1 and begun again
 KILL_GRACE_S = 2.0  # between SIGTERM and SIGKILL at the timeout
+CLOSE_GRACE_S = 0.5  # between SIGTERM and SIGKILL when the app quits
+MAX_SKIP_LINES = 20  # skips logged a line each at once; the rest counted in one line
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -62,6 +65,11 @@ class HookRunner:
         self._lock = threading.Lock()
         self._running = 0
         self._threads: list[threading.Thread] = []
+        self._skips: list[str] = []  # skip lines not yet logged (MAX_SKIP_LINES at most) ...
+        self._skips_more = 0  # ... and how many more, told in one line
+        self._skip_logger: threading.Thread | None = None  # the one thread that logs them
+        self._procs: set[subprocess.Popen[bytes]] = set()  # the hooks running now (close kills them)
+        self._closed = False
 
     @property
     def running(self) -> int:
@@ -72,10 +80,11 @@ class HookRunner:
         if not rule.exec:
             return
         with self._lock:
+            if self._closed:
+                return
             if self._running >= self.max_running:
-                line = (f"{visible(rule.name)} {visible(alert.subject)}: skipped, {self._running} hooks already "
-                        f"running (max_hooks = {self.max_running})")
-                threading.Thread(target=self._log, args=(line,), name="xentui-hook-log", daemon=True).start()
+                self._skip(f"{visible(rule.name)} {visible(alert.subject)}: skipped, {self._running} hooks "
+                           f"already running (max_hooks = {self.max_running})")
                 return
             self._running += 1
             self._threads = [t for t in self._threads if t.is_alive()]
@@ -88,6 +97,13 @@ class HookRunner:
         deadline = time.monotonic() + timeout_s
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
+
+    def close(self, grace_s: float = 0.5) -> None:
+        """The app quits: no more hooks; each running one's process group SIGTERM, SIGKILL after ``grace_s``."""
+        with self._lock:
+            self._closed = True
+            procs = list(self._procs)
+        _kill_groups(procs, grace_s)
 
     def _run(self, rule: Rule, alert: Alert) -> None:
         state = "firing" if alert.resolved_at is None else "resolved"
@@ -103,11 +119,20 @@ class HookRunner:
                 except OSError as err:
                     log.write(f"{_stamp()} {what}: cannot run: {visible(str(err))}\n".encode())
                     return
+                with self._lock:
+                    self._procs.add(proc)
+                    closed = self._closed
+                if closed:  # closed while it started
+                    _kill_groups([proc], CLOSE_GRACE_S)
                 try:
                     proc.communicate(timeout=self.timeout_s)  # (its output goes to the log, not here)
                     end = f"exit status {proc.returncode}"
                 except subprocess.TimeoutExpired:
                     end = self._kill(proc)
+                with contextlib.suppress(ProcessLookupError):  # its `cmd &` leftovers: never on with the log
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with self._lock:
+                    self._procs.discard(proc)
                 log.write(f"{_stamp()} {what}: {end}\n".encode())
         except OSError:
             pass  # the log itself cannot be written: nothing to tell it to
@@ -139,13 +164,47 @@ class HookRunner:
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         return os.fdopen(fd, "ab")
 
-    def _log(self, line: str) -> None:
-        try:
-            with self._open_log() as log:
-                log.write(f"{_stamp()} {line}\n".encode())
-        except OSError:
-            pass
+    def _skip(self, line: str) -> None:
+        """Under the lock: a skip to log, by the one skip logger (started when none runs)."""
+        if len(self._skips) < MAX_SKIP_LINES:
+            self._skips.append(line)
+        else:
+            self._skips_more += 1
+        if self._skip_logger is None:
+            self._skip_logger = threading.Thread(target=self._log_skips, name="xentui-hook-log", daemon=True)
+            self._skip_logger.start()
+
+    def _log_skips(self) -> None:
+        """The skip logger: the lines queued, until there are none."""
+        while True:
+            with self._lock:
+                lines, more = self._skips, self._skips_more
+                self._skips, self._skips_more = [], 0
+                if not lines:
+                    self._skip_logger = None
+                    return
+            if more:
+                lines.append(f"{more} more hooks skipped, {self.max_running} already running")
+            try:
+                with self._open_log() as log:
+                    log.write("".join(f"{_stamp()} {line}\n" for line in lines).encode())
+            except OSError:
+                pass
 
 
 def _stamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _kill_groups(procs: list[subprocess.Popen[bytes]], grace_s: float) -> None:
+    """Each one's process group: SIGTERM, then SIGKILL to those still there after ``grace_s`` (in all)."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

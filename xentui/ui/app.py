@@ -387,6 +387,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, App[None]):
 
     def on_unmount(self) -> None:
         self.poller.close()
+        self.alerts.close()  # its hooks under way killed
         self.store.close()
 
 

@@ -65,6 +65,12 @@ class AlertsController:
             engine.evaluate(shot)
         return engine.evaluate(snapshot)
 
+    def close(self) -> None:
+        """The app quits: the hooks under way killed (an engine without ``close`` has none)."""
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
     def take(self, board: AlertBoard | None, *, ring: bool = True) -> None:
         """On the loop, before its snapshot is set: the board shown from now on; a bell when a crit alert fired
         this tick (``ring`` False: a replay's jump, whose transitions are not news)."""

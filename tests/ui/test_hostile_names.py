@@ -154,7 +154,7 @@ async def filters(pilot, app: XentuiApp) -> None:
     await until(pilot, lambda: len(app.screen_stack) == 1, "the filter applied")
     await shows_harmlessly(pilot, app, what="the table after the paste")
     await pilot.press("escape")  # clears the filter
-    await until(pilot, lambda: not app.filter_text, "the filter cleared")
+    await until(pilot, lambda: not app.view.filter_text, "the filter cleared")
 
 
 async def nothing_happened(pilot, app: XentuiApp, tmp_path: Path, screenshots: list[str]) -> None:

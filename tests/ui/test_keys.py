@@ -94,7 +94,7 @@ async def test_filter_substring_regex_bad_regex_and_escape(config_path):
         await pilot.press("slash", *["backspace"] * 3, *"^d[bn]", "enter")
         assert set(names(app)) == {"db", "dns", "db-1"}
         await pilot.press("slash", *["backspace"] * 6, *"ci-(", "enter")  # not a regex: plain text
-        assert names(app) == [] and app.filter_text == "ci-("
+        assert names(app) == [] and app.view.filter_text == "ci-("
         await pilot.press("escape")  # first Esc clears the filter
         assert app.table.row_count == 12 and app.is_running
 

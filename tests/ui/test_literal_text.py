@@ -147,7 +147,7 @@ async def test_typed_markup_and_pasted_controls_are_text(tmp_path):
     async with hostile(tmp_path) as (app, pilot):
         await pilot.press("slash", *"[b", "enter")  # used to end the app with a MarkupError
         await pilot.pause()
-        assert app.filter_text == "[b" and "filter: [b" in shown(app)
+        assert app.view.filter_text == "[b" and "filter: [b" in shown(app)
         shown_names = [v.name for v in app.view.visible(app.snapshot.domains, app.context)]
         assert shown_names == ["[b"]  # filters on the raw name
         assert any("'[b' is not a regular expression" in m for m in messages(app))

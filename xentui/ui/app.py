@@ -181,10 +181,6 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, App[None]):
     def paused(self) -> bool:
         return self.view.frozen
 
-    @property
-    def filter_text(self) -> str:
-        return self.view.filter_text
-
     def set_interest(self, interest: Interest | None) -> None:
         """What placement the view on top wants read: passed on to the poller."""
         uuid, every_domain = interest or (None, False)
@@ -261,8 +257,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, App[None]):
     # --- actions (keys) -------------------------------------------------------------
 
     @property
-    def replaying(self) -> ReplayPlayer | None:
-        """The player, in a replay only (its keys are on then, keys.py)."""
+    def replaying(self) -> ReplayPlayer | None:  # the player, in a replay only (its keys are on then, keys.py)
         return self.replay.player if self.replay is not None else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -283,7 +278,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, App[None]):
         yield from self.actions.commands()
 
     def action_escape(self) -> None:
-        if self.filter_text:
+        if self.view.filter_text:
             self.view = self.view.filtered("")
         elif not self.fleet.leave():  # a host opened alone: back to the fleet
             self.exit()
@@ -375,7 +370,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, App[None]):
                 self.view = self.view.filtered(value.strip())
 
         self.push_screen(PromptScreen(literal("Filter by name (substring or regular expression; empty clears):"),
-                                      self.filter_text, "e.g. web or ^db-[0-9]+$"), done)
+                                      self.view.filter_text, "e.g. web or ^db-[0-9]+$"), done)
 
     def action_choose_columns(self) -> None:
         def done(keys: tuple[str, ...] | None) -> None:

@@ -83,7 +83,7 @@ class Connection:
     def mode_line(self) -> Content:
         app = self.app
         return live_mode_line(readonly=app.source.readonly, delay=self.poller.delay, events=app.events,
-                              paused=app.paused, stale=app.lost is not None, filter_text=app.filter_text)
+                              paused=app.paused, stale=app.lost is not None, filter_text=app.view.filter_text)
 
     def alert(self) -> str | None:
         """What the header says first: the connection is lost (the data shown is from before)."""

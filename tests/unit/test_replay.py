@@ -30,6 +30,18 @@ def test_round_trip_equals_what_was_recorded(tmp_path):
             build_snapshot(samples[i - 1], samples[i], i)
 
 
+def test_the_hosts_available_memory_round_trips_each_tick_and_is_unknown_where_not_recorded(tmp_path):
+    from dataclasses import replace
+
+    samples = [replace(s, host=replace(s.host, mem_available_kib=s.host.mem_free_kib + 1000 * n))
+               for n, s in enumerate(synthetic_samples())]
+    samples[1] = replace(samples[1], host=replace(samples[1].host, mem_available_kib=None))  # a tick that did not say
+    recording = load(write(tmp_path / "a.xtrec.gz", samples))
+    assert list(recording.samples) == samples
+    assert [s.host.mem_available_kib for s in recording.samples][:3] == [samples[0].host.mem_free_kib, None,
+                                                                          samples[2].host.mem_free_kib + 2000]
+
+
 def test_cache_qos_round_trips_too(tmp_path):
     samples = synthetic_samples(cache=True)
     assert any(d.cache is not None and d.cache.banks for d in samples[-1].domains) and samples[-1].host.l3_caches

@@ -3,6 +3,7 @@
 A tick::
 
     {"t": monotonic, "w": wall, "h": [host] (first tick and when it changed), "f": mem_free_kib,
+     "a": mem_available_kib (only when known),
      "d": [domain, ...], "p": [pcpu busy ns] | null, "e": [errors], "n": [notices]}
 
 A domain is written whole (an array, xentui/recording/format.py) the first time its UUID appears, else as
@@ -32,7 +33,7 @@ from xentui.recording.format import (
 )
 from xentui.text import brief
 
-TICK_KEYS = ("t", "w", "f", "p", "e", "n")
+TICK_KEYS = ("t", "w", "f", "a", "p", "e", "n")
 
 
 def _delta(prev: list[Any] | None, cur: list[Any]) -> list[Any] | dict[str, Any]:
@@ -52,6 +53,8 @@ def encode_tick(raw: RawSample, host: list[Any] | None, previous: dict[str, list
     if host is not None:
         tick["h"] = host
     tick["f"] = raw.host.mem_free_kib
+    if raw.host.mem_available_kib is not None:
+        tick["a"] = raw.host.mem_available_kib
     current = {}
     domains = []
     for d in raw.domains:
@@ -128,13 +131,16 @@ def decode_tick(v: dict[str, Any], hosts: dict[int, tuple[list[Any], HostSample]
     """
     busy = v.get("p")
     free: int = _int(v.get("f"), "free memory", False)  # type: ignore[assignment]  # not optional
+    available = _int(v.get("a"), "available memory")  # absent (older files, Xen): None
     known = hosts.get(id(v["h"])) if hosts is not None else None
     if known is not None and known[0] is v["h"]:
-        host = replace(known[1], mem_free_kib=free)
+        host = replace(known[1], mem_free_kib=free, mem_available_kib=available)
     else:
         host = decode_host(v["h"], free)
         if hosts is not None:
             hosts[id(v["h"])] = (v["h"], host)
+        if available is not None:
+            host = replace(host, mem_available_kib=available)
     return RawSample(
         monotonic=_seconds(v.get("t"), "monotonic time"), wall=_seconds(v.get("w"), "wall time"),
         host=host,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 import libvirt
@@ -39,6 +39,8 @@ from xentui.sources.xen.libxenstat import RunningCount
 __all__ = ["LibvirtSource"]
 
 T = TypeVar("T")
+# What the tick's job read needs: the domains read, those hanging (by key), the uuids a migration thread reads
+JobScope = tuple[list[jobs.Entry], Collection[jobs.Key], Collection[str]]
 SLOW_CALL_LIMIT_S = 30.0  # a stats call of a busy (answering) libvirtd is waited for this long
 
 
@@ -137,9 +139,10 @@ class LibvirtSource(Source):
     def collect(self) -> RawSample:
         try:
             before = self._stats_calls.started = time.monotonic()
-            domains, errors = self.collect_domains()
-            after = time.monotonic()
+            domains, errors, job_scope = self._stats_domains()
+            after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
+            domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
             host = self.host_sample()
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
@@ -149,12 +152,21 @@ class LibvirtSource(Source):
         if hanging := deadlines.abandoned():
             notices.append(f"{hanging} libvirt call(s) past their deadline have not returned (at "
                            f"{deadlines.CAP} calls running xentui stops asking until some return)")
-        return RawSample(monotonic=(before + after) / 2, wall=time.time(), host=host, domains=domains,
+        return RawSample(monotonic=(before + after) / 2, wall=wall, host=host, domains=domains,
                          errors=errors, notices=tuple(notices),
                          pcpu_busy_ns=local_machine.pcpu_busy_ns() if self._local_pcpus else None,
                          scheduling=self.scheduling.current())
 
     def collect_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...]]:
+        domains, errors, job_scope = self._stats_domains()
+        return self._with_jobs(domains, job_scope), errors
+
+    def _with_jobs(self, samples: tuple[DomainSample, ...], scope: JobScope) -> tuple[DomainSample, ...]:
+        """The jobs of the domains that look busy (jobs.py), read after the statistics' time stamp."""
+        filled, stale, migrating = scope
+        return jobs.with_found(samples, self._jobs.read(filled, stale, migrating))
+
+    def _stats_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...], JobScope]:
         records = self._bulk()
         if records is None:
             records = self._listed()
@@ -176,13 +188,12 @@ class LibvirtSource(Source):
                                     stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN)
                         for name, rec, key in named)
         samples = migration.with_jobs(samples, self.uri)
-        samples = jobs.with_found(samples, self._jobs.read(filled, stale, migration.migrating()))
         live = {key for _dom, _rec, key in filled}
         for key in [k for k in list(self._fallback.devices) if k not in live]:
             self._fallback.devices.pop(key, None)
         self._monitors.prune(live)
         self.placement.prune(live)
-        return samples, tuple(errors)
+        return samples, tuple(errors), (filled, stale, migration.migrating())
 
     def host_sample(self) -> HostSample:
         l3_caches, rmids = self.cache_qos.host_facts(self.facts.l3_caches)

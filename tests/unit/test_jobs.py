@@ -218,5 +218,5 @@ def test_a_hung_libvirtd_holds_a_tick_s_job_reads_once_not_once_per_busy_domain(
     w._bounded = hung
     began = now[0]
     still = w.read(entries(saving, paused), set(), set())
-    assert asked == [jobs.READ_S] and now[0] - began == jobs.TICK_READS_S  # one deadline for the tick, not ten
+    assert asked == [jobs.TICK_READS_S] and now[0] - began == jobs.TICK_READS_S  # one deadline for the tick, not ten
     assert still == known  # every busy domain keeps its last figures, read again next tick

@@ -39,8 +39,10 @@ Bounded = Callable[[object, Callable[[], Any], float], Any]
 
 SWEEP_TICKS = 20  # every running domain's job type is looked at once in this many ticks ...
 SWEEP_MAX = 16  # ... but no more than this many a tick (1000 domains: each every 63 ticks)
-READ_S = 2.0  # each read (one domain's job, or one tick's sweep) given this long
-TICK_READS_S = 2.0  # a tick's job reads together: past it, the rest keep their last figures (a hung libvirtd)
+# A tick's job reads together, the sweep's included, are given this long; past it, the rest keep their last
+# figures.  Short: a read may wait on a domain's job lock (blockJobInfo behind an action QEMU never answers, up
+# to libvirt's 30 s), and the tick, its frame and every other domain's figures must not wait with it.
+TICK_READS_S = 0.5
 
 OPERATIONS = {  # libvirt's VIR_DOMAIN_JOB_OPERATION_*: what the job does
     libvirt.VIR_DOMAIN_JOB_OPERATION_START: "start",
@@ -152,16 +154,16 @@ class JobWatch:
         running = [e for e in filled if active(e[1]) and e[2] not in stale and e[2][0] not in skip]
         suspects = {key for _dom, rec, key in running
                     if key in self.busy or key[0] in flagged or paused_for(rec, BUSY_PAUSES)}
-        suspects |= self._sweep([e for e in running if e[2] not in suspects])
-        found: dict[Key, JobSample] = {}
         spent_by = self._clock() + TICK_READS_S
+        suspects |= self._sweep([e for e in running if e[2] not in suspects], TICK_READS_S)
+        found: dict[Key, JobSample] = {}
         for dom, rec, key in running:
             if key in suspects:
                 left = spent_by - self._clock()
                 try:
                     if left <= 0:
                         raise deadlines.NoAnswer("this tick's job reads took their time")
-                    job = self._bounded(("job", key), partial(self._job_of, dom, rec), min(READ_S, left))
+                    job = self._bounded(("job", key), partial(self._job_of, dom, rec), left)
                 except deadlines.NoAnswer:
                     job = self.busy.get(key)  # not answering now: the last figures stay, read again next tick
                 if job is not None:
@@ -171,7 +173,7 @@ class JobWatch:
         self._looked = {key: tick for key, tick in self._looked.items() if key in live}
         return found
 
-    def _sweep(self, idle: list[Entry]) -> set[Key]:
+    def _sweep(self, idle: list[Entry], deadline_s: float) -> set[Key]:
         """The slice of ``idle`` domains due this tick that ``jobInfo()`` or ``blockJobInfo()`` says are busy."""
         if not idle:
             return set()
@@ -180,7 +182,7 @@ class JobWatch:
         for _dom, _rec, key in due:
             self._looked[key] = self._tick
         try:
-            return self._bounded(("jobs", "sweep"), lambda: self._busy_among(due), READ_S)  # type: ignore[no-any-return]
+            return self._bounded(("jobs", "sweep"), lambda: self._busy_among(due), deadline_s)  # type: ignore[no-any-return]
         except deadlines.NoAnswer:
             return set()
 

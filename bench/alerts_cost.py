@@ -1,6 +1,10 @@
 """The alert engine's cost a tick: ``AlertEngine.evaluate`` at 1000 domains with 10 rules (issue 19: <= 5 ms).
 
-    flock /tmp/xentui-bench.lock .venv/bin/python bench/alerts_cost.py [--domains 1000] [--ticks 60]
+    flock /tmp/xentui-bench.lock .venv/bin/python bench/alerts_cost.py [--domains 1000] [--ticks 60] [--against DIR]
+
+``--against DIR`` (another checkout's ``xentui/`` folder, e.g. from ``git archive``) loads that tree's alert
+engine beside this one in the same process and evaluates each tick with both, in alternating order, checking
+that they fire the same alerts: an A/B that the load of a shared machine moves equally.
 
 The snapshots come from the synthetic host (``-c synthetic://N``), built beforehand, so only the evaluation is
 timed: the thread's CPU time (what a tick costs, whatever else runs) and the wall time.
@@ -12,16 +16,19 @@ flags, host figures, a ``match`` glob, and/or/not; several hold for hundreds of 
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import xentui
 from xentui import config
-from xentui.alerts import load
 from xentui.model.rates import build_snapshot
 from xentui.sources.synthetic import SyntheticSource
 
@@ -39,28 +46,62 @@ RULES = (
 )
 
 
+def alerts_package(tree: str) -> ModuleType:
+    """``xentui.alerts`` as found in ``tree`` (a ``xentui/`` folder), on this process's model; sys.modules as it was."""
+    def forget() -> dict[str, ModuleType]:
+        return {k: sys.modules.pop(k) for k in [k for k in sys.modules if k.startswith("xentui.alerts")]}
+
+    kept, path = forget(), xentui.__path__[:]
+    xentui.__path__[:] = [tree]
+    try:
+        return importlib.import_module("xentui.alerts")
+    finally:
+        xentui.__path__[:] = path
+        forget()
+        sys.modules.update(kept)
+
+
+def fired(board: Any) -> list[tuple[object, ...]]:
+    return [(a.rule, a.severity.value, a.domain_key, a.since, a.values) for a in board.fired_now + board.firing]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--domains", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=60)
+    parser.add_argument("--against", metavar="DIR", help="another tree's xentui/ folder, timed beside this one")
     args = parser.parse_args()
     source = SyntheticSource(count=args.domains, cache=True)
     raws = [source.collect() for _ in range(args.ticks + 1)]
     snapshots = [build_snapshot(prev, cur, n) for n, (prev, cur) in enumerate(itertools.pairwise(raws))]
-    engine, problems = load(config.Settings(alert=RULES), hooks=False)
-    assert not problems, problems
-    cpu, wall, fired = [], [], 0
-    for snapshot in snapshots:
-        start, start_cpu = time.perf_counter(), time.thread_time()
-        board = engine.evaluate(snapshot)
-        cpu.append((time.thread_time() - start_cpu) * 1000)
-        wall.append((time.perf_counter() - start) * 1000)
-        fired += len(board.fired_now)
+    packages = {"this tree": importlib.import_module("xentui.alerts")}
+    if args.against:
+        packages[args.against] = alerts_package(args.against)
+    engines = {}
+    for name, package in packages.items():
+        engines[name], problems = package.load(config.Settings(alert=RULES), hooks=False)
+        assert not problems, problems
+    cpu: dict[str, list[float]] = {name: [] for name in engines}
+    wall: dict[str, list[float]] = {name: [] for name in engines}
+    fired_count = 0
+    for n, snapshot in enumerate(snapshots):
+        boards = {}
+        for name in list(engines)[::-1 if n % 2 else 1]:
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            boards[name] = engines[name].evaluate(snapshot)
+            cpu[name].append((time.thread_time() - start_cpu) * 1000)
+            wall[name].append((time.perf_counter() - start) * 1000)
+        first, *others = boards.values()
+        assert all(fired(board) == fired(first) for board in others), f"tick {n}: the engines disagree"
+        fired_count += len(first.fired_now)
     load1 = os.getloadavg()[0]
-    for what, times in (("CPU", cpu), ("wall", wall)):
-        print(f"| {args.domains} domains, {len(RULES)} rules, {args.ticks} ticks | {what} | median "
-              f"{statistics.median(times):.2f} ms | p95 {sorted(times)[int(0.95 * len(times))]:.2f} ms | max "
-              f"{max(times):.2f} ms | {fired} alerts fired, {len(board.firing)} firing at the end | load {load1:.2f} |")
+    for name in engines:
+        for what, times in (("CPU", cpu[name]), ("wall", wall[name])):
+            label = f"{name}: " if args.against else ""
+            print(f"| {label}{args.domains} domains, {len(RULES)} rules, {args.ticks} ticks | {what} | median "
+                  f"{statistics.median(times):.2f} ms | p95 {sorted(times)[int(0.95 * len(times))]:.2f} ms | max "
+                  f"{max(times):.2f} ms | {fired_count} alerts fired, {len(first.firing)} firing at the end | "
+                  f"load {load1:.2f} |")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress
 from typing import Protocol
 
 from xentui.alerts import figures
@@ -72,11 +73,12 @@ class AlertEngine:
             if frame is None:
                 frame = frames[rule.over_domains] = Frame(snapshot.domains, hosts, rule.over_domains)
             truth = rule.compiled.condition(frame)
-            holds = [i for i, t in enumerate(truth) if t]
-            unknown = [i for i, t in enumerate(truth) if t is None]
+            holds = list(compress(range(len(truth)), truth))  # None (unknown) is falsy: not held
+            unknown = [i for i, t in enumerate(truth) if t is None] if None in truth else []
             if rule.match:
-                holds = [i for i in holds if self._matches(index, rule, frame, i)]
-                unknown = [i for i in unknown if self._matches(index, rule, frame, i)]
+                matched = self._matches(index, rule, frame)
+                holds = [i for i in holds if matched[i]]
+                unknown = [i for i in unknown if matched[i]]
             held, firing = self._held[index], self._firing[index]
             keys = self._keys(rule, frame, hosts, holds)
             now = self._held[index] = {key: held.get(key, wall) for key in keys}
@@ -84,7 +86,7 @@ class AlertEngine:
                 if key in held:
                     now[key] = held[key]
             for_s = rule.for_s
-            new = [key for key in keys if max(0.0, wall - now[key]) >= for_s and key not in firing]
+            new = [key for key in keys if key not in firing and (for_s <= 0 or wall - now[key] >= for_s)]
             if new:
                 where = dict(zip(keys, holds, strict=True))
                 for key in new:
@@ -110,25 +112,23 @@ class AlertEngine:
     def _keys(rule: Rule, frame: Frame, hosts: Mapping[str, object], indices: list[int]) -> list[str]:
         """The subject keys of the frame's ``indices``."""
         if rule.over_domains:
-            views = frame.views
-            return [views[i].sample.key for i in indices]
+            every = frame.keys
+            return [every[i] for i in indices]
         names = list(hosts)
         return [_HOST_KEY + names[i] for i in indices]
 
-    def _matches(self, index: int, rule: Rule, frame: Frame, i: int) -> bool:
-        """The rule's ``match`` for subject ``i``, remembered by (host, name)."""
+    def _matches(self, index: int, rule: Rule, frame: Frame) -> list[bool | None]:
+        """The rule's ``match`` for every subject of the frame, remembered by (host, name)."""
         cache = self._matched[index]
-        if frame.views:
-            sample = frame.views[i].sample
-            host, name = sample.host, sample.name
-        else:
-            host = name = frame.hosts[i].name
-        ok = cache.get((host, name))
-        if ok is None:
+        subjects = frame.names
+        matched = list(map(cache.get, subjects))
+        if None in matched:
             if len(cache) > _MAX_MATCH_CACHE:
                 cache.clear()
-            ok = cache[(host, name)] = matches(rule, name, host)
-        return ok
+            for i, (host, name) in enumerate(subjects):
+                if matched[i] is None:
+                    matched[i] = cache[(host, name)] = matches(rule, name, host)
+        return matched
 
 
 def _alert(rule: Rule, key: str, view: DomainView | None, host: figures.HostFacts, since: float, wall: float) -> Alert:

@@ -190,7 +190,7 @@ class Frame:
     """One tick's subjects for the rules: every domain (each with its host's facts), or every host alone; each
     figure read once a tick into a column that every rule shares."""
 
-    __slots__ = ("_columns", "_facts", "_hosts", "size", "views")
+    __slots__ = ("_columns", "_facts", "_hosts", "_keys", "_names", "size", "views")
 
     def __init__(self, views: Sequence[Any], facts: Mapping[str, HostFacts], over_domains: bool = True):
         self.views = views if over_domains else ()  # DomainView per subject
@@ -198,6 +198,23 @@ class Frame:
         self._hosts: list[HostFacts] | None = None if over_domains else list(facts.values())
         self.size = len(self.views) if over_domains else len(facts)
         self._columns: dict[str, list[Any]] = {}
+        self._keys: list[str] | None = None
+        self._names: list[tuple[str, str]] | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        """Each domain subject's key (``DomainSample.key``), built once a tick for every rule."""
+        if self._keys is None:
+            self._keys = [v.sample.key for v in self.views]
+        return self._keys
+
+    @property
+    def names(self) -> list[tuple[str, str]]:
+        """Each subject's (host, name) for a rule's ``match``: a domain's host and name, or a host's name twice."""
+        if self._names is None:
+            self._names = ([(v.sample.host, v.sample.name) for v in self.views] if self.views else
+                           [(h.name, h.name) for h in self.hosts])
+        return self._names
 
     @property
     def hosts(self) -> list[HostFacts]:
@@ -212,7 +229,7 @@ class Frame:
         if column is None:
             get = ALL[name][1]
             if name not in HOST:
-                column = [get(v) for v in self.views]
+                column = list(map(get, self.views))
             elif self._hosts is None and len(self._facts) == 1:  # one host: one value for every domain
                 column = [get(next(iter(self._facts.values())))] * self.size
             else:

@@ -25,12 +25,8 @@ Getter = Callable[[Any], Any]  # a DomainView's figure, or a HostFacts' (None: u
 
 
 def _steal_mean(view: DomainView) -> float | None:
-    total, count = 0.0, 0
-    for rate in view.rates.vcpus:
-        if rate.steal_pct is not None:
-            total += rate.steal_pct
-            count += 1
-    return total / count if count else None
+    known = [r.steal_pct for r in view.rates.vcpus if r.steal_pct is not None]
+    return sum(known) / len(known) if known else None
 
 
 def _steal_max(view: DomainView) -> float | None:

@@ -172,6 +172,18 @@ async def test_an_edit_in_a_read_only_session_is_refused_with_the_reason(tmp_pat
         assert source.acted == []
 
 
+@pytest.mark.asyncio
+async def test_w_typed_before_a_dialog_has_the_focus_never_opens_the_view_over_it(tmp_path):
+    d = Driver(SyntheticSource(count=12, scheduling=True), tmp_path)
+    async with d.running() as pilot:
+        await d.tick(pilot)
+        assert d.app.check_action("sched_view", ())
+        await pilot.press("slash")
+        await until(pilot, lambda: isinstance(d.app.screen, PromptScreen), "the filter prompt")
+        assert not d.app.check_action("sched_view", ()) and not await d.app.run_action("sched_view")
+        assert isinstance(d.app.screen, PromptScreen)
+
+
 async def answer(pilot, app, text: str | None, confirm: bool = True) -> None:
     """Type ``text`` over the prompt's prefill (None: leave it), then y at the confirmation."""
     await until(pilot, lambda: isinstance(app.screen, PromptScreen), "the prompt")

@@ -210,8 +210,11 @@ async def test_edits_with_write_reach_the_source_with_the_action_and_its_params(
         await d.tick(pilot)
         assert line_of(body(screen), "web ").split()[-4:] == ["weight", "512", "cap", "50"]
 
-        while cursor(screen)[1] != "build":
+        for _ in range(20):  # bounded: a cursor that never gets to build fails here, it does not hang the run
+            if cursor(screen)[1] == "build":
+                break
             await pilot.press("down")
+        assert cursor(screen)[1] == "build"
         await pilot.press("down", "down")  # build's vCPU 1
         assert cursor(screen)[1:3] == ["vCPU", "1"]
         await pilot.press("enter")

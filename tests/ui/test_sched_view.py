@@ -8,6 +8,7 @@ import pytest
 
 from tests.ui import test_placement_views as placement
 from tests.ui.harness import messages, running_app
+from tests.ui.screen_read import shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
 from xentui.actions import Action, ActionError, ActionParams
@@ -157,6 +158,7 @@ async def test_hostile_pool_and_domain_names_stay_literal(tmp_path):
         assert visible(HOSTILE_POOL) in text and visible(HOSTILE_DOMAIN) in text
         assert "\x1b" not in text and "␛" in text
         assert visible(HOSTILE_DOMAIN) in status(screen)
+        await shows_harmlessly(pilot, d.app, HOSTILE_DOMAIN, HOSTILE_POOL, what="the scheduler view")
 
 
 @pytest.mark.asyncio

@@ -47,6 +47,7 @@ from xentui.sources.base import Source, SourceError
 from xentui.sources.fleet import FleetSource, HostSpec
 
 BENCH_LOCK = "/tmp/xentui-bench.lock"  # timing runs never overlap another engineer's
+LOCK_WAIT_S = 600.0  # benches are a few minutes at most: longer, the holder is stuck
 LAB = [f"qemu+tcp://127.0.0.{n}/system" for n in (2, 3, 4)]
 
 
@@ -88,7 +89,16 @@ def cpu_s(pids: list[int]) -> float:
 def bench_lock() -> Iterator[None]:
     """The timing only, under BENCH_LOCK (bringing hosts up and down does not hold other engineers' benches)."""
     with open(BENCH_LOCK, "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:  # SystemExit: one line; the hosts brought up are torn down
+                    raise SystemExit(f"fleet_libvirt: another bench still holds {BENCH_LOCK} after "
+                                     f"{LOCK_WAIT_S:g} s: nothing measured") from None
+                time.sleep(0.2)
         try:
             yield
         finally:

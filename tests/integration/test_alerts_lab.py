@@ -6,15 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import subprocess
 import sys
-import threading
-import time
 
 import libvirt
 import pytest
 
+from tests.factories import wait_for
+from tests.stream_lines import StreamLines
 from xentui import lab
 
 from .conftest import URI
@@ -24,24 +23,8 @@ HOOK = ("import json, os, sys; f = open(sys.argv[1], 'a'); "
         "f.write(json.dumps({k: v for k, v in os.environ.items() if k.startswith('XENTUI_ALERT')}) + '\\n')")
 
 
-def lines_of(proc: subprocess.Popen) -> queue.Queue:
-    """The process's stdout lines as they come (a thread reads them: the test waits with a deadline)."""
-    lines: queue.Queue = queue.Queue()
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
-def next_event(lines: queue.Queue, proc: subprocess.Popen, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    try:
-        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-    except queue.Empty:
-        pytest.fail(f"no alert transition within {timeout:g} s (load average {os.getloadavg()[0]:.1f})")
+def next_event(lines: StreamLines, proc: subprocess.Popen, timeout: float) -> dict:
+    line = lines.next(timeout, "alert transition")
     assert line is not None, f"xentui ended: {proc.wait()} {proc.stderr.read()}"
     return json.loads(line)
 
@@ -73,7 +56,7 @@ def test_a_busy_guest_trips_the_rule_and_destroying_it_resolves_it(guests, tmp_p
     proc = subprocess.Popen([sys.executable, "-m", "xentui", "-b", "--alerts", "--format", "json", "-d", "0.5",
                              "-c", URI], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        lines = lines_of(proc)
+        lines = StreamLines(proc.stdout)
         fired = next_event(lines, proc, 60)
         assert (fired["state"], fired["rule"], fired["severity"], fired["domain"]) == (
             "firing", "busy", "crit", dom.name())
@@ -91,10 +74,7 @@ def test_a_busy_guest_trips_the_rule_and_destroying_it_resolves_it(guests, tmp_p
 
     def hooks_done() -> list[dict]:
         return [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
-    deadline = time.monotonic() + 30
-    while len(hooks_done()) < 2:  # each ran in a thread of its own; xentui waited for them at exit
-        assert time.monotonic() < deadline, "both hooks' records"
-        time.sleep(0.05)
+    wait_for(lambda: len(hooks_done()) >= 2, "both hooks' records")  # each in its own thread; waited for at exit
     facts = sorted(hooks_done(), key=lambda e: e["XENTUI_ALERT_STATE"])
     assert [f["XENTUI_ALERT_STATE"] for f in facts] == ["firing", "resolved"]
     assert all(f["XENTUI_ALERT_DOMAIN"] == dom.name() and f["XENTUI_ALERT_SEVERITY"] == "crit" for f in facts)

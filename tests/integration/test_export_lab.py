@@ -21,6 +21,7 @@ import pytest
 from prometheus_client import parser as text_parser
 
 from tests import hostile
+from tests.stream_lines import StreamLines
 from xentui import lab
 
 from .conftest import URI
@@ -42,8 +43,9 @@ def xentui_export(uri: str = URI) -> Iterator[str]:
     """A running ``xentui export`` (on the lab's URI; its port chosen by the kernel): its URL."""
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "xentui", "export", "-c", uri, "--listen",
                              "127.0.0.1:0", "--deadline", str(DEADLINE_S)], stderr=subprocess.PIPE, text=True)
+    said = StreamLines(proc.stderr)  # its stderr is read there only
     try:
-        line = proc.stderr.readline() if proc.stderr else ""
+        line = said.next(30, "line from xentui export") or ""
         found = re.search(r"on (http://127\.0\.0\.1:\d+/metrics)", line)
         assert found, f"xentui export said {line!r}"
         yield found.group(1)
@@ -52,9 +54,10 @@ def xentui_export(uri: str = URI) -> Iterator[str]:
             assert proc.wait(timeout=15) == 0
         except subprocess.TimeoutExpired:  # seen once under heavy load: say where every thread was
             proc.send_signal(signal.SIGABRT)  # faulthandler dumps each thread's stack to stderr
-            _, said = proc.communicate(timeout=15)
-            raise AssertionError(f"xentui export still running 15 s after SIGTERM; its threads:\n{said}") from None
-        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+            proc.wait(timeout=15)
+            raise AssertionError(f"xentui export still running 15 s after SIGTERM; its threads:\n"
+                                 f"{said.rest(15)}") from None
+        assert "Traceback" not in said.rest(15)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -4,42 +4,26 @@ per-pCPU figures against /proc/stat over the same window."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
 
 from tests.factories import wait_for
-from tests.procfs import TICK_S, proc_cpu_seconds, stat_cpu_seconds
+from tests.procfs import TICK_S, proc_cpu_seconds, thread_cpu_seconds, vcpu_seconds
 from xentui import lab
 from xentui.model import RawSample, build_snapshot
 from xentui.output.xentop import XentopOptions, format_frame
 from xentui.sources.libvirt import LibvirtSource
 
-VCPU_THREAD = re.compile(r"CPU \d+/(KVM|TCG)")  # QEMU's vCPU threads; every other thread is overhead
 WINDOW_S = 4.0
-
-
-def qemu_threads_s(pid: int) -> tuple[dict[str, tuple[str, float]], float]:
-    """({tid: (comm, CPU seconds)} of QEMU's threads now, the process's CPU seconds): the process's figure also
-    holds the threads that ended (QEMU's thread-pool workers come and go)."""
-    threads = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                comm = f.read().strip()
-            threads[tid] = (comm, stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat"))
-        except FileNotFoundError:  # a worker thread that ended meanwhile
-            continue
-    return threads, proc_cpu_seconds(pid)
 
 
 def non_vcpu_s(pid: int) -> tuple[float, dict[str, tuple[str, float]]]:
     """CPU seconds of QEMU's non-vCPU threads, ended ones included (the process minus its `CPU n/KVM` threads:
     emulator, I/O, workers, and vhost-<pid> when the kernel runs vhost-net workers as QEMU's threads)."""
-    threads, process = qemu_threads_s(pid)
-    return process - sum(s for comm, s in threads.values() if VCPU_THREAD.fullmatch(comm)), threads
+    threads = thread_cpu_seconds(pid)
+    return proc_cpu_seconds(pid) - vcpu_seconds(threads), threads
 
 
 def proc_stat_busy_s() -> list[float]:

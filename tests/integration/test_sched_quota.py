@@ -4,13 +4,12 @@ and the guest's CPU(%) in xentui settles near the quota, against /proc of its QE
 from __future__ import annotations
 
 import os
-import re
 import time
 
 import pytest
 
 from tests.factories import wait_for
-from tests.procfs import proc_cpu_seconds, stat_cpu_seconds
+from tests.procfs import proc_cpu_seconds, thread_cpu_seconds, vcpu_seconds
 from xentui import lab
 from xentui.actions import Action, ActionError, perform
 from xentui.model import build_snapshot
@@ -20,22 +19,7 @@ from .conftest import sample_of
 PERIOD_US, QUOTA_US = 100000, 30000  # 30 % of one pCPU
 TARGET_PCT = 100 * QUOTA_US / PERIOD_US
 NEAR = 6.0  # points: CFS enforces per period; a 4 s window holds 40 of them
-VCPU_THREAD = re.compile(r"CPU \d+/(KVM|TCG)")
 WINDOW_S = 4.0
-
-
-def vcpu_threads_s(pid: int) -> float:
-    """CPU seconds of QEMU's vCPU threads (the ones the quota's cgroup holds)."""
-    total = 0.0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                if not VCPU_THREAD.fullmatch(f.read().strip()):
-                    continue
-            total += stat_cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
-        except FileNotFoundError:
-            continue
-    return total
 
 
 def quota_of(writer, uuid: str) -> object:
@@ -65,9 +49,9 @@ def test_a_vcpu_quota_caps_the_busy_guest_near_30_percent(guests, writer) -> Non
         measured: list[tuple[float, float, float]] = []
 
         def window_near_target() -> bool:
-            r0, p0, v0 = writer.collect(), proc_cpu_seconds(pid), vcpu_threads_s(pid)
+            r0, p0, v0 = writer.collect(), proc_cpu_seconds(pid), vcpu_seconds(thread_cpu_seconds(pid))
             time.sleep(WINDOW_S)  # the measured window itself
-            r1, p1, v1 = writer.collect(), proc_cpu_seconds(pid), vcpu_threads_s(pid)
+            r1, p1, v1 = writer.collect(), proc_cpu_seconds(pid), vcpu_seconds(thread_cpu_seconds(pid))
             seconds = r1.monotonic - r0.monotonic
             view = next(v for v in build_snapshot(r0, r1).domains if v.name == name)
             measured.append((view.rates.cpu_pct or 0.0, 100 * (p1 - p0) / seconds, 100 * (v1 - v0) / seconds))

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 from textual.widgets import SelectionList
 
+from tests import hostile
 from tests.factories import dom, raw
 from xentui import config
 from xentui.model import VcpuSample, build_snapshot
 from xentui.ui.dialogs.columns import ColumnsScreen
 
 from .harness import running_app, snapshots
-from .screen_read import lines
+from .screen_read import lines, shows_harmlessly
 from .waiting import until
 
 S = 1_000_000_000
@@ -71,3 +72,15 @@ async def test_not_listed_where_unknown():
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, ColumnsScreen), "the column chooser")
         assert not {"type", "pci"} & set(chooser_keys(app))
+
+
+@pytest.mark.asyncio
+async def test_a_recordings_unchecked_guest_words_read_literally_in_the_detail_pane():
+    """A recording's device model and device list are any text (its decoder checks only their length): the detail
+    pane shows them made visible, never as they came."""
+    model, device = hostile.NAMES["osc-title"], hostile.NAMES["csi-colour"]
+    first, second = (raw(t, dom(10 + t, domain_type="hvm", device_model=model, hostdevs=(device,))) for t in (0.0, 2.0))
+    async with running_app(size=(120, 30), snapshot=build_snapshot(first, second, seq=2)) as (app, pilot):
+        await pilot.press("v")
+        await shows_harmlessly(pilot, app, f"device model {model}", f"PCI 1: {device}", within=app.query_one("#detail"),
+                               what="the detail pane's guest lines")

@@ -42,7 +42,7 @@ async def test_the_column_the_split_and_the_listing_where_measured():
         assert "CPU(%) 112.5 = vCPUs 100.0 + overhead 12.5 (QEMU's emulator and I/O threads)" in str(detail.render())
         await pilot.press("v", "f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
-        assert app.screen.overhead
+        assert "ovh_pct" in app.screen.optional
         listed = "\n".join(str(w.render()) for w in app.screen.query(Static))
         assert "OVH(%)" in listed and "QEMU's emulator and I/O threads" in listed  # the column's line in the help
         await pilot.press("escape", "c")

@@ -8,6 +8,7 @@ import pytest
 
 from tests.ui import test_placement_views as placement
 from tests.ui.harness import messages, running_app
+from tests.ui.screen_read import shows_harmlessly
 from tests.ui.waiting import until
 from xentui import config
 from xentui.actions import Action, ActionError, ActionParams
@@ -157,6 +158,7 @@ async def test_hostile_pool_and_domain_names_stay_literal(tmp_path):
         assert visible(HOSTILE_POOL) in text and visible(HOSTILE_DOMAIN) in text
         assert "\x1b" not in text and "␛" in text
         assert visible(HOSTILE_DOMAIN) in status(screen)
+        await shows_harmlessly(pilot, d.app, HOSTILE_DOMAIN, HOSTILE_POOL, what="the scheduler view")
 
 
 @pytest.mark.asyncio
@@ -170,6 +172,18 @@ async def test_an_edit_in_a_read_only_session_is_refused_with_the_reason(tmp_pat
             await until(pilot, lambda: "--write" in status(screen), f"{key}: the read-only refusal")
             assert not isinstance(d.app.screen, PromptScreen)
         assert source.acted == []
+
+
+@pytest.mark.asyncio
+async def test_w_typed_before_a_dialog_has_the_focus_never_opens_the_view_over_it(tmp_path):
+    d = Driver(SyntheticSource(count=12, scheduling=True), tmp_path)
+    async with d.running() as pilot:
+        await d.tick(pilot)
+        assert d.app.check_action("sched_view", ())
+        await pilot.press("slash")
+        await until(pilot, lambda: isinstance(d.app.screen, PromptScreen), "the filter prompt")
+        assert not d.app.check_action("sched_view", ()) and not await d.app.run_action("sched_view")
+        assert isinstance(d.app.screen, PromptScreen)
 
 
 async def answer(pilot, app, text: str | None, confirm: bool = True) -> None:
@@ -198,8 +212,11 @@ async def test_edits_with_write_reach_the_source_with_the_action_and_its_params(
         await d.tick(pilot)
         assert line_of(body(screen), "web ").split()[-4:] == ["weight", "512", "cap", "50"]
 
-        while cursor(screen)[1] != "build":
+        for _ in range(20):  # bounded: a cursor that never gets to build fails here, it does not hang the run
+            if cursor(screen)[1] == "build":
+                break
             await pilot.press("down")
+        assert cursor(screen)[1] == "build"
         await pilot.press("down", "down")  # build's vCPU 1
         assert cursor(screen)[1:3] == ["vCPU", "1"]
         await pilot.press("enter")

@@ -12,7 +12,8 @@ def test_every_binding_has_a_unique_id_and_every_help_text_a_row():
 
 
 def test_what_a_dialog_or_a_replay_turns_off_comes_from_the_table():
-    assert {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view", "cache_monitor"} == keys.GUARDED_ACTIONS
+    assert {"act", "menu", "tag", "untag", "vcpu_view", "pcpu_view", "sched_view",
+            "cache_monitor"} == keys.GUARDED_ACTIONS
     assert {"act", "menu", "tag", "untag", "delay", "pause"} == keys.LIVE_ONLY_ACTIONS
     assert {"replay_toggle", "replay_step", "replay_seek", "replay_jump", "replay_speed"} == keys.REPLAY_ACTIONS
 

@@ -122,7 +122,7 @@ APP_KEYS: tuple[Key, ...] = (
          help="vCPU view of the selected domain: placement matrix, pin (p), all vCPUs (a), config too (c)"),
     _key("1", "pcpu_view", "pCPUs", id="pcpu_view", guarded=True, help_after="host_charts",
          help="pCPU view: use of each physical CPU and the vCPUs on it, by NUMA node (virt-top -1)"),
-    _key("w", "sched_view", id="sched_view", help_after="pcpu_view",
+    _key("w", "sched_view", id="sched_view", guarded=True, help_after="pcpu_view",
          help="scheduler view: cpupools, their schedulers and pCPUs, each domain's weight, cap, RTDS budgets, "
               "KVM shares and quotas; e edits, m moves to another cpupool (--write)"),
     _key("h", "charts", "Charts", id="charts",

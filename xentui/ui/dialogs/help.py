@@ -45,11 +45,6 @@ class HelpScreen(ModalScreen[None]):
         self.fleet = fleet  # a fleet's columns listed too
         self.optional = optional  # OVH(%), TYPE, PCI listed too (known here)
 
-    @property
-    def overhead(self) -> bool:
-        """OVH(%) is listed (measured here)."""
-        return "ovh_pct" in self.optional
-
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Label(markup("[b]xentui keys[/b]  (Esc closes; arrows scroll)"))

@@ -62,7 +62,7 @@ class AlertsScreen(LiveView):
 
     def show(self, snapshot: Snapshot) -> None:
         board = self.xentui.alerts.board
-        fleet = bool(self.xentui.fleet.whole is not None and self.xentui.fleet.whole.fleet)
+        fleet = self.xentui.fleet.active  # the feed gives a fleet: the HOST column
         firing, resolved = len(board.firing), len(board.resolved)
         self.set_title(stack([
             markup("[b]Alerts[/b]: $firing firing, $resolved resolved lately$problems.  Enter: select its domain   "

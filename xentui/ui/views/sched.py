@@ -12,7 +12,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from xentui.actions import READ_ONLY, Action, ActionError, perform, validate
@@ -37,8 +36,7 @@ class SchedulerKeys:
     """The App's key for this view (a mixin: app.py is at its size cap)."""
 
     def action_sched_view(self: XentuiApp) -> None:  # type: ignore[misc]
-        if isinstance(self.screen, ModalScreen):  # typed before a dialog had the focus: not over it
-            return
+        """Never over a dialog: the key is guarded (keys.py, check_action)."""
         view = self.selected()  # in a fleet: the domain's host opened alone first, as the pCPU view does
         if not (self.snapshot and self.snapshot.fleet) or (view is not None and self.fleet.opened_for(view)):
             self.show_view(SchedulerScreen(view.key if view is not None else None))

@@ -31,7 +31,7 @@ class DetailPane(Static):
             shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
             if view.sample.overhead_ns is not None:
                 shown.append(Visible(cpu_split_line(view)))  # numbers only
-            shown.extend(map(Visible, guest_lines(view.sample)))  # fixed words and rebuilt PCI addresses
+            shown.extend(guest_lines(view.sample))  # a recording's words are not checked: lines() makes them visible
         if "nets" in details:
             shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in details:

@@ -108,9 +108,14 @@ def test_revision_4_keeps_what_the_guest_is_and_older_files_read_it_as_unknown()
     old = recformat.decode_domain(encoded[:WIRE["domain"].index("overhead_ns") + 1])  # a revision-3 file's array
     assert (old.domain_type, old.device_model, old.hostdevs) == (None, None, ())
     for bad, said in ((["hvm", "qemu", "0000:03:00.1"], "host devices is not a list"),
-                      (["x" * 65, None, []], "domain type has 65 characters"),
-                      (["hvm", 7, []], "device model is not a string"),
-                      (["hvm", None, ["0" * 65]], "host devices has 65 characters"),
+                      (["x" * 65, None, []], "domain type 'x+.* is not one of pv, pvh, hvm"),
+                      (["hvm", 7, []], "device model 7 is not one of qemu, "),
+                      (["hvm", "\x1b]0;owned\x07", []], "device model .* is not one of"),  # a hostile file
+                      (["hvm", None, ["0" * 65]], "host devices '0+.* is not a PCI address"),
+                      (["hvm", None, ["0000:03:00.1\x1b[31m"]], "host devices .* is not a PCI address"),
+                      (["hvm", None, ["0000:03:00.1 VF VF"]], "is not a PCI address"),
                       (["hvm", None, ["0000:03:00.1"] * 257], "host devices: 257 entries")):
         with pytest.raises(recformat.FormatError, match=said):
             recformat.decode_domain([*encoded[:-3], *bad])
+    # An address comes back as the model holds it, rebuilt from its numbers.
+    assert recformat.decode_domain([*encoded[:-3], "pvh", "none", ["3:0:1.1 VF"]]).hostdevs == ("0003:00:01.1 VF",)

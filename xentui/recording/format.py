@@ -33,6 +33,7 @@ from xentui.model import (
     Pcpu,
     VcpuSample,
 )
+from xentui.sources import guest
 from xentui.text import brief
 
 FORMAT = "xentui-record"
@@ -184,8 +185,29 @@ TIME_OR_NONE = Codec(lambda v, what: None if v is None else _time(v, what))
 RATE_OR_NONE = Codec(lambda v, what: None if v is None else _float(v, what))
 CPUSET = Codec(_cpuset, lambda v: None if v is None else sorted(v))
 STATE = Codec(_state, lambda v: v.value)
+
+
+def _one_of(words: tuple[str, ...]) -> Codec:
+    """A fixed word of the model's (a guest type, a device model), or None; anything else is refused."""
+    def decode(v: Any, what: str) -> str | None:
+        if v is None or v in words:
+            return v  # type: ignore[no-any-return]
+        raise FormatError(f"{what} {brief(v)} is not one of {', '.join(words)}")
+    return Codec(decode)
+
+
+def _hostdev(v: Any, what: str) -> str:
+    """A PCI address as the model holds it (``0000:03:00.1``, `` VF`` marked), rebuilt from its numbers."""
+    text = v if type(v) is str else ""
+    vf = text.endswith(guest.VF_MARK)
+    address = guest.parse_bdf(text[:-len(guest.VF_MARK)] if vf else text)
+    if address is None:
+        raise FormatError(f"{what} {brief(v)} is not a PCI address such as 0000:03:00.1")
+    return address + guest.VF_MARK if vf else address
+
+
 # A domain's PCI host devices; null (a file before revision 4) is none.
-HOSTDEVS = Codec(lambda v, what: tuple(_str(x, what, most=limits.MAX_WORD)
+HOSTDEVS = Codec(lambda v, what: tuple(_hostdev(x, what)
                                        for x in _list([] if v is None else v, what, most=limits.MAX_HOSTDEVS)),
                  list)
 
@@ -338,8 +360,8 @@ DOMAIN = Table("domain", DomainSample, (
     Field("cache", record_or_none(CACHE, "cache"), "cache", since=2),
     Field("stale", Str(optional=True, most=limits.MAX_MESSAGE, none=""), "stale", since=2),
     Field("overhead_ns", SIGNED_OR_NONE, "overhead time", since=3),
-    Field("domain_type", Str(optional=True, most=limits.MAX_WORD), "domain type", since=4),
-    Field("device_model", Str(optional=True, most=limits.MAX_WORD), "device model", since=4),
+    Field("domain_type", _one_of(guest.TYPES), "domain type", since=4),
+    Field("device_model", _one_of(guest.DEVICE_MODELS), "device model", since=4),
     Field("hostdevs", HOSTDEVS, "host devices", since=4),
 ))
 TABLES = {"host": HOST, "pcpu": PCPU, "domain": DOMAIN, "vcpu": VCPU, "net": NET, "block": BLOCK, "l3": L3,

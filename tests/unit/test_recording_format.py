@@ -11,6 +11,8 @@ import pytest
 
 from tests.recordings import write
 from tests.unit.test_replay import synthetic_samples
+from xentui.model import JobSample
+from xentui.model.samples import JOB_OPERATIONS
 from xentui.recording import delta
 from xentui.recording import format as recformat
 from xentui.recording.reader import demo_path, load
@@ -22,7 +24,7 @@ WIRE = {
     "pcpu": ["number", "node", "socket", "core", "online"],
     "domain": ["uuid", "name", "domid", "state", "cpu_ns", "vcpus_current", "vcpus_max", "mem_kib", "maxmem_kib",
                "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale", "overhead_ns",
-               "domain_type", "device_model", "hostdevs"],
+               "domain_type", "device_model", "hostdevs", "job"],
     "vcpu": ["number", "online", "time_ns", "delay_ns", "pcpu", "hard_affinity", "soft_affinity"],
     "net": ["name", "rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop"],
     "block": ["name", "path", "rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors", "kind", "devno"],
@@ -30,6 +32,8 @@ WIRE = {
     "cache": ["source", "group", "banks", "status", "counter_bits"],
     "bank": ["cache_id", "occupancy_bytes", "mbm_total_bytes", "mbm_local_bytes", "mbm_total_bytes_s",
              "mbm_local_bytes_s"],
+    "job": ["operation", "elapsed_ms", "data_processed", "data_remaining", "data_total", "dirty_rate_bytes_s",
+            "iteration", "downtime_ms"],
 }
 
 
@@ -102,7 +106,7 @@ def test_revision_4_keeps_what_the_guest_is_and_older_files_read_it_as_unknown()
     sample = synthetic_samples(count=1, domains=1)[0].domains[0]
     guest = dataclasses.replace(sample, domain_type="hvm", device_model="qemu-xen",
                                 hostdevs=("0000:03:00.1", "0000:04:10.2 VF"))
-    encoded = json.loads(json.dumps(recformat.encode_domain(guest)))
+    encoded = json.loads(json.dumps(recformat.encode_domain(guest)))[:WIRE["domain"].index("hostdevs") + 1]
     assert encoded[-3:] == ["hvm", "qemu-xen", ["0000:03:00.1", "0000:04:10.2 VF"]]
     assert recformat.decode_domain(encoded) == guest
     old = recformat.decode_domain(encoded[:WIRE["domain"].index("overhead_ns") + 1])  # a revision-3 file's array
@@ -119,3 +123,24 @@ def test_revision_4_keeps_what_the_guest_is_and_older_files_read_it_as_unknown()
             recformat.decode_domain([*encoded[:-3], *bad])
     # An address comes back as the model holds it, rebuilt from its numbers.
     assert recformat.decode_domain([*encoded[:-3], "pvh", "none", ["3:0:1.1 VF"]]).hostdevs == ("0003:00:01.1 VF",)
+
+
+def test_revision_5_keeps_a_domain_s_job_and_refuses_an_operation_no_source_writes():
+    sample = synthetic_samples(count=1, domains=1)[0].domains[0]
+    saving = dataclasses.replace(sample, job=JobSample("save", elapsed_ms=1500, data_processed=10 << 20,
+                                                       data_remaining=30 << 20, data_total=40 << 20))
+    encoded = json.loads(json.dumps(recformat.encode_domain(saving)))
+    assert encoded[-1] == ["save", 1500, 10 << 20, 30 << 20, 40 << 20, None, None, None]
+    assert recformat.decode_domain(encoded) == saving
+    assert recformat.decode_domain(encoded[:-1]).job is None  # a revision-4 file's array: no job known
+    for bad, said in ((["save\x1b]0;owned\x07", 1, 2, 3, 4, None, None, None], "job operation .* is not one of"),
+                      ([None, 1, 2, 3, 4, None, None, None], "job operation None is not one of"),
+                      (["dump", -1, 2, 3, 4, None, None, None], "job figure"),
+                      (["dump", 1, 2, 3], "job has 4 fields")):
+        with pytest.raises(recformat.FormatError, match=said):
+            recformat.decode_domain([*encoded[:-1], bad])
+
+
+def test_every_operation_the_sources_write_is_one_a_recording_accepts():
+    from xentui.sources.libvirt import jobs
+    assert {*jobs.OPERATIONS.values(), *jobs.BLOCK_JOBS.values()} <= set(JOB_OPERATIONS)

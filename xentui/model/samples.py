@@ -168,6 +168,13 @@ class IoTotals:
 NO_IO = IoTotals()
 
 
+# Every JobSample.operation a source writes (sources/libvirt/jobs.py, migration.py): a recording's are checked
+# against it, so the STATE cell and the detail line only ever show these words.
+JOB_OPERATIONS = ("migration", "migration out", "migration in", "save", "restore", "dump", "snapshot",
+                  "snapshot revert", "snapshot delete", "backup", "start", "job", "block pull", "block copy",
+                  "block commit", "block backup", "block job")
+
+
 @frozen_record
 class JobSample:
     """A domain's running job (a migration, save, dump, ..., a block job) as libvirt's ``jobStats()`` (or

@@ -28,11 +28,13 @@ from xentui.model import (
     DomainSample,
     DomainState,
     HostSample,
+    JobSample,
     L3Cache,
     NetSample,
     Pcpu,
     VcpuSample,
 )
+from xentui.model.samples import JOB_OPERATIONS
 from xentui.sources import guest
 from xentui.text import brief
 
@@ -187,10 +189,11 @@ CPUSET = Codec(_cpuset, lambda v: None if v is None else sorted(v))
 STATE = Codec(_state, lambda v: v.value)
 
 
-def _one_of(words: tuple[str, ...]) -> Codec:
-    """A fixed word of the model's (a guest type, a device model), or None; anything else is refused."""
+def _one_of(words: tuple[str, ...], optional: bool = True) -> Codec:
+    """A fixed word of the model's (a guest type, a device model, a job's operation), or None where
+    ``optional``; anything else is refused."""
     def decode(v: Any, what: str) -> str | None:
-        if v is None or v in words:
+        if (v is None and optional) or v in words:
             return v  # type: ignore[no-any-return]
         raise FormatError(f"{what} {brief(v)} is not one of {', '.join(words)}")
     return Codec(decode)
@@ -348,6 +351,11 @@ BLOCK = Table("block", BlockSample, (
     *_counters(("rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors"), "block counter"),
     Field("kind", STR, "block kind"), Field("devno", INT, "block devno"),
 ))
+JOB = Table("job", JobSample, (
+    Field("operation", _one_of(JOB_OPERATIONS, optional=False), "job operation"),
+    *_counters(("elapsed_ms", "data_processed", "data_remaining", "data_total", "dirty_rate_bytes_s", "iteration",
+                "downtime_ms"), "job figure"),
+))
 DOMAIN = Table("domain", DomainSample, (
     Field("uuid", STR, "domain uuid"), Field("name", STR, "domain name"), Field("domid", INT, "domain id"),
     Field("state", STATE, "domain state"), Field("cpu_ns", INT, "cpu time"),
@@ -363,9 +371,10 @@ DOMAIN = Table("domain", DomainSample, (
     Field("domain_type", _one_of(guest.TYPES), "domain type", since=4),
     Field("device_model", _one_of(guest.DEVICE_MODELS), "device model", since=4),
     Field("hostdevs", HOSTDEVS, "host devices", since=4),
+    Field("job", record_or_none(JOB, "job"), "job", since=5),
 ))
 TABLES = {"host": HOST, "pcpu": PCPU, "domain": DOMAIN, "vcpu": VCPU, "net": NET, "block": BLOCK, "l3": L3,
-          "cache": CACHE, "bank": BANK}  # in the header's order
+          "cache": CACHE, "bank": BANK, "job": JOB}  # in the header's order
 
 
 def header(uri: str, delay: float, created: float, version: str) -> dict[str, Any]:

@@ -75,7 +75,6 @@ class LibvirtSource(Source):
         self._acting = actions.Acting()
         self._replaced: set[str] = set()  # acted on (from another thread): read their placement again
         self._memory = NodeMemory()
-        self._tick_memory: Memory | None = None  # read with this tick's statistics, in the same call
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
         self._jobs = jobs.JobWatch(self._bounded)  # jobs whoever started them (a save, a dump, a block job, ...)
@@ -139,11 +138,11 @@ class LibvirtSource(Source):
     def collect(self) -> RawSample:
         try:
             before = self._stats_calls.started = time.monotonic()
-            domains, errors, job_scope = self._stats_domains()
+            domains, errors, job_scope, memory = self._stats_domains()
             after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
-            host = self.host_sample()
+            host = self.host_sample(memory)
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
         notices = [f"{d.name} is {d.stale}" for d in domains if d.stale]
@@ -158,7 +157,7 @@ class LibvirtSource(Source):
                          scheduling=self.scheduling.current())
 
     def collect_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...]]:
-        domains, errors, job_scope = self._stats_domains()
+        domains, errors, job_scope, _memory = self._stats_domains()
         return self._with_jobs(domains, job_scope), errors
 
     def _with_jobs(self, samples: tuple[DomainSample, ...], scope: JobScope) -> tuple[DomainSample, ...]:
@@ -166,8 +165,9 @@ class LibvirtSource(Source):
         filled, stale, migrating = scope
         return jobs.with_found(samples, self._jobs.read(filled, stale, migrating))
 
-    def _stats_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...], JobScope]:
-        records = self._bulk()
+    def _stats_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...], JobScope, Memory | None]:
+        """The domains, the errors, what the job read needs, and the host's memory when the stats call read it."""
+        records, memory = self._bulk()
         if records is None:
             records = self._listed()
             self._fallback.missing_groups = frozenset(PROBE_KEYS)
@@ -193,20 +193,20 @@ class LibvirtSource(Source):
             self._fallback.devices.pop(key, None)
         self._monitors.prune(live)
         self.placement.prune(live)
-        return samples, tuple(errors), (filled, stale, migration.migrating())
+        return samples, tuple(errors), (filled, stale, migration.migrating()), memory
 
-    def host_sample(self) -> HostSample:
+    def host_sample(self, memory: Memory | None = None) -> HostSample:
+        """The host's figures; ``memory``: as the tick's statistics call read it (None: read here)."""
         l3_caches, rmids = self.cache_qos.host_facts(self.facts.l3_caches)
-        return self.facts.sample(self.uri, self._host_memory(), boot_time=self._boot_time,
+        return self.facts.sample(self.uri, self._host_memory(memory), boot_time=self._boot_time,
                                  cache_monitoring=self.cache_qos.status, l3_caches=l3_caches, cache_rmids=rmids)
 
-    def _host_memory(self) -> Memory:
-        """(total, free, available) KiB of the hypervisor's host."""
+    def _host_memory(self, read: Memory | None) -> Memory:
+        """(total, free, available) KiB of the hypervisor's host: ``read`` with the statistics, else asked now."""
         if self._local_pcpus:  # this machine is the host: /proc/meminfo, as libvirt reads it, without a call
             return local_machine.memory_kib()
-        if (memory := self._tick_memory) is not None:
-            self._tick_memory = None
-            return self._memory.took(memory)
+        if read is not None:
+            return self._memory.took(read)
         return self._memory.now(lambda: self._bounded("memory", lambda: self._memory.read(self.conn)), self.uri)
 
     def _read_placement(self, filled: Filled) -> None:
@@ -225,18 +225,19 @@ class LibvirtSource(Source):
 
     # --- calls under deadlines --------------------------------------------------------
 
-    def _bulk(self) -> Listed | None:
+    def _bulk(self) -> tuple[Listed | None, Memory | None]:
+        """The bulk statistics and the host's memory read with them; (None, None) when the driver has no bulk call."""
         if self.bulk_supported is False:
-            return None
+            return None, None
         try:
-            records, self._tick_memory = self._within_deadline(functools.partial(self._stats_and_memory, self.conn))
+            read = self._within_deadline(functools.partial(self._stats_and_memory, self.conn))
         except libvirt.libvirtError as err:
             if err.get_error_code() not in UNSUPPORTED:
                 raise
             self.bulk_supported = False
-            return None
+            return None, None
         self.bulk_supported = True
-        return records
+        return read
 
     def _stats_and_memory(self, conn: libvirt.virConnect) -> tuple[Listed, Memory | None]:
         """The bulk statistics, then the host's memory in the same bounded call: one thread a tick, not two

@@ -161,7 +161,7 @@ def test_a_driver_without_jobs_is_asked_once():
     source = LibvirtSource("test:///default")
     try:
         for _ in range(3):
-            domains, _errors = source.collect_domains()
+            domains = source.collect().domains
             assert domains and all(d.job is None for d in domains)
         assert not source._jobs.has_jobs and not source._jobs.has_block_jobs
     finally:

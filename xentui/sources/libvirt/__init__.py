@@ -156,10 +156,6 @@ class LibvirtSource(Source):
                          pcpu_busy_ns=local_machine.pcpu_busy_ns() if self._local_pcpus else None,
                          scheduling=self.scheduling.current())
 
-    def collect_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...]]:
-        domains, errors, job_scope, _memory = self._stats_domains()
-        return self._with_jobs(domains, job_scope), errors
-
     def _with_jobs(self, samples: tuple[DomainSample, ...], scope: JobScope) -> tuple[DomainSample, ...]:
         """The jobs of the domains that look busy (jobs.py), read after the statistics' time stamp."""
         filled, stale, migrating = scope

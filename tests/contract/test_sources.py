@@ -84,7 +84,8 @@ def _xen_fake() -> Kind:
     def sent(_source: Source, domain: DomainSample) -> bool:
         return ("pause", str(domain.domid)) in xl.actions
 
-    return Kind(lambda ro: XenSource(readonly=ro, stat=FakeXenStat(), store=FakeXenStore(), run=xl),
+    return Kind(lambda ro: XenSource(readonly=ro, stat=FakeXenStat(), store=FakeXenStore(), run=xl,
+                                     cpuinfo=lambda: None),
                 Action.PAUSE, {}, sent)
 
 

@@ -32,7 +32,7 @@ def test_a_refresher_works_at_start_again_when_woken_and_stops_when_closed() -> 
 
 def test_xen_reads_placement_more_often_while_a_view_shows_it() -> None:
     xl = FakeXl()
-    source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=xl)
+    source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=xl, cpuinfo=lambda: None)
     try:
         assert source._affinity_interval() == AFFINITY_EVERY_S
         source.set_interest("2b6b1b2e-7c43-4c32-9d5e-000000000002")

@@ -181,7 +181,7 @@ def test_numbers_are_ascii_digits_and_pool_names_never_read_as_pool_ids() -> Non
 
 def test_the_xen_source_reads_only_once_watched_and_then_carries_the_state() -> None:
     xl = FakeXl()
-    source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=xl)
+    source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=xl, cpuinfo=lambda: None)
     try:
         assert source.collect().scheduling is None  # nobody asked: no xl in dom0 for it
         source.watch_scheduling(True)
@@ -207,7 +207,8 @@ def test_an_edit_goes_through_perform_to_xl_and_xls_refusal_is_shown_in_its_word
             return super().__call__(*args, timeout=timeout)
 
     xl = Refusing()
-    source = XenSource(readonly=False, stat=FakeXenStat(), store=FakeXenStore(), run=xl)
+    source = XenSource(readonly=False, stat=FakeXenStat(), store=FakeXenStore(), run=xl,
+                       cpuinfo=lambda: None)
     try:
         source.watch_scheduling(True)
         sample = source.collect()

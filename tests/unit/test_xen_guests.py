@@ -90,7 +90,7 @@ def lab(tmp_path):
     xl = FakeXl(pci_lists={"5": PCI_LIST_5})
     xs = store()
     guests = XenGuests(xs, xl, proc=proc.root, sysfs=sysfs, boot_time=BOOT)
-    source = XenSource(stat=FakeXenStat(domains), store=xs, run=xl, guests=guests)
+    source = XenSource(stat=FakeXenStat(domains), store=xs, run=xl, cpuinfo=lambda: None, guests=guests)
     yield source, proc
     source.close()
 

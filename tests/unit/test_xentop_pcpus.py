@@ -158,7 +158,7 @@ def test_a_xen_source_reports_each_pcpus_busy_time_and_b_p_prints_it():
     stamps = iter([10.0, 12.0])
     lib = FakeXenctrl([0, 0])
     source = XenSource(stat=FakeXenStat(), store=FakeXenStore(), run=FakeXl(),
-                       cpuinfo=XenCpuInfo(lib, clock=lambda: next(reads)), clock=lambda: next(stamps))
+                       cpuinfo=lambda: XenCpuInfo(lib, clock=lambda: next(reads)), clock=lambda: next(stamps))
     try:
         first = source.collect()
         lib.idle = [2 * 10**9, 10**9 // 2]  # over 2 s: pCPU 0 idle all along, pCPU 1 busy 75 %

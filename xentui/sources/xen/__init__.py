@@ -66,17 +66,17 @@ class XenSource(Source):
     HAS_PLACEMENT = True
 
     def __init__(self, *, readonly: bool = True, stat: Stat | None = None, store: Store | None = None,
-                 run: Xl = xl, cpuinfo: XenCpuInfo | None = None,
+                 run: Xl = xl, cpuinfo: Callable[[], XenCpuInfo | None] = open_cpuinfo,
                  clock: Callable[[], float] = time.monotonic, guests: XenGuests | None = None) -> None:
-        """``stat``, ``store``, ``run`` (the ``xl`` runner), ``cpuinfo`` (pCPU idle times), ``clock`` (the
-        samples' stamps) and ``guests`` (types, device models: /proc) are this dom0's unless a test passes its own
-        (a test passing ``stat`` and no ``cpuinfo`` gets no pCPU figures)."""
+        """``stat``, ``store``, ``run`` (the ``xl`` runner), ``cpuinfo`` (opens the pCPU idle times' reader; None:
+        no pCPU figures), ``clock`` (the samples' stamps) and ``guests`` (types, device models: /proc) are this
+        dom0's unless a test passes its own."""
         self.readonly = readonly
         self._clock = clock
         self._xl = run
         self.uri = "xen (libxenstat)"
         self.stat: Stat = stat or XenStat()
-        self.cpuinfo = cpuinfo if cpuinfo is not None or stat is not None else open_cpuinfo()
+        self.cpuinfo = cpuinfo()
         self.store: Store = store or XenStore()
         self.hostname = socket.gethostname()
         self.boot_time = local_machine.boot_time()

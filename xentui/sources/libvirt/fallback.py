@@ -77,9 +77,9 @@ class Fallback:
         at: list[Key | None] = [None]  # the domain the pass is asking about
         xml_left = [XML_PER_PASS]  # XML read only for the guest's facts (not its devices): a few per tick
         over = threading.Event()  # the tick went on without the pass
+        keyed = [(dom, rec, key_of(dom)) for dom, rec in records]  # once a tick: the check below and the pass
 
-        def one(dom: libvirt.virDomain, rec: Record) -> None:
-            key = key_of(dom)
+        def one(dom: libvirt.virDomain, rec: Record, key: Key) -> None:
             if key == hung_key:
                 stale[key] = "not answering: its per-domain statistics call has not returned"
             elif missing or "state.state" not in rec or (key not in self.devices and xml_left[0] > 0):
@@ -96,12 +96,12 @@ class Fallback:
                     filled.append((dom, rec, key))
 
         def run() -> None:
-            for dom, rec in records:
-                one(dom, rec)
+            for dom, rec, key in keyed:
+                one(dom, rec, key)
                 if over.is_set():
                     return
 
-        if not missing and all("state.state" in rec and key_of(dom) in self.devices for dom, rec in records):
+        if not missing and all("state.state" in rec and key in self.devices for _dom, rec, key in keyed):
             run()  # nothing to ask: no round trip, no thread
             return filled, errors, stale
         started = time.monotonic()
@@ -117,8 +117,7 @@ class Fallback:
                 got, said, marked = list(filled), list(errors), dict(stale)
             self._hung = (at[0], pending)
             done = {key for _dom, _rec, key in got}
-            for dom, rec in records:
-                key = key_of(dom)
+            for dom, rec, key in keyed:
                 if key not in done:
                     got.append((dom, rec, key))
                     marked[key] = "not answering: its per-domain statistics calls did not return in time"

@@ -131,10 +131,10 @@ class XenSource(Source):
             with contextlib.suppress(SourceError):
                 self._topology = parse_xl_topology(self._xl("info", "-n", timeout=30))
 
-    def _domain(self, d: int, caches: dict[int, CacheSample], cpu_by_domid: dict[int, int | None]) -> DomainSample:
-        """One libxenstat domain handle as a sample."""
+    def _domain(self, d: int, domid: int, caches: dict[int, CacheSample],
+                cpu_by_domid: dict[int, int | None]) -> DomainSample:
+        """One libxenstat domain handle (of ``domid``, whose CPU time is in ``cpu_by_domid``) as a sample."""
         lib = self.stat.lib
-        domid = lib.xenstat_domain_id(d)
         key = (domid, self._uuid_of(domid))
         guest = self.guests.get(key)
         facts = guest.facts if guest is not None else UNKNOWN
@@ -177,7 +177,7 @@ class XenSource(Source):
             domid=domid,
             state=state,
             flags=flags,
-            cpu_ns=lib.xenstat_domain_cpu_ns(d),
+            cpu_ns=cpu_by_domid[domid],
             vcpus_current=len(vcpus),
             vcpus_max=len(vcpus),
             mem_kib=lib.xenstat_domain_cur_mem(d) // 1024,
@@ -210,8 +210,9 @@ class XenSource(Source):
             domids = [lib.xenstat_domain_id(d) for d in handles]
             self._watch_affinity(set(domids))
             caches, cache_status, l3, rmids = self.cache_qos.caches(domids)
-            cpu_by_domid = {domid: lib.xenstat_domain_cpu_ns(d) for domid, d in zip(domids, handles, strict=True)}
-            domains = tuple(self._domain(d, caches, cpu_by_domid) for d in handles)
+            by_domid = list(zip(domids, handles, strict=True))
+            cpu_by_domid = {domid: lib.xenstat_domain_cpu_ns(d) for domid, d in by_domid}
+            domains = tuple(self._domain(d, domid, caches, cpu_by_domid) for domid, d in by_domid)
             host = HostSample(
                 hostname=self.hostname,
                 hypervisor="Xen",

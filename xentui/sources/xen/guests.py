@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from xentui.sources import deadlines
@@ -96,7 +96,7 @@ class XenGuests:
             with self._lock:
                 tries = self._tries[key] = self._tries.get(key, 0) + 1
                 if key in self._wanted:
-                    self._known[key] = guest if guest.final or tries < TRIES else _final(guest)
+                    self._known[key] = guest if guest.final or tries < TRIES else replace(guest, final=True)
                     if self._known[key].final:
                         self._tries.pop(key, None)
 
@@ -192,10 +192,6 @@ def _dom0_type(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return kind if kind in TYPES else None
-
-
-def _final(guest: XenGuest) -> XenGuest:
-    return XenGuest(guest.facts, guest.processes, guest.stubdom, True)
 
 
 def _word(value: object) -> str | None:

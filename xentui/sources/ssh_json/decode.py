@@ -15,6 +15,9 @@ from xentui.model import BlockSample, DomainSample, DomainState, HostSample, Net
 from xentui.output.records import JSON_FORMAT, JSON_VERSION
 from xentui.sources.guest import from_outside
 from xentui.sources.ssh_json.scheduling import decode_scheduling
+from xentui.sources.ssh_json.values import dicts as _dicts
+from xentui.sources.ssh_json.values import items as _list
+from xentui.sources.ssh_json.values import text as _text
 
 STATES = {s.value: s for s in DomainState}
 
@@ -23,24 +26,12 @@ class FrameError(ValueError):
     """The line is not a frame of xentui's batch JSON this xentui reads (one line, for the host line)."""
 
 
-def _text(v: Any, most: int = MAX_NAME) -> str:
-    return v[:most] if type(v) is str else ""
-
-
 def _int(v: Any) -> int | None:
     return counter(v)
 
 
 def _seconds(v: Any) -> float | None:
     return float(v) if type(v) in (int, float) and 0 <= v < MAX_SECONDS else None
-
-
-def _list(v: Any, most: int) -> list[Any]:
-    return v[:most] if type(v) is list else []
-
-
-def _dicts(v: Any, most: int) -> list[dict[str, Any]]:
-    return [x for x in _list(v, most) if type(x) is dict]
 
 
 def _affinity(v: Any, ncpus: int) -> frozenset[int] | None:

@@ -9,14 +9,11 @@ from typing import Any
 from xentui.limits import MAX_DOMAINS, MAX_NAME, MAX_VCPUS, counter
 from xentui.model import CpuPool, DomainScheduling, SchedulingState, VcpuBudget
 from xentui.model.scheduling import Params
+from xentui.sources.ssh_json.values import items, text
 
 MAX_POOLS = 256
 MAX_PARAMS = 32
 MAX_PCPUS = 1 << 16
-
-
-def _text(v: Any) -> str:
-    return v[:MAX_NAME] if type(v) is str else ""
 
 
 def _params(v: Any) -> Params:
@@ -37,23 +34,20 @@ def _budget(v: Any) -> VcpuBudget | None:
 
 
 def _pool(v: Any) -> CpuPool | None:
-    if type(v) is not dict or not _text(v.get("name")):
+    if type(v) is not dict or not text(v.get("name")):
         return None
-    cpus = v.get("pcpus")
-    pcpus = frozenset(c for c in cpus[:MAX_PCPUS] if type(c) is int and 0 <= c < MAX_PCPUS) if type(cpus) is list \
-        else frozenset()
-    return CpuPool(_text(v.get("name")), _text(v.get("scheduler")), pcpus, params=_params(v.get("params")))
+    pcpus = frozenset(c for c in items(v.get("pcpus"), MAX_PCPUS) if type(c) is int and 0 <= c < MAX_PCPUS)
+    return CpuPool(text(v.get("name")), text(v.get("scheduler")), pcpus, params=_params(v.get("params")))
 
 
 def _domain(v: dict[str, Any]) -> DomainScheduling | None:
-    uuid, sched = _text(v.get("uuid")), v.get("sched")
+    uuid, sched = text(v.get("uuid")), v.get("sched")
     if not uuid or type(sched) is not dict:
         return None
     pool = v.get("cpupool")
-    budgets = sched.get("vcpus")
-    vcpus = tuple(b for x in (budgets[:MAX_VCPUS] if type(budgets) is list else []) if (b := _budget(x)))
-    return DomainScheduling(uuid, _text(v.get("name")), _text(pool) if type(pool) is str else None,
-                            _text(v.get("scheduler")), _params(sched), vcpus)
+    vcpus = tuple(b for x in items(sched.get("vcpus"), MAX_VCPUS) if (b := _budget(x)))
+    return DomainScheduling(uuid, text(v.get("name")), text(pool) if type(pool) is str else None,
+                            text(v.get("scheduler")), _params(sched), vcpus)
 
 
 def decode_scheduling(frame: dict[str, Any], domains: list[dict[str, Any]], wall: float) -> SchedulingState | None:

@@ -141,17 +141,10 @@ class HookRunner:
                 self._running -= 1
 
     def _kill(self, proc: subprocess.Popen[bytes]) -> str:
-        """Its process group: SIGTERM, then SIGKILL after a grace."""
-        for sig, grace in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        """Its process group: SIGTERM, then SIGKILL after a grace; then reaped."""
+        _kill_groups([proc], KILL_GRACE_S)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5.0)
         return f"killed after its timeout of {self.timeout_s:g} s"
 
     def _open_log(self) -> BinaryIO:

@@ -182,3 +182,15 @@ def test_a_remote_guests_type_and_devices_are_checked_words():
     assert (a.domain_type, a.device_model, a.hostdevs) == ("hvm", "qemu-xen", ("0000:03:00.1", "0000:81:10.2 VF"))
     assert (b.domain_type, b.device_model) == (None, None)
     assert b.hostdevs == ("0000:00:01.0",)  # the rest is no address; repeats once; 256 looked at at most
+
+
+def test_a_remote_hosts_available_memory_is_kept():
+    """A remote KVM host's page cache is available memory here too (host_mem_pct), as on the host itself."""
+    def host(**memory: object) -> dict[str, object]:
+        frame = {"format": "xentui-batch", "version": 1, "epoch_s": 1e9,
+                 "host": {"pcpus": 2, "mem_total_kib": 1000, "mem_free_kib": 100, **memory}, "domains": []}
+        return decode_frame(json.loads(json.dumps(frame)), 5.0).host
+
+    assert host(mem_available_kib=900).mem_pressure_pct == 10.0
+    assert host().mem_available_kib is None and host().mem_pressure_pct == 90.0  # an older xentui, or Xen
+    assert host(mem_available_kib="900").mem_available_kib is None

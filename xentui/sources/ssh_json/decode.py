@@ -53,7 +53,8 @@ def decode_host(v: Any) -> HostSample:
         hostname=_text(h.get("hostname")), hypervisor=_text(h.get("hypervisor")),
         hypervisor_version=_text(h.get("hypervisor_version")), uri=_text(h.get("uri")), pcpus=pcpus,
         mhz=_int(h.get("mhz")) or 0, mem_total_kib=_int(h.get("mem_total_kib")) or 0,
-        mem_free_kib=_int(h.get("mem_free_kib")) or 0, cpu_model=_text(h.get("cpu_model")),
+        mem_free_kib=_int(h.get("mem_free_kib")) or 0, mem_available_kib=_int(h.get("mem_available_kib")),
+        cpu_model=_text(h.get("cpu_model")),
         libvirt_version=_text(h.get("libvirt_version")), boot_time=_seconds(h.get("boot_time")),
         topology=topology if len(topology) == pcpus else (),
     )

@@ -13,7 +13,7 @@ from tests.ui.test_fleet_actions import running, tag
 from tests.ui.waiting import until
 from xentui.actions import READ_ONLY, Action, ActionParams
 from xentui.model import DomainSample, HostState
-from xentui.sources.libvirt import migration
+from xentui.sources.libvirt import jobs, migration
 from xentui.ui.dialogs.confirm import ConfirmScreen
 from xentui.ui.migrate import HostChooser
 
@@ -129,7 +129,7 @@ async def test_read_only_refuses_and_no_host_to_go_to_is_one_line(tmp_path):
 @pytest.mark.asyncio
 async def test_a_migrations_figures_show_on_both_hosts(fleet):
     h2_uri = fleet.hosts["h2"].source.uri
-    job = migration.job_sample(LAB_JOB_STATS, "migration")
+    job = jobs.job_sample(LAB_JOB_STATS, "migration")
     assert job is not None and job.percent == pytest.approx(98.87, abs=0.01)
     # ``shared`` (one UUID on h1 and h2) as this process's migration from h1 to h2 would show it.
     with migration._lock:

@@ -15,7 +15,7 @@ from tests.unit.test_fleet_source import Fake, driver_hosts, opener, until
 from xentui.actions import Action, ActionError, offered, perform
 from xentui.model import DomainState, HostState, JobSample
 from xentui.sources.fleet import FleetSource, HostSpec
-from xentui.sources.libvirt import LibvirtSource, migration
+from xentui.sources.libvirt import LibvirtSource, jobs, migration
 
 # A real jobStats() of the lab's h4-idle 1.2 s into a live migration at 1 MiB/s (libvirt 9.0, QEMU 7.2).
 LAB = {"operation": 5, "time_elapsed": 1219, "downtime": 300, "setup_time": 1, "data_total": 34349056,
@@ -29,15 +29,15 @@ STARTING = {"operation": 5, "time_elapsed": 200, "data_total": 0, "data_processe
 
 
 def test_job_figures_from_a_real_jobstats():
-    job = migration.job_sample(LAB, "migration out")
+    job = jobs.job_sample(LAB, "migration out")
     assert job == JobSample("migration out", elapsed_ms=1219, data_processed=639836, data_remaining=389120,
                             data_total=34349056, dirty_rate_bytes_s=0, iteration=1, downtime_ms=300)
     assert job.percent == pytest.approx(100 * (34349056 - 389120) / 34349056)
-    early = migration.job_sample(STARTING, "migration out")
+    early = jobs.job_sample(STARTING, "migration out")
     assert early is not None and early.percent is None and early.dirty_rate_bytes_s is None  # no total, no page size
-    assert migration.job_sample({"type": libvirt.VIR_DOMAIN_JOB_NONE}, "migration out") is None
-    assert migration.job_sample({}, "migration out") is None
-    odd = migration.job_sample({**LAB, "data_total": "34349056", "time_elapsed": -1, "downtime": 2.5}, "m")
+    assert jobs.job_sample({"type": libvirt.VIR_DOMAIN_JOB_NONE}, "migration out") is None
+    assert jobs.job_sample({}, "migration out") is None
+    odd = jobs.job_sample({**LAB, "data_total": "34349056", "time_elapsed": -1, "downtime": 2.5}, "m")
     assert odd is not None and odd.data_total is None and odd.elapsed_ms is None and odd.downtime_ms is None
 
 
@@ -92,7 +92,7 @@ def test_a_running_migrations_figures_show_on_the_source_and_the_destination(tmp
     a, b = LibvirtSource(f"test://{tmp_path / 'a.xml'}"), LibvirtSource(f"test://{tmp_path / 'b.xml'}")
     try:
         moving = a.collect().domains[0]
-        job = migration.job_sample(LAB, "migration")
+        job = jobs.job_sample(LAB, "migration")
         with migration._lock:
             migration._migrating[moving.uuid] = [b.uri, job]
         try:

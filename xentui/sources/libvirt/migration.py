@@ -28,7 +28,7 @@ from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
 from xentui.sources.libvirt.jobs import job_sample
 
-__all__ = ["deadline_for", "job_sample", "migrate", "migrating", "with_jobs"]
+__all__ = ["deadline_for", "migrate", "migrating", "with_jobs"]
 
 MIGRATE_DEADLINE_S = 600.0  # a migration not done by then is aborted (a busy guest may never converge) ...
 MIN_RATE_BYTES_S = 32 << 20  # ... unless its memory needs longer at this rate (64 GiB: 34 min at 32 MiB/s)

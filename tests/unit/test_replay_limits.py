@@ -4,6 +4,7 @@ memory of a bomb of empty ticks bounded; counters out of range dropped at the li
 from __future__ import annotations
 
 import gzip
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -88,8 +89,8 @@ def test_the_totals_of_a_file_are_limits_too(tmp_path, monkeypatch):
     first = head_and_first(tmp_path)[1]
     cases = {
         "MAX_TICKS": (100, [first, EMPTY_TICK * 150], "line 102: more than 100 ticks: a recording may hold at most"),
-        "MAX_TICK_BYTES": (900, [first], "line 2: the tick is 1.1 KiB with its deltas applied: a recording's tick "
-                                         "may be at most 0.9 KiB"),
+        "MAX_TICK_BYTES": (900, [first], r"line 2: the tick is 1\.\d KiB with its deltas applied: a recording's tick "
+                                         "may be at most 0.9 KiB"),  # (its size grows with the fields' revisions)
         "MAX_EXPANDED_BYTES": (10_000, [first] * 12, "with their deltas applied: a recording may be at most 9.8 KiB"),
         "MAX_HELD_BYTES": (5000, [first, EMPTY_TICK * 100],
                            "line 49: its ticks take more than 4.9 KiB even compressed: a replay holds at most 4.9 KiB"),
@@ -101,7 +102,7 @@ def test_the_totals_of_a_file_are_limits_too(tmp_path, monkeypatch):
             path = gz(tmp_path, name, [line.replace(b'"t":', b'"t":1', 1) if i else line
                                        for i, line in enumerate(lines)])
             code, out, text = run_cli(["-b", "--replay", str(path)])
-        assert code == 2 and out == "" and text.count("\n") == 1 and expected in text, (name, text)
+        assert code == 2 and out == "" and text.count("\n") == 1 and re.search(expected, text), (name, text)
 
 
 def test_a_gzip_bomb_of_empty_ticks_holds_little(tmp_path):

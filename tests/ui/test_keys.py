@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 from textual.actions import parse
-from textual.widgets import Static
+from textual.content import Content
+from textual.widgets import Input, Static
 
 from tests.recordings import write
 from tests.ui.harness import messages, running_app
@@ -331,3 +332,15 @@ async def test_quit_keys(config_path):
             await pilot.press(key)
             await pilot.pause()
             assert not app.is_running
+
+
+@pytest.mark.asyncio
+async def test_a_prompt_never_prefills_what_could_not_be_typed(config_path):
+    """A prefill from outside (the scheduler view offers a cpupool's name) is shown raw by Input: an escape
+    sequence or a bidi override there is dropped, plain text kept."""
+    async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
+        for value, shown in (("Pool-0", "Pool-0"), ("rt\x1b]0;owned\x07", ""), ("pool\u202egnp", "")):
+            app.push_screen(PromptScreen(Content("pool:"), value))
+            await pilot.pause()
+            assert app.screen.query_one(Input).value == shown
+            await pilot.press("escape")

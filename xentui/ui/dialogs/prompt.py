@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -20,7 +22,9 @@ class PromptScreen(ModalScreen[str | None]):
     def __init__(self, prompt: Content, value: str = "", placeholder: str = ""):
         super().__init__()
         self.prompt = prompt
-        self.value = value
+        # A prefill comes from outside (a cpupool's name): Input shows its value as it is, so only text that
+        # could have been typed is offered; anything else starts empty.
+        self.value = value if re.fullmatch(TYPED, value) else ""
         self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:

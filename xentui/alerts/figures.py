@@ -138,8 +138,7 @@ def _facts(name: str, state: str, sample: HostSample | None, pcpu_pct: tuple[flo
            behind_s: float | None, domains: int) -> HostFacts:
     figures: dict[str, Any] = {"host": name, "host_state": state, "host_behind_s": behind_s, "host_domains": domains}
     if sample is not None and sample.mem_total_kib > 0:
-        used = sample.mem_total_kib - sample.mem_free_kib
-        figures.update(host_mem_pct=sample.mem_pressure_pct, host_mem_used_kib=used,
+        figures.update(host_mem_pct=sample.mem_pressure_pct, host_mem_used_kib=sample.mem_used_kib,
                        host_mem_free_kib=sample.mem_free_kib, host_mem_total_kib=sample.mem_total_kib)
     if sample is not None and sample.pcpus > 0:
         figures["host_pcpus"] = sample.pcpus

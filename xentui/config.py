@@ -53,6 +53,14 @@ class Settings:
     keys: tuple[tuple[str, str], ...] = ()  # [keys]: binding id -> keys, e.g. quit = "ctrl+q" (checked by the UI)
     alert: tuple[dict[str, Any], ...] = ()  # [[alert]] tables, as read (checked by xentui.alerts)
     alerts: tuple[tuple[str, Any], ...] = ()  # the [alerts] table's items (checked by xentui.alerts)
+    # Where a local QEMU guest's PSI and NUMA placement are read (xentui.sources.hostside; tests: their own trees)
+    proc_root: str = "/proc"
+    cgroup_root: str = "/sys/fs/cgroup"
+    numa_root: str = "/sys/devices/system/node"
+    qemu_run: str = "/run/libvirt/qemu"
+
+
+PATH_SETTINGS = ("proc_root", "cgroup_root", "numa_root", "qemu_run")
 
 
 MAX_KEY_ENTRIES = 100  # [keys] entries read; the UI says which ids and keys it cannot use
@@ -117,6 +125,9 @@ def _coerce(name: str, value: object) -> object:
         if value not in CPU_MODES:
             raise ValueError(f"cpu_mode {value!r} must be one of {', '.join(CPU_MODES)}")
         return value
+    if name in PATH_SETTINGS and (not isinstance(value, str) or not value.startswith("/") or "\0" in value):
+        raise ValueError(f"{name} {str(value)[:80]!r} must be an absolute directory path, e.g. "
+                         f"{getattr(Settings, name)!r}")
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} {value!r} must be a non-empty string")
     return value

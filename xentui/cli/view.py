@@ -102,6 +102,12 @@ def main(args: argparse.Namespace) -> int:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         events.use_loop(loop)
+    from xentui import config
+    from xentui.sources import hostside  # the roots it reads, before the first sample
+
+    config_path = config.config_dir() / "config.toml"
+    settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
+    hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
     source: Source | None = None
     first: Future[RawSample | None] | None = None
     player: ReplayPlayer | int | None = None
@@ -125,10 +131,6 @@ def main(args: argparse.Namespace) -> int:
             player = _player(args, fallback=str(err))
     if isinstance(player, int):
         return player
-    from xentui import config
-
-    config_path = config.config_dir() / "config.toml"
-    settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
     if args.batch:
         from xentui.cli import batch
         from xentui.output.xentop import XentopOptions

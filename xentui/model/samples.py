@@ -8,6 +8,7 @@ from dataclasses import field
 from typing import TypeVar
 
 from xentui.model._fast_record import frozen_record
+from xentui.model.pressure import NumaSample, PressureSample
 from xentui.model.scheduling import SchedulingState
 
 N = TypeVar("N", int, float)
@@ -231,6 +232,9 @@ class DomainSample:
     domain_type: str | None = None
     device_model: str | None = None
     hostdevs: tuple[str, ...] = ()
+    # What this host's kernel says of the guest (issue 18): its cgroup's PSI, its NUMA placement (None: not here).
+    pressure: PressureSample | None = None
+    numa: NumaSample | None = None
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from xentui.model._fast_record import frozen_record
+from xentui.model.pressure import PressureView
 from xentui.model.samples import DomainSample, HostSample, HostState
 from xentui.model.scheduling import SchedulingState
 
@@ -61,6 +62,7 @@ class DomainView:
     mem_pct: float | None
     maxmem_pct: float | None
     cache: CacheView | None = None
+    psi: PressureView | None = None  # its cgroup's stalls over the window (None: no PSI here)
 
     @property
     def uuid(self) -> str:

@@ -26,6 +26,7 @@ from xentui.model import (
     Snapshot,
 )
 from xentui.output import scheduling
+from xentui.output.pressure import host_side_record
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
 
@@ -153,6 +154,7 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
              "llc_occupancy_pct_of_l3": _round(b.occupancy_pct, 2),
              "mbm_total_bytes_per_s": _round(b.mbm_total_bytes_s), "mbm_local_bytes_per_s": _round(b.mbm_local_bytes_s)}
             for b in view.cache.banks],
+        **host_side_record(view),  # "psi", "numa": only where the host has them
     }
 
 

@@ -23,6 +23,7 @@ from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos.libvirt import LibvirtCacheQos
 from xentui.sources.cache_qos.resctrl import Resctrl
 from xentui.sources.guest import SYSFS_PCI, UNKNOWN
+from xentui.sources.hostside import HostSide
 from xentui.sources.libvirt import actions, connection, jobs, migration
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
@@ -84,6 +85,7 @@ class LibvirtSource(Source):
                                          else None, self.facts.hypervisor)
         self._sched = LibvirtScheduling(lambda: self.conn, lambda: self.facts.cpumap_size)
         self.scheduling = SchedulingWatch(self._sched.read, "xentui-libvirt-sched")
+        self.host_side = HostSide() if self._local_pcpus else None  # PSI and NUMA of local QEMU guests
         self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
                                                  "libvirt statistics", "libvirtd")
 
@@ -184,6 +186,8 @@ class LibvirtSource(Source):
                                     stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN)
                         for name, rec, key in named)
         samples = migration.with_jobs(samples, self.uri)
+        if self.host_side is not None:
+            samples = self.host_side.attach(samples)
         live = {key for _dom, _rec, key in filled}
         for key in [k for k in list(self._fallback.devices) if k not in live]:
             self._fallback.devices.pop(key, None)
@@ -311,6 +315,8 @@ class LibvirtSource(Source):
 
     def _close_now(self) -> None:
         self.scheduling.close()
+        if self.host_side is not None:
+            self.host_side.close()
         self._lifecycle.deregister(self.conn)
         if self._xen_count is not None:
             self._xen_count.close()

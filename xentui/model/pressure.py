@@ -1,0 +1,120 @@
+"""What the host's kernel says of a VM (issue 18, item 6): its cgroup's pressure stall information (PSI) and
+the NUMA nodes holding its memory against those its vCPUs run on.  Pure: samples, their rates, their reading.
+
+PSI's ``total`` is the cumulative time (us) some (or all) of the cgroup's tasks stalled on a resource; its rate
+over the tick's window is the share of the window stalled, the truest figure (the kernel's avg10 is a 10 s
+decaying average, shown only where no rate can be had yet).
+"""
+
+from __future__ import annotations
+
+from xentui.model._fast_record import frozen_record
+
+RESOURCES = ("cpu", "memory", "io")
+KINDS = ("some", "full")
+US_PER_S = 1_000_000
+
+
+@frozen_record
+class Stall:
+    """One PSI line (``some`` or ``full``) of one resource."""
+
+    avg10: float | None = None  # % of the last 10 s, the kernel's own decaying average
+    total_us: int | None = None  # cumulative us stalled
+
+
+@frozen_record
+class PressureSample:
+    """A VM's cgroup v2 ``cpu.pressure``, ``memory.pressure``, ``io.pressure``: (resource, kind) -> Stall;
+    a file that is absent leaves its resource out."""
+
+    cgroup: str  # the cgroup's path under the cgroup root, as /proc/PID/cgroup names it (outside text)
+    stalls: tuple[tuple[str, str, Stall], ...] = ()  # (resource, kind, stall), resource in RESOURCES
+
+    def get(self, resource: str, kind: str) -> Stall | None:
+        for r, k, stall in self.stalls:
+            if r == resource and k == kind:
+                return stall
+        return None
+
+
+@frozen_record
+class PressureView:
+    """% of the window a VM's tasks stalled, per (resource, kind): the totals' rate, else the kernel's avg10."""
+
+    cgroup: str
+    pct: tuple[tuple[str, str, float | None], ...] = ()
+    measured: bool = True  # False: the figures are avg10 (no window yet, or a counter reset)
+
+    def get(self, resource: str, kind: str = "some") -> float | None:
+        for r, k, pct in self.pct:
+            if r == resource and k == kind:
+                return pct
+        return None
+
+    def worst(self) -> tuple[str, float] | None:
+        """The resource whose ``some`` stall is largest, and that %; None when none is known."""
+        known = [(pct, r) for r, k, pct in self.pct if k == "some" and pct is not None]
+        if not known:
+            return None
+        pct, resource = max(known, key=lambda x: (x[0], -RESOURCES.index(x[1])))
+        return resource, pct
+
+
+def pressure_view(prev: PressureSample | None, cur: PressureSample | None, seconds: float) -> PressureView | None:
+    """Each stall's share of the window (0-100 %): the growth of ``total`` over ``seconds``, when both samples
+    read the same cgroup and it did not go back; else avg10 (marked not measured)."""
+    if cur is None:
+        return None
+    comparable = prev is not None and prev.cgroup == cur.cgroup and seconds > 0
+    out: list[tuple[str, str, float | None]] = []
+    measured = True
+    for resource, kind, stall in cur.stalls:
+        old = prev.get(resource, kind) if comparable and prev is not None else None
+        pct: float | None = None
+        if old is not None and old.total_us is not None and stall.total_us is not None \
+                and stall.total_us >= old.total_us:
+            pct = min(100.0, 100.0 * (stall.total_us - old.total_us) / US_PER_S / seconds)
+        else:
+            measured = False
+            pct = stall.avg10
+        out.append((resource, kind, pct))
+    return PressureView(cur.cgroup, tuple(out), measured and bool(out))
+
+
+@frozen_record
+class NumaSample:
+    """Where a VM's memory is, by NUMA node, and where its vCPUs last ran."""
+
+    source: str  # "numa_maps" (/proc/PID/numa_maps) or "numa_stat" (its cgroup's memory.numa_stat)
+    memory_kib: tuple[tuple[int, int], ...] = ()  # (node, KiB), by node
+    vcpu_nodes: tuple[tuple[int, int], ...] = ()  # (vCPU number, node of the pCPU it last ran on)
+    partial: bool = False  # the file was longer than xentui reads: the figures are of its first part
+
+
+@frozen_record
+class NumaView:
+    """A NumaSample read: the node holding most memory, its share, and the vCPUs running elsewhere."""
+
+    home: int | None  # the node holding most of the memory (None: no memory seen)
+    home_pct: float | None  # its share of the memory seen
+    memory_nodes: tuple[int, ...]  # nodes holding any of it
+    vcpu_nodes: tuple[int, ...]  # nodes the vCPUs run on
+    remote_vcpus: tuple[int, ...]  # vCPUs running on a node other than ``home``
+
+    @property
+    def misplaced(self) -> bool:
+        return bool(self.remote_vcpus)
+
+
+def numa_view(sample: NumaSample | None) -> NumaView | None:
+    if sample is None:
+        return None
+    memory = [(kib, node) for node, kib in sample.memory_kib if kib > 0]
+    total = sum(kib for kib, _node in memory)
+    home = max(memory, key=lambda x: (x[0], -x[1]))[1] if memory else None
+    home_kib = next((kib for kib, node in memory if node == home), 0)
+    vcpu_nodes = tuple(sorted({node for _vcpu, node in sample.vcpu_nodes}))
+    remote = tuple(v for v, node in sample.vcpu_nodes if home is not None and node != home)
+    return NumaView(home, 100.0 * home_kib / total if total else None, tuple(sorted(n for _k, n in memory)),
+                    vcpu_nodes, remote)

@@ -1,0 +1,53 @@
+"""The batch JSON's ``psi`` and ``numa`` of a domain (issue 18): present only where the host has them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xentui.model import DomainView
+from xentui.model.pressure import KINDS, RESOURCES, numa_view
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def psi_record(view: DomainView) -> dict[str, Any] | None:
+    """Per resource, ``some``/``full``: % of the interval stalled (the totals' rate; the kernel's avg10 where
+    ``measured`` is false), the kernel's avg10, and the cumulative total (us)."""
+    psi, sample = view.psi, view.sample.pressure
+    if psi is None or sample is None:
+        return None
+    out: dict[str, Any] = {"cgroup": sample.cgroup, "measured": psi.measured}
+    for resource in RESOURCES:
+        figures: dict[str, Any] = {}
+        for kind in KINDS:
+            if (stall := sample.get(resource, kind)) is not None:
+                figures |= {f"{kind}_pct": _round(psi.get(resource, kind)), f"{kind}_avg10_pct": stall.avg10,
+                            f"{kind}_total_us": stall.total_us}
+        out[resource] = figures or None
+    return out
+
+
+def numa_record(view: DomainView) -> dict[str, Any] | None:
+    """The nodes holding the domain's memory (KiB) and those of its vCPUs; ``misplaced``: some vCPU runs on a
+    node other than the one holding most of its memory (``home_node``)."""
+    sample = view.sample.numa
+    shown = numa_view(sample)
+    if sample is None or shown is None:
+        return None
+    return {"source": sample.source or None, "partial": sample.partial,
+            "memory_kib_by_node": {str(node): kib for node, kib in sample.memory_kib},
+            "home_node": shown.home, "home_pct": _round(shown.home_pct),
+            "vcpu_nodes": {str(vcpu): node for vcpu, node in sample.vcpu_nodes},
+            "remote_vcpus": list(shown.remote_vcpus), "misplaced": shown.misplaced}
+
+
+def host_side_record(view: DomainView) -> dict[str, Any]:
+    """``psi`` and ``numa``, each only when the domain has it (older consumers' lines stay as they were)."""
+    out = {}
+    if (psi := psi_record(view)) is not None:
+        out["psi"] = psi
+    if (numa := numa_record(view)) is not None:
+        out["numa"] = numa
+    return out

@@ -1,0 +1,143 @@
+"""What this host's kernel says of each local QEMU/KVM guest: its cgroup's pressure (PSI) and its NUMA placement.
+
+Both are read from files whose roots are :class:`HostPaths` (config keys ``proc_root``, ``cgroup_root``,
+``numa_root``, ``qemu_run``; tests point them at trees of their own).  A guest's QEMU pid comes from libvirt's
+pid file, its cgroup from the pid's ``0::`` line, once per incarnation.  PSI is three small files a tick (its
+rate is over the tick's window); NUMA (numa_maps can be megabytes, and reading it takes the QEMU's mmap lock) is
+read in a background thread every NUMA_REFRESH_S, and only on a host with two nodes or more.  A file that is
+not there means "not present": no figure, never an error line.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from xentui.model.pressure import NumaSample, PressureSample
+from xentui.model.samples import DomainSample
+from xentui.sources.background import Refresher
+from xentui.sources.hostside.files import read_bounded
+from xentui.sources.hostside.numa import node_of_cpu, read_numa
+from xentui.sources.hostside.psi import cgroup_of, read_pressure
+
+NUMA_REFRESH_S = 30.0
+RETRY_S = 30.0  # a guest whose pid or cgroup was not found is looked for again after this
+MAX_PID = 1 << 22  # Linux's PID_MAX_LIMIT
+
+Key = tuple[str, int | None]  # (uuid, domid): a restarted guest is a new key
+Found = tuple[PressureSample | None, NumaSample | None]
+
+
+@dataclass(frozen=True)
+class HostPaths:
+    proc: Path = Path("/proc")
+    cgroup: Path = Path("/sys/fs/cgroup")
+    nodes: Path = Path("/sys/devices/system/node")
+    qemu_run: Path = Path("/run/libvirt/qemu")
+
+
+_configured = HostPaths()
+
+
+def configure(paths: HostPaths) -> None:
+    """The roots every reader made without paths of its own uses from now on (the CLI, from the settings)."""
+    global _configured
+    _configured = paths
+
+
+def from_settings(proc_root: str, cgroup_root: str, numa_root: str, qemu_run: str) -> HostPaths:
+    return HostPaths(Path(proc_root), Path(cgroup_root), Path(numa_root), Path(qemu_run))
+
+
+def configured() -> HostPaths:
+    return _configured
+
+
+@dataclass
+class _Guest:
+    pid: int | None
+    cgroup: str | None
+    at: float  # monotonic time it was looked for
+
+
+class HostSide:
+    """PSI and NUMA of the local guests, by (uuid, domid)."""
+
+    def __init__(self, paths: HostPaths | None = None, *, numa_interval_s: float = NUMA_REFRESH_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._paths = paths
+        self._clock = clock
+        self._guests: dict[Key, _Guest] = {}
+        self._numa: dict[Key, NumaSample | None] = {}
+        self._lock = threading.Lock()
+        self._numa_thread = Refresher(self._numa_round, lambda: numa_interval_s, "xentui-numa")
+
+    @property
+    def paths(self) -> HostPaths:
+        return self._paths or _configured
+
+    def read(self, running: Iterable[tuple[str, int | None, str]]) -> dict[str, Found]:
+        """(uuid, domid, name) of the running guests -> uuid -> (PSI, NUMA), only those with either."""
+        paths, now = self.paths, self._clock()
+        out: dict[str, Found] = {}
+        live: dict[Key, _Guest] = {}
+        for uuid, domid, name in running:
+            key = (uuid, domid)
+            guest = self._guests.get(key)
+            if guest is None or (guest.cgroup is None and now - guest.at >= RETRY_S):
+                guest = self._find(paths, name, now)
+            live[key] = guest
+            pressure = read_pressure(paths.cgroup, guest.cgroup) if guest.cgroup is not None else None
+            with self._lock:
+                numa = self._numa.get(key)
+            if pressure is not None or numa is not None:
+                out[uuid] = (pressure, numa)
+        self._guests = live
+        with self._lock:
+            self._numa = {k: v for k, v in self._numa.items() if k in live}
+        if any(g.pid is not None for g in live.values()):
+            self._numa_thread.start()
+        return out
+
+    def attach(self, samples: tuple[DomainSample, ...]) -> tuple[DomainSample, ...]:
+        """The samples, each running guest's with its PSI and NUMA where the host has them."""
+        found = self.read((d.uuid, d.domid, d.name) for d in samples if d.active)
+        if not found:
+            return samples
+        return tuple(replace(d, pressure=found[d.uuid][0], numa=found[d.uuid][1]) if d.uuid in found else d
+                     for d in samples)
+
+    def _find(self, paths: HostPaths, name: str, now: float) -> _Guest:
+        pid = qemu_pid(paths.qemu_run, name)
+        return _Guest(pid, cgroup_of(paths.proc, pid) if pid is not None else None, now)
+
+    def _numa_round(self) -> None:
+        """Every guest's NUMA placement (the background thread), on a host with two nodes or more."""
+        paths, guests = self.paths, dict(self._guests)
+        nodes = node_of_cpu(paths.nodes)
+        if len(set(nodes.values())) < 2:
+            with self._lock:
+                self._numa = {}
+            return
+        found = {}
+        for key, guest in guests.items():
+            if guest.pid is not None:
+                cgroup_dir = paths.cgroup / guest.cgroup.lstrip("/") if guest.cgroup is not None else None
+                found[key] = read_numa(paths.proc, guest.pid, nodes, cgroup_dir)
+        with self._lock:
+            self._numa = found
+
+    def close(self) -> None:
+        self._numa_thread.close()
+
+
+def qemu_pid(run: Path, name: str) -> int | None:
+    """libvirt's ``<run>/<name>.pid`` (None: not there, or not a pid; a name that is not a plain file name)."""
+    if not name or "/" in name or "\0" in name or name.startswith(".") or len(name) > 200:
+        return None
+    read = read_bounded(run / f"{name}.pid", 32)
+    text = read[0].strip() if read is not None else ""
+    return int(text) if text.isascii() and text.isdecimal() and 0 < int(text) < MAX_PID else None

@@ -16,6 +16,7 @@ from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
 from xentui.ui.alert_render import AlertsShown
 from xentui.ui.job_text import job_cell
+from xentui.ui.pressure_render import numa_level, numa_text, numa_value, psi_level, psi_text, psi_value
 from xentui.units import human_bytes, human_kib, number
 
 # Level thresholds: CPU as % of the domain's own vCPUs, memory as % of the host.
@@ -240,6 +241,13 @@ TYPE = Column("type", "TYPE", 8, 6, lambda v, _c: guest_type(v), lambda v, _c: g
               help="guest type (pv, pvh, hvm) / device model (qemu, trad: qemu-xen-traditional, stub: stub domain)")
 PCI = Column("pci", "PCI", 3, 4, lambda v, _c: len(v.sample.hostdevs), lambda v, _c: str(len(v.sample.hostdevs)),
              help="PCI host devices passed through (list: v); the column shows when some domain has one")
+# What this host's kernel says of a local QEMU guest: listed and shown only where some domain has it.
+PSI = Column("psi", "PSI", 9, 4, lambda v, _c: psi_value(v), lambda v, _c: psi_text(v),
+             level=lambda v, _c: psi_level(v),
+             help="pressure: the resource the guest's cgroup stalled on most, % of the interval (cgroup v2 PSI)")
+NUMA = Column("numa", "NUMA", 9, 5, lambda v, _c: numa_value(v), lambda v, _c: numa_text(v), numeric=False,
+              level=lambda v, _c: numa_level(v),
+              help="m: node holding most of its memory, c: its vCPUs' nodes; ! a vCPU runs off the memory's node")
 # A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
 FLEET_ONLY: tuple[Column, ...] = (
     Column("host", "HOST", 12, 1, lambda v, _c: v.host.lower(), lambda v, _c: visible(v.host), numeric=False,
@@ -247,15 +255,16 @@ FLEET_ONLY: tuple[Column, ...] = (
     Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
            numeric=False, help="the host's group in the fleet file"),
 )
-OPTIONAL = (OVERHEAD, TYPE, PCI)  # listed last, each only where some domain has its figure (measured)
+OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA)  # listed last, each only where some domain has its figure (measured)
 BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
-                   "pci", "id")
+                   "pci", "psi", "numa", "id")
 FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
 CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
 PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
-CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS
+HOST_SIDE_COLUMNS = {"psi": lambda d: d.pressure is not None, "numa": lambda d: d.numa is not None}
+CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS | frozenset(HOST_SIDE_COLUMNS)
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -278,7 +287,13 @@ def measured(snapshot: Snapshot | None) -> frozenset[str]:
     samples = [v.sample for v in snapshot.domains]
     return frozenset(key for key, known in (("ovh_pct", any(d.overhead_ns is not None for d in samples)),
                                             ("type", any(d.domain_type is not None for d in samples)),
-                                            ("pci", any(d.hostdevs for d in samples))) if known)
+                                            ("pci", any(d.hostdevs for d in samples))) if known) \
+        | host_side(snapshot)
+
+
+def host_side(snapshot: Snapshot) -> frozenset[str]:
+    """PSI and NUMA, where some domain has the figure."""
+    return frozenset(key for key, has in HOST_SIDE_COLUMNS.items() if any(has(v.sample) for v in snapshot.domains))
 
 
 def with_fleet(keys: tuple[str, ...], fleet: bool) -> tuple[str, ...]:

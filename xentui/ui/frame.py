@@ -99,7 +99,8 @@ def has_cache(snapshot: Snapshot) -> bool:
 def conditional(snapshot: Snapshot) -> frozenset[str]:
     """The columns shown only when some domain has their figures (Cache QoS; PCI host devices)."""
     return _CONDITIONAL.get(snapshot, None, lambda: (cols.CACHE_COLUMNS if has_cache(snapshot) else frozenset())
-                            | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset()))
+                            | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset())
+                            | cols.host_side(snapshot))
 
 
 def fleet(snapshot: Snapshot) -> FleetFigures:

@@ -73,6 +73,7 @@ class HostSide:
         self._guests: dict[Key, _Guest] = {}
         self._numa: dict[Key, NumaSample | None] = {}
         self._lock = threading.Lock()
+        self.numa_rounds = 0  # NUMA rounds done (the background thread's)
         self._numa_thread = Refresher(self._numa_round, lambda: numa_interval_s, "xentui-numa")
 
     @property
@@ -121,6 +122,7 @@ class HostSide:
         if len(set(nodes.values())) < 2:
             with self._lock:
                 self._numa = {}
+            self.numa_rounds += 1
             return
         found = {}
         for key, guest in guests.items():
@@ -129,6 +131,7 @@ class HostSide:
                 found[key] = read_numa(paths.proc, guest.pid, nodes, cgroup_dir)
         with self._lock:
             self._numa = found
+        self.numa_rounds += 1
 
     def close(self) -> None:
         self._numa_thread.close()

@@ -56,7 +56,7 @@ def parse_numa_maps(text: str, truncated: bool = False) -> dict[int, int]:
                 size = item[18:]
                 page_kib = int(size) if size.isascii() and size.isdecimal() and 0 < int(size) <= 1 << 24 else 0
         for node, count in pages:
-            if node < MAX_NODES:
+            if node < MAX_NODES and counter(count * page_kib) is not None:  # a hostile count is dropped alone
                 out[node] = out.get(node, 0) + count * page_kib
     return {node: kib for node, kib in out.items() if counter(kib) is not None}
 

@@ -13,6 +13,7 @@ from xentui.text import one_line, visible
 from xentui.ui.cache_render import cache_lines
 from xentui.ui.job_text import job_line
 from xentui.ui.literal import Visible, lines
+from xentui.ui.pressure_render import host_side_lines
 from xentui.units import number
 
 
@@ -32,6 +33,7 @@ class DetailPane(Static):
             if view.sample.overhead_ns is not None:
                 shown.append(Visible(cpu_split_line(view)))  # numbers only
             shown.extend(guest_lines(view.sample))  # a recording's words are not checked: lines() makes them visible
+            shown.extend(host_side_lines(view))  # numbers, fixed words, the cgroup (lines() makes it visible)
         if "nets" in details:
             shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in details:

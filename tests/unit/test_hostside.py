@@ -1,0 +1,210 @@
+"""PSI and NUMA of local QEMU guests (issue 18, item 6) on trees the tests build: cgroup v2 pressure files whose
+totals advance, a two-node host's numa_maps and cpulists; hostile, truncated and absent files."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.factories import dom, raw
+from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree
+from xentui import config
+from xentui.model import build_snapshot
+from xentui.model.pressure import NumaSample, numa_view
+from xentui.output.records import json_frame
+from xentui.sources.hostside import HostSide, qemu_pid
+from xentui.sources.hostside import numa as numa_files
+from xentui.sources.hostside.psi import cgroup_of, clean_cgroup, parse_pressure, read_pressure
+
+UUID = "11111111-2222-3333-4444-555555555555"
+PID = 4242
+
+
+@pytest.fixture
+def tree(tmp_path):
+    return HostTree(tmp_path)
+
+
+def wait_for(what, deadline_s: float = 10.0):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if (got := what()):
+            return got
+        time.sleep(0.02)
+    raise AssertionError("not within the deadline")
+
+
+def test_psi_rate_over_the_window(tree):
+    tree.qemu("web", PID)
+    tree.pressure("cpu", 1_000_000, 0)
+    tree.pressure("io", 5_000_000, 2_000_000)
+    side = HostSide(tree.paths)
+    first = side.read([(UUID, 7, "web")])[UUID][0]
+    assert first is not None and first.cgroup == CGROUP and first.get("memory", "some") is None  # absent file
+    tree.pressure("cpu", 1_500_000, 100_000)  # 0.5 s of some stall in 2 s: 25 %
+    tree.pressure("io", 5_200_000, 2_050_000)
+    second = side.read([(UUID, 7, "web")])[UUID][0]
+    shot = build_snapshot(raw(0.0, dom(1, pressure=first)), raw(2.0, dom(2, pressure=second)))
+    psi = shot.domains[0].psi
+    assert psi is not None and psi.measured
+    assert psi.get("cpu") == pytest.approx(25.0) and psi.get("cpu", "full") == pytest.approx(5.0)
+    assert psi.get("io") == pytest.approx(10.0) and psi.get("io", "full") == pytest.approx(2.5)
+    assert psi.worst() == ("cpu", pytest.approx(25.0))
+    record = json.loads(json_frame(shot, 1))["domains"][0]
+    assert record["psi"]["cpu"]["some_pct"] == 25.0 and record["psi"]["io"]["full_total_us"] == 2_050_000
+    assert record["psi"]["memory"] is None and "numa" not in record
+
+
+def test_first_tick_and_a_reset_show_the_kernels_avg10(tree):
+    tree.qemu("web", PID)
+    tree.pressure("memory", 9_000_000, avg10=3.25)
+    side = HostSide(tree.paths)
+    before = side.read([(UUID, 7, "web")])[UUID][0]
+    assert build_snapshot(None, raw(0.0, dom(1, pressure=before))).domains[0].psi.get("memory") == 3.25
+    tree.pressure("memory", 10, avg10=0.5)  # went back (a new cgroup under the same path): no rate
+    after = side.read([(UUID, 7, "web")])[UUID][0]
+    psi = build_snapshot(raw(0.0, dom(1, pressure=before)), raw(1.0, dom(2, pressure=after))).domains[0].psi
+    assert psi.get("memory") == 0.5 and not psi.measured
+
+
+def test_restarted_guest_is_looked_up_again(tree):
+    tree.qemu("web", PID)
+    tree.pressure("cpu", 1)
+    side = HostSide(tree.paths)
+    assert side.read([(UUID, 7, "web")])[UUID][0].cgroup == CGROUP
+    other = "/machine.slice/machine-qemu\\x2d8\\x2dweb.scope/libvirt"
+    tree.qemu("web", PID + 1, other)
+    tree.pressure("cpu", 1, cgroup=other)
+    assert side.read([(UUID, 8, "web")])[UUID][0].cgroup == other  # new domid: new pid file read
+
+
+def test_cgroup_v1_only_and_absent_files_mean_not_present(tree):
+    tree.qemu("web", PID, cgroup=None)  # this lab host: no 0:: line
+    side = HostSide(tree.paths)
+    assert side.read([(UUID, 7, "web")]) == {}
+    tree.qemu("web", PID + 1)  # a cgroup v2 path, but no pressure files (psi=0, an old kernel)
+    assert HostSide(tree.paths).read([(UUID, 7, "web")]) == {}
+    assert HostSide(tree.paths).read([(UUID, 7, "nosuchvm")]) == {}
+    assert side.attach((dom(1),)) == (dom(1),)
+
+
+@pytest.mark.parametrize("text", ["", "12abc", "-5", "0", "99999999999999", "1e3", "\uff14\uff12"])
+def test_hostile_pid_files(tree, text):
+    (tree.paths.qemu_run / "web.pid").write_text(text)
+    assert qemu_pid(tree.paths.qemu_run, "web") is None
+
+
+@pytest.mark.parametrize("name", ["../etc/x", "a/b", "", ".hidden", "x\0y", "n" * 300])
+def test_names_that_are_not_file_names(tree, name):
+    assert qemu_pid(tree.paths.qemu_run, name) is None
+
+
+@pytest.mark.parametrize("path", ["machine.slice", "/a/../../etc", "/a/./b", "/a//b", "/x\0", "/" + "a" * 5000])
+def test_hostile_cgroup_paths(path):
+    assert clean_cgroup(path) is None
+
+
+def test_cgroup_line_read_within_bounds(tree):
+    proc = tree.qemu("web", PID, cgroup="/ok")
+    assert cgroup_of(tree.paths.proc, PID) == "/ok"
+    (proc / "cgroup").write_text("1:x:/y\n" * 20_000 + "0::/late\n")  # past the bound: the line is not seen
+    assert cgroup_of(tree.paths.proc, PID) is None
+    (proc / "cgroup").write_bytes(b"0::/\xff\xfe\n")  # undecodable: replaced, still a path
+    assert cgroup_of(tree.paths.proc, PID) == "/\ufffd\ufffd"
+
+
+def test_hostile_and_truncated_pressure_files(tree):
+    parsed = dict(parse_pressure("some avg10=nan avg60=1 total=-4\nfull avg10=250.0 total=18446744073709551616\n"
+                                 "some avg10=1.00 total=5\nbogus avg10=1 total=1\nfull\n"))
+    assert parsed["some"].avg10 is None and parsed["some"].total_us is None  # the first some line counts
+    assert parsed["full"].avg10 is None and parsed["full"].total_us is None  # out of range: unknown
+    assert parse_pressure("some avg10=1.00 avg60=0.00 avg300=0.00 total=12", truncated=True) == ()  # a cut line
+    tree.cgroup_dir()
+    (tree.cgroup_dir() / "cpu.pressure").write_text("some avg10=1.00 total=7\n" + "x" * 5000)
+    sample = read_pressure(tree.paths.cgroup, CGROUP)
+    assert sample is not None and sample.get("cpu", "some").total_us == 7
+    (tree.cgroup_dir() / "cpu.pressure").write_bytes(b"\x00\xff garbage\n")
+    assert read_pressure(tree.paths.cgroup, CGROUP) is None
+
+
+def test_numa_of_a_two_node_host(tree):
+    tree.qemu("web", PID)
+    tree.numa_maps(PID, NUMA_MAPS)
+    tree.vcpu(PID, PID + 1, 0, cpu=2)  # node 1, with the memory
+    tree.vcpu(PID, PID + 2, 1, cpu=0)  # node 0: off the memory's node
+    (tree.paths.proc / str(PID) / "task" / str(PID + 3)).mkdir()
+    (tree.paths.proc / str(PID) / "task" / str(PID + 3) / "comm").write_text("IO mon_iothread\n")
+    sample = numa_files.read_numa(tree.paths.proc, PID, numa_files.node_of_cpu(tree.paths.nodes), None)
+    assert sample == NumaSample("numa_maps", ((0, 1000 * 4 + 2 * 2048 + 20 * 4), (1, 3000 * 4)), ((0, 1), (1, 0)))
+    shown = numa_view(sample)
+    assert shown.home == 1 and shown.remote_vcpus == (1,) and shown.misplaced
+    assert shown.home_pct == pytest.approx(100 * 12000 / (12000 + 8176))
+
+
+def test_numa_stat_preferred_to_numa_maps(tree):
+    tree.qemu("web", PID)
+    tree.numa_maps(PID, NUMA_MAPS)
+    (tree.cgroup_dir() / "memory.numa_stat").write_text(
+        "anon N0=1073741824 N1=0\nfile N0=999999999 N1=999999999\nshmem N0=0 N1=1048576\nbogus N9=1\n")
+    tree.vcpu(PID, PID + 1, 0, cpu=1)
+    sample = numa_files.read_numa(tree.paths.proc, PID, numa_files.node_of_cpu(tree.paths.nodes), tree.cgroup_dir())
+    assert sample == NumaSample("numa_stat", ((0, 1024 * 1024), (1, 1024)), ((0, 0),))
+    assert not numa_view(sample).misplaced
+
+
+def test_truncated_and_hostile_numa_files(tree, monkeypatch):
+    monkeypatch.setattr(numa_files, "MAX_NUMA_MAPS", 100)
+    tree.qemu("web", PID)
+    tree.numa_maps(PID, NUMA_MAPS)
+    sample = numa_files.read_numa(tree.paths.proc, PID, {0: 0, 2: 1}, None)
+    assert sample == NumaSample("numa_maps", ((0, 4000), (1, 12000)), (), partial=True)  # the first line only
+    hostile = ("x default N0=5 N1=abc N-1=4 N99999=1 kernelpagesize_kB=99999999999\n"
+               "y default N0=18446744073709551615 kernelpagesize_kB=4\ny default N0=1\n")
+    assert numa_files.parse_numa_maps(hostile) == {0: 4}  # absurd sizes counted as nothing
+    (tree.paths.nodes / "node1" / "cpulist").write_text("0-3,^x\n")
+    (tree.paths.nodes / "node7").mkdir()  # no cpulist: skipped
+    assert numa_files.node_of_cpu(tree.paths.nodes) == {0: 0, 1: 0}
+    assert numa_files.node_of_cpu(tree.paths.nodes / "absent") == {}
+    (tree.paths.proc / str(PID) / "task" / "99").mkdir()
+    (tree.paths.proc / str(PID) / "task" / "99" / "comm").write_text("CPU 0/KVM\n")
+    (tree.paths.proc / str(PID) / "task" / "99" / "stat").write_text("99 (CPU 0/KVM) S 1 2 )\n")  # short
+    assert numa_files.vcpu_cpus(tree.paths.proc, PID) == {}
+
+
+def test_numa_read_in_the_background_only_with_two_nodes(tmp_path):
+    two = HostTree(tmp_path / "two")
+    two.qemu("web", PID)
+    two.pressure("cpu", 1)
+    two.numa_maps(PID, NUMA_MAPS)
+    two.vcpu(PID, PID + 1, 0, cpu=0)
+    side = HostSide(two.paths, numa_interval_s=0.05)
+    try:
+        assert side.read([(UUID, 7, "web")])[UUID][1] is None  # the thread has not read it yet: never waited for
+        numa = wait_for(lambda: side.read([(UUID, 7, "web")])[UUID][1])
+        assert numa.source == "numa_maps" and numa.vcpu_nodes == ((0, 0),)
+        done = side.attach((dom(1, name="web"),))[0]
+        assert done.numa == numa and done.pressure is not None
+    finally:
+        side.close()
+    one = HostTree(tmp_path / "one", nodes={0: "0-3"})
+    one.qemu("web", PID)
+    one.numa_maps(PID, NUMA_MAPS)
+    single = HostSide(one.paths, numa_interval_s=0.05)
+    try:
+        single.read([(UUID, 7, "web")])
+        wait_for(lambda: single.numa_rounds >= 2)  # rounds done: a one-node host never has a NUMA figure
+        assert single.read([(UUID, 7, "web")]) == {}
+    finally:
+        single.close()
+
+
+def test_roots_are_config_keys(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('cgroup_root = "/tmp/cg"\nnuma_root = "relative/path"\n')
+    settings, problems = config.load(path, env={"XENTUI_PROC_ROOT": "/tmp/proc"})
+    assert settings.cgroup_root == "/tmp/cg" and settings.proc_root == "/tmp/proc"
+    assert settings.numa_root == "/sys/devices/system/node"
+    assert problems == [f"{path}: numa_root 'relative/path' must be an absolute directory path, "
+                        "e.g. '/sys/devices/system/node'"]

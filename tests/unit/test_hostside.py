@@ -208,3 +208,25 @@ def test_roots_are_config_keys(tmp_path):
     assert settings.numa_root == "/sys/devices/system/node"
     assert problems == [f"{path}: numa_root 'relative/path' must be an absolute directory path, "
                         "e.g. '/sys/devices/system/node'"]
+
+
+def test_a_libvirt_tick_carries_them(tree):
+    """Through LibvirtSource.collect (test driver; on a local QEMU host HostSide is made by itself)."""
+    from xentui.sources.libvirt import LibvirtSource
+
+    source = LibvirtSource("test:///default")
+    try:
+        assert source.host_side is None  # not a local QEMU/KVM host: nothing is read
+        source.host_side = HostSide(tree.paths)
+        tree.qemu("test", PID)
+        tree.pressure("io", 0, 0)
+        first = source.collect()
+        tree.pressure("io", 1, 0)  # 1 us stalled in the window of two ticks (a few ms)
+        second = source.collect()
+        shot = build_snapshot(first, second)
+        (view,) = [v for v in shot.domains if v.name == "test"]
+        seconds = second.monotonic - first.monotonic
+        assert view.psi is not None and view.psi.get("io") == pytest.approx(100 * 1e-6 / seconds)
+        assert view.psi.get("io", "full") == 0.0
+    finally:
+        source.close()

@@ -9,7 +9,7 @@ from tests.factories import dom, raw
 from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree
 from xentui.model import build_snapshot
 from xentui.sources.hostside import numa as numa_files
-from xentui.sources.hostside.psi import read_pressure
+from xentui.sources.hostside.psi import pressure_files, read_pressure
 from xentui.ui.dialogs.columns import ColumnsScreen
 
 from .harness import running_app, snapshots
@@ -33,7 +33,7 @@ def host_with_pressure(tmp_path):
     for t, io_total in ((0.0, 1_000_000), (2.0, 1_600_000)):
         tree.pressure("io", io_total, 0)
         tree.pressure("cpu", 0, 0)
-        web = dom(2 * t, pressure=read_pressure(tree.paths.cgroup, CGROUP), numa=numa)
+        web = dom(2 * t, pressure=read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP)), numa=numa)
         samples.append(raw(t, web, dom(t, uuid=OTHER, name="db", domid=8)))
     return build_snapshot(samples[0], samples[1], seq=2)
 

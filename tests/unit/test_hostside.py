@@ -14,9 +14,10 @@ from xentui import config
 from xentui.model import build_snapshot
 from xentui.model.pressure import NumaSample, numa_view
 from xentui.output.records import json_frame
+from xentui.sources import hostside
 from xentui.sources.hostside import HostSide, qemu_pid
 from xentui.sources.hostside import numa as numa_files
-from xentui.sources.hostside.psi import cgroup_of, clean_cgroup, parse_pressure, read_pressure
+from xentui.sources.hostside.psi import cgroup_of, clean_cgroup, parse_pressure, pressure_files, read_pressure
 
 UUID = "11111111-2222-3333-4444-555555555555"
 PID = 4242
@@ -123,10 +124,10 @@ def test_hostile_and_truncated_pressure_files(tree):
     assert parse_pressure("some avg10=1.00 avg60=0.00 avg300=0.00 total=12", truncated=True) == ()  # a cut line
     tree.cgroup_dir()
     (tree.cgroup_dir() / "cpu.pressure").write_text("some avg10=1.00 total=7\n" + "x" * 5000)
-    sample = read_pressure(tree.paths.cgroup, CGROUP)
+    sample = read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP))
     assert sample is not None and sample.get("cpu", "some").total_us == 7
     (tree.cgroup_dir() / "cpu.pressure").write_bytes(b"\x00\xff garbage\n")
-    assert read_pressure(tree.paths.cgroup, CGROUP) is None
+    assert read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP)) is None
 
 
 def test_numa_of_a_two_node_host(tree):
@@ -230,3 +231,24 @@ def test_a_libvirt_tick_carries_them(tree):
         assert view.psi.get("io", "full") == 0.0
     finally:
         source.close()
+
+
+def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkeypatch):
+    monkeypatch.setattr(hostside, "PSI_BUDGET_S", 2.5)
+    running = []
+    for i in range(5):
+        cgroup = f"/machine.slice/vm{i}.scope"
+        tree.qemu(f"vm{i}", 100 + i, cgroup)
+        tree.pressure("cpu", i, cgroup=cgroup)
+        running.append((f"uuid-{i}", i + 1, f"vm{i}"))
+    now = [0.0]
+
+    def clock() -> float:  # each look at the clock is a second later: the budget lets three guests be read
+        now[0] += 1.0
+        return now[0]
+
+    side = HostSide(tree.paths, clock=clock)
+    assert sorted(side.read(running)) == ["uuid-0", "uuid-1", "uuid-2"]
+    assert sorted(side.read(running)) == ["uuid-0", "uuid-3", "uuid-4"]  # those left first, then from the top
+    monkeypatch.setattr(hostside, "PSI_BUDGET_S", 100.0)
+    assert len(side.read(running)) == 5

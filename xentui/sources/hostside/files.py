@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 
-def read_bounded(path: Path, limit: int) -> tuple[str, bool] | None:
+def read_bounded(path: Path | str, limit: int) -> tuple[str, bool] | None:
     """At most ``limit`` bytes of ``path`` as text and whether there was more; None when it is absent or
     unreadable (never an error: a file the kernel does not offer here is "not present").  Undecodable bytes are
     replaced: a caller's parser drops what it does not recognise."""

@@ -20,6 +20,7 @@ MAX_THREADS = MAX_VCPUS + 1024  # a QEMU's threads read at most (vCPUs, I/O and 
 VCPU_COMM = re.compile(r"CPU (\d{1,5})/KVM")
 _NODE_DIR = re.compile(r"node(\d{1,4})")
 _NODE_PAGES = re.compile(r"N(\d{1,4})=(\d{1,20})")
+_LINE_PAGES = re.compile(r" N(\d{1,4})=(\d{1,20})(?= |$)")
 NUMA_STAT_KEYS = ("anon", "shmem")  # guest RAM: anonymous, or shared memory (memfd, memory-backend-file on tmpfs)
 
 
@@ -47,17 +48,15 @@ def parse_numa_maps(text: str, truncated: bool = False) -> dict[int, int]:
     """numa_maps lines (``7f.. default anon=512 dirty=512 N0=300 N1=212 kernelpagesize_kB=4``) -> node -> KiB."""
     out: dict[int, int] = {}
     for line in whole_lines(text, truncated):
-        page_kib = 4
-        pages: list[tuple[int, int]] = []
-        for item in line.split()[2:]:
-            if m := _NODE_PAGES.fullmatch(item):
-                pages.append((int(m[1]), int(m[2])))
-            elif item.startswith("kernelpagesize_kB="):
-                size = item[18:]
-                page_kib = int(size) if size.isascii() and size.isdecimal() and 0 < int(size) <= 1 << 24 else 0
+        pages = _LINE_PAGES.findall(line)
+        if not pages:
+            continue
+        size = line.rpartition(" kernelpagesize_kB=")[2].partition(" ")[0] if "kernelpagesize_kB=" in line else "4"
+        page_kib = int(size) if size.isascii() and size.isdecimal() and 0 < int(size) <= 1 << 24 else 0
         for node, count in pages:
-            if node < MAX_NODES and counter(count * page_kib) is not None:  # a hostile count is dropped alone
-                out[node] = out.get(node, 0) + count * page_kib
+            kib = int(count) * page_kib
+            if int(node) < MAX_NODES and counter(kib) is not None:  # a hostile count is dropped alone
+                out[int(node)] = out.get(int(node), 0) + kib
     return {node: kib for node, kib in out.items() if counter(kib) is not None}
 
 

@@ -4,6 +4,7 @@ its ``cpu.pressure``, ``memory.pressure``, ``io.pressure`` files."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from xentui.limits import MAX_NAME, counter
@@ -38,12 +39,14 @@ def clean_cgroup(path: str) -> str | None:
 def parse_pressure(text: str, truncated: bool = False) -> tuple[tuple[str, Stall], ...]:
     """``some avg10=1.50 avg60=0.80 avg300=0.20 total=123456`` lines -> (kind, Stall); others dropped."""
     out: dict[str, Stall] = {}
-    for line in whole_lines(text, truncated):
-        kind, _, rest = line.partition(" ")
-        if kind not in KINDS or kind in out:
+    lines = text.split("\n")
+    for line in lines[:-1] if truncated else lines:  # a line cut by the bound is dropped
+        kind = line[:4]
+        if kind not in KINDS or line[4:5] != " " or kind in out:
             continue
-        fields = dict(item.partition("=")[::2] for item in rest.split())
-        out[kind] = Stall(_pct(fields.get("avg10")), _total(fields.get("total")))
+        avg10, total = line.find(" avg10="), line.find(" total=")
+        out[kind] = Stall(_pct(line[avg10 + 7:].partition(" ")[0] if avg10 >= 0 else None),
+                          _total(line[total + 7:].partition(" ")[0] if total >= 0 else None))
     return tuple((k, out[k]) for k in KINDS if k in out)
 
 
@@ -60,13 +63,18 @@ def _total(text: str | None) -> int | None:
         else None
 
 
-def read_pressure(cgroup_root: Path, cgroup: str) -> PressureSample | None:
-    """The cgroup's three pressure files; None when none of them is there (no PSI: cgroup v1, psi=0, an old
-    kernel, a cgroup gone)."""
-    base = cgroup_root / cgroup.lstrip("/")
+def pressure_files(cgroup_root: Path, cgroup: str) -> tuple[tuple[str, str], ...]:
+    """(resource, path) of the cgroup's pressure files, as strings: made once per guest, read every tick."""
+    base = os.path.join(cgroup_root, cgroup.lstrip("/"))
+    return tuple((resource, os.path.join(base, f"{resource}.pressure")) for resource in RESOURCES)
+
+
+def read_pressure(cgroup: str, files: tuple[tuple[str, str], ...]) -> PressureSample | None:
+    """The cgroup's pressure files; None when none of them is there (no PSI: cgroup v1, psi=0, an old kernel, a
+    cgroup gone)."""
     stalls = []
-    for resource in RESOURCES:
-        read = read_bounded(base / f"{resource}.pressure", MAX_PRESSURE_FILE)
+    for resource, path in files:
+        read = read_bounded(path, MAX_PRESSURE_FILE)
         if read is not None:
             stalls.extend((resource, kind, stall) for kind, stall in parse_pressure(*read))
     return PressureSample(cgroup, tuple(stalls)) if stalls else None

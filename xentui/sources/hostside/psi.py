@@ -72,7 +72,7 @@ def pressure_files(cgroup_root: Path, cgroup: str) -> tuple[tuple[str, str], ...
 def read_pressure(cgroup: str, files: tuple[tuple[str, str], ...]) -> PressureSample | None:
     """The cgroup's pressure files; None when none of them is there (no PSI: cgroup v1, psi=0, an old kernel, a
     cgroup gone)."""
-    stalls = []
+    stalls: list[tuple[str, str, Stall]] = []
     for resource, path in files:
         read = read_bounded(path, MAX_PRESSURE_FILE)
         if read is not None:

@@ -252,3 +252,22 @@ def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkey
     assert sorted(side.read(running)) == ["uuid-0", "uuid-3", "uuid-4"]  # those left first, then from the top
     monkeypatch.setattr(hostside, "PSI_BUDGET_S", 100.0)
     assert len(side.read(running)) == 5
+
+
+def test_libvirts_emulator_cgroup_stands_for_its_parent_and_the_root_for_nothing(tree):
+    tree.qemu("web", PID, cgroup="/machine/qemu-7-web.libvirt-qemu/emulator")  # libvirt's own layout
+    assert cgroup_of(tree.paths.proc, PID) == "/machine/qemu-7-web.libvirt-qemu"  # the VM's: emulator + vcpuN
+    tree.qemu("web", PID, cgroup="/")
+    assert cgroup_of(tree.paths.proc, PID) is None  # the whole host's pressure is not the VM's
+
+
+def test_hybrid_hosts_psi_is_on_the_unified_mount(tree):
+    """systemd's hybrid mode (this lab host): controllers on v1, the v2 hierarchy (with PSI) at <root>/unified."""
+    unified = tree.paths.cgroup / "unified"
+    (unified / CGROUP.lstrip("/")).mkdir(parents=True)
+    (unified / "cgroup.controllers").write_text("")
+    (unified / CGROUP.lstrip("/") / "io.pressure").write_text("some avg10=0.00 avg60=0.00 avg300=0.00 total=42\n")
+    tree.qemu("web", PID)
+    assert HostSide(tree.paths).read([(UUID, 7, "web")])[UUID][0].get("io", "some").total_us == 42
+    (tree.paths.cgroup / "cgroup.controllers").write_text("")  # unified mode: the root itself, where none is
+    assert HostSide(tree.paths).read([(UUID, 7, "web")]) == {}

@@ -21,7 +21,7 @@ from xentui.model.samples import DomainSample
 from xentui.sources.background import Refresher
 from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.numa import node_of_cpu, read_numa
-from xentui.sources.hostside.psi import cgroup_of, pressure_files, read_pressure
+from xentui.sources.hostside.psi import cgroup_of, pressure_files, read_pressure, v2_root
 
 NUMA_REFRESH_S = 30.0
 PSI_BUDGET_S = 0.05  # a tick's PSI reads (three small files a guest: ~70 us on an idle core)
@@ -127,7 +127,7 @@ class HostSide:
     def _find(self, paths: HostPaths, name: str, now: float) -> _Guest:
         pid = qemu_pid(paths.qemu_run, name)
         cgroup = cgroup_of(paths.proc, pid) if pid is not None else None
-        return _Guest(pid, cgroup, now, pressure_files(paths.cgroup, cgroup) if cgroup is not None else ())
+        return _Guest(pid, cgroup, now, pressure_files(v2_root(paths.cgroup), cgroup) if cgroup is not None else ())
 
     def _numa_round(self) -> None:
         """Every guest's NUMA placement (the background thread), on a host with two nodes or more."""
@@ -141,7 +141,7 @@ class HostSide:
         found = {}
         for key, guest in guests.items():
             if guest.pid is not None:
-                cgroup_dir = paths.cgroup / guest.cgroup.lstrip("/") if guest.cgroup is not None else None
+                cgroup_dir = v2_root(paths.cgroup) / guest.cgroup.lstrip("/") if guest.cgroup is not None else None
                 found[key] = read_numa(paths.proc, guest.pid, nodes, cgroup_dir)
         with self._lock:
             self._numa = found

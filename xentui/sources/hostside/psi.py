@@ -16,24 +16,37 @@ MAX_PRESSURE_FILE = 1024  # two lines of ~70 characters
 
 
 def cgroup_of(proc: Path, pid: int) -> str | None:
-    """The process's cgroup v2 path (``/machine.slice/...``) from its ``0::`` line; None when it has none (cgroup
-    v1 only, no such process) or the path is not a plain absolute one."""
+    """The VM's cgroup v2 path (``/machine.slice/...``) from its QEMU's ``0::`` line: the parent of libvirt's
+    ``emulator`` sub-cgroup, where libvirt puts QEMU's main thread (the parent also holds the ``vcpuN`` ones);
+    None when it has none (cgroup v1 only, no such process), it is the root, or the path is not a plain one."""
     read = read_bounded(proc / str(pid) / "cgroup", MAX_CGROUP_FILE)
     if read is None:
         return None
     for line in whole_lines(*read):
         if line.startswith("0::"):
-            return clean_cgroup(line[3:])
+            path = clean_cgroup(line[3:])
+            if path is not None and path.endswith("/emulator"):
+                path = path.rpartition("/")[0]
+            return path or None  # "/": the whole host's pressure, not the VM's
     return None
 
 
+def v2_root(root: Path) -> Path:
+    """The cgroup v2 hierarchy: ``root`` itself (unified mode), or its ``unified`` mount (systemd's hybrid mode:
+    controllers on v1, but PSI on the v2 hierarchy), else ``root`` (whose files are then absent)."""
+    if not (root / "cgroup.controllers").exists() and (root / "unified" / "cgroup.controllers").exists():
+        return root / "unified"
+    return root
+
+
 def clean_cgroup(path: str) -> str | None:
-    """An absolute cgroup path with no ``..``, ``.`` or empty parts, no NUL, at most MAX_NAME characters."""
+    """An absolute cgroup path with no ``..``, ``.`` or empty parts, no NUL, at most MAX_NAME characters, without
+    its trailing slash (the root: "")."""
     if not path.startswith("/") or len(path) > MAX_NAME or "\0" in path:
         return None
     if any(p in (".", "..") for p in path.split("/")) or "//" in path:
         return None
-    return path.rstrip("/") or "/"
+    return path.rstrip("/")
 
 
 def parse_pressure(text: str, truncated: bool = False) -> tuple[tuple[str, Stall], ...]:

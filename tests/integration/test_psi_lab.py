@@ -56,7 +56,8 @@ def test_a_busy_guests_psi_against_its_cgroup_files(guests, source):
     b = view.sample.pressure
     assert a is not None and b is not None and view.psi is not None and view.psi.measured
     assert a.cgroup == b.cgroup == path
-    seconds = second.monotonic - first.monotonic
+    seconds = b.at - b.prev_at  # between xentui's two reads of the files, within the two ticks
+    assert a.at == b.prev_at and first.monotonic - 5 < b.prev_at < b.at < second.monotonic + 5
     for (resource, kind), total in after_second.items():
         read_a, read_b = a.get(resource, kind).total_us, b.get(resource, kind).total_us
         # xentui read each total between the reads made here around its tick

@@ -29,11 +29,12 @@ def host_with_pressure(tmp_path):
     tree.vcpu(100, 101, 0, cpu=3)
     tree.vcpu(100, 102, 1, cpu=1)
     numa = numa_files.read_numa(tree.paths.proc, 100, numa_files.node_of_cpu(tree.paths.nodes), None)
-    samples = []
+    samples, psi = [], None
     for t, io_total in ((0.0, 1_000_000), (2.0, 1_600_000)):
         tree.pressure("io", io_total, 0)
         tree.pressure("cpu", 0, 0)
-        web = dom(2 * t, pressure=read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP)), numa=numa)
+        psi = read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP), t, psi)
+        web = dom(2 * t, pressure=psi, numa=numa)
         samples.append(raw(t, web, dom(t, uuid=OTHER, name="db", domid=8)))
     return build_snapshot(samples[0], samples[1], seq=2)
 

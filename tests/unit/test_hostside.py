@@ -41,13 +41,16 @@ def test_psi_rate_over_the_window(tree):
     tree.qemu("web", PID)
     tree.pressure("cpu", 1_000_000, 0)
     tree.pressure("io", 5_000_000, 2_000_000)
-    side = HostSide(tree.paths)
+    now = [10.0]
+    side = HostSide(tree.paths, clock=lambda: now[0])
     first = side.read([(UUID, 7, "web")])[UUID][0]
     assert first is not None and first.cgroup == CGROUP and first.get("memory", "some") is None  # absent file
     tree.pressure("cpu", 1_500_000, 100_000)  # 0.5 s of some stall in 2 s: 25 %
     tree.pressure("io", 5_200_000, 2_050_000)
+    now[0] = 12.0  # the files read 2 s later (the tick's own window is not theirs: 3 s here)
     second = side.read([(UUID, 7, "web")])[UUID][0]
-    shot = build_snapshot(raw(0.0, dom(1, pressure=first)), raw(2.0, dom(2, pressure=second)))
+    assert (second.prev_at, second.at) == (10.0, 12.0)
+    shot = build_snapshot(raw(0.0, dom(1, pressure=first)), raw(3.0, dom(2, pressure=second)))
     psi = shot.domains[0].psi
     assert psi is not None and psi.measured
     assert psi.get("cpu") == pytest.approx(25.0) and psi.get("cpu", "full") == pytest.approx(5.0)
@@ -226,7 +229,9 @@ def test_a_libvirt_tick_carries_them(tree):
         second = source.collect()
         shot = build_snapshot(first, second)
         (view,) = [v for v in shot.domains if v.name == "test"]
-        seconds = second.monotonic - first.monotonic
+        read = view.sample.pressure
+        seconds = read.at - read.prev_at  # between the two reads of the files
+        assert first.monotonic < read.prev_at < read.at < second.monotonic + 1
         assert view.psi is not None and view.psi.get("io") == pytest.approx(100 * 1e-6 / seconds)
         assert view.psi.get("io", "full") == 0.0
     finally:
@@ -234,7 +239,7 @@ def test_a_libvirt_tick_carries_them(tree):
 
 
 def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkeypatch):
-    monkeypatch.setattr(hostside, "PSI_BUDGET_S", 2.5)
+    monkeypatch.setattr(hostside, "PSI_BUDGET_S", 3.5)
     running = []
     for i in range(5):
         cgroup = f"/machine.slice/vm{i}.scope"
@@ -247,11 +252,19 @@ def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkey
         now[0] += 1.0
         return now[0]
 
+    def fresh(found) -> list[str]:
+        return sorted(u for u, (psi, _numa) in found.items() if psi.at >= start)
+
     side = HostSide(tree.paths, clock=clock)
-    assert sorted(side.read(running)) == ["uuid-0", "uuid-1", "uuid-2"]
-    assert sorted(side.read(running)) == ["uuid-0", "uuid-3", "uuid-4"]  # those left first, then from the top
+    start = now[0]
+    assert fresh(side.read(running)) == ["uuid-0", "uuid-1", "uuid-2"]
+    start = now[0]
+    found = side.read(running)
+    assert fresh(found) == ["uuid-0", "uuid-3", "uuid-4"]  # those left first, then from the top
+    assert found["uuid-1"][0].at < start and len(found) == 5  # not read: its last sample, with its window
     monkeypatch.setattr(hostside, "PSI_BUDGET_S", 100.0)
-    assert len(side.read(running)) == 5
+    start = now[0]
+    assert len(fresh(side.read(running))) == 5
 
 
 def test_libvirts_emulator_cgroup_stands_for_its_parent_and_the_root_for_nothing(tree):

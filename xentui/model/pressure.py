@@ -2,8 +2,9 @@
 the NUMA nodes holding its memory against those its vCPUs run on.  Pure: samples, their rates, their reading.
 
 PSI's ``total`` is the cumulative time (us) some (or all) of the cgroup's tasks stalled on a resource; its rate
-over the tick's window is the share of the window stalled, the truest figure (the kernel's avg10 is a 10 s
-decaying average, shown only where no rate can be had yet).
+between two reads of the files is the share of that window stalled, the truest figure (the kernel's avg10 is a
+10 s decaying average, shown only where no rate can be had yet).  A sample carries the guest's read before it
+and both times: with many guests a tick reads only some (a time budget), and each rate is over its own window.
 """
 
 from __future__ import annotations
@@ -30,12 +31,19 @@ class PressureSample:
 
     cgroup: str  # the cgroup's path under the cgroup root, as /proc/PID/cgroup names it (outside text)
     stalls: tuple[tuple[str, str, Stall], ...] = ()  # (resource, kind, stall), resource in RESOURCES
+    at: float | None = None  # when the files were read (the source's monotonic seconds)
+    prev_at: float | None = None  # when they were read before (None: first read of this run of the guest)
+    prev_stalls: tuple[tuple[str, str, Stall], ...] = ()  # what they said then
 
     def get(self, resource: str, kind: str) -> Stall | None:
-        for r, k, stall in self.stalls:
-            if r == resource and k == kind:
-                return stall
-        return None
+        return _find(self.stalls, resource, kind)
+
+
+def _find(stalls: tuple[tuple[str, str, Stall], ...], resource: str, kind: str) -> Stall | None:
+    for r, k, stall in stalls:
+        if r == resource and k == kind:
+            return stall
+    return None
 
 
 @frozen_record
@@ -61,16 +69,16 @@ class PressureView:
         return resource, pct
 
 
-def pressure_view(prev: PressureSample | None, cur: PressureSample | None, seconds: float) -> PressureView | None:
-    """Each stall's share of the window (0-100 %): the growth of ``total`` over ``seconds``, when both samples
-    read the same cgroup and it did not go back; else avg10 (marked not measured)."""
+def pressure_view(cur: PressureSample | None) -> PressureView | None:
+    """Each stall's share of its window (0-100 %): the growth of ``total`` between the sample's two reads, when
+    it did not go back; else avg10 (marked not measured)."""
     if cur is None:
         return None
-    comparable = prev is not None and prev.cgroup == cur.cgroup and seconds > 0
+    seconds = cur.at - cur.prev_at if cur.at is not None and cur.prev_at is not None else 0.0
     out: list[tuple[str, str, float | None]] = []
     measured = True
     for resource, kind, stall in cur.stalls:
-        old = prev.get(resource, kind) if comparable and prev is not None else None
+        old = _find(cur.prev_stalls, resource, kind) if seconds > 0 else None
         pct: float | None = None
         if old is not None and old.total_us is not None and stall.total_us is not None \
                 and stall.total_us >= old.total_us:

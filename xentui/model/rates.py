@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from xentui.model.pressure import PressureView, pressure_view
+from xentui.model.pressure import pressure_view
 from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 
@@ -131,11 +131,6 @@ def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, hos
     )
 
 
-def _psi(prev: DomainSample | None, cur: DomainSample, seconds: float) -> PressureView | None:
-    same = prev is not None and same_incarnation(prev, cur)
-    return pressure_view(prev.pressure if same and prev is not None else None, cur.pressure, seconds)
-
-
 def _pct_of(part: int | None, whole: int) -> float | None:
     if part is None or whole <= 0:
         return None
@@ -156,7 +151,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
             mem_pct=_pct_of(d.mem_kib, total),
             maxmem_pct=_pct_of(d.maxmem_kib, total),
             cache=None if d.cache is None else cache_view(old.get(d.uuid), d, seconds, cur.host),
-            psi=None if d.pressure is None else _psi(old.get(d.uuid), d, seconds),
+            psi=None if d.pressure is None else pressure_view(d.pressure),
         )
         for d in cur.domains
     )

@@ -2,8 +2,9 @@
 
 Both are read from files whose roots are :class:`HostPaths` (config keys ``proc_root``, ``cgroup_root``,
 ``numa_root``, ``qemu_run``; tests point them at trees of their own).  A guest's QEMU pid comes from libvirt's
-pid file, its cgroup from the pid's ``0::`` line, once per incarnation.  PSI is three small files a tick (its
-rate is over the tick's window); NUMA (numa_maps can be megabytes, and reading it takes the QEMU's mmap lock) is
+pid file, its cgroup from the pid's ``0::`` line, once per incarnation.  PSI is three small files a guest, read
+in the tick within a time budget (PSI_BUDGET_S; with many guests each is read every few ticks, its rate over
+the window between its own two reads); NUMA (numa_maps can be megabytes, and reading it takes the QEMU's mmap lock) is
 read in a background thread every NUMA_REFRESH_S, and only on a host with two nodes or more.  A file that is
 not there means "not present": no figure, never an error line.
 """
@@ -24,7 +25,7 @@ from xentui.sources.hostside.numa import node_of_cpu, read_numa
 from xentui.sources.hostside.psi import cgroup_of, pressure_files, read_pressure, v2_root
 
 NUMA_REFRESH_S = 30.0
-PSI_BUDGET_S = 0.05  # a tick's PSI reads (three small files a guest: ~70 us on an idle core)
+PSI_BUDGET_S = 0.02  # a tick's PSI reads (three small files a guest: ~60 us on an idle core, 250 loaded)
 RETRY_S = 30.0  # a guest whose pid or cgroup was not found is looked for again after this
 MAX_PID = 1 << 22  # Linux's PID_MAX_LIMIT
 
@@ -63,6 +64,7 @@ class _Guest:
     cgroup: str | None
     at: float  # monotonic time it was looked for
     files: tuple[tuple[str, str], ...] = ()  # (resource, path) of its pressure files
+    pressure: PressureSample | None = None  # its last read
 
 
 class HostSide:
@@ -77,7 +79,9 @@ class HostSide:
         self._numa: dict[Key, NumaSample | None] = {}
         self._lock = threading.Lock()
         self.numa_rounds = 0  # NUMA rounds done (the background thread's)
-        self._numa_thread = Refresher(self._numa_round, lambda: numa_interval_s, "xentui-numa")
+        self._numa_cost_s = 0.0  # the last round's length: the next waits 10x as long at least (<= 10 % of a core)
+        self._numa_thread = Refresher(self._numa_round, lambda: max(numa_interval_s, 10 * self._numa_cost_s),
+                                      "xentui-numa")
 
     @property
     def paths(self) -> HostPaths:
@@ -85,7 +89,8 @@ class HostSide:
 
     def read(self, running: Iterable[tuple[str, int | None, str]]) -> dict[str, Found]:
         """(uuid, domid, name) of the running guests -> uuid -> (PSI, NUMA), only those with either.  The PSI
-        reads stop past PSI_BUDGET_S; the next tick starts with those left (their figure then is avg10)."""
+        reads stop past PSI_BUDGET_S: a guest not read keeps its last sample (and its window), and the next tick
+        starts with those left."""
         paths, now = self.paths, self._clock()
         guests = list(running)
         start = self._next if self._next < len(guests) else 0
@@ -100,10 +105,10 @@ class HostSide:
             if guest is None or (guest.cgroup is None and now - guest.at >= RETRY_S):
                 guest = self._find(paths, name, now)
             live[key] = guest
-            pressure = None
-            if guest.cgroup is not None and (read == 0 or self._clock() < deadline):
-                pressure = read_pressure(guest.cgroup, guest.files)
+            if guest.cgroup is not None and ((at := self._clock()) < deadline or read == 0):
+                guest.pressure = read_pressure(guest.cgroup, guest.files, at, guest.pressure)
                 read += 1
+            pressure = guest.pressure
             numa = numas.get(key)
             if pressure is not None or numa is not None:
                 out[uuid] = (pressure, numa)
@@ -130,13 +135,20 @@ class HostSide:
         return _Guest(pid, cgroup, now, pressure_files(v2_root(paths.cgroup), cgroup) if cgroup is not None else ())
 
     def _numa_round(self) -> None:
+        started = time.monotonic()
+        try:
+            self._read_numa()
+        finally:
+            self._numa_cost_s = time.monotonic() - started
+            self.numa_rounds += 1
+
+    def _read_numa(self) -> None:
         """Every guest's NUMA placement (the background thread), on a host with two nodes or more."""
         paths, guests = self.paths, dict(self._guests)
         nodes = node_of_cpu(paths.nodes)
         if len(set(nodes.values())) < 2:
             with self._lock:
                 self._numa = {}
-            self.numa_rounds += 1
             return
         found = {}
         for key, guest in guests.items():
@@ -145,7 +157,6 @@ class HostSide:
                 found[key] = read_numa(paths.proc, guest.pid, nodes, cgroup_dir)
         with self._lock:
             self._numa = found
-        self.numa_rounds += 1
 
     def close(self) -> None:
         self._numa_thread.close()

@@ -82,12 +82,15 @@ def pressure_files(cgroup_root: Path, cgroup: str) -> tuple[tuple[str, str], ...
     return tuple((resource, os.path.join(base, f"{resource}.pressure")) for resource in RESOURCES)
 
 
-def read_pressure(cgroup: str, files: tuple[tuple[str, str], ...]) -> PressureSample | None:
+def read_pressure(cgroup: str, files: tuple[tuple[str, str], ...], at: float | None = None,
+                  before: PressureSample | None = None) -> PressureSample | None:
     """The cgroup's pressure files; None when none of them is there (no PSI: cgroup v1, psi=0, an old kernel, a
-    cgroup gone)."""
+    cgroup gone).  ``at``: when (monotonic seconds); ``before``: the read before it, carried as its window."""
     stalls: list[tuple[str, str, Stall]] = []
     for resource, path in files:
         read = read_bounded(path, MAX_PRESSURE_FILE)
         if read is not None:
             stalls.extend((resource, kind, stall) for kind, stall in parse_pressure(*read))
-    return PressureSample(cgroup, tuple(stalls)) if stalls else None
+    if not stalls:
+        return None
+    return PressureSample(cgroup, tuple(stalls), at, *((before.at, before.stalls) if before is not None else ()))

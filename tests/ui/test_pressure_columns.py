@@ -67,3 +67,21 @@ async def test_not_shown_where_absent():
         await until(pilot, lambda: any("NAME" in line for line in lines(app)), "the table")
         assert not {"psi", "numa"} & set(app.table.shown)
         assert not any(" PSI " in line or "NUMA" in line for line in lines(app))
+
+
+@pytest.mark.asyncio
+async def test_a_hostile_cgroup_name_is_shown_harmlessly(tmp_path):
+    """A cgroup directory named with an escape sequence and a bidi override (outside text, as any name)."""
+    tree = HostTree(tmp_path)
+    cgroup = "/machine.slice/\x1b[31mevil\u202e.scope"
+    tree.pressure("cpu", 5, 0, cgroup=cgroup)
+    psi = read_pressure(cgroup, pressure_files(tree.paths.cgroup, cgroup), 0.0)
+    shot = build_snapshot(None, raw(0.0, dom(1, pressure=psi)), seq=1)
+    async with running_app(size=(200, 30), snapshot=shot) as (app, pilot):
+        await until(pilot, lambda: "psi" in app.table.shown, "the PSI column")
+        await pilot.press("v")
+        detail = app.query_one("#detail")
+        await until(pilot, lambda: "PSI" in str(detail.render()), "the PSI line")
+        text = str(detail.render())
+        assert "cgroup /machine.slice/␛[31mevil⟨U+202E⟩.scope" in text and "\x1b" not in text
+        assert "(kernel's avg10)" in text  # a first read: no window yet

@@ -14,7 +14,8 @@ import libvirt
 import libvirt_qemu
 import pytest
 
-from xentui import lab
+from xentui import lab, lab_linux
+from xentui.lab_linux import agent
 from xentui.model import DomainSample, HostSample
 from xentui.sources.libvirt import LibvirtSource
 
@@ -178,3 +179,26 @@ def wait_until_halted(dom: libvirt.virDomain, timeout: float = 30.0) -> None:
         if dom.info()[4] - before < 0.02 * 0.5e9:  # under 2 % of a pCPU
             return
     raise AssertionError(f"{dom.name()} still busy after {timeout:.0f} s: did it boot?")
+
+
+@contextlib.contextmanager
+def linux_guest(conn: libvirt.virConnect, **kwargs) -> Iterator[libvirt.virDomain]:
+    """A booted xtlab-linux guest (xentui.lab_linux; ``kwargs``: vcpus, memory_mib, iops) whose agent answers,
+    destroyed afterwards, pass or fail. Its ``boot_s`` attribute: seconds from createXML to the first guest-ping."""
+    name = f"{TEST_PREFIX}{os.getpid()}-linux-{uuid.uuid4().hex[:4]}"
+    start = time.monotonic()
+    dom = lab_linux.start_linux_guest(conn, name, **kwargs)
+    try:
+        agent.wait_booted(dom, timeout=180)  # TCG on a host that hides vmx/svm: 11-15 s at load 6-10
+        dom.boot_s = time.monotonic() - start
+        yield dom
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.lookupByName(name).destroy()
+
+
+@pytest.fixture(scope="module")
+def linux(conn) -> Iterator[libvirt.virDomain]:
+    """One Linux guest (1 vCPU, 128 MiB) for a module's tests."""
+    with linux_guest(conn) as dom:
+        yield dom

@@ -11,6 +11,7 @@ at once on a busy host, leaving them halted in the BIOS):
 - ``io``: reads its boot sector from the virtio disk again and again through the BIOS (SeaBIOS's virtio-blk
   driver), so QEMU's emulator and I/O threads work for it (OVH(%) above 0).
 
+and ``xtlab-linux``, a real Debian Linux guest with a guest agent (``xentui.lab_linux``).
 Guests are transient (``createXML``): destroying one leaves nothing behind.
 KVM is used when qemu can open /dev/kvm, else QEMU's TCG emulation.
 """

@@ -1,4 +1,4 @@
-"""A lab of tiny real guests under the local libvirtd, for trying and testing xentui.
+"""A lab of real guests (tiny ones, and a Linux one) under the local libvirtd, for trying and testing xentui.
 
 Each guest is 32 MiB with a 1 MiB read-only virtio disk whose boot sector sets its
 load (a disk, not a floppy: SeaBIOS's floppy timeouts fail when several guests boot
@@ -11,7 +11,7 @@ at once on a busy host, leaving them halted in the BIOS):
 - ``io``: reads its boot sector from the virtio disk again and again through the BIOS (SeaBIOS's virtio-blk
   driver), so QEMU's emulator and I/O threads work for it (OVH(%) above 0).
 
-and ``xtlab-linux``, a real Debian Linux guest with a guest agent (``xentui.lab_linux``).
+``xentui lab up`` also boots ``xtlab-linux``, a real Debian guest with a guest agent (``xentui.lab_linux``).
 Guests are transient (``createXML``): destroying one leaves nothing behind.
 KVM is used when qemu can open /dev/kvm, else QEMU's TCG emulation.
 """

@@ -10,6 +10,8 @@ import libvirt
 
 from xentui.lab_linux import agent, tap_name
 
+from .conftest import linux_guest
+
 MIB = 1 << 20
 
 
@@ -86,3 +88,36 @@ def test_memory_fill_moves_mem_available(linux: libvirt.virDomain):
         agent.memory_free(linux)
     freed = agent.meminfo(linux)["MemAvailable"]
     assert abs(freed - before) <= 8 * 1024, (before, freed)
+
+
+def cpu_ticks(dom: libvirt.virDomain) -> dict[str, tuple[int, int]]:
+    """Each guest CPU's (busy, idle) ticks from its /proc/stat."""
+    ticks = {}
+    for line in agent.read_file(dom, "/proc/stat").splitlines():
+        name, *values = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            n = [int(v) for v in values]
+            ticks[name] = (sum(n) - n[3] - n[4], n[3] + n[4])  # idle and iowait are not busy
+    return ticks
+
+
+def test_throttled_disk_and_busy_loops_on_two_vcpus(conn: libvirt.virConnect):
+    with linux_guest(conn, vcpus=2, iops=50) as dom:
+        assert dom.blockIoTune("vdb", 0)["total_iops_sec"] == 50
+        before = dom.blockStats("vdb")[0]
+        start = time.monotonic()
+        assert agent.disk_io(dom, False, 100, block_kib=4).exitcode == 0
+        took = time.monotonic() - start
+        assert dom.blockStats("vdb")[0] - before >= 100
+        assert took >= 1.5, f"100 reads at 50 IOPS took {took:.2f} s"  # 2 s, less QEMU's burst (a tenth)
+
+        assert agent.check(dom, "nproc").strip() == "2"
+        first = cpu_ticks(dom)
+        agent.busy(dom, 2, 10)
+
+        def spent() -> tuple[int, ...]:  # busy and idle ticks of cpu0 and cpu1 since ``first``
+            last = cpu_ticks(dom)
+            return tuple(b - a for cpu in ("cpu0", "cpu1") for a, b in zip(first[cpu], last[cpu], strict=True))
+
+        busy0, idle0, busy1, idle1 = settled(spent, lambda v: min(v[0], v[2]) >= 200)  # 2 s each (USER_HZ 100)
+        assert busy0 > 2 * idle0 and busy1 > 2 * idle1, (busy0, idle0, busy1, idle1)

@@ -110,14 +110,22 @@ def read_file(dom: libvirt.virDomain, path: str, timeout: float = 10.0) -> str:
 
 # --- workloads -------------------------------------------------------------------------------------------------
 
+def disk_io(dom: libvirt.virDomain, write: bool, blocks: int, block_kib: int = 64, dev: str = "/dev/vdb",
+            timeout: float = 60.0) -> Result:
+    """Read or write ``blocks`` requests of ``block_kib`` KiB on the scratch disk, bypassing the guest's cache
+    (busybox dd, direct I/O: one request per block)."""
+    where = f"if=/dev/zero of={dev} oflag=direct" if write else f"if={dev} of=/dev/null iflag=direct"
+    return sh(dom, f"dd {where} bs={block_kib}k count={blocks}", timeout)
+
+
 def disk_write(dom: libvirt.virDomain, mib: int, dev: str = "/dev/vdb", timeout: float = 60.0) -> Result:
-    """Write ``mib`` MiB to the scratch disk, bypassing the guest's cache."""
-    return sh(dom, f"dd if=/dev/zero of={dev} bs=64k count={mib * 16} oflag=direct", timeout)
+    """Write ``mib`` MiB to the scratch disk in 64 KiB direct requests."""
+    return disk_io(dom, True, mib * 16, dev=dev, timeout=timeout)
 
 
 def disk_read(dom: libvirt.virDomain, mib: int, dev: str = "/dev/vdb", timeout: float = 60.0) -> Result:
-    """Read ``mib`` MiB from the scratch disk, bypassing the guest's cache."""
-    return sh(dom, f"dd if={dev} of=/dev/null bs=64k count={mib * 16} iflag=direct", timeout)
+    """Read ``mib`` MiB from the scratch disk in 64 KiB direct requests."""
+    return disk_io(dom, False, mib * 16, dev=dev, timeout=timeout)
 
 
 def net_send(dom: libvirt.virDomain, packets: int, size: int = 1400, timeout: float = 60.0) -> Result:

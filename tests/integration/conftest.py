@@ -77,6 +77,10 @@ def destroy_orphans(c: libvirt.virConnect) -> None:
         if dom.name().startswith(TEST_PREFIX) and orphan:
             with contextlib.suppress(libvirt.libvirtError):
                 dom.destroy()
+    for path in (lab.IMAGE_DIR / "run").glob(f"{TEST_PREFIX}*"):  # Linux guests' disk copies, likewise
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            path.unlink(missing_ok=True)
 
 
 class Guests:
@@ -195,6 +199,7 @@ def linux_guest(conn: libvirt.virConnect, **kwargs) -> Iterator[libvirt.virDomai
     finally:
         with contextlib.suppress(libvirt.libvirtError):
             conn.lookupByName(name).destroy()
+        lab_linux.remove_disks(name)
 
 
 @pytest.fixture(scope="module")

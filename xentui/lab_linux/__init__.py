@@ -65,10 +65,20 @@ class LinuxDisks:
     console: Path
 
 
-def prepare_disks(name: str, image: Path) -> LinuxDisks:
+def disks_of(name: str) -> LinuxDisks:
     run = lab.IMAGE_DIR / "run"
-    run.mkdir(parents=True, exist_ok=True)
-    disks = LinuxDisks(run / f"{name}-data.img", run / f"{name}-scratch.img", run / f"{name}.console")
+    return LinuxDisks(run / f"{name}-data.img", run / f"{name}-scratch.img", run / f"{name}.console")
+
+
+def remove_disks(name: str) -> None:
+    """Delete a destroyed guest's disk copies and console log."""
+    for path in (disks_of(name).data, disks_of(name).scratch, disks_of(name).console):
+        path.unlink(missing_ok=True)
+
+
+def prepare_disks(name: str, image: Path) -> LinuxDisks:
+    disks = disks_of(name)
+    disks.data.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(image / "data.img", disks.data)
     with open(disks.scratch, "wb") as f:
         f.truncate(SCRATCH_BYTES)

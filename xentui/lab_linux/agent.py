@@ -129,9 +129,8 @@ def disk_read(dom: libvirt.virDomain, mib: int, dev: str = "/dev/vdb", timeout: 
 
 
 def net_send(dom: libvirt.virDomain, packets: int, size: int = 1400, timeout: float = 60.0) -> Result:
-    """Send ``packets`` ICMP echo requests of ``size`` bytes (IP) from the guest to PEER_IP (about 200 a second under
-    TCG): they end
-    at the host's tap (no reply comes)."""
+    """Send ``packets`` ICMP echo requests of ``size`` bytes (IP) from the guest to PEER_IP (about 200 a second
+    under TCG): they end at the host's tap (no reply comes)."""
     return sh(dom, f"ping -q -c {packets} -s {size - 28} -i 0.002 -W 1 {PEER_IP} >/dev/null; true", timeout)
 
 

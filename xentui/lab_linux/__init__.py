@@ -50,9 +50,6 @@ def ensure_image(timeout: float = BUILD_TIMEOUT) -> Path:
         if done.returncode or not dest.is_dir():
             last = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"building the Linux guest failed: {last[0]} (log: {dest}.tmp/build.log)")
-        for old in lab.IMAGE_DIR.glob("linux-*"):  # builds of earlier build.sh versions
-            if old.is_dir() and old != dest and not old.name.endswith(".tmp"):
-                shutil.rmtree(old, ignore_errors=True)
     return dest
 
 

@@ -8,6 +8,10 @@
 set -euo pipefail
 dest=$1
 [ -d "$dest" ] && { echo "linux guest cached: $dest"; exit 0; }
+mkdir -p "$(dirname "$dest")"
+exec 9>"$dest.lock"  # one build at a time; a second caller waits, then finds it built
+flock 9
+[ -d "$dest" ] && { echo "linux guest cached: $dest"; exit 0; }
 tmp="$dest.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp/debs" "$tmp/x" "$tmp/root"

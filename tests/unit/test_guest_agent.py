@@ -49,10 +49,10 @@ class Domain:
         self.hang: threading.Event | None = None
         self.asked = 0
 
-    def UUIDString(self) -> str:  # noqa: N802 (libvirt's name)
+    def UUIDString(self) -> str:
         return UUID
 
-    def guestInfo(self, types: int, flags: int) -> dict:  # noqa: N802
+    def guestInfo(self, types: int, flags: int) -> dict:
         self.asked += 1
         if self.hang is not None:
             self.hang.wait(10)
@@ -60,11 +60,11 @@ class Domain:
             raise self.refuse
         return self.info
 
-    def interfaceAddresses(self, source: int, flags: int) -> dict:  # noqa: N802
+    def interfaceAddresses(self, source: int, flags: int) -> dict:
         assert source == libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT
         return self.ifaces
 
-    def getTime(self, flags: int) -> dict:  # noqa: N802
+    def getTime(self, flags: int) -> dict:
         if self.clock is not None:
             return self.clock
         now = time.time() + 2.5  # the guest's clock 2.5 s ahead
@@ -207,10 +207,10 @@ def test_a_driver_without_the_calls_is_no_agent():
     none = libvirt.VIR_ERR_NO_SUPPORT
 
     class Bare(Domain):
-        def interfaceAddresses(self, source, flags):  # noqa: N802
+        def interfaceAddresses(self, source, flags):
             raise Refusal(none, "this function is not supported by the connection driver")
 
-        def getTime(self, flags):  # noqa: N802
+        def getTime(self, flags):
             raise Refusal(none, "this function is not supported by the connection driver")
 
     got = watch().read_one(Bare(refuse=Refusal(none, "this function is not supported")), None)

@@ -77,7 +77,7 @@ def view_of(agent: GuestAgent | None) -> DomainView:
 
 
 def watch() -> AgentWatch:
-    return AgentWatch(lambda: pytest.fail("no connection in these tests"))
+    return AgentWatch()  # the calls go to the given handles
 
 
 def test_recorded_replies_give_every_fact():
@@ -253,3 +253,41 @@ def test_batch_json_has_guest_and_csv_the_ip():
     rows = (records.csv_header() + records.csv_rows(snap, 2)).splitlines()
     ip = rows[0].split(",").index("ip")
     assert sorted(r.split(",")[ip] for r in rows[1:]) == ["", got.ip]
+
+
+def wait_for(check, what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        time.sleep(0.05)
+
+
+def test_a_read_only_source_asks_through_its_own_read_write_connection_and_lists_nothing():
+    from tests.libvirt_test_driver import counting_round_trips
+    from xentui.sources.libvirt import LibvirtSource
+
+    source = LibvirtSource("test:///default", readonly=True, guest_agent=True)
+    try:
+        with counting_round_trips() as calls:
+            source.collect()  # one tick: the bulk call, and its running domains handed to the agent's thread
+            ticked = calls.count
+            wait_for(lambda: bool(source.agent and source.agent.facts), "the agent's first facts")
+            assert calls.count == ticked  # the thread listed nothing and asked nothing the tick counts
+        got = next(d for d in source.collect().domains if d.name == "test").agent
+        assert got is not None and got.status is AgentStatus.OK and got.ip == "192.168.122.3"
+    finally:
+        source.close()
+
+
+def test_no_read_write_connection_is_said_for_every_domain():
+    from tests.factories import dom
+    from xentui.sources.libvirt.agent import OwnConnection
+
+    w = AgentWatch(OwnConnection("test:///no/such/file.xml"))
+    try:
+        w.attach((dom(1),), {UUID: Domain()})
+        wait_for(lambda: w.attach((dom(1),), {})[0].agent is not None, "the refusal")
+        got = w.attach((dom(1),), {})[0].agent
+        assert got.status is AgentStatus.READ_ONLY and "test:///no/such/file.xml" in got.error
+    finally:
+        w.close()

@@ -90,8 +90,7 @@ class LibvirtSource(Source):
         # Guest agents (QEMU's; None: where the driver is QEMU's), through a read-write connection of their own
         # when this one is read-only (libvirt refuses agent calls on those): agent.py.
         self._agent_conn = OwnConnection(uri) if readonly else None
-        self.agent = AgentWatch(self._agent_conn or (lambda: self.conn)) \
-            if (self._qemu if guest_agent is None else guest_agent) else None
+        self.agent = AgentWatch(self._agent_conn) if (self._qemu if guest_agent is None else guest_agent) else None
         self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
                                                  "libvirt statistics", "libvirtd")
 
@@ -154,8 +153,10 @@ class LibvirtSource(Source):
             after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
-            if self.agent is not None:
-                domains = self.agent.attach(domains)  # read in the agent's thread: a dict lookup here
+            if self.agent is not None:  # read in the agent's thread: a dict lookup here
+                filled, stale = job_scope[0], job_scope[1]
+                domains = self.agent.attach(domains, {key[0]: dom for dom, rec, key in filled
+                                                      if key not in stale and active(rec)})
             host = self.host_sample(memory)
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None

@@ -12,8 +12,10 @@ read-only source gives this watch a read-write connection of its own, used for t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import replace
+from typing import Any
 
 import libvirt
 
@@ -35,8 +37,6 @@ ROUND_S = 10.0  # a round starts no new domain after this long
 MAX_ERROR = 300
 _NO_AGENT_WORDS = ("not configured", "not connected")
 _ALL_INFO = 0  # guestInfo(types=0): whatever this agent supports (asking for a type it lacks is an error)
-
-Connect = Callable[[], libvirt.virConnect]
 
 
 class AgentRefused(Exception):
@@ -61,6 +61,11 @@ def classify(err: libvirt.libvirtError) -> AgentRefused:
     return AgentRefused(AgentStatus.FAILED, why)
 
 
+def _close_late(done: Future[libvirt.virConnect]) -> None:
+    if done.exception() is None:
+        connection.close_quietly(done.result())
+
+
 class OwnConnection:
     """A read-write connection for the agent calls alone (a read-only source's), opened when first needed and
     again once it died; blocking (the agent thread's), each open under connection.CONNECT_DEADLINE_S."""
@@ -76,8 +81,15 @@ class OwnConnection:
             connection.close_in_background(self.conn)
             self.conn = None
         try:
-            self.conn = connection.open_within_deadline(self.uri, False)[0]
-        except SourceError as err:
+            opening = deadlines.start(lambda: connection.open_connection(self.uri, False), "open a connection")
+        except deadlines.AtCap as err:
+            raise SourceError(f"{AgentStatus.READ_ONLY.value}: {err}") from None
+        try:
+            self.conn = opening.wait(connection.CONNECT_DEADLINE_S)
+        except SourceError as err:  # refused (not root, polkit): libvirt's words
+            raise SourceError(f"{AgentStatus.READ_ONLY.value}: {err}") from None
+        except deadlines.NoAnswer as err:  # a late answer must not leave an open connection behind
+            opening.future.add_done_callback(_close_late)
             raise SourceError(f"{AgentStatus.READ_ONLY.value}: {err}") from None
         return self.conn
 
@@ -95,38 +107,42 @@ class OwnConnection:
 
 
 class AgentWatch:
-    """The last :class:`GuestAgent` of each running domain of one connection, refreshed a budget at a time."""
+    """The last :class:`GuestAgent` of each running domain of one connection, refreshed a budget at a time.
 
-    def __init__(self, connect: Connect, name: str = "xentui-libvirt-agent", *,
+    The tick hands over its running domains (:meth:`attach`): the thread lists nothing itself.  With ``own``
+    (a read-only source's read-write connection) each domain is looked up there once (handles kept per
+    connection)."""
+
+    def __init__(self, own: OwnConnection | None = None, name: str = "xentui-libvirt-agent", *,
                  wall: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic) -> None:
-        self._connect = connect  # the connection the agent calls go through (blocking: opens one when needed)
+        self._own = own
         self._wall, self._clock = wall, clock
         self.facts: dict[str, GuestAgent] = {}  # uuid -> last read; replaced whole by the thread
+        self._running: Mapping[str, libvirt.virDomain] = {}  # the last tick's running domains; replaced whole
+        self._handles: dict[str, libvirt.virDomain] = {}  # uuid -> handle on the own connection
+        self._handles_of: libvirt.virConnect | None = None
         self._read_at: dict[str, float] = {}  # uuid -> when last asked (monotonic)
         self._urgent: str | None = None  # a domain whose detail was just opened
         self._unread: GuestAgent | None = None  # what every domain shows while there is no connection
         self._calls = deadlines.OnePerKey()
         self._refresher = Refresher(self._round, lambda: EVERY_S if self._unread is not None else GAP_S, name)
-        self.error = ""  # why the last round read nothing (no connection), else ""
-        self._unread: GuestAgent | None = None  # what every domain shows while that is so
 
     def watch(self, uuid: str | None) -> None:
         """The detail of ``uuid`` is open: read its agent now (never blocks)."""
         if uuid is not None:
             self._urgent = uuid
             self._read_at.pop(uuid, None)
-            self.start()
             self._refresher.wake()
-
-    def start(self) -> None:
-        self._refresher.start()
 
     def close(self) -> None:
         self._refresher.close()
 
-    def attach(self, samples: tuple[DomainSample, ...]) -> tuple[DomainSample, ...]:
-        """The samples with their domain's last facts (the tick's only cost: a dict lookup per domain)."""
-        self.start()
+    def attach(self, samples: tuple[DomainSample, ...],
+               running: Mapping[str, libvirt.virDomain]) -> tuple[DomainSample, ...]:
+        """The samples with their domain's last facts; ``running`` (uuid -> handle) are read next.  The tick's
+        only cost: a dict lookup per domain."""
+        self._running = running
+        self._refresher.start()
         facts, unread = self.facts, self._unread
         if unread is not None:
             return tuple(replace(s, agent=facts.get(s.uuid, unread)) if s.active else s for s in samples)
@@ -137,32 +153,40 @@ class AgentWatch:
     # --- the thread ------------------------------------------------------------------
 
     def _round(self) -> None:
-        try:
-            conn = self._connect()
-            doms = deadlines.call(lambda: conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE),
-                                  deadlines.QUICK_S, "list domains")
-            by_uuid = {dom.UUIDString(): dom for dom in doms}
-        except (SourceError, deadlines.NoAnswer, libvirt.libvirtError) as err:  # no connection: try next round
-            why = error_line(err) if isinstance(err, libvirt.libvirtError) else str(err)
-            self.error = one_line(why)[:MAX_ERROR]
-            status = AgentStatus.READ_ONLY if isinstance(err, SourceError) else AgentStatus.FAILED
-            self._unread = GuestAgent(status, self._wall(), error=self.error)
-            return
-        self.error, self._unread = "", None
-        if gone := [u for u in self.facts if u not in by_uuid]:
+        running = self._running
+        if gone := [u for u in self.facts if u not in running]:
             self.facts = {u: g for u, g in self.facts.items() if u not in gone}
-        for uuid in [u for u in self._read_at if u not in by_uuid]:
+        for uuid in [u for u in self._read_at if u not in running]:
             del self._read_at[uuid]
+        conn = None
+        if self._own is not None:
+            try:
+                conn = self._own()
+            except SourceError as err:  # refused or unreachable: every domain says so; tried again in EVERY_S
+                self._unread = GuestAgent(AgentStatus.READ_ONLY, self._wall(), error=one_line(str(err))[:MAX_ERROR])
+                return
+            if conn is not self._handles_of:
+                self._handles, self._handles_of = {}, conn
+        self._unread = None
         began = self._clock()
-        for uuid in self._due(list(by_uuid)):
+        for uuid in self._due(list(running)):
             if self._clock() - began >= ROUND_S:
                 break
             self._read_at[uuid] = self._clock()
+            last = self.facts.get(uuid)
             try:
-                found = self.read_one(by_uuid[uuid], self.facts.get(uuid))
+                found = self.read_one(running[uuid] if conn is None else self._handle(conn, uuid), last)
+            except AgentRefused as refused:  # the lookup on the own connection
+                found = self._refused(refused, last)
             except Exception as err:  # a parser's bug must not end the thread silently
                 found = GuestAgent(AgentStatus.FAILED, self._wall(), error=f"{type(err).__name__}: {err}"[:MAX_ERROR])
             self.facts = {**self.facts, uuid: found}
+
+    def _handle(self, conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain:
+        if (dom := self._handles.get(uuid)) is None:
+            dom = self._ask(uuid, lambda: conn.lookupByUUIDString(uuid), "look the domain up")
+            self._handles = {u: d for u, d in self._handles.items() if u in self._running} | {uuid: dom}
+        return dom
 
     def _due(self, uuids: list[str]) -> list[str]:
         now, urgent = self._clock(), self._urgent
@@ -184,11 +208,7 @@ class AgentWatch:
             clock = self._ask(key, lambda: dom.getTime(0), "guest time")
             after = self._wall()
         except AgentRefused as refused:
-            status = refused.status or AgentStatus.NO_AGENT
-            now = self._wall()
-            if last is not None and last.has_facts:
-                return replace(last, status=status, error=str(refused)[:MAX_ERROR], checked_wall=now)
-            return GuestAgent(status, now, error=str(refused)[:MAX_ERROR])
+            return self._refused(refused, last)
         if info is None and ifaces is None and clock is None:  # a driver with none of the calls
             return GuestAgent(AgentStatus.NO_AGENT, self._wall(), error="this driver has no guest agent calls")
         return GuestAgent(AgentStatus.OK, after, interfaces=parse.interfaces(ifaces),
@@ -196,7 +216,14 @@ class AgentWatch:
                           time_offset_s=None if clock is None else parse.clock_offset(clock, before, after),
                           **parse.os_facts(info or {}))
 
-    def _ask(self, key: str, call: Callable[[], object], what: str) -> object | None:
+    def _refused(self, refused: AgentRefused, last: GuestAgent | None) -> GuestAgent:
+        """The refusal's status; the last good facts kept beside it."""
+        status, now, why = refused.status or AgentStatus.NO_AGENT, self._wall(), str(refused)[:MAX_ERROR]
+        if last is not None and last.has_facts:
+            return replace(last, status=status, error=why, checked_wall=now)
+        return GuestAgent(status, now, error=why)
+
+    def _ask(self, key: str, call: Callable[[], Any], what: str) -> Any:
         """One agent call under CALL_S: its answer; None when this driver lacks it; AgentRefused otherwise."""
         try:
             return self._calls.call(key, call, CALL_S, what)

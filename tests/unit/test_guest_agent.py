@@ -41,7 +41,8 @@ class Refusal(libvirt.libvirtError):
 class Domain:
     """A virDomain answering with recorded replies; ``hang`` holds guestInfo until set; ``refuse`` raises."""
 
-    def __init__(self, info=None, ifaces=None, clock=None, refuse: Exception | None = None) -> None:
+    def __init__(self, info=None, ifaces=None, clock=None, refuse: Exception | None = None, uuid: str = UUID) -> None:
+        self.uuid = uuid
         self.info = recorded("guestinfo.json") if info is None else info
         self.ifaces = recorded("interfaces.json") if ifaces is None else ifaces
         self.clock = clock
@@ -50,7 +51,7 @@ class Domain:
         self.asked = 0
 
     def UUIDString(self) -> str:
-        return UUID
+        return self.uuid
 
     def guestInfo(self, types: int, flags: int) -> dict:
         self.asked += 1
@@ -290,4 +291,31 @@ def test_no_read_write_connection_is_said_for_every_domain():
         got = w.attach((dom(1),), {})[0].agent
         assert got.status is AgentStatus.READ_ONLY and "test:///no/such/file.xml" in got.error
     finally:
+        w.close()
+
+
+def test_hung_agents_hold_few_threads_and_an_opened_detail_goes_first(monkeypatch):
+    from tests.factories import dom
+
+    monkeypatch.setattr(agent_mod, "CALL_S", 0.2)
+    release = threading.Event()
+    hung = {f"00000000-0000-4000-8000-{n:012d}": Domain(uuid=f"00000000-0000-4000-8000-{n:012d}") for n in range(12)}
+    for d in hung.values():
+        d.hang = release
+    urgent = "00000000-0000-4000-8000-000000000011"
+    rounds = []
+    real_round = AgentWatch._round
+    monkeypatch.setattr(AgentWatch, "_round", lambda self: (real_round(self), rounds.append(1)))
+    w = AgentWatch()
+    try:
+        w.watch(urgent)  # its detail opened before the first round: read first
+        w.attach(tuple(dom(1, uuid=u) for u in hung), hung)
+        wait_for(lambda: len(w.facts) >= agent_mod.MAX_HUNG, "the first round")
+        seen = len(rounds)
+        wait_for(lambda: len(rounds) >= seen + 2, "two more rounds", 20)  # none asks another agent meanwhile
+        assert sum(d.asked for d in hung.values()) == agent_mod.MAX_HUNG
+        assert hung[urgent].asked == 1
+        assert all(g.status is AgentStatus.NOT_ANSWERING for g in w.facts.values())
+    finally:
+        release.set()
         w.close()

@@ -34,6 +34,7 @@ GAP_S = 2.0  # between rounds
 BUDGET = 16  # domains per round at most
 CALL_S = 3.0  # one agent call (libvirt's own guest-sync gives up after 5 s)
 ROUND_S = 10.0  # a round starts no new domain after this long
+MAX_HUNG = 4  # agent calls left running past their deadline, at most (of deadlines.CAP for the whole process)
 MAX_ERROR = 300
 _NO_AGENT_WORDS = ("not configured", "not connected")
 _ALL_INFO = 0  # guestInfo(types=0): whatever this agent supports (asking for a type it lacks is an error)
@@ -130,8 +131,7 @@ class AgentWatch:
     def watch(self, uuid: str | None) -> None:
         """The detail of ``uuid`` is open: read its agent now (never blocks)."""
         if uuid is not None:
-            self._urgent = uuid
-            self._read_at.pop(uuid, None)
+            self._urgent = uuid  # only the thread touches the rest
             self._refresher.wake()
 
     def close(self) -> None:
@@ -168,9 +168,9 @@ class AgentWatch:
             if conn is not self._handles_of:
                 self._handles, self._handles_of = {}, conn
         self._unread = None
-        began = self._clock()
+        began, hung = self._clock(), sum(self._calls.hung(u) is not None for u in running)
         for uuid in self._due(list(running)):
-            if self._clock() - began >= ROUND_S:
+            if self._clock() - began >= ROUND_S or hung >= MAX_HUNG:  # hung calls hold threads: leave room
                 break
             self._read_at[uuid] = self._clock()
             last = self.facts.get(uuid)
@@ -181,6 +181,7 @@ class AgentWatch:
             except Exception as err:  # a parser's bug must not end the thread silently
                 found = GuestAgent(AgentStatus.FAILED, self._wall(), error=f"{type(err).__name__}: {err}"[:MAX_ERROR])
             self.facts = {**self.facts, uuid: found}
+            hung += self._calls.hung(uuid) is not None
 
     def _handle(self, conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain:
         if (dom := self._handles.get(uuid)) is None:
@@ -189,8 +190,7 @@ class AgentWatch:
         return dom
 
     def _due(self, uuids: list[str]) -> list[str]:
-        now, urgent = self._clock(), self._urgent
-        self._urgent = None
+        now, (urgent, self._urgent) = self._clock(), (self._urgent, None)
         first = [urgent] if urgent in uuids else []
         new = [u for u in uuids if u not in self._read_at and u != urgent]
         old = sorted((self._read_at[u], u) for u in uuids

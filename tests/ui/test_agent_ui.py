@@ -17,7 +17,8 @@ from .waiting import until
 
 AGENT = GuestAgent(AgentStatus.OK, 1_700_000_000.0, hostname="web.example", os_name="Debian GNU/Linux",
                    os_version="12 (bookworm)", kernel="6.1.0-27-amd64",
-                   interfaces=(GuestInterface("eth0", "52:54:00:12:34:56", (GuestAddress("10.0.2.15", 24),)),))
+                   interfaces=(GuestInterface("eth0", "52:54:00:12:34:56", (GuestAddress("10.0.2.15", 24),)),),
+                   ip="10.0.2.15")
 
 
 def host(agent: GuestAgent | None):

@@ -15,7 +15,7 @@ import pytest
 from tests.hostile import NAMES, unsafe_in
 from xentui.limits import MAX_AGENT_ITEMS, MAX_AGENT_TEXT
 from xentui.model import DomainRates, DomainSample, DomainState, DomainView
-from xentui.model.guest_agent import AgentStatus, GuestAddress, GuestAgent, GuestInterface
+from xentui.model.guest_agent import AgentStatus, GuestAddress, GuestAgent, GuestInterface, first_ip
 from xentui.output.guest import guest_record
 from xentui.sources.libvirt import agent as agent_mod
 from xentui.sources.libvirt import agent_parse as parse
@@ -102,15 +102,14 @@ def test_recorded_replies_give_every_fact():
 
 
 def test_the_ip_skips_link_local_and_loopback_and_prefers_ipv4():
-    agent = GuestAgent(AgentStatus.OK, 0.0, interfaces=(
+    assert first_ip((
         GuestInterface("lo", None, (GuestAddress("127.0.0.1", 8), GuestAddress("::1", 128, "ipv6"))),
         GuestInterface("eth0", None, (GuestAddress("fe80::1", 64, "ipv6"), GuestAddress("169.254.3.4", 16),
-                                      GuestAddress("2001:db8::5", 64, "ipv6"), GuestAddress("10.0.2.15", 24)))))
-    assert agent.ip == "10.0.2.15"
-    only_v6 = GuestAgent(AgentStatus.OK, 0.0, interfaces=(
-        GuestInterface("eth0", None, (GuestAddress("fe80::1", 64, "ipv6"), GuestAddress("2001:db8::5", 64, "ipv6"))),))
-    assert only_v6.ip == "2001:db8::5"
-    assert GuestAgent(AgentStatus.OK, 0.0).ip is None
+                                      GuestAddress("2001:db8::5", 64, "ipv6"), GuestAddress("10.0.2.15", 24))))) \
+        == "10.0.2.15"
+    assert first_ip((GuestInterface("eth0", None, (GuestAddress("fe80::1", 64, "ipv6"),
+                                                   GuestAddress("2001:db8::5", 64, "ipv6"))),)) == "2001:db8::5"
+    assert first_ip(()) is None and GuestAgent(AgentStatus.OK, 0.0).ip is None
 
 
 def test_garbage_addresses_and_macs_are_dropped_not_shown():

@@ -85,17 +85,18 @@ class GuestAgent:
     filesystems: tuple[GuestFilesystem, ...] = ()
     time_offset_s: float | None = None  # guest clock minus the host's, around the call
     checked_wall: float | None = None  # when the status was last learnt (None: with the facts)
-
-    @property
-    def ip(self) -> str | None:
-        """The first address neither link-local nor loopback (IPv4 before IPv6, interfaces in the guest's order)."""
-        found = [a for i in self.interfaces for a in i.addresses if not a.link_local and not a.loopback]
-        for family in ("ipv4", "ipv6"):
-            for a in found:
-                if a.family == family:
-                    return a.address
-        return None
+    ip: str | None = None  # first_ip(interfaces), worked out once when read (the IP column shows it every frame)
 
     @property
     def has_facts(self) -> bool:
         return self.hostname is not None or bool(self.interfaces) or self.os_name is not None
+
+
+def first_ip(interfaces: tuple[GuestInterface, ...]) -> str | None:
+    """The first address neither link-local nor loopback: IPv4 before IPv6, interfaces in the guest's order."""
+    found = [a for i in interfaces for a in i.addresses if not a.link_local and not a.loopback]
+    for family in ("ipv4", "ipv6"):
+        for a in found:
+            if a.family == family:
+                return a.address
+    return None

@@ -20,7 +20,7 @@ from typing import Any
 import libvirt
 
 from xentui.model import DomainSample
-from xentui.model.guest_agent import AgentStatus, GuestAgent
+from xentui.model.guest_agent import AgentStatus, GuestAgent, first_ip
 from xentui.sources import deadlines
 from xentui.sources.background import Refresher
 from xentui.sources.base import SourceError
@@ -211,7 +211,8 @@ class AgentWatch:
             return self._refused(refused, last)
         if info is None and ifaces is None and clock is None:  # a driver with none of the calls
             return GuestAgent(AgentStatus.NO_AGENT, self._wall(), error="this driver has no guest agent calls")
-        return GuestAgent(AgentStatus.OK, after, interfaces=parse.interfaces(ifaces),
+        interfaces = parse.interfaces(ifaces)
+        return GuestAgent(AgentStatus.OK, after, interfaces=interfaces, ip=first_ip(interfaces),
                           filesystems=parse.filesystems(info or {}), users=parse.users(info or {}),
                           time_offset_s=None if clock is None else parse.clock_offset(clock, before, after),
                           **parse.os_facts(info or {}))

@@ -58,3 +58,21 @@ async def test_details_show_the_facts_and_read_the_agent_at_once():
             await until(pilot, lambda: next(iter(watch.facts.values())).read_wall > first, "a read on opening", 10)
     finally:
         source.close()
+
+
+@pytest.mark.asyncio
+async def test_a_hostile_guest_shows_literally_in_the_detail():
+    from dataclasses import replace
+
+    from tests.hostile import NAMES, unsafe_in
+
+    evil = replace(AGENT, hostname=NAMES["osc-title"] + NAMES["markup-click"], kernel=NAMES["bidi-override"],
+                   interfaces=(GuestInterface(NAMES["csi-colour"], None, (GuestAddress("10.0.2.15", 24),)),))
+    async with running_app(size=(200, 30), snapshot=host(evil)) as (app, pilot):
+        await pilot.press("n")
+        detail = app.query_one("#detail")
+        await until(pilot, lambda: "guest: " in str(detail.render()), "the guest's facts in the detail")
+        text = str(detail.render())
+        assert all(unsafe_in(line) == [] for line in text.splitlines())
+        assert "␛]0;PWNED␇[ @click=app.screenshot('x.svg')]web01" in text  # literal: no markup, no escape
+        assert "kernel ⟨U+202E⟩web01" in text and "if ␛[31mred -: 10.0.2.15/24" in text

@@ -1,6 +1,6 @@
 """Guest facts from the agent: libvirt's replies parsed with bounds, a missing, hung or refused agent, the
-UI's cells and lines, batch JSON/CSV (issue 18, item 2).  The replies are libvirt 9.0's for a Debian guest
-(tests/data/guest_agent/, captured from the lab's xtlab-linux)."""
+UI's cells and lines, batch JSON/CSV (issue 18, item 2).  The replies (tests/data/guest_agent/) are libvirt
+9.0's guestInfo(0, 0) and interfaceAddresses(SRC_AGENT) of the lab's Linux guest (Debian 12, qemu-ga 7.2)."""
 
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ def test_batch_json_has_guest_and_csv_the_ip():
     guest = by_name["web"]["guest"]
     assert guest["status"] == "ok" and guest["hostname"] == recorded("guestinfo.json")["hostname"]
     assert by_name["web"]["ip"] == guest["ip"] == got.ip
-    assert guest["interfaces"][1]["addresses"][0] == {"address": "10.0.2.15", "prefix": 24, "family": "ipv4"}
+    assert guest["interfaces"][1]["addresses"][0] == {"address": "192.0.2.2", "prefix": 24, "family": "ipv4"}
     assert guest["filesystems"][0]["used_bytes"] == recorded("guestinfo.json")["fs.0.used-bytes"]
     assert by_name["bare"]["guest"] is None and by_name["bare"]["ip"] is None
     rows = (records.csv_header() + records.csv_rows(snap, 2)).splitlines()

@@ -153,10 +153,8 @@ class LibvirtSource(Source):
             after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
-            if self.agent is not None:  # read in the agent's thread: a dict lookup here
-                filled, stale = job_scope[0], job_scope[1]
-                domains = self.agent.attach(domains, {key[0]: dom for dom, rec, key in filled
-                                                      if key not in stale and active(rec)})
+            if self.agent is not None:  # read in the agent's thread (its own channel, not the monitor): a lookup here
+                domains = self.agent.attach(domains, {key[0]: dom for dom, rec, key in job_scope[0] if active(rec)})
             host = self.host_sample(memory)
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None

@@ -32,7 +32,7 @@ from xentui.text import one_line
 EVERY_S = 30.0  # a domain's facts are read again after this long
 GAP_S = 2.0  # between rounds
 BUDGET = 16  # domains per round at most
-CALL_S = 3.0  # one agent call (libvirt's own guest-sync gives up after 5 s)
+CALL_S = 3.0  # one agent call (libvirt 9.0 waited over 7 minutes on a SIGSTOPped qemu-ga here)
 ROUND_S = 10.0  # a round starts no new domain after this long
 MAX_HUNG = 4  # agent calls left running past their deadline, at most (of deadlines.CAP for the whole process)
 MAX_ERROR = 300

@@ -261,7 +261,7 @@ FLEET_ONLY: tuple[Column, ...] = (
     Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
            numeric=False, help="the host's group in the fleet file"),
 )
-OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, IP, AGENT)  # listed last, each only where some domain has its figure (measured)
+OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, IP, AGENT)  # listed last, each only where some domain has its figure
 BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",

@@ -25,6 +25,8 @@ MAX_DOMAINS = 10_000  # domains in one tick
 MAX_MESSAGES = 10_000  # errors, and notices, of one tick
 MAX_WORD = 64  # characters of a guest type, device model or PCI address
 MAX_HOSTDEVS = 256  # PCI host devices of one domain
+MAX_AGENT_ITEMS = 64  # a guest agent's interfaces, addresses of one interface, filesystems, users (each)
+MAX_AGENT_TEXT = 255  # characters of a guest agent's name (hostname, OS, kernel, mount point, user, ...)
 MAX_NAME = 4096  # characters of a name, UUID, path, version, state or flag string
 MAX_MESSAGE = 65_536  # characters of one error, notice or stale reason
 MAX_SECONDS = 1e11  # times (monotonic, wall, boot, delay): finite, 0 <= t < 1e11 s (year 5138)

@@ -8,6 +8,7 @@ from dataclasses import field
 from typing import TypeVar
 
 from xentui.model._fast_record import frozen_record
+from xentui.model.guest_agent import GuestAgent
 from xentui.model.pressure import NumaSample, PressureSample
 from xentui.model.scheduling import SchedulingState
 
@@ -235,6 +236,7 @@ class DomainSample:
     # What this host's kernel says of the guest (issue 18): its cgroup's PSI, its NUMA placement (None: not here).
     pressure: PressureSample | None = None
     numa: NumaSample | None = None
+    agent: GuestAgent | None = None  # what its guest agent said, read in the background (None: never asked)
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

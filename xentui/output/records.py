@@ -26,6 +26,7 @@ from xentui.model import (
     Snapshot,
 )
 from xentui.output import scheduling
+from xentui.output.guest import guest_record
 from xentui.output.pressure import host_side_record
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
@@ -91,6 +92,7 @@ def domain_record(view: DomainView) -> dict[str, Any]:
         "domain_type": d.domain_type,  # pv, pvh, hvm (null: unknown)
         "device_model": d.device_model,  # qemu-xen, qemu-xen-traditional, stubdom, none, qemu (null: unknown)
         "pci_devices": len(d.hostdevs),  # PCI host devices passed through (the list: "hostdevs")
+        "ip": None if d.agent is None else d.agent.ip,  # the guest agent's first non-link-local address
     }
 
 
@@ -146,6 +148,7 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
         "stale": view.sample.stale or None,  # why some figures are old (the domain does not answer)
         "hostdevs": list(view.sample.hostdevs),  # "0000:03:00.1", " VF" appended for an SR-IOV virtual function
         "job": job_record(view.sample.job),  # null: none
+        "guest": guest_record(view.sample.agent),  # what its guest agent said (null: never asked)
         "vcpu_list": vcpus,
         "net_list": [asdict(n) for n in view.sample.nets],
         "vbd_list": [asdict(b) for b in view.sample.blocks],
@@ -224,7 +227,7 @@ def _csv_fields() -> list[str]:
 
 CSV_FIELDS = _csv_fields()
 FLEET_CSV_FIELDS = [*CSV_FIELDS, "group", "host_state", "host_reason", "host_uri"]  # several hosts: each row's host
-CSV_TEXT = ("host", "name", "uuid", "cache_qos_status")  # outside text; state and flags are xentui's own words
+CSV_TEXT = ("host", "name", "uuid", "cache_qos_status", "ip")  # outside text; state and flags are xentui's own words
 FLEET_CSV_TEXT = ("group", "host_reason", "host_uri")
 
 

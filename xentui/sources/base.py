@@ -76,6 +76,11 @@ class Source(ABC):
         10 s (``RawSample.scheduling``; None from a source that does not read them).  Must not block."""
         return None
 
+    def watch_guest(self, key: str | None) -> None:
+        """The detail of domain ``key`` (DomainSample.key) is open: read its guest agent now rather than at its
+        next turn (DomainSample.agent; sources without agents ignore it).  Must not block."""
+        return None
+
     def current_uuid(self, domain: DomainSample) -> str | None:
         """The UUID the domain's name stands for now (None: gone), checked before every action."""
         return domain.uuid

@@ -48,7 +48,7 @@ from xentui.ui.views.hosts import HostsScreen
 from xentui.ui.views.pcpu import PcpuScreen
 from xentui.ui.views.sched import SchedulerKeys
 from xentui.ui.views.vcpu import VcpuScreen
-from xentui.ui.widgets.detail_pane import DetailPane
+from xentui.ui.widgets.detail_pane import DetailPane, GuestFollow
 from xentui.ui.widgets.domain_table import DomainTable
 from xentui.ui.widgets.host_header import HostHeader
 
@@ -60,7 +60,7 @@ NOTIFY_MAX = 400  # characters of a notification: outside text (a recording's, a
 FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 
 
-class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, App[None]):
+class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
     TITLE = "xentui"
     CSS_PATH = [Path(__file__).with_name(f"{name}.tcss") for name in ("app", "dialogs", "views")]  # subclasses too
     BINDINGS = keys.APP_BINDINGS  # the keymap (xentui/ui/keys.py); replay keys on in a replay only

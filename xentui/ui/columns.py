@@ -14,6 +14,7 @@ from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView, Snapshot
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
+from xentui.ui.agent_render import agent_cell, agent_level, has_agent, ip_text, ip_value
 from xentui.ui.alert_render import AlertsShown
 from xentui.ui.job_text import job_cell
 from xentui.ui.pressure_render import numa_level, numa_text, numa_value, psi_level, psi_text, psi_value
@@ -248,6 +249,11 @@ PSI = Column("psi", "PSI", 9, 4, lambda v, _c: psi_value(v), lambda v, _c: psi_t
 NUMA = Column("numa", "NUMA", 9, 5, lambda v, _c: numa_value(v), lambda v, _c: numa_text(v), numeric=False,
               level=lambda v, _c: numa_level(v),
               help="m: node holding most of its memory, c: its vCPUs' nodes; ! a vCPU runs off the memory's node")
+# The guest agent's (issue 18): listed and shown only where some domain's agent answered.
+IP = Column("ip", "IP", 15, 3, ip_value, ip_text, numeric=False,
+            help="the guest's first address neither link-local nor loopback, from its guest agent")
+AGENT = Column("agent", "AGENT", 5, 7, lambda v, c: agent_cell(v), agent_cell, numeric=False, level=agent_level,
+               help="its guest agent: yes, no (none), hung (not answering), ro (needs read-write), err")
 # A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
 FLEET_ONLY: tuple[Column, ...] = (
     Column("host", "HOST", 12, 1, lambda v, _c: v.host.lower(), lambda v, _c: visible(v.host), numeric=False,
@@ -255,16 +261,17 @@ FLEET_ONLY: tuple[Column, ...] = (
     Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
            numeric=False, help="the host's group in the fleet file"),
 )
-OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA)  # listed last, each only where some domain has its figure (measured)
+OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, IP, AGENT)  # listed last, each only where some domain has its figure
 BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
-                   "pci", "psi", "numa", "id")
+                   "pci", "psi", "numa", "ip", "agent", "id")
 FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
 CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
 PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
 HOST_SIDE_COLUMNS = {"psi": lambda d: d.pressure is not None, "numa": lambda d: d.numa is not None}
-CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS | frozenset(HOST_SIDE_COLUMNS)
+AGENT_COLUMNS = frozenset({"ip", "agent"})  # shown only when some domain's guest agent answered
+CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS | frozenset(HOST_SIDE_COLUMNS) | AGENT_COLUMNS
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -284,10 +291,12 @@ def measured(snapshot: Snapshot | None) -> frozenset[str]:
     """The optional columns whose figure some domain has here (asked when a dialog opens, not every tick)."""
     if snapshot is None:
         return frozenset()
-    samples = [v.sample for v in snapshot.domains]
+    samples, agents = [v.sample for v in snapshot.domains], has_agent(snapshot.domains)
     return frozenset(key for key, known in (("ovh_pct", any(d.overhead_ns is not None for d in samples)),
                                             ("type", any(d.domain_type is not None for d in samples)),
-                                            ("pci", any(d.hostdevs for d in samples))) if known) \
+                                            ("pci", any(d.hostdevs for d in samples)),
+                                            ("ip", agents),
+                                            ("agent", agents)) if known) \
         | host_side(snapshot)
 
 

@@ -19,6 +19,7 @@ from rich.cells import cell_len
 from xentui.model import DomainView, Snapshot
 from xentui.text import visible
 from xentui.ui import columns as cols
+from xentui.ui.agent_render import has_agent
 from xentui.ui.fleet import FleetFigures, fleet_figures
 from xentui.ui.state import ViewState
 
@@ -100,7 +101,8 @@ def conditional(snapshot: Snapshot) -> frozenset[str]:
     """The columns shown only when some domain has their figures (Cache QoS; PCI host devices)."""
     return _CONDITIONAL.get(snapshot, None, lambda: (cols.CACHE_COLUMNS if has_cache(snapshot) else frozenset())
                             | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset())
-                            | cols.host_side(snapshot))
+                            | cols.host_side(snapshot)
+                            | (cols.AGENT_COLUMNS if has_agent(snapshot.domains) else frozenset()))
 
 
 def fleet(snapshot: Snapshot) -> FleetFigures:

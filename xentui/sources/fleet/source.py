@@ -195,6 +195,12 @@ class FleetSource(Source):
             mine = not host or member is owner
             member.interest((bare or None) if mine else None, all_pcpus)
 
+    def watch_guest(self, key: str | None) -> None:
+        host, _, bare = (key or "").rpartition("/")
+        owner = self._by_host.get(host)
+        if owner is not None and (source := owner.source) is not None:
+            source.watch_guest(bare or None)
+
     def watch_scheduling(self, on: bool) -> None:
         for member in self.members:
             member.watch_scheduling(on)

@@ -25,6 +25,7 @@ from xentui.sources.cache_qos.resctrl import Resctrl
 from xentui.sources.guest import SYSFS_PCI, UNKNOWN
 from xentui.sources.hostside import HostSide
 from xentui.sources.libvirt import actions, connection, jobs, migration
+from xentui.sources.libvirt.agent import AgentWatch, OwnConnection
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
@@ -54,7 +55,7 @@ class LibvirtSource(Source):
     MIGRATES = True
 
     def __init__(self, uri: str, *, readonly: bool = True, conn: libvirt.virConnect | None = None,
-                 resctrl: Resctrl | None = None) -> None:
+                 resctrl: Resctrl | None = None, guest_agent: bool | None = None) -> None:
         self.uri = uri
         self.readonly = readonly
         if conn is None:
@@ -86,6 +87,10 @@ class LibvirtSource(Source):
         self._sched = LibvirtScheduling(lambda: self.conn, lambda: self.facts.cpumap_size)
         self.scheduling = SchedulingWatch(self._sched.read, "xentui-libvirt-sched")
         self.host_side = HostSide() if self._local_pcpus else None  # PSI and NUMA of local QEMU guests
+        # Guest agents (QEMU's; None: where the driver is QEMU's), through a read-write connection of their own
+        # when this one is read-only (libvirt refuses agent calls on those): agent.py.
+        self._agent_conn = OwnConnection(uri) if readonly else None
+        self.agent = AgentWatch(self._agent_conn) if (self._qemu if guest_agent is None else guest_agent) else None
         self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
                                                  "libvirt statistics", "libvirtd")
 
@@ -135,6 +140,10 @@ class LibvirtSource(Source):
     def set_delay(self, delay_s: float) -> None:
         self.scheduling.set_delay(delay_s)
 
+    def watch_guest(self, uuid: str | None) -> None:
+        if self.agent is not None:
+            self.agent.watch(uuid)
+
     # --- one tick ---------------------------------------------------------------
 
     def collect(self) -> RawSample:
@@ -144,6 +153,8 @@ class LibvirtSource(Source):
             after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
+            if self.agent is not None:  # read in the agent's thread (its own channel, not the monitor): a lookup here
+                domains = self.agent.attach(domains, {key[0]: dom for dom, rec, key in job_scope[0] if active(rec)})
             host = self.host_sample(memory)
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
@@ -317,6 +328,10 @@ class LibvirtSource(Source):
         self.scheduling.close()
         if self.host_side is not None:
             self.host_side.close()
+        if self.agent is not None:
+            self.agent.close()
+        if self._agent_conn is not None:
+            self._agent_conn.close()
         self._lifecycle.deregister(self.conn)
         if self._xen_count is not None:
             self._xen_count.close()

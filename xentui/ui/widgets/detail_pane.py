@@ -4,30 +4,50 @@
 from __future__ import annotations
 
 from collections.abc import Set
+from typing import TYPE_CHECKING
 
+from textual.message import Message
 from textual.widgets import Static
 
 from xentui.model import DomainSample, DomainView, HostSample, sum_parts
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.text import one_line, visible
+from xentui.ui.agent_render import agent_lines
 from xentui.ui.cache_render import cache_lines
 from xentui.ui.job_text import job_line
 from xentui.ui.literal import Visible, lines
 from xentui.ui.pressure_render import host_side_lines
 from xentui.units import number
 
+if TYPE_CHECKING:
+    from xentui.ui.app import XentuiApp
+
 
 class DetailPane(Static):
     """Plain text lines ("[ca: 0]" is not markup), the domain's name first."""
 
+    class Shown(Message):
+        """The details of another domain are shown now (its guest agent is read at once: GuestFollow)."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    _shown: str | None = None
+
     def show(self, view: DomainView | None, details: Set[str], host: HostSample | None, attach_key: str = "A") -> None:
         job = view.sample.job if view is not None else None  # a job shows while it runs
+        if (key := view.key if view is not None and details else None) != self._shown:
+            self._shown = key
+            if key is not None:
+                self.post_message(self.Shown(key))
         self.set_class((not details and job is None) or view is None, "-hidden")
         if (not details and job is None) or view is None:
             return
         shown = [Visible(visible(view.name) + (f": {one_line(view.sample.stale)}" if view.sample.stale else ""))]
         if job is not None:
             shown.append(Visible(job_line(job)))  # numbers and fixed words
+        shown.extend(agent_lines(view.sample.agent))  # the guest's names made visible there
         if "vcpus" in details:
             shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
             if view.sample.overhead_ns is not None:
@@ -41,6 +61,14 @@ class DetailPane(Static):
         if "cache" in details:
             shown.extend(cache_lines(view, host, attach_key))
         self.update(lines(shown))
+
+
+class GuestFollow:
+    """The App's handler (a mixin: app.py is at its size cap): the source reads the agent of the domain whose
+    details were just shown, rather than at its next turn (never blocks)."""
+
+    def on_detail_pane_shown(self: XentuiApp, message: DetailPane.Shown) -> None:  # type: ignore[misc]
+        self.source.watch_guest(message.key)
 
 
 OVERHEAD_SOURCE = {"qemu-xen": "its QEMU in dom0", "qemu-xen-traditional": "its QEMU in dom0",

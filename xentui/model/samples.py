@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from xentui.model._fast_record import frozen_record
 from xentui.model.pressure import NumaSample, PressureSample
+from xentui.model.guest_memory import BalloonStats
 from xentui.model.scheduling import SchedulingState
 
 N = TypeVar("N", int, float)
@@ -235,6 +236,7 @@ class DomainSample:
     # What this host's kernel says of the guest (issue 18): its cgroup's PSI, its NUMA placement (None: not here).
     pressure: PressureSample | None = None
     numa: NumaSample | None = None
+    balloon: BalloonStats | None = None  # the guest's own memory figures (virtio-balloon statistics), when reported
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

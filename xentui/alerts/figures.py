@@ -102,9 +102,6 @@ DOMAIN: dict[str, tuple[Kind, Getter]] = {
     "mbm_local_bytes_per_s": (N, _cache("mbm_local_bytes_s")),
     "ssid": (N, _at("sample.ssid")),
     "gmem_pct": (N, lambda v: None if v.guest_mem is None else v.guest_mem.used_pct),  # GMEM(%), the guest's own
-    "guest_mem_used_pct": (N, lambda v: None if v.guest_mem is None else v.guest_mem.used_pct),
-    "guest_swap_in_kib_per_s": (N, lambda v: None if v.guest_mem is None else v.guest_mem.swap_in_kib_s),
-    "guest_major_faults_per_s": (N, lambda v: None if v.guest_mem is None else v.guest_mem.major_faults_s),
 }
 
 

@@ -9,6 +9,7 @@ read-write.
 
 from __future__ import annotations
 
+import functools
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -79,7 +80,7 @@ class StatsPeriod:
     def _set_all(self, todo: list[tuple[libvirt.virDomain, str]], period_s: int) -> None:
         for dom, name in todo:
             try:
-                deadlines.call(lambda d=dom: d.setMemoryStatsPeriod(period_s, libvirt.VIR_DOMAIN_AFFECT_LIVE),
+                deadlines.call(functools.partial(dom.setMemoryStatsPeriod, period_s, libvirt.VIR_DOMAIN_AFFECT_LIVE),
                                DEADLINE_S, "set the balloon's stats period")
             except libvirt.libvirtError as err:
                 problem = error_line(err)

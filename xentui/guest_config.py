@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 MAX_PERIOD_S = 3600
+READ_ONLY = "[guest] balloon_stats_period_s: not set on a read-only connection (start xentui with --write)"
 
 
 @dataclass(frozen=True)

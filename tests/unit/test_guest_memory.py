@@ -252,3 +252,31 @@ def test_the_libvirt_source_sets_it_only_read_write() -> None:
     finally:
         source.close()
     assert HOST.mem_total_kib  # the factories' host is what sample() builds on
+
+
+def test_a_fleet_tells_each_host(tmp_path: Path) -> None:
+    from tests.libvirt_test_driver import domain_xml, node_xml
+    from xentui.sources.fleet import FleetSource, HostSpec
+
+    path = tmp_path / "host.xml"
+    guest = domain_xml("web", "aaaaaaaa-0000-4000-8000-000000000001", 262144, "/img/web.img", "tap0")
+    path.write_text(node_xml([guest.replace("</devices>", "<memballoon model='virtio'/></devices>")], 1, 2, 1,
+                             8388608))
+    readonly = FleetSource([HostSpec("h0", f"test://{path}")])
+    try:
+        assert "read-only" in (readonly.set_balloon_stats_period(2) or "")
+    finally:
+        readonly.close()
+    fleet = FleetSource([HostSpec("h0", f"test://{path}")], readonly=False)
+    try:
+        assert fleet.set_balloon_stats_period(2) is None
+
+        def web_period() -> int | None:
+            fleet.collect()
+            member = fleet.members[0].source
+            return None if member is None else stats_period(ET.fromstring(
+                member.conn.lookupByName("web").XMLDesc(0)))  # type: ignore[attr-defined]  # a LibvirtSource
+
+        wait_for(lambda: web_period() == 2, "the fleet host's domain given the period")
+    finally:
+        fleet.close()

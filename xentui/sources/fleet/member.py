@@ -192,6 +192,10 @@ class Member:
     def watch_scheduling(self, on: bool) -> None:
         self._tell("scheduling", lambda s: s.watch_scheduling(on))
 
+    def set_balloon_stats_period(self, seconds: int) -> None:
+        """[guest] balloon_stats_period_s, told to the host's source (a libvirt host sets it; others ignore it)."""
+        self._tell("balloon", lambda s: s.set_balloon_stats_period(seconds) and None)
+
     def set_delay(self, delay_s: float) -> None:
         """The poller's delay, told to the host's source (a Prometheus tick's deadline follows it); never blocks."""
         self._tell("delay", lambda s: s.set_delay(delay_s))

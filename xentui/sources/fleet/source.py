@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from xentui import guest_config
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import DomainSample, HostPart, HostSample, HostState, RawSample
 from xentui.sources import deadlines, open_source, source_class
@@ -194,6 +195,14 @@ class FleetSource(Source):
         for member in self.members:
             mine = not host or member is owner
             member.interest((bare or None) if mine else None, all_pcpus)
+
+    def set_balloon_stats_period(self, seconds: int) -> str | None:
+        """Each host's source sets it on its domains (libvirt's; the others have none and stay silent)."""
+        if self.readonly:
+            return guest_config.READ_ONLY
+        for member in self.members:
+            member.set_balloon_stats_period(seconds)
+        return None
 
     def watch_scheduling(self, on: bool) -> None:
         for member in self.members:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import libvirt
 
+from xentui import guest_config
 from xentui.actions import CACHE_ACTIONS, Action, ActionParams
 from xentui.model import DomainSample, HostSample, RawSample
 from xentui.sources import deadlines, local_machine
@@ -136,7 +137,7 @@ class LibvirtSource(Source):
 
     def set_balloon_stats_period(self, seconds: int) -> str | None:
         if self.readonly:
-            return "[guest] balloon_stats_period_s: not set on a read-only connection (start xentui with --write)"
+            return guest_config.READ_ONLY
         self._balloon.period_s = seconds
         return None
 

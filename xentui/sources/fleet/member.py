@@ -194,7 +194,10 @@ class Member:
 
     def set_balloon_stats_period(self, seconds: int) -> None:
         """[guest] balloon_stats_period_s, told to the host's source (a libvirt host sets it; others ignore it)."""
-        self._tell("balloon", lambda s: s.set_balloon_stats_period(seconds) and None)
+        def tell(source: Source) -> None:
+            source.set_balloon_stats_period(seconds)  # a refusal is the source's own: none on a read-write fleet
+
+        self._tell("balloon", tell)
 
     def set_delay(self, delay_s: float) -> None:
         """The poller's delay, told to the host's source (a Prometheus tick's deadline follows it); never blocks."""

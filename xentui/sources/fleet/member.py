@@ -195,7 +195,7 @@ class Member:
     def set_balloon_stats_period(self, seconds: int) -> None:
         """[guest] balloon_stats_period_s, told to the host's source (a libvirt host sets it; others ignore it)."""
         def tell(source: Source) -> None:
-            source.set_balloon_stats_period(seconds)  # a refusal is the source's own: none on a read-write fleet
+            source.set_balloon_stats_period(seconds)  # a source without a period (Xen, Prometheus) says so: ignored
 
         self._tell("balloon", tell)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from xentui.model.pressure import pressure_view
 from xentui.model.guest_memory import GuestMemView
+from xentui.model.pressure import pressure_view
 from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 

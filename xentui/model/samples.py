@@ -8,8 +8,8 @@ from dataclasses import field
 from typing import TypeVar
 
 from xentui.model._fast_record import frozen_record
-from xentui.model.pressure import NumaSample, PressureSample
 from xentui.model.guest_memory import BalloonStats
+from xentui.model.pressure import NumaSample, PressureSample
 from xentui.model.scheduling import SchedulingState
 
 N = TypeVar("N", int, float)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from xentui.model._fast_record import frozen_record
-from xentui.model.pressure import PressureView
 from xentui.model.guest_memory import GuestMemView
+from xentui.model.pressure import PressureView
 from xentui.model.samples import DomainSample, HostSample, HostState
 from xentui.model.scheduling import SchedulingState
 

@@ -26,8 +26,8 @@ from xentui.model import (
     Snapshot,
 )
 from xentui.output import scheduling
-from xentui.output.pressure import host_side_record
 from xentui.output.guest_memory import guest_mem_record
+from xentui.output.pressure import host_side_record
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
 

@@ -17,7 +17,8 @@ from typing import Any
 __all__ = ["CPU_MODES", "Saver", "Settings", "config_dir", "load", "replace", "save"]
 from pathlib import Path
 
-from xentui import safefile
+from xentui import guest_config, safefile
+from xentui.guest_config import DEFAULTS, GuestOptions
 from xentui.threads import Worker
 
 MIN_DELAY = 0.2
@@ -58,6 +59,7 @@ class Settings:
     cgroup_root: str = "/sys/fs/cgroup"
     numa_root: str = "/sys/devices/system/node"
     qemu_run: str = "/run/libvirt/qemu"
+    guest: GuestOptions = DEFAULTS  # [guest]: the balloon's stats period, guest memory levels
 
 
 PATH_SETTINGS = ("proc_root", "cgroup_root", "numa_root", "qemu_run")
@@ -121,6 +123,8 @@ def _coerce(name: str, value: object) -> object:
         return _keys(value)
     if name in ("alert", "alerts"):
         return _alert_tables(name, value)
+    if name == "guest":
+        return guest_config.parse(value)
     if name == "cpu_mode":
         if value not in CPU_MODES:
             raise ValueError(f"cpu_mode {value!r} must be one of {', '.join(CPU_MODES)}")
@@ -175,14 +179,18 @@ def _toml_value(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+TABLES = ("keys", "alert", "alerts", "guest")  # written as TOML tables, after the plain settings
+
+
 def save(settings: Settings, path: Path | None = None) -> str | None:
     """Write the settings atomically (xentui/safefile.py: a symlink there is replaced, never followed);
     the error line when that is impossible."""
     path = path or config_dir() / "config.toml"
     text = "# xentui settings, rewritten when you change them in the UI\n" + "".join(
-        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items() if k not in ("keys", "alert", "alerts")
+        f"{k} = {_toml_value(v)}\n" for k, v in asdict(settings).items() if k not in TABLES
     ) + "".join(f"{'[keys]' if n == 0 else ''}\n{_toml_value(k)} = {_toml_value(v)}" for n, (k, v) in
-                enumerate(settings.keys)) + ("\n" if settings.keys else "") + _alert_toml(settings)
+                enumerate(settings.keys)) + ("\n" if settings.keys else "") + _alert_toml(settings) + (
+        guest_config.toml(settings.guest))
     try:
         safefile.write_atomically(path, text.encode())
     except OSError as err:

@@ -43,8 +43,8 @@ def test_every_figure_is_read_on_the_synthetic_host_and_compared_as_its_kind():
         for x, r in zip(column, result, strict=True):
             assert r is (None if x is None else (x >= 0 if kind.value == "number" else
                                                  x != "" if kind.value == "text" else x is False))
-    # every figure the made-up host has is known (its host has no pCPU figures, Prometheus lag nor OVH)
-    assert known >= set(ALL) - {"host_cpu_pct", "host_behind_s", "overhead_cpu_pct"}, set(ALL) - known
+    # every figure the made-up host has is known (its host has no pCPU figures, Prometheus lag, OVH nor guest memory)
+    assert known >= set(ALL) - {"host_cpu_pct", "host_behind_s", "overhead_cpu_pct", "gmem_pct"}, set(ALL) - known
 
 
 def test_figures_agree_with_the_batch_json():

@@ -101,6 +101,7 @@ DOMAIN: dict[str, tuple[Kind, Getter]] = {
     "mbm_total_bytes_per_s": (N, _cache("mbm_total_bytes_s")),
     "mbm_local_bytes_per_s": (N, _cache("mbm_local_bytes_s")),
     "ssid": (N, _at("sample.ssid")),
+    "gmem_pct": (N, lambda v: None if v.guest_mem is None else v.guest_mem.used_pct),  # GMEM(%), the guest's own
 }
 
 

@@ -131,6 +131,11 @@ def main(args: argparse.Namespace) -> int:
             player = _player(args, fallback=str(err))
     if isinstance(player, int):
         return player
+    period = settings.guest.balloon_stats_period_s  # [guest]: set on the domains whose period is 0
+    if source is not None and period and (refused := source.set_balloon_stats_period(period)):
+        problems.append(refused)
+        if args.batch:
+            print(f"xentui: {refused}", file=sys.stderr)
     if args.batch:
         from xentui.cli import batch
         from xentui.output.xentop import XentopOptions

@@ -7,12 +7,14 @@ nowhere else.  Pure standard library: no I/O, no libvirt, no textual.
 """
 
 from xentui.model._fast_record import frozen_record
+from xentui.model.guest_memory import BalloonStats, GuestMemView
 from xentui.model.rates import (
     MAX_MBM_BYTES_S,
     build_snapshot,
     cache_view,
     counter_rate,
     domain_rates,
+    guest_memory_view,
     same_incarnation,
     wrapping_rate,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "NO_IO",
     "NS_PER_S",
     "SECTOR_BYTES",
+    "BalloonStats",
     "BlockSample",
     "CacheBank",
     "CacheBankView",
@@ -56,6 +59,7 @@ __all__ = [
     "DomainScheduling",
     "DomainState",
     "DomainView",
+    "GuestMemView",
     "HostPart",
     "HostSample",
     "HostState",
@@ -76,6 +80,7 @@ __all__ = [
     "counter_rate",
     "domain_rates",
     "frozen_record",
+    "guest_memory_view",
     "same_incarnation",
     "sum_parts",
     "wrapping_rate",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from xentui.model.guest_memory import GuestMemView
 from xentui.model.pressure import pressure_view
 from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
@@ -131,6 +132,35 @@ def cache_view(prev: DomainSample | None, cur: DomainSample, seconds: float, hos
     )
 
 
+GUEST_STATS_STALE_S = 60.0  # guest figures older than this (and than 3 ticks) are not shown as now
+
+
+def guest_memory_view(prev: DomainSample | None, cur: DomainSample, seconds: float, wall: float) -> GuestMemView | None:
+    """GMEM(%) and the swap and fault rates of the guest's balloon figures.  The guest sends new figures once per
+    stats period, stamped by the host (``last_update``, whole seconds): rates span two such updates, so a tick
+    without a new update has none; figures older than a minute (the stats period is off) show no GMEM(%)."""
+    stats = cur.balloon
+    if stats is None:
+        return None
+    age = None if not stats.last_update else max(0.0, wall - stats.last_update)
+    if age is not None and age > max(GUEST_STATS_STALE_S, 3 * seconds):
+        return GuestMemView(stats, age_s=age)
+    old = prev.balloon if prev is not None and same_incarnation(prev, cur) else None
+    span = seconds
+    if old is not None and old.last_update and stats.last_update:
+        span = stats.last_update - old.last_update  # 0: no new figures since the last tick
+    if old is None or span <= 0:
+        return GuestMemView(stats, stats.used_pct, age_s=age)
+    return GuestMemView(
+        stats, stats.used_pct,
+        swap_in_kib_s=counter_rate(old.swap_in_kib, stats.swap_in_kib, span),
+        swap_out_kib_s=counter_rate(old.swap_out_kib, stats.swap_out_kib, span),
+        major_faults_s=counter_rate(old.major_faults, stats.major_faults, span),
+        minor_faults_s=counter_rate(old.minor_faults, stats.minor_faults, span),
+        age_s=age,
+    )
+
+
 def _pct_of(part: int | None, whole: int) -> float | None:
     if part is None or whole <= 0:
         return None
@@ -152,6 +182,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
             maxmem_pct=_pct_of(d.maxmem_kib, total),
             cache=None if d.cache is None else cache_view(old.get(d.uuid), d, seconds, cur.host),
             psi=None if d.pressure is None else pressure_view(d.pressure),
+            guest_mem=None if d.balloon is None else guest_memory_view(old.get(d.uuid), d, seconds, cur.wall),
         )
         for d in cur.domains
     )

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from xentui.model._fast_record import frozen_record
 from xentui.model.guest_agent import GuestAgent
+from xentui.model.guest_memory import BalloonStats
 from xentui.model.pressure import NumaSample, PressureSample
 from xentui.model.scheduling import SchedulingState
 
@@ -237,6 +238,7 @@ class DomainSample:
     pressure: PressureSample | None = None
     numa: NumaSample | None = None
     agent: GuestAgent | None = None  # what its guest agent said, read in the background (None: never asked)
+    balloon: BalloonStats | None = None  # the guest's own memory figures (virtio-balloon statistics), when reported
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from xentui.model._fast_record import frozen_record
+from xentui.model.guest_memory import GuestMemView
 from xentui.model.pressure import PressureView
 from xentui.model.samples import DomainSample, HostSample, HostState
 from xentui.model.scheduling import SchedulingState
@@ -63,6 +64,7 @@ class DomainView:
     maxmem_pct: float | None
     cache: CacheView | None = None
     psi: PressureView | None = None  # its cgroup's stalls over the window (None: no PSI here)
+    guest_mem: GuestMemView | None = None  # the guest's own memory figures (balloon statistics), when reported
 
     @property
     def uuid(self) -> str:

@@ -27,6 +27,7 @@ from xentui.model import (
 )
 from xentui.output import scheduling
 from xentui.output.guest import guest_record
+from xentui.output.guest_memory import guest_mem_record
 from xentui.output.pressure import host_side_record
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
@@ -93,6 +94,7 @@ def domain_record(view: DomainView) -> dict[str, Any]:
         "device_model": d.device_model,  # qemu-xen, qemu-xen-traditional, stubdom, none, qemu (null: unknown)
         "pci_devices": len(d.hostdevs),  # PCI host devices passed through (the list: "hostdevs")
         "ip": None if d.agent is None else d.agent.ip,  # the guest agent's first non-link-local address
+        **guest_mem_record(view),  # the guest's own memory (balloon statistics): GMEM(%), swap, faults
     }
 
 

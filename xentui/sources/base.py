@@ -67,6 +67,11 @@ class Source(ABC):
         tick (a fleet for its slow hosts) follows it.  Called from any thread: it must not block."""
         return None
 
+    def set_balloon_stats_period(self, seconds: int) -> str | None:
+        """Turn on the guests' balloon statistics (``[guest] balloon_stats_period_s``) where their period is 0;
+        None when it will be, else why not (one line).  Must not block: the source applies it in its ticks."""
+        return "this source has no balloon stats period to set (libvirt's KVM/QEMU, one host)"
+
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         """Hint: the domain whose vCPU placement is shown, and whether every domain's pCPU is shown."""
         return None

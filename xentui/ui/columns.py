@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
+from xentui.guest_config import DEFAULTS as GUEST_DEFAULTS
+from xentui.guest_config import GuestOptions
 from xentui.history import History
 from xentui.model import SECTOR_BYTES, DomainState, DomainView, Snapshot
 from xentui.sources.cache_qos.status import CacheStatus
@@ -49,6 +51,7 @@ class Context:
     hosts_key: str = "f"
     groups: Mapping[str, str] = field(default_factory=dict)  # a fleet: host -> its group (GROUP column, filter)
     alerts: AlertsShown = field(default_factory=AlertsShown)  # what fires: the header's line, the rows' marks
+    guest: GuestOptions = GUEST_DEFAULTS  # [guest]: swap-in and major-fault levels of the memory cells
 
     def group(self, v: DomainView) -> str:
         return self.groups.get(v.host, "")
@@ -105,11 +108,18 @@ def _cpu_level(v: DomainView, _c: Context) -> str | None:
     return "crit" if share >= CPU_CRIT else "warn" if share >= CPU_WARN else None
 
 
-def _mem_level(v: DomainView, _c: Context) -> str | None:
+def _mem_level(v: DomainView, c: Context) -> str | None:
+    """The worse of the host's share and the guest's own pressure (its swap-in and major faults per second)."""
     pct = v.mem_pct
-    if pct is None:
-        return None
-    return "crit" if pct >= MEM_CRIT else "warn" if pct >= MEM_WARN else None
+    host = None if pct is None else "crit" if pct >= MEM_CRIT else "warn" if pct >= MEM_WARN else None
+    if host == "crit" or (g := v.guest_mem) is None:
+        return host
+    return c.guest.level(g.swap_in_kib_s, g.major_faults_s) or host
+
+
+def _guest_mem_level(v: DomainView, c: Context) -> str | None:
+    g = v.guest_mem
+    return None if g is None else c.guest.level(g.swap_in_kib_s, g.major_faults_s)
 
 
 def _state_level(v: DomainView, _c: Context) -> str | None:
@@ -261,9 +271,19 @@ FLEET_ONLY: tuple[Column, ...] = (
     Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
            numeric=False, help="the host's group in the fleet file"),
 )
-OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, IP, AGENT)  # listed last, each only where some domain has its figure
+GMEM = Column("gmem_pct", "GMEM(%)", 7, 3, lambda v, _c: _gmem_pct(v), lambda v, _c: number(_gmem_pct(v)),
+              level=_guest_mem_level,
+              help="memory the guest uses, its caches not counted: its own MemTotal - MemAvailable, % of MemTotal "
+                   "(balloon statistics); shown where some guest reports them")
+
+
+def _gmem_pct(v: DomainView) -> float | None:
+    return None if v.guest_mem is None else v.guest_mem.used_pct
+
+
+OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, GMEM, IP, AGENT)  # listed last, each only where some domain has its figure
 BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
-DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "maxmem", "vcpus",
+DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "gmem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
                    "pci", "psi", "numa", "ip", "agent", "id")
 FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
@@ -271,7 +291,8 @@ CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown
 PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
 HOST_SIDE_COLUMNS = {"psi": lambda d: d.pressure is not None, "numa": lambda d: d.numa is not None}
 AGENT_COLUMNS = frozenset({"ip", "agent"})  # shown only when some domain's guest agent answered
-CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS | frozenset(HOST_SIDE_COLUMNS) | AGENT_COLUMNS
+GMEM_COLUMNS = frozenset({"gmem_pct"})  # shown only when some guest reports its balloon statistics
+CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS | frozenset(HOST_SIDE_COLUMNS) | AGENT_COLUMNS | GMEM_COLUMNS
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -295,6 +316,7 @@ def measured(snapshot: Snapshot | None) -> frozenset[str]:
     return frozenset(key for key, known in (("ovh_pct", any(d.overhead_ns is not None for d in samples)),
                                             ("type", any(d.domain_type is not None for d in samples)),
                                             ("pci", any(d.hostdevs for d in samples)),
+                                            ("gmem_pct", any(d.balloon is not None for d in samples)),
                                             ("ip", agents),
                                             ("agent", agents)) if known) \
         | host_side(snapshot)

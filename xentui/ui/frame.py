@@ -98,11 +98,12 @@ def has_cache(snapshot: Snapshot) -> bool:
 
 
 def conditional(snapshot: Snapshot) -> frozenset[str]:
-    """The columns shown only when some domain has their figures (Cache QoS; PCI host devices)."""
+    """The columns shown only when some domain has their figures (Cache QoS; PCI host devices; GMEM(%))."""
     return _CONDITIONAL.get(snapshot, None, lambda: (cols.CACHE_COLUMNS if has_cache(snapshot) else frozenset())
                             | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset())
                             | cols.host_side(snapshot)
-                            | (cols.AGENT_COLUMNS if has_agent(snapshot.domains) else frozenset()))
+                            | (cols.AGENT_COLUMNS if has_agent(snapshot.domains) else frozenset())
+                            | (cols.GMEM_COLUMNS if any(v.guest_mem for v in snapshot.domains) else frozenset()))
 
 
 def fleet(snapshot: Snapshot) -> FleetFigures:

@@ -192,6 +192,13 @@ class Member:
     def watch_scheduling(self, on: bool) -> None:
         self._tell("scheduling", lambda s: s.watch_scheduling(on))
 
+    def set_balloon_stats_period(self, seconds: int) -> None:
+        """[guest] balloon_stats_period_s, told to the host's source (a libvirt host sets it; others ignore it)."""
+        def tell(source: Source) -> None:
+            source.set_balloon_stats_period(seconds)  # a source without a period (Xen, Prometheus) says so: ignored
+
+        self._tell("balloon", tell)
+
     def set_delay(self, delay_s: float) -> None:
         """The poller's delay, told to the host's source (a Prometheus tick's deadline follows it); never blocks."""
         self._tell("delay", lambda s: s.set_delay(delay_s))

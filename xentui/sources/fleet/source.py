@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from xentui import guest_config
 from xentui.actions import Action, ActionError, ActionParams
 from xentui.model import DomainSample, HostPart, HostSample, HostState, RawSample
 from xentui.sources import deadlines, open_source, source_class
@@ -200,6 +201,14 @@ class FleetSource(Source):
         owner = self._by_host.get(host)
         if owner is not None and (source := owner.source) is not None:
             source.watch_guest(bare or None)
+
+    def set_balloon_stats_period(self, seconds: int) -> str | None:
+        """Each host's source sets it on its domains (libvirt's; the others have none and stay silent)."""
+        if self.readonly:
+            return guest_config.READ_ONLY
+        for member in self.members:
+            member.set_balloon_stats_period(seconds)
+        return None
 
     def watch_scheduling(self, on: bool) -> None:
         for member in self.members:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import libvirt
 
+from xentui import guest_config
 from xentui.actions import CACHE_ACTIONS, Action, ActionParams
 from xentui.model import DomainSample, HostSample, RawSample
 from xentui.sources import deadlines, local_machine
@@ -26,6 +27,7 @@ from xentui.sources.guest import SYSFS_PCI, UNKNOWN
 from xentui.sources.hostside import HostSide
 from xentui.sources.libvirt import actions, connection, jobs, migration
 from xentui.sources.libvirt.agent import AgentWatch, OwnConnection
+from xentui.sources.libvirt.balloon import StatsPeriod
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
@@ -79,6 +81,7 @@ class LibvirtSource(Source):
         self._memory = NodeMemory()
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
+        self._balloon = StatsPeriod()  # the balloon's stats period, where [guest] allows it
         self._jobs = jobs.JobWatch(self._bounded)  # jobs whoever started them (a save, a dump, a block job, ...)
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
         # Tests pass their own tree as ``resctrl``; nothing in the environment redirects it.
@@ -136,6 +139,12 @@ class LibvirtSource(Source):
 
     def watch_scheduling(self, on: bool) -> None:
         self.scheduling.watch(on)
+
+    def set_balloon_stats_period(self, seconds: int) -> str | None:
+        if self.readonly:
+            return guest_config.READ_ONLY
+        self._balloon.period_s = seconds
+        return None
 
     def set_delay(self, delay_s: float) -> None:
         self.scheduling.set_delay(delay_s)
@@ -199,10 +208,14 @@ class LibvirtSource(Source):
         samples = migration.with_jobs(samples, self.uri)
         if self.host_side is not None:
             samples = self.host_side.attach(samples)
+        errors.extend(self._balloon.apply((dom, name, key, devices[key].balloon_period)
+                                          for (dom, rec, key), (name, _r, _k) in zip(filled, named, strict=True)
+                                          if key in devices and key not in stale and active(rec)))
         live = {key for _dom, _rec, key in filled}
         for key in [k for k in list(self._fallback.devices) if k not in live]:
             self._fallback.devices.pop(key, None)
         self._monitors.prune(live)
+        self._balloon.prune(live)
         self.placement.prune(live)
         return samples, tuple(errors), (filled, stale, migration.migrating()), memory
 
@@ -332,6 +345,7 @@ class LibvirtSource(Source):
             self.agent.close()
         if self._agent_conn is not None:
             self._agent_conn.close()
+        self._balloon.close()
         self._lifecycle.deregister(self.conn)
         if self._xen_count is not None:
             self._xen_count.close()

@@ -17,6 +17,7 @@ from xentui.limits import MAX_CPUS, MAX_DEVICES, MAX_VCPUS, count, counter
 from xentui.model import BlockSample, CacheSample, DomainSample, DomainState, NetSample, VcpuSample
 from xentui.sources.cache_qos.libvirt import Record, libvirt_cache
 from xentui.sources.guest import UNKNOWN, GuestFacts
+from xentui.sources.libvirt.balloon import balloon_stats, stats_period
 from xentui.sources.libvirt.guest_xml import guest_facts
 from xentui.sources.placement import VcpuPlace
 
@@ -109,6 +110,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         domain_type=guest.domain_type,
         device_model=guest.device_model,
         hostdevs=guest.hostdevs,
+        balloon=balloon_stats(rec),
     )
 
 
@@ -131,6 +133,7 @@ class Devices:
     nets: tuple[str, ...]
     disks: tuple[tuple[str, str], ...]  # (target, source path)
     guest: GuestFacts = UNKNOWN
+    balloon_period: int | None = None  # the virtio balloon's stats period (0: off; None: no virtio balloon)
 
 
 def parse_devices(xml: str, sysfs: Path | None = None) -> Devices:
@@ -152,7 +155,7 @@ def parse_devices(xml: str, sysfs: Path | None = None) -> Devices:
         if source is not None:
             path = source.get("file") or source.get("dev") or source.get("name") or ""
         disks.append((target.get("dev", ""), path))
-    return Devices(nets=nets, disks=tuple(disks), guest=guest_facts(root, sysfs))
+    return Devices(nets=nets, disks=tuple(disks), guest=guest_facts(root, sysfs), balloon_period=stats_period(root))
 
 
 def active(rec: Record) -> bool:

@@ -14,6 +14,7 @@ from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.text import one_line, visible
 from xentui.ui.agent_render import agent_lines
 from xentui.ui.cache_render import cache_lines
+from xentui.ui.guest_mem_render import guest_mem_lines
 from xentui.ui.job_text import job_line
 from xentui.ui.literal import Visible, lines
 from xentui.ui.pressure_render import host_side_lines
@@ -54,6 +55,7 @@ class DetailPane(Static):
                 shown.append(Visible(cpu_split_line(view)))  # numbers only
             shown.extend(guest_lines(view.sample))  # a recording's words are not checked: lines() makes them visible
             shown.extend(host_side_lines(view))  # numbers, fixed words, the cgroup (lines() makes it visible)
+            shown.extend(map(Visible, guest_mem_lines(view)))  # numbers only
         if "nets" in details:
             shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in details:

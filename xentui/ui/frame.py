@@ -100,7 +100,8 @@ def conditional(snapshot: Snapshot) -> frozenset[str]:
     """The columns shown only when some domain has their figures (Cache QoS; PCI host devices)."""
     return _CONDITIONAL.get(snapshot, None, lambda: (cols.CACHE_COLUMNS if has_cache(snapshot) else frozenset())
                             | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset())
-                            | cols.host_side(snapshot))
+                            | cols.host_side(snapshot)
+                            | (cols.LATENCY_COLUMNS if cols.has_latency(snapshot) else frozenset()))
 
 
 def fleet(snapshot: Snapshot) -> FleetFigures:

@@ -65,7 +65,7 @@ def test_domain_latency_weighs_every_disks_requests():
     r = view.rates
     assert r.blk_rd_ms == pytest.approx((400 + 80) / 102)  # all the reads together, not the mean of two disks
     assert r.blk_wr_ms is None  # no write in the interval
-    assert [(x.name, x.rd_ms, x.wr_ms, x.fl_ms) for x in r.blocks] == [
+    assert [(x.name, x.rd_ms, x.wr_ms, x.fl_ms) for x in r.blk_latency] == [
         ("vda", pytest.approx(4.0), None, pytest.approx(2.0)), ("vdb", pytest.approx(40.0), None, pytest.approx(2.0))]
     got = json.loads(records.json_frame(snapshot_of(a, b), 1))["domains"][0]
     assert got["vbd_rd_ms_per_req"] == pytest.approx(4.706, abs=0.001)
@@ -80,7 +80,7 @@ def test_domain_latency_weighs_every_disks_requests():
 
 def test_no_latency_where_no_times_or_a_disk_changed():
     plain = snapshot_of(record((1, 0), (1, 0), times=False), record((9, 0), (9, 0), times=False)).domains[0]
-    assert (plain.rates.blk_rd_ms, plain.rates.blocks) == (None, ())
+    assert (plain.rates.blk_rd_ms, plain.rates.blk_latency) == (None, ())
     assert "vbd_rd_ms_per_req" in records.domain_record(plain) and "rd_ms_per_req" not in json.loads(
         records.json_frame(snapshot_of(record((1, 0), (1, 0), times=False), record((9, 0), (9, 0), times=False)),
                            1))["domains"][0]["vbd_list"][0]

@@ -75,7 +75,7 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         steal_pct=steal_sum(cur.vcpus, vcpus),
         blk_rd_ms=domain_ms(prev.blocks, cur.blocks, "rd") if latency else None,
         blk_wr_ms=domain_ms(prev.blocks, cur.blocks, "wr") if latency else None,
-        blocks=latency,
+        blk_latency=latency,
     )
 
 

@@ -42,7 +42,7 @@ class DomainRates:
     steal_pct: float | None = None  # its online vCPUs' steal (runnable, not running) summed, % of one pCPU
     blk_rd_ms: float | None = None  # ms per read request, over every disk's requests (None: unknown or none)
     blk_wr_ms: float | None = None
-    blocks: tuple[BlockLatency, ...] = ()  # per disk, in the sample's order; empty: no disk has times
+    blk_latency: tuple[BlockLatency, ...] = ()  # per disk, in the sample's order; empty: no disk has times
 
 
 @frozen_record

@@ -163,7 +163,7 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
 
 def _vbd_list(view: DomainView) -> list[dict[str, Any]]:
     """Each disk's counters, and its ms per read, write and flush request where it reports request times."""
-    latency = view.rates.blocks
+    latency = view.rates.blk_latency
     if not latency:
         return [asdict(b) for b in view.sample.blocks]
     return [asdict(b) | {"rd_ms_per_req": _round(lat.rd_ms), "wr_ms_per_req": _round(lat.wr_ms),

@@ -38,7 +38,7 @@ class DetailPane(Static):
         if "nets" in details:
             shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in details:
-            latency = view.rates.blocks  # the name made visible; ms per request where the disk reports times
+            latency = view.rates.blk_latency  # the name made visible; ms per request where the disk reports times
             shown.extend(Visible(vbd_line(i, b) + (latency_text(latency[i]) if latency else ""))
                          for i, b in enumerate(view.sample.blocks))
         if "cache" in details:

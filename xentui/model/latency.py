@@ -6,9 +6,10 @@ from xentui.model.samples import BlockSample, VcpuSample
 from xentui.model.views import BlockLatency, VcpuRates
 
 NS_PER_MS = 1_000_000
+Pair = tuple[int | None, int | None]  # a counter at the window's two ends
 
 
-def ms_per_request(reqs: tuple[int | None, int | None], times: tuple[int | None, int | None]) -> float | None:
+def ms_per_request(reqs: Pair, times: Pair) -> float | None:
     """The requests' time over the window divided by their number: ((t1 - t0) / (r1 - r0)) in ms.
 
     None when a counter is unknown or went back (reset), and when no request completed (0/0 is no latency)."""
@@ -18,7 +19,7 @@ def ms_per_request(reqs: tuple[int | None, int | None], times: tuple[int | None,
     return (t1 - t0) / (r1 - r0) / NS_PER_MS
 
 
-def _kind(a: BlockSample, b: BlockSample, kind: str) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+def _kind(a: BlockSample, b: BlockSample, kind: str) -> tuple[Pair, Pair]:
     return ((getattr(a, f"{kind}_reqs"), getattr(b, f"{kind}_reqs")),
             (getattr(a, f"{kind}_times_ns"), getattr(b, f"{kind}_times_ns")))
 

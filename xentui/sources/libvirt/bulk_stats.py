@@ -10,6 +10,7 @@ import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import libvirt
 
@@ -114,13 +115,20 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
     )
 
 
-def _block_times(rec: Record, i: int) -> dict[str, int | None]:
+class BlockTimes(TypedDict, total=False):
+    rd_times_ns: int | None
+    wr_times_ns: int | None
+    fl_reqs: int | None
+    fl_times_ns: int | None
+
+
+def _block_times(rec: Record, i: int) -> BlockTimes:
     """A disk's request times and flushes; {} (unknown) when libvirt gives none (the test driver, Xen)."""
     keys = stat_keys("block", i, BLOCK_TIME_KEYS)
     if keys[0] not in rec and keys[1] not in rec:
         return {}
     rd, wr, fl_reqs, fl = (counter(rec.get(k)) for k in keys)
-    return {"rd_times_ns": rd, "wr_times_ns": wr, "fl_reqs": fl_reqs, "fl_times_ns": fl}
+    return BlockTimes(rd_times_ns=rd, wr_times_ns=wr, fl_reqs=fl_reqs, fl_times_ns=fl)
 
 
 def beyond_vcpus(cpu_ns: int | None, vcpus: list[VcpuSample]) -> int | None:

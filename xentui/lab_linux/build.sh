@@ -4,7 +4,7 @@
 # qemu-guest-agent with the shared libraries it links, the virtio modules and an init script, and a small
 # ext4 data filesystem.  Needs apt's mirror (network), bash, coreutils and mke2fs on the host.
 #   usage: build.sh DEST_DIR       (DEST_DIR is made only when complete: built in DEST_DIR.tmp, then renamed)
-# DEST_DIR then holds vmlinuz, initrd.img, data.img (a template: each boot uses a copy) and build.log.
+# DEST_DIR then holds vmlinux, initrd.img, data.img (a template: each boot uses a copy) and build.log.
 set -euo pipefail
 dest=$1
 [ -d "$dest" ] && { echo "linux guest cached: $dest"; exit 0; }
@@ -21,7 +21,7 @@ kpkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: *\(linux-imag
 [ -n "$kpkg" ] || { echo "build.sh: apt knows no linux-image-amd64 (is this Debian 12?)"; exit 1; }
 # qemu-guest-agent and what it depends on, recursively (the libraries it links); base-files: os-release
 agent=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
-  --no-enhances qemu-guest-agent | grep '^[a-z0-9]' | sort -u)
+  --no-enhances --no-pre-depends qemu-guest-agent | grep '^[a-z0-9]' | sort -u)
 echo "downloading $kpkg, busybox-static, qemu-guest-agent and its libraries"
 (cd "$tmp/debs" && apt-get download "$kpkg" busybox-static base-files $agent) >>"$log" 2>&1 ||
   { tail -5 "$log"; exit 1; }
@@ -95,7 +95,11 @@ done
 INIT
 chmod 755 "$r/init"
 (cd "$r" && find . | "$bb" cpio -o -H newc 2>/dev/null) | gzip -6 >"$tmp/initrd.img"
-cp "$x/boot/vmlinuz-$kver" "$tmp/vmlinuz"
+# the kernel uncompressed (an ELF with a PVH entry, which QEMU boots directly): no decompressor to emulate
+off=$(LC_ALL=C grep -obUa $'\xfd7zXZ' "$x/boot/vmlinuz-$kver" | head -n1 | cut -d: -f1 || true)
+tail -c +$((off + 1)) "$x/boot/vmlinuz-$kver" | xz -dc --single-stream >"$tmp/vmlinux" 2>>"$log" || true
+[ "$(head -c 4 "$tmp/vmlinux" | od -An -c | tr -d ' ')" = '177ELF' ] ||
+  { echo "build.sh: no xz-compressed ELF kernel in vmlinuz-$kver"; exit 1; }
 mkdir -p "$tmp/datafs"
 echo "the lab guest's data filesystem" >"$tmp/datafs/README"
 command -v mke2fs >/dev/null || { apt-get install -y -qq e2fsprogs >>"$log" 2>&1; }

@@ -184,10 +184,29 @@ def qemu_pid(name: str) -> int:
     return int((PID_DIR / f"{name}.pid").read_text().strip())
 
 
+def start_linux(conn: libvirt.virConnect, running: set[str]) -> int:
+    """Boot xtlab-linux (building its image first, once) unless it runs; 1 with one line when it cannot."""
+    from xentui import lab_linux  # it builds on this module
+
+    if lab_linux.NAME in running:
+        return 0
+    if not lab_linux.image_dir().is_dir():
+        print("building the Linux guest's image from Debian packages (once; about a minute)")
+    try:
+        lab_linux.start_linux_guest(conn)
+    except (RuntimeError, OSError, libvirt.libvirtError) as err:
+        print(f"xentui lab: cannot start {lab_linux.NAME}: {err}")
+        return 1
+    print(f"{lab_linux.NAME} booting ({lab_linux.virt_type()}): its agent answers in about 15 s")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = UsageParser(prog="xentui lab", description=__doc__.split("\n\n")[0])
     p.add_argument("action", choices=("up", "down", "status"),
                    help="up: boot the lab guests (starting libvirtd if needed); down: destroy them; status: list them")
+    p.add_argument("--no-linux", action="store_true",
+                   help="up: only the tiny guests, not xtlab-linux (the real Linux guest, built on its first start)")
     return p
 
 
@@ -212,6 +231,8 @@ def main(argv: list[str]) -> int:
                 except libvirt.libvirtError as err:
                     print(f"xentui lab: cannot start {name}: {err}")
                     return 1
+        if not args.no_linux and start_linux(conn, running) != 0:
+            return 1
         print(f"lab up ({_virt_type or 'already running'}); watch it with: xentui -c {URI}")
     for dom in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
         if dom.name().startswith(LAB_PREFIX):

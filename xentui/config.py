@@ -60,6 +60,13 @@ class Settings:
     numa_root: str = "/sys/devices/system/node"
     qemu_run: str = "/run/libvirt/qemu"
     guest: GuestOptions = DEFAULTS  # [guest]: the balloon's stats period, guest memory levels
+    # STEAL(%)'s colours: its share of the domain's online vCPUs' time, in %, from which it is warn and crit.
+    steal_warn_pct: float = 10.0
+    steal_crit_pct: float = 25.0
+
+    @property
+    def steal_levels(self) -> tuple[float, float]:
+        return self.steal_warn_pct, self.steal_crit_pct
 
 
 PATH_SETTINGS = ("proc_root", "cgroup_root", "numa_root", "qemu_run")
@@ -101,6 +108,20 @@ def _alert_toml(settings: Settings) -> str:
         table("[[alert]]", rule.items()) for rule in settings.alert)
 
 
+LEVELS = ("steal_warn_pct", "steal_crit_pct")
+
+
+def _level(name: str, value: object) -> float:
+    """A level in % (0 to 100); ValueError says what would be right."""
+    try:
+        pct = float(value) if not isinstance(value, bool) else float("nan")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        pct = float("nan")
+    if not 0 <= pct <= 100:  # also rejects nan and inf
+        raise ValueError(f"{name} {str(value)[:40]!r} must be a percentage from 0 to 100, e.g. 10")
+    return pct
+
+
 def _coerce(name: str, value: object) -> object:
     """One setting, checked; ValueError says what would be right."""
     if name == "delay":
@@ -125,6 +146,8 @@ def _coerce(name: str, value: object) -> object:
         return _alert_tables(name, value)
     if name == "guest":
         return guest_config.parse(value)
+    if name in LEVELS:
+        return _level(name, value)
     if name == "cpu_mode":
         if value not in CPU_MODES:
             raise ValueError(f"cpu_mode {value!r} must be one of {', '.join(CPU_MODES)}")

@@ -65,7 +65,8 @@ DOMAIN: dict[str, tuple[Kind, Getter]] = {
     "cpu_pct_of_host": (N, _rate("cpu_host_pct")),
     "overhead_cpu_pct": (N, _rate("overhead_pct")),
     "cpu_s": (N, _cpu_s),
-    "steal_pct": (N, _steal_mean),  # the mean over the vCPUs of their steal %
+    "steal_pct": (N, _rate("steal_pct")),  # STEAL(%): the online vCPUs' steal summed, % of one pCPU
+    "steal_pct_mean": (N, _steal_mean),  # the mean over the vCPUs of their steal %
     "steal_pct_max": (N, _steal_max),  # the worst vCPU's
     "mem_kib": (N, _at("sample.mem_kib")),
     "mem_pct": (N, _at("mem_pct")),

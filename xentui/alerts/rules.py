@@ -54,7 +54,7 @@ class AlertSettings:
 DEFAULTS = (  # (name, when, for, severity): off until [alerts] defaults = true
     ("domain-crashed", 'state == "crashed"', "0s", "crit"),
     ("domain-stale", "stale", "30s", "warn"),
-    ("steal", "steal_pct > 20", "60s", "warn"),
+    ("steal", "steal_pct_mean > 20", "60s", "warn"),
     ("host-memory", "host_mem_pct > 95", "60s", "crit"),
 )
 

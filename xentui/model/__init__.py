@@ -40,7 +40,16 @@ from xentui.model.samples import (
     sum_parts,
 )
 from xentui.model.scheduling import CpuPool, DomainScheduling, SchedulingState, VcpuBudget
-from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
+from xentui.model.views import (
+    BlockLatency,
+    CacheBankView,
+    CacheView,
+    DomainRates,
+    DomainView,
+    HostView,
+    Snapshot,
+    VcpuRates,
+)
 
 __all__ = [
     "MAX_MBM_BYTES_S",
@@ -48,6 +57,7 @@ __all__ = [
     "NS_PER_S",
     "SECTOR_BYTES",
     "BalloonStats",
+    "BlockLatency",
     "BlockSample",
     "CacheBank",
     "CacheBankView",

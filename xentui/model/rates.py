@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from xentui.model.guest_memory import GuestMemView
+from xentui.model.latency import block_latencies, domain_ms, steal_sum
 from xentui.model.pressure import pressure_view
 from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
@@ -57,10 +58,12 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
     net = [n.name for n in prev.nets] == [n.name for n in cur.nets]
     # Kept figures of a domain that does not answer give no rate, neither while kept nor once fresh again.
     blk = not (prev.stale or cur.stale) and [d.name for d in prev.blocks] == [d.name for d in cur.blocks]
+    vcpus = _vcpu_rates(prev, cur, seconds)
+    latency = block_latencies(prev.blocks, cur.blocks) if blk else ()
     return DomainRates(
         cpu_pct=cpu_pct,
         cpu_host_pct=None if cpu_pct is None or pcpus <= 0 else cpu_pct / pcpus,
-        vcpus=_vcpu_rates(prev, cur, seconds),
+        vcpus=vcpus,
         net_rx_bytes_s=counter_rate(a.net_rx_bytes, b.net_rx_bytes, seconds) if net else None,
         net_tx_bytes_s=counter_rate(a.net_tx_bytes, b.net_tx_bytes, seconds) if net else None,
         net_rx_packets_s=counter_rate(a.net_rx_packets, b.net_rx_packets, seconds) if net else None,
@@ -70,6 +73,10 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds) if blk else None,
         blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, seconds) if blk else None,
         overhead_pct=_overhead_pct(prev, cur, seconds),
+        steal_pct=steal_sum(cur.vcpus, vcpus),
+        blk_rd_ms=domain_ms(prev.blocks, cur.blocks, "rd") if latency else None,
+        blk_wr_ms=domain_ms(prev.blocks, cur.blocks, "wr") if latency else None,
+        blk_latency=latency,
     )
 
 

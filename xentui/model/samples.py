@@ -108,6 +108,11 @@ class BlockSample:
     errors: int | None = None
     kind: str = ""  # Xen back-end type, e.g. "BlkBack"
     devno: int | None = None  # Xen virtual device number, e.g. 51712 (xvda)
+    # Time spent on requests, cumulative ns (libvirt's block.N.rd.times, wr.times, fl.times); None: unknown.
+    rd_times_ns: int | None = None
+    wr_times_ns: int | None = None
+    fl_reqs: int | None = None  # flush requests
+    fl_times_ns: int | None = None
 
 
 @frozen_record

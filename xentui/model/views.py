@@ -17,6 +17,16 @@ class VcpuRates:
 
 
 @frozen_record
+class BlockLatency:
+    """One block device's ms per request over the window, per kind (None: unknown, or no request)."""
+
+    name: str
+    rd_ms: float | None = None
+    wr_ms: float | None = None
+    fl_ms: float | None = None
+
+
+@frozen_record
 class DomainRates:
     cpu_pct: float | None = None  # % of one pCPU (xentop)
     cpu_host_pct: float | None = None  # % of the whole host (virt-top)
@@ -30,6 +40,10 @@ class DomainRates:
     blk_rd_reqs_s: float | None = None
     blk_wr_reqs_s: float | None = None
     overhead_pct: float | None = None  # % of one pCPU the domain cost beyond its vCPUs (OVH(%))
+    steal_pct: float | None = None  # its online vCPUs' steal (runnable, not running) summed, % of one pCPU
+    blk_rd_ms: float | None = None  # ms per read request, over every disk's requests (None: unknown or none)
+    blk_wr_ms: float | None = None
+    blk_latency: tuple[BlockLatency, ...] = ()  # per disk, in the sample's order; empty: no disk has times
 
 
 @frozen_record

@@ -88,6 +88,9 @@ def domain_record(view: DomainView) -> dict[str, Any]:
         "vbd_wr_reqs_per_s": _round(r.blk_wr_reqs_s),
         "vbd_rd_bytes_per_s": _round(r.blk_rd_bytes_s),
         "vbd_wr_bytes_per_s": _round(r.blk_wr_bytes_s),
+        "vbd_rd_ms_per_req": _round(r.blk_rd_ms),  # over every disk's reads in the interval (null: none, unknown)
+        "vbd_wr_ms_per_req": _round(r.blk_wr_ms),
+        "steal_pct": _round(r.steal_pct, 2),  # the online vCPUs' steal summed, % of one pCPU
         "ssid": d.ssid,
         **_cache_record(view),
         "domain_type": d.domain_type,  # pv, pvh, hvm (null: unknown)
@@ -153,7 +156,7 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
         "guest": guest_record(view.sample.agent),  # what its guest agent said (null: never asked)
         "vcpu_list": vcpus,
         "net_list": [asdict(n) for n in view.sample.nets],
-        "vbd_list": [asdict(b) for b in view.sample.blocks],
+        "vbd_list": _vbd_list(view),
         "cache_list": [] if view.cache is None else [
             {"cache_id": b.cache_id, "llc_occupancy_bytes": b.occupancy_bytes,
              "llc_occupancy_pct_of_l3": _round(b.occupancy_pct, 2),
@@ -161,6 +164,16 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
             for b in view.cache.banks],
         **host_side_record(view),  # "psi", "numa": only where the host has them
     }
+
+
+def _vbd_list(view: DomainView) -> list[dict[str, Any]]:
+    """Each disk's counters, and its ms per read, write and flush request where it reports request times."""
+    latency = view.rates.blk_latency
+    if not latency:
+        return [asdict(b) for b in view.sample.blocks]
+    return [asdict(b) | {"rd_ms_per_req": _round(lat.rd_ms), "wr_ms_per_req": _round(lat.wr_ms),
+                         "fl_ms_per_req": _round(lat.fl_ms)}
+            for b, lat in zip(view.sample.blocks, latency, strict=True)]
 
 
 def _iso(wall: float) -> str:

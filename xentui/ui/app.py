@@ -199,7 +199,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
         return cols.Context(self.view.cpu_mode, self.history, attach_key=keys.key_hint("cache_monitor", self.keymap),
                             cpu_key=keys.key_hint("cpu_mode", self.keymap),  # the keys named, as the keymap has them
                             hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups(),
-                            alerts=self.alerts.shown, guest=self.settings.guest)
+                            alerts=self.alerts.shown, guest=(s := self.settings).guest, steal_levels=s.steal_levels)
 
     def present(self, snapshot: Snapshot) -> None:
         shown = frame.conditional(snapshot)

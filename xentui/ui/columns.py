@@ -35,6 +35,7 @@ def cpu_bar(pct: float, width: int) -> str:
 
 MEM_WARN, MEM_CRIT = 50.0, 80.0
 LLC_WARN, LLC_CRIT = 50.0, 80.0  # share of one socket's L3 held by one domain
+STEAL_WARN, STEAL_CRIT = 10.0, 25.0  # steal as % of the domain's online vCPUs' time (config: steal_warn_pct, ...)
 STATE_ORDER = {DomainState.RUNNING: 0, DomainState.BLOCKED: 1, DomainState.PAUSED: 2, DomainState.PMSUSPENDED: 2,
                DomainState.SHUTDOWN: 3, DomainState.CRASHED: 4, DomainState.DYING: 5, DomainState.NOSTATE: 6,
                DomainState.SHUTOFF: 7}
@@ -52,6 +53,7 @@ class Context:
     groups: Mapping[str, str] = field(default_factory=dict)  # a fleet: host -> its group (GROUP column, filter)
     alerts: AlertsShown = field(default_factory=AlertsShown)  # what fires: the header's line, the rows' marks
     guest: GuestOptions = GUEST_DEFAULTS  # [guest]: swap-in and major-fault levels of the memory cells
+    steal_levels: tuple[float, float] = (STEAL_WARN, STEAL_CRIT)  # STEAL(%)'s warn, crit (% of the vCPUs' time)
 
     def group(self, v: DomainView) -> str:
         return self.groups.get(v.host, "")
@@ -281,18 +283,48 @@ def _gmem_pct(v: DomainView) -> float | None:
     return None if v.guest_mem is None else v.guest_mem.used_pct
 
 
-OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, GMEM, IP, AGENT)  # listed last, each only where some domain has its figure
+def ms_text(value: float | None) -> str:
+    """Milliseconds: two decimals below 10 (a fast disk's 0.05 ms is not 0.1)."""
+    return number(value, "{:.2f}" if value is not None and value < 10 else "{:.1f}")
+
+
+def _steal_level(v: DomainView, c: Context) -> str | None:
+    """STEAL(%) judged per online vCPU (as CPU(%)): 30 % over 4 vCPUs is 7.5 % of each one's time."""
+    pct, vcpus = v.rates.steal_pct, v.sample.vcpus_current or 1
+    if pct is None:
+        return None
+    warn, crit = c.steal_levels
+    return "crit" if pct / vcpus >= crit else "warn" if pct / vcpus >= warn else None
+
+
+# Disk latency: shown by default where some domain's disks report request times (libvirt's QEMU); STEAL(%): off
+# by default (every source with vCPU delays has it), in the chooser where measured.
+LATENCY: tuple[Column, ...] = (
+    Column("rd_ms", "RD ms", 7, 4, lambda v, _c: v.rates.blk_rd_ms, lambda v, _c: ms_text(v.rates.blk_rd_ms),
+           help="ms per disk read over the interval, all disks' reads together (-: no read done; per disk: b)"),
+    Column("wr_ms", "WR ms", 7, 4, lambda v, _c: v.rates.blk_wr_ms, lambda v, _c: ms_text(v.rates.blk_wr_ms),
+           help="ms per disk write over the interval, all disks' writes together (-: no write done; per disk: b)"),
+)
+STEAL = Column("steal_pct", "STEAL(%)", 8, 5, lambda v, _c: v.rates.steal_pct,
+               lambda v, _c: number(v.rates.steal_pct), level=_steal_level,
+               help="time the vCPUs were runnable but not running (steal), summed, % of one pCPU; "
+                    "coloured by its share of the vCPUs' time (steal_warn_pct, steal_crit_pct)")
+OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, GMEM, IP, AGENT, *LATENCY, STEAL)  # listed last, each where some domain has
+# its figure
 BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "gmem_pct", "maxmem", "vcpus",
-                   "net_rx_s", "net_tx_s", "rd_s", "wr_s", "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
+                   "net_rx_s", "net_tx_s", "rd_s", "wr_s", "rd_ms", "wr_ms",
+                   "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
                    "pci", "psi", "numa", "ip", "agent", "id")
 FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
 CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
 PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
+LATENCY_COLUMNS = frozenset({"rd_ms", "wr_ms"})  # shown only when some domain's disks report request times
 HOST_SIDE_COLUMNS = {"psi": lambda d: d.pressure is not None, "numa": lambda d: d.numa is not None}
 AGENT_COLUMNS = frozenset({"ip", "agent"})  # shown only when some domain's guest agent answered
 GMEM_COLUMNS = frozenset({"gmem_pct"})  # shown only when some guest reports its balloon statistics
-CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS | frozenset(HOST_SIDE_COLUMNS) | AGENT_COLUMNS | GMEM_COLUMNS
+CONDITIONAL_COLUMNS = (CACHE_COLUMNS | PCI_COLUMNS | LATENCY_COLUMNS | frozenset(HOST_SIDE_COLUMNS) | AGENT_COLUMNS
+                       | GMEM_COLUMNS)
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -318,8 +350,17 @@ def measured(snapshot: Snapshot | None) -> frozenset[str]:
                                             ("pci", any(d.hostdevs for d in samples)),
                                             ("gmem_pct", any(d.balloon is not None for d in samples)),
                                             ("ip", agents),
-                                            ("agent", agents)) if known) \
+                                            ("agent", agents),
+                                            ("rd_ms", has_latency(snapshot)), ("wr_ms", has_latency(snapshot)),
+                                            ("steal_pct", any(v.delay_ns is not None for d in samples
+                                                              for v in d.vcpus))) if known) \
         | host_side(snapshot)
+
+
+def has_latency(snapshot: Snapshot) -> bool:
+    """Some domain's disks report request times (RD ms, WR ms are shown)."""
+    return any(b.rd_times_ns is not None or b.wr_times_ns is not None for v in snapshot.domains
+               for b in v.sample.blocks)
 
 
 def host_side(snapshot: Snapshot) -> frozenset[str]:

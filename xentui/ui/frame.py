@@ -103,7 +103,8 @@ def conditional(snapshot: Snapshot) -> frozenset[str]:
                             | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset())
                             | cols.host_side(snapshot)
                             | (cols.AGENT_COLUMNS if has_agent(snapshot.domains) else frozenset())
-                            | (cols.GMEM_COLUMNS if any(v.guest_mem for v in snapshot.domains) else frozenset()))
+                            | (cols.GMEM_COLUMNS if any(v.guest_mem for v in snapshot.domains) else frozenset())
+                            | (cols.LATENCY_COLUMNS if cols.has_latency(snapshot) else frozenset()))
 
 
 def fleet(snapshot: Snapshot) -> FleetFigures:

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.widgets import Static
 
-from xentui.model import DomainSample, DomainView, HostSample, sum_parts
+from xentui.model import BlockLatency, DomainSample, DomainView, HostSample, sum_parts
 from xentui.output.xentop import net_line, vbd_line, vcpu_line
 from xentui.text import one_line, visible
 from xentui.ui.agent_render import agent_lines
 from xentui.ui.cache_render import cache_lines
+from xentui.ui.columns import ms_text
 from xentui.ui.guest_mem_render import guest_mem_lines
 from xentui.ui.job_text import job_line
 from xentui.ui.literal import Visible, lines
@@ -59,7 +60,9 @@ class DetailPane(Static):
         if "nets" in details:
             shown.extend(Visible(net_line(i, n)) for i, n in enumerate(view.sample.nets))  # numbers only
         if "vbds" in details:
-            shown.extend(Visible(vbd_line(i, b)) for i, b in enumerate(view.sample.blocks))  # the name made visible
+            latency = view.rates.blk_latency  # the name made visible; ms per request where the disk reports times
+            shown.extend(Visible(vbd_line(i, b) + (latency_text(latency[i]) if latency else ""))
+                         for i, b in enumerate(view.sample.blocks))
         if "cache" in details:
             shown.extend(cache_lines(view, host, attach_key))
         self.update(lines(shown))
@@ -71,6 +74,11 @@ class GuestFollow:
 
     def on_detail_pane_shown(self: XentuiApp, message: DetailPane.Shown) -> None:  # type: ignore[misc]
         self.source.watch_guest(message.key)
+
+
+def latency_text(lat: BlockLatency) -> str:
+    """A disk's ms per read, write and flush request over the interval (-: none done)."""
+    return f"  RD {ms_text(lat.rd_ms)} ms  WR {ms_text(lat.wr_ms)} ms  FL {ms_text(lat.fl_ms)} ms"
 
 
 OVERHEAD_SOURCE = {"qemu-xen": "its QEMU in dom0", "qemu-xen-traditional": "its QEMU in dom0",

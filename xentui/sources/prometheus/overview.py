@@ -46,6 +46,47 @@ UP_NAMES = tuple(name for name, _who in TABLE["up"])
 PRESENCE = (f'group by (job, instance, __name__) ({{__name__=~"{"|".join(sorted({*MARKERS, *UP_NAMES}))}"}})')
 
 
+# Gauges that change only when an admin changes the domain: at scale, read every RARE_S, not every tick.
+RARE = frozenset({"maxmem_bytes", "vcpus", "vcpus_max"})
+RARE_S = 15.0
+
+
+class Rare:
+    """At scale, the RARE figures' answers are kept and stand for the ticks between two reads: a read every RARE_S
+    (a change shows within it, as xl's affinity does), and on the tick after a domain the kept answers lack
+    appears (its first tick has them unknown, as its rates)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, dict[tuple[str, str], Pairs]] = {}  # name -> its last answer, by target
+        self.domains: dict[tuple[str, str], set[str]] = {}  # target -> the domains that answer had
+        self.at: float | None = None  # when every RARE name was last read
+        self.due = False  # a domain the kept answers lack was seen
+
+    def skip(self, names: dict[str, str], now: float, detail: bool) -> set[str]:
+        """The RARE names this tick does not ask (their kept answers stand)."""
+        if detail or self.due or self.at is None or not 0 <= now - self.at < RARE_S:
+            return set()
+        return {n for n, f in names.items() if f in RARE and n in self.answers}
+
+    def took(self, names: dict[str, str], per_name: dict[str, dict[tuple[str, str], Pairs]], skipped: set[str],
+             now: float) -> None:
+        """Keeps this tick's RARE answers, or puts the kept ones in ``per_name``."""
+        for n, f in names.items():
+            if n in skipped:
+                per_name[n] = self.answers[n]
+            elif f in RARE and n in per_name:
+                self.answers[n] = per_name[n]
+        if not skipped:
+            self.at, self.due, self.domains = now, False, {}
+
+    def saw(self, key: tuple[str, str], domains: Iterable[str], skipped: bool) -> None:
+        """A target's domains this tick: remembered when read, else checked against those read."""
+        if not skipped:
+            self.domains[key] = set(domains)
+        elif not self.due and not self.domains.get(key, set()).issuperset(domains):
+            self.due = True
+
+
 def overview_names(dialects: Iterable[str], detail: bool) -> dict[str, str]:
     """metric name -> figure, for every name a tick asks of targets speaking ``dialects`` (with ``detail``,
     the per-vCPU and error figures too)."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -47,7 +47,7 @@ from typing import Any
 from xentui.model import HostPart, HostSample, HostState, RawSample
 from xentui.sources.base import HistoryPoint, Source, SourceError
 from xentui.sources.prometheus import overview as ov
-from xentui.sources.prometheus.assemble import Target, gather, gather_rows, history_points, info_at, raw_at, value_at
+from xentui.sources.prometheus.assemble import Target, file_rows, gather, history_points, info_at, raw_at, value_at
 from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import NAMES, NODE_FACTS, NODE_MEM_AVAILABLE, NODE_MEM_TOTAL, XENTUI, detect
 from xentui.threads import Worker
@@ -97,7 +97,7 @@ class PrometheusSource(Source):
         self._asked_previous: set[tuple[str, str]] = set()  # targets whose counters' idelta this tick asked
         self._interest: str | None = None  # the domain whose vCPUs are shown (set_interest)
         self._opened: str | None = None  # the domain whose history was last asked (the detail opened)
-        self._rare, self._skipped = ov.Rare(), False  # at scale: gauges read every RARE_S
+        self._rare = ov.Rare()  # at scale: gauges read every RARE_S
         # daemon threads (a ThreadPoolExecutor's are joined at exit); each request has its deadline
         self._workers = [Worker(f"prometheus-{i}") for i in range(QUERIES_AT_ONCE)]
         self._next = itertools.cycle(self._workers)
@@ -159,9 +159,11 @@ class PrometheusSource(Source):
                   for n, f in names.items() if f in ov.COUNTERS and fresh}
         detail = {k: ask(query, f"{sel}[{window_ms}ms]", at, deadline) for k, sel in self._wanted().items()}
         up = {(s.labels.get("job", ""), s.labels.get("instance", "")): s.samples[-1][1] for s in up_f.result()}
-        per_name = {n: f.result() for n, f in answers.items()}
+        gathered = {k: Target(d) for k, d in dialects.items() if scrapes.get(k, (None, None))[1] is not None}
+        per_name = self._file(answers, gathered, scrapes)
         self._rare.took(names, per_name, skipped, now)
-        self._skipped = bool(skipped)
+        for n in skipped:  # the kept answers stand for this tick's scrape
+            self._file_answer(n, per_name[n], gathered, scrapes)
         per_delta = {n: f.result() for n, f in deltas.items()}
         shown = {k: f.result() for k, f in detail.items()}
         facts = facts_f.result()
@@ -173,7 +175,7 @@ class PrometheusSource(Source):
             target = None
             prev_t, cur_t = scrapes.get(key, (None, None))
             if dialect is not None and cur_t is not None:
-                target = self._target(key, dialect, per_name, per_delta, shown, prev_t, cur_t)
+                target = self._target(key, gathered[key], per_delta, shown, prev_t, cur_t, bool(skipped))
             part = self._part(key, name, up.get(key), targets.get(key, {}), dialect, target, (prev_t, cur_t),
                               facts, now)
             if part is not None:
@@ -225,21 +227,41 @@ class PrometheusSource(Source):
                     out[(key, uuid)] = f"{{{ov.selector(known.selectors[uuid])}}}"
         return out
 
-    def _target(self, key: tuple[str, str], dialect: str, per_name: dict[str, Any], per_delta: dict[str, Any],
-                shown: dict[tuple[tuple[str, str], str], list[Series]], prev_t: float | None,
-                cur_t: float) -> Target:
+    def _file(self, answers: dict[str, Future[Any]], gathered: dict[tuple[str, str], Target],
+              scrapes: dict[tuple[str, str], tuple[float | None, float | None]]) -> dict[str, Any]:
+        """Each figure answer filed under its targets as it comes, while Prometheus evaluates the others (Tinkoff's
+        meta series first: they name the UUIDs its other series lack); the answers by name."""
+        meta, per_name = ov.TINKOFF_META, {}
+        if meta in answers:
+            per_name[meta] = answers[meta].result()
+            self._file_answer(meta, per_name[meta], gathered, scrapes)
+        name_of = {f: n for n, f in answers.items() if n != meta}
+        for future in as_completed(name_of):
+            n = name_of[future]
+            per_name[n] = future.result()
+            self._file_answer(n, per_name[n], gathered, scrapes)
+        return per_name
+
+    @staticmethod
+    def _file_answer(name: str, table: dict[tuple[str, str], ov.Pairs], gathered: dict[tuple[str, str], Target],
+                     scrapes: dict[tuple[str, str], tuple[float | None, float | None]]) -> None:
+        for key, pairs in table.items():
+            target = gathered.get(key)
+            if target is not None and name in NAMES[target.dialect].figure_of:
+                file_rows(target, ov.rows_at(name, pairs, scrapes[key][1] or 0.0))
+
+    def _target(self, key: tuple[str, str], target: Target, per_delta: dict[str, Any],
+                shown: dict[tuple[tuple[str, str], str], list[Series]], prev_t: float | None, cur_t: float,
+                skipped: bool) -> Target:
         """One target's figures at its newest scrape (and, for counters asked so, the one before)."""
-        figure_of = NAMES[dialect].figure_of
-        rows = [row for n, table in per_name.items() if n in figure_of for row in ov.rows_at(n, table.get(key, ()),
-                                                                                              cur_t)]
-        target = gather_rows(dialect, rows)
-        self._rare.saw(key, target.domains, self._skipped)
+        figure_of = NAMES[target.dialect].figure_of
+        self._rare.saw(key, target.domains, skipped)
         if prev_t is not None:
             for n, table in per_delta.items():
                 if n in figure_of:
                     ov.add_previous(target, figure_of[n], table.get(key, ()), prev_t, cur_t)
         for (k, uuid), series in shown.items():
-            if k == key and (whole := gather(dialect, series).domains.get(uuid)) is not None:
+            if k == key and (whole := gather(target.dialect, series).domains.get(uuid)) is not None:
                 target.domains[uuid] = whole  # every figure of the domain looked at, at both scrapes
         return target
 

@@ -17,7 +17,7 @@ from xentui.model import NS_PER_S, BlockSample, DomainSample, HostSample, NetSam
 from xentui.model.rates import counter_rate
 from xentui.sources.base import HistoryPoint
 from xentui.sources.prometheus.client import Series
-from xentui.sources.prometheus.dialects import NAMES, PER_BLOCK, PER_NET, PER_VCPU, TINKOFF, Names, state_of
+from xentui.sources.prometheus.dialects import NAMES, PER_BLOCK, PER_NET, PER_VCPU, TINKOFF, state_of
 
 Values = dict[float, float]  # scrape time -> value
 
@@ -68,19 +68,24 @@ Row = tuple[str, dict[str, str], Values]  # (metric name, labels, scrape time ->
 
 
 def gather_rows(dialect: str, rows: Iterable[Row]) -> Target:
-    """File each row under its domain (or the host) by figure."""
-    names: Names = NAMES[dialect]
+    """File each row under its domain (or the host) by figure (Tinkoff's meta rows first)."""
     target = Target(dialect)
+    meta = NAMES[dialect].name_of.get("meta")
     rows = list(rows)
-    meta = names.name_of.get("meta")
-    tinkoff = target.tinkoff_uuids
-    if dialect == TINKOFF:
-        tinkoff.update({labels["domain"]: labels["uuid"] for name, labels, _v in rows
-                        if name == meta and "domain" in labels and labels.get("uuid")})
-    figure_of, domains = names.figure_of, target.domains
+    file_rows(target, [r for r in rows if r[0] == meta])
+    file_rows(target, [r for r in rows if r[0] != meta])
+    return target
+
+
+def file_rows(target: Target, rows: Iterable[Row]) -> None:
+    """File rows under their domains (or the host) by figure; Tinkoff's meta rows only name UUIDs (file them
+    before the rows they name)."""
+    figure_of, domains, tinkoff = NAMES[target.dialect].figure_of, target.domains, target.tinkoff_uuids
     for name, labels, values in rows:  # per series: the common case inline (10,000s a tick)
         figure = figure_of.get(name)
         if figure is None or figure == "meta":
+            if figure == "meta" and target.dialect == TINKOFF and "domain" in labels and labels.get("uuid"):
+                tinkoff[labels["domain"]] = labels["uuid"]
             continue
         dom_name = labels.get("domain")
         if dom_name is None:
@@ -98,7 +103,6 @@ def gather_rows(dialect: str, rows: Iterable[Row]) -> Target:
             dom.figures[figure] = values
         elif not _place(dom, figure, labels, values):
             target.dropped += 1
-    return target
 
 
 # figures filed as they are under the domain (no device, vCPU or info labels)

@@ -24,7 +24,7 @@ from typing import Any
 from xentui.sources.base import SourceError
 from xentui.sources.prometheus.assemble import Row, Target, domain_key
 from xentui.sources.prometheus.client import MAX_LABEL, MAX_LABELS
-from xentui.sources.prometheus.dialects import MARKERS, NAMES, PER_BLOCK, PER_NET, PER_VCPU, TABLE
+from xentui.sources.prometheus.dialects import MARKERS, NAMES, PER_BLOCK, PER_NET, PER_VCPU, TABLE, TINKOFF
 
 # Figures read at scale only for the domains looked at: per vCPU, per device the errors and drops (no column
 # sums them), and packets and requests (no default column shows them; unknown, "-", for the others).
@@ -42,6 +42,7 @@ LABELS: dict[str, tuple[str, ...]] = {  # figure -> the labels its query keeps (
     **{f: (*_DOMAIN, "vcpu") for f in PER_VCPU},
     "blk_rd_bytes": (*_DOMAIN, "target_device", "source_file"),  # a disk's path, once
 }
+TINKOFF_META = NAMES[TINKOFF].name_of["meta"]  # its series name the UUIDs Tinkoff's others lack
 UP_NAMES = tuple(name for name, _who in TABLE["up"])
 PRESENCE = (f'group by (job, instance, __name__) ({{__name__=~"{"|".join(sorted({*MARKERS, *UP_NAMES}))}"}})')
 

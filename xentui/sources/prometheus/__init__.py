@@ -47,7 +47,7 @@ from typing import Any
 from xentui.model import HostPart, HostSample, HostState, RawSample
 from xentui.sources.base import HistoryPoint, Source, SourceError
 from xentui.sources.prometheus import overview as ov
-from xentui.sources.prometheus.assemble import Target, file_rows, gather, history_points, info_at, raw_at, value_at
+from xentui.sources.prometheus.assemble import Target, gather, history_points, info_at, raw_at, value_at
 from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import NAMES, NODE_FACTS, NODE_MEM_AVAILABLE, NODE_MEM_TOTAL, XENTUI, detect
 from xentui.threads import Worker
@@ -163,7 +163,7 @@ class PrometheusSource(Source):
         per_name = self._file(answers, gathered, scrapes)
         self._rare.took(names, per_name, skipped, now)
         for n in skipped:  # the kept answers stand for this tick's scrape
-            self._file_answer(n, per_name[n], gathered, scrapes)
+            ov.file_answer(n, per_name[n], gathered, scrapes)
         per_delta = {n: f.result() for n, f in deltas.items()}
         shown = {k: f.result() for k, f in detail.items()}
         facts = facts_f.result()
@@ -234,21 +234,13 @@ class PrometheusSource(Source):
         meta, per_name = ov.TINKOFF_META, {}
         if meta in answers:
             per_name[meta] = answers[meta].result()
-            self._file_answer(meta, per_name[meta], gathered, scrapes)
+            ov.file_answer(meta, per_name[meta], gathered, scrapes)
         name_of = {f: n for n, f in answers.items() if n != meta}
         for future in as_completed(name_of):
             n = name_of[future]
             per_name[n] = future.result()
-            self._file_answer(n, per_name[n], gathered, scrapes)
+            ov.file_answer(n, per_name[n], gathered, scrapes)
         return per_name
-
-    @staticmethod
-    def _file_answer(name: str, table: dict[tuple[str, str], ov.Pairs], gathered: dict[tuple[str, str], Target],
-                     scrapes: dict[tuple[str, str], tuple[float | None, float | None]]) -> None:
-        for key, pairs in table.items():
-            target = gathered.get(key)
-            if target is not None and name in NAMES[target.dialect].figure_of:
-                file_rows(target, ov.rows_at(name, pairs, scrapes[key][1] or 0.0))
 
     def _target(self, key: tuple[str, str], target: Target, per_delta: dict[str, Any],
                 shown: dict[tuple[tuple[str, str], str], list[Series]], prev_t: float | None, cur_t: float,

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from xentui.sources.base import SourceError
-from xentui.sources.prometheus.assemble import Row, Target, domain_key
+from xentui.sources.prometheus.assemble import Row, Target, domain_key, file_rows
 from xentui.sources.prometheus.client import MAX_LABEL, MAX_LABELS
 from xentui.sources.prometheus.dialects import MARKERS, NAMES, PER_BLOCK, PER_NET, PER_VCPU, TABLE, TINKOFF
 
@@ -168,6 +168,15 @@ def _fair(labels: dict[str, str]) -> bool:
 
 def rows_at(name: str, pairs: Pairs, t: float) -> Iterable[Row]:
     return ((name, labels, {t: value}) for labels, value in pairs)
+
+
+def file_answer(name: str, table: dict[tuple[str, str], Pairs], gathered: dict[tuple[str, str], Target],
+                scrapes: dict[tuple[str, str], tuple[float | None, float | None]]) -> None:
+    """One figure query's answer filed under the targets that speak its name, at each one's newest scrape."""
+    for key, pairs in table.items():
+        target = gathered.get(key)
+        if target is not None and name in NAMES[target.dialect].figure_of:
+            file_rows(target, rows_at(name, pairs, scrapes[key][1] or 0.0))
 
 
 def add_previous(target: Target, figure: str, pairs: Pairs, prev_t: float,

@@ -136,7 +136,13 @@ class PrometheusSource(Source):
         up_f = ask(query, "up", at, deadline)
         stamps_f = ask(query, ov.stamps_query(window_ms), at, deadline)
         facts_f = ask(self._node_facts, at, deadline)
-        presence = ov.presence(self._vector(ov.PRESENCE, at, deadline))
+        presence_f = ask(self._vector, ov.PRESENCE, at, deadline)
+        # the figures of the dialects the last tick saw, asked at once; those of a new dialect once it is seen
+        early = ov.overview_names({k.dialect for k in self._known.values()},
+                                  detail=self._seen is not None and self._seen < DETAIL_DOMAINS)
+        skipped = self._rare.skip(early, now, detail=self._seen is None or self._seen < DETAIL_DOMAINS)
+        answers = {n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in early.items() if n not in skipped}
+        presence = ov.presence(presence_f.result())
         dialects = {k: d for k, names in presence.items() if (d := detect(names))}
         for key, known in self._known.items():
             dialects.setdefault(key, known.dialect)
@@ -153,8 +159,9 @@ class PrometheusSource(Source):
         fresh = {k for k in dialects if self._needs_previous(k, scrapes.get(k, (None, None)))
                  and (seen < DETAIL_DOMAINS or self._seen is not None)}
         self._asked_previous = fresh
-        skipped = self._rare.skip(names, now, detail=seen < DETAIL_DOMAINS)
-        answers = {n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in names.items() if n not in skipped}
+        skipped &= names.keys()
+        answers.update({n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in names.items()
+                        if n not in answers and n not in skipped})
         deltas = {n: ask(self._vector, self._delta_query(n, f, window_ms, fresh, dialects), at, deadline)
                   for n, f in names.items() if f in ov.COUNTERS and fresh}
         detail = {k: ask(query, f"{sel}[{window_ms}ms]", at, deadline) for k, sel in self._wanted().items()}

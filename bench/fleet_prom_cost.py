@@ -2,6 +2,7 @@
 """xentui through a real Prometheus scraping 200 made-up libvirt hosts x 50 domains (bench/fleet_exporters.py).
 
     .venv/bin/python bench/fleet_prom_cost.py [--hosts 200] [--domains 50] [--ticks 10] [--minutes 10] [--profile]
+    .venv/bin/python bench/fleet_prom_cost.py --uri prometheus+http://127.0.0.1:PORT --ticks 6 --minutes 0
 
 1. one tick of PrometheusSource (collect + build_snapshot), in process, every 5 s (the delay), request by
    request with the bytes read; once with the CLI's deadline (5 s), then with 60 s to see what it takes;
@@ -207,7 +208,14 @@ def main() -> int:
     ap.add_argument("--ticks", type=int, default=10)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--profile", action="store_true", help="where one collect's time goes (cProfile)")
+    ap.add_argument("--uri", help="a Prometheus already serving the made-up fleet (bench/fleet_exporters.py): "
+                    "A/B runs of two checkouts against one Prometheus")
     args = ap.parse_args()
+    if args.uri:
+        print("\n".join([f"{args.uri} ({load()})", *ticks(args.uri, args.ticks, 5.0)]), flush=True)
+        if args.minutes > 0:
+            print("\n".join(sustained(args.uri, args.minutes)), flush=True)
+        return 0
     fleet = subprocess.Popen([sys.executable, str(HERE / "fleet_exporters.py"), "--hosts", str(args.hosts),
                               "--domains", str(args.domains)], stdout=subprocess.PIPE, text=True)
     out: list[str] = []

@@ -147,3 +147,32 @@ def test_back_from_libvirt_down_the_rate_spans_the_scrapes_with_figures(serve):
         (t0, a), (t1, b) = cpu[view.name]
         assert t1 - t0 == pytest.approx(2.0)
         assert view.rates.cpu_pct == pytest.approx(100 * (float(b) - float(a)) / (t1 - t0))
+
+
+def test_at_scale_the_rare_gauges_are_read_every_rare_s_and_after_a_domain_appears(serve, monkeypatch):
+    monkeypatch.setattr(prom, "DETAIL_DOMAINS", 2)  # three domains are "many" now
+    monkeypatch.setattr(prom, "DETAIL_TARGETS", 0)
+    s = serve(captured(TICK))
+    source = PrometheusSource(s.uri, timeout_s=3)
+
+    def tick() -> tuple[set[str], dict[str, tuple[int | None, int | None]]]:
+        s.requests.clear()
+        raw = source.collect()
+        asked = {q["query"] for q in queries(s)}
+        return asked, {d.name: (d.maxmem_kib, d.vcpus_current) for d in raw.domains}
+
+    rare = {"max by (job, instance, uuid, domain) (libvirt_domain_info_maximum_memory_bytes)",
+            "max by (job, instance, uuid, domain) (libvirt_domain_info_virtual_cpus)"}
+    asked, read = tick()
+    assert rare <= asked and all(m is not None and v for m, v in read.values())
+    asked, kept = tick()  # within RARE_S: not asked, the figures as read
+    assert not rare & asked and kept == read
+    assert any("memory_usage" in q for q in asked)  # memory and state: every tick
+    source._rare.domains[next(iter(source._rare.domains))].clear()  # as if every domain were new
+    asked, _ = tick()
+    assert not rare & asked  # the tick that sees new domains has no kept answer for them...
+    asked, again = tick()
+    assert rare <= asked and again == read  # ...the next one reads them
+    source._rare.at -= ov.RARE_S
+    asked, _ = tick()
+    assert rare <= asked  # RARE_S later: read again

@@ -10,7 +10,9 @@ the same scrapes (now - 1 s without a targets API):
 3. ``group by (job, instance, __name__)`` over the dialects' marker names - which dialect each target speaks;
 4. the exporters' own ``libvirt_up``/``xentui_up`` raw over 3 intervals: each target's scrape times;
 5. one instant query per metric name: ``max by (job, instance, uuid, domain[, target_device]) (NAME)`` - the
-   newest value of each domain's (device's) series with only the labels xentui keys on (overview.py);
+   newest value of each domain's (device's) series with only the labels xentui keys on (overview.py); past
+   DETAIL_DOMAINS, the gauges only an admin changes (maximum memory, vCPUs: ``ov.RARE``) every ``ov.RARE_S``
+   and on the tick after a domain appears, their last answers standing between;
 6. node_exporter's pCPU count and memory, where it runs.
 
 ``cur`` is each target's newest scrape; ``prev`` is the scrape of it read the tick before (its real scrape
@@ -37,16 +39,15 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeGuard
+from typing import Any
 
-from xentui.model import NS_PER_S, HostPart, HostSample, HostState, RawSample
-from xentui.model.rates import counter_rate
+from xentui.model import HostPart, HostSample, HostState, RawSample
 from xentui.sources.base import HistoryPoint, Source, SourceError
 from xentui.sources.prometheus import overview as ov
-from xentui.sources.prometheus.assemble import Target, gather, gather_rows, info_at, raw_at, value_at
+from xentui.sources.prometheus.assemble import Target, gather, history_points, info_at, raw_at, value_at
 from xentui.sources.prometheus.client import Client, Refused, Series, api_base
 from xentui.sources.prometheus.dialects import NAMES, NODE_FACTS, NODE_MEM_AVAILABLE, NODE_MEM_TOTAL, XENTUI, detect
 from xentui.threads import Worker
@@ -96,6 +97,7 @@ class PrometheusSource(Source):
         self._asked_previous: set[tuple[str, str]] = set()  # targets whose counters' idelta this tick asked
         self._interest: str | None = None  # the domain whose vCPUs are shown (set_interest)
         self._opened: str | None = None  # the domain whose history was last asked (the detail opened)
+        self._rare = ov.Rare()  # at scale: gauges read every RARE_S
         # daemon threads (a ThreadPoolExecutor's are joined at exit); each request has its deadline
         self._workers = [Worker(f"prometheus-{i}") for i in range(QUERIES_AT_ONCE)]
         self._next = itertools.cycle(self._workers)
@@ -134,7 +136,13 @@ class PrometheusSource(Source):
         up_f = ask(query, "up", at, deadline)
         stamps_f = ask(query, ov.stamps_query(window_ms), at, deadline)
         facts_f = ask(self._node_facts, at, deadline)
-        presence = ov.presence(self._vector(ov.PRESENCE, at, deadline))
+        presence_f = ask(self._vector, ov.PRESENCE, at, deadline)
+        # the figures of the dialects the last tick saw, asked at once; those of a new dialect once it is seen
+        early = ov.overview_names({k.dialect for k in self._known.values()},
+                                  detail=self._seen is not None and self._seen < DETAIL_DOMAINS)
+        skipped = self._rare.skip(early, now, detail=self._seen is None or self._seen < DETAIL_DOMAINS)
+        answers = {n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in early.items() if n not in skipped}
+        presence = ov.presence(presence_f.result())
         dialects = {k: d for k, names in presence.items() if (d := detect(names))}
         for key, known in self._known.items():
             dialects.setdefault(key, known.dialect)
@@ -151,12 +159,18 @@ class PrometheusSource(Source):
         fresh = {k for k in dialects if self._needs_previous(k, scrapes.get(k, (None, None)))
                  and (seen < DETAIL_DOMAINS or self._seen is not None)}
         self._asked_previous = fresh
-        answers = {n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in names.items()}
+        skipped &= names.keys()
+        answers.update({n: ask(self._vector, ov.query_of(n, f), at, deadline) for n, f in names.items()
+                        if n not in answers and n not in skipped})
         deltas = {n: ask(self._vector, self._delta_query(n, f, window_ms, fresh, dialects), at, deadline)
                   for n, f in names.items() if f in ov.COUNTERS and fresh}
         detail = {k: ask(query, f"{sel}[{window_ms}ms]", at, deadline) for k, sel in self._wanted().items()}
         up = {(s.labels.get("job", ""), s.labels.get("instance", "")): s.samples[-1][1] for s in up_f.result()}
-        per_name = {n: f.result() for n, f in answers.items()}
+        gathered = {k: Target(d) for k, d in dialects.items() if scrapes.get(k, (None, None))[1] is not None}
+        per_name = self._file(answers, gathered, scrapes)
+        self._rare.took(names, per_name, skipped, now)
+        for n in skipped:  # the kept answers stand for this tick's scrape
+            ov.file_answer(n, per_name[n], gathered, scrapes)
         per_delta = {n: f.result() for n, f in deltas.items()}
         shown = {k: f.result() for k, f in detail.items()}
         facts = facts_f.result()
@@ -168,7 +182,7 @@ class PrometheusSource(Source):
             target = None
             prev_t, cur_t = scrapes.get(key, (None, None))
             if dialect is not None and cur_t is not None:
-                target = self._target(key, dialect, per_name, per_delta, shown, prev_t, cur_t)
+                target = self._target(key, gathered[key], per_delta, shown, prev_t, cur_t, bool(skipped))
             part = self._part(key, name, up.get(key), targets.get(key, {}), dialect, target, (prev_t, cur_t),
                               facts, now)
             if part is not None:
@@ -220,20 +234,33 @@ class PrometheusSource(Source):
                     out[(key, uuid)] = f"{{{ov.selector(known.selectors[uuid])}}}"
         return out
 
-    def _target(self, key: tuple[str, str], dialect: str, per_name: dict[str, Any], per_delta: dict[str, Any],
-                shown: dict[tuple[tuple[str, str], str], list[Series]], prev_t: float | None,
-                cur_t: float) -> Target:
+    def _file(self, answers: dict[str, Future[Any]], gathered: dict[tuple[str, str], Target],
+              scrapes: dict[tuple[str, str], tuple[float | None, float | None]]) -> dict[str, Any]:
+        """Each figure answer filed under its targets as it comes, while Prometheus evaluates the others (Tinkoff's
+        meta series first: they name the UUIDs its other series lack); the answers by name."""
+        meta, per_name = ov.TINKOFF_META, {}
+        if meta in answers:
+            per_name[meta] = answers[meta].result()
+            ov.file_answer(meta, per_name[meta], gathered, scrapes)
+        name_of = {f: n for n, f in answers.items() if n != meta}
+        for future in as_completed(name_of):
+            n = name_of[future]
+            per_name[n] = future.result()
+            ov.file_answer(n, per_name[n], gathered, scrapes)
+        return per_name
+
+    def _target(self, key: tuple[str, str], target: Target, per_delta: dict[str, Any],
+                shown: dict[tuple[tuple[str, str], str], list[Series]], prev_t: float | None, cur_t: float,
+                skipped: bool) -> Target:
         """One target's figures at its newest scrape (and, for counters asked so, the one before)."""
-        figure_of = NAMES[dialect].figure_of
-        rows = [row for n, table in per_name.items() if n in figure_of for row in ov.rows_at(n, table.get(key, ()),
-                                                                                              cur_t)]
-        target = gather_rows(dialect, rows)
+        figure_of = NAMES[target.dialect].figure_of
+        self._rare.saw(key, target.domains, skipped)
         if prev_t is not None:
             for n, table in per_delta.items():
                 if n in figure_of:
                     ov.add_previous(target, figure_of[n], table.get(key, ()), prev_t, cur_t)
         for (k, uuid), series in shown.items():
-            if k == key and (whole := gather(dialect, series).domains.get(uuid)) is not None:
+            if k == key and (whole := gather(target.dialect, series).domains.get(uuid)) is not None:
                 target.domains[uuid] = whole  # every figure of the domain looked at, at both scrapes
         return target
 
@@ -367,29 +394,3 @@ def _own_facts(target: Target, t: float) -> dict[str, float]:
 def _selectors(target: Target, job: str, instance: str) -> dict[str, dict[str, str]]:
     """Each domain's series selector: the target's labels plus its ``uuid`` or ``domain`` label."""
     return {uuid: ov.domain_labels(job, instance, uuid, dom.name) for uuid, dom in target.domains.items()}
-
-
-def history_points(cpu: list[Series], when: list[Series], mem: list[Series]) -> list[HistoryPoint]:
-    """Points at each step of a query_range: the CPU counter's rate between the real scrape times
-    (``timestamp()``) of consecutive steps' values; memory as it was."""
-    values = dict(cpu[0].samples) if cpu else {}
-    stamps = dict(when[0].samples) if when else {}
-    memory = dict(mem[0].samples) if mem else {}
-    out: list[HistoryPoint] = []
-    last: tuple[float, float] | None = None  # (scrape time, counter)
-    for step in sorted(values.keys() | memory.keys()):
-        pct = None
-        value, stamp = values.get(step), stamps.get(step)
-        if _fine(value) and _fine(stamp):
-            if last is not None and stamp > last[0]:
-                rate = counter_rate(round(last[1] * NS_PER_S), round(value * NS_PER_S), stamp - last[0])
-                pct = None if rate is None else 100.0 * rate / NS_PER_S
-            last = (stamp, value)
-        m = memory.get(step)
-        out.append(HistoryPoint(step, pct, int(m) // 1024 if _fine(m) else None))
-    return out
-
-
-def _fine(v: float | None) -> TypeGuard[float]:
-    """A value a figure can come from: finite, not negative, within a 64-bit counter."""
-    return v is not None and math.isfinite(v) and 0 <= v < 2**64

@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from xentui.limits import MAX_CPUS, MAX_DEVICES, MAX_DOMAINS, MAX_VCPUS
 from xentui.model import NS_PER_S, BlockSample, DomainSample, HostSample, NetSample, RawSample, VcpuSample
+from xentui.model.rates import counter_rate
+from xentui.sources.base import HistoryPoint
 from xentui.sources.prometheus.client import Series
-from xentui.sources.prometheus.dialects import NAMES, PER_BLOCK, PER_NET, PER_VCPU, TINKOFF, Names, state_of
+from xentui.sources.prometheus.dialects import NAMES, PER_BLOCK, PER_NET, PER_VCPU, TINKOFF, state_of
 
 Values = dict[float, float]  # scrape time -> value
 
@@ -42,14 +45,8 @@ class Target:
     host: dict[str, Values] = field(default_factory=dict)  # figures without a domain (``up``)
     host_infos: dict[str, list[tuple[dict[str, str], Values]]] = field(default_factory=dict)  # scrape_error
     pcpus: dict[int, Values] = field(default_factory=dict)  # busy seconds of each pCPU
-    times: set[float] = field(default_factory=set)
     dropped: int = 0  # series left out (past a bound)
     tinkoff_uuids: dict[str, str] = field(default_factory=dict)  # Tinkoff: domain name -> UUID (its meta series)
-
-    def scrapes(self) -> tuple[float | None, float | None]:
-        """(previous, newest) scrape time."""
-        ordered = sorted(self.times)
-        return (ordered[-2] if len(ordered) > 1 else None), (ordered[-1] if ordered else None)
 
 
 def domain_key(labels: dict[str, str], tinkoff_uuids: dict[str, str]) -> tuple[str, str] | None:
@@ -71,34 +68,45 @@ Row = tuple[str, dict[str, str], Values]  # (metric name, labels, scrape time ->
 
 
 def gather_rows(dialect: str, rows: Iterable[Row]) -> Target:
-    """File each row under its domain (or the host) by figure."""
-    names: Names = NAMES[dialect]
+    """File each row under its domain (or the host) by figure (Tinkoff's meta rows first)."""
     target = Target(dialect)
+    meta = NAMES[dialect].name_of.get("meta")
     rows = list(rows)
-    meta = names.name_of.get("meta")
-    tinkoff = target.tinkoff_uuids
-    if dialect == TINKOFF:
-        tinkoff.update({labels["domain"]: labels["uuid"] for name, labels, _v in rows
-                        if name == meta and "domain" in labels and labels.get("uuid")})
-    figure_of = names.figure_of
-    for name, labels, values in rows:
+    file_rows(target, [r for r in rows if r[0] == meta])
+    file_rows(target, [r for r in rows if r[0] != meta])
+    return target
+
+
+def file_rows(target: Target, rows: Iterable[Row]) -> None:
+    """File rows under their domains (or the host) by figure; Tinkoff's meta rows only name UUIDs (file them
+    before the rows they name)."""
+    figure_of, domains, tinkoff = NAMES[target.dialect].figure_of, target.domains, target.tinkoff_uuids
+    for name, labels, values in rows:  # per series: the common case inline (10,000s a tick)
         figure = figure_of.get(name)
         if figure is None or figure == "meta":
+            if figure == "meta" and target.dialect == TINKOFF and "domain" in labels and labels.get("uuid"):
+                tinkoff[labels["domain"]] = labels["uuid"]
             continue
-        target.times.update(values)
-        key = domain_key(labels, tinkoff)
-        if key is None:
+        dom_name = labels.get("domain")
+        if dom_name is None:
             _place_host(target, figure, labels, values)
             continue
-        dom = target.domains.get(key[0])
+        uuid = labels.get("uuid") or tinkoff.get(dom_name)  # as domain_key()
+        key = uuid if uuid else f"name:{dom_name}"
+        dom = domains.get(key)
         if dom is None:
-            if len(target.domains) >= MAX_DOMAINS:
+            if len(domains) >= MAX_DOMAINS:
                 target.dropped += 1
                 continue
-            dom = target.domains[key[0]] = Domain(*key)
-        if not _place(dom, figure, labels, values):
+            dom = domains[key] = Domain(key, dom_name)
+        if figure in _PLAIN:
+            dom.figures[figure] = values
+        elif not _place(dom, figure, labels, values):
             target.dropped += 1
-    return target
+
+
+# figures filed as they are under the domain (no device, vCPU or info labels)
+_PLAIN = frozenset({"cpu_s", "state", "vcpus", "vcpus_max", "mem_bytes", "maxmem_bytes", "rss_bytes", "stale"})
 
 
 def _place_host(target: Target, figure: str, labels: dict[str, str], values: Values) -> None:
@@ -148,9 +156,16 @@ def value_at(values: Values | None, t: float) -> float | None:
     return v if v is not None and math.isfinite(v) and v >= 0 else None
 
 
+_LIMIT = 2.0**64  # exactly 2**64: a counter's bound
+
+
 def _int(values: Values | None, t: float, scale: float = 1.0) -> int | None:
-    v = value_at(values, t)
-    return None if v is None or v * scale >= 2**64 else round(v * scale)
+    """The value at ``t`` times ``scale``, rounded; None when absent, not finite, negative or past 64 bits."""
+    v = values.get(t) if values is not None else None
+    if v is None:
+        return None
+    v *= scale
+    return round(v) if 0 <= v < _LIMIT else None  # NaN and infinities fail both tests
 
 
 def _kib(values: Values | None, t: float) -> int | None:
@@ -161,30 +176,35 @@ def _kib(values: Values | None, t: float) -> int | None:
 def domain_at(dom: Domain, t: float, host: str) -> DomainSample | None:
     """The domain as scraped at ``t`` (None when that scrape did not have it)."""
     f = dom.figures
-    if value_at(f.get("cpu_s"), t) is None and value_at(f.get("state"), t) is None:
+    get = f.get
+    cpu, state = get("cpu_s"), get("state")
+    if value_at(cpu, t) is None and value_at(state, t) is None:
         return None
     vcpus = tuple(VcpuSample(n, time_ns=_int(v.get("vcpu_time_s"), t, NS_PER_S),
                              delay_ns=_int(v.get("vcpu_delay_s"), t, NS_PER_S), pcpu=_int(v.get("vcpu_pcpu"), t))
-                  for n, v in sorted(dom.vcpus.items()))
+                  for n, v in sorted(dom.vcpus.items())) if dom.vcpus else ()
     blocks = tuple(BlockSample(name, path=dom.paths.get(name, ""), rd_reqs=_int(v.get("blk_rd_reqs"), t),
                                rd_bytes=_int(v.get("blk_rd_bytes"), t), wr_reqs=_int(v.get("blk_wr_reqs"), t),
                                wr_bytes=_int(v.get("blk_wr_bytes"), t), errors=_int(v.get("blk_errors"), t),
                                oo_reqs=_int(v.get("blk_oo_reqs"), t))
-                   for name, v in sorted(dom.blocks.items()))
+                   for name, v in sorted(dom.blocks.items())) if dom.blocks else ()
     nets = tuple(NetSample(name, rx_bytes=_int(v.get("net_rx_bytes"), t), rx_packets=_int(v.get("net_rx_packets"), t),
                            rx_errs=_int(v.get("net_rx_errs"), t), rx_drop=_int(v.get("net_rx_drop"), t),
                            tx_bytes=_int(v.get("net_tx_bytes"), t), tx_packets=_int(v.get("net_tx_packets"), t),
                            tx_errs=_int(v.get("net_tx_errs"), t), tx_drop=_int(v.get("net_tx_drop"), t))
-                 for name, v in sorted(dom.nets.items()))
-    domid, flags = info_at(dom.infos, t, "domid"), info_at(dom.infos, t, "flags")
+                 for name, v in sorted(dom.nets.items())) if dom.nets else ()
+    domid = flags = None
+    if dom.infos:
+        domid, flags = info_at(dom.infos, t, "domid"), info_at(dom.infos, t, "flags")
+    stale = get("stale")
     return DomainSample(
         uuid=dom.uuid, name=dom.name, domid=int(domid) if domid and domid.isdecimal() and len(domid) < 10 else None,
         flags=flags if flags is not None and len(flags) == 6 and set(flags) <= set("dsbcpr-") else None,
-        stale="its exporter's figures are old" if value_at(f.get("stale"), t) == 1 else "",
-        state=state_of(value_at(f.get("state"), t)),
-        cpu_ns=_int(f.get("cpu_s"), t, NS_PER_S), vcpus_current=_int(f.get("vcpus"), t),
-        vcpus_max=_int(f.get("vcpus_max"), t), mem_kib=_kib(f.get("mem_bytes"), t),
-        maxmem_kib=_kib(f.get("maxmem_bytes"), t), rss_kib=_kib(f.get("rss_bytes"), t),
+        stale="its exporter's figures are old" if stale is not None and value_at(stale, t) == 1 else "",
+        state=state_of(value_at(state, t)),
+        cpu_ns=_int(cpu, t, NS_PER_S), vcpus_current=_int(get("vcpus"), t),
+        vcpus_max=_int(get("vcpus_max"), t), mem_kib=_kib(get("mem_bytes"), t),
+        maxmem_kib=_kib(get("maxmem_bytes"), t), rss_kib=_kib(get("rss_bytes"), t),
         vcpus=vcpus, nets=nets, blocks=blocks, host=host)
 
 
@@ -196,3 +216,29 @@ def raw_at(target: Target, t: float, host_sample: HostSample, name: str, notices
     pcpu_busy_ns = tuple(b for b in busy if b is not None) if busy and None not in busy else None
     return RawSample(monotonic=t, wall=t, host=host_sample, domains=domains, errors=errors, notices=notices,
                      pcpu_busy_ns=pcpu_busy_ns)
+
+
+def history_points(cpu: list[Series], when: list[Series], mem: list[Series]) -> list[HistoryPoint]:
+    """Points at each step of a query_range: the CPU counter's rate between the real scrape times
+    (``timestamp()``) of consecutive steps' values; memory as it was."""
+    values = dict(cpu[0].samples) if cpu else {}
+    stamps = dict(when[0].samples) if when else {}
+    memory = dict(mem[0].samples) if mem else {}
+    out: list[HistoryPoint] = []
+    last: tuple[float, float] | None = None  # (scrape time, counter)
+    for step in sorted(values.keys() | memory.keys()):
+        pct = None
+        value, stamp = values.get(step), stamps.get(step)
+        if _fine(value) and _fine(stamp):
+            if last is not None and stamp > last[0]:
+                rate = counter_rate(round(last[1] * NS_PER_S), round(value * NS_PER_S), stamp - last[0])
+                pct = None if rate is None else 100.0 * rate / NS_PER_S
+            last = (stamp, value)
+        m = memory.get(step)
+        out.append(HistoryPoint(step, pct, int(m) // 1024 if _fine(m) else None))
+    return out
+
+
+def _fine(v: float | None) -> TypeGuard[float]:
+    """A value a figure can come from: finite, not negative, within a 64-bit counter."""
+    return v is not None and math.isfinite(v) and 0 <= v < 2**64

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from xentui.sources.base import SourceError
-from xentui.sources.prometheus.assemble import Row, Target, domain_key
+from xentui.sources.prometheus.assemble import Row, Target, domain_key, file_rows
 from xentui.sources.prometheus.client import MAX_LABEL, MAX_LABELS
-from xentui.sources.prometheus.dialects import MARKERS, NAMES, PER_BLOCK, PER_NET, PER_VCPU, TABLE
+from xentui.sources.prometheus.dialects import MARKERS, NAMES, PER_BLOCK, PER_NET, PER_VCPU, TABLE, TINKOFF
 
 # Figures read at scale only for the domains looked at: per vCPU, per device the errors and drops (no column
 # sums them), and packets and requests (no default column shows them; unknown, "-", for the others).
@@ -42,8 +42,50 @@ LABELS: dict[str, tuple[str, ...]] = {  # figure -> the labels its query keeps (
     **{f: (*_DOMAIN, "vcpu") for f in PER_VCPU},
     "blk_rd_bytes": (*_DOMAIN, "target_device", "source_file"),  # a disk's path, once
 }
+TINKOFF_META = NAMES[TINKOFF].name_of["meta"]  # its series name the UUIDs Tinkoff's others lack
 UP_NAMES = tuple(name for name, _who in TABLE["up"])
 PRESENCE = (f'group by (job, instance, __name__) ({{__name__=~"{"|".join(sorted({*MARKERS, *UP_NAMES}))}"}})')
+
+
+# Gauges that change only when an admin changes the domain: at scale, read every RARE_S, not every tick.
+RARE = frozenset({"maxmem_bytes", "vcpus", "vcpus_max"})
+RARE_S = 15.0
+
+
+class Rare:
+    """At scale, the RARE figures' answers are kept and stand for the ticks between two reads: a read every RARE_S
+    (a change shows within it, as xl's affinity does), and on the tick after a domain the kept answers lack
+    appears (its first tick has them unknown, as its rates)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, dict[tuple[str, str], Pairs]] = {}  # name -> its last answer, by target
+        self.domains: dict[tuple[str, str], set[str]] = {}  # target -> the domains that answer had
+        self.at: float | None = None  # when every RARE name was last read
+        self.due = False  # a domain the kept answers lack was seen
+
+    def skip(self, names: dict[str, str], now: float, detail: bool) -> set[str]:
+        """The RARE names this tick does not ask (their kept answers stand)."""
+        if detail or self.due or self.at is None or not 0 <= now - self.at < RARE_S:
+            return set()
+        return {n for n, f in names.items() if f in RARE and n in self.answers}
+
+    def took(self, names: dict[str, str], per_name: dict[str, dict[tuple[str, str], Pairs]], skipped: set[str],
+             now: float) -> None:
+        """Keeps this tick's RARE answers, or puts the kept ones in ``per_name``."""
+        for n, f in names.items():
+            if n in skipped:
+                per_name[n] = self.answers[n]
+            elif f in RARE and n in per_name:
+                self.answers[n] = per_name[n]
+        if not skipped:
+            self.at, self.due, self.domains = now, False, {}
+
+    def saw(self, key: tuple[str, str], domains: Iterable[str], skipped: bool) -> None:
+        """A target's domains this tick: remembered when read, else checked against those read."""
+        if not skipped:
+            self.domains[key] = set(domains)
+        elif not self.due and not self.domains.get(key, set()).issuperset(domains):
+            self.due = True
 
 
 def overview_names(dialects: Iterable[str], detail: bool) -> dict[str, str]:
@@ -126,6 +168,15 @@ def _fair(labels: dict[str, str]) -> bool:
 
 def rows_at(name: str, pairs: Pairs, t: float) -> Iterable[Row]:
     return ((name, labels, {t: value}) for labels, value in pairs)
+
+
+def file_answer(name: str, table: dict[tuple[str, str], Pairs], gathered: dict[tuple[str, str], Target],
+                scrapes: dict[tuple[str, str], tuple[float | None, float | None]]) -> None:
+    """One figure query's answer filed under the targets that speak its name, at each one's newest scrape."""
+    for key, pairs in table.items():
+        target = gathered.get(key)
+        if target is not None and name in NAMES[target.dialect].figure_of:
+            file_rows(target, rows_at(name, pairs, scrapes[key][1] or 0.0))
 
 
 def add_previous(target: Target, figure: str, pairs: Pairs, prev_t: float,

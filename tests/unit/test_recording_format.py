@@ -144,3 +144,11 @@ def test_revision_5_keeps_a_domain_s_job_and_refuses_an_operation_no_source_writ
 def test_every_operation_the_sources_write_is_one_a_recording_accepts():
     from xentui.sources.libvirt import jobs
     assert {*jobs.OPERATIONS.values(), *jobs.BLOCK_JOBS.values()} <= set(JOB_OPERATIONS)
+
+
+def test_what_a_recording_does_not_keep_is_named_and_everything_else_is_kept():
+    """A model field is either in a table or named in NOT_RECORDED (a replay shows it unknown): never silently lost."""
+    tables = {"domain": recformat.DOMAIN, "block": recformat.BLOCK}
+    for kind, table in tables.items():
+        unkept = {f.name for f in dataclasses.fields(table.cls) if f.init} - set(table.names) - {"host"}
+        assert unkept == set(recformat.NOT_RECORDED[kind]), kind

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
@@ -391,6 +391,19 @@ def check_header(v: Any) -> dict[str, Any]:
     _time(v.get("delay"), "header delay")
     _str(v.get("uri"), "header uri")
     return v
+
+
+# What a recording does not keep yet (issue 18's figures): a replay shows them unknown.  ``as_recorded`` is a
+# sample as its replay will read it, so what is kept can be checked field for field.
+NOT_RECORDED = {"domain": ("pressure", "numa", "agent", "balloon"),
+                "block": ("rd_times_ns", "wr_times_ns", "fl_reqs", "fl_times_ns")}
+
+
+def as_recorded(d: DomainSample) -> DomainSample:
+    """``d`` without the figures a recording does not keep (NOT_RECORDED)."""
+    cleared: dict[str, Any] = dict.fromkeys(NOT_RECORDED["domain"])
+    times: dict[str, Any] = dict.fromkeys(NOT_RECORDED["block"])
+    return replace(d, blocks=tuple(replace(b, **times) for b in d.blocks), **cleared)
 
 
 def encode_host(h: HostSample) -> list[Any]:

@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,21 @@ def victim(tmp_path: Path) -> Path:
     path = tmp_path / "etc-shadow"
     path.write_text("precious\n")
     return path
+
+
+LEAK_LOG = Path("/tmp/xentui-leaked-calls.log")
+
+
+@pytest.fixture(autouse=True)
+def _reports_calls_left_running(request: pytest.FixtureRequest):
+    """Logs a test that leaves deadline calls running: they fill the process-wide CAP for later tests."""
+    from xentui.sources import deadlines
+
+    before = deadlines.running()
+    yield
+    end = time.monotonic() + 3.0
+    while deadlines.running() > before and time.monotonic() < end:
+        time.sleep(0.05)
+    if deadlines.running() > before:
+        with LEAK_LOG.open("a") as log:
+            log.write(f"{request.node.nodeid}: {before} -> {deadlines.running()}: {deadlines.still_running()}\n")

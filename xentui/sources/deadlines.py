@@ -178,6 +178,12 @@ def running() -> int:
         return len(_running)
 
 
+def still_running() -> list[str]:
+    """What each call running now is, "(past its deadline)" marked: for a report of who left them."""
+    with _lock:
+        return sorted(c.what + (" (past its deadline)" if c.abandoned else "") for c in _running)
+
+
 def abandoned() -> int:
     """Calls past their deadline that have not returned yet."""
     with _lock:

@@ -18,6 +18,7 @@ import libvirt
 import pytest
 
 import xentui
+from tests.libvirt_test_driver import domain_xml, node_xml
 from xentui.actions import Action, perform
 from xentui.sources import deadlines
 from xentui.sources.libvirt import LibvirtSource
@@ -55,8 +56,13 @@ def outside(monkeypatch) -> list[str]:
     return calls
 
 
-def test_no_libvirt_call_outside_a_deadline(outside):
-    source = LibvirtSource("test:///default", readonly=False)
+def test_no_libvirt_call_outside_a_deadline(outside, tmp_path):
+    # A driver of its own: test:///default is one state per process while any connection to it is open, and the
+    # actions below leave its domain destroyed for later tests.
+    node = tmp_path / "node.xml"
+    node.write_text(node_xml([domain_xml("test", "6695eb01-f6a4-8304-79aa-97f2502e193f", 1048576, "/img/test.img",
+                                         "tap0")], sockets=1, cores=2, threads=1, memory_kib=8388608))
+    source = LibvirtSource(f"test://{node}", readonly=False)
     try:
         for _ in range(2):
             raw = source.collect()

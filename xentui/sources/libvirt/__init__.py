@@ -205,7 +205,8 @@ class LibvirtSource(Source):
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
                                     stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN)
                         for name, rec, key in named)
-        samples = migration.with_jobs(samples, self.uri)
+        moving = migration.migrating()  # once a tick: the jobs shown here and those jobs.py leaves alone agree
+        samples = migration.with_jobs(samples, self.uri, moving)
         if self.host_side is not None:
             samples = self.host_side.attach(samples)
         errors.extend(self._balloon.apply((dom, name, key, devices[key].balloon_period)
@@ -217,7 +218,7 @@ class LibvirtSource(Source):
         self._monitors.prune(live)
         self._balloon.prune(live)
         self.placement.prune(live)
-        return samples, tuple(errors), (filled, stale, migration.migrating()), memory
+        return samples, tuple(errors), (filled, stale, moving), memory
 
     def host_sample(self, memory: Memory | None = None) -> HostSample:
         """The host's figures; ``memory``: as the tick's statistics call read it (None: read here)."""

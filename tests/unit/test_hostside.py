@@ -145,6 +145,9 @@ def test_numa_of_a_two_node_host(tree):
     shown = numa_view(sample)
     assert shown.home == 1 and shown.remote_vcpus == (1,) and shown.misplaced
     assert shown.home_pct == pytest.approx(100 * 12000 / (12000 + 8176))
+    # the model reads it once a tick, for the table and the batch output alike
+    views = build_snapshot(None, raw(0.0, dom(1, numa=sample), dom(2, uuid="u2", name="db"))).domains
+    assert views[0].numa == shown and views[1].numa is None
 
 
 def test_numa_stat_preferred_to_numa_maps(tree):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xentui.model import DomainView
-from xentui.model.pressure import KINDS, RESOURCES, numa_view
+from xentui.model.pressure import KINDS, RESOURCES
 from xentui.output.numbers import rounded
 
 
@@ -29,8 +29,7 @@ def psi_record(view: DomainView) -> dict[str, Any] | None:
 def numa_record(view: DomainView) -> dict[str, Any] | None:
     """The nodes holding the domain's memory (KiB) and those of its vCPUs; ``misplaced``: some vCPU runs on a
     node other than the one holding most of its memory (``home_node``)."""
-    sample = view.sample.numa
-    shown = numa_view(sample)
+    sample, shown = view.sample.numa, view.numa
     if sample is None or shown is None:
         return None
     return {"source": sample.source or None, "partial": sample.partial,

@@ -318,3 +318,21 @@ def test_hung_agents_hold_few_threads_and_an_opened_detail_goes_first(monkeypatc
     finally:
         release.set()
         w.close()
+
+
+def test_a_parser_bug_is_said_in_one_visible_line(monkeypatch):
+    from tests.factories import dom
+
+    def broken(_reply):
+        raise ValueError("guest said\nline two\x1b[31m")
+
+    monkeypatch.setattr(parse, "interfaces", broken)
+    w = AgentWatch()
+    try:
+        w.attach((dom(1, uuid=UUID),), {UUID: Domain()})
+        wait_for(lambda: w.attach((dom(1, uuid=UUID),), {UUID: Domain()})[0].agent is not None, "the failed read")
+        got = w.attach((dom(1, uuid=UUID),), {UUID: Domain()})[0].agent
+        assert got.status is AgentStatus.FAILED and got.error.startswith("ValueError: guest said")
+        assert "\n" not in got.error and "\x1b" not in got.error
+    finally:
+        w.close()

@@ -179,7 +179,8 @@ class AgentWatch:
             except AgentRefused as refused:  # the lookup on the own connection
                 found = self._refused(refused, last)
             except Exception as err:  # a parser's bug must not end the thread silently
-                found = GuestAgent(AgentStatus.FAILED, self._wall(), error=f"{type(err).__name__}: {err}"[:MAX_ERROR])
+                why = one_line(f"{type(err).__name__}: {err}")[:MAX_ERROR]  # its text may carry the guest's
+                found = GuestAgent(AgentStatus.FAILED, self._wall(), error=why)
             self.facts = {**self.facts, uuid: found}
             hung += self._calls.hung(uuid) is not None
 

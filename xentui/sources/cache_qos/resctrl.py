@@ -18,6 +18,7 @@ from xentui.limits import counter
 from xentui.model import CacheBank, CacheSample, L3Cache
 from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.status import CacheStatus
+from xentui.sources.hostside import qemu_pid
 from xentui.units import UNIT_BYTES
 
 GROUP_PREFIX = "xentui-"  # the monitoring groups xentui makes (attach) and removes (detach)
@@ -113,13 +114,9 @@ class Resctrl:
 
     # --- domains ------------------------------------------------------------------------
 
-    def qemu_pid(self, name: str) -> int | None:
-        text = _read(self.qemu_run / f"{name}.pid")
-        return int(text) if text and text.isdecimal() else None
-
     def vcpu_threads(self, name: str) -> tuple[frozenset[int], frozenset[int]]:
         """(vCPU thread ids, every thread id) of the domain's qemu; empty when it has none here."""
-        pid = self.qemu_pid(name)
+        pid = qemu_pid(self.qemu_run, name)
         if pid is None:
             return frozenset(), frozenset()
         threads = frozenset(int(p.name) for p in self._subdirs(self.proc / str(pid) / "task") if p.name.isdecimal())

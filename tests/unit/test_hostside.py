@@ -180,6 +180,23 @@ def test_truncated_and_hostile_numa_files(tree, monkeypatch):
     assert numa_files.vcpu_cpus(tree.paths.proc, PID) == {}
 
 
+def test_vcpu_threads_are_qemus_cpu_n_kvm_threads(tree):
+    from xentui.sources.hostside.files import task_ids, vcpu_tids
+
+    tree.vcpu(PID, PID + 1, 0, cpu=0)
+    tree.vcpu(PID, PID + 2, 1, cpu=1)
+    task = tree.paths.proc / str(PID) / "task"
+    for tid, comm in ((PID + 3, "IO mon_iothread"), (PID + 4, "CPU 8192/KVM"), (PID + 5, "CPU 2/KVM extra"),
+                      (PID + 6, "x" * 500)):
+        (task / str(tid)).mkdir()
+        (task / str(tid) / "comm").write_text(comm + "\n")
+    (task / "not-a-tid").mkdir()
+    assert sorted(task_ids(tree.paths.proc, PID)) == [PID + n for n in range(1, 7)]
+    assert vcpu_tids(tree.paths.proc, PID) == {0: PID + 1, 1: PID + 2}
+    assert vcpu_tids(tree.paths.proc, PID, [PID + 2]) == {1: PID + 2}
+    assert task_ids(tree.paths.proc, 424242) == [] and vcpu_tids(tree.paths.proc, 424242) == {}
+
+
 def test_numa_read_in_the_background_only_with_two_nodes(tmp_path):
     two = HostTree(tmp_path / "two")
     two.qemu("web", PID)

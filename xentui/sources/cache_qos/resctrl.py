@@ -19,11 +19,11 @@ from xentui.model import CacheBank, CacheSample, L3Cache
 from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.sources.hostside import qemu_pid
+from xentui.sources.hostside.files import task_ids, vcpu_tids
 from xentui.units import UNIT_BYTES
 
 GROUP_PREFIX = "xentui-"  # the monitoring groups xentui makes (attach) and removes (detach)
 NOT_GROUPS = {"info", "mon_groups", "mon_data"}
-VCPU_THREAD = re.compile(r"^CPU \d+/KVM$")
 NOT_MOUNTED = "resctrl not mounted: mount -t resctrl resctrl /sys/fs/resctrl (needs Intel RDT or AMD PQoS)"
 NO_MONITORING = "resctrl has no L3 monitoring: this CPU lacks CMT/MBM"
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
@@ -119,11 +119,11 @@ class Resctrl:
         pid = qemu_pid(self.qemu_run, name)
         if pid is None:
             return frozenset(), frozenset()
-        threads = frozenset(int(p.name) for p in self._subdirs(self.proc / str(pid) / "task") if p.name.isdecimal())
+        tids = task_ids(self.proc, pid)
+        threads = frozenset(tids)
         vcpus = self._vcpus.get((name, pid))
         if vcpus is None or not vcpus <= threads:  # first look, or a vCPU thread went (hot-unplug, restart)
-            vcpus = frozenset(t for t in threads
-                              if VCPU_THREAD.match(_read(self.proc / str(pid) / "task" / str(t) / "comm") or ""))
+            vcpus = frozenset(vcpu_tids(self.proc, pid, tids).values())
             self._vcpus = {k: v for k, v in self._vcpus.items() if k[0] != name}
             self._vcpus[(name, pid)] = vcpus
         return vcpus, threads

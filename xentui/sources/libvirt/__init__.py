@@ -90,10 +90,11 @@ class LibvirtSource(Source):
         self._sched = LibvirtScheduling(lambda: self.conn, lambda: self.facts.cpumap_size)
         self.scheduling = SchedulingWatch(self._sched.read, "xentui-libvirt-sched")
         self.host_side = HostSide() if self._local_pcpus else None  # PSI and NUMA of local QEMU guests
-        # Guest agents (QEMU's; None: where the driver is QEMU's), through a read-write connection of their own
+        # Guest agents (QEMU's; None where the driver is not QEMU's), through a read-write connection of their own
         # when this one is read-only (libvirt refuses agent calls on those): agent.py.
-        self._agent_conn = OwnConnection(uri) if readonly else None
-        self.agent = AgentWatch(self._agent_conn) if (self._qemu if guest_agent is None else guest_agent) else None
+        agents = self._qemu if guest_agent is None else guest_agent
+        self._agent_conn = OwnConnection(uri) if readonly and agents else None
+        self.agent = AgentWatch(self._agent_conn) if agents else None
         self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
                                                  "libvirt statistics", "libvirtd")
 

@@ -28,7 +28,7 @@ from xentui.sources.hostside import HostSide
 from xentui.sources.libvirt import actions, connection, jobs, migration
 from xentui.sources.libvirt.agent import AgentWatch, OwnConnection
 from xentui.sources.libvirt.balloon import StatsPeriod
-from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
+from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, not_off, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
 from xentui.sources.libvirt.fallback import PROBE_KEYS, Fallback, Filled, Listed
@@ -163,8 +163,6 @@ class LibvirtSource(Source):
             after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
-            if self.agent is not None:  # read in the agent's thread (its own channel, not the monitor): a lookup here
-                domains = self.agent.attach(domains, {key[0]: dom for dom, rec, key in job_scope[0] if active(rec)})
             host = self.host_sample(memory)
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
@@ -203,8 +201,11 @@ class LibvirtSource(Source):
         named = [(dom.name(), rec, key) for dom, rec, key in filled]
         caches = self.cache_qos.caches([(name, rec, key[0]) for name, rec, key in named if active(rec)])
         devices = self._fallback.devices
+        # the agents' facts (read in their thread) given as each sample is built, not by a copy of every sample
+        facts = None if self.agent is None else self.agent.handed({k[0]: d for d, r, k in filled if active(r)})
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
-                                    stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN)
+                                    stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN,
+                                    agent=facts(key[0]) if facts is not None and not_off(rec) else None)
                         for name, rec, key in named)
         moving = migration.migrating()  # once a tick: the jobs shown here and those jobs.py leaves alone agree
         samples = migration.with_jobs(samples, self.uri, moving)

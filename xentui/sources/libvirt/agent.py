@@ -19,7 +19,6 @@ from typing import Any
 
 import libvirt
 
-from xentui.model import DomainSample
 from xentui.model.guest_agent import AgentStatus, GuestAgent, first_ip
 from xentui.sources import deadlines
 from xentui.sources.background import Refresher
@@ -110,7 +109,7 @@ class OwnConnection:
 class AgentWatch:
     """The last :class:`GuestAgent` of each running domain of one connection, refreshed a budget at a time.
 
-    The tick hands over its running domains (:meth:`attach`): the thread lists nothing itself.  With ``own``
+    The tick hands over its running domains (:meth:`handed`): the thread lists nothing itself.  With ``own``
     (a read-only source's read-write connection) each domain is looked up there once (handles kept per
     connection)."""
 
@@ -137,18 +136,13 @@ class AgentWatch:
     def close(self) -> None:
         self._refresher.close()
 
-    def attach(self, samples: tuple[DomainSample, ...],
-               running: Mapping[str, libvirt.virDomain]) -> tuple[DomainSample, ...]:
-        """The samples with their domain's last facts; ``running`` (uuid -> handle) are read next.  The tick's
-        only cost: a dict lookup per domain."""
+    def handed(self, running: Mapping[str, libvirt.virDomain]) -> Callable[[str], GuestAgent | None]:
+        """``running`` (uuid -> handle) are read next; uuid -> a running domain's last facts (or why there are
+        none; None: never read).  The tick's only cost: a lookup per domain, as it builds its samples."""
         self._running = running
         self._refresher.start()
         facts, unread = self.facts, self._unread
-        if unread is not None:
-            return tuple(replace(s, agent=facts.get(s.uuid, unread)) if s.active else s for s in samples)
-        if not facts:
-            return samples
-        return tuple(replace(s, agent=facts[s.uuid]) if s.uuid in facts and s.active else s for s in samples)
+        return lambda uuid: facts.get(uuid, unread)
 
     # --- the thread ------------------------------------------------------------------
 

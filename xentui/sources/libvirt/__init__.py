@@ -163,6 +163,8 @@ class LibvirtSource(Source):
             after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
+            if self.host_side is not None:  # after it too: PSI is over its own reads' window, within its budget
+                domains = self.host_side.attach(domains)
             host = self.host_sample(memory)
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
@@ -209,8 +211,6 @@ class LibvirtSource(Source):
                         for name, rec, key in named)
         moving = migration.migrating()  # once a tick: the jobs shown here and those jobs.py leaves alone agree
         samples = migration.with_jobs(samples, self.uri, moving)
-        if self.host_side is not None:
-            samples = self.host_side.attach(samples)
         errors.extend(self._balloon.apply((dom, name, key, devices[key].balloon_period)
                                           for (dom, rec, key), (name, _r, _k) in zip(filled, named, strict=True)
                                           if key in devices and key not in stale and active(rec)))

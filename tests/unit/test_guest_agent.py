@@ -280,21 +280,19 @@ def test_a_read_only_source_asks_through_its_own_read_write_connection_and_lists
 
 
 def test_no_read_write_connection_is_said_for_every_domain():
-    from tests.factories import dom
     from xentui.sources.libvirt.agent import OwnConnection
 
     w = AgentWatch(OwnConnection("test:///no/such/file.xml"))
     try:
-        w.attach((dom(1),), {UUID: Domain()})
-        wait_for(lambda: w.attach((dom(1),), {})[0].agent is not None, "the refusal")
-        got = w.attach((dom(1),), {})[0].agent
+        w.handed({UUID: Domain()})
+        wait_for(lambda: w.handed({})(UUID) is not None, "the refusal")
+        got = w.handed({})(UUID)
         assert got.status is AgentStatus.READ_ONLY and "test:///no/such/file.xml" in got.error
     finally:
         w.close()
 
 
 def test_hung_agents_hold_few_threads_and_an_opened_detail_goes_first(monkeypatch):
-    from tests.factories import dom
 
     monkeypatch.setattr(agent_mod, "CALL_S", 0.2)
     release = threading.Event()
@@ -308,7 +306,7 @@ def test_hung_agents_hold_few_threads_and_an_opened_detail_goes_first(monkeypatc
     w = AgentWatch()
     try:
         w.watch(urgent)  # its detail opened before the first round: read first
-        w.attach(tuple(dom(1, uuid=u) for u in hung), hung)
+        w.handed(hung)
         wait_for(lambda: len(w.facts) >= agent_mod.MAX_HUNG, "the first round")
         seen = len(rounds)
         wait_for(lambda: len(rounds) >= seen + 2, "two more rounds", 20)  # none asks another agent meanwhile
@@ -317,4 +315,21 @@ def test_hung_agents_hold_few_threads_and_an_opened_detail_goes_first(monkeypatc
         assert all(g.status is AgentStatus.NOT_ANSWERING for g in w.facts.values())
     finally:
         release.set()
+        w.close()
+
+
+def test_a_parser_bug_is_said_in_one_visible_line(monkeypatch):
+
+    def broken(_reply):
+        raise ValueError("guest said\nline two\x1b[31m")
+
+    monkeypatch.setattr(parse, "interfaces", broken)
+    w = AgentWatch()
+    try:
+        w.handed({UUID: Domain()})
+        wait_for(lambda: w.handed({UUID: Domain()})(UUID) is not None, "the failed read")
+        got = w.handed({UUID: Domain()})(UUID)
+        assert got.status is AgentStatus.FAILED and got.error.startswith("ValueError: guest said")
+        assert "\n" not in got.error and "\x1b" not in got.error
+    finally:
         w.close()

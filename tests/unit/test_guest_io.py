@@ -78,6 +78,19 @@ def test_domain_latency_weighs_every_disks_requests():
     assert row[header.index("vbd_rd_ms_per_req")] == "4.706"
 
 
+def test_domain_latency_is_unknown_where_one_disks_counters_are():
+    a = record((100, 1000 * MS), (10, 50 * MS), disks=2)
+    b = record((200, 1400 * MS), (20, 90 * MS), disks=2)
+    assert snapshot_of(a, b).domains[0].rates.blk_rd_ms == pytest.approx(4.0)
+    for unknown in ("block.1.rd.times", "block.1.rd.reqs"):  # a partial sum would lie
+        lost = dict(b)
+        del lost[unknown]
+        r = snapshot_of(a, lost).domains[0].rates
+        assert r.blk_rd_ms is None and r.blk_wr_ms == pytest.approx(4.0), unknown
+    reset = dict(b) | {"block.1.rd.reqs": 5}  # one disk's counter went back
+    assert snapshot_of(a, reset).domains[0].rates.blk_rd_ms is None
+
+
 def test_no_latency_where_no_times_or_a_disk_changed():
     plain = snapshot_of(record((1, 0), (1, 0), times=False), record((9, 0), (9, 0), times=False)).domains[0]
     assert (plain.rates.blk_rd_ms, plain.rates.blk_latency) == (None, ())

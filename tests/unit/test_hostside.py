@@ -145,6 +145,9 @@ def test_numa_of_a_two_node_host(tree):
     shown = numa_view(sample)
     assert shown.home == 1 and shown.remote_vcpus == (1,) and shown.misplaced
     assert shown.home_pct == pytest.approx(100 * 12000 / (12000 + 8176))
+    # the model reads it once a tick, for the table and the batch output alike
+    views = build_snapshot(None, raw(0.0, dom(1, numa=sample), dom(2, uuid="u2", name="db"))).domains
+    assert views[0].numa == shown and views[1].numa is None
 
 
 def test_numa_stat_preferred_to_numa_maps(tree):
@@ -175,6 +178,23 @@ def test_truncated_and_hostile_numa_files(tree, monkeypatch):
     (tree.paths.proc / str(PID) / "task" / "99" / "comm").write_text("CPU 0/KVM\n")
     (tree.paths.proc / str(PID) / "task" / "99" / "stat").write_text("99 (CPU 0/KVM) S 1 2 )\n")  # short
     assert numa_files.vcpu_cpus(tree.paths.proc, PID) == {}
+
+
+def test_vcpu_threads_are_qemus_cpu_n_kvm_threads(tree):
+    from xentui.sources.hostside.files import task_ids, vcpu_tids
+
+    tree.vcpu(PID, PID + 1, 0, cpu=0)
+    tree.vcpu(PID, PID + 2, 1, cpu=1)
+    task = tree.paths.proc / str(PID) / "task"
+    for tid, comm in ((PID + 3, "IO mon_iothread"), (PID + 4, "CPU 8192/KVM"), (PID + 5, "CPU 2/KVM extra"),
+                      (PID + 6, "x" * 500)):
+        (task / str(tid)).mkdir()
+        (task / str(tid) / "comm").write_text(comm + "\n")
+    (task / "not-a-tid").mkdir()
+    assert sorted(task_ids(tree.paths.proc, PID)) == [PID + n for n in range(1, 7)]
+    assert vcpu_tids(tree.paths.proc, PID) == {0: PID + 1, 1: PID + 2}
+    assert vcpu_tids(tree.paths.proc, PID, [PID + 2]) == {1: PID + 2}
+    assert task_ids(tree.paths.proc, 424242) == [] and vcpu_tids(tree.paths.proc, 424242) == {}
 
 
 def test_numa_read_in_the_background_only_with_two_nodes(tmp_path):

@@ -58,6 +58,13 @@ def test_mon_group_holding_vcpus_is_the_domains(host):
     assert "no qemu vCPU threads" in out["u-gone"].status
 
 
+@pytest.mark.parametrize("text", ["\uff11\uff10\uff10\uff10", "1000junk", "-1000", "1" * 40])
+def test_a_pid_file_that_is_no_pid_names_no_threads(host, text):
+    host.group("mon_groups/web-vcpus", tasks=(1001, 1002))
+    (host.run / "web.pid").write_text(text)  # full-width "1000" is decimal to Python, but no pid
+    assert host.resctrl().vcpu_threads("web") == (frozenset(), frozenset())
+
+
 def test_group_with_other_processes_is_not_the_domains(host):
     host.group("mon_groups/mixed", tasks=(1001, 2001))  # two domains in one group: neither's alone
     out = host.resctrl().samples({"u-web": "web"})

@@ -19,9 +19,7 @@ def ms_per_request(reqs: Pair, times: Pair) -> float | None:
     return (t1 - t0) / (r1 - r0) / NS_PER_MS
 
 
-def _kind(a: BlockSample, b: BlockSample, kind: str) -> tuple[Pair, Pair]:
-    return ((getattr(a, f"{kind}_reqs"), getattr(b, f"{kind}_reqs")),
-            (getattr(a, f"{kind}_times_ns"), getattr(b, f"{kind}_times_ns")))
+_FIELDS = {kind: (f"{kind}_reqs", f"{kind}_times_ns") for kind in ("rd", "wr", "fl")}
 
 
 def block_latencies(prev: tuple[BlockSample, ...], cur: tuple[BlockSample, ...]) -> tuple[BlockLatency, ...]:
@@ -29,25 +27,23 @@ def block_latencies(prev: tuple[BlockSample, ...], cur: tuple[BlockSample, ...])
     the disks changed (the caller compares their names)."""
     if not any(b.rd_times_ns is not None or b.wr_times_ns is not None for b in cur):
         return ()
-    return tuple(BlockLatency(b.name, ms_per_request(*_kind(a, b, "rd")), ms_per_request(*_kind(a, b, "wr")),
-                              ms_per_request(*_kind(a, b, "fl")))
+    return tuple(BlockLatency(b.name, ms_per_request((a.rd_reqs, b.rd_reqs), (a.rd_times_ns, b.rd_times_ns)),
+                              ms_per_request((a.wr_reqs, b.wr_reqs), (a.wr_times_ns, b.wr_times_ns)),
+                              ms_per_request((a.fl_reqs, b.fl_reqs), (a.fl_times_ns, b.fl_times_ns)))
                  for a, b in zip(prev, cur, strict=True))
 
 
 def domain_ms(prev: tuple[BlockSample, ...], cur: tuple[BlockSample, ...], kind: str) -> float | None:
     """ms per request over all the domain's disks' requests together (a busy disk weighs by its requests);
     None when some disk's counters are unknown (a partial sum would lie) or no request completed."""
-    reqs = [0, 0]
-    times = [0, 0]
+    reqs, times = _FIELDS[kind]
+    r0 = r1 = t0 = t1 = 0
     for a, b in zip(prev, cur, strict=True):
-        (r0, r1), (t0, t1) = _kind(a, b, kind)
-        if r0 is None or r1 is None or t0 is None or t1 is None or r1 < r0 or t1 < t0:
+        ra, rb, ta, tb = getattr(a, reqs), getattr(b, reqs), getattr(a, times), getattr(b, times)
+        if ra is None or rb is None or ta is None or tb is None or rb < ra or tb < ta:
             return None
-        reqs[0] += r0
-        reqs[1] += r1
-        times[0] += t0
-        times[1] += t1
-    return ms_per_request((reqs[0], reqs[1]), (times[0], times[1]))
+        r0, r1, t0, t1 = r0 + ra, r1 + rb, t0 + ta, t1 + tb
+    return ms_per_request((r0, r1), (t0, t1))
 
 
 def steal_sum(vcpus: tuple[VcpuSample, ...], rates: tuple[VcpuRates, ...]) -> float | None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from xentui.model.guest_memory import GuestMemView
 from xentui.model.latency import block_latencies, domain_ms, steal_sum
-from xentui.model.pressure import pressure_view
+from xentui.model.pressure import numa_view, pressure_view
 from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 
@@ -190,6 +190,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
             cache=None if d.cache is None else cache_view(old.get(d.uuid), d, seconds, cur.host),
             psi=None if d.pressure is None else pressure_view(d.pressure),
             guest_mem=None if d.balloon is None else guest_memory_view(old.get(d.uuid), d, seconds, cur.wall),
+            numa=None if d.numa is None else numa_view(d.numa),
         )
         for d in cur.domains
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xentui.model._fast_record import frozen_record
 from xentui.model.guest_memory import GuestMemView
-from xentui.model.pressure import PressureView
+from xentui.model.pressure import NumaView, PressureView
 from xentui.model.samples import DomainSample, HostSample, HostState
 from xentui.model.scheduling import SchedulingState
 
@@ -79,6 +79,7 @@ class DomainView:
     cache: CacheView | None = None
     psi: PressureView | None = None  # its cgroup's stalls over the window (None: no PSI here)
     guest_mem: GuestMemView | None = None  # the guest's own memory figures (balloon statistics), when reported
+    numa: NumaView | None = None  # its NUMA placement read (None: no NUMA figures here)
 
     @property
     def uuid(self) -> str:

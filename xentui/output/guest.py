@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xentui.model.guest_agent import GuestAgent
-
-
-def _round(value: float | None, places: int = 3) -> float | None:
-    return None if value is None else round(value, places)
+from xentui.output.numbers import rounded as _round
 
 
 def guest_record(agent: GuestAgent | None) -> dict[str, Any] | None:

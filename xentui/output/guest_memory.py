@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xentui.model import DomainView
-
-
-def _round(value: float | None, places: int = 3) -> float | None:
-    return None if value is None else round(value, places)
+from xentui.output.numbers import rounded as _round
 
 
 def guest_mem_record(view: DomainView) -> dict[str, Any]:

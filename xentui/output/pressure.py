@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from xentui.model import DomainView
-from xentui.model.pressure import KINDS, RESOURCES, numa_view
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
+from xentui.model.pressure import KINDS, RESOURCES
+from xentui.output.numbers import rounded
 
 
 def psi_record(view: DomainView) -> dict[str, Any] | None:
@@ -23,7 +20,7 @@ def psi_record(view: DomainView) -> dict[str, Any] | None:
         figures: dict[str, Any] = {}
         for kind in KINDS:
             if (stall := sample.get(resource, kind)) is not None:
-                figures |= {f"{kind}_pct": _round(psi.get(resource, kind)), f"{kind}_avg10_pct": stall.avg10,
+                figures |= {f"{kind}_pct": rounded(psi.get(resource, kind), 2), f"{kind}_avg10_pct": stall.avg10,
                             f"{kind}_total_us": stall.total_us}
         out[resource] = figures or None
     return out
@@ -32,13 +29,12 @@ def psi_record(view: DomainView) -> dict[str, Any] | None:
 def numa_record(view: DomainView) -> dict[str, Any] | None:
     """The nodes holding the domain's memory (KiB) and those of its vCPUs; ``misplaced``: some vCPU runs on a
     node other than the one holding most of its memory (``home_node``)."""
-    sample = view.sample.numa
-    shown = numa_view(sample)
+    sample, shown = view.sample.numa, view.numa
     if sample is None or shown is None:
         return None
     return {"source": sample.source or None, "partial": sample.partial,
             "memory_kib_by_node": {str(node): kib for node, kib in sample.memory_kib},
-            "home_node": shown.home, "home_pct": _round(shown.home_pct),
+            "home_node": shown.home, "home_pct": rounded(shown.home_pct, 2),
             "vcpu_nodes": {str(vcpu): node for vcpu, node in sample.vcpu_nodes},
             "remote_vcpus": list(shown.remote_vcpus), "misplaced": shown.misplaced}
 

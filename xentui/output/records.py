@@ -28,6 +28,7 @@ from xentui.model import (
 from xentui.output import scheduling
 from xentui.output.guest import guest_record
 from xentui.output.guest_memory import guest_mem_record
+from xentui.output.numbers import rounded as _round
 from xentui.output.pressure import host_side_record
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import csv_cell
@@ -35,10 +36,6 @@ from xentui.text import csv_cell
 JSON_FORMAT = "xentui-batch"
 JSON_VERSION = 1  # one host: unchanged, byte for byte
 FLEET_JSON_VERSION = 2  # several hosts: version 1's fields, plus "host" on each domain and "hosts" (docs/fleet.md)
-
-
-def _round(value: float | None, places: int = 3) -> float | None:
-    return None if value is None else round(value, places)
 
 
 def _div(value: int | None, by: int) -> int | None:

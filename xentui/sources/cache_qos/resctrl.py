@@ -18,11 +18,12 @@ from xentui.limits import counter
 from xentui.model import CacheBank, CacheSample, L3Cache
 from xentui.sources.base import SourceError
 from xentui.sources.cache_qos.status import CacheStatus
+from xentui.sources.hostside import qemu_pid
+from xentui.sources.hostside.files import task_ids, vcpu_tids
 from xentui.units import UNIT_BYTES
 
 GROUP_PREFIX = "xentui-"  # the monitoring groups xentui makes (attach) and removes (detach)
 NOT_GROUPS = {"info", "mon_groups", "mon_data"}
-VCPU_THREAD = re.compile(r"^CPU \d+/KVM$")
 NOT_MOUNTED = "resctrl not mounted: mount -t resctrl resctrl /sys/fs/resctrl (needs Intel RDT or AMD PQoS)"
 NO_MONITORING = "resctrl has no L3 monitoring: this CPU lacks CMT/MBM"
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
@@ -113,20 +114,16 @@ class Resctrl:
 
     # --- domains ------------------------------------------------------------------------
 
-    def qemu_pid(self, name: str) -> int | None:
-        text = _read(self.qemu_run / f"{name}.pid")
-        return int(text) if text and text.isdecimal() else None
-
     def vcpu_threads(self, name: str) -> tuple[frozenset[int], frozenset[int]]:
         """(vCPU thread ids, every thread id) of the domain's qemu; empty when it has none here."""
-        pid = self.qemu_pid(name)
+        pid = qemu_pid(self.qemu_run, name)
         if pid is None:
             return frozenset(), frozenset()
-        threads = frozenset(int(p.name) for p in self._subdirs(self.proc / str(pid) / "task") if p.name.isdecimal())
+        tids = task_ids(self.proc, pid)
+        threads = frozenset(tids)
         vcpus = self._vcpus.get((name, pid))
         if vcpus is None or not vcpus <= threads:  # first look, or a vCPU thread went (hot-unplug, restart)
-            vcpus = frozenset(t for t in threads
-                              if VCPU_THREAD.match(_read(self.proc / str(pid) / "task" / str(t) / "comm") or ""))
+            vcpus = frozenset(vcpu_tids(self.proc, pid, tids).values())
             self._vcpus = {k: v for k, v in self._vcpus.items() if k[0] != name}
             self._vcpus[(name, pid)] = vcpus
         return vcpus, threads

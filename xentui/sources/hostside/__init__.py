@@ -150,10 +150,10 @@ class HostSide:
             with self._lock:
                 self._numa = {}
             return
-        found = {}
+        found, cgroups = {}, v2_root(paths.cgroup)  # the mount looked up once a round, not once a guest
         for key, guest in guests.items():
             if guest.pid is not None:
-                cgroup_dir = v2_root(paths.cgroup) / guest.cgroup.lstrip("/") if guest.cgroup is not None else None
+                cgroup_dir = cgroups / guest.cgroup.lstrip("/") if guest.cgroup is not None else None
                 found[key] = read_numa(paths.proc, guest.pid, nodes, cgroup_dir)
         with self._lock:
             self._numa = found

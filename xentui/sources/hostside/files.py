@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from xentui.limits import MAX_VCPUS
+
+MAX_THREADS = MAX_VCPUS + 1024  # a QEMU's threads read at most (vCPUs, I/O and worker threads)
+VCPU_COMM = re.compile(r"CPU (\d{1,5})/KVM")  # QEMU's name for the thread of vCPU n (KVM)
 
 
 def read_bounded(path: Path | str, limit: int) -> tuple[str, bool] | None:
@@ -35,3 +41,24 @@ def whole_lines(text: str, truncated: bool) -> list[str]:
     """The text's lines, a line cut by the bound dropped."""
     lines = text.split("\n")
     return [line for line in (lines[:-1] if truncated else lines) if line]
+
+
+def task_ids(proc: Path, pid: int) -> list[int]:
+    """The thread ids of process ``pid`` (``/proc/PID/task``; at most MAX_THREADS; empty when it is gone)."""
+    try:
+        with os.scandir(proc / str(pid) / "task") as entries:
+            names = [e.name for _, e in zip(range(MAX_THREADS), entries, strict=False)]
+    except OSError:
+        return []
+    return [int(n) for n in names if n.isascii() and n.isdecimal()]
+
+
+def vcpu_tids(proc: Path, pid: int, tids: list[int] | None = None) -> dict[int, int]:
+    """vCPU number -> thread id of a QEMU process: its threads (``tids``, else all of them) named ``CPU n/KVM``."""
+    out: dict[int, int] = {}
+    for tid in task_ids(proc, pid) if tids is None else tids:
+        comm = read_bounded(proc / str(pid) / "task" / str(tid) / "comm", 64)
+        m = VCPU_COMM.fullmatch(comm[0].strip()) if comm is not None else None
+        if m is not None and int(m[1]) < MAX_VCPUS:
+            out[int(m[1])] = tid
+    return out

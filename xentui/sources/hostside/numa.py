@@ -7,17 +7,15 @@ import re
 from pathlib import Path
 
 from xentui.cpulist import CpuListError, parse_cpulist
-from xentui.limits import MAX_CPUS, MAX_VCPUS, counter
+from xentui.limits import MAX_CPUS, counter
 from xentui.model.pressure import NumaSample
-from xentui.sources.hostside.files import read_bounded, whole_lines
+from xentui.sources.hostside.files import read_bounded, vcpu_tids, whole_lines
 
 MAX_NODES = 1024  # Linux's MAX_NUMNODES
 MAX_CPULIST_FILE = 64 * 1024
 MAX_NUMA_MAPS = 4 << 20  # a big VM's QEMU has a few thousand mappings (~200 bytes each); past this: partial
 MAX_NUMA_STAT = 64 * 1024
 MAX_STAT_FILE = 4096
-MAX_THREADS = MAX_VCPUS + 1024  # a QEMU's threads read at most (vCPUs, I/O and worker threads)
-VCPU_COMM = re.compile(r"CPU (\d{1,5})/KVM")
 _NODE_DIR = re.compile(r"node(\d{1,4})")
 _NODE_PAGES = re.compile(r"N(\d{1,4})=(\d{1,20})")
 _LINE_PAGES = re.compile(r" N(\d{1,4})=(\d{1,20})(?= |$)")
@@ -75,22 +73,13 @@ def parse_numa_stat(text: str, truncated: bool = False) -> dict[int, int]:
 
 def vcpu_cpus(proc: Path, pid: int) -> dict[int, int]:
     """vCPU number -> the pCPU its thread (``CPU n/KVM``) last ran on (stat field 39)."""
-    task = proc / str(pid) / "task"
-    try:
-        tids = [p.name for _, p in zip(range(MAX_THREADS), task.iterdir(), strict=False) if p.name.isdecimal()]
-    except OSError:
-        return {}
     out: dict[int, int] = {}
-    for tid in tids:
-        comm = read_bounded(task / tid / "comm", 64)
-        m = VCPU_COMM.fullmatch(comm[0].strip()) if comm is not None else None
-        if m is None or int(m[1]) >= MAX_VCPUS:
-            continue
-        stat = read_bounded(task / tid / "stat", MAX_STAT_FILE)
+    for vcpu, tid in vcpu_tids(proc, pid).items():
+        stat = read_bounded(proc / str(pid) / "task" / str(tid) / "stat", MAX_STAT_FILE)
         fields = stat[0].rpartition(")")[2].split() if stat is not None and not stat[1] else []
         cpu = fields[36] if len(fields) > 36 else ""  # field 39 of stat(5); fields[0] is field 3
         if cpu.isascii() and cpu.isdecimal() and int(cpu) < MAX_CPUS:
-            out[int(m[1])] = int(cpu)
+            out[vcpu] = int(cpu)
     return out
 
 

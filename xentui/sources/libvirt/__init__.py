@@ -28,7 +28,7 @@ from xentui.sources.hostside import HostSide
 from xentui.sources.libvirt import actions, connection, jobs, migration
 from xentui.sources.libvirt.agent import AgentWatch, OwnConnection
 from xentui.sources.libvirt.balloon import StatsPeriod
-from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, parse_stats
+from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, not_off, parse_stats
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
 from xentui.sources.libvirt.fallback import PROBE_KEYS, Fallback, Filled, Listed
@@ -90,10 +90,11 @@ class LibvirtSource(Source):
         self._sched = LibvirtScheduling(lambda: self.conn, lambda: self.facts.cpumap_size)
         self.scheduling = SchedulingWatch(self._sched.read, "xentui-libvirt-sched")
         self.host_side = HostSide() if self._local_pcpus else None  # PSI and NUMA of local QEMU guests
-        # Guest agents (QEMU's; None: where the driver is QEMU's), through a read-write connection of their own
+        # Guest agents (QEMU's; None where the driver is not QEMU's), through a read-write connection of their own
         # when this one is read-only (libvirt refuses agent calls on those): agent.py.
-        self._agent_conn = OwnConnection(uri) if readonly else None
-        self.agent = AgentWatch(self._agent_conn) if (self._qemu if guest_agent is None else guest_agent) else None
+        agents = self._qemu if guest_agent is None else guest_agent
+        self._agent_conn = OwnConnection(uri) if readonly and agents else None
+        self.agent = AgentWatch(self._agent_conn) if agents else None
         self._stats_calls = deadlines.Stretching(lambda: connection.MIN_DEADLINE_S, SLOW_CALL_LIMIT_S,
                                                  "libvirt statistics", "libvirtd")
 
@@ -162,8 +163,8 @@ class LibvirtSource(Source):
             after, wall = time.monotonic(), time.time()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
-            if self.agent is not None:  # read in the agent's thread (its own channel, not the monitor): a lookup here
-                domains = self.agent.attach(domains, {key[0]: dom for dom, rec, key in job_scope[0] if active(rec)})
+            if self.host_side is not None:  # after it too: PSI is over its own reads' window, within its budget
+                domains = self.host_side.attach(domains)
             host = self.host_sample(memory)
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
@@ -202,12 +203,14 @@ class LibvirtSource(Source):
         named = [(dom.name(), rec, key) for dom, rec, key in filled]
         caches = self.cache_qos.caches([(name, rec, key[0]) for name, rec, key in named if active(rec)])
         devices = self._fallback.devices
+        # the agents' facts (read in their thread) given as each sample is built, not by a copy of every sample
+        facts = None if self.agent is None else self.agent.handed({k[0]: d for d, r, k in filled if active(r)})
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
-                                    stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN)
+                                    stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN,
+                                    agent=facts(key[0]) if facts is not None and not_off(rec) else None)
                         for name, rec, key in named)
-        samples = migration.with_jobs(samples, self.uri)
-        if self.host_side is not None:
-            samples = self.host_side.attach(samples)
+        moving = migration.migrating()  # once a tick: the jobs shown here and those jobs.py leaves alone agree
+        samples = migration.with_jobs(samples, self.uri, moving)
         errors.extend(self._balloon.apply((dom, name, key, devices[key].balloon_period)
                                           for (dom, rec, key), (name, _r, _k) in zip(filled, named, strict=True)
                                           if key in devices and key not in stale and active(rec)))
@@ -217,7 +220,7 @@ class LibvirtSource(Source):
         self._monitors.prune(live)
         self._balloon.prune(live)
         self.placement.prune(live)
-        return samples, tuple(errors), (filled, stale, migration.migrating()), memory
+        return samples, tuple(errors), (filled, stale, moving), memory
 
     def host_sample(self, memory: Memory | None = None) -> HostSample:
         """The host's figures; ``memory``: as the tick's statistics call read it (None: read here)."""

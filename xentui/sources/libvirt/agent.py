@@ -19,7 +19,6 @@ from typing import Any
 
 import libvirt
 
-from xentui.model import DomainSample
 from xentui.model.guest_agent import AgentStatus, GuestAgent, first_ip
 from xentui.sources import deadlines
 from xentui.sources.background import Refresher
@@ -110,7 +109,7 @@ class OwnConnection:
 class AgentWatch:
     """The last :class:`GuestAgent` of each running domain of one connection, refreshed a budget at a time.
 
-    The tick hands over its running domains (:meth:`attach`): the thread lists nothing itself.  With ``own``
+    The tick hands over its running domains (:meth:`handed`): the thread lists nothing itself.  With ``own``
     (a read-only source's read-write connection) each domain is looked up there once (handles kept per
     connection)."""
 
@@ -137,18 +136,13 @@ class AgentWatch:
     def close(self) -> None:
         self._refresher.close()
 
-    def attach(self, samples: tuple[DomainSample, ...],
-               running: Mapping[str, libvirt.virDomain]) -> tuple[DomainSample, ...]:
-        """The samples with their domain's last facts; ``running`` (uuid -> handle) are read next.  The tick's
-        only cost: a dict lookup per domain."""
+    def handed(self, running: Mapping[str, libvirt.virDomain]) -> Callable[[str], GuestAgent | None]:
+        """``running`` (uuid -> handle) are read next; uuid -> a running domain's last facts (or why there are
+        none; None: never read).  The tick's only cost: a lookup per domain, as it builds its samples."""
         self._running = running
         self._refresher.start()
         facts, unread = self.facts, self._unread
-        if unread is not None:
-            return tuple(replace(s, agent=facts.get(s.uuid, unread)) if s.active else s for s in samples)
-        if not facts:
-            return samples
-        return tuple(replace(s, agent=facts[s.uuid]) if s.uuid in facts and s.active else s for s in samples)
+        return lambda uuid: facts.get(uuid, unread)
 
     # --- the thread ------------------------------------------------------------------
 
@@ -179,7 +173,8 @@ class AgentWatch:
             except AgentRefused as refused:  # the lookup on the own connection
                 found = self._refused(refused, last)
             except Exception as err:  # a parser's bug must not end the thread silently
-                found = GuestAgent(AgentStatus.FAILED, self._wall(), error=f"{type(err).__name__}: {err}"[:MAX_ERROR])
+                why = one_line(f"{type(err).__name__}: {err}")[:MAX_ERROR]  # its text may carry the guest's
+                found = GuestAgent(AgentStatus.FAILED, self._wall(), error=why)
             self.facts = {**self.facts, uuid: found}
             hung += self._calls.hung(uuid) is not None
 

@@ -16,6 +16,7 @@ import libvirt
 
 from xentui.limits import MAX_CPUS, MAX_DEVICES, MAX_VCPUS, count, counter
 from xentui.model import BlockSample, CacheSample, DomainSample, DomainState, NetSample, VcpuSample
+from xentui.model.guest_agent import GuestAgent
 from xentui.sources.cache_qos.libvirt import Record, libvirt_cache
 from xentui.sources.guest import UNKNOWN, GuestFacts
 from xentui.sources.libvirt.balloon import balloon_stats, stats_period
@@ -60,13 +61,15 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
 
 def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
                 placement: dict[int, VcpuPlace] | None = None, cache: CacheSample | None = None,
-                stale: str = "", overhead: bool = False, guest: GuestFacts = UNKNOWN) -> DomainSample:
+                stale: str = "", overhead: bool = False, guest: GuestFacts = UNKNOWN,
+                agent: GuestAgent | None = None) -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
 
     ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry; ``cache``
     (from resctrl) is used when libvirt has no cache monitor of its own for the domain; ``overhead``
     (QEMU: cpu.time counts the whole process, vcpu.N.time its vCPU threads) measures what is beyond the vCPUs;
-    ``guest``: its type, device model and host devices (from its XML).
+    ``guest``: its type, device model and host devices (from its XML); ``agent``: what its guest agent said
+    (agent.py).
     """
     get = rec.get
     vcpus: list[VcpuSample] = []
@@ -114,6 +117,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         device_model=guest.device_model,
         hostdevs=guest.hostdevs,
         balloon=balloon_stats(rec),
+        agent=agent,
     )
 
 
@@ -175,6 +179,11 @@ def parse_devices(xml: str, sysfs: Path | None = None) -> Devices:
             path = source.get("file") or source.get("dev") or source.get("name") or ""
         disks.append((target.get("dev", ""), path))
     return Devices(nets=nets, disks=tuple(disks), guest=guest_facts(root, sysfs), balloon_period=stats_period(root))
+
+
+def not_off(rec: Record) -> bool:
+    """Whether its sample will be active (DomainSample.active: any state but shut off, none known included)."""
+    return bool(rec.get("state.state") != libvirt.VIR_DOMAIN_SHUTOFF)
 
 
 def active(rec: Record) -> bool:

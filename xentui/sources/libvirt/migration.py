@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -50,11 +51,12 @@ def migrating() -> dict[str, tuple[str, JobSample | None]]:
         return {uuid: (dest, job) for uuid, (dest, job) in _migrating.items()}
 
 
-def with_jobs(samples: tuple[DomainSample, ...], uri: str) -> tuple[DomainSample, ...]:
-    """``samples`` with the job of each domain this process is migrating: its last figures (read by the thread
-    that runs it, not by the tick), as "migration out" on the source host and "migration in" on the destination
-    ``uri`` (its paused incoming domain: libvirt gives migration statistics on the source host only)."""
-    moving = migrating()
+def with_jobs(samples: tuple[DomainSample, ...], uri: str,
+              moving: Mapping[str, tuple[str, JobSample | None]]) -> tuple[DomainSample, ...]:
+    """``samples`` with the job of each domain this process is migrating (``moving``: :func:`migrating`, read once
+    a tick): its last figures (read by the thread that runs it, not by the tick), as "migration out" on the source
+    host and "migration in" on the destination ``uri`` (its paused incoming domain: libvirt gives migration
+    statistics on the source host only)."""
     if not moving:
         return samples
     out = []

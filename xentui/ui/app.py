@@ -31,7 +31,7 @@ from xentui.poller import Poller
 from xentui.sources import Source
 from xentui.text import one_line, visible
 from xentui.ui import columns as cols
-from xentui.ui import frame, keys, textual_workarounds
+from xentui.ui import frame, keys, presence, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
 from xentui.ui.controllers.alerts import AlertKeys, alerts_of
 from xentui.ui.controllers.connection import Connection
@@ -133,7 +133,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
 
     def chosen_columns(self) -> tuple[str, ...]:
         keys = cols.with_fleet(cols.known(self.settings.columns or cols.DEFAULT_COLUMNS), self.fleet_columns)
-        return tuple(k for k in keys if k not in cols.CONDITIONAL_COLUMNS or k in self.conditional_columns)
+        return tuple(k for k in keys if k not in presence.CONDITIONAL_COLUMNS or k in self.conditional_columns)
 
     def refit(self, force: bool = False, width: int | None = None) -> None:
         """Columns that fit the terminal (the table fits itself); the snapshot again when they changed."""
@@ -287,7 +287,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
         self.show_view(HostsScreen())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active, cols.measured(self.snapshot)))
+        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active, frame.measured(self.snapshot)))
 
     def action_sort(self, step: int) -> None:
         self.view = self.view.sort_step(self.table.shown, step)
@@ -378,7 +378,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
                 self.change(columns=keys)
                 self.refit(force=True)
 
-        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active, cols.measured(self.snapshot)), done)
+        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active, frame.measured(self.snapshot)), done)
 
     def on_unmount(self) -> None:
         self.poller.close()

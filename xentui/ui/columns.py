@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from xentui.guest_config import DEFAULTS as GUEST_DEFAULTS
 from xentui.guest_config import GuestOptions
 from xentui.history import History
-from xentui.model import SECTOR_BYTES, DomainState, DomainView, Snapshot
+from xentui.model import SECTOR_BYTES, DomainState, DomainView
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
-from xentui.ui.agent_render import agent_cell, agent_level, has_agent, ip_text, ip_value
+from xentui.ui.agent_render import agent_cell, agent_level, ip_text, ip_value
 from xentui.ui.alert_render import AlertsShown
 from xentui.ui.job_text import job_cell
 from xentui.ui.pressure_render import numa_level, numa_text, numa_value, psi_level, psi_text, psi_value
@@ -309,22 +309,15 @@ STEAL = Column("steal_pct", "STEAL(%)", 8, 5, lambda v, _c: v.rates.steal_pct,
                lambda v, _c: number(v.rates.steal_pct), level=_steal_level,
                help="time the vCPUs were runnable but not running (steal), summed, % of one pCPU; "
                     "coloured by its share of the vCPUs' time (steal_warn_pct, steal_crit_pct)")
-OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, GMEM, IP, AGENT, *LATENCY, STEAL)  # listed last, each where some domain has
-# its figure
+# Listed last, each only where some domain has its figure (frame.measured).
+OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, GMEM, IP, AGENT, *LATENCY, STEAL)
+OPTIONAL_KEYS = frozenset(c.key for c in OPTIONAL)
 BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "gmem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "rd_ms", "wr_ms",
                    "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
                    "pci", "psi", "numa", "ip", "agent", "id")
 FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
-CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
-PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
-LATENCY_COLUMNS = frozenset({"rd_ms", "wr_ms"})  # shown only when some domain's disks report request times
-HOST_SIDE_COLUMNS = {"psi": lambda d: d.pressure is not None, "numa": lambda d: d.numa is not None}
-AGENT_COLUMNS = frozenset({"ip", "agent"})  # shown only when some domain's guest agent answered
-GMEM_COLUMNS = frozenset({"gmem_pct"})  # shown only when some guest reports its balloon statistics
-CONDITIONAL_COLUMNS = (CACHE_COLUMNS | PCI_COLUMNS | LATENCY_COLUMNS | frozenset(HOST_SIDE_COLUMNS) | AGENT_COLUMNS
-                       | GMEM_COLUMNS)
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -334,38 +327,10 @@ def known(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def listed(fleet: bool, optional: Collection[str] = ()) -> tuple[Column, ...]:
-    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only; OVH(%),
-    TYPE and PCI last, those of them ``optional`` names (where some domain has the figure)."""
+    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only; the
+    optional columns last, those of them ``optional`` names (where some domain has the figure)."""
     shown = (COLUMNS[0], *FLEET_ONLY, *COLUMNS[1:]) if fleet else COLUMNS
     return (*shown, *(c for c in OPTIONAL if c.key in optional))
-
-
-def measured(snapshot: Snapshot | None) -> frozenset[str]:
-    """The optional columns whose figure some domain has here (asked when a dialog opens, not every tick)."""
-    if snapshot is None:
-        return frozenset()
-    samples, agents = [v.sample for v in snapshot.domains], has_agent(snapshot.domains)
-    return frozenset(key for key, known in (("ovh_pct", any(d.overhead_ns is not None for d in samples)),
-                                            ("type", any(d.domain_type is not None for d in samples)),
-                                            ("pci", any(d.hostdevs for d in samples)),
-                                            ("gmem_pct", any(d.balloon is not None for d in samples)),
-                                            ("ip", agents),
-                                            ("agent", agents),
-                                            ("rd_ms", has_latency(snapshot)), ("wr_ms", has_latency(snapshot)),
-                                            ("steal_pct", any(v.delay_ns is not None for d in samples
-                                                              for v in d.vcpus))) if known) \
-        | host_side(snapshot)
-
-
-def has_latency(snapshot: Snapshot) -> bool:
-    """Some domain's disks report request times (RD ms, WR ms are shown)."""
-    return any(b.rd_times_ns is not None or b.wr_times_ns is not None for v in snapshot.domains
-               for b in v.sample.blocks)
-
-
-def host_side(snapshot: Snapshot) -> frozenset[str]:
-    """PSI and NUMA, where some domain has the figure."""
-    return frozenset(key for key, has in HOST_SIDE_COLUMNS.items() if any(has(v.sample) for v in snapshot.domains))
 
 
 def with_fleet(keys: tuple[str, ...], fleet: bool) -> tuple[str, ...]:

@@ -340,7 +340,6 @@ async def test_a_prompt_never_prefills_what_could_not_be_typed(config_path):
     sequence or a bidi override there is dropped, plain text kept."""
     async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         for value, shown in (("Pool-0", "Pool-0"), ("rt\x1b]0;owned\x07", ""), ("pool\u202egnp", "")):
-            app.push_screen(PromptScreen(Content("pool:"), value))
-            await pilot.pause()
+            await app.push_screen(PromptScreen(Content("pool:"), value))  # mounted: its Input holds the prefill
             assert app.screen.query_one(Input).value == shown
             await pilot.press("escape")

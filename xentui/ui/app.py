@@ -24,23 +24,19 @@ from textual.widgets import Footer
 
 from xentui import config
 from xentui.actions import Action
-from xentui.config import check_delay
 from xentui.history import History, capacity_for
 from xentui.model import DomainView, RawSample, Snapshot
 from xentui.poller import Poller
 from xentui.sources import Source
-from xentui.text import one_line, visible
+from xentui.text import visible
 from xentui.ui import columns as cols
 from xentui.ui import frame, keys, presence, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
 from xentui.ui.controllers.alerts import AlertKeys, alerts_of
 from xentui.ui.controllers.connection import Connection
+from xentui.ui.controllers.dialogs import DialogKeys
 from xentui.ui.controllers.fleet import FleetView
 from xentui.ui.controllers.replay import ReplayController, ReplayKeys
-from xentui.ui.dialogs.columns import ColumnsScreen
-from xentui.ui.dialogs.help import HelpScreen
-from xentui.ui.dialogs.prompt import PromptScreen
-from xentui.ui.literal import literal
 from xentui.ui.state import SettingsStore, ViewState
 from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
@@ -60,7 +56,7 @@ NOTIFY_MAX = 400  # characters of a notification: outside text (a recording's, a
 FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 
 
-class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
+class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, App[None]):
     TITLE = "xentui"
     CSS_PATH = [Path(__file__).with_name(f"{name}.tcss") for name in ("app", "dialogs", "views")]  # subclasses too
     BINDINGS = keys.APP_BINDINGS  # the keymap (xentui/ui/keys.py); replay keys on in a replay only
@@ -286,9 +282,6 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
     def action_hosts(self) -> None:
         self.show_view(HostsScreen())
 
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active, frame.measured(self.snapshot)))
-
     def action_sort(self, step: int) -> None:
         self.view = self.view.sort_step(self.table.shown, step)
 
@@ -348,37 +341,6 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
 
     def action_repaint(self) -> None:
         self.refresh(layout=True)
-
-    def action_delay(self) -> None:
-        def done(value: str | None) -> None:
-            if value is None or not value.strip():
-                return
-            try:
-                seconds = check_delay(value.strip())
-            except ValueError as err:
-                self.notify(one_line(str(err)), severity="error")
-                return
-            self.poller.delay = seconds
-            self.change(delay=seconds)
-            self.notify(f"updates every {seconds:g} s")
-
-        self.push_screen(PromptScreen(literal("Delay (seconds, 0.2 to 3600):"), f"{self.poller.delay:g}"), done)
-
-    def action_filter(self) -> None:
-        def done(value: str | None) -> None:
-            if value is not None:
-                self.view = self.view.filtered(value.strip())
-
-        self.push_screen(PromptScreen(literal("Filter by name (substring or regular expression; empty clears):"),
-                                      self.view.filter_text, "e.g. web or ^db-[0-9]+$"), done)
-
-    def action_choose_columns(self) -> None:
-        def done(keys: tuple[str, ...] | None) -> None:
-            if keys:
-                self.change(columns=keys)
-                self.refit(force=True)
-
-        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active, frame.measured(self.snapshot)), done)
 
     def on_unmount(self) -> None:
         self.poller.close()

@@ -110,18 +110,17 @@ def _cpu_level(v: DomainView, _c: Context) -> str | None:
     return "crit" if share >= CPU_CRIT else "warn" if share >= CPU_WARN else None
 
 
-def _mem_level(v: DomainView, c: Context) -> str | None:
-    """The worse of the host's share and the guest's own pressure (its swap-in and major faults per second)."""
-    pct = v.mem_pct
-    host = None if pct is None else "crit" if pct >= MEM_CRIT else "warn" if pct >= MEM_WARN else None
-    if host == "crit" or (g := v.guest_mem) is None:
-        return host
-    return c.guest.level(g.swap_in_kib_s, g.major_faults_s) or host
-
-
 def _guest_mem_level(v: DomainView, c: Context) -> str | None:
+    """The guest's own pressure: its swap-in and major faults per second ([guest] levels)."""
     g = v.guest_mem
     return None if g is None else c.guest.level(g.swap_in_kib_s, g.major_faults_s)
+
+
+def _mem_level(v: DomainView, c: Context) -> str | None:
+    """The worse of the host's share and the guest's own pressure."""
+    pct = v.mem_pct
+    host = None if pct is None else "crit" if pct >= MEM_CRIT else "warn" if pct >= MEM_WARN else None
+    return host if host == "crit" else _guest_mem_level(v, c) or host
 
 
 def _state_level(v: DomainView, _c: Context) -> str | None:

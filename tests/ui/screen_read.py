@@ -48,6 +48,13 @@ def lines(app: App, within: Place = None) -> list[str]:
     return [s.text for s in rows(app, within)]
 
 
+def row_of(app: App, name: str) -> Strip:
+    """The domain table's drawn row (a Strip) of the domain called ``name``."""
+    table = app.table  # type: ignore[attr-defined]
+    key = next(k for k in table.order if table.views[k].name == name)
+    return table.render_line(table.order.index(key) + table.header_lines - int(table.scroll_offset.y))
+
+
 def terminal_bytes(app: App, strips: list[Strip]) -> bytes:
     """What the driver writes for these rows: styles as escape sequences, text as it is."""
     width, height = app.size

@@ -19,6 +19,7 @@ from xentui.text import visible
 from xentui.ui.agent_render import agent_cell, agent_level, ip_text, ip_value
 from xentui.ui.alert_render import AlertsShown
 from xentui.ui.job_text import job_cell
+from xentui.ui.levels import level_of
 from xentui.ui.pressure_render import numa_level, numa_text, numa_value, psi_level, psi_text, psi_value
 from xentui.units import human_bytes, human_kib, number
 
@@ -102,12 +103,13 @@ def _cpu(v: DomainView, c: Context) -> float | None:
     return v.rates.cpu_host_pct if c.cpu_mode == "host" else v.rates.cpu_pct
 
 
+def _per_vcpu(pct: float | None, v: DomainView) -> float | None:
+    """A % of one pCPU as the share of each of the domain's online vCPUs."""
+    return None if pct is None else pct / (v.sample.vcpus_current or 1)
+
+
 def _cpu_level(v: DomainView, _c: Context) -> str | None:
-    pct, vcpus = v.rates.cpu_pct, v.sample.vcpus_current or 1
-    if pct is None:
-        return None
-    share = pct / vcpus
-    return "crit" if share >= CPU_CRIT else "warn" if share >= CPU_WARN else None
+    return level_of(_per_vcpu(v.rates.cpu_pct, v), CPU_WARN, CPU_CRIT)
 
 
 def _guest_mem_level(v: DomainView, c: Context) -> str | None:
@@ -118,8 +120,7 @@ def _guest_mem_level(v: DomainView, c: Context) -> str | None:
 
 def _mem_level(v: DomainView, c: Context) -> str | None:
     """The worse of the host's share and the guest's own pressure."""
-    pct = v.mem_pct
-    host = None if pct is None else "crit" if pct >= MEM_CRIT else "warn" if pct >= MEM_WARN else None
+    host = level_of(v.mem_pct, MEM_WARN, MEM_CRIT)
     return host if host == "crit" else _guest_mem_level(v, c) or host
 
 
@@ -170,10 +171,7 @@ def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
 
 
 def _llc_level(v: DomainView, _c: Context) -> str | None:
-    pct = None if v.cache is None else v.cache.occupancy_pct
-    if pct is None:
-        return None
-    return "crit" if pct >= LLC_CRIT else "warn" if pct >= LLC_WARN else None
+    return None if v.cache is None else level_of(v.cache.occupancy_pct, LLC_WARN, LLC_CRIT)
 
 
 def _count(get: Callable[[DomainView], int | None]) -> tuple[Callable, Callable]:
@@ -289,11 +287,7 @@ def ms_text(value: float | None) -> str:
 
 def _steal_level(v: DomainView, c: Context) -> str | None:
     """STEAL(%) judged per online vCPU (as CPU(%)): 30 % over 4 vCPUs is 7.5 % of each one's time."""
-    pct, vcpus = v.rates.steal_pct, v.sample.vcpus_current or 1
-    if pct is None:
-        return None
-    warn, crit = c.steal_levels
-    return "crit" if pct / vcpus >= crit else "warn" if pct / vcpus >= warn else None
+    return level_of(_per_vcpu(v.rates.steal_pct, v), *c.steal_levels)
 
 
 # Disk latency: shown by default where some domain's disks report request times (libvirt's QEMU); STEAL(%): off

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from xentui.model import DomainView
 from xentui.model.pressure import KINDS, RESOURCES, numa_view
+from xentui.ui.levels import level_of
 from xentui.units import human_kib, number
 
 PSI_WARN, PSI_CRIT = 10.0, 40.0  # % of the window some task stalled
@@ -23,10 +24,7 @@ def psi_text(v: DomainView) -> str:
 
 
 def psi_level(v: DomainView) -> str | None:
-    pct = psi_value(v)
-    if pct is None:
-        return None
-    return "crit" if pct >= PSI_CRIT else "warn" if pct >= PSI_WARN else None
+    return level_of(psi_value(v), PSI_WARN, PSI_CRIT)
 
 
 def numa_text(v: DomainView) -> str:

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from textual.actions import parse
 from textual.content import Content
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from tests.recordings import write
 from tests.ui.harness import messages, running_app
+from tests.ui.screen_read import help_text
 from xentui import config
 from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
@@ -150,10 +151,6 @@ async def test_detail_lines_n_b_v_and_header_r(config_path):
         assert app.table.show_header is False
         await pilot.press("R")
         assert app.table.show_header is True
-
-
-def help_text(app) -> str:
-    return "\n".join(str(widget.render()) for widget in app.screen.query(Static))
 
 
 def rows_of(active) -> set[tuple[str, str]]:

@@ -204,13 +204,13 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
             self.refit(force=True)
         if frame.names_width(snapshot) > self.table.name_width:
             self.refit()
-        self.show_header()
-        self.table.present(frame.rows(snapshot, self.view, ctx := self.context), ctx)  # prepared off the loop
+        self.show_header(ctx := self.context)  # one Context a frame (a fleet's groups are a dict of its hosts)
+        self.table.present(frame.rows(snapshot, self.view, ctx), ctx)  # prepared off the loop
         self.update_detail()
 
-    def show_header(self) -> None:
+    def show_header(self, ctx: cols.Context | None = None) -> None:
         if self.snapshot is not None:
-            self.query_one(HostHeader).show(self.snapshot, ctx=self.context, mode_line=self.feed.mode_line(),
+            self.query_one(HostHeader).show(self.snapshot, ctx=ctx or self.context, mode_line=self.feed.mode_line(),
                                             width=self.size.width, alert=self.feed.alert())
 
     def selected(self) -> DomainView | None:
@@ -229,7 +229,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
         with contextlib.suppress(NoMatches):  # a cursor message met after the app closed: nothing left to show
             chosen = self.selected()  # with its own host's facts (in a fleet, one of many)
             self.query_one(DetailPane).show(chosen, self.view.details, self.fleet.host_of(chosen) if chosen else None,
-                                            self.context.attach_key)
+                                            keys.key_hint("cache_monitor", self.keymap))
 
     # --- settings -----------------------------------------------------------------
 

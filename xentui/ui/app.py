@@ -84,7 +84,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
         self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay))
         self.events = False  # lifecycle events subscribed
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
-        self.conditional_columns: frozenset[str] = frozenset()  # Cache QoS, PCI: shown when some domain has them
+        self.conditional_columns: frozenset[str] = frozenset()  # of presence.CONDITIONAL_COLUMNS: shown here
         self.actions = DomainActions(self)
         self.alerts = alerts_of(self, settings, replay=player is not None)  # the rules' engine (xentui/alerts/)
         self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own

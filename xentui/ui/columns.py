@@ -252,16 +252,14 @@ TYPE = Column("type", "TYPE", 8, 6, lambda v, _c: guest_type(v), lambda v, _c: g
 PCI = Column("pci", "PCI", 3, 4, lambda v, _c: len(v.sample.hostdevs), lambda v, _c: str(len(v.sample.hostdevs)),
              help="PCI host devices passed through (list: v); the column shows when some domain has one")
 # What this host's kernel says of a local QEMU guest: listed and shown only where some domain has it.
-PSI = Column("psi", "PSI", 9, 4, lambda v, _c: psi_value(v), lambda v, _c: psi_text(v),
-             level=lambda v, _c: psi_level(v),
+PSI = Column("psi", "PSI", 9, 4, psi_value, psi_text, level=psi_level,
              help="pressure: the resource the guest's cgroup stalled on most, % of the interval (cgroup v2 PSI)")
-NUMA = Column("numa", "NUMA", 9, 5, lambda v, _c: numa_value(v), lambda v, _c: numa_text(v), numeric=False,
-              level=lambda v, _c: numa_level(v),
+NUMA = Column("numa", "NUMA", 9, 5, numa_value, numa_text, numeric=False, level=numa_level,
               help="m: node holding most of its memory, c: its vCPUs' nodes; ! a vCPU runs off the memory's node")
 # The guest agent's (issue 18): listed and shown only where some domain's agent answered.
 IP = Column("ip", "IP", 15, 3, ip_value, ip_text, numeric=False,
             help="the guest's first address neither link-local nor loopback, from its guest agent")
-AGENT = Column("agent", "AGENT", 5, 7, lambda v, c: agent_cell(v), agent_cell, numeric=False, level=agent_level,
+AGENT = Column("agent", "AGENT", 5, 7, agent_cell, agent_cell, numeric=False, level=agent_level,
                help="its guest agent: yes, no (none), hung (not answering), ro (needs read-write), err")
 # A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
 FLEET_ONLY: tuple[Column, ...] = (

@@ -110,11 +110,13 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def wait_for(predicate: Any, what: str, timeout: float = 30.0) -> None:
-    """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` s (a condition, not a sleep)."""
+def wait_for(predicate: Any, what: str, timeout: float = 30.0) -> Any:
+    """Poll ``predicate`` until it is true, and return what it gave; fail naming ``what`` after ``timeout`` s (a
+    condition, not a sleep)."""
     import time
 
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while not (got := predicate()):
         assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
         time.sleep(0.01)
+    return got

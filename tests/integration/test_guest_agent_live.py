@@ -5,36 +5,17 @@ guest without an agent channel is "no agent"; a stopped agent is "agent not answ
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
 
-import libvirt
-import pytest
-
-from xentui.lab_linux import GUEST_IP, start_linux_guest
+from xentui.lab_linux import GUEST_IP
 from xentui.lab_linux import agent as ga
 from xentui.model import DomainSample
 from xentui.model.guest_agent import AgentStatus, GuestAgent
 from xentui.sources.libvirt import LibvirtSource
 from xentui.sources.libvirt import agent as agent_mod
 
-from .conftest import TEST_PREFIX, URI
-
-
-@pytest.fixture(scope="module")
-def linux(conn) -> Iterator[libvirt.virDomain]:
-    name = f"{TEST_PREFIX}{os.getpid()}-linux-{uuid.uuid4().hex[:4]}"
-    try:
-        dom = start_linux_guest(conn, name)
-        ga.wait_booted(dom, timeout=120)
-        yield dom
-    finally:
-        with contextlib.suppress(libvirt.libvirtError):
-            conn.lookupByName(name).destroy()
+from .conftest import URI
 
 
 def domain(source: LibvirtSource, name: str) -> DomainSample:

@@ -9,36 +9,21 @@ import contextlib
 import os
 import re
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
 import libvirt
 
 from tests.factories import wait_for
-from tests.integration.conftest import TEST_PREFIX
+from tests.integration.conftest import linux_guest
 from xentui import lab
-from xentui.lab_linux import agent, start_linux_guest
+from xentui.lab_linux import agent
 from xentui.model import DomainView, RawSample, build_snapshot
 from xentui.sources.libvirt import LibvirtSource
 
 USER_HZ = 100  # /proc/stat's unit: clock ticks of 10 ms
 WINDOW_S = 8.0
 VCPU_THREAD = re.compile(r"CPU \d+/(KVM|TCG)")  # QEMU's vCPU threads
-
-
-@contextlib.contextmanager
-def linux_guest(conn: libvirt.virConnect, **kw: object) -> Iterator[libvirt.virDomain]:
-    """A Linux guest of its own (``vcpus``, ``iops``), its agent answering; destroyed afterwards, pass or fail."""
-    name = f"{TEST_PREFIX}{os.getpid()}-linux-{uuid.uuid4().hex[:4]}"
-    dom = start_linux_guest(conn, name, **kw)  # type: ignore[arg-type]
-    try:
-        agent.wait_booted(dom, timeout=120)
-        yield dom
-    finally:
-        with contextlib.suppress(libvirt.libvirtError):
-            conn.lookupByName(name).destroy()
 
 
 @dataclass

@@ -10,26 +10,21 @@ the same stats period as the figures (the gap is printed).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 
 import libvirt
-import pytest
 
 from tests.factories import wait_for
 from xentui.actions import Action, perform
-from xentui.lab_linux import agent, start_linux_guest
+from xentui.lab_linux import agent
 from xentui.model import BalloonStats, build_snapshot
 from xentui.sources.libvirt import LibvirtSource
 from xentui.ui import frame
 
-from .conftest import TEST_PREFIX, URI, sample_of
+from .conftest import URI, sample_of
 
 PERIOD_S = 2  # the Linux guest's <memballoon><stats period='2'/>
 # GMEM(%) against (MemTotal - MemAvailable) / MemTotal from the guest's own meminfo, read ~1 s after the report
@@ -37,17 +32,6 @@ PERIOD_S = 2  # the Linux guest's <memballoon><stats period='2'/>
 GMEM_POINTS = 1.5
 FIGURE_KIB = 2048  # MemFree and the page cache: the guest's own small churn between its report and our read
 FILL_MIB = 20  # of the guest's ~100 MiB, ~43 % used idle: 40 MiB had the OOM killer end its agent
-
-
-@pytest.fixture(scope="module")
-def linux(conn) -> Iterator[libvirt.virDomain]:
-    dom = start_linux_guest(conn, f"{TEST_PREFIX}{os.getpid()}-linux-{uuid.uuid4().hex[:4]}", memory_mib=128)
-    try:
-        agent.wait_booted(dom, timeout=120)
-        yield dom
-    finally:
-        with contextlib.suppress(libvirt.libvirtError):
-            dom.destroy()
 
 
 def balloon(source: LibvirtSource, name: str) -> BalloonStats | None:

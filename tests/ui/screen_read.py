@@ -14,6 +14,7 @@ from rich.segment import Segment
 from textual.app import App
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.widgets import Static
 
 from tests.hostile import leaks, unsafe_in
 from tests.ui.waiting import until
@@ -46,6 +47,18 @@ def rows(app: App, within: Place = None, strips: list[Strip] | None = None) -> l
 
 def lines(app: App, within: Place = None) -> list[str]:
     return [s.text for s in rows(app, within)]
+
+
+def help_text(app: App) -> str:
+    """The text of every Static on the screen (the help's key and column lines)."""
+    return "\n".join(str(widget.render()) for widget in app.screen.query(Static))
+
+
+def row_of(app: App, name: str) -> Strip:
+    """The domain table's drawn row (a Strip) of the domain called ``name``."""
+    table = app.table  # type: ignore[attr-defined]
+    key = next(k for k in table.order if table.views[k].name == name)
+    return table.render_line(table.order.index(key) + table.header_lines - int(table.scroll_offset.y))
 
 
 def terminal_bytes(app: App, strips: list[Strip]) -> bytes:

@@ -12,7 +12,7 @@ from xentui.model.guest_agent import AgentStatus, GuestAddress, GuestAgent, Gues
 from xentui.sources.libvirt import LibvirtSource
 
 from .harness import running_app
-from .screen_read import lines
+from .screen_read import lines, shows_harmlessly
 from .waiting import until
 
 AGENT = GuestAgent(AgentStatus.OK, 1_700_000_000.0, hostname="web.example", os_name="Debian GNU/Linux",
@@ -76,3 +76,6 @@ async def test_a_hostile_guest_shows_literally_in_the_detail():
         assert all(unsafe_in(line) == [] for line in text.splitlines())
         assert "␛]0;PWNED␇[ @click=app.screenshot('x.svg')]web01" in text  # literal: no markup, no escape
         assert "kernel ⟨U+202E⟩web01" in text and "if ␛[31mred -: 10.0.2.15/24" in text
+        # and on the whole screen, and in the bytes written to the terminal
+        await shows_harmlessly(pilot, app, NAMES["osc-title"], NAMES["markup-click"], NAMES["bidi-override"],
+                               NAMES["csi-colour"], within=detail, what="the guest's facts in the detail pane")

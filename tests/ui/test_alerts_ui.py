@@ -14,7 +14,7 @@ from tests.recordings import write
 from tests.ui.alert_support import FromTick, alert_on, board_over, named
 from tests.ui.fleet_source import synthetic_fleet
 from tests.ui.harness import collected, messages, running_app, snapshots
-from tests.ui.screen_read import lines, shows_harmlessly
+from tests.ui.screen_read import lines, row_of, shows_harmlessly
 from tests.ui.test_keys import every_binding_fires, help_matches_active_bindings
 from tests.ui.waiting import until
 from xentui import config
@@ -39,13 +39,6 @@ async def shown(pilot, app, board: AlertBoard, snapshot) -> None:
     app.alerts.take(board)
     app.snapshot = snapshot
     await pilot.pause()
-
-
-def row_of(app, name: str):
-    """The table's drawn row (a Strip) of the domain called ``name``."""
-    table = app.table
-    key = next(k for k in table.order if table.views[k].name == name)
-    return table.render_line(table.order.index(key) + table.header_lines - int(table.scroll_offset.y))
 
 
 @pytest.mark.asyncio

@@ -4,7 +4,6 @@ coloured by its configured levels, and explained in the help."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Static
 
 from tests.factories import dom, raw
 from xentui import config
@@ -12,7 +11,7 @@ from xentui.model import BlockSample, VcpuSample, build_snapshot
 from xentui.ui.dialogs.help import HelpScreen
 
 from .harness import running_app, snapshots
-from .screen_read import lines
+from .screen_read import help_text, lines
 from .waiting import until
 
 MS = 1_000_000
@@ -43,7 +42,7 @@ async def test_latency_by_default_per_disk_with_b_and_steal_chosen():
         assert "RD 20.0 ms  WR 3.00 ms  FL - ms" in str(detail.render())
         await pilot.press("b", "f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
-        listed = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        listed = help_text(app)
         assert "ms per disk read" in listed and "runnable but not running (steal), summed" in listed
 
 

@@ -3,7 +3,6 @@ colour the guest's swap-in sets ([guest] levels from the settings), the detail p
 
 from __future__ import annotations
 
-import libvirt
 import pytest
 
 from tests.factories import dom, raw
@@ -13,7 +12,7 @@ from xentui.model import build_snapshot
 from xentui.sources.libvirt.balloon import balloon_stats
 
 from .harness import running_app
-from .screen_read import lines
+from .screen_read import lines, row_of
 from .waiting import until
 
 OTHER = "22222222-2222-3333-4444-555555555555"
@@ -29,12 +28,6 @@ def host(shown: bool = True):
         return raw(t, dom(10 + t, mem_kib=1048576, balloon=stats if shown else None),
                    dom(5 + t, uuid=OTHER, name="db", domid=8, mem_kib=524288))
     return build_snapshot(sample(0.0, 0), sample(2.0, 256), seq=2)
-
-
-def row_of(app, name: str):
-    table = app.table
-    key = next(k for k in table.order if table.views[k].name == name)
-    return table.render_line(table.order.index(key) + table.header_lines - int(table.scroll_offset.y))
 
 
 @pytest.mark.asyncio
@@ -70,4 +63,3 @@ async def test_no_guest_figures_no_gmem_column():
         assert "gmem_pct" not in app.table.shown and not any("GMEM" in line for line in lines(app))
         app.snapshot = host()
         await until(pilot, lambda: "gmem_pct" in app.table.shown, "GMEM(%) once a guest reports")
-    assert libvirt.VIR_DOMAIN_RUNNING  # the records above are libvirt's

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from textual.actions import parse
 from textual.content import Content
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from tests.recordings import write
 from tests.ui.harness import messages, running_app
+from tests.ui.screen_read import help_text
 from xentui import config
 from xentui.recording.player import ReplayPlayer
 from xentui.sources.synthetic import SyntheticSource
@@ -150,10 +151,6 @@ async def test_detail_lines_n_b_v_and_header_r(config_path):
         assert app.table.show_header is False
         await pilot.press("R")
         assert app.table.show_header is True
-
-
-def help_text(app) -> str:
-    return "\n".join(str(widget.render()) for widget in app.screen.query(Static))
 
 
 def rows_of(active) -> set[tuple[str, str]]:
@@ -340,7 +337,6 @@ async def test_a_prompt_never_prefills_what_could_not_be_typed(config_path):
     sequence or a bidi override there is dropped, plain text kept."""
     async with running_app(size=(120, 40), config_path=config_path, snapshot=snapshots()[-1]) as (app, pilot):
         for value, shown in (("Pool-0", "Pool-0"), ("rt\x1b]0;owned\x07", ""), ("pool\u202egnp", "")):
-            app.push_screen(PromptScreen(Content("pool:"), value))
-            await pilot.pause()
+            await app.push_screen(PromptScreen(Content("pool:"), value))  # mounted: its Input holds the prefill
             assert app.screen.query_one(Input).value == shown
             await pilot.press("escape")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from textual.widgets import SelectionList, Static
+from textual.widgets import SelectionList
 
 from tests.factories import dom, raw
 from xentui import config
@@ -15,7 +15,7 @@ from xentui.ui.dialogs.help import HelpScreen
 from xentui.ui.widgets.detail_pane import cpu_split_line
 
 from .harness import running_app, snapshots
-from .screen_read import lines
+from .screen_read import help_text, lines
 from .waiting import until
 
 S = 1_000_000_000
@@ -43,7 +43,7 @@ async def test_the_column_the_split_and_the_listing_where_measured():
         await pilot.press("v", "f1")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
         assert "ovh_pct" in app.screen.optional
-        listed = "\n".join(str(w.render()) for w in app.screen.query(Static))
+        listed = help_text(app)
         assert "OVH(%)" in listed and "QEMU's emulator and I/O threads" in listed  # the column's line in the help
         await pilot.press("escape", "c")
         await until(pilot, lambda: isinstance(app.screen, ColumnsScreen), "the column chooser")

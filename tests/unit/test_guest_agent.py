@@ -12,6 +12,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from tests.factories import wait_for
 from tests.hostile import NAMES, unsafe_in
 from xentui.limits import MAX_AGENT_ITEMS, MAX_AGENT_TEXT
 from xentui.model import DomainRates, DomainSample, DomainState, DomainView
@@ -195,9 +196,7 @@ def test_a_hung_agent_is_not_answering_and_never_asked_on_top_of_itself(monkeypa
         assert agent_lines(again)[0].startswith("guest: agent not answering")
     finally:
         dom.hang.set()
-    deadline = time.monotonic() + 10
-    while w._calls.hung(UUID) is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: w._calls.hung(UUID) is None, "the hung call's return", 10)
     dom.hang = None
     assert w.read_one(dom, again).status is AgentStatus.OK  # answered once the hung call returned
     assert dom.asked == 2
@@ -255,13 +254,6 @@ def test_batch_json_has_guest_and_csv_the_ip():
     assert sorted(r.split(",")[ip] for r in rows[1:]) == ["", got.ip]
 
 
-def wait_for(check, what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
-        time.sleep(0.05)
-
-
 def test_a_read_only_source_asks_through_its_own_read_write_connection_and_lists_nothing():
     from tests.libvirt_test_driver import counting_round_trips
     from xentui.sources.libvirt import LibvirtSource
@@ -271,7 +263,7 @@ def test_a_read_only_source_asks_through_its_own_read_write_connection_and_lists
         with counting_round_trips() as calls:
             source.collect()  # one tick: the bulk call, and its running domains handed to the agent's thread
             ticked = calls.count
-            wait_for(lambda: bool(source.agent and source.agent.facts), "the agent's first facts")
+            wait_for(lambda: bool(source.agent and source.agent.facts), "the agent's first facts", 10)
             assert calls.count == ticked  # the thread listed nothing and asked nothing the tick counts
         got = next(d for d in source.collect().domains if d.name == "test").agent
         assert got is not None and got.status is AgentStatus.OK and got.ip == "192.168.122.3"
@@ -285,7 +277,7 @@ def test_no_read_write_connection_is_said_for_every_domain():
     w = AgentWatch(OwnConnection("test:///no/such/file.xml"))
     try:
         w.handed({UUID: Domain()})
-        wait_for(lambda: w.handed({})(UUID) is not None, "the refusal")
+        wait_for(lambda: w.handed({})(UUID) is not None, "the refusal", 10)
         got = w.handed({})(UUID)
         assert got.status is AgentStatus.READ_ONLY and "test:///no/such/file.xml" in got.error
     finally:
@@ -307,7 +299,7 @@ def test_hung_agents_hold_few_threads_and_an_opened_detail_goes_first(monkeypatc
     try:
         w.watch(urgent)  # its detail opened before the first round: read first
         w.handed(hung)
-        wait_for(lambda: len(w.facts) >= agent_mod.MAX_HUNG, "the first round")
+        wait_for(lambda: len(w.facts) >= agent_mod.MAX_HUNG, "the first round", 10)
         seen = len(rounds)
         wait_for(lambda: len(rounds) >= seen + 2, "two more rounds", 20)  # none asks another agent meanwhile
         assert sum(d.asked for d in hung.values()) == agent_mod.MAX_HUNG

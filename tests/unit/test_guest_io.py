@@ -13,7 +13,7 @@ from xentui.model.latency import ms_per_request
 from xentui.output import records
 from xentui.sources.libvirt.bulk_stats import parse_stats
 from xentui.ui import columns as cols
-from xentui.ui import frame
+from xentui.ui import frame, presence
 
 UUID = "11111111-2222-3333-4444-555555555555"
 MS = 1_000_000
@@ -146,14 +146,14 @@ def test_steal_level_is_its_share_of_the_vcpus_and_configurable(tmp_path):
 def test_latency_columns_show_only_where_disks_report_times():
     timed = snapshot_of(record((1, MS), (1, MS)), record((3, 5 * MS), (1, MS)))
     plain = snapshot_of(record((1, 0), (1, 0), times=False), record((3, 0), (1, 0), times=False))
-    assert frame.conditional(timed) >= cols.LATENCY_COLUMNS
-    assert not cols.LATENCY_COLUMNS & frame.conditional(plain)
-    assert {"rd_ms", "wr_ms"} <= cols.measured(timed) and not {"rd_ms", "wr_ms"} & cols.measured(plain)
+    assert frame.conditional(timed) >= presence.LATENCY_COLUMNS
+    assert not presence.LATENCY_COLUMNS & frame.conditional(plain)
+    assert {"rd_ms", "wr_ms"} <= frame.measured(timed) and not {"rd_ms", "wr_ms"} & frame.measured(plain)
     view = timed.domains[0]
     assert (cols.BY_KEY["rd_ms"].text(view, cols.Context()), cols.BY_KEY["wr_ms"].text(view, cols.Context())) == (
         "2.00", "-")
     assert cols.ms_text(123.44) == "123.4" and cols.ms_text(0.054) == "0.05"
-    assert [c.key for c in cols.listed(False, cols.measured(timed))][-2:] == ["rd_ms", "wr_ms"]
+    assert [c.key for c in cols.listed(False, frame.measured(timed))][-2:] == ["rd_ms", "wr_ms"]
 
 
 def test_block_sample_defaults_keep_other_sources_unknown():

@@ -22,7 +22,7 @@ from xentui.output import records
 from xentui.sources.libvirt.balloon import StatsPeriod, balloon_stats, stats_period
 from xentui.sources.libvirt.bulk_stats import parse_stats
 from xentui.ui import columns as cols
-from xentui.ui.frame import conditional
+from xentui.ui.frame import conditional, measured
 from xentui.ui.guest_mem_render import guest_mem_lines
 
 UUID = "11111111-2222-3333-4444-555555555555"
@@ -140,7 +140,7 @@ def test_gmem_is_a_column_only_where_a_guest_reports() -> None:
     with_guest = build_snapshot(None, sample(0.0, T0))
     without = build_snapshot(None, raw(0.0, dom(1.0)))
     assert "gmem_pct" in conditional(with_guest) and "gmem_pct" not in conditional(without)
-    assert "gmem_pct" in cols.measured(with_guest) and "gmem_pct" not in cols.measured(without)
+    assert "gmem_pct" in measured(with_guest) and "gmem_pct" not in measured(without)
     assert "gmem_pct" in cols.DEFAULT_COLUMNS
 
 

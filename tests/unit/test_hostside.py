@@ -4,11 +4,10 @@ totals advance, a two-node host's numa_maps and cpulists; hostile, truncated and
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from tests.factories import dom, raw
+from tests.factories import dom, raw, wait_for
 from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree
 from xentui import config
 from xentui.model import build_snapshot
@@ -26,15 +25,6 @@ PID = 4242
 @pytest.fixture
 def tree(tmp_path):
     return HostTree(tmp_path)
-
-
-def wait_for(what, deadline_s: float = 10.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if (got := what()):
-            return got
-        time.sleep(0.02)
-    raise AssertionError("not within the deadline")
 
 
 def test_psi_rate_over_the_window(tree):
@@ -206,7 +196,7 @@ def test_numa_read_in_the_background_only_with_two_nodes(tmp_path):
     side = HostSide(two.paths, numa_interval_s=0.05)
     try:
         assert side.read([(UUID, 7, "web")])[UUID][1] is None  # the thread has not read it yet: never waited for
-        numa = wait_for(lambda: side.read([(UUID, 7, "web")])[UUID][1])
+        numa = wait_for(lambda: side.read([(UUID, 7, "web")])[UUID][1], "the NUMA figure", 10)
         assert numa.source == "numa_maps" and numa.vcpu_nodes == ((0, 0),)
         done = side.attach((dom(1, name="web"),))[0]
         assert done.numa == numa and done.pressure is not None
@@ -218,7 +208,8 @@ def test_numa_read_in_the_background_only_with_two_nodes(tmp_path):
     single = HostSide(one.paths, numa_interval_s=0.05)
     try:
         single.read([(UUID, 7, "web")])
-        wait_for(lambda: single.numa_rounds >= 2)  # rounds done: a one-node host never has a NUMA figure
+        # rounds done: a one-node host never has a NUMA figure
+        wait_for(lambda: single.numa_rounds >= 2, "two NUMA rounds", 10)
         assert single.read([(UUID, 7, "web")]) == {}
     finally:
         single.close()

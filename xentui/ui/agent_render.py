@@ -44,11 +44,6 @@ def agent_level(v: DomainView, _c: object = None) -> str | None:
     return "warn" if agent is not None and agent.status in (AgentStatus.NOT_ANSWERING, AgentStatus.FAILED) else None
 
 
-def has_agent(views: tuple[DomainView, ...]) -> bool:
-    """Whether some domain's agent answered: the IP and AGENT columns show only then."""
-    return any(v.sample.agent is not None and v.sample.agent.has_facts for v in views)
-
-
 def _age(wall: float, now: float) -> str:
     return f"{max(0.0, now - wall):.0f} s ago"
 

@@ -24,23 +24,19 @@ from textual.widgets import Footer
 
 from xentui import config
 from xentui.actions import Action
-from xentui.config import check_delay
 from xentui.history import History, capacity_for
 from xentui.model import DomainView, RawSample, Snapshot
 from xentui.poller import Poller
 from xentui.sources import Source
-from xentui.text import one_line, visible
+from xentui.text import visible
 from xentui.ui import columns as cols
-from xentui.ui import frame, keys, textual_workarounds
+from xentui.ui import frame, keys, presence, textual_workarounds
 from xentui.ui.controllers.actions import DomainActions
 from xentui.ui.controllers.alerts import AlertKeys, alerts_of
 from xentui.ui.controllers.connection import Connection
+from xentui.ui.controllers.dialogs import DialogKeys
 from xentui.ui.controllers.fleet import FleetView
 from xentui.ui.controllers.replay import ReplayController, ReplayKeys
-from xentui.ui.dialogs.columns import ColumnsScreen
-from xentui.ui.dialogs.help import HelpScreen
-from xentui.ui.dialogs.prompt import PromptScreen
-from xentui.ui.literal import literal
 from xentui.ui.state import SettingsStore, ViewState
 from xentui.ui.theming import install_themes
 from xentui.ui.views.base import Interest, LiveView
@@ -60,7 +56,7 @@ NOTIFY_MAX = 400  # characters of a notification: outside text (a recording's, a
 FIRST_GAP_S = 0.5  # the first snapshot has no rates: the second follows this soon (at most the delay)
 
 
-class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
+class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, App[None]):
     TITLE = "xentui"
     CSS_PATH = [Path(__file__).with_name(f"{name}.tcss") for name in ("app", "dialogs", "views")]  # subclasses too
     BINDINGS = keys.APP_BINDINGS  # the keymap (xentui/ui/keys.py); replay keys on in a replay only
@@ -88,7 +84,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
         self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay))
         self.events = False  # lifecycle events subscribed
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
-        self.conditional_columns: frozenset[str] = frozenset()  # Cache QoS, PCI: shown when some domain has them
+        self.conditional_columns: frozenset[str] = frozenset()  # of presence.CONDITIONAL_COLUMNS: shown here
         self.actions = DomainActions(self)
         self.alerts = alerts_of(self, settings, replay=player is not None)  # the rules' engine (xentui/alerts/)
         self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own
@@ -133,7 +129,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
 
     def chosen_columns(self) -> tuple[str, ...]:
         keys = cols.with_fleet(cols.known(self.settings.columns or cols.DEFAULT_COLUMNS), self.fleet_columns)
-        return tuple(k for k in keys if k not in cols.CONDITIONAL_COLUMNS or k in self.conditional_columns)
+        return tuple(k for k in keys if k not in presence.CONDITIONAL_COLUMNS or k in self.conditional_columns)
 
     def refit(self, force: bool = False, width: int | None = None) -> None:
         """Columns that fit the terminal (the table fits itself); the snapshot again when they changed."""
@@ -208,13 +204,13 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
             self.refit(force=True)
         if frame.names_width(snapshot) > self.table.name_width:
             self.refit()
-        self.show_header()
-        self.table.present(frame.rows(snapshot, self.view, ctx := self.context), ctx)  # prepared off the loop
+        self.show_header(ctx := self.context)  # one Context a frame (a fleet's groups are a dict of its hosts)
+        self.table.present(frame.rows(snapshot, self.view, ctx), ctx)  # prepared off the loop
         self.update_detail()
 
-    def show_header(self) -> None:
+    def show_header(self, ctx: cols.Context | None = None) -> None:
         if self.snapshot is not None:
-            self.query_one(HostHeader).show(self.snapshot, ctx=self.context, mode_line=self.feed.mode_line(),
+            self.query_one(HostHeader).show(self.snapshot, ctx=ctx or self.context, mode_line=self.feed.mode_line(),
                                             width=self.size.width, alert=self.feed.alert())
 
     def selected(self) -> DomainView | None:
@@ -233,7 +229,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
         with contextlib.suppress(NoMatches):  # a cursor message met after the app closed: nothing left to show
             chosen = self.selected()  # with its own host's facts (in a fleet, one of many)
             self.query_one(DetailPane).show(chosen, self.view.details, self.fleet.host_of(chosen) if chosen else None,
-                                            self.context.attach_key)
+                                            keys.key_hint("cache_monitor", self.keymap))
 
     # --- settings -----------------------------------------------------------------
 
@@ -285,9 +281,6 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
 
     def action_hosts(self) -> None:
         self.show_view(HostsScreen())
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.screen.active_bindings, self.fleet.active, cols.measured(self.snapshot)))
 
     def action_sort(self, step: int) -> None:
         self.view = self.view.sort_step(self.table.shown, step)
@@ -348,37 +341,6 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, App[None]):
 
     def action_repaint(self) -> None:
         self.refresh(layout=True)
-
-    def action_delay(self) -> None:
-        def done(value: str | None) -> None:
-            if value is None or not value.strip():
-                return
-            try:
-                seconds = check_delay(value.strip())
-            except ValueError as err:
-                self.notify(one_line(str(err)), severity="error")
-                return
-            self.poller.delay = seconds
-            self.change(delay=seconds)
-            self.notify(f"updates every {seconds:g} s")
-
-        self.push_screen(PromptScreen(literal("Delay (seconds, 0.2 to 3600):"), f"{self.poller.delay:g}"), done)
-
-    def action_filter(self) -> None:
-        def done(value: str | None) -> None:
-            if value is not None:
-                self.view = self.view.filtered(value.strip())
-
-        self.push_screen(PromptScreen(literal("Filter by name (substring or regular expression; empty clears):"),
-                                      self.view.filter_text, "e.g. web or ^db-[0-9]+$"), done)
-
-    def action_choose_columns(self) -> None:
-        def done(keys: tuple[str, ...] | None) -> None:
-            if keys:
-                self.change(columns=keys)
-                self.refit(force=True)
-
-        self.push_screen(ColumnsScreen(self.chosen_columns(), self.fleet.active, cols.measured(self.snapshot)), done)
 
     def on_unmount(self) -> None:
         self.poller.close()

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from xentui.guest_config import DEFAULTS as GUEST_DEFAULTS
 from xentui.guest_config import GuestOptions
 from xentui.history import History
-from xentui.model import SECTOR_BYTES, DomainState, DomainView, Snapshot
+from xentui.model import SECTOR_BYTES, DomainState, DomainView
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
-from xentui.ui.agent_render import agent_cell, agent_level, has_agent, ip_text, ip_value
+from xentui.ui.agent_render import agent_cell, agent_level, ip_text, ip_value
 from xentui.ui.alert_render import AlertsShown
 from xentui.ui.job_text import job_cell
+from xentui.ui.levels import level_of
 from xentui.ui.pressure_render import numa_level, numa_text, numa_value, psi_level, psi_text, psi_value
 from xentui.units import human_bytes, human_kib, number
 
@@ -102,26 +103,25 @@ def _cpu(v: DomainView, c: Context) -> float | None:
     return v.rates.cpu_host_pct if c.cpu_mode == "host" else v.rates.cpu_pct
 
 
+def _per_vcpu(pct: float | None, v: DomainView) -> float | None:
+    """A % of one pCPU as the share of each of the domain's online vCPUs."""
+    return None if pct is None else pct / (v.sample.vcpus_current or 1)
+
+
 def _cpu_level(v: DomainView, _c: Context) -> str | None:
-    pct, vcpus = v.rates.cpu_pct, v.sample.vcpus_current or 1
-    if pct is None:
-        return None
-    share = pct / vcpus
-    return "crit" if share >= CPU_CRIT else "warn" if share >= CPU_WARN else None
-
-
-def _mem_level(v: DomainView, c: Context) -> str | None:
-    """The worse of the host's share and the guest's own pressure (its swap-in and major faults per second)."""
-    pct = v.mem_pct
-    host = None if pct is None else "crit" if pct >= MEM_CRIT else "warn" if pct >= MEM_WARN else None
-    if host == "crit" or (g := v.guest_mem) is None:
-        return host
-    return c.guest.level(g.swap_in_kib_s, g.major_faults_s) or host
+    return level_of(_per_vcpu(v.rates.cpu_pct, v), CPU_WARN, CPU_CRIT)
 
 
 def _guest_mem_level(v: DomainView, c: Context) -> str | None:
+    """The guest's own pressure: its swap-in and major faults per second ([guest] levels)."""
     g = v.guest_mem
     return None if g is None else c.guest.level(g.swap_in_kib_s, g.major_faults_s)
+
+
+def _mem_level(v: DomainView, c: Context) -> str | None:
+    """The worse of the host's share and the guest's own pressure."""
+    host = level_of(v.mem_pct, MEM_WARN, MEM_CRIT)
+    return host if host == "crit" else _guest_mem_level(v, c) or host
 
 
 def _state_level(v: DomainView, _c: Context) -> str | None:
@@ -171,10 +171,7 @@ def _cache(attr: str, pct: bool = False) -> tuple[Callable, Callable]:
 
 
 def _llc_level(v: DomainView, _c: Context) -> str | None:
-    pct = None if v.cache is None else v.cache.occupancy_pct
-    if pct is None:
-        return None
-    return "crit" if pct >= LLC_CRIT else "warn" if pct >= LLC_WARN else None
+    return None if v.cache is None else level_of(v.cache.occupancy_pct, LLC_WARN, LLC_CRIT)
 
 
 def _count(get: Callable[[DomainView], int | None]) -> tuple[Callable, Callable]:
@@ -255,16 +252,14 @@ TYPE = Column("type", "TYPE", 8, 6, lambda v, _c: guest_type(v), lambda v, _c: g
 PCI = Column("pci", "PCI", 3, 4, lambda v, _c: len(v.sample.hostdevs), lambda v, _c: str(len(v.sample.hostdevs)),
              help="PCI host devices passed through (list: v); the column shows when some domain has one")
 # What this host's kernel says of a local QEMU guest: listed and shown only where some domain has it.
-PSI = Column("psi", "PSI", 9, 4, lambda v, _c: psi_value(v), lambda v, _c: psi_text(v),
-             level=lambda v, _c: psi_level(v),
+PSI = Column("psi", "PSI", 9, 4, psi_value, psi_text, level=psi_level,
              help="pressure: the resource the guest's cgroup stalled on most, % of the interval (cgroup v2 PSI)")
-NUMA = Column("numa", "NUMA", 9, 5, lambda v, _c: numa_value(v), lambda v, _c: numa_text(v), numeric=False,
-              level=lambda v, _c: numa_level(v),
+NUMA = Column("numa", "NUMA", 9, 5, numa_value, numa_text, numeric=False, level=numa_level,
               help="m: node holding most of its memory, c: its vCPUs' nodes; ! a vCPU runs off the memory's node")
 # The guest agent's (issue 18): listed and shown only where some domain's agent answered.
 IP = Column("ip", "IP", 15, 3, ip_value, ip_text, numeric=False,
             help="the guest's first address neither link-local nor loopback, from its guest agent")
-AGENT = Column("agent", "AGENT", 5, 7, lambda v, c: agent_cell(v), agent_cell, numeric=False, level=agent_level,
+AGENT = Column("agent", "AGENT", 5, 7, agent_cell, agent_cell, numeric=False, level=agent_level,
                help="its guest agent: yes, no (none), hung (not answering), ro (needs read-write), err")
 # A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
 FLEET_ONLY: tuple[Column, ...] = (
@@ -290,11 +285,7 @@ def ms_text(value: float | None) -> str:
 
 def _steal_level(v: DomainView, c: Context) -> str | None:
     """STEAL(%) judged per online vCPU (as CPU(%)): 30 % over 4 vCPUs is 7.5 % of each one's time."""
-    pct, vcpus = v.rates.steal_pct, v.sample.vcpus_current or 1
-    if pct is None:
-        return None
-    warn, crit = c.steal_levels
-    return "crit" if pct / vcpus >= crit else "warn" if pct / vcpus >= warn else None
+    return level_of(_per_vcpu(v.rates.steal_pct, v), *c.steal_levels)
 
 
 # Disk latency: shown by default where some domain's disks report request times (libvirt's QEMU); STEAL(%): off
@@ -309,22 +300,15 @@ STEAL = Column("steal_pct", "STEAL(%)", 8, 5, lambda v, _c: v.rates.steal_pct,
                lambda v, _c: number(v.rates.steal_pct), level=_steal_level,
                help="time the vCPUs were runnable but not running (steal), summed, % of one pCPU; "
                     "coloured by its share of the vCPUs' time (steal_warn_pct, steal_crit_pct)")
-OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, GMEM, IP, AGENT, *LATENCY, STEAL)  # listed last, each where some domain has
-# its figure
+# Listed last, each only where some domain has its figure (frame.measured).
+OPTIONAL = (OVERHEAD, TYPE, PCI, PSI, NUMA, GMEM, IP, AGENT, *LATENCY, STEAL)
+OPTIONAL_KEYS = frozenset(c.key for c in OPTIONAL)
 BY_KEY = {c.key: c for c in (*COLUMNS, *FLEET_ONLY, *OPTIONAL)}
 DEFAULT_COLUMNS = ("name", "state", "cpu_pct", "cpu_hist", "cpu_s", "mem", "mem_pct", "gmem_pct", "maxmem", "vcpus",
                    "net_rx_s", "net_tx_s", "rd_s", "wr_s", "rd_ms", "wr_ms",
                    "llc", "llc_pct", "mbm_total", "mbm_local", "nets", "vbds",
                    "pci", "psi", "numa", "ip", "agent", "id")
 FLEET_COLUMNS = tuple(c.key for c in FLEET_ONLY)
-CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
-PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
-LATENCY_COLUMNS = frozenset({"rd_ms", "wr_ms"})  # shown only when some domain's disks report request times
-HOST_SIDE_COLUMNS = {"psi": lambda d: d.pressure is not None, "numa": lambda d: d.numa is not None}
-AGENT_COLUMNS = frozenset({"ip", "agent"})  # shown only when some domain's guest agent answered
-GMEM_COLUMNS = frozenset({"gmem_pct"})  # shown only when some guest reports its balloon statistics
-CONDITIONAL_COLUMNS = (CACHE_COLUMNS | PCI_COLUMNS | LATENCY_COLUMNS | frozenset(HOST_SIDE_COLUMNS) | AGENT_COLUMNS
-                       | GMEM_COLUMNS)
 
 
 def known(keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -334,38 +318,10 @@ def known(keys: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def listed(fleet: bool, optional: Collection[str] = ()) -> tuple[Column, ...]:
-    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only; OVH(%),
-    TYPE and PCI last, those of them ``optional`` names (where some domain has the figure)."""
+    """The columns the chooser and the help list: a fleet's HOST and GROUP after NAME, for a fleet only; the
+    optional columns last, those of them ``optional`` names (where some domain has the figure)."""
     shown = (COLUMNS[0], *FLEET_ONLY, *COLUMNS[1:]) if fleet else COLUMNS
     return (*shown, *(c for c in OPTIONAL if c.key in optional))
-
-
-def measured(snapshot: Snapshot | None) -> frozenset[str]:
-    """The optional columns whose figure some domain has here (asked when a dialog opens, not every tick)."""
-    if snapshot is None:
-        return frozenset()
-    samples, agents = [v.sample for v in snapshot.domains], has_agent(snapshot.domains)
-    return frozenset(key for key, known in (("ovh_pct", any(d.overhead_ns is not None for d in samples)),
-                                            ("type", any(d.domain_type is not None for d in samples)),
-                                            ("pci", any(d.hostdevs for d in samples)),
-                                            ("gmem_pct", any(d.balloon is not None for d in samples)),
-                                            ("ip", agents),
-                                            ("agent", agents),
-                                            ("rd_ms", has_latency(snapshot)), ("wr_ms", has_latency(snapshot)),
-                                            ("steal_pct", any(v.delay_ns is not None for d in samples
-                                                              for v in d.vcpus))) if known) \
-        | host_side(snapshot)
-
-
-def has_latency(snapshot: Snapshot) -> bool:
-    """Some domain's disks report request times (RD ms, WR ms are shown)."""
-    return any(b.rd_times_ns is not None or b.wr_times_ns is not None for v in snapshot.domains
-               for b in v.sample.blocks)
-
-
-def host_side(snapshot: Snapshot) -> frozenset[str]:
-    """PSI and NUMA, where some domain has the figure."""
-    return frozenset(key for key, has in HOST_SIDE_COLUMNS.items() if any(has(v.sample) for v in snapshot.domains))
 
 
 def with_fleet(keys: tuple[str, ...], fleet: bool) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from rich.cells import cell_len
 from xentui.model import DomainView, Snapshot
 from xentui.text import visible
 from xentui.ui import columns as cols
-from xentui.ui.agent_render import has_agent
+from xentui.ui import presence
 from xentui.ui.fleet import FleetFigures, fleet_figures
 from xentui.ui.state import ViewState
 
@@ -63,8 +63,7 @@ class Memo(Generic[T]):
 _ROWS: Memo[Rows] = Memo()
 _WIDTHS: Memo[int] = Memo()
 _FLEET: Memo[FleetFigures] = Memo()
-_CACHE: Memo[bool] = Memo()
-_CONDITIONAL: Memo[frozenset[str]] = Memo()
+_PRESENT: Memo[frozenset[str]] = Memo()
 
 
 def _order_key(view: ViewState, ctx: cols.Context) -> Hashable:
@@ -92,19 +91,25 @@ def names_width_of(views: tuple[DomainView, ...] | list[DomainView]) -> int:
     return min(40, max(8, widest))
 
 
+def present(snapshot: Snapshot) -> frozenset[str]:
+    """The optional and conditional columns whose figure some domain has (presence.present, once a snapshot)."""
+    return _PRESENT.get(snapshot, None, lambda: presence.present(snapshot.domains))
+
+
 def has_cache(snapshot: Snapshot) -> bool:
     """Some domain has Cache QoS figures (the Cache QoS columns are shown)."""
-    return _CACHE.get(snapshot, None, lambda: any(v.cache is not None for v in snapshot.domains))
+    return not presence.CACHE_COLUMNS.isdisjoint(present(snapshot))
 
 
 def conditional(snapshot: Snapshot) -> frozenset[str]:
-    """The columns shown only when some domain has their figures (Cache QoS; PCI host devices; GMEM(%))."""
-    return _CONDITIONAL.get(snapshot, None, lambda: (cols.CACHE_COLUMNS if has_cache(snapshot) else frozenset())
-                            | (cols.PCI_COLUMNS if any(v.sample.hostdevs for v in snapshot.domains) else frozenset())
-                            | cols.host_side(snapshot)
-                            | (cols.AGENT_COLUMNS if has_agent(snapshot.domains) else frozenset())
-                            | (cols.GMEM_COLUMNS if any(v.guest_mem for v in snapshot.domains) else frozenset())
-                            | (cols.LATENCY_COLUMNS if cols.has_latency(snapshot) else frozenset()))
+    """The columns shown only when some domain has their figures (Cache QoS, PCI, RD/WR ms, PSI, NUMA, IP, AGENT,
+    GMEM(%))."""
+    return present(snapshot) & presence.CONDITIONAL_COLUMNS
+
+
+def measured(snapshot: Snapshot | None) -> frozenset[str]:
+    """The optional columns whose figure some domain has here: the chooser and the help list them."""
+    return frozenset() if snapshot is None else present(snapshot) & cols.OPTIONAL_KEYS
 
 
 def fleet(snapshot: Snapshot) -> FleetFigures:
@@ -120,7 +125,7 @@ def groups_of(snapshot: Snapshot) -> dict[str, str]:
 def prepare(snapshot: Snapshot, view: ViewState, ctx: cols.Context) -> None:
     """In a worker thread: compute what the snapshot's frame will ask for."""
     names_width(snapshot)
-    conditional(snapshot)
+    present(snapshot)
     if snapshot.fleet:
         fleet(snapshot)
     rows(snapshot, view, ctx)

@@ -5,31 +5,29 @@ from __future__ import annotations
 
 from xentui.model import DomainView
 from xentui.model.pressure import KINDS, RESOURCES, numa_view
+from xentui.ui.levels import level_of
 from xentui.units import human_kib, number
 
 PSI_WARN, PSI_CRIT = 10.0, 40.0  # % of the window some task stalled
 SHORT = {"cpu": "cpu", "memory": "mem", "io": "io"}
 
 
-def psi_value(v: DomainView) -> float | None:
+def psi_value(v: DomainView, _c: object = None) -> float | None:
     worst = v.psi.worst() if v.psi is not None else None
     return None if worst is None else worst[1]
 
 
-def psi_text(v: DomainView) -> str:
+def psi_text(v: DomainView, _c: object = None) -> str:
     """The resource stalled most (``some``) and its %: ``io 12.5``; ``-`` when unknown."""
     worst = v.psi.worst() if v.psi is not None else None
     return "-" if worst is None else f"{SHORT[worst[0]]} {number(worst[1])}"
 
 
-def psi_level(v: DomainView) -> str | None:
-    pct = psi_value(v)
-    if pct is None:
-        return None
-    return "crit" if pct >= PSI_CRIT else "warn" if pct >= PSI_WARN else None
+def psi_level(v: DomainView, _c: object = None) -> str | None:
+    return level_of(psi_value(v), PSI_WARN, PSI_CRIT)
 
 
-def numa_text(v: DomainView) -> str:
+def numa_text(v: DomainView, _c: object = None) -> str:
     """``m0 c0,1``: the node holding most of the memory, the nodes the vCPUs run on (``!``: some run elsewhere)."""
     shown = numa_view(v.sample.numa)
     if shown is None:
@@ -39,7 +37,7 @@ def numa_text(v: DomainView) -> str:
     return f"m{memory} c{cpus}" + ("!" if shown.misplaced else "")
 
 
-def numa_value(v: DomainView) -> float | None:
+def numa_value(v: DomainView, _c: object = None) -> float | None:
     """Sorts by the share of the vCPUs away from the memory's node."""
     shown, sample = numa_view(v.sample.numa), v.sample.numa
     if shown is None or sample is None or not sample.vcpu_nodes:
@@ -47,7 +45,7 @@ def numa_value(v: DomainView) -> float | None:
     return 100.0 * len(shown.remote_vcpus) / len(sample.vcpu_nodes)
 
 
-def numa_level(v: DomainView) -> str | None:
+def numa_level(v: DomainView, _c: object = None) -> str | None:
     shown = numa_view(v.sample.numa)
     return "warn" if shown is not None and shown.misplaced else None
 

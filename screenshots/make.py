@@ -19,6 +19,11 @@ sys.path.insert(0, str(HERE.parent))
 
 from tests.ui.snapshot_app import DemoScreenApp  # noqa: E402
 
+# The columns a user watching guests from inside would set in config.toml (columns = [...]): STEAL(%) is off by
+# default; the IP, AGENT, GMEM(%), RD ms and WR ms show by default where some guest has them.
+GUEST_COLUMNS = ("name", "state", "cpu_pct", "steal_pct", "mem", "mem_pct", "gmem_pct", "vcpus", "net_rx_s",
+                 "net_tx_s", "rd_s", "wr_s", "rd_ms", "wr_ms", "ip", "agent")
+
 # (file stem, terminal size, app settings, keys pressed before the shot)
 SCENES = [
     ("main-120x40", (120, 40), {}, []),
@@ -41,6 +46,10 @@ SCENES = [
     ("charts-host", (140, 44), {"ticks": 120}, ["H"]),
     ("charts-cache", (150, 44), {"ticks": 120, "cache": True}, ["slash", *"web-1", "enter", "h"]),
     ("main-history", (120, 30), {"ticks": 40}, []),
+    # The guests' own figures (issue 18): IP, AGENT, GMEM(%), RD ms, WR ms and STEAL(%); one guest's agent facts,
+    # its memory as it sees it (v) and its disks' latency (b).
+    ("guest-columns", (170, 40), {"guest": True, "columns": GUEST_COLUMNS}, []),
+    ("guest-detail", (170, 40), {"guest": True, "columns": GUEST_COLUMNS}, ["v", "b"]),
 ]
 # A synthetic fleet of five hosts (one down, one stale): the same screen every run.
 FLEET_SCENES = [
@@ -95,6 +104,9 @@ def to_png(svg: Path) -> Path:
     """rsvg-convert draws Textual's non-breaking spaces too narrow: give it plain, preserved spaces."""
     text = svg.read_text().replace("&#160;", " ").replace("<svg ", '<svg xml:space="preserve" ', 1)
     text = re.sub(r"font-family: [^;\"]*", "font-family: DejaVu Sans Mono, monospace", text)
+    # Rich lays cells 0.61 em apart; DejaVu Sans Mono's advance is 0.602 em and rsvg ignores textLength: without
+    # the difference as letter-spacing a long run of text drifts left (two cells by column 150).
+    text = text.replace("font-size: 20px;", f"font-size: 20px; letter-spacing: {(0.61 - 1233 / 2048) * 20:.3f}px;", 1)
     fixed = svg.with_suffix(".png.svg")
     fixed.write_text(text)
     png = svg.with_suffix(".png")

@@ -12,8 +12,8 @@ class DemoScreenApp(XentuiApp):
     """The app on two synthetic samples, no poller: every run draws the same screen."""
 
     def __init__(self, theme: str = "xentui-dark", count: int = 12, write: bool = False, cache: bool = False,
-                 ticks: int = 2, **settings):
-        super().__init__(SyntheticSource(count=count, readonly=not write, cache=cache, scheduling=True),
+                 ticks: int = 2, guest: bool = False, **settings):
+        super().__init__(SyntheticSource(count=count, readonly=not write, cache=cache, scheduling=True, guest=guest),
                          config.Settings(theme=theme, **settings),
                          config_path=None, poll=False)
         self.count = count

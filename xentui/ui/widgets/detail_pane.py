@@ -49,7 +49,8 @@ class DetailPane(Static):
         shown = [Visible(visible(view.name) + (f": {one_line(view.sample.stale)}" if view.sample.stale else ""))]
         if job is not None:
             shown.append(Visible(job_line(job)))  # numbers and fixed words
-        shown.extend(agent_lines(view.sample.agent))  # the guest's names made visible there
+        snapshot = getattr(self.app, "snapshot", None)  # the facts dated at the tick shown (replay, paused)
+        shown.extend(agent_lines(view.sample.agent, snapshot.wall if snapshot is not None else None))
         if "vcpus" in details:
             shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
             if view.sample.overhead_ns is not None:

@@ -17,12 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.ui.snapshot_app import DemoScreenApp  # noqa: E402
-
-# The columns a user watching guests from inside would set in config.toml (columns = [...]): STEAL(%) is off by
-# default; the IP, AGENT, GMEM(%), RD ms and WR ms show by default where some guest has them.
-GUEST_COLUMNS = ("name", "state", "cpu_pct", "steal_pct", "mem", "mem_pct", "gmem_pct", "vcpus", "net_rx_s",
-                 "net_tx_s", "rd_s", "wr_s", "rd_ms", "wr_ms", "ip", "agent")
+from tests.ui.snapshot_app import GUEST_COLUMNS, DemoScreenApp  # noqa: E402
 
 # (file stem, terminal size, app settings, keys pressed before the shot)
 SCENES = [
@@ -48,7 +43,7 @@ SCENES = [
     ("main-history", (120, 30), {"ticks": 40}, []),
     # The guests' own figures (issue 18): IP, AGENT, GMEM(%), RD ms, WR ms and STEAL(%); one guest's agent facts,
     # its memory as it sees it (v) and its disks' latency (b).
-    ("guest-columns", (170, 40), {"guest": True, "columns": GUEST_COLUMNS}, []),
+    ("guest-columns", (170, 40), {"guest": True, "columns": GUEST_COLUMNS}, ["down"] * 4),  # off build: its levels
     ("guest-detail", (170, 40), {"guest": True, "columns": GUEST_COLUMNS}, ["v", "b"]),
 ]
 # A synthetic fleet of five hosts (one down, one stale): the same screen every run.

@@ -7,6 +7,11 @@ from xentui import config
 from xentui.model import build_snapshot
 from xentui.sources.synthetic import SyntheticSource
 
+# The columns a user watching guests from inside would set in config.toml (columns = [...]): STEAL(%) is off by
+# default; IP, AGENT, GMEM(%), RD ms and WR ms show by default where some guest has them (the guest=True host).
+GUEST_COLUMNS = ("name", "state", "cpu_pct", "steal_pct", "mem", "mem_pct", "gmem_pct", "vcpus", "net_rx_s",
+                 "net_tx_s", "rd_s", "wr_s", "rd_ms", "wr_ms", "ip", "agent")
+
 
 class DemoScreenApp(XentuiApp):
     """The app on two synthetic samples, no poller: every run draws the same screen."""

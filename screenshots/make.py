@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.ui.snapshot_app import DemoScreenApp  # noqa: E402
+from tests.ui.snapshot_app import GUEST_COLUMNS, DemoScreenApp  # noqa: E402
 
 # (file stem, terminal size, app settings, keys pressed before the shot)
 SCENES = [
@@ -41,6 +41,10 @@ SCENES = [
     ("charts-host", (140, 44), {"ticks": 120}, ["H"]),
     ("charts-cache", (150, 44), {"ticks": 120, "cache": True}, ["slash", *"web-1", "enter", "h"]),
     ("main-history", (120, 30), {"ticks": 40}, []),
+    # The guests' own figures (issue 18): IP, AGENT, GMEM(%), RD ms, WR ms and STEAL(%); one guest's agent facts,
+    # its memory as it sees it (v) and its disks' latency (b).
+    ("guest-columns", (170, 40), {"guest": True, "columns": GUEST_COLUMNS}, ["down"] * 4),  # off build: its levels
+    ("guest-detail", (170, 40), {"guest": True, "columns": GUEST_COLUMNS}, ["v", "b"]),
 ]
 # A synthetic fleet of five hosts (one down, one stale): the same screen every run.
 FLEET_SCENES = [
@@ -95,6 +99,9 @@ def to_png(svg: Path) -> Path:
     """rsvg-convert draws Textual's non-breaking spaces too narrow: give it plain, preserved spaces."""
     text = svg.read_text().replace("&#160;", " ").replace("<svg ", '<svg xml:space="preserve" ', 1)
     text = re.sub(r"font-family: [^;\"]*", "font-family: DejaVu Sans Mono, monospace", text)
+    # Rich lays cells 0.61 em apart; DejaVu Sans Mono's advance is 0.602 em and rsvg ignores textLength: without
+    # the difference as letter-spacing a long run of text drifts left (two cells by column 150).
+    text = text.replace("font-size: 20px;", f"font-size: 20px; letter-spacing: {(0.61 - 1233 / 2048) * 20:.3f}px;", 1)
     fixed = svg.with_suffix(".png.svg")
     fixed.write_text(text)
     png = svg.with_suffix(".png")

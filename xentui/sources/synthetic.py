@@ -22,6 +22,7 @@ from xentui.model import (
     RawSample,
     VcpuSample,
 )
+from xentui.sources import synthetic_guest
 from xentui.sources.base import Source
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.sources.synthetic_scheduling import SyntheticScheduling
@@ -43,8 +44,9 @@ class SyntheticSource(Source):
     CAN_ACT = True  # vCPU pins, scheduler parameters and cpupool moves only
 
     def __init__(self, count: int = 10, pcpus: int = 8, step: float = 1.0, hypervisor: str = "SYNTHETIC",
-                 readonly: bool = True, cache: bool = False, scheduling: bool = False) -> None:
+                 readonly: bool = True, cache: bool = False, scheduling: bool = False, guest: bool = False) -> None:
         self.uri = "synthetic://"
+        self.guest = guest  # the guests' own figures: agent, balloon statistics, request times, steal (issue 18)
         self.cache = cache  # Cache QoS as resctrl would give it (every fourth domain not attached)
         self.readonly = readonly
         self._pins: dict[tuple[int, int], frozenset[int]] = {}  # (domain, vCPU) -> pCPUs, set by act()
@@ -84,6 +86,8 @@ class SyntheticSource(Source):
         blocks = (BlockSample("vda", path=path,
                               rd_reqs=int(t * 20 * (i % 4)), rd_bytes=int(t * 2_000_000 * (i % 4)),
                               wr_reqs=int(t * 11 * (i % 3)), wr_bytes=int(t * 700_000 * (i % 3))),)
+        guest = self.guest and state is not DomainState.SHUTOFF
+        mem_kib = (512 << 10) * (1 + i % 8)
         return DomainSample(
             uuid=uuid,
             name=name,
@@ -92,13 +96,15 @@ class SyntheticSource(Source):
             cpu_ns=vcpu_ns * vcpus,
             vcpus_current=vcpus,
             vcpus_max=vcpus,
-            mem_kib=(512 << 10) * (1 + i % 8),
+            mem_kib=mem_kib,
             maxmem_kib=(1024 << 10) * (1 + i % 8),
             rss_kib=(500 << 10) * (1 + i % 8),
-            vcpus=tuple(self._vcpu(i, n, vcpu_ns, int(t * 1e7 * (n + 1)))
-                        for n in range(vcpus)),
+            vcpus=tuple(self._vcpu(i, n, vcpu_ns, synthetic_guest.delay_ns(i, n, state, t) if guest
+                                   else int(t * 1e7 * (n + 1))) for n in range(vcpus)),
             nets=nets,
-            blocks=blocks,
+            blocks=tuple(synthetic_guest.timed(b, i) for b in blocks) if guest else blocks,
+            agent=synthetic_guest.agent(i, state, self.wall) if guest else None,
+            balloon=synthetic_guest.balloon(i, state, mem_kib, t, self.wall) if guest else None,
             cache=self._cache(i, t) if self.cache and state is not DomainState.SHUTOFF else None,
         )
 
@@ -144,13 +150,18 @@ class SyntheticSource(Source):
             l3_caches=tuple(L3Cache(n, L3_BYTES) for n in range(len(self._nodes))) if self.cache else (),
             cache_rmids=128 if self.cache else None,
         )
+        wall = self.wall
         domains = tuple(self._domain(i) for i in range(self.count))
         busy = tuple(int(self.tick * self.step * 1e9 * (0.1 + 0.8 * ((c * 37) % 10) / 10)) for c in range(self.pcpus))
-        wall = 1_795_000_000.0 + self.tick * self.step
         return RawSample(monotonic=1000.0 + self.tick * self.step, wall=wall,
                          host=host, domains=domains,
                          pcpu_busy_ns=busy,
                          scheduling=self.scheduling.read(self.tick, wall, domains) if self.scheduling else None)
+
+    @property
+    def wall(self) -> float:
+        """This tick's made-up epoch time."""
+        return 1_795_000_000.0 + self.tick * self.step
 
     # The made-up host obeys pins and scheduler edits: enough to try the vCPU and scheduler views without a hypervisor.
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:

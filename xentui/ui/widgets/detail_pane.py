@@ -49,7 +49,6 @@ class DetailPane(Static):
         shown = [Visible(visible(view.name) + (f": {one_line(view.sample.stale)}" if view.sample.stale else ""))]
         if job is not None:
             shown.append(Visible(job_line(job)))  # numbers and fixed words
-        shown.extend(agent_lines(view.sample.agent))  # the guest's names made visible there
         if "vcpus" in details:
             shown.extend(map(Visible, vcpu_line(view).split("\n")))  # numbers only
             if view.sample.overhead_ns is not None:
@@ -65,6 +64,10 @@ class DetailPane(Static):
                          for i, b in enumerate(view.sample.blocks))
         if "cache" in details:
             shown.extend(cache_lines(view, host, attach_key))
+        # The guest's facts after the lines asked for: the pane's height is capped, and a guest's 10-20 lines of
+        # interfaces and filesystems must not push the disks out of sight.  Dated at the tick shown (replay, paused).
+        snapshot = getattr(self.app, "snapshot", None)
+        shown.extend(agent_lines(view.sample.agent, snapshot.wall if snapshot is not None else None))
         self.update(lines(shown))
 
 

@@ -6,13 +6,14 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
 from xentui.lab_linux import GUEST_IP
 from xentui.lab_linux import agent as ga
-from xentui.model import build_snapshot
+from xentui.model import RawSample, build_snapshot
 from xentui.model.guest_agent import AgentStatus
 from xentui.recording import format as recformat
 from xentui.recording.reader import ReplaySource
@@ -23,17 +24,24 @@ from .conftest import SPINNING_PCT, URI
 pytestmark = pytest.mark.lab
 
 
-def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
-    busy, idle = busy_and_idle
-    path = tmp_path / "lab.xtrec.gz"
+def record(source, path, ticks: int, before: Callable[[int], None] = lambda _tick: None) -> list[RawSample]:
+    """``ticks`` ticks of ``source`` (0.5 s apart) recorded to ``path``: the samples written."""
     recorder = Recorder(path, URI, 0.5)
     recorded = []
-    for _ in range(8):  # a few seconds of real guests
+    for tick in range(ticks):
+        before(tick)
         raw = source.collect()
         recorder.write(raw)
         recorded.append(raw)
         time.sleep(0.5)
     recorder.close()
+    return recorded
+
+
+def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
+    busy, idle = busy_and_idle
+    path = tmp_path / "lab.xtrec.gz"
+    recorded = record(source, path, 8)  # a few seconds of real guests
     replay = ReplaySource.open(path)
     # Every figure a recording keeps comes back; those it does not keep yet (recformat.NOT_RECORDED) are unknown.
     recorded = [replace(raw, domains=tuple(recformat.as_recorded(d) for d in raw.domains)) for raw in recorded]
@@ -57,16 +65,12 @@ def test_a_real_linux_guest_s_own_view_replays_equal(linux, source, tmp_path):
         assert time.monotonic() < deadline, f"no agent facts and balloon figures within 90 s (last: {d})"
         time.sleep(1.0)
     path = tmp_path / "linux.xtrec.gz"
-    recorder = Recorder(path, URI, 0.5)
-    recorded = []
-    for i in range(6):
-        if i == 3:
-            assert ga.disk_write(linux, 2).exitcode == 0  # writes between two ticks: WR ms is measured
-        raw = source.collect()
-        recorder.write(raw)
-        recorded.append(raw)
-        time.sleep(0.5)
-    recorder.close()
+
+    def write(tick: int) -> None:  # between two ticks: WR ms is measured
+        if tick == 3:
+            assert ga.disk_write(linux, 2).exitcode == 0
+
+    recorded = record(source, path, 6, write)
     replay = ReplaySource.open(path)
     assert not recformat.NOT_RECORDED["block"] and "agent" not in recformat.NOT_RECORDED["domain"]
     recorded = [replace(raw, domains=tuple(recformat.as_recorded(d) for d in raw.domains)) for raw in recorded]

@@ -109,7 +109,11 @@ def test_a_value_anywhere_replaced(tmp_path_factory, data, large):
     new = data.draw(json_values)
     lines = list(LINES)
     lines[line] = replaced(LINES[line], where, new)
-    path = Path(tmp_path_factory.mktemp("v")) / "r.xtrec.gz"
+    check_lines(Path(tmp_path_factory.mktemp("v")) / "r.xtrec.gz", lines, large)
+
+
+def check_lines(path: Path, lines: list, large: bool) -> None:
+    """``check`` a recording of these JSON lines, decoded at open or (``large``) as each tick is shown."""
     path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
     old, replay.EAGER_DOMAIN_TICKS = replay.EAGER_DOMAIN_TICKS, 0 if large else replay.EAGER_DOMAIN_TICKS
     try:
@@ -159,10 +163,4 @@ def test_a_value_of_the_guest_s_own_view_replaced(tmp_path_factory, data, large)
     where = data.draw(st.sampled_from(GUEST_PATHS))
     new = data.draw(json_values | st.text(max_size=300) | st.lists(st.just(["eth0", None, []]), max_size=70))
     lines = [*GUEST_LINES[:1], replaced(GUEST_LINES[1], where, new), *GUEST_LINES[2:]]
-    path = Path(tmp_path_factory.mktemp("g")) / "r.xtrec.gz"
-    path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
-    old, replay.EAGER_DOMAIN_TICKS = replay.EAGER_DOMAIN_TICKS, 0 if large else replay.EAGER_DOMAIN_TICKS
-    try:
-        check(path)
-    finally:
-        replay.EAGER_DOMAIN_TICKS = old
+    check_lines(Path(tmp_path_factory.mktemp("g")) / "r.xtrec.gz", lines, large)

@@ -29,7 +29,7 @@ FRAMES_PER_S, FRAME_BYTES = 40, 1400  # into the guest, from the host
 def start_in_guest(dom: libvirt.virDomain, seconds: int) -> None:
     """The guest's three loops, each ended by ``timeout`` after ``seconds`` (nothing left running)."""
     loops = [f"sh -c '{DISK_LOOP}'", f"sh -c '{MEMORY_LOOP}'", PING]
-    script = "; ".join(f"timeout {seconds} {loop} >/dev/null 2>&1 &" for loop in loops)
+    script = " ".join(f"timeout {seconds} {loop} >/dev/null 2>&1 &" for loop in loops)
     agent.check(dom, f"rm -f /dev/shm/demo; {script} true", timeout=30)
 
 

@@ -105,10 +105,13 @@ def test_the_old_bundled_demo_reencodes_byte_for_byte():
 
 
 def test_the_bundled_demo_reencodes_byte_for_byte():
+    """The demo as bundled (a revision-1 file until it was re-recorded with revision 6's figures)."""
     path = demo_path()
     if not path.exists():
         pytest.skip("the demo is not bundled")
-    assert _encoded(load(path)) == _lines(path)[1:]
+    lines = _lines(path)
+    old = len(json.loads(lines[0])["fields"]["domain"]) == recformat.DOMAIN.first_length
+    assert [_as_revision_1(line) if old else line for line in _encoded(load(path))] == lines[1:]
 
 
 def test_a_recording_of_today_rereads_and_reencodes_byte_for_byte(tmp_path):

@@ -72,7 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"workload: {lab_linux.NAME}'s agent answered after {waited:.0f} s; disk, network and memory load "
               f"for {args.seconds} s", flush=True)
-        sent = send_frames(dom, args.seconds)
+        try:
+            sent = send_frames(dom, args.seconds)
+        except (OSError, RuntimeError) as err:  # not root, or the guest (its tap) went away
+            print(f"workload: frames into the guest stopped: {err}")
+            return 1
         print(f"workload: done ({sent / 1e6:.1f} MB sent into the guest)")
         return 0
     finally:

@@ -72,7 +72,7 @@ def _ip(v: Any, what: str) -> str:
 
 def _mac(v: Any, what: str) -> str | None:
     if v is None or (type(v) is str and _MAC.fullmatch(v)):
-        return v  # type: ignore[no-any-return]
+        return v
     raise FormatError(f"{what} {brief(v)} is not a MAC address such as 52:54:00:12:34:56")
 
 

@@ -60,7 +60,7 @@ ALERT_SCENES = [
 # The bundled demo (real lab guests), paused on its last tick: the same screen every run.
 DEMO_SCENES = [
     ("demo-replay", (120, 30), {}, ["space", "end"]),
-    ("demo-charts-domain", (140, 44), {}, ["space", "end", "h"]),
+    ("demo-charts-domain", (140, 44), {}, ["space", "end", "slash", *"linux", "enter", "h"]),  # the guest doing I/O
     ("demo-charts-host", (140, 44), {}, ["space", "end", "H"]),
 ]
 

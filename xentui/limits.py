@@ -32,7 +32,7 @@ MAX_MESSAGE = 65_536  # characters of one error, notice or stale reason
 MAX_SECONDS = 1e11  # times (monotonic, wall, boot, delay): finite, 0 <= t < 1e11 s (year 5138)
 MAX_LINE_BYTES = 8 * MIB  # one line, decompressed (a 1000-domain tick written whole: 0.4 MiB)
 MAX_TICK_BYTES = 16 * MIB  # one tick with its deltas applied, as compact JSON
-MAX_DEPTH = 16  # JSON nesting of a line (the format uses 6)
+MAX_DEPTH = 16  # JSON nesting of a line (the format uses 8: a guest agent's address, revision 6)
 MAX_BRACKETS = 1_000_000  # '[' and '{' in one line, strings included (a 1000-domain tick: ~15 000)
 MAX_TICKS = 1_000_000  # ticks in one file (11.5 days at 1 s)
 MAX_EXPANDED_BYTES = 4 << 30  # all ticks with deltas applied (an hour of 1000 domains: 1.3 GiB)
@@ -91,7 +91,7 @@ def read_lines(f: IO[bytes]) -> Iterator[tuple[int, bytes]]:
                              f"{MAX_BRACKETS:,}")
         if (d := depth(line, brackets)) > MAX_DEPTH:
             raise LimitError(f"line {line_no} nests {d} levels deep: a recording's JSON may nest at most "
-                             f"{MAX_DEPTH} (the format uses 6)")
+                             f"{MAX_DEPTH} (the format uses 8)")
         yield line_no, line
 
 

@@ -6,11 +6,15 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from xentui.model import build_snapshot
+from xentui.lab_linux import GUEST_IP
+from xentui.lab_linux import agent as ga
+from xentui.model import RawSample, build_snapshot
+from xentui.model.guest_agent import AgentStatus
 from xentui.recording import format as recformat
 from xentui.recording.reader import ReplaySource
 from xentui.recording.writer import Recorder
@@ -20,17 +24,24 @@ from .conftest import SPINNING_PCT, URI
 pytestmark = pytest.mark.lab
 
 
-def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
-    busy, idle = busy_and_idle
-    path = tmp_path / "lab.xtrec.gz"
+def record(source, path, ticks: int, before: Callable[[int], None] = lambda _tick: None) -> list[RawSample]:
+    """``ticks`` ticks of ``source`` (0.5 s apart) recorded to ``path``: the samples written."""
     recorder = Recorder(path, URI, 0.5)
     recorded = []
-    for _ in range(8):  # a few seconds of real guests
+    for tick in range(ticks):
+        before(tick)
         raw = source.collect()
         recorder.write(raw)
         recorded.append(raw)
         time.sleep(0.5)
     recorder.close()
+    return recorded
+
+
+def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
+    busy, idle = busy_and_idle
+    path = tmp_path / "lab.xtrec.gz"
+    recorded = record(source, path, 8)  # a few seconds of real guests
     replay = ReplaySource.open(path)
     # Every figure a recording keeps comes back; those it does not keep yet (recformat.NOT_RECORDED) are unknown.
     recorded = [replace(raw, domains=tuple(recformat.as_recorded(d) for d in raw.domains)) for raw in recorded]
@@ -40,6 +51,35 @@ def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
     busy_view = next(v for v in replay.snapshot(len(recorded) - 1).domains if v.uuid == busy.UUIDString())
     assert busy_view.rates.cpu_pct > SPINNING_PCT  # real load came through
     assert any(v.uuid == idle.UUIDString() for v in replay.snapshot(len(recorded) - 1).domains)
+
+
+def test_a_real_linux_guest_s_own_view_replays_equal(linux, source, tmp_path):
+    """Revision 6: the agent's facts, the balloon's figures and the disks' request times of a real guest come back
+    from its recording, and so do IP, GMEM(%) and WR ms."""
+    name, deadline = linux.name(), time.monotonic() + 90
+    while True:  # the agent's facts and the balloon's figures are read off the tick: wait for both
+        d = next(d for d in source.collect().domains if d.name == name)
+        if d.agent is not None and d.agent.status is AgentStatus.OK and d.balloon is not None \
+                and d.balloon.used_pct is not None:
+            break
+        assert time.monotonic() < deadline, f"no agent facts and balloon figures within 90 s (last: {d})"
+        time.sleep(1.0)
+    path = tmp_path / "linux.xtrec.gz"
+
+    def write(tick: int) -> None:  # between two ticks: WR ms is measured
+        if tick == 3:
+            assert ga.disk_write(linux, 2).exitcode == 0
+
+    recorded = record(source, path, 6, write)
+    replay = ReplaySource.open(path)
+    assert not recformat.NOT_RECORDED["block"] and "agent" not in recformat.NOT_RECORDED["domain"]
+    recorded = [replace(raw, domains=tuple(recformat.as_recorded(d) for d in raw.domains)) for raw in recorded]
+    assert list(replay.recording.samples) == recorded
+    views = [next(v for v in replay.snapshot(i).domains if v.name == name) for i in range(1, len(recorded))]
+    assert views == [next(v for v in build_snapshot(recorded[i - 1], recorded[i], i + 1).domains if v.name == name)
+                     for i in range(1, len(recorded))]
+    assert all(v.sample.agent.ip == GUEST_IP and v.guest_mem is not None and v.guest_mem.used_pct for v in views)
+    assert any(v.rates.blk_wr_ms for v in views[2:]), [v.rates.blk_latency for v in views]
 
 
 def test_record_command_then_batch_replay(busy_and_idle, tmp_path):

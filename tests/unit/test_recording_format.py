@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,16 +25,26 @@ WIRE = {
     "pcpu": ["number", "node", "socket", "core", "online"],
     "domain": ["uuid", "name", "domid", "state", "cpu_ns", "vcpus_current", "vcpus_max", "mem_kib", "maxmem_kib",
                "rss_kib", "vcpus", "nets", "blocks", "ssid", "flags", "cache", "stale", "overhead_ns",
-               "domain_type", "device_model", "hostdevs", "job"],
+               "domain_type", "device_model", "hostdevs", "job", "agent", "balloon"],
     "vcpu": ["number", "online", "time_ns", "delay_ns", "pcpu", "hard_affinity", "soft_affinity"],
     "net": ["name", "rx_bytes", "rx_packets", "rx_errs", "rx_drop", "tx_bytes", "tx_packets", "tx_errs", "tx_drop"],
-    "block": ["name", "path", "rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors", "kind", "devno"],
+    "block": ["name", "path", "rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", "oo_reqs", "errors", "kind", "devno",
+              "rd_times_ns", "wr_times_ns", "fl_reqs", "fl_times_ns"],
     "l3": ["cache_id", "size_bytes"],
     "cache": ["source", "group", "banks", "status", "counter_bits"],
     "bank": ["cache_id", "occupancy_bytes", "mbm_total_bytes", "mbm_local_bytes", "mbm_total_bytes_s",
              "mbm_local_bytes_s"],
     "job": ["operation", "elapsed_ms", "data_processed", "data_remaining", "data_total", "dirty_rate_bytes_s",
             "iteration", "downtime_ms"],
+    # revision 6: the guest's own view (xentui/recording/guest_tables.py)
+    "agent": ["status", "read_wall", "error", "hostname", "os_name", "os_version", "os_id", "kernel", "machine",
+              "timezone", "timezone_offset_s", "users", "interfaces", "filesystems", "time_offset_s", "checked_wall"],
+    "interface": ["name", "hwaddr", "addresses"],
+    "address": ["address", "prefix", "family"],
+    "filesystem": ["mountpoint", "fstype", "device", "used_bytes", "total_bytes"],
+    "user": ["name", "domain", "login_wall"],
+    "balloon": ["available_kib", "usable_kib", "unused_kib", "disk_caches_kib", "swap_in_kib", "swap_out_kib",
+                "major_faults", "minor_faults", "last_update"],
 }
 
 
@@ -42,16 +53,30 @@ def test_the_header_names_the_fields_as_before():
     assert (recformat.HOST.first_length, recformat.DOMAIN.first_length) == (12, 15)  # the first files' arrays
 
 
+OLD_DEMO = Path(__file__).parents[1] / "data" / "demo-rev1.xtrec.gz"
+
+
 def _as_revision_1(line: str) -> str:
     """A tick as the first writer (revision 1: shorter host and domain arrays) wrote it."""
     tick: dict[str, Any] = json.loads(line)
     hosts, domains = recformat.HOST.first_length, recformat.DOMAIN.first_length
     if "h" in tick:
         tick["h"] = tick["h"][:hosts]
-    tick["d"] = [d[:domains] if type(d) is list else {k: v for k, v in d.items() if k == "=" or int(k) < domains}
+    tick["d"] = [_blocks_as_revision_1(d[:domains]) if type(d) is list
+                 else _blocks_as_revision_1({k: v for k, v in d.items() if k == "=" or int(k) < domains})
                  for d in tick["d"]]
     tick["d"] = [d for d in tick["d"] if type(d) is list or len(d) > 0]
     return json.dumps(tick, separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def _blocks_as_revision_1(d: Any) -> Any:
+    """A domain array or delta with its disks' arrays as long as revision 1's."""
+    at, length = str(WIRE["domain"].index("blocks")), recformat.BLOCK.first_length
+    if type(d) is list:
+        d[int(at)] = [b[:length] for b in d[int(at)]]
+    elif at in d:
+        d[at] = [b[:length] for b in d[at]]
+    return d
 
 
 def _lines(path) -> list[str]:
@@ -70,14 +95,23 @@ def _encoded(recording) -> list[str]:
     return out
 
 
+def test_the_old_bundled_demo_reencodes_byte_for_byte():
+    """An old file (revision 1, real lab guests: the demo bundled until revision 6): what is read, written again,
+    is its own bytes."""
+    path = OLD_DEMO
+    lines = _lines(path)
+    assert len(json.loads(lines[0])["fields"]["domain"]) == recformat.DOMAIN.first_length  # an old file indeed
+    assert [_as_revision_1(line) for line in _encoded(load(path))] == lines[1:]
+
+
 def test_the_bundled_demo_reencodes_byte_for_byte():
-    """An old file (revision 1, real lab guests): what is read, written again, is its own bytes."""
+    """The demo as bundled (a revision-1 file until it was re-recorded with revision 6's figures)."""
     path = demo_path()
     if not path.exists():
         pytest.skip("the demo is not bundled")
     lines = _lines(path)
-    assert len(json.loads(lines[0])["fields"]["domain"]) == recformat.DOMAIN.first_length  # an old file indeed
-    assert [_as_revision_1(line) for line in _encoded(load(path))] == lines[1:]
+    old = len(json.loads(lines[0])["fields"]["domain"]) == recformat.DOMAIN.first_length
+    assert [_as_revision_1(line) if old else line for line in _encoded(load(path))] == lines[1:]
 
 
 def test_a_recording_of_today_rereads_and_reencodes_byte_for_byte(tmp_path):
@@ -129,7 +163,8 @@ def test_revision_5_keeps_a_domain_s_job_and_refuses_an_operation_no_source_writ
     sample = synthetic_samples(count=1, domains=1)[0].domains[0]
     saving = dataclasses.replace(sample, job=JobSample("save", elapsed_ms=1500, data_processed=10 << 20,
                                                        data_remaining=30 << 20, data_total=40 << 20))
-    encoded = json.loads(json.dumps(recformat.encode_domain(saving)))
+    job = WIRE["domain"].index("job")
+    encoded = json.loads(json.dumps(recformat.encode_domain(saving)))[:job + 1]  # a revision-5 file's array
     assert encoded[-1] == ["save", 1500, 10 << 20, 30 << 20, 40 << 20, None, None, None]
     assert recformat.decode_domain(encoded) == saving
     assert recformat.decode_domain(encoded[:-1]).job is None  # a revision-4 file's array: no job known

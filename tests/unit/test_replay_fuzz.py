@@ -10,8 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.recordings import write
+from tests.recordings import with_guest_figures, write
 from xentui.cli.batch import BatchOptions, render
+from xentui.recording import format as recformat
 from xentui.recording import reader as replay
 from xentui.recording.player import ReplayPlayer
 from xentui.recording.reader import ReplayError
@@ -29,6 +30,15 @@ def _good() -> bytes:
 
 GOOD = _good()
 LINES = [json.loads(line) for line in gzip.decompress(GOOD).splitlines()]
+
+
+def _good_guest() -> list:
+    """A recording with revision 6's figures (agent facts, balloon, disk request times) on every domain."""
+    source = SyntheticSource(count=2, pcpus=4)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(Path(tmp) / "guest.xtrec.gz", with_guest_figures([source.collect() for _ in range(2)]))
+        return [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
@@ -63,6 +73,11 @@ def replaced(value, path, new):
     return copy
 
 
+GUEST_LINES = _good_guest()
+_AT = [recformat.DOMAIN.names.index(name) for name in ("agent", "balloon", "blocks")]
+GUEST_PATHS = [where for where in paths(GUEST_LINES[1]) if len(where) > 3 and where[0] == "d" and where[2] in _AT]
+
+
 def check(path: Path) -> None:
     """Either one clear line, or every tick renders in every batch format."""
     try:
@@ -94,7 +109,11 @@ def test_a_value_anywhere_replaced(tmp_path_factory, data, large):
     new = data.draw(json_values)
     lines = list(LINES)
     lines[line] = replaced(LINES[line], where, new)
-    path = Path(tmp_path_factory.mktemp("v")) / "r.xtrec.gz"
+    check_lines(Path(tmp_path_factory.mktemp("v")) / "r.xtrec.gz", lines, large)
+
+
+def check_lines(path: Path, lines: list, large: bool) -> None:
+    """``check`` a recording of these JSON lines, decoded at open or (``large``) as each tick is shown."""
     path.write_bytes(gzip.compress(b"".join(json.dumps(x).encode() + b"\n" for x in lines)))
     old, replay.EAGER_DOMAIN_TICKS = replay.EAGER_DOMAIN_TICKS, 0 if large else replay.EAGER_DOMAIN_TICKS
     try:
@@ -135,3 +154,13 @@ def test_arbitrary_lines(tmp_path_factory, lines, compress):
     path = Path(tmp_path_factory.mktemp("t")) / "r.xtrec.gz"
     path.write_bytes(gzip.compress(text) if compress else text)
     check(path)
+
+
+@MANY
+@given(st.data(), st.booleans())
+def test_a_value_of_the_guest_s_own_view_replaced(tmp_path_factory, data, large):
+    """Inside the agent's facts, the balloon's figures, the disks' request times (revision 6)."""
+    where = data.draw(st.sampled_from(GUEST_PATHS))
+    new = data.draw(json_values | st.text(max_size=300) | st.lists(st.just(["eth0", None, []]), max_size=70))
+    lines = [*GUEST_LINES[:1], replaced(GUEST_LINES[1], where, new), *GUEST_LINES[2:]]
+    check_lines(Path(tmp_path_factory.mktemp("g")) / "r.xtrec.gz", lines, large)

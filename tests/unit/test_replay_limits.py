@@ -21,6 +21,9 @@ from xentui.sources.synthetic import SyntheticSource
 
 EMPTY_TICK = b'{"t":1,"w":0,"f":1,"d":[]}\n'
 DOMAIN = '["u{0}","d{0}",1,"running",0,1,1,0,0,0,[],[],[],0,null]'
+# Revision 6: a domain whose guest agent said HOSTNAME and listed IFACES (JSON text).
+AGENT_DOMAIN = ('["u1","d1",1,"running",0,1,1,0,0,0,[],[],[],0,null,null,"",null,null,null,[],null,'
+                '["ok",1,"",{hostname},null,null,null,null,null,null,null,[],{ifaces},[],null,null],null]')
 
 
 def head_and_first(tmp_path: Path) -> list[bytes]:
@@ -61,6 +64,12 @@ def bombs(tmp_path: Path) -> dict[str, tuple[list[bytes], str]]:
         "time out of range": ([first, tick().replace(b'"t":2', b'"t":1e12')], "monotonic time 1e+12 is not from 0"),
         "negative time": ([first, tick().replace(b'"t":2', b'"t":-5')], "monotonic time -5 is not from 0"),
         "bool for an int": ([first.replace(b'"f":', b'"f":true,"_":', 1)], "free memory is not a whole number"),
+        "agent text": ([first, tick(AGENT_DOMAIN.format(hostname='"' + "h" * (limits.MAX_AGENT_TEXT + 1) + '"',
+                                                        ifaces="[]"))],
+                       "guest hostname has 256 characters: a recording allows at most 255"),
+        "agent interfaces": ([first, tick(AGENT_DOMAIN.format(hostname="null", ifaces="[" + ",".join(
+            ['["eth0",null,[]]'] * (limits.MAX_AGENT_ITEMS + 1)) + "]"))],
+                             "guest interfaces: 65 entries; a recording allows at most 64"),
         "vCPUs": ([first, tick(DOMAIN.replace(",[],[],[],", ",[" + ",".join(["[0,true,0,0,0,null,null]"] * 8193)
                                        + "],[],[],").format(1))],
                   "vCPUs: 8193 entries; a recording allows at most 8192"),

@@ -18,19 +18,8 @@ from typing import Any
 
 from xentui import limits
 from xentui.model import HostSample, RawSample
-from xentui.recording.format import (
-    DOMAIN,
-    MAX_CPUS,
-    FormatError,
-    _int,
-    _list,
-    _seconds,
-    _str,
-    _time,
-    decode_domain,
-    decode_host,
-    encode_domain,
-)
+from xentui.recording.fields import MAX_CPUS, FormatError, _int, _list, _seconds, _str, _time
+from xentui.recording.format import DOMAIN, decode_domain, decode_host, encode_domain
 from xentui.text import brief
 
 TICK_KEYS = ("t", "w", "f", "a", "p", "e", "n")

@@ -20,6 +20,7 @@ from xentui import limits
 from xentui.model import HostSample, RawSample, Snapshot, build_snapshot
 from xentui.recording import delta
 from xentui.recording import format as recformat
+from xentui.recording.fields import FormatError
 from xentui.sources.base import Source, SourceError
 from xentui.text import first_line
 
@@ -66,7 +67,7 @@ class Recording:
             assert self._ticks is not None  # not eager: packed ticks
             try:
                 raw = self._ticks.unpack(index)
-            except recformat.FormatError as err:
+            except FormatError as err:
                 raise ReplayError(f"{self.path}: tick {index + 1}: {err}") from None
             sizes = self._ticks.sizes
             while len(self._cache) >= 2 and sum(sizes[i] for i in self._cache) + sizes[index] > CACHE_BYTES:
@@ -182,9 +183,9 @@ def load(path: str | Path) -> Recording:
                     header = recformat.check_header(value)
                 else:
                     ticks.add(delta.resolve_tick(value, state))
-    except (recformat.FormatError, limits.LimitError) as err:
+    except (FormatError, limits.LimitError) as err:
         text = str(err)
-        if header is None and isinstance(err, recformat.FormatError):
+        if header is None and isinstance(err, FormatError):
             raise ReplayError(f"{name}: {text}") from None
         where = "" if text.startswith("line ") else f"line {line_no}: "
         raise ReplayError(f"{name}: {where}{text}") from None
@@ -215,7 +216,7 @@ def load(path: str | Path) -> Recording:
     for i, whole in enumerate(ticks.small):
         try:
             samples.append(delta.decode_tick(whole, hosts))
-        except recformat.FormatError as err:
+        except FormatError as err:
             raise ReplayError(f"{name}: line {i + 2}: {err}") from None
     return Recording(name, header, ticks.times, None, samples)
 

@@ -82,13 +82,13 @@ class Dom:
     def name(self) -> str:
         return self._name
 
-    def UUIDString(self) -> str:  # noqa: N802 (libvirt's name)
+    def UUIDString(self) -> str:
         return self._uuid
 
-    def ID(self) -> int:  # noqa: N802
+    def ID(self) -> int:
         return self._id
 
-    def XMLDesc(self, _flags: int) -> str:  # noqa: N802
+    def XMLDesc(self, _flags: int) -> str:
         self.xml_reads += 1
         return self._xml
 
@@ -101,11 +101,11 @@ class Conn:
         self.doms = doms
         self.asked: list[tuple[str, int, list[str]]] = []
 
-    def getAllDomainStats(self, groups: int, _flags: int) -> list[tuple[Dom, dict[str, object]]]:  # noqa: N802
+    def getAllDomainStats(self, groups: int, _flags: int) -> list[tuple[Dom, dict[str, object]]]:
         self.asked.append(("all", groups, [d.name() for d in self.doms]))
         return [(d, self._record(groups)) for d in self.doms]
 
-    def domainListGetStats(self, doms: list[Dom], groups: int, _flags: int) -> list[tuple[Dom, dict[str, object]]]:  # noqa: N802
+    def domainListGetStats(self, doms: list[Dom], groups: int, _flags: int) -> list[tuple[Dom, dict[str, object]]]:
         self.asked.append(("list", groups, [d.name() for d in doms]))
         return [(d, self._record(groups)) for d in doms]
 

@@ -139,7 +139,7 @@ class FastPath:
             return self.off_reason or None
         if not self.active:
             return None
-        refused = sorted(why for why in self._guests.values() if isinstance(why, str))
+        refused = sorted(why for why in list(self._guests.values()) if isinstance(why, str))
         line = f"fast path: {self.fast} of {self.active} guests' CPU, vCPU, RSS, net from /proc (--no-fast-path)"
         return line + (f"; not for {len(refused)}: {refused[0]}" if refused else "")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from tests.integration.conftest import URI, Guests, wait_until_halted
+from tests.integration.conftest import URI
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS
 from xentui.sources.libvirt.fastpath import FastPath, Paths
 
@@ -24,19 +24,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 TICK_NS = 1_000_000_000 // CLK_TCK
 TIMED = ("cpu.time", "vcpu.0.time", "vcpu.0.delay", "vcpu.1.time", "vcpu.1.delay")
 NET = ("name", "rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
-
-
-@pytest.fixture(scope="module")
-def pair(conn) -> Iterator[tuple[libvirt.virDomain, libvirt.virDomain]]:
-    """A busy guest (1 vCPU) and an idle one (2 vCPUs), both KVM here, for the module."""
-    g = Guests(conn)
-    try:
-        busy = g.start("busy", vcpus=1, settle=False)
-        idle = g.start("idle", vcpus=2, settle=False)
-        wait_until_halted(idle)
-        yield busy, idle
-    finally:
-        g.cleanup()
 
 
 @pytest.fixture
@@ -73,10 +60,10 @@ def send_frames(dev: str, count: int) -> None:
             s.send(b"\xff" * 6 + b"\x02\x78\x74\x00\x00\x09" + b"\x88\xb5" + b"xentui fast path".ljust(46, b"."))
 
 
-def test_every_figure_equals_libvirts(conn, pair, fast) -> None:
-    for dom in pair:
+def test_every_figure_equals_libvirts(conn, busy_and_idle, fast) -> None:
+    for dom in busy_and_idle:
         send_frames(tap_of(dom), 5)
-    names = [d.name() for d in pair]
+    names = [d.name() for d in busy_and_idle]
     for _ in range(3):  # read each way, fast path first then libvirt, then the other order
         quick, q0, q1 = timed(lambda: fast.stats(conn, STATS, STATS_FLAGS))
         slow, s0, s1 = timed(lambda: conn.getAllDomainStats(STATS, STATS_FLAGS))
@@ -100,8 +87,8 @@ def test_every_figure_equals_libvirts(conn, pair, fast) -> None:
             assert abs(a["balloon.rss"] - b["balloon.rss"]) <= 1024
 
 
-def test_cpu_within_a_tenth_of_a_point_over_the_same_window(conn, pair, fast) -> None:
-    busy = pair[0].name()
+def test_cpu_within_a_tenth_of_a_point_over_the_same_window(conn, busy_and_idle, fast) -> None:
+    busy = busy_and_idle[0].name()
 
     def both() -> tuple[int, int, int]:
         """(fast, libvirt, ns between the two reads' midpoints) of the busy guest's cpu.time."""
@@ -161,9 +148,9 @@ def test_started_stopped_and_saved_mid_run(conn, guests, fast, tmp_path) -> None
     assert not {first.name(), second.name()} & fast_names()
 
 
-def test_a_pid_file_naming_another_guests_qemu(conn, pair, tmp_path) -> None:
+def test_a_pid_file_naming_another_guests_qemu(conn, busy_and_idle, tmp_path) -> None:
     """libvirt's pid file for the idle guest names the busy guest's QEMU (a pid reused, say): never read as it."""
-    busy, idle = pair
+    busy, idle = busy_and_idle
     run = tmp_path / "run"
     run.mkdir()
     busy_pid = Path(f"/run/libvirt/qemu/{busy.name()}.pid").read_text()
@@ -183,7 +170,7 @@ def test_a_pid_file_naming_another_guests_qemu(conn, pair, tmp_path) -> None:
             (run / f"{idle.name()}.pid").unlink()
 
 
-def test_the_source_says_so_in_the_header_and_no_fast_path_turns_it_off(pair) -> None:
+def test_the_source_says_so_in_the_header_and_no_fast_path_turns_it_off(busy_and_idle) -> None:
     from xentui.sources.libvirt import LibvirtSource, fastpath
 
     source = LibvirtSource(URI)

@@ -89,6 +89,7 @@ class FastPath:
         self._lock = threading.Lock()
         self._busy = threading.Lock()  # held by the tick that reads: the map is one thread's at a time
         self.fast = self.active = 0  # guests read fast / running, on the last tick
+        self.read_fast: frozenset[str] = frozenset()  # the uuids of those read fast on the last tick
 
     def changed(self, uuid: str) -> None:
         """A lifecycle event (the event loop's thread): map the guest again on the next tick."""
@@ -131,6 +132,8 @@ class FastPath:
             for dom, rec in slow:
                 rec.update(got.get(dom.UUIDString(), {}))
         self.fast, self.active = len(running) - len(slow), len(running)
+        slow_uuids = {dom.UUIDString() for dom, _rec in slow}
+        self.read_fast = frozenset(key[0] for _d, _r, key in running if key[0] not in slow_uuids)
         return records
 
     def notice(self) -> str | None:

@@ -30,7 +30,7 @@ from xentui.sources.placement import Key
 FAST_GROUPS = (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_VCPU
                | libvirt.VIR_DOMAIN_STATS_INTERFACE)
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system", "kvm:///system")
-SHARES_HOST_VIEW = ("direct", "ethernet")  # libvirt's virDomainNetTypeSharesHostView: counters not swapped
+SHARES_HOST_VIEW = ("direct",)  # libvirt's virDomainNetTypeSharesHostView: counters not swapped (all else: swapped)
 TAP_TYPES = ("bridge", "network", "ethernet", "direct")  # a host device whose counters libvirt reads
 
 _enabled = True
@@ -213,8 +213,8 @@ def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]
     for iface in root.findall("./devices/interface")[:MAX_DEVICES]:
         kind, target = iface.get("type", ""), iface.find("target")
         dev = target.get("dev", "") if target is not None else ""
-        if kind not in TAP_TYPES or not dev:
-            return vcpu_max, None
+        if kind not in TAP_TYPES or not dev or (target is not None and target.get("managed") == "no"):
+            return vcpu_max, None  # (an unmanaged ethernet tap may be a macvtap: libvirt would not swap it)
         taps.append((dev, kind not in SHARES_HOST_VIEW))
     return vcpu_max, tuple(taps)
 

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "replays too (-b --alerts --replay FILE: what would have fired)")
     p.add_argument("--exit-on", choices=("warn", "crit"), help="with --alerts: exit with status 3 when an alert "
                    "of this severity (crit; warn: any) fires")
+    p.add_argument("--no-fast-path", action="store_true", help="local qemu:///system: read every figure through "
+                   "libvirt, not CPU, vCPU, RSS and net from /proc")
     p.add_argument("--demo", action="store_true", help="replay the session bundled with xentui (real lab guests)")
     p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
     return p

@@ -104,10 +104,12 @@ def main(args: argparse.Namespace) -> int:
         events.use_loop(loop)
     from xentui import config
     from xentui.sources import hostside  # the roots it reads, before the first sample
+    from xentui.sources.libvirt import fastpath
 
     config_path = config.config_dir() / "config.toml"
     settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
     hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
+    fastpath.configure(not args.no_fast_path)
     source: Source | None = None
     first: Future[RawSample | None] | None = None
     player: ReplayPlayer | int | None = None

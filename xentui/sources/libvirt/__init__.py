@@ -32,6 +32,7 @@ from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS, active, not_of
 from xentui.sources.libvirt.errors import UNSUPPORTED, error_line
 from xentui.sources.libvirt.events import Lifecycle
 from xentui.sources.libvirt.fallback import PROBE_KEYS, Fallback, Filled, Listed
+from xentui.sources.libvirt.fastpath import FastPath
 from xentui.sources.libvirt.host import NodeMemory, read_host_facts
 from xentui.sources.libvirt.sched import LibvirtScheduling
 from xentui.sources.libvirt.stale import HungMonitors
@@ -81,6 +82,7 @@ class LibvirtSource(Source):
         self._memory = NodeMemory()
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
+        self.fast_path = FastPath(uri, self.facts.hypervisor)  # local qemu:///system as root: fastpath/
         self._balloon = StatsPeriod()  # the balloon's stats period, where [guest] allows it
         self._jobs = jobs.JobWatch(self._bounded)  # jobs whoever started them (a save, a dump, a block job, ...)
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
@@ -131,7 +133,12 @@ class LibvirtSource(Source):
     def subscribe(self, on_change: Callable[[str], None]) -> str | None:
         """Call ``on_change(uuid)`` on lifecycle and job events (the event loop's thread); None, or why not."""
         self._lifecycle.also = self._jobs.event_callbacks(on_change)
-        return self._lifecycle.subscribe(self.conn, on_change)
+
+        def changed(uuid: str) -> None:
+            self.fast_path.changed(uuid)
+            on_change(uuid)
+
+        return self._lifecycle.subscribe(self.conn, changed)
 
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         """Read the shown domain's placement every tick, and everyone's pCPU more often while shown."""
@@ -171,6 +178,8 @@ class LibvirtSource(Source):
         notices = [f"{d.name} is {d.stale}" for d in domains if d.stale]
         if hidden := self._hidden_xen_domains(len([d for d in domains if d.active])):
             notices.append(hidden)
+        if fast := self.fast_path.notice():
+            notices.append(fast)
         if hanging := deadlines.abandoned():
             notices.append(f"{hanging} libvirt call(s) past their deadline have not returned (at "
                            f"{deadlines.CAP} calls running xentui stops asking until some return)")
@@ -269,7 +278,7 @@ class LibvirtSource(Source):
     def _stats_and_memory(self, conn: libvirt.virConnect) -> tuple[Listed, Memory | None]:
         """The bulk statistics, then the host's memory in the same bounded call: one thread a tick, not two
         (None: read locally, or it failed here; then it is asked on its own, as without a bulk call)."""
-        records = conn.getAllDomainStats(STATS, STATS_FLAGS)
+        records = self.fast_path.stats(conn, STATS, STATS_FLAGS)
         if self._local_pcpus:
             return records, None
         try:
@@ -350,6 +359,7 @@ class LibvirtSource(Source):
             self._agent_conn.close()
         self._balloon.close()
         self._lifecycle.deregister(self.conn)
+        self.fast_path.close()
         if self._xen_count is not None:
             self._xen_count.close()
         if self.conn is not self._abandoned:  # a failed reconnect left the old one, already being closed

@@ -1,0 +1,192 @@
+"""The local KVM fast path (issue 20) against libvirt itself on real lab guests: each figure it reads from
+/proc and cgroupfs equals libvirt's, read around the same instant (the difference bounded by what can change in
+between); guests started, stopped and saved to a file mid-run; a pid file naming another guest's QEMU.
+Run only under ``flock /tmp/xentui-lab.lock``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from tests.integration.conftest import URI
+from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS
+from xentui.sources.libvirt.fastpath import FastPath, Paths
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the fast path reads QEMU's /proc files: root only")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TICK_NS = 1_000_000_000 // CLK_TCK
+TIMED = ("cpu.time", "vcpu.0.time", "vcpu.0.delay", "vcpu.1.time", "vcpu.1.delay")
+NET = ("name", "rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
+
+
+@pytest.fixture
+def fast() -> Iterator[FastPath]:
+    path = FastPath(URI, "QEMU")
+    assert path.on, path.off_reason
+    yield path
+    path.close()
+
+
+def by_name(records: list) -> dict[str, dict]:
+    return {dom.name(): rec for dom, rec in records}
+
+
+def timed(read):
+    before = time.monotonic_ns()
+    got = by_name(read())
+    return got, before, time.monotonic_ns()
+
+
+def tap_of(dom: libvirt.virDomain) -> str:
+    import xml.etree.ElementTree as ET
+
+    target = ET.fromstring(dom.XMLDesc(0)).find("devices/interface/target")
+    assert target is not None
+    return target.get("dev", "")
+
+
+def send_frames(dev: str, count: int) -> None:
+    """``count`` Ethernet frames into the tap (the guest's rx): the counters are not all zero."""
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+        s.bind((dev, 0))
+        for _ in range(count):
+            s.send(b"\xff" * 6 + b"\x02\x78\x74\x00\x00\x09" + b"\x88\xb5" + b"xentui fast path".ljust(46, b"."))
+
+
+def test_every_figure_equals_libvirts(conn, busy_and_idle, fast) -> None:
+    for dom in busy_and_idle:
+        send_frames(tap_of(dom), 5)
+    names = [d.name() for d in busy_and_idle]
+    for _ in range(3):  # read each way, fast path first then libvirt, then the other order
+        quick, q0, q1 = timed(lambda: fast.stats(conn, STATS, STATS_FLAGS))
+        slow, s0, s1 = timed(lambda: conn.getAllDomainStats(STATS, STATS_FLAGS))
+        assert {d.UUIDString() for d in busy_and_idle} <= fast.read_fast, fast.notice()  # (a TCG guest: not)
+        span = max(q1, s1) - min(q0, s0)  # what can change between the two reads
+        for name in names:
+            a, b = quick[name], slow[name]
+            vcpus = b["vcpu.current"]
+            assert (a["vcpu.current"], a["vcpu.maximum"]) == (vcpus, b["vcpu.maximum"])
+            for key in TIMED:
+                if key in b:
+                    bound = span * (vcpus if key == "cpu.time" else 1) + 2 * TICK_NS
+                    assert abs(a[key] - b[key]) <= bound, (name, key, a[key], b[key], bound)
+            assert [a[f"net.0.{k}"] for k in NET] == [b[f"net.0.{k}"] for k in NET], name  # counters: exactly
+            assert a["net.0.rx.pkts"] + a["net.0.rx.drop"] + a["net.0.tx.pkts"] > 0 or \
+                b["net.0.rx.pkts"] == 0  # the frames sent were counted (or libvirt sees none either)
+            pid = int(Path(f"/run/libvirt/qemu/{name}.pid").read_text())
+            rss = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                           if line.startswith("VmRSS:")).split()[1])
+            assert abs(a["balloon.rss"] - rss) <= 1024, (name, a["balloon.rss"], rss)  # within 1 MiB, read apart
+            assert abs(a["balloon.rss"] - b["balloon.rss"]) <= 1024
+
+
+def test_cpu_within_a_tenth_of_a_point_over_the_same_window(conn, busy_and_idle, fast) -> None:
+    busy = busy_and_idle[0].name()
+
+    def both() -> tuple[int, int, int]:
+        """(fast, libvirt, ns between the two reads' midpoints) of the busy guest's cpu.time."""
+        quick, q0, q1 = timed(lambda: fast.stats(conn, STATS, STATS_FLAGS))
+        slow, s0, s1 = timed(lambda: conn.getAllDomainStats(STATS, STATS_FLAGS))
+        return quick[busy]["cpu.time"], slow[busy]["cpu.time"], (s0 + s1 - q0 - q1) // 2
+
+    fast0, slow0, lag0 = both()
+    start = time.monotonic()
+    while time.monotonic() - start < 3.0:  # the measuring window itself, not a wait for a condition
+        time.sleep(0.1)
+    fast1, slow1, lag1 = both()
+    window = 3e9
+    fast_pct, slow_pct = 100 * (fast1 - fast0) / window, 100 * (slow1 - slow0) / window
+    mapped = [g for g in fast._guests.values() if not isinstance(g, str)]
+    ticks = 2 * TICK_NS if any(g.cpu_file is None for g in mapped) else 0  # /proc's clock ticks, without cgroups
+    slack = 100 * (abs(lag1 - lag0) + ticks) / window  # the busy vCPU runs on while the reads go
+    assert abs(fast_pct - slow_pct) <= 0.1 + slack, (fast_pct, slow_pct, slack)
+    assert fast_pct > 5  # it did spin
+
+
+def wait_for(what, timeout: float = 30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if got := what():
+            return got
+        time.sleep(0.05)
+    raise AssertionError("not within the deadline")
+
+
+def test_started_stopped_and_saved_mid_run(conn, guests, fast, tmp_path) -> None:
+    first = guests.start("idle", settle=False)
+
+    def fast_names() -> set[str]:
+        records = fast.stats(conn, STATS, STATS_FLAGS)
+        return {dom.name() for dom, _rec in records if dom.UUIDString() in fast.read_fast}
+
+    assert first.name() in wait_for(fast_names)
+    fds = len(os.listdir("/proc/self/fd"))
+    second = guests.start("idle", settle=False)
+    assert wait_for(lambda: {first.name(), second.name()} <= fast_names())
+    fast.changed(second.UUIDString())  # a lifecycle event: mapped again, not twice
+    assert {first.name(), second.name()} <= fast_names()
+    saved = tmp_path / "second.save"
+    os.chmod(tmp_path, 0o755)
+    second.save(str(saved))  # "migrated" to a file: no longer running
+    names = fast_names()
+    assert first.name() in names and second.name() not in names
+    assert len(os.listdir("/proc/self/fd")) <= fds  # its /proc fd closed with it
+    conn.restore(str(saved))
+    again = conn.lookupByName(second.name())
+    assert wait_for(lambda: second.name() in fast_names())  # a new incarnation, mapped anew
+    quick = by_name(fast.stats(conn, STATS, STATS_FLAGS))[second.name()]
+    slow = by_name(conn.getAllDomainStats(STATS, STATS_FLAGS))[second.name()]
+    assert quick["vcpu.current"] == slow["vcpu.current"] and quick["net.0.name"] == slow["net.0.name"]
+    again.destroy()
+    first.destroy()
+    assert not {first.name(), second.name()} & fast_names()
+
+
+def test_a_pid_file_naming_another_guests_qemu(conn, busy_and_idle, tmp_path) -> None:
+    """libvirt's pid file for the idle guest names the busy guest's QEMU (a pid reused, say): never read as it."""
+    busy, idle = busy_and_idle
+    run = tmp_path / "run"
+    run.mkdir()
+    busy_pid = Path(f"/run/libvirt/qemu/{busy.name()}.pid").read_text()
+    (run / f"{idle.name()}.pid").write_text(busy_pid)
+    (run / f"{busy.name()}.pid").write_text(busy_pid)
+    path = FastPath(URI, "QEMU", Paths(qemu_run=run))
+    try:
+        got = by_name(path.stats(conn, STATS, STATS_FLAGS))
+        slow = by_name(conn.getAllDomainStats(STATS, STATS_FLAGS))
+        assert got[idle.name()]["vcpu.current"] == 2 == slow[idle.name()]["vcpu.current"]  # libvirt's, not busy's 1
+        notice = path.notice() or ""
+        assert f"{idle.name()}: pid {busy_pid.strip()} of its pid file is not its QEMU" in notice, notice
+        assert path.fast < path.active
+    finally:
+        path.close()
+        with contextlib.suppress(OSError):
+            (run / f"{idle.name()}.pid").unlink()
+
+
+def test_the_source_says_so_in_the_header_and_no_fast_path_turns_it_off(busy_and_idle) -> None:
+    from xentui.sources.libvirt import LibvirtSource, fastpath
+
+    source = LibvirtSource(URI)
+    try:
+        notices = wait_for(lambda: [n for n in source.collect().notices if n.startswith("fast path: ")])
+        assert "guests' CPU, vCPU, RSS, net from /proc" in notices[0]
+    finally:
+        source.close()
+    fastpath.configure(False)
+    try:
+        source = LibvirtSource(URI)
+        try:
+            assert not [n for n in source.collect().notices if n.startswith("fast path")]
+        finally:
+            source.close()
+    finally:
+        fastpath.configure(True)
+

@@ -1,0 +1,277 @@
+"""The local KVM fast path (issue 20) on /proc-, cgroup- and run-like trees the tests build: the map, its proof
+(the pid file's process must carry the guest's -uuid), each figure in libvirt's keys, cgroup v1 and v2, and the
+refusals (remote, not root, a reused pid, a process that ends, hostile files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from xentui.sources.libvirt import fastpath
+from xentui.sources.libvirt.fastpath import FAST_GROUPS, FastPath, Paths, from_xml, kernel, why_off
+
+UUID = "11111111-2222-3333-4444-555555555555"
+CG = "/machine.slice/machine-qemu\\x2d7\\x2dweb.scope"
+XML = (f"<domain type='kvm'><name>web</name><uuid>{UUID}</uuid><vcpu current='2'>4</vcpu><devices>"
+       "<interface type='network'><target dev='vnet3'/></interface>"
+       "<interface type='ethernet'><target dev='tap9'/></interface></devices></domain>")
+NET_DEV = ("Inter-|   Receive                                                |  Transmit\n"
+           " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls "
+           "carrier compressed\n"
+           "    lo:  100 1 0 0 0 0 0 0 100 1 0 0 0 0 0 0\n"
+           " vnet3: 1000 10 1 2 0 0 0 0 5000 50 3 4 0 0 0 0\n"
+           "  tap9: 7 1 0 0 0 0 0 0 9 2 0 0 0 0 0 0\n")
+
+
+class Tree:
+    """proc/, cgroup/, run/ under a temporary directory; one QEMU process at a time per pid."""
+
+    def __init__(self, base: Path) -> None:
+        self.paths = Paths(base / "proc", base / "cgroup", base / "run", ticks_per_s=100, page_kib=4)
+        for p in (self.paths.proc, self.paths.cgroup, self.paths.qemu_run):
+            assert p is not None
+            p.mkdir(parents=True)
+        (self.proc / "net").mkdir()
+        (self.proc / "net" / "dev").write_text(NET_DEV)
+
+    @property
+    def proc(self) -> Path:
+        assert self.paths.proc is not None
+        return self.paths.proc
+
+    def qemu(self, name: str, pid: int, uuid: str = UUID, vcpus: int = 2, cgroup: str = f"2:cpuacct:{CG}/emulator",
+             utime: int = 30, stime: int = 20) -> Path:
+        assert self.paths.qemu_run is not None
+        (self.paths.qemu_run / f"{name}.pid").write_text(f"{pid}\n")
+        proc = self.proc / str(pid)
+        (proc / "task" / str(pid)).mkdir(parents=True)
+        (proc / "cmdline").write_bytes(b"\0".join([b"/usr/bin/qemu-system-x86_64", b"-name", b"guest=" + name.encode(),
+                                                   b"-uuid", uuid.encode(), b"-smp", b"2", b""]))
+        (proc / "cgroup").write_text(f"4:memory:{CG}\n{cgroup}\n")
+        (proc / "statm").write_text("20000 1500 300 10 0 9000 0\n")
+        (proc / "stat").write_text(f"{pid} (qemu-system-x86) S " + " ".join(["0"] * 10 + [str(utime), str(stime)]
+                                                                          + ["0"] * 30) + "\n")
+        (proc / "task" / str(pid) / "comm").write_text("qemu-system-x86\n")
+        for n in range(vcpus):
+            self.thread(pid, pid + 1 + n, f"CPU {n}/KVM", run_ticks=10 * (n + 1), wait_ns=1000 * (n + 1))
+        return proc
+
+    def thread(self, pid: int, tid: int, comm: str, run_ticks: int = 0, wait_ns: int = 0) -> None:
+        task = self.proc / str(pid) / "task" / str(tid)
+        task.mkdir(parents=True, exist_ok=True)
+        (task / "comm").write_text(comm + "\n")
+        (task / "stat").write_text(f"{tid} ({comm}) R " + " ".join(["0"] * 10 + [str(run_ticks), "0"] + ["0"] * 30))
+        (task / "schedstat").write_text(f"{run_ticks * 10_000_000 + 5} {wait_ns} 42\n")
+
+    def cpuacct(self, ns: int, controllers: str = "cpuacct") -> None:
+        path = self.paths.cgroup / controllers / CG.lstrip("/")  # type: ignore[operator]
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "cpuacct.usage").write_text(f"{ns}\n")
+
+
+class Dom:
+    """What the fast path asks of a virDomain (held by the client: no round trip), and its XML."""
+
+    def __init__(self, name: str, uuid: str = UUID, domid: int = 7, xml: str = XML) -> None:
+        self._name, self._uuid, self._id, self._xml = name, uuid, domid, xml
+        self.xml_reads = 0
+
+    def name(self) -> str:
+        return self._name
+
+    def UUIDString(self) -> str:
+        return self._uuid
+
+    def ID(self) -> int:
+        return self._id
+
+    def XMLDesc(self, _flags: int) -> str:
+        self.xml_reads += 1
+        return self._xml
+
+
+class Conn:
+    """getAllDomainStats of the given domains (state only unless asked for the fast groups), and
+    domainListGetStats: which groups were asked, for which domains."""
+
+    def __init__(self, doms: list[Dom]) -> None:
+        self.doms = doms
+        self.asked: list[tuple[str, int, list[str]]] = []
+
+    def getAllDomainStats(self, groups: int, _flags: int) -> list[tuple[Dom, dict[str, object]]]:
+        self.asked.append(("all", groups, [d.name() for d in self.doms]))
+        return [(d, self._record(groups)) for d in self.doms]
+
+    def domainListGetStats(self, doms: list[Dom], groups: int, _flags: int) -> list[tuple[Dom, dict[str, object]]]:
+        self.asked.append(("list", groups, [d.name() for d in doms]))
+        return [(d, self._record(groups)) for d in doms]
+
+    @staticmethod
+    def _record(groups: int) -> dict[str, object]:
+        rec: dict[str, object] = {"state.state": libvirt.VIR_DOMAIN_RUNNING}
+        if groups & libvirt.VIR_DOMAIN_STATS_CPU_TOTAL:
+            rec["cpu.time"] = 123
+        return rec
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Tree:
+    return Tree(tmp_path)
+
+
+def fast(tree: Tree) -> FastPath:
+    return FastPath("qemu:///system", "QEMU", tree.paths, euid=0)
+
+
+def test_every_figure_in_libvirts_keys_cgroup_v1(tree: Tree) -> None:
+    tree.qemu("web", 500, cgroup=f"3:cpu,cpuacct:{CG}/emulator")
+    tree.cpuacct(987_654_321, "cpu,cpuacct")  # Debian's v1 mount: the joined controllers' directory
+    conn = Conn([Dom("web")])
+    path = fast(tree)
+    rec = path.stats(conn, libvirt.VIR_DOMAIN_STATS_STATE | FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
+    assert conn.asked == [("all", libvirt.VIR_DOMAIN_STATS_STATE, ["web"])]  # the fast groups not asked of libvirt
+    assert rec["cpu.time"] == 987_654_321
+    assert rec["balloon.rss"] == 1500 * 4
+    assert (rec["vcpu.current"], rec["vcpu.maximum"]) == (2, 4)
+    assert (rec["vcpu.0.time"], rec["vcpu.0.delay"]) == (100_000_000, 1000)  # stat ticks, as libvirt; schedstat
+    assert (rec["vcpu.1.time"], rec["vcpu.1.delay"]) == (200_000_000, 2000)
+    # a tap is seen swapped (the guest's rx is the tap's tx), as libvirt does; a macvtap (direct) is not
+    assert [rec[f"net.0.{k}"] for k in ("name", "rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes")] == \
+        ["vnet3", 5000, 50, 3, 4, 1000]
+    assert (rec["net.1.name"], rec["net.1.rx.bytes"], rec["net.1.tx.pkts"]) == ("tap9", 9, 1)
+    assert path.notice() == "fast path: 1 of 1 guests' CPU, vCPU, RSS, net from /proc (--no-fast-path)"
+    path.close()
+
+
+def test_cgroup_v2_usage_usec_and_no_cgroup(tree: Tree) -> None:
+    tree.qemu("web", 500, cgroup=f"0::{CG}/emulator")
+    cg = tree.paths.cgroup / CG.lstrip("/")  # type: ignore[operator]
+    cg.mkdir(parents=True)
+    (cg / "cpu.stat").write_text("usage_usec 4242\nuser_usec 4000\nsystem_usec 242\n")
+    path = fast(tree)
+    assert path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)[0][1]["cpu.time"] == 4_242_000  # type: ignore[arg-type]
+    path.close()
+    other = Tree(tree.paths.qemu_run.parent / "root")  # type: ignore[union-attr]
+    other.qemu("web", 500, cgroup="0::/")  # the root cgroup: the host's time, never the guest's
+    path = fast(other)
+    rec = path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
+    assert rec["cpu.time"] == (30 + 20) * 10_000_000  # utime + stime of the process, as libvirt reads then
+    path.close()
+
+
+def test_a_reused_pid_is_never_read_as_the_guest(tree: Tree) -> None:
+    tree.qemu("web", 500, uuid="99999999-2222-3333-4444-555555555555")  # another guest's QEMU, or any process
+    tree.cpuacct(1)
+    conn = Conn([Dom("web")])
+    path = fast(tree)
+    rec = path.stats(conn, FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
+    assert rec["cpu.time"] == 123 and "balloon.rss" not in rec  # libvirt's figure
+    assert conn.asked[1] == ("list", FAST_GROUPS, ["web"])
+    assert path.notice() == (f"fast path: 0 of 1 guests' CPU, vCPU, RSS, net from /proc (--no-fast-path); "
+                             f"not for 1: web: pid 500 of its pid file is not its QEMU (no -uuid {UUID})")
+
+
+def test_a_process_that_ends_is_read_as_nothing_even_when_its_pid_returns(tree: Tree, tmp_path: Path) -> None:
+    """The map holds /proc/PID open: on a real /proc its reads fail once the process ends, whatever reuses the
+    pid.  Here a real child process stands in for QEMU: mapped, then ended."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        fd = kernel.open_process(Path("/proc"), child.pid)
+        assert fd is not None and kernel.read_at(fd, "statm", 512) is not None
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+    try:
+        assert kernel.read_at(fd, "statm", 512) is None and kernel.rss_kib(fd, 4) is None
+    finally:
+        os.close(fd)
+
+
+def test_remapped_after_a_lifecycle_event_or_a_new_domid_never_each_tick(tree: Tree) -> None:
+    tree.qemu("web", 500)
+    tree.cpuacct(5)
+    dom = Dom("web")
+    path = fast(tree)
+    for _ in range(3):
+        path.stats(Conn([dom]), FAST_GROUPS, 0)
+    assert dom.xml_reads == 1
+    path.changed(UUID)  # an event: the next tick maps it again
+    path.stats(Conn([dom]), FAST_GROUPS, 0)
+    assert dom.xml_reads == 2
+    dom._id = 8  # restarted: a new incarnation
+    path.stats(Conn([dom]), FAST_GROUPS, 0)
+    assert dom.xml_reads == 3
+    path.close()
+
+
+def test_a_vcpu_thread_gone_falls_back_to_libvirt_that_tick(tree: Tree) -> None:
+    tree.qemu("web", 500)
+    tree.cpuacct(5)
+    path = fast(tree)
+    path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)
+    for f in (tree.proc / "500" / "task" / "502").iterdir():
+        f.unlink()
+    conn = Conn([Dom("web")])
+    assert path.stats(conn, FAST_GROUPS, 0)[0][1]["cpu.time"] == 123  # type: ignore[arg-type]
+    assert conn.asked[-1] == ("list", FAST_GROUPS, ["web"])
+    assert "a read failed" in (path.notice() or "")
+    path.close()
+
+
+@pytest.mark.parametrize(("uri", "hypervisor", "euid", "why"), [
+    ("qemu:///system", "QEMU", 0, None),
+    ("qemu+ssh://root@h/system", "QEMU", 0, ""),  # remote: nothing to say, libvirt alone
+    ("test:///default", "TEST", 0, ""),
+    ("qemu:///session", "QEMU", 0, "fast path off: only for qemu:///system (its pid files and cgroups)"),
+    ("qemu:///system", "QEMU", 1000, "fast path off: not root (the QEMU processes' /proc files need root)"),
+])
+def test_when_it_runs(uri: str, hypervisor: str, euid: int, why: str | None) -> None:
+    assert why_off(uri, hypervisor, euid) == why
+
+
+def test_no_fast_path_asks_libvirt_for_everything(tree: Tree) -> None:
+    fastpath.configure(False)
+    try:
+        path = fast(tree)
+        conn = Conn([Dom("web")])
+        path.stats(conn, FAST_GROUPS, 0)
+        assert conn.asked == [("all", FAST_GROUPS, ["web"])] and path.notice() is None
+    finally:
+        fastpath.configure(True)
+
+
+def test_hostile_files_are_unknown(tree: Tree) -> None:
+    proc = tree.qemu("web", 500)
+    fd = kernel.open_process(tree.proc, 500)
+    assert fd is not None
+    try:
+        (proc / "statm").write_text("1 -5 3\n")
+        assert kernel.rss_kib(fd, 4) is None
+        (proc / "statm").write_text("1 " + "9" * 30 + " 3\n")
+        assert kernel.rss_kib(fd, 4) is None
+        (proc / "task" / "501" / "schedstat").write_text("x" * 2000)  # past the bound: not a figure
+        assert kernel.vcpu_times(fd, "task/501", 100) is None
+        (proc / "cmdline").write_bytes(b"qemu\0-uuid\0" + UUID.encode() + b"\0-uuid\0" + UUID.encode() + b"\0")
+        assert kernel.cmdline_uuid(fd) is None  # two of them: not proven
+        tree.thread(500, 600, "CPU 0/KVM")  # a vCPU number twice
+        assert kernel.vcpu_threads(fd) is None
+    finally:
+        os.close(fd)
+    assert kernel.vcpu_number("CPU 12/KVM") == 12 and kernel.vcpu_number("CPU 1/TCG") is None
+    assert kernel.vcpu_number("CPU x/KVM") is None
+    assert kernel.net_dev("h\nh\n bad line\n eth0: 1 2 3\n") == {}
+
+
+def test_interfaces_without_a_host_device_are_libvirts(tree: Tree) -> None:
+    assert from_xml(XML) == (4, (("vnet3", True), ("tap9", True)))
+    assert from_xml(XML.replace("<target dev='tap9'/>", "<target dev='tap9' managed='no'/>"))[1] is None
+    vhost = "<domain><vcpu>1</vcpu><devices><interface type='vhostuser'/></devices></domain>"
+    assert from_xml(vhost) == (1, None)
+    assert from_xml("<domain><vcpu>x</vcpu></domain>") == (None, ())
+    assert from_xml("<not xml") == (None, None)

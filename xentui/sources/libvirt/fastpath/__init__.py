@@ -1,0 +1,246 @@
+"""The local KVM fast path: cpu.time, vcpu.N.time/delay, balloon.rss and net.N.* read from the kernel's files
+for the guests of this host's ``qemu:///system``, in place of libvirt's CPU_TOTAL, VCPU and INTERFACE groups.
+
+Each guest is mapped once per incarnation (uuid, domid): its QEMU pid from libvirt's pid file, proven by the
+``-uuid`` on that process's command line, held as a directory fd on /proc/PID (a pid reused by another process
+reads as nothing, never as the guest: kernel.py); its ``CPU n/KVM`` threads; its cgroup's CPU time file; its
+taps from the domain XML.  The map is made again after a lifecycle event or when a read fails, never every tick.
+A guest that cannot be mapped (or whose read fails) gets those groups from libvirt, in one call for all such.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libvirt
+
+from xentui.limits import MAX_DEVICES, MAX_VCPUS
+from xentui.sources import hostside, local_machine
+from xentui.sources.cache_qos.libvirt import Record
+from xentui.sources.hostside.files import read_bounded
+from xentui.sources.libvirt.bulk_stats import NET_KEYS, active, stat_keys
+from xentui.sources.libvirt.fallback import Listed, key_of
+from xentui.sources.libvirt.fastpath import kernel
+from xentui.sources.placement import Key
+
+FAST_GROUPS = (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_VCPU
+               | libvirt.VIR_DOMAIN_STATS_INTERFACE)
+SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system", "kvm:///system")
+SHARES_HOST_VIEW = ("direct",)  # libvirt's virDomainNetTypeSharesHostView: counters not swapped (all else: swapped)
+TAP_TYPES = ("bridge", "network", "ethernet", "direct")  # a host device whose counters libvirt reads
+
+_enabled = True
+
+
+def configure(enabled: bool) -> None:
+    """``--no-fast-path``: every source made from now on asks libvirt for everything."""
+    global _enabled
+    _enabled = enabled
+
+
+@dataclass
+class Guest:
+    """One mapped incarnation: what each tick reads."""
+
+    dirfd: int  # /proc/PID, bound to the proven QEMU process
+    vcpus: tuple[tuple[int, str], ...]  # (vCPU number, task/TID)
+    vcpu_max: int
+    cpu_file: str | None  # the cgroup's CPU time file (None: utime + stime of the process, as libvirt then)
+    taps: tuple[tuple[str, bool], ...]  # (host device, swapped: the guest's rx is the tap's tx)
+
+    def close(self) -> None:
+        os.close(self.dirfd)
+
+
+@dataclass
+class Paths:
+    proc: Path | None = None  # None: the configured hostside roots
+    cgroup: Path | None = None
+    qemu_run: Path | None = None
+    ticks_per_s: int = field(default_factory=lambda: os.sysconf("SC_CLK_TCK"))
+    page_kib: int = field(default_factory=lambda: os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+def why_off(uri: str, hypervisor: str, euid: int | None = None) -> str | None:
+    """None when the fast path may run for ``uri``, else why not (one line; "" when there is nothing to say:
+    turned off, or not a local QEMU)."""
+    if not _enabled or hypervisor not in ("QEMU", "KVM") or not local_machine.is_local_uri(uri):
+        return ""
+    if uri.rstrip("/") not in SYSTEM_URIS:
+        return "fast path off: only for qemu:///system (its pid files and cgroups)"
+    if (os.geteuid() if euid is None else euid) != 0:
+        return "fast path off: not root (the QEMU processes' /proc files need root)"
+    return None
+
+
+class FastPath:
+    """The map and the per-tick reads; ``on`` False: a plain ``getAllDomainStats``."""
+
+    def __init__(self, uri: str, hypervisor: str, paths: Paths | None = None, euid: int | None = None) -> None:
+        self.off_reason = why_off(uri, hypervisor, euid)
+        self.on = self.off_reason is None
+        self.paths = paths or Paths()
+        self._guests: dict[Key, Guest | str] = {}  # mapped, or why not
+        self._changed: set[str] = set()  # uuids with a lifecycle event since the last tick
+        self._lock = threading.Lock()
+        self._busy = threading.Lock()  # held by the tick that reads: the map is one thread's at a time
+        self.fast = self.active = 0  # guests read fast / running, on the last tick
+        self.read_fast: frozenset[str] = frozenset()  # the uuids of those read fast on the last tick
+
+    def changed(self, uuid: str) -> None:
+        """A lifecycle event (the event loop's thread): map the guest again on the next tick."""
+        with self._lock:
+            self._changed.add(uuid)
+
+    def stats(self, conn: libvirt.virConnect, groups: int, flags: int) -> Listed:
+        """``getAllDomainStats``, the fast groups read from the kernel for the mapped guests and asked of
+        libvirt (one call) for the others.  Runs in the stats call's thread: no libvirt lock held while reading."""
+        if not self.on or not self._busy.acquire(blocking=False):  # off, or an abandoned tick still reads
+            return conn.getAllDomainStats(groups, flags)  # type: ignore[no-any-return]
+        try:
+            return self._stats(conn, groups, flags)
+        finally:
+            self._busy.release()
+
+    def _stats(self, conn: libvirt.virConnect, groups: int, flags: int) -> Listed:
+        records: Listed = conn.getAllDomainStats(groups & ~FAST_GROUPS, flags)
+        with self._lock:
+            changed, self._changed = self._changed, set()
+        running = [(dom, rec, key_of(dom)) for dom, rec in records if active(rec)]
+        self._forget({key for _d, _r, key in running}, changed)
+        net: dict[str, tuple[int, ...]] | None = None
+        slow = []
+        for dom, rec, key in running:
+            guest = self._guests.get(key)
+            if guest is None:
+                guest = self._guests[key] = self._map(dom, key)
+            if isinstance(guest, Guest):
+                if guest.taps and net is None:
+                    net = self._net_dev()
+                if fill(rec, guest, net or {}, self.paths):
+                    continue
+                guest.close()
+                self._guests[key] = "a read failed (the QEMU process ended?)"
+            slow.append((dom, rec))
+        if slow:
+            got = {dom.UUIDString(): rec for dom, rec in conn.domainListGetStats(
+                [dom for dom, _rec in slow], groups & FAST_GROUPS, flags)}
+            for dom, rec in slow:
+                rec.update(got.get(dom.UUIDString(), {}))
+        self.fast, self.active = len(running) - len(slow), len(running)
+        slow_uuids = {dom.UUIDString() for dom, _rec in slow}
+        self.read_fast = frozenset(key[0] for _d, _r, key in running if key[0] not in slow_uuids)
+        return records
+
+    def notice(self) -> str | None:
+        """The header's line: whether the fast path is on, for how many guests, and why not for one."""
+        if not self.on:
+            return self.off_reason or None
+        if not self.active:
+            return None
+        refused = sorted(why for why in list(self._guests.values()) if isinstance(why, str))
+        line = f"fast path: {self.fast} of {self.active} guests' CPU, vCPU, RSS, net from /proc (--no-fast-path)"
+        return line + (f"; not for {len(refused)}: {refused[0]}" if refused else "")
+
+    def _forget(self, live: set[Key], changed: set[str]) -> None:
+        for key in [k for k in self._guests if k not in live or k[0] in changed]:
+            guest = self._guests.pop(key)
+            if isinstance(guest, Guest):
+                guest.close()
+
+    def _net_dev(self) -> dict[str, tuple[int, ...]]:
+        read = read_bounded(self._proc() / "net" / "dev", kernel.MAX_NET_DEV)
+        return kernel.net_dev(*read) if read is not None else {}
+
+    def _proc(self) -> Path:
+        return self.paths.proc or hostside.configured().proc
+
+    def _map(self, dom: libvirt.virDomain, key: Key) -> Guest | str:
+        """Prove and map one running guest, or say why not (then libvirt gives its figures)."""
+        configured = hostside.configured()
+        name = dom.name()
+        pid = hostside.qemu_pid(self.paths.qemu_run or configured.qemu_run, name)
+        if pid is None:
+            return f"{name}: no pid in libvirt's pid file"
+        dirfd = kernel.open_process(self._proc(), pid)
+        if dirfd is None:
+            return f"{name}: its pid {pid} is not running"
+        try:
+            guest = self._prove(dom, key, name, pid, dirfd, self.paths.cgroup or configured.cgroup)
+        except libvirt.libvirtError:
+            guest = f"{name}: its XML could not be read"
+        if not isinstance(guest, Guest):
+            os.close(dirfd)
+        return guest
+
+    def _prove(self, dom: libvirt.virDomain, key: Key, name: str, pid: int, dirfd: int,
+               cgroup: Path) -> Guest | str:
+        if kernel.cmdline_uuid(dirfd) != key[0].lower():
+            return f"{name}: pid {pid} of its pid file is not its QEMU (no -uuid {key[0]})"
+        threads = kernel.vcpu_threads(dirfd)
+        if not threads:
+            return f"{name}: no 'CPU n/KVM' threads in pid {pid} (TCG, or not KVM)"
+        vcpu_max, taps = from_xml(dom.XMLDesc(0))
+        if vcpu_max is None or taps is None or sorted(threads) != list(range(len(threads))) \
+                or len(threads) > vcpu_max:
+            return f"{name}: its vCPU threads or interfaces do not match its XML"
+        if kernel.cmdline_uuid(dirfd) != key[0].lower():  # still the same process after the XML call
+            return f"{name}: pid {pid} ended while being mapped"
+        return Guest(dirfd, tuple(sorted(threads.items())), vcpu_max, kernel.cgroup_cpu_file(dirfd, cgroup), taps)
+
+    def close(self) -> None:
+        if self._busy.acquire(timeout=1.0):  # else a hung tick still holds the fds: they go with the process
+            try:
+                self._forget(set(), set())
+            finally:
+                self._busy.release()
+
+
+def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]:
+    """(maximum vCPUs, (tap, swapped) of each interface) of a domain XML; None for a part that cannot be read
+    (an interface with no host device of its own: vhost-user, hostdev, user networking)."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None, None
+    text = (root.findtext("./vcpu") or "").strip()
+    vcpu_max = int(text) if text.isascii() and text.isdecimal() and 0 < int(text) <= MAX_VCPUS else None
+    taps = []
+    for iface in root.findall("./devices/interface")[:MAX_DEVICES]:
+        kind, target = iface.get("type", ""), iface.find("target")
+        dev = target.get("dev", "") if target is not None else ""
+        if kind not in TAP_TYPES or not dev or (target is not None and target.get("managed") == "no"):
+            return vcpu_max, None  # (an unmanaged ethernet tap may be a macvtap: libvirt would not swap it)
+        taps.append((dev, kind not in SHARES_HOST_VIEW))
+    return vcpu_max, tuple(taps)
+
+
+def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Paths) -> bool:
+    """Write the fast groups' keys into ``rec`` (libvirt's names, so one parser reads both); False when any
+    read failed (then nothing of it is kept: the guest's figures come from libvirt)."""
+    cpu = kernel.cgroup_cpu_ns(guest.cpu_file) if guest.cpu_file is not None else \
+        kernel.stat_cpu_ns(guest.dirfd, "stat", paths.ticks_per_s)
+    rss = kernel.rss_kib(guest.dirfd, paths.page_kib)
+    if cpu is None or rss is None:
+        return False
+    out: Record = {"cpu.time": cpu, "balloon.rss": rss, "vcpu.current": len(guest.vcpus),
+                   "vcpu.maximum": guest.vcpu_max, "net.count": len(guest.taps)}
+    for n, task in guest.vcpus:
+        times = kernel.vcpu_times(guest.dirfd, task, paths.ticks_per_s)
+        if times is None:
+            return False
+        out[f"vcpu.{n}.state"] = libvirt.VIR_VCPU_RUNNING
+        out[f"vcpu.{n}.time"], out[f"vcpu.{n}.delay"] = times
+    for i, (dev, swapped) in enumerate(guest.taps):
+        counters = net.get(dev)
+        if counters is None:
+            return False
+        out.update(zip(stat_keys("net", i, NET_KEYS), (dev, *(counters[4:] + counters[:4] if swapped
+                                                               else counters)), strict=True))
+    rec.update(out)
+    return True
+

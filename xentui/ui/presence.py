@@ -3,9 +3,10 @@ giving both the columns shown only where some domain has their figure and those 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from xentui.model import DomainView
+from xentui.model import present as figures
 
 CACHE_COLUMNS = frozenset({"llc", "llc_pct", "mbm_total", "mbm_local"})  # shown only when the host has Cache QoS
 PCI_COLUMNS = frozenset({"pci"})  # shown only when some domain has a PCI host device
@@ -17,29 +18,22 @@ GMEM_COLUMNS = frozenset({"gmem_pct"})  # shown only when some guest reports its
 CONDITIONAL_COLUMNS = CACHE_COLUMNS | PCI_COLUMNS | LATENCY_COLUMNS | HOST_SIDE_COLUMNS | AGENT_COLUMNS | GMEM_COLUMNS
 
 
-def _has_latency(v: DomainView) -> bool:
-    return any(b.rd_times_ns is not None or b.wr_times_ns is not None for b in v.sample.blocks)
-
-
-def _has_agent(v: DomainView) -> bool:
-    return v.sample.agent is not None and v.sample.agent.has_facts
-
-
-# Each group of columns and whether one domain has its figure.
-FIGURES: tuple[tuple[frozenset[str], Callable[[DomainView], bool]], ...] = (
-    (CACHE_COLUMNS, lambda v: v.cache is not None),
-    (PCI_COLUMNS, lambda v: bool(v.sample.hostdevs)),
-    (LATENCY_COLUMNS, _has_latency),
-    (frozenset({"psi"}), lambda v: v.sample.pressure is not None),
-    (frozenset({"numa"}), lambda v: v.sample.numa is not None),
-    (AGENT_COLUMNS, _has_agent),
-    (GMEM_COLUMNS, lambda v: v.guest_mem is not None),
-    (frozenset({"ovh_pct"}), lambda v: v.sample.overhead_ns is not None),
-    (frozenset({"type"}), lambda v: v.sample.domain_type is not None),
-    (frozenset({"steal_pct"}), lambda v: any(c.delay_ns is not None for c in v.sample.vcpus)),
-)
+# The columns of each figure the model tells present (model.present: what "has" means is the model's to say).
+COLUMNS_OF: dict[str, frozenset[str]] = {
+    figures.CACHE: CACHE_COLUMNS,
+    figures.HOSTDEVS: PCI_COLUMNS,
+    figures.BLOCK_TIMES: LATENCY_COLUMNS,
+    figures.PRESSURE: frozenset({"psi"}),
+    figures.NUMA: frozenset({"numa"}),
+    figures.AGENT: AGENT_COLUMNS,
+    figures.GUEST_MEM: GMEM_COLUMNS,
+    figures.OVERHEAD: frozenset({"ovh_pct"}),
+    figures.DOMAIN_TYPE: frozenset({"type"}),
+    figures.VCPU_DELAY: frozenset({"steal_pct"}),
+}
+assert set(COLUMNS_OF) == figures.FIGURES, "every figure the model can tell present has its columns"
 
 
 def present(views: Sequence[DomainView]) -> frozenset[str]:
     """The keys of the columns whose figure some domain has (each test stops at the first domain that has it)."""
-    return frozenset().union(*(keys for keys, has in FIGURES if any(map(has, views))))
+    return frozenset().union(*(COLUMNS_OF[name] for name in figures.present(views)))

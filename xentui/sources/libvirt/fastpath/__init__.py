@@ -227,8 +227,10 @@ def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Path
     rss = kernel.rss_kib(guest.dirfd, paths.page_kib)
     if cpu is None or rss is None:
         return False
-    out: Record = {"cpu.time": cpu, "balloon.rss": rss, "vcpu.current": len(guest.vcpus),
-                   "vcpu.maximum": guest.vcpu_max, "net.count": len(guest.taps)}
+    out: Record = {"cpu.time": cpu, "vcpu.current": len(guest.vcpus), "vcpu.maximum": guest.vcpu_max,
+                   "net.count": len(guest.taps)}
+    if "balloon.rss" in rec:  # the monitor answered this tick; when it did not, its absence marks the row stale
+        out["balloon.rss"] = rss  # (stale.py), so the kernel's figure never hides a hung QEMU
     for n, task in guest.vcpus:
         times = kernel.vcpu_times(guest.dirfd, task, paths.ticks_per_s)
         if times is None:

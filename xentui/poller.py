@@ -16,7 +16,7 @@ import contextlib
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import TypeVar
 
 from xentui.config import MAX_DELAY, MIN_DELAY, check_delay
@@ -58,6 +58,7 @@ class Poller:
         self._sleep = sleep
         self._worker = Worker("xentui-poll")
         self._previous: RawSample | None = None
+        self._snapshot: Snapshot | None = None  # built from _previous (the worker thread's)
         self._preloaded: RawSample | concurrent.futures.Future[RawSample | None] | None = None
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
@@ -94,7 +95,8 @@ class Poller:
         if isinstance(preloaded, concurrent.futures.Future):  # taken under the source's own deadlines
             preloaded = preloaded.result()
         raw = preloaded or self.source.collect()
-        return raw, build_snapshot(self._previous, raw, self._seq + 1)
+        self._snapshot = build_snapshot(self._previous, raw, self._seq + 1, self._snapshot)
+        return raw, self._snapshot
 
     async def tick(self) -> Snapshot:
         """Collect once and return the snapshot built against the previous sample (SourceError when lost).
@@ -135,6 +137,10 @@ class Poller:
         """Tell the source which domain's vCPU placement a view shows, and whether a view shows every
         domain's current pCPU (an interest hint: sources without placement ignore it)."""
         self.source.set_interest(uuid, every_domain)
+
+    def show_rows(self, keys: Collection[str]) -> None:
+        """Tell the source which domains' rows are on screen (a hint: their slow figures are read every tick)."""
+        self.source.set_shown(keys)
 
     @property
     def last_start(self) -> float:

@@ -22,6 +22,11 @@ class UsageParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
+def add_fast_path_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-fast-path", action="store_true", help="local qemu:///system: read every figure through "
+                   "libvirt, not CPU, vCPU, RSS and net from /proc")
+
+
 def delay_arg(text: str) -> float:
     try:
         return check_delay(text)

@@ -15,7 +15,7 @@ import threading
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from xentui.cli.common import STOP_SIGNALS, UsageParser
+from xentui.cli.common import STOP_SIGNALS, UsageParser, add_fast_path_option
 from xentui.export.collector import DEFAULT_DEADLINE_S, ExportCollector, SampleKeeper
 from xentui.sources import SourceError, open_source
 from xentui.text import one_line, visible
@@ -59,11 +59,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=deadline_arg, default=DEFAULT_DEADLINE_S, metavar="S",
                    help=f"a scrape answers within S seconds (default {DEFAULT_DEADLINE_S:g}): when the hypervisor "
                         "is slower, with the newest sample marked stale")
+    add_fast_path_option(p)
     return p
 
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    from xentui.sources.libvirt import fastpath  # (libvirt imported only when asked for)
+
+    fastpath.configure(not args.no_fast_path)  # every figure every tick, never in turns
     addr, port = args.listen  # argparse runs the type on the default too
     try:
         source = open_source(args.connect, readonly=True)

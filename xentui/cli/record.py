@@ -14,7 +14,7 @@ import sys
 import time
 
 from xentui import safefile
-from xentui.cli.common import EXIT_USAGE, UsageParser, delay_arg, unless_signalled
+from xentui.cli.common import EXIT_USAGE, UsageParser, add_fast_path_option, delay_arg, unless_signalled
 from xentui.feed import Lost
 from xentui.poller import Poller
 from xentui.recording.writer import Recorder, recording_tap
@@ -58,11 +58,15 @@ def parser() -> argparse.ArgumentParser:
                    help="record only the domains whose name matches, e.g. '^web-' (default: all)")
     p.add_argument("--duration", type=_duration, metavar="T", help="stop after T (90, 90s, 15m, 2h); "
                    "default: until Ctrl-C")
+    add_fast_path_option(p)
     return p
 
 
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
+    from xentui.sources.libvirt import fastpath  # (libvirt imported only when asked for)
+
+    fastpath.configure(not args.no_fast_path)  # every figure every tick, never in turns
     problem = safefile.refusal(args.output, args.force)  # before connecting: the answer does not depend on it
     if problem:
         print(f"xentui record: {visible(problem)}", file=sys.stderr)  # the path is the user's: shown visibly

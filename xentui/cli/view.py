@@ -109,7 +109,8 @@ def main(args: argparse.Namespace) -> int:
     config_path = config.config_dir() / "config.toml"
     settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
     hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
-    fastpath.configure(not args.no_fast_path)
+    # the live view reads its rows on screen every tick and the others' monitor figures in turns; batch with --fast
+    fastpath.configure(not args.no_fast_path, turns=args.fast if args.batch else not args.record)
     source: Source | None = None
     first: Future[RawSample | None] | None = None
     player: ReplayPlayer | int | None = None

@@ -49,15 +49,24 @@ def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[
     return tuple(out)
 
 
+def monitor_window(prev: DomainSample, cur: DomainSample, seconds: float) -> float:
+    """Seconds between the reads of the QEMU monitor's figures of two samples: the tick's where they are read
+    with each sample, else between their own reads (0: not read again since ``prev``)."""
+    if prev.monitor_at is None or cur.monitor_at is None:
+        return seconds
+    return cur.monitor_at - prev.monitor_at
+
+
 def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int) -> DomainRates:
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
         return DomainRates()
     cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
+    blk_s = monitor_window(prev, cur, seconds)
     a, b = prev.io, cur.io
     # Devices must match one to one, else a hot-plug would make totals jump.
     net = [n.name for n in prev.nets] == [n.name for n in cur.nets]
     # Kept figures of a domain that does not answer give no rate, neither while kept nor once fresh again.
-    blk = not (prev.stale or cur.stale) and [d.name for d in prev.blocks] == [d.name for d in cur.blocks]
+    blk = not (prev.stale or cur.stale) and blk_s > 0 and [d.name for d in prev.blocks] == [d.name for d in cur.blocks]
     vcpus = _vcpu_rates(prev, cur, seconds)
     latency = block_latencies(prev.blocks, cur.blocks) if blk else ()
     return DomainRates(
@@ -68,10 +77,10 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         net_tx_bytes_s=counter_rate(a.net_tx_bytes, b.net_tx_bytes, seconds) if net else None,
         net_rx_packets_s=counter_rate(a.net_rx_packets, b.net_rx_packets, seconds) if net else None,
         net_tx_packets_s=counter_rate(a.net_tx_packets, b.net_tx_packets, seconds) if net else None,
-        blk_rd_bytes_s=counter_rate(a.blk_rd_bytes, b.blk_rd_bytes, seconds) if blk else None,
-        blk_wr_bytes_s=counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, seconds) if blk else None,
-        blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, seconds) if blk else None,
-        blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, seconds) if blk else None,
+        blk_rd_bytes_s=counter_rate(a.blk_rd_bytes, b.blk_rd_bytes, blk_s) if blk else None,
+        blk_wr_bytes_s=counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, blk_s) if blk else None,
+        blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, blk_s) if blk else None,
+        blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, blk_s) if blk else None,
         overhead_pct=_overhead_pct(prev, cur, seconds),
         steal_pct=steal_sum(cur.vcpus, vcpus),
         blk_rd_ms=domain_ms(prev.blocks, cur.blocks, "rd") if latency else None,
@@ -174,15 +183,24 @@ def _pct_of(part: int | None, whole: int) -> float | None:
     return 100.0 * part / whole
 
 
-def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snapshot:
-    """Combine two raw samples into what the outputs show (a fleet's: each host from its own two samples)."""
+# The rates of the QEMU monitor's figures: kept from the snapshot before while those figures are not read again.
+MONITOR_RATES = ("blk_rd_bytes_s", "blk_wr_bytes_s", "blk_rd_reqs_s", "blk_wr_reqs_s", "blk_rd_ms", "blk_wr_ms",
+                 "blk_latency")
+
+
+def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before: Snapshot | None = None) -> Snapshot:
+    """Combine two raw samples into what the outputs show (a fleet's: each host from its own two samples).
+    ``before``: the snapshot built from ``prev``, whose monitor rates a domain keeps while its monitor's figures
+    are not read again (libvirt's fast path reads them in turns)."""
     if cur.parts:
-        return _fleet_snapshot(prev, cur, seq)
+        return _fleet_snapshot(prev, cur, seq, before)
     seconds = cur.monotonic - prev.monotonic if prev is not None else 0.0
     old = {d.uuid: d for d in prev.domains} if prev is not None else {}
+    earlier = {v.key: v for v in before.domains} if before is not None and any(
+        d.monitor_at is not None for d in cur.domains) else {}
     total = cur.host.mem_total_kib
     views = tuple(
-        DomainView(
+        _aged(DomainView(
             sample=d,
             rates=domain_rates(old.get(d.uuid), d, seconds, cur.host.pcpus),
             mem_pct=_pct_of(d.mem_kib, total),
@@ -191,7 +209,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
             psi=None if d.pressure is None else pressure_view(d.pressure),
             guest_mem=None if d.balloon is None else guest_memory_view(old.get(d.uuid), d, seconds, cur.wall),
             numa=None if d.numa is None else numa_view(d.numa),
-        )
+        ), old.get(d.uuid), earlier.get(d.key), cur.monotonic)
         for d in cur.domains
     )
     return Snapshot(
@@ -207,6 +225,18 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0) -> Snap
     )
 
 
+def _aged(view: DomainView, prev: DomainSample | None, earlier: DomainView | None, now: float) -> DomainView:
+    """A domain whose monitor's figures were not read since ``prev``: their age, and their rates as last shown."""
+    at = view.sample.monitor_at
+    if at is None or prev is None or prev.monitor_at != at or not same_incarnation(prev, view.sample):
+        return view
+    rates, guest_mem = view.rates, view.guest_mem
+    if earlier is not None and earlier.sample.domid == view.sample.domid:
+        rates = replace(rates, **{name: getattr(earlier.rates, name) for name in MONITOR_RATES})
+        guest_mem = earlier.guest_mem if earlier.guest_mem is not None else guest_mem
+    return replace(view, rates=rates, guest_mem=guest_mem, monitor_age_s=max(0.0, now - at))
+
+
 def _pcpu_pct(prev: RawSample | None, cur: RawSample, seconds: float) -> tuple[float | None, ...] | None:
     if prev is None or cur.pcpu_busy_ns is None or prev.pcpu_busy_ns is None:
         return None
@@ -215,12 +245,12 @@ def _pcpu_pct(prev: RawSample | None, cur: RawSample, seconds: float) -> tuple[f
     return tuple(_pct_of_ns(a, b, seconds) for a, b in zip(prev.pcpu_busy_ns, cur.pcpu_busy_ns, strict=True))
 
 
-def _fleet_snapshot(prev: RawSample | None, cur: RawSample, seq: int) -> Snapshot:
+def _fleet_snapshot(prev: RawSample | None, cur: RawSample, seq: int, before: Snapshot | None) -> Snapshot:
     """Each host's domains with rates over its own window; a host not up keeps its last rows, marked stale."""
     hosts: list[HostView] = []
     domains: list[DomainView] = []
     for part in cur.parts:
-        shot = build_snapshot(part.prev, part.cur, seq) if part.cur is not None else None
+        shot = build_snapshot(part.prev, part.cur, seq, before) if part.cur is not None else None
         if shot is not None:
             if part.state is HostState.UP:
                 domains.extend(shot.domains)

@@ -244,6 +244,9 @@ class DomainSample:
     numa: NumaSample | None = None
     agent: GuestAgent | None = None  # what its guest agent said, read in the background (None: never asked)
     balloon: BalloonStats | None = None  # the guest's own memory figures (virtio-balloon statistics), when reported
+    # When (monotonic s) its QEMU monitor's figures (memory, disks, balloon statistics) were read, where the source
+    # reads them in turns (libvirt's fast path); None: read with the sample.  Their rates span two such reads.
+    monitor_at: float | None = None
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -80,6 +80,7 @@ class DomainView:
     psi: PressureView | None = None  # its cgroup's stalls over the window (None: no PSI here)
     guest_mem: GuestMemView | None = None  # the guest's own memory figures (balloon statistics), when reported
     numa: NumaView | None = None  # its NUMA placement read (None: no NUMA figures here)
+    monitor_age_s: float | None = None  # its monitor's figures were read this long ago, on an earlier tick (None: now)
 
     @property
     def uuid(self) -> str:

@@ -9,7 +9,7 @@ Capability flags say what the UI must know before it offers a key (actions, even
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -74,6 +74,11 @@ class Source(ABC):
 
     def set_interest(self, uuid: str | None, all_pcpus: bool = False) -> None:
         """Hint: the domain whose vCPU placement is shown, and whether every domain's pCPU is shown."""
+        return None
+
+    def set_shown(self, keys: Collection[str]) -> None:
+        """Hint: the domains whose rows are on screen (their keys), whose slow figures are read every tick where
+        a source reads the others' in turns (libvirt's local fast path).  Must not block."""
         return None
 
     def watch_scheduling(self, on: bool) -> None:

@@ -224,6 +224,10 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
         chosen = self.selected()
         return tagged or ([chosen] if chosen is not None else [])
 
+    @on(DomainTable.RowsShown)
+    def _rows_shown(self, event: DomainTable.RowsShown) -> None:
+        self.poller.show_rows(event.keys)
+
     @on(DomainTable.CursorMoved)
     def update_detail(self) -> None:
         with contextlib.suppress(NoMatches):  # a cursor message met after the app closed: nothing left to show

@@ -231,6 +231,12 @@ COLUMNS: tuple[Column, ...] = (
     _col("ssid", "SSID", 4, 9, _count(lambda v: v.sample.ssid), help="Xen security label id"),
     _col("id", "ID", 5, 6, _count(lambda v: v.sample.domid), help="domain id"),
 )
+# Figures of QEMU's monitor: a local KVM host reads them in turns for the rows off screen (libvirt's fast path);
+# a cell of one read on an earlier update is dim.
+AGED = frozenset({"mem", "mem_pct", "maxmem", "maxmem_pct", "vbds", "rd_s", "wr_s", "vbd_rd", "vbd_wr", "vbd_rsect",
+                  "vbd_wsect", "rd_ms", "wr_ms", "gmem_pct"})
+AGED_HELP = ("memory and disk figures read on an earlier update, with their rates over their last two reads: a "
+             "local KVM host reads them every update for the rows on screen, for the others in turns")
 # Listed (chooser, help) only where the source measures it: KVM's QEMU, Xen's device models.
 OVERHEAD = Column("ovh_pct", "OVH(%)", 6, 5, lambda v, _c: v.rates.overhead_pct,
                   lambda v, _c: number(v.rates.overhead_pct),

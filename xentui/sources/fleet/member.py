@@ -189,6 +189,9 @@ class Member:
     def interest(self, uuid: str | None, all_pcpus: bool) -> None:
         self._tell("interest", lambda s: s.set_interest(uuid, all_pcpus))
 
+    def shown(self, uuids: list[str]) -> None:
+        self._tell("shown", lambda s: s.set_shown(uuids))
+
     def watch_scheduling(self, on: bool) -> None:
         self._tell("scheduling", lambda s: s.watch_scheduling(on))
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from xentui import guest_config
@@ -195,6 +195,14 @@ class FleetSource(Source):
         for member in self.members:
             mine = not host or member is owner
             member.interest((bare or None) if mine else None, all_pcpus)
+
+    def set_shown(self, keys: Collection[str]) -> None:
+        mine: dict[str, list[str]] = {member.name: [] for member in self.members}
+        for key in keys:
+            host, _, bare = key.rpartition("/")
+            mine.setdefault(host, []).append(bare)
+        for member in self.members:
+            member.shown(mine[member.name])
 
     def watch_guest(self, key: str | None) -> None:
         host, _, bare = (key or "").rpartition("/")

@@ -144,6 +144,12 @@ class LibvirtSource(Source):
         """Read the shown domain's placement every tick, and everyone's pCPU more often while shown."""
         self.placement.watch = uuid
         self.placement.want_all = all_pcpus
+        if self.fast_path.turns is not None:
+            self.fast_path.turns.watched = uuid
+
+    def set_shown(self, uuids: Collection[str]) -> None:
+        if self.fast_path.turns is not None:
+            self.fast_path.turns.show(uuids)
 
     def watch_scheduling(self, on: bool) -> None:
         self.scheduling.watch(on)

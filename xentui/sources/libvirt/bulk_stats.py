@@ -34,6 +34,7 @@ STATS = (
     | libvirt.VIR_DOMAIN_STATS_MEMORY  # memory.bandwidth.monitor.* (cpu.cache.monitor.* is in CPU_TOTAL)
 )
 STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+MONITOR_AT = "xentui.monitor_at"  # not libvirt's: when the fast path read the monitor's figures (fastpath/turns.py)
 
 STATE_BY_CODE = {
     libvirt.VIR_DOMAIN_NOSTATE: DomainState.NOSTATE,
@@ -118,6 +119,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         hostdevs=guest.hostdevs,
         balloon=balloon_stats(rec),
         agent=agent,
+        monitor_at=at if type(at := get(MONITOR_AT)) is float else None,
     )
 
 

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from xentui.ui import keys
-from xentui.ui.columns import listed
+from xentui.ui.columns import AGED_HELP, listed
 from xentui.ui.literal import markup, stack
 
 
@@ -51,3 +51,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(key_lines(self.rows))
             yield Label(markup("[b]columns[/b]"))
             yield Static(key_lines([(c.header, c.help) for c in listed(self.fleet, self.optional)]))
+            yield Label(markup("[b]cells[/b]"))
+            yield Static(key_lines([("dim", AGED_HELP)]))

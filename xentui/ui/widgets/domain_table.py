@@ -22,11 +22,11 @@ from textual.strip import Strip
 from xentui.model import DomainView
 from xentui.ui import keys
 from xentui.ui.alert_render import MARK as ALERT_MARK  # NAME's level is a firing alert's (columns.py)
-from xentui.ui.columns import BY_KEY, Context, fit
+from xentui.ui.columns import AGED, BY_KEY, Context, fit
 from xentui.ui.frame import Rows
 
-LEVELS = ("warn", "crit", "running", "blocked", "paused", "pmsuspended", "crashed", "shutdown", "shutoff", "dying",
-          "nostate")
+LEVELS = ("warn", "crit", "aged", "running", "blocked", "paused", "pmsuspended", "crashed", "shutdown", "shutoff",
+          "dying", "nostate")
 Cells = tuple[tuple[str, str | None], ...]
 
 
@@ -41,6 +41,7 @@ class DomainTable(ScrollView, can_focus=True):
     DomainTable > .domain-table--tagged { text-style: bold underline; }
     DomainTable > .domain-table--warn { color: $level-warn; }
     DomainTable > .domain-table--crit { color: $level-crit; text-style: bold; }
+    DomainTable > .domain-table--aged { text-style: dim; }
     DomainTable > .domain-table--running { color: $dom-running; }
     DomainTable > .domain-table--blocked { color: $dom-blocked; }
     DomainTable > .domain-table--paused { color: $dom-paused; text-style: italic; }
@@ -63,6 +64,13 @@ class DomainTable(ScrollView, can_focus=True):
             super().__init__()
             self.uuid = uuid
 
+    class RowsShown(Message):
+        """The keys of the rows now on screen (when they change): their slow figures are read every tick."""
+
+        def __init__(self, keys: tuple[str, ...]):
+            super().__init__()
+            self.keys = keys
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.shown: tuple[str, ...] = ()
@@ -81,6 +89,7 @@ class DomainTable(ScrollView, can_focus=True):
         self._strips: dict[str, tuple[Cells, bool, bool, Strip]] = {}
         self.tagged: set[str] = set()  # keys tagged with Space: actions apply to them
         self._styles: dict[str, Style] = {}
+        self._rows_told: tuple[str, ...] = ()
 
     # --- public -------------------------------------------------------------------
 
@@ -197,13 +206,30 @@ class DomainTable(ScrollView, can_focus=True):
             self.post_message(self.CursorMoved(self.cursor_domain()))
         if self.cursor != old_cursor:
             self._keep_cursor_visible()
+        self._tell_rows_shown()
+
+    def _tell_rows_shown(self) -> None:
+        top = int(self.scroll_offset.y)
+        keys = tuple(self.order[top:top + max(0, self.size.height - self.header_lines)])
+        if keys != self._rows_told:
+            self._rows_told = keys
+            self.post_message(self.RowsShown(keys))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._tell_rows_shown()
+
+    def on_resize(self) -> None:
+        self._tell_rows_shown()
 
     def cells_for(self, row_key: str) -> Cells:
         cells = self.cells.get(row_key)
         if cells is None:
             view = self.views[row_key]
-            cells = self.cells[row_key] = tuple((BY_KEY[k].text(view, self.ctx), BY_KEY[k].level(view, self.ctx))
-                                             for k in self.shown)
+            aged = "aged" if view.monitor_age_s is not None else None
+            cells = self.cells[row_key] = tuple((BY_KEY[k].text(view, self.ctx),
+                                                 BY_KEY[k].level(view, self.ctx) or (aged if k in AGED else None))
+                                                for k in self.shown)
         return cells
 
     # --- drawing ------------------------------------------------------------------

@@ -25,6 +25,7 @@ from xentui.sources.hostside.files import read_bounded
 from xentui.sources.libvirt.bulk_stats import NET_KEYS, active, stat_keys
 from xentui.sources.libvirt.fallback import Listed, key_of
 from xentui.sources.libvirt.fastpath import kernel
+from xentui.sources.libvirt.fastpath.turns import MONITOR_GROUPS, Turns
 from xentui.sources.placement import Key
 
 FAST_GROUPS = (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_VCPU
@@ -34,12 +35,15 @@ SHARES_HOST_VIEW = ("direct",)  # libvirt's virDomainNetTypeSharesHostView: coun
 TAP_TYPES = ("bridge", "network", "ethernet", "direct")  # a host device whose counters libvirt reads
 
 _enabled = True
+_turns = False
 
 
-def configure(enabled: bool) -> None:
-    """``--no-fast-path``: every source made from now on asks libvirt for everything."""
-    global _enabled
-    _enabled = enabled
+def configure(enabled: bool, turns: bool = False) -> None:
+    """For every source made from now on: ``--no-fast-path`` (``enabled`` False: libvirt gives everything);
+    ``turns``: the QEMU monitor's figures read every tick only for the rows shown, the others' in turns (the live
+    view; batch with ``--fast``)."""
+    global _enabled, _turns
+    _enabled, _turns = enabled, turns
 
 
 @dataclass
@@ -90,6 +94,7 @@ class FastPath:
         self._busy = threading.Lock()  # held by the tick that reads: the map is one thread's at a time
         self.fast = self.active = 0  # guests read fast / running, on the last tick
         self.read_fast: frozenset[str] = frozenset()  # the uuids of those read fast on the last tick
+        self.turns = Turns() if self.on and _turns else None  # the monitor's figures in turns (turns.py)
 
     def changed(self, uuid: str) -> None:
         """A lifecycle event (the event loop's thread): map the guest again on the next tick."""
@@ -107,11 +112,15 @@ class FastPath:
             self._busy.release()
 
     def _stats(self, conn: libvirt.virConnect, groups: int, flags: int) -> Listed:
-        records: Listed = conn.getAllDomainStats(groups & ~FAST_GROUPS, flags)
+        in_turns = MONITOR_GROUPS if self.turns is not None else 0
+        records: Listed = conn.getAllDomainStats(groups & ~FAST_GROUPS & ~in_turns, flags)
         with self._lock:
             changed, self._changed = self._changed, set()
         running = [(dom, rec, key_of(dom)) for dom, rec in records if active(rec)]
         self._forget({key for _d, _r, key in running}, changed)
+        if self.turns is not None:
+            self.turns.prune({key for _d, _r, key in running})
+            self.turns.read(conn, running, groups, flags)
         net: dict[str, tuple[int, ...]] | None = None
         slow = []
         for dom, rec, key in running:
@@ -144,6 +153,8 @@ class FastPath:
             return None
         refused = sorted(why for why in list(self._guests.values()) if isinstance(why, str))
         line = f"fast path: {self.fast} of {self.active} guests' CPU, vCPU, RSS, net from /proc (--no-fast-path)"
+        if self.turns is not None:
+            line += "; memory and disks of the rows off screen in turns (dim)"
         return line + (f"; not for {len(refused)}: {refused[0]}" if refused else "")
 
     def _forget(self, live: set[Key], changed: set[str]) -> None:

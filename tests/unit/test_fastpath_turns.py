@@ -1,0 +1,149 @@
+"""The QEMU monitor's figures in turns (issue 20, item 2): the rows on screen every tick, the others as the budget
+allows, the longest unread first; a guest not read keeps its figures with their time, and the model's rates span
+two reads (never a tick in which nothing was read), shown as last computed, with their age."""
+
+from __future__ import annotations
+
+import libvirt
+import pytest
+
+from tests.factories import dom, raw
+from xentui.model import BlockSample, build_snapshot
+from xentui.sources.libvirt.bulk_stats import MONITOR_AT, parse_stats
+from xentui.sources.libvirt.fastpath import turns as turns_module
+from xentui.sources.libvirt.fastpath.turns import MAX_TURNS, MONITOR_GROUPS, Turns
+
+RUNNING = libvirt.VIR_DOMAIN_RUNNING
+
+
+class Dom:
+    def __init__(self, n: int) -> None:
+        self.uuid = f"00000000-0000-0000-0000-{n:012d}"
+
+    def UUIDString(self) -> str:
+        return self.uuid
+
+
+class Conn:
+    """domainListGetStats: the monitor groups of the domains asked; ``silent``: those whose job is held (NOWAIT
+    leaves their monitor's figures out); each read's bytes count up, so every read is told apart."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+        self.silent: set[str] = set()
+        self.reads = 0
+
+    def domainListGetStats(self, doms: list[Dom], groups: int, _flags: int) -> list[tuple[Dom, dict[str, object]]]:
+        assert groups == MONITOR_GROUPS
+        self.asked.append([d.uuid for d in doms])
+        out: list[tuple[Dom, dict[str, object]]] = []
+        for d in doms:
+            self.reads += 1
+            rec: dict[str, object] = {"state.state": RUNNING}
+            if d.uuid not in self.silent:
+                rec.update({"balloon.rss": 1000, "balloon.current": 2048, "block.count": 1,
+                            "block.0.name": "vda", "block.0.rd.bytes": self.reads * 4096})
+            out.append((d, rec))
+        return out
+
+
+def entries(n: int) -> list[tuple[Dom, dict[str, object], tuple[str, int]]]:
+    doms = [Dom(i) for i in range(n)]
+    return [(d, {"state.state": RUNNING}, (d.uuid, 10 + i)) for i, d in enumerate(doms)]
+
+
+def tick(turns: Turns, conn: Conn, n: int) -> list[tuple[Dom, dict[str, object], tuple[str, int]]]:
+    running = entries(n)
+    turns.read(conn, running, libvirt.VIR_DOMAIN_STATS_STATE | MONITOR_GROUPS, 0)
+    return running
+
+
+def test_every_guest_first_then_the_rows_shown_every_tick_and_the_others_oldest_first(monkeypatch) -> None:
+    monkeypatch.setattr(turns_module, "BUDGET_S", 0.0)  # room for none beyond those shown: the floor decides
+    turns, conn = Turns(), Conn()
+    tick(turns, conn, 90)
+    assert len(conn.asked[-1]) == 90  # never read: all of them at once
+    shown = [e[0].uuid for e in entries(90)[:20]]
+    turns.show(shown)
+    turns.watched = entries(90)[50][0].uuid
+    seen: set[str] = set()
+    for _ in range(69 // 3):
+        tick(turns, conn, 90)
+        asked = conn.asked[-1]
+        assert asked[:21] == [*shown, turns.watched]  # those shown and the detail view's: every tick
+        others = asked[21:]
+        assert len(others) == 3  # 69 others over MAX_TURNS ticks: 3 a tick
+        assert not seen & set(others)  # the longest unread first: no guest twice before all are read
+        seen |= set(others)
+    assert len(seen) == 69  # every one read within 23 ticks
+
+
+def test_the_budget_sets_how_many_others_a_tick(monkeypatch) -> None:
+    monkeypatch.setattr(turns_module, "BUDGET_S", 0.040)
+    turns, conn = Turns(), Conn()
+    tick(turns, conn, 300)
+    turns._cost_s = 0.002  # as measured: 2 ms a guest
+    turns.show([e[0].uuid for e in entries(300)[:10]])
+    tick(turns, conn, 300)
+    assert len(conn.asked[-1]) == 20  # 40 ms: the 10 shown (20 ms), then 10 others
+    turns._cost_s = 0.010  # a slow host: the budget is spent by those shown; the floor keeps the turns going
+    tick(turns, conn, 300)
+    assert len(conn.asked[-1]) == 10 + 290 // MAX_TURNS + 1
+
+
+def test_a_guest_not_read_keeps_its_figures_with_their_time_and_one_not_answering_is_asked_again() -> None:
+    turns, conn = Turns(), Conn()
+    first = tick(turns, conn, 3)
+    stamp = first[2][1][MONITOR_AT]
+    assert all(rec["block.0.rd.bytes"] and rec[MONITOR_AT] == stamp for _d, rec, _k in first)
+    turns.show([first[0][0].uuid])
+    conn.silent = {first[1][0].uuid}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(turns_module, "BUDGET_S", 0.0)
+        mp.setattr(turns_module, "MAX_TURNS", 1000)  # one other a tick
+        second = tick(turns, conn, 3)
+    asked = conn.asked[-1]
+    assert asked == [first[0][0].uuid, first[1][0].uuid]  # the one shown, and the one read longest ago
+    shown_rec, silent_rec, kept_rec = (rec for _d, rec, _k in second)
+    assert shown_rec[MONITOR_AT] > stamp and shown_rec["block.0.rd.bytes"] > first[0][1]["block.0.rd.bytes"]
+    assert "balloon.rss" not in silent_rec and MONITOR_AT not in silent_rec  # stale.py judges it
+    assert kept_rec["block.0.rd.bytes"] == first[2][1]["block.0.rd.bytes"] and kept_rec[MONITOR_AT] == stamp
+    assert first[1][0].uuid in {e[0].uuid for e in turns.due(entries(3))[:2]}  # not answering: asked again
+    turns.prune(set())
+    assert len(turns.due(entries(3))) == 3  # forgotten guests are read again as new
+
+
+def test_the_monitor_time_reaches_the_sample() -> None:
+    assert parse_stats("u", "web", 7, {"state.state": RUNNING, MONITOR_AT: 12.5}).monitor_at == 12.5
+    assert parse_stats("u", "web", 7, {"state.state": RUNNING, MONITOR_AT: "12.5"}).monitor_at is None
+
+
+def disk(read_bytes: int) -> tuple[BlockSample, ...]:
+    return (BlockSample("vda", "", rd_reqs=read_bytes // 4096, rd_bytes=read_bytes, wr_reqs=0, wr_bytes=0),)
+
+
+def test_rates_span_two_reads_and_are_kept_with_their_age_while_not_read_again() -> None:
+    # ticks 1 s apart; the disk read at t=10 (0 B), t=13 (3 MiB read since: 1 MiB/s), then not until t=16
+    samples = [raw(10, dom(1, blocks=disk(0), monitor_at=10.0)),
+               raw(11, dom(2, blocks=disk(0), monitor_at=10.0)),
+               raw(13, dom(4, blocks=disk(3 << 20), monitor_at=12.9)),
+               raw(14, dom(5, blocks=disk(3 << 20), monitor_at=12.9)),
+               raw(15, dom(6, blocks=disk(3 << 20), monitor_at=12.9))]
+    shots = []
+    before = None
+    for prev, cur in zip([None, *samples], samples, strict=False):
+        before = build_snapshot(prev, cur, before=before)
+        shots.append(before.domains[0])
+    assert shots[1].rates.blk_rd_bytes_s is None and shots[1].monitor_age_s == pytest.approx(1.0)
+    assert shots[2].rates.blk_rd_bytes_s == pytest.approx((3 << 20) / 2.9)  # over the reads' 2.9 s, not the tick's 2
+    assert shots[2].monitor_age_s is None  # read this tick
+    for later, age in ((shots[3], 1.1), (shots[4], 2.1)):
+        assert later.rates.blk_rd_bytes_s == shots[2].rates.blk_rd_bytes_s  # as last computed, never 0
+        assert later.monitor_age_s == pytest.approx(age)
+        assert later.rates.cpu_pct == pytest.approx(100.0)  # the fast figures stay per tick
+
+
+def test_without_turns_nothing_is_aged_or_kept() -> None:
+    a, b = raw(10, dom(1, blocks=disk(0))), raw(11, dom(2, blocks=disk(1 << 20)))
+    shot = build_snapshot(b, raw(12, dom(3, blocks=disk(1 << 20))), before=build_snapshot(a, b))
+    assert shot.domains[0].monitor_age_s is None and shot.domains[0].rates.blk_rd_bytes_s == 0.0

@@ -1,0 +1,81 @@
+"""The QEMU monitor's figures in turns: BALLOON and BLOCK cost a monitor round trip per guest (about 2.6 ms each
+at 100 guests here: most of what is left of a fast-path tick), so the rows on screen and the domain in a detail
+view are read every tick and the others in turns, as many a tick as the budget allows, the longest unread first.
+
+A guest not read this tick keeps its last figures, stamped with when they were read (``MONITOR_AT``: the model's
+rates span two reads, the table shows their age).  A guest whose monitor did not answer when asked (NOWAIT: its
+job is held; a hung QEMU) gets nothing here: stale.py judges it as before, and it is asked again every tick.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Collection
+
+import libvirt
+
+from xentui.sources.cache_qos.libvirt import Record
+from xentui.sources.libvirt.bulk_stats import MONITOR_AT
+from xentui.sources.placement import Key
+
+MONITOR_GROUPS = libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
+MONITOR_PREFIXES = ("balloon.", "block.")
+BUDGET_S = 0.040  # the monitor reads of one tick, the rows shown included
+MAX_TURNS = 30  # every guest is read at least once in this many ticks, whatever the budget
+FIRST_COST_S = 0.003  # a monitor read's cost per guest until one is measured
+Entry = tuple[libvirt.virDomain, Record, Key]
+
+
+class Turns:
+    """Which guests' monitor figures are read this tick, and the last ones read of the others."""
+
+    def __init__(self) -> None:
+        self.shown: frozenset[str] = frozenset()  # uuids on screen: replaced whole from the UI's thread
+        self.watched: str | None = None  # the domain of a detail view
+        self._last: dict[Key, tuple[Record, float]] = {}  # each guest's last monitor figures, and when read
+        self._cost_s = FIRST_COST_S  # one guest's monitor read, smoothed over the ticks
+
+    def show(self, uuids: Collection[str]) -> None:
+        self.shown = frozenset(uuids)
+
+    def due(self, running: list[Entry]) -> list[Entry]:
+        """The guests read this tick: those shown or never read (or not answering), then the longest unread, as
+        many as the budget leaves room for (at least a MAX_TURNS-th of them)."""
+        shown, watched, last = self.shown, self.watched, self._last
+        first = [e for e in running if e[2][0] in shown or e[2][0] == watched or e[2] not in last]
+        if len(first) == len(running):
+            return first
+        rest = sorted((e for e in running if e[2][0] not in shown and e[2][0] != watched and e[2] in last),
+                      key=lambda e: last[e[2]][1])
+        room = int(max(0.0, BUDGET_S - len(first) * self._cost_s) / self._cost_s)
+        return first + rest[:max(1, math.ceil(len(rest) / MAX_TURNS), room)]
+
+    def read(self, conn: libvirt.virConnect, running: list[Entry], groups: int, flags: int) -> None:
+        """The monitor groups of the guests due, in one call; the others' last figures written into their records."""
+        due = self.due(running)
+        start = time.monotonic()
+        got = {dom.UUIDString(): rec for dom, rec in conn.domainListGetStats(
+            [dom for dom, _rec, _key in due], groups & MONITOR_GROUPS, flags)} if due else {}
+        at = time.monotonic()
+        if due:
+            self._cost_s = 0.7 * self._cost_s + 0.3 * max(1e-5, (at - start) / len(due))
+        asked = set()
+        for _dom, rec, key in due:
+            asked.add(key)
+            fresh = got.get(key[0], {})
+            if "balloon.rss" not in fresh:  # not answering: stale.py decides, and it is asked again next tick
+                self._last.pop(key, None)
+                continue
+            monitor = {k: v for k, v in fresh.items() if k.startswith(MONITOR_PREFIXES)}
+            self._last[key] = (monitor, at)
+            rec.update(monitor)
+            rec[MONITOR_AT] = at
+        for _dom, rec, key in running:
+            if key not in asked and (kept := self._last.get(key)) is not None:
+                rec.update(kept[0])
+                rec[MONITOR_AT] = kept[1]
+
+    def prune(self, live: Collection[Key]) -> None:
+        for key in [k for k in self._last if k not in live]:
+            del self._last[key]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import libvirt
 import pytest
 
-from tests.factories import dom, raw
+from tests.factories import dom, raw, run_cli
+from tests.libvirt_test_driver import domain_xml, node_xml
 from xentui.model import BlockSample, build_snapshot
 from xentui.sources.libvirt.bulk_stats import MONITOR_AT, parse_stats
 from xentui.sources.libvirt.fastpath import turns as turns_module
@@ -147,3 +148,29 @@ def test_without_turns_nothing_is_aged_or_kept() -> None:
     a, b = raw(10, dom(1, blocks=disk(0))), raw(11, dom(2, blocks=disk(1 << 20)))
     shot = build_snapshot(b, raw(12, dom(3, blocks=disk(1 << 20))), before=build_snapshot(a, b))
     assert shot.domains[0].monitor_age_s is None and shot.domains[0].rates.blk_rd_bytes_s == 0.0
+
+
+@pytest.mark.parametrize("argv, turns", [(["-b", "-i", "1"], False), (["-b", "-i", "1", "--fast"], True)])
+def test_batch_reads_everything_every_update_unless_fast(argv: list[str], turns: bool, tmp_path) -> None:
+    from xentui.sources.libvirt import fastpath
+
+    try:
+        node = tmp_path / "node.xml"
+        node.write_text(node_xml([domain_xml("web", "6695eb01-f6a4-8304-79aa-97f2502e193f", 1048576, "/img/web.img",
+                                             "vnet0")], 1, 2, 1, 4194304))
+        code, out, err = run_cli([*argv, "-c", f"test://{node}"])
+        assert code == 0 and "NAME" in out, err
+        assert fastpath._turns is turns
+    finally:
+        fastpath.configure(True)
+
+
+def test_fast_and_the_fast_path_options_say_what_is_wrong() -> None:
+    from xentui.cli import export, record
+
+    for argv, said in ((["--fast"], "--fast is for batch mode: add -b"),
+                       (["-b", "--fast", "--no-fast-path"], "--fast reads the fast path's guests")):
+        code, _out, err = run_cli(argv)
+        assert code == 2 and said in err and "Traceback" not in err
+    assert record.parser().parse_args(["-o", "x.xtrec.gz", "--no-fast-path"]).no_fast_path
+    assert export.parser().parse_args(["--no-fast-path"]).no_fast_path

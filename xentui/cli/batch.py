@@ -46,15 +46,15 @@ def render(snapshot: Snapshot, iteration: int, opts: BatchOptions) -> str:
     return format_frame(snapshot, opts.xentop)
 
 
-async def run_batch(source: Source, opts: BatchOptions, out: TextIO = sys.stdout) -> int:
+async def run_batch(source: Source, opts: BatchOptions, out: TextIO | None = None) -> int:
     """A live source: the first frame's rates true (a prime sample); Lost ends it unless --reconnect."""
     if opts.format == "json" and opts.watch is None:  # --alerts prints transitions only: no scheduling to read
         source.watch_scheduling(True)  # pools and schedulers read every iteration
     poller = Poller(source, opts.delay, prime=min(PRIME_S, opts.delay), reconnect=opts.reconnect)
-    return await run_feed(poller, opts, out)
+    return await run_feed(poller, opts, sys.stdout if out is None else out)  # (sys.stdout now, not at import)
 
 
-async def run_feed(feed: Feed, opts: BatchOptions, out: TextIO = sys.stdout, *, lost_code: int = 1,
+async def run_feed(feed: Feed, opts: BatchOptions, out: TextIO, *, lost_code: int = 1,
                    flush_each: bool = True) -> int:
     """Print ``opts.iterations`` frames (or until the feed ends or a signal); return the exit code.
 

@@ -19,6 +19,7 @@ from textual.widgets import Static
 from tests.hostile import leaks, unsafe_in
 from tests.ui.waiting import until
 from xentui.text import visible
+from xentui.ui.dialogs.help import KEY_WIDTH
 from xentui.ui.textual_workarounds import full_frame
 
 # Textual's own mouse actions, on scrollbars; any other "@" action (e.g. @click) on screen came from text.
@@ -50,8 +51,15 @@ def lines(app: App, within: Place = None) -> list[str]:
 
 
 def help_text(app: App) -> str:
-    """The text of every Static on the screen (the help's key and column lines)."""
-    return "\n".join(str(widget.render()) for widget in app.screen.query(Static))
+    """The text of every Static on the screen (the help's key and column lines), a wrapped line's continuation
+    (the help's hanging indent) joined back to it: one line per key or column."""
+    lines: list[str] = []
+    for line in "\n".join(str(widget.render()) for widget in app.screen.query(Static)).splitlines():
+        if lines and line.startswith(" " * (KEY_WIDTH + 2)) and line.strip():
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def row_of(app: App, name: str) -> Strip:

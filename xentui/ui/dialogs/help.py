@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Collection, Iterable, Mapping
 
 from textual.app import ComposeResult
@@ -15,10 +16,34 @@ from xentui.ui import keys
 from xentui.ui.columns import AGED_HELP, listed
 from xentui.ui.literal import markup, stack
 
+KEY_WIDTH = 12
 
-def key_lines(rows: Iterable[tuple[str, str]]) -> Content:
-    """``key  what`` lines, the key bold and right-aligned."""
-    return stack(markup("[b]$key[/b]  $what", key=f"{key:>12}", what=what) for key, what in rows)
+
+def key_lines(rows: Iterable[tuple[str, str]], width: int = 0) -> Content:
+    """``key  what`` lines, the key bold and right-aligned; ``width`` (> 0): ``what`` wrapped to it with a hanging
+    indent, under the start of the first line's text."""
+    lines: list[Content] = []
+    indent = " " * (KEY_WIDTH + 2)
+    for key, what in rows:
+        head = f"{key:>{KEY_WIDTH}}"
+        pad = " " * (len(head) + 2)
+        wrapped = textwrap.wrap(what, width, initial_indent=pad, subsequent_indent=indent, break_on_hyphens=False) \
+            if width > len(indent) + 10 else []  # (too narrow, or not laid out yet: the terminal wraps it)
+        first, *rest = wrapped or [pad + what]
+        lines.append(markup("[b]$key[/b]  $what", key=head, what=first[len(pad):]))
+        lines.extend(markup("$line", line=line) for line in rest)
+    return stack(lines)
+
+
+class KeyLines(Static):
+    """``key  what`` lines wrapped to the width they are given, again when it changes."""
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__(key_lines(rows))
+        self.rows = rows
+
+    def on_resize(self) -> None:
+        self.update(key_lines(self.rows, self.content_size.width))
 
 
 def help_rows(active: Mapping[str, ActiveBinding]) -> list[tuple[str, str]]:
@@ -48,8 +73,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Label(markup("[b]xentui keys[/b]  (Esc closes; arrows scroll)"))
-            yield Static(key_lines(self.rows))
+            yield KeyLines(self.rows)
             yield Label(markup("[b]columns[/b]"))
-            yield Static(key_lines([(c.header, c.help) for c in listed(self.fleet, self.optional)]))
+            yield KeyLines([(c.header, c.help) for c in listed(self.fleet, self.optional)])
             yield Label(markup("[b]cells[/b]"))
-            yield Static(key_lines([("dim", AGED_HELP)]))
+            yield KeyLines([("dim", AGED_HELP)])

@@ -25,8 +25,9 @@ def named(snapshot: Snapshot, name: str) -> DomainView:
 def board_over(snapshot: Snapshot, *, problems: tuple[str, ...] = ()) -> AlertBoard:
     """A crit on ``build`` (newest, fired this tick), a warn on ``db``, a resolved warn on ``web``."""
     now = snapshot.wall
-    crit = alert_on(named(snapshot, "build"), "cpu-hot", Severity.CRIT, now - 125, now,
-                    (("cpu_pct", 97.25), ("vcpus", 2)))
+    build = named(snapshot, "build")  # its figures as the table shows them, as an engine would give them
+    crit = alert_on(build, "cpu-hot", Severity.CRIT, now - 125, now,
+                    (("cpu_pct", build.rates.cpu_pct or 0.0), ("vcpus", build.sample.vcpus_current or 0)))
     warn = alert_on(named(snapshot, "db"), "steal", Severity.WARN, now - 3725, now - 3665, (("steal_pct", 23.5),))
     gone = alert_on(named(snapshot, "web"), "mem-high", Severity.WARN, now - 900, now - 840, (("mem_pct", 96.0),),
                     resolved_at=now - 300)

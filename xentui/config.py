@@ -63,10 +63,17 @@ class Settings:
     # STEAL(%)'s colours: its share of the domain's online vCPUs' time, in %, from which it is warn and crit.
     steal_warn_pct: float = 10.0
     steal_crit_pct: float = 25.0
+    # RD ms and WR ms's colours: ms per request from which a domain's disks are warn and crit (any medium's slow).
+    disk_warn_ms: float = 50.0
+    disk_crit_ms: float = 200.0
 
     @property
     def steal_levels(self) -> tuple[float, float]:
         return self.steal_warn_pct, self.steal_crit_pct
+
+    @property
+    def disk_ms_levels(self) -> tuple[float, float]:
+        return self.disk_warn_ms, self.disk_crit_ms
 
 
 PATH_SETTINGS = ("proc_root", "cgroup_root", "numa_root", "qemu_run")
@@ -109,17 +116,19 @@ def _alert_toml(settings: Settings) -> str:
 
 
 LEVELS = ("steal_warn_pct", "steal_crit_pct")
+MS_LEVELS = ("disk_warn_ms", "disk_crit_ms")
+MAX_LEVEL_MS = 60_000.0
 
 
-def _level(name: str, value: object) -> float:
-    """A level in % (0 to 100); ValueError says what would be right."""
+def _level(name: str, value: object, top: float = 100.0, unit: str = "a percentage", example: str = "10") -> float:
+    """A level from 0 to ``top`` (% by default); ValueError says what would be right."""
     try:
-        pct = float(value) if not isinstance(value, bool) else float("nan")  # type: ignore[arg-type]
+        number = float(value) if not isinstance(value, bool) else float("nan")  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        pct = float("nan")
-    if not 0 <= pct <= 100:  # also rejects nan and inf
-        raise ValueError(f"{name} {str(value)[:40]!r} must be a percentage from 0 to 100, e.g. 10")
-    return pct
+        number = float("nan")
+    if not 0 <= number <= top:  # also rejects nan and inf
+        raise ValueError(f"{name} {str(value)[:40]!r} must be {unit} from 0 to {top:.0f}, e.g. {example}")
+    return number
 
 
 def _coerce(name: str, value: object) -> object:
@@ -148,6 +157,8 @@ def _coerce(name: str, value: object) -> object:
         return guest_config.parse(value)
     if name in LEVELS:
         return _level(name, value)
+    if name in MS_LEVELS:
+        return _level(name, value, MAX_LEVEL_MS, "milliseconds", "50")
     if name == "cpu_mode":
         if value not in CPU_MODES:
             raise ValueError(f"cpu_mode {value!r} must be one of {', '.join(CPU_MODES)}")

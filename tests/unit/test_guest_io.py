@@ -159,3 +159,20 @@ def test_latency_columns_show_only_where_disks_report_times():
 def test_block_sample_defaults_keep_other_sources_unknown():
     b = BlockSample("xvda", rd_reqs=1)
     assert (b.rd_times_ns, b.wr_times_ns, b.fl_reqs, b.fl_times_ns) == (None, None, None, None)
+
+
+def test_disk_latency_levels_default_and_configurable(tmp_path):
+    a = record((100, 0), (10, 0))
+    view = snapshot_of(a, record((110, 10 * 60 * MS), (20, 10 * 250 * MS))).domains[0]  # reads 60 ms, writes 250 ms
+    rd, wr = cols.BY_KEY["rd_ms"], cols.BY_KEY["wr_ms"]
+    assert (rd.level(view, cols.Context()), wr.level(view, cols.Context())) == ("warn", "crit")  # 50 / 200 ms
+    assert rd.level(view, cols.Context(disk_ms_levels=(70.0, 300.0))) is None
+    idle = snapshot_of(a, a).domains[0]
+    assert rd.level(idle, cols.Context()) is None  # no request: no level
+    path = tmp_path / "config.toml"
+    path.write_text("disk_warn_ms = 5\ndisk_crit_ms = 20.5\n")
+    settings, problems = config.load(path, env={})
+    assert (settings.disk_ms_levels, problems) == ((5.0, 20.5), [])
+    settings, problems = config.load(path, env={"XENTUI_DISK_CRIT_MS": "-1"})
+    assert settings.disk_crit_ms == 20.5
+    assert problems == ["environment: disk_crit_ms '-1' must be milliseconds from 0 to 60000, e.g. 50"]

@@ -195,7 +195,8 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
         return cols.Context(self.view.cpu_mode, self.history, attach_key=keys.key_hint("cache_monitor", self.keymap),
                             cpu_key=keys.key_hint("cpu_mode", self.keymap),  # the keys named, as the keymap has them
                             hosts_key=keys.key_hint("hosts", self.keymap), groups=self.fleet.groups(),
-                            alerts=self.alerts.shown, guest=(s := self.settings).guest, steal_levels=s.steal_levels)
+                            alerts=self.alerts.shown, guest=(s := self.settings).guest, steal_levels=s.steal_levels,
+                            disk_ms_levels=s.disk_ms_levels)
 
     def present(self, snapshot: Snapshot) -> None:
         shown = frame.conditional(snapshot)

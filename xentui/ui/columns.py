@@ -36,6 +36,7 @@ def cpu_bar(pct: float, width: int) -> str:
 
 MEM_WARN, MEM_CRIT = 50.0, 80.0
 LLC_WARN, LLC_CRIT = 50.0, 80.0  # share of one socket's L3 held by one domain
+DISK_WARN_MS, DISK_CRIT_MS = 50.0, 200.0  # ms per disk request (config: disk_warn_ms, disk_crit_ms)
 STEAL_WARN, STEAL_CRIT = 10.0, 25.0  # steal as % of the domain's online vCPUs' time (config: steal_warn_pct, ...)
 STATE_ORDER = {DomainState.RUNNING: 0, DomainState.BLOCKED: 1, DomainState.PAUSED: 2, DomainState.PMSUSPENDED: 2,
                DomainState.SHUTDOWN: 3, DomainState.CRASHED: 4, DomainState.DYING: 5, DomainState.NOSTATE: 6,
@@ -55,6 +56,7 @@ class Context:
     alerts: AlertsShown = field(default_factory=AlertsShown)  # what fires: the header's line, the rows' marks
     guest: GuestOptions = GUEST_DEFAULTS  # [guest]: swap-in and major-fault levels of the memory cells
     steal_levels: tuple[float, float] = (STEAL_WARN, STEAL_CRIT)  # STEAL(%)'s warn, crit (% of the vCPUs' time)
+    disk_ms_levels: tuple[float, float] = (DISK_WARN_MS, DISK_CRIT_MS)  # RD ms and WR ms's warn, crit
 
     def group(self, v: DomainView) -> str:
         return self.groups.get(v.host, "")
@@ -298,8 +300,11 @@ def _steal_level(v: DomainView, c: Context) -> str | None:
 # by default (every source with vCPU delays has it), in the chooser where measured.
 LATENCY: tuple[Column, ...] = (
     Column("rd_ms", "RD ms", 7, 4, lambda v, _c: v.rates.blk_rd_ms, lambda v, _c: ms_text(v.rates.blk_rd_ms),
-           help="ms per disk read over the interval, all disks' reads together (-: no read done; per disk: b)"),
+           level=lambda v, c: level_of(v.rates.blk_rd_ms, *c.disk_ms_levels),
+           help="ms per disk read over the interval, all disks' reads together (-: no read done; per disk: b); "
+                "coloured from disk_warn_ms, disk_crit_ms"),
     Column("wr_ms", "WR ms", 7, 4, lambda v, _c: v.rates.blk_wr_ms, lambda v, _c: ms_text(v.rates.blk_wr_ms),
+           level=lambda v, c: level_of(v.rates.blk_wr_ms, *c.disk_ms_levels),
            help="ms per disk write over the interval, all disks' writes together (-: no write done; per disk: b)"),
 )
 STEAL = Column("steal_pct", "STEAL(%)", 8, 5, lambda v, _c: v.rates.steal_pct,

@@ -181,8 +181,13 @@ def destroy_guests(conn: libvirt.virConnect, prefix: str) -> list[str]:
 
 
 def qemu_pid(name: str) -> int:
-    """The qemu process of a running guest, from libvirt's pid file."""
-    return int((PID_DIR / f"{name}.pid").read_text().strip())
+    """The qemu process of a running guest, from libvirt's pid file (read bounded, as xentui reads it)."""
+    from xentui.sources.hostside import qemu_pid as read_pid
+
+    pid = read_pid(PID_DIR, name)
+    if pid is None:
+        raise RuntimeError(f"no pid of {name!r} in {PID_DIR}")
+    return pid
 
 
 def start_linux(conn: libvirt.virConnect, running: set[str]) -> int:

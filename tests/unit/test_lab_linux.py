@@ -51,3 +51,35 @@ def test_image_dir_is_keyed_by_the_build_script(monkeypatch: pytest.MonkeyPatch,
 def test_virt_type_override(monkeypatch: pytest.MonkeyPatch, forced: str):
     monkeypatch.setenv("XENTUI_LAB_LINUX_VIRT", forced)
     assert lab_linux.virt_type() == forced
+
+
+class _Dom:
+    def __init__(self, dev: str) -> None:
+        self.dev = dev
+
+    def name(self) -> str:
+        return "xtlab-linux"
+
+    def XMLDesc(self, _flags: int) -> str:
+        return f"<domain><devices><interface type='network'><target dev='{self.dev}'/></interface></devices></domain>"
+
+
+def test_the_tap_name_is_a_plain_interface_name_before_it_goes_into_a_path() -> None:
+    from xentui.lab_linux import tap_name
+
+    assert tap_name(_Dom("vnet12")) == "vnet12"
+    for bad in ("../../../etc/x", "..", "", "vnet0/../../x", "a" * 16, "vnet0;x", "vnét"):
+        with pytest.raises(RuntimeError, match="has no tap device of a plain name"):
+            tap_name(_Dom(bad))
+
+
+def test_the_labs_pid_read_is_bounded(tmp_path, monkeypatch) -> None:
+    from xentui import lab
+
+    monkeypatch.setattr(lab, "PID_DIR", tmp_path)
+    (tmp_path / "g.pid").write_text("4242\n")
+    (tmp_path / "big.pid").write_text("9" * 100_000)
+    assert lab.qemu_pid("g") == 4242
+    for name in ("big", "gone", "../g"):
+        with pytest.raises(RuntimeError, match="no pid of"):
+            lab.qemu_pid(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ NAME = lab.LAB_PREFIX + "linux"
 GUEST_IP, PEER_IP = "192.0.2.2", "192.0.2.1"  # TEST-NET-1: routed nowhere
 GUEST_MAC, PEER_MAC = "52:54:00:78:74:02", "02:78:74:00:00:01"  # the peer's MAC is no host interface's
 SCRATCH_BYTES = 64 << 20
+IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")  # a Linux interface name (IFNAMSIZ - 1)
 BUILD_TIMEOUT = 900.0
 
 
@@ -154,9 +156,10 @@ def start_linux_guest(conn: libvirt.virConnect, name: str = NAME, *, vcpus: int 
 def tap_name(dom: libvirt.virDomain) -> str:
     """The host side of the guest's NIC (libvirt names it: vnetN)."""
     target = ElementTree.fromstring(dom.XMLDesc(0)).find("devices/interface/target")
-    if target is None or not target.get("dev"):
-        raise RuntimeError(f"{dom.name()} has no tap device")
-    return target.get("dev", "")
+    dev = target.get("dev", "") if target is not None else ""
+    if not IFNAME.fullmatch(dev) or dev in (".", ".."):  # a path part below: a plain interface name only
+        raise RuntimeError(f"{dom.name()} has no tap device of a plain name (got {dev[:40]!r})")
+    return dev
 
 
 def quiet_tap(dom: libvirt.virDomain) -> None:

@@ -174,3 +174,13 @@ def test_fast_and_the_fast_path_options_say_what_is_wrong() -> None:
         assert code == 2 and said in err and "Traceback" not in err
     assert record.parser().parse_args(["-o", "x.xtrec.gz", "--no-fast-path"]).no_fast_path
     assert export.parser().parse_args(["--no-fast-path"]).no_fast_path
+
+
+def test_a_tick_read_whole_between_turns_spans_from_the_last_read() -> None:
+    """A tick whose monitor figures come with the sample (an abandoned tick still held the fast path: libvirt gave
+    everything) after ones read in turns: the disk rate spans from the last read, not the tick."""
+    a = raw(10, dom(1, blocks=disk(0), monitor_at=8.0))  # its disk last read 2 s before this tick
+    b = raw(11, dom(2, blocks=disk(3 << 20)))  # read with the sample, at 11
+    assert build_snapshot(a, b).domains[0].rates.blk_rd_bytes_s == pytest.approx((3 << 20) / 3.0)
+    c = raw(12, dom(3, blocks=disk(4 << 20), monitor_at=11.5))
+    assert build_snapshot(b, c).domains[0].rates.blk_rd_bytes_s == pytest.approx((1 << 20) / 0.5)

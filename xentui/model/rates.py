@@ -49,19 +49,20 @@ def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[
     return tuple(out)
 
 
-def monitor_window(prev: DomainSample, cur: DomainSample, seconds: float) -> float:
-    """Seconds between the reads of the QEMU monitor's figures of two samples: the tick's where they are read
-    with each sample, else between their own reads (0: not read again since ``prev``)."""
-    if prev.monitor_at is None or cur.monitor_at is None:
-        return seconds
-    return cur.monitor_at - prev.monitor_at
+def monitor_window(prev: DomainSample, cur: DomainSample, prev_t: float, cur_t: float) -> float:
+    """Seconds between the reads of the QEMU monitor's figures of two samples taken at ``prev_t`` and ``cur_t``:
+    each read's own time where the source stamped it (read in turns), else its sample's (0: not read again)."""
+    return ((cur_t if cur.monitor_at is None else cur.monitor_at)
+            - (prev_t if prev.monitor_at is None else prev.monitor_at))
 
 
-def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int) -> DomainRates:
+def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int,
+                 at: tuple[float, float] | None = None) -> DomainRates:
+    """``at``: when the two samples were taken, for the span of their monitor's figures (monitor_window)."""
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
         return DomainRates()
     cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
-    blk_s = monitor_window(prev, cur, seconds)
+    blk_s = seconds if at is None else monitor_window(prev, cur, *at)
     a, b = prev.io, cur.io
     # Devices must match one to one, else a hot-plug would make totals jump.
     net = [n.name for n in prev.nets] == [n.name for n in cur.nets]
@@ -195,6 +196,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before:
     if cur.parts:
         return _fleet_snapshot(prev, cur, seq, before)
     seconds = cur.monotonic - prev.monotonic if prev is not None else 0.0
+    at = (prev.monotonic, cur.monotonic) if prev is not None else None
     old = {d.uuid: d for d in prev.domains} if prev is not None else {}
     earlier = {v.key: v for v in before.domains} if before is not None and any(
         d.monitor_at is not None for d in cur.domains) else {}
@@ -202,7 +204,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before:
     views = tuple(
         _aged(DomainView(
             sample=d,
-            rates=domain_rates(old.get(d.uuid), d, seconds, cur.host.pcpus),
+            rates=domain_rates(old.get(d.uuid), d, seconds, cur.host.pcpus, at),
             mem_pct=_pct_of(d.mem_kib, total),
             maxmem_pct=_pct_of(d.maxmem_kib, total),
             cache=None if d.cache is None else cache_view(old.get(d.uuid), d, seconds, cur.host),

@@ -14,7 +14,7 @@ from tests.ui.fleet_source import synthetic_fleet
 from xentui.model import DomainState, HostState, Snapshot, build_snapshot
 from xentui.text import visible
 from xentui.ui import columns as cols
-from xentui.ui import frame
+from xentui.ui import frame, presence
 from xentui.ui.fleet import fleet_figures, one_per_domain
 from xentui.ui.state import ViewState
 
@@ -64,7 +64,7 @@ def test_prepared_in_another_thread_is_what_the_loop_would_compute():
     assert prepared.views == view.visible(shot.domains, ctx)
     assert frame.fleet(shot) == fleet_figures(shot)
     assert frame.names_width(shot) == min(40, max([8, *(cell_len(visible(v.name)) for v in shot.domains)]))
-    assert frame.has_cache(shot) is any(v.cache is not None for v in shot.domains)
+    assert (frame.conditional(shot) >= presence.CACHE_COLUMNS) is any(v.cache is not None for v in shot.domains)
     assert frame.names_width(None) == 8
 
 

@@ -1,5 +1,5 @@
 """What a frame needs from a snapshot, computed once per snapshot: the rows in the view's order (with their keys),
-the NAME column's width, whether Cache QoS columns are shown, the fleet header's figures.
+the NAME column's width, which optional columns have a figure (Cache QoS, PCI, ...), the fleet header's figures.
 
 Pure (no Textual) and memoised per snapshot: the live feed calls :func:`prepare` in the poller's worker thread
 before the snapshot reaches the event loop, so that a frame at 10,000 rows only diffs and paints the lines on
@@ -94,11 +94,6 @@ def names_width_of(views: tuple[DomainView, ...] | list[DomainView]) -> int:
 def present(snapshot: Snapshot) -> frozenset[str]:
     """The optional and conditional columns whose figure some domain has (presence.present, once a snapshot)."""
     return _PRESENT.get(snapshot, None, lambda: presence.present(snapshot.domains))
-
-
-def has_cache(snapshot: Snapshot) -> bool:
-    """Some domain has Cache QoS figures (the Cache QoS columns are shown)."""
-    return not presence.CACHE_COLUMNS.isdisjoint(present(snapshot))
 
 
 def conditional(snapshot: Snapshot) -> frozenset[str]:

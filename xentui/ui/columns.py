@@ -30,7 +30,7 @@ CPU_WARN, CPU_CRIT = 70.0, 90.0
 def cpu_bar(pct: float, width: int) -> str:
     """``||||      `` markup for a busy % (clipped to 0-100), coloured by level: header and pCPU view."""
     filled = round(pct / 100 * width)
-    level = "$level-crit" if pct >= CPU_CRIT else "$level-warn" if pct >= CPU_WARN else "$dom-running"
+    level = f"$level-{found}" if (found := level_of(pct, CPU_WARN, CPU_CRIT)) else "$dom-running"
     return f"[{level}]{'|' * filled}[/]{' ' * (width - filled)}"
 
 

@@ -234,7 +234,8 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
         with contextlib.suppress(NoMatches):  # a cursor message met after the app closed: nothing left to show
             chosen = self.selected()  # with its own host's facts (in a fleet, one of many)
             self.query_one(DetailPane).show(chosen, self.view.details, self.fleet.host_of(chosen) if chosen else None,
-                                            keys.key_hint("cache_monitor", self.keymap))
+                                            keys.key_hint("cache_monitor", self.keymap),
+                                            self.snapshot.wall if self.snapshot is not None else None)
 
     # --- settings -----------------------------------------------------------------
 

@@ -37,7 +37,9 @@ class DetailPane(Static):
 
     _shown: str | None = None
 
-    def show(self, view: DomainView | None, details: Set[str], host: HostSample | None, attach_key: str = "A") -> None:
+    def show(self, view: DomainView | None, details: Set[str], host: HostSample | None, attach_key: str = "A",
+             now: float | None = None) -> None:
+        """``now``: the wall time of the tick shown (agent facts are dated by it: a replay, a paused screen)."""
         job = view.sample.job if view is not None else None  # a job shows while it runs
         if (key := view.key if view is not None and details else None) != self._shown:
             self._shown = key
@@ -65,9 +67,8 @@ class DetailPane(Static):
         if "cache" in details:
             shown.extend(cache_lines(view, host, attach_key))
         # The guest's facts after the lines asked for: the pane's height is capped, and a guest's 10-20 lines of
-        # interfaces and filesystems must not push the disks out of sight.  Dated at the tick shown (replay, paused).
-        snapshot = getattr(self.app, "snapshot", None)
-        shown.extend(agent_lines(view.sample.agent, snapshot.wall if snapshot is not None else None))
+        # interfaces and filesystems must not push the disks out of sight.
+        shown.extend(agent_lines(view.sample.agent, now))
         self.update(lines(shown))
 
 

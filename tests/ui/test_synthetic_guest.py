@@ -13,7 +13,7 @@ from xentui.model import DomainSample, DomainState, RawSample
 from xentui.sources.synthetic import SyntheticSource
 from xentui.ui.columns import BY_KEY
 
-from .screen_read import lines
+from .screen_read import lines, row_of
 from .waiting import until
 
 AGENT_WORD = {"ok": "yes", "no agent": "no", "agent not answering": "hung"}
@@ -54,11 +54,10 @@ async def test_the_guest_columns_show_the_synthetic_figures():
     async with app.run_test(size=(170, 40)) as pilot:
         await until(pilot, lambda: any(" AGENT" in line for line in lines(app)), "the AGENT column")
         assert app.table.shown == GUEST_COLUMNS  # every column fits 170 cells: none dropped
-        rows = {line.split()[0]: line.split() for line in lines(app)[6:] if line.strip()}
         by_name = {d.name: d for d in prev.domains}
         seen = set()
         for b in cur.domains:
-            cells = dict(zip(GUEST_COLUMNS, rows[b.name], strict=True))
+            cells = dict(zip(GUEST_COLUMNS, row_of(app, b.name).text.split(), strict=True))
             want = expected_cells(by_name[b.name], b, cur.monotonic - prev.monotonic)
             assert {k: cells[k] for k in want} == want, b.name
             seen |= {(k, v) for k, v in cells.items()}
@@ -105,5 +104,6 @@ def test_the_opt_in_leaves_the_snapshot_host_unchanged():
     assert all(d.agent is None and d.balloon is None and d.blocks[0].rd_times_ns is None for d in a.domains)
     assert [(d.name, d.cpu_ns, d.mem_kib, d.nets) for d in a.domains] == \
         [(d.name, d.cpu_ns, d.mem_kib, d.nets) for d in b.domains]
-    assert all(d.agent is None for d in b.domains if d.state is DomainState.CRASHED)
+    crashed = [d for d in b.domains if d.state is DomainState.CRASHED]
+    assert crashed and all(d.agent is None for d in crashed)
     assert two_ticks()[1] == two_ticks()[1]  # deterministic: every run draws the same screens

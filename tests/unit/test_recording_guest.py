@@ -37,7 +37,7 @@ def test_a_recording_keeps_the_guest_s_own_view_and_the_figures_made_from_it(tmp
     assert view.guest_mem is not None and view.guest_mem.used_pct == pytest.approx(100 * (131_072 - 87_000) / 131_072)
     latencies = [(r.blk_rd_ms, r.blk_wr_ms) for r in (v.rates for v in replayed.domains) if r.blk_latency]
     reads, writes = [rd for rd, _wr in latencies if rd is not None], [wr for _rd, wr in latencies if wr is not None]
-    assert reads + writes  # 0.25 ms a read, 0.9 ms a write, as recorded
+    assert reads and writes  # 0.25 ms a read, 0.9 ms a write, as recorded
     assert reads == pytest.approx([0.25] * len(reads)) and writes == pytest.approx([0.9] * len(writes))
 
 

@@ -4,7 +4,7 @@ cgroup's path (outside text: the detail pane's lines() makes it visible)."""
 from __future__ import annotations
 
 from xentui.model import DomainView
-from xentui.model.pressure import KINDS, RESOURCES, numa_view
+from xentui.model.pressure import KINDS, RESOURCES
 from xentui.ui.levels import level_of
 from xentui.units import human_kib, number
 
@@ -29,7 +29,7 @@ def psi_level(v: DomainView, _c: object = None) -> str | None:
 
 def numa_text(v: DomainView, _c: object = None) -> str:
     """``m0 c0,1``: the node holding most of the memory, the nodes the vCPUs run on (``!``: some run elsewhere)."""
-    shown = numa_view(v.sample.numa)
+    shown = v.numa
     if shown is None:
         return "-"
     memory = "-" if shown.home is None else str(shown.home)
@@ -39,14 +39,14 @@ def numa_text(v: DomainView, _c: object = None) -> str:
 
 def numa_value(v: DomainView, _c: object = None) -> float | None:
     """Sorts by the share of the vCPUs away from the memory's node."""
-    shown, sample = numa_view(v.sample.numa), v.sample.numa
+    shown, sample = v.numa, v.sample.numa
     if shown is None or sample is None or not sample.vcpu_nodes:
         return None
     return 100.0 * len(shown.remote_vcpus) / len(sample.vcpu_nodes)
 
 
 def numa_level(v: DomainView, _c: object = None) -> str | None:
-    shown = numa_view(v.sample.numa)
+    shown = v.numa
     return "warn" if shown is not None and shown.misplaced else None
 
 
@@ -58,7 +58,7 @@ def host_side_lines(v: DomainView) -> list[str]:
                  for r in RESOURCES if any(v.sample.pressure.get(r, k) for k in KINDS)]
         how = "" if v.psi.measured else " (kernel's avg10)"
         out.append(f"PSI some/full % {', '.join(parts)}{how}; cgroup {v.sample.pressure.cgroup}")
-    numa, shown = v.sample.numa, numa_view(v.sample.numa)
+    numa, shown = v.sample.numa, v.numa
     if numa is not None and shown is not None:
         memory = ", ".join(f"node {n} {human_kib(kib)}" for n, kib in numa.memory_kib if kib) or "-"
         vcpus = ", ".join(f"{n}: {sum(1 for _v, m in numa.vcpu_nodes if m == n)}" for n in shown.vcpu_nodes) or "-"

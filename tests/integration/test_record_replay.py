@@ -25,14 +25,15 @@ pytestmark = pytest.mark.lab
 
 
 def record(source, path, ticks: int, before: Callable[[int], None] = lambda _tick: None) -> list[RawSample]:
-    """``ticks`` ticks of ``source`` (0.5 s apart) recorded to ``path``: the samples written."""
+    """``ticks`` ticks of ``source`` (0.5 s apart) recorded to ``path``: the samples written, as a replay must read
+    them back (every figure a recording keeps; those it does not keep yet, recformat.NOT_RECORDED, unknown)."""
     recorder = Recorder(path, URI, 0.5)
     recorded = []
     for tick in range(ticks):
         before(tick)
         raw = source.collect()
         recorder.write(raw)
-        recorded.append(raw)
+        recorded.append(replace(raw, domains=tuple(recformat.as_recorded(d) for d in raw.domains)))
         time.sleep(0.5)
     recorder.close()
     return recorded
@@ -43,8 +44,6 @@ def test_recorded_real_session_replays_equal(busy_and_idle, source, tmp_path):
     path = tmp_path / "lab.xtrec.gz"
     recorded = record(source, path, 8)  # a few seconds of real guests
     replay = ReplaySource.open(path)
-    # Every figure a recording keeps comes back; those it does not keep yet (recformat.NOT_RECORDED) are unknown.
-    recorded = [replace(raw, domains=tuple(recformat.as_recorded(d) for d in raw.domains)) for raw in recorded]
     assert list(replay.recording.samples) == recorded
     for i in range(1, len(recorded)):
         assert replay.snapshot(i) == build_snapshot(recorded[i - 1], recorded[i], i + 1)
@@ -73,7 +72,6 @@ def test_a_real_linux_guest_s_own_view_replays_equal(linux, source, tmp_path):
     recorded = record(source, path, 6, write)
     replay = ReplaySource.open(path)
     assert not recformat.NOT_RECORDED["block"] and "agent" not in recformat.NOT_RECORDED["domain"]
-    recorded = [replace(raw, domains=tuple(recformat.as_recorded(d) for d in raw.domains)) for raw in recorded]
     assert list(replay.recording.samples) == recorded
     views = [next(v for v in replay.snapshot(i).domains if v.name == name) for i in range(1, len(recorded))]
     assert views == [next(v for v in build_snapshot(recorded[i - 1], recorded[i], i + 1).domains if v.name == name)

@@ -134,16 +134,18 @@ def test_libvirt_source_attaches_through_the_guards(host):
     host.qemu("test", 4242, (4243,))
     source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
                            resctrl=host.resctrl())
-    raw = source.collect()
-    test = next(d for d in raw.domains if d.name == "test")
-    assert test.cache.status is CacheStatus.NOT_ATTACHED
-    perform(source, test, Action.CACHE_ATTACH, host=raw.host)
-    assert (host.root / "mon_groups" / "xentui-test" / "tasks").read_text() == "4243\n"
-    assert source.collect().domains[0].cache.group == "mon_groups/xentui-test"
-    source.readonly = True
-    with pytest.raises(ActionError, match=re.escape(READ_ONLY)):
-        perform(source, test, Action.CACHE_DETACH, host=raw.host)
-    source.close()
+    try:  # closed whatever happens: an open connection keeps test:///default's one state for later tests
+        raw = source.collect()
+        test = next(d for d in raw.domains if d.name == "test")
+        assert test.cache.status is CacheStatus.NOT_ATTACHED
+        perform(source, test, Action.CACHE_ATTACH, host=raw.host)
+        assert (host.root / "mon_groups" / "xentui-test" / "tasks").read_text() == "4243\n"
+        assert source.collect().domains[0].cache.group == "mon_groups/xentui-test"
+        source.readonly = True
+        with pytest.raises(ActionError, match=re.escape(READ_ONLY)):
+            perform(source, test, Action.CACHE_DETACH, host=raw.host)
+    finally:
+        source.close()
 
 
 def test_libvirt_monitored_domain_is_not_detached_by_xentui(host):
@@ -156,6 +158,8 @@ def test_libvirt_monitored_domain_is_not_detached_by_xentui(host):
     source = LibvirtSource("test:///default", readonly=False, conn=libvirt.open("test:///default"),
                            resctrl=host.resctrl())
     d = DomainSample(uuid="u", name="test", domid=1, state=DomainState.RUNNING, cache=CacheSample("libvirt"))
-    with pytest.raises(ActionError, match="monitored by libvirt's <cachetune><monitor>"):
-        source.act(d, Action.CACHE_DETACH, {})
-    source.close()
+    try:
+        with pytest.raises(ActionError, match="monitored by libvirt's <cachetune><monitor>"):
+            source.act(d, Action.CACHE_DETACH, {})
+    finally:
+        source.close()

@@ -164,10 +164,12 @@ async def test_no_data_is_explained(config_path, data_dir):
 def test_resctrl_not_mounted_is_the_hosts_reason(tmp_path):
     fake = FakeHost(tmp_path, mounted=False)
     source = LibvirtSource("test:///default", conn=libvirt.open("test:///default"), resctrl=fake.resctrl())
-    raw = source.collect()
+    try:
+        raw = source.collect()
+    finally:
+        source.close()
     assert raw.host.cache_monitoring.startswith("resctrl not mounted: mount -t resctrl resctrl /sys/fs/resctrl")
     assert all(d.cache is None for d in raw.domains)
-    source.close()
 
 
 def test_synthetic_host_has_no_cache_columns():

@@ -16,8 +16,11 @@ def test_topology_from_real_xen_capabilities(data_dir):
 
 def test_topology_from_the_test_driver_with_its_online_map():
     conn = libvirt.openReadOnly("test:///default")
-    size, online, _count = conn.getCPUMap()
-    topo = parse_topology(conn.getCapabilities(), online)
+    try:  # closed at once: an open connection keeps test:///default's one state for later tests
+        size, online, _count = conn.getCPUMap()
+        topo = parse_topology(conn.getCapabilities(), online)
+    finally:
+        conn.close()
     by_number = {p.number: p for p in topo}
     assert by_number[0] == Pcpu(0, node=0, socket=0, core=0, online=True)
     assert by_number[9].node == 1 and by_number[9].socket == 1

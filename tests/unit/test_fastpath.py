@@ -281,3 +281,6 @@ def test_interfaces_without_a_host_device_are_libvirts(tree: Tree) -> None:
     assert from_xml(vhost) == (1, None)
     assert from_xml("<domain><vcpu>x</vcpu></domain>") == (None, ())
     assert from_xml("<not xml") == (None, None)
+    macvtap = ("<domain><vcpu>1</vcpu><devices><interface type='direct'><target dev='macvtap0'/></interface>"
+               "</devices></domain>")
+    assert from_xml(macvtap) == (1, (("macvtap0", False),))  # a macvtap shares the host's view: not swapped

@@ -5,6 +5,7 @@ refusals (remote, not root, a reused pid, a process that ends, hostile files).""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import libvirt
@@ -124,8 +125,21 @@ def tree(tmp_path: Path) -> Tree:
     return Tree(tmp_path)
 
 
+_opened: list[FastPath] = []
+
+
+@pytest.fixture(autouse=True)
+def _closed_after() -> Iterator[None]:
+    """Every fast path a test made is closed after it, failed or not (its /proc fds with it)."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def fast(tree: Tree) -> FastPath:
-    return FastPath("qemu:///system", "QEMU", tree.paths, euid=0)
+    path = FastPath("qemu:///system", "QEMU", tree.paths, euid=0)
+    _opened.append(path)
+    return path
 
 
 def test_every_figure_in_libvirts_keys_cgroup_v1(tree: Tree) -> None:

@@ -82,6 +82,8 @@ HOSTILE = {  # agent field -> (value, what the one line says)
 }
 BAD_INTERFACES = {
     "not an address": ([["eth0", None, [["192.0.2.2; rm -rf /", 24, "ipv4"]]]], "is not an IP address"),
+    "a scope (the guest's own text)": ([["eth0", None, [["fe80::1%\x1b]0;owned\x07", 64, "ipv6"]]]],
+                                       "is not an IP address"),
     "a family not its address's": ([["eth0", None, [["192.0.2.2", 24, "ipv6"]]]], "is not a consistent address"),
     "a prefix too long": ([["eth0", None, [["192.0.2.2", 33, "ipv4"]]]], "is not a consistent address"),
     "not a MAC": ([["eth0", "52:54:00:78:74:02\x1b", []]], "interface MAC .* is not a MAC address"),

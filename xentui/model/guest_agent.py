@@ -21,6 +21,22 @@ class AgentStatus(enum.Enum):
     FAILED = "agent error"  # any other refusal (its message: GuestAgent.error)
 
 
+MAX_ADDRESS_TEXT = 64  # characters of an address as given (IPv6 with an IPv4 tail and a scope: under 64)
+PREFIX_BITS = {"ipv4": 32, "ipv6": 128}
+
+
+def parse_address(text: object) -> tuple[str, str] | None:
+    """(the address rebuilt from its parsed value, its family) of an outside text; None: not one.  A scope
+    ("fe80::1%eth0") is refused: its text is the guest's own, and the rebuilt address would carry it."""
+    if type(text) is not str or len(text) > MAX_ADDRESS_TEXT or "%" in text:
+        return None
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return str(parsed), "ipv4" if parsed.version == 4 else "ipv6"
+
+
 @frozen_record
 class GuestAddress:
     """One address of a guest interface, rebuilt from its parsed value: ``10.0.2.15/24``."""

@@ -10,7 +10,6 @@ literally, as in names, and made visible where shown (xentui/text.py).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from dataclasses import replace
@@ -18,6 +17,7 @@ from typing import Any
 
 from xentui import limits
 from xentui.model.guest_agent import (
+    PREFIX_BITS,
     AgentStatus,
     GuestAddress,
     GuestAgent,
@@ -25,6 +25,7 @@ from xentui.model.guest_agent import (
     GuestInterface,
     GuestUser,
     first_ip,
+    parse_address,
 )
 from xentui.model.guest_memory import BalloonStats
 from xentui.recording.fields import (
@@ -61,13 +62,10 @@ def _status(v: Any, what: str) -> AgentStatus:
 
 
 def _ip(v: Any, what: str) -> str:
-    """An address rebuilt from its parsed value (a guest's own text never passes through)."""
-    try:
-        if type(v) is not str or len(v) > 64:
-            raise ValueError
-        return str(ipaddress.ip_address(v))
-    except ValueError:
-        raise FormatError(f"{what} {brief(v)} is not an IP address") from None
+    """An address rebuilt from its parsed value (a guest's own text, a scope's included, never passes through)."""
+    if (parsed := parse_address(v)) is None:
+        raise FormatError(f"{what} {brief(v)} is not an IP address")
+    return parsed[0]
 
 
 def _mac(v: Any, what: str) -> str | None:
@@ -97,8 +95,8 @@ def _addresses(v: Any, what: str) -> tuple[GuestAddress, ...]:
     """An interface's addresses, each consistent: its family is its address's, its prefix fits it."""
     found: tuple[GuestAddress, ...] = _ADDRESS_ROWS.decode(v, what)
     for a in found:
-        bits = 32 if ipaddress.ip_address(a.address).version == 4 else 128
-        if a.family != ("ipv4" if bits == 32 else "ipv6") or (a.prefix is not None and a.prefix > bits):
+        if parse_address(a.address) != (a.address, a.family) or (a.prefix is not None
+                                                                  and a.prefix > PREFIX_BITS[a.family]):
             raise FormatError(f"guest address {a} ({a.family}) is not a consistent address, prefix and family")
     return found
 

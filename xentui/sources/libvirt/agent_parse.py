@@ -9,14 +9,21 @@ and MAC addresses kept only when they are one.  Pure functions: the tests feed t
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from xentui.limits import MAX_AGENT_ITEMS, MAX_AGENT_TEXT, MAX_COUNTER, count
-from xentui.model.guest_agent import GuestAddress, GuestFilesystem, GuestInterface, GuestUser
+from xentui.model.guest_agent import (
+    MAX_ADDRESS_TEXT,
+    PREFIX_BITS,
+    GuestAddress,
+    GuestFilesystem,
+    GuestInterface,
+    GuestUser,
+    parse_address,
+)
 
 _MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
 MAX_OFFSET_S = 1e10  # a guest clock further off than ~300 years is not a clock
@@ -33,17 +40,16 @@ def _size(value: object) -> int | None:
 
 def address(value: object, prefix: object, kind: object) -> GuestAddress | None:
     """One address rebuilt from its parsed value (None: not an address)."""
-    if type(value) is not str or len(value) > 64:
+    if type(value) is not str or len(value) > MAX_ADDRESS_TEXT:
         return None
-    try:
-        parsed = ipaddress.ip_address(value.split("%", 1)[0])  # a scope ("fe80::1%eth0") is dropped
-    except ValueError:
+    parsed = parse_address(value.split("%", 1)[0])  # a scope ("fe80::1%eth0") is dropped
+    if parsed is None:
         return None
-    family = "ipv4" if parsed.version == 4 else "ipv6"
+    shown, family = parsed
     if type(kind) is int and kind != (0 if family == "ipv4" else 1):  # libvirt: 0 = IPv4, 1 = IPv6
         return None
-    bits = 32 if family == "ipv4" else 128
-    return GuestAddress(str(parsed), prefix if type(prefix) is int and 0 <= prefix <= bits else None, family)
+    bits = PREFIX_BITS[family]
+    return GuestAddress(shown, prefix if type(prefix) is int and 0 <= prefix <= bits else None, family)
 
 
 def interfaces(reply: object) -> tuple[GuestInterface, ...]:

@@ -22,10 +22,15 @@ def ms_per_request(reqs: Pair, times: Pair) -> float | None:
 _FIELDS = {kind: (f"{kind}_reqs", f"{kind}_times_ns") for kind in ("rd", "wr", "fl")}
 
 
+def has_block_times(blocks: tuple[BlockSample, ...]) -> bool:
+    """Whether some disk reports request times (libvirt's QEMU: RD ms, WR ms)."""
+    return any(b.rd_times_ns is not None or b.wr_times_ns is not None for b in blocks)
+
+
 def block_latencies(prev: tuple[BlockSample, ...], cur: tuple[BlockSample, ...]) -> tuple[BlockLatency, ...]:
     """Each disk's ms per read, write and flush request; empty when no disk has request times (most sources) or
     the disks changed (the caller compares their names)."""
-    if not any(b.rd_times_ns is not None or b.wr_times_ns is not None for b in cur):
+    if not has_block_times(cur):
         return ()
     return tuple(BlockLatency(b.name, ms_per_request((a.rd_reqs, b.rd_reqs), (a.rd_times_ns, b.rd_times_ns)),
                               ms_per_request((a.wr_reqs, b.wr_reqs), (a.wr_times_ns, b.wr_times_ns)),

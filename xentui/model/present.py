@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from xentui.model.latency import has_block_times
 from xentui.model.views import DomainView
 
 CACHE = "cache"  # Cache QoS (LLC occupancy, memory bandwidth)
@@ -27,7 +28,7 @@ _HAS: tuple[tuple[str, Callable[[DomainView], bool]], ...] = (
     (NUMA, lambda v: v.sample.numa is not None),
     (AGENT, lambda v: v.sample.agent is not None and v.sample.agent.has_facts),
     (GUEST_MEM, lambda v: v.guest_mem is not None),
-    (BLOCK_TIMES, lambda v: any(b.rd_times_ns is not None or b.wr_times_ns is not None for b in v.sample.blocks)),
+    (BLOCK_TIMES, lambda v: has_block_times(v.sample.blocks)),
     (OVERHEAD, lambda v: v.sample.overhead_ns is not None),
     (DOMAIN_TYPE, lambda v: v.sample.domain_type is not None),
     (VCPU_DELAY, lambda v: any(c.delay_ns is not None for c in v.sample.vcpus)),

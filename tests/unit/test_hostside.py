@@ -177,11 +177,11 @@ def test_vcpu_threads_are_qemus_cpu_n_kvm_threads(tree):
     tree.vcpu(PID, PID + 2, 1, cpu=1)
     task = tree.paths.proc / str(PID) / "task"
     for tid, comm in ((PID + 3, "IO mon_iothread"), (PID + 4, "CPU 8192/KVM"), (PID + 5, "CPU 2/KVM extra"),
-                      (PID + 6, "x" * 500)):
+                      (PID + 6, "x" * 500), (PID + 7, "CPU \u0663/KVM")):  # an Arabic-Indic 3: not a vCPU
         (task / str(tid)).mkdir()
         (task / str(tid) / "comm").write_text(comm + "\n")
     (task / "not-a-tid").mkdir()
-    assert sorted(task_ids(tree.paths.proc, PID)) == [PID + n for n in range(1, 7)]
+    assert sorted(task_ids(tree.paths.proc, PID)) == [PID + n for n in range(1, 8)]
     assert vcpu_tids(tree.paths.proc, PID) == {0: PID + 1, 1: PID + 2}
     assert vcpu_tids(tree.paths.proc, PID, [PID + 2]) == {1: PID + 2}
     assert task_ids(tree.paths.proc, 424242) == [] and vcpu_tids(tree.paths.proc, 424242) == {}

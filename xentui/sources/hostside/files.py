@@ -9,7 +9,7 @@ from pathlib import Path
 from xentui.limits import MAX_VCPUS
 
 MAX_THREADS = MAX_VCPUS + 1024  # a QEMU's threads read at most (vCPUs, I/O and worker threads)
-VCPU_COMM = re.compile(r"CPU (\d{1,5})/KVM")  # QEMU's name for the thread of vCPU n (KVM)
+VCPU_COMM = re.compile(r"CPU ([0-9]{1,5})/KVM")  # QEMU's name for the thread of vCPU n (KVM); ASCII digits only
 
 
 def read_bounded(path: Path | str, limit: int) -> tuple[str, bool] | None:

@@ -112,3 +112,16 @@ def test_balloon_and_request_times_are_counters_like_the_rest():
     longer = [[*b, 0] for b in encoded[BLOCKS]]
     with pytest.raises(recformat.FormatError, match="block has 15 fields, not 14"):
         recformat.decode_domain([*encoded[:BLOCKS], longer, *encoded[BLOCKS + 1:]])
+
+
+def test_the_synthetic_guests_facts_are_valid_at_any_count():
+    """SyntheticSource(guest=True) at 1000 domains: every address and MAC one a recording takes back (it made
+    10.0.8.258 at the 249th domain and raised); the first domains' interfaces as at 12."""
+    from xentui.sources.synthetic import SyntheticSource
+
+    many = SyntheticSource(count=1000, guest=True).collect().domains
+    few = SyntheticSource(count=12, guest=True).collect().domains
+    for d in many:
+        assert recformat.decode_domain(json.loads(json.dumps(recformat.encode_domain(d)))) == d
+    assert [d.agent and d.agent.interfaces for d in many[:12]] == [d.agent and d.agent.interfaces for d in few]
+    assert len({d.agent.ip for d in many if d.agent is not None and d.agent.ip is not None}) > 500

@@ -74,19 +74,21 @@ def agent(i: int, state: DomainState, wall: float) -> GuestAgent | None:
 
 
 def _interfaces(i: int, k: int, windows: bool) -> tuple[GuestInterface, ...]:
-    mac = f"52:54:00:{i:02x}:5e:{k:02x}"
-    ll = GuestAddress(f"fe80::5054:ff:fe{i:02x}:5e{k:02x}", 64, "ipv6")
+    # Every address and MAC a valid one at any count (i's bytes spread; the first 240 guests' as they always were).
+    mac = f"52:54:{(i >> 8) & 0xff:02x}:{i & 0xff:02x}:5e:{k:02x}"
+    ll = GuestAddress(f"fe80::5054:ff:fe{i & 0xff:02x}:5e{k:02x}", 64, "ipv6")
     if k == 5:  # dns: IPv6 only on its service network
-        main = (GuestAddress(f"2001:db8:53::{i + 1:x}", 64, "ipv6"), ll)
+        main = (GuestAddress(f"2001:db8:53::{(i + 1) & 0xffff:x}", 64, "ipv6"), ll)
     else:
-        main = (GuestAddress(f"10.0.{k}.{10 + i}", 24), ll)
+        main = (GuestAddress(f"10.{(i // 240) & 0xff}.{k}.{10 + i % 240}", 24), ll)
     name = "Ethernet" if windows else ("enp1s0" if k in (1, 3) else "eth0")
     out = [GuestInterface(name, mac, main)]
     if not windows:
         out.insert(0, GuestInterface("lo", "00:00:00:00:00:00", (GuestAddress("127.0.0.1", 8),
                                                                   GuestAddress("::1", 128, "ipv6"))))
     if k == 3:  # build: a second NIC on the storage network, and its containers' bridge
-        out.append(GuestInterface("enp2s0", f"52:54:00:{i:02x}:5f:{k:02x}", (GuestAddress(f"192.168.40.{i + 2}", 24),)))
+        storage = GuestAddress(f"192.168.{(40 + i // 250) & 0xff}.{2 + i % 250}", 24)
+        out.append(GuestInterface("enp2s0", f"52:54:{(i >> 8) & 0xff:02x}:{i & 0xff:02x}:5f:{k:02x}", (storage,)))
         out.append(GuestInterface("docker0", "02:42:ac:11:00:01", (GuestAddress("172.17.0.1", 16),)))
     return tuple(out)
 

@@ -112,8 +112,9 @@ def Str(optional: bool = False, most: int = limits.MAX_NAME, none: str | None = 
     """``none``: what a null (or a field older files lack) decodes to."""
     if not optional and most == limits.MAX_NAME:
         return Codec(_str)  # the common case: one call per value
-    return Codec(lambda v, what: _str(v, what, optional, most) or none if optional and none is not None
-                 else _str(v, what, optional, most))
+    if optional and none is not None:
+        return Codec(lambda v, what: _str(v, what, True, most) or none)
+    return Codec(lambda v, what: _str(v, what, optional, most))
 
 
 def _bool(v: Any, what: str) -> bool:

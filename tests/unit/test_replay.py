@@ -131,6 +131,8 @@ def damaged(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "not a recording": (tmp_path / "other.xtrec.gz", "not a xentui recording"),
         "no ticks": (tmp_path / "header.xtrec.gz", "no ticks"),
         "bad field": (tmp_path / "field.xtrec.gz", "line 2: domain state"),
+        "delta field not ASCII": (tmp_path / "super.xtrec.gz", "line 3: domain delta field"),
+        "delta field too long": (tmp_path / "digits.xtrec.gz", "line 3: domain delta field"),
         "directory": (tmp_path, "is a directory"),
     }
     cases["empty"][0].write_bytes(b"")
@@ -144,6 +146,10 @@ def damaged(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     cases["not a recording"][0].write_bytes(gzip.compress(b'{"format": "xentui-batch", "version": 1}\n'))
     cases["no ticks"][0].write_bytes(gzip.compress(lines[0]))
     cases["bad field"][0].write_bytes(gzip.compress(lines[0] + lines[1].replace(b'"running"', b'"jogging"')))
+    for name, key in (("delta field not ASCII", b'"\\u00b2"'), ("delta field too long", b'"' + b"1" * 5000 + b'"')):
+        assert b'{"=":' in lines[2]  # the second tick's domains are deltas
+        hostile = lines[2].replace(b'{"=":', b"{" + key + b':1,"=":', 1)
+        cases[name][0].write_bytes(gzip.compress(b"".join([*lines[:2], hostile, *lines[3:]])))
     return cases
 
 

@@ -72,7 +72,8 @@ def _undelta(v: Any, previous: dict[str, list[Any]], current: dict[str, list[Any
         for key, value in v.items():
             if key == "=":
                 continue
-            i = int(key) if key.isdigit() else 0
+            # ASCII digits, few: str.isdigit takes "²" and int() refuses it, or past 4300 digits, with a traceback
+            i = int(key) if key.isascii() and key.isdecimal() and len(key) <= 4 else 0
             if not 1 <= i < count:
                 raise FormatError(f"domain delta field {brief(key)} is not 1 to {count - 1}")
             fields[i] = value

@@ -133,6 +133,12 @@ def test_bad_uris_give_one_line(uri):
     assert code in (1, 2) and err.count("\n") == 1 and err.startswith("xentui: ") and "Traceback" not in err
 
 
+def test_a_synthetic_count_of_other_digits_gives_one_line():
+    for count in ("\u00b2", "\u0663", "1\u00b9"):  # digits to str.isdigit, not ASCII ones
+        code, err = run_cli(["-b", "-c", f"synthetic://{count}", "-i", "1"])
+        assert code in (1, 2) and err.count("\n") == 1 and "from 1 to 100000" in err and "Traceback" not in err
+
+
 # --- Cache QoS: xl outputs and resctrl files of any shape parse or are skipped, never raise ----------
 
 xl_text = st.one_of(

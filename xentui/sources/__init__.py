@@ -79,7 +79,7 @@ def open_source(uri: str | None = None, *, readonly: bool = True, basic_auth: tu
         from xentui.sources.synthetic import SyntheticSource
 
         count = uri.removeprefix("synthetic://") or "12"
-        if not count.isdigit() or not 1 <= int(count) <= 100_000:
+        if not (count.isascii() and count.isdecimal()) or not 1 <= int(count) <= 100_000:  # "²".isdigit(): True
             raise SourceError(f"{uri!r}: write synthetic://N with N domains from 1 to 100000, e.g. synthetic://1000")
         return SyntheticSource(count=int(count), readonly=readonly)
     if uri is None and not os.environ.get("LIBVIRT_DEFAULT_URI") and xen.is_dom0():

@@ -230,6 +230,24 @@ def test_remapped_after_a_lifecycle_event_or_a_new_domid_never_each_tick(tree: T
     path.close()
 
 
+def test_mapped_again_after_a_while_a_few_a_tick_hot_plugged_vcpus_and_refusals_too(tree: Tree) -> None:
+    tree.qemu("web", 500)
+    tree.cpuacct(5)
+    doms = [Dom("web"), Dom("gone", uuid=UUID.replace("1", "9"), domid=9)]  # "gone": no pid file, refused
+    path = fast(tree)
+    path.stats(Conn(doms), FAST_GROUPS, 0)
+    assert path.stats(Conn(doms), FAST_GROUPS, 0)[0][1]["vcpu.current"] == 2
+    tree.thread(500, 503, "CPU 2/KVM", run_ticks=7)  # setvcpus --live: a third vCPU thread
+    for key in path._mapped_at:
+        path._mapped_at[key] -= fastpath.REMAP_S  # as if mapped half a minute ago
+    rec = path.stats(Conn(doms), FAST_GROUPS, 0)[0][1]
+    assert doms[0].xml_reads == 2 and rec["vcpu.current"] == 3 and rec["vcpu.2.time"] == 7 * 10_000_000
+    assert doms[1].xml_reads == 0  # one remap a tick at 2 guests (a 30th, at least one): its turn is next
+    tree.qemu("gone", 600, uuid=doms[1].UUIDString())  # its QEMU now has a pid file: the refusal no longer holds
+    path.stats(Conn(doms), FAST_GROUPS, 0)
+    assert path.read_fast == {UUID, doms[1].UUIDString()}
+
+
 def test_a_vcpu_thread_gone_falls_back_to_libvirt_that_tick(tree: Tree) -> None:
     tree.qemu("web", 500)
     tree.cpuacct(5)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,8 @@ FAST_GROUPS = (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_VCP
                | libvirt.VIR_DOMAIN_STATS_INTERFACE)
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system", "kvm:///system")
 SHARES_HOST_VIEW = ("direct",)  # libvirt's virDomainNetTypeSharesHostView: counters not swapped (all else: swapped)
+REMAP_S = 30.0  # a guest is mapped again this long after (hot-plugged vCPUs and NICs; a refusal retried) ...
+REMAP_TICKS = 30  # ... at most a 30th of the guests a tick (libvirt's XML each: never all on one tick)
 TAP_TYPES = ("bridge", "network", "ethernet", "direct")  # a host device whose counters libvirt reads
 
 _enabled = True
@@ -89,6 +92,7 @@ class FastPath:
         self.on = self.off_reason is None
         self.paths = paths or Paths()
         self._guests: dict[Key, Guest | str] = {}  # mapped, or why not
+        self._mapped_at: dict[Key, float] = {}  # when (monotonic): mapped again after REMAP_S, a few a tick
         self._changed: set[str] = set()  # uuids with a lifecycle event since the last tick
         self._lock = threading.Lock()
         self._busy = threading.Lock()  # held by the tick that reads: the map is one thread's at a time
@@ -123,10 +127,17 @@ class FastPath:
             self.turns.read(conn, running, groups, flags)
         net: dict[str, tuple[int, ...]] | None = None
         slow = []
+        now, remaps = time.monotonic(), max(1, len(running) // REMAP_TICKS)
         for dom, rec, key in running:
             guest = self._guests.get(key)
+            if guest is not None and remaps > 0 and now - self._mapped_at.get(key, now) >= REMAP_S:
+                remaps -= 1  # its vCPUs or NICs may have been hot-plugged, or a refusal no longer holds
+                if isinstance(guest, Guest):
+                    guest.close()
+                guest = None
             if guest is None:
                 guest = self._guests[key] = self._map(dom, key)
+                self._mapped_at[key] = now
             if isinstance(guest, Guest):
                 if guest.taps and net is None:
                     net = self._net_dev()
@@ -134,6 +145,7 @@ class FastPath:
                     continue
                 guest.close()
                 self._guests[key] = "a read failed (the QEMU process ended?)"
+                self._mapped_at[key] = now
             slow.append((dom, rec))
         if slow:
             got = {dom.UUIDString(): rec for dom, rec in conn.domainListGetStats(
@@ -160,6 +172,7 @@ class FastPath:
     def _forget(self, live: set[Key], changed: set[str]) -> None:
         for key in [k for k in self._guests if k not in live or k[0] in changed]:
             guest = self._guests.pop(key)
+            self._mapped_at.pop(key, None)
             if isinstance(guest, Guest):
                 guest.close()
 

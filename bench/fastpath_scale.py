@@ -1,0 +1,190 @@
+"""Issue 20, item 4: the tick at 30, 100 and 300 real idle KVM guests, every path side by side in one run, and the
+monitor's own CPU at 1 Hz at the largest count.
+
+For each N (guests booted in parallel, each call bounded; ``kvm_fleet``), once the host has settled (the guests'
+QEMU CPU near 0 and the load average down, a condition with a deadline), each round takes in turn (the order
+rotated each round): the raw ``getAllDomainStats`` of every group xentui asks; ``collect()`` with the fast path
+off (``--no-fast-path``) and on; and, where it exists, ``collect()`` with the fast path and the cadence (balloon
+and block read each tick only for the shown rows, the first ``--shown`` guests, the others in turns).  Then, at
+the largest N, ``xentui -b -d 1`` and the live view at 1 Hz for ``--cpu-seconds`` each (``monitor_cpu``).
+Prints Markdown tables for bench/RESULTS.md.  Destroys its guests at the end, also after a failure or Ctrl-C.
+Root; one hold of the lab lock for the whole run (about 20 minutes at 300 guests):
+
+    flock /tmp/xentui-lab.lock flock /tmp/xentui-bench.lock .venv/bin/python bench/fastpath_scale.py \\
+        --guests 30 100 300 --rounds 15 --cpu-seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import libvirt
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import kvm_fleet  # noqa: E402
+import monitor_cpu  # noqa: E402
+
+from xentui import lab  # noqa: E402
+from xentui.sources import deadlines  # noqa: E402
+from xentui.sources.libvirt import LibvirtSource, fastpath  # noqa: E402
+from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS  # noqa: E402
+
+RAW = "raw getAllDomainStats"
+SLOW = "collect(), --no-fast-path"
+FAST = "collect(), fast path"
+TURNS = "collect(), fast path + cadence"
+RAW_DEADLINE_S = 120.0
+
+
+def cadence_landed() -> bool:
+    """Whether this checkout has issue 20's cadence (fastpath.configure(turns=...), set_shown)."""
+    return "turns" in inspect.signature(fastpath.configure).parameters and hasattr(LibvirtSource, "set_shown")
+
+
+def configure(enabled: bool, turns: bool = False) -> None:
+    if cadence_landed():
+        fastpath.configure(enabled, turns=turns)  # type: ignore[call-arg]
+    else:
+        fastpath.configure(enabled)
+
+
+def source(enabled: bool, turns: bool = False, shown: list[str] | None = None) -> LibvirtSource:
+    """A source made under that configuration (a source keeps what it was made with)."""
+    configure(enabled, turns)
+    try:
+        made = LibvirtSource(lab.URI)
+    finally:
+        configure(True)
+    if shown is not None:
+        made.set_shown(shown)  # type: ignore[attr-defined]
+    return made
+
+
+def alternately(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Each call's wall ms, the calls taken in turn each round, the first one rotated (load falls on all alike);
+    one warm-up round first (the fast path's map, the sources' first reads)."""
+    names = list(calls)
+    for name in names:
+        calls[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            calls[name]()
+            times[name].append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def p90(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=10, method="inclusive")[-1]
+
+
+def cell(samples: list[float] | None, guests: int) -> str:
+    if not samples:
+        return "-"
+    med = statistics.median(samples)
+    return f"{med:.0f} / {p90(samples):.0f} ms ({med / guests:.2f})"
+
+
+def measure(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int,
+            shown: int) -> tuple[dict[str, list[float]], str]:
+    """The paths' samples at the guests running now, and the fast path's coverage as the fast source saw it."""
+    slow, fast = source(False), source(True)
+    turns = source(True, turns=True, shown=fleet.running_uuids()[:shown]) if cadence_landed() else None
+    calls: dict[str, Callable[[], object]] = {
+        RAW: lambda: deadlines.call(lambda: conn.getAllDomainStats(STATS, STATS_FLAGS),
+                                    RAW_DEADLINE_S, "getAllDomainStats"),
+        SLOW: slow.collect,
+        FAST: fast.collect,
+    }
+    if turns is not None:
+        calls[TURNS] = turns.collect
+    try:
+        times = alternately(calls, rounds)
+        coverage = f"fast path read {fast.fast_path.fast} of {fast.fast_path.active} guests"
+    finally:
+        for made in (slow, fast, turns):
+            if made is not None:
+                made.close()
+    return times, coverage
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--guests", type=int, nargs="+", default=[30, 100, 300])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--shown", type=int, default=40, help="rows on screen for the cadence (a 50-line terminal)")
+    parser.add_argument("--cpu-seconds", type=float, default=60.0, help="0: no CPU runs")
+    parser.add_argument("--settle-deadline", type=float, default=240.0)
+    parser.add_argument("--settle-load", type=float, default=2.5, help="1-minute load average to wait for")
+    parser.add_argument("--reserve-gib", type=float, default=4.0, help="memory that must stay available")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("fastpath_scale: run as root (the fast path reads the QEMU processes' /proc files)")
+        return 2
+    kvm_fleet.terminate_as_interrupt()
+    conn = lab.connect()
+    fleet = kvm_fleet.Fleet(conn, args.reserve_gib)
+    rows, notes = [], []
+    began = time.monotonic()
+    try:
+        for n in sorted(args.guests):
+            try:
+                boot_s = fleet.boot_to(n)
+            except kvm_fleet.Short as err:
+                print(f"fastpath_scale: {err}")
+                notes.append(str(err))
+                break
+            settled = fleet.settle(args.settle_deadline, max(2.0, 0.02 * n), args.settle_load)
+            print(f"{n} guests: booted in {boot_s:.0f} s, QEMU RSS {fleet.rss_per_guest_kib() / 1024:.0f} MiB each, "
+                  f"{kvm_fleet.mem_available_kib() / 1048576:.1f} GiB available; "
+                  f"{'settled' if settled.settled else 'NOT settled'} after {settled.waited_s:.0f} s: load "
+                  f"{settled.load1:.2f}, guests' QEMU {settled.guests_cpu_pct:.1f} % of a core", flush=True)
+            load0 = os.getloadavg()[0]
+            times, coverage = measure(conn, fleet, args.rounds, args.shown)
+            load1 = os.getloadavg()[0]
+            rows.append(f"| {n} | {load0:.2f} → {load1:.2f} | " + " | ".join(
+                cell(times.get(path), n) for path in (RAW, SLOW, FAST, TURNS)) + " |")
+            print(rows[-1] + f"  ({coverage})", flush=True)
+        largest = fleet.running_uuids()
+        cpu_rows = []
+        if args.cpu_seconds > 0 and largest:
+            fast_flag = ["--fast"] if cadence_landed() else []
+            for what, run in (("xentui -b -d 1 --format json" + (" --fast" if fast_flag else ""),
+                               lambda: monitor_cpu.batch(lab.URI, args.cpu_seconds, fast_flag)),
+                              ("live view -d 1 (tmux 200x50)",
+                               lambda: monitor_cpu.live_view(lab.URI, args.cpu_seconds, [],
+                                                             Path(f"/tmp/fastpath-scale-{os.getpid()}.screen")))):
+                load = os.getloadavg()[0]
+                cost = run()
+                cpu_rows.append(f"| {len(largest)} | {what} | {load:.2f} | {cost.line()} |")
+                print(cpu_rows[-1], flush=True)
+    finally:
+        left = fleet.destroy()
+        conn.close()
+        print(f"guests destroyed ({'none left' if left == 0 else f'{left} still running!'}); "
+              f"the run took {(time.monotonic() - began) / 60:.1f} min", flush=True)
+    print("\n| guests | load (1 min) | " + " | ".join((RAW, SLOW, FAST, TURNS)) + " |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print("(each cell: median / p90 ms (median ms per guest))")
+    if cpu_rows:
+        print("\n| guests | monitor at 1 Hz | load | cost |\n|---|---|---|---|")
+        print("\n".join(cpu_rows))
+    for note in notes:
+        print(note)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

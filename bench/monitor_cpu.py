@@ -1,0 +1,139 @@
+"""The monitor's own cost at 1 Hz on a real host: ``xentui -b`` and the live view (in tmux, 200x50), each its CPU %
+of one core (utime + stime over wall time, /proc/PID/stat), its RSS, and whether it kept 1 Hz: the batch JSON
+frames' times, the live view's header clock (the shown snapshot's time) read from the pane five times a second."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kvm_fleet import rss_kib
+
+from tests.procfs import proc_cpu_seconds
+
+WARMUP_S = 10.0  # start-up, the first full paint and the fast path's map are not the steady cost
+STOP_S = 10.0
+# xentui.cli.main reads its argv (xentui.__main__.main would not)
+RUN = "import sys; from xentui.cli import main; sys.exit(main(sys.argv[1:]))"
+CLOCK = re.compile(r"\b\d\d:\d\d:\d\d\b")
+
+
+@dataclass
+class Cost:
+    cpu_pct: float  # of one core
+    rss_mib: float
+    hwm_mib: float  # peak RSS
+    frames: int  # in the window
+    seconds: float
+    worst_gap_s: float  # the longest wait between two frames in the window
+
+    def line(self) -> str:
+        return (f"{self.cpu_pct:.1f} % of one core, RSS {self.rss_mib:.0f} MiB (peak {self.hwm_mib:.0f}), "
+                f"{self.frames} frames in {self.seconds:.0f} s (longest gap {self.worst_gap_s:.2f} s)")
+
+
+def vm_kib(pid: int, key: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _window(pid: int, seconds: float, sample: Callable[[], None] | None = None) -> tuple[float, float, float, float]:
+    """(CPU share of one core, RSS MiB, peak RSS MiB, wall start) over ``seconds`` after the warm-up."""
+    deadline = time.monotonic() + WARMUP_S
+    while time.monotonic() < deadline:
+        if sample:
+            sample()
+        time.sleep(0.2)
+    cpu0, t0, wall0 = proc_cpu_seconds(pid), time.monotonic(), time.time()
+    while time.monotonic() < t0 + seconds:
+        if sample:
+            sample()
+        time.sleep(0.2)
+    share = (proc_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+    return share, rss_kib(pid) / 1024, vm_kib(pid, "VmHWM") / 1024, wall0
+
+
+def gaps(times: list[float]) -> float:
+    return max((b - a for a, b in itertools.pairwise(times)), default=float("inf"))
+
+
+def batch(uri: str, seconds: float, extra: list[str]) -> Cost:
+    """``xentui -b -d 1 --format json`` (each frame carries its ``epoch_s``) for WARMUP_S + ``seconds``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "frames.jsonl"
+        with out.open("w") as sink:
+            proc = subprocess.Popen([sys.executable, "-c", RUN, "-b", "-d", "1", "-c", uri, "--format", "json",
+                                     *extra], stdout=sink, stderr=subprocess.PIPE, env=_env(tmp))
+        try:
+            share, rss, hwm, wall0 = _window(proc.pid, seconds)
+        finally:
+            proc.terminate()
+            try:
+                _out, err = proc.communicate(timeout=STOP_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _out, err = proc.communicate(timeout=STOP_S)
+        times = []
+        for line in out.read_text().splitlines():
+            try:
+                frame = json.loads(line)
+            except ValueError:
+                continue  # the last line, cut by SIGTERM
+            if isinstance(frame, dict) and isinstance(frame.get("epoch_s"), int | float):
+                times.append(float(frame["epoch_s"]))
+        if proc.returncode not in (0, -15) or not times:
+            raise RuntimeError(f"xentui -b ended with {proc.returncode}: {err.decode(errors='replace')[-300:]}")
+    window = [t for t in times if wall0 <= t <= wall0 + seconds]
+    return Cost(100 * share, rss, hwm, len(window), seconds, gaps(window))
+
+
+def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | None = None) -> Cost:
+    """The full-screen view in a tmux session of its own (200x50); frames counted by its header's clock."""
+    sock = f"xtb-scale-{os.getpid()}"
+    tmux = ["tmux", "-L", sock]
+    seen: list[tuple[str, float]] = []  # (clock shown, when first seen)
+    last_screen = [""]
+
+    def sample() -> None:
+        got = subprocess.run([*tmux, "capture-pane", "-p", "-t", "bench"], capture_output=True, text=True,
+                             timeout=5)
+        head = "\n".join(got.stdout.splitlines()[:3])
+        match = CLOCK.search(head)
+        if match and (not seen or seen[-1][0] != match.group()):
+            seen.append((match.group(), time.monotonic()))
+        last_screen[0] = got.stdout
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([*tmux, "new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", "--", "env",
+                        f"XDG_CONFIG_HOME={tmp}", "TERM=xterm-256color", sys.executable, "-c", RUN, "-c", uri,
+                        "-d", "1", *extra], check=True, timeout=10, env=_env(tmp))
+        try:
+            pane = subprocess.run([*tmux, "list-panes", "-t", "bench", "-F", "#{pane_pid}"], capture_output=True,
+                                  text=True, check=True, timeout=5)
+            pid = int(pane.stdout.split()[0])  # env execs python: the same pid
+            start = time.monotonic() + WARMUP_S
+            share, rss, hwm, _wall0 = _window(pid, seconds, sample)
+        finally:
+            subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=10)
+    if screen_out is not None:
+        screen_out.write_text(last_screen[0])
+    window = [t for _clock, t in seen if start <= t <= start + seconds]
+    return Cost(100 * share, rss, hwm, len(window), seconds, gaps(window))
+
+
+def _env(tmp: str) -> dict[str, str]:
+    return {**os.environ, "XDG_CONFIG_HOME": tmp}  # no saved settings

@@ -20,6 +20,7 @@ import argparse
 import inspect
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -166,8 +167,11 @@ def main() -> int:
                                lambda: monitor_cpu.live_view(lab.URI, args.cpu_seconds, [],
                                                              Path(f"/tmp/fastpath-scale-{os.getpid()}.screen")))):
                 load = os.getloadavg()[0]
-                cost = run()
-                cpu_rows.append(f"| {len(largest)} | {what} | {load:.2f} | {cost.line()} |")
+                try:
+                    line = run().line()
+                except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
+                    line = f"failed: {err}"
+                cpu_rows.append(f"| {len(largest)} | {what} | {load:.2f} | {line} |")
                 print(cpu_rows[-1], flush=True)
     finally:
         left = fleet.destroy()

@@ -96,6 +96,8 @@ class Fleet:
         self.started = 0
         self.log = log
         self.image = halt_image()
+        self._stop = threading.Event()  # destroy(): the boot threads start no more guests
+        self._booting: list[threading.Thread] = []
         self.virt_type = "kvm"
 
     def names(self) -> list[str]:
@@ -145,7 +147,7 @@ class Fleet:
         failures: list[str] = []
 
         def worker() -> None:
-            while not failures:
+            while not failures and not self._stop.is_set():
                 try:
                     i = todo.get_nowait()
                 except queue.Empty:
@@ -158,10 +160,10 @@ class Fleet:
                     failures.append(str(err).splitlines()[0])
                     return
 
-        threads = [threading.Thread(target=worker, name=f"boot-{t}", daemon=True) for t in range(BOOT_THREADS)]
-        for t in threads:
+        self._booting = [threading.Thread(target=worker, name=f"boot-{t}", daemon=True) for t in range(BOOT_THREADS)]
+        for t in self._booting:
             t.start()
-        for t in threads:
+        for t in self._booting:
             t.join()
         self.started = n  # (those that failed are simply not there: destroy() goes by prefix)
         if failures:
@@ -200,7 +202,11 @@ class Fleet:
                 return Settled(pct <= guest_pct and load1 <= load_max, waited, load1, pct)
 
     def destroy(self) -> int:
-        """Destroy every running guest of ours (parallel, each call bounded); how many are left running."""
+        """Destroy every running guest of ours (parallel, each call bounded); how many are left running.  Boot
+        threads still at work (Ctrl-C during a boot) finish their createXML first, so none is left behind."""
+        self._stop.set()
+        for t in self._booting:
+            t.join(BOOT_DEADLINE_S)
         try:
             doms = [d for d in deadlines.call(
                 lambda: self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE), deadlines.QUICK_S,

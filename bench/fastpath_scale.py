@@ -191,4 +191,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as interrupted:
+        print(f"fastpath_scale: interrupted ({interrupted or 'Ctrl-C'}); its guests were destroyed")
+        sys.exit(130)

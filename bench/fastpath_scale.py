@@ -45,6 +45,9 @@ SLOW = "collect(), --no-fast-path"
 FAST = "collect(), fast path"
 TURNS = "collect(), fast path + cadence"
 RAW_DEADLINE_S = 120.0
+GROUPS = {"STATE": libvirt.VIR_DOMAIN_STATS_STATE, "CPU_TOTAL": libvirt.VIR_DOMAIN_STATS_CPU_TOTAL,
+          "BALLOON": libvirt.VIR_DOMAIN_STATS_BALLOON, "VCPU": libvirt.VIR_DOMAIN_STATS_VCPU,
+          "INTERFACE": libvirt.VIR_DOMAIN_STATS_INTERFACE, "BLOCK": libvirt.VIR_DOMAIN_STATS_BLOCK}
 
 
 def cadence_landed() -> bool:
@@ -97,11 +100,46 @@ def cell(samples: list[float] | None, guests: int) -> str:
     return f"{med:.0f} / {p90(samples):.0f} ms ({med / guests:.2f})"
 
 
+def stats_timer(made: LibvirtSource) -> list[float]:
+    """The ms of each of the source's stats calls (libvirt and the kernel's files) from now on: what of its
+    collect() is not xentui's own work."""
+    spent: list[float] = []
+    inner = made.fast_path.stats
+
+    def timed(conn: libvirt.virConnect, groups: int, flags: int) -> object:
+        start = time.perf_counter()
+        try:
+            return inner(conn, groups, flags)
+        finally:
+            spent.append(1000 * (time.perf_counter() - start))
+
+    made.fast_path.stats = timed  # type: ignore[method-assign]
+    return spent
+
+
+def group_costs(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int, shown: int) -> str:
+    """One line: each statistics group's own getAllDomainStats (medians), and the monitor groups of the shown
+    guests alone (the cadence's every-tick share)."""
+    def bounded(call: Callable[[], object]) -> Callable[[], object]:
+        return lambda: deadlines.call(call, RAW_DEADLINE_S, "statistics call")
+
+    doms = [conn.lookupByUUIDString(u) for u in fleet.running_uuids()[:shown]]
+    calls = {name: bounded(lambda g=group: conn.getAllDomainStats(g, STATS_FLAGS))
+             for name, group in GROUPS.items()}
+    calls[f"BALLOON+BLOCK of {len(doms)} shown"] = bounded(
+        lambda: conn.domainListGetStats(doms, libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK,
+                                        STATS_FLAGS))
+    times = alternately(calls, rounds)
+    return ", ".join(f"{name} {statistics.median(t):.0f}" for name, t in times.items()) + " (ms, medians)"
+
+
 def measure(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int,
             shown: int) -> tuple[dict[str, list[float]], str]:
-    """The paths' samples at the guests running now, and the fast path's coverage as the fast source saw it."""
+    """The paths' samples at the guests running now, and the fast path's coverage as the fast source saw it,
+    with the stats call's share of the fast sources' collect()."""
     slow, fast = source(False), source(True)
     turns = source(True, turns=True, shown=fleet.running_uuids()[:shown]) if cadence_landed() else None
+    inside = {FAST: stats_timer(fast)} | ({TURNS: stats_timer(turns)} if turns is not None else {})
     calls: dict[str, Callable[[], object]] = {
         RAW: lambda: deadlines.call(lambda: conn.getAllDomainStats(STATS, STATS_FLAGS),
                                     RAW_DEADLINE_S, "getAllDomainStats"),
@@ -112,7 +150,8 @@ def measure(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int,
         calls[TURNS] = turns.collect
     try:
         times = alternately(calls, rounds)
-        coverage = f"fast path read {fast.fast_path.fast} of {fast.fast_path.active} guests"
+        coverage = f"fast path read {fast.fast_path.fast} of {fast.fast_path.active} guests; of collect(), the " \
+            "stats call: " + ", ".join(f"{name} {statistics.median(t[1:]):.0f} ms" for name, t in inside.items())
     finally:
         for made in (slow, fast, turns):
             if made is not None:
@@ -126,6 +165,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--shown", type=int, default=40, help="rows on screen for the cadence (a 50-line terminal)")
     parser.add_argument("--cpu-seconds", type=float, default=60.0, help="0: no CPU runs")
+    parser.add_argument("--groups", action="store_true", help="also each statistics group's own call")
     parser.add_argument("--settle-deadline", type=float, default=240.0)
     parser.add_argument("--settle-load", type=float, default=2.5, help="1-minute load average to wait for")
     parser.add_argument("--reserve-gib", type=float, default=4.0, help="memory that must stay available")
@@ -157,6 +197,10 @@ def main() -> int:
             rows.append(f"| {n} | {load0:.2f} → {load1:.2f} | " + " | ".join(
                 cell(times.get(path), n) for path in (RAW, SLOW, FAST, TURNS)) + " |")
             print(rows[-1] + f"  ({coverage})", flush=True)
+            if args.groups:
+                notes.append(f"{n} guests, load {os.getloadavg()[0]:.2f}: "
+                             + group_costs(conn, fleet, args.rounds, args.shown))
+                print(notes[-1], flush=True)
         largest = fleet.running_uuids()
         cpu_rows = []
         if args.cpu_seconds > 0 and largest:

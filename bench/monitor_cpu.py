@@ -35,10 +35,12 @@ class Cost:
     frames: int  # in the window
     seconds: float
     worst_gap_s: float  # the longest wait between two frames in the window
+    late: int  # gaps of more than 1.5 s (a second with no new frame)
 
     def line(self) -> str:
         return (f"{self.cpu_pct:.1f} % of one core, RSS {self.rss_mib:.0f} MiB (peak {self.hwm_mib:.0f}), "
-                f"{self.frames} frames in {self.seconds:.0f} s (longest gap {self.worst_gap_s:.2f} s)")
+                f"{self.frames} frames in {self.seconds:.0f} s ({self.late} gaps over 1.5 s, longest "
+                f"{self.worst_gap_s:.2f} s)")
 
 
 def vm_kib(pid: int, key: str) -> int:
@@ -67,8 +69,10 @@ def _window(pid: int, seconds: float, sample: Callable[[], None] | None = None) 
     return share, rss_kib(pid) / 1024, vm_kib(pid, "VmHWM") / 1024, wall0
 
 
-def gaps(times: list[float]) -> float:
-    return max((b - a for a, b in itertools.pairwise(times)), default=float("inf"))
+def gaps(times: list[float]) -> tuple[float, int]:
+    """The longest gap between frames, and how many exceed 1.5 s."""
+    between = [b - a for a, b in itertools.pairwise(times)]
+    return max(between, default=float("inf")), sum(g > 1.5 for g in between)
 
 
 def batch(uri: str, seconds: float, extra: list[str]) -> Cost:
@@ -98,7 +102,7 @@ def batch(uri: str, seconds: float, extra: list[str]) -> Cost:
         if proc.returncode not in (0, -15) or not times:
             raise RuntimeError(f"xentui -b ended with {proc.returncode}: {err.decode(errors='replace')[-300:]}")
     window = [t for t in times if wall0 <= t <= wall0 + seconds]
-    return Cost(100 * share, rss, hwm, len(window), seconds, gaps(window))
+    return Cost(100 * share, rss, hwm, len(window), seconds, *gaps(window))
 
 
 def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | None = None) -> Cost:
@@ -132,7 +136,7 @@ def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | Non
     if screen_out is not None:
         screen_out.write_text(last_screen[0])
     window = [t for _clock, t in seen if start <= t <= start + seconds]
-    return Cost(100 * share, rss, hwm, len(window), seconds, gaps(window))
+    return Cost(100 * share, rss, hwm, len(window), seconds, *gaps(window))
 
 
 def _env(tmp: str) -> dict[str, str]:

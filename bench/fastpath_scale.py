@@ -4,11 +4,11 @@ monitor's own CPU at 1 Hz at the largest count.
 For each N (guests booted in parallel, each call bounded; ``kvm_fleet``), once the host has settled (the guests'
 QEMU CPU near 0 and the load average down, a condition with a deadline), each round takes in turn (the order
 rotated each round): the raw ``getAllDomainStats`` of every group xentui asks; ``collect()`` with the fast path
-off (``--no-fast-path``) and on; and, where it exists, ``collect()`` with the fast path and the cadence (balloon
-and block read each tick only for the shown rows, the first ``--shown`` guests, the others in turns).  Then, at
-the largest N, ``xentui -b -d 1`` and the live view at 1 Hz for ``--cpu-seconds`` each (``monitor_cpu``).
+off (``--no-fast-path``) and on; and ``collect()`` with the fast path and the cadence (balloon and block read
+each tick only for the shown rows, the first ``--shown`` guests, the others in turns).  Then, at the largest N,
+``xentui -b -d 1 --fast`` and the live view at 1 Hz for ``--cpu-seconds`` each (``monitor_cpu``).
 Prints Markdown tables for bench/RESULTS.md.  Destroys its guests at the end, also after a failure or Ctrl-C.
-Root; one hold of the lab lock for the whole run (about 20 minutes at 300 guests):
+Root; one hold of the lab lock for the whole run (35 minutes here at 300 guests, booting most of it):
 
     flock /tmp/xentui-lab.lock flock /tmp/xentui-bench.lock .venv/bin/python bench/fastpath_scale.py \\
         --guests 30 100 300 --rounds 15 --cpu-seconds 60
@@ -17,7 +17,6 @@ Root; one hold of the lab lock for the whole run (about 20 minutes at 300 guests
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import statistics
 import subprocess
@@ -50,27 +49,15 @@ GROUPS = {"STATE": libvirt.VIR_DOMAIN_STATS_STATE, "CPU_TOTAL": libvirt.VIR_DOMA
           "INTERFACE": libvirt.VIR_DOMAIN_STATS_INTERFACE, "BLOCK": libvirt.VIR_DOMAIN_STATS_BLOCK}
 
 
-def cadence_landed() -> bool:
-    """Whether this checkout has issue 20's cadence (fastpath.configure(turns=...), set_shown)."""
-    return "turns" in inspect.signature(fastpath.configure).parameters and hasattr(LibvirtSource, "set_shown")
-
-
-def configure(enabled: bool, turns: bool = False) -> None:
-    if cadence_landed():
-        fastpath.configure(enabled, turns=turns)  # type: ignore[call-arg]
-    else:
-        fastpath.configure(enabled)
-
-
 def source(enabled: bool, turns: bool = False, shown: list[str] | None = None) -> LibvirtSource:
     """A source made under that configuration (a source keeps what it was made with)."""
-    configure(enabled, turns)
+    fastpath.configure(enabled, turns=turns)
     try:
         made = LibvirtSource(lab.URI)
     finally:
-        configure(True)
+        fastpath.configure(True)
     if shown is not None:
-        made.set_shown(shown)  # type: ignore[attr-defined]
+        made.set_shown(shown)
     return made
 
 
@@ -138,24 +125,22 @@ def measure(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int,
     """The paths' samples at the guests running now, and the fast path's coverage as the fast source saw it,
     with the stats call's share of the fast sources' collect()."""
     slow, fast = source(False), source(True)
-    turns = source(True, turns=True, shown=fleet.running_uuids()[:shown]) if cadence_landed() else None
-    inside = {FAST: stats_timer(fast)} | ({TURNS: stats_timer(turns)} if turns is not None else {})
+    turns = source(True, turns=True, shown=fleet.running_uuids()[:shown])
+    inside = {FAST: stats_timer(fast), TURNS: stats_timer(turns)}
     calls: dict[str, Callable[[], object]] = {
         RAW: lambda: deadlines.call(lambda: conn.getAllDomainStats(STATS, STATS_FLAGS),
                                     RAW_DEADLINE_S, "getAllDomainStats"),
         SLOW: slow.collect,
         FAST: fast.collect,
+        TURNS: turns.collect,
     }
-    if turns is not None:
-        calls[TURNS] = turns.collect
     try:
         times = alternately(calls, rounds)
         coverage = f"fast path read {fast.fast_path.fast} of {fast.fast_path.active} guests; of collect(), the " \
             "stats call: " + ", ".join(f"{name} {statistics.median(t[1:]):.0f} ms" for name, t in inside.items())
     finally:
         for made in (slow, fast, turns):
-            if made is not None:
-                made.close()
+            made.close()
     return times, coverage
 
 
@@ -204,9 +189,8 @@ def main() -> int:
         largest = fleet.running_uuids()
         cpu_rows = []
         if args.cpu_seconds > 0 and largest:
-            fast_flag = ["--fast"] if cadence_landed() else []
-            for what, run in (("xentui -b -d 1 --format json" + (" --fast" if fast_flag else ""),
-                               lambda: monitor_cpu.batch(lab.URI, args.cpu_seconds, fast_flag)),
+            for what, run in (("xentui -b -d 1 --format json --fast",
+                               lambda: monitor_cpu.batch(lab.URI, args.cpu_seconds, ["--fast"])),
                               ("live view -d 1 (tmux 200x50)",
                                lambda: monitor_cpu.live_view(lab.URI, args.cpu_seconds, [],
                                                              Path(f"/tmp/fastpath-scale-{os.getpid()}.screen")))):

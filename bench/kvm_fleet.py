@@ -108,7 +108,7 @@ class Fleet:
         for name in self.names():
             try:
                 pids.append(lab.qemu_pid(name))
-            except (OSError, ValueError):
+            except (OSError, ValueError, RuntimeError):  # not running (a boot that failed)
                 continue
         return pids
 

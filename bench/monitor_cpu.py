@@ -133,6 +133,7 @@ def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | Non
             share, rss, hwm, _wall0 = _window(pid, seconds, sample)
         finally:
             subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=10)
+            Path(f"/tmp/tmux-{os.getuid()}/{sock}").unlink(missing_ok=True)  # tmux leaves its socket file
     if screen_out is not None:
         screen_out.write_text(last_screen[0])
     window = [t for _clock, t in seen if start <= t <= start + seconds]

@@ -316,3 +316,11 @@ def test_interfaces_without_a_host_device_are_libvirts(tree: Tree) -> None:
     macvtap = ("<domain><vcpu>1</vcpu><devices><interface type='direct'><target dev='macvtap0'/></interface>"
                "</devices></domain>")
     assert from_xml(macvtap) == (1, (("macvtap0", False),))  # a macvtap shares the host's view: not swapped
+
+
+def test_the_remaps_go_to_the_guests_mapped_longest_ago(tree: Tree) -> None:
+    path = fast(tree)
+    now = 1000.0
+    path._mapped_at = {("a", 1): now - 100, ("b", 2): now - 31, ("c", 3): now - 60, ("d", 4): now - 5}
+    assert path._due_remap(now, 60) == {("a", 1), ("c", 3)}  # 60 guests: 2 a tick, the oldest first
+    assert path._due_remap(now, 1) == {("a", 1)}

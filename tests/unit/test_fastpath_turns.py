@@ -4,6 +4,10 @@ two reads (never a tick in which nothing was read), shown as last computed, with
 
 from __future__ import annotations
 
+import tempfile
+import time
+from pathlib import Path
+
 import libvirt
 import pytest
 
@@ -40,7 +44,7 @@ class Conn:
         out: list[tuple[Dom, dict[str, object]]] = []
         for d in doms:
             self.reads += 1
-            rec: dict[str, object] = {"state.state": RUNNING}
+            rec: dict[str, object] = {"state.state": RUNNING, "balloon.current": 2048}  # (without the monitor too)
             if d.uuid not in self.silent:
                 rec.update({"balloon.rss": 1000, "balloon.current": 2048, "block.count": 1,
                             "block.0.name": "vda", "block.0.rd.bytes": self.reads * 4096})
@@ -55,7 +59,7 @@ def entries(n: int) -> list[tuple[Dom, dict[str, object], tuple[str, int]]]:
 
 def tick(turns: Turns, conn: Conn, n: int) -> list[tuple[Dom, dict[str, object], tuple[str, int]]]:
     running = entries(n)
-    turns.read(conn, running, libvirt.VIR_DOMAIN_STATS_STATE | MONITOR_GROUPS, 0)
+    turns.read(conn, running, [], libvirt.VIR_DOMAIN_STATS_STATE | MONITOR_GROUPS, 0)
     return running
 
 
@@ -184,3 +188,55 @@ def test_a_tick_read_whole_between_turns_spans_from_the_last_read() -> None:
     assert build_snapshot(a, b).domains[0].rates.blk_rd_bytes_s == pytest.approx((3 << 20) / 3.0)
     c = raw(12, dom(3, blocks=disk(4 << 20), monitor_at=11.5))
     assert build_snapshot(b, c).domains[0].rates.blk_rd_bytes_s == pytest.approx((1 << 20) / 0.5)
+
+
+def test_the_domains_shut_off_keep_their_configured_figures_and_one_not_answering_keeps_libvirts() -> None:
+    turns, conn = Turns(), Conn()
+    conn.silent = {entries(2)[1][0].uuid}
+    running = entries(2)
+    off = (Dom(99), {"state.state": libvirt.VIR_DOMAIN_SHUTOFF})
+    turns.read(conn, running, [off], MONITOR_GROUPS, 0)
+    assert off[0].uuid in conn.asked[-1] and off[1]["balloon.current"] == 2048 and MONITOR_AT not in off[1]
+    silent = running[1][1]
+    assert silent["balloon.current"] == 2048  # what libvirt gave without the monitor: MEM stays shown
+    assert "balloon.rss" not in silent and MONITOR_AT not in silent  # stale.py still judges it
+
+
+def test_no_kept_figure_is_older_than_max_age(monkeypatch) -> None:
+    monkeypatch.setattr(turns_module, "BUDGET_S", 0.0)
+    monkeypatch.setattr(turns_module, "MAX_TURNS", 1000)
+    turns, conn = Turns(), Conn()
+    tick(turns, conn, 5)
+    key = entries(5)[3][2]
+    monitor, _at = turns._last[key]
+    turns._last[key] = (monitor, time.monotonic() - turns_module.MAX_AGE_S - 1)  # read 31 s ago
+    assert entries(5)[3][0].uuid in [e[0].uuid for e in turns.due(entries(5))][:1]  # first, whatever the budget
+
+
+def test_a_tick_read_whole_makes_the_turns_start_afresh() -> None:
+    from tests.unit.test_fastpath import Conn as FastConn
+    from tests.unit.test_fastpath import Dom as FastDom
+    from tests.unit.test_fastpath import Tree
+    from xentui.sources.libvirt import fastpath
+
+    fastpath.configure(True, turns=True)
+    try:
+        path = fastpath.FastPath("qemu:///system", "QEMU", Tree(Path(tempfile.mkdtemp())).paths, euid=0)
+    finally:
+        fastpath.configure(True)
+    assert path.turns is not None
+    path.turns._last[("u", 1)] = ({"block.count": 0}, 1.0)
+    path._busy.acquire()  # an abandoned tick still holds the map: the next reads everything from libvirt
+    path.stats(FastConn([FastDom("web")]), MONITOR_GROUPS, 0)
+    path._busy.release()
+    path.stats(FastConn([]), MONITOR_GROUPS, 0)
+    assert not path.turns._last  # the kept figures are older than the whole read's: read anew
+    path.close()
+
+
+def test_a_kept_warn_or_crit_keeps_its_colour_dim() -> None:
+    from xentui.ui.widgets.domain_table import with_age
+
+    assert [with_age(level, True) for level in ("warn", "crit", None, "running")] == \
+        ["warn-aged", "crit-aged", "aged", "aged"]
+    assert with_age("crit", False) == "crit" and with_age(None, False) is None

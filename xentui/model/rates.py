@@ -233,7 +233,7 @@ def _aged(view: DomainView, prev: DomainSample | None, earlier: DomainView | Non
     if at is None or prev is None or prev.monitor_at != at or not same_incarnation(prev, view.sample):
         return view
     rates, guest_mem = view.rates, view.guest_mem
-    if earlier is not None and earlier.sample.domid == view.sample.domid:
+    if earlier is not None and earlier.sample.monitor_at == at and same_incarnation(earlier.sample, view.sample):
         rates = replace(rates, **{name: getattr(earlier.rates, name) for name in MONITOR_RATES})
         guest_mem = earlier.guest_mem if earlier.guest_mem is not None else guest_mem
     return replace(view, rates=rates, guest_mem=guest_mem, monitor_age_s=max(0.0, now - at))

@@ -25,9 +25,16 @@ from xentui.ui.alert_render import MARK as ALERT_MARK  # NAME's level is a firin
 from xentui.ui.columns import AGED, BY_KEY, Context, fit
 from xentui.ui.frame import Rows
 
-LEVELS = ("warn", "crit", "aged", "running", "blocked", "paused", "pmsuspended", "crashed", "shutdown", "shutoff",
-          "dying", "nostate")
+LEVELS = ("warn", "crit", "aged", "warn-aged", "crit-aged", "running", "blocked", "paused", "pmsuspended", "crashed",
+          "shutdown", "shutoff", "dying", "nostate")
 Cells = tuple[tuple[str, str | None], ...]
+
+
+def with_age(level: str | None, aged: bool) -> str | None:
+    """A cell's level, dim where its figure was read on an earlier tick (a warn or crit keeps its colour)."""
+    if not aged:
+        return level
+    return f"{level}-aged" if level in ("warn", "crit") else "aged"
 
 
 class DomainTable(ScrollView, can_focus=True):
@@ -42,6 +49,8 @@ class DomainTable(ScrollView, can_focus=True):
     DomainTable > .domain-table--warn { color: $level-warn; }
     DomainTable > .domain-table--crit { color: $level-crit; text-style: bold; }
     DomainTable > .domain-table--aged { text-style: dim; }
+    DomainTable > .domain-table--warn-aged { color: $level-warn; text-style: dim; }
+    DomainTable > .domain-table--crit-aged { color: $level-crit; text-style: bold dim; }
     DomainTable > .domain-table--running { color: $dom-running; }
     DomainTable > .domain-table--blocked { color: $dom-blocked; }
     DomainTable > .domain-table--paused { color: $dom-paused; text-style: italic; }
@@ -226,9 +235,9 @@ class DomainTable(ScrollView, can_focus=True):
         cells = self.cells.get(row_key)
         if cells is None:
             view = self.views[row_key]
-            aged = "aged" if view.monitor_age_s is not None else None
+            aged = view.monitor_age_s is not None
             cells = self.cells[row_key] = tuple((BY_KEY[k].text(view, self.ctx),
-                                                 BY_KEY[k].level(view, self.ctx) or (aged if k in AGED else None))
+                                                 with_age(BY_KEY[k].level(view, self.ctx), aged and k in AGED))
                                                 for k in self.shown)
         return cells
 

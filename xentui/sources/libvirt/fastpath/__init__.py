@@ -10,6 +10,7 @@ A guest that cannot be mapped (or whose read fails) gets those groups from libvi
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -99,6 +100,7 @@ class FastPath:
         self.fast = self.active = 0  # guests read fast / running, on the last tick
         self.read_fast: frozenset[str] = frozenset()  # the uuids of those read fast on the last tick
         self.turns = Turns() if self.on and _turns else None  # the monitor's figures in turns (turns.py)
+        self.bypassed = False  # a tick read everything from libvirt (the map busy): the turns start afresh
 
     def changed(self, uuid: str) -> None:
         """A lifecycle event (the event loop's thread): map the guest again on the next tick."""
@@ -109,6 +111,7 @@ class FastPath:
         """``getAllDomainStats``, the fast groups read from the kernel for the mapped guests and asked of
         libvirt (one call) for the others.  Runs in the stats call's thread: no libvirt lock held while reading."""
         if not self.on or not self._busy.acquire(blocking=False):  # off, or an abandoned tick still reads
+            self.bypassed = True  # every figure read whole: the turns' kept ones are older than these
             return conn.getAllDomainStats(groups, flags)  # type: ignore[no-any-return]
         try:
             return self._stats(conn, groups, flags)
@@ -123,16 +126,19 @@ class FastPath:
         running = [(dom, rec, key_of(dom)) for dom, rec in records if active(rec)]
         self._forget({key for _d, _r, key in running}, changed)
         if self.turns is not None:
+            if self.bypassed:
+                self.bypassed = False
+                self.turns.prune(())
             self.turns.prune({key for _d, _r, key in running})
-            self.turns.read(conn, running, groups, flags)
+            self.turns.read(conn, running, [(dom, rec) for dom, rec in records if not active(rec)], groups, flags)
         net: dict[str, tuple[int, ...]] | None = None
         slow = []
-        now, remaps = time.monotonic(), max(1, len(running) // REMAP_TICKS)
+        now = time.monotonic()
+        remap = self._due_remap(now, len(running))
         for dom, rec, key in running:
             guest = self._guests.get(key)
-            if guest is not None and remaps > 0 and now - self._mapped_at.get(key, now) >= REMAP_S:
-                remaps -= 1  # its vCPUs or NICs may have been hot-plugged, or a refusal no longer holds
-                if isinstance(guest, Guest):
+            if guest is not None and key in remap:  # its vCPUs or NICs may have been hot-plugged, or a refusal
+                if isinstance(guest, Guest):  # no longer holds
                     guest.close()
                 guest = None
             if guest is None:
@@ -156,6 +162,11 @@ class FastPath:
         slow_uuids = {dom.UUIDString() for dom, _rec in slow}
         self.read_fast = frozenset(key[0] for _d, _r, key in running if key[0] not in slow_uuids)
         return records
+
+    def _due_remap(self, now: float, running: int) -> set[Key]:
+        """The guests mapped again this tick: those mapped longest ago, past REMAP_S, a REMAP_TICKS-th at most."""
+        due = sorted((at, key) for key, at in self._mapped_at.items() if now - at >= REMAP_S)
+        return {key for _at, key in due[:math.ceil(running / REMAP_TICKS)]}
 
     def notice(self) -> str | None:
         """The header's line: whether the fast path is on, for how many guests, and why not for one."""
@@ -253,8 +264,8 @@ def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Path
         return False
     out: Record = {"cpu.time": cpu, "vcpu.current": len(guest.vcpus), "vcpu.maximum": guest.vcpu_max,
                    "net.count": len(guest.taps)}
-    if "balloon.rss" in rec:  # the monitor answered this tick; when it did not, its absence marks the row stale
-        out["balloon.rss"] = rss  # (stale.py), so the kernel's figure never hides a hung QEMU
+    if "balloon.rss" in rec:  # the monitor answered (this tick, or in turns at its last read); where it did not,
+        out["balloon.rss"] = rss  # its absence marks the row stale (stale.py): the kernel's never hides a hung QEMU
     for n, task in guest.vcpus:
         times = kernel.vcpu_times(guest.dirfd, task, paths.ticks_per_s)
         if times is None:

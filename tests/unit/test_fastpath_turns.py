@@ -172,7 +172,7 @@ def test_batch_reads_everything_every_update_unless_fast(argv: list[str], turns:
 def test_fast_and_the_fast_path_options_say_what_is_wrong() -> None:
     from xentui.cli import export, record
 
-    for argv, said in ((["--fast"], "--fast is for batch mode: add -b"),
+    for argv, said in ((["--fast", "--record", "x.xtrec.gz"], "--record keeps every figure of every update"),
                        (["-b", "--fast", "--no-fast-path"], "--fast reads the fast path's guests")):
         code, _out, err = run_cli(argv)
         assert code == 2 and said in err and "Traceback" not in err

@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-on", choices=("warn", "crit"), help="with --alerts: exit with status 3 when an alert "
                    "of this severity (crit; warn: any) fires")
     add_fast_path_option(p)
-    p.add_argument("--fast", action="store_true", help="batch, local qemu:///system: memory and disk figures (QEMU "
-                   "monitor round trips) read in turns, a few guests each update, not all of them every update")
+    p.add_argument("--fast", action="store_true", help="local qemu:///system: memory and disk figures (QEMU monitor "
+                   "round trips) read every update only for the rows on screen, the others' in turns (batch: a few "
+                   "guests each update), not all of them every update")
     p.add_argument("--demo", action="store_true", help="replay the session bundled with xentui (real lab guests)")
     p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
     return p
@@ -110,9 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pcpus and args.format == "csv":
         parser.error("-p adds pCPU figures to batch text or JSON; CSV has one row per domain: use --format text "
                      "or --format json")
-    if args.fast and not args.batch:
-        parser.error("--fast is for batch mode: add -b (the live view reads the rows on screen every tick and the "
-                     "others' memory and disk figures in turns already)")
+    if args.fast and args.record:
+        parser.error("--fast reads some figures in turns; --record keeps every figure of every update: choose one")
     if args.fast and args.no_fast_path:
         parser.error("--fast reads the fast path's guests' memory and disk figures in turns: drop --no-fast-path")
     if args.alerts and not args.batch:

@@ -109,8 +109,9 @@ def main(args: argparse.Namespace) -> int:
     config_path = config.config_dir() / "config.toml"
     settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
     hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
-    # the live view reads its rows on screen every tick and the others' monitor figures in turns; batch with --fast
-    fastpath.configure(not args.no_fast_path, turns=args.fast if args.batch else not args.record)
+    # --fast: the rows on screen read every tick and the others' monitor figures in turns (opt-in while a hung
+    # QEMU's tick cost with it is looked into: tests/integration/test_threads.py saw 3 s ticks with it on)
+    fastpath.configure(not args.no_fast_path, turns=args.fast)
     source: Source | None = None
     first: Future[RawSample | None] | None = None
     player: ReplayPlayer | int | None = None

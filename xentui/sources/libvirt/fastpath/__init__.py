@@ -44,8 +44,8 @@ _turns = False
 
 def configure(enabled: bool, turns: bool = False) -> None:
     """For every source made from now on: ``--no-fast-path`` (``enabled`` False: libvirt gives everything);
-    ``turns``: the QEMU monitor's figures read every tick only for the rows shown, the others' in turns (the live
-    view; batch with ``--fast``)."""
+    ``turns`` (``--fast``): the QEMU monitor's figures read every tick only for the rows shown, the others' in
+    turns."""
     global _enabled, _turns
     _enabled, _turns = enabled, turns
 

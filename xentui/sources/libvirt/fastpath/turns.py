@@ -1,5 +1,5 @@
-"""The QEMU monitor's figures in turns: BALLOON and BLOCK cost a monitor round trip per guest (about 2.6 ms each
-at 100 guests here: most of what is left of a fast-path tick), so the rows on screen and the domain in a detail
+"""The QEMU monitor's figures in turns: BALLOON and BLOCK cost a monitor round trip per guest (5.7 ms each at 100
+guests on this nested-KVM host, bench/tick_profile.py: most of what is left of a fast-path tick), so the rows on screen and the domain in a detail
 view are read every tick and the others in turns, as many a tick as the budget allows, the longest unread first.
 
 A guest not read this tick keeps its last figures, stamped with when they were read (``MONITOR_AT``: the model's
@@ -19,10 +19,10 @@ import libvirt
 
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.libvirt.bulk_stats import MONITOR_AT
+from xentui.sources.libvirt.stale import MONITOR_KEYS
 from xentui.sources.placement import Key
 
 MONITOR_GROUPS = libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
-MONITOR_PREFIXES = ("balloon.", "block.")
 BUDGET_S = 0.040  # the monitor reads of one tick, the rows shown included
 MAX_TURNS = 30  # every guest is read at least once in this many ticks, whatever the budget ...
 MAX_AGE_S = 30.0  # ... and this many seconds (a hung monitor off screen is found within it)
@@ -93,4 +93,4 @@ class Turns:
 
 def monitor_keys(rec: Record) -> Record:
     """The balloon and block figures of a record."""
-    return {k: v for k, v in rec.items() if k.startswith(MONITOR_PREFIXES)}
+    return {k: v for k, v in rec.items() if k.startswith(MONITOR_KEYS)}

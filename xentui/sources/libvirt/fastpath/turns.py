@@ -1,6 +1,7 @@
 """The QEMU monitor's figures in turns: BALLOON and BLOCK cost a monitor round trip per guest (5.7 ms each at 100
-guests on this nested-KVM host, bench/tick_profile.py: most of what is left of a fast-path tick), so the rows on screen and the domain in a detail
-view are read every tick and the others in turns, as many a tick as the budget allows, the longest unread first.
+guests on this nested-KVM host, bench/tick_profile.py: most of what is left of a fast-path tick), so the rows on
+screen and the domain in a detail view are read every tick and the others in turns, as many a tick as the budget
+allows, the longest unread first.
 
 A guest not read this tick keeps its last figures, stamped with when they were read (``MONITOR_AT``: the model's
 rates span two reads, the table shows their age); none older than MAX_AGE_S.  A guest whose monitor did not answer

@@ -189,7 +189,7 @@ def test_a_reused_pid_is_never_read_as_the_guest(tree: Tree) -> None:
     path = fast(tree)
     rec = path.stats(conn, FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
     assert rec["cpu.time"] == 123 and "balloon.rss" not in rec  # libvirt's figure
-    assert conn.asked[1] == ("list", FAST_GROUPS, ["web"])
+    assert conn.asked[1] == ("list", FAST_GROUPS | libvirt.VIR_DOMAIN_STATS_STATE, ["web"])
     assert path.notice() == (f"fast path: 0 of 1 guests' CPU, vCPU, RSS, net from /proc (--no-fast-path); "
                              f"not for 1: web: pid 500 of its pid file is not its QEMU (no -uuid {UUID})")
 
@@ -257,8 +257,37 @@ def test_a_vcpu_thread_gone_falls_back_to_libvirt_that_tick(tree: Tree) -> None:
         f.unlink()
     conn = Conn([Dom("web")])
     assert path.stats(conn, FAST_GROUPS, 0)[0][1]["cpu.time"] == 123  # type: ignore[arg-type]
-    assert conn.asked[-1] == ("list", FAST_GROUPS, ["web"])
+    assert conn.asked[-1] == ("list", FAST_GROUPS | libvirt.VIR_DOMAIN_STATS_STATE, ["web"])
     assert "a read failed" in (path.notice() or "")
+    path.close()
+
+
+class EndingConn(Conn):
+    """libvirt while a domain is torn down: running at the tick's first call, shut off a moment later, its
+    cpu.time then libvirtd's own (libvirt reads /proc/self/stat once the QEMU pid is gone: seen in the lab)."""
+
+    def domainListGetStats(self, doms: list[Dom], groups: int, flags: int) -> list[tuple[Dom, dict[str, object]]]:
+        got = super().domainListGetStats(doms, groups, flags)
+        for _d, rec in got:
+            rec.update({"state.state": libvirt.VIR_DOMAIN_SHUTOFF, "cpu.time": 44_160_000_000})
+        return got
+
+
+def test_a_guest_whose_qemu_ends_is_never_given_libvirtds_own_cpu_time(tree: Tree) -> None:
+    """The QEMU process gone between the tick's first call and the files: the fallback asks the state too, so
+    the row is shut off, and a shut-off record's cpu.time (libvirtd's own) is never the domain's."""
+    from xentui.sources.libvirt.bulk_stats import parse_stats
+
+    tree.qemu("web", 500)
+    tree.cpuacct(5)
+    path = fast(tree)
+    path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)
+    for f in (tree.proc / "500").iterdir():  # the process ended
+        if f.is_file():
+            f.unlink()
+    rec = path.stats(EndingConn([Dom("web")]), libvirt.VIR_DOMAIN_STATS_STATE | FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
+    sample = parse_stats(UUID, "web", 7, rec)
+    assert not sample.active and sample.cpu_ns is None
     path.close()
 
 
@@ -324,3 +353,53 @@ def test_the_remaps_go_to_the_guests_mapped_longest_ago(tree: Tree) -> None:
     path._mapped_at = {("a", 1): now - 100, ("b", 2): now - 31, ("c", 3): now - 60, ("d", 4): now - 5}
     assert path._due_remap(now, 60) == {("a", 1), ("c", 3)}  # 60 guests: 2 a tick, the oldest first
     assert path._due_remap(now, 1) == {("a", 1)}
+
+
+def test_each_guest_is_stamped_when_its_files_are_read_after_every_libvirt_call(tree: Tree) -> None:
+    """A guest's CPU, vCPU and network counters carry the time they were read (its rates span those reads, not
+    the stats call's middle: rates.read_window); the new guests' maps (libvirt's XML) come before any read."""
+    import time
+
+    from xentui.sources.libvirt.bulk_stats import KERNEL_AT, parse_stats
+
+    xml = [XML.replace(UUID, f"{UUID[:-1]}{n}").replace(">web<", f">vm{n}<") for n in range(3)]
+    doms = [Dom(f"vm{n}", uuid=f"{UUID[:-1]}{n}", domid=10 + n, xml=xml[n]) for n in range(3)]
+    for n in range(3):
+        tree.qemu(f"vm{n}", 500 + 10 * n, uuid=f"{UUID[:-1]}{n}")
+    xml_read_at: list[float] = []
+    for d in doms:
+        def xml_desc(_flags: int, d: Dom = d) -> str:
+            xml_read_at.append(time.monotonic())
+            return d._xml
+        d.XMLDesc = xml_desc  # type: ignore[method-assign]
+    began = time.monotonic()
+    records = fast(tree).stats(Conn(doms), libvirt.VIR_DOMAIN_STATS_STATE | FAST_GROUPS, 0)  # type: ignore[arg-type]
+    ended = time.monotonic()
+    stamps = [rec[KERNEL_AT] for _d, rec in records]
+    assert len(xml_read_at) == 3 and all(type(at) is float for at in stamps)
+    assert max(xml_read_at) <= min(stamps) and stamps == sorted(stamps)  # type: ignore[type-var]
+    assert began <= min(stamps) and max(stamps) <= ended  # type: ignore[type-var, operator]
+    sample = parse_stats(doms[0].UUIDString(), "vm0", 10, records[0][1])
+    assert sample.kernel_at == stamps[0]
+    refused = parse_stats(doms[0].UUIDString(), "vm0", 10, {"state.state": libvirt.VIR_DOMAIN_RUNNING,
+                                                               KERNEL_AT: "12.5"})
+    assert refused.kernel_at is None
+
+
+def test_rates_span_the_kernel_reads_not_the_samples_stamps() -> None:
+    """Stats calls stamped at 10 and 11 (their middles); the guest's files read at 10.4 and 11.0, 0.6 s of CPU
+    in between: 100 %, where the samples' 1 s would say 60 %; a tick it was read by libvirt spans to that
+    sample's stamp.  Block figures (the monitor's) keep the samples' window."""
+    from tests.factories import dom, raw
+    from xentui.model import NetSample, build_snapshot
+
+    def nic(rx: int) -> tuple[NetSample, ...]:
+        return (NetSample("vnet0", rx_bytes=rx, rx_packets=0, tx_bytes=0, tx_packets=0),)
+
+    a = raw(10, dom(1.0, nets=nic(0), kernel_at=10.4))
+    b = raw(11, dom(1.6, nets=nic(600_000), kernel_at=11.0))
+    rates = build_snapshot(a, b).domains[0].rates
+    assert rates.cpu_pct == pytest.approx(100.0) and rates.net_rx_bytes_s == pytest.approx(1_000_000.0)
+    c = raw(12, dom(2.1, nets=nic(1_000_000)))  # read by libvirt, within the call stamped 12
+    assert build_snapshot(b, c).domains[0].rates.cpu_pct == pytest.approx(50.0)  # over 11.0 .. 12
+    assert build_snapshot(b, raw(12, dom(2.1, kernel_at=11.0))).domains[0].rates.cpu_pct is None  # no new read

@@ -49,18 +49,27 @@ def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[
     return tuple(out)
 
 
+def read_window(prev_at: float | None, cur_at: float | None, prev_t: float, cur_t: float) -> float:
+    """Seconds between two reads of a counter in samples taken at ``prev_t`` and ``cur_t``: each read's own time
+    where the source stamped it, else its sample's (the middle of its stats call)."""
+    return (cur_t if cur_at is None else cur_at) - (prev_t if prev_at is None else prev_at)
+
+
 def monitor_window(prev: DomainSample, cur: DomainSample, prev_t: float, cur_t: float) -> float:
-    """Seconds between the reads of the QEMU monitor's figures of two samples taken at ``prev_t`` and ``cur_t``:
-    each read's own time where the source stamped it (read in turns), else its sample's (0: not read again)."""
-    return ((cur_t if cur.monitor_at is None else cur.monitor_at)
-            - (prev_t if prev.monitor_at is None else prev.monitor_at))
+    """Seconds between the reads of the QEMU monitor's figures of two samples (0: not read again: in turns)."""
+    return read_window(prev.monitor_at, cur.monitor_at, prev_t, cur_t)
 
 
 def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int,
                  at: tuple[float, float] | None = None) -> DomainRates:
-    """``at``: when the two samples were taken, for the span of their monitor's figures (monitor_window)."""
+    """``at``: when the two samples were taken, for the spans of the figures each read was stamped with (the
+    monitor's, the kernel's: read_window); the samples' ``seconds`` apart where not."""
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
         return DomainRates()
+    if at is not None:
+        seconds = read_window(prev.kernel_at, cur.kernel_at, *at)
+        if seconds <= 0:
+            return DomainRates()
     cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
     blk_s = seconds if at is None else monitor_window(prev, cur, *at)
     a, b = prev.io, cur.io

@@ -247,6 +247,9 @@ class DomainSample:
     # When (monotonic s) its QEMU monitor's figures (memory, disks, balloon statistics) were read, where the source
     # reads them in turns (libvirt's fast path); None: read with the sample.  Their rates span two such reads.
     monitor_at: float | None = None
+    # When (monotonic s) this host's kernel files gave its CPU, vCPU and network counters (libvirt's fast path
+    # reads them itself, a guest at a time); None: somewhere inside the sample's stats call.
+    kernel_at: float | None = None
     io: IoTotals = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

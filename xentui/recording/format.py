@@ -185,8 +185,9 @@ def check_header(v: Any) -> dict[str, Any]:
 # What a recording does not keep (issue 18's host-side figures, which this lab cannot show: cgroup v1, one NUMA
 # node): a replay shows them unknown.  ``as_recorded`` is a sample as its replay will read it, so what is kept
 # can be checked field for field.
-# monitor_at: a recording reads every figure every tick (never in turns: cli/record.py, --record), so it is None
-NOT_RECORDED: dict[str, tuple[str, ...]] = {"domain": ("pressure", "numa", "monitor_at"), "block": ()}
+# monitor_at: a recording reads every figure every tick (never in turns: cli/record.py, --record), so it is None.
+# kernel_at: a replay's rates span its samples' stamps (the middle of each stats call), as a remote host's do.
+NOT_RECORDED: dict[str, tuple[str, ...]] = {"domain": ("pressure", "numa", "monitor_at", "kernel_at"), "block": ()}
 
 
 def as_recorded(d: DomainSample) -> DomainSample:

@@ -34,6 +34,7 @@ STATS = (
     | libvirt.VIR_DOMAIN_STATS_MEMORY  # memory.bandwidth.monitor.* (cpu.cache.monitor.* is in CPU_TOTAL)
 )
 STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+KERNEL_AT = "xentui.kernel_at"  # not libvirt's: when the fast path read this guest's kernel files (fastpath)
 MONITOR_AT = "xentui.monitor_at"  # not libvirt's: when the fast path read the monitor's figures (fastpath/turns.py)
 
 STATE_BY_CODE = {
@@ -96,7 +97,9 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
             **_block_times(rec, i),
         ))
     state = get("state.state", 0)
-    cpu_ns = counter(get("cpu.time"))
+    # A domain shut off has no CPU time; one being torn down is given libvirtd's own (libvirt reads /proc/self/stat
+    # once its QEMU pid is gone: measured in the lab, tests/integration/test_faults.py's churn), never the guest's.
+    cpu_ns = counter(get("cpu.time")) if state != libvirt.VIR_DOMAIN_SHUTOFF else None
     return DomainSample(
         uuid=uuid,
         name=name,
@@ -120,6 +123,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         balloon=balloon_stats(rec),
         agent=agent,
         monitor_at=at if type(at := get(MONITOR_AT)) is float else None,
+        kernel_at=read if type(read := get(KERNEL_AT)) is float else None,
     )
 
 

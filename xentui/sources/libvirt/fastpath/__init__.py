@@ -24,7 +24,7 @@ from xentui.limits import MAX_DEVICES, MAX_VCPUS
 from xentui.sources import hostside, local_machine
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.hostside.files import read_bounded
-from xentui.sources.libvirt.bulk_stats import NET_KEYS, active, stat_keys
+from xentui.sources.libvirt.bulk_stats import KERNEL_AT, NET_KEYS, active, stat_keys
 from xentui.sources.libvirt.fallback import Listed, key_of
 from xentui.sources.libvirt.fastpath import kernel
 from xentui.sources.libvirt.fastpath.turns import MONITOR_GROUPS, Turns
@@ -135,15 +135,17 @@ class FastPath:
         slow = []
         now = time.monotonic()
         remap = self._due_remap(now, len(running))
-        for dom, rec, key in running:
+        for dom, _rec, key in running:  # libvirt's calls first: the reads below follow each other closely
             guest = self._guests.get(key)
             if guest is not None and key in remap:  # its vCPUs or NICs may have been hot-plugged, or a refusal
                 if isinstance(guest, Guest):  # no longer holds
                     guest.close()
                 guest = None
             if guest is None:
-                guest = self._guests[key] = self._map(dom, key)
+                self._guests[key] = self._map(dom, key)
                 self._mapped_at[key] = now
+        for dom, rec, key in running:
+            guest = self._guests[key]
             if isinstance(guest, Guest):
                 if guest.taps and net is None:
                     net = self._net_dev()
@@ -153,9 +155,9 @@ class FastPath:
                 self._guests[key] = "a read failed (the QEMU process ended?)"
                 self._mapped_at[key] = now
             slow.append((dom, rec))
-        if slow:
+        if slow:  # with their state now: one whose QEMU has just ended may be shut off (its cpu.time libvirtd's)
             got = {dom.UUIDString(): rec for dom, rec in conn.domainListGetStats(
-                [dom for dom, _rec in slow], groups & FAST_GROUPS, flags)}
+                [dom for dom, _rec in slow], groups & FAST_GROUPS | libvirt.VIR_DOMAIN_STATS_STATE, flags)}
             for dom, rec in slow:
                 rec.update(got.get(dom.UUIDString(), {}))
         self.fast, self.active = len(running) - len(slow), len(running)
@@ -263,7 +265,7 @@ def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Path
     if cpu is None or rss is None:
         return False
     out: Record = {"cpu.time": cpu, "vcpu.current": len(guest.vcpus), "vcpu.maximum": guest.vcpu_max,
-                   "net.count": len(guest.taps)}
+                   "net.count": len(guest.taps), KERNEL_AT: time.monotonic()}  # the rates span these reads
     if "balloon.rss" in rec:  # the monitor answered (this tick, or in turns at its last read); where it did not,
         out["balloon.rss"] = rss  # its absence marks the row stale (stale.py): the kernel's never hides a hung QEMU
     for n, task in guest.vcpus:

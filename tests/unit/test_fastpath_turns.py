@@ -5,6 +5,7 @@ two reads (never a tick in which nothing was read), shown as last computed, with
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -58,8 +59,12 @@ def entries(n: int) -> list[tuple[Dom, dict[str, object], tuple[str, int]]]:
 
 
 def tick(turns: Turns, conn: Conn, n: int) -> list[tuple[Dom, dict[str, object], tuple[str, int]]]:
+    """One tick: its records get the figures of the read started at the tick before (at the first, its own);
+    the read it starts is let finish before the next tick."""
     running = entries(n)
     turns.read(conn, running, [], libvirt.VIR_DOMAIN_STATS_STATE | MONITOR_GROUPS, 0)
+    if turns._pending is not None:
+        turns._pending.wait(10)
     return running
 
 
@@ -67,7 +72,7 @@ def test_every_guest_first_then_the_rows_shown_every_tick_and_the_others_oldest_
     monkeypatch.setattr(turns_module, "BUDGET_S", 0.0)  # room for none beyond those shown: the floor decides
     turns, conn = Turns(), Conn()
     tick(turns, conn, 90)
-    assert len(conn.asked[-1]) == 90  # never read: all of them at once
+    assert len(conn.asked[0]) == 90  # never read: all of them at once (and the next read begins at once)
     shown = [e[0].uuid for e in entries(90)[:20]]
     turns.show(shown)
     turns.watched = entries(90)[50][0].uuid
@@ -89,26 +94,26 @@ def test_the_budget_sets_how_many_others_a_tick(monkeypatch) -> None:
     tick(turns, conn, 300)
     turns._cost_s = 0.002  # as measured: 2 ms a guest
     turns.show([e[0].uuid for e in entries(300)[:10]])
-    tick(turns, conn, 300)
-    assert len(conn.asked[-1]) == 20  # 40 ms: the 10 shown (20 ms), then 10 others
+    assert len(turns.due(entries(300))) == 20  # 40 ms: the 10 shown (20 ms), then 10 others
     turns._cost_s = 0.010  # a slow host: the budget is spent by those shown; the floor keeps the turns going
-    tick(turns, conn, 300)
-    assert len(conn.asked[-1]) == 10 + 290 // MAX_TURNS + 1
+    assert len(turns.due(entries(300))) == 10 + 290 // MAX_TURNS + 1
 
 
-def test_a_guest_not_read_keeps_its_figures_with_their_time_and_one_not_answering_is_asked_again() -> None:
+def test_a_guest_not_read_keeps_its_figures_with_their_time_and_one_not_answering_is_asked_again(monkeypatch) -> None:
+    monkeypatch.setattr(turns_module, "BUDGET_S", 0.0)
+    monkeypatch.setattr(turns_module, "MAX_TURNS", 1000)  # one other a read, beyond those shown
     turns, conn = Turns(), Conn()
-    first = tick(turns, conn, 3)
+    first = tick(turns, conn, 3)  # all three read (waited for); the next read, of the first, begins
     stamp = first[2][1][MONITOR_AT]
     assert all(rec["block.0.rd.bytes"] and rec[MONITOR_AT] == stamp for _d, rec, _k in first)
     turns.show([first[0][0].uuid])
     conn.silent = {first[1][0].uuid}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(turns_module, "BUDGET_S", 0.0)
-        mp.setattr(turns_module, "MAX_TURNS", 1000)  # one other a tick
-        second = tick(turns, conn, 3)
+    unchanged = tick(turns, conn, 3)  # the read begun at the first tick is taken; the next begins
     asked = conn.asked[-1]
     assert asked == [first[0][0].uuid, first[1][0].uuid]  # the one shown, and the one read longest ago
+    assert [rec["block.0.rd.bytes"] for _d, rec, _k in unchanged[1:]] == \
+        [rec["block.0.rd.bytes"] for _d, rec, _k in first[1:]]
+    second = tick(turns, conn, 3)  # that read's figures
     shown_rec, silent_rec, kept_rec = (rec for _d, rec, _k in second)
     assert shown_rec[MONITOR_AT] > stamp and shown_rec["block.0.rd.bytes"] > first[0][1]["block.0.rd.bytes"]
     assert "balloon.rss" not in silent_rec and MONITOR_AT not in silent_rec  # stale.py judges it
@@ -167,6 +172,15 @@ def test_batch_reads_everything_every_update_unless_fast(argv: list[str], turns:
         assert fastpath._turns is turns
     finally:
         fastpath.configure(True)
+
+
+@pytest.mark.parametrize("argv, turns", [([], True), (["--fast"], True), (["--record", "x.xtrec.gz"], False),
+                                         (["-b"], False), (["-b", "--fast"], True)])
+def test_the_live_view_reads_in_turns_unless_recording_and_batch_only_with_fast(argv: list[str], turns: bool) -> None:
+    from xentui.cli import build_parser
+    from xentui.cli.view import in_turns
+
+    assert in_turns(build_parser().parse_args(argv)) is turns
 
 
 def test_fast_and_the_fast_path_options_say_what_is_wrong() -> None:
@@ -240,3 +254,53 @@ def test_a_kept_warn_or_crit_keeps_its_colour_dim() -> None:
     assert [with_age(level, True) for level in ("warn", "crit", None, "running")] == \
         ["warn-aged", "crit-aged", "aged", "aged"]
     assert with_age("crit", False) == "crit" and with_age(None, False) is None
+
+
+class SlowConn(Conn):
+    """Its monitor reads take ``delay_s`` (a hung QEMU, a busy libvirtd) once the first has answered."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.release = threading.Event()
+        self.calls = 0
+
+    def domainListGetStats(self, doms: list[Dom], groups: int, flags: int) -> list[tuple[Dom, dict[str, object]]]:
+        self.calls += 1
+        if self.calls > 1:
+            self.release.wait(self.delay_s)
+        return super().domainListGetStats(doms, groups, flags)
+
+
+def test_the_tick_never_waits_on_a_monitor_read_and_none_piles_on_a_hung_one(monkeypatch) -> None:
+    """The first read is waited for (the first frame has every figure); later ones run between ticks: a read
+    that hangs leaves the ticks at once with the figures last read, their stamps unchanged (so shown as aged),
+    is told as a call past its deadline, and no second read starts on top of it."""
+    from xentui.sources import deadlines
+
+    monkeypatch.setattr(turns_module, "READ_DEADLINE_S", 0.2)
+    turns, conn = Turns(), SlowConn(delay_s=30)
+    first = entries(2)
+    turns.read(conn, first, [], MONITOR_GROUPS, 0)
+    stamp = first[0][1][MONITOR_AT]
+    assert first[0][1]["balloon.rss"] == 1000 and conn.calls == 2  # waited for; the next begins at once
+    try:
+        for _ in range(3):
+            began = time.monotonic()
+            running = entries(2)
+            turns.read(conn, running, [], MONITOR_GROUPS, 0)
+            assert time.monotonic() - began < 0.1  # never waits on the hung read
+            assert running[0][1][MONITOR_AT] == stamp and running[0][1]["balloon.rss"] == 1000
+            time.sleep(0.15)
+        assert conn.calls == 2  # the first read, and the one that hangs: none on top of it
+        assert turns._pending is not None and turns._pending.abandoned  # past READ_DEADLINE_S: told
+        assert deadlines.abandoned() >= 1
+    finally:
+        conn.release.set()
+    wait = time.monotonic() + 10
+    while not turns._pending.done() and time.monotonic() < wait:  # type: ignore[union-attr]
+        time.sleep(0.01)
+    running = entries(2)
+    turns.read(conn, running, [], MONITOR_GROUPS, 0)  # the late read is taken; the next begins
+    assert running[0][1][MONITOR_AT] > stamp and conn.calls == 3
+    turns._pending.wait(10)  # type: ignore[union-attr]

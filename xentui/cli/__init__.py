@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-on", choices=("warn", "crit"), help="with --alerts: exit with status 3 when an alert "
                    "of this severity (crit; warn: any) fires")
     add_fast_path_option(p)
-    p.add_argument("--fast", action="store_true", help="local qemu:///system: memory and disk figures (QEMU monitor "
-                   "round trips) read every update only for the rows on screen, the others' in turns (batch: a few "
-                   "guests each update), not all of them every update")
+    p.add_argument("--fast", action="store_true", help="batch, local qemu:///system: memory and disk figures "
+                   "(QEMU monitor round trips) of a few guests each update, in turns, not all of them (the live view "
+                   "does so for the rows off screen unless --record)")
     p.add_argument("--demo", action="store_true", help="replay the session bundled with xentui (real lab guests)")
     p.add_argument("-V", "--version", action="version", version=f"xentui {__version__}")
     return p

@@ -89,6 +89,12 @@ def _first_sample(source: Source) -> RawSample | None:
         return None  # the poller collects again and says what is wrong
 
 
+def in_turns(args: argparse.Namespace) -> bool:
+    """Whether the QEMU monitor's figures are read in turns (fastpath/turns.py): in the live view, those of the rows
+    off screen, unless --record (every figure of every update); in batch, a few guests' an update with --fast."""
+    return bool(args.fast) if args.batch else not args.record
+
+
 def main(args: argparse.Namespace) -> int:
     if args.record and (problem := safefile.refusal(args.record, args.force)):  # before connecting, as record does
         print(f"xentui: {visible(problem)}", file=sys.stderr)
@@ -109,9 +115,7 @@ def main(args: argparse.Namespace) -> int:
     config_path = config.config_dir() / "config.toml"
     settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
     hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
-    # --fast: the rows on screen read every tick and the others' monitor figures in turns (opt-in while a hung
-    # QEMU's tick cost with it is looked into: tests/integration/test_threads.py saw 3 s ticks with it on)
-    fastpath.configure(not args.no_fast_path, turns=args.fast)
+    fastpath.configure(not args.no_fast_path, turns=in_turns(args))
     source: Source | None = None
     first: Future[RawSample | None] | None = None
     player: ReplayPlayer | int | None = None

@@ -1,13 +1,14 @@
-"""The QEMU monitor's figures in turns: BALLOON and BLOCK cost a monitor round trip per guest (5.7 ms each at 100
-guests on this nested-KVM host, bench/tick_profile.py: most of what is left of a fast-path tick), so the rows on
-screen and the domain in a detail view are read every tick and the others in turns, as many a tick as the budget
-allows, the longest unread first.
+"""The QEMU monitor's figures in turns, off the tick: BALLOON and BLOCK cost a monitor round trip per guest (5.7 ms
+each at 100 guests on this nested-KVM host, bench/tick_profile.py: most of what was left of a fast-path tick), so
+they are read in the background, one read from a tick to the next: every time, the rows on screen and the domain in
+a detail view; the others in turns, as many as the budget allows, the longest unread first.  The tick writes in the
+figures last read and never waits on a monitor (but for the first read, so the first frame has them).
 
-A guest not read this tick keeps its last figures, stamped with when they were read (``MONITOR_AT``: the model's
-rates span two reads, the table shows their age); none older than MAX_AGE_S.  A guest whose monitor did not answer
-when asked (NOWAIT: its job is held; a hung QEMU) gets what libvirt gave without it (its configured memory, its
-disks' names), no stamp: stale.py judges it as before, and it is asked again every tick.  Shut-off domains are
-asked every tick too: libvirt answers from their configuration, without a monitor.
+Each guest's figures carry when they were read (``MONITOR_AT``: the model's rates span two reads, the table shows
+the age of those older than a tick); none older than MAX_AGE_S.  A guest whose monitor did not answer (NOWAIT: its
+job is held; a hung QEMU) gets what libvirt gave without it (its configured memory, its disks' names), no stamp:
+stale.py judges it as before, and it is asked again at the next read.  Shut-off domains are asked at every read
+too: libvirt answers from their configuration, without a monitor.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import libvirt
 
+from xentui.sources import deadlines
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.libvirt.bulk_stats import MONITOR_AT
 from xentui.sources.libvirt.stale import MONITOR_KEYS
@@ -28,24 +31,30 @@ BUDGET_S = 0.040  # the monitor reads of one tick, the rows shown included
 MAX_TURNS = 30  # every guest is read at least once in this many ticks, whatever the budget ...
 MAX_AGE_S = 30.0  # ... and this many seconds (a hung monitor off screen is found within it)
 FIRST_COST_S = 0.003  # a monitor read's cost per guest until one is measured
+FIRST_WAIT_S = 2.0  # the first read is waited for (the first frame has every figure): as long as a tick's call
+READ_DEADLINE_S = 10.0  # a read still running this long is told as a call past its deadline (none piled on it)
 Entry = tuple[libvirt.virDomain, Record, Key]
 
 
 class Turns:
-    """Which guests' monitor figures are read this tick, and the last ones read of the others."""
+    """Which guests' monitor figures are read, in the background between ticks, and the last ones read."""
 
     def __init__(self) -> None:
         self.shown: frozenset[str] = frozenset()  # uuids on screen: replaced whole from the UI's thread
         self.watched: str | None = None  # the domain of a detail view
         self._last: dict[Key, tuple[Record, float]] = {}  # each guest's last monitor figures, and when read
-        self._cost_s = FIRST_COST_S  # one guest's monitor read, smoothed over the ticks
+        self._off: dict[str, Record] = {}  # the shut-off domains' configured figures, by uuid
+        self._silent: dict[Key, Record] = {}  # what libvirt gave without the monitor, of the guests not answering
+        self._cost_s = FIRST_COST_S  # one guest's monitor read, smoothed over the reads
+        self._pending: deadlines.Call[Read] | None = None  # the read between this tick and the next
+        self._pending_since = 0.0
 
     def show(self, uuids: Collection[str]) -> None:
         self.shown = frozenset(uuids)
 
     def due(self, running: list[Entry]) -> list[Entry]:
-        """The guests read this tick: those shown or never read (or not answering), then the longest unread, as
-        many as the budget leaves room for (at least a MAX_TURNS-th of them)."""
+        """The guests read next: those shown or never read (or not answering), then the longest unread, as many
+        as the budget leaves room for (at least a MAX_TURNS-th of them)."""
         shown, watched, last = self.shown, self.watched, self._last
         too_old = time.monotonic() - MAX_AGE_S
         first = [e for e in running
@@ -59,37 +68,91 @@ class Turns:
 
     def read(self, conn: libvirt.virConnect, running: list[Entry], off: list[tuple[libvirt.virDomain, Record]],
              groups: int, flags: int) -> None:
-        """The monitor groups of the guests due and of the domains shut off, in one call; the other guests' last
-        figures written into their records."""
-        due = self.due(running)
-        asked = [dom for dom, _rec, _key in due] + [dom for dom, _rec in off]
-        start = time.monotonic()
-        got = {dom.UUIDString(): rec for dom, rec in conn.domainListGetStats(
-            asked, groups & MONITOR_GROUPS, flags)} if asked else {}
-        at = time.monotonic()
-        if due:
-            self._cost_s = 0.7 * self._cost_s + 0.3 * max(1e-5, (at - start) / len(due))
+        """Write into the records the figures last read (the monitor groups of the guests due, and of the domains
+        shut off), and start the next read, which runs until the next tick: the tick never waits on a monitor,
+        but for its first read (nothing read yet), waited for up to FIRST_WAIT_S."""
+        pending = self._pending
+        if pending is not None and pending.done():
+            self._take(pending)
+            pending = self._pending = None
+        elif pending is not None and not pending.abandoned and time.monotonic() - self._pending_since > READ_DEADLINE_S:
+            pending.abandoned = True  # counted (and told) as a libvirt call past its deadline; none started on top
+        if pending is None:
+            first = not self._last and not self._off
+            self._start(conn, running, off, groups, flags)
+            if first and self._pending is not None:
+                try:
+                    self._pending.wait(FIRST_WAIT_S)
+                except deadlines.NoAnswer:
+                    pass
+                else:
+                    self._take(self._pending)
+                    self._start(conn, running, off, groups, flags)  # the next tick's: its figures are new too
         for dom, rec in off:
-            rec.update(monitor_keys(got.get(dom.UUIDString(), {})))
-        read = set()
-        for _dom, rec, key in due:
-            read.add(key)
-            monitor = monitor_keys(got.get(key[0], {}))
-            rec.update(monitor)  # (not answering: what libvirt gives without the monitor, its memory and disks)
-            if "balloon.rss" not in monitor:  # not answering: stale.py decides, and it is asked again next tick
-                self._last.pop(key, None)
-                continue
-            self._last[key] = (monitor, at)
-            rec[MONITOR_AT] = at
+            rec.update(self._off.get(dom.UUIDString(), {}))
         for _dom, rec, key in running:
-            if key not in read and (kept := self._last.get(key)) is not None:
+            if (kept := self._last.get(key)) is not None:
                 rec.update(kept[0])
                 rec[MONITOR_AT] = kept[1]
+            elif (partial := self._silent.get(key)) is not None:
+                rec.update(partial)
+
+    def _start(self, conn: libvirt.virConnect, running: list[Entry], off: list[tuple[libvirt.virDomain, Record]],
+               groups: int, flags: int) -> None:
+        due = [(dom, key) for dom, _rec, key in self.due(running)]
+        offs = [dom for dom, _rec in off]
+        try:
+            self._pending = deadlines.start(lambda: _read(conn, due, offs, groups & MONITOR_GROUPS, flags),
+                                            "monitor figures")
+        except deadlines.AtCap:
+            self._pending = None
+        self._pending_since = time.monotonic()
+
+    def _take(self, done: deadlines.Call[Read]) -> None:
+        """File a finished read: each answering guest's figures with their time; one not answering (NOWAIT: its
+        job is held) loses its kept ones, so its record lacks them and stale.py judges it."""
+        try:
+            read = done.wait(0)
+        except (libvirt.libvirtError, deadlines.NoAnswer):
+            return  # asked again next tick
+        if read.due:
+            self._cost_s = 0.7 * self._cost_s + 0.3 * max(1e-5, read.seconds / len(read.due))
+        self._off = read.off
+        for key, monitor in read.due.items():
+            if "balloon.rss" in monitor:
+                self._last[key] = (monitor, read.at)
+                self._silent.pop(key, None)
+            else:
+                self._last.pop(key, None)
+                self._silent[key] = monitor
 
     def prune(self, live: Collection[Key]) -> None:
         """Forget the guests not in ``live`` (all of them: every guest is read anew)."""
-        for key in [k for k in self._last if k not in live]:
-            del self._last[key]
+        for kept in (self._last, self._silent):
+            for key in [k for k in kept if k not in live]:
+                del kept[key]
+
+
+@dataclass(frozen=True)
+class Read:
+    """One read's figures: the guests' by key, the shut-off domains' by uuid; when it ended, how long it took."""
+
+    due: dict[Key, Record]
+    off: dict[str, Record]
+    at: float
+    seconds: float
+
+
+def _read(conn: libvirt.virConnect, due: list[tuple[libvirt.virDomain, Key]], off: list[libvirt.virDomain],
+          groups: int, flags: int) -> Read:
+    """The monitor groups of ``due`` and ``off`` in one call (in a background thread)."""
+    start = time.monotonic()
+    asked = [dom for dom, _key in due] + off
+    got = {dom.UUIDString(): rec for dom, rec in conn.domainListGetStats(asked, groups, flags)} if asked else {}
+    at = time.monotonic()
+    return Read(due={key: monitor_keys(got.get(key[0], {})) for _dom, key in due},
+                off={uuid: monitor_keys(got.get(uuid, {})) for uuid in (dom.UUIDString() for dom in off)},
+                at=at, seconds=at - start)
 
 
 def monitor_keys(rec: Record) -> Record:

@@ -108,3 +108,16 @@ def test_dom0_detection(tmp_path):
     assert not is_dom0(caps)  # a domU
     caps.write_text("control_d\n")
     assert is_dom0(caps)
+
+
+def test_a_devices_record_is_every_field_as_asdict_gives_it() -> None:
+    from dataclasses import asdict
+
+    from xentui.model import BlockSample, NetSample
+    from xentui.output.records import flat_record
+
+    block = BlockSample("vda", "/img/\u202eweb.img", 1, 2, 3, 4, 5, 6, "BlkBack", 51712, 7, 8, 9, 10)
+    net = NetSample("vnet0", 1, 2, 3, 4, 5, 6, 7, 8)
+    for sample in (block, net, BlockSample("hdc"), NetSample("tap0")):
+        assert flat_record(sample) == asdict(sample)
+        assert list(flat_record(sample)) == list(asdict(sample))  # in the same order

@@ -10,19 +10,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from xentui.cpulist import format_cpulist
 from xentui.model import (
     SECTOR_BYTES,
+    BlockSample,
     DomainRates,
     DomainSample,
     DomainState,
     DomainView,
     HostView,
     JobSample,
+    NetSample,
     Snapshot,
 )
 from xentui.output import scheduling
@@ -152,7 +154,7 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
         "job": job_record(view.sample.job),  # null: none
         "guest": guest_record(view.sample.agent),  # what its guest agent said (null: never asked)
         "vcpu_list": vcpus,
-        "net_list": [asdict(n) for n in view.sample.nets],
+        "net_list": [flat_record(n) for n in view.sample.nets],
         "vbd_list": _vbd_list(view),
         "cache_list": [] if view.cache is None else [
             {"cache_id": b.cache_id, "llc_occupancy_bytes": b.occupancy_bytes,
@@ -163,12 +165,21 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
     }
 
 
+_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in (NetSample, BlockSample)}
+
+
+def flat_record(sample: NetSample | BlockSample) -> dict[str, Any]:
+    """A device's fields by name: what ``asdict`` gives for its plain values, without its deep copies (half of a
+    JSON frame's time at 300 domains)."""
+    return {name: getattr(sample, name) for name in _FIELD_NAMES[type(sample)]}
+
+
 def _vbd_list(view: DomainView) -> list[dict[str, Any]]:
     """Each disk's counters, and its ms per read, write and flush request where it reports request times."""
     latency = view.rates.blk_latency
     if not latency:
-        return [asdict(b) for b in view.sample.blocks]
-    return [asdict(b) | {"rd_ms_per_req": _round(lat.rd_ms), "wr_ms_per_req": _round(lat.wr_ms),
+        return [flat_record(b) for b in view.sample.blocks]
+    return [flat_record(b) | {"rd_ms_per_req": _round(lat.rd_ms), "wr_ms_per_req": _round(lat.wr_ms),
                          "fl_ms_per_req": _round(lat.fl_ms)}
             for b, lat in zip(view.sample.blocks, latency, strict=True)]
 

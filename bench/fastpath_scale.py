@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import libvirt
 
@@ -74,6 +75,24 @@ def alternately(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str
             calls[name]()
             times[name].append(1000 * (time.perf_counter() - start))
     return times
+
+
+def read_timer() -> list[float]:
+    """The ms of each of the cadence's monitor reads from now on (between ticks, in their own thread)."""
+    from xentui.sources.libvirt.fastpath import turns as turns_module
+
+    spent: list[float] = []
+    inner = turns_module._read
+
+    def timed(*args: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return inner(*args)
+        finally:
+            spent.append(1000 * (time.perf_counter() - start))
+
+    turns_module._read = timed  # type: ignore[assignment]
+    return spent
 
 
 def p90(samples: list[float]) -> float:
@@ -127,17 +146,32 @@ def measure(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int,
     slow, fast = source(False), source(True)
     turns = source(True, turns=True, shown=fleet.running_uuids()[:shown])
     inside = {FAST: stats_timer(fast), TURNS: stats_timer(turns)}
+    reads = read_timer()
+    ticks: list[float] = []
+
+    def tick_in_turns() -> None:
+        """collect(), timed; then the monitor read it began, let finish (as before a tick a delay later), so it
+        never runs beside the other paths' calls."""
+        start = time.perf_counter()
+        turns.collect()
+        ticks.append(1000 * (time.perf_counter() - start))
+        pending = turns.fast_path.turns._pending if turns.fast_path.turns is not None else None
+        if pending is not None:
+            pending.wait(RAW_DEADLINE_S)
+
     calls: dict[str, Callable[[], object]] = {
         RAW: lambda: deadlines.call(lambda: conn.getAllDomainStats(STATS, STATS_FLAGS),
                                     RAW_DEADLINE_S, "getAllDomainStats"),
         SLOW: slow.collect,
         FAST: fast.collect,
-        TURNS: turns.collect,
+        TURNS: tick_in_turns,
     }
     try:
         times = alternately(calls, rounds)
+        times[TURNS] = ticks[1:]  # collect() alone, the warm-up's left out
         coverage = f"fast path read {fast.fast_path.fast} of {fast.fast_path.active} guests; of collect(), the " \
-            "stats call: " + ", ".join(f"{name} {statistics.median(t[1:]):.0f} ms" for name, t in inside.items())
+            "stats call: " + ", ".join(f"{name} {statistics.median(t[1:]):.0f} ms" for name, t in inside.items()) \
+            + f"; the cadence's monitor read, between ticks: {statistics.median(reads[1:]):.0f} ms"
     finally:
         for made in (slow, fast, turns):
             made.close()

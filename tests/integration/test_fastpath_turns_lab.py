@@ -49,7 +49,7 @@ def test_the_row_shown_every_tick_and_one_off_screen_in_turns(conn, guests, in_t
     read_ticks = kept_ticks = 0
     last_io: tuple[float, int] | None = None
     prev_shot_rate: float | None = None
-    prev: tuple[float, int, int] | None = None  # a read is begun by one tick and taken by the next
+    prev: tuple[float, int, int, float] | None = None  # a read is begun by one tick and taken by the next
     turns = in_turns.fast_path.turns
     assert turns is not None
     for _tick in range(MAX_TICKS):
@@ -79,11 +79,11 @@ def test_the_row_shown_every_tick_and_one_off_screen_in_turns(conn, guests, in_t
                 read_ticks += 1
             last_io = (at, got)
         else:  # not read: the figures and time of its last read, aged, with the rate as last computed
-            assert got == last_io[1] and at < began
+            assert got == last_io[1] and prev is not None and at < prev[3]  # taken by the tick before
             assert mine.monitor_age_s == pytest.approx(raw.monotonic - at)  # read on a tick before
             assert mine.rates.blk_rd_bytes_s == prev_shot_rate
             kept_ticks += 1
-        prev = (start, low, high)
+        prev = (start, low, high, end)
         prev_shot_rate = mine.rates.blk_rd_bytes_s
         prev_raw, prev_shot = raw, shot
         if read_ticks >= 2 and kept_ticks >= 2:

@@ -304,3 +304,17 @@ def test_the_tick_never_waits_on_a_monitor_read_and_none_piles_on_a_hung_one(mon
     turns.read(conn, running, [], MONITOR_GROUPS, 0)  # the late read is taken; the next begins
     assert running[0][1][MONITOR_AT] > stamp and conn.calls == 3
     turns._pending.wait(10)  # type: ignore[union-attr]
+
+
+def test_json_says_how_old_the_memory_and_disk_figures_are() -> None:
+    import json
+
+    from xentui.output.records import json_frame
+
+    a = raw(10, dom(1, blocks=disk(0), monitor_at=10.0))
+    b = raw(11, dom(2, blocks=disk(0), monitor_at=10.0))  # not read again: 1 s old
+    c = raw(12, dom(3, blocks=disk(1 << 20), monitor_at=11.9))  # read this update
+    first = build_snapshot(a, b, before=build_snapshot(None, a))
+    [aged] = json.loads(json_frame(first, 1))["domains"]
+    [fresh] = json.loads(json_frame(build_snapshot(b, c, before=first), 2))["domains"]
+    assert aged["monitor_age_s"] == 1.0 and fresh["monitor_age_s"] is None

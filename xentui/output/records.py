@@ -150,6 +150,8 @@ def _detail(view: DomainView, ncpus: int) -> dict[str, Any]:
         })
     return {
         "stale": view.sample.stale or None,  # why some figures are old (the domain does not answer)
+        # seconds since its memory and disk figures were read, where older than this update (read in turns: --fast)
+        "monitor_age_s": _round(view.monitor_age_s, 2),
         "hostdevs": list(view.sample.hostdevs),  # "0000:03:00.1", " VF" appended for an SR-IOV virtual function
         "job": job_record(view.sample.job),  # null: none
         "guest": guest_record(view.sample.agent),  # what its guest agent said (null: never asked)

@@ -121,3 +121,25 @@ def test_a_devices_record_is_every_field_as_asdict_gives_it() -> None:
     for sample in (block, net, BlockSample("hdc"), NetSample("tap0")):
         assert flat_record(sample) == asdict(sample)
         assert list(flat_record(sample)) == list(asdict(sample))  # in the same order
+
+
+def test_record_and_export_read_the_host_paths_of_the_config_as_the_live_view_does(tmp_path, monkeypatch) -> None:
+    from pathlib import Path
+
+    from tests.factories import run_cli
+    from xentui.sources import hostside
+
+    monkeypatch.setattr(hostside, "_configured", hostside.configured())  # put back after the test
+    (tmp_path / "xentui").mkdir()
+    (tmp_path / "xentui" / "config.toml").write_text('proc_root = "/srv/proc"\ncgroup_root = "cgroup"\n')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("XENTUI_QEMU_RUN", "/srv/run/qemu")
+    taken = tmp_path / "taken.xtrec.gz"
+    taken.write_bytes(b"")
+    for argv in (["record", "-o", str(taken)], ["export", "-c", "nosuch:///x"]):
+        hostside.configure(hostside.HostPaths())
+        code, _out, err = run_cli(argv)
+        assert code in (1, 2) and "Traceback" not in err
+        paths = hostside.configured()
+        assert (paths.proc, paths.qemu_run) == (Path("/srv/proc"), Path("/srv/run/qemu")), argv
+        assert "cgroup_root 'cgroup' must be an absolute directory path" in err  # the config's problem: one line

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
 from xentui.config import check_delay
+from xentui.text import visible
 
 EXIT_USAGE = 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -25,6 +27,18 @@ class UsageParser(argparse.ArgumentParser):
 def add_fast_path_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-fast-path", action="store_true", help="local qemu:///system: read every figure through "
                    "libvirt, not CPU, vCPU, RSS and net from /proc")
+
+
+def configure_host_side(prog: str) -> None:
+    """The host's file roots (/proc, the cgroup and NUMA trees, QEMU's pid files: PSI, NUMA, the fast path) from
+    config.toml and XENTUI_*, as the live view takes them; each problem met in the config: one line."""
+    from xentui import config
+    from xentui.sources import hostside
+
+    settings, problems = config.load()
+    hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
+    for line in problems:
+        print(f"{prog}: {visible(line)}", file=sys.stderr)
 
 
 def delay_arg(text: str) -> float:

@@ -15,7 +15,7 @@ import threading
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from xentui.cli.common import STOP_SIGNALS, UsageParser, add_fast_path_option
+from xentui.cli.common import STOP_SIGNALS, UsageParser, add_fast_path_option, configure_host_side
 from xentui.export.collector import DEFAULT_DEADLINE_S, ExportCollector, SampleKeeper
 from xentui.sources import SourceError, open_source
 from xentui.text import one_line, visible
@@ -68,6 +68,7 @@ def main(argv: list[str]) -> int:
     from xentui.sources.libvirt import fastpath  # (libvirt imported only when asked for)
 
     fastpath.configure(not args.no_fast_path)  # every figure every tick, never in turns
+    configure_host_side("xentui export")
     addr, port = args.listen  # argparse runs the type on the default too
     try:
         source = open_source(args.connect, readonly=True)

@@ -14,7 +14,14 @@ import sys
 import time
 
 from xentui import safefile
-from xentui.cli.common import EXIT_USAGE, UsageParser, add_fast_path_option, delay_arg, unless_signalled
+from xentui.cli.common import (
+    EXIT_USAGE,
+    UsageParser,
+    add_fast_path_option,
+    configure_host_side,
+    delay_arg,
+    unless_signalled,
+)
 from xentui.feed import Lost
 from xentui.poller import Poller
 from xentui.recording.writer import Recorder, recording_tap
@@ -67,6 +74,7 @@ def main(argv: list[str]) -> int:
     from xentui.sources.libvirt import fastpath  # (libvirt imported only when asked for)
 
     fastpath.configure(not args.no_fast_path)  # every figure every tick, never in turns
+    configure_host_side("xentui record")
     problem = safefile.refusal(args.output, args.force)  # before connecting: the answer does not depend on it
     if problem:
         print(f"xentui record: {visible(problem)}", file=sys.stderr)  # the path is the user's: shown visibly

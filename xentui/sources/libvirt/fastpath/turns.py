@@ -48,6 +48,7 @@ class Turns:
         self._cost_s = FIRST_COST_S  # one guest's monitor read, smoothed over the reads
         self._pending: deadlines.Call[Read] | None = None  # the read between this tick and the next
         self._pending_since = 0.0
+        self._begun = False  # whether a read was ever begun
 
     def show(self, uuids: Collection[str]) -> None:
         self.shown = frozenset(uuids)
@@ -70,7 +71,7 @@ class Turns:
              groups: int, flags: int) -> None:
         """Write into the records the figures last read (the monitor groups of the guests due, and of the domains
         shut off), and start the next read, which runs until the next tick: the tick never waits on a monitor,
-        but for its first read (nothing read yet), waited for up to FIRST_WAIT_S."""
+        but for the very first read, waited for up to FIRST_WAIT_S."""
         pending = self._pending
         if pending is not None and pending.done():
             self._take(pending)
@@ -78,7 +79,7 @@ class Turns:
         elif pending is not None and not pending.abandoned and time.monotonic() - self._pending_since > READ_DEADLINE_S:
             pending.abandoned = True  # counted (and told) as a libvirt call past its deadline; none started on top
         if pending is None:
-            first = not self._last and not self._off
+            first, self._begun = not self._begun, True  # (never again: after a tick read whole either)
             self._start(conn, running, off, groups, flags)
             if first and self._pending is not None:
                 try:

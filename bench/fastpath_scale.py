@@ -178,6 +178,49 @@ def measure(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int,
     return times, coverage
 
 
+def own_cost(uuids: list[str], shown: int, ticks: int = 10) -> str:
+    """xentui's own CPU a cadence tick (collect, snapshot, batch JSON frame; its read between ticks, let finish
+    after each, included: the client's decoding is xentui's CPU), then the largest parts (cProfile, cumulative)."""
+    import cProfile
+    import io
+    import pstats
+
+    from xentui.model import build_snapshot
+    from xentui.output import records
+
+    made = source(True, turns=True, shown=uuids[:shown])
+    state: dict[str, Any] = {"prev": None, "shot": None}
+
+    def tick() -> None:
+        raw = made.collect()
+        state["shot"] = build_snapshot(state["prev"], raw, before=state["shot"])
+        state["prev"] = raw
+        records.json_frame(state["shot"], 1)
+        pending = made.fast_path.turns._pending if made.fast_path.turns is not None else None
+        if pending is not None:
+            pending.wait(RAW_DEADLINE_S)
+
+    try:
+        for _ in range(3):
+            tick()
+        cpu, wall = time.process_time(), time.monotonic()
+        for _ in range(ticks):
+            tick()
+        line = (f"{len(uuids)} guests, load {os.getloadavg()[0]:.2f}: xentui's own CPU "
+                f"{1000 * (time.process_time() - cpu) / ticks:.1f} ms a cadence tick (its read between ticks "
+                f"included), {1000 * (time.monotonic() - wall) / ticks:.1f} ms wall with that read")
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(ticks):
+            tick()
+        profile.disable()
+    finally:
+        made.close()
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(15)
+    return line + "\n" + out.getvalue()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--guests", type=int, nargs="+", default=[30, 100, 300])
@@ -185,6 +228,8 @@ def main() -> int:
     parser.add_argument("--shown", type=int, default=40, help="rows on screen for the cadence (a 50-line terminal)")
     parser.add_argument("--cpu-seconds", type=float, default=60.0, help="0: no CPU runs")
     parser.add_argument("--groups", action="store_true", help="also each statistics group's own call")
+    parser.add_argument("--profile", action="store_true", help="at the largest N, xentui's own CPU a cadence tick "
+                        "(collect, snapshot, JSON frame) and where it goes (cProfile)")
     parser.add_argument("--settle-deadline", type=float, default=240.0)
     parser.add_argument("--settle-load", type=float, default=2.5, help="1-minute load average to wait for")
     parser.add_argument("--reserve-gib", type=float, default=4.0, help="memory that must stay available")
@@ -221,6 +266,9 @@ def main() -> int:
                              + group_costs(conn, fleet, args.rounds, args.shown))
                 print(notes[-1], flush=True)
         largest = fleet.running_uuids()
+        if args.profile and largest:
+            notes.append(own_cost(largest, args.shown))
+            print(notes[-1], flush=True)
         cpu_rows = []
         if args.cpu_seconds > 0 and largest:
             for what, run in (("xentui -b -d 1 --format json --fast",

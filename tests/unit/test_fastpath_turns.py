@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import libvirt
@@ -63,6 +64,7 @@ def tick(turns: Turns, conn: Conn, n: int) -> list[tuple[Dom, dict[str, object],
     the read it starts is let finish before the next tick."""
     running = entries(n)
     turns.read(conn, running, [], libvirt.VIR_DOMAIN_STATS_STATE | MONITOR_GROUPS, 0)
+    turns.begin()  # (the source begins it once the tick's other calls are done)
     if turns._pending is not None:
         turns._pending.wait(10)
     return running
@@ -278,32 +280,41 @@ def test_the_tick_never_waits_on_a_monitor_read_and_none_piles_on_a_hung_one(mon
     is told as a call past its deadline, and no second read starts on top of it."""
     from xentui.sources import deadlines
 
-    monkeypatch.setattr(turns_module, "READ_DEADLINE_S", 0.2)
+    monkeypatch.setattr(turns_module, "READ_DEADLINE_S", 0.0)  # past it as soon as a tick sees it running
     turns, conn = Turns(), SlowConn(delay_s=30)
     first = entries(2)
     turns.read(conn, first, [], MONITOR_GROUPS, 0)
     stamp = first[0][1][MONITOR_AT]
-    assert first[0][1]["balloon.rss"] == 1000 and conn.calls == 2  # waited for; the next begins at once
+    assert first[0][1]["balloon.rss"] == 1000 and conn.calls == 1  # waited for
+    turns.begin()  # the next: it hangs
+    until(lambda: conn.calls == 2)
     try:
         for _ in range(3):
             began = time.monotonic()
             running = entries(2)
             turns.read(conn, running, [], MONITOR_GROUPS, 0)
+            turns.begin()
             assert time.monotonic() - began < 0.1  # never waits on the hung read
             assert running[0][1][MONITOR_AT] == stamp and running[0][1]["balloon.rss"] == 1000
-            time.sleep(0.15)
         assert conn.calls == 2  # the first read, and the one that hangs: none on top of it
         assert turns._pending is not None and turns._pending.abandoned  # past READ_DEADLINE_S: told
         assert deadlines.abandoned() >= 1
     finally:
         conn.release.set()
-    wait = time.monotonic() + 10
-    while not turns._pending.done() and time.monotonic() < wait:  # type: ignore[union-attr]
-        time.sleep(0.01)
+    until(lambda: turns._pending is not None and turns._pending.done())
     running = entries(2)
-    turns.read(conn, running, [], MONITOR_GROUPS, 0)  # the late read is taken; the next begins
-    assert running[0][1][MONITOR_AT] > stamp and conn.calls == 3
+    turns.read(conn, running, [], MONITOR_GROUPS, 0)  # the late read is taken; the next begins after the tick
+    assert running[0][1][MONITOR_AT] > stamp and conn.calls == 2
+    turns.begin()
+    until(lambda: conn.calls == 3)
     turns._pending.wait(10)  # type: ignore[union-attr]
+
+
+def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        time.sleep(0.005)
 
 
 def test_json_says_how_old_the_memory_and_disk_figures_are() -> None:

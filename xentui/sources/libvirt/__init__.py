@@ -179,6 +179,7 @@ class LibvirtSource(Source):
             if self.host_side is not None:  # after it too: PSI is over its own reads' window, within its budget
                 domains = self.host_side.attach(domains)
             host = self.host_sample(memory)
+            self.fast_path.begin_turns()  # the next tick's monitor read: never beside this tick's calls
         except libvirt.libvirtError as err:
             raise SourceError(f"lost {self.uri!r}: {error_line(err)}") from None
         notices = [f"{d.name} is {d.stale}" for d in domains if d.stale]

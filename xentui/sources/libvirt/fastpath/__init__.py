@@ -165,6 +165,11 @@ class FastPath:
         self.read_fast = frozenset(key[0] for _d, _r, key in running if key[0] not in slow_uuids)
         return records
 
+    def begin_turns(self) -> None:
+        """Begin the monitor read of the next tick (turns.py), once this tick's libvirt calls are done."""
+        if self.turns is not None:
+            self.turns.begin()
+
     def _due_remap(self, now: float, running: int) -> set[Key]:
         """The guests mapped again this tick: those mapped longest ago, past REMAP_S, a REMAP_TICKS-th at most."""
         due = sorted((at, key) for key, at in self._mapped_at.items() if now - at >= REMAP_S)

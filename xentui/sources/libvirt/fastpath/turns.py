@@ -1,8 +1,9 @@
 """The QEMU monitor's figures in turns, off the tick: BALLOON and BLOCK cost a monitor round trip per guest (5.7 ms
 each at 100 guests on this nested-KVM host, bench/tick_profile.py: most of what was left of a fast-path tick), so
-they are read in the background, one read from a tick to the next: every time, the rows on screen and the domain in
-a detail view; the others in turns, as many as the budget allows, the longest unread first.  The tick writes in the
-figures last read and never waits on a monitor (but for the first read, so the first frame has them).
+they are read in the background, one read from a tick to the next (begun once the tick's own calls are done): every
+time, the rows on screen and the domain in a detail view; the others in turns, as many as the budget allows, the
+longest unread first.  The tick writes in the figures last read and never waits on a monitor (but for the first
+read, so the first frame has them).
 
 Each guest's figures carry when they were read (``MONITOR_AT``: the model's rates span two reads, the table shows
 the age of those older than a tick); none older than MAX_AGE_S.  A guest whose monitor did not answer (NOWAIT: its
@@ -14,6 +15,7 @@ too: libvirt answers from their configuration, without a monitor.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -49,6 +51,9 @@ class Turns:
         self._pending: deadlines.Call[Read] | None = None  # the read between this tick and the next
         self._pending_since = 0.0
         self._begun = False  # whether a read was ever begun
+        self._next: tuple[libvirt.virConnect, list[Entry], list[tuple[libvirt.virDomain, Record]], int, int] | None \
+            = None  # what the next read is of (begin())
+        self._lock = threading.Lock()  # read() runs in a tick's stats thread, begin() in the tick's own
 
     def show(self, uuids: Collection[str]) -> None:
         self.shown = frozenset(uuids)
@@ -70,36 +75,47 @@ class Turns:
     def read(self, conn: libvirt.virConnect, running: list[Entry], off: list[tuple[libvirt.virDomain, Record]],
              groups: int, flags: int) -> None:
         """Write into the records the figures last read (the monitor groups of the guests due, and of the domains
-        shut off), and start the next read, which runs until the next tick: the tick never waits on a monitor,
-        but for the very first read, waited for up to FIRST_WAIT_S."""
-        pending = self._pending
-        if pending is not None and pending.done():
-            self._take(pending)
-            pending = self._pending = None
-        elif pending is not None and not pending.abandoned and time.monotonic() - self._pending_since > READ_DEADLINE_S:
-            pending.abandoned = True  # counted (and told) as a libvirt call past its deadline; none started on top
-        if pending is None:
-            first, self._begun = not self._begun, True  # (never again: after a tick read whole either)
-            self._start(conn, running, off, groups, flags)
-            if first and self._pending is not None:
-                try:
-                    self._pending.wait(FIRST_WAIT_S)
-                except deadlines.NoAnswer:
-                    pass
-                else:
-                    self._take(self._pending)
-                    self._start(conn, running, off, groups, flags)  # the next tick's: its figures are new too
-        for dom, rec in off:
-            rec.update(self._off.get(dom.UUIDString(), {}))
-        for _dom, rec, key in running:
-            if (kept := self._last.get(key)) is not None:
-                rec.update(kept[0])
-                rec[MONITOR_AT] = kept[1]
-            elif (partial := self._silent.get(key)) is not None:
-                rec.update(partial)
+        shut off); the next read is begun by :meth:`begin`, once the tick's own calls are done.  The tick never
+        waits on a monitor, but for the very first read, waited for up to FIRST_WAIT_S."""
+        with self._lock:
+            pending = self._pending
+            if pending is not None and pending.done():
+                self._take(pending)
+                pending = self._pending = None
+            elif pending is not None and not pending.abandoned and \
+                    time.monotonic() - self._pending_since > READ_DEADLINE_S:
+                pending.abandoned = True  # counted (and told) as a libvirt call past its deadline; none on top
+            self._next = (conn, running, off, groups, flags) if pending is None else None
+            if pending is None and not self._begun:
+                self._start(conn, running, off, groups, flags)
+                if self._pending is not None:
+                    try:
+                        self._pending.wait(FIRST_WAIT_S)
+                    except deadlines.NoAnswer:
+                        self._next = None  # (it goes on: taken at a tick after it ends)
+                    else:
+                        self._take(self._pending)
+                        self._pending = None
+            for dom, rec in off:
+                rec.update(self._off.get(dom.UUIDString(), {}))
+            for _dom, rec, key in running:
+                if (kept := self._last.get(key)) is not None:
+                    rec.update(kept[0])
+                    rec[MONITOR_AT] = kept[1]
+                elif (partial := self._silent.get(key)) is not None:
+                    rec.update(partial)
+
+    def begin(self) -> None:
+        """Begin the read whose figures the next tick writes in: after this tick's own libvirt calls (its job
+        reads wait on a domain's job, which the read holds a moment per guest), so they never overlap."""
+        with self._lock:
+            args, self._next = self._next, None
+            if args is not None and self._pending is None:
+                self._start(*args)
 
     def _start(self, conn: libvirt.virConnect, running: list[Entry], off: list[tuple[libvirt.virDomain, Record]],
                groups: int, flags: int) -> None:
+        self._begun = True
         due = [(dom, key) for dom, _rec, key in self.due(running)]
         offs = [dom for dom, _rec in off]
         try:

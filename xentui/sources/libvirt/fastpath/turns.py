@@ -34,7 +34,11 @@ MAX_TURNS = 30  # every guest is read at least once in this many ticks, whatever
 MAX_AGE_S = 30.0  # ... and this many seconds (a hung monitor off screen is found within it)
 FIRST_COST_S = 0.003  # a monitor read's cost per guest until one is measured
 FIRST_WAIT_S = 2.0  # the first read is waited for (the first frame has every figure): as long as a tick's call
-READ_DEADLINE_S = 10.0  # a read still running this long is told as a call past its deadline (none piled on it)
+# A read running past max(HUNG_MIN_S, HUNG_FACTOR x its expected length) is set aside: a stopped QEMU's monitor
+# holds it (NOWAIT skips only a job another call holds; it took this one's), so the next read begins without
+# waiting, skips that guest (its job is held) and stale.py judges it.  One set aside at a time: never a pile.
+HUNG_MIN_S = 2.0
+HUNG_FACTOR = 4.0
 Entry = tuple[libvirt.virDomain, Record, Key]
 
 
@@ -50,6 +54,8 @@ class Turns:
         self._cost_s = FIRST_COST_S  # one guest's monitor read, smoothed over the reads
         self._pending: deadlines.Call[Read] | None = None  # the read between this tick and the next
         self._pending_since = 0.0
+        self._pending_deadline = HUNG_MIN_S
+        self._hung: deadlines.Call[Read] | None = None  # a read set aside, still running (never taken)
         self._begun = False  # whether a read was ever begun
         self._next: tuple[libvirt.virConnect, list[Entry], list[tuple[libvirt.virDomain, Record]], int, int] | None \
             = None  # what the next read is of (begin())
@@ -82,9 +88,10 @@ class Turns:
             if pending is not None and pending.done():
                 self._take(pending)
                 pending = self._pending = None
-            elif pending is not None and not pending.abandoned and \
-                    time.monotonic() - self._pending_since > READ_DEADLINE_S:
-                pending.abandoned = True  # counted (and told) as a libvirt call past its deadline; none on top
+            elif pending is not None and time.monotonic() - self._pending_since > self._pending_deadline and \
+                    (self._hung is None or self._hung.done()):
+                pending.abandoned = True  # told as a call past its deadline while it runs; its figures never taken
+                self._hung, pending, self._pending = pending, None, None
             self._next = (conn, running, off, groups, flags) if pending is None else None
             if pending is None and not self._begun:
                 self._start(conn, running, off, groups, flags)
@@ -118,6 +125,7 @@ class Turns:
         self._begun = True
         due = [(dom, key) for dom, _rec, key in self.due(running)]
         offs = [dom for dom, _rec in off]
+        self._pending_deadline = max(HUNG_MIN_S, HUNG_FACTOR * self._cost_s * (len(due) + len(offs)))
         try:
             self._pending = deadlines.start(lambda: _read(conn, due, offs, groups & MONITOR_GROUPS, flags),
                                             "monitor figures")

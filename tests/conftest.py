@@ -35,3 +35,25 @@ def _reports_calls_left_running(request: pytest.FixtureRequest):
     if deadlines.running() > before:
         with LEAK_LOG.open("a") as log:
             log.write(f"{request.node.nodeid}: {before} -> {deadlines.running()}: {deadlines.still_running()}\n")
+
+
+@pytest.fixture(autouse=True)
+def _reports_threads_left_running(request: pytest.FixtureRequest):
+    """Logs a test that leaves a source's own threads running (a source never closed): they go on calling libvirt
+    for the rest of the session, beside later tests."""
+    import threading
+
+    from xentui.sources import deadlines
+
+    def left() -> list[str]:
+        return [t.name for t in threading.enumerate()
+                if t.ident not in before and t.name.startswith("xentui-") and t.name != deadlines.THREAD_NAME]
+
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    end = time.monotonic() + 3.0
+    while (names := left()) and time.monotonic() < end:
+        time.sleep(0.05)
+    if names:
+        with LEAK_LOG.open("a") as log:
+            log.write(f"{request.node.nodeid}: threads left running: {names}\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -109,10 +110,10 @@ def test_start_a_defined_domain_that_is_off(conn, writer):
 
 def test_read_only_refuses_and_touches_nothing(guests):
     name = guests.start("idle").name()
-    reader = LibvirtSource(URI)
-    sample, host = sample_of(reader, name)
-    with pytest.raises(ActionError, match="--write"):
-        perform(reader, sample, Action.DESTROY, host=host)
+    with contextlib.closing(LibvirtSource(URI)) as reader:
+        sample, host = sample_of(reader, name)
+        with pytest.raises(ActionError, match="--write"):
+            perform(reader, sample, Action.DESTROY, host=host)
     assert domstate(name) == "running"
 
 
@@ -131,11 +132,11 @@ def test_name_moved_to_a_new_uuid_is_refused(guests, writer):
 def test_permission_error_is_one_line(guests):
     """libvirt itself refuses (a read-only socket), past xentui's own guard: one line, no traceback."""
     name = guests.start("idle").name()
-    source = LibvirtSource(URI)  # opened read-only by libvirt
-    sample, host = sample_of(source, name)
-    source.readonly = False  # as if xentui had been asked to write on a connection that may not
-    with pytest.raises(ActionError) as err:
-        perform(source, sample, Action.PAUSE, host=host)
+    with contextlib.closing(LibvirtSource(URI)) as source:  # opened read-only by libvirt
+        sample, host = sample_of(source, name)
+        source.readonly = False  # as if xentui had been asked to write on a connection that may not
+        with pytest.raises(ActionError) as err:
+            perform(source, sample, Action.PAUSE, host=host)
     assert "\n" not in str(err.value) and "read only" in str(err.value).lower()
     assert domstate(name) == "running"
     assert isinstance(libvirt.getVersion(), int)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import subprocess
 import time
@@ -152,10 +153,11 @@ def test_per_domain_fallback_gives_the_same_numbers(busy_and_idle, source):
     import libvirt
 
     busy, idle = busy_and_idle
-    fallback = LibvirtSource(URI, conn=NoBulkConnection(libvirt.openReadOnly(URI), real_no_support_error()))
-    pid = lab.qemu_pid(busy.name())
-    snap, reference = measure(fallback, pid)
-    assert fallback.bulk_supported is False
+    with contextlib.closing(LibvirtSource(URI, conn=NoBulkConnection(libvirt.openReadOnly(URI),
+                                                                      real_no_support_error()))) as fallback:
+        pid = lab.qemu_pid(busy.name())
+        snap, reference = measure(fallback, pid)
+        assert fallback.bulk_supported is False
     bulk = build_snapshot(None, source.collect())
     assert {v.uuid for v in snap.domains} == {v.uuid for v in bulk.domains}
     assert abs(view_of(snap, busy).rates.cpu_pct - reference) <= 3.0

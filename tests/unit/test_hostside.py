@@ -27,6 +27,22 @@ def tree(tmp_path):
     return HostTree(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _closed(monkeypatch):
+    """Every HostSide a test makes is closed after it (its NUMA thread ends, not left beside later tests)."""
+    made: list[HostSide] = []
+    init = HostSide.__init__
+
+    def noted(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(HostSide, "__init__", noted)
+    yield
+    for side in made:
+        side.close()
+
+
 def test_psi_rate_over_the_window(tree):
     tree.qemu("web", PID)
     tree.pressure("cpu", 1_000_000, 0)

@@ -11,6 +11,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from xentui.sources.hostside import held
 from xentui.sources.libvirt import fastpath
 from xentui.sources.libvirt.fastpath import FAST_GROUPS, FastPath, Paths, from_xml, kernel, why_off
 
@@ -204,13 +205,19 @@ def test_a_process_that_ends_is_read_as_nothing_even_when_its_pid_returns(tree: 
     try:
         fd = kernel.open_process(Path("/proc"), child.pid)
         assert fd is not None and kernel.read_at(fd, "statm", 512) is not None
+        statm, stat = held.hold("statm", fd), held.hold(f"task/{child.pid}/stat", fd)
+        assert isinstance(statm, held.HeldFile) and isinstance(stat, held.HeldFile)
+        assert kernel.rss_kib(statm, 4) and kernel.stat_cpu_ns(stat, 100) is not None  # read again and again
+        assert kernel.rss_kib(statm, 4) and kernel.stat_cpu_ns(stat, 100) is not None
     finally:
         child.kill()
         child.wait(timeout=10)
     try:
-        assert kernel.read_at(fd, "statm", 512) is None and kernel.rss_kib(fd, 4) is None
+        assert kernel.read_at(fd, "statm", 512) is None
+        assert kernel.rss_kib(statm, 4) is None and kernel.stat_cpu_ns(stat, 100) is None  # held: ESRCH now
     finally:
         os.close(fd)
+        held.close_all([statm, stat])
 
 
 def test_remapped_after_a_lifecycle_event_or_a_new_domid_never_each_tick(tree: Tree) -> None:
@@ -253,8 +260,8 @@ def test_a_vcpu_thread_gone_falls_back_to_libvirt_that_tick(tree: Tree) -> None:
     tree.cpuacct(5)
     path = fast(tree)
     path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)
-    for f in (tree.proc / "500" / "task" / "502").iterdir():
-        f.unlink()
+    for f in (tree.proc / "500" / "task" / "502").iterdir():  # the thread ended: its held files read nothing
+        f.write_text("")  # (on /proc the read fails, ESRCH: test_a_process_that_ends_is_read_as_nothing...)
     conn = Conn([Dom("web")])
     assert path.stats(conn, FAST_GROUPS, 0)[0][1]["cpu.time"] == 123  # type: ignore[arg-type]
     assert conn.asked[-1] == ("list", FAST_GROUPS | libvirt.VIR_DOMAIN_STATS_STATE, ["web"])
@@ -282,9 +289,9 @@ def test_a_guest_whose_qemu_ends_is_never_given_libvirtds_own_cpu_time(tree: Tre
     tree.cpuacct(5)
     path = fast(tree)
     path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)
-    for f in (tree.proc / "500").iterdir():  # the process ended
+    for f in (tree.proc / "500").iterdir():  # the process ended: its held files read nothing
         if f.is_file():
-            f.unlink()
+            f.write_text("")
     rec = path.stats(EndingConn([Dom("web")]), libvirt.VIR_DOMAIN_STATS_STATE | FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
     sample = parse_stats(UUID, "web", 7, rec)
     assert not sample.active and sample.cpu_ns is None
@@ -317,13 +324,16 @@ def test_hostile_files_are_unknown(tree: Tree) -> None:
     proc = tree.qemu("web", 500)
     fd = kernel.open_process(tree.proc, 500)
     assert fd is not None
+    statm = held.OpenedEachRead("statm", fd)
+    vcpu = kernel.VcpuFiles(0, held.OpenedEachRead("task/501/stat", fd), held.OpenedEachRead("task/501/schedstat", fd))
     try:
+        assert kernel.rss_kib(statm, 4) == 6000 and kernel.vcpu_times(vcpu, 100) == (100_000_000, 1000)
         (proc / "statm").write_text("1 -5 3\n")
-        assert kernel.rss_kib(fd, 4) is None
+        assert kernel.rss_kib(statm, 4) is None
         (proc / "statm").write_text("1 " + "9" * 30 + " 3\n")
-        assert kernel.rss_kib(fd, 4) is None
+        assert kernel.rss_kib(statm, 4) is None
         (proc / "task" / "501" / "schedstat").write_text("x" * 2000)  # past the bound: not a figure
-        assert kernel.vcpu_times(fd, "task/501", 100) is None
+        assert kernel.vcpu_times(vcpu, 100) is None
         (proc / "cmdline").write_bytes(b"qemu\0-uuid\0" + UUID.encode() + b"\0-uuid\0" + UUID.encode() + b"\0")
         assert kernel.cmdline_uuid(fd) is None  # two of them: not proven
         tree.thread(500, 600, "CPU 0/KVM")  # a vCPU number twice

@@ -6,7 +6,7 @@ sample into a :class:`Snapshot` (``views``): every rate xentui shows is computed
 nowhere else.  Pure standard library: no I/O, no libvirt, no textual.
 """
 
-from xentui.model._fast_record import frozen_record
+from xentui.model._fast_record import evolve, frozen_record
 from xentui.model.guest_memory import BalloonStats, GuestMemView
 from xentui.model.rates import (
     MAX_MBM_BYTES_S,
@@ -89,6 +89,7 @@ __all__ = [
     "cache_view",
     "counter_rate",
     "domain_rates",
+    "evolve",
     "frozen_record",
     "guest_memory_view",
     "same_incarnation",

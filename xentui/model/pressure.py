@@ -75,10 +75,11 @@ def pressure_view(cur: PressureSample | None) -> PressureView | None:
     if cur is None:
         return None
     seconds = cur.at - cur.prev_at if cur.at is not None and cur.prev_at is not None else 0.0
+    before = {(r, k): s for r, k, s in cur.prev_stalls} if seconds > 0 else {}
     out: list[tuple[str, str, float | None]] = []
     measured = True
     for resource, kind, stall in cur.stalls:
-        old = _find(cur.prev_stalls, resource, kind) if seconds > 0 else None
+        old = before.get((resource, kind))
         pct: float | None = None
         if old is not None and old.total_us is not None and stall.total_us is not None \
                 and stall.total_us >= old.total_us:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from xentui.model._fast_record import evolve
 from xentui.model.guest_memory import GuestMemView
 from xentui.model.latency import block_latencies, domain_ms, steal_sum
 from xentui.model.pressure import numa_view, pressure_view
@@ -243,9 +242,9 @@ def _aged(view: DomainView, prev: DomainSample | None, earlier: DomainView | Non
         return view
     rates, guest_mem = view.rates, view.guest_mem
     if earlier is not None and earlier.sample.monitor_at == at and same_incarnation(earlier.sample, view.sample):
-        rates = replace(rates, **{name: getattr(earlier.rates, name) for name in MONITOR_RATES})
+        rates = evolve(rates, **{name: getattr(earlier.rates, name) for name in MONITOR_RATES})
         guest_mem = earlier.guest_mem if earlier.guest_mem is not None else guest_mem
-    return replace(view, rates=rates, guest_mem=guest_mem, monitor_age_s=max(0.0, now - at))
+    return evolve(view, rates=rates, guest_mem=guest_mem, monitor_age_s=max(0.0, now - at))
 
 
 def _pcpu_pct(prev: RawSample | None, cur: RawSample, seconds: float) -> tuple[float | None, ...] | None:
@@ -267,7 +266,7 @@ def _fleet_snapshot(prev: RawSample | None, cur: RawSample, seq: int, before: Sn
                 domains.extend(shot.domains)
             else:
                 why = f"host {part.name} {part.state.value}" + (f": {part.reason}" if part.reason else "")
-                domains.extend(replace(d, sample=replace(d.sample, stale=why)) for d in shot.domains)
+                domains.extend(evolve(d, sample=evolve(d.sample, stale=why)) for d in shot.domains)
         hosts.append(HostView(
             name=part.name, state=part.state, group=part.group, uri=part.uri, reason=part.reason,
             host=part.cur.host if part.cur is not None else None,

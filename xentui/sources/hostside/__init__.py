@@ -14,13 +14,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
+from xentui.model import evolve
 from xentui.model.pressure import NumaSample, PressureSample
 from xentui.model.samples import DomainSample
 from xentui.sources.background import Refresher
 from xentui.sources.hostside.files import read_bounded
+from xentui.sources.hostside.held import Reread, close_all, hold
 from xentui.sources.hostside.numa import node_of_cpu, read_numa
 from xentui.sources.hostside.psi import cgroup_of, pressure_files, read_pressure, v2_root
 
@@ -63,8 +65,11 @@ class _Guest:
     pid: int | None
     cgroup: str | None
     at: float  # monotonic time it was looked for
-    files: tuple[tuple[str, str], ...] = ()  # (resource, path) of its pressure files
+    files: tuple[tuple[str, Reread], ...] = ()  # (resource, held file) of its pressure files
     pressure: PressureSample | None = None  # its last read
+
+    def close(self) -> None:
+        close_all([f for _r, f in self.files])
 
 
 class HostSide:
@@ -78,6 +83,7 @@ class HostSide:
         self._next = 0  # where the next tick's PSI reads start (past the budget, the guests not read)
         self._numa: dict[Key, NumaSample | None] = {}
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # the held files' reads and their closing (never a closed fd reused)
         self.numa_rounds = 0  # NUMA rounds done (the background thread's)
         self._numa_cost_s = 0.0  # the last round's length: the next waits 10x as long at least (<= 10 % of a core)
         self._numa_thread = Refresher(self._numa_round, lambda: max(numa_interval_s, 10 * self._numa_cost_s),
@@ -91,8 +97,11 @@ class HostSide:
         """(uuid, domid, name) of the running guests -> uuid -> (PSI, NUMA), only those with either.  The PSI
         reads stop past PSI_BUDGET_S: a guest not read keeps its last sample (and its window), and the next tick
         starts with those left."""
+        with self._reading:
+            return self._read(list(running))
+
+    def _read(self, guests: list[tuple[str, int | None, str]]) -> dict[str, Found]:
         paths, now = self.paths, self._clock()
-        guests = list(running)
         start = self._next if self._next < len(guests) else 0
         deadline, read = now + PSI_BUDGET_S, 0
         out: dict[str, Found] = {}
@@ -103,6 +112,8 @@ class HostSide:
             key = (uuid, domid)
             guest = self._guests.get(key)
             if guest is None or (guest.cgroup is None and now - guest.at >= RETRY_S):
+                if guest is not None:
+                    guest.close()
                 guest = self._find(paths, name, now)
             live[key] = guest
             if guest.cgroup is not None and ((at := self._clock()) < deadline or read == 0):
@@ -114,6 +125,9 @@ class HostSide:
                 out[uuid] = (pressure, numa)
         with_cgroup = sum(1 for g in live.values() if g.cgroup is not None)
         self._next = start + read if read < with_cgroup else 0
+        for key, gone in self._guests.items():
+            if live.get(key) is not gone:
+                gone.close()
         self._guests = live
         with self._lock:
             self._numa = {k: v for k, v in self._numa.items() if k in live}
@@ -126,13 +140,15 @@ class HostSide:
         found = self.read((d.uuid, d.domid, d.name) for d in samples if d.active)
         if not found:
             return samples
-        return tuple(replace(d, pressure=found[d.uuid][0], numa=found[d.uuid][1]) if d.uuid in found else d
+        return tuple(evolve(d, pressure=found[d.uuid][0], numa=found[d.uuid][1]) if d.uuid in found else d
                      for d in samples)
 
     def _find(self, paths: HostPaths, name: str, now: float) -> _Guest:
         pid = qemu_pid(paths.qemu_run, name)
         cgroup = cgroup_of(paths.proc, pid) if pid is not None else None
-        return _Guest(pid, cgroup, now, pressure_files(v2_root(paths.cgroup), cgroup) if cgroup is not None else ())
+        files = pressure_files(v2_root(paths.cgroup), cgroup) if cgroup is not None else ()
+        return _Guest(pid, cgroup, now, tuple((resource, held) for resource, path in files
+                                              if (held := hold(path)) is not None))
 
     def _numa_round(self) -> None:
         started = time.monotonic()
@@ -160,6 +176,10 @@ class HostSide:
 
     def close(self) -> None:
         self._numa_thread.close()
+        with self._reading:
+            for guest in self._guests.values():
+                guest.close()
+            self._guests = {}
 
 
 def qemu_pid(run: Path, name: str) -> int | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from xentui.limits import MAX_NAME, counter
 from xentui.model.pressure import KINDS, RESOURCES, PressureSample, Stall
 from xentui.sources.hostside.files import read_bounded, whole_lines
+from xentui.sources.hostside.held import Reread
 
 MAX_CGROUP_FILE = 64 * 1024  # /proc/PID/cgroup: one line per hierarchy (v1 has a dozen)
 MAX_PRESSURE_FILE = 1024  # two lines of ~70 characters
@@ -82,13 +83,14 @@ def pressure_files(cgroup_root: Path, cgroup: str) -> tuple[tuple[str, str], ...
     return tuple((resource, os.path.join(base, f"{resource}.pressure")) for resource in RESOURCES)
 
 
-def read_pressure(cgroup: str, files: tuple[tuple[str, str], ...], at: float | None = None,
+def read_pressure(cgroup: str, files: tuple[tuple[str, str | Reread], ...], at: float | None = None,
                   before: PressureSample | None = None) -> PressureSample | None:
-    """The cgroup's pressure files; None when none of them is there (no PSI: cgroup v1, psi=0, an old kernel, a
-    cgroup gone).  ``at``: when (monotonic seconds); ``before``: the read before it, carried as its window."""
+    """The cgroup's pressure files (paths, or held: held.py); None when none of them is there (no PSI: cgroup v1,
+    psi=0, an old kernel, a cgroup gone).  ``at``: when (monotonic seconds); ``before``: the read before it,
+    carried as its window."""
     stalls: list[tuple[str, str, Stall]] = []
-    for resource, path in files:
-        read = read_bounded(path, MAX_PRESSURE_FILE)
+    for resource, file in files:
+        read = read_bounded(file, MAX_PRESSURE_FILE) if isinstance(file, str) else file.read(MAX_PRESSURE_FILE)
         if read is not None:
             stalls.extend((resource, kind, stall) for kind, stall in parse_pressure(*read))
     if not stalls:

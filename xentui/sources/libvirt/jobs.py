@@ -20,14 +20,13 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import libvirt
 
 from xentui.limits import MAX_DEVICES, count
-from xentui.model import DomainSample, DomainState, JobSample
+from xentui.model import DomainSample, DomainState, JobSample, evolve
 from xentui.sources import deadlines
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.libvirt.bulk_stats import STATE_BY_CODE, active
@@ -102,7 +101,7 @@ def with_found(samples: tuple[DomainSample, ...], found: Mapping[Key, JobSample]
     """``samples`` with the jobs ``found`` (by (uuid, domid)); the others as they were."""
     if not found:
         return samples
-    return tuple(replace(s, job=found[key]) if (key := (s.uuid, s.domid)) in found else s for s in samples)
+    return tuple(evolve(s, job=found[key]) if (key := (s.uuid, s.domid)) in found else s for s in samples)
 
 
 def paused_for(rec: Record, reasons: Collection[int]) -> bool:

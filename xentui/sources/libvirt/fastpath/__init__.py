@@ -24,6 +24,7 @@ from xentui.limits import MAX_DEVICES, MAX_VCPUS
 from xentui.sources import hostside, local_machine
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.hostside.files import read_bounded
+from xentui.sources.hostside.held import Reread, close_all, hold
 from xentui.sources.libvirt.bulk_stats import KERNEL_AT, NET_KEYS, active, stat_keys
 from xentui.sources.libvirt.fallback import Listed, key_of
 from xentui.sources.libvirt.fastpath import kernel
@@ -52,15 +53,17 @@ def configure(enabled: bool, turns: bool = False) -> None:
 
 @dataclass
 class Guest:
-    """One mapped incarnation: what each tick reads."""
+    """One mapped incarnation: what each tick reads, its files held open (held.py: bound to the process)."""
 
     dirfd: int  # /proc/PID, bound to the proven QEMU process
-    vcpus: tuple[tuple[int, str], ...]  # (vCPU number, task/TID)
+    vcpus: tuple[kernel.VcpuFiles, ...]
     vcpu_max: int
-    cpu_file: str | None  # the cgroup's CPU time file (None: utime + stime of the process, as libvirt then)
+    cpu: kernel.CpuFile  # the cgroup's CPU time, else utime + stime of the process (as libvirt then)
+    statm: Reread
     taps: tuple[tuple[str, bool], ...]  # (host device, swapped: the guest's rx is the tap's tx)
 
     def close(self) -> None:
+        close_all([self.cpu.file, self.statm, *(f for v in self.vcpus for f in (v.stat, v.schedstat))])
         os.close(self.dirfd)
 
 
@@ -232,7 +235,8 @@ class FastPath:
             return f"{name}: its vCPU threads or interfaces do not match its XML"
         if kernel.cmdline_uuid(dirfd) != key[0].lower():  # still the same process after the XML call
             return f"{name}: pid {pid} ended while being mapped"
-        return Guest(dirfd, tuple(sorted(threads.items())), vcpu_max, kernel.cgroup_cpu_file(dirfd, cgroup), taps)
+        return _held(dirfd, threads, vcpu_max, kernel.cgroup_cpu_file(dirfd, cgroup), taps) \
+            or f"{name}: pid {pid} ended while being mapped"
 
     def close(self) -> None:
         if self._busy.acquire(timeout=1.0):  # else a hung tick still holds the fds: they go with the process
@@ -240,6 +244,26 @@ class FastPath:
                 self._forget(set(), set())
             finally:
                 self._busy.release()
+
+
+def _held(dirfd: int, threads: dict[int, str], vcpu_max: int, cpu_file: str | None,
+          taps: tuple[tuple[str, bool], ...]) -> Guest | None:
+    """The guest's files opened to be read each tick; None when one is gone already (the process ended)."""
+    opened: list[Reread | None] = []
+
+    def held(name: str, at: int | None = dirfd) -> Reread | None:
+        opened.append(file := hold(name, at))
+        return file
+
+    cpu = kernel.CpuFile(held(cpu_file, None), Path(cpu_file).name) if cpu_file is not None else \
+        kernel.CpuFile(held("stat"), "stat")
+    statm = held("statm")
+    vcpus = [kernel.VcpuFiles(n, held(f"{task}/stat"), held(f"{task}/schedstat"))  # type: ignore[arg-type]
+             for n, task in sorted(threads.items())]
+    if None in opened or cpu.file is None or statm is None:
+        close_all(opened)
+        return None
+    return Guest(dirfd, tuple(vcpus), vcpu_max, cpu, statm, taps)
 
 
 def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]:
@@ -264,19 +288,19 @@ def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]
 def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Paths) -> bool:
     """Write the fast groups' keys into ``rec`` (libvirt's names, so one parser reads both); False when any
     read failed (then nothing of it is kept: the guest's figures come from libvirt)."""
-    cpu = kernel.cgroup_cpu_ns(guest.cpu_file) if guest.cpu_file is not None else \
-        kernel.stat_cpu_ns(guest.dirfd, "stat", paths.ticks_per_s)
-    rss = kernel.rss_kib(guest.dirfd, paths.page_kib)
+    cpu = kernel.cpu_ns(guest.cpu, paths.ticks_per_s)
+    rss = kernel.rss_kib(guest.statm, paths.page_kib)
     if cpu is None or rss is None:
         return False
     out: Record = {"cpu.time": cpu, "vcpu.current": len(guest.vcpus), "vcpu.maximum": guest.vcpu_max,
                    "net.count": len(guest.taps), KERNEL_AT: time.monotonic()}  # the rates span these reads
     if "balloon.rss" in rec:  # the monitor answered (this tick, or in turns at its last read); where it did not,
         out["balloon.rss"] = rss  # its absence marks the row stale (stale.py): the kernel's never hides a hung QEMU
-    for n, task in guest.vcpus:
-        times = kernel.vcpu_times(guest.dirfd, task, paths.ticks_per_s)
+    for files in guest.vcpus:
+        times = kernel.vcpu_times(files, paths.ticks_per_s)
         if times is None:
             return False
+        n = files.number
         out[f"vcpu.{n}.state"] = libvirt.VIR_VCPU_RUNNING
         out[f"vcpu.{n}.time"], out[f"vcpu.{n}.delay"] = times
     for i, (dev, swapped) in enumerate(guest.taps):

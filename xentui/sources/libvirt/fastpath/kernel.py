@@ -2,17 +2,20 @@
 
 ``/proc/PID`` opened as a directory stays bound to the process it named: once that process exits, every read
 through the fd fails (ESRCH), even when the pid is handed to another process.  So a guest is proven once (its
-``-uuid`` on the command line, read through the fd) and every later read is the guest's own or nothing.
+``-uuid`` on the command line, read through the fd) and every later read is the guest's own or nothing.  The files
+read every tick are opened through that fd once and held (hostside/held.py): bound to the process the same way.
 Everything read is outside text: bounded, parsed strictly, anything odd is "not known" (None).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from xentui.limits import counter
-from xentui.sources.hostside.files import read_bounded, whole_lines
+from xentui.sources.hostside.files import whole_lines
+from xentui.sources.hostside.held import OpenedEachRead, Reread
 from xentui.sources.hostside.psi import clean_cgroup
 
 MAX_CMDLINE = 256 * 1024  # QEMU's command line: a few KiB, more with many devices
@@ -23,19 +26,9 @@ MAX_NET_DEV = 4 * 1024 * 1024  # /proc/net/dev: ~130 bytes a device
 
 
 def read_at(dirfd: int, name: str, limit: int) -> str | None:
-    """At most ``limit`` bytes of ``name`` under ``dirfd``; None when absent, unreadable, the process gone, or
-    longer than ``limit`` (a figure cut short would lie)."""
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dirfd)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, limit + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return data.decode("utf-8", "replace") if len(data) <= limit else None
+    """At most ``limit`` bytes of ``name`` under ``dirfd``, opened for this read; None when absent, unreadable, the
+    process gone, or longer than ``limit`` (a figure cut short would lie)."""
+    return _whole(OpenedEachRead(name, dirfd), limit) or None
 
 
 def open_process(proc: Path, pid: int) -> int | None:
@@ -90,28 +83,44 @@ def vcpu_number(comm: str) -> int | None:
     return int(n) if n.isascii() and n.isdecimal() and len(n) <= 5 else None
 
 
-def vcpu_times(dirfd: int, task: str, ticks_per_s: int) -> tuple[int, int] | None:
+@dataclass(frozen=True)
+class VcpuFiles:
+    """One vCPU thread's files, held (held.py)."""
+
+    number: int
+    stat: Reread  # task/TID/stat
+    schedstat: Reread  # task/TID/schedstat
+
+
+@dataclass(frozen=True)
+class CpuFile:
+    """Where a guest's CPU time is read: its cgroup's ``cpuacct.usage`` (v1, ns) or ``cpu.stat`` (v2,
+    ``usage_usec``), else its process's ``stat`` (utime + stime)."""
+
+    file: Reread | None
+    kind: str  # "cpuacct.usage", "cpu.stat" or "stat"
+
+
+def vcpu_times(files: VcpuFiles, ticks_per_s: int) -> tuple[int, int] | None:
     """(vcpu.N.time, vcpu.N.delay) of one vCPU thread, from where libvirt reads them: ``task/TID/stat``'s
     utime + stime (clock ticks, as ns) and ``task/TID/schedstat``'s run-queue wait (ns)."""
-    text = read_at(dirfd, f"{task}/schedstat", MAX_SMALL)
-    parts = text.split() if text is not None else []
+    parts = _whole(files.schedstat, MAX_SMALL).split()
     wait = _number(parts[1]) if len(parts) == 3 else None
-    run = stat_cpu_ns(dirfd, f"{task}/stat", ticks_per_s)
+    run = stat_cpu_ns(files.stat, ticks_per_s)
     return (run, wait) if run is not None and wait is not None else None
 
 
-def rss_kib(dirfd: int, page_kib: int) -> int | None:
+def rss_kib(statm: Reread, page_kib: int) -> int | None:
     """Resident memory (KiB) of ``statm``'s second field: what libvirt's balloon.rss reads."""
-    text = read_at(dirfd, "statm", MAX_SMALL)
-    parts = text.split() if text is not None else []
+    parts = _whole(statm, MAX_SMALL).split()
     pages = _number(parts[1]) if len(parts) >= 2 else None
     return counter(pages * page_kib) if pages is not None else None
 
 
-def stat_cpu_ns(dirfd: int, name: str, ticks_per_s: int) -> int | None:
+def stat_cpu_ns(stat: Reread, ticks_per_s: int) -> int | None:
     """utime + stime of a ``stat`` file in ns (libvirt's cpu.time where the guest has no cpuacct cgroup)."""
-    text = read_at(dirfd, name, 4096)
-    if text is None or ") " not in text:
+    text = _whole(stat, 4096)
+    if ") " not in text:
         return None
     fields = text.rpartition(") ")[2].split()  # the name may hold spaces and parentheses: after the last ")"
     if len(fields) < 13:
@@ -119,6 +128,12 @@ def stat_cpu_ns(dirfd: int, name: str, ticks_per_s: int) -> int | None:
     utime, stime = _number(fields[11]), _number(fields[12])
     return counter((utime + stime) * 1_000_000_000 // ticks_per_s) \
         if utime is not None and stime is not None else None
+
+
+def _whole(file: Reread, limit: int) -> str:
+    """The file's text; "" when it cannot be read or is longer than ``limit`` (a figure cut short would lie)."""
+    read = file.read(limit)
+    return read[0] if read is not None and not read[1] else ""
 
 
 def cgroup_cpu_file(dirfd: int, cgroup_root: Path) -> str | None:
@@ -150,12 +165,15 @@ def cgroup_cpu_file(dirfd: int, cgroup_root: Path) -> str | None:
     return None
 
 
-def cgroup_cpu_ns(path: str) -> int | None:
-    """The cgroup's CPU time in ns from :func:`cgroup_cpu_file`'s file."""
-    if path.endswith("cpuacct.usage"):
-        read = read_bounded(path, MAX_SMALL)
-        return _number(read[0].strip()) if read is not None and not read[1] else None
-    read = read_bounded(path, MAX_CPU_STAT)
+def cpu_ns(cpu: CpuFile, ticks_per_s: int) -> int | None:
+    """The guest's CPU time in ns from :func:`cgroup_cpu_file`'s file, else its process's ``stat``."""
+    if cpu.file is None:
+        return None
+    if cpu.kind == "stat":
+        return stat_cpu_ns(cpu.file, ticks_per_s)
+    if cpu.kind == "cpuacct.usage":
+        return _number(_whole(cpu.file, MAX_SMALL).strip())
+    read = cpu.file.read(MAX_CPU_STAT)
     if read is None or read[1]:
         return None
     for line in whole_lines(*read):

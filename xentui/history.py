@@ -3,8 +3,10 @@
 Each series is a ring of 32-bit floats (NaN: unknown that tick) that grows to ``capacity``
 and then overwrites its oldest value, so memory is bounded by
 ``capacity * 4 bytes * (series per domain * domains + host series)`` plus small per-series
-overheads (measured: bench/history_memory.py, bench/RESULTS.md).  A domain that leaves the
-snapshot takes its history with it.  Pure standard library: no textual.
+overheads (measured: bench/history_memory.py, bench/RESULTS.md).  The domains' series together hold at
+most DOMAIN_VALUES values: past that (a fleet of thousands of domains) each domain keeps fewer ticks, its
+newest, the host's series keeping theirs.  A domain that leaves the snapshot takes its history with it.
+Pure standard library: no textual.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ DOMAIN_SERIES = ("cpu_pct", "mem_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_
 HOST_SERIES = ("cpu_pct", "mem_used_kib", "net_rx_bytes_s", "net_tx_bytes_s", "blk_rd_bytes_s", "blk_wr_bytes_s",
                "llc_bytes", "mbm_total_bytes_s", "mbm_local_bytes_s")  # Cache QoS: the monitored domains together
 CACHE_SERIES = ("llc_bytes", "mbm_total_bytes_s", "mbm_local_bytes_s")  # per domain, made once it has Cache QoS
+DOMAIN_VALUES = 24 << 20  # every domain's series together: 96 MiB of float32 (one hour of 1000 domains at 1 s fits)
+MIN_DOMAIN_TICKS = 60  # however many domains, each keeps at least this many ticks
 
 
 def capacity_for(delay_s: float, span_s: float = 3600.0) -> int:
@@ -60,6 +64,12 @@ class Ring:
             return data[start:end].tolist()
         return (data[start:] + data[:end]).tolist()
 
+    def resize(self, capacity: int) -> None:
+        """Keep at most ``capacity`` values from now on, the newest of those held."""
+        self.data = array("f", self.last(capacity))
+        self.head = 0
+        self.capacity = capacity
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -71,6 +81,9 @@ class DomainHistory:
         self.series = {name: Ring(capacity) for name in DOMAIN_SERIES}
         self.vcpus: dict[int, Ring] = {}  # vCPU number -> its CPU% (of one pCPU)
         self.cache: dict[str, Ring] | None = None  # CACHE_SERIES, from the first tick with Cache QoS figures
+
+    def rings(self) -> list[Ring]:
+        return [*self.series.values(), *self.vcpus.values(), *(self.cache.values() if self.cache else ())]
 
     def add(self, view: DomainView, capacity: int) -> None:
         r, s = view.rates, self.series
@@ -157,6 +170,7 @@ class History:
         if capacity < 1:
             raise ValueError("history capacity must be 1 or more")
         self.capacity = capacity
+        self.domain_capacity = capacity  # ticks each domain keeps: fewer once the domains pass DOMAIN_VALUES
         self.domains: dict[str, DomainHistory] = {}
         self.host = _host_rings(capacity)
         self.hosts: dict[str, dict[str, Ring]] = {}  # a fleet's hosts by name, each its own series
@@ -169,15 +183,34 @@ class History:
             return  # the same snapshot shown again (a repaint): not a new tick
         self.last_seq = snapshot.seq
         present = set()
+        series = 0
         for view in snapshot.domains:
             present.add(view.key)  # the UUID; host/UUID in a fleet
             dom = self.domains.get(view.key)
             if dom is None:
-                dom = self.domains[view.key] = DomainHistory(self.capacity)
-            dom.add(view, self.capacity)
+                dom = self.domains[view.key] = DomainHistory(self.domain_capacity)
+            dom.add(view, self.domain_capacity)
+            series += len(dom.series) + len(dom.vcpus) + (len(dom.cache) if dom.cache else 0)
         for gone in self.domains.keys() - present:
             del self.domains[gone]
+        self._fit(series)
         self._add_host(snapshot)
+
+    def _fit(self, series: int) -> None:
+        """Each domain's ticks, so that ``series`` rings hold at most DOMAIN_VALUES values: cut at once when
+        more domains come (to 7/8 of what fits, so a few more do not cut again), lengthened when that many fewer
+        have left that a quarter more fits."""
+        fits = self.capacity if series == 0 else min(self.capacity, max(MIN_DOMAIN_TICKS, DOMAIN_VALUES // series))
+        if fits < self.domain_capacity:
+            ticks = max(min(MIN_DOMAIN_TICKS, fits), fits * 7 // 8)
+        elif fits >= min(self.capacity, self.domain_capacity * 5 // 4) and fits > self.domain_capacity:
+            ticks = fits
+        else:
+            return
+        self.domain_capacity = ticks
+        for dom in self.domains.values():
+            for ring in dom.rings():
+                ring.resize(ticks)
 
     def _add_host(self, snapshot: Snapshot) -> None:
         if snapshot.fleet:

@@ -110,3 +110,50 @@ def test_a_host_of_unknown_memory_is_a_gap_in_its_memory_chart_never_0_used():
         history.add(build_snapshot(None, replace(raw(float(seq), dom(1.0, uuid="a")), host=host), seq=seq))
     known, unknown = history.host["mem_used_kib"].values()
     assert known == HOST.mem_total_kib - HOST.mem_free_kib and math.isnan(unknown)
+
+
+def test_many_domains_keep_fewer_ticks_within_the_budget_and_more_once_they_leave(monkeypatch):
+    """The domains' series together hold at most DOMAIN_VALUES values: past it each domain keeps its newest ticks,
+    never fewer than MIN_DOMAIN_TICKS; the host's series and the times keep the full capacity."""
+    from dataclasses import replace
+
+    from xentui import history as history_module
+
+    monkeypatch.setattr(history_module, "DOMAIN_VALUES", 2000)
+    monkeypatch.setattr(history_module, "MIN_DOMAIN_TICKS", 5)
+    history = History(capacity=100)
+    few, many = list(snapshots(120, domains=2)), list(snapshots(120, domains=12))
+    for snap in few[:80]:
+        history.add(snap)
+    web = few[0].domains[0].key
+    series = sum(len(d.rings()) for d in history.domains.values())
+    assert history.domain_capacity == 100 and series * 100 <= 2000  # two domains: all of it fits
+    assert len(history.domains[web].series["cpu_pct"]) == 80
+    for seq, snap in enumerate(many[80:], start=81):  # ten more domains come: each keeps its newest ticks
+        history.add(replace(snap, seq=seq))
+    rings = [ring for d in history.domains.values() for ring in d.rings()]
+    assert sum(ring.capacity for ring in rings) <= 2000 and len({ring.capacity for ring in rings}) == 1
+    kept = history.domains[web].series["cpu_pct"]
+    assert len(kept) == history.domain_capacity < 80
+    newest = [s.by_key()[web].rates.cpu_pct for s in many[120 - len(kept):]]
+    assert kept.values() == pytest.approx(newest)  # the newest values, oldest first, across the cut
+    assert len(history.times()) == 100 and len(history.host["cpu_pct"]) == 100
+    cut = history.domain_capacity
+    for seq, snap in enumerate(few[80:], start=200):  # they leave: the two left keep more again
+        history.add(replace(snap, seq=seq))
+    assert history.domain_capacity == 100 > cut
+    assert len(history.domains[web].series["cpu_pct"]) == cut + 39  # what was kept, then each tick after the first
+
+
+def test_the_budget_never_cuts_below_the_floor_nor_past_the_capacity(monkeypatch):
+    from xentui import history as history_module
+
+    monkeypatch.setattr(history_module, "DOMAIN_VALUES", 10)
+    history = History(capacity=30)
+    for snap in snapshots(3, domains=5):
+        history.add(snap)
+    assert history.domain_capacity == 30  # the floor (60) is past this history's own capacity: the capacity
+    small = History(capacity=500)
+    for snap in snapshots(2, domains=5):
+        small.add(snap)
+    assert small.domain_capacity == history_module.MIN_DOMAIN_TICKS

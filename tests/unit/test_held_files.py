@@ -71,3 +71,16 @@ def test_the_open_files_limit_is_raised_towards_its_hard_one_never_past_it() -> 
         assert raised == want and allowed == want
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_held_file_dropped_unclosed_gives_its_descriptor_back(tmp_path: Path) -> None:
+    import gc
+
+    path = tmp_path / "statm"
+    path.write_text("1 2 3\n")
+    before = held.BUDGET.held
+    file = held.hold(path)
+    assert held.BUDGET.held == before + 1
+    del file
+    gc.collect()
+    assert held.BUDGET.held == before

@@ -89,9 +89,12 @@ class HeldFile:
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+            fd, self._fd = self._fd, -1
+            os.close(fd)
             BUDGET.give()
+
+    def __del__(self) -> None:  # one dropped unclosed (a map replaced mid-tick): its descriptor is given back
+        self.close()
 
 
 class OpenedEachRead:

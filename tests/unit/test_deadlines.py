@@ -58,8 +58,30 @@ def test_a_hung_call_is_abandoned_in_a_daemon_thread_and_counted_until_it_return
     assert not deadlines.inside()
     gate.set()
     wait_for(lambda: deadlines.abandoned() == before)
-    threads[0].join(timeout=5)
-    assert not threads[0].is_alive()
+
+
+def test_a_thread_that_returned_takes_the_next_call_and_ends_when_none_comes(monkeypatch):
+    """Starting a thread costs ~150 us of CPU a call: one that has returned serves the next, and ends after IDLE_S
+    with nothing to do."""
+    monkeypatch.setattr(deadlines, "IDLE_S", 0.2)
+    wait_for(lambda: deadlines.running() == 0)
+    first = deadlines.call(threading.current_thread, 1.0)
+    assert first.name == deadlines.THREAD_NAME and first.daemon and first is not threading.current_thread()
+    wait_for(lambda: deadlines._idle >= 1)
+    assert deadlines.call(threading.current_thread, 1.0) in {t for t in threading.enumerate()
+                                                              if t.name == deadlines.THREAD_NAME}
+    again = [deadlines.call(threading.current_thread, 1.0) for _ in range(20)]
+    assert len(set(again)) <= 2  # the same few threads, not twenty
+    wait_for(lambda: not first.is_alive() and all(not t.is_alive() for t in again), timeout=5)
+
+
+def test_calls_at_once_each_run_in_a_thread_of_their_own(cap):
+    """Three calls that can only return together (a barrier of three) all return: none waits behind another,
+    idle threads from earlier calls or not."""
+    barrier = threading.Barrier(3, timeout=5)
+    calls = [deadlines.start(lambda: (barrier.wait(), threading.current_thread())[1], "meet") for _ in range(3)]
+    threads = [c.wait(10) for c in calls]
+    assert len(set(threads)) == 3
 
 
 def test_at_the_cap_calls_are_refused_at_once_without_a_thread(cap, gate):

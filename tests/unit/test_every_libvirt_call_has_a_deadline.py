@@ -38,7 +38,8 @@ def outside(monkeypatch) -> list[str]:
     """The calls made outside a deadline thread; the list's ``inside`` attribute counts the others.  Threads alive
     before the test (another test's, left running) are not this session's: their calls are not noted."""
     calls = Noted()
-    earlier = {thread.ident for thread in threading.enumerate()} - {threading.get_ident()}
+    earlier = {thread.ident for thread in threading.enumerate()  # (an idle call thread serves this session too)
+               if thread.name != deadlines.THREAD_NAME} - {threading.get_ident()}
 
     def watched(method, label: str):
         @functools.wraps(method)

@@ -1,8 +1,10 @@
 """Calls that may hang (libvirt, a stuck link), each run in a daemon thread under a deadline.
 
 A call that does not answer in time is *abandoned*: its caller goes on, the call goes on in
-the background and its thread ends when (if) it returns.  Threads are daemons, so a hung call
-never keeps xentui from exiting (a ThreadPoolExecutor's threads are joined at exit).
+the background and its thread is free again when (if) it returns.  Threads are daemons, so a hung call
+never keeps xentui from exiting (a ThreadPoolExecutor's threads are joined at exit).  A thread that has
+returned waits IDLE_S for the next call, then ends: starting a thread costs ~150 us of CPU, and a big host
+makes tens of calls a second (measured, bench/RESULTS.md).
 
 ONE process-wide cap bounds the calls running at once, abandoned or not, for every source
 and connection, across reconnects: at :data:`CAP`, a new call is refused at once
@@ -12,6 +14,7 @@ and connection, across reconnects: at :data:`CAP`, a new call is refused at once
 from __future__ import annotations
 
 import concurrent.futures
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -24,10 +27,13 @@ PER_HOST = 16  # ... for each host a fleet watches through libvirt
 MAX_CAP = 512
 QUICK_S = 5.0  # a call that must answer at once: list the domains, look one up, register for events
 THREAD_NAME = "xentui-call"
+IDLE_S = 30.0  # a call thread with nothing to do ends after this
 
 _lock = threading.Lock()
 _running: set[Call[Any]] = set()
 _local = threading.local()
+_work: queue.SimpleQueue[Call[Any]] = queue.SimpleQueue()
+_idle = 0  # call threads waiting for work, less the calls queued for them (under _lock)
 
 
 class NoAnswer(Exception):
@@ -48,7 +54,6 @@ class Call(Generic[T]):
         self._fn = fn
 
     def _run(self) -> None:
-        _local.inside = True
         try:
             self.future.set_result(self._fn())
         except BaseException as err:  # handed to whoever waits
@@ -70,7 +75,9 @@ class Call(Generic[T]):
 
 
 def start(fn: Callable[[], T], what: str = "libvirt call") -> Call[T]:
-    """``fn()`` started in a daemon thread; :class:`AtCap` at once when CAP calls are running."""
+    """``fn()`` started in a daemon thread (an idle one, else a new one); :class:`AtCap` at once when CAP calls
+    are running."""
+    global _idle
     call = Call(fn, what)
     with _lock:
         if len(_running) >= CAP:
@@ -78,13 +85,38 @@ def start(fn: Callable[[], T], what: str = "libvirt call") -> Call[T]:
             raise AtCap(f"{what}: refused, {len(_running)} calls are still running ({hung} past their "
                         "deadline); waiting for them to return")
         _running.add(call)
-    try:
-        threading.Thread(target=call._run, name=THREAD_NAME, daemon=True).start()
-    except RuntimeError:  # no thread to be had
-        with _lock:
-            _running.discard(call)
-        raise AtCap(f"{what}: refused, no thread could be started") from None
+        _work.put(call)  # with the count, under the lock: an idle thread ending sees it (_serve)
+        new = _idle == 0
+        if not new:
+            _idle -= 1
+    if new:
+        try:
+            threading.Thread(target=_serve, name=THREAD_NAME, daemon=True).start()
+        except RuntimeError:  # no thread to be had: the call stays queued, skipped by the thread that takes it
+            with _lock:
+                _running.discard(call)
+                _idle -= 1
+            raise AtCap(f"{what}: refused, no thread could be started") from None
     return call
+
+
+def _serve() -> None:
+    """A call thread: the calls queued, one at a time, until none comes for IDLE_S."""
+    global _idle
+    _local.inside = True
+    while True:
+        try:
+            call = _work.get(timeout=IDLE_S)
+        except queue.Empty:
+            with _lock:
+                if _work.empty():
+                    _idle -= 1
+                    return
+            continue  # one was queued for it as it timed out
+        if call in _running:  # (not one refused for want of a thread)
+            call._run()
+        with _lock:
+            _idle += 1
 
 
 def call(fn: Callable[[], T], deadline_s: float, what: str = "libvirt call") -> T:

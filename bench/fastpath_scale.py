@@ -17,12 +17,13 @@ Root; one hold of the lab lock for the whole run (35 minutes here at 300 guests,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,23 @@ def own_cost(uuids: list[str], shown: int, ticks: int = 10) -> str:
     return line + "\n" + out.getvalue()
 
 
+@contextlib.contextmanager
+def checkout(tree: Path | None) -> Iterator[None]:
+    """The monitors started within run ``tree``'s xentui (first on their path), else this one's."""
+    if tree is None:
+        yield
+        return
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(tree.resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--guests", type=int, nargs="+", default=[30, 100, 300])
@@ -230,6 +248,8 @@ def main() -> int:
     parser.add_argument("--groups", action="store_true", help="also each statistics group's own call")
     parser.add_argument("--profile", action="store_true", help="at the largest N, xentui's own CPU a cadence tick "
                         "(collect, snapshot, JSON frame) and where it goes (cProfile)")
+    parser.add_argument("--compare-tree", type=Path, help="also the CPU runs of this checkout (e.g. `git worktree "
+                        "add /tmp/before REV`), alternating with this one's, on the same guests")
     parser.add_argument("--settle-deadline", type=float, default=240.0)
     parser.add_argument("--settle-load", type=float, default=2.5, help="1-minute load average to wait for")
     parser.add_argument("--reserve-gib", type=float, default=4.0, help="memory that must stay available")
@@ -270,19 +290,23 @@ def main() -> int:
             notes.append(own_cost(largest, args.shown))
             print(notes[-1], flush=True)
         cpu_rows = []
+        trees = [None, args.compare_tree] if args.compare_tree else [None]
         if args.cpu_seconds > 0 and largest:
             for what, run in (("xentui -b -d 1 --format json --fast",
                                lambda: monitor_cpu.batch(lab.URI, args.cpu_seconds, ["--fast"])),
                               ("live view -d 1 (tmux 200x50)",
                                lambda: monitor_cpu.live_view(lab.URI, args.cpu_seconds, [],
                                                              Path(f"/tmp/fastpath-scale-{os.getpid()}.screen")))):
-                load = os.getloadavg()[0]
-                try:
-                    line = run().line()
-                except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
-                    line = f"failed: {err}"
-                cpu_rows.append(f"| {len(largest)} | {what} | {load:.2f} | {line} |")
-                print(cpu_rows[-1], flush=True)
+                for tree in trees:
+                    load = os.getloadavg()[0]
+                    try:
+                        with checkout(tree):
+                            line = run().line()
+                    except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
+                        line = f"failed: {err}"
+                    cpu_rows.append(f"| {len(largest)} | {what}{f' ({tree})' if tree else ''} | {load:.2f} | "
+                                    f"{line} |")
+                    print(cpu_rows[-1], flush=True)
     finally:
         left = fleet.destroy()
         conn.close()

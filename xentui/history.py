@@ -198,15 +198,13 @@ class History:
 
     def _fit(self, series: int) -> None:
         """Each domain's ticks, so that ``series`` rings hold at most DOMAIN_VALUES values: cut at once when
-        more domains come (to 7/8 of what fits, so a few more do not cut again), lengthened when that many fewer
-        have left that a quarter more fits."""
-        fits = self.capacity if series == 0 else min(self.capacity, max(MIN_DOMAIN_TICKS, DOMAIN_VALUES // series))
-        if fits < self.domain_capacity:
-            ticks = max(min(MIN_DOMAIN_TICKS, fits), fits * 7 // 8)
-        elif fits >= min(self.capacity, self.domain_capacity * 5 // 4) and fits > self.domain_capacity:
-            ticks = fits
-        else:
-            return
+        they would hold more, to 7/8 of what fits (so a few more rings do not cut again); lengthened to 7/8 of
+        what fits (the same margin) once that is a quarter more, or the whole capacity."""
+        fits = DOMAIN_VALUES // series if series else 2 * self.capacity
+        ticks = min(self.capacity, max(MIN_DOMAIN_TICKS, fits * 7 // 8))
+        now = self.domain_capacity
+        if ticks == now or (ticks < now <= fits) or now < ticks < min(self.capacity, now * 5 // 4):
+            return  # it still fits; or there is room for a few more ticks only: not worth copying every ring
         self.domain_capacity = ticks
         for dom in self.domains.values():
             for ring in dom.rings():

@@ -143,3 +143,33 @@ def test_one_per_key_never_repeats_a_call_still_hanging(cap, gate):
     gate.set()
     wait_for(lambda: keyed.hung("vcpus") is None)
     assert keyed.call("vcpus", lambda: "answered", 1.0) == "answered"
+
+
+def test_a_thread_that_cannot_be_started_refuses_that_call_alone():
+    """Thread creation fails once (a thread limit): that call is refused and never run, and the calls after it
+    run as before (in a fresh interpreter: no call thread of other tests about)."""
+    import subprocess
+    import sys
+
+    script = """
+import threading
+from xentui.sources import deadlines
+ran = []
+start = threading.Thread.start
+def fails_once(self):
+    threading.Thread.start = start
+    raise RuntimeError("can't start new thread")
+threading.Thread.start = fails_once
+try:
+    deadlines.call(lambda: ran.append("refused"), 2.0)
+except deadlines.AtCap as err:
+    print("refused:", err)
+assert deadlines.call(lambda: 42, 2.0) == 42
+assert [deadlines.call(lambda i=i: i, 2.0) for i in range(5)] == list(range(5))
+assert ran == [] and deadlines.running() == 0, (ran, deadlines.running())
+print("ok", deadlines._idle)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "refused: libvirt call: refused, no thread could be started" in done.stdout
+    assert done.stdout.splitlines()[-1] == "ok 1"  # one thread, idle: the counter agrees

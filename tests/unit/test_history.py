@@ -157,3 +157,22 @@ def test_the_budget_never_cuts_below_the_floor_nor_past_the_capacity(monkeypatch
     for snap in snapshots(2, domains=5):
         small.add(snap)
     assert small.domain_capacity == history_module.MIN_DOMAIN_TICKS
+
+
+def test_rings_near_the_budget_are_not_cut_and_lengthened_by_turns(monkeypatch):
+    """A domain more, then one fewer, then one more again, at the edge of the budget: one cut, then nothing."""
+    from xentui import history as history_module
+
+    monkeypatch.setattr(history_module, "MIN_DOMAIN_TICKS", 5)
+    history = History(capacity=1000)
+    history._fit(100)
+    assert history.domain_capacity == 1000
+    monkeypatch.setattr(history_module, "DOMAIN_VALUES", 100 * 1000)  # 100 rings fit whole, 101 do not
+    history._fit(101)
+    cut = history.domain_capacity
+    assert cut == 990 * 7 // 8
+    for series in (100, 101, 100, 102, 99):
+        history._fit(series)
+        assert history.domain_capacity == cut  # within the margin: no ring copied again
+    history._fit(60)  # many fewer: a quarter more fits
+    assert history.domain_capacity == 1000

@@ -51,6 +51,7 @@ class Call(Generic[T]):
         self.what = what
         self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self.abandoned = False
+        self.taken = False  # by a call thread (under _lock): a call refused for want of a thread never is
         self._fn = fn
 
     def _run(self) -> None:
@@ -58,9 +59,6 @@ class Call(Generic[T]):
             self.future.set_result(self._fn())
         except BaseException as err:  # handed to whoever waits
             self.future.set_exception(err)
-        finally:
-            with _lock:
-                _running.discard(self)
 
     def done(self) -> bool:
         return self.future.done()
@@ -86,16 +84,18 @@ def start(fn: Callable[[], T], what: str = "libvirt call") -> Call[T]:
                         "deadline); waiting for them to return")
         _running.add(call)
         _work.put(call)  # with the count, under the lock: an idle thread ending sees it (_serve)
-        new = _idle == 0
+        new = _idle <= 0  # (below 0 after a thread that could not be started: a refused call still queued)
         if not new:
             _idle -= 1
     if new:
         try:
             threading.Thread(target=_serve, name=THREAD_NAME, daemon=True).start()
-        except RuntimeError:  # no thread to be had: the call stays queued, skipped by the thread that takes it
+        except RuntimeError:  # no thread to be had
             with _lock:
-                _running.discard(call)
-                _idle -= 1
+                _idle -= 1  # the thread counted on never came
+                if call.taken:  # a thread that freed up meanwhile took it: it runs
+                    return call
+                _running.discard(call)  # refused: whichever thread takes it from the queue skips it
             raise AtCap(f"{what}: refused, no thread could be started") from None
     return call
 
@@ -113,9 +113,12 @@ def _serve() -> None:
                     _idle -= 1
                     return
             continue  # one was queued for it as it timed out
-        if call in _running:  # (not one refused for want of a thread)
-            call._run()
         with _lock:
+            run = call.taken = call in _running  # (not one refused for want of a thread)
+        if run:
+            call._run()
+        with _lock:  # one step: never a moment where it is neither running nor idle (a thread past CAP)
+            _running.discard(call)
             _idle += 1
 
 

@@ -1,7 +1,7 @@
 """Small kernel files read every tick, kept open and read again from their start.
 
 procfs, sysfs and cgroupfs make a file's text afresh for a read at offset 0 (``pread``), so a file held open
-costs one system call a read instead of three and a walk of its path: at 300 guests, ~1700 files a tick, 6 ms
+costs one system call a read instead of three and a walk of its path: 241 guests' ~1700 files a tick took 6 ms
 of CPU instead of 17 (measured, bench/RESULTS.md).  A file under ``/proc/PID`` stays bound to the process it was
 opened in: once that process ends, every read fails (ESRCH), whoever is given the pid after; a cgroup's file
 fails (ENODEV) once the cgroup is removed.  Either is "not known now", never another's figure.

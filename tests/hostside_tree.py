@@ -6,9 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from xentui.sources.hostside import HostPaths
+from xentui.sources.hostside.held import OpenedEachRead, Reread
+from xentui.sources.hostside.psi import pressure_files
 
 CGROUP = "/machine.slice/machine-qemu\\x2d7\\x2dweb.scope/libvirt"
 V1_LINES = "12:cpuset:/machine.slice\n4:memory:/machine.slice/machine-qemu\\x2d7\\x2dweb.scope\n"
+
+
+def pressure_reads(cgroup_root: Path, cgroup: str) -> tuple[tuple[str, Reread], ...]:
+    """The cgroup's pressure files as ``read_pressure`` takes them, each opened at its read."""
+    return tuple((resource, OpenedEachRead(path)) for resource, path in pressure_files(cgroup_root, cgroup))
 
 
 class HostTree:

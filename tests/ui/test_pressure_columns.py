@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import dom, raw
-from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree
+from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree, pressure_reads
 from xentui.model import build_snapshot
 from xentui.sources.hostside import numa as numa_files
-from xentui.sources.hostside.psi import pressure_files, read_pressure
+from xentui.sources.hostside.psi import read_pressure
 from xentui.ui.dialogs.columns import ColumnsScreen
 
 from .harness import running_app, snapshots
@@ -33,7 +33,7 @@ def host_with_pressure(tmp_path):
     for t, io_total in ((0.0, 1_000_000), (2.0, 1_600_000)):
         tree.pressure("io", io_total, 0)
         tree.pressure("cpu", 0, 0)
-        psi = read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP), t, psi)
+        psi = read_pressure(CGROUP, pressure_reads(tree.paths.cgroup, CGROUP), t, psi)
         web = dom(2 * t, pressure=psi, numa=numa)
         samples.append(raw(t, web, dom(t, uuid=OTHER, name="db", domid=8)))
     return build_snapshot(samples[0], samples[1], seq=2)
@@ -75,7 +75,7 @@ async def test_a_hostile_cgroup_name_is_shown_harmlessly(tmp_path):
     tree = HostTree(tmp_path)
     cgroup = "/machine.slice/\x1b[31mevil\u202e.scope"
     tree.pressure("cpu", 5, 0, cgroup=cgroup)
-    psi = read_pressure(cgroup, pressure_files(tree.paths.cgroup, cgroup), 0.0)
+    psi = read_pressure(cgroup, pressure_reads(tree.paths.cgroup, cgroup), 0.0)
     shot = build_snapshot(None, raw(0.0, dom(1, pressure=psi)), seq=1)
     async with running_app(size=(200, 30), snapshot=shot) as (app, pilot):
         await until(pilot, lambda: "psi" in app.table.shown, "the PSI column")

@@ -167,6 +167,28 @@ def test_every_figure_in_libvirts_keys_cgroup_v1(tree: Tree) -> None:
     path.close()
 
 
+def test_no_descriptor_left_for_its_process_means_libvirt_for_that_guest(tree: Tree, monkeypatch) -> None:
+    """A mapped guest keeps its /proc/PID fd: it takes one of the held descriptors, and with none left the guest
+    is libvirt's, said in the notice; the slot is given back when the map is closed."""
+    budget = held._Budget()
+    budget.allowed = 0
+    monkeypatch.setattr(held, "BUDGET", budget)
+    tree.qemu("web", 500)
+    tree.cpuacct(5)
+    path = fast(tree)
+    rec = path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
+    assert rec["cpu.time"] == 123  # libvirt's figure
+    assert path.notice() == ("fast path: 0 of 1 guests' CPU, vCPU, RSS, net from /proc (--no-fast-path); "
+                             "not for 1: web: no file descriptor left to hold its process (the open-files limit)")
+    assert budget.held == 0
+    budget.allowed = 1  # its process's fd, and then its files opened at each read
+    path = fast(tree)
+    rec = path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
+    assert rec["cpu.time"] == 5 and budget.held == 1
+    path.close()
+    assert budget.held == 0
+
+
 def test_cgroup_v2_usage_usec_and_no_cgroup(tree: Tree) -> None:
     tree.qemu("web", 500, cgroup=f"0::{CG}/emulator")
     cg = tree.paths.cgroup / CG.lstrip("/")  # type: ignore[operator]

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.factories import dom, raw, wait_for
-from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree
+from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree, pressure_reads
 from xentui import config
 from xentui.model import build_snapshot
 from xentui.model.pressure import NumaSample, numa_view
@@ -16,7 +16,7 @@ from xentui.output.records import json_frame
 from xentui.sources import hostside
 from xentui.sources.hostside import HostSide, qemu_pid
 from xentui.sources.hostside import numa as numa_files
-from xentui.sources.hostside.psi import cgroup_of, clean_cgroup, parse_pressure, pressure_files, read_pressure
+from xentui.sources.hostside.psi import cgroup_of, clean_cgroup, parse_pressure, read_pressure
 
 UUID = "11111111-2222-3333-4444-555555555555"
 PID = 4242
@@ -133,10 +133,10 @@ def test_hostile_and_truncated_pressure_files(tree):
     assert parse_pressure("some avg10=1.00 avg60=0.00 avg300=0.00 total=12", truncated=True) == ()  # a cut line
     tree.cgroup_dir()
     (tree.cgroup_dir() / "cpu.pressure").write_text("some avg10=1.00 total=7\n" + "x" * 5000)
-    sample = read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP))
+    sample = read_pressure(CGROUP, pressure_reads(tree.paths.cgroup, CGROUP))
     assert sample is not None and sample.get("cpu", "some").total_us == 7
     (tree.cgroup_dir() / "cpu.pressure").write_bytes(b"\x00\xff garbage\n")
-    assert read_pressure(CGROUP, pressure_files(tree.paths.cgroup, CGROUP)) is None
+    assert read_pressure(CGROUP, pressure_reads(tree.paths.cgroup, CGROUP)) is None
 
 
 def test_numa_of_a_two_node_host(tree):

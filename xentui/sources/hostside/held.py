@@ -106,19 +106,7 @@ class OpenedEachRead:
         self._name, self._dir_fd = name, dir_fd
 
     def read(self, limit: int) -> tuple[str, bool] | None:
-        if self._dir_fd is None:
-            return read_bounded(self._name, limit)
-        try:
-            fd = os.open(self._name, FLAGS, dir_fd=self._dir_fd)
-        except OSError:
-            return None
-        try:
-            data = os.read(fd, limit + 1)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        return data[:limit].decode("utf-8", "replace"), len(data) > limit
+        return read_bounded(self._name, limit, self._dir_fd)
 
     def close(self) -> None:
         pass

@@ -83,14 +83,14 @@ def pressure_files(cgroup_root: Path, cgroup: str) -> tuple[tuple[str, str], ...
     return tuple((resource, os.path.join(base, f"{resource}.pressure")) for resource in RESOURCES)
 
 
-def read_pressure(cgroup: str, files: tuple[tuple[str, str | Reread], ...], at: float | None = None,
+def read_pressure(cgroup: str, files: tuple[tuple[str, Reread], ...], at: float | None = None,
                   before: PressureSample | None = None) -> PressureSample | None:
-    """The cgroup's pressure files (paths, or held: held.py); None when none of them is there (no PSI: cgroup v1,
+    """The cgroup's pressure files (held.py); None when none of them is there (no PSI: cgroup v1,
     psi=0, an old kernel, a cgroup gone).  ``at``: when (monotonic seconds); ``before``: the read before it,
     carried as its window."""
     stalls: list[tuple[str, str, Stall]] = []
     for resource, file in files:
-        read = read_bounded(file, MAX_PRESSURE_FILE) if isinstance(file, str) else file.read(MAX_PRESSURE_FILE)
+        read = file.read(MAX_PRESSURE_FILE)
         if read is not None:
             stalls.extend((resource, kind, stall) for kind, stall in parse_pressure(*read))
     if not stalls:

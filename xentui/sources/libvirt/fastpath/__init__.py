@@ -23,6 +23,7 @@ import libvirt
 from xentui.limits import MAX_DEVICES, MAX_VCPUS
 from xentui.sources import hostside, local_machine
 from xentui.sources.cache_qos.libvirt import Record
+from xentui.sources.hostside import held as held_files
 from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.held import Reread, close_all, hold
 from xentui.sources.libvirt.bulk_stats import KERNEL_AT, NET_KEYS, active, stat_keys
@@ -65,6 +66,7 @@ class Guest:
     def close(self) -> None:
         close_all([self.cpu.file, self.statm, *(f for v in self.vcpus for f in (v.stat, v.schedstat))])
         os.close(self.dirfd)
+        held_files.BUDGET.give()
 
 
 @dataclass
@@ -211,8 +213,11 @@ class FastPath:
         pid = hostside.qemu_pid(self.paths.qemu_run or configured.qemu_run, name)
         if pid is None:
             return f"{name}: no pid in libvirt's pid file"
+        if not held_files.BUDGET.take():  # the guest keeps its /proc/PID fd: one of the held descriptors
+            return f"{name}: no file descriptor left to hold its process (the open-files limit)"
         dirfd = kernel.open_process(self._proc(), pid)
         if dirfd is None:
+            held_files.BUDGET.give()
             return f"{name}: its pid {pid} is not running"
         try:
             guest = self._prove(dom, key, name, pid, dirfd, self.paths.cgroup or configured.cgroup)
@@ -220,6 +225,7 @@ class FastPath:
             guest = f"{name}: its XML could not be read"
         if not isinstance(guest, Guest):
             os.close(dirfd)
+            held_files.BUDGET.give()
         return guest
 
     def _prove(self, dom: libvirt.virDomain, key: Key, name: str, pid: int, dirfd: int,

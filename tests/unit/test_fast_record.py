@@ -38,3 +38,15 @@ def test_evolve_refuses_a_field_the_record_has_not():
         evolve(dom(1.0), io=None)  # derived: not given, made
     with pytest.raises(TypeError, match="no field 'nmae'"):
         evolve(dom(1.0), nmae="x")
+
+
+def test_a_copy_that_leaves_the_devices_alone_keeps_their_totals_without_making_them_again(monkeypatch):
+    sample = dom(1.0, nets=(NetSample("vnet0", 100, 1, 0, 0, 200, 2, 0, 0),))
+    expected = dataclasses.replace(sample, name="web2", stale="x")
+    made = []
+    monkeypatch.setattr(type(sample), "__post_init__", lambda self: made.append(self) or type(sample).__dict__[
+        "io"].__set__(self, None))
+    renamed = evolve(sample, name="web2", stale="x")
+    assert made == [] and renamed.io is sample.io and renamed == expected
+    evolve(sample, nets=())
+    assert len(made) == 1 and made[0].io is None  # a device field changed: made again

@@ -365,6 +365,14 @@ def test_hostile_files_are_unknown(tree: Tree) -> None:
     assert kernel.vcpu_number("CPU 12/KVM") == 12 and kernel.vcpu_number("CPU 1/TCG") is None
     assert kernel.vcpu_number("CPU x/KVM") is None
     assert kernel.net_dev("h\nh\n bad line\n eth0: 1 2 3\n") == {}
+    rest = " 0" * 12
+    lines = {"ok": "1 2 3 4 0 0 0 0 5 6 7 8 0 0 0 0", "plus": "+1" + rest + " 1 1 1", "under": "1_0" + rest + " 1 1 1",
+             "arabic": "\u0661" + rest + " 1 1 1", "past": str(1 << 64) + rest + " 1 1 1",
+             "long": "0" * 21 + rest + " 1 1 1", "short": "1" + rest}
+    text = "h\nh\n" + "".join(f"{dev}: {fields}\n" for dev, fields in lines.items())
+    assert kernel.net_dev(text) == {"ok": (1, 2, 3, 4, 5, 6, 7, 8)}
+    assert kernel.net_dev(text.replace("past: " + str(1 << 64), "past: " + str((1 << 64) - 1)))["past"][0] == \
+        (1 << 64) - 1
 
 
 def test_interfaces_without_a_host_device_are_libvirts(tree: Tree) -> None:

@@ -100,14 +100,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"xentui: {visible(problem)}", file=sys.stderr)
         return EXIT_USAGE
     loop: asyncio.AbstractEventLoop | None = None
-    if not args.batch:  # libvirt's events run on the UI's loop: registered before the connection opens
+    if not args.batch:  # libvirt's events (their own thread) are registered before the connection opens
         import asyncio
 
         from xentui.sources.libvirt import events
 
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        events.use_loop(loop)
+        events.start()
     from xentui import config
     from xentui.sources import hostside  # the roots it reads, before the first sample
     from xentui.sources.libvirt import fastpath

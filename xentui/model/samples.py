@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import field
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from xentui.model._fast_record import frozen_record
 from xentui.model.guest_agent import GuestAgent
@@ -251,6 +251,7 @@ class DomainSample:
     # reads them itself, a guest at a time); None: somewhere inside the sample's stats call.
     kernel_at: float | None = None
     io: IoTotals = field(init=False, repr=False, compare=False)
+    _post_init_reads: ClassVar[tuple[str, ...]] = ("nets", "blocks")  # evolve(): io is kept when neither changes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "io", IoTotals.of(self.nets, self.blocks))

@@ -131,7 +131,7 @@ class LibvirtSource(Source):
         return local_machine.daemon_reachable(self.uri, self.readonly)
 
     def subscribe(self, on_change: Callable[[str], None]) -> str | None:
-        """Call ``on_change(uuid)`` on lifecycle and job events (the event loop's thread); None, or why not."""
+        """Call ``on_change(uuid)`` on lifecycle and job events (libvirt's events thread); None, or why not."""
         self._lifecycle.also = self._jobs.event_callbacks(on_change)
 
         def changed(uuid: str) -> None:

@@ -35,6 +35,8 @@ DEADLINE_S = 2.0
 
 def balloon_stats(rec: Record) -> BalloonStats | None:
     """The guest's figures in a bulk record; None when it gives none (no driver, period off since boot)."""
+    if "balloon.available" not in rec and "balloon.usable" not in rec and "balloon.unused" not in rec:
+        return None  # (most guests without a driver: no dict built)
     get = rec.get
     values = {field: counter(get(key)) for key, field in KEYS}
     if values["available_kib"] is None and values["usable_kib"] is None and values["unused_kib"] is None:

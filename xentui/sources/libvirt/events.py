@@ -1,87 +1,49 @@
-"""libvirt's event loop on the UI's asyncio loop, and a connection's lifecycle events.
+"""libvirt's event loop in a thread of its own, and a connection's lifecycle events.
 
-libvirt calls its event-loop hooks from whichever thread is talking to it; xentui talks to
-libvirt from the poller's worker thread.  libvirtaio assumes the loop's own thread, so
-each hook called from another thread is handed to the loop with ``call_soon_threadsafe``
-(an ``add`` waits for its id; updates and removals are queued in order).
+libvirt's own poll loop (``virEventRegisterDefaultImpl``) runs in C in the thread ``libvirt-events``: keepalive,
+the sockets' watches and the events' dispatch cost no Python and never wake the UI's loop.  (On the asyncio loop,
+as before, every libvirt call from any thread posted two or three watch updates to it: at 300 guests ~390 Python
+callbacks a second, measured in bench/RESULTS.md.)  Callbacks run in that thread: each one only flags and wakes
+(``Poller.wake``, ``JobSweep.flag``, ``FastPath.changed``: all safe from any thread).
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
-import functools
+import threading
 from collections.abc import Callable
-from typing import Any
 
 import libvirt
 
 from xentui.sources import deadlines
 from xentui.sources.libvirt.errors import error_line
 
-_impl: Any = None
+_thread: threading.Thread | None = None
 
 
-def _on_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return not loop.is_running()  # before the loop runs, its future thread may touch it
+def _run() -> None:
+    """libvirt's loop: each turn waits in poll() (the GIL released) for a socket, a timer or a wake-up."""
+    while True:
+        if libvirt.virEventRunDefaultImpl() < 0:  # (never seen: an iteration's poll failed) not a busy loop
+            threading.Event().wait(0.1)
 
 
-def _make_impl(loop: asyncio.AbstractEventLoop) -> Any:
-    import libvirtaio  # type: ignore[import-untyped]
-
-    class ThreadSafeAsyncIOImpl(libvirtaio.virEventAsyncIOImpl):  # type: ignore[misc]
-        def _safe(self, hook: Callable[..., Any], *, wait: bool) -> Callable[..., Any]:
-            @functools.wraps(hook)
-            def call(*args: Any) -> Any:
-                if self.loop.is_closed():  # xentui is exiting; a call left hanging just returned
-                    return -1
-                if _on_loop_thread(self.loop):
-                    return hook(*args)
-                if not wait:
-                    with contextlib.suppress(RuntimeError):  # closed meanwhile
-                        self.loop.call_soon_threadsafe(hook, *args)
-                    return 0
-                done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-                def run() -> None:
-                    try:
-                        done.set_result(hook(*args))
-                    except Exception as err:  # handed back to the caller's thread
-                        done.set_exception(err)
-
-                self.loop.call_soon_threadsafe(run)
-                return done.result(timeout=10)
-
-            return call
-
-        def register(self) -> ThreadSafeAsyncIOImpl:
-            libvirt.virEventRegisterImpl(
-                self._safe(self._add_handle, wait=True), self._safe(self._update_handle, wait=False),
-                self._safe(self._remove_handle, wait=False), self._safe(self._add_timeout, wait=True),
-                self._safe(self._update_timeout, wait=False), self._safe(self._remove_timeout, wait=False))
-            return self
-
-    return ThreadSafeAsyncIOImpl(loop=loop).register()
-
-
-def use_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    """Run libvirt's events on ``loop``; call once, before any connection opens.  False: unavailable."""
-    global _impl
-    if _impl is None:
+def start() -> bool:
+    """Run libvirt's events (call once, before any connection opens).  False: unavailable."""
+    global _thread
+    if _thread is None:
         try:
-            _impl = _make_impl(loop)
-        except (ImportError, libvirt.libvirtError):
+            libvirt.virEventRegisterDefaultImpl()
+        except libvirt.libvirtError:
             return False
+        _thread = threading.Thread(target=_run, name="libvirt-events", daemon=True)
+        _thread.start()
     return True
 
 
 def registered() -> bool:
-    """Whether libvirt's events run on an asyncio loop (else no events, no keepalive)."""
-    return _impl is not None
+    """Whether libvirt's events run (else no events, no keepalive)."""
+    return _thread is not None
 
 
 class Lifecycle:
@@ -93,7 +55,7 @@ class Lifecycle:
         self._ids: list[int] = []
 
     def subscribe(self, conn: libvirt.virConnect, on_change: Callable[[str], None]) -> str | None:
-        """Call ``on_change(uuid)`` (on the event loop's thread) when a domain starts, stops, pauses, ...;
+        """Call ``on_change(uuid)`` (in libvirt's events thread) when a domain starts, stops, pauses, ...;
         ``on_change("")`` when the connection closes.  None when subscribed, else why not."""
         if not registered():
             return "no libvirt event loop"

@@ -124,7 +124,7 @@ class JobWatch:
         self._bounded = bounded  # (key, call, deadline_s) -> call's result: deadlines.OnePerKey's, or NoAnswer
         self._clock = clock
         self._lock = threading.Lock()
-        self._flagged: set[str] = set()  # uuids events named since the last tick (the event loop's thread)
+        self._flagged: set[str] = set()  # uuids events named since the last tick (libvirt's events thread)
         self.busy: dict[Key, JobSample] = {}  # in a job at the last read
         self._looked: dict[Key, int] = {}  # when the sweep last looked at a domain (tick number)
         self._tick = 0

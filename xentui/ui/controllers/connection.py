@@ -78,7 +78,7 @@ class Connection:
             self.app.notify(f"no lifecycle events ({reason}): changes show at the next update", timeout=6)
 
     def domain_event(self, _uuid: str) -> None:
-        self.poller.wake()  # on the loop's thread (libvirt's events run on it)
+        self.poller.wake()  # from libvirt's events thread (Poller.wake is safe from any)
 
     def mode_line(self) -> Content:
         app = self.app

@@ -26,7 +26,7 @@ from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.hostside import held as held_files
 from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.held import Reread, close_all, hold
-from xentui.sources.libvirt.bulk_stats import KERNEL_AT, NET_KEYS, active, stat_keys
+from xentui.sources.libvirt.bulk_stats import KERNEL_AT, NET_KEYS, VCPU_KEYS, active, stat_keys
 from xentui.sources.libvirt.fallback import Listed, key_of
 from xentui.sources.libvirt.fastpath import kernel
 from xentui.sources.libvirt.fastpath.turns import MONITOR_GROUPS, Turns
@@ -108,7 +108,7 @@ class FastPath:
         self.bypassed = False  # a tick read everything from libvirt (the map busy): the turns start afresh
 
     def changed(self, uuid: str) -> None:
-        """A lifecycle event (the event loop's thread): map the guest again on the next tick."""
+        """A lifecycle event (libvirt's events thread): map the guest again on the next tick."""
         with self._lock:
             self._changed.add(uuid)
 
@@ -306,9 +306,9 @@ def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Path
         times = kernel.vcpu_times(files, paths.ticks_per_s)
         if times is None:
             return False
-        n = files.number
-        out[f"vcpu.{n}.state"] = libvirt.VIR_VCPU_RUNNING
-        out[f"vcpu.{n}.time"], out[f"vcpu.{n}.delay"] = times
+        k_state, k_time, k_delay, _pcpu = stat_keys("vcpu", files.number, VCPU_KEYS)
+        out[k_state] = libvirt.VIR_VCPU_RUNNING
+        out[k_time], out[k_delay] = times
     for i, (dev, swapped) in enumerate(guest.taps):
         counters = net.get(dev)
         if counters is None:

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from xentui.limits import counter
+from xentui.limits import MAX_COUNTER, counter
 from xentui.sources.hostside.files import whole_lines
 from xentui.sources.hostside.held import OpenedEachRead, Reread
 from xentui.sources.hostside.psi import clean_cgroup
@@ -193,9 +193,12 @@ def net_dev(text: str, truncated: bool = False) -> dict[str, tuple[int, ...]]:
         fields = rest.split()
         if not sep or len(fields) != 16:
             continue
-        values = [_number(f) for f in (*fields[0:4], *fields[8:12])]
-        if None not in values:
-            out[dev.strip()] = tuple(v for v in values if v is not None)
+        wanted = (*fields[0:4], *fields[8:12])
+        digits = "".join(wanted)  # one check a line: plain ASCII decimals (int() takes "+1", "1_0", non-ASCII digits)
+        if digits.isascii() and digits.isdecimal() and max(map(len, wanted)) <= 20:
+            values = tuple(map(int, wanted))
+            if max(values) < MAX_COUNTER:
+                out[dev.strip()] = values
     return out
 
 

@@ -294,6 +294,32 @@ def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkey
     assert len(fresh(side.read(running))) == 5
 
 
+def test_with_turns_the_guests_on_screen_are_read_every_tick_the_others_a_fifth_a_tick(tree, monkeypatch):
+    running = []
+    for i in range(11):
+        cgroup = f"/machine.slice/vm{i}.scope"
+        tree.qemu(f"vm{i}", 100 + i, cgroup)
+        tree.pressure("cpu", i, cgroup=cgroup)
+        running.append((f"uuid-{i}", i + 1, f"vm{i}"))
+    now = [0.0]
+    side = HostSide(tree.paths, clock=lambda: now[0], turns=True)
+    side.shown, side.watched = frozenset({"uuid-4", "uuid-9"}), "uuid-7"
+    ticks = []
+    for tick in range(1, 8):
+        now[0] = float(tick)
+        found = side.read(running)
+        assert len(found) == 11  # every guest has its last sample
+        ticks.append(sorted(int(u[5:]) for u, (psi, _numa) in found.items() if psi.at == tick))
+    assert ticks[0] == list(range(11))  # never read: read at once
+    assert all({4, 7, 9} <= set(t) for t in ticks)  # on screen, in the detail view: every tick
+    off = [sorted(set(t) - {4, 7, 9}) for t in ticks[1:]]
+    assert [len(t) for t in off] == [2, 2, 2, 2, 2, 2]  # 8 off screen: 2 a tick (a fifth, rounded up)
+    assert sorted(i for t in off[:4] for i in t) == [0, 1, 2, 3, 5, 6, 8, 10]  # each read once in 4 ticks, in turn
+    side.turns = False
+    now[0] = 9.0
+    assert all(psi.at == 9.0 for psi, _numa in side.read(running).values())  # without turns: all, budget allowing
+
+
 def test_libvirts_emulator_cgroup_stands_for_its_parent_and_the_root_for_nothing(tree):
     tree.qemu("web", PID, cgroup="/machine/qemu-7-web.libvirt-qemu/emulator")  # libvirt's own layout
     assert cgroup_of(tree.paths.proc, PID) == "/machine/qemu-7-web.libvirt-qemu"  # the VM's: emulator + vcpuN

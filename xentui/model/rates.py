@@ -208,20 +208,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before:
     old = {d.uuid: d for d in prev.domains} if prev is not None else {}
     earlier = {v.key: v for v in before.domains} if before is not None and any(
         d.monitor_at is not None for d in cur.domains) else {}
-    total = cur.host.mem_total_kib
-    views = tuple(
-        _aged(DomainView(
-            sample=d,
-            rates=domain_rates(old.get(d.uuid), d, seconds, cur.host.pcpus, at),
-            mem_pct=_pct_of(d.mem_kib, total),
-            maxmem_pct=_pct_of(d.maxmem_kib, total),
-            cache=None if d.cache is None else cache_view(old.get(d.uuid), d, seconds, cur.host),
-            psi=None if d.pressure is None else pressure_view(d.pressure),
-            guest_mem=None if d.balloon is None else guest_memory_view(old.get(d.uuid), d, seconds, cur.wall),
-            numa=None if d.numa is None else numa_view(d.numa),
-        ), old.get(d.uuid), earlier.get(d.key), cur.monotonic)
-        for d in cur.domains
-    )
+    views = tuple(_view(d, old.get(d.uuid), earlier.get(d.key), seconds, at, cur) for d in cur.domains)
     return Snapshot(
         seq=seq,
         wall=cur.wall,
@@ -235,16 +222,31 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before:
     )
 
 
-def _aged(view: DomainView, prev: DomainSample | None, earlier: DomainView | None, now: float) -> DomainView:
-    """A domain whose monitor's figures were not read since ``prev``: their age, and their rates as last shown."""
-    at = view.sample.monitor_at
-    if at is None or prev is None or prev.monitor_at != at or not same_incarnation(prev, view.sample):
-        return view
-    rates, guest_mem = view.rates, view.guest_mem
-    if earlier is not None and earlier.sample.monitor_at == at and same_incarnation(earlier.sample, view.sample):
-        rates = evolve(rates, **{name: getattr(earlier.rates, name) for name in MONITOR_RATES})
-        guest_mem = earlier.guest_mem if earlier.guest_mem is not None else guest_mem
-    return evolve(view, rates=rates, guest_mem=guest_mem, monitor_age_s=max(0.0, now - at))
+def _view(d: DomainSample, prev: DomainSample | None, earlier: DomainView | None, seconds: float,
+          at: tuple[float, float] | None, cur: RawSample) -> DomainView:
+    """One domain as shown.  Where its monitor's figures were not read since ``prev``: their age, and their rates
+    as last shown (``earlier``, the view before)."""
+    rates = domain_rates(prev, d, seconds, cur.host.pcpus, at)
+    guest_mem = None if d.balloon is None else guest_memory_view(prev, d, seconds, cur.wall)
+    age = None
+    read_at = d.monitor_at
+    if read_at is not None and prev is not None and prev.monitor_at == read_at and same_incarnation(prev, d):
+        age = max(0.0, cur.monotonic - read_at)
+        if earlier is not None and earlier.sample.monitor_at == read_at and same_incarnation(earlier.sample, d):
+            rates = evolve(rates, **{name: getattr(earlier.rates, name) for name in MONITOR_RATES})
+            guest_mem = earlier.guest_mem if earlier.guest_mem is not None else guest_mem
+    total = cur.host.mem_total_kib
+    return DomainView(
+        sample=d,
+        rates=rates,
+        mem_pct=_pct_of(d.mem_kib, total),
+        maxmem_pct=_pct_of(d.maxmem_kib, total),
+        cache=None if d.cache is None else cache_view(prev, d, seconds, cur.host),
+        psi=None if d.pressure is None else pressure_view(d.pressure),
+        guest_mem=guest_mem,
+        numa=None if d.numa is None else numa_view(d.numa),
+        monitor_age_s=age,
+    )
 
 
 def _pcpu_pct(prev: RawSample | None, cur: RawSample, seconds: float) -> tuple[float | None, ...] | None:

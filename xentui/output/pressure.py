@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from xentui.model import DomainView
-from xentui.model.pressure import KINDS, RESOURCES
+from xentui.model.pressure import KINDS, RESOURCES, Stall
 from xentui.output.numbers import rounded
+
+_FIGURES = {kind: (f"{kind}_pct", f"{kind}_avg10_pct", f"{kind}_total_us") for kind in KINDS}
 
 
 def psi_record(view: DomainView) -> dict[str, Any] | None:
@@ -15,13 +17,21 @@ def psi_record(view: DomainView) -> dict[str, Any] | None:
     psi, sample = view.psi, view.sample.pressure
     if psi is None or sample is None:
         return None
+    stalls: dict[tuple[str, str], Stall] = {}
+    for resource, kind, stall in sample.stalls:
+        stalls.setdefault((resource, kind), stall)  # (the first of a pair counts, as PressureSample.get)
+    pcts: dict[tuple[str, str], float | None] = {}
+    for resource, kind, pct in psi.pct:
+        pcts.setdefault((resource, kind), pct)
     out: dict[str, Any] = {"cgroup": sample.cgroup, "measured": psi.measured}
     for resource in RESOURCES:
         figures: dict[str, Any] = {}
         for kind in KINDS:
-            if (stall := sample.get(resource, kind)) is not None:
-                figures |= {f"{kind}_pct": rounded(psi.get(resource, kind), 2), f"{kind}_avg10_pct": stall.avg10,
-                            f"{kind}_total_us": stall.total_us}
+            if (stall := stalls.get((resource, kind))) is not None:
+                pct_key, avg10_key, total_key = _FIGURES[kind]
+                figures[pct_key] = rounded(pcts.get((resource, kind)), 2)
+                figures[avg10_key] = stall.avg10
+                figures[total_key] = stall.total_us
         out[resource] = figures or None
     return out
 

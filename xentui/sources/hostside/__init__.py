@@ -4,9 +4,11 @@ Both are read from files whose roots are :class:`HostPaths` (config keys ``proc_
 ``numa_root``, ``qemu_run``; tests point them at trees of their own).  A guest's QEMU pid comes from libvirt's
 pid file, its cgroup from the pid's ``0::`` line, once per incarnation.  PSI is three small files a guest, read
 in the tick within a time budget (PSI_BUDGET_S; with many guests each is read every few ticks, its rate over
-the window between its own two reads); NUMA (numa_maps can be megabytes, and reading it takes the QEMU's mmap lock) is
-read in a background thread every NUMA_REFRESH_S, and only on a host with two nodes or more.  A file that is
-not there means "not present": no figure, never an error line.
+the window between its own two reads).  With the cadence on (libvirt's fast path: the live view, batch ``--fast``)
+the guests on screen and the one in a detail view are read every tick and the others in PSI_TURNS turns; NUMA
+(numa_maps can be megabytes, and reading it takes the QEMU's mmap lock) is read in a background thread every
+NUMA_REFRESH_S, and only on a host with two nodes or more.  A file that is not there means "not present": no
+figure, never an error line.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from xentui.sources.hostside.psi import cgroup_of, pressure_files, read_pressure
 
 NUMA_REFRESH_S = 30.0
 PSI_BUDGET_S = 0.02  # a tick's PSI reads (three small files a guest: ~60 us on an idle core, 250 loaded)
+PSI_TURNS = 5  # with the cadence: the guests off screen read a fifth a tick (each every 5 ticks at least)
 RETRY_S = 30.0  # a guest whose pid or cgroup was not found is looked for again after this
 MAX_PID = 1 << 22  # Linux's PID_MAX_LIMIT
 
@@ -76,9 +79,12 @@ class HostSide:
     """PSI and NUMA of the local guests, by (uuid, domid)."""
 
     def __init__(self, paths: HostPaths | None = None, *, numa_interval_s: float = NUMA_REFRESH_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, turns: bool = False) -> None:
         self._paths = paths
         self._clock = clock
+        self.turns = turns  # the guests off screen read in PSI_TURNS turns (those on screen every tick)
+        self.shown: frozenset[str] = frozenset()  # uuids on screen (replaced whole, from the UI's thread)
+        self.watched: str | None = None  # the domain of a detail view
         self._guests: dict[Key, _Guest] = {}
         self._next = 0  # where the next tick's PSI reads start (past the budget, the guests not read)
         self._numa: dict[Key, NumaSample | None] = {}
@@ -95,20 +101,25 @@ class HostSide:
 
     def read(self, running: Iterable[tuple[str, int | None, str]]) -> dict[str, Found]:
         """(uuid, domid, name) of the running guests -> uuid -> (PSI, NUMA), only those with either.  The PSI
-        reads stop past PSI_BUDGET_S: a guest not read keeps its last sample (and its window), and the next tick
-        starts with those left."""
+        reads stop past PSI_BUDGET_S, and with turns on, past a PSI_TURNS-th of the guests off screen: a guest not
+        read keeps its last sample (and its window), and the next tick starts with those left."""
         with self._reading:
             return self._read(list(running))
 
     def _read(self, guests: list[tuple[str, int | None, str]]) -> dict[str, Found]:
         paths, now = self.paths, self._clock()
-        start = self._next if self._next < len(guests) else 0
-        deadline, read = now + PSI_BUDGET_S, 0
+        shown, watched = self.shown, self.watched
+        first = [g for g in guests if g[0] in shown or g[0] == watched] if self.turns else []
+        rest = [g for g in guests if g[0] not in shown and g[0] != watched] if first else guests
+        start = self._next if self._next < len(rest) else 0
+        rest = rest[start:] + rest[:start]
+        most = -(-len(rest) // PSI_TURNS) if self.turns else len(rest)  # (rounded up)
+        deadline, read, read_of_rest, passed = now + PSI_BUDGET_S, 0, 0, len(rest)
         out: dict[str, Found] = {}
         live: dict[Key, _Guest] = {}
         with self._lock:
             numas = self._numa
-        for uuid, domid, name in guests[start:] + guests[:start]:
+        for i, (uuid, domid, name) in enumerate(first + rest):
             key = (uuid, domid)
             guest = self._guests.get(key)
             if guest is None or (guest.cgroup is None and now - guest.at >= RETRY_S):
@@ -116,15 +127,20 @@ class HostSide:
                     guest.close()
                 guest = self._find(paths, name, now)
             live[key] = guest
-            if guest.cgroup is not None and ((at := self._clock()) < deadline or read == 0):
-                guest.pressure = read_pressure(guest.cgroup, guest.files, at, guest.pressure)
-                read += 1
+            if guest.cgroup is not None:
+                of_rest = i >= len(first)
+                due = not of_rest or read_of_rest < most or guest.pressure is None
+                if due and ((at := self._clock()) < deadline or read == 0):
+                    guest.pressure = read_pressure(guest.cgroup, guest.files, at, guest.pressure)
+                    read += 1
+                    read_of_rest += of_rest
+                elif of_rest and passed == len(rest):
+                    passed = i - len(first)  # the first one of the rest left for the next tick
             pressure = guest.pressure
             numa = numas.get(key)
             if pressure is not None or numa is not None:
                 out[uuid] = (pressure, numa)
-        with_cgroup = sum(1 for g in live.values() if g.cgroup is not None)
-        self._next = start + read if read < with_cgroup else 0
+        self._next = (start + passed) % len(rest) if passed < len(rest) else 0
         for key, gone in self._guests.items():
             if live.get(key) is not gone:
                 gone.close()

@@ -91,7 +91,8 @@ class LibvirtSource(Source):
                                          else None, self.facts.hypervisor)
         self._sched = LibvirtScheduling(lambda: self.conn, lambda: self.facts.cpumap_size)
         self.scheduling = SchedulingWatch(self._sched.read, "xentui-libvirt-sched")
-        self.host_side = HostSide() if self._local_pcpus else None  # PSI and NUMA of local QEMU guests
+        # PSI and NUMA of local QEMU guests; PSI in turns where the monitor's figures are
+        self.host_side = HostSide(turns=self.fast_path.turns is not None) if self._local_pcpus else None
         # Guest agents (QEMU's; None where the driver is not QEMU's), through a read-write connection of their own
         # when this one is read-only (libvirt refuses agent calls on those): agent.py.
         agents = self._qemu if guest_agent is None else guest_agent
@@ -146,10 +147,14 @@ class LibvirtSource(Source):
         self.placement.want_all = all_pcpus
         if self.fast_path.turns is not None:
             self.fast_path.turns.watched = uuid
+        if self.host_side is not None:
+            self.host_side.watched = uuid
 
     def set_shown(self, uuids: Collection[str]) -> None:
         if self.fast_path.turns is not None:
             self.fast_path.turns.show(uuids)
+        if self.host_side is not None:
+            self.host_side.shown = frozenset(uuids)
 
     def watch_scheduling(self, on: bool) -> None:
         self.scheduling.watch(on)

@@ -298,7 +298,9 @@ class DomainTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._styles.get("")  # (Widget.rich_style walks the ancestors' styles: kept until they change)
+        if base is None:
+            base = self._styles[""] = self.rich_style
         x = int(self.scroll_offset.x)
         if y < self.header_lines:
             header = base + self._style("header")

@@ -265,14 +265,20 @@ def test_a_libvirt_tick_carries_them(tree):
         source.close()
 
 
-def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkeypatch):
-    monkeypatch.setattr(hostside, "PSI_BUDGET_S", 3.5)
+def guests_with_psi(tree: HostTree, count: int) -> list[tuple[str, int, str]]:
+    """(uuid, domid, name) of ``count`` running guests, each with its own cgroup and cpu.pressure."""
     running = []
-    for i in range(5):
+    for i in range(count):
         cgroup = f"/machine.slice/vm{i}.scope"
         tree.qemu(f"vm{i}", 100 + i, cgroup)
         tree.pressure("cpu", i, cgroup=cgroup)
         running.append((f"uuid-{i}", i + 1, f"vm{i}"))
+    return running
+
+
+def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkeypatch):
+    monkeypatch.setattr(hostside, "PSI_BUDGET_S", 3.5)
+    running = guests_with_psi(tree, 5)
     now = [0.0]
 
     def clock() -> float:  # each look at the clock is a second later: the budget lets three guests be read
@@ -294,13 +300,8 @@ def test_a_ticks_psi_reads_stop_at_their_budget_and_go_on_next_tick(tree, monkey
     assert len(fresh(side.read(running))) == 5
 
 
-def test_with_turns_the_guests_on_screen_are_read_every_tick_the_others_a_fifth_a_tick(tree, monkeypatch):
-    running = []
-    for i in range(11):
-        cgroup = f"/machine.slice/vm{i}.scope"
-        tree.qemu(f"vm{i}", 100 + i, cgroup)
-        tree.pressure("cpu", i, cgroup=cgroup)
-        running.append((f"uuid-{i}", i + 1, f"vm{i}"))
+def test_with_turns_the_guests_on_screen_are_read_every_tick_the_others_a_fifth_a_tick(tree):
+    running = guests_with_psi(tree, 11)
     now = [0.0]
     side = HostSide(tree.paths, clock=lambda: now[0], turns=True)
     side.shown, side.watched = frozenset({"uuid-4", "uuid-9"}), "uuid-7"

@@ -17,13 +17,12 @@ Root; one hold of the lab lock for the whole run (35 minutes here at 300 guests,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -222,23 +221,6 @@ def own_cost(uuids: list[str], shown: int, ticks: int = 10) -> str:
     return line + "\n" + out.getvalue()
 
 
-@contextlib.contextmanager
-def checkout(tree: Path | None) -> Iterator[None]:
-    """The monitors started within run ``tree``'s xentui (first on their path), else this one's."""
-    if tree is None:
-        yield
-        return
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(tree.resolve())
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = before
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--guests", type=int, nargs="+", default=[30, 100, 300])
@@ -300,7 +282,7 @@ def main() -> int:
                 for tree in trees:
                     load = os.getloadavg()[0]
                     try:
-                        with checkout(tree):
+                        with monitor_cpu.checkout(tree):
                             line = run().line()
                     except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
                         line = f"failed: {err}"

@@ -1,9 +1,17 @@
 """The monitor's own cost at 1 Hz on a real host: ``xentui -b`` and the live view (in tmux, 200x50), each its CPU %
 of one core (utime + stime over wall time, /proc/PID/stat), its RSS, and whether it kept 1 Hz: the batch JSON
-frames' times, the live view's header clock (the shown snapshot's time) read from the pane five times a second."""
+frames' times, the live view's header clock (the shown snapshot's time) read from the pane five times a second.
+
+Run on its own, it compares checkouts (``git worktree add /tmp/before REV``) on the guests already running, each
+monitor of each checkout in turn, the order reversed every other pair:
+
+    flock /tmp/xentui-bench.lock .venv/bin/python bench/monitor_cpu.py --seconds 60 --pairs 2 /tmp/before .
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -12,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +130,8 @@ def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | Non
         last_screen[0] = got.stdout
 
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([*tmux, "new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", "--", "env",
+        subprocess.run([*tmux, "new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", "-c", os.getcwd(),
+                        "--", "env",
                         f"XDG_CONFIG_HOME={tmp}", "TERM=xterm-256color", sys.executable, "-c", RUN, "-c", uri,
                         "-d", "1", *extra], check=True, timeout=10, env=_env(tmp))
         try:
@@ -142,3 +151,45 @@ def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | Non
 
 def _env(tmp: str) -> dict[str, str]:
     return {**os.environ, "XDG_CONFIG_HOME": tmp}  # no saved settings
+
+
+@contextlib.contextmanager
+def checkout(tree: Path | None) -> Iterator[None]:
+    """The monitors started within run ``tree``'s xentui: started in it (``python -c`` puts its working directory
+    first on the path, before PYTHONPATH: session 13's comparison, run from one checkout, ran that one twice)."""
+    if tree is None:
+        yield
+        return
+    here = os.getcwd()
+    os.chdir(tree.resolve())
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="batch --fast and the live view of each checkout, in turn")
+    parser.add_argument("trees", nargs="+", type=Path, help="checkouts of xentui (a git worktree each)")
+    parser.add_argument("--uri", default="qemu:///system")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--pairs", type=int, default=2, help="rounds of every checkout, each monitor")
+    args = parser.parse_args()
+    print("| round | monitor | checkout | load (1 min) | cost |\n|---|---|---|---|---|", flush=True)
+    for round_number in range(1, args.pairs + 1):
+        order = args.trees if round_number % 2 else args.trees[::-1]
+        for what, run in (("batch --fast", lambda: batch(args.uri, args.seconds, ["--fast"])),
+                          ("live view", lambda: live_view(args.uri, args.seconds, []))):
+            for tree in order:
+                load = os.getloadavg()[0]
+                with checkout(tree):
+                    try:
+                        line = run().line()
+                    except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
+                        line = f"failed: {err}"
+                print(f"| {round_number} | {what} | {tree} | {load:.2f} | {line} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

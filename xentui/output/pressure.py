@@ -18,8 +18,8 @@ def psi_record(view: DomainView) -> dict[str, Any] | None:
     if psi is None or sample is None:
         return None
     stalls: dict[tuple[str, str], Stall] = {}
-    for resource, kind, stall in sample.stalls:
-        stalls.setdefault((resource, kind), stall)  # (the first of a pair counts, as PressureSample.get)
+    for resource, kind, line in sample.stalls:
+        stalls.setdefault((resource, kind), line)  # (the first of a pair counts, as PressureSample.get)
     pcts: dict[tuple[str, str], float | None] = {}
     for resource, kind, pct in psi.pct:
         pcts.setdefault((resource, kind), pct)

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run on its own: tests.procfs, via kvm_fleet too
+
 from kvm_fleet import rss_kib
 
 from tests.procfs import proc_cpu_seconds

@@ -321,6 +321,34 @@ def test_with_turns_the_guests_on_screen_are_read_every_tick_the_others_a_fifth_
     assert all(psi.at == 9.0 for psi, _numa in side.read(running).values())  # without turns: all, budget allowing
 
 
+def test_turns_wait_for_a_view_never_starve_the_others_and_a_guest_without_psi_takes_no_turn(tree, monkeypatch):
+    running = guests_with_psi(tree, 6)
+    for name in ("vm4", "vm5"):  # a cgroup, but no pressure files (psi=0): read once, then in turn like the others
+        (tree.cgroup_dir(f"/machine.slice/{name}.scope") / "cpu.pressure").unlink()
+    now = [0.0]
+    side = HostSide(tree.paths, clock=lambda: now[0], turns=True)
+
+    def tick(at: float) -> list[int]:
+        now[0] = at
+        return sorted(int(u[5:]) for u, (psi, _n) in side.read(running).items() if psi is not None and psi.at == at)
+
+    assert tick(1.0) == [0, 1, 2, 3] and tick(2.0) == [0, 1, 2, 3]  # batch --fast: no view, every guest a tick
+    side.shown = frozenset({"uuid-0"})
+    read = [tick(t) for t in (3.0, 4.0, 5.0, 6.0)]
+    assert all(r[0] == 0 and len(r) <= 2 for r in read) and {1, 2, 3} <= {i for r in read for i in r}
+    clock = [10.0]
+
+    def slow() -> float:  # each look at the clock is 30 ms later: the row on screen alone is past the budget
+        clock[0] += 0.03
+        return clock[0]
+
+    side = HostSide(tree.paths, clock=slow, turns=True)
+    side.shown = frozenset({"uuid-0"})
+    for _ in range(8):
+        side.read(running)
+    assert len({u for u, (psi, _n) in side.read(running).items() if psi is not None}) == 4  # one more a tick
+
+
 def test_libvirts_emulator_cgroup_stands_for_its_parent_and_the_root_for_nothing(tree):
     tree.qemu("web", PID, cgroup="/machine/qemu-7-web.libvirt-qemu/emulator")  # libvirt's own layout
     assert cgroup_of(tree.paths.proc, PID) == "/machine/qemu-7-web.libvirt-qemu"  # the VM's: emulator + vcpuN

@@ -53,6 +53,7 @@ class PressureView:
     cgroup: str
     pct: tuple[tuple[str, str, float | None], ...] = ()
     measured: bool = True  # False: the figures are avg10 (no window yet, or a counter reset)
+    age_s: float | None = None  # its files were read this long before the sample, on an earlier tick (None: now)
 
     def get(self, resource: str, kind: str = "some") -> float | None:
         for r, k, pct in self.pct:
@@ -69,9 +70,10 @@ class PressureView:
         return resource, pct
 
 
-def pressure_view(cur: PressureSample | None) -> PressureView | None:
+def pressure_view(cur: PressureSample | None, now: float | None = None) -> PressureView | None:
     """Each stall's share of its window (0-100 %): the growth of ``total`` between the sample's two reads, when
-    it did not go back; else avg10 (marked not measured)."""
+    it did not go back; else avg10 (marked not measured).  ``now``: the sample's time (monotonic), to tell the age
+    of files read on an earlier tick (read in turns)."""
     if cur is None:
         return None
     seconds = cur.at - cur.prev_at if cur.at is not None and cur.prev_at is not None else 0.0
@@ -88,7 +90,8 @@ def pressure_view(cur: PressureSample | None) -> PressureView | None:
             measured = False
             pct = stall.avg10
         out.append((resource, kind, pct))
-    return PressureView(cur.cgroup, tuple(out), measured and bool(out))
+    age = now - cur.at if now is not None and cur.at is not None and cur.at < now else None
+    return PressureView(cur.cgroup, tuple(out), measured and bool(out), age)
 
 
 @frozen_record

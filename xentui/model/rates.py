@@ -242,7 +242,7 @@ def _view(d: DomainSample, prev: DomainSample | None, earlier: DomainView | None
         mem_pct=_pct_of(d.mem_kib, total),
         maxmem_pct=_pct_of(d.maxmem_kib, total),
         cache=None if d.cache is None else cache_view(prev, d, seconds, cur.host),
-        psi=None if d.pressure is None else pressure_view(d.pressure),
+        psi=None if d.pressure is None else pressure_view(d.pressure, cur.monotonic),
         guest_mem=guest_mem,
         numa=None if d.numa is None else numa_view(d.numa),
         monitor_age_s=age,

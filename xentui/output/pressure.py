@@ -13,7 +13,8 @@ _FIGURES = {kind: (f"{kind}_pct", f"{kind}_avg10_pct", f"{kind}_total_us") for k
 
 def psi_record(view: DomainView) -> dict[str, Any] | None:
     """Per resource, ``some``/``full``: % of the interval stalled (the totals' rate; the kernel's avg10 where
-    ``measured`` is false), the kernel's avg10, and the cumulative total (us)."""
+    ``measured`` is false), the kernel's avg10, and the cumulative total (us); ``age_s`` only where the files were
+    read on an earlier update (in turns)."""
     psi, sample = view.psi, view.sample.pressure
     if psi is None or sample is None:
         return None
@@ -24,6 +25,8 @@ def psi_record(view: DomainView) -> dict[str, Any] | None:
     for resource, kind, pct in psi.pct:
         pcts.setdefault((resource, kind), pct)
     out: dict[str, Any] = {"cgroup": sample.cgroup, "measured": psi.measured}
+    if psi.age_s is not None:  # read on an earlier update (batch --fast: in turns)
+        out["age_s"] = rounded(psi.age_s, 2)
     for resource in RESOURCES:
         figures: dict[str, Any] = {}
         for kind in KINDS:

@@ -4,8 +4,9 @@ Both are read from files whose roots are :class:`HostPaths` (config keys ``proc_
 ``numa_root``, ``qemu_run``; tests point them at trees of their own).  A guest's QEMU pid comes from libvirt's
 pid file, its cgroup from the pid's ``0::`` line, once per incarnation.  PSI is three small files a guest, read
 in the tick within a time budget (PSI_BUDGET_S; with many guests each is read every few ticks, its rate over
-the window between its own two reads).  In the live view (libvirt's fast path with its cadence) the guests on
-screen and the one in a detail view are read every tick and the others in PSI_TURNS turns; NUMA
+the window between its own two reads).  With the cadence (libvirt's fast path: the live view, batch ``--fast``)
+the guests on screen and the one in a detail view are read every tick and the others in PSI_TURNS turns (a
+figure read on an earlier tick carries its age); NUMA
 (numa_maps can be megabytes, and reading it takes the QEMU's mmap lock) is read in a background thread every
 NUMA_REFRESH_S, and only on a host with two nodes or more.  A file that is not there means "not present": no
 figure, never an error line.
@@ -83,8 +84,8 @@ class HostSide:
                  clock: Callable[[], float] = time.monotonic, turns: bool = False) -> None:
         self._paths = paths
         self._clock = clock
-        self.turns = turns  # the guests off screen read in PSI_TURNS turns (those on screen every tick) ...
-        self.shown: frozenset[str] | None = None  # ... once a view says which are (replaced whole, from its thread)
+        self.turns = turns  # the guests off screen read in PSI_TURNS turns (those on screen every tick)
+        self.shown: frozenset[str] = frozenset()  # uuids on screen (replaced whole, from the UI's thread)
         self.watched: str | None = None  # the domain of a detail view
         self._guests: dict[Key, _Guest] = {}
         self._next = 0  # where the next tick's PSI reads start (past the budget, the guests not read)
@@ -109,16 +110,14 @@ class HostSide:
 
     def _read(self, guests: list[tuple[str, int | None, str]]) -> dict[str, Found]:
         paths, now = self.paths, self._clock()
-        # Turns once a view says which rows it shows (batch --fast shows none: every guest is read each tick, its
-        # PSI having no age to tell it is older)
-        shown, watched = self.shown if self.turns else None, self.watched
+        shown, watched = self.shown, self.watched
         first, rest = [], guests
-        if shown is not None:
+        if self.turns and (shown or watched):
             first = [g for g in guests if g[0] in shown or g[0] == watched]
             rest = [g for g in guests if g[0] not in shown and g[0] != watched]
         start = self._next if self._next < len(rest) else 0
         rest = rest[start:] + rest[:start]
-        most = -(-len(rest) // PSI_TURNS) if shown is not None else len(rest)  # (rounded up)
+        most = -(-len(rest) // PSI_TURNS) if self.turns else len(rest)  # (rounded up)
         deadline, read, read_of_rest, passed = now + PSI_BUDGET_S, 0, 0, len(rest)
         out: dict[str, Found] = {}
         live: dict[Key, _Guest] = {}

@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def monitor_gc() -> None:
     """Fewer collections for a process that builds ~10,000 short-lived records a tick and keeps few cycles: at
-    300 guests the default thresholds spent 0.7 % of a core collecting (a full pass of 30 ms every ~10 s),
-    10,000 spends 0.1 % (bench/RESULTS.md).  What is loaded by now (the CLI, the core) is never looked at again."""
+    300 guests the default thresholds spent 0.6-0.7 % of a core collecting (a full pass of 20-30 ms every ~10 s),
+    10,000 spends 0.15 % (bench/gc_cost.py, bench/RESULTS.md).  What is loaded by now (the CLI, the core) is
+    never looked at again."""
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)

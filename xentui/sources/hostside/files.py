@@ -12,12 +12,15 @@ MAX_THREADS = MAX_VCPUS + 1024  # a QEMU's threads read at most (vCPUs, I/O and 
 VCPU_COMM = re.compile(r"CPU ([0-9]{1,5})/KVM")  # QEMU's name for the thread of vCPU n (KVM); ASCII digits only
 
 
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a kernel file: never a link, never blocking
+
+
 def read_bounded(path: Path | str, limit: int, dir_fd: int | None = None) -> tuple[str, bool] | None:
     """At most ``limit`` bytes of ``path`` (under ``dir_fd`` when given) as text and whether there was more; None
     when it is absent or unreadable (never an error: a file the kernel does not offer here is "not present").
     Undecodable bytes are replaced: a caller's parser drops what it does not recognise."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(path, READ_FLAGS, dir_fd=dir_fd)
     except OSError:
         return None
     try:

@@ -19,9 +19,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from xentui.sources.hostside.files import read_bounded
+from xentui.sources.hostside.files import READ_FLAGS, read_bounded
 
-FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 WANTED_FDS = 65536
 RESERVE_FDS = 512  # always left to everything else: libvirt's sockets, the terminal, logs, subprocesses
 
@@ -117,7 +116,7 @@ def hold(name: str | Path, dir_fd: int | None = None) -> Reread | None:
     if not BUDGET.take():
         return OpenedEachRead(name, dir_fd) if os.access(name, os.R_OK, dir_fd=dir_fd) else None
     try:
-        fd = os.open(name, FLAGS, dir_fd=dir_fd)
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
     except OSError:
         BUDGET.give()
         return None

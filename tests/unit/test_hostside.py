@@ -10,7 +10,7 @@ import pytest
 from tests.factories import dom, raw, wait_for
 from tests.hostside_tree import CGROUP, NUMA_MAPS, HostTree, pressure_reads
 from xentui import config
-from xentui.model import build_snapshot
+from xentui.model import build_snapshot, evolve
 from xentui.model.pressure import NumaSample, numa_view
 from xentui.output.records import json_frame
 from xentui.sources import hostside
@@ -82,6 +82,11 @@ def test_psi_read_on_an_earlier_tick_says_how_old_it_is(tree):
     assert fresh.domains[0].psi.age_s is None and kept.domains[0].psi.age_s == pytest.approx(2.5)
     assert "age_s" not in json.loads(json_frame(fresh, 1))["domains"][0]["psi"]
     assert json.loads(json_frame(kept, 2))["domains"][0]["psi"]["age_s"] == 2.5
+    # built on the snapshot before (as the poller does), a sample not read again keeps its figures, aged anew
+    again = build_snapshot(raw(13.5, dom(3, pressure=second)), raw(14.5, dom(4, pressure=second)), before=kept)
+    assert again.domains[0].psi.pct is kept.domains[0].psi.pct and again.domains[0].psi.age_s == pytest.approx(3.5)
+    assert again.domains[0].psi == evolve(build_snapshot(None, raw(14.5, dom(4, pressure=second))).domains[0].psi,
+                                          age_s=pytest.approx(3.5))
 
 
 def test_first_tick_and_a_reset_show_the_kernels_avg10(tree):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.factories import dom, raw
 from xentui.model import DomainState, VcpuSample, build_snapshot
 from xentui.output import records
@@ -75,3 +77,6 @@ def test_a_vcpu_taken_offline_is_no_overhead_spike():
     assert build_snapshot(a, b).domains[0].rates.overhead_pct is None
     c = raw(4.0, dom(914, vcpus=(VcpuSample(0, time_ns=403 * S), VcpuSample(1, online=False)), overhead_ns=511 * S))
     assert build_snapshot(b, c).domains[0].rates.overhead_pct == 0.0  # the same vCPUs again: measured
+    listed_otherwise = (VcpuSample(1, online=False), VcpuSample(0, time_ns=405 * S))  # a source's own order
+    d = raw(6.0, dom(916, vcpus=listed_otherwise, overhead_ns=512 * S))
+    assert build_snapshot(c, d).domains[0].rates.overhead_pct == pytest.approx(50.0)

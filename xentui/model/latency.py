@@ -7,6 +7,10 @@ from xentui.model.views import BlockLatency, VcpuRates
 
 NS_PER_MS = 1_000_000
 Pair = tuple[int | None, int | None]  # a counter at the window's two ends
+# A domain's disk rates as rates.domain_rates makes them: read and write bytes/s, read and write requests/s, ms per
+# read and per write request, and each disk's latencies.
+DiskRates = tuple[float | None, float | None, float | None, float | None, float | None, float | None,
+                  tuple[BlockLatency, ...]]
 
 
 def ms_per_request(reqs: Pair, times: Pair) -> float | None:

@@ -9,7 +9,7 @@ and both times: with many guests a tick reads only some (a time budget), and eac
 
 from __future__ import annotations
 
-from xentui.model._fast_record import frozen_record
+from xentui.model._fast_record import evolve, frozen_record
 
 RESOURCES = ("cpu", "memory", "io")
 KINDS = ("some", "full")
@@ -70,12 +70,16 @@ class PressureView:
         return resource, pct
 
 
-def pressure_view(cur: PressureSample | None, now: float | None = None) -> PressureView | None:
+def pressure_view(cur: PressureSample | None, now: float | None = None,
+                  earlier: tuple[PressureSample | None, PressureView | None] = (None, None)) -> PressureView | None:
     """Each stall's share of its window (0-100 %): the growth of ``total`` between the sample's two reads, when
     it did not go back; else avg10 (marked not measured).  ``now``: the sample's time (monotonic), to tell the age
-    of files read on an earlier tick (read in turns)."""
+    of files read on an earlier tick (read in turns).  ``earlier``: a sample and its view, the view kept (its age
+    told again) when that sample is ``cur`` itself (not read again since)."""
     if cur is None:
         return None
+    if earlier[0] is cur and earlier[1] is not None:
+        return evolve(earlier[1], age_s=_age(cur, now))
     seconds = cur.at - cur.prev_at if cur.at is not None and cur.prev_at is not None else 0.0
     before = {(r, k): s for r, k, s in cur.prev_stalls} if seconds > 0 else {}
     out: list[tuple[str, str, float | None]] = []
@@ -90,8 +94,11 @@ def pressure_view(cur: PressureSample | None, now: float | None = None) -> Press
             measured = False
             pct = stall.avg10
         out.append((resource, kind, pct))
-    age = now - cur.at if now is not None and cur.at is not None and cur.at < now else None
-    return PressureView(cur.cgroup, tuple(out), measured and bool(out), age)
+    return PressureView(cur.cgroup, tuple(out), measured and bool(out), _age(cur, now))
+
+
+def _age(cur: PressureSample, now: float | None) -> float | None:
+    return now - cur.at if now is not None and cur.at is not None and cur.at < now else None
 
 
 @frozen_record

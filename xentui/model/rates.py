@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from xentui.model._fast_record import evolve
 from xentui.model.guest_memory import GuestMemView
-from xentui.model.latency import block_latencies, domain_ms, steal_sum
+from xentui.model.latency import DiskRates, block_latencies, domain_ms, steal_sum
 from xentui.model.pressure import numa_view, pressure_view
 from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
+
+# The rates of the QEMU monitor's figures: kept from the snapshot before while those figures are not read again.
+MONITOR_RATES = ("blk_rd_bytes_s", "blk_wr_bytes_s", "blk_rd_reqs_s", "blk_wr_reqs_s", "blk_rd_ms", "blk_wr_ms",
+                 "blk_latency")
+NO_DISK_RATES: DiskRates = (None, None, None, None, None, None, ())
 
 
 def counter_rate(prev: int | None, cur: int | None, seconds: float) -> float | None:
@@ -36,16 +41,15 @@ def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
 
 
 def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[VcpuRates, ...]:
-    old_vcpus = {v.number: v for v in prev.vcpus}
-    out: list[VcpuRates] = []
-    for v in cur.vcpus:
-        old = old_vcpus.get(v.number)
-        if old is None:
-            out.append(VcpuRates(v.number, None, None))
-        else:
-            out.append(VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
-                                 _pct_of_ns(old.delay_ns, v.delay_ns, seconds)))
-    return tuple(out)
+    olds = prev.vcpus
+    if len(olds) != len(cur.vcpus) or any(a.number != b.number for a, b in zip(olds, cur.vcpus, strict=True)):
+        by_number = {v.number: v for v in olds}  # (the same vCPUs in the same order: paired as they stand)
+        pairs = [(by_number.get(v.number), v) for v in cur.vcpus]
+    else:
+        pairs = list(zip(olds, cur.vcpus, strict=True))
+    return tuple(VcpuRates(v.number, None, None) if old is None else
+                 VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
+                           _pct_of_ns(old.delay_ns, v.delay_ns, seconds)) for old, v in pairs)
 
 
 def read_window(prev_at: float | None, cur_at: float | None, prev_t: float, cur_t: float) -> float:
@@ -60,9 +64,10 @@ def monitor_window(prev: DomainSample, cur: DomainSample, prev_t: float, cur_t: 
 
 
 def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, pcpus: int,
-                 at: tuple[float, float] | None = None) -> DomainRates:
+                 at: tuple[float, float] | None = None, kept: DomainRates | None = None) -> DomainRates:
     """``at``: when the two samples were taken, for the spans of the figures each read was stamped with (the
-    monitor's, the kernel's: read_window); the samples' ``seconds`` apart where not."""
+    monitor's, the kernel's: read_window); the samples' ``seconds`` apart where not.  ``kept``: the rates whose
+    monitor figures (MONITOR_RATES) stand, those figures not read again since (in turns)."""
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
         return DomainRates()
     if at is not None:
@@ -77,7 +82,21 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
     # Kept figures of a domain that does not answer give no rate, neither while kept nor once fresh again.
     blk = not (prev.stale or cur.stale) and blk_s > 0 and [d.name for d in prev.blocks] == [d.name for d in cur.blocks]
     vcpus = _vcpu_rates(prev, cur, seconds)
-    latency = block_latencies(prev.blocks, cur.blocks) if blk else ()
+    disks: DiskRates
+    if kept is not None:  # (MONITOR_RATES)
+        disks = (kept.blk_rd_bytes_s, kept.blk_wr_bytes_s, kept.blk_rd_reqs_s, kept.blk_wr_reqs_s, kept.blk_rd_ms,
+                 kept.blk_wr_ms, kept.blk_latency)
+    elif blk:
+        latency = block_latencies(prev.blocks, cur.blocks)
+        disks = (counter_rate(a.blk_rd_bytes, b.blk_rd_bytes, blk_s),
+                 counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, blk_s),
+                 counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, blk_s),
+                 counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, blk_s),
+                 domain_ms(prev.blocks, cur.blocks, "rd") if latency else None,
+                 domain_ms(prev.blocks, cur.blocks, "wr") if latency else None, latency)
+    else:
+        disks = NO_DISK_RATES
+    rd_bytes, wr_bytes, rd_reqs, wr_reqs, rd_ms, wr_ms, latency = disks
     return DomainRates(
         cpu_pct=cpu_pct,
         cpu_host_pct=None if cpu_pct is None or pcpus <= 0 else cpu_pct / pcpus,
@@ -86,20 +105,17 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         net_tx_bytes_s=counter_rate(a.net_tx_bytes, b.net_tx_bytes, seconds) if net else None,
         net_rx_packets_s=counter_rate(a.net_rx_packets, b.net_rx_packets, seconds) if net else None,
         net_tx_packets_s=counter_rate(a.net_tx_packets, b.net_tx_packets, seconds) if net else None,
-        blk_rd_bytes_s=counter_rate(a.blk_rd_bytes, b.blk_rd_bytes, blk_s) if blk else None,
-        blk_wr_bytes_s=counter_rate(a.blk_wr_bytes, b.blk_wr_bytes, blk_s) if blk else None,
-        blk_rd_reqs_s=counter_rate(a.blk_rd_reqs, b.blk_rd_reqs, blk_s) if blk else None,
-        blk_wr_reqs_s=counter_rate(a.blk_wr_reqs, b.blk_wr_reqs, blk_s) if blk else None,
+        blk_rd_bytes_s=rd_bytes, blk_wr_bytes_s=wr_bytes, blk_rd_reqs_s=rd_reqs, blk_wr_reqs_s=wr_reqs,
         overhead_pct=_overhead_pct(prev, cur, seconds),
         steal_pct=steal_sum(cur.vcpus, vcpus),
-        blk_rd_ms=domain_ms(prev.blocks, cur.blocks, "rd") if latency else None,
-        blk_wr_ms=domain_ms(prev.blocks, cur.blocks, "wr") if latency else None,
-        blk_latency=latency,
+        blk_rd_ms=rd_ms, blk_wr_ms=wr_ms, blk_latency=latency,
     )
 
 
-def _online(sample: DomainSample) -> frozenset[int]:
-    return frozenset(v.number for v in sample.vcpus if v.online)
+def _same_online(prev: DomainSample, cur: DomainSample) -> bool:
+    """Whether the same vCPUs are online in both (compared as lists first: the sources list them by number)."""
+    a, b = [v.number for v in prev.vcpus if v.online], [v.number for v in cur.vcpus if v.online]
+    return a == b or set(a) == set(b)
 
 
 def _overhead_pct(prev: DomainSample, cur: DomainSample, seconds: float) -> float | None:
@@ -108,7 +124,7 @@ def _overhead_pct(prev: DomainSample, cur: DomainSample, seconds: float) -> floa
     across a change of online vCPUs (one gone offline takes its time out of the sum: the difference would jump
     by it); their sets are compared only where both samples have the figure (not per domain of every tick)."""
     a, b = prev.overhead_ns, cur.overhead_ns
-    if a is None or b is None or seconds <= 0 or _online(prev) != _online(cur):
+    if a is None or b is None or seconds <= 0 or not _same_online(prev, cur):
         return None
     return 100.0 * max(0, b - a) / seconds / NS_PER_S
 
@@ -192,11 +208,6 @@ def _pct_of(part: int | None, whole: int) -> float | None:
     return 100.0 * part / whole
 
 
-# The rates of the QEMU monitor's figures: kept from the snapshot before while those figures are not read again.
-MONITOR_RATES = ("blk_rd_bytes_s", "blk_wr_bytes_s", "blk_rd_reqs_s", "blk_wr_reqs_s", "blk_rd_ms", "blk_wr_ms",
-                 "blk_latency")
-
-
 def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before: Snapshot | None = None) -> Snapshot:
     """Combine two raw samples into what the outputs show (a fleet's: each host from its own two samples).
     ``before``: the snapshot built from ``prev``, whose monitor rates a domain keeps while its monitor's figures
@@ -206,8 +217,7 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before:
     seconds = cur.monotonic - prev.monotonic if prev is not None else 0.0
     at = (prev.monotonic, cur.monotonic) if prev is not None else None
     old = {d.uuid: d for d in prev.domains} if prev is not None else {}
-    earlier = {v.key: v for v in before.domains} if before is not None and any(
-        d.monitor_at is not None for d in cur.domains) else {}
+    earlier = {v.key: v for v in before.domains} if before is not None else {}
     views = tuple(_view(d, old.get(d.uuid), earlier.get(d.key), seconds, at, cur) for d in cur.domains)
     return Snapshot(
         seq=seq,
@@ -226,15 +236,17 @@ def _view(d: DomainSample, prev: DomainSample | None, earlier: DomainView | None
           at: tuple[float, float] | None, cur: RawSample) -> DomainView:
     """One domain as shown.  Where its monitor's figures were not read since ``prev``: their age, and their rates
     as last shown (``earlier``, the view before)."""
-    rates = domain_rates(prev, d, seconds, cur.host.pcpus, at)
-    guest_mem = None if d.balloon is None else guest_memory_view(prev, d, seconds, cur.wall)
-    age = None
+    age = kept = None
     read_at = d.monitor_at
     if read_at is not None and prev is not None and prev.monitor_at == read_at and same_incarnation(prev, d):
         age = max(0.0, cur.monotonic - read_at)
         if earlier is not None and earlier.sample.monitor_at == read_at and same_incarnation(earlier.sample, d):
-            rates = evolve(rates, **{name: getattr(earlier.rates, name) for name in MONITOR_RATES})
-            guest_mem = earlier.guest_mem if earlier.guest_mem is not None else guest_mem
+            kept = earlier
+    rates = domain_rates(prev, d, seconds, cur.host.pcpus, at, None if kept is None else kept.rates)
+    if kept is not None and kept.guest_mem is not None:
+        guest_mem: GuestMemView | None = kept.guest_mem
+    else:
+        guest_mem = None if d.balloon is None else guest_memory_view(prev, d, seconds, cur.wall)
     total = cur.host.mem_total_kib
     return DomainView(
         sample=d,
@@ -242,7 +254,8 @@ def _view(d: DomainSample, prev: DomainSample | None, earlier: DomainView | None
         mem_pct=_pct_of(d.mem_kib, total),
         maxmem_pct=_pct_of(d.maxmem_kib, total),
         cache=None if d.cache is None else cache_view(prev, d, seconds, cur.host),
-        psi=None if d.pressure is None else pressure_view(d.pressure, cur.monotonic),
+        psi=None if d.pressure is None else pressure_view(
+            d.pressure, cur.monotonic, (earlier.sample.pressure, earlier.psi) if earlier is not None else (None, None)),
         guest_mem=guest_mem,
         numa=None if d.numa is None else numa_view(d.numa),
         monitor_age_s=age,

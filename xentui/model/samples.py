@@ -160,6 +160,11 @@ class IoTotals:
     def of(cls, nets: tuple[NetSample, ...], blocks: tuple[BlockSample, ...]) -> IoTotals:
         if not nets and not blocks:
             return NO_IO
+        if len(nets) == 1 and len(blocks) == 1:  # the usual guest: its devices' own counters (no sum to make)
+            n, b = nets[0], blocks[0]
+            return cls(net_rx_bytes=n.rx_bytes, net_tx_bytes=n.tx_bytes, net_rx_packets=n.rx_packets,
+                       net_tx_packets=n.tx_packets, blk_rd_reqs=b.rd_reqs, blk_wr_reqs=b.wr_reqs,
+                       blk_rd_bytes=b.rd_bytes, blk_wr_bytes=b.wr_bytes, blk_oo_reqs=b.oo_reqs)
         return cls(
             net_rx_bytes=sum_attr(nets, "rx_bytes"),
             net_tx_bytes=sum_attr(nets, "tx_bytes"),

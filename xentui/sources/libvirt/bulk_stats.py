@@ -86,7 +86,7 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
     nets = []
     for i in range(count(get("net.count"), MAX_DEVICES)):
         keys = stat_keys("net", i, NET_KEYS)
-        nets.append(NetSample(_text(get(keys[0]), f"net{i}"), *(counter(get(k)) for k in keys[1:])))
+        nets.append(NetSample(_text(get(keys[0]), f"net{i}"), *map(counter, map(get, keys[1:]))))
     blocks = []
     for i in range(count(get("block.count"), MAX_DEVICES)):
         k_name, k_path, k_rd_reqs, k_rd_bytes, k_wr_reqs, k_wr_bytes, k_errors = stat_keys("block", i, BLOCK_KEYS)
@@ -139,7 +139,7 @@ def _block_times(rec: Record, i: int) -> BlockTimes:
     keys = stat_keys("block", i, BLOCK_TIME_KEYS)
     if keys[0] not in rec and keys[1] not in rec:
         return {}
-    rd, wr, fl_reqs, fl = (counter(rec.get(k)) for k in keys)
+    rd, wr, fl_reqs, fl = map(counter, map(rec.get, keys))
     return BlockTimes(rd_times_ns=rd, wr_times_ns=wr, fl_reqs=fl_reqs, fl_times_ns=fl)
 
 

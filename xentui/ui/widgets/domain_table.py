@@ -95,7 +95,7 @@ class DomainTable(ScrollView, can_focus=True):
         self.cursor = 0
         self._restore: str | None = None  # the cursor's domain across a rebuild of the columns
         self._show_header = True
-        self._strips: dict[str, tuple[Cells, bool, bool, Strip]] = {}
+        self._strips: dict[str, tuple[tuple[Cells, bool, bool, int, int], Strip]] = {}  # (as drawn, the line)
         self.tagged: set[str] = set()  # keys tagged with Space: actions apply to them
         self._styles: dict[str, Style] = {}
         self._rows_told: tuple[str, ...] = ()
@@ -315,16 +315,18 @@ class DomainTable(ScrollView, can_focus=True):
         self._painted[row] = (row_key, cells)
         selected = row == self.cursor
         tagged = row_key in self.tagged
+        drawn = (cells, selected, tagged, x, width)
         cached = self._strips.get(row_key)
-        if cached is None or cached[0] != cells or cached[1] != selected or cached[2] != tagged:
+        if cached is None or cached[0] != drawn:
             # On the cursor row the cursor's colours win: level colours on it would be hard to read.
             row_base = base + self._style("cursor") if selected else base
             if tagged:
                 row_base += self._style("tagged")
             strip = self._line([(t, self._style(level) if level and not selected else None) for t, level in cells],
                                row_base, "*" if tagged else ALERT_MARK if cells and cells[0][1] else " ")
-            cached = self._strips[row_key] = (cells, selected, tagged, strip)
-        return cached[3].crop(x, x + width).extend_cell_length(width, base)
+            # The same Strip while the line does not change: Textual's caches of its own keep their work.
+            cached = self._strips[row_key] = (drawn, strip.crop(x, x + width).extend_cell_length(width, base))
+        return cached[1]
 
     # --- input --------------------------------------------------------------------
 

@@ -52,6 +52,9 @@ def test_the_row_shown_every_tick_and_one_off_screen_in_turns(conn, guests, in_t
     prev: tuple[float, int, int, float] | None = None  # a read is begun by one tick and taken by the next
     turns = in_turns.fast_path.turns
     assert turns is not None
+    # one object tells both readers in turns (the monitor's figures, PSI) which rows are on screen
+    assert in_turns.host_side is not None and in_turns.host_side.on_screen is turns.on_screen
+    assert turns.on_screen.wants(shown.UUIDString()) and not turns.on_screen.wants(others.UUIDString())
     for _tick in range(MAX_TICKS):
         low = read_bytes(conn, io)
         start = time.monotonic()

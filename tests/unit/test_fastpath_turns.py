@@ -76,13 +76,13 @@ def test_every_guest_first_then_the_rows_shown_every_tick_and_the_others_oldest_
     tick(turns, conn, 90)
     assert len(conn.asked[0]) == 90  # never read: all of them at once (and the next read begins at once)
     shown = [e[0].uuid for e in entries(90)[:20]]
-    turns.show(shown)
-    turns.watched = entries(90)[50][0].uuid
+    turns.on_screen.rows = frozenset(shown)
+    turns.on_screen.detail = entries(90)[50][0].uuid
     seen: set[str] = set()
     for _ in range(69 // 3):
         tick(turns, conn, 90)
         asked = conn.asked[-1]
-        assert asked[:21] == [*shown, turns.watched]  # those shown and the detail view's: every tick
+        assert asked[:21] == [*shown, turns.on_screen.detail]  # those shown and the detail view's: every tick
         others = asked[21:]
         assert len(others) == 3  # 69 others over MAX_TURNS ticks: 3 a tick
         assert not seen & set(others)  # the longest unread first: no guest twice before all are read
@@ -95,7 +95,7 @@ def test_the_budget_sets_how_many_others_a_tick(monkeypatch) -> None:
     turns, conn = Turns(), Conn()
     tick(turns, conn, 300)
     turns._cost_s = 0.002  # as measured: 2 ms a guest
-    turns.show([e[0].uuid for e in entries(300)[:10]])
+    turns.on_screen.rows = frozenset(e[0].uuid for e in entries(300)[:10])
     assert len(turns.due(entries(300))) == 20  # 40 ms: the 10 shown (20 ms), then 10 others
     turns._cost_s = 0.010  # a slow host: the budget is spent by those shown; the floor keeps the turns going
     assert len(turns.due(entries(300))) == 10 + 290 // MAX_TURNS + 1
@@ -108,7 +108,7 @@ def test_a_guest_not_read_keeps_its_figures_with_their_time_and_one_not_answerin
     first = tick(turns, conn, 3)  # all three read (waited for); the next read, of the first, begins
     stamp = first[2][1][MONITOR_AT]
     assert all(rec["block.0.rd.bytes"] and rec[MONITOR_AT] == stamp for _d, rec, _k in first)
-    turns.show([first[0][0].uuid])
+    turns.on_screen.rows = frozenset({first[0][0].uuid})
     conn.silent = {first[1][0].uuid}
     unchanged = tick(turns, conn, 3)  # the read begun at the first tick is taken; the next begins
     asked = conn.asked[-1]

@@ -326,7 +326,7 @@ def test_with_turns_the_guests_on_screen_are_read_every_tick_the_others_a_fifth_
     running = guests_with_psi(tree, 11)
     now = [0.0]
     side = HostSide(tree.paths, clock=lambda: now[0], turns=True)
-    side.shown, side.watched = frozenset({"uuid-4", "uuid-9"}), "uuid-7"
+    side.on_screen.rows, side.on_screen.detail = frozenset({"uuid-4", "uuid-9"}), "uuid-7"
     ticks = []
     for tick in range(1, 8):
         now[0] = float(tick)
@@ -356,7 +356,7 @@ def test_turns_never_starve_the_others_and_a_guest_without_psi_takes_no_turn(tre
 
     assert tick(1.0) == [0, 1, 2, 3]  # never read: all at once
     assert len(tick(2.0)) <= 2  # no view (batch --fast): a fifth of the 6 a tick, rounded up
-    side.shown = frozenset({"uuid-0"})
+    side.on_screen.rows = frozenset({"uuid-0"})
     read = [tick(t) for t in (3.0, 4.0, 5.0, 6.0, 7.0)]  # the 5 off screen: one a tick
     assert all(r[0] == 0 and len(r) <= 2 for r in read) and {1, 2, 3} <= {i for r in read for i in r}
     clock = [10.0]
@@ -366,7 +366,7 @@ def test_turns_never_starve_the_others_and_a_guest_without_psi_takes_no_turn(tre
         return clock[0]
 
     side = HostSide(tree.paths, clock=slow, turns=True)
-    side.shown = frozenset({"uuid-0"})
+    side.on_screen.rows = frozenset({"uuid-0"})
     for _ in range(8):
         side.read(running)
     assert len({u for u, (psi, _n) in side.read(running).items() if psi is not None}) == 4  # one more a tick

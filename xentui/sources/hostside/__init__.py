@@ -28,6 +28,7 @@ from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.held import Reread, close_all, hold
 from xentui.sources.hostside.numa import node_of_cpu, read_numa
 from xentui.sources.hostside.psi import cgroup_of, pressure_files, read_pressure, v2_root
+from xentui.sources.on_screen import OnScreen
 
 NUMA_REFRESH_S = 30.0
 PSI_BUDGET_S = 0.02  # a tick's PSI reads (three small files a guest: ~60 us on an idle core, 250 loaded)
@@ -81,12 +82,12 @@ class HostSide:
     """PSI and NUMA of the local guests, by (uuid, domid)."""
 
     def __init__(self, paths: HostPaths | None = None, *, numa_interval_s: float = NUMA_REFRESH_S,
-                 clock: Callable[[], float] = time.monotonic, turns: bool = False) -> None:
+                 clock: Callable[[], float] = time.monotonic, turns: bool = False,
+                 on_screen: OnScreen | None = None) -> None:
         self._paths = paths
         self._clock = clock
         self.turns = turns  # the guests off screen read in PSI_TURNS turns (those on screen every tick)
-        self.shown: frozenset[str] = frozenset()  # uuids on screen (replaced whole, from the UI's thread)
-        self.watched: str | None = None  # the domain of a detail view
+        self.on_screen = on_screen or OnScreen()  # (the source's, shared with the monitor's reads in turns)
         self._guests: dict[Key, _Guest] = {}
         self._next = 0  # where the next tick's PSI reads start (past the budget, the guests not read)
         self._numa: dict[Key, NumaSample | None] = {}
@@ -110,11 +111,12 @@ class HostSide:
 
     def _read(self, guests: list[tuple[str, int | None, str]]) -> dict[str, Found]:
         paths, now = self.paths, self._clock()
-        shown, watched = self.shown, self.watched
+        on_screen = self.on_screen
         first, rest = [], guests
-        if self.turns and (shown or watched):
-            first = [g for g in guests if g[0] in shown or g[0] == watched]
-            rest = [g for g in guests if g[0] not in shown and g[0] != watched]
+        if self.turns and on_screen.anything:
+            wants = on_screen.wants
+            first = [g for g in guests if wants(g[0])]
+            rest = [g for g in guests if not wants(g[0])]
         start = self._next if self._next < len(rest) else 0
         rest = rest[start:] + rest[:start]
         most = -(-len(rest) // PSI_TURNS) if self.turns else len(rest)  # (rounded up)

@@ -37,6 +37,7 @@ from xentui.sources.libvirt.host import NodeMemory, read_host_facts
 from xentui.sources.libvirt.sched import LibvirtScheduling
 from xentui.sources.libvirt.stale import HungMonitors
 from xentui.sources.local_machine import Memory
+from xentui.sources.on_screen import OnScreen
 from xentui.sources.placement import PlacementCache, placement_from_vcpus
 from xentui.sources.scheduling import SchedulingWatch
 from xentui.sources.xen.libxenstat import RunningCount
@@ -82,7 +83,8 @@ class LibvirtSource(Source):
         self._memory = NodeMemory()
         self._abandoned: libvirt.virConnect | None = None  # the dead connection reconnect() let go
         self._lifecycle = Lifecycle()
-        self.fast_path = FastPath(uri, self.facts.hypervisor)  # local qemu:///system as root: fastpath/
+        self.on_screen = OnScreen()  # the domains looked at: their figures read in turns are read every tick
+        self.fast_path = FastPath(uri, self.facts.hypervisor, on_screen=self.on_screen)  # local qemu:///system, root
         self._balloon = StatsPeriod()  # the balloon's stats period, where [guest] allows it
         self._jobs = jobs.JobWatch(self._bounded)  # jobs whoever started them (a save, a dump, a block job, ...)
         # Cache QoS: libvirt's own monitors, else this host's resctrl groups (local QEMU/KVM only).
@@ -92,7 +94,8 @@ class LibvirtSource(Source):
         self._sched = LibvirtScheduling(lambda: self.conn, lambda: self.facts.cpumap_size)
         self.scheduling = SchedulingWatch(self._sched.read, "xentui-libvirt-sched")
         # PSI and NUMA of local QEMU guests; PSI in turns where the monitor's figures are
-        self.host_side = HostSide(turns=self.fast_path.turns is not None) if self._local_pcpus else None
+        self.host_side = HostSide(turns=self.fast_path.turns is not None, on_screen=self.on_screen) \
+            if self._local_pcpus else None
         # Guest agents (QEMU's; None where the driver is not QEMU's), through a read-write connection of their own
         # when this one is read-only (libvirt refuses agent calls on those): agent.py.
         agents = self._qemu if guest_agent is None else guest_agent
@@ -145,16 +148,10 @@ class LibvirtSource(Source):
         """Read the shown domain's placement every tick, and everyone's pCPU more often while shown."""
         self.placement.watch = uuid
         self.placement.want_all = all_pcpus
-        if self.fast_path.turns is not None:
-            self.fast_path.turns.watched = uuid
-        if self.host_side is not None:
-            self.host_side.watched = uuid
+        self.on_screen.detail = uuid
 
     def set_shown(self, uuids: Collection[str]) -> None:
-        if self.fast_path.turns is not None:
-            self.fast_path.turns.show(uuids)
-        if self.host_side is not None:
-            self.host_side.shown = frozenset(uuids)
+        self.on_screen.rows = frozenset(uuids)
 
     def watch_scheduling(self, on: bool) -> None:
         self.scheduling.watch(on)

@@ -30,6 +30,7 @@ from xentui.sources.libvirt.bulk_stats import KERNEL_AT, NET_KEYS, VCPU_KEYS, ac
 from xentui.sources.libvirt.fallback import Listed, key_of
 from xentui.sources.libvirt.fastpath import kernel
 from xentui.sources.libvirt.fastpath.turns import MONITOR_GROUPS, Turns
+from xentui.sources.on_screen import OnScreen
 from xentui.sources.placement import Key
 
 FAST_GROUPS = (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_VCPU
@@ -93,7 +94,8 @@ def why_off(uri: str, hypervisor: str, euid: int | None = None) -> str | None:
 class FastPath:
     """The map and the per-tick reads; ``on`` False: a plain ``getAllDomainStats``."""
 
-    def __init__(self, uri: str, hypervisor: str, paths: Paths | None = None, euid: int | None = None) -> None:
+    def __init__(self, uri: str, hypervisor: str, paths: Paths | None = None, euid: int | None = None,
+                 on_screen: OnScreen | None = None) -> None:
         self.off_reason = why_off(uri, hypervisor, euid)
         self.on = self.off_reason is None
         self.paths = paths or Paths()
@@ -104,7 +106,7 @@ class FastPath:
         self._busy = threading.Lock()  # held by the tick that reads: the map is one thread's at a time
         self.fast = self.active = 0  # guests read fast / running, on the last tick
         self.read_fast: frozenset[str] = frozenset()  # the uuids of those read fast on the last tick
-        self.turns = Turns() if self.on and _turns else None  # the monitor's figures in turns (turns.py)
+        self.turns = Turns(on_screen) if self.on and _turns else None  # the monitor's figures in turns (turns.py)
         self.bypassed = False  # a tick read everything from libvirt (the map busy): the turns start afresh
 
     def changed(self, uuid: str) -> None:

@@ -26,6 +26,7 @@ from xentui.sources import deadlines
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.libvirt.bulk_stats import MONITOR_AT
 from xentui.sources.libvirt.stale import MONITOR_KEYS
+from xentui.sources.on_screen import OnScreen
 from xentui.sources.placement import Key
 
 MONITOR_GROUPS = libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_BLOCK
@@ -45,9 +46,8 @@ Entry = tuple[libvirt.virDomain, Record, Key]
 class Turns:
     """Which guests' monitor figures are read, in the background between ticks, and the last ones read."""
 
-    def __init__(self) -> None:
-        self.shown: frozenset[str] = frozenset()  # uuids on screen: replaced whole from the UI's thread
-        self.watched: str | None = None  # the domain of a detail view
+    def __init__(self, on_screen: OnScreen | None = None) -> None:
+        self.on_screen = on_screen or OnScreen()  # (the source's, shared with the PSI reads in turns)
         self._last: dict[Key, tuple[Record, float]] = {}  # each guest's last monitor figures, and when read
         self._off: dict[str, Record] = {}  # the shut-off domains' configured figures, by uuid
         self._silent: dict[Key, Record] = {}  # what libvirt gave without the monitor, of the guests not answering
@@ -61,16 +61,12 @@ class Turns:
             = None  # what the next read is of (begin())
         self._lock = threading.Lock()  # read() runs in a tick's stats thread, begin() in the tick's own
 
-    def show(self, uuids: Collection[str]) -> None:
-        self.shown = frozenset(uuids)
-
     def due(self, running: list[Entry]) -> list[Entry]:
         """The guests read next: those shown or never read (or not answering), then the longest unread, as many
         as the budget leaves room for (at least a MAX_TURNS-th of them)."""
-        shown, watched, last = self.shown, self.watched, self._last
+        wants, last = self.on_screen.wants, self._last
         too_old = time.monotonic() - MAX_AGE_S
-        first = [e for e in running
-                 if e[2][0] in shown or e[2][0] == watched or e[2] not in last or last[e[2]][1] <= too_old]
+        first = [e for e in running if wants(e[2][0]) or e[2] not in last or last[e[2]][1] <= too_old]
         if len(first) == len(running):
             return first
         chosen = {e[2] for e in first}

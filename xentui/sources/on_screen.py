@@ -1,0 +1,21 @@
+"""What the live view shows, for the reads made in turns (the QEMU monitor's figures, PSI): the domains looked at
+are read every tick, the others in turns.  One object, shared by the readers; set from the UI's thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class OnScreen:
+    rows: frozenset[str] = frozenset()  # uuids of the rows on screen (replaced whole: one store, no lock)
+    detail: str | None = None  # the uuid of the domain a detail view shows
+
+    def wants(self, uuid: str) -> bool:
+        """Whether the domain is looked at: read every tick."""
+        return uuid in self.rows or uuid == self.detail
+
+    @property
+    def anything(self) -> bool:
+        """Whether any domain is looked at (batch --fast: none)."""
+        return bool(self.rows) or self.detail is not None

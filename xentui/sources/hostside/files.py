@@ -36,7 +36,11 @@ def read_bounded(path: Path | str, limit: int, dir_fd: int | None = None) -> tup
         return None
     finally:
         os.close(fd)
-    data = b"".join(chunks)
+    return bounded_text(b"".join(chunks), limit)
+
+
+def bounded_text(data: bytes, limit: int) -> tuple[str, bool]:
+    """``limit`` bytes of a read of ``limit + 1`` as text, undecodable bytes replaced, and whether there was more."""
     return data[:limit].decode("utf-8", "replace"), len(data) > limit
 
 

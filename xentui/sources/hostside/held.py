@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from xentui.sources.hostside.files import READ_FLAGS, read_bounded
+from xentui.sources.hostside.files import READ_FLAGS, bounded_text, read_bounded
 
 WANTED_FDS = 65536
 RESERVE_FDS = 512  # always left to everything else: libvirt's sockets, the terminal, logs, subprocesses
@@ -84,7 +84,7 @@ class HeldFile:
             data = os.pread(self._fd, limit + 1, 0)
         except OSError:
             return None
-        return data[:limit].decode("utf-8", "replace"), len(data) > limit
+        return bounded_text(data, limit)
 
     def close(self) -> None:
         if self._fd >= 0:

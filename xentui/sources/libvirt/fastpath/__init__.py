@@ -263,15 +263,15 @@ def _held(dirfd: int, threads: dict[int, str], vcpu_max: int, cpu_file: str | No
         opened.append(file := hold(name, at))
         return file
 
-    cpu = kernel.CpuFile(held(cpu_file, None), Path(cpu_file).name) if cpu_file is not None else \
-        kernel.CpuFile(held("stat"), "stat")
+    cpu = held(cpu_file, None) if cpu_file is not None else held("stat")
     statm = held("statm")
     vcpus = [kernel.VcpuFiles(n, held(f"{task}/stat"), held(f"{task}/schedstat"))  # type: ignore[arg-type]
              for n, task in sorted(threads.items())]
-    if None in opened or cpu.file is None or statm is None:
+    if None in opened or cpu is None or statm is None:
         close_all(opened)
         return None
-    return Guest(dirfd, tuple(vcpus), vcpu_max, cpu, statm, taps)
+    kind = Path(cpu_file).name if cpu_file is not None else "stat"
+    return Guest(dirfd, tuple(vcpus), vcpu_max, kernel.CpuFile(cpu, kind), statm, taps)
 
 
 def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]:

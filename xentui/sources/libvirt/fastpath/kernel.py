@@ -97,7 +97,7 @@ class CpuFile:
     """Where a guest's CPU time is read: its cgroup's ``cpuacct.usage`` (v1, ns) or ``cpu.stat`` (v2,
     ``usage_usec``), else its process's ``stat`` (utime + stime)."""
 
-    file: Reread | None
+    file: Reread
     kind: str  # "cpuacct.usage", "cpu.stat" or "stat"
 
 
@@ -167,8 +167,6 @@ def cgroup_cpu_file(dirfd: int, cgroup_root: Path) -> str | None:
 
 def cpu_ns(cpu: CpuFile, ticks_per_s: int) -> int | None:
     """The guest's CPU time in ns from :func:`cgroup_cpu_file`'s file, else its process's ``stat``."""
-    if cpu.file is None:
-        return None
     if cpu.kind == "stat":
         return stat_cpu_ns(cpu.file, ticks_per_s)
     if cpu.kind == "cpuacct.usage":

@@ -43,9 +43,9 @@ def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
 def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[VcpuRates, ...]:
     olds = prev.vcpus
     if len(olds) != len(cur.vcpus) or any(a.number != b.number for a, b in zip(olds, cur.vcpus, strict=True)):
-        by_number = {v.number: v for v in olds}  # (the same vCPUs in the same order: paired as they stand)
+        by_number = {v.number: v for v in olds}
         pairs = [(by_number.get(v.number), v) for v in cur.vcpus]
-    else:
+    else:  # the same vCPUs in the same order (every tick but a hot-plug's): paired as they stand
         pairs = list(zip(olds, cur.vcpus, strict=True))
     return tuple(VcpuRates(v.number, None, None) if old is None else
                  VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
@@ -217,7 +217,9 @@ def build_snapshot(prev: RawSample | None, cur: RawSample, seq: int = 0, before:
     seconds = cur.monotonic - prev.monotonic if prev is not None else 0.0
     at = (prev.monotonic, cur.monotonic) if prev is not None else None
     old = {d.uuid: d for d in prev.domains} if prev is not None else {}
-    earlier = {v.key: v for v in before.domains} if before is not None else {}
+    # (a fleet's hosts are built each with the whole fleet's snapshot before: looked up only where figures are kept)
+    earlier = {v.key: v for v in before.domains} if before is not None and any(
+        d.monitor_at is not None or d.pressure is not None for d in cur.domains) else {}
     views = tuple(_view(d, old.get(d.uuid), earlier.get(d.key), seconds, at, cur) for d in cur.domains)
     return Snapshot(
         seq=seq,

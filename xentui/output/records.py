@@ -100,17 +100,19 @@ def domain_record(view: DomainView) -> dict[str, Any]:
     }
 
 
+_CACHE_FIELDS = ("llc_occupancy_bytes", "llc_occupancy_pct_of_l3", "mbm_total_bytes_per_s", "mbm_local_bytes_per_s",
+                 "cache_qos_source", "cache_qos_status")
+_NO_CACHE: dict[str, object] = dict.fromkeys(_CACHE_FIELDS)  # (never changed: unpacked into each record)
+
+
 def _cache_record(view: DomainView) -> dict[str, object]:
     """Cache QoS summed over the L3s (None: unknown); the status says why there are no numbers."""
     c = view.cache
-    return {
-        "llc_occupancy_bytes": None if c is None else c.occupancy_bytes,
-        "llc_occupancy_pct_of_l3": None if c is None else _round(c.occupancy_pct, 2),
-        "mbm_total_bytes_per_s": None if c is None else _round(c.mbm_total_bytes_s),
-        "mbm_local_bytes_per_s": None if c is None else _round(c.mbm_local_bytes_s),
-        "cache_qos_source": None if c is None else c.source,
-        "cache_qos_status": None if c is None else (str(CacheStatus.of(c.status) or c.status) or None),
-    }
+    if c is None:
+        return _NO_CACHE
+    return dict(zip(_CACHE_FIELDS, (c.occupancy_bytes, _round(c.occupancy_pct, 2), _round(c.mbm_total_bytes_s),
+                                    _round(c.mbm_local_bytes_s), c.source,
+                                    str(CacheStatus.of(c.status) or c.status) or None), strict=True))
 
 
 def job_record(job: JobSample | None) -> dict[str, Any] | None:
@@ -214,11 +216,10 @@ def json_frame(snapshot: Snapshot, iteration: int, *, pcpu_usage: bool = False) 
     sched = scheduling.DomainsScheduling(snapshot)  # cpupool, scheduler, sched
     if snapshot.fleet:
         pcpus = {h.name: h.host.pcpus for h in snapshot.hosts if h.host is not None}
-        domains = [{"host": v.host} | domain_record(v) | _detail(v, pcpus.get(v.host, 0)) | sched(v)
+        domains = [_whole_record(v, pcpus.get(v.host, 0), sched, {"host": v.host})
                    for v in snapshot.domains if v.sample.active]
     else:
-        domains = [domain_record(v) | _detail(v, snapshot.host.pcpus) | sched(v)
-                   for v in snapshot.domains if v.sample.active]
+        domains = [_whole_record(v, snapshot.host.pcpus, sched) for v in snapshot.domains if v.sample.active]
     frame = {
         "format": JSON_FORMAT,
         "version": FLEET_JSON_VERSION if snapshot.fleet else JSON_VERSION,
@@ -237,6 +238,18 @@ def json_frame(snapshot: Snapshot, iteration: int, *, pcpu_usage: bool = False) 
     if pcpu_usage:
         frame["pcpu_busy_pct"] = None if snapshot.pcpu_pct is None else [_round(p, 2) for p in snapshot.pcpu_pct]
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def _whole_record(view: DomainView, ncpus: int, sched: scheduling.DomainsScheduling,
+                  first: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A domain's JSON object: ``first``'s keys, its figures, its detail, its scheduling (one dict filled in turn,
+    not a copy made at each part)."""
+    record = domain_record(view)
+    if first is not None:
+        record = first | record
+    record.update(_detail(view, ncpus))
+    record.update(sched(view))
+    return record
 
 
 def _csv_fields() -> list[str]:

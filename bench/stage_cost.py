@@ -9,7 +9,7 @@ core between two 60 s runs).
    ``bench/stage_cost.py time /tmp/ticks.pkl /tmp/before . --rounds 3``
 
 Each checkout runs in a process of its own started in its directory (``python -c`` puts the working directory
-first on the path: that checkout's xentui is the one imported).  Its thread CPU time (``time.process_time``) is
+first on the path: that checkout's xentui is the one imported).  Its process CPU time (``time.process_time``) is
 what is counted.  The capture is a pickle: only for checkouts whose model classes have the same fields.
 """
 

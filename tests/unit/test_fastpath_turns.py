@@ -155,6 +155,19 @@ def test_rates_span_two_reads_and_are_kept_with_their_age_while_not_read_again()
         assert later.rates.cpu_pct == pytest.approx(100.0)  # the fast figures stay per tick
 
 
+def test_kept_disk_rates_stand_on_a_tick_with_no_window_of_its_own() -> None:
+    # the kernel's figures stamped at one instant on two ticks (no window: no CPU rate); the disks' rates as last
+    # shown all the same, their figures not read again
+    a = raw(10, dom(1, blocks=disk(0), monitor_at=10.0, kernel_at=10.0))
+    b = raw(11, dom(2, blocks=disk(1 << 20), monitor_at=11.0, kernel_at=11.0))
+    c = raw(12, dom(3, blocks=disk(1 << 20), monitor_at=11.0, kernel_at=11.0))
+    read = build_snapshot(a, b, before=build_snapshot(None, a)).domains[0]
+    kept = build_snapshot(b, c, before=build_snapshot(a, b, before=build_snapshot(None, a))).domains[0]
+    assert read.rates.blk_rd_bytes_s == pytest.approx(1 << 20) and read.rates.cpu_pct == pytest.approx(100.0)
+    assert kept.rates.cpu_pct is None and kept.rates.blk_rd_bytes_s == read.rates.blk_rd_bytes_s
+    assert kept.monitor_age_s == pytest.approx(1.0)
+
+
 def test_without_turns_nothing_is_aged_or_kept() -> None:
     a, b = raw(10, dom(1, blocks=disk(0))), raw(11, dom(2, blocks=disk(1 << 20)))
     shot = build_snapshot(b, raw(12, dom(3, blocks=disk(1 << 20))), before=build_snapshot(a, b))

@@ -3,6 +3,7 @@ totals advance, a two-node host's numa_maps and cpulists; hostile, truncated and
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -341,6 +342,32 @@ def test_with_turns_the_guests_on_screen_are_read_every_tick_the_others_a_fifth_
     side.turns = False
     now[0] = 9.0
     assert all(psi.at == 9.0 for psi, _numa in side.read(running).values())  # without turns: all, budget allowing
+
+
+class FlippingRows:
+    """What the view shows, replaced by the UI's thread each time it is looked at (the worst timing)."""
+
+    detail = None
+
+    def __init__(self) -> None:
+        self.sets = itertools.cycle([frozenset({"uuid-1"}), frozenset({"uuid-2"})])
+
+    @property
+    def rows(self) -> frozenset[str]:
+        return next(self.sets)
+
+
+def test_the_rows_on_screen_are_taken_once_a_tick(tree):
+    # a set replaced while a tick sorts the guests must leave each guest in one group: none dropped (its files
+    # closed, its window lost), none read twice
+    running = guests_with_psi(tree, 6)
+    now = [0.0]
+    side = HostSide(tree.paths, clock=lambda: now[0], turns=True, on_screen=FlippingRows())  # type: ignore[arg-type]
+    for tick in range(1, 6):
+        now[0] = float(tick)
+        found = side.read(running)
+        assert sorted(found) == [u for u, _d, _n in running] and len(side._guests) == 6
+        assert all(psi.prev_at is None or psi.at - psi.prev_at >= 1.0 for psi, _numa in found.values())
 
 
 def test_turns_never_starve_the_others_and_a_guest_without_psi_takes_no_turn(tree):

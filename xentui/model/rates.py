@@ -13,6 +13,7 @@ from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView
 MONITOR_RATES = ("blk_rd_bytes_s", "blk_wr_bytes_s", "blk_rd_reqs_s", "blk_wr_reqs_s", "blk_rd_ms", "blk_wr_ms",
                  "blk_latency")
 NO_DISK_RATES: DiskRates = (None, None, None, None, None, None, ())
+NO_RATES = DomainRates()
 
 
 def counter_rate(prev: int | None, cur: int | None, seconds: float) -> float | None:
@@ -69,11 +70,11 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
     monitor's, the kernel's: read_window); the samples' ``seconds`` apart where not.  ``kept``: the rates whose
     monitor figures (MONITOR_RATES) stand, those figures not read again since (in turns)."""
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
-        return DomainRates()
+        return _disks_only(kept)
     if at is not None:
         seconds = read_window(prev.kernel_at, cur.kernel_at, *at)
         if seconds <= 0:
-            return DomainRates()
+            return _disks_only(kept)
     cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
     blk_s = seconds if at is None else monitor_window(prev, cur, *at)
     a, b = prev.io, cur.io
@@ -110,6 +111,15 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
         steal_pct=steal_sum(cur.vcpus, vcpus),
         blk_rd_ms=rd_ms, blk_wr_ms=wr_ms, blk_latency=latency,
     )
+
+
+def _disks_only(kept: DomainRates | None) -> DomainRates:
+    """No rate over this window but the kept disk rates (MONITOR_RATES), when there are."""
+    if kept is None:
+        return NO_RATES
+    return DomainRates(blk_rd_bytes_s=kept.blk_rd_bytes_s, blk_wr_bytes_s=kept.blk_wr_bytes_s,
+                       blk_rd_reqs_s=kept.blk_rd_reqs_s, blk_wr_reqs_s=kept.blk_wr_reqs_s, blk_rd_ms=kept.blk_rd_ms,
+                       blk_wr_ms=kept.blk_wr_ms, blk_latency=kept.blk_latency)
 
 
 def _same_online(prev: DomainSample, cur: DomainSample) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from xentui.model import DomainRates, DomainSample, DomainState, DomainView
@@ -9,7 +11,7 @@ from xentui.model.guest_memory import BalloonStats, GuestMemView
 from xentui.output.numbers import rounded as _round
 
 
-def guest_mem_record(view: DomainView) -> dict[str, Any]:
+def guest_mem_record(view: DomainView) -> Mapping[str, Any]:
     """GMEM(%) and the figures it comes from (libvirt's balloon names in the comments), their rates."""
     g = view.guest_mem
     if g is None:
@@ -34,8 +36,7 @@ def guest_mem_record(view: DomainView) -> dict[str, Any]:
     }
 
 
-# No guest figures: every field null, the keys taken from a record of empty figures (never changed: each record
-# unpacks it)
+# No guest figures: every field null, the keys taken from a record of empty figures (read-only: one for all)
 _EMPTY = GuestMemView(BalloonStats())
-_NO_GUEST_MEM = dict.fromkeys(guest_mem_record(DomainView(DomainSample("", "", None, DomainState.RUNNING),
-                                                          DomainRates(), None, None, guest_mem=_EMPTY)))
+_NO_GUEST_MEM = MappingProxyType(dict.fromkeys(guest_mem_record(DomainView(
+    DomainSample("", "", None, DomainState.RUNNING), DomainRates(), None, None, guest_mem=_EMPTY))))

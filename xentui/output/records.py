@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from xentui.cpulist import format_cpulist
@@ -102,10 +104,10 @@ def domain_record(view: DomainView) -> dict[str, Any]:
 
 _CACHE_FIELDS = ("llc_occupancy_bytes", "llc_occupancy_pct_of_l3", "mbm_total_bytes_per_s", "mbm_local_bytes_per_s",
                  "cache_qos_source", "cache_qos_status")
-_NO_CACHE: dict[str, object] = dict.fromkeys(_CACHE_FIELDS)  # (never changed: unpacked into each record)
+_NO_CACHE: Mapping[str, object] = MappingProxyType(dict.fromkeys(_CACHE_FIELDS))  # (read-only: one for all)
 
 
-def _cache_record(view: DomainView) -> dict[str, object]:
+def _cache_record(view: DomainView) -> Mapping[str, object]:
     """Cache QoS summed over the L3s (None: unknown); the status says why there are no numbers."""
     c = view.cache
     if c is None:

@@ -12,10 +12,6 @@ class OnScreen:
     detail: str | None = None  # the uuid of the domain a detail view shows
 
     def wants(self, uuid: str) -> bool:
-        """Whether the domain is looked at: read every tick."""
+        """Whether the domain is looked at: read every tick.  (One pass that splits the domains reads the fields
+        once: two passes calling this could each see another set, the UI's thread replacing it between them.)"""
         return uuid in self.rows or uuid == self.detail
-
-    @property
-    def anything(self) -> bool:
-        """Whether any domain is looked at (batch --fast: none)."""
-        return bool(self.rows) or self.detail is not None

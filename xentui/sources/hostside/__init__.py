@@ -111,12 +111,11 @@ class HostSide:
 
     def _read(self, guests: list[tuple[str, int | None, str]]) -> dict[str, Found]:
         paths, now = self.paths, self._clock()
-        on_screen = self.on_screen
+        rows, detail = self.on_screen.rows, self.on_screen.detail  # once: the UI's thread may replace them meanwhile
         first, rest = [], guests
-        if self.turns and on_screen.anything:
-            wants = on_screen.wants
-            first = [g for g in guests if wants(g[0])]
-            rest = [g for g in guests if not wants(g[0])]
+        if self.turns and (rows or detail is not None):
+            first = [g for g in guests if g[0] in rows or g[0] == detail]
+            rest = [g for g in guests if g[0] not in rows and g[0] != detail]
         start = self._next if self._next < len(rest) else 0
         rest = rest[start:] + rest[:start]
         most = -(-len(rest) // PSI_TURNS) if self.turns else len(rest)  # (rounded up)

@@ -11,7 +11,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from xentui.sources.hostside import held
+from xentui.sources.hostside import files, held
 from xentui.sources.libvirt import fastpath
 from xentui.sources.libvirt.fastpath import FAST_GROUPS, FastPath, Paths, from_xml, kernel, why_off
 
@@ -362,8 +362,8 @@ def test_hostile_files_are_unknown(tree: Tree) -> None:
         assert kernel.vcpu_threads(fd) is None
     finally:
         os.close(fd)
-    assert kernel.vcpu_number("CPU 12/KVM") == 12 and kernel.vcpu_number("CPU 1/TCG") is None
-    assert kernel.vcpu_number("CPU x/KVM") is None
+    assert files.vcpu_number("CPU 12/KVM") == 12 and files.vcpu_number("CPU 1/TCG") is None
+    assert files.vcpu_number("CPU x/KVM") is None
     assert kernel.net_dev("h\nh\n bad line\n eth0: 1 2 3\n") == {}
     rest = " 0" * 12
     lines = {"ok": "1 2 3 4 0 0 0 0 5 6 7 8 0 0 0 0", "plus": "+1" + rest + " 1 1 1", "under": "1_0" + rest + " 1 1 1",

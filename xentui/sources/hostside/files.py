@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from xentui.limits import MAX_VCPUS
 
 MAX_THREADS = MAX_VCPUS + 1024  # a QEMU's threads read at most (vCPUs, I/O and worker threads)
-VCPU_COMM = re.compile(r"CPU ([0-9]{1,5})/KVM")  # QEMU's name for the thread of vCPU n (KVM); ASCII digits only
 
 
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a kernel file: never a link, never blocking
@@ -65,7 +63,15 @@ def vcpu_tids(proc: Path, pid: int, tids: list[int] | None = None) -> dict[int, 
     out: dict[int, int] = {}
     for tid in task_ids(proc, pid) if tids is None else tids:
         comm = read_bounded(proc / str(pid) / "task" / str(tid) / "comm", 64)
-        m = VCPU_COMM.fullmatch(comm[0].strip()) if comm is not None else None
-        if m is not None and int(m[1]) < MAX_VCPUS:
-            out[int(m[1])] = tid
+        n = vcpu_number(comm[0].strip()) if comm is not None else None
+        if n is not None and n < MAX_VCPUS:
+            out[n] = tid
     return out
+
+
+def vcpu_number(comm: str) -> int | None:
+    """``CPU 3/KVM`` (QEMU's name for a KVM vCPU thread) -> 3; anything else None (ASCII digits only)."""
+    if not comm.startswith("CPU ") or not comm.endswith("/KVM"):
+        return None
+    n = comm[4:-4]
+    return int(n) if n.isascii() and n.isdecimal() and len(n) <= 5 else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xentui.limits import MAX_COUNTER, counter
-from xentui.sources.hostside.files import whole_lines
+from xentui.sources.hostside.files import vcpu_number, whole_lines
 from xentui.sources.hostside.held import OpenedEachRead, Reread
 from xentui.sources.hostside.psi import clean_cgroup
 
@@ -73,14 +73,6 @@ def vcpu_threads(dirfd: int) -> dict[int, str] | None:
                 return None
             found[n] = f"task/{tid}"
     return found
-
-
-def vcpu_number(comm: str) -> int | None:
-    """``CPU 3/KVM`` (QEMU's name for a KVM vCPU thread) -> 3; anything else None."""
-    if not comm.startswith("CPU ") or not comm.endswith("/KVM"):
-        return None
-    n = comm[4:-4]
-    return int(n) if n.isascii() and n.isdecimal() and len(n) <= 5 else None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
-from xentui.config import check_delay
+from xentui.config import PATH_SETTINGS, Settings, check_delay
 from xentui.text import visible
 
 EXIT_USAGE = 2
@@ -33,12 +33,18 @@ def configure_host_side(prog: str) -> None:
     """The host's file roots (/proc, the cgroup and NUMA trees, QEMU's pid files: PSI, NUMA, the fast path) from
     config.toml and XENTUI_*, as the live view takes them; each problem met in the config: one line."""
     from xentui import config
-    from xentui.sources import hostside
 
     settings, problems = config.load()
-    hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
+    use_host_paths(settings)
     for line in problems:
         print(f"{prog}: {visible(line)}", file=sys.stderr)
+
+
+def use_host_paths(settings: Settings) -> None:
+    """The host's file roots of ``settings`` for every source made from now on (before the first sample)."""
+    from xentui.sources import hostside
+
+    hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in PATH_SETTINGS)))
 
 
 def delay_arg(text: str) -> float:

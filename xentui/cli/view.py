@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xentui import safefile
-from xentui.cli.common import EXIT_USAGE
+from xentui.cli.common import EXIT_USAGE, use_host_paths
 from xentui.model import RawSample
 from xentui.sources import Source, SourceError
 from xentui.sources.fleet import HostSpec, open_hosts
@@ -109,12 +109,11 @@ def main(args: argparse.Namespace) -> int:
         asyncio.set_event_loop(loop)
         events.start()
     from xentui import config
-    from xentui.sources import hostside  # the roots it reads, before the first sample
     from xentui.sources.libvirt import fastpath
 
     config_path = config.config_dir() / "config.toml"
     settings, problems = config.load(config_path, cli={"delay": args.delay, "theme": args.theme})
-    hostside.configure(hostside.from_settings(*(getattr(settings, k) for k in config.PATH_SETTINGS)))
+    use_host_paths(settings)
     fastpath.configure(not args.no_fast_path, turns=in_turns(args))
     source: Source | None = None
     first: Future[RawSample | None] | None = None

@@ -163,10 +163,11 @@ def guest_ip(dom: libvirt.virDomain) -> int:
 IO_LOOPING_READS = 200  # the BIOS reads the boot sector once; past this many reads, the io guest's loop runs
 
 
-def _disk_reads(dom: libvirt.virDomain) -> int:
-    """libvirt's read requests of the guest's first disk (waiting for its job, never skipped)."""
+def first_disk(dom: libvirt.virDomain, figure: str = "rd.reqs") -> int:
+    """libvirt's own ``block.0.<figure>`` of the guest, now: waiting for its job, where NOWAIT would leave the figure
+    out while another client (xentui's read between ticks) holds it."""
     [(_dom, rec)] = dom.connect().domainListGetStats([dom], libvirt.VIR_DOMAIN_STATS_BLOCK, 0)
-    return int(rec.get("block.0.rd.reqs", 0))
+    return int(rec.get(f"block.0.{figure}", 0))
 
 
 def wait_in_boot_code(dom: libvirt.virDomain, kind: str, loop_from: int = 0, timeout: float = 60.0) -> float:
@@ -176,7 +177,7 @@ def wait_in_boot_code(dom: libvirt.virDomain, kind: str, loop_from: int = 0, tim
     end = BOOT_SECTOR + len(lab.BOOT_CODE[kind])
     began = time.monotonic()
     if kind == "io":  # its loop spends nearly all its time in the BIOS's disk call: vCPU 0 is seldom seen in it
-        while (reads := _disk_reads(dom)) < IO_LOOPING_READS:
+        while (reads := first_disk(dom)) < IO_LOOPING_READS:
             assert time.monotonic() - began < timeout, f"{dom.name()}: {reads} disk reads after {timeout:.0f} s"
             time.sleep(0.05)
         return time.monotonic() - began

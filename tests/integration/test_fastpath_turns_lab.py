@@ -8,23 +8,15 @@ import os
 import time
 from collections.abc import Iterator
 
-import libvirt
 import pytest
 
-from tests.integration.conftest import URI
+from tests.integration.conftest import URI, first_disk
 from xentui.model import build_snapshot
 from xentui.sources.libvirt import LibvirtSource, fastpath
 from xentui.sources.libvirt.fastpath import turns as turns_module
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the fast path reads QEMU's /proc files: root only")
 MAX_TICKS = 60
-
-
-def read_bytes(conn: libvirt.virConnect, dom: libvirt.virDomain) -> int:
-    """libvirt's own block.0.rd.bytes of ``dom``, now (waiting for its job: xentui's read between ticks may hold
-    it, where NOWAIT would leave the figure out)."""
-    [(_dom, rec)] = conn.domainListGetStats([dom], libvirt.VIR_DOMAIN_STATS_BLOCK, 0)
-    return int(rec["block.0.rd.bytes"])
 
 
 @pytest.fixture
@@ -40,7 +32,7 @@ def in_turns(monkeypatch) -> Iterator[LibvirtSource]:
     source.close()
 
 
-def test_the_row_shown_every_tick_and_one_off_screen_in_turns(conn, guests, in_turns) -> None:
+def test_the_row_shown_every_tick_and_one_off_screen_in_turns(guests, in_turns) -> None:
     shown = guests.start("idle")
     io = guests.start("io")  # reads its disk all the time: its counters move between any two reads
     others = guests.start("idle")
@@ -56,14 +48,14 @@ def test_the_row_shown_every_tick_and_one_off_screen_in_turns(conn, guests, in_t
     assert in_turns.host_side is not None and in_turns.host_side.on_screen is turns.on_screen
     assert turns.on_screen.wants(shown.UUIDString()) and not turns.on_screen.wants(others.UUIDString())
     for _tick in range(MAX_TICKS):
-        low = read_bytes(conn, io)
+        low = first_disk(io, "rd.bytes")
         start = time.monotonic()
         raw = in_turns.collect()
         end = time.monotonic()
         pending = turns._pending  # the read this tick began has ended before the next (a delay later, -d)
         if pending is not None:
             pending.wait(30)
-        high = read_bytes(conn, io)  # (never while xentui's read holds the guest's job: NOWAIT would skip it)
+        high = first_disk(io, "rd.bytes")  # (never while xentui's read holds the guest's job: NOWAIT would skip it)
         shot = build_snapshot(prev_raw, raw, before=prev_shot)
         by_uuid = {v.uuid: v for v in shot.domains}
         seen, mine, other = (by_uuid[d.UUIDString()] for d in (shown, io, others))

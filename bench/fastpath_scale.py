@@ -39,6 +39,7 @@ from xentui import lab  # noqa: E402
 from xentui.sources import deadlines  # noqa: E402
 from xentui.sources.libvirt import LibvirtSource, fastpath  # noqa: E402
 from xentui.sources.libvirt.bulk_stats import STATS, STATS_FLAGS  # noqa: E402
+from xentui.sources.libvirt.fastpath import turns as turns_module  # noqa: E402
 
 RAW = "raw getAllDomainStats"
 SLOW = "collect(), --no-fast-path"
@@ -77,21 +78,21 @@ def alternately(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str
     return times
 
 
-def read_timer() -> list[float]:
-    """The ms of each of the cadence's monitor reads from now on (between ticks, in their own thread)."""
-    from xentui.sources.libvirt.fastpath import turns as turns_module
-
+def timed(owner: object, name: str) -> list[float]:
+    """The ms of each call of ``owner.name`` from now on, wrapped in place: the cadence's monitor reads (between
+    ticks, in their own thread: ``turns._read``), a source's stats calls (libvirt and the kernel's files: what of
+    its collect() is not xentui's own work)."""
     spent: list[float] = []
-    inner = turns_module._read
+    inner = getattr(owner, name)
 
-    def timed(*args: Any) -> Any:
+    def timing(*args: Any) -> Any:
         start = time.perf_counter()
         try:
             return inner(*args)
         finally:
             spent.append(1000 * (time.perf_counter() - start))
 
-    turns_module._read = timed  # type: ignore[assignment]
+    setattr(owner, name, timing)
     return spent
 
 
@@ -104,23 +105,6 @@ def cell(samples: list[float] | None, guests: int) -> str:
         return "-"
     med = statistics.median(samples)
     return f"{med:.0f} / {p90(samples):.0f} ms ({med / guests:.2f})"
-
-
-def stats_timer(made: LibvirtSource) -> list[float]:
-    """The ms of each of the source's stats calls (libvirt and the kernel's files) from now on: what of its
-    collect() is not xentui's own work."""
-    spent: list[float] = []
-    inner = made.fast_path.stats
-
-    def timed(conn: libvirt.virConnect, groups: int, flags: int) -> object:
-        start = time.perf_counter()
-        try:
-            return inner(conn, groups, flags)
-        finally:
-            spent.append(1000 * (time.perf_counter() - start))
-
-    made.fast_path.stats = timed  # type: ignore[method-assign]
-    return spent
 
 
 def group_costs(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int, shown: int) -> str:
@@ -145,8 +129,8 @@ def measure(conn: libvirt.virConnect, fleet: kvm_fleet.Fleet, rounds: int,
     with the stats call's share of the fast sources' collect()."""
     slow, fast = source(False), source(True)
     turns = source(True, turns=True, shown=fleet.running_uuids()[:shown])
-    inside = {FAST: stats_timer(fast), TURNS: stats_timer(turns)}
-    reads = read_timer()
+    inside = {FAST: timed(fast.fast_path, "stats"), TURNS: timed(turns.fast_path, "stats")}
+    reads = timed(turns_module, "_read")
     ticks: list[float] = []
 
     def tick_in_turns() -> None:

@@ -117,9 +117,7 @@ def _disks_only(kept: DomainRates | None) -> DomainRates:
     """No rate over this window but the kept disk rates (MONITOR_RATES), when there are."""
     if kept is None:
         return NO_RATES
-    return DomainRates(blk_rd_bytes_s=kept.blk_rd_bytes_s, blk_wr_bytes_s=kept.blk_wr_bytes_s,
-                       blk_rd_reqs_s=kept.blk_rd_reqs_s, blk_wr_reqs_s=kept.blk_wr_reqs_s, blk_rd_ms=kept.blk_rd_ms,
-                       blk_wr_ms=kept.blk_wr_ms, blk_latency=kept.blk_latency)
+    return evolve(NO_RATES, **{name: getattr(kept, name) for name in MONITOR_RATES})  # (rare: a window of 0 s)
 
 
 def _same_online(prev: DomainSample, cur: DomainSample) -> bool:

@@ -3,6 +3,7 @@ destination (libvirt hosts only, connected, of this fleet), the figures in a tic
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -116,3 +117,64 @@ def test_a_big_guest_is_given_the_time_its_memory_needs_before_an_abort():
     big = replace(small, mem_kib=64 << 20, maxmem_kib=128 << 20)  # 128 GiB at most: 4096 s at 32 MiB/s
     assert migration.deadline_for(big) == (128 << 30) / migration.MIN_RATE_BYTES_S == 4096.0
     assert migration.deadline_for(replace(small, mem_kib=None, maxmem_kib=None)) == migration.MIGRATE_DEADLINE_S
+
+
+class Moving:
+    """A domain migrating until ``abortJob``, which ends the migration (``outcome``: None, done; else what it raises)
+    and then returns or raises ``abort_error`` (libvirt refusing an abort that came as the job ended);
+    ``abort_ends=False``: the migration does not return after the abort (a hung one)."""
+
+    def __init__(self, outcome: Exception | None, abort_error: Exception | None = None, abort_ends: bool = True):
+        self.outcome, self.abort_error, self.abort_ends = outcome, abort_error, abort_ends
+        self.ended = threading.Event()
+        self.aborts = 0
+
+    def lookupByUUIDString(self, _uuid: str) -> Moving:
+        return self
+
+    def isPersistent(self) -> int:
+        return 0
+
+    def jobStats(self) -> dict:
+        return LAB
+
+    def migrateToURI3(self, _uri: str, _params: dict, _flags: int) -> int:
+        assert self.ended.wait(10), "never ended"
+        if self.outcome is not None:
+            raise self.outcome
+        return 0
+
+    def abortJob(self) -> int:
+        self.aborts += 1
+        if self.abort_ends:
+            self.ended.set()
+        if self.abort_error is not None:
+            raise self.abort_error
+        return 0
+
+
+def test_a_migration_that_ends_as_its_deadline_passes_is_done_and_an_aborted_one_says_so(monkeypatch):
+    web = dom(1.0, name="web")
+    aborted = libvirt.libvirtError("operation aborted: migration out job: canceled by client")
+    gone = libvirt.libvirtError("Domain not found: no domain with matching uuid")
+
+    def migrate(moving: Moving) -> str | None:
+        try:
+            migration.migrate(moving, web, "qemu+tcp://127.0.0.2/system", "h2", deadline_s=0.2)  # type: ignore[arg-type]
+        except ActionError as err:
+            return str(err)
+        finally:
+            moving.ended.set()
+        assert moving.aborts == 1 and not migration.migrating()
+        return None
+
+    # Done as the abort came: libvirt refuses it (the domain has left), or takes it too late to matter.
+    assert migrate(Moving(None, abort_error=gone)) is None
+    assert migrate(Moving(None)) is None
+    head = "migrate web to h2: not done within 0.2 s; "
+    assert migrate(Moving(aborted)) == head + "aborted (the domain stays where it was)"
+    assert migrate(Moving(libvirt.libvirtError("unable to connect"), abort_error=libvirt.libvirtError("no job"))) \
+        == head + "abort refused: no job; the migration then failed: unable to connect (the domain stays where it was)"
+    monkeypatch.setattr(migration, "ABORT_GRACE_S", 0.2)
+    assert migrate(Moving(None, abort_ends=False)) == \
+        head + "aborted, but the migration has not returned (the domain may still move)"

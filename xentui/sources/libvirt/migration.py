@@ -80,7 +80,7 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
             deadline_s: float | None = None) -> None:
     """Live-migrate ``domain`` to ``dest_uri``, blocking until done (call it from a worker thread); ActionError
     (one line, libvirt's words) when it fails, the domain then still on its host; aborted past ``deadline_s``
-    (default: :func:`deadline_for`)."""
+    (default: :func:`deadline_for`), unless it ends before the abort takes: then it is done."""
     what = f"migrate {domain.name} to {dest_name}"
     deadline_s = deadline_for(domain) if deadline_s is None else deadline_s
     try:
@@ -98,8 +98,8 @@ def migrate(conn: libvirt.virConnect, domain: DomainSample, dest_uri: str, dest_
     try:
         call = deadlines.start(lambda: dom.migrateToURI3(dest_uri, {}, flags), what)
         _follow(dom, domain.uuid, call, time.monotonic() + deadline_s)
-        if not call.done():
-            raise ActionError(f"{what}: not done within {deadline_s:g} s; {_abort(dom, call)}")
+        if not call.done() and (trouble := _abort(dom, call)) is not None:
+            raise ActionError(f"{what}: not done within {deadline_s:g} s; {trouble}")
         call.wait(0)  # its result: libvirt's error, if it failed
     except deadlines.AtCap as err:
         raise ActionError(f"{err}; nothing done") from None
@@ -127,13 +127,24 @@ def _follow(dom: libvirt.virDomain, uuid: str, call: deadlines.Call[Any], deadli
                 _migrating[uuid][1] = job
 
 
-def _abort(dom: libvirt.virDomain, call: deadlines.Call[Any]) -> str:
-    """Abort the job, and say how that went."""
+def _abort(dom: libvirt.virDomain, call: deadlines.Call[Any]) -> str | None:
+    """Abort the job and wait for the migration call: how that went, or None when the migration had ended well
+    before the abort reached it (the domain moved: libvirt then refuses the abort, or it comes too late)."""
+    refused = None
     try:
         deadlines.call(dom.abortJob, deadlines.QUICK_S, "abort the migration")
-        call.future.exception(timeout=ABORT_GRACE_S)
     except libvirt.libvirtError as err:
-        return f"abort refused: {error_line(err)}"
-    except (deadlines.NoAnswer, TimeoutError):
-        return "aborted, but libvirt has not confirmed it yet (the domain may still move)"
-    return "aborted (the domain stays where it was)"
+        refused = error_line(err)
+    except deadlines.NoAnswer as err:
+        refused = str(err)
+    try:
+        failed = call.future.exception(timeout=ABORT_GRACE_S)
+    except TimeoutError:
+        asked = "aborted" if refused is None else f"abort refused: {refused}"
+        return f"{asked}, but the migration has not returned (the domain may still move)"
+    if failed is None:
+        return None
+    if refused is None:
+        return "aborted (the domain stays where it was)"
+    why = error_line(failed) if isinstance(failed, libvirt.libvirtError) else type(failed).__name__
+    return f"abort refused: {refused}; the migration then failed: {why} (the domain stays where it was)"

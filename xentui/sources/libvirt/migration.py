@@ -128,23 +128,22 @@ def _follow(dom: libvirt.virDomain, uuid: str, call: deadlines.Call[Any], deadli
 
 
 def _abort(dom: libvirt.virDomain, call: deadlines.Call[Any]) -> str | None:
-    """Abort the job and wait for the migration call: how that went, or None when the migration had ended well
-    before the abort reached it (the domain moved: libvirt then refuses the abort, or it comes too late)."""
-    refused = None
+    """Abort the job and wait for the migration call: how that went, or None when the migration succeeded all the
+    same (it ended as the abort came: libvirt refuses the abort of a domain that has left, or takes it too late)."""
+    abort = "aborted"
     try:
         deadlines.call(dom.abortJob, deadlines.QUICK_S, "abort the migration")
     except libvirt.libvirtError as err:
-        refused = error_line(err)
+        abort = f"abort refused: {error_line(err)}"
     except deadlines.NoAnswer as err:
-        refused = str(err)
+        abort = f"abort not answered ({err})"
     try:
         failed = call.future.exception(timeout=ABORT_GRACE_S)
     except TimeoutError:
-        asked = "aborted" if refused is None else f"abort refused: {refused}"
-        return f"{asked}, but the migration has not returned (the domain may still move)"
+        return f"{abort}, but the migration has not returned (the domain may still move)"
     if failed is None:
         return None
-    if refused is None:
+    if abort == "aborted":
         return "aborted (the domain stays where it was)"
     why = error_line(failed) if isinstance(failed, libvirt.libvirtError) else type(failed).__name__
-    return f"abort refused: {refused}; the migration then failed: {why} (the domain stays where it was)"
+    return f"{abort}; the migration then failed: {why} (the domain stays where it was)"

@@ -62,6 +62,7 @@ class Poller:
         self._preloaded: RawSample | concurrent.futures.Future[RawSample | None] | None = None
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
+        self._collecting_since: float | None = None  # when the collection under way began (None: none is)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -109,8 +110,11 @@ class Poller:
             if self._previous is None and self.prime > 0:  # the silent first sample: lost like any other
                 self._previous = await self._in_worker(self.source.collect)
                 await self._sleep(self.prime)
-            self._last_start = self._clock()
-            raw, snapshot = await self._in_worker(self._collect_and_build)
+            self._last_start = self._collecting_since = self._clock()
+            try:
+                raw, snapshot = await self._in_worker(self._collect_and_build)
+            finally:
+                self._collecting_since = None
         except SourceError as err:
             self.lost = str(err)
             raise
@@ -146,6 +150,12 @@ class Poller:
     def last_start(self) -> float:
         """When the last published collection began (the poller's clock)."""
         return self._last_start
+
+    @property
+    def collecting_for(self) -> float:
+        """Seconds the collection under way has run (0: none is), e.g. a libvirtd that answers, slowly."""
+        since = self._collecting_since
+        return 0.0 if since is None else self._clock() - since
 
     def until_next(self, gap: float | None = None) -> float:
         """Seconds to wait so that collections start ``gap`` (default ``delay``) apart (0 when late)."""

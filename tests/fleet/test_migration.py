@@ -16,6 +16,7 @@ from tests.factories import wait_for
 from tests.fleet import lab
 from tests.fleet.lab import hosts, procs
 from tests.fleet.test_fleet_live import ticks
+from tests.integration.conftest import dirty_passes
 from xentui.actions import Action, ActionError, perform
 from xentui.lab import guest_xml
 from xentui.model import DomainView, HostState, Snapshot
@@ -137,8 +138,9 @@ def test_a_migration_libvirt_refuses_is_one_line_and_the_guest_stays(
 def test_a_migration_past_its_deadline_is_aborted_and_the_guest_stays(
         fleet_lab: lab.FleetLab, fleet: FleetSource, tmp_path) -> None:
     """A guest writing all of its 128 MiB forever, at 1 MiB/s: its migration never converges, so the abort at the
-    deadline is certain.  (The idle guest's ~0.6 MiB of pages that are not zero move in about 1 s at that
-    speed: a 0.5 s deadline raced its end, and libvirt then refused the abort of a domain that had left.)"""
+    deadline is certain once the guest runs its loop (in its BIOS, its RAM is mostly zeros: it moved in 0.5 s).
+    The idle guest's ~0.6 MiB of pages that are not zero move in about 1 s at that speed: a 0.5 s deadline raced
+    their end, and libvirt then refused the abort of a domain that had left."""
     h4, h2 = fleet_lab.host("h4"), fleet_lab.host("h2")
     name = "h4-dirty"
     xml = tmp_path / f"{name}.xml"
@@ -148,6 +150,8 @@ def test_a_migration_past_its_deadline_is_aborted_and_the_guest_stays(
     try:
         procs.run("virsh", "-c", h4.uri, "create", str(xml), timeout=60)
         shot = watch(fleet, lambda s: all_up(s) and on(s, name) == ["h4"], "the dirty guest on h4")
+        dom = conn.lookupByName(name)
+        wait_for(lambda: dirty_passes(dom) >= 2, "the guest writing its RAM (two passes)", timeout=60)
         view = the(shot, "h4", name)
         procs.run("virsh", "-c", h4.uri, "migrate-setspeed", name, "1")
         started = time.monotonic()

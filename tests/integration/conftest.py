@@ -160,6 +160,13 @@ def guest_ip(dom: libvirt.virDomain) -> int:
     return int(cs_base.group(1), 16) + int(eip.group(1), 16)
 
 
+def dirty_passes(dom: libvirt.virDomain) -> int:
+    """How many times the dirty guest has written all its pages (its EBX), from QEMU's monitor."""
+    regs = libvirt_qemu.qemuMonitorCommand(dom, "info registers", libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
+    found = re.search(r"\bEBX=([0-9a-f]+)", regs)
+    return int(found.group(1), 16) if found else 0
+
+
 IO_LOOPING_READS = 200  # the BIOS reads the boot sector once; past this many reads, the io guest's loop runs
 
 

@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import libvirt_qemu
 import pytest
 
 from tests.factories import wait_for
-from tests.integration.conftest import URI, sample_of
+from tests.integration.conftest import URI, dirty_passes, sample_of
 from tests.integration.tmux import Tmux
 from xentui.model import DomainSample
 from xentui.ui.job_text import job_cell, job_line
@@ -74,20 +73,13 @@ def drain_slowly(fifo: Path, stop: threading.Event) -> threading.Thread:
     return thread
 
 
-def passes(dom) -> int:
-    """How many times the dirty guest has written all its pages (its EBX), from QEMU's monitor."""
-    regs = libvirt_qemu.qemuMonitorCommand(dom, "info registers", libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
-    found = re.search(r"\bEBX=([0-9a-f]+)", regs)
-    return int(found.group(1), 16) if found else 0
-
-
 @contextlib.contextmanager
 def saving(guests, tmp_path: Path, before: Callable[[str], None] = lambda _name: None) -> Iterator[Saving]:
     """A dirty guest being saved by `virsh save` into a FIFO drained at READ_BYTES_S (``before(name)`` runs once
     the guest writes its RAM, just before the save starts); aborted if still running at the end."""
     dom = guests.start("dirty", memory_mib=128)
     name = dom.name()
-    wait_for(lambda: passes(dom) >= 2, "the guest writing its RAM (two passes)", timeout=60)
+    wait_for(lambda: dirty_passes(dom) >= 2, "the guest writing its RAM (two passes)", timeout=60)
     before(name)
     fifo = tmp_path / "save.fifo"
     os.mkfifo(fifo)

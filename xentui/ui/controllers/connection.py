@@ -10,6 +10,7 @@ is set (:meth:`Connection.prepare`): the event loop's frame is then the diff and
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from xentui.ui.app import XentuiApp
 
 
+SLOW_AFTER_S = 3.0  # a collection running this long (or two delays) is said in the header, each second
+
+
 class Connection:
     """Runs the live feed for ``app`` (its ``run`` is the App's poller worker); with a ``recorder``, each
     sample is also written to it (a failed write stops the recording and says so; the view goes on)."""
@@ -35,6 +39,7 @@ class Connection:
     def __init__(self, app: XentuiApp, poller: Poller, recorder: Recorder | None = None):
         self.app = app
         self.poller = poller
+        self._said: str | None = None  # the alert the header showed at the last look
         if recorder is not None:
             from xentui.recording.writer import recording_tap  # a recording's modules load only for one
 
@@ -43,6 +48,7 @@ class Connection:
     async def run(self) -> None:
         await self.subscribe()
         app = self.app
+        app.set_interval(1.0, self._say_when_slow)
         async for event in self.poller.events():
             if isinstance(event, Lost):
                 app.lost = (f"connection lost: {event.reason.strip()}; retrying in {event.retry_in or 0:.0f} s "
@@ -86,5 +92,21 @@ class Connection:
                               paused=app.paused, stale=app.lost is not None, filter_text=app.view.filter_text)
 
     def alert(self) -> str | None:
-        """What the header says first: the connection is lost (the data shown is from before)."""
-        return self.app.lost
+        """What the header says first: the connection is lost, or the source is slow to answer (the data shown
+        is from before)."""
+        if self.app.lost is not None:
+            return self.app.lost
+        waited = self.poller.collecting_for
+        if waited < max(SLOW_AFTER_S, 2 * self.poller.delay):
+            return None
+        shown = self.app.snapshot
+        since = f"; the data shown is from {time.strftime('%H:%M:%S', time.localtime(shown.wall))}" if shown else ""
+        return f"waiting {waited:.0f} s for the figures: the source has not answered yet{since}"
+
+    def _say_when_slow(self) -> None:
+        """Each second: a collection running long is said in the header with its age, and unsaid once it is
+        over (nothing is repainted while the alert stays what it was)."""
+        alert = self.alert()
+        if alert != self._said:
+            self._said = alert
+            self.app.show_header()

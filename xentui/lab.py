@@ -59,6 +59,7 @@ BOOT_CODE = {
                            "0000000000000000ffff0000009acf00ffff00000092cf001700487c0000"),
 }
 POLITE_LOOP = 8  # offset of the polite guest's loop (its hlt): the power button is enabled before it
+DIRTY_LOOP = 0x29  # offset of the dirty guest's outer loop: past it, its EBX counts the passes over its RAM
 LAB_GUESTS = (("busy", 1), ("idle", 2), ("half", 1))  # (kind, vCPUs) for `xentui lab up`
 
 

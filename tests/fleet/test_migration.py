@@ -16,7 +16,7 @@ from tests.factories import wait_for
 from tests.fleet import lab
 from tests.fleet.lab import hosts, procs
 from tests.fleet.test_fleet_live import ticks
-from tests.integration.conftest import dirty_passes
+from tests.integration.conftest import wait_writing_ram
 from xentui.actions import Action, ActionError, perform
 from xentui.lab import guest_xml
 from xentui.model import DomainView, HostState, Snapshot
@@ -151,7 +151,7 @@ def test_a_migration_past_its_deadline_is_aborted_and_the_guest_stays(
         procs.run("virsh", "-c", h4.uri, "create", str(xml), timeout=60)
         shot = watch(fleet, lambda s: all_up(s) and on(s, name) == ["h4"], "the dirty guest on h4")
         dom = conn.lookupByName(name)
-        wait_for(lambda: dirty_passes(dom) >= 2, "the guest writing its RAM (two passes)", timeout=60)
+        wait_writing_ram(dom)
         view = the(shot, "h4", name)
         procs.run("virsh", "-c", h4.uri, "migrate-setspeed", name, "1")
         started = time.monotonic()

@@ -161,10 +161,21 @@ def guest_ip(dom: libvirt.virDomain) -> int:
 
 
 def dirty_passes(dom: libvirt.virDomain) -> int:
-    """How many times the dirty guest has written all its pages (its EBX), from QEMU's monitor."""
+    """How many times the dirty guest has written all its pages (its EBX, from QEMU's monitor): meaningful once
+    it runs its loop (:func:`wait_writing_ram`), as in its BIOS EBX holds anything."""
     regs = libvirt_qemu.qemuMonitorCommand(dom, "info registers", libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP)
     found = re.search(r"\bEBX=([0-9a-f]+)", regs)
     return int(found.group(1), 16) if found else 0
+
+
+def wait_writing_ram(dom: libvirt.virDomain, passes: int = 2, timeout: float = 60.0) -> None:
+    """Wait until the dirty guest has left its BIOS (its RAM mostly zeros: a save or a migration then moves it
+    in a moment) and written all its RAM ``passes`` times."""
+    wait_in_boot_code(dom, "dirty", loop_from=lab.DIRTY_LOOP, timeout=timeout)
+    began = time.monotonic()
+    while (done := dirty_passes(dom)) < passes:
+        assert time.monotonic() - began < timeout, f"{dom.name()}: {done} passes over its RAM after {timeout:.0f} s"
+        time.sleep(0.05)
 
 
 IO_LOOPING_READS = 200  # the BIOS reads the boot sector once; past this many reads, the io guest's loop runs

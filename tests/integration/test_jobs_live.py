@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import wait_for
-from tests.integration.conftest import URI, dirty_passes, sample_of
+from tests.integration.conftest import URI, sample_of, wait_writing_ram
 from tests.integration.tmux import Tmux
 from xentui.model import DomainSample
 from xentui.ui.job_text import job_cell, job_line
@@ -79,7 +79,7 @@ def saving(guests, tmp_path: Path, before: Callable[[str], None] = lambda _name:
     the guest writes its RAM, just before the save starts); aborted if still running at the end."""
     dom = guests.start("dirty", memory_mib=128)
     name = dom.name()
-    wait_for(lambda: dirty_passes(dom) >= 2, "the guest writing its RAM (two passes)", timeout=60)
+    wait_writing_ram(dom)
     before(name)
     fifo = tmp_path / "save.fifo"
     os.mkfifo(fifo)

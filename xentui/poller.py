@@ -63,6 +63,7 @@ class Poller:
         self._seq = 0
         self._last_start = 0.0  # monotonic time the last published collection began
         self._collecting_since: float | None = None  # when the collection under way began (None: none is)
+        self.last_took = 0.0  # seconds the last collection took (the worker's, from its start)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -92,11 +93,13 @@ class Poller:
 
     def _collect_and_build(self) -> tuple[RawSample, Snapshot]:
         """In the worker thread: the sample, and the snapshot built against the previous one."""
+        started = self._collecting_since = self._clock()  # here: time queued behind a tap is not the source's
         preloaded, self._preloaded = self._preloaded, None
         if isinstance(preloaded, concurrent.futures.Future):  # taken under the source's own deadlines
             preloaded = preloaded.result()
         raw = preloaded or self.source.collect()
         self._snapshot = build_snapshot(self._previous, raw, self._seq + 1, self._snapshot)
+        self.last_took = self._clock() - started
         return raw, self._snapshot
 
     async def tick(self) -> Snapshot:
@@ -110,7 +113,7 @@ class Poller:
             if self._previous is None and self.prime > 0:  # the silent first sample: lost like any other
                 self._previous = await self._in_worker(self.source.collect)
                 await self._sleep(self.prime)
-            self._last_start = self._collecting_since = self._clock()
+            self._last_start = self._clock()
             try:
                 raw, snapshot = await self._in_worker(self._collect_and_build)
             finally:

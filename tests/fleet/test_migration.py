@@ -146,6 +146,8 @@ def test_a_migration_past_its_deadline_is_aborted_and_the_guest_stays(
     xml = tmp_path / f"{name}.xml"
     xml.write_text(guest_xml(name, "dirty", memory_mib=128, virt_type=fleet_lab.virt_type,
                              image=fleet_lab.shared_dir / "dirty.img"))
+    for uri in (h2.uri, h4.uri):  # one left by a run that was killed
+        procs.run("virsh", "-c", uri, "destroy", name, check=False)
     conn = libvirt.open(h4.uri)
     try:
         procs.run("virsh", "-c", h4.uri, "create", str(xml), timeout=60)

@@ -15,6 +15,7 @@ from tests.libvirt_test_driver import driver_xml
 from tests.unit.test_fleet_source import Fake, driver_hosts, opener, until
 from xentui.actions import Action, ActionError, offered, perform
 from xentui.model import DomainState, HostState, JobSample
+from xentui.sources import deadlines
 from xentui.sources.fleet import FleetSource, HostSpec
 from xentui.sources.libvirt import LibvirtSource, jobs, migration
 
@@ -122,10 +123,13 @@ def test_a_big_guest_is_given_the_time_its_memory_needs_before_an_abort():
 class Moving:
     """A domain migrating until ``abortJob``, which ends the migration (``outcome``: None, done; else what it raises)
     and then returns or raises ``abort_error`` (libvirt refusing an abort that came as the job ended);
-    ``abort_ends=False``: the migration does not return after the abort (a hung one)."""
+    ``abort_ends=False``: the migration does not return after the abort (a hung one); ``abort_hangs``: nor does
+    ``abortJob`` (until the test ends)."""
 
-    def __init__(self, outcome: Exception | None, abort_error: Exception | None = None, abort_ends: bool = True):
+    def __init__(self, outcome: Exception | None, abort_error: Exception | None = None, abort_ends: bool = True,
+                 abort_hangs: bool = False):
         self.outcome, self.abort_error, self.abort_ends = outcome, abort_error, abort_ends
+        self.abort_hangs = abort_hangs
         self.ended = threading.Event()
         self.aborts = 0
 
@@ -146,6 +150,8 @@ class Moving:
 
     def abortJob(self) -> int:
         self.aborts += 1
+        if self.abort_hangs:
+            self.ended.wait(10)
         if self.abort_ends:
             self.ended.set()
         if self.abort_error is not None:
@@ -159,14 +165,15 @@ def test_a_migration_that_ends_as_its_deadline_passes_is_done_and_an_aborted_one
     gone = libvirt.libvirtError("Domain not found: no domain with matching uuid")
 
     def migrate(moving: Moving) -> str | None:
+        said = None
         try:
             migration.migrate(moving, web, "qemu+tcp://127.0.0.2/system", "h2", deadline_s=0.2)  # type: ignore[arg-type]
         except ActionError as err:
-            return str(err)
+            said = str(err)
         finally:
             moving.ended.set()
         assert moving.aborts == 1 and not migration.migrating()
-        return None
+        return said
 
     # Done as the abort came: libvirt refuses it (the domain has left), or takes it too late to matter.
     assert migrate(Moving(None, abort_error=gone)) is None
@@ -178,3 +185,6 @@ def test_a_migration_that_ends_as_its_deadline_passes_is_done_and_an_aborted_one
     monkeypatch.setattr(migration, "ABORT_GRACE_S", 0.2)
     assert migrate(Moving(None, abort_ends=False)) == \
         head + "aborted, but the migration has not returned (the domain may still move)"
+    monkeypatch.setattr(deadlines, "QUICK_S", 0.2)
+    assert migrate(Moving(None, abort_hangs=True)) == head + "abort the migration: no answer within 0.2 s, but the " \
+                                                             "migration has not returned (the domain may still move)"

@@ -130,20 +130,21 @@ def _follow(dom: libvirt.virDomain, uuid: str, call: deadlines.Call[Any], deadli
 def _abort(dom: libvirt.virDomain, call: deadlines.Call[Any]) -> str | None:
     """Abort the job and wait for the migration call: how that went, or None when the migration succeeded all the
     same (it ended as the abort came: libvirt refuses the abort of a domain that has left, or takes it too late)."""
-    abort = "aborted"
+    not_taken = None  # why the abort was not taken, when it was not
     try:
         deadlines.call(dom.abortJob, deadlines.QUICK_S, "abort the migration")
     except libvirt.libvirtError as err:
-        abort = f"abort refused: {error_line(err)}"
-    except deadlines.NoAnswer as err:
-        abort = f"abort not answered ({err})"
+        not_taken = f"abort refused: {error_line(err)}"
+    except deadlines.NoAnswer as err:  # AtCap too: then it was never asked
+        not_taken = str(err)
     try:
         failed = call.future.exception(timeout=ABORT_GRACE_S)
     except TimeoutError:
-        return f"{abort}, but the migration has not returned (the domain may still move)"
+        call.abandoned = True  # counted among the hung calls, as a Call.wait past its deadline is
+        return f"{not_taken or 'aborted'}, but the migration has not returned (the domain may still move)"
     if failed is None:
         return None
-    if abort == "aborted":
+    if not_taken is None:
         return "aborted (the domain stays where it was)"
     why = error_line(failed) if isinstance(failed, libvirt.libvirtError) else type(failed).__name__
-    return f"{abort}; the migration then failed: {why} (the domain stays where it was)"
+    return f"{not_taken}; the migration then failed: {why} (the domain stays where it was)"

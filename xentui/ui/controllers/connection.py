@@ -9,10 +9,14 @@ is set (:meth:`Connection.prepare`): the event loop's frame is then the diff and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
+
+from textual.app import ScreenStackError
+from textual.css.query import NoMatches
 
 from xentui.feed import Back, Lost
 from xentui.poller import Poller
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     from xentui.ui.app import XentuiApp
 
 
-SLOW_AFTER_S = 3.0  # a collection running this long (or two delays) is said in the header, each second
+SLOW_AFTER_S = 3.0  # a collection running this long is said in the header, each second, until one is quicker
 
 
 class Connection:
@@ -93,20 +97,24 @@ class Connection:
 
     def alert(self) -> str | None:
         """What the header says first: the connection is lost, or the source is slow to answer (the data shown
-        is from before)."""
+        is from before).  A frozen view (z) does not say it is slow: its header stays with its table."""
         if self.app.lost is not None:
             return self.app.lost
-        waited = self.poller.collecting_for
-        if waited < max(SLOW_AFTER_S, 2 * self.poller.delay):
+        waited, took, shown = self.poller.collecting_for, self.poller.last_took, self.app.snapshot
+        if self.app.paused or shown is None:
             return None
-        shown = self.app.snapshot
-        since = f"; the data shown is from {time.strftime('%H:%M:%S', time.localtime(shown.wall))}" if shown else ""
-        return f"waiting {waited:.0f} s for the figures: the source has not answered yet{since}"
+        if waited >= SLOW_AFTER_S:
+            since = time.strftime("%H:%M:%S", time.localtime(shown.wall))
+            return f"the source has not answered for {waited:.0f} s: the data shown is from {since}"
+        if took >= SLOW_AFTER_S:  # kept until a quicker answer: the line does not come and go with each slow one
+            return f"the source is slow: its last figures took {took:.0f} s to come"
+        return None
 
     def _say_when_slow(self) -> None:
         """Each second: a collection running long is said in the header with its age, and unsaid once it is
-        over (nothing is repainted while the alert stays what it was)."""
+        over (nothing is repainted while the alert stays what it was, nor while the view is frozen)."""
         alert = self.alert()
-        if alert != self._said:
+        if alert != self._said and not self.app.paused:
             self._said = alert
-            self.app.show_header()
+            with contextlib.suppress(NoMatches, ScreenStackError):  # the app is closing
+                self.app.show_header()

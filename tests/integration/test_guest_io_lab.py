@@ -71,35 +71,47 @@ def close_to(got: float | None, want: float, pct: float) -> bool:
     return got is not None and abs(got - want) <= want * pct / 100
 
 
+def guest_io(dom: libvirt.virDomain) -> dict[str, int]:
+    """The guest's own byte counts: read and written on both disks (/proc/diskstats: sectors read are the 3rd
+    figure, written the 7th, 512-byte sectors), received and sent (/proc/net/dev)."""
+    disks, net = guest_disks(dom), agent.netdev(dom)
+    return {"rd": sum(d[2] for d in disks.values()) * 512, "wr": sum(d[6] for d in disks.values()) * 512,
+            "rx": net[0], "tx": net[1]}
+
+
 def test_disk_and_network_rates_match_the_guests_own_counters(conn, source):
+    """The guest's counters are read just outside and just inside xentui's two samples: what xentui counted lies
+    between the inner and the outer counts (a journal commit landing between xentui's last sample and the guest's
+    read counted 5.5 % more written bytes in a cold CI, when only the outer reads were taken)."""
     with linux_guest(conn) as dom:
         w = Window(source, dom.name())
-        disks0, net0 = guest_disks(dom), agent.netdev(dom)
+        before_first = guest_io(dom)
         w.first = w.sample()
+        after_first = guest_io(dom)
         assert agent.disk_write(dom, 8).exitcode == 0
         assert agent.disk_read(dom, 4).exitcode == 0
         assert agent.net_send(dom, 1000).exitcode == 0
         sent = 0
         for _ in range(5):  # in batches the TCG guest keeps up with (a full tap queue refuses more: ENOBUFS)
             sent += agent.net_receive(dom, 200)
-            wait_for(lambda n=sent: agent.netdev(dom)[0] - net0[0] >= n, "the injected frames reached the guest")
+            wait_for(lambda n=sent: agent.netdev(dom)[0] - after_first["rx"] >= n,
+                     "the injected frames reached the guest")
+        before_last = guest_io(dom)
         w.last = w.sample()
-        disks1, net1 = guest_disks(dom), agent.netdev(dom)
+        after_last = guest_io(dom)
         r, secs = w.view().rates, w.seconds
-        # /proc/diskstats: sectors read is the 3rd figure, written the 7th (512-byte sectors); both disks together
-        read_bytes = sum(disks1[d][2] - disks0[d][2] for d in disks1) * 512
-        written_bytes = sum(disks1[d][6] - disks0[d][6] for d in disks1) * 512
-        received_bytes, sent_bytes = net1[0] - net0[0], net1[1] - net0[1]
+        inner = {key: before_last[key] - after_first[key] for key in before_last}
+        outer = {key: after_last[key] - before_first[key] for key in after_last}
         # the workload happened: whole byte counts, never rate times seconds (1,399,999.99 < 1,400,000 failed CI 24)
-        assert read_bytes >= 4 << 20 and written_bytes >= 8 << 20, (read_bytes, written_bytes)
-        assert received_bytes >= sent and sent_bytes >= 1000 * 1400, (received_bytes, sent, sent_bytes)
-        rd, wr = read_bytes / secs, written_bytes / secs
-        rx, tx = received_bytes / secs, sent_bytes / secs
-        got = {"rd": r.blk_rd_bytes_s, "wr": r.blk_wr_bytes_s, "rx": r.net_rx_bytes_s, "tx": r.net_tx_bytes_s}
-        want = {"rd": rd, "wr": wr, "rx": rx, "tx": tx}
-        print(f"window {secs:.2f} s: xentui {got} guest {want}")
-        for key in want:
-            assert close_to(got[key], want[key], 5), f"{key}: xentui {got[key]} B/s, the guest {want[key]:.0f} B/s"
+        assert inner["rd"] >= 4 << 20 and inner["wr"] >= 8 << 20, inner
+        assert inner["rx"] >= sent and inner["tx"] >= 1000 * 1400, (inner, sent)
+        rates = {"rd": r.blk_rd_bytes_s, "wr": r.blk_wr_bytes_s, "rx": r.net_rx_bytes_s, "tx": r.net_tx_bytes_s}
+        print(f"window {secs:.2f} s: xentui {rates}, the guest's bytes inside {inner} and outside {outer}")
+        for key, rate in rates.items():
+            assert rate is not None, key
+            counted = rate * secs
+            assert inner[key] * 0.95 <= counted <= outer[key] * 1.05, \
+                f"{key}: xentui {counted:.0f} bytes in {secs:.2f} s, the guest {inner[key]}-{outer[key]}"
 
 
 IOPS = 50

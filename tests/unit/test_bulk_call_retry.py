@@ -10,6 +10,7 @@ from typing import Any
 import libvirt
 import pytest
 
+from tests.factories import LibvirtFailure
 from tests.libvirt_test_driver import driver_xml
 from xentui.sources.base import SourceError
 from xentui.sources.libvirt import LibvirtSource, connection
@@ -26,7 +27,7 @@ class Failing:
         self.calls += 1
         if self.fails:
             self.fails -= 1
-            raise libvirt.libvirtError("Unable to read from monitor: Connection reset by peer")
+            raise LibvirtFailure("Unable to read from monitor: Connection reset by peer", libvirt.VIR_ERR_SYSTEM_ERROR)
         return self._conn.getAllDomainStats(*args)
 
     def isAlive(self) -> int:

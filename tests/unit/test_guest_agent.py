@@ -12,7 +12,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from tests.factories import wait_for
+from tests.factories import LibvirtFailure, wait_for
 from tests.hostile import NAMES, unsafe_in
 from xentui.limits import MAX_AGENT_ITEMS, MAX_AGENT_TEXT
 from xentui.model import DomainRates, DomainSample, DomainState, DomainView
@@ -29,14 +29,6 @@ UUID = "6a1f0d1e-0000-4000-8000-000000000001"
 
 def recorded(name: str) -> dict:
     return json.loads((DATA / name).read_text())
-
-
-class Refusal(libvirt.libvirtError):
-    """A libvirt error with the code and words libvirt 9.0's QEMU driver gives (qemuDomainAgentAvailable)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        Exception.__init__(self, message)
-        self.err = (code, libvirt.VIR_FROM_QEMU, message, libvirt.VIR_ERR_ERROR, "", None, None, -1, -1)
 
 
 class Domain:
@@ -171,7 +163,7 @@ def test_too_many_of_everything_is_bounded():
 def test_a_refused_agent_is_one_word_and_keeps_the_last_facts(code, words, status):
     w = watch()
     good = w.read_one(Domain(), None)
-    refused = Domain(refuse=Refusal(code, words))
+    refused = Domain(refuse=LibvirtFailure(words, code))
     fresh = w.read_one(refused, None)
     assert (fresh.status, fresh.error, fresh.has_facts) == (status, words, False)
     assert agent_lines(fresh) == [f"guest: {status.value} ({words})"]
@@ -207,12 +199,12 @@ def test_a_driver_without_the_calls_is_no_agent():
 
     class Bare(Domain):
         def interfaceAddresses(self, source, flags):
-            raise Refusal(none, "this function is not supported by the connection driver")
+            raise LibvirtFailure("this function is not supported by the connection driver", none)
 
         def getTime(self, flags):
-            raise Refusal(none, "this function is not supported by the connection driver")
+            raise LibvirtFailure("this function is not supported by the connection driver", none)
 
-    got = watch().read_one(Bare(refuse=Refusal(none, "this function is not supported")), None)
+    got = watch().read_one(Bare(refuse=LibvirtFailure("this function is not supported", none)), None)
     assert got.status is AgentStatus.NO_AGENT
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from tests.factories import HOST, dom, raw, wait_for
+from tests.factories import HOST, LibvirtFailure, dom, raw, wait_for
 from xentui import config
 from xentui.alerts.figures import DOMAIN as FIGURES
 from xentui.guest_config import GuestOptions, parse
@@ -206,7 +206,8 @@ class FakeDomain:
         with self.lock:
             self.calls.append((period, flags))
         if self.refuse:
-            raise libvirt.libvirtError("Requested operation is not valid: domain has no memballoon")
+            raise LibvirtFailure("Requested operation is not valid: domain has no memballoon",
+                                 libvirt.VIR_ERR_OPERATION_INVALID)
         return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import libvirt
 import pytest
 
-from tests.factories import dom, raw
+from tests.factories import LibvirtFailure, dom, raw
 from xentui.model import JobSample, build_snapshot
 from xentui.output import records
 from xentui.sources import deadlines
@@ -150,7 +150,8 @@ def test_block_jobs_and_the_incoming_side_of_a_migration():
 
     class Incoming(FakeDomain):
         def jobStats(self) -> dict[str, Any]:
-            raise libvirt.libvirtError("migration statistics are available only on the source host")
+            raise LibvirtFailure("migration statistics are available only on the source host",
+                                 libvirt.VIR_ERR_OPERATION_UNSUPPORTED)
 
     incoming = Incoming(2)
     arriving = {**RUNNING, "state.state": libvirt.VIR_DOMAIN_PAUSED,

@@ -10,7 +10,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from tests.factories import HOST, dom
+from tests.factories import HOST, LibvirtFailure, dom
 from tests.libvirt_test_driver import driver_xml
 from tests.unit.test_fleet_source import Fake, driver_hosts, opener, until
 from xentui.actions import Action, ActionError, offered, perform
@@ -161,8 +161,9 @@ class Moving:
 
 def test_a_migration_that_ends_as_its_deadline_passes_is_done_and_an_aborted_one_says_so(monkeypatch):
     web = dom(1.0, name="web")
-    aborted = libvirt.libvirtError("operation aborted: migration out job: canceled by client")
-    gone = libvirt.libvirtError("Domain not found: no domain with matching uuid")
+    aborted = LibvirtFailure("operation aborted: migration out job: canceled by client",
+                             libvirt.VIR_ERR_OPERATION_ABORTED)
+    gone = LibvirtFailure("Domain not found: no domain with matching uuid", libvirt.VIR_ERR_NO_DOMAIN)
 
     def migrate(moving: Moving) -> str | None:
         said = None
@@ -180,7 +181,9 @@ def test_a_migration_that_ends_as_its_deadline_passes_is_done_and_an_aborted_one
     assert migrate(Moving(None)) is None
     head = "migrate web to h2: not done within 0.2 s; "
     assert migrate(Moving(aborted)) == head + "aborted (the domain stays where it was)"
-    assert migrate(Moving(libvirt.libvirtError("unable to connect"), abort_error=libvirt.libvirtError("no job"))) \
+    unreachable = LibvirtFailure("unable to connect", libvirt.VIR_ERR_SYSTEM_ERROR)
+    no_job = LibvirtFailure("no job", libvirt.VIR_ERR_OPERATION_INVALID)
+    assert migrate(Moving(unreachable, abort_error=no_job)) \
         == head + "abort refused: no job; the migration then failed: unable to connect (the domain stays where it was)"
     monkeypatch.setattr(migration, "ABORT_GRACE_S", 0.2)
     assert migrate(Moving(None, abort_ends=False)) == \

@@ -57,3 +57,14 @@ def _reports_threads_left_running(request: pytest.FixtureRequest):
     if names:
         with LEAK_LOG.open("a") as log:
             log.write(f"{request.node.nodeid}: threads left running: {names}\n")
+
+
+@pytest.fixture(autouse=True)
+def _restores_the_call_cap():
+    """A fleet raises the process-wide cap on calls for its hosts (deadlines.allow_hosts, never lowered): restored
+    after each test, so a later test's bound does not depend on which tests ran before it."""
+    from xentui.sources import deadlines
+
+    cap = deadlines.CAP
+    yield
+    deadlines.CAP = cap

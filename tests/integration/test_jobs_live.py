@@ -30,6 +30,9 @@ from xentui.ui.job_text import job_cell, job_line
 
 READ_BYTES_S = 4 << 20  # the FIFO is drained this fast: 100 MiB of guest RAM take ~25 s
 ROUNDING = 0.0005 * (1 << 20)  # virsh prints MiB to 3 decimals
+# In its first moments the save fills the pipes and buffers between QEMU and the FIFO's reader at memory speed
+# (a cold CI: 1 MiB in 21 ms, 25 ms into the job); only once they are full does the drain rate bound its progress.
+BUFFERS_FULL_MS = 1000
 UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 
 
@@ -132,6 +135,8 @@ def test_a_save_another_tool_started_shows_with_domjobinfos_figures_and_clears(g
             assert job is not None and virsh_job.get("Operation") == "Save", (job, virsh_job)
             if "Data remaining" not in virsh_job or virsh_job.get("Job type") == "Completed":
                 break  # its data all sent: only the file's end is being written
+            if (job.elapsed_ms or 0) < BUFFERS_FULL_MS:
+                continue
             later_ms = ms(at(virsh_job, "Time elapsed")) - (job.elapsed_ms or 0)
             assert 0 <= later_ms < 1000, (job, virsh_job)  # the same second
             # What QEMU may have written meanwhile: the FIFO's drain rate (twice, for bursts), plus a read's size.

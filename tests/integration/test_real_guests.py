@@ -97,18 +97,21 @@ def test_host_figures_agree_with_psutil_and_virsh(source):
 def test_guest_started_mid_run_appears_and_destroyed_one_vanishes(guests, source):
     async def run() -> None:
         poller = Poller(source, delay=0.5)
-        first = await poller.tick()
-        dom = guests.start("idle", settle=False)
-        second = await poller.tick()
-        assert dom.UUIDString() not in first.by_uuid()
-        assert dom.UUIDString() in second.by_uuid()
-        dom.destroy()
-        third = await poller.tick()
-        assert dom.UUIDString() not in third.by_uuid()
-        assert third.errors == ()
-        for snap in (second, third):
-            for view in snap.domains:
-                assert view.rates.cpu_pct is None or 0 <= view.rates.cpu_pct < 100 * 64
+        try:
+            first = await poller.tick()
+            dom = guests.start("idle", settle=False)
+            second = await poller.tick()
+            assert dom.UUIDString() not in first.by_uuid()
+            assert dom.UUIDString() in second.by_uuid()
+            dom.destroy()
+            third = await poller.tick()
+            assert dom.UUIDString() not in third.by_uuid()
+            assert third.errors == ()
+            for snap in (second, third):
+                for view in snap.domains:
+                    assert view.rates.cpu_pct is None or 0 <= view.rates.cpu_pct < 100 * 64
+        finally:
+            poller.close()  # its worker thread, and the source (closed again by the fixture: a no-op)
 
     asyncio.run(run())
 

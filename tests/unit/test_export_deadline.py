@@ -123,11 +123,11 @@ def test_scrapes_at_once_share_one_collection(serve, source):
                 for _ in range(3)]
     for t in scrapers:
         t.start()
-    assert source.entered.wait(timeout=10)
-    source.gate.set()
-    for t in scrapers:
+    for t in scrapers:  # the gate stays shut: each scrape gives up after its wait, the collection still in flight
         t.join(timeout=30)
-    assert len(results) == 3 and source.calls <= 2  # 3 scrapers, one collection (or two, if one came late)
+    assert results == [0, 0, 0] and source.calls == 1  # 3 scrapers, however late each came: one collection
+    source.gate.set()
+    assert value(scrape(url)[2], "xentui_up") == 1 and source.calls <= 2  # the one in flight, or the next
 
 
 def test_a_failing_source_says_why_then_reconnects(serve, source):

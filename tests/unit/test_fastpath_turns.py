@@ -310,7 +310,7 @@ def test_the_tick_never_waits_on_a_monitor_read_and_none_piles_on_a_hung_one(mon
             running = entries(2)
             turns.read(conn, running, [], MONITOR_GROUPS, 0)
             turns.begin()
-            assert time.monotonic() - began < 0.1  # never waits on a hung read
+            assert time.monotonic() - began < 5.0  # never waits on the read hung for 30 s (slack for a loaded machine)
             assert running[0][1][MONITOR_AT] == stamp and running[0][1]["balloon.rss"] == 1000
         until(lambda: conn.calls == 3)
         assert hung is not None and hung.abandoned and turns._hung is hung  # set aside, told

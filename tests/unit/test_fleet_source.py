@@ -73,6 +73,17 @@ def until(predicate: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.02)
 
 
+def warmed(fleet: FleetSource, up: int) -> RawSample:
+    """A tick in which the first ``up`` hosts are UP: a host's first tick also opens its connection, which a
+    loaded machine may not do within a short ``wait_s`` (then CONNECTING); these tests are about later ticks."""
+    deadline = time.monotonic() + 30
+    while True:
+        sample = fleet.collect()
+        if all(p.state is HostState.UP for p in sample.parts[:up]):
+            return sample
+        assert time.monotonic() < deadline, f"not within 30 s: the first {up} host(s) up"
+
+
 def opener(fakes: dict[str, Source], readonly: bool = True) -> Callable[[HostSpec], Source]:
     """Named fakes; any other host through the real URI factory."""
     return lambda spec: fakes[spec.name] if spec.name in fakes else open_member(spec, readonly)
@@ -135,7 +146,7 @@ def test_a_hung_host_never_delays_the_others(tmp_path: Path, closing: list[Sourc
              HostSpec("hole", f"qemu+tcp://127.0.0.1:{hole.port}/system")]
     fleet = FleetSource(specs, wait_s=0.5, opener=opener({"hung": hung}))
     closing.append(fleet)
-    fleet.collect()
+    warmed(fleet, 2)
     hung.hang.set()
     try:
         seen: list[float] = []
@@ -198,6 +209,7 @@ def test_the_poller_keeps_its_cadence_with_a_hung_host(tmp_path: Path) -> None:
     hung.hang.set()
     fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("hung", "fake://")], wait_s=0.3,
                         opener=opener({"hung": hung}))
+    warmed(fleet, 1)
 
     async def run() -> list[tuple[float, Snapshot]]:
         poller = Poller(fleet, 0.4, reconnect=False)
@@ -230,6 +242,7 @@ def test_a_tick_waits_for_slow_hosts_no_longer_than_the_delay_as_it_changes(tmp_
     fleet = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("hung", "fake://")], opener=opener({"hung": hung}))
     poller = Poller(fleet, 5.0, reconnect=False)
     try:
+        warmed(fleet, 1)  # (the hung host's connect was waited for: 2 s)
         assert fleet.wait_s == 2.0  # min(5 s, 2 s)
         poller.delay = 0.3
         assert fleet.wait_s == 0.3
@@ -317,7 +330,7 @@ def test_a_source_with_parts_is_flattened_and_goes_stale_as_one(closing: list[So
     fleet = FleetSource([HostSpec("p2", "synthetic://2"), HostSpec("prom", "fake://", group="dc1")], wait_s=0.3,
                         opener=opener({"prom": many}))
     closing.append(fleet)
-    sample = fleet.collect()
+    sample = warmed(fleet, 3)
     assert [(p.name, p.group, p.state) for p in sample.parts] == [
         ("p2", "", HostState.UP), ("p1", "dc1", HostState.UP), ("p2@prom", "dc1", HostState.UP)]  # a name clash
     assert sorted(d.host for d in sample.domains if d.name == "b-web") == ["p1", "p2@prom"]

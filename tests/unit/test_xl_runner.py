@@ -57,8 +57,8 @@ def test_a_missing_xl_says_what_to_install(tmp_path, monkeypatch):
 def test_a_hung_xl_is_killed_at_its_deadline(fake_xl, tmp_path):
     pid_file = tmp_path / "pid"
     fake_xl(f"echo $$ > {pid_file}; exec sleep 30")
-    with pytest.raises(SourceError, match="did not answer within 0 s"):
-        xl("vcpu-list", timeout=0.3)
+    with pytest.raises(SourceError, match="did not answer within 2 s"):
+        xl("vcpu-list", timeout=2)  # time for the shell to write its pid on a loaded machine
     pid = int(pid_file.read_text())
     assert not Path(f"/proc/{pid}").exists()  # killed and reaped, not left behind
 

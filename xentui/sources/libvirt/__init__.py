@@ -316,11 +316,12 @@ class LibvirtSource(Source):
         except deadlines.NoAnswer as err:
             raise SourceError(f"{self.uri!r}: {err}") from None
 
-    def _bounded(self, key: object, call: Callable[[], T], deadline_s: float = connection.MIN_DEADLINE_S) -> T:
-        """``call()`` given ``deadline_s``, for the calls of a tick besides the stats call (a host's memory, a
-        domain's control info or vCPUs), any of which can hang behind a stuck QEMU monitor.  Raises NoAnswer
-        when it does not return in time, or while the last such call (same ``key``) is still running."""
-        return self._bounded_calls.call(key, call, deadline_s)
+    def _bounded(self, key: object, call: Callable[[], T], deadline_s: float | None = None) -> T:
+        """``call()`` given ``deadline_s`` (None: MIN_DEADLINE_S, read now), for the calls of a tick besides the
+        stats call (a host's memory, a domain's control info or vCPUs), any of which can hang behind a stuck QEMU
+        monitor.  Raises NoAnswer when it does not return in time, or while the last such call (same ``key``) is
+        still running."""
+        return self._bounded_calls.call(key, call, connection.MIN_DEADLINE_S if deadline_s is None else deadline_s)
 
     def _answers(self) -> bool:
         """Whether libvirtd answers a trivial call within a second or two."""

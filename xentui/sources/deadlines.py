@@ -162,7 +162,9 @@ class Stretching:
 
     A call that hangs is left in the background and made once more (a second call may well answer:
     libvirt's NOWAIT skips the domain the hung one holds).  A second slow call is waited for, up to
-    ``slow_limit_s``, while ``alive()`` says the other end answers a trivial call: busy, not gone.
+    ``slow_limit_s``, while ``alive()`` says the other end answers a trivial call: busy, not gone.  A first call
+    that fails with an error ``again(error)`` accepts is made once more too: two attempts in all, whichever way
+    the first one ended.
     """
 
     def __init__(self, floor_s: Callable[[], float], slow_limit_s: float, what: str, who: str) -> None:
@@ -177,8 +179,10 @@ class Stretching:
         """Time allowed to one call: generous next to what it usually takes."""
         return max(self._floor_s(), 4 * self.last_s)
 
-    def call(self, fn: Callable[[], T], alive: Callable[[], bool]) -> T:
-        """``fn()``; AtCap at the cap, NoAnswer when two calls in a row did not answer."""
+    def call(self, fn: Callable[[], T], alive: Callable[[], bool],
+             again: Callable[[Exception], bool] = lambda _error: False) -> T:
+        """``fn()``; AtCap at the cap, NoAnswer when two calls in a row did not answer; ``fn``'s own error when
+        ``again`` refuses it, or on the second attempt."""
         for attempt in range(2):
             started = time.monotonic()
             try:
@@ -193,6 +197,10 @@ class Stretching:
                 raise
             except NoAnswer:
                 continue
+            except Exception as error:
+                if attempt == 0 and again(error):
+                    continue
+                raise
             self.last_s = time.monotonic() - started
             self.started = started
             return result

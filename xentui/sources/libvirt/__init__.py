@@ -274,20 +274,22 @@ class LibvirtSource(Source):
         """The bulk statistics and the host's memory read with them; (None, None) when the driver has no bulk call."""
         if self.bulk_supported is False:
             return None, None
-        call = functools.partial(self._stats_and_memory, self.conn)
         try:
-            read = self._within_deadline(call)
+            read = self._within_deadline(functools.partial(self._stats_and_memory, self.conn), self._ask_again)
         except libvirt.libvirtError as err:
-            if err.get_error_code() in UNSUPPORTED:
-                self.bulk_supported = False
-                return None, None
-            if self.conn.isAlive() != 1:  # the client's own view of the link: no call to libvirtd
+            if err.get_error_code() not in UNSUPPORTED:
                 raise
-            # A guest torn down inside the call fails it whole ("Unable to read from monitor", seen 1 in 10 calls
-            # under a storm of destructions): asked once more, that guest is no longer listed.
-            read = self._within_deadline(call)
+            self.bulk_supported = False
+            return None, None
         self.bulk_supported = True
         return read
+
+    def _ask_again(self, error: Exception) -> bool:
+        """Whether a failed bulk call is made once more: a guest torn down inside it fails it whole ("Unable to read
+        from monitor", seen 1 in 10 calls under a storm of destructions); asked again, that guest is no longer
+        listed.  Not when the driver lacks the call, nor when the link is down (the client's own view: no call)."""
+        return (isinstance(error, libvirt.libvirtError) and error.get_error_code() not in UNSUPPORTED
+                and self.conn.isAlive() == 1)
 
     def _stats_and_memory(self, conn: libvirt.virConnect) -> tuple[Listed, Memory | None]:
         """The bulk statistics, then the host's memory in the same bounded call: one thread a tick, not two
@@ -308,11 +310,12 @@ class LibvirtSource(Source):
             raise SourceError(f"{self.uri!r}: {err}") from None
         return [(dom, {}) for dom in doms]
 
-    def _within_deadline(self, call: Callable[[], T]) -> T:
-        """``call()`` under the stats call's stretching deadline (:class:`deadlines.Stretching`); at the
-        process-wide cap, or when libvirtd does not answer twice, the source is reported unreachable."""
+    def _within_deadline(self, call: Callable[[], T], again: Callable[[Exception], bool]) -> T:
+        """``call()`` under the stats call's stretching deadline (:class:`deadlines.Stretching`), made once more
+        after an error ``again`` accepts; at the process-wide cap, or when libvirtd does not answer twice, the
+        source is reported unreachable."""
         try:
-            return self._stats_calls.call(call, self._answers)
+            return self._stats_calls.call(call, self._answers, again)
         except deadlines.NoAnswer as err:
             raise SourceError(f"{self.uri!r}: {err}") from None
 

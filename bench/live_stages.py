@@ -26,6 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.procfs
+
+from tests.procfs import thread_cpu_seconds
+
 WARMUP_S = 15.0
 SESSION = "xentui-live-stages"
 
@@ -83,14 +87,9 @@ def instrument() -> None:
 def threads_cpu_ms() -> dict[str, float]:
     """CPU (user + system, ms) of the threads of this process, by their Python name (numbers left out)."""
     names = {t.native_id: t.name.rstrip("0123456789_ -()") for t in threading.enumerate()}
-    hz = os.sysconf("SC_CLK_TCK")
     out: collections.defaultdict[str, float] = collections.defaultdict(float)
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rpartition(") ")[2].split()
-        except OSError:
-            continue
-        out[names.get(int(tid), "other")] += (int(fields[11]) + int(fields[12])) * 1000 / hz
+    for tid, (_comm, seconds) in thread_cpu_seconds(os.getpid()).items():
+        out[names.get(int(tid), "other")] += 1000 * seconds
     return dict(out)
 
 

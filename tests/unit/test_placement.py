@@ -120,7 +120,7 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
     def call():
         answer = next(answers)
         if answer == "hung":
-            release.wait(5)
+            release.wait()
         return answer
 
     try:
@@ -133,9 +133,9 @@ def test_a_hung_stats_call_is_left_behind_and_made_once_more(monkeypatch):
         source._stats_calls.last_s = 0.0  # the deadline back to 0.2 s
         monkeypatch.setattr(source, "_answers", lambda: False)  # from now on libvirtd answers nothing
         with pytest.raises(SourceError, match="did not answer within"):
-            source._within_deadline(lambda: release.wait(5))  # hangs twice: the source is unreachable
+            source._within_deadline(lambda: release.wait())  # hangs twice: the source is unreachable
         with pytest.raises(SourceError, match="did not answer within"):
-            source._within_deadline(lambda: release.wait(5))  # 5 hung now: the cap
+            source._within_deadline(lambda: release.wait())  # 5 hung now: the cap
         with pytest.raises(SourceError, match="refused, 5 calls are still running"):
             source._within_deadline(lambda: "never")  # no more threads: refused until they return
     finally:

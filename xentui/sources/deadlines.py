@@ -157,6 +157,11 @@ class OnePerKey:
         self._pending.clear()
 
 
+def never(_error: Exception) -> bool:
+    """A failed call is not made again (:meth:`Stretching.call`'s ``again``)."""
+    return False
+
+
 class Stretching:
     """A recurring call (a tick's statistics) given a deadline that follows how long it takes.
 
@@ -180,7 +185,7 @@ class Stretching:
         return max(self._floor_s(), 4 * self.last_s)
 
     def call(self, fn: Callable[[], T], alive: Callable[[], bool],
-             again: Callable[[Exception], bool] = lambda _error: False) -> T:
+             again: Callable[[Exception], bool] = never) -> T:
         """``fn()``; AtCap at the cap, NoAnswer when two calls in a row did not answer; ``fn``'s own error when
         ``again`` refuses it, or on the second attempt."""
         for attempt in range(2):

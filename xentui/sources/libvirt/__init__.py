@@ -310,7 +310,7 @@ class LibvirtSource(Source):
             raise SourceError(f"{self.uri!r}: {err}") from None
         return [(dom, {}) for dom in doms]
 
-    def _within_deadline(self, call: Callable[[], T], again: Callable[[Exception], bool]) -> T:
+    def _within_deadline(self, call: Callable[[], T], again: Callable[[Exception], bool] = deadlines.never) -> T:
         """``call()`` under the stats call's stretching deadline (:class:`deadlines.Stretching`), made once more
         after an error ``again`` accepts; at the process-wide cap, or when libvirtd does not answer twice, the
         source is reported unreachable."""

@@ -17,14 +17,13 @@ import pytest
 
 from tests.factories import wait_for
 from tests.integration.conftest import URI
-from xentui.sources.libvirt.bulk_stats import KERNEL_AT, STATS, STATS_FLAGS
+from xentui.model import DomainSample
+from xentui.sources.libvirt.bulk_stats import KERNEL_AT, STATS, STATS_FLAGS, parse_stats
 from xentui.sources.libvirt.fastpath import FastPath, Paths
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the fast path reads QEMU's /proc files: root only")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TICK_NS = 1_000_000_000 // CLK_TCK
-TIMED = ("cpu.time", "vcpu.0.time", "vcpu.0.delay", "vcpu.1.time", "vcpu.1.delay")
-NET = ("name", "rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes", "tx.pkts", "tx.errs", "tx.drop")
 
 
 @pytest.fixture
@@ -37,6 +36,17 @@ def fast() -> Iterator[FastPath]:
 
 def by_name(records: list) -> dict[str, dict]:
     return {dom.name(): rec for dom, rec in records}
+
+
+def sample(name: str, rec: dict) -> DomainSample:
+    """A record as the model holds it: the fast path's vCPUs and taps come typed, libvirt's in its keys."""
+    return parse_stats("uuid", name, 1, rec)
+
+
+def timed_figures(got: DomainSample) -> dict[str, int | None]:
+    """The guest's CPU time and each vCPU's time and delay, in libvirt's names."""
+    return {"cpu.time": got.cpu_ns} | {f"vcpu.{v.number}.{k}": t for v in got.vcpus
+                                       for k, t in (("time", v.time_ns), ("delay", v.delay_ns))}
 
 
 def timed(read):
@@ -72,16 +82,20 @@ def test_every_figure_equals_libvirts(conn, busy_and_idle, fast) -> None:
         span = max(q1, s1) - min(q0, s0)  # what can change between the two reads
         for name in names:
             a, b = quick[name], slow[name]
+            fast_one, libvirts = sample(name, a), sample(name, b)
             vcpus = b["vcpu.current"]
             assert (a["vcpu.current"], a["vcpu.maximum"]) == (vcpus, b["vcpu.maximum"])
-            for key in TIMED:
-                if key in b:
-                    bound = span * (vcpus if key == "cpu.time" else 1) + 2 * TICK_NS
-                    assert abs(a[key] - b[key]) <= bound, (name, key, a[key], b[key], bound)
-            assert [a[f"net.0.{k}"] for k in NET] == [b[f"net.0.{k}"] for k in NET], name  # counters: exactly
+            got, want = timed_figures(fast_one), timed_figures(libvirts)
+            assert got.keys() == want.keys() and len(want) == 1 + 2 * vcpus, (got, want)
+            for key, figure in want.items():
+                assert figure is not None and got[key] is not None, (name, key)
+                bound = span * (vcpus if key == "cpu.time" else 1) + 2 * TICK_NS
+                assert abs(got[key] - figure) <= bound, (name, key, got[key], figure, bound)
+            assert fast_one.nets == libvirts.nets and len(libvirts.nets) == 1, name  # counters: exactly
             # the frames sent reached the guest's rx (the tap's tx, swapped): QEMU reads a first one; with no driver
             # in the guest its NIC takes no more, and the rest wait in the tap's queue, not yet counted
-            assert a["net.0.rx.pkts"] + a["net.0.rx.drop"] >= 1, name
+            rx = fast_one.nets[0]
+            assert rx.rx_packets is not None and rx.rx_drop is not None and rx.rx_packets + rx.rx_drop >= 1, name
             pid = int(Path(f"/run/libvirt/qemu/{name}.pid").read_text())
             rss = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                            if line.startswith("VmRSS:")).split()[1])
@@ -154,7 +168,8 @@ def test_started_stopped_and_saved_mid_run(conn, guests, fast, tmp_path) -> None
     assert wait_for(lambda: second.name() in fast_names(), "the restored guest read fast")  # mapped anew
     quick = by_name(fast.stats(conn, STATS, STATS_FLAGS))[second.name()]
     slow = by_name(conn.getAllDomainStats(STATS, STATS_FLAGS))[second.name()]
-    assert quick["vcpu.current"] == slow["vcpu.current"] and quick["net.0.name"] == slow["net.0.name"]
+    assert quick["vcpu.current"] == slow["vcpu.current"]
+    assert [n.name for n in sample(second.name(), quick).nets] == [n.name for n in sample(second.name(), slow).nets]
     again.destroy()
     first.destroy()
     assert not {first.name(), second.name()} & fast_names()
@@ -173,8 +188,10 @@ def test_a_pid_file_naming_another_guests_qemu(conn, busy_and_idle, tmp_path) ->
         got = by_name(path.stats(conn, STATS, STATS_FLAGS))
         slow = by_name(conn.getAllDomainStats(STATS, STATS_FLAGS))
         assert got[idle.name()]["vcpu.current"] == 2 == slow[idle.name()]["vcpu.current"]  # libvirt's, not busy's 1
-        notice = path.notice() or ""
-        assert f"{idle.name()}: pid {busy_pid.strip()} of its pid file is not its QEMU" in notice, notice
+        why = path._guests[(idle.UUIDString(), idle.ID())]  # (the notice names the first refusal of all guests)
+        assert why == f"{idle.name()}: pid {busy_pid.strip()} of its pid file is not its QEMU " \
+                      f"(no -uuid {idle.UUIDString()})", why
+        assert "not for" in (path.notice() or "")
         assert path.fast < path.active
     finally:
         path.close()

@@ -11,8 +11,10 @@ from pathlib import Path
 import libvirt
 import pytest
 
+from xentui.model import NetSample
 from xentui.sources.hostside import files, held
 from xentui.sources.libvirt import fastpath
+from xentui.sources.libvirt.bulk_stats import parse_stats
 from xentui.sources.libvirt.fastpath import FAST_GROUPS, FastPath, Paths, from_xml, kernel, why_off
 
 UUID = "11111111-2222-3333-4444-555555555555"
@@ -157,12 +159,14 @@ def test_every_figure_in_libvirts_keys_cgroup_v1(tree: Tree) -> None:
     rec = path.stats(conn, libvirt.VIR_DOMAIN_STATS_STATE | FAST_GROUPS, 0)[0][1]  # type: ignore[arg-type]
     assert rec["cpu.time"] == 987_654_321 and "balloon.rss" not in rec
     assert (rec["vcpu.current"], rec["vcpu.maximum"]) == (2, 4)
-    assert (rec["vcpu.0.time"], rec["vcpu.0.delay"]) == (100_000_000, 1000)  # stat ticks, as libvirt; schedstat
-    assert (rec["vcpu.1.time"], rec["vcpu.1.delay"]) == (200_000_000, 2000)
+    sample = parse_stats(UUID, "web", 7, rec)  # the vCPUs' and taps' figures come typed: as the model holds them
+    assert (sample.vcpus_current, sample.vcpus_max, sample.cpu_ns) == (2, 4, 987_654_321)
+    # stat ticks, as libvirt; schedstat's run-queue wait
+    assert [(v.number, v.online, v.time_ns, v.delay_ns) for v in sample.vcpus] == \
+        [(0, True, 100_000_000, 1000), (1, True, 200_000_000, 2000)]
     # a tap is seen swapped (the guest's rx is the tap's tx), as libvirt does; a macvtap (direct) is not
-    assert [rec[f"net.0.{k}"] for k in ("name", "rx.bytes", "rx.pkts", "rx.errs", "rx.drop", "tx.bytes")] == \
-        ["vnet3", 5000, 50, 3, 4, 1000]
-    assert (rec["net.1.name"], rec["net.1.rx.bytes"], rec["net.1.tx.pkts"]) == ("tap9", 9, 1)
+    assert sample.nets == (NetSample("vnet3", 5000, 50, 3, 4, 1000, 10, 1, 2),
+                           NetSample("tap9", 9, 2, 0, 0, 7, 1, 0, 0))
     assert path.notice() == "fast path: 1 of 1 guests' CPU, vCPU, RSS, net from /proc (--no-fast-path)"
     path.close()
 
@@ -259,6 +263,11 @@ def test_remapped_after_a_lifecycle_event_or_a_new_domid_never_each_tick(tree: T
     path.close()
 
 
+def looked_at_again(path: FastPath, seconds: float = fastpath.REMAP_S) -> None:
+    """As if every guest was mapped or last looked at ``seconds`` ago."""
+    path._mapped_at = {key: at - seconds for key, at in path._mapped_at.items()}
+
+
 def test_mapped_again_after_a_while_a_few_a_tick_hot_plugged_vcpus_and_refusals_too(tree: Tree) -> None:
     tree.qemu("web", 500)
     tree.cpuacct(5)
@@ -267,14 +276,56 @@ def test_mapped_again_after_a_while_a_few_a_tick_hot_plugged_vcpus_and_refusals_
     path.stats(Conn(doms), FAST_GROUPS, 0)
     assert path.stats(Conn(doms), FAST_GROUPS, 0)[0][1]["vcpu.current"] == 2
     tree.thread(500, 503, "CPU 2/KVM", run_ticks=7)  # setvcpus --live: a third vCPU thread
-    for key in path._mapped_at:
-        path._mapped_at[key] -= fastpath.REMAP_S  # as if mapped half a minute ago
+    looked_at_again(path)  # as if mapped half a minute ago: its threads are more
     rec = path.stats(Conn(doms), FAST_GROUPS, 0)[0][1]
-    assert doms[0].xml_reads == 2 and rec["vcpu.current"] == 3 and rec["vcpu.2.time"] == 7 * 10_000_000
+    assert doms[0].xml_reads == 2 and rec["vcpu.current"] == 3
+    assert parse_stats(UUID, "web", 7, rec).vcpus[2].time_ns == 7 * 10_000_000
     assert doms[1].xml_reads == 0  # one remap a tick at 2 guests (a 30th, at least one): its turn is next
     tree.qemu("gone", 600, uuid=doms[1].UUIDString())  # its QEMU now has a pid file: the refusal no longer holds
     path.stats(Conn(doms), FAST_GROUPS, 0)
     assert path.read_fast == {UUID, doms[1].UUIDString()}
+
+
+def test_looked_at_again_a_guest_whose_threads_and_host_devices_did_not_change_is_not_mapped_again(
+        tree: Tree) -> None:
+    tree.qemu("web", 500)
+    tree.cpuacct(5)
+    dom = Dom("web")
+    path = fast(tree)
+    path.stats(Conn([dom]), FAST_GROUPS, 0)
+    for _ in range(3):
+        looked_at_again(path)
+        path.stats(Conn([dom]), FAST_GROUPS, 0)
+    assert dom.xml_reads == 1 and path.read_fast == {UUID}  # looked at three times: one stat each, no XML
+    guest = path._guests[(UUID, 7)]
+    assert isinstance(guest, fastpath.Guest) and guest.threads == 2 + 3  # the tree's task/ has 3 threads
+    guest.since -= fastpath.FULL_REMAP_S  # however it looks, mapped again after FULL_REMAP_S
+    looked_at_again(path)
+    path.stats(Conn([dom]), FAST_GROUPS, 0)
+    assert dom.xml_reads == 2
+    path.close()
+
+
+def test_a_device_no_guest_owns_appearing_on_the_host_maps_the_guests_again(tree: Tree) -> None:
+    """A NIC hot-plugged: its new tap is on the host, and only the domain's XML says whose it is."""
+    tree.qemu("web", 500)
+    tree.cpuacct(5)
+    dom = Dom("web")
+    path = fast(tree)
+    path.stats(Conn([dom]), FAST_GROUPS, 0)
+    looked_at_again(path)
+    path.stats(Conn([dom]), FAST_GROUPS, 0)  # the host's devices as they are: vnet3, tap9 (the guest's), lo
+    dom._xml = XML.replace("</devices>", "<interface type='bridge'><target dev='vnet8'/></interface></devices>")
+    (tree.proc / "net" / "dev").write_text(NET_DEV + "  vnet8: 70 7 0 0 0 0 0 0 90 9 0 0 0 0 0 0\n")
+    looked_at_again(path)
+    path.stats(Conn([dom]), FAST_GROUPS, 0)  # looked at before the new device is seen: kept; then it is seen
+    assert dom.xml_reads == 1
+    rec = path.stats(Conn([dom]), FAST_GROUPS, 0)[0][1]  # due again at once, and mapped anew
+    assert dom.xml_reads == 2 and [n.name for n in parse_stats(UUID, "web", 7, rec).nets] == ["vnet3", "tap9", "vnet8"]
+    looked_at_again(path)
+    path.stats(Conn([dom]), FAST_GROUPS, 0)  # vnet8 is the guest's now: nothing new
+    assert dom.xml_reads == 2
+    path.close()
 
 
 def test_a_vcpu_thread_gone_falls_back_to_libvirt_that_tick(tree: Tree) -> None:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xentui.model import evolve
+from xentui.model import evolve as evolve
 from xentui.model.pressure import NumaSample, PressureSample
-from xentui.model.samples import DomainSample
+from xentui.model.samples import DomainSample as DomainSample
 from xentui.sources.background import Refresher
 from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.held import Reread, close_all, hold
@@ -38,6 +38,7 @@ MAX_PID = 1 << 22  # Linux's PID_MAX_LIMIT
 
 Key = tuple[str, int | None]  # (uuid, domid): a restarted guest is a new key
 Found = tuple[PressureSample | None, NumaSample | None]
+NOT_FOUND: Found = (None, None)
 
 
 @dataclass(frozen=True)
@@ -157,14 +158,6 @@ class HostSide:
         if any(g.pid is not None for g in live.values()):
             self._numa_thread.start()
         return out
-
-    def attach(self, samples: tuple[DomainSample, ...]) -> tuple[DomainSample, ...]:
-        """The samples, each running guest's with its PSI and NUMA where the host has them."""
-        found = self.read((d.uuid, d.domid, d.name) for d in samples if d.active)
-        if not found:
-            return samples
-        return tuple(evolve(d, pressure=found[d.uuid][0], numa=found[d.uuid][1]) if d.uuid in found else d
-                     for d in samples)
 
     def _find(self, paths: HostPaths, name: str, now: float) -> _Guest:
         pid = qemu_pid(paths.qemu_run, name)

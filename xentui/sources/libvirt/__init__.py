@@ -24,7 +24,7 @@ from xentui.sources.base import Source, SourceError
 from xentui.sources.cache_qos.libvirt import LibvirtCacheQos
 from xentui.sources.cache_qos.resctrl import Resctrl
 from xentui.sources.guest import SYSFS_PCI, UNKNOWN
-from xentui.sources.hostside import HostSide
+from xentui.sources.hostside import NOT_FOUND, Found, HostSide
 from xentui.sources.libvirt import actions, connection, jobs, migration
 from xentui.sources.libvirt.agent import AgentWatch, OwnConnection
 from xentui.sources.libvirt.balloon import StatsPeriod
@@ -174,12 +174,9 @@ class LibvirtSource(Source):
     def collect(self) -> RawSample:
         try:
             before = self._stats_calls.started = time.monotonic()
-            domains, errors, job_scope, memory = self._stats_domains()
-            after, wall = time.monotonic(), time.time()
+            domains, errors, job_scope, memory, (after, wall) = self._stats_domains()
             before = self._stats_calls.started  # a call abandoned at its deadline read nothing: its time does not count
             domains = self._with_jobs(domains, job_scope)  # after the stamp: a hung job read never skews the window
-            if self.host_side is not None:  # after it too: PSI is over its own reads' window, within its budget
-                domains = self.host_side.attach(domains)
             host = self.host_sample(memory)
             self.fast_path.begin_turns()  # the next tick's monitor read: never beside this tick's calls
         except libvirt.libvirtError as err:
@@ -202,8 +199,10 @@ class LibvirtSource(Source):
         filled, stale, migrating = scope
         return jobs.with_found(samples, self._jobs.read(filled, stale, migrating))
 
-    def _stats_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...], JobScope, Memory | None]:
-        """The domains, the errors, what the job read needs, and the host's memory when the stats call read it."""
+    def _stats_domains(self) -> tuple[tuple[DomainSample, ...], tuple[str, ...], JobScope, Memory | None,
+                                      tuple[float, float]]:
+        """The domains, the errors, what the job read needs, the host's memory when the stats call read it, and
+        when the reads of the window ended (monotonic, wall)."""
         records, memory = self._bulk()
         if records is None:
             records = self._listed()
@@ -223,9 +222,14 @@ class LibvirtSource(Source):
         devices = self._fallback.devices
         # the agents' facts (read in their thread) given as each sample is built, not by a copy of every sample
         facts = None if self.agent is None else self.agent.handed({k[0]: d for d, r, k in filled if active(r)})
+        ended = time.monotonic(), time.time()  # the window's reads are done: the rest is Python, and PSI's own reads
+        # PSI and NUMA (hostside), read after that stamp: PSI's rates are over its own reads' window, within its budget
+        found: dict[str, Found] = {} if self.host_side is None else self.host_side.read(
+            (key[0], key[1], name) for name, rec, key in named if not_off(rec))
         samples = tuple(parse_stats(key[0], name, key[1], rec, self.placement.get(key), caches.get(key[0]),
                                     stale.get(key, ""), self._qemu, devices[key].guest if key in devices else UNKNOWN,
-                                    agent=facts(key[0]) if facts is not None and not_off(rec) else None)
+                                    agent=facts(key[0]) if facts is not None and not_off(rec) else None,
+                                    host_side=found.get(key[0], NOT_FOUND))
                         for name, rec, key in named)
         moving = migration.migrating()  # once a tick: the jobs shown here and those jobs.py leaves alone agree
         samples = migration.with_jobs(samples, self.uri, moving)
@@ -238,7 +242,7 @@ class LibvirtSource(Source):
         self._monitors.prune(live)
         self._balloon.prune(live)
         self.placement.prune(live)
-        return samples, tuple(errors), (filled, stale, moving), memory
+        return samples, tuple(errors), (filled, stale, moving), memory, ended
 
     def host_sample(self, memory: Memory | None = None) -> HostSample:
         """The host's figures; ``memory``: as the tick's statistics call read it (None: read here)."""

@@ -19,6 +19,7 @@ from xentui.model import BlockSample, CacheSample, DomainSample, DomainState, Ne
 from xentui.model.guest_agent import GuestAgent
 from xentui.sources.cache_qos.libvirt import Record, libvirt_cache
 from xentui.sources.guest import UNKNOWN, GuestFacts
+from xentui.sources.hostside import NOT_FOUND, Found
 from xentui.sources.libvirt.balloon import balloon_stats, stats_period
 from xentui.sources.libvirt.guest_xml import guest_facts
 from xentui.sources.placement import VcpuPlace
@@ -36,6 +37,11 @@ STATS = (
 STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 KERNEL_AT = "xentui.kernel_at"  # not libvirt's: when the fast path read this guest's kernel files (fastpath)
 MONITOR_AT = "xentui.monitor_at"  # not libvirt's: when the fast path read the monitor's figures (fastpath/turns.py)
+# Not libvirt's either: the fast path's figures already typed and bounded (fastpath.fill), in place of its
+# ``vcpu.N.*`` keys ((number, time ns, delay ns) of each vCPU) and ``net.N.*`` keys (a NetSample of each tap).
+KERNEL_VCPUS = "xentui.kernel_vcpus"
+KERNEL_NETS = "xentui.kernel_nets"
+NO_PLACE: VcpuPlace = (None, None)
 
 STATE_BY_CODE = {
     libvirt.VIR_DOMAIN_NOSTATE: DomainState.NOSTATE,
@@ -64,29 +70,38 @@ def stat_keys(group: str, index: int, fields: tuple[str, ...]) -> tuple[str, ...
 def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
                 placement: dict[int, VcpuPlace] | None = None, cache: CacheSample | None = None,
                 stale: str = "", overhead: bool = False, guest: GuestFacts = UNKNOWN,
-                agent: GuestAgent | None = None) -> DomainSample:
+                agent: GuestAgent | None = None, host_side: Found = NOT_FOUND) -> DomainSample:
     """A bulk-stats record (``{'cpu.time': ..., ...}``) as a :class:`DomainSample`.
 
     ``placement`` ({vcpu: (pcpu, hard affinity)}) adds what bulk stats do not carry; ``cache``
     (from resctrl) is used when libvirt has no cache monitor of its own for the domain; ``overhead``
     (QEMU: cpu.time counts the whole process, vcpu.N.time its vCPU threads) measures what is beyond the vCPUs;
     ``guest``: its type, device model and host devices (from its XML); ``agent``: what its guest agent said
-    (agent.py).
+    (agent.py); ``host_side``: its PSI and NUMA, where this host's kernel has them (hostside).
     """
     get = rec.get
     vcpus: list[VcpuSample] = []
-    for n in range(count(get("vcpu.maximum"), MAX_VCPUS)):
-        k_state, k_time, k_delay, k_pcpu = stat_keys("vcpu", n, VCPU_KEYS)
-        if k_state in rec or k_time in rec:
-            online = get(k_state, 1) != libvirt.VIR_VCPU_OFFLINE
-            pcpu, hard = placement.get(n, (None, None)) if placement else (None, None)
-            pcpu = get(k_pcpu, pcpu)
-            vcpus.append(VcpuSample(n, online, counter(get(k_time)), counter(get(k_delay)),
-                                    pcpu if type(pcpu) is int and 0 <= pcpu < MAX_CPUS else None, hard))
-    nets = []
-    for i in range(count(get("net.count"), MAX_DEVICES)):
-        keys = stat_keys("net", i, NET_KEYS)
-        nets.append(NetSample(_text(get(keys[0]), f"net{i}"), *map(counter, map(get, keys[1:]))))
+    kernel_vcpus = get(KERNEL_VCPUS)
+    if kernel_vcpus is not None:  # the fast path's, each vCPU online (a thread of its own): only the placement added
+        for n, time_ns, delay_ns in kernel_vcpus:
+            pcpu, hard = placement.get(n, NO_PLACE) if placement else NO_PLACE
+            vcpus.append(VcpuSample(n, True, time_ns, delay_ns, pcpu if type(pcpu) is int and 0 <= pcpu < MAX_CPUS
+                                    else None, hard))
+    else:
+        for n in range(count(get("vcpu.maximum"), MAX_VCPUS)):
+            k_state, k_time, k_delay, k_pcpu = stat_keys("vcpu", n, VCPU_KEYS)
+            if k_state in rec or k_time in rec:
+                online = get(k_state, 1) != libvirt.VIR_VCPU_OFFLINE
+                pcpu, hard = placement.get(n, NO_PLACE) if placement else NO_PLACE
+                pcpu = get(k_pcpu, pcpu)
+                vcpus.append(VcpuSample(n, online, counter(get(k_time)), counter(get(k_delay)),
+                                        pcpu if type(pcpu) is int and 0 <= pcpu < MAX_CPUS else None, hard))
+    nets: list[NetSample] | tuple[NetSample, ...] | None = get(KERNEL_NETS)
+    if nets is None:
+        nets = []
+        for i in range(count(get("net.count"), MAX_DEVICES)):
+            keys = stat_keys("net", i, NET_KEYS)
+            nets.append(NetSample(_text(get(keys[0]), f"net{i}"), *map(counter, map(get, keys[1:]))))
     blocks = []
     for i in range(count(get("block.count"), MAX_DEVICES)):
         k_name, k_path, k_rd_reqs, k_rd_bytes, k_wr_reqs, k_wr_bytes, k_errors = stat_keys("block", i, BLOCK_KEYS)
@@ -122,6 +137,8 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         hostdevs=guest.hostdevs,
         balloon=balloon_stats(rec),
         agent=agent,
+        pressure=host_side[0],
+        numa=host_side[1],
         monitor_at=at if type(at := get(MONITOR_AT)) is float else None,
         kernel_at=read if type(read := get(KERNEL_AT)) is float else None,
     )

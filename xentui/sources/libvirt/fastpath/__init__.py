@@ -4,7 +4,10 @@ for the guests of this host's ``qemu:///system``, in place of libvirt's CPU_TOTA
 Each guest is mapped once per incarnation (uuid, domid): its QEMU pid from libvirt's pid file, proven by the
 ``-uuid`` on that process's command line, held as a directory fd on /proc/PID (a pid reused by another process
 reads as nothing, never as the guest: kernel.py); its ``CPU n/KVM`` threads; its cgroup's CPU time file; its
-taps from the domain XML.  The map is made again after a lifecycle event or when a read fails, never every tick.
+taps from the domain XML.  The map is made again after a lifecycle event or when a read fails, never every tick;
+and every REMAP_S a guest is looked at (one stat of its threads) and mapped again where something may have
+been hot-plugged: its number of threads changed (a vCPU's thread came or went), or a network device that no
+mapped guest owns appeared on the host (a NIC, whose tap only the XML names); in any case every FULL_REMAP_S.
 A guest that cannot be mapped (or whose read fails) gets those groups from libvirt, in one call for all such.
 """
 
@@ -21,12 +24,13 @@ from pathlib import Path
 import libvirt
 
 from xentui.limits import MAX_DEVICES, MAX_VCPUS
+from xentui.model import NetSample
 from xentui.sources import hostside, local_machine
 from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.hostside import held as held_files
 from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.held import Reread, close_all, hold
-from xentui.sources.libvirt.bulk_stats import KERNEL_AT, NET_KEYS, VCPU_KEYS, active, stat_keys
+from xentui.sources.libvirt.bulk_stats import KERNEL_AT, KERNEL_NETS, KERNEL_VCPUS, active
 from xentui.sources.libvirt.fallback import Listed, key_of
 from xentui.sources.libvirt.fastpath import kernel
 from xentui.sources.libvirt.fastpath.turns import MONITOR_GROUPS, Turns
@@ -37,8 +41,9 @@ FAST_GROUPS = (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_VCP
                | libvirt.VIR_DOMAIN_STATS_INTERFACE)
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system", "kvm:///system")
 SHARES_HOST_VIEW = ("direct",)  # libvirt's virDomainNetTypeSharesHostView: counters not swapped (all else: swapped)
-REMAP_S = 30.0  # a guest is mapped again this long after (hot-plugged vCPUs and NICs; a refusal retried) ...
-REMAP_TICKS = 30  # ... at most a 30th of the guests a tick (libvirt's XML each: never all on one tick)
+REMAP_S = 30.0  # a guest is looked at this long after (hot-plugged vCPUs and NICs; a refusal retried) ...
+REMAP_TICKS = 30  # ... at most a 30th of the guests a tick (a remap reads libvirt's XML: never all on one tick)
+FULL_REMAP_S = 600.0  # and mapped again this long after, whatever it looks like
 TAP_TYPES = ("bridge", "network", "ethernet", "direct")  # a host device whose counters libvirt reads
 
 _enabled = True
@@ -63,6 +68,8 @@ class Guest:
     cpu: kernel.CpuFile  # the cgroup's CPU time, else utime + stime of the process (as libvirt then)
     statm: Reread
     taps: tuple[tuple[str, bool], ...]  # (host device, swapped: the guest's rx is the tap's tx)
+    threads: int  # its process's threads when mapped (kernel.thread_links): a vCPU hot-plugged changes them
+    since: float = 0.0  # when it was mapped (monotonic)
 
     def close(self) -> None:
         close_all([self.cpu.file, self.statm, *(f for v in self.vcpus for f in (v.stat, v.schedstat))])
@@ -102,6 +109,8 @@ class FastPath:
         self._guests: dict[Key, Guest | str] = {}  # mapped, or why not
         self._mapped_at: dict[Key, float] = {}  # when (monotonic): mapped again after REMAP_S, a few a tick
         self._changed: set[str] = set()  # uuids with a lifecycle event since the last tick
+        self._devices: frozenset[str] | None = None  # the host's network devices when last read (/proc/net/dev)
+        self._new_device_at = -math.inf  # when a device no mapped guest owned appeared: those mapped before, again
         self._lock = threading.Lock()
         self._busy = threading.Lock()  # held by the tick that reads: the map is one thread's at a time
         self.fast = self.active = 0  # guests read fast / running, on the last tick
@@ -146,6 +155,9 @@ class FastPath:
             guest = self._guests.get(key)
             if guest is not None and key in remap:  # its vCPUs or NICs may have been hot-plugged, or a refusal
                 if isinstance(guest, Guest):  # no longer holds
+                    if self._holds(guest, now):
+                        self._mapped_at[key] = now  # looked at: kept as it is
+                        continue
                     guest.close()
                 guest = None
             if guest is None:
@@ -162,6 +174,8 @@ class FastPath:
                 self._guests[key] = "a read failed (the QEMU process ended?)"
                 self._mapped_at[key] = now
             slow.append((dom, rec))
+        if remap:  # a NIC hot-plugged shows as a new device on the host: the guests are looked at again soon
+            self._look_for_new_devices(self._net_dev() if net is None else net, now)
         if slow:  # with their state now: one whose QEMU has just ended may be shut off (its cpu.time libvirtd's)
             got = {dom.UUIDString(): rec for dom, rec in conn.domainListGetStats(
                 [dom for dom, _rec in slow], groups & FAST_GROUPS | libvirt.VIR_DOMAIN_STATS_STATE, flags)}
@@ -176,6 +190,22 @@ class FastPath:
         """Begin the monitor read of the next tick (turns.py), once this tick's libvirt calls are done."""
         if self.turns is not None:
             self.turns.begin()
+
+    def _holds(self, guest: Guest, now: float) -> bool:
+        """Whether a mapped guest's map still holds: nothing about it may have been hot-plugged since."""
+        return (now - guest.since < FULL_REMAP_S and guest.since > self._new_device_at
+                and kernel.thread_links(guest.dirfd) == guest.threads)
+
+    def _look_for_new_devices(self, net: dict[str, tuple[int, ...]], now: float) -> None:
+        """A network device that was not on the host and that no mapped guest owns: every guest mapped before now
+        is mapped again, a REMAP_TICKS-th a tick from the next (which guest's NIC it is, only the XML tells)."""
+        devices = frozenset(net)
+        if self._devices is not None and not devices <= self._devices:
+            owned = {dev for g in self._guests.values() if isinstance(g, Guest) for dev, _swapped in g.taps}
+            if devices - self._devices - owned:
+                self._new_device_at = time.monotonic()  # (after this tick's maps: one may have read its XML before)
+                self._mapped_at = {key: min(at, now - REMAP_S) for key, at in self._mapped_at.items()}
+        self._devices = devices
 
     def _due_remap(self, now: float, running: int) -> set[Key]:
         """The guests mapped again this tick: those mapped longest ago, past REMAP_S, a REMAP_TICKS-th at most."""
@@ -234,16 +264,17 @@ class FastPath:
                cgroup: Path) -> Guest | str:
         if kernel.cmdline_uuid(dirfd) != key[0].lower():
             return f"{name}: pid {pid} of its pid file is not its QEMU (no -uuid {key[0]})"
+        links = kernel.thread_links(dirfd)  # before the listing: a thread that comes after changes it
         threads = kernel.vcpu_threads(dirfd)
         if not threads:
             return f"{name}: no 'CPU n/KVM' threads in pid {pid} (TCG, or not KVM)"
         vcpu_max, taps = from_xml(dom.XMLDesc(0))
         if vcpu_max is None or taps is None or sorted(threads) != list(range(len(threads))) \
-                or len(threads) > vcpu_max:
+                or len(threads) > vcpu_max or links is None:
             return f"{name}: its vCPU threads or interfaces do not match its XML"
         if kernel.cmdline_uuid(dirfd) != key[0].lower():  # still the same process after the XML call
             return f"{name}: pid {pid} ended while being mapped"
-        return _held(dirfd, threads, vcpu_max, kernel.cgroup_cpu_file(dirfd, cgroup), taps) \
+        return _held(dirfd, threads, vcpu_max, kernel.cgroup_cpu_file(dirfd, cgroup), taps, links) \
             or f"{name}: pid {pid} ended while being mapped"
 
     def close(self) -> None:
@@ -255,7 +286,7 @@ class FastPath:
 
 
 def _held(dirfd: int, threads: dict[int, str], vcpu_max: int, cpu_file: str | None,
-          taps: tuple[tuple[str, bool], ...]) -> Guest | None:
+          taps: tuple[tuple[str, bool], ...], links: int) -> Guest | None:
     """The guest's files opened to be read each tick; None when one is gone already (the process ended)."""
     opened: list[Reread | None] = []
 
@@ -271,7 +302,7 @@ def _held(dirfd: int, threads: dict[int, str], vcpu_max: int, cpu_file: str | No
         close_all(opened)
         return None
     kind = Path(cpu_file).name if cpu_file is not None else "stat"
-    return Guest(dirfd, tuple(vcpus), vcpu_max, kernel.CpuFile(cpu, kind), statm, taps)
+    return Guest(dirfd, tuple(vcpus), vcpu_max, kernel.CpuFile(cpu, kind), statm, taps, links, time.monotonic())
 
 
 def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]:
@@ -294,29 +325,28 @@ def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]
 
 
 def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Paths) -> bool:
-    """Write the fast groups' keys into ``rec`` (libvirt's names, so one parser reads both); False when any
-    read failed (then nothing of it is kept: the guest's figures come from libvirt)."""
+    """Write the fast groups' figures into ``rec``: libvirt's names for the guest's own (cpu.time, vcpu.current,
+    ...), its vCPUs' and taps' figures typed (KERNEL_VCPUS, KERNEL_NETS: parse_stats reads them as they are); False
+    when any read failed (then nothing of it is kept: the guest's figures come from libvirt)."""
     cpu = kernel.cpu_ns(guest.cpu, paths.ticks_per_s)
     rss = kernel.rss_kib(guest.statm, paths.page_kib)
     if cpu is None or rss is None:
         return False
-    out: Record = {"cpu.time": cpu, "vcpu.current": len(guest.vcpus), "vcpu.maximum": guest.vcpu_max,
-                   "net.count": len(guest.taps), KERNEL_AT: time.monotonic()}  # the rates span these reads
-    if "balloon.rss" in rec:  # the monitor answered (this tick, or in turns at its last read); where it did not,
-        out["balloon.rss"] = rss  # its absence marks the row stale (stale.py): the kernel's never hides a hung QEMU
+    vcpus = []
     for files in guest.vcpus:
         times = kernel.vcpu_times(files, paths.ticks_per_s)
         if times is None:
             return False
-        k_state, k_time, k_delay, _pcpu = stat_keys("vcpu", files.number, VCPU_KEYS)
-        out[k_state] = libvirt.VIR_VCPU_RUNNING
-        out[k_time], out[k_delay] = times
-    for i, (dev, swapped) in enumerate(guest.taps):
+        vcpus.append((files.number, *times))
+    nets = []
+    for dev, swapped in guest.taps:
         counters = net.get(dev)
         if counters is None:
             return False
-        out.update(zip(stat_keys("net", i, NET_KEYS), (dev, *(counters[4:] + counters[:4] if swapped
-                                                               else counters)), strict=True))
-    rec.update(out)
+        nets.append(NetSample(dev, *(counters[4:] + counters[:4] if swapped else counters)))
+    rec.update({"cpu.time": cpu, "vcpu.current": len(vcpus), "vcpu.maximum": guest.vcpu_max,
+                "net.count": len(nets), KERNEL_VCPUS: tuple(vcpus), KERNEL_NETS: tuple(nets),
+                KERNEL_AT: time.monotonic()})  # the rates span these reads
+    if "balloon.rss" in rec:  # the monitor answered (this tick, or in turns at its last read); where it did not,
+        rec["balloon.rss"] = rss  # its absence marks the row stale (stale.py): the kernel's never hides a hung QEMU
     return True
-

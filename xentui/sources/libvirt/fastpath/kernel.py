@@ -75,6 +75,15 @@ def vcpu_threads(dirfd: int) -> dict[int, str] | None:
     return found
 
 
+def thread_links(dirfd: int) -> int | None:
+    """The link count of the process's ``task`` directory: 2 + its number of threads (procfs), one stat (None: the
+    process ended)."""
+    try:
+        return os.stat("task", dir_fd=dirfd).st_nlink
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class VcpuFiles:
     """One vCPU thread's files, held (held.py)."""

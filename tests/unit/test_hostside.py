@@ -147,6 +147,19 @@ def test_cgroup_line_read_within_bounds(tree):
     assert cgroup_of(tree.paths.proc, PID) == "/\ufffd\ufffd"
 
 
+@pytest.mark.parametrize("text", [
+    "some avg10=0.00 avg60=0.00 avg300=0.00 total=34784428\nfull avg10=12.50 avg60=1.00 avg300=0.20 total=34607189\n",
+    "some avg10=100.00 avg60=0.00 avg300=0.00 total=0\n",  # an old kernel's cpu.pressure: no full line
+    "some avg10=100.01 avg60=0.00 avg300=0.00 total=18446744073709551615\n"
+    "full avg10=999.99 avg60=0.00 avg300=0.00 total=18446744073709551616\n",  # out of range: unknown
+])
+def test_pressure_as_the_kernel_writes_it_reads_as_line_by_line(text):
+    """The one-match read of the kernel's layout gives what the tolerant line-by-line read gives (an unknown
+    line after it sends the text there)."""
+    assert parse_pressure(text) == parse_pressure(text + "bogus line\n")
+    assert [kind for kind, _stall in parse_pressure(text)] == ["some", "full"][:text.count("\n")]
+
+
 def test_hostile_and_truncated_pressure_files(tree):
     parsed = dict(parse_pressure("some avg10=nan avg60=1 total=-4\nfull avg10=250.0 total=18446744073709551616\n"
                                  "some avg10=1.00 total=5\nbogus avg10=1 total=1\nfull\n"))

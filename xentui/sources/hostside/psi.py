@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 from xentui.limits import MAX_NAME, counter
@@ -50,8 +51,18 @@ def clean_cgroup(path: str) -> str | None:
     return path.rstrip("/")
 
 
+_AVGS = r" avg10=([0-9]{1,3}\.[0-9]{2}) avg60=[0-9]{1,3}\.[0-9]{2} avg300=[0-9]{1,3}\.[0-9]{2} total=([0-9]{1,20})\n"
+# The kernel's own layout (psi_show): a some line, and a full line but on an old kernel's cpu.pressure.
+_AS_WRITTEN = re.compile(f"some{_AVGS}(?:full{_AVGS})?", re.ASCII)
+
+
 def parse_pressure(text: str, truncated: bool = False) -> tuple[tuple[str, Stall], ...]:
     """``some avg10=1.50 avg60=0.80 avg300=0.20 total=123456`` lines -> (kind, Stall); others dropped."""
+    written = None if truncated else _AS_WRITTEN.fullmatch(text)
+    if written is not None:  # as the kernel writes it (every tick, for every guest read): one match, no line split
+        some10, some, full10, full = written.groups()
+        stalls = (("some", Stall(_pct(some10), _total(some))),)
+        return stalls if full is None else (*stalls, ("full", Stall(_pct(full10), _total(full))))
     out: dict[str, Stall] = {}
     lines = text.split("\n")
     for line in lines[:-1] if truncated else lines:  # a line cut by the bound is dropped

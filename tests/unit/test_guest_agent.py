@@ -42,9 +42,13 @@ class Domain:
         self.refuse = refuse
         self.hang: threading.Event | None = None
         self.asked = 0
+        self.domid = 1
 
     def UUIDString(self) -> str:
         return self.uuid
+
+    def ID(self) -> int:
+        return self.domid
 
     def guestInfo(self, types: int, flags: int) -> dict:
         self.asked += 1
@@ -192,6 +196,30 @@ def test_a_hung_agent_is_not_answering_and_never_asked_on_top_of_itself(monkeypa
     dom.hang = None
     assert w.read_one(dom, again).status is AgentStatus.OK  # answered once the hung call returned
     assert dom.asked == 2
+
+
+def test_a_domain_with_no_agent_channel_is_asked_again_after_minutes_or_once_started_again():
+    now = [0.0]
+    w = AgentWatch(clock=lambda: now[0])
+    no_channel = Domain(uuid=UUID.replace("1", "2"), refuse=LibvirtFailure(
+        "argument unsupported: QEMU guest agent is not configured", libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED))
+    not_up = Domain(uuid=UUID.replace("1", "3"), refuse=LibvirtFailure(
+        "QEMU guest agent is not connected", libvirt.VIR_ERR_AGENT_UNRESPONSIVE))
+    w._running = {d.uuid: d for d in (no_channel, not_up)}  # as handed by a tick (the thread not started)
+
+    def round_after(seconds: float) -> tuple[int, int]:
+        now[0] += seconds
+        w._round()
+        return no_channel.asked, not_up.asked
+
+    assert round_after(0) == (1, 1)
+    assert w.facts[no_channel.uuid].status is w.facts[not_up.uuid].status is AgentStatus.NO_AGENT
+    assert round_after(agent_mod.EVERY_S) == (1, 2)  # its agent may start any time: asked again
+    assert round_after(agent_mod.NO_CHANNEL_S - agent_mod.EVERY_S) == (2, 3)
+    assert round_after(agent_mod.EVERY_S) == (2, 4)
+    no_channel.domid, no_channel.refuse = 2, None  # started again, with a channel now and an agent answering
+    assert round_after(agent_mod.EVERY_S) == (3, 5) and w.facts[no_channel.uuid].status is AgentStatus.OK
+    assert round_after(agent_mod.EVERY_S) == (4, 6)  # at the usual pace
 
 
 def test_a_driver_without_the_calls_is_no_agent():

@@ -3,7 +3,9 @@
 Per running domain, every EVERY_S (and at once when its detail is opened: :meth:`AgentWatch.watch`):
 ``guestInfo()`` (hostname, OS, kernel, users, filesystems, time zone), ``interfaceAddresses(SRC_AGENT)``
 (addresses per interface) and ``getTime()`` against this host's clock, each under CALL_S.  A round reads
-BUDGET domains at most and stops after ROUND_S.  libvirt's "not configured"/"not connected" is "no agent";
+BUDGET domains at most and stops after ROUND_S.  libvirt's "not configured"/"not connected" is "no agent"; a
+domain with no agent channel configured is asked again only after NO_CHANNEL_S (a channel is added to a running
+domain rarely), at once when it was started again (a new domain id: its configuration may have changed);
 a call past its deadline is "agent not answering", and that domain's agent is not asked again while the
 call still runs (:class:`deadlines.OnePerKey`).  libvirt refuses agent calls on a read-only connection: a
 read-only source gives this watch a read-write connection of its own, used for these three reads only.
@@ -29,6 +31,7 @@ from xentui.sources.libvirt.errors import error_line
 from xentui.text import one_line
 
 EVERY_S = 30.0  # a domain's facts are read again after this long
+NO_CHANNEL_S = 300.0  # ... this long when it has no agent channel
 GAP_S = 2.0  # between rounds
 BUDGET = 16  # domains per round at most
 CALL_S = 3.0  # one agent call (libvirt 9.0 waited over 7 minutes on a SIGSTOPped qemu-ga here)
@@ -122,6 +125,7 @@ class AgentWatch:
         self._handles: dict[str, libvirt.virDomain] = {}  # uuid -> handle on the own connection
         self._handles_of: libvirt.virConnect | None = None
         self._read_at: dict[str, float] = {}  # uuid -> when last asked (monotonic)
+        self._no_channel: dict[str, int] = {}  # uuid -> its domain id when it had no agent channel
         self._urgent: str | None = None  # a domain whose detail was just opened
         self._unread: GuestAgent | None = None  # what every domain shows while there is no connection
         self._calls = deadlines.OnePerKey()
@@ -152,6 +156,7 @@ class AgentWatch:
             self.facts = {u: g for u, g in self.facts.items() if u not in gone}
         for uuid in [u for u in self._read_at if u not in running]:
             del self._read_at[uuid]
+            self._no_channel.pop(uuid, None)
         conn = None
         if self._own is not None:
             try:
@@ -163,7 +168,7 @@ class AgentWatch:
                 self._handles, self._handles_of = {}, conn
         self._unread = None
         began, hung = self._clock(), sum(self._calls.hung(u) is not None for u in running)
-        for uuid in self._due(list(running)):
+        for uuid in self._due(running):
             if self._clock() - began >= ROUND_S or hung >= MAX_HUNG:  # hung calls hold threads: leave room
                 break
             self._read_at[uuid] = self._clock()
@@ -177,6 +182,10 @@ class AgentWatch:
                 found = GuestAgent(AgentStatus.FAILED, self._wall(), error=why)
             self.facts = {**self.facts, uuid: found}
             hung += self._calls.hung(uuid) is not None
+            if found.status is AgentStatus.NO_AGENT and "not configured" in (found.error or ""):
+                self._no_channel[uuid] = running[uuid].ID()
+            else:
+                self._no_channel.pop(uuid, None)
 
     def _handle(self, conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain:
         if (dom := self._handles.get(uuid)) is None:
@@ -184,13 +193,19 @@ class AgentWatch:
             self._handles = {u: d for u, d in self._handles.items() if u in self._running} | {uuid: dom}
         return dom
 
-    def _due(self, uuids: list[str]) -> list[str]:
+    def _due(self, running: Mapping[str, libvirt.virDomain]) -> list[str]:
+        uuids = list(running)
         now, (urgent, self._urgent) = self._clock(), (self._urgent, None)
         first = [urgent] if urgent in uuids else []
         new = [u for u in uuids if u not in self._read_at and u != urgent]
         old = sorted((self._read_at[u], u) for u in uuids
-                     if u in self._read_at and now - self._read_at[u] >= EVERY_S and u != urgent)
+                     if u in self._read_at and now - self._read_at[u] >= self._every(running[u]) and u != urgent)
         return (first + new + [u for _at, u in old])[:BUDGET]
+
+    def _every(self, dom: libvirt.virDomain) -> float:
+        """How long after its last read a domain is due: longer with no agent channel, unless started again."""
+        domid = self._no_channel.get(dom.UUIDString())
+        return NO_CHANNEL_S if domid is not None and domid == dom.ID() else EVERY_S
 
     def read_one(self, dom: libvirt.virDomain, last: GuestAgent | None) -> GuestAgent:
         """One domain's facts (its three calls), or why not (the last good facts kept, with the new status)."""

@@ -29,6 +29,28 @@ def test_a_held_file_is_read_afresh_from_its_start(tmp_path: Path) -> None:
     file.close()  # twice: no harm
 
 
+@pytest.mark.parametrize("kind", ["held", "opened at each read"])
+def test_bytes_read_whole_or_not_at_all(tmp_path: Path, kind: str) -> None:
+    """The figures read every tick come as bytes: the file whole, or None when it is longer than asked for (a
+    figure cut short would lie) or cannot be read."""
+    path = tmp_path / "schedstat"
+    path.write_bytes(b"12 34 5\n")
+    file = held.hold(path) if kind == "held" else held.OpenedEachRead(path)
+    assert file is not None and isinstance(file, held.HeldFile) == (kind == "held")
+    try:
+        assert file.read_bytes(8) == b"12 34 5\n"
+        assert file.read_bytes(7) is None
+        path.write_bytes(b"\xff\x00" * 300)
+        assert file.read_bytes(600) == b"\xff\x00" * 300 and file.read_bytes(512) is None
+    finally:
+        file.close()
+    if kind == "held":
+        assert file.read_bytes(512) is None  # closed
+    else:
+        path.unlink()
+        assert file.read_bytes(512) is None  # gone
+
+
 def test_a_file_not_there_is_none(tmp_path: Path) -> None:
     assert held.hold(tmp_path / "cpu.pressure") is None
     dirfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)

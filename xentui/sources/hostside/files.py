@@ -17,6 +17,13 @@ def read_bounded(path: Path | str, limit: int, dir_fd: int | None = None) -> tup
     """At most ``limit`` bytes of ``path`` (under ``dir_fd`` when given) as text and whether there was more; None
     when it is absent or unreadable (never an error: a file the kernel does not offer here is "not present").
     Undecodable bytes are replaced: a caller's parser drops what it does not recognise."""
+    data = read_bounded_bytes(path, limit, dir_fd)
+    return None if data is None else bounded_text(data, limit)
+
+
+def read_bounded_bytes(path: Path | str, limit: int, dir_fd: int | None = None) -> bytes | None:
+    """At most ``limit + 1`` bytes of ``path`` (more than ``limit``: the file is longer); None when it is absent
+    or unreadable."""
     try:
         fd = os.open(path, READ_FLAGS, dir_fd=dir_fd)
     except OSError:
@@ -34,7 +41,7 @@ def read_bounded(path: Path | str, limit: int, dir_fd: int | None = None) -> tup
         return None
     finally:
         os.close(fd)
-    return bounded_text(b"".join(chunks), limit)
+    return b"".join(chunks)
 
 
 def bounded_text(data: bytes, limit: int) -> tuple[str, bool]:

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from xentui.sources.hostside.files import READ_FLAGS, bounded_text, read_bounded
+from xentui.sources.hostside.files import READ_FLAGS, bounded_text, read_bounded, read_bounded_bytes
 
 WANTED_FDS = 65536
 RESERVE_FDS = 512  # always left to everything else: libvirt's sockets, the terminal, logs, subprocesses
@@ -28,6 +28,10 @@ RESERVE_FDS = 512  # always left to everything else: libvirt's sockets, the term
 class Reread(Protocol):
     def read(self, limit: int) -> tuple[str, bool] | None:
         """At most ``limit`` bytes from its start as text, and whether there was more; None: cannot be read now."""
+
+    def read_bytes(self, limit: int) -> bytes | None:
+        """Its bytes from its start; None: cannot be read now, or longer than ``limit`` (a figure cut short would
+        lie).  For the figures read every tick: no text made of them."""
 
     def close(self) -> None: ...
 
@@ -78,13 +82,20 @@ class HeldFile:
         self._fd = fd
 
     def read(self, limit: int) -> tuple[str, bool] | None:
+        data = self._pread(limit + 1)
+        return None if data is None else bounded_text(data, limit)
+
+    def read_bytes(self, limit: int) -> bytes | None:
+        data = self._pread(limit + 1)
+        return data if data is not None and len(data) <= limit else None
+
+    def _pread(self, size: int) -> bytes | None:
         if self._fd < 0:
             return None
         try:
-            data = os.pread(self._fd, limit + 1, 0)
+            return os.pread(self._fd, size, 0)
         except OSError:
             return None
-        return bounded_text(data, limit)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -106,6 +117,10 @@ class OpenedEachRead:
 
     def read(self, limit: int) -> tuple[str, bool] | None:
         return read_bounded(self._name, limit, self._dir_fd)
+
+    def read_bytes(self, limit: int) -> bytes | None:
+        data = read_bounded_bytes(self._name, limit, self._dir_fd)
+        return data if data is not None and len(data) <= limit else None
 
     def close(self) -> None:
         pass

@@ -20,6 +20,7 @@ from xentui.sources.hostside.psi import clean_cgroup
 
 MAX_CMDLINE = 256 * 1024  # QEMU's command line: a few KiB, more with many devices
 MAX_SMALL = 512  # schedstat, statm, cpuacct.usage, a counter
+MAX_STAT = 4096  # /proc/PID/stat, /proc/PID/task/TID/stat
 MAX_CPU_STAT = 4096  # cgroup v2 cpu.stat
 MAX_THREADS = 4096  # tasks of one QEMU looked at
 MAX_NET_DEV = 4 * 1024 * 1024  # /proc/net/dev: ~130 bytes a device
@@ -28,7 +29,8 @@ MAX_NET_DEV = 4 * 1024 * 1024  # /proc/net/dev: ~130 bytes a device
 def read_at(dirfd: int, name: str, limit: int) -> str | None:
     """At most ``limit`` bytes of ``name`` under ``dirfd``, opened for this read; None when absent, unreadable, the
     process gone, or longer than ``limit`` (a figure cut short would lie)."""
-    return _whole(OpenedEachRead(name, dirfd), limit) or None
+    read = OpenedEachRead(name, dirfd).read(limit)
+    return read[0] if read is not None and not read[1] and read[0] else None
 
 
 def open_process(proc: Path, pid: int) -> int | None:
@@ -102,39 +104,37 @@ class CpuFile:
     kind: str  # "cpuacct.usage", "cpu.stat" or "stat"
 
 
+# The files read every tick are parsed as bytes (no text made of them; ``bytes.isdigit`` is ASCII digits only).
+
 def vcpu_times(files: VcpuFiles, ticks_per_s: int) -> tuple[int, int] | None:
     """(vcpu.N.time, vcpu.N.delay) of one vCPU thread, from where libvirt reads them: ``task/TID/stat``'s
     utime + stime (clock ticks, as ns) and ``task/TID/schedstat``'s run-queue wait (ns)."""
-    parts = _whole(files.schedstat, MAX_SMALL).split()
-    wait = _number(parts[1]) if len(parts) == 3 else None
+    parts = (files.schedstat.read_bytes(MAX_SMALL) or b"").split()
+    wait = _count(parts[1]) if len(parts) == 3 else None
     run = stat_cpu_ns(files.stat, ticks_per_s)
     return (run, wait) if run is not None and wait is not None else None
 
 
 def rss_kib(statm: Reread, page_kib: int) -> int | None:
     """Resident memory (KiB) of ``statm``'s second field: what libvirt's balloon.rss reads."""
-    parts = _whole(statm, MAX_SMALL).split()
-    pages = _number(parts[1]) if len(parts) >= 2 else None
+    parts = (statm.read_bytes(MAX_SMALL) or b"").split()
+    pages = _count(parts[1]) if len(parts) >= 2 else None
     return counter(pages * page_kib) if pages is not None else None
 
 
 def stat_cpu_ns(stat: Reread, ticks_per_s: int) -> int | None:
     """utime + stime of a ``stat`` file in ns (libvirt's cpu.time where the guest has no cpuacct cgroup)."""
-    text = _whole(stat, 4096)
-    if ") " not in text:
+    _name, sep, tail = (stat.read_bytes(MAX_STAT) or b"").rpartition(b") ")  # the name may hold spaces and ")"
+    fields = tail.split()
+    if not sep or len(fields) < 13:
         return None
-    fields = text.rpartition(") ")[2].split()  # the name may hold spaces and parentheses: after the last ")"
-    if len(fields) < 13:
-        return None
-    utime, stime = _number(fields[11]), _number(fields[12])
+    utime, stime = _count(fields[11]), _count(fields[12])
     return counter((utime + stime) * 1_000_000_000 // ticks_per_s) \
         if utime is not None and stime is not None else None
 
 
-def _whole(file: Reread, limit: int) -> str:
-    """The file's text; "" when it cannot be read or is longer than ``limit`` (a figure cut short would lie)."""
-    read = file.read(limit)
-    return read[0] if read is not None and not read[1] else ""
+def _count(digits: bytes) -> int | None:
+    return counter(int(digits)) if digits.isdigit() and len(digits) <= 20 else None
 
 
 def cgroup_cpu_file(dirfd: int, cgroup_root: Path) -> str | None:
@@ -171,14 +171,11 @@ def cpu_ns(cpu: CpuFile, ticks_per_s: int) -> int | None:
     if cpu.kind == "stat":
         return stat_cpu_ns(cpu.file, ticks_per_s)
     if cpu.kind == "cpuacct.usage":
-        return _number(_whole(cpu.file, MAX_SMALL).strip())
-    read = cpu.file.read(MAX_CPU_STAT)
-    if read is None or read[1]:
-        return None
-    for line in whole_lines(*read):
-        key, _, value = line.partition(" ")
-        if key == "usage_usec":
-            usec = _number(value.strip())
+        return _count((cpu.file.read_bytes(MAX_SMALL) or b"").strip())
+    for line in (cpu.file.read_bytes(MAX_CPU_STAT) or b"").split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"usage_usec":
+            usec = _count(value.strip())
             return counter(usec * 1000) if usec is not None else None
     return None
 
@@ -200,6 +197,3 @@ def net_dev(text: str, truncated: bool = False) -> dict[str, tuple[int, ...]]:
                 out[dev.strip()] = values
     return out
 
-
-def _number(text: str) -> int | None:
-    return counter(int(text)) if text.isascii() and text.isdecimal() and len(text) <= 20 else None

@@ -14,7 +14,7 @@ import pytest
 from xentui.model import NetSample
 from xentui.sources.hostside import files, held
 from xentui.sources.libvirt import fastpath
-from xentui.sources.libvirt.bulk_stats import parse_stats
+from xentui.sources.libvirt.bulk_stats import KERNEL_FIGURES, parse_stats
 from xentui.sources.libvirt.fastpath import FAST_GROUPS, FastPath, Paths, from_xml, kernel, why_off
 
 UUID = "11111111-2222-3333-4444-555555555555"
@@ -263,6 +263,15 @@ def test_remapped_after_a_lifecycle_event_or_a_new_domid_never_each_tick(tree: T
     path.close()
 
 
+@pytest.mark.parametrize("posing", ["((0, 5, 5),)", 7, ((0, 5, 5),), None])
+def test_a_statistics_value_posing_as_the_kernels_figures_is_not_taken(posing: object) -> None:
+    """Only the fast path's own KernelFigures are taken as such: a remote libvirtd's typed parameter of that name
+    (a string, a number) is an unknown key, never iterated."""
+    sample = parse_stats(UUID, "web", 7, {"state.state": 1, "vcpu.maximum": 1, "vcpu.0.time": 9, "net.count": 1,
+                                          "net.0.name": "vnet0", "net.0.rx.bytes": 3, KERNEL_FIGURES: posing})
+    assert [(v.number, v.time_ns) for v in sample.vcpus] == [(0, 9)] and sample.nets[0].rx_bytes == 3
+
+
 def looked_at_again(path: FastPath, seconds: float = fastpath.REMAP_S) -> None:
     """As if every guest was mapped or last looked at ``seconds`` ago."""
     path._mapped_at = {key: at - seconds for key, at in path._mapped_at.items()}
@@ -356,7 +365,6 @@ class EndingConn(Conn):
 def test_a_guest_whose_qemu_ends_is_never_given_libvirtds_own_cpu_time(tree: Tree) -> None:
     """The QEMU process gone between the tick's first call and the files: the fallback asks the state too, so
     the row is shut off, and a shut-off record's cpu.time (libvirtd's own) is never the domain's."""
-    from xentui.sources.libvirt.bulk_stats import parse_stats
 
     tree.qemu("web", 500)
     tree.cpuacct(5)
@@ -451,7 +459,7 @@ def test_each_guest_is_stamped_when_its_files_are_read_after_every_libvirt_call(
     the stats call's middle: rates.read_window); the new guests' maps (libvirt's XML) come before any read."""
     import time
 
-    from xentui.sources.libvirt.bulk_stats import KERNEL_AT, parse_stats
+    from xentui.sources.libvirt.bulk_stats import KERNEL_AT
 
     xml = [XML.replace(UUID, f"{UUID[:-1]}{n}").replace(">web<", f">vm{n}<") for n in range(3)]
     doms = [Dom(f"vm{n}", uuid=f"{UUID[:-1]}{n}", domid=10 + n, xml=xml[n]) for n in range(3)]

@@ -37,11 +37,19 @@ STATS = (
 STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
 KERNEL_AT = "xentui.kernel_at"  # not libvirt's: when the fast path read this guest's kernel files (fastpath)
 MONITOR_AT = "xentui.monitor_at"  # not libvirt's: when the fast path read the monitor's figures (fastpath/turns.py)
-# Not libvirt's either: the fast path's figures already typed and bounded (fastpath.fill), in place of its
-# ``vcpu.N.*`` keys ((number, time ns, delay ns) of each vCPU) and ``net.N.*`` keys (a NetSample of each tap).
-KERNEL_VCPUS = "xentui.kernel_vcpus"
-KERNEL_NETS = "xentui.kernel_nets"
+KERNEL_FIGURES = "xentui.kernel_figures"  # not libvirt's either: the fast path's KernelFigures
 NO_PLACE: VcpuPlace = (None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class KernelFigures:
+    """The fast path's figures of a guest's vCPUs and taps, typed and bounded as read (fastpath.fill), in place of
+    libvirt's ``vcpu.N.*`` and ``net.N.*`` keys.  A record's value is taken for them only as an instance of this
+    class, which no statistics call can give."""
+
+    vcpus: tuple[tuple[int, int, int], ...]  # (number, time ns, delay ns) of each vCPU thread
+    nets: tuple[NetSample, ...]  # each tap's counters, as the guest sees them
+
 
 STATE_BY_CODE = {
     libvirt.VIR_DOMAIN_NOSTATE: DomainState.NOSTATE,
@@ -81,9 +89,11 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
     """
     get = rec.get
     vcpus: list[VcpuSample] = []
-    kernel_vcpus = get(KERNEL_VCPUS)
-    if kernel_vcpus is not None:  # the fast path's, each vCPU online (a thread of its own): only the placement added
-        for n, time_ns, delay_ns in kernel_vcpus:
+    kernel = get(KERNEL_FIGURES)
+    if type(kernel) is not KernelFigures:
+        kernel = None
+    if kernel is not None:  # the fast path's, each vCPU online (a thread of its own): only the placement added
+        for n, time_ns, delay_ns in kernel.vcpus:
             pcpu, hard = placement.get(n, NO_PLACE) if placement else NO_PLACE
             vcpus.append(VcpuSample(n, True, time_ns, delay_ns, pcpu if type(pcpu) is int and 0 <= pcpu < MAX_CPUS
                                     else None, hard))
@@ -96,8 +106,10 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
                 pcpu = get(k_pcpu, pcpu)
                 vcpus.append(VcpuSample(n, online, counter(get(k_time)), counter(get(k_delay)),
                                         pcpu if type(pcpu) is int and 0 <= pcpu < MAX_CPUS else None, hard))
-    nets: list[NetSample] | tuple[NetSample, ...] | None = get(KERNEL_NETS)
-    if nets is None:
+    nets: list[NetSample] | tuple[NetSample, ...]
+    if kernel is not None:
+        nets = kernel.nets
+    else:
         nets = []
         for i in range(count(get("net.count"), MAX_DEVICES)):
             keys = stat_keys("net", i, NET_KEYS)

@@ -30,7 +30,7 @@ from xentui.sources.cache_qos.libvirt import Record
 from xentui.sources.hostside import held as held_files
 from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.held import Reread, close_all, hold
-from xentui.sources.libvirt.bulk_stats import KERNEL_AT, KERNEL_NETS, KERNEL_VCPUS, active
+from xentui.sources.libvirt.bulk_stats import KERNEL_AT, KERNEL_FIGURES, KernelFigures, active
 from xentui.sources.libvirt.fallback import Listed, key_of
 from xentui.sources.libvirt.fastpath import kernel
 from xentui.sources.libvirt.fastpath.turns import MONITOR_GROUPS, Turns
@@ -326,7 +326,7 @@ def from_xml(xml: str) -> tuple[int | None, tuple[tuple[str, bool], ...] | None]
 
 def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Paths) -> bool:
     """Write the fast groups' figures into ``rec``: libvirt's names for the guest's own (cpu.time, vcpu.current,
-    ...), its vCPUs' and taps' figures typed (KERNEL_VCPUS, KERNEL_NETS: parse_stats reads them as they are); False
+    ...), its vCPUs' and taps' figures typed (KernelFigures: parse_stats takes them as they are); False
     when any read failed (then nothing of it is kept: the guest's figures come from libvirt)."""
     cpu = kernel.cpu_ns(guest.cpu, paths.ticks_per_s)
     rss = kernel.rss_kib(guest.statm, paths.page_kib)
@@ -345,7 +345,7 @@ def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Path
             return False
         nets.append(NetSample(dev, *(counters[4:] + counters[:4] if swapped else counters)))
     rec.update({"cpu.time": cpu, "vcpu.current": len(vcpus), "vcpu.maximum": guest.vcpu_max,
-                "net.count": len(nets), KERNEL_VCPUS: tuple(vcpus), KERNEL_NETS: tuple(nets),
+                "net.count": len(nets), KERNEL_FIGURES: KernelFigures(tuple(vcpus), tuple(nets)),
                 KERNEL_AT: time.monotonic()})  # the rates span these reads
     if "balloon.rss" in rec:  # the monitor answered (this tick, or in turns at its last read); where it did not,
         rec["balloon.rss"] = rss  # its absence marks the row stale (stale.py): the kernel's never hides a hung QEMU

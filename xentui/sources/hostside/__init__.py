@@ -20,9 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from xentui.model import evolve as evolve
 from xentui.model.pressure import NumaSample, PressureSample
-from xentui.model.samples import DomainSample as DomainSample
 from xentui.sources.background import Refresher
 from xentui.sources.hostside.files import read_bounded
 from xentui.sources.hostside.held import Reread, close_all, hold

@@ -86,8 +86,7 @@ class HeldFile:
         return None if data is None else bounded_text(data, limit)
 
     def read_bytes(self, limit: int) -> bytes | None:
-        data = self._pread(limit + 1)
-        return data if data is not None and len(data) <= limit else None
+        return whole(self._pread(limit + 1), limit)
 
     def _pread(self, size: int) -> bytes | None:
         if self._fd < 0:
@@ -119,11 +118,15 @@ class OpenedEachRead:
         return read_bounded(self._name, limit, self._dir_fd)
 
     def read_bytes(self, limit: int) -> bytes | None:
-        data = read_bounded_bytes(self._name, limit, self._dir_fd)
-        return data if data is not None and len(data) <= limit else None
+        return whole(read_bounded_bytes(self._name, limit, self._dir_fd), limit)
 
     def close(self) -> None:
         pass
+
+
+def whole(data: bytes | None, limit: int) -> bytes | None:
+    """A read of ``limit + 1`` bytes as the file whole: None when it was longer (a figure cut short would lie)."""
+    return data if data is not None and len(data) <= limit else None
 
 
 def hold(name: str | Path, dir_fd: int | None = None) -> Reread | None:

@@ -69,7 +69,7 @@ class Guest:
     statm: Reread
     taps: tuple[tuple[str, bool], ...]  # (host device, swapped: the guest's rx is the tap's tx)
     threads: int  # its process's threads when mapped (kernel.thread_links): a vCPU hot-plugged changes them
-    since: float = 0.0  # when it was mapped (monotonic)
+    since: float  # when it was mapped (monotonic)
 
     def close(self) -> None:
         close_all([self.cpu.file, self.statm, *(f for v in self.vcpus for f in (v.stat, v.schedstat))])
@@ -270,9 +270,9 @@ class FastPath:
             return f"{name}: no 'CPU n/KVM' threads in pid {pid} (TCG, or not KVM)"
         vcpu_max, taps = from_xml(dom.XMLDesc(0))
         if vcpu_max is None or taps is None or sorted(threads) != list(range(len(threads))) \
-                or len(threads) > vcpu_max or links is None:
+                or len(threads) > vcpu_max:
             return f"{name}: its vCPU threads or interfaces do not match its XML"
-        if kernel.cmdline_uuid(dirfd) != key[0].lower():  # still the same process after the XML call
+        if links is None or kernel.cmdline_uuid(dirfd) != key[0].lower():  # still the same process after the XML
             return f"{name}: pid {pid} ended while being mapped"
         return _held(dirfd, threads, vcpu_max, kernel.cgroup_cpu_file(dirfd, cgroup), taps, links) \
             or f"{name}: pid {pid} ended while being mapped"

@@ -10,6 +10,8 @@ changes; scroll position survives every refresh.  Colours come from component cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
@@ -83,6 +85,11 @@ class DomainTable(ScrollView, can_focus=True):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.shown: tuple[str, ...] = ()
+        self._cell_makers: tuple[tuple[Callable[[DomainView, Context], str],
+                                       Callable[[DomainView, Context], str | None], bool], ...] = ()
+        self._widths: tuple[int, ...] = ()
+        self._numeric: tuple[bool, ...] = ()  # of each shown column: right-aligned
+        self._length = 0  # a line's cells
         self.widths: dict[str, int] = {}
         self.labels: dict[str, str] = {}
         self.name_width = 16
@@ -158,6 +165,7 @@ class DomainTable(ScrollView, can_focus=True):
     def set_columns(self, keys: tuple[str, ...], sort_key: str, reverse: bool) -> None:
         """(Re)build the columns; everything is repainted once."""
         self.shown = keys
+        self._cell_makers = tuple((BY_KEY[k].text, BY_KEY[k].level, k in AGED) for k in keys)
         self.widths, self.labels = {}, {}
         for key in keys:
             column = BY_KEY[key]
@@ -165,6 +173,9 @@ class DomainTable(ScrollView, can_focus=True):
             width = self.name_width if key == "name" else max(column.width, len(label))
             self.widths[key] = width
             self.labels[key] = label
+        self._widths = tuple(self.widths.values())  # of each shown column, in order (as _numeric)
+        self._numeric = tuple(BY_KEY[k].numeric for k in keys)
+        self._length = sum(w + 2 for w in self._widths)
         self._restore = self.cursor_domain() or self._restore
         self.cells = {}
         self._painted = {}  # the next present() paints every row
@@ -234,11 +245,13 @@ class DomainTable(ScrollView, can_focus=True):
     def cells_for(self, row_key: str) -> Cells:
         cells = self.cells.get(row_key)
         if cells is None:
-            view = self.views[row_key]
-            aged = view.monitor_age_s is not None
-            cells = self.cells[row_key] = tuple((BY_KEY[k].text(view, self.ctx),
-                                                 with_age(BY_KEY[k].level(view, self.ctx), aged and k in AGED))
-                                                for k in self.shown)
+            view, ctx = self.views[row_key], self.ctx
+            if view.monitor_age_s is None:
+                cells = tuple((text(view, ctx), level(view, ctx)) for text, level, _aged in self._cell_makers)
+            else:
+                cells = tuple((text(view, ctx), with_age(level(view, ctx), aged))
+                              for text, level, aged in self._cell_makers)
+            self.cells[row_key] = cells
         return cells
 
     # --- drawing ------------------------------------------------------------------
@@ -281,20 +294,31 @@ class DomainTable(ScrollView, can_focus=True):
             style = self._styles[name] = self.get_component_rich_style(f"domain-table--{name}", partial=True)
         return style
 
-    def _line(self, texts: list[tuple[str, Style | None]], base: Style, mark: str = " ") -> Strip:
-        """One row; ``mark`` replaces the first column's left padding (``*``: tagged, ``!``: an alert fires; both
-        readable without colour)."""
-        segments = []
-        for n, (key, (text, style)) in enumerate(zip(self.shown, texts, strict=True)):
-            width = self.widths[key]
-            body = text[:width].rjust(width) if BY_KEY[key].numeric else set_cell_size(text, width)  # wide chars
-            left = mark if n == 0 else " "
-            if style:
-                segments += [Segment(left, base), Segment(body, base + style), Segment(" ", base)]
+    def _line(self, texts: list[tuple[str, Style | None]], base: Style, mark: str = " ", pad: int = 0,
+              pad_style: Style | None = None) -> Strip:
+        """One row, ``pad`` blanks after it (in ``pad_style``, else ``base``); ``mark`` replaces the first column's
+        left padding (``*``: tagged, ``!``: an alert fires; both readable without colour).  One segment per run of
+        one style (fewer escape sequences sent), joined as it is made: each row that moved is drawn every tick."""
+        pad_style = base if pad_style is None else pad_style
+        if not texts:
+            return Strip([Segment(" " * pad, pad_style)] if pad else [], pad)
+        segments: list[Segment] = []
+        plain: list[str] = [mark]  # the text in ``base`` since the last styled cell
+        for (text, style), width, numeric in zip(texts, self._widths, self._numeric, strict=True):
+            body = text[:width].rjust(width) if numeric else set_cell_size(text, width)  # wide chars
+            if style is not None and (styled := base + style) != base:
+                segments.append(Segment("".join(plain), base))
+                segments.append(Segment(body, styled))
+                plain = [" ", " "]  # its right padding, the next cell's left
             else:
-                segments.append(Segment(f"{left}{body} ", base))
-        # One segment per run of one style: fewer escape sequences sent to the terminal.
-        return Strip(segments, sum(w + 2 for w in self.widths.values())).simplify()
+                plain += (body, " ", " ")
+        plain.pop()  # (no cell after the last)
+        if pad and pad_style == base:
+            plain.append(" " * pad)
+        segments.append(Segment("".join(plain), base))
+        if pad and pad_style != base:
+            segments.append(Segment(" " * pad, pad_style))
+        return Strip(segments, self._length + pad)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -322,10 +346,14 @@ class DomainTable(ScrollView, can_focus=True):
             row_base = base + self._style("cursor") if selected else base
             if tagged:
                 row_base += self._style("tagged")
-            strip = self._line([(t, self._style(level) if level and not selected else None) for t, level in cells],
-                               row_base, "*" if tagged else ALERT_MARK if cells and cells[0][1] else " ")
+            texts = [(t, self._style(level) if level and not selected else None) for t, level in cells]
+            mark = "*" if tagged else ALERT_MARK if cells and cells[0][1] else " "
+            if x == 0 and self._length <= width:  # the whole line fits: made to the widget's width at once
+                strip = self._line(texts, row_base, mark, width - self._length, base)
+            else:
+                strip = self._line(texts, row_base, mark).crop(x, x + width).extend_cell_length(width, base)
             # The same Strip while the line does not change: Textual's caches of its own keep their work.
-            cached = self._strips[row_key] = (drawn, strip.crop(x, x + width).extend_cell_length(width, base))
+            cached = self._strips[row_key] = (drawn, strip)
         return cached[1]
 
     # --- input --------------------------------------------------------------------

@@ -124,3 +124,19 @@ def test_sum_parts_is_unknown_when_a_part_is():
 
     for nets in ((), (NetSample("a", rx_bytes=5),), (NetSample("a", rx_bytes=5), NetSample("b", rx_bytes=None))):
         assert sum_attr(nets, "rx_bytes") == sum_parts(n.rx_bytes for n in nets)
+
+
+def test_vcpu_rates_pair_each_vcpu_with_its_own_before_whatever_the_order_or_a_hot_plug():
+    S = 1_000_000_000
+    before = (VcpuSample(0, time_ns=10 * S, delay_ns=S), VcpuSample(1, time_ns=20 * S, delay_ns=2 * S))
+    same = (VcpuSample(0, time_ns=11 * S, delay_ns=S), VcpuSample(1, time_ns=20 * S + S // 2, delay_ns=2 * S))
+    a, b = raw(0.0, dom(30, vcpus=before)), raw(1.0, dom(31.5, vcpus=same))
+    assert [(r.number, r.cpu_pct, r.steal_pct) for r in build_snapshot(a, b).domains[0].rates.vcpus] == [
+        (0, 100.0, 0.0), (1, 50.0, 0.0)]
+    plugged = (VcpuSample(2, time_ns=S), *reversed(same))  # a third vCPU, and a source listing them otherwise
+    c = raw(1.0, dom(32, vcpus=plugged))
+    assert [(r.number, r.cpu_pct) for r in build_snapshot(a, c).domains[0].rates.vcpus] == [
+        (2, None), (1, 50.0), (0, 100.0)]
+    renumbered = (VcpuSample(1, time_ns=21 * S), VcpuSample(3, time_ns=S))  # as many, not the same ones
+    d = raw(1.0, dom(32, vcpus=renumbered))
+    assert [(r.number, r.cpu_pct) for r in build_snapshot(a, d).domains[0].rates.vcpus] == [(1, 100.0), (3, None)]

@@ -6,7 +6,15 @@ from xentui.model._fast_record import evolve
 from xentui.model.guest_memory import GuestMemView
 from xentui.model.latency import DiskRates, block_latencies, domain_ms, steal_sum
 from xentui.model.pressure import numa_view, pressure_view
-from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, sum_parts
+from xentui.model.samples import (
+    NS_PER_S,
+    DomainSample,
+    DomainState,
+    HostSample,
+    HostState,
+    RawSample,
+    sum_parts,
+)
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 
 # The rates of the QEMU monitor's figures: kept from the snapshot before while those figures are not read again.
@@ -14,6 +22,7 @@ MONITOR_RATES = ("blk_rd_bytes_s", "blk_wr_bytes_s", "blk_rd_reqs_s", "blk_wr_re
                  "blk_latency")
 NO_DISK_RATES: DiskRates = (None, None, None, None, None, None, ())
 NO_RATES = DomainRates()
+SHUTOFF = DomainState.SHUTOFF
 
 
 def counter_rate(prev: int | None, cur: int | None, seconds: float) -> float | None:
@@ -38,19 +47,24 @@ def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
     Same UUID is required by the caller; a changed domain id (destroyed and started
     again between ticks) or an inactive side means the counters restarted.
     """
-    return prev.active and cur.active and prev.domid == cur.domid
+    return prev.domid == cur.domid and prev.state is not SHUTOFF and cur.state is not SHUTOFF  # (both active)
 
 
 def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[VcpuRates, ...]:
-    olds = prev.vcpus
-    if len(olds) != len(cur.vcpus) or any(a.number != b.number for a, b in zip(olds, cur.vcpus, strict=True)):
-        by_number = {v.number: v for v in olds}
-        pairs = [(by_number.get(v.number), v) for v in cur.vcpus]
-    else:  # the same vCPUs in the same order (every tick but a hot-plug's): paired as they stand
-        pairs = list(zip(olds, cur.vcpus, strict=True))
-    return tuple(VcpuRates(v.number, None, None) if old is None else
-                 VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
-                           _pct_of_ns(old.delay_ns, v.delay_ns, seconds)) for old, v in pairs)
+    olds, news = prev.vcpus, cur.vcpus
+    if len(olds) == len(news):  # the same vCPUs in the same order (every tick but a hot-plug's): paired as they stand
+        rates = []
+        for old, v in zip(olds, news, strict=True):
+            if old.number != v.number:
+                break
+            rates.append(VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
+                                   _pct_of_ns(old.delay_ns, v.delay_ns, seconds)))
+        else:
+            return tuple(rates)
+    by_number = {v.number: v for v in olds}
+    return tuple(VcpuRates(v.number, None, None) if (was := by_number.get(v.number)) is None else
+                 VcpuRates(v.number, _pct_of_ns(was.time_ns, v.time_ns, seconds),
+                           _pct_of_ns(was.delay_ns, v.delay_ns, seconds)) for v in news)
 
 
 def read_window(prev_at: float | None, cur_at: float | None, prev_t: float, cur_t: float) -> float:
@@ -71,8 +85,9 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
     monitor figures (MONITOR_RATES) stand, those figures not read again since (in turns)."""
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
         return _disks_only(kept)
-    if at is not None:
-        seconds = read_window(prev.kernel_at, cur.kernel_at, *at)
+    if at is not None:  # (read_window, inline: once a domain a tick)
+        seconds = (at[1] if cur.kernel_at is None else cur.kernel_at) - (at[0] if prev.kernel_at is None
+                                                                          else prev.kernel_at)
         if seconds <= 0:
             return _disks_only(kept)
     cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)
@@ -121,9 +136,15 @@ def _disks_only(kept: DomainRates | None) -> DomainRates:
 
 
 def _same_online(prev: DomainSample, cur: DomainSample) -> bool:
-    """Whether the same vCPUs are online in both (compared as lists first: the sources list them by number)."""
-    a, b = [v.number for v in prev.vcpus if v.online], [v.number for v in cur.vcpus if v.online]
-    return a == b or set(a) == set(b)
+    """Whether the same vCPUs are online in both (compared in order first: the sources list them by number)."""
+    olds, news = prev.vcpus, cur.vcpus
+    if len(olds) == len(news):
+        for a, b in zip(olds, news, strict=True):
+            if a.number != b.number or a.online != b.online:
+                break
+        else:
+            return True
+    return {v.number for v in olds if v.online} == {v.number for v in news if v.online}
 
 
 def _overhead_pct(prev: DomainSample, cur: DomainSample, seconds: float) -> float | None:

@@ -60,21 +60,36 @@ def instrument() -> None:
     import xentui.ui.controllers.connection as connection
     import xentui.ui.frame as frame
     from xentui.sources import hostside
-    from xentui.sources.libvirt import fastpath
+    from xentui.sources.cache_qos.libvirt import LibvirtCacheQos
+    from xentui.sources.libvirt import agent, balloon, fallback, fastpath, jobs, stale
+    from xentui.sources.libvirt.fastpath import turns
+    from xentui.ui.app import XentuiApp
+    from xentui.ui.widgets.domain_table import DomainTable
 
     for owner, name, label in [
         (source.LibvirtSource, "collect", "collect (poller thread)"),
         (source.LibvirtSource, "_stats_domains", "  records to samples"),
         (source, "parse_stats", "    parse_stats"),
         (hostside.HostSide, "read", "    PSI (HostSide.read)"),
+        (fallback.Fallback, "fill_all", "    keys, the fallback's groups (fill_all)"),
+        (stale.HungMonitors, "stale", "    hung monitors (stale)"),
+        (source.LibvirtSource, "_read_placement", "    placement (vcpus() calls due)"),
+        (LibvirtCacheQos, "caches", "    Cache QoS (caches)"),
+        (agent.AgentWatch, "handed", "    agents' facts (handed)"),
+        (balloon.StatsPeriod, "apply", "    balloon stats period (apply)"),
         (source.LibvirtSource, "_with_jobs", "  jobs"),
+        (jobs.JobWatch, "_sweep", "    the sweep (its calls)"),
         (fastpath.FastPath, "stats", "stats call (call thread)"),
+        (turns.Turns, "read", "  the monitor's figures in turns (Turns.read)"),
         (fastpath.FastPath, "_net_dev", "  /proc/net/dev"),
         (fastpath.FastPath, "_map", "  mapping guests"),
         (fastpath, "fill", "  kernel reads (fill)"),
+        (turns, "_read", "the monitor's next turn (call thread, Turns._read)"),
         (poller, "build_snapshot", "build_snapshot"),
         (connection.Connection, "prepare", "history, rows, alerts"),
         (frame, "prepare", "  rows (frame.prepare)"),
+        (XentuiApp, "present", "the frame's update (main thread, XentuiApp.present)"),
+        (DomainTable, "render_line", "table lines drawn (main thread, render_line)"),
     ]:
         wrap(owner, name, label)
     collect_and_build = poller.Poller._collect_and_build

@@ -10,6 +10,7 @@ modules build what they show only here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from textual.content import Content
@@ -44,5 +45,10 @@ def markup(template: str, **values: object) -> Content:
     Textual substitutes ``$name`` inside text after parsing the tags (``string.Template``), so a value
     can never open, close or add a tag.  Numbers are formatted by the caller.
     """
-    shown = {k: visible(v if isinstance(v, str) else str(v)) for k, v in values.items()}
-    return Content.from_markup(template, **shown)
+    return _parsed(template, tuple((k, visible(v if isinstance(v, str) else str(v))) for k, v in values.items()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(template: str, values: tuple[tuple[str, str], ...]) -> Content:
+    """Content is immutable: the header's lines, made again every tick, are parsed once while they stay the same."""
+    return Content.from_markup(template, **dict(values))

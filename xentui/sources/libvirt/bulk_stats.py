@@ -10,7 +10,6 @@ import functools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
 
 import libvirt
 
@@ -116,13 +115,19 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
             nets.append(NetSample(_text(get(keys[0]), f"net{i}"), *map(counter, map(get, keys[1:]))))
     blocks = []
     for i in range(count(get("block.count"), MAX_DEVICES)):
-        k_name, k_path, k_rd_reqs, k_rd_bytes, k_wr_reqs, k_wr_bytes, k_errors = stat_keys("block", i, BLOCK_KEYS)
+        (k_name, k_path, k_rd_reqs, k_rd_bytes, k_wr_reqs, k_wr_bytes, k_errors,
+         k_rd_times, k_wr_times, k_fl_reqs, k_fl_times) = stat_keys("block", i, BLOCK_KEYS + BLOCK_TIME_KEYS)
+        if k_rd_times in rec or k_wr_times in rec:  # request times and flushes (QEMU; unknown elsewhere: None)
+            rd_times, wr_times = counter(get(k_rd_times)), counter(get(k_wr_times))
+            fl_reqs, fl_times = counter(get(k_fl_reqs)), counter(get(k_fl_times))
+        else:
+            rd_times = wr_times = fl_reqs = fl_times = None
+        target = get(k_name)
         blocks.append(BlockSample(
-            name=_text(get(k_name), f"block{i}"), path=_text(get(k_path), ""), rd_reqs=counter(get(k_rd_reqs)),
-            rd_bytes=counter(get(k_rd_bytes)), wr_reqs=counter(get(k_wr_reqs)), wr_bytes=counter(get(k_wr_bytes)),
-            errors=counter(get(k_errors)),
-            **_block_times(rec, i),
-        ))
+            name=target if type(target) is str else f"block{i}", path=_text(get(k_path), ""),
+            rd_reqs=counter(get(k_rd_reqs)), rd_bytes=counter(get(k_rd_bytes)), wr_reqs=counter(get(k_wr_reqs)),
+            wr_bytes=counter(get(k_wr_bytes)), errors=counter(get(k_errors)), rd_times_ns=rd_times,
+            wr_times_ns=wr_times, fl_reqs=fl_reqs, fl_times_ns=fl_times))
     state = get("state.state", 0)
     # A domain shut off has no CPU time; one being torn down is given libvirtd's own (libvirt reads /proc/self/stat
     # once its QEMU pid is gone: measured in the lab, tests/integration/test_faults.py's churn), never the guest's.
@@ -154,22 +159,6 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
         monitor_at=at if type(at := get(MONITOR_AT)) is float else None,
         kernel_at=read if type(read := get(KERNEL_AT)) is float else None,
     )
-
-
-class BlockTimes(TypedDict, total=False):
-    rd_times_ns: int | None
-    wr_times_ns: int | None
-    fl_reqs: int | None
-    fl_times_ns: int | None
-
-
-def _block_times(rec: Record, i: int) -> BlockTimes:
-    """A disk's request times and flushes; {} (unknown) when libvirt gives none (the test driver, Xen)."""
-    keys = stat_keys("block", i, BLOCK_TIME_KEYS)
-    if keys[0] not in rec and keys[1] not in rec:
-        return {}
-    rd, wr, fl_reqs, fl = map(counter, map(rec.get, keys))
-    return BlockTimes(rd_times_ns=rd, wr_times_ns=wr, fl_reqs=fl_reqs, fl_times_ns=fl)
 
 
 def beyond_vcpus(cpu_ns: int | None, vcpus: list[VcpuSample]) -> int | None:

@@ -102,8 +102,9 @@ class Fallback:
                     return
 
         if not missing and all("state.state" in rec and key in self.devices for _dom, rec, key in keyed):
-            run()  # nothing to ask: no round trip, no thread
-            return filled, errors, stale
+            if hung_key is not None and any(key == hung_key for _dom, _rec, key in keyed):  # (as one() says)
+                stale[hung_key] = "not answering: its per-domain statistics call has not returned"
+            return keyed, errors, stale  # nothing to ask: no round trip, no thread, each kept as it came
         started = time.monotonic()
         try:
             pending = deadlines.start(run, "per-domain statistics")

@@ -265,23 +265,24 @@ class DomainTable(ScrollView, can_focus=True):
         self.virtual_size = Size(width, len(self.order) + self.header_lines)
 
     def _refresh_rows(self, rows: list[int]) -> None:
-        top = int(self.scroll_offset.y)
-        height = self.size.height
-        for row in set(rows):
-            y = row + self.header_lines - top
-            if self.header_lines <= y < height:
-                self.refresh(Region(0, y, self.size.width, 1))
+        top, (width, height) = int(self.scroll_offset.y), self.size
+        regions = [Region(0, y, width, 1) for y in {row + self.header_lines - top for row in rows}
+                   if self.header_lines <= y < height]
+        if regions:
+            self.refresh(*regions)  # (once: each call clears the widget's caches again)
 
     def _refresh_cells(self, row: int, columns: list[int]) -> None:
         y = row + self.header_lines - int(self.scroll_offset.y)
         if not self.header_lines <= y < self.size.height:
             return
         x = -int(self.scroll_offset.x)
-        for n, key in enumerate(self.shown):
-            width = self.widths[key] + 2
+        regions = []
+        for n, width in enumerate(self._widths):
             if n in columns:
-                self.refresh(Region(x, y, width, 1))
-            x += width
+                regions.append(Region(x, y, width + 2, 1))
+            x += width + 2
+        if regions:
+            self.refresh(*regions)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

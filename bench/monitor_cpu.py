@@ -174,6 +174,7 @@ def checkout(tree: Path | None) -> Iterator[None]:
 
 
 def main() -> int:
+    global WARMUP_S
     parser = argparse.ArgumentParser(description="batch --fast and the live view of each checkout, in turn")
     parser.add_argument("trees", nargs="+", type=Path, help="checkouts of xentui (a git worktree each)")
     parser.add_argument("--uri", default="qemu:///system")
@@ -182,7 +183,6 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=WARMUP_S, help="seconds before the measured window")
     parser.add_argument("--monitors", choices=("both", "batch", "live"), default="both")
     args = parser.parse_args()
-    global WARMUP_S
     WARMUP_S = args.warmup
     monitors = [(what, run) for what, run in (("batch --fast", lambda: batch(args.uri, args.seconds, ["--fast"])),
                                               ("live view", lambda: live_view(args.uri, args.seconds, [])))

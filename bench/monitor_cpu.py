@@ -9,6 +9,12 @@ monitor of each checkout in turn, the order reversed every other pair:
 
 At 300 guests the steady state comes ~40 s after the start (the agents' second round, the fast path's first
 looks at each guest): ``--warmup 60 --monitors live`` measures it (issue 20's figure).
+
+This host's pace drifts by up to 2x within an hour (another VM's load under ours; a kernel reclaim thread), more
+than a change makes.  ``--together`` runs every checkout's live view at once, each round over one window, so the
+drift falls on all alike; they share libvirtd, which then serves two clients (a frame may come late):
+
+    flock /tmp/xentui-bench.lock .venv/bin/python bench/monitor_cpu.py --together --warmup 60 --pairs 4 /tmp/before .
 """
 
 from __future__ import annotations
@@ -118,40 +124,95 @@ def batch(uri: str, seconds: float, extra: list[str]) -> Cost:
     return Cost(100 * share, rss, hwm, len(window), seconds, *gaps(window))
 
 
-def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | None = None) -> Cost:
-    """The full-screen view in a tmux session of its own (200x50); frames counted by its header's clock."""
-    sock = f"xtb-scale-{os.getpid()}"
-    tmux = ["tmux", "-L", sock]
-    seen: list[tuple[str, float]] = []  # (clock shown, when first seen)
-    last_screen = [""]
+class LiveView:
+    """One full-screen view in a tmux server of its own (200x50); frames counted by its header's clock, read from
+    the pane five times a second."""
 
-    def sample() -> None:
-        got = subprocess.run([*tmux, "capture-pane", "-p", "-t", "bench"], capture_output=True, text=True,
-                             timeout=5)
-        head = "\n".join(got.stdout.splitlines()[:3])
-        match = CLOCK.search(head)
-        if match and (not seen or seen[-1][0] != match.group()):
-            seen.append((match.group(), time.monotonic()))
-        last_screen[0] = got.stdout
-
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([*tmux, "new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", "-c", os.getcwd(),
-                        "--", "env",
-                        f"XDG_CONFIG_HOME={tmp}", "TERM=xterm-256color", sys.executable, "-c", RUN, "-c", uri,
-                        "-d", "1", *extra], check=True, timeout=10, env=_env(tmp))
+    def __init__(self, uri: str, extra: list[str], tmp: str, tag: str = "") -> None:
+        self.sock = f"xtb-scale-{os.getpid()}{tag}"
+        self.tmux = ["tmux", "-L", self.sock]
+        self.seen: list[tuple[str, float]] = []  # (clock shown, when first seen)
+        self.screen = ""
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", "bench", "-x", "200", "-y", "50", "-c",
+                        os.getcwd(), "--", "env", f"XDG_CONFIG_HOME={tmp}", "TERM=xterm-256color", sys.executable,
+                        "-c", RUN, "-c", uri, "-d", "1", *extra], check=True, timeout=10, env=_env(tmp))
         try:
-            pane = subprocess.run([*tmux, "list-panes", "-t", "bench", "-F", "#{pane_pid}"], capture_output=True,
-                                  text=True, check=True, timeout=5)
-            pid = int(pane.stdout.split()[0])  # env execs python: the same pid
+            pane = subprocess.run([*self.tmux, "list-panes", "-t", "bench", "-F", "#{pane_pid}"],
+                                  capture_output=True, text=True, check=True, timeout=5)
+            self.pid = int(pane.stdout.split()[0])  # env execs python: the same pid
+        except (subprocess.SubprocessError, ValueError, IndexError):
+            self.stop()
+            raise
+
+    def sample(self) -> None:
+        got = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", "bench"], capture_output=True, text=True,
+                             timeout=5)
+        match = CLOCK.search("\n".join(got.stdout.splitlines()[:3]))
+        if match and (not self.seen or self.seen[-1][0] != match.group()):
+            self.seen.append((match.group(), time.monotonic()))
+        self.screen = got.stdout
+
+    def cost(self, share: float, start: float, seconds: float) -> Cost:
+        window = [t for _clock, t in self.seen if start <= t <= start + seconds]
+        return Cost(100 * share, rss_kib(self.pid) / 1024, vm_kib(self.pid, "VmHWM") / 1024, len(window), seconds,
+                    *gaps(window))
+
+    def stop(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True, timeout=10)
+        Path(f"/tmp/tmux-{os.getuid()}/{self.sock}").unlink(missing_ok=True)  # tmux leaves its socket file
+
+
+def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | None = None) -> Cost:
+    """The full-screen view of the checkout run from, alone."""
+    with tempfile.TemporaryDirectory() as tmp:
+        view = LiveView(uri, extra, tmp)
+        try:
             start = time.monotonic() + WARMUP_S
-            share, rss, hwm, _wall0 = _window(pid, seconds, sample)
+            share, _rss, _hwm, _wall0 = _window(view.pid, seconds, view.sample)
+            cost = view.cost(share, start, seconds)  # (RSS read while it runs)
         finally:
-            subprocess.run([*tmux, "kill-server"], capture_output=True, timeout=10)
-            Path(f"/tmp/tmux-{os.getuid()}/{sock}").unlink(missing_ok=True)  # tmux leaves its socket file
+            view.stop()
     if screen_out is not None:
-        screen_out.write_text(last_screen[0])
-    window = [t for _clock, t in seen if start <= t <= start + seconds]
-    return Cost(100 * share, rss, hwm, len(window), seconds, *gaps(window))
+        screen_out.write_text(view.screen)
+    return cost
+
+
+def host_busy() -> tuple[float, float]:
+    """(busy, steal) jiffies of all CPUs so far (/proc/stat's first line): the host's pace over a window."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields[:8]) - idle, fields[7]
+
+
+def together(trees: list[Path], uri: str, seconds: float) -> list[tuple[Path, Cost]]:
+    """Every checkout's live view at once, over one window: a change in the host's pace falls on all alike."""
+    views: list[tuple[Path, LiveView]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for n, tree in enumerate(trees):
+                with checkout(tree):
+                    (home := Path(tmp) / str(n)).mkdir()
+                    views.append((tree, LiveView(uri, [], str(home), f"-{n}")))
+
+            def sample_all() -> None:
+                for _tree, view in views:
+                    view.sample()
+
+            deadline = time.monotonic() + WARMUP_S
+            while time.monotonic() < deadline:
+                sample_all()
+                time.sleep(0.2)
+            start = time.monotonic()
+            cpu0 = [proc_cpu_seconds(view.pid) for _tree, view in views]
+            while time.monotonic() < start + seconds:
+                sample_all()
+                time.sleep(0.2)
+            elapsed = time.monotonic() - start
+            return [(tree, view.cost((proc_cpu_seconds(view.pid) - before) / elapsed, start, seconds))
+                    for (tree, view), before in zip(views, cpu0, strict=True)]
+        finally:
+            for _tree, view in views:
+                view.stop()
 
 
 def _env(tmp: str) -> dict[str, str]:
@@ -182,8 +243,12 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=2, help="rounds of every checkout, each monitor")
     parser.add_argument("--warmup", type=float, default=WARMUP_S, help="seconds before the measured window")
     parser.add_argument("--monitors", choices=("both", "batch", "live"), default="both")
+    parser.add_argument("--together", action="store_true",
+                        help="the checkouts' live views all at once, each round over one window (--monitors live)")
     args = parser.parse_args()
     WARMUP_S = args.warmup
+    if args.together:
+        return run_together(args.trees, args.uri, args.seconds, args.pairs)
     monitors = [(what, run) for what, run in (("batch --fast", lambda: batch(args.uri, args.seconds, ["--fast"])),
                                               ("live view", lambda: live_view(args.uri, args.seconds, [])))
                 if args.monitors == "both" or what.startswith(args.monitors)]
@@ -199,6 +264,24 @@ def main() -> int:
                     except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
                         line = f"failed: {err}"
                 print(f"| {round_number} | {what} | {tree} | {load:.2f} | {line} |", flush=True)
+    return 0
+
+
+def run_together(trees: list[Path], uri: str, seconds: float, rounds: int) -> int:
+    cpus = os.cpu_count() or 1
+    print("| round | checkout | load (1 min) | host busy, steal over the round (% of all CPUs) | cost |\n"
+          "|---|---|---|---|---|", flush=True)
+    for round_number in range(1, rounds + 1):
+        load, (busy0, steal0), t0 = os.getloadavg()[0], host_busy(), time.monotonic()
+        try:
+            costs = [(tree, cost.line()) for tree, cost in together(trees, uri, seconds)]
+        except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
+            costs = [(tree, f"failed: {err}") for tree in trees]
+        busy1, steal1 = host_busy()
+        jiffies = (time.monotonic() - t0) * cpus * os.sysconf("SC_CLK_TCK") / 100
+        host = f"{(busy1 - busy0) / jiffies:.0f}, {(steal1 - steal0) / jiffies:.1f}"
+        for tree, line in costs:
+            print(f"| {round_number} | {tree} | {load:.2f} | {host} | {line} |", flush=True)
     return 0
 
 

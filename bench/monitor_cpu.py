@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run on its own: tests.procfs, via kvm_fleet too
 
-from kvm_fleet import rss_kib
+from kvm_fleet import cpu_seconds, rss_kib
 
 from tests.procfs import proc_cpu_seconds
 
@@ -55,11 +55,35 @@ class Cost:
     seconds: float
     worst_gap_s: float  # the longest wait between two frames in the window
     late: int  # gaps of more than 1.5 s (a second with no new frame)
+    guests_pct: float = 0.0  # every QEMU process on the host together, % of one core, over the same window
 
     def line(self) -> str:
         return (f"{self.cpu_pct:.1f} % of one core, RSS {self.rss_mib:.0f} MiB (peak {self.hwm_mib:.0f}), "
                 f"{self.frames} frames in {self.seconds:.0f} s ({self.late} gaps over 1.5 s, longest "
-                f"{self.worst_gap_s:.2f} s)")
+                f"{self.worst_gap_s:.2f} s); the guests' QEMU {self.guests_pct:.1f} %")
+
+
+def qemu_pids() -> list[int]:
+    """Every QEMU process on the host: what the monitor's reads wake (its QMP answers) costs them, not the monitor."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().startswith("qemu-system"):
+                    pids.append(int(entry))
+            except OSError:  # ended meanwhile
+                continue
+    return pids
+
+
+def guests_share(pids: list[int], seconds: float, sample: Callable[[], None] | None = None) -> float:
+    """The QEMU processes' CPU over ``seconds``, as a share of one core (nothing else started: the baseline)."""
+    cpu0, t0 = cpu_seconds(pids), time.monotonic()
+    while time.monotonic() < t0 + seconds:
+        if sample:
+            sample()
+        time.sleep(0.2)
+    return (cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
 
 
 def vm_kib(pid: int, key: str) -> int:
@@ -72,20 +96,24 @@ def vm_kib(pid: int, key: str) -> int:
     return 0
 
 
-def _window(pid: int, seconds: float, sample: Callable[[], None] | None = None) -> tuple[float, float, float, float]:
-    """(CPU share of one core, RSS MiB, peak RSS MiB, wall start) over ``seconds`` after the warm-up."""
+def _window(pid: int, seconds: float,
+            sample: Callable[[], None] | None = None) -> tuple[float, float, float, float, float]:
+    """(CPU share of one core, RSS MiB, peak RSS MiB, wall start, the QEMU processes' share) over ``seconds`` after
+    the warm-up."""
     deadline = time.monotonic() + WARMUP_S
     while time.monotonic() < deadline:
         if sample:
             sample()
         time.sleep(0.2)
-    cpu0, t0, wall0 = proc_cpu_seconds(pid), time.monotonic(), time.time()
+    guests = qemu_pids()
+    cpu0, qemu0, t0, wall0 = proc_cpu_seconds(pid), cpu_seconds(guests), time.monotonic(), time.time()
     while time.monotonic() < t0 + seconds:
         if sample:
             sample()
         time.sleep(0.2)
-    share = (proc_cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
-    return share, rss_kib(pid) / 1024, vm_kib(pid, "VmHWM") / 1024, wall0
+    elapsed = time.monotonic() - t0
+    share, qemu = (proc_cpu_seconds(pid) - cpu0) / elapsed, (cpu_seconds(guests) - qemu0) / elapsed
+    return share, rss_kib(pid) / 1024, vm_kib(pid, "VmHWM") / 1024, wall0, qemu
 
 
 def gaps(times: list[float]) -> tuple[float, int]:
@@ -102,7 +130,7 @@ def batch(uri: str, seconds: float, extra: list[str]) -> Cost:
             proc = subprocess.Popen([sys.executable, "-c", RUN, "-b", "-d", "1", "-c", uri, "--format", "json",
                                      *extra], stdout=sink, stderr=subprocess.PIPE, env=_env(tmp))
         try:
-            share, rss, hwm, wall0 = _window(proc.pid, seconds)
+            share, rss, hwm, wall0, qemu = _window(proc.pid, seconds)
         finally:
             proc.terminate()
             try:
@@ -121,7 +149,7 @@ def batch(uri: str, seconds: float, extra: list[str]) -> Cost:
         if proc.returncode not in (0, -15) or not times:
             raise RuntimeError(f"xentui -b ended with {proc.returncode}: {err.decode(errors='replace')[-300:]}")
     window = [t for t in times if wall0 <= t <= wall0 + seconds]
-    return Cost(100 * share, rss, hwm, len(window), seconds, *gaps(window))
+    return Cost(100 * share, rss, hwm, len(window), seconds, *gaps(window), 100 * qemu)
 
 
 class LiveView:
@@ -152,10 +180,10 @@ class LiveView:
             self.seen.append((match.group(), time.monotonic()))
         self.screen = got.stdout
 
-    def cost(self, share: float, start: float, seconds: float) -> Cost:
+    def cost(self, share: float, start: float, seconds: float, guests: float) -> Cost:
         window = [t for _clock, t in self.seen if start <= t <= start + seconds]
         return Cost(100 * share, rss_kib(self.pid) / 1024, vm_kib(self.pid, "VmHWM") / 1024, len(window), seconds,
-                    *gaps(window))
+                    *gaps(window), 100 * guests)
 
     def stop(self) -> None:
         subprocess.run([*self.tmux, "kill-server"], capture_output=True, timeout=10)
@@ -168,8 +196,8 @@ def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | Non
         view = LiveView(uri, extra, tmp)
         try:
             start = time.monotonic() + WARMUP_S
-            share, _rss, _hwm, _wall0 = _window(view.pid, seconds, view.sample)
-            cost = view.cost(share, start, seconds)  # (RSS read while it runs)
+            share, _rss, _hwm, _wall0, guests = _window(view.pid, seconds, view.sample)
+            cost = view.cost(share, start, seconds, guests)  # (RSS read while it runs)
         finally:
             view.stop()
     if screen_out is not None:
@@ -202,13 +230,14 @@ def together(trees: list[Path], uri: str, seconds: float) -> list[tuple[Path, Co
             while time.monotonic() < deadline:
                 sample_all()
                 time.sleep(0.2)
-            start = time.monotonic()
-            cpu0 = [proc_cpu_seconds(view.pid) for _tree, view in views]
+            start, guests = time.monotonic(), qemu_pids()
+            cpu0, qemu0 = [proc_cpu_seconds(view.pid) for _tree, view in views], cpu_seconds(guests)
             while time.monotonic() < start + seconds:
                 sample_all()
                 time.sleep(0.2)
             elapsed = time.monotonic() - start
-            return [(tree, view.cost((proc_cpu_seconds(view.pid) - before) / elapsed, start, seconds))
+            qemu = (cpu_seconds(guests) - qemu0) / elapsed  # (all the views' together)
+            return [(tree, view.cost((proc_cpu_seconds(view.pid) - before) / elapsed, start, seconds, qemu))
                     for (tree, view), before in zip(views, cpu0, strict=True)]
         finally:
             for _tree, view in views:
@@ -243,6 +272,8 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=2, help="rounds of every checkout, each monitor")
     parser.add_argument("--warmup", type=float, default=WARMUP_S, help="seconds before the measured window")
     parser.add_argument("--monitors", choices=("both", "batch", "live"), default="both")
+    parser.add_argument("--baseline", action="store_true",
+                        help="each round first measures the guests' QEMU CPU with no monitor running")
     parser.add_argument("--together", action="store_true",
                         help="the checkouts' live views all at once, each round over one window (--monitors live)")
     args = parser.parse_args()
@@ -255,6 +286,10 @@ def main() -> int:
     print("| round | monitor | checkout | load (1 min) | cost |\n|---|---|---|---|---|", flush=True)
     for round_number in range(1, args.pairs + 1):
         order = args.trees if round_number % 2 else args.trees[::-1]
+        if args.baseline:
+            load = os.getloadavg()[0]
+            idle = 100 * guests_share(qemu_pids(), args.seconds)
+            print(f"| {round_number} | none | - | {load:.2f} | the guests' QEMU {idle:.1f} % of one core |", flush=True)
         for what, run in monitors:
             for tree in order:
                 load = os.getloadavg()[0]

@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -272,16 +273,19 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=2, help="rounds of every checkout, each monitor")
     parser.add_argument("--warmup", type=float, default=WARMUP_S, help="seconds before the measured window")
     parser.add_argument("--monitors", choices=("both", "batch", "live"), default="both")
+    parser.add_argument("--view-args", default="", help="the live view's own arguments (--view-args=--no-fast-path)")
     parser.add_argument("--baseline", action="store_true",
                         help="each round first measures the guests' QEMU CPU with no monitor running")
     parser.add_argument("--together", action="store_true",
                         help="the checkouts' live views all at once, each round over one window (--monitors live)")
     args = parser.parse_args()
     WARMUP_S = args.warmup
+    view_args = shlex.split(args.view_args)
     if args.together:
         return run_together(args.trees, args.uri, args.seconds, args.pairs)
     monitors = [(what, run) for what, run in (("batch --fast", lambda: batch(args.uri, args.seconds, ["--fast"])),
-                                              ("live view", lambda: live_view(args.uri, args.seconds, [])))
+                                              (" ".join(["live view", *view_args]),
+                                               lambda: live_view(args.uri, args.seconds, view_args)))
                 if args.monitors == "both" or what.startswith(args.monitors)]
     print("| round | monitor | checkout | load (1 min) | cost |\n|---|---|---|---|---|", flush=True)
     for round_number in range(1, args.pairs + 1):

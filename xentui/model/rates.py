@@ -6,15 +6,7 @@ from xentui.model._fast_record import evolve
 from xentui.model.guest_memory import GuestMemView
 from xentui.model.latency import DiskRates, block_latencies, domain_ms, steal_sum
 from xentui.model.pressure import numa_view, pressure_view
-from xentui.model.samples import (
-    NS_PER_S,
-    DomainSample,
-    DomainState,
-    HostSample,
-    HostState,
-    RawSample,
-    sum_parts,
-)
+from xentui.model.samples import NS_PER_S, DomainSample, HostSample, HostState, RawSample, VcpuSample, sum_parts
 from xentui.model.views import CacheBankView, CacheView, DomainRates, DomainView, HostView, Snapshot, VcpuRates
 
 # The rates of the QEMU monitor's figures: kept from the snapshot before while those figures are not read again.
@@ -22,7 +14,6 @@ MONITOR_RATES = ("blk_rd_bytes_s", "blk_wr_bytes_s", "blk_rd_reqs_s", "blk_wr_re
                  "blk_latency")
 NO_DISK_RATES: DiskRates = (None, None, None, None, None, None, ())
 NO_RATES = DomainRates()
-SHUTOFF = DomainState.SHUTOFF
 
 
 def counter_rate(prev: int | None, cur: int | None, seconds: float) -> float | None:
@@ -47,7 +38,7 @@ def same_incarnation(prev: DomainSample, cur: DomainSample) -> bool:
     Same UUID is required by the caller; a changed domain id (destroyed and started
     again between ticks) or an inactive side means the counters restarted.
     """
-    return prev.domid == cur.domid and prev.state is not SHUTOFF and cur.state is not SHUTOFF  # (both active)
+    return prev.active and cur.active and prev.domid == cur.domid
 
 
 def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[VcpuRates, ...]:
@@ -57,14 +48,18 @@ def _vcpu_rates(prev: DomainSample, cur: DomainSample, seconds: float) -> tuple[
         for old, v in zip(olds, news, strict=True):
             if old.number != v.number:
                 break
-            rates.append(VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds),
-                                   _pct_of_ns(old.delay_ns, v.delay_ns, seconds)))
+            rates.append(_vcpu_rate(old, v, seconds))
         else:
             return tuple(rates)
     by_number = {v.number: v for v in olds}
-    return tuple(VcpuRates(v.number, None, None) if (was := by_number.get(v.number)) is None else
-                 VcpuRates(v.number, _pct_of_ns(was.time_ns, v.time_ns, seconds),
-                           _pct_of_ns(was.delay_ns, v.delay_ns, seconds)) for v in news)
+    return tuple(_vcpu_rate(by_number.get(v.number), v, seconds) for v in news)
+
+
+def _vcpu_rate(old: VcpuSample | None, v: VcpuSample, seconds: float) -> VcpuRates:
+    if old is None:  # (hot-plugged since)
+        return VcpuRates(v.number, None, None)
+    return VcpuRates(v.number, _pct_of_ns(old.time_ns, v.time_ns, seconds), _pct_of_ns(old.delay_ns, v.delay_ns,
+                                                                                         seconds))
 
 
 def read_window(prev_at: float | None, cur_at: float | None, prev_t: float, cur_t: float) -> float:
@@ -85,9 +80,8 @@ def domain_rates(prev: DomainSample | None, cur: DomainSample, seconds: float, p
     monitor figures (MONITOR_RATES) stand, those figures not read again since (in turns)."""
     if prev is None or not same_incarnation(prev, cur) or seconds <= 0:
         return _disks_only(kept)
-    if at is not None:  # (read_window, inline: once a domain a tick)
-        seconds = (at[1] if cur.kernel_at is None else cur.kernel_at) - (at[0] if prev.kernel_at is None
-                                                                          else prev.kernel_at)
+    if at is not None:
+        seconds = read_window(prev.kernel_at, cur.kernel_at, *at)
         if seconds <= 0:
             return _disks_only(kept)
     cpu_pct = _pct_of_ns(prev.cpu_ns, cur.cpu_ns, seconds)

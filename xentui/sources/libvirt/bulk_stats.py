@@ -122,9 +122,8 @@ def parse_stats(uuid: str, name: str, domid: int | None, rec: Record,
             fl_reqs, fl_times = counter(get(k_fl_reqs)), counter(get(k_fl_times))
         else:
             rd_times = wr_times = fl_reqs = fl_times = None
-        target = get(k_name)
         blocks.append(BlockSample(
-            name=target if type(target) is str else f"block{i}", path=_text(get(k_path), ""),
+            name=_text(get(k_name), f"block{i}"), path=_text(get(k_path), ""),
             rd_reqs=counter(get(k_rd_reqs)), rd_bytes=counter(get(k_rd_bytes)), wr_reqs=counter(get(k_wr_reqs)),
             wr_bytes=counter(get(k_wr_bytes)), errors=counter(get(k_errors)), rd_times_ns=rd_times,
             wr_times_ns=wr_times, fl_reqs=fl_reqs, fl_times_ns=fl_times))

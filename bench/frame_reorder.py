@@ -16,18 +16,15 @@ import dataclasses
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's xentui, not the installed one
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from xentui import config
-from xentui.model import RawSample, build_snapshot
+import tui_cost  # (installs Textual's partial line updates, as run_app does)
+
+from xentui.model import RawSample
 from xentui.sources.synthetic import SyntheticSource
-from xentui.ui import textual_workarounds
-from xentui.ui.app import XentuiApp
-
-WARM_TICKS = 3  # the first frames build every row
 
 
 class Jittering(SyntheticSource):
@@ -49,33 +46,12 @@ class Jittering(SyntheticSource):
         return dataclasses.replace(raw, domains=tuple(domains))
 
 
-async def frames(domains: int, ticks: int) -> tuple[list[float], list[float]]:
-    """(wall ms, thread CPU ms) of each measured tick."""
-    source = Jittering(domains)
-    app = XentuiApp(source, config.Settings(), config_path=None, poll=False)
-    wall, cpu = [], []
-    async with app.run_test(size=(200, 50)) as pilot:
-        prev = source.collect()
-        for seq in range(ticks + WARM_TICKS):
-            raw = source.collect()
-            snapshot = build_snapshot(prev, raw, seq)
-            prev = raw
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            app.snapshot = snapshot
-            await pilot.pause()  # the update and the repaint it causes
-            if seq >= WARM_TICKS:
-                wall.append(1000 * (time.perf_counter() - started))
-                cpu.append(1000 * (time.thread_time() - started_cpu))
-    return wall, cpu
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--domains", type=int, default=300)
     parser.add_argument("--ticks", type=int, default=60)
     args = parser.parse_args()
-    textual_workarounds.install()  # as run_app does: partial line updates
-    wall, cpu = asyncio.run(frames(args.domains, args.ticks))
+    wall, cpu = asyncio.run(tui_cost.tick_costs(Jittering(args.domains), args.ticks))
     print(f"{args.domains} domains, {args.ticks} ticks: wall median {statistics.median(wall):.2f} ms, "
           f"thread CPU mean {statistics.mean(cpu):.2f} ms")
     return 0

@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run on its own: tests.procfs, via kvm_fleet too
 
+import psutil
 from kvm_fleet import cpu_seconds, rss_kib
 
 from tests.procfs import proc_cpu_seconds
@@ -77,13 +78,20 @@ def qemu_pids() -> list[int]:
     return pids
 
 
-def guests_share(pids: list[int], seconds: float, sample: Callable[[], None] | None = None) -> float:
-    """The QEMU processes' CPU over ``seconds``, as a share of one core (nothing else started: the baseline)."""
-    cpu0, t0 = cpu_seconds(pids), time.monotonic()
-    while time.monotonic() < t0 + seconds:
+def _sampling(seconds: float, sample: Callable[[], None] | None = None) -> None:
+    """Wait ``seconds``, calling ``sample`` five times a second meanwhile."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if sample:
             sample()
         time.sleep(0.2)
+
+
+def guests_share(seconds: float) -> float:
+    """Every QEMU process's CPU over ``seconds``, as a share of one core (no monitor started: the baseline)."""
+    pids = qemu_pids()
+    cpu0, t0 = cpu_seconds(pids), time.monotonic()
+    _sampling(seconds)
     return (cpu_seconds(pids) - cpu0) / (time.monotonic() - t0)
 
 
@@ -101,17 +109,10 @@ def _window(pid: int, seconds: float,
             sample: Callable[[], None] | None = None) -> tuple[float, float, float, float, float]:
     """(CPU share of one core, RSS MiB, peak RSS MiB, wall start, the QEMU processes' share) over ``seconds`` after
     the warm-up."""
-    deadline = time.monotonic() + WARMUP_S
-    while time.monotonic() < deadline:
-        if sample:
-            sample()
-        time.sleep(0.2)
+    _sampling(WARMUP_S, sample)
     guests = qemu_pids()
     cpu0, qemu0, t0, wall0 = proc_cpu_seconds(pid), cpu_seconds(guests), time.monotonic(), time.time()
-    while time.monotonic() < t0 + seconds:
-        if sample:
-            sample()
-        time.sleep(0.2)
+    _sampling(seconds, sample)
     elapsed = time.monotonic() - t0
     share, qemu = (proc_cpu_seconds(pid) - cpu0) / elapsed, (cpu_seconds(guests) - qemu0) / elapsed
     return share, rss_kib(pid) / 1024, vm_kib(pid, "VmHWM") / 1024, wall0, qemu
@@ -207,10 +208,9 @@ def live_view(uri: str, seconds: float, extra: list[str], screen_out: Path | Non
 
 
 def host_busy() -> tuple[float, float]:
-    """(busy, steal) jiffies of all CPUs so far (/proc/stat's first line): the host's pace over a window."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return sum(fields[:8]) - idle, fields[7]
+    """(busy, steal) CPU seconds of all CPUs so far: the host's pace over a window."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - times.iowait - times.guest - times.guest_nice, times.steal  # (guest: in user)
 
 
 def together(trees: list[Path], uri: str, seconds: float) -> list[tuple[Path, Cost]]:
@@ -227,15 +227,10 @@ def together(trees: list[Path], uri: str, seconds: float) -> list[tuple[Path, Co
                 for _tree, view in views:
                     view.sample()
 
-            deadline = time.monotonic() + WARMUP_S
-            while time.monotonic() < deadline:
-                sample_all()
-                time.sleep(0.2)
+            _sampling(WARMUP_S, sample_all)
             start, guests = time.monotonic(), qemu_pids()
             cpu0, qemu0 = [proc_cpu_seconds(view.pid) for _tree, view in views], cpu_seconds(guests)
-            while time.monotonic() < start + seconds:
-                sample_all()
-                time.sleep(0.2)
+            _sampling(seconds, sample_all)
             elapsed = time.monotonic() - start
             qemu = (cpu_seconds(guests) - qemu0) / elapsed  # (all the views' together)
             return [(tree, view.cost((proc_cpu_seconds(view.pid) - before) / elapsed, start, seconds, qemu))
@@ -292,7 +287,7 @@ def main() -> int:
         order = args.trees if round_number % 2 else args.trees[::-1]
         if args.baseline:
             load = os.getloadavg()[0]
-            idle = 100 * guests_share(qemu_pids(), args.seconds)
+            idle = 100 * guests_share(args.seconds)
             print(f"| {round_number} | none | - | {load:.2f} | the guests' QEMU {idle:.1f} % of one core |", flush=True)
         for what, run in monitors:
             for tree in order:
@@ -317,8 +312,8 @@ def run_together(trees: list[Path], uri: str, seconds: float, rounds: int) -> in
         except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as err:
             costs = [(tree, f"failed: {err}") for tree in trees]
         busy1, steal1 = host_busy()
-        jiffies = (time.monotonic() - t0) * cpus * os.sysconf("SC_CLK_TCK") / 100
-        host = f"{(busy1 - busy0) / jiffies:.0f}, {(steal1 - steal0) / jiffies:.1f}"
+        of_all = (time.monotonic() - t0) * cpus / 100  # CPU seconds in 1 % of all CPUs over the round
+        host = f"{(busy1 - busy0) / of_all:.0f}, {(steal1 - steal0) / of_all:.1f}"
         for tree, line in costs:
             print(f"| {round_number} | {tree} | {load:.2f} | {host} | {line} |", flush=True)
     return 0

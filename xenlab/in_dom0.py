@@ -93,27 +93,44 @@ def start_stamped(cmd: list[str]) -> tuple[subprocess.Popen, list, threading.Thr
     return proc, lines, reader
 
 
-def side_by_side() -> None:
-    """xentop -b and xentui -b at the same time, every line stamped as it arrives.
+def run_together(xentui: list[str], xentop: list[str], prefix: str = "") -> dict[str, list]:
+    """xentui and xentop at the same time, every line stamped as it arrives; {tool: [(stamp, line)]}.
 
     xentui starts first (Python starts slowly under emulation); xentop starts when
     xentui's first frame is out, so that both run in their steady state together.
     """
-    runs = {}
-    runs["xentui"] = start_stamped(["xentui", "-b", "-d", "1", "-i", str(ITERATIONS + 3),
-                                    "-f", "-n", "-x", "-v"])
+    runs = {"xentui": start_stamped(xentui)}
     deadline = time.monotonic() + 60
     while not runs["xentui"][1] and time.monotonic() < deadline:
         time.sleep(0.05)
-    runs["xentop"] = start_stamped(["xentop", "-b", "-d", "1", "-i", str(ITERATIONS), "-f", "-n", "-x", "-v"])
+    runs["xentop"] = start_stamped(xentop)
+    stamped = {}
     for name, (proc, lines, reader) in runs.items():
         proc.wait(timeout=180)
         reader.join()
-        results[f"{name}_rc"] = proc.returncode
-        results[f"{name}_stderr"] = proc.stderr.read()
-        save(f"{name}.stamped.json", json.dumps(lines))
+        results[f"{prefix}{name}_rc"] = proc.returncode
+        results[f"{prefix}{name}_stderr"] = proc.stderr.read()
+        save(f"{prefix}{name}.stamped.json", json.dumps(lines))
+        stamped[name] = lines
+    return stamped
+
+
+XENTOP = ["xentop", "-b", "-d", "1", "-i", str(ITERATIONS), "-f", "-n", "-x", "-v"]
+
+
+def side_by_side() -> None:
+    """The two batch texts together, compared column by column in the same second."""
+    stamped = run_together(["xentui", "-b", "-d", "1", "-i", str(ITERATIONS + 3), "-f", "-n", "-x", "-v"], XENTOP)
+    for name, lines in stamped.items():
         save(f"{name}.txt", "\n".join(line for _, line in lines) + "\n")
-    save("xentui.json", sh("xentui", "-b", "-d", "1", "-i", "5", "--format", "json"))  # affinity comes off the tick
+
+
+def span_together() -> None:
+    """xentui's JSON beside xentop: each JSON frame carries xentui's own sample time and window, so the
+    span comparison weighs xentui's figures by the windows they cover, not by when they reached us."""
+    stamped = run_together(["xentui", "-b", "-d", "1", "-i", str(ITERATIONS + 3), "--format", "json"], XENTOP,
+                           prefix="span-")
+    save("xentui.json", "\n".join(line for _, line in stamped["xentui"]) + "\n")  # affinity comes off the tick
 
 
 def pin_layout() -> None:
@@ -237,16 +254,8 @@ def sched_pool() -> None:
                            else ["xl", "sched-credit2"])):
             save(name, sh(*cmd))
         time.sleep(3)  # the budget takes hold at once; a few periods for the rates' windows to hold only it
-        runs = {"xentui": start_stamped(["xentui", "-b", "-d", "1", "-i", "14", "--format", "json"])}
-        deadline = time.monotonic() + 60
-        while not runs["xentui"][1] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        runs["xentop"] = start_stamped(["xentop", "-b", "-d", "1", "-i", "10", "-f"])
-        for name, (proc, lines, reader) in runs.items():
-            proc.wait(timeout=180)
-            reader.join()
-            results[f"sched_{name}_rc"] = proc.returncode
-            save(f"sched-{name}.stamped.json", json.dumps(lines))
+        run_together(["xentui", "-b", "-d", "1", "-i", "14", "--format", "json"],
+                     ["xentop", "-b", "-d", "1", "-i", "10", "-f"], prefix="sched-")
         state = rw.collect().scheduling
         results["sched_state"] = None if state is None else {
             "error": state.error,
@@ -303,6 +312,7 @@ def main() -> int:
         pin_layout()
         time.sleep(2)
         side_by_side()
+        span_together()
         save("xl-vcpu-list.txt", sh("xl", "vcpu-list"))
         # xentop 4.21's -p (this xentop is 4.17: it has none): the pCPU table, judged against the domains' CPU
         save("xentui-p.txt", sh("xentui", "-b", "-p", "-d", "1", "-i", "4"))

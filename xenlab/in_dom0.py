@@ -93,7 +93,7 @@ def start_stamped(cmd: list[str]) -> tuple[subprocess.Popen, list, threading.Thr
     return proc, lines, reader
 
 
-FIRST_FRAME_S = 300  # xentui's start-up: ~5 s on a quiet host; on a starved one (three busy loops beside QEMU) > 60 s
+FIRST_FRAME_S = 300  # xentui's first frame under TCG: 11 s on a quiet host, 64-73 s with three busy loops beside QEMU
 
 
 def run_together(xentui: list[str], xentop: list[str], prefix: str = "") -> dict[str, list]:

@@ -306,7 +306,7 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     try:
         save("xl-info.txt", sh("xl", "info"))
-        # the copied tree has no bytecode: compiled here, not by the first timed run (minutes under a starved TCG)
+        # the copied tree has no bytecode: compiled once here, not inside the first timed run
         sh("python3", "-m", "compileall", "-q", "/opt/xentui")
         disk_io = loop_disk("vbd-io")
         # libvirt's domU first, while dom0 has the emulated pCPUs to itself: libxl kills a vif hotplug script

@@ -44,6 +44,17 @@ def windows(out: Path, tool: str) -> list[tuple[float, float, dict]]:
     return [(t0, t1, frame) for (t0, _), (t1, frame) in itertools.pairwise(found)]
 
 
+def meetings(top: list, tui: list) -> list[tuple[tuple, tuple]]:
+    """(xentop window, xentui window) for each xentop frame with a xentui frame ending within 0.2 s of it: the
+    same second.  Windows are (start, end, figures), in time order."""
+    met = []
+    for w_top in top:
+        w_tui = min(tui, key=lambda w: abs(w[1] - w_top[1]))
+        if abs(w_tui[1] - w_top[1]) <= ALIGNED_S:
+            met.append((w_top, w_tui))
+    return met
+
+
 def aligned_pairs(out: Path) -> list[tuple[float, float, dict, dict]]:
     """(end time, offset s, xentop frame, xentui frame) for frames that reached the lab within 0.2 s of each other.
 
@@ -52,13 +63,8 @@ def aligned_pairs(out: Path) -> list[tuple[float, float, dict, dict]]:
     lab a frame late when dom0 is starved: enough for columns that hold still (SAME) or may differ by one
     interval's growth (CUMULATIVE, CPU(sec)); CPU(%) is paired on xentui's own clock (own_windows).
     """
-    tui = windows(out, "xentui")
-    pairs = []
-    for _s, e_top, f_top in windows(out, "xentop"):
-        _s, e_tui, f_tui = min(tui, key=lambda w: abs(w[1] - e_top))
-        if abs(e_tui - e_top) <= ALIGNED_S:
-            pairs.append((e_top, e_tui - e_top, f_top, f_tui))
-    return pairs
+    return [(top[1], tui[1] - top[1], top[2], tui[2])
+            for top, tui in meetings(windows(out, "xentop"), windows(out, "xentui"))]
 
 
 def test_both_tools_ran_cleanly(results):
@@ -115,10 +121,10 @@ def mean_between(runs: list[tuple[float, float, dict[str, float]]], name: str, s
 
 def span_edges(top: list, tui: list) -> tuple[tuple[float, float], tuple[float, float]]:
     """((xentop end, xentui end) of the first frames the two tools took together, (...) of the last ones)."""
-    together = [(e_top, min((w[1] for w in tui), key=lambda e: abs(e - e_top))) for _s, e_top, _r in top]
-    together = [(a, b) for a, b in together if abs(a - b) <= ALIGNED_S]
-    assert len(together) >= 2, "the two tools never took a frame in the same 0.2 s"
-    return together[0], together[-1]
+    met = meetings(top, tui)
+    assert len(met) >= 2, "the two tools never took a frame in the same 0.2 s"
+    (first_top, first_tui), (last_top, last_tui) = met[0], met[-1]
+    return (first_top[1], first_tui[1]), (last_top[1], last_tui[1])
 
 
 STEADY = {"xl-busy", "lv-idle"}  # loads even within a second: compared second by second
@@ -137,12 +143,8 @@ def test_steady_domu_cpu_agrees_with_xentop_over_the_same_second(out):
     much (xentop 121.2 % of one vCPU on a loaded host: 0.2 s off; xentui 106.4 % once, xentop 100.0 beside it):
     that second compares no two true figures.  It is left out, said, and may happen once in four.
     """
-    tui = own_windows(out, "span-")
-    pairs = []
-    for _s, e_top, top in windows(out, "span-xentop"):
-        _s, e_tui, rates = min(tui, key=lambda w: abs(w[1] - e_top))
-        if abs(e_tui - e_top) <= ALIGNED_S:
-            pairs.append((e_tui - e_top, top, rates))
+    pairs = [(tui[1] - top[1], top[2], tui[2])
+             for top, tui in meetings(windows(out, "span-xentop"), own_windows(out, "span-"))]
     assert len(pairs) >= 3, f"only {len(pairs)} frames of the two tools were taken in the same second"
     diffs, impossible = [], []
     for offset, top, rates in pairs:

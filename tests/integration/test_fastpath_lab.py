@@ -103,6 +103,31 @@ def test_every_figure_equals_libvirts(conn, busy_and_idle, fast) -> None:
             assert abs(a["balloon.rss"] - b["balloon.rss"]) <= 1024
 
 
+def test_placement_equals_libvirts_vcpus(conn, busy_and_idle, fast) -> None:
+    """Each vCPU's hard affinity and, where it is pinned to one pCPU, its current pCPU, as ``vcpus()`` gives them."""
+    busy, idle = busy_and_idle
+    every = tuple(True for _ in range(conn.getCPUMap()[0]))
+    pinned = tuple(i == len(every) - 1 for i in range(len(every)))  # the last pCPU
+    busy.pinVcpu(0, pinned)
+    try:
+        def agree() -> bool:
+            fast.stats(conn, STATS, STATS_FLAGS)
+            for dom in (busy, idle):
+                got = fast.placement((dom.UUIDString(), dom.ID()))
+                infos, maps = dom.vcpus()
+                assert got is not None and sorted(got) == [info[0] for info in infos], (dom.name(), got, infos)
+                for (number, _state, _ns, pcpu), cpumap in zip(infos, maps, strict=True):
+                    assert got[number][1] == {i for i, on in enumerate(cpumap) if on}, (dom.name(), got, maps)
+                    if sum(cpumap) == 1 and got[number][0] != pcpu:
+                        return False  # the kernel has not moved it to its one pCPU yet
+            return True
+
+        wait_for(agree, "the busy guest's vCPU on its pinned pCPU, read both ways", 30.0)
+        assert fast.placement((busy.UUIDString(), busy.ID())) == {0: (len(every) - 1, frozenset({len(every) - 1}))}
+    finally:
+        busy.pinVcpu(0, every)
+
+
 def test_cpu_within_a_tenth_of_a_point_over_the_same_window(conn, busy_and_idle, fast) -> None:
     busy_dom = busy_and_idle[0]
     busy = busy_dom.name()

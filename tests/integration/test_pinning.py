@@ -13,7 +13,7 @@ from tests.libvirt_test_driver import counting_round_trips
 from xentui import lab
 from xentui.actions import Action, ActionError, perform
 from xentui.model import DomainSample
-from xentui.sources.libvirt import LibvirtSource
+from xentui.sources.libvirt import LibvirtSource, fastpath
 from xentui.sources.placement import ALL_REFRESH_S
 
 from .conftest import URI, sample_of
@@ -100,26 +100,35 @@ def test_bad_pins_are_refused_before_libvirt(guests, writer):
         perform(reader, sample, Action.PIN, host=host, vcpu=0, hard="0")
 
 
-def test_placement_is_read_sparingly(busy_and_idle, source):
-    """One bulk call a tick (host memory from /proc here); vcpus() for new, watched or all-shown domains."""
-    first = source.collect()
-    active = [d for d in first.domains if d.active]
-    assert all(v.hard_affinity is not None for d in active for v in d.vcpus)  # read when they appeared
-    with counting_round_trips() as calls:
-        for _ in range(3):
-            source.collect()
-    assert calls.count == 3  # steady ticks: getAllDomainStats only (host memory from /proc here)
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "no-fast-path"])
+def test_placement_is_read_sparingly(busy_and_idle, fast_path):
+    """One bulk call a tick (host memory from /proc here). Placement for new, watched or all-shown domains comes
+    from the kernel where the fast path read the guest (no call), else from one vcpus() call each."""
+    fastpath.configure(fast_path)
+    source = LibvirtSource(URI)
+    try:
+        first = source.collect()
+        active = [d for d in first.domains if d.active]
+        assert all(v.hard_affinity is not None for d in active for v in d.vcpus)  # read when they appeared
+        with counting_round_trips() as calls:
+            for _ in range(3):
+                source.collect()
+        assert calls.count == 3  # steady ticks: getAllDomainStats only (host memory from /proc here)
 
-    busy = next(d for d in active if "-busy-" in d.name)
-    source.set_interest(busy.uuid)
-    with counting_round_trips() as calls:
-        raw = source.collect()
-    assert calls.count == 2  # + one vcpus() for the watched domain
-    assert next(d for d in raw.domains if d.uuid == busy.uuid).vcpus[0].pcpu is not None
+        busy = next(d for d in active if "-busy-" in d.name)
+        source.set_interest(busy.uuid)
+        with counting_round_trips() as calls:
+            raw = source.collect()
+        assert calls.count == (1 if fast_path else 2)  # + one vcpus() for the watched domain, without the kernel's
+        assert next(d for d in raw.domains if d.uuid == busy.uuid).vcpus[0].pcpu is not None
 
-    source.set_interest(None, all_pcpus=True)
-    later = time.monotonic() + ALL_REFRESH_S
-    source.placement.clock = lambda: later  # every placement read is now ALL_REFRESH_S old
-    with counting_round_trips() as calls:
-        source.collect()
-    assert calls.count == 1 + len(active)  # the pCPU view: everyone's placement, once per 2 s
+        source.set_interest(None, all_pcpus=True)
+        later = time.monotonic() + ALL_REFRESH_S
+        source.placement.clock = lambda: later  # every placement read is now ALL_REFRESH_S old
+        with counting_round_trips() as calls:
+            shown = source.collect()
+        assert calls.count == (1 if fast_path else 1 + len(active))  # the pCPU view: everyone's, once per 2 s
+        assert all(v.pcpu is not None and v.hard_affinity for d in shown.domains if d.active for v in d.vcpus)
+    finally:
+        source.close()
+        fastpath.configure(True)

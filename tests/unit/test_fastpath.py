@@ -5,6 +5,7 @@ refusals (remote, not root, a reused pid, a process that ends, hostile files).""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,11 +64,14 @@ class Tree:
             self.thread(pid, pid + 1 + n, f"CPU {n}/KVM", run_ticks=10 * (n + 1), wait_ns=1000 * (n + 1))
         return proc
 
-    def thread(self, pid: int, tid: int, comm: str, run_ticks: int = 0, wait_ns: int = 0) -> None:
+    def thread(self, pid: int, tid: int, comm: str, run_ticks: int = 0, wait_ns: int = 0, pcpu: int = 0,
+               allowed: str = "0-3") -> None:
         task = self.proc / str(pid) / "task" / str(tid)
         task.mkdir(parents=True, exist_ok=True)
         (task / "comm").write_text(comm + "\n")
-        (task / "stat").write_text(f"{tid} ({comm}) R " + " ".join(["0"] * 10 + [str(run_ticks), "0"] + ["0"] * 30))
+        (task / "stat").write_text(f"{tid} ({comm}) R " + " ".join(  # [36]: field 39, the CPU it last ran on
+            ["0"] * 10 + [str(run_ticks), "0"] + ["0"] * 23 + [str(pcpu)] + ["0"] * 6))
+        (task / "status").write_text(f"Name:\t{comm}\nCpus_allowed:\tf\nCpus_allowed_list:\t{allowed}\n")
         (task / "schedstat").write_text(f"{run_ticks * 10_000_000 + 5} {wait_ns} 42\n")
 
     def cpuacct(self, ns: int, controllers: str = "cpuacct") -> None:
@@ -169,6 +173,24 @@ def test_every_figure_in_libvirts_keys_cgroup_v1(tree: Tree) -> None:
                            NetSample("tap9", 9, 2, 0, 0, 7, 1, 0, 0))
     assert path.notice() == "fast path: 1 of 1 guests' CPU, vCPU, RSS, net from /proc (--no-fast-path)"
     path.close()
+
+
+def test_placement_is_read_from_the_kernel_for_a_guest_read_fast(tree: Tree) -> None:
+    """Each vCPU's pCPU (stat field 39) and hard affinity (Cpus_allowed_list), where libvirt's vcpus() reads them;
+    None, so that libvirt is asked, for a guest not read fast or whose thread is gone."""
+    tree.qemu("web", 500)
+    tree.cpuacct(1)
+    tree.thread(500, 501, "CPU 0/KVM", pcpu=3, allowed="2-3")
+    tree.thread(500, 502, "CPU 1/KVM", pcpu=0, allowed="0,2")
+    path = fast(tree)
+    assert path.placement((UUID, 7)) is None  # not read yet
+    path.stats(Conn([Dom("web")]), FAST_GROUPS, 0)
+    assert path.placement((UUID, 7)) == {0: (3, frozenset({2, 3})), 1: (0, frozenset({0, 2}))}
+    assert path.placement((UUID, 8)) is None  # another incarnation: libvirt's
+    tree.thread(500, 502, "CPU 1/KVM", allowed="0-x")  # not a CPU list: libvirt asked, nothing guessed
+    assert path.placement((UUID, 7)) is None
+    shutil.rmtree(tree.proc / "500" / "task" / "502")  # the thread gone
+    assert path.placement((UUID, 7)) is None
 
 
 def test_no_descriptor_left_for_its_process_means_libvirt_for_that_guest(tree: Tree, monkeypatch) -> None:
@@ -406,9 +428,10 @@ def test_hostile_files_are_unknown(tree: Tree) -> None:
     fd = kernel.open_process(tree.proc, 500)
     assert fd is not None
     statm = held.OpenedEachRead("statm", fd)
-    vcpu = kernel.VcpuFiles(0, held.OpenedEachRead("task/501/stat", fd), held.OpenedEachRead("task/501/schedstat", fd))
+    vcpu = kernel.VcpuFiles(0, held.OpenedEachRead("task/501/stat", fd), held.OpenedEachRead("task/501/schedstat", fd),
+                            "task/501")
     try:
-        assert kernel.rss_kib(statm, 4) == 6000 and kernel.vcpu_times(vcpu, 100) == (100_000_000, 1000)
+        assert kernel.rss_kib(statm, 4) == 6000 and kernel.vcpu_times(vcpu, 100) == (100_000_000, 1000, 0)
         (proc / "statm").write_text("1 -5 3\n")
         assert kernel.rss_kib(statm, 4) is None
         (proc / "statm").write_text("1 " + "9" * 30 + " 3\n")

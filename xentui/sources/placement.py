@@ -53,6 +53,7 @@ def parse_topology(capabilities_xml: str, online: Iterable[bool] | None = None) 
 class Placement:
     at: float  # monotonic time it was read
     vcpus: dict[int, VcpuPlace]
+    settled: dict[int, VcpuPlace] | None = None  # the same without the current pCPU, made once it is not fresh
 
 
 _CPU_SETS: dict[tuple[bool, ...], frozenset[int]] = {}  # cpumap -> its pCPUs: most vCPUs share a few maps
@@ -102,7 +103,9 @@ class PlacementCache:
             return None
         if self.clock() - entry.at <= FRESH_PCPU_S:
             return entry.vcpus
-        return {n: (None, hard) for n, (_pcpu, hard) in entry.vcpus.items()}
+        if entry.settled is None:  # once, not each tick (each domain's placement is read once a minute)
+            entry.settled = {n: (None, hard) for n, (_pcpu, hard) in entry.vcpus.items()}
+        return entry.settled
 
     def forget(self, uuid: str) -> None:
         """After a pin: read this domain again on the next tick."""

@@ -259,14 +259,18 @@ class LibvirtSource(Source):
         return self._memory.now(lambda: self._bounded("memory", lambda: self._memory.read(self.conn)), self.uri)
 
     def _read_placement(self, filled: Filled) -> None:
-        """One ``vcpus()`` call for each domain the placement cache says is due."""
+        """The placement of each domain the placement cache says is due: the kernel's (fast path), else one
+        ``vcpus()`` call."""
         running = {key: dom for dom, rec, key in filled if active(rec)}
         for key in self.placement.due(list(running)):
-            try:
-                infos, maps = self._bounded(("vcpus", key), running[key].vcpus)
-            except (libvirt.libvirtError, deadlines.NoAnswer):
-                infos, maps = [], []  # gone, or unreadable here: try again at the slow cadence, not every tick
-            self.placement.store(key, placement_from_vcpus(infos, maps))
+            vcpus = self.fast_path.placement(key)  # the kernel's, where the fast path read the guest this tick
+            if vcpus is None:
+                try:
+                    infos, maps = self._bounded(("vcpus", key), running[key].vcpus)
+                except (libvirt.libvirtError, deadlines.NoAnswer):
+                    infos, maps = [], []  # gone, or unreadable here: try again at the slow cadence, not every tick
+                vcpus = placement_from_vcpus(infos, maps)
+            self.placement.store(key, vcpus)
 
     def _hidden_xen_domains(self, listed: int) -> str | None:
         """On a Xen dom0, say how many running domains libvirt's libxl driver does not list."""

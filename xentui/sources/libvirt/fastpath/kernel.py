@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from xentui.limits import MAX_COUNTER, counter
+from xentui.cpulist import CpuListError, parse_cpulist
+from xentui.limits import MAX_COUNTER, MAX_CPUS, counter
 from xentui.sources.hostside.files import vcpu_number, whole_lines
 from xentui.sources.hostside.held import OpenedEachRead, Reread
 from xentui.sources.hostside.psi import clean_cgroup
@@ -21,6 +22,7 @@ from xentui.sources.hostside.psi import clean_cgroup
 MAX_CMDLINE = 256 * 1024  # QEMU's command line: a few KiB, more with many devices
 MAX_SMALL = 512  # schedstat, statm, cpuacct.usage, a counter
 MAX_STAT = 4096  # /proc/PID/stat, /proc/PID/task/TID/stat
+MAX_STATUS = 16 * 1024  # /proc/PID/task/TID/status: ~1.5 KiB, its CPU lists longer on big hosts
 MAX_CPU_STAT = 4096  # cgroup v2 cpu.stat
 MAX_THREADS = 4096  # tasks of one QEMU looked at
 MAX_NET_DEV = 4 * 1024 * 1024  # /proc/net/dev: ~130 bytes a device
@@ -93,6 +95,7 @@ class VcpuFiles:
     number: int
     stat: Reread  # task/TID/stat
     schedstat: Reread  # task/TID/schedstat
+    task: str  # task/TID
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,30 @@ class CpuFile:
 
 # The files read every tick are parsed as bytes (no text made of them; ``bytes.isdigit`` is ASCII digits only).
 
-def vcpu_times(files: VcpuFiles, ticks_per_s: int) -> tuple[int, int] | None:
-    """(vcpu.N.time, vcpu.N.delay) of one vCPU thread, from where libvirt reads them: ``task/TID/stat``'s
-    utime + stime (clock ticks, as ns) and ``task/TID/schedstat``'s run-queue wait (ns)."""
+def vcpu_times(files: VcpuFiles, ticks_per_s: int) -> tuple[int, int, int | None] | None:
+    """(vcpu.N.time, vcpu.N.delay, pCPU) of one vCPU thread, from where libvirt reads them: ``task/TID/stat``'s
+    utime + stime (clock ticks, as ns) and ``processor`` (the CPU it last ran on: what ``vcpus()`` gives), and
+    ``task/TID/schedstat``'s run-queue wait (ns)."""
     parts = (files.schedstat.read_bytes(MAX_SMALL) or b"").split()
     wait = _count(parts[1]) if len(parts) == 3 else None
-    run = stat_cpu_ns(files.stat, ticks_per_s)
-    return (run, wait) if run is not None and wait is not None else None
+    fields = stat_fields(files.stat)
+    run = _cpu_ns_of(fields, ticks_per_s)
+    if run is None or wait is None:
+        return None
+    return run, wait, _count(fields[36]) if len(fields) > 36 else None
+
+
+def affinity(dirfd: int, files: VcpuFiles) -> frozenset[int] | None:
+    """The vCPU thread's hard affinity, ``Cpus_allowed_list`` of its ``status`` (``sched_getaffinity``, as
+    libvirt's ``vcpus()`` reads it), through the process's fd (None: unreadable, the thread gone, not a list)."""
+    text = read_at(dirfd, f"{files.task}/status", MAX_STATUS)
+    for line in text.split("\n") if text is not None else ():
+        if line.startswith("Cpus_allowed_list:"):
+            try:
+                return parse_cpulist(line.partition(":")[2].strip(), MAX_CPUS)
+            except CpuListError:
+                return None
+    return None
 
 
 def rss_kib(statm: Reread, page_kib: int) -> int | None:
@@ -122,11 +142,20 @@ def rss_kib(statm: Reread, page_kib: int) -> int | None:
     return counter(pages * page_kib) if pages is not None else None
 
 
+def stat_fields(stat: Reread) -> list[bytes]:
+    """The fields of a ``stat`` file after the process's name (``state`` first: field 3 is index 0); [] when it
+    cannot be read."""
+    _name, sep, tail = (stat.read_bytes(MAX_STAT) or b"").rpartition(b") ")  # the name may hold spaces and ")"
+    return tail.split() if sep else []
+
+
 def stat_cpu_ns(stat: Reread, ticks_per_s: int) -> int | None:
     """utime + stime of a ``stat`` file in ns (libvirt's cpu.time where the guest has no cpuacct cgroup)."""
-    _name, sep, tail = (stat.read_bytes(MAX_STAT) or b"").rpartition(b") ")  # the name may hold spaces and ")"
-    fields = tail.split()
-    if not sep or len(fields) < 13:
+    return _cpu_ns_of(stat_fields(stat), ticks_per_s)
+
+
+def _cpu_ns_of(fields: list[bytes], ticks_per_s: int) -> int | None:
+    if len(fields) < 13:
         return None
     utime, stime = _count(fields[11]), _count(fields[12])
     return counter((utime + stime) * 1_000_000_000 // ticks_per_s) \

@@ -184,6 +184,7 @@ class FakeXl:
     actions: list[tuple[str, ...]] = field(default_factory=list)
     pci_lists: dict[str, str] = field(default_factory=dict)  # domid -> what `xl pci-list` prints
     asked: list[tuple[str, ...]] = field(default_factory=list)  # the pci-list calls made
+    deadlines: list[float] = field(default_factory=list)  # each action's timeout, as actions
 
     def __call__(self, *args: str, timeout: float = 30.0) -> str:
         if args == ("vcpu-list",):
@@ -203,6 +204,7 @@ class FakeXl:
         if args in READS:  # the real dom0's answers (the schedulers' refresh thread asks them)
             return (DATA / READS[args]).read_text()
         self.actions.append(args)
+        self.deadlines.append(timeout)
         return ""
 
 

@@ -6,13 +6,18 @@ import os
 import stat
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.fake_xenstat import FakeXenStat, FakeXenStore, FakeXl
 from xentui import threads
+from xentui.actions import Action, perform
+from xentui.model import DomainState
 from xentui.sources import SourceError
-from xentui.sources.xen.xl import XlError, xl
+from xentui.sources.xen import XenSource
+from xentui.sources.xen.xl import ACTION_DEADLINE_S, DESTROY_DEADLINE_S, XlError, xl
 
 
 @pytest.fixture
@@ -95,3 +100,19 @@ def test_a_counter_read_stuck_in_xenstore_does_not_stop_xl(fake_xl, monkeypatch)
         thread.join(10)
         assert started  # ran after SPAWN_WAIT_S anyway
     assert not threads.SPAWNING.locked()
+
+
+def test_xl_destroy_is_given_time_to_tear_the_domain_down() -> None:
+    """``xl destroy`` waits until Xen has the domain's devices and memory back (over 30 s for a busy guest in the
+    emulated lab dom0): killing it at the other actions' 30 s would cut a teardown short."""
+    xl = FakeXl()
+    source = XenSource(readonly=False, stat=FakeXenStat(), store=FakeXenStore(), run=xl, cpuinfo=lambda: None)
+    try:
+        sample = source.collect()
+        probe1 = next(d for d in sample.domains if d.name == "probe1")
+        perform(source, probe1, Action.PAUSE, host=sample.host)
+        perform(source, replace(probe1, state=DomainState.PAUSED), Action.DESTROY, host=sample.host)
+        assert xl.actions == [("pause", "2"), ("destroy", "2")]
+        assert xl.deadlines == [ACTION_DEADLINE_S, DESTROY_DEADLINE_S] and DESTROY_DEADLINE_S >= 10 * ACTION_DEADLINE_S
+    finally:
+        source.close()

@@ -137,8 +137,11 @@ def test_steady_domu_cpu_agrees_with_xentop_over_the_same_second(out):
     paired by the arrival of xentui's text frames, a frame rendered late under a starved dom0 met xentop's
     frame of the second before (a loaded lab run: lv-idle xentop 5.8 %, xentui 0.6 %, its 7.6 % one frame later).
     Each tool reads its clock, then asks Xen for the counters; under emulation dom0 can be descheduled between
-    the two for a few ms, which moves one second's figure by a point or two in either tool.  So 80 % of the
-    seconds must agree within 2 points and none by more than 5; the span comparison below is the strict one.  A
+    the two for a few ms (tens on a slow host), which moves one second's figure in either tool by that share *of
+    the figure*: a point or two of lv-idle's 2 %, up to 4 of xl-busy's 100 % (xentop 96.1-102.9 % of its one
+    spinning vCPU in one slow-host run, xentui 100.0-101.5 beside it).  So 80 % of the seconds must agree within
+    1 point + 2 % of the figure and none by more than 2 points + 5 % (7 at 100 %, 2.1 at 2 %: an offset by a
+    second, lv-idle 5.8 against 0.6, still fails); the span comparison below is the strict one.  A
     second where either tool reads more than its domain's vCPUs can run is one whose window went wrong by that
     much (xentop 121.2 % of one vCPU on a loaded host: 0.2 s off; xentui 106.4 % once, xentop 100.0 beside it):
     that second compares no two true figures.  It is left out, said, and may happen once in four.
@@ -154,10 +157,11 @@ def test_steady_domu_cpu_agrees_with_xentop_over_the_same_second(out):
             if a > most or b > most:  # a tool's own window went wrong (dom0 descheduled between clock and counters)
                 impossible.append(f"{name} {offset:+.2f} s: xentop {a}, xentui {b}")
                 continue
-            diffs.append(abs(a - b))
-            assert abs(a - b) <= 5.0, f"CPU(%) of {name} ({offset:+.2f} s): xentop {a} xentui {b}"
-    within = sum(d <= 2.0 for d in diffs) / len(diffs)
-    print(f"{len(diffs)} domU-seconds compared, {100 * within:.0f} % within 2 points, largest {max(diffs):.1f}; "
+            diffs.append((abs(a - b), max(a, b)))
+            assert abs(a - b) <= 2.0 + 0.05 * max(a, b), f"CPU(%) of {name} ({offset:+.2f} s): xentop {a} xentui {b}"
+    within = sum(d <= 1.0 + 0.02 * figure for d, figure in diffs) / len(diffs)
+    print(f"{len(diffs)} domU-seconds compared, {100 * within:.0f} % within 1 point + 2 %, largest "
+          f"{max(d for d, _f in diffs):.1f}; "
           f"a tool past its domain's vCPUs (left out): {impossible}")
     assert within >= 0.8 and len(impossible) <= max(2, len(diffs) // 4)
 

@@ -40,6 +40,7 @@ from xentui.sources.xen.xl import (
     VcpuPlacement,
     Xl,
     XlError,
+    action_deadline,
     action_line,
     parse_vcpu_list,
     parse_xl_topology,
@@ -250,7 +251,7 @@ class XenSource(Source):
 
     def act(self, domain: DomainSample, action: Action, params: ActionParams) -> None:
         try:
-            self._xl(*self._action_line(domain, action, params))
+            self._xl(*self._action_line(domain, action, params), timeout=action_deadline(action))
         except XlError as err:
             raise ActionError(self.cache_qos.refusal(err.message) if action in CACHE_ACTIONS else str(err)) from None
         except SourceError as err:

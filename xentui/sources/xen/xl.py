@@ -98,6 +98,18 @@ def parse_pci_list(text: str) -> list[str]:
     return out
 
 
+ACTION_DEADLINE_S = 30.0  # an action's xl answers within this ...
+# ... but `xl destroy` waits until Xen has taken back the domain's devices and memory: tens of seconds for a big
+# guest on real hardware, over 30 s for a busy 128 MiB one in the lab's emulated dom0 on a slow host. Killing it
+# there would cut a teardown short, so it is given longer.
+DESTROY_DEADLINE_S = 300.0
+
+
+def action_deadline(action: Action) -> float:
+    """How long ``xl`` is given to carry out ``action`` before it is stopped."""
+    return DESTROY_DEADLINE_S if action is Action.DESTROY else ACTION_DEADLINE_S
+
+
 _SIMPLE = {Action.PAUSE: "pause", Action.RESUME: "unpause", Action.SHUTDOWN: "shutdown",
            Action.REBOOT: "reboot", Action.DESTROY: "destroy",
            Action.CACHE_ATTACH: "psr-cmt-attach", Action.CACHE_DETACH: "psr-cmt-detach"}

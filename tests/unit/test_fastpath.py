@@ -431,7 +431,8 @@ def test_hostile_files_are_unknown(tree: Tree) -> None:
     vcpu = kernel.VcpuFiles(0, held.OpenedEachRead("task/501/stat", fd), held.OpenedEachRead("task/501/schedstat", fd),
                             "task/501")
     try:
-        assert kernel.rss_kib(statm, 4) == 6000 and kernel.vcpu_times(vcpu, 100) == (100_000_000, 1000, 0)
+        assert kernel.rss_kib(statm, 4) == 6000 and kernel.vcpu_times(vcpu, 100) == (100_000_000, 1000) \
+            and kernel.last_cpu(kernel.stat_fields(vcpu.stat)) == 0
         (proc / "statm").write_text("1 -5 3\n")
         assert kernel.rss_kib(statm, 4) is None
         (proc / "statm").write_text("1 " + "9" * 30 + " 3\n")

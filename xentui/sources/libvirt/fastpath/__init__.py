@@ -23,7 +23,7 @@ from pathlib import Path
 
 import libvirt
 
-from xentui.limits import MAX_CPUS, MAX_DEVICES, MAX_VCPUS
+from xentui.limits import MAX_DEVICES, MAX_VCPUS
 from xentui.model import NetSample
 from xentui.sources import hostside, local_machine
 from xentui.sources.cache_qos.libvirt import Record
@@ -70,7 +70,6 @@ class Guest:
     taps: tuple[tuple[str, bool], ...]  # (host device, swapped: the guest's rx is the tap's tx)
     threads: int  # its process's threads when mapped (kernel.thread_links): a vCPU hot-plugged changes them
     since: float  # when it was mapped (monotonic)
-    pcpus: tuple[int | None, ...] = ()  # each vCPU's pCPU at the last read (as ``vcpus``)
 
     def close(self) -> None:
         close_all([self.cpu.file, self.statm, *(f for v in self.vcpus for f in (v.stat, v.schedstat))])
@@ -188,22 +187,25 @@ class FastPath:
         return records
 
     def placement(self, key: Key) -> dict[int, VcpuPlace] | None:
-        """A guest read fast this tick: each vCPU's pCPU (as read) and hard affinity, where libvirt's ``vcpus()``
+        """A guest read fast this tick: each vCPU's pCPU and hard affinity, read where libvirt's ``vcpus()``
         reads them, without its four calls; None when libvirt must be asked (not read fast, a thread gone, or
         the map busy with an abandoned tick)."""
         if key[0] not in self.read_fast or not self._busy.acquire(blocking=False):
             return None
         try:
             guest = self._guests.get(key)
-            if not isinstance(guest, Guest) or len(guest.pcpus) != len(guest.vcpus):
+            if not isinstance(guest, Guest):
                 return None
             vcpus: dict[int, VcpuPlace] = {}
-            for files, pcpu in zip(guest.vcpus, guest.pcpus, strict=True):
-                if (hard := kernel.affinity(guest.dirfd, files)) is None:
+            for files in guest.vcpus:
+                hard = kernel.affinity(guest.dirfd, files)
+                # Read after the affinity through the held file: still the thread whose status was read (a tid
+                # is given again only after its thread ended, and then its held stat fails).
+                fields = kernel.stat_fields(files.stat)
+                if hard is None or not fields:
                     return None
-                vcpus[files.number] = (pcpu, hard)
-            # Still the threads read: a tid is given again only after its thread ended, and then its held stat fails.
-            return None if any(files.stat.read_bytes(kernel.MAX_STAT) is None for files in guest.vcpus) else vcpus
+                vcpus[files.number] = (kernel.last_cpu(fields), hard)
+            return vcpus
         finally:
             self._busy.release()
 
@@ -353,20 +355,18 @@ def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Path
     rss = kernel.rss_kib(guest.statm, paths.page_kib)
     if cpu is None or rss is None:
         return False
-    vcpus, pcpus = [], []
+    vcpus = []
     for files in guest.vcpus:
         times = kernel.vcpu_times(files, paths.ticks_per_s)
         if times is None:
             return False
-        vcpus.append((files.number, times[0], times[1]))
-        pcpus.append(times[2] if times[2] is not None and times[2] < MAX_CPUS else None)
+        vcpus.append((files.number, *times))
     nets = []
     for dev, swapped in guest.taps:
         counters = net.get(dev)
         if counters is None:
             return False
         nets.append(NetSample(dev, *(counters[4:] + counters[:4] if swapped else counters)))
-    guest.pcpus = tuple(pcpus)
     rec.update({"cpu.time": cpu, "vcpu.current": len(vcpus), "vcpu.maximum": guest.vcpu_max,
                 "net.count": len(nets), KERNEL_FIGURES: KernelFigures(tuple(vcpus), tuple(nets)),
                 KERNEL_AT: time.monotonic()})  # the rates span these reads

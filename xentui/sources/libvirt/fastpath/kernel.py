@@ -109,17 +109,18 @@ class CpuFile:
 
 # The files read every tick are parsed as bytes (no text made of them; ``bytes.isdigit`` is ASCII digits only).
 
-def vcpu_times(files: VcpuFiles, ticks_per_s: int) -> tuple[int, int, int | None] | None:
-    """(vcpu.N.time, vcpu.N.delay, pCPU) of one vCPU thread, from where libvirt reads them: ``task/TID/stat``'s
-    utime + stime (clock ticks, as ns) and ``processor`` (the CPU it last ran on: what ``vcpus()`` gives), and
-    ``task/TID/schedstat``'s run-queue wait (ns)."""
+def vcpu_times(files: VcpuFiles, ticks_per_s: int) -> tuple[int, int] | None:
+    """(vcpu.N.time, vcpu.N.delay) of one vCPU thread, from where libvirt reads them: ``task/TID/stat``'s
+    utime + stime (clock ticks, as ns) and ``task/TID/schedstat``'s run-queue wait (ns)."""
     parts = (files.schedstat.read_bytes(MAX_SMALL) or b"").split()
     wait = _count(parts[1]) if len(parts) == 3 else None
-    fields = stat_fields(files.stat)
-    run = _cpu_ns_of(fields, ticks_per_s)
-    if run is None or wait is None:
-        return None
-    return run, wait, _count(fields[36]) if len(fields) > 36 else None
+    run = stat_cpu_ns(files.stat, ticks_per_s)
+    return (run, wait) if run is not None and wait is not None else None
+
+
+def last_cpu(stat_fields: list[bytes]) -> int | None:
+    """The pCPU a thread last ran on: its ``stat``'s ``processor`` (field 39, what ``vcpus()`` gives)."""
+    return _count(stat_fields[36]) if len(stat_fields) > 36 else None
 
 
 def affinity(dirfd: int, files: VcpuFiles) -> frozenset[int] | None:
@@ -151,10 +152,7 @@ def stat_fields(stat: Reread) -> list[bytes]:
 
 def stat_cpu_ns(stat: Reread, ticks_per_s: int) -> int | None:
     """utime + stime of a ``stat`` file in ns (libvirt's cpu.time where the guest has no cpuacct cgroup)."""
-    return _cpu_ns_of(stat_fields(stat), ticks_per_s)
-
-
-def _cpu_ns_of(fields: list[bytes], ticks_per_s: int) -> int | None:
+    fields = stat_fields(stat)
     if len(fields) < 13:
         return None
     utime, stime = _count(fields[11]), _count(fields[12])

@@ -356,20 +356,25 @@ def fill(rec: Record, guest: Guest, net: dict[str, tuple[int, ...]], paths: Path
     if cpu is None or rss is None:
         return False
     vcpus = []
+    ticks_per_s = paths.ticks_per_s
     for files in guest.vcpus:
-        times = kernel.vcpu_times(files, paths.ticks_per_s)
+        times = kernel.vcpu_times(files, ticks_per_s)
         if times is None:
             return False
-        vcpus.append((files.number, *times))
+        vcpus.append((files.number, times[0], times[1]))
     nets = []
     for dev, swapped in guest.taps:
-        counters = net.get(dev)
-        if counters is None:
+        c = net.get(dev)
+        if c is None:
             return False
-        nets.append(NetSample(dev, *(counters[4:] + counters[:4] if swapped else counters)))
-    rec.update({"cpu.time": cpu, "vcpu.current": len(vcpus), "vcpu.maximum": guest.vcpu_max,
-                "net.count": len(nets), KERNEL_FIGURES: KernelFigures(tuple(vcpus), tuple(nets)),
-                KERNEL_AT: time.monotonic()})  # the rates span these reads
+        nets.append(NetSample(dev, c[4], c[5], c[6], c[7], c[0], c[1], c[2], c[3]) if swapped
+                    else NetSample(dev, *c))
+    rec["cpu.time"] = cpu
+    rec["vcpu.current"] = len(vcpus)
+    rec["vcpu.maximum"] = guest.vcpu_max
+    rec["net.count"] = len(nets)
+    rec[KERNEL_FIGURES] = KernelFigures(tuple(vcpus), tuple(nets))
+    rec[KERNEL_AT] = time.monotonic()  # the rates span these reads
     if "balloon.rss" in rec:  # the monitor answered (this tick, or in turns at its last read); where it did not,
         rec["balloon.rss"] = rss  # its absence marks the row stale (stale.py): the kernel's never hides a hung QEMU
     return True

@@ -152,8 +152,9 @@ def stat_fields(stat: Reread) -> list[bytes]:
 
 def stat_cpu_ns(stat: Reread, ticks_per_s: int) -> int | None:
     """utime + stime of a ``stat`` file in ns (libvirt's cpu.time where the guest has no cpuacct cgroup)."""
-    fields = stat_fields(stat)
-    if len(fields) < 13:
+    _name, sep, tail = (stat.read_bytes(MAX_STAT) or b"").rpartition(b") ")
+    fields = tail.split(None, 13) if sep else []  # (utime and stime are the 12th and 13th: the rest left whole)
+    if len(fields) < 14:
         return None
     utime, stime = _count(fields[11]), _count(fields[12])
     return counter((utime + stime) * 1_000_000_000 // ticks_per_s) \
@@ -199,7 +200,11 @@ def cpu_ns(cpu: CpuFile, ticks_per_s: int) -> int | None:
         return stat_cpu_ns(cpu.file, ticks_per_s)
     if cpu.kind == "cpuacct.usage":
         return _count((cpu.file.read_bytes(MAX_SMALL) or b"").strip())
-    for line in (cpu.file.read_bytes(MAX_CPU_STAT) or b"").split(b"\n"):
+    text = cpu.file.read_bytes(MAX_CPU_STAT) or b""
+    if text.startswith(b"usage_usec "):  # the kernel's first line (cpu_stat_show); any order parsed below
+        usec = _count(text[11:text.find(b"\n")] if b"\n" in text else text[11:])
+        return counter(usec * 1000) if usec is not None else None
+    for line in text.split(b"\n"):
         key, _, value = line.partition(b" ")
         if key == b"usage_usec":
             usec = _count(value.strip())

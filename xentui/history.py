@@ -24,6 +24,9 @@ HOST_SERIES = ("cpu_pct", "mem_used_kib", "net_rx_bytes_s", "net_tx_bytes_s", "b
                "llc_bytes", "mbm_total_bytes_s", "mbm_local_bytes_s")  # Cache QoS: the monitored domains together
 CACHE_SERIES = ("llc_bytes", "mbm_total_bytes_s", "mbm_local_bytes_s")  # per domain, made once it has Cache QoS
 DOMAIN_VALUES = 24 << 20  # every domain's series together: 96 MiB of float32 (one hour of 1000 domains at 1 s fits)
+# ... and where the source keeps its own store (Prometheus: the charts' CPU and memory come from query_range, the
+# table's sparklines need a few ticks): 16 MiB, an hour of ~1000 domains at 5 s, ~70 ticks each of 10,000 domains
+STORED_DOMAIN_VALUES = 4 << 20
 MIN_DOMAIN_TICKS = 60  # however many domains, each keeps at least this many ticks
 
 
@@ -166,10 +169,11 @@ def _append_host(h: dict[str, Ring], sums: dict[str, float | None], pcpu: tuple[
 class History:
     """Fed one Snapshot per tick (by the UI, live or replayed); read by sparklines and charts."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY):
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, domain_values: int = DOMAIN_VALUES):
         if capacity < 1:
             raise ValueError("history capacity must be 1 or more")
         self.capacity = capacity
+        self.domain_values = domain_values  # every domain's series together hold at most this many values
         self.domain_capacity = capacity  # ticks each domain keeps: fewer once the domains pass DOMAIN_VALUES
         self.domains: dict[str, DomainHistory] = {}
         self.host = _host_rings(capacity)
@@ -197,10 +201,10 @@ class History:
         self._add_host(snapshot)
 
     def _fit(self, series: int) -> None:
-        """Each domain's ticks, so that ``series`` rings hold at most DOMAIN_VALUES values: cut at once when
+        """Each domain's ticks, so that ``series`` rings hold at most ``domain_values`` values: cut at once when
         they would hold more, to 7/8 of what fits (so a few more rings do not cut again); lengthened to 7/8 of
         what fits (the same margin) once that is a quarter more, or the whole capacity."""
-        fits = DOMAIN_VALUES // series if series else 2 * self.capacity
+        fits = self.domain_values // series if series else 2 * self.capacity
         ticks = min(self.capacity, max(MIN_DOMAIN_TICKS, fits * 7 // 8))
         now = self.domain_capacity
         if ticks == now or (ticks < now <= fits) or now < ticks < min(self.capacity, now * 5 // 4):

@@ -426,3 +426,13 @@ def test_the_fleets_size_is_unknown_when_a_live_host_s_is_not_a_partial_sum(tmp_
     closing.append(fleet)
     host = fleet.collect().host
     assert (host.pcpus, host.mem_total_kib, host.mem_used_kib) == (0, 0, None)
+
+
+def test_a_fleet_keeps_history_when_one_of_its_hosts_is_a_prometheus(tmp_path, closing):
+    """The kind of a fleet is the set of its hosts' kinds: a Prometheus among them has a store of its own."""
+    plain = FleetSource(driver_hosts(tmp_path, 1), name="plain")
+    closing.append(plain)
+    mixed = FleetSource([*driver_hosts(tmp_path, 1), HostSpec("prom", "prometheus+http://127.0.0.1:9")],
+                        name="mixed", opener=opener({"prom": Fake()}))
+    closing.append(mixed)
+    assert not plain.KEEPS_HISTORY and mixed.KEEPS_HISTORY

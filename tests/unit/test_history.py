@@ -113,15 +113,14 @@ def test_a_host_of_unknown_memory_is_a_gap_in_its_memory_chart_never_0_used():
 
 
 def test_many_domains_keep_fewer_ticks_within_the_budget_and_more_once_they_leave(monkeypatch):
-    """The domains' series together hold at most DOMAIN_VALUES values: past it each domain keeps its newest ticks,
+    """The domains' series together hold at most ``domain_values`` values: past it each domain keeps its newest ticks,
     never fewer than MIN_DOMAIN_TICKS; the host's series and the times keep the full capacity."""
     from dataclasses import replace
 
     from xentui import history as history_module
 
-    monkeypatch.setattr(history_module, "DOMAIN_VALUES", 2000)
     monkeypatch.setattr(history_module, "MIN_DOMAIN_TICKS", 5)
-    history = History(capacity=100)
+    history = History(capacity=100, domain_values=2000)
     few, many = list(snapshots(120, domains=2)), list(snapshots(120, domains=12))
     for snap in few[:80]:
         history.add(snap)
@@ -145,15 +144,14 @@ def test_many_domains_keep_fewer_ticks_within_the_budget_and_more_once_they_leav
     assert len(history.domains[web].series["cpu_pct"]) == cut + 39  # what was kept, then each tick after the first
 
 
-def test_the_budget_never_cuts_below_the_floor_nor_past_the_capacity(monkeypatch):
+def test_the_budget_never_cuts_below_the_floor_nor_past_the_capacity():
     from xentui import history as history_module
 
-    monkeypatch.setattr(history_module, "DOMAIN_VALUES", 10)
-    history = History(capacity=30)
+    history = History(capacity=30, domain_values=10)
     for snap in snapshots(3, domains=5):
         history.add(snap)
     assert history.domain_capacity == 30  # the floor (60) is past this history's own capacity: the capacity
-    small = History(capacity=500)
+    small = History(capacity=500, domain_values=10)
     for snap in snapshots(2, domains=5):
         small.add(snap)
     assert small.domain_capacity == history_module.MIN_DOMAIN_TICKS
@@ -167,7 +165,7 @@ def test_rings_near_the_budget_are_not_cut_and_lengthened_by_turns(monkeypatch):
     history = History(capacity=1000)
     history._fit(100)
     assert history.domain_capacity == 1000
-    monkeypatch.setattr(history_module, "DOMAIN_VALUES", 100 * 1000)  # 100 rings fit whole, 101 do not
+    history.domain_values = 100 * 1000  # 100 rings fit whole, 101 do not
     history._fit(101)
     cut = history.domain_capacity
     assert cut == 990 * 7 // 8

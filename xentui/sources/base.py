@@ -41,6 +41,7 @@ class Source(ABC):
     HAS_EVENTS: ClassVar[bool] = False  # subscribe() can deliver lifecycle events
     HAS_PLACEMENT: ClassVar[bool] = False  # set_interest() changes what collect() reads
     MIGRATES: ClassVar[bool] = False  # a host that can send and take live migrations (libvirt)
+    KEEPS_HISTORY: ClassVar[bool] = False  # history() reads the source's own store (Prometheus's query_range)
 
     @abstractmethod
     def collect(self) -> RawSample:

@@ -24,7 +24,7 @@ from textual.widgets import Footer
 
 from xentui import config
 from xentui.actions import Action
-from xentui.history import History, capacity_for
+from xentui.history import DOMAIN_VALUES, STORED_DOMAIN_VALUES, History, capacity_for
 from xentui.model import DomainView, RawSample, Snapshot
 from xentui.poller import Poller
 from xentui.sources import Source
@@ -80,8 +80,9 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
         self.replay = ReplayController(self, player) if player is not None else None
         self.feed: Connection | ReplayController = self.replay or Connection(self, self.poller, recorder)
         self.poll = poll  # False: snapshots are set from outside (tests, screenshots)
-        # A replay keeps an hour of the recording's own pace.
-        self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay))
+        # A replay keeps an hour of the recording's own pace; a source with a store of its own, less of its domains'.
+        self.history = History(capacity_for(player.recording.header["delay"] if player else settings.delay),
+                               STORED_DOMAIN_VALUES if source.KEEPS_HISTORY and not player else DOMAIN_VALUES)
         self.events = False  # lifecycle events subscribed
         self.lost: str | None = None  # the source stopped answering: what the header says (set by Connection)
         self.conditional_columns: frozenset[str] = frozenset()  # of presence.CONDITIONAL_COLUMNS: shown here

@@ -80,6 +80,7 @@ class FleetSource(Source):
         self.CAN_ACT = any(k.CAN_ACT for k in kinds)  # type: ignore[misc]
         self.HAS_EVENTS = any(k.HAS_EVENTS for k in kinds)  # type: ignore[misc]
         self.HAS_PLACEMENT = any(k.HAS_PLACEMENT for k in kinds)  # type: ignore[misc]
+        self.KEEPS_HISTORY = any(k.KEEPS_HISTORY for k in kinds)  # type: ignore[misc]
         self._ever_answered = False
         self._scheduling = MergedScheduling()  # each host's own, named after it (DomainScheduling.host)
 

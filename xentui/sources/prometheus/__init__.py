@@ -83,6 +83,7 @@ class PrometheusSource(Source):
     """Every libvirt exporter one Prometheus scrapes, as a fleet: one host per target."""
 
     CAN_ACT = False
+    KEEPS_HISTORY = True
 
     def __init__(self, uri: str, *, basic_auth: tuple[str, str] | None = None, bearer_token: str | None = None,
                  timeout_s: float = 5.0) -> None:
@@ -167,7 +168,7 @@ class PrometheusSource(Source):
         detail = {k: ask(query, f"{sel}[{window_ms}ms]", at, deadline) for k, sel in self._wanted().items()}
         up = {(s.labels.get("job", ""), s.labels.get("instance", "")): s.samples[-1][1] for s in up_f.result()}
         gathered = {k: Target(d) for k, d in dialects.items() if scrapes.get(k, (None, None))[1] is not None}
-        per_name = self._file(answers, gathered, scrapes)
+        per_name = self._file(answers, gathered, scrapes, {n for n, f in names.items() if f in ov.RARE})
         self._rare.took(names, per_name, skipped, now)
         for n in skipped:  # the kept answers stand for this tick's scrape
             ov.file_answer(n, per_name[n], gathered, scrapes)
@@ -235,18 +236,23 @@ class PrometheusSource(Source):
         return out
 
     def _file(self, answers: dict[str, Future[Any]], gathered: dict[tuple[str, str], Target],
-              scrapes: dict[tuple[str, str], tuple[float | None, float | None]]) -> dict[str, Any]:
+              scrapes: dict[tuple[str, str], tuple[float | None, float | None]], kept: set[str]) -> dict[str, Any]:
         """Each figure answer filed under its targets as it comes, while Prometheus evaluates the others (Tinkoff's
-        meta series first: they name the UUIDs its other series lack); the answers by name."""
+        meta series first: they name the UUIDs its other series lack); the answers of the names in ``kept`` (the
+        RARE ones, kept for the ticks that skip them), by name.  The others go once filed: at 10,000 domains each is
+        ~10,000 label dicts, and holding every one until the tick ends set the monitor's resident memory."""
         meta, per_name = ov.TINKOFF_META, {}
         if meta in answers:
-            per_name[meta] = answers[meta].result()
-            ov.file_answer(meta, per_name[meta], gathered, scrapes)
-        name_of = {f: n for n, f in answers.items() if n != meta}
+            ov.file_answer(meta, answers.pop(meta).result(), gathered, scrapes)
+        name_of = {f: n for n, f in answers.items()}
+        answers.clear()  # (the futures hold their answers: only as_completed's own references are left)
         for future in as_completed(name_of):
-            n = name_of[future]
-            per_name[n] = future.result()
-            ov.file_answer(n, per_name[n], gathered, scrapes)
+            n = name_of.pop(future)
+            answer = future.result()
+            ov.file_answer(n, answer, gathered, scrapes)
+            if n in kept:
+                per_name[n] = answer
+            del future, answer
         return per_name
 
     def _target(self, key: tuple[str, str], target: Target, per_delta: dict[str, Any],

@@ -20,7 +20,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from xentui.history import History
+from xentui.history import DOMAIN_VALUES, STORED_DOMAIN_VALUES, History
 from xentui.model import build_snapshot
 from xentui.recording.reader import ReplaySource, load
 from xentui.recording.writer import Recorder
@@ -29,15 +29,16 @@ from xentui.sources.synthetic import SyntheticSource
 MIB = 1 << 20
 
 
-def history_bytes(domains: int, ticks: int, cache: bool = False) -> tuple[int, int, int]:
+def history_bytes(domains: int, ticks: int, cache: bool = False,
+                  domain_values: int = DOMAIN_VALUES) -> tuple[int, int, int]:
     """(bytes held, vCPU series, ticks each domain kept) after ``ticks`` ticks; ``cache``: domains with Cache QoS
-    figures too.  Past the history's budget (history.DOMAIN_VALUES) a domain keeps fewer than ``ticks``."""
+    figures too.  Past the history's budget (``domain_values``) a domain keeps fewer than ``ticks``."""
     source = SyntheticSource(count=domains, cache=cache)
     raws = [source.collect() for _ in range(11)]
     shots = [build_snapshot(a, b, i) for i, (a, b) in enumerate(itertools.pairwise(raws))]
     gc.collect()
     tracemalloc.start()
-    history = History(capacity=ticks)
+    history = History(capacity=ticks, domain_values=domain_values)
     for seq in range(ticks):
         history.add(dataclasses.replace(shots[seq % len(shots)], seq=seq))
     gc.collect()
@@ -91,11 +92,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--domains", type=int, default=1000)
     p.add_argument("--ticks", type=int, default=3600)
+    p.add_argument("--stored", action="store_true", help="the budget of a source with its own store (Prometheus)")
     args = p.parse_args()
+    budget = STORED_DOMAIN_VALUES if args.stored else DOMAIN_VALUES
     print("| domains | ticks fed | ticks kept a domain | vCPU series | history MiB | bytes per domain-tick kept |")
     print("|---|---|---|---|---|---|")
     for domains, cache in ((50, False), (args.domains, False), (args.domains, True)):
-        held, vcpus, kept = history_bytes(domains, args.ticks, cache)
+        held, vcpus, kept = history_bytes(domains, args.ticks, cache, budget)
         label = f"{domains}" + (" with Cache QoS" if cache else "")
         print(f"| {label} | {args.ticks} | {kept} | {vcpus} | {held / MIB:.1f} | {held / domains / kept:.1f} |",
               flush=True)

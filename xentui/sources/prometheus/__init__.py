@@ -252,7 +252,6 @@ class PrometheusSource(Source):
             ov.file_answer(n, answer, gathered, scrapes)
             if n in kept:
                 per_name[n] = answer
-            del future, answer
         return per_name
 
     def _target(self, key: tuple[str, str], target: Target, per_delta: dict[str, Any],

@@ -143,17 +143,16 @@ def rss_kib(statm: Reread, page_kib: int) -> int | None:
     return counter(pages * page_kib) if pages is not None else None
 
 
-def stat_fields(stat: Reread) -> list[bytes]:
+def stat_fields(stat: Reread, most: int = -1) -> list[bytes]:
     """The fields of a ``stat`` file after the process's name (``state`` first: field 3 is index 0); [] when it
     cannot be read."""
     _name, sep, tail = (stat.read_bytes(MAX_STAT) or b"").rpartition(b") ")  # the name may hold spaces and ")"
-    return tail.split() if sep else []
+    return tail.split(None, most) if sep else []  # (``most`` splits: the rest left whole)
 
 
 def stat_cpu_ns(stat: Reread, ticks_per_s: int) -> int | None:
     """utime + stime of a ``stat`` file in ns (libvirt's cpu.time where the guest has no cpuacct cgroup)."""
-    _name, sep, tail = (stat.read_bytes(MAX_STAT) or b"").rpartition(b") ")
-    fields = tail.split(None, 13) if sep else []  # (utime and stime are the 12th and 13th: the rest left whole)
+    fields = stat_fields(stat, 13)  # (utime and stime are the 12th and 13th)
     if len(fields) < 14:
         return None
     utime, stime = _count(fields[11]), _count(fields[12])
@@ -200,11 +199,7 @@ def cpu_ns(cpu: CpuFile, ticks_per_s: int) -> int | None:
         return stat_cpu_ns(cpu.file, ticks_per_s)
     if cpu.kind == "cpuacct.usage":
         return _count((cpu.file.read_bytes(MAX_SMALL) or b"").strip())
-    text = cpu.file.read_bytes(MAX_CPU_STAT) or b""
-    if text.startswith(b"usage_usec "):  # the kernel's first line (cpu_stat_show); any order parsed below
-        usec = _count(text[11:text.find(b"\n")] if b"\n" in text else text[11:])
-        return counter(usec * 1000) if usec is not None else None
-    for line in text.split(b"\n"):
+    for line in (cpu.file.read_bytes(MAX_CPU_STAT) or b"").split(b"\n"):
         key, _, value = line.partition(b" ")
         if key == b"usage_usec":
             usec = _count(value.strip())

@@ -20,9 +20,9 @@ def human_bytes(value: float | None, suffix: str = "") -> str:
         return UNKNOWN
     amount = float(value)
     for unit in BINARY_UNITS:
-        if abs(amount) < 1024 or unit == BINARY_UNITS[-1]:
-            text = f"{amount:.0f}" if unit == "B" else f"{amount:.1f}"
-            return f"{text}{unit}{suffix}"
+        digits = 0 if unit == "B" else 1
+        if abs(round(amount, digits)) < 1024 or unit == BINARY_UNITS[-1]:  # as shown: 1023.96MiB is 1.0GiB
+            return f"{amount:.{digits}f}{unit}{suffix}"
         amount /= 1024
     raise AssertionError("unreachable")
 

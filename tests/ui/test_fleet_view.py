@@ -253,3 +253,41 @@ async def test_opening_a_host_and_coming_back_while_frozen_redraws_once(fleet):
         await pilot.press("escape")
         await until(pilot, lambda: app.table.row_count == 6 and app.fleet.focus is None, "the fleet, frozen")
         assert app.paused and app.is_running
+
+
+def test_the_fleet_header_says_unknown_where_no_live_host_reports_its_size():
+    from dataclasses import replace
+
+    from xentui.ui.fleet import FleetSums
+    from xentui.ui.widgets.fleet_header import committed_line
+
+    unsized = FleetSums(hosts=200, by_state={}, live=200, vcpus=0, pcpus=0, busy_pcpus=None, mem_kib=0,
+                        mem_total_kib=0, unsized=200)  # Prometheus targets without node_exporter
+    assert committed_line(unsized) == "CPU: -   Mem: -   200 live hosts: none reports its pCPUs or memory"
+    cpu_only = replace(unsized, vcpus=6, pcpus=8, busy_pcpus=1.5, unsized=1, cpu_sized=1, live=2)
+    assert committed_line(cpu_only) == ("CPU: 6 vCPUs on 8 pCPUs (75%), 1.5 busy   Mem: -   committed over 2 live "
+                                        "hosts (1 of unknown size left out)")
+    sized = replace(cpu_only, mem_kib=1024, mem_total_kib=4096, unsized=0, mem_sized=1, live=1)
+    assert committed_line(sized) == ("CPU: 6 vCPUs on 8 pCPUs (75%), 1.5 busy   Mem: 1.0MiB of 4.0MiB (25%)   "
+                                     "committed over 1 live host")
+
+
+@pytest.mark.asyncio
+async def test_the_host_column_is_as_wide_as_the_fleets_host_names_within_a_bound():
+    from tests.ui.fleet_source import Host, TestFleet
+    from xentui.sources.synthetic import SyntheticSource
+    from xentui.ui import columns as cols
+    from xentui.ui import frame
+
+    long = "h" * 50 + "\x1b[31m"  # a hostile name: bounded, its escape made visible, never cut to look like another
+    fleet = TestFleet([Host(name, SyntheticSource(count=1, pcpus=4))
+                       for name in ("127.0.0.1:9177", "127.0.0.1:45", long)])
+    shot = collected(fleet)[-1]
+    assert frame.hosts_width(shot) == cols.MAX_HOST_WIDTH
+    targets = TestFleet([Host(n, SyntheticSource(count=1, pcpus=4)) for n in ("127.0.0.1:9177", "127.0.0.1:45")])
+    shot_short = collected(targets)[-1]
+    assert frame.hosts_width(shot_short) == len("127.0.0.1:9177")
+    async with running_app(targets, size=(200, 30), snapshot=shot_short, settings=SETTINGS) as (app, pilot):
+        await until(pilot, lambda: app.table.row_count == 2, "both hosts' rows")
+        assert sorted(host for host, _name in rows(app)) == ["127.0.0.1:45", "127.0.0.1:9177"]  # whole, not cut
+        assert app.table.widths["host"] == len("127.0.0.1:9177")

@@ -59,6 +59,7 @@ def test_a_migrating_domain_counts_once_and_a_host_of_unknown_size_is_left_out_a
     sums = fleet_sums(shot)
     assert (sums.vcpus, sums.mem_kib) == (4, 4096)  # once, and the unsized host's domain left out
     assert (sums.pcpus, sums.unsized) == (HOST.pcpus + BIG.pcpus, 1)
+    assert (sums.cpu_sized, sums.mem_sized) == (2, 2)  # the header says "-" for a figure no live host knows
     assert sums.busy_pcpus == 0.5  # the domain on a, at 50 %: not the unsized host's (no pCPUs to be busy of)
 
 
@@ -85,10 +86,14 @@ def test_a_set_spanning_hosts_is_named_and_one_host_is_not():
 
 def test_host_and_group_columns_only_for_a_fleet_and_where_the_user_put_them():
     chosen = ("name", "state", "cpu_pct")
-    assert cols.with_fleet(chosen, fleet=False) == chosen
-    assert cols.with_fleet(chosen, fleet=True) == ("name", "host", "group", "state", "cpu_pct")
-    assert cols.with_fleet(("name", "cpu_pct", "host"), fleet=True) == ("name", "cpu_pct", "host")
-    assert cols.with_fleet(("name", "cpu_pct", "host"), fleet=False) == ("name", "cpu_pct")
+    assert cols.fleet_keys(SHOT) == ("host", "group") and cols.fleet_keys(host_snapshot(SHOT, "a")) == ()
+    ungrouped = replace(SHOT, hosts=tuple(replace(h, group="") for h in SHOT.hosts))
+    assert cols.fleet_keys(ungrouped) == ("host",)  # no host has a group: no empty GROUP column
+    assert cols.with_fleet(chosen, fleet=()) == chosen
+    assert cols.with_fleet(chosen, fleet=("host", "group")) == ("name", "host", "group", "state", "cpu_pct")
+    assert cols.with_fleet(chosen, fleet=("host",)) == ("name", "host", "state", "cpu_pct")
+    assert cols.with_fleet(("name", "cpu_pct", "group"), fleet=("host",)) == ("name", "cpu_pct", "group")
+    assert cols.with_fleet(("name", "cpu_pct", "host"), fleet=()) == ("name", "cpu_pct")
     assert [c.key for c in cols.listed(False)] == [c.key for c in cols.COLUMNS]
     assert [c.key for c in cols.listed(True)][:3] == ["name", "host", "group"]
 

@@ -12,6 +12,9 @@ def test_human_bytes_and_kib():
     assert human_bytes(0) == "0B" and human_bytes(1023) == "1023B" and human_bytes(1536) == "1.5KiB"
     assert human_bytes(3 << 30, "/s") == "3.0GiB/s" and human_bytes(None) == "-"
     assert human_bytes(5 * 1024**6) == "5120.0PiB"  # no unit past PiB
+    # a figure that rounds up to 1024 of a unit is shown in the next: never "1024.0MiB" nor "1024B"
+    assert human_kib(1048575) == "1.0GiB" and human_bytes(1023.6) == "1.0KiB" and human_bytes(1023.4) == "1023B"
+    assert human_bytes(1024 * 1023.94) == "1023.9KiB" and human_bytes(-1024 * 1023.96) == "-1.0MiB"
     assert human_kib(2048) == "2.0MiB" and human_kib(None) == "-"
 
 

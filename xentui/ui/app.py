@@ -89,7 +89,7 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
         self.actions = DomainActions(self)
         self.alerts = alerts_of(self, settings, replay=player is not None)  # the rules' engine (xentui/alerts/)
         self.fleet = FleetView(self)  # a fleet's whole snapshot, and the host opened on its own
-        self.fleet_columns = False  # HOST and GROUP shown: only for a fleet's snapshot
+        self.fleet_columns: tuple[str, ...] = ()  # HOST (and GROUP where hosts have groups): a fleet's only
         self.keymap, problems = keys.check_keymap(settings.keys)
         self.problems += problems + install_themes(self, settings)
         self.set_reactive(XentuiApp.view, ViewState.from_settings(settings))
@@ -135,7 +135,8 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
     def refit(self, force: bool = False, width: int | None = None) -> None:
         """Columns that fit the terminal (the table fits itself); the snapshot again when they changed."""
         if self.table.fit(self.chosen_columns(), (width or self.size.width) - 2, frame.names_width(self.snapshot),
-                          self.view.sort, self.view.reverse, force) and self.snapshot:
+                          self.view.sort, self.view.reverse, force, frame.hosts_width(self.snapshot)) \
+                and self.snapshot:
             self.present(self.snapshot)
 
     def on_resize(self, event: events.Resize) -> None:  # before App's own handler: self.size is still the old
@@ -201,10 +202,11 @@ class XentuiApp(ReplayKeys, AlertKeys, SchedulerKeys, GuestFollow, DialogKeys, A
 
     def present(self, snapshot: Snapshot) -> None:
         shown = frame.conditional(snapshot)
-        if shown != self.conditional_columns or snapshot.fleet != self.fleet_columns:
-            self.conditional_columns, self.fleet_columns = shown, snapshot.fleet
+        fleet = cols.fleet_keys(snapshot)
+        if shown != self.conditional_columns or fleet != self.fleet_columns:
+            self.conditional_columns, self.fleet_columns = shown, fleet
             self.refit(force=True)
-        if frame.names_width(snapshot) > self.table.name_width:
+        if frame.names_width(snapshot) > self.table.name_width or frame.hosts_width(snapshot) > self.table.host_width:
             self.refit()
         self.show_header(ctx := self.context)  # one Context a frame (a fleet's groups are a dict of its hosts)
         self.table.present(frame.rows(snapshot, self.view, ctx), ctx)  # prepared off the loop

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from xentui.guest_config import DEFAULTS as GUEST_DEFAULTS
 from xentui.guest_config import GuestOptions
 from xentui.history import History
-from xentui.model import SECTOR_BYTES, DomainState, DomainView
+from xentui.model import SECTOR_BYTES, DomainState, DomainView, Snapshot
 from xentui.sources.cache_qos.status import CacheStatus
 from xentui.text import visible
 from xentui.ui.agent_render import agent_cell, agent_level, ip_text, ip_value
@@ -270,8 +270,10 @@ IP = Column("ip", "IP", 15, 3, ip_value, ip_text, numeric=False,
 AGENT = Column("agent", "AGENT", 5, 7, agent_cell, agent_cell, numeric=False, level=agent_level,
                help="its guest agent: yes, no (none), hung (not answering), ro (needs read-write), err")
 # A fleet's own columns: listed (chooser, help) and shown by default only when a fleet is watched.
+HOST_WIDTH = 12  # HOST's cells until a fleet's host names are measured (frame.hosts_width: 4 to MAX_HOST_WIDTH)
+MAX_HOST_WIDTH = 32
 FLEET_ONLY: tuple[Column, ...] = (
-    Column("host", "HOST", 12, 1, lambda v, _c: v.host.lower(), lambda v, _c: visible(v.host), numeric=False,
+    Column("host", "HOST", HOST_WIDTH, 1, lambda v, _c: v.host.lower(), lambda v, _c: visible(v.host), numeric=False,
            help="the fleet's name for the domain's host"),
     Column("group", "GROUP", 8, 3, lambda v, c: c.group(v).lower(), lambda v, c: visible(c.group(v)),
            numeric=False, help="the host's group in the fleet file"),
@@ -335,22 +337,32 @@ def listed(fleet: bool, optional: Collection[str] = ()) -> tuple[Column, ...]:
     return (*shown, *(c for c in OPTIONAL if c.key in optional))
 
 
-def with_fleet(keys: tuple[str, ...], fleet: bool) -> tuple[str, ...]:
-    """``keys`` (NAME first) with a fleet's HOST and GROUP after NAME unless the user placed them; neither for
+def fleet_keys(snapshot: Snapshot) -> tuple[str, ...]:
+    """The fleet columns a snapshot is shown with by default: HOST, and GROUP where some host has a group; none for
     one host."""
+    if not snapshot.fleet:
+        return ()
+    return FLEET_COLUMNS if any(h.group for h in snapshot.hosts) else ("host",)
+
+
+def with_fleet(keys: tuple[str, ...], fleet: tuple[str, ...]) -> tuple[str, ...]:
+    """``keys`` (NAME first) with the ``fleet`` columns (:func:`fleet_keys`) after NAME unless the user placed some
+    fleet column (then as placed); none for one host."""
     if not fleet:
         return tuple(k for k in keys if k not in FLEET_COLUMNS)
     if any(k in FLEET_COLUMNS for k in keys):
         return keys
-    return (keys[0], *FLEET_COLUMNS, *keys[1:])
+    return (keys[0], *fleet, *keys[1:])
 
 
-def fit(keys: tuple[str, ...], width: int, name_width: int) -> tuple[str, ...]:
-    """Drop columns, least important first, until the row fits ``width`` cells (no wrapping)."""
+def fit(keys: tuple[str, ...], width: int, name_width: int, host_width: int = HOST_WIDTH) -> tuple[str, ...]:
+    """Drop columns, least important first, until the row fits ``width`` cells (no wrapping); NAME and HOST are as
+    wide as their texts need (``name_width``, ``host_width``)."""
     shown = list(known(keys))
+    own = {"name": name_width, "host": host_width}
 
     def total() -> int:
-        return sum((name_width if k == "name" else BY_KEY[k].width) + 2 for k in shown)
+        return sum(own.get(k, BY_KEY[k].width) + 2 for k in shown)
 
     while total() > width:
         droppable = [k for k in shown if BY_KEY[k].priority > 0]

@@ -28,6 +28,8 @@ class FleetSums:
     mem_kib: int  # memory of the active domains on live hosts whose memory is known
     mem_total_kib: int  # memory of the live hosts
     unsized: int = 0  # live hosts of unknown size (Prometheus without node_exporter): left out of the sums
+    cpu_sized: int = 0  # live hosts whose pCPUs are known (none: the CPU sums are unknown, not 0)
+    mem_sized: int = 0  # live hosts whose memory is known (none: the memory sums are unknown, not 0)
 
 
 def one_per_domain(views: Sequence[DomainView]) -> list[DomainView]:
@@ -90,6 +92,8 @@ def fleet_figures(snapshot: Snapshot) -> FleetFigures:
         mem_kib=sum(s.mem_kib or 0 for s in active_samples if s.host in with_mem),
         mem_total_kib=sum(h.host.mem_total_kib for h in live.values() if h.host is not None),
         unsized=len(set(live) - (with_cpus & with_mem)),
+        cpu_sized=len(with_cpus),
+        mem_sized=len(with_mem),
     )
     return FleetFigures(sums, len(snapshot.domains) - len(on_live), state_counts(shown), len(shown))
 

@@ -1,5 +1,6 @@
 """What a frame needs from a snapshot, computed once per snapshot: the rows in the view's order (with their keys),
-the NAME column's width, which optional columns have a figure (Cache QoS, PCI, ...), the fleet header's figures.
+the NAME and HOST columns' widths, which optional columns have a figure (Cache QoS, PCI, ...), the fleet header's
+figures.
 
 Pure (no Textual) and memoised per snapshot: the live feed calls :func:`prepare` in the poller's worker thread
 before the snapshot reaches the event loop, so that a frame at 10,000 rows only diffs and paints the lines on
@@ -62,6 +63,7 @@ class Memo(Generic[T]):
 
 _ROWS: Memo[Rows] = Memo()
 _WIDTHS: Memo[int] = Memo()
+_HOST_WIDTHS: Memo[int] = Memo()
 _FLEET: Memo[FleetFigures] = Memo()
 _PRESENT: Memo[frozenset[str]] = Memo()
 
@@ -89,6 +91,15 @@ def names_width_of(views: tuple[DomainView, ...] | list[DomainView]) -> int:
     """Cells the NAME column needs: the names as shown (tokens, wide characters), 8 to 40."""
     widest = max((cell_len(visible(name)) for name in {v.name for v in views}), default=0)
     return min(40, max(8, widest))
+
+
+def hosts_width(snapshot: Snapshot | None) -> int:
+    """Cells the HOST column needs for a fleet's host names as shown (``127.0.0.1:9177`` whole, not cut to what
+    looks like another port), 4 to MAX_HOST_WIDTH; HOST_WIDTH for one host."""
+    if snapshot is None or not snapshot.fleet:
+        return cols.HOST_WIDTH
+    return _HOST_WIDTHS.get(snapshot, None, lambda: min(cols.MAX_HOST_WIDTH, max(
+        4, max((cell_len(visible(h.name)) for h in snapshot.hosts), default=0))))
 
 
 def present(snapshot: Snapshot) -> frozenset[str]:
@@ -123,4 +134,5 @@ def prepare(snapshot: Snapshot, view: ViewState, ctx: cols.Context) -> None:
     present(snapshot)
     if snapshot.fleet:
         fleet(snapshot)
+        hosts_width(snapshot)
     rows(snapshot, view, ctx)

@@ -24,7 +24,7 @@ from textual.strip import Strip
 from xentui.model import DomainView
 from xentui.ui import keys
 from xentui.ui.alert_render import MARK as ALERT_MARK  # NAME's level is a firing alert's (columns.py)
-from xentui.ui.columns import AGED, BY_KEY, Context, fit
+from xentui.ui.columns import AGED, BY_KEY, HOST_WIDTH, Context, fit
 from xentui.ui.frame import Rows
 
 LEVELS = ("warn", "crit", "aged", "warn-aged", "crit-aged", "running", "blocked", "paused", "pmsuspended", "crashed",
@@ -93,6 +93,7 @@ class DomainTable(ScrollView, can_focus=True):
         self.widths: dict[str, int] = {}
         self.labels: dict[str, str] = {}
         self.name_width = 16
+        self.host_width = HOST_WIDTH
         self.fitted: tuple[str, ...] = ()  # the columns asked for that fit, as last built
         self.order: list[str] = []  # domain keys (DomainView.key) in display order (never changed in place)
         self.views: dict[str, DomainView] = {}  # (never changed in place)
@@ -151,13 +152,13 @@ class DomainTable(ScrollView, can_focus=True):
         return self.cells_for(row_key)[self.shown.index(key)][0]
 
     def fit(self, keys: tuple[str, ...], width: int, name_width: int, sort_key: str, reverse: bool,
-            force: bool = False) -> bool:
-        """The columns that fit ``width`` (NAME ``name_width`` wide), least important dropped first; rebuilt only
-        on change (True)."""
-        fitted = fit(keys, width, name_width)
-        if not (force or fitted != self.fitted or name_width != self.name_width):
+            force: bool = False, host_width: int = HOST_WIDTH) -> bool:
+        """The columns that fit ``width`` (NAME ``name_width`` wide, HOST ``host_width``), least important dropped
+        first; rebuilt only on change (True)."""
+        fitted = fit(keys, width, name_width, host_width)
+        if not (force or fitted != self.fitted or name_width != self.name_width or host_width != self.host_width):
             return False
-        self.name_width = name_width
+        self.name_width, self.host_width = name_width, host_width
         self.set_columns(fitted, sort_key, reverse)
         self.fitted = fitted
         return True
@@ -170,7 +171,8 @@ class DomainTable(ScrollView, can_focus=True):
         for key in keys:
             column = BY_KEY[key]
             label = column.header + (("▼" if reverse else "▲") if key == sort_key else "")
-            width = self.name_width if key == "name" else max(column.width, len(label))
+            width = (self.name_width if key == "name" else max(self.host_width, len(label)) if key == "host"
+                     else max(column.width, len(label)))
             self.widths[key] = width
             self.labels[key] = label
         self._widths = tuple(self.widths.values())  # of each shown column, in order (as _numeric)

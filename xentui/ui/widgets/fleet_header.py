@@ -10,7 +10,7 @@ from textual.content import Content
 from xentui.model import HostState, Snapshot
 from xentui.text import one_line
 from xentui.ui import frame
-from xentui.ui.fleet import sick_hosts
+from xentui.ui.fleet import FleetSums, sick_hosts
 from xentui.ui.literal import literal, markup
 from xentui.ui.widgets.host_header import summary_line
 from xentui.units import human_kib
@@ -26,6 +26,21 @@ def _pct(part: float, whole: float) -> str:
     return f" ({100.0 * part / whole:.0f}%)" if whole > 0 else ""
 
 
+def committed_line(sums: FleetSums) -> str:
+    """CPU and memory committed against the live hosts' own; a figure no live host knows is "-", never 0."""
+    busy = "" if sums.busy_pcpus is None else f", {sums.busy_pcpus:.1f} busy"
+    cpu = (f"{sums.vcpus} vCPUs on {sums.pcpus} pCPUs{_pct(sums.vcpus, sums.pcpus)}{busy}" if sums.cpu_sized
+           else "-")
+    mem = (f"{human_kib(sums.mem_kib)} of {human_kib(sums.mem_total_kib)}{_pct(sums.mem_kib, sums.mem_total_kib)}"
+           if sums.mem_sized else "-")
+    hosts = f"{sums.live} live host{'s' if sums.live != 1 else ''}"
+    if sums.live and not (sums.cpu_sized or sums.mem_sized):
+        over = f"   {hosts}: none reports its pCPUs or memory"
+    else:
+        over = f"   committed over {hosts}" + (f" ({sums.unsized} of unknown size left out)" if sums.unsized else "")
+    return f"CPU: {cpu}   Mem: {mem}{over}"
+
+
 def fleet_lines(snapshot: Snapshot, *, mode_line: Content, alert: str | None = None,
                 hosts_key: str = "f") -> list[Content]:
     """The header's lines for a fleet's snapshot; host names and reasons are literal text."""
@@ -39,12 +54,7 @@ def fleet_lines(snapshot: Snapshot, *, mode_line: Content, alert: str | None = N
     lines = [markup(template, count=sums.hosts, health=", ".join(health), clock=clock) + mode_line]
     if alert:
         lines.append(markup("[b $level-crit]$alert[/]", alert=one_line(alert)))
-    busy = "" if sums.busy_pcpus is None else f", {sums.busy_pcpus:.1f} busy"
-    lines.append(literal(
-        f"CPU: {sums.vcpus} vCPUs on {sums.pcpus} pCPUs{_pct(sums.vcpus, sums.pcpus)}{busy}   "
-        f"Mem: {human_kib(sums.mem_kib)} of {human_kib(sums.mem_total_kib)}{_pct(sums.mem_kib, sums.mem_total_kib)}"
-        f"   committed over {sums.live} live host{'s' if sums.live != 1 else ''}"
-        + (f" ({sums.unsized} of unknown size left out)" if sums.unsized else "")))
+    lines.append(literal(committed_line(sums)))
     old_rows = figures.old_rows  # as the sums: the rows of hosts not up are from before
     lines.append(summary_line(figures.by_state, figures.domains)
                  + literal(f"   (+{old_rows} rows from hosts not up)" if old_rows else ""))

@@ -47,3 +47,25 @@ def test_xen_reads_placement_more_often_while_a_view_shows_it() -> None:
         assert raw.host.cache_monitoring.startswith("CMT is disabled in the system: boot Xen with psr=cmt:1")
     finally:
         source.close()
+
+
+def test_what_follows_a_refreshers_close_runs_once_its_round_has_ended() -> None:
+    in_round, release, then_ran = threading.Event(), threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def work() -> None:
+        in_round.set()
+        release.wait(30)
+        order.append("round")
+
+    refresher = Refresher(work, lambda: 3600.0, "test-refresher")
+    refresher.start()
+    assert in_round.wait(5)
+    refresher.close(then=lambda: (order.append("then"), then_ran.set()))
+    assert order == []  # not while the round runs
+    release.set()
+    assert then_ran.wait(5)
+    assert order == ["round", "then"]
+    never_started: list[str] = []
+    Refresher(work, lambda: 1.0, "unused").close(then=lambda: never_started.append("then"))
+    assert never_started == ["then"]  # no thread: at once

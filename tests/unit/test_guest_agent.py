@@ -345,3 +345,50 @@ def test_a_parser_bug_is_said_in_one_visible_line(monkeypatch):
         assert "\n" not in got.error and "\x1b" not in got.error
     finally:
         w.close()
+
+
+def test_the_own_connection_is_closed_only_once_no_call_of_ours_runs_on_it(monkeypatch):
+    """libvirt frees a closed connection's client under a call still running on it (a test run aborted in a
+    lookup): the source's close leaves the agent's connection open until its last call returned."""
+    from xentui.sources.libvirt.agent import OwnConnection
+
+    monkeypatch.setattr(agent_mod, "CALL_S", 0.2)
+    release, in_lookup, closed = threading.Event(), threading.Event(), threading.Event()
+    seen_closed = []
+
+    class Conn:
+        def isAlive(self):
+            return 1
+
+        def lookupByUUIDString(self, uuid):
+            in_lookup.set()
+            release.wait(30)
+            seen_closed.append(closed.is_set())
+            return Domain(uuid=uuid)
+
+        def close(self):
+            closed.set()
+
+    own = OwnConnection("test:///in/memory.xml")
+    own.conn = Conn()
+    w = AgentWatch(own)
+    try:
+        w.handed({UUID: Domain()})
+        wait_for(in_lookup.is_set, "the lookup on the own connection", 10)
+        w.close()
+        wait_for(lambda: w._refresher._ended, "the agent's thread to end its round", 10)  # the lookup past CALL_S
+        assert own.conn is None and not closed.is_set()  # let go of, not closed: the lookup still runs on it
+    finally:
+        release.set()
+    wait_for(closed.is_set, "the close once the lookup returned", 10)
+    assert seen_closed == [False]
+
+
+def test_a_watch_never_started_lets_go_of_its_connection_at_once():
+    from xentui.sources.libvirt.agent import OwnConnection
+
+    closed = threading.Event()
+    own = OwnConnection("test:///in/memory.xml")
+    own.conn = type("Conn", (), {"close": lambda self: closed.set()})()
+    AgentWatch(own).close()
+    wait_for(closed.is_set, "the close", 10)  # (closed in a call thread: a dead link's goodbye never blocks)

@@ -20,6 +20,9 @@ class Refresher:
         self._now = threading.Event()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._ended = False  # the thread left its loop
+        self._then: Callable[[], None] | None = None  # run once the thread has left its loop (close())
 
     @property
     def started(self) -> bool:
@@ -34,13 +37,28 @@ class Refresher:
         """Do the work now rather than at the end of the interval."""
         self._now.set()
 
-    def close(self) -> None:
-        """Stop after the current round (never waited for: the work may be a slow subprocess)."""
-        self._closing.set()
-        self._now.set()
+    def close(self, then: Callable[[], None] | None = None) -> None:
+        """Stop after the current round (never waited for: the work may be a slow subprocess); ``then()`` once
+        no round runs any more: in the thread as it ends, or here when it never started or has ended."""
+        with self._lock:
+            self._then = then
+            self._closing.set()
+            self._now.set()
+            now = self._thread is None or self._ended
+            if now:
+                self._then = None
+        if now and then is not None:
+            then()
 
     def _loop(self) -> None:
-        while not self._closing.is_set():
-            self._work()
-            self._now.wait(self._interval())
-            self._now.clear()
+        try:
+            while not self._closing.is_set():
+                self._work()
+                self._now.wait(self._interval())
+                self._now.clear()
+        finally:
+            with self._lock:
+                self._ended = True
+                then, self._then = self._then, None
+            if then is not None:
+                then()

@@ -152,9 +152,32 @@ class OnePerKey:
         pending = self._pending.get(key)
         return pending if pending is not None and not pending.done() else None
 
+    def running(self) -> list[Call[Any]]:
+        """The calls past their deadline that have not returned yet."""
+        return [c for c in list(self._pending.values()) if not c.done()]
+
     def clear(self) -> None:
         """Forget the keys (a new connection); the calls still count against CAP until they return."""
         self._pending.clear()
+
+
+def after_all(calls: list[Call[Any]], then: Callable[[], None]) -> None:
+    """``then()`` once every one of ``calls`` has returned: at once when none runs, else in the thread of the last
+    to return (a connection is closed only once no call of ours runs on it: libvirt frees it under a running call)."""
+    left = [len(calls)]
+    lock = threading.Lock()
+
+    def one_done(_future: object) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            then()
+
+    if not calls:
+        then()
+    for running_call in calls:
+        running_call.future.add_done_callback(one_done)
 
 
 def never(_error: Exception) -> bool:

@@ -380,9 +380,7 @@ class LibvirtSource(Source):
         if self.host_side is not None:
             self.host_side.close()
         if self.agent is not None:
-            self.agent.close()
-        if self._agent_conn is not None:
-            self._agent_conn.close()
+            self.agent.close()  # its own connection too, once no call runs on it
         self._balloon.close()
         self._lifecycle.deregister(self.conn)
         self.fast_path.close()

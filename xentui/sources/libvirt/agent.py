@@ -77,12 +77,12 @@ class OwnConnection:
         self.uri = uri
         self.conn: libvirt.virConnect | None = None
 
-    def __call__(self) -> libvirt.virConnect:
+    def __call__(self, running: Callable[[], list[deadlines.Call[Any]]] = list) -> libvirt.virConnect:
+        """The connection, opened again when it died (the dead one closed once ``running()`` calls returned)."""
         if self.conn is not None and self._alive(self.conn):
             return self.conn
         if self.conn is not None:
-            connection.close_in_background(self.conn)
-            self.conn = None
+            self.close(running())
         try:
             opening = deadlines.start(lambda: connection.open_connection(self.uri, False), "open a connection")
         except deadlines.AtCap as err:
@@ -103,10 +103,12 @@ class OwnConnection:
         except libvirt.libvirtError:
             return False
 
-    def close(self) -> None:
-        if self.conn is not None:
-            connection.close_in_background(self.conn)
+    def close(self, running: list[deadlines.Call[Any]] | None = None) -> None:
+        """Close the connection once the ``running`` calls (on it, past their deadline) have returned: libvirt
+        frees a closed connection's client under a call still running on it (an abort, seen in a test run)."""
+        if (conn := self.conn) is not None:
             self.conn = None
+            deadlines.after_all(running or [], lambda: connection.close_in_background(conn))
 
 
 class AgentWatch:
@@ -138,7 +140,13 @@ class AgentWatch:
             self._refresher.wake()
 
     def close(self) -> None:
-        self._refresher.close()
+        """Stop reading; the own connection is closed once no round and no call of ours runs on it."""
+        self._refresher.close(then=self._let_go)
+
+    def _let_go(self) -> None:
+        self._handles, self._handles_of = {}, None
+        if self._own is not None:
+            self._own.close(self._calls.running())
 
     def handed(self, running: Mapping[str, libvirt.virDomain]) -> Callable[[str], GuestAgent | None]:
         """``running`` (uuid -> handle) are read next; uuid -> a running domain's last facts (or why there are
@@ -160,7 +168,7 @@ class AgentWatch:
         conn = None
         if self._own is not None:
             try:
-                conn = self._own()
+                conn = self._own(self._calls.running)
             except SourceError as err:  # refused or unreachable: every domain says so; tried again in EVERY_S
                 self._unread = GuestAgent(AgentStatus.READ_ONLY, self._wall(), error=one_line(str(err))[:MAX_ERROR])
                 return

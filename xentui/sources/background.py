@@ -41,7 +41,8 @@ class Refresher:
         """Stop after the current round (never waited for: the work may be a slow subprocess); ``then()`` once
         no round runs any more: in the thread as it ends, or here when it never started or has ended."""
         with self._lock:
-            self._then = then
+            self._then = self._then or then  # (a second close keeps the first's: it runs once)
+            then = self._then
             self._closing.set()
             self._now.set()
             now = self._thread is None or self._ended

@@ -164,13 +164,14 @@ class OnePerKey:
 def after_all(calls: list[Call[Any]], then: Callable[[], None]) -> None:
     """``then()`` once every one of ``calls`` has returned: at once when none runs, else in the thread of the last
     to return (a connection is closed only once no call of ours runs on it: libvirt frees it under a running call)."""
-    left = [len(calls)]
+    left = len(calls)
     lock = threading.Lock()
 
     def one_done(_future: object) -> None:
+        nonlocal left
         with lock:
-            left[0] -= 1
-            last = left[0] == 0
+            left -= 1
+            last = left == 0
         if last:
             then()
 
